@@ -1,0 +1,41 @@
+namespace OstreeSharp;
+
+/// <summary>Raised when data read from a repository or from input is not in the expected format.</summary>
+public class OstreeFormatException : OstreeException
+{
+    /// <summary>Creates the exception.</summary>
+    public OstreeFormatException(string message)
+        : base(message)
+    {
+    }
+
+    /// <summary>Creates the exception with an inner cause.</summary>
+    public OstreeFormatException(string message, Exception inner)
+        : base(message, inner)
+    {
+    }
+}
+
+/// <summary>Raised when an object's bytes do not match its checksum or cannot be parsed.</summary>
+public sealed class ObjectCorruptedException : OstreeException
+{
+    /// <summary>Creates the exception.</summary>
+    public ObjectCorruptedException(string objectName, string message, Exception? inner = null)
+        : base($"Corrupted object {objectName}: {message}", inner ?? new InvalidDataException(message))
+    {
+        ObjectName = objectName;
+    }
+
+    /// <summary>The object, as <c>CHECKSUM.TYPE</c>.</summary>
+    public string ObjectName { get; }
+}
+
+/// <summary>Raised when an object or ref is missing.</summary>
+public sealed class ObjectNotFoundException : OstreeException
+{
+    /// <summary>Creates the exception.</summary>
+    public ObjectNotFoundException(string message)
+        : base(message)
+    {
+    }
+}
