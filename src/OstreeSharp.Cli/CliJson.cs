@@ -1,0 +1,27 @@
+using System.Text.Json.Serialization;
+
+namespace OstreeSharp.Cli;
+
+internal sealed record ProgressEvent(string Task, long Done, long Total, long BytesDone, long BytesTotal);
+
+internal sealed record CommitJson(string Commit, bool Skipped, int ContentWritten, long ContentBytesWritten, int MetadataWritten);
+
+internal sealed record LogEntryJson(string Commit, string? Parent, string ContentChecksum, string Timestamp, string? Version, string Subject, string Body, Dictionary<string, string> Metadata);
+
+internal sealed record FsckJson(int Commits, int Objects, int Deleted, List<FsckProblemJson> Problems);
+
+internal sealed record FsckProblemJson(string Kind, string Checksum, string Type, string? Path, string? Commit, string Message);
+
+internal sealed record PruneJson(int TotalObjects, int Deleted, long BytesFreed);
+
+internal sealed record DiffJson(List<string> Modified, List<string> Removed, List<string> Added);
+
+[JsonSourceGenerationOptions(WriteIndented = false, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ProgressEvent))]
+[JsonSerializable(typeof(CommitJson))]
+[JsonSerializable(typeof(List<LogEntryJson>))]
+[JsonSerializable(typeof(FsckJson))]
+[JsonSerializable(typeof(PruneJson))]
+[JsonSerializable(typeof(DiffJson))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
+internal sealed partial class CliJsonContext : JsonSerializerContext;

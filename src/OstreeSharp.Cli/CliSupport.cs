@@ -1,0 +1,123 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using OstreeSharp.Repository;
+using OstreeSharp.Trees;
+
+namespace OstreeSharp.Cli;
+
+/// <summary>Things every verb shares: the --repo option, error handling, progress and JSON output.</summary>
+internal static class CliSupport
+{
+    public static readonly Option<string?> Repo = new("--repo")
+    {
+        Description = "Path to the OSTree repository (default: $OSTREE_REPO, else the current directory)",
+        Recursive = true,
+    };
+
+    public static readonly Option<string?> Progress = new("--progress")
+    {
+        Description = "Progress output: 'auto' (bars on a terminal), 'json' (JSON Lines on stderr) or 'none'",
+        Recursive = true,
+    };
+
+    public static OstreeRepo OpenRepo(ParseResult pr)
+    {
+        var path = pr.GetValue(Repo) ?? Environment.GetEnvironmentVariable("OSTREE_REPO") ?? ".";
+        return OstreeRepo.Open(path);
+    }
+
+    /// <summary>Runs a verb body and turns errors into one line on stderr and exit 1.</summary>
+    public static void SetRun(Command cmd, Func<ParseResult, int> body)
+    {
+        cmd.SetAction(pr =>
+        {
+            try
+            {
+                return body(pr);
+            }
+            catch (Exception e) when (e is OstreeException or IOException or UnauthorizedAccessException or FormatException or ArgumentException or InvalidOperationException)
+            {
+                Console.Out.Flush();
+                Console.Error.WriteLine("error: " + e.Message.ReplaceLineEndings(" "));
+                return 1;
+            }
+            catch (AggregateException ae) when (ae.Flatten().InnerExceptions.FirstOrDefault() is { } inner && inner is OstreeException or IOException)
+            {
+                Console.Out.Flush();
+                Console.Error.WriteLine("error: " + inner.Message.ReplaceLineEndings(" "));
+                return 1;
+            }
+        });
+    }
+
+    public static IProgress<TreeProgress>? MakeProgress(ParseResult pr, string task)
+    {
+        var mode = pr.GetValue(Progress) ?? "auto";
+        return mode switch
+        {
+            "json" => new SyncProgress(p => Console.Error.WriteLine(JsonSerializer.Serialize(new ProgressEvent(task, p.FilesDone, p.FilesTotal, p.BytesDone, p.BytesTotal), CliJsonContext.Default.ProgressEvent))),
+            "none" => null,
+            _ when Console.IsErrorRedirected => null,
+            _ => new SyncProgress(p =>
+            {
+                int width = 30;
+                double frac = p.FilesTotal == 0 ? 1 : (double)p.FilesDone / p.FilesTotal;
+                int filled = (int)(frac * width);
+                Console.Error.Write(string.Create(CultureInfo.InvariantCulture, $"\r{task} [{new string('#', filled)}{new string('-', width - filled)}] {p.FilesDone}/{p.FilesTotal}"));
+                if (p.FilesDone == p.FilesTotal)
+                {
+                    Console.Error.WriteLine();
+                }
+            }),
+        };
+    }
+
+    private sealed class SyncProgress(Action<TreeProgress> report) : IProgress<TreeProgress>
+    {
+        private readonly Lock _lock = new();
+
+        public void Report(TreeProgress value)
+        {
+            lock (_lock)
+            {
+                report(value);
+            }
+        }
+    }
+
+    /// <summary>Parses a timestamp as GNU date -d does for the common forms.</summary>
+    public static DateTimeOffset ParseTimestamp(string text)
+    {
+        var t = text.Trim();
+        if (t.StartsWith('@') && long.TryParse(t[1..], NumberStyles.Integer, CultureInfo.InvariantCulture, out var epoch))
+        {
+            return DateTimeOffset.FromUnixTimeSeconds(epoch);
+        }
+
+        var styles = DateTimeStyles.AllowWhiteSpaces;
+        foreach (var suffix in new[] { " UTC", " GMT", "Z", " Z" })
+        {
+            if (t.EndsWith(suffix, StringComparison.OrdinalIgnoreCase))
+            {
+                t = t[..^suffix.Length];
+                styles |= DateTimeStyles.AssumeUniversal;
+                break;
+            }
+        }
+
+        if ((styles & DateTimeStyles.AssumeUniversal) == 0)
+        {
+            styles |= DateTimeStyles.AssumeLocal;
+        }
+
+        if (DateTimeOffset.TryParse(t, CultureInfo.InvariantCulture, styles, out var d))
+        {
+            return d;
+        }
+
+        throw new FormatException($"Could not parse '{text}'");
+    }
+
+    public static string FormatDate(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss '+0000'", CultureInfo.InvariantCulture);
+}

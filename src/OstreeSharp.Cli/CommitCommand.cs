@@ -1,0 +1,194 @@
+using System.CommandLine;
+using System.Text.Json;
+using OstreeSharp.GVariant;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+using OstreeSharp.Trees;
+
+namespace OstreeSharp.Cli;
+
+internal static class CommitCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("commit", "Commit a new revision");
+        var branch = new Option<string?>("--branch", "-b") { Description = "Branch" };
+        var subject = new Option<string?>("--subject", "-s") { Description = "One line subject" };
+        var body = new Option<string?>("--body", "-m") { Description = "Full description" };
+        var bodyFile = new Option<string?>("--body-file", "-F") { Description = "Commit message from FILE path" };
+        var trees = new Option<string[]>("--tree") { Description = "Overlay the given argument as a tree: dir=PATH, tar=TARFILE or ref=COMMIT", AllowMultipleArgumentsPerToken = false };
+        var timestamp = new Option<string?>("--timestamp") { Description = "Override the timestamp of the commit" };
+        var ownerUid = new Option<uint?>("--owner-uid") { Description = "Set file ownership user id" };
+        var ownerGid = new Option<uint?>("--owner-gid") { Description = "Set file ownership group id" };
+        var canonical = new Option<bool>("--canonical-permissions") { Description = "Canonicalize permissions in the same way bare-user does for hardlinked files" };
+        var noXattrs = new Option<bool>("--no-xattrs") { Description = "Do not import extended attributes" };
+        var roExec = new Option<bool>("--mode-ro-executables") { Description = "Ensure executable files are not writable" };
+        var metaString = new Option<string[]>("--add-metadata-string") { Description = "Add a key/value pair to metadata (KEY=VALUE)" };
+        var meta = new Option<string[]>("--add-metadata") { Description = "Add a key/value pair to metadata, where the VALUE is in GVariant text format" };
+        var detachedString = new Option<string[]>("--add-detached-metadata-string") { Description = "Add a key/value pair to detached metadata" };
+        var parent = new Option<string?>("--parent") { Description = "Parent commit checksum, or \"none\"" };
+        var orphan = new Option<bool>("--orphan") { Description = "Create a commit without writing a ref" };
+        var bindRef = new Option<string[]>("--bind-ref") { Description = "Add a ref to ref binding commit metadata" };
+        var noBindings = new Option<bool>("--no-bindings") { Description = "Do not write any ref bindings" };
+        var bootable = new Option<bool>("--bootable") { Description = "Flag this commit as a bootable OSTree (e.g. contains a Linux kernel)" };
+        var skipList = new Option<string?>("--skip-list") { Description = "File containing list of files to skip" };
+        var statOverride = new Option<string?>("--statoverride") { Description = "File containing list of modifications to make to permissions" };
+        var tarParents = new Option<bool>("--tar-autocreate-parents") { Description = "When loading tar archives, automatically create parent directories as needed" };
+        var skipUnchanged = new Option<bool>("--skip-if-unchanged") { Description = "If the contents are unchanged from previous commit, do nothing" };
+        var consume = new Option<bool>("--consume") { Description = "Consume (delete) content after commit (for local directories)" };
+        var sizes = new Option<bool>("--generate-sizes") { Description = "Generate size information along with commit metadata" };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
+        var path = new Argument<string?>("PATH") { Arity = ArgumentArity.ZeroOrOne, Description = "Directory to commit" };
+        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, skipUnchanged, consume, sizes, json })
+        {
+            cmd.Options.Add(o);
+        }
+
+        cmd.Arguments.Add(path);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var b = pr.GetValue(branch);
+            if (b is null && !pr.GetValue(orphan))
+            {
+                throw new ArgumentException("A branch must be specified with --branch, or use --orphan");
+            }
+
+            bool isBuo = repo.Mode == RepoMode.BareUserOnly;
+            if (pr.GetValue(canonical) && ((pr.GetValue(ownerUid) ?? 0) != 0 || (pr.GetValue(ownerGid) ?? 0) != 0))
+            {
+                throw new ArgumentException("--canonical-permissions cannot be combined with a non-zero --owner-uid/--owner-gid");
+            }
+
+            var modifier = new CommitModifier
+            {
+                OwnerUid = pr.GetValue(ownerUid),
+                OwnerGid = pr.GetValue(ownerGid),
+                CanonicalPermissions = pr.GetValue(canonical) || isBuo,
+                NoXattrs = pr.GetValue(noXattrs) || isBuo,
+                ModeRoExecutables = pr.GetValue(roExec),
+                SkipList = pr.GetValue(skipList) is { } sl ? CommitModifier.ReadSkipList(sl) : new HashSet<string>(),
+                StatOverrides = pr.GetValue(statOverride) is { } so ? CommitModifier.ReadStatOverrides(so) : new Dictionary<string, (uint, uint?)>(),
+            };
+            var sources = new List<string>(pr.GetValue(trees) ?? []);
+            if (pr.GetValue(path) is { } p)
+            {
+                sources.Add("dir=" + p);
+            }
+
+            if (sources.Count == 0)
+            {
+                sources.Add("dir=.");
+            }
+
+            var metadata = new List<KeyValuePair<string, GVariantValue>>();
+            foreach (var kv in pr.GetValue(metaString) ?? [])
+            {
+                var (k, v) = SplitKeyValue(kv, "--add-metadata-string");
+                metadata.Add(new(k, GVariantValue.FromString(v)));
+            }
+
+            foreach (var kv in pr.GetValue(meta) ?? [])
+            {
+                var (k, v) = SplitKeyValue(kv, "--add-metadata");
+                metadata.Add(new(k, GVariantTextParser.Parse(v)));
+            }
+
+            var detached = (pr.GetValue(detachedString) ?? []).Select(kv =>
+            {
+                var (k, v) = SplitKeyValue(kv, "--add-detached-metadata-string");
+                return new KeyValuePair<string, GVariantValue>(k, GVariantValue.FromString(v));
+            }).ToList();
+
+            var bodyText = pr.GetValue(body) ?? (pr.GetValue(bodyFile) is { } bf ? File.ReadAllText(bf) : string.Empty);
+            var parentText = pr.GetValue(parent);
+            var request = new CommitRequest
+            {
+                Branch = b,
+                Subject = pr.GetValue(subject) ?? string.Empty,
+                Body = bodyText,
+                Timestamp = pr.GetValue(timestamp) is { } ts ? CliSupport.ParseTimestamp(ts) : null,
+                NoParent = parentText == "none",
+                Parent = parentText is null or "none" ? null : repo.Resolve(parentText),
+                Orphan = pr.GetValue(orphan),
+                Metadata = metadata,
+                DetachedMetadata = detached,
+                BindRefs = pr.GetValue(bindRef) ?? [],
+                NoBindings = pr.GetValue(noBindings),
+                Bootable = pr.GetValue(bootable),
+                GenerateSizes = pr.GetValue(sizes),
+                SkipIfUnchanged = pr.GetValue(skipUnchanged),
+            };
+
+            var progress = CliSupport.MakeProgress(pr, "commit");
+            CommitResult result;
+            TransactionStats stats;
+            using (var tx = repo.BeginTransaction())
+            {
+                var root = new MutableTree();
+                foreach (var src in sources)
+                {
+                    int eq = src.IndexOf('=', StringComparison.Ordinal);
+                    var kind = eq < 0 ? string.Empty : src[..eq];
+                    var arg = eq < 0 ? src : src[(eq + 1)..];
+                    switch (kind)
+                    {
+                        case "dir":
+                            new DirectoryImporter(tx, modifier) { Progress = progress }.Import(arg, root);
+                            break;
+                        case "ref":
+                            {
+                                var c = repo.LoadCommit(repo.Resolve(arg));
+                                TreeOverlay.OverlayCommit(repo, tx, root, c, modifier);
+                                break;
+                            }
+
+                        case "tar":
+                            TarTreeImporter.Import(tx, modifier, arg, root, pr.GetValue(tarParents));
+                            break;
+                        default:
+                            throw new ArgumentException($"Invalid --tree argument '{src}': expected dir=PATH, tar=TARFILE or ref=COMMIT");
+                    }
+                }
+
+                result = CommitWriter.Write(tx, root, request);
+                stats = tx.Commit();
+            }
+
+            if (pr.GetValue(consume) && !result.Skipped)
+            {
+                foreach (var src in sources.Where(s => s.StartsWith("dir=", StringComparison.Ordinal)))
+                {
+                    var dir = src[4..];
+                    foreach (var e in Directory.EnumerateFileSystemEntries(dir))
+                    {
+                        FileUtil.DeleteAny(e);
+                    }
+                }
+            }
+
+            if (pr.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new CommitJson(result.Commit.ToHex(), result.Skipped, stats.ContentWritten, stats.ContentBytesWritten, stats.MetadataWritten), CliJsonContext.Default.CommitJson));
+            }
+            else
+            {
+                Console.WriteLine(result.Commit.ToHex());
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static (string Key, string Value) SplitKeyValue(string kv, string option)
+    {
+        int eq = kv.IndexOf('=', StringComparison.Ordinal);
+        if (eq <= 0)
+        {
+            throw new ArgumentException($"{option}: missing '=' in '{kv}'");
+        }
+
+        return (kv[..eq], kv[(eq + 1)..]);
+    }
+}

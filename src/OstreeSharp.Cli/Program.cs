@@ -1,0 +1,18 @@
+using System.CommandLine;
+using OstreeSharp.Cli;
+
+var root = new RootCommand("ostree-sharp: ostree repositories, OS images as containers, in managed code");
+root.Options.Add(CliSupport.Repo);
+root.Options.Add(CliSupport.Progress);
+foreach (var c in new[]
+{
+    RepoCommands.Init(), CommitCommand.Create(), RepoCommands.Checkout(), RepoCommands.Log(), RepoCommands.Show(),
+    LsCommand.Create(), RepoCommands.Cat(), RepoCommands.Refs(), RepoCommands.RevParse(), RepoCommands.Reset(),
+    RepoCommands.ChecksumVerb(), RepoCommands.Config(), RepoCommands.Diff(), RepoCommands.FsckVerb(),
+    RepoCommands.PruneVerb(), RepoCommands.SummaryVerb(), RepoCommands.PullLocalVerb(), OperatingSystem.IsLinux() ? DemoCommand.Create() : new Command("demo"),
+})
+{
+    root.Subcommands.Add(c);
+}
+
+return root.Parse(args).Invoke();

@@ -1,0 +1,679 @@
+using System.CommandLine;
+using System.Text;
+using System.Text.Json;
+using OstreeSharp.GVariant;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+using OstreeSharp.Trees;
+
+namespace OstreeSharp.Cli;
+
+internal static class RepoCommands
+{
+    public static Command Init()
+    {
+        var cmd = new Command("init", "Initialize a new empty repository");
+        var mode = new Option<string>("--mode") { Description = "Initialize repository in given mode (bare, bare-user, bare-user-only, archive)", DefaultValueFactory = _ => "bare" };
+        var cid = new Option<string?>("--collection-id") { Description = "Globally unique ID for this repository's collection of refs" };
+        cmd.Options.Add(mode);
+        cmd.Options.Add(cid);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var path = pr.GetValue(CliSupport.Repo) ?? Environment.GetEnvironmentVariable("OSTREE_REPO") ?? ".";
+            OstreeRepo.Create(path, RepoModeNames.Parse(pr.GetValue(mode)!), pr.GetValue(cid));
+            return 0;
+        });
+        return cmd;
+    }
+
+    public static Command Checkout()
+    {
+        var cmd = new Command("checkout", "Check out a commit into a filesystem tree");
+        var user = new Option<bool>("--user-mode", "-U") { Description = "Do not change file ownership or initialize extended attributes" };
+        var union = new Option<bool>("--union") { Description = "Keep existing directories, overwrite existing files" };
+        var unionAdd = new Option<bool>("--union-add") { Description = "Keep existing files/directories, only add new" };
+        var subpath = new Option<string?>("--subpath") { Description = "Checkout sub-directory PATH" };
+        var requireHl = new Option<bool>("--require-hardlinks", "-H") { Description = "Do not fall back to full copies if hardlinking fails" };
+        var forceCopy = new Option<bool>("--force-copy", "-C") { Description = "Never hardlink (but may reflink if available)" };
+        var rev = new Argument<string>("COMMIT");
+        var dest = new Argument<string?>("DESTINATION") { Arity = ArgumentArity.ZeroOrOne };
+        foreach (var o in new Option[] { user, union, unionAdd, subpath, requireHl, forceCopy })
+        {
+            cmd.Options.Add(o);
+        }
+
+        cmd.Arguments.Add(rev);
+        cmd.Arguments.Add(dest);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            if (pr.GetValue(union) && pr.GetValue(unionAdd))
+            {
+                throw new ArgumentException("Cannot specify both --union and --union-add");
+            }
+
+            if (pr.GetValue(requireHl) && pr.GetValue(forceCopy))
+            {
+                throw new ArgumentException("Cannot specify both --require-hardlinks and --force-copy");
+            }
+
+            var repo = CliSupport.OpenRepo(pr);
+            var r = pr.GetValue(rev)!;
+            var commit = repo.Resolve(r);
+            var options = new CheckoutOptions
+            {
+                UserMode = pr.GetValue(user),
+                Overwrite = pr.GetValue(union) ? CheckoutOverwrite.UnionFiles : pr.GetValue(unionAdd) ? CheckoutOverwrite.AddFiles : CheckoutOverwrite.None,
+                Subpath = pr.GetValue(subpath),
+                RequireHardlinks = pr.GetValue(requireHl),
+                ForceCopy = pr.GetValue(forceCopy),
+            };
+            new Trees.Checkout(repo, options).Run(commit, pr.GetValue(dest) ?? r);
+            return 0;
+        });
+        return cmd;
+    }
+
+    public static Command Log()
+    {
+        var cmd = new Command("log", "Show log starting at commit or ref");
+        var raw = new Option<bool>("--raw") { Description = "Show raw variant data" };
+        var json = new Option<bool>("--json") { Description = "Print the log as JSON" };
+        var rev = new Argument<string>("REF");
+        cmd.Options.Add(raw);
+        cmd.Options.Add(json);
+        cmd.Arguments.Add(rev);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            Checksum? c = repo.Resolve(pr.GetValue(rev)!);
+            var entries = new List<LogEntryJson>();
+            var sb = new StringBuilder();
+            while (c is { } cc)
+            {
+                if (!repo.HasObject(cc, ObjectType.Commit))
+                {
+                    if (!pr.GetValue(json))
+                    {
+                        sb.Append("<< History beyond this commit not fetched >>\n");
+                    }
+
+                    break;
+                }
+
+                var commit = repo.LoadCommit(cc);
+                if (pr.GetValue(json))
+                {
+                    entries.Add(ToJson(cc, commit));
+                }
+                else
+                {
+                    DumpCommit(sb, repo, cc, commit, pr.GetValue(raw));
+                }
+
+                c = commit.Parent;
+            }
+
+            Console.Out.Write(pr.GetValue(json) ? JsonSerializer.Serialize(entries, CliJsonContext.Default.ListLogEntryJson) + "\n" : sb.ToString());
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static LogEntryJson ToJson(Checksum id, Commit c) => new(
+        id.ToHex(),
+        c.Parent?.ToHex(),
+        c.ContentChecksum.ToHex(),
+        c.Time.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+        c.Version,
+        c.Subject,
+        c.Body,
+        c.Metadata.GetVarDictEntries().ToDictionary(kv => kv.Key, kv => kv.Value.Print(), StringComparer.Ordinal));
+
+    internal static void DumpCommit(StringBuilder sb, OstreeRepo repo, Checksum id, Commit c, bool raw)
+    {
+        if (raw)
+        {
+            sb.Append("commit ").Append(id.ToHex()).Append('\n');
+            sb.Append(GVariantValue.Parse(Commit.Type, repo.ReadMetadataBytes(ObjectType.Commit, id)).Print()).Append('\n');
+            return;
+        }
+
+        sb.Append("commit ").Append(id.ToHex()).Append('\n');
+        if (c.Parent is { } p)
+        {
+            sb.Append("Parent:  ").Append(p.ToHex()).Append('\n');
+        }
+
+        sb.Append("ContentChecksum:  ").Append(c.ContentChecksum.ToHex()).Append('\n');
+        sb.Append("Date:  ").Append(CliSupport.FormatDate(c.Time)).Append('\n');
+        if (c.Version is { } v)
+        {
+            sb.Append("Version: ").Append(v).Append('\n');
+        }
+
+        if (c.Subject.Length > 0)
+        {
+            sb.Append('\n');
+            AppendIndented(sb, c.Subject);
+        }
+        else
+        {
+            sb.Append("(no subject)\n");
+        }
+
+        if (c.Body.Length > 0)
+        {
+            sb.Append('\n');
+            AppendIndented(sb, c.Body);
+        }
+
+        sb.Append('\n');
+    }
+
+    private static void AppendIndented(StringBuilder sb, string text)
+    {
+        foreach (var line in text.Split('\n'))
+        {
+            sb.Append("    ").Append(line).Append('\n');
+        }
+    }
+
+    public static Command Show()
+    {
+        var cmd = new Command("show", "Output a metadata object");
+        var key = new Option<string?>("--print-metadata-key") { Description = "Print string value of metadata key" };
+        var dkey = new Option<string?>("--print-detached-metadata-key") { Description = "Print string value of detached metadata key" };
+        var raw = new Option<bool>("--raw") { Description = "Show raw variant data" };
+        var json = new Option<bool>("--json") { Description = "Print the commit as JSON" };
+        var rev = new Argument<string>("OBJECT");
+        foreach (var o in new Option[] { key, dkey, raw, json })
+        {
+            cmd.Options.Add(o);
+        }
+
+        cmd.Arguments.Add(rev);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var id = repo.Resolve(pr.GetValue(rev)!);
+            var c = repo.LoadCommit(id);
+            if (pr.GetValue(key) is { } k)
+            {
+                var v = c.Metadata.Lookup(k) ?? throw new ObjectNotFoundException($"No such metadata key '{k}'");
+                Console.WriteLine(v.Print());
+            }
+            else if (pr.GetValue(dkey) is { } dk)
+            {
+                var meta = repo.LoadDetachedMetadata(id);
+                var v = meta?.Lookup(dk) ?? throw new ObjectNotFoundException($"No such detached metadata key '{dk}'");
+                Console.WriteLine(v.Print());
+            }
+            else if (pr.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new List<LogEntryJson> { ToJson(id, c) }, CliJsonContext.Default.ListLogEntryJson));
+            }
+            else
+            {
+                var sb = new StringBuilder();
+                DumpCommit(sb, repo, id, c, pr.GetValue(raw));
+                Console.Out.Write(sb.ToString());
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    public static Command Cat()
+    {
+        var cmd = new Command("cat", "Concatenate contents of files");
+        var rev = new Argument<string>("COMMIT");
+        var paths = new Argument<string[]>("PATH") { Arity = ArgumentArity.OneOrMore };
+        cmd.Arguments.Add(rev);
+        cmd.Arguments.Add(paths);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var c = repo.LoadCommit(repo.Resolve(pr.GetValue(rev)!));
+            using var stdout = Console.OpenStandardOutput();
+            foreach (var p in pr.GetValue(paths)!)
+            {
+                var entry = TreeLookup.Find(repo, c, p);
+                if (entry is not { IsFile: true })
+                {
+                    throw new ObjectNotFoundException($"No such file or directory: {p}");
+                }
+
+                using var s = repo.LoadContent(entry.File).OpenData();
+                s.CopyTo(stdout);
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    public static Command Refs()
+    {
+        var cmd = new Command("refs", "List refs");
+        var create = new Option<string?>("--create") { Description = "Create a new ref for an existing commit" };
+        var delete = new Option<bool>("--delete") { Description = "Delete refs which match PREFIX, rather than listing them" };
+        var list = new Option<bool>("--list") { Description = "Do not remove the prefix from the refs" };
+        var json = new Option<bool>("--json") { Description = "Print refs and their commits as a JSON object" };
+        var prefix = new Argument<string?>("PREFIX") { Arity = ArgumentArity.ZeroOrOne };
+        foreach (var o in new Option[] { create, delete, list, json })
+        {
+            cmd.Options.Add(o);
+        }
+
+        cmd.Arguments.Add(prefix);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var pfx = pr.GetValue(prefix);
+            if (pr.GetValue(create) is { } newRef)
+            {
+                if (pfx is null)
+                {
+                    throw new ArgumentException("--create requires specifying an existing ref or commit");
+                }
+
+                if (repo.ResolveRev(newRef, allowMissing: true) is not null)
+                {
+                    throw new OstreeException($"--create specified but ref {newRef} already exists");
+                }
+
+                var target = repo.Resolve(pfx);
+                if (!repo.HasObject(target, ObjectType.Commit))
+                {
+                    throw new ObjectNotFoundException($"No such commit {target}");
+                }
+
+                repo.SetRefImmediate(newRef, target);
+                return 0;
+            }
+
+            var refs = repo.ListRefs(pfx);
+            if (pr.GetValue(delete))
+            {
+                if (pfx is null)
+                {
+                    throw new ArgumentException("--delete requires a PREFIX");
+                }
+
+                foreach (var r in refs.Keys)
+                {
+                    repo.SetRefImmediate(r, null);
+                }
+
+                return 0;
+            }
+
+            if (pr.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(refs.ToDictionary(kv => kv.Key, kv => kv.Value.ToHex()), CliJsonContext.Default.DictionaryStringString));
+                return 0;
+            }
+
+            foreach (var r in refs.Keys)
+            {
+                var shown = pfx is not null && !pr.GetValue(list) && r.StartsWith(pfx, StringComparison.Ordinal) && r.Length > pfx.Length
+                    ? r[pfx.Length..].TrimStart('/')
+                    : r;
+                Console.WriteLine(shown);
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    public static Command RevParse()
+    {
+        var cmd = new Command("rev-parse", "Output the target of a rev");
+        var single = new Option<bool>("--single", "-S") { Description = "If the repository has exactly one commit, then print it; any other case will result in an error" };
+        var rev = new Argument<string?>("REV") { Arity = ArgumentArity.ZeroOrOne };
+        cmd.Options.Add(single);
+        cmd.Arguments.Add(rev);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            if (pr.GetValue(single))
+            {
+                var commits = repo.EnumerateObjects().Where(o => o.Type == ObjectType.Commit).ToList();
+                if (commits.Count != 1)
+                {
+                    throw new OstreeException($"Repository has {commits.Count} commits, not exactly one");
+                }
+
+                Console.WriteLine(commits[0].Checksum.ToHex());
+                return 0;
+            }
+
+            Console.WriteLine(repo.Resolve(pr.GetValue(rev) ?? throw new ArgumentException("A REV argument is required")).ToHex());
+            return 0;
+        });
+        return cmd;
+    }
+
+    public static Command Reset()
+    {
+        var cmd = new Command("reset", "Reset a REF to a previous COMMIT");
+        var refArg = new Argument<string>("REF");
+        var commitArg = new Argument<string>("COMMIT");
+        cmd.Arguments.Add(refArg);
+        cmd.Arguments.Add(commitArg);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var r = pr.GetValue(refArg)!;
+            var current = repo.Resolve(r);
+            var target = repo.Resolve(pr.GetValue(commitArg)!);
+            Checksum? walk = current;
+            bool ancestor = false;
+            while (walk is { } w && repo.HasObject(w, ObjectType.Commit))
+            {
+                if (w == target)
+                {
+                    ancestor = true;
+                    break;
+                }
+
+                walk = repo.LoadCommit(w).Parent;
+            }
+
+            if (!ancestor)
+            {
+                throw new OstreeException($"Commit {target} is not an ancestor of {r} ({current})");
+            }
+
+            repo.SetRefImmediate(r, target);
+            return 0;
+        });
+        return cmd;
+    }
+
+    public static Command ChecksumVerb()
+    {
+        var cmd = new Command("checksum", "Checksum a file or directory");
+        var ignoreX = new Option<bool>("--ignore-xattrs") { Description = "Don't include xattrs in checksum" };
+        var paths = new Argument<string[]>("PATH") { Arity = ArgumentArity.OneOrMore };
+        cmd.Options.Add(ignoreX);
+        cmd.Arguments.Add(paths);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var list = pr.GetValue(paths)!;
+            foreach (var p in list)
+            {
+                var c = FileChecksum.Compute(p, pr.GetValue(ignoreX));
+                Console.WriteLine(list.Length > 1 ? $"{c.ToHex()}  {p}" : c.ToHex());
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    public static Command Config()
+    {
+        var cmd = new Command("config", "Change repo configuration settings");
+        var get = new Command("get", "Print a configuration value");
+        var set = new Command("set", "Set a configuration value");
+        var unset = new Command("unset", "Remove a configuration value");
+        var group = new Option<string?>("--group") { Description = "Group name for remote config", Recursive = true };
+        cmd.Options.Add(group);
+        var keyG = new Argument<string>("SECTION.KEY");
+        var keyS = new Argument<string>("SECTION.KEY");
+        var value = new Argument<string>("VALUE");
+        var keyU = new Argument<string>("SECTION.KEY");
+        get.Arguments.Add(keyG);
+        set.Arguments.Add(keyS);
+        set.Arguments.Add(value);
+        unset.Arguments.Add(keyU);
+        (string, string) Split(ParseResult pr, string key)
+        {
+            if (pr.GetValue(group) is { } g)
+            {
+                return (g, key);
+            }
+
+            int dot = key.LastIndexOf('.');
+            if (dot <= 0)
+            {
+                throw new ArgumentException($"Key '{key}' must be of the form SECTION.KEY");
+            }
+
+            var section = key[..dot];
+            return (section.StartsWith("remote.", StringComparison.Ordinal) ? $"remote \"{section[7..]}\"" : section, key[(dot + 1)..]);
+        }
+
+        CliSupport.SetRun(get, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var (s, k) = Split(pr, pr.GetValue(keyG)!);
+            Console.WriteLine(repo.Config.Get(s, k) ?? throw new OstreeException($"Key file does not have key “{k}” in group “{s}”"));
+            return 0;
+        });
+        CliSupport.SetRun(set, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var (s, k) = Split(pr, pr.GetValue(keyS)!);
+            repo.Config.Set(s, k, pr.GetValue(value)!);
+            repo.SaveConfig();
+            return 0;
+        });
+        CliSupport.SetRun(unset, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var (s, k) = Split(pr, pr.GetValue(keyU)!);
+            repo.Config.Remove(s, k);
+            repo.SaveConfig();
+            return 0;
+        });
+        cmd.Subcommands.Add(get);
+        cmd.Subcommands.Add(set);
+        cmd.Subcommands.Add(unset);
+        return cmd;
+    }
+
+    public static Command Diff()
+    {
+        var cmd = new Command("diff", "Compare directory TARGETDIR against revision REV");
+        var json = new Option<bool>("--json") { Description = "Print the changes as JSON" };
+        var noXattrs = new Option<bool>("--no-xattrs") { Description = "Skip output of extended attributes" };
+        cmd.Options.Add(noXattrs);
+        var a = new Argument<string>("REV");
+        var b = new Argument<string>("TARGET");
+        cmd.Options.Add(json);
+        cmd.Arguments.Add(a);
+        cmd.Arguments.Add(b);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var ca = repo.LoadCommit(repo.Resolve(pr.GetValue(a)!));
+            var target = pr.GetValue(b)!;
+            var result = target.StartsWith('/') || target.StartsWith("./", StringComparison.Ordinal)
+                ? TreeDiff.Compare(repo, ca, target, pr.GetValue(noXattrs))
+                : TreeDiff.Compare(repo, ca, repo.LoadCommit(repo.Resolve(target)));
+            if (pr.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new DiffJson([.. result.Modified], [.. result.Removed], [.. result.Added]), CliJsonContext.Default.DiffJson));
+                return 0;
+            }
+
+            var sb = new StringBuilder();
+            foreach (var p in result.Modified)
+            {
+                sb.Append("M    ").Append(p).Append('\n');
+            }
+
+            foreach (var p in result.Removed)
+            {
+                sb.Append("D    ").Append(p).Append('\n');
+            }
+
+            foreach (var p in result.Added)
+            {
+                sb.Append("A    ").Append(p).Append('\n');
+            }
+
+            Console.Out.Write(sb.ToString());
+            return 0;
+        });
+        return cmd;
+    }
+
+    public static Command FsckVerb()
+    {
+        var cmd = new Command("fsck", "Check the repository for consistency");
+        var delete = new Option<bool>("--delete") { Description = "Remove corrupted objects" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "Only print error messages" };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
+        cmd.Options.Add(delete);
+        cmd.Options.Add(quiet);
+        cmd.Options.Add(json);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var result = Fsck.Run(repo, pr.GetValue(delete), CliSupport.MakeProgress(pr, "fsck"));
+            if (pr.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(
+                    new FsckJson(result.Commits, result.Objects, result.Deleted, result.Problems.Select(p => new FsckProblemJson(p.Kind, p.Checksum.ToHex(), p.Type.ToName(), p.TreePath, p.Commit, p.Message)).ToList()),
+                    CliJsonContext.Default.FsckJson));
+            }
+            else
+            {
+                foreach (var p in result.Problems)
+                {
+                    Console.Error.WriteLine("error: " + p);
+                }
+
+                if (!pr.GetValue(quiet))
+                {
+                    Console.WriteLine($"Verified {result.Objects} objects in {result.Commits} commits");
+                    if (result.Deleted > 0)
+                    {
+                        Console.WriteLine($"Deleted {result.Deleted} corrupted objects");
+                    }
+                }
+            }
+
+            if (result.Problems.Count > 0)
+            {
+                if (!pr.GetValue(json))
+                {
+                    Console.Error.WriteLine($"error: fsck found {result.Problems.Count} problem(s)");
+                }
+
+                return 1;
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    public static Command PruneVerb()
+    {
+        var cmd = new Command("prune", "Search for unreachable objects");
+        var noPrune = new Option<bool>("--no-prune") { Description = "Only display unreachable objects; don't delete" };
+        var refsOnly = new Option<bool>("--refs-only") { Description = "Only compute reachability via refs" };
+        var depth = new Option<int>("--depth") { Description = "Only traverse DEPTH parents for each commit (default: -1=infinite)", DefaultValueFactory = _ => -1 };
+        var younger = new Option<string?>("--keep-younger-than") { Description = "Prune all commits older than the specified date" };
+        var deleteCommit = new Option<string[]>("--delete-commit") { Description = "Specify a commit to delete" };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
+        foreach (var o in new Option[] { noPrune, refsOnly, depth, younger, deleteCommit, json })
+        {
+            cmd.Options.Add(o);
+        }
+
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var keep = pr.GetValue(younger) is { } y ? CliSupport.ParseTimestamp(y) : (DateTimeOffset?)null;
+            var result = Prune.Run(repo, new PruneOptions
+            {
+                DryRun = pr.GetValue(noPrune),
+                RefsOnly = pr.GetValue(refsOnly) || keep is not null,
+                Depth = pr.GetValue(depth),
+                KeepYoungerThan = keep,
+                DeleteCommits = (pr.GetValue(deleteCommit) ?? []).Select(repo.Resolve).ToList(),
+            });
+            if (pr.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new PruneJson(result.TotalObjects, result.Deleted, result.BytesFreed), CliJsonContext.Default.PruneJson));
+                return 0;
+            }
+
+            Console.WriteLine($"Total objects: {result.TotalObjects}");
+            Console.WriteLine(result.Deleted == 0
+                ? "No unreachable objects"
+                : $"{(pr.GetValue(noPrune) ? "Would delete" : "Deleted")} {result.Deleted} objects, {Prune.FormatSize(result.BytesFreed)} freed");
+            return 0;
+        });
+        return cmd;
+    }
+
+    public static Command SummaryVerb()
+    {
+        var cmd = new Command("summary", "Manage summary metadata");
+        var update = new Option<bool>("--update", "-u") { Description = "Update the summary" };
+        var view = new Option<bool>("--view", "-v") { Description = "View the local summary file" };
+        var meta = new Option<string[]>("--add-metadata", "-m") { Description = "Additional metadata field to add to the summary (KEY=VALUE in GVariant text)" };
+        cmd.Options.Add(update);
+        cmd.Options.Add(view);
+        cmd.Options.Add(meta);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            if (pr.GetValue(update))
+            {
+                var extra = (pr.GetValue(meta) ?? []).Select(kv =>
+                {
+                    int eq = kv.IndexOf('=', StringComparison.Ordinal);
+                    return new KeyValuePair<string, GVariantValue>(kv[..eq], GVariantTextParser.Parse(kv[(eq + 1)..]));
+                });
+                Trees.Summary.Update(repo, extra);
+                return 0;
+            }
+
+            var path = Path.Combine(repo.Path, "summary");
+            if (!File.Exists(path))
+            {
+                throw new ObjectNotFoundException($"No summary file in {repo.Path}");
+            }
+
+            foreach (var (r, c, size, _) in Trees.Summary.ReadRefs(File.ReadAllBytes(path)))
+            {
+                Console.WriteLine($"* {r}");
+                Console.WriteLine($"    Latest Commit ({size} bytes):");
+                Console.WriteLine($"      {c.ToHex()}");
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    public static Command PullLocalVerb()
+    {
+        var cmd = new Command("pull-local", "Copy data from SRC_REPO");
+        var remote = new Option<string?>("--remote") { Description = "Add REMOTE to refspec" };
+        var depth = new Option<int>("--depth") { Description = "Traverse DEPTH parents (-1=infinite) (default: 0)" };
+        var src = new Argument<string>("SRC_REPO");
+        var refs = new Argument<string[]>("REF") { Arity = ArgumentArity.ZeroOrMore };
+        cmd.Options.Add(remote);
+        cmd.Options.Add(depth);
+        cmd.Arguments.Add(src);
+        cmd.Arguments.Add(refs);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var source = OstreeRepo.Open(pr.GetValue(src)!);
+            PullLocal.Run(source, repo, pr.GetValue(refs) ?? [], pr.GetValue(remote), pr.GetValue(depth), CliSupport.MakeProgress(pr, "pull-local"));
+            return 0;
+        });
+        return cmd;
+    }
+}

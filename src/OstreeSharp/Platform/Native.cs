@@ -1,0 +1,335 @@
+// The few POSIX calls .NET does not expose: statx, xattrs, lchown, link, flock, syncfs, utimensat.
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace OstreeSharp.Platform;
+
+/// <summary>File status as statx reports it (without following symlinks).</summary>
+public readonly record struct FileStatus(uint Mode, uint Uid, uint Gid, ulong Size, ulong Inode, ulong Device, uint NLink, long MtimeSeconds, uint RdevMajor, uint RdevMinor)
+{
+    /// <summary>File type bits.</summary>
+    public uint Type => Mode & 0xF000;
+}
+
+/// <summary>P/Invoke wrappers; every failure raises <see cref="IOException"/> naming the path.</summary>
+public static unsafe partial class Native
+{
+    private const int AtFdCwd = -100;
+    private const int AtSymlinkNoFollow = 0x100;
+    private const int ENODATA = 61;
+    private const int EOPNOTSUPP = 95;
+    private const int ERANGE = 34;
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int statx(int dirfd, string path, int flags, uint mask, byte* buf);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint llistxattr(string path, byte* list, nint size);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint lgetxattr(string path, byte* name, byte* value, nint size);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int lsetxattr(string path, byte* name, byte* value, nint size, int flags);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int lchown(string path, uint owner, uint group);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int chmod(string path, uint mode);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int link(string oldpath, string newpath);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int symlink(string target, string linkpath);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int utimensat(int dirfd, string path, long* times, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int flock(int fd, int operation);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int syncfs(int fd);
+
+    [LibraryImport("libc")]
+    private static partial uint geteuid();
+
+    [LibraryImport("libc")]
+    private static partial uint getegid();
+
+    /// <summary>The effective uid.</summary>
+    public static uint EffectiveUid => geteuid();
+
+    /// <summary>The effective gid.</summary>
+    public static uint EffectiveGid => getegid();
+
+    /// <summary>lstat through statx.</summary>
+    public static FileStatus LStat(string path)
+    {
+        if (!TryLStat(path, out var st))
+        {
+            throw Error("statx", path);
+        }
+
+        return st;
+    }
+
+    /// <summary>lstat through statx; false when the path does not exist.</summary>
+    public static bool TryLStat(string path, out FileStatus status)
+    {
+        byte* buf = stackalloc byte[256];
+        if (statx(AtFdCwd, path, AtSymlinkNoFollow, 0x7ff, buf) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno is 2 or 20)
+            {
+                status = default;
+                return false;
+            }
+
+            throw Error("statx", path, errno);
+        }
+
+        status = new FileStatus(
+            Mode: *(ushort*)(buf + 28),
+            Uid: *(uint*)(buf + 20),
+            Gid: *(uint*)(buf + 24),
+            Size: *(ulong*)(buf + 40),
+            Inode: *(ulong*)(buf + 32),
+            Device: ((ulong)*(uint*)(buf + 136) << 32) | *(uint*)(buf + 140),
+            NLink: *(uint*)(buf + 16),
+            MtimeSeconds: *(long*)(buf + 112),
+            RdevMajor: *(uint*)(buf + 128),
+            RdevMinor: *(uint*)(buf + 132));
+        return true;
+    }
+
+    /// <summary>All xattrs of a path (not following symlinks), with empty values skipped as ostree does.</summary>
+    public static List<(string Name, byte[] Value)> ListXattrs(string path)
+    {
+        var result = new List<(string, byte[])>();
+        nint size = llistxattr(path, null, 0);
+        if (size < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == EOPNOTSUPP)
+            {
+                return result;
+            }
+
+            throw Error("llistxattr", path, errno);
+        }
+
+        if (size == 0)
+        {
+            return result;
+        }
+
+        var names = new byte[size + 256];
+        fixed (byte* p = names)
+        {
+            size = llistxattr(path, p, names.Length);
+            if (size < 0)
+            {
+                throw Error("llistxattr", path);
+            }
+        }
+
+        int start = 0;
+        for (int k = 0; k < size; k++)
+        {
+            if (names[k] != 0)
+            {
+                continue;
+            }
+
+            if (k > start)
+            {
+                var name = Encoding.UTF8.GetString(names, start, k - start);
+                var value = GetXattr(path, name);
+                if (value is { Length: > 0 })
+                {
+                    result.Add((name, value));
+                }
+            }
+
+            start = k + 1;
+        }
+
+        return result;
+    }
+
+    /// <summary>One xattr's value, or null when it is absent.</summary>
+    public static byte[]? GetXattr(string path, string name)
+    {
+        var nameBytes = Encoding.UTF8.GetBytes(name + "\0");
+        fixed (byte* n = nameBytes)
+        {
+            while (true)
+            {
+                nint size = lgetxattr(path, n, null, 0);
+                if (size < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno is ENODATA or EOPNOTSUPP)
+                    {
+                        return null;
+                    }
+
+                    throw Error("lgetxattr " + name, path, errno);
+                }
+
+                var value = new byte[size];
+                fixed (byte* v = value)
+                {
+                    nint got = lgetxattr(path, n, v, value.Length);
+                    if (got < 0)
+                    {
+                        if (Marshal.GetLastPInvokeError() == ERANGE)
+                        {
+                            continue;
+                        }
+
+                        throw Error("lgetxattr " + name, path);
+                    }
+
+                    return got == value.Length ? value : value[..(int)got];
+                }
+            }
+        }
+    }
+
+    /// <summary>Sets an xattr without following symlinks.</summary>
+    public static void SetXattr(string path, string name, ReadOnlySpan<byte> value)
+    {
+        var nameBytes = Encoding.UTF8.GetBytes(name + "\0");
+        fixed (byte* n = nameBytes)
+        fixed (byte* v = value)
+        {
+            if (lsetxattr(path, n, v, value.Length, 0) != 0)
+            {
+                throw Error("lsetxattr " + name, path);
+            }
+        }
+    }
+
+    /// <summary>Changes owner without following symlinks.</summary>
+    public static void LChown(string path, uint uid, uint gid)
+    {
+        if (lchown(path, uid, gid) != 0)
+        {
+            throw Error("lchown", path);
+        }
+    }
+
+    /// <summary>chmod with the exact mode bits (setuid, setgid and sticky included).</summary>
+    public static void Chmod(string path, uint mode)
+    {
+        if (chmod(path, mode & 0xFFF) != 0)
+        {
+            throw Error("chmod", path);
+        }
+    }
+
+    /// <summary>Creates a hard link; false if <paramref name="newPath"/> exists already.</summary>
+    public static bool TryLink(string oldPath, string newPath)
+    {
+        if (link(oldPath, newPath) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == 17)
+            {
+                return false;
+            }
+
+            throw Error("link to " + oldPath, newPath, errno);
+        }
+
+        return true;
+    }
+
+    /// <summary>Returns errno of a failed link, or 0.</summary>
+    public static int LinkErrno(string oldPath, string newPath) =>
+        link(oldPath, newPath) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    /// <summary>Creates a symlink with an arbitrary target.</summary>
+    public static void Symlink(string target, string linkPath)
+    {
+        if (symlink(target, linkPath) != 0)
+        {
+            throw Error("symlink", linkPath);
+        }
+    }
+
+    /// <summary>Sets atime and mtime (seconds) without following symlinks.</summary>
+    public static void SetTimes(string path, long seconds)
+    {
+        long* ts = stackalloc long[4];
+        ts[0] = seconds;
+        ts[1] = 0;
+        ts[2] = seconds;
+        ts[3] = 0;
+        if (utimensat(AtFdCwd, path, ts, AtSymlinkNoFollow) != 0)
+        {
+            throw Error("utimensat", path);
+        }
+    }
+
+    /// <summary>flock on a file descriptor; false when non-blocking and it would block.</summary>
+    public static bool Flock(SafeHandle fd, bool exclusive, bool wait)
+    {
+        const int LOCK_SH = 1, LOCK_EX = 2, LOCK_NB = 4;
+        int op = (exclusive ? LOCK_EX : LOCK_SH) | (wait ? 0 : LOCK_NB);
+        bool added = false;
+        fd.DangerousAddRef(ref added);
+        try
+        {
+            if (flock((int)fd.DangerousGetHandle(), op) != 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == 11 && !wait)
+                {
+                    return false;
+                }
+
+                throw new IOException($"flock failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+            }
+
+            return true;
+        }
+        finally
+        {
+            if (added)
+            {
+                fd.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>Flushes the filesystem holding <paramref name="path"/>.</summary>
+    public static void SyncFs(string path)
+    {
+        using var h = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
+        bool added = false;
+        h.DangerousAddRef(ref added);
+        try
+        {
+            syncfs((int)h.DangerousGetHandle());
+        }
+        finally
+        {
+            if (added)
+            {
+                h.DangerousRelease();
+            }
+        }
+    }
+
+    private static IOException Error(string op, string path, int? errno = null)
+    {
+        int e = errno ?? Marshal.GetLastPInvokeError();
+        return new IOException($"{op} {path}: {Marshal.GetPInvokeErrorMessage(e)}", e);
+    }
+}

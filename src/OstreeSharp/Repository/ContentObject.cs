@@ -1,0 +1,33 @@
+using OstreeSharp.Objects;
+
+namespace OstreeSharp.Repository;
+
+/// <summary>A content object read from a repository: its header, size and a way to read its data.</summary>
+public sealed class ContentObject
+{
+    private readonly Func<Stream> _open;
+
+    internal ContentObject(Checksum checksum, FileHeader header, long size, Func<Stream> open, string path)
+    {
+        Checksum = checksum;
+        Header = header;
+        Size = size;
+        _open = open;
+        Path = path;
+    }
+
+    /// <summary>The object id.</summary>
+    public Checksum Checksum { get; }
+
+    /// <summary>Owner, mode, symlink target and xattrs.</summary>
+    public FileHeader Header { get; }
+
+    /// <summary>Uncompressed data size (0 for symlinks).</summary>
+    public long Size { get; }
+
+    /// <summary>The object's file in the repository.</summary>
+    public string Path { get; }
+
+    /// <summary>Opens the (uncompressed) data; empty for symlinks.</summary>
+    public Stream OpenData() => Header.IsSymlink ? Stream.Null : _open();
+}

@@ -1,0 +1,208 @@
+// Refs (spec: ostree-repo-format.md, section 3.1).
+using System.Text;
+using System.Text.RegularExpressions;
+using OstreeSharp.Objects;
+
+namespace OstreeSharp.Repository;
+
+public sealed partial class OstreeRepo
+{
+    [GeneratedRegex(@"^[\w\d][-._\w\d]*$")]
+    private static partial Regex RefFragment();
+
+    /// <summary>Checks a ref name (<c>/</c>-separated fragments matching <c>[\w\d][-._\w\d]*</c>).</summary>
+    public static void ValidateRefName(string name)
+    {
+        if (name.Length == 0 || name.Split('/').Any(f => !RefFragment().IsMatch(f)))
+        {
+            throw new OstreeFormatException($"Invalid ref name {name}");
+        }
+    }
+
+    /// <summary>Splits <c>REMOTE:REF</c> into its parts; the remote is null for a local ref.</summary>
+    public static (string? Remote, string Ref) ParseRefspec(string refspec)
+    {
+        int colon = refspec.IndexOf(':', StringComparison.Ordinal);
+        if (colon < 0)
+        {
+            ValidateRefName(refspec);
+            return (null, refspec);
+        }
+
+        var remote = refspec[..colon];
+        var r = refspec[(colon + 1)..];
+        if (!RefFragment().IsMatch(remote))
+        {
+            throw new OstreeFormatException($"Invalid remote name {remote}");
+        }
+
+        ValidateRefName(r);
+        return (remote, r);
+    }
+
+    private string RefPath(string? remote, string name) => remote is null
+        ? System.IO.Path.Combine(Path, "refs", "heads", name)
+        : System.IO.Path.Combine(Path, "refs", "remotes", remote, name);
+
+    /// <summary>All refs as refspecs (<c>REF</c> for heads, <c>REMOTE:REF</c> for remotes), sorted.</summary>
+    public SortedDictionary<string, Checksum> ListRefs(string? prefix = null, bool includeRemotes = true, bool includeMirrors = false)
+    {
+        var result = new SortedDictionary<string, Checksum>(StringComparer.Ordinal);
+        AddRefs(System.IO.Path.Combine(Path, "refs", "heads"), null, result);
+        if (includeRemotes)
+        {
+            var remotes = System.IO.Path.Combine(Path, "refs", "remotes");
+            if (Directory.Exists(remotes))
+            {
+                foreach (var r in Directory.EnumerateDirectories(remotes))
+                {
+                    AddRefs(r, System.IO.Path.GetFileName(r) + ":", result);
+                }
+            }
+        }
+
+        if (includeMirrors)
+        {
+            var mirrors = System.IO.Path.Combine(Path, "refs", "mirrors");
+            if (Directory.Exists(mirrors))
+            {
+                foreach (var c in Directory.EnumerateDirectories(mirrors))
+                {
+                    AddRefs(c, "(" + System.IO.Path.GetFileName(c) + ")/", result);
+                }
+            }
+        }
+
+        if (prefix is not null)
+        {
+            foreach (var k in result.Keys.Where(k => !k.StartsWith(prefix, StringComparison.Ordinal)).ToList())
+            {
+                result.Remove(k);
+            }
+        }
+
+        return result;
+    }
+
+    private static void AddRefs(string dir, string? prefix, SortedDictionary<string, Checksum> into)
+    {
+        if (!Directory.Exists(dir))
+        {
+            return;
+        }
+
+        foreach (var f in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories))
+        {
+            var rel = System.IO.Path.GetRelativePath(dir, f).Replace(System.IO.Path.DirectorySeparatorChar, '/');
+            into[(prefix ?? string.Empty) + rel] = ReadRefFile(f);
+        }
+    }
+
+    private static Checksum ReadRefFile(string file)
+    {
+        var text = File.ReadAllText(file).Trim();
+        if (!Checksum.TryParse(text, out var c))
+        {
+            throw new OstreeFormatException($"ref file {file} does not hold a checksum");
+        }
+
+        return c;
+    }
+
+    /// <summary>
+    /// Resolves a revision: a checksum, <c>REF</c>, <c>REMOTE:REF</c>, optionally followed by <c>^</c>
+    /// (parent) any number of times. Returns null when <paramref name="allowMissing"/> and the ref does not exist.
+    /// </summary>
+    public Checksum? ResolveRev(string rev, bool allowMissing = false)
+    {
+        int carets = 0;
+        while (rev.EndsWith('^'))
+        {
+            carets++;
+            rev = rev[..^1];
+        }
+
+        Checksum? c = ResolveRefOrChecksum(rev, allowMissing);
+        for (int k = 0; k < carets && c is not null; k++)
+        {
+            c = LoadCommit(c.Value).Parent ?? throw new ObjectNotFoundException($"Commit {c} has no parent");
+        }
+
+        return c;
+    }
+
+    /// <summary>Resolves a revision that must exist.</summary>
+    public Checksum Resolve(string rev) => ResolveRev(rev)!.Value;
+
+    private Checksum? ResolveRefOrChecksum(string rev, bool allowMissing)
+    {
+        if (Checksum.TryParse(rev, out var c) && rev.All(char.IsAsciiHexDigitLower))
+        {
+            return c;
+        }
+
+        var (remote, name) = ParseRefspec(rev);
+        var path = RefPath(remote, name);
+        if (File.Exists(path))
+        {
+            return ReadRefFile(path);
+        }
+
+        if (remote is null)
+        {
+            // "origin/branch" may name a remote ref, and collection refs live under mirrors.
+            var alt = System.IO.Path.Combine(Path, "refs", "remotes", name);
+            if (File.Exists(alt))
+            {
+                return ReadRefFile(alt);
+            }
+        }
+
+        if (allowMissing)
+        {
+            return null;
+        }
+
+        throw new ObjectNotFoundException($"Refspec '{rev}' not found");
+    }
+
+    /// <summary>Points a ref at a commit (or deletes it with null), atomically, outside a transaction.</summary>
+    public void SetRefImmediate(string refspec, Checksum? target)
+    {
+        var (remote, name) = ParseRefspec(refspec);
+        var path = RefPath(remote, name);
+        if (target is null)
+        {
+            if (!File.Exists(path))
+            {
+                throw new ObjectNotFoundException($"Refspec '{refspec}' not found");
+            }
+
+            File.Delete(path);
+            PruneEmptyRefDirs(System.IO.Path.GetDirectoryName(path)!);
+            return;
+        }
+
+        if (Directory.Exists(path))
+        {
+            throw new OstreeException($"Cannot create ref {refspec}: a ref directory of that name exists");
+        }
+
+        FileUtil.WriteAtomic(path, Encoding.ASCII.GetBytes(target.Value.ToHex() + "\n"), Fsync);
+    }
+
+    private void PruneEmptyRefDirs(string dir)
+    {
+        var stops = new[] { "heads", "remotes", "mirrors" }.Select(d => System.IO.Path.Combine(Path, "refs", d)).ToHashSet();
+        while (!stops.Contains(dir) && Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
+        {
+            if (System.IO.Path.GetDirectoryName(dir) is { } parent && stops.Contains(parent) && parent.EndsWith("remotes", StringComparison.Ordinal))
+            {
+                break; // keep refs/remotes/NAME itself
+            }
+
+            Directory.Delete(dir);
+            dir = System.IO.Path.GetDirectoryName(dir)!;
+        }
+    }
+}

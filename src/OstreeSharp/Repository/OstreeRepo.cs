@@ -1,0 +1,320 @@
+// An ostree repository on disk (spec: ostree-repo-format.md, section 3).
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.Text;
+using OstreeSharp.GVariant;
+using OstreeSharp.Objects;
+using OstreeSharp.Platform;
+
+namespace OstreeSharp.Repository;
+
+/// <summary>A repository: objects, refs and config, in one of the four modes.</summary>
+public sealed partial class OstreeRepo
+{
+    private OstreeRepo(string path, KeyFile config)
+    {
+        Path = path;
+        Config = config;
+        var mode = config.Get("core", "mode") ?? throw new OstreeFormatException($"{ConfigPath}: no core.mode");
+        Mode = RepoModeNames.Parse(mode);
+        var version = config.Get("core", "repo_version");
+        if (version != "1")
+        {
+            throw new OstreeFormatException($"{ConfigPath}: unsupported repo_version '{version}'");
+        }
+    }
+
+    /// <summary>The repository folder.</summary>
+    public string Path { get; }
+
+    /// <summary>The storage mode.</summary>
+    public RepoMode Mode { get; }
+
+    /// <summary>The parsed <c>config</c> file; call <see cref="SaveConfig"/> after changing it.</summary>
+    public KeyFile Config { get; }
+
+    /// <summary>Path of the config file.</summary>
+    public string ConfigPath => System.IO.Path.Combine(Path, "config");
+
+    /// <summary>Whether objects are flushed to disk at the end of a transaction (<c>core.fsync</c>, default true).</summary>
+    public bool Fsync => Config.GetBoolean("core", "fsync", true);
+
+    /// <summary>The collection id, if configured.</summary>
+    public string? CollectionId => Config.Get("core", "collection-id");
+
+    /// <summary>Creates a repository as <c>ostree init</c> does; an existing repository of the same mode is opened.</summary>
+    public static OstreeRepo Create(string path, RepoMode mode, string? collectionId = null)
+    {
+        path = System.IO.Path.GetFullPath(path);
+        var configPath = System.IO.Path.Combine(path, "config");
+        if (File.Exists(configPath))
+        {
+            var existing = Open(path);
+            if (existing.Mode != mode)
+            {
+                throw new OstreeException($"{path}: repository exists with mode {existing.Mode.ToConfigName()}");
+            }
+
+            return existing;
+        }
+
+        Directory.CreateDirectory(path);
+        foreach (var d in new[] { "objects", "refs/heads", "refs/mirrors", "refs/remotes", "state", "tmp", "extensions" })
+        {
+            Directory.CreateDirectory(System.IO.Path.Combine(path, d));
+        }
+
+        var text = $"[core]\nrepo_version=1\nmode={mode.ToConfigName()}\n";
+        if (collectionId is not null)
+        {
+            text += $"collection-id={collectionId}\n";
+        }
+
+        FileUtil.WriteAtomic(configPath, Encoding.UTF8.GetBytes(text), fsync: false);
+        return Open(path);
+    }
+
+    /// <summary>Opens an existing repository.</summary>
+    /// <exception cref="OstreeException">No repository there, or its config is invalid.</exception>
+    public static OstreeRepo Open(string path)
+    {
+        path = System.IO.Path.GetFullPath(path);
+        var configPath = System.IO.Path.Combine(path, "config");
+        if (!File.Exists(configPath) || !Directory.Exists(System.IO.Path.Combine(path, "objects")))
+        {
+            throw new OstreeException($"{path}: not an ostree repository (no config or objects/)");
+        }
+
+        var kf = KeyFile.Parse(File.ReadAllText(configPath), configPath);
+        var repo = new OstreeRepo(path, kf);
+        foreach (var d in new[] { "tmp", "state", "refs/heads", "refs/remotes", "refs/mirrors" })
+        {
+            Directory.CreateDirectory(System.IO.Path.Combine(path, d));
+        }
+
+        return repo;
+    }
+
+    /// <summary>Writes the config back atomically.</summary>
+    public void SaveConfig() => FileUtil.WriteAtomic(ConfigPath, Encoding.UTF8.GetBytes(Config.ToString()), fsync: Fsync);
+
+    /// <summary>The file extension of an object type in this repository's mode.</summary>
+    public string Extension(ObjectType type) =>
+        type == ObjectType.File && Mode == RepoMode.Archive ? "filez" : type.ToName();
+
+    /// <summary>Relative path of a loose object, e.g. <c>objects/ab/cdef….dirtree</c>.</summary>
+    public string ObjectRelativePath(Checksum checksum, ObjectType type)
+    {
+        var hex = checksum.ToHex();
+        return $"objects/{hex[..2]}/{hex[2..]}.{Extension(type)}";
+    }
+
+    /// <summary>Absolute path of a loose object.</summary>
+    public string ObjectPath(Checksum checksum, ObjectType type) => System.IO.Path.Combine(Path, ObjectRelativePath(checksum, type));
+
+    /// <summary>True when the object is stored (a symlink object counts even if dangling).</summary>
+    public bool HasObject(Checksum checksum, ObjectType type) => Native.TryLStat(ObjectPath(checksum, type), out _);
+
+    /// <summary>Reads a metadata object's bytes, verifying the checksum of content-addressed types.</summary>
+    public byte[] ReadMetadataBytes(ObjectType type, Checksum checksum)
+    {
+        var path = ObjectPath(checksum, type);
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (FileNotFoundException)
+        {
+            throw new ObjectNotFoundException($"No such metadata object {checksum}.{type.ToName()}");
+        }
+        catch (DirectoryNotFoundException)
+        {
+            throw new ObjectNotFoundException($"No such metadata object {checksum}.{type.ToName()}");
+        }
+
+        if (type is ObjectType.Commit or ObjectType.DirTree or ObjectType.DirMeta)
+        {
+            var actual = Checksum.Compute(bytes);
+            if (actual != checksum)
+            {
+                throw new ObjectCorruptedException($"{checksum}.{type.ToName()}", $"checksum mismatch, actual {actual}");
+            }
+        }
+
+        return bytes;
+    }
+
+    /// <summary>Loads and parses a commit.</summary>
+    public Commit LoadCommit(Checksum checksum) => ParseObject(ObjectType.Commit, checksum, b => Commit.Parse(b));
+
+    /// <summary>Loads and parses a dirtree.</summary>
+    public DirTree LoadDirTree(Checksum checksum) => ParseObject(ObjectType.DirTree, checksum, b => DirTree.Parse(b));
+
+    /// <summary>Loads and parses a dirmeta.</summary>
+    public DirMeta LoadDirMeta(Checksum checksum) => ParseObject(ObjectType.DirMeta, checksum, b => DirMeta.Parse(b));
+
+    /// <summary>The detached metadata of a commit, or null.</summary>
+    public GVariantValue? LoadDetachedMetadata(Checksum commit)
+    {
+        if (!HasObject(commit, ObjectType.CommitMeta))
+        {
+            return null;
+        }
+
+        return ParseObject(ObjectType.CommitMeta, commit, b => GVariantValue.Parse(GVariantType.VarDict, b));
+    }
+
+    private T ParseObject<T>(ObjectType type, Checksum checksum, Func<byte[], T> parse)
+    {
+        var bytes = ReadMetadataBytes(type, checksum);
+        try
+        {
+            return parse(bytes);
+        }
+        catch (OstreeFormatException e)
+        {
+            throw new ObjectCorruptedException($"{checksum}.{type.ToName()}", e.Message, e);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new ObjectCorruptedException($"{checksum}.{type.ToName()}", e.Message, e);
+        }
+    }
+
+    /// <summary>Opens a content object in any mode.</summary>
+    public ContentObject LoadContent(Checksum checksum)
+    {
+        var path = ObjectPath(checksum, ObjectType.File);
+        if (!Native.TryLStat(path, out var st))
+        {
+            throw new ObjectNotFoundException($"No such content object {checksum}");
+        }
+
+        try
+        {
+            return Mode switch
+            {
+                RepoMode.Archive => LoadArchiveContent(checksum, path),
+                RepoMode.Bare => LoadBareContent(checksum, path, st, withOwnerAndXattrs: true),
+                RepoMode.BareUserOnly => LoadBareContent(checksum, path, st, withOwnerAndXattrs: false),
+                _ => LoadBareUserContent(checksum, path, st),
+            };
+        }
+        catch (OstreeFormatException e)
+        {
+            throw new ObjectCorruptedException($"{checksum}.file", e.Message, e);
+        }
+    }
+
+    private static ContentObject LoadArchiveContent(Checksum checksum, string path)
+    {
+        using var fs = File.OpenRead(path);
+        Span<byte> prefix = stackalloc byte[8];
+        fs.ReadExactly(prefix);
+        uint len = BinaryPrimitives.ReadUInt32BigEndian(prefix);
+        if (len > 10 * 1024 * 1024 || len + 8 > fs.Length)
+        {
+            throw new OstreeFormatException($"archive header length {len} is invalid");
+        }
+
+        var header = new byte[len];
+        fs.ReadExactly(header);
+        var (h, size) = FileHeader.ParseArchiveHeader(header);
+        long dataStart = 8 + len;
+        return new ContentObject(checksum, h, (long)size, () =>
+        {
+            var s = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            s.Position = dataStart;
+            return new LengthCheckingStream(new DeflateStream(s, CompressionMode.Decompress), (long)size, checksum.ToHex() + ".filez");
+        }, path);
+    }
+
+    private static ContentObject LoadBareContent(Checksum checksum, string path, FileStatus st, bool withOwnerAndXattrs)
+    {
+        var xattrs = withOwnerAndXattrs
+            ? Xattrs.Create(Native.ListXattrs(path).Select(x => Xattr.Create(x.Name, x.Value)))
+            : Xattrs.Empty;
+        uint uid = withOwnerAndXattrs ? st.Uid : 0, gid = withOwnerAndXattrs ? st.Gid : 0;
+        if ((st.Mode & UnixMode.TypeMask) == UnixMode.Symlink)
+        {
+            var target = new FileInfo(path).LinkTarget ?? string.Empty;
+            return new ContentObject(checksum, new FileHeader(uid, gid, st.Mode, target, xattrs), 0, () => Stream.Null, path);
+        }
+
+        return new ContentObject(checksum, new FileHeader(uid, gid, st.Mode, string.Empty, xattrs), (long)st.Size, () => OpenRead(path), path);
+    }
+
+    private static ContentObject LoadBareUserContent(Checksum checksum, string path, FileStatus st)
+    {
+        var meta = Native.GetXattr(path, "user.ostreemeta") ?? throw new OstreeFormatException("missing user.ostreemeta xattr");
+        var m = DirMeta.Parse(meta, requireDirectory: false);
+        FileHeader.ValidateMode(m.Mode);
+        if (UnixMode.IsSymlink(m.Mode))
+        {
+            var data = File.ReadAllBytes(path);
+            if (data.Length == 0 || data[^1] != 0)
+            {
+                throw new OstreeFormatException("bare-user symlink object lacks its trailing NUL");
+            }
+
+            var target = Encoding.UTF8.GetString(data, 0, data.Length - 1);
+            return new ContentObject(checksum, new FileHeader(m.Uid, m.Gid, m.Mode, target, m.Xattrs), 0, () => Stream.Null, path);
+        }
+
+        return new ContentObject(checksum, new FileHeader(m.Uid, m.Gid, m.Mode, string.Empty, m.Xattrs), (long)st.Size, () => OpenRead(path), path);
+    }
+
+    private static FileStream OpenRead(string path) => new(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+
+    /// <summary>Every loose object in the repository.</summary>
+    public IEnumerable<(Checksum Checksum, ObjectType Type)> EnumerateObjects()
+    {
+        var objects = System.IO.Path.Combine(Path, "objects");
+        foreach (var dir in Directory.EnumerateDirectories(objects).Order(StringComparer.Ordinal))
+        {
+            var prefix = System.IO.Path.GetFileName(dir);
+            if (prefix.Length != 2)
+            {
+                continue;
+            }
+
+            foreach (var f in Directory.EnumerateFileSystemEntries(dir).Order(StringComparer.Ordinal))
+            {
+                var name = System.IO.Path.GetFileName(f);
+                int dot = name.IndexOf('.', StringComparison.Ordinal);
+                if (dot != 62)
+                {
+                    continue;
+                }
+
+                var ext = name[(dot + 1)..];
+                ObjectType type;
+                if (ext == "filez")
+                {
+                    type = ObjectType.File;
+                }
+                else if (!ObjectTypeExtensions.TryParseName(ext, out type))
+                {
+                    continue;
+                }
+
+                if (Checksum.TryParse(prefix + name[..dot], out var c))
+                {
+                    yield return (c, type);
+                }
+            }
+        }
+    }
+
+    /// <summary>Starts a transaction; objects written through it appear only when it commits.</summary>
+    public RepoTransaction BeginTransaction() => new(this);
+
+    /// <summary>Takes the repository lock; shared for writers, exclusive for prune and similar.</summary>
+    public RepoLock Lock(bool exclusive) => RepoLock.Acquire(System.IO.Path.Combine(Path, ".lock"), exclusive, TimeSpan.FromSeconds(LockTimeoutSeconds));
+
+    private int LockTimeoutSeconds => int.TryParse(Config.Get("core", "lock-timeout-secs"), out var s) ? s : 30;
+
+    /// <summary>Marks a commit as partial (its tree may be incomplete).</summary>
+    public bool IsCommitPartial(Checksum commit) => File.Exists(System.IO.Path.Combine(Path, "state", commit.ToHex() + ".commitpartial"));
+}

@@ -1,0 +1,426 @@
+// Transactions: objects are staged under tmp/staging-*/ and published by rename when the
+// transaction commits; refs move last (spec: ostree-repo-format.md, section 3.1).
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.IO.Compression;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+using OstreeSharp.Objects;
+using OstreeSharp.Platform;
+
+namespace OstreeSharp.Repository;
+
+/// <summary>What a transaction wrote.</summary>
+public sealed record TransactionStats(int MetadataWritten, int ContentWritten, long ContentBytesWritten, int RefsWritten);
+
+/// <summary>A write transaction on a repository. Dispose without <see cref="Commit"/> to abort.</summary>
+public sealed class RepoTransaction : IDisposable
+{
+    private const int BufferSize = 128 * 1024;
+    private readonly OstreeRepo _repo;
+    private readonly RepoLock _repoLock;
+    private readonly SafeFileHandle _stagingLock;
+    private readonly string _staging;
+    private readonly ConcurrentDictionary<(Checksum, ObjectType), string> _staged = new();
+    private readonly List<(string Refspec, Checksum? Target)> _refs = [];
+    private readonly ConcurrentDictionary<string, bool> _madeDirs = new(StringComparer.Ordinal);
+    private int _metadataWritten, _contentWritten, _tmpCounter;
+    private long _contentBytes;
+    private readonly ConcurrentDictionary<Checksum, long> _contentSizes = new();
+    private bool _done;
+
+    internal RepoTransaction(OstreeRepo repo)
+    {
+        _repo = repo;
+        _repoLock = repo.Lock(exclusive: false);
+        var tmp = Path.Combine(repo.Path, "tmp");
+        Directory.CreateDirectory(tmp);
+        CleanStaleStaging(tmp);
+        var id = Guid.NewGuid().ToString("N");
+        _staging = Path.Combine(tmp, "staging-" + id);
+        Directory.CreateDirectory(_staging);
+        _stagingLock = File.OpenHandle(_staging + ".lock", FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        Native.Flock(_stagingLock, exclusive: true, wait: true);
+    }
+
+    /// <summary>The repository written to.</summary>
+    public OstreeRepo Repo => _repo;
+
+    /// <summary>Test hook: a fault point name from <c>OSTREE_SHARP_FAULT</c>; the process stops there.</summary>
+    internal static void FaultPoint(string name)
+    {
+        if (Environment.GetEnvironmentVariable("OSTREE_SHARP_FAULT") == name)
+        {
+            Environment.FailFast($"fault injected at {name}");
+        }
+    }
+
+    private static void CleanStaleStaging(string tmp)
+    {
+        foreach (var dir in Directory.EnumerateDirectories(tmp, "staging-*"))
+        {
+            var lockPath = dir + ".lock";
+            try
+            {
+                using var h = File.OpenHandle(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+                if (Native.Flock(h, exclusive: true, wait: false))
+                {
+                    FileUtil.DeleteAny(dir);
+                    File.Delete(lockPath);
+                }
+            }
+            catch (IOException)
+            {
+                // Another process is using or removing it.
+            }
+        }
+    }
+
+    /// <summary>True when the object is in the repository or staged in this transaction.</summary>
+    public bool HasObject(Checksum checksum, ObjectType type) => _staged.ContainsKey((checksum, type)) || _repo.HasObject(checksum, type);
+
+    /// <summary>Writes a content-addressed metadata object (commit, dirtree, dirmeta) and returns its id.</summary>
+    public Checksum WriteMetadata(ObjectType type, byte[] bytes)
+    {
+        if (type is not (ObjectType.Commit or ObjectType.DirTree or ObjectType.DirMeta))
+        {
+            throw new ArgumentException($"{type} is not content-addressed", nameof(type));
+        }
+
+        var c = Checksum.Compute(bytes);
+        if (!HasObject(c, type))
+        {
+            Stage(c, type, bytes);
+        }
+
+        return c;
+    }
+
+    /// <summary>Writes a metadata object under a given id after checking the id (for pulls and imports).</summary>
+    public void WriteMetadataTrusted(ObjectType type, Checksum expected, byte[] bytes)
+    {
+        if (type is ObjectType.Commit or ObjectType.DirTree or ObjectType.DirMeta)
+        {
+            var actual = Checksum.Compute(bytes);
+            if (actual != expected)
+            {
+                throw new ObjectCorruptedException($"{expected}.{type.ToName()}", $"checksum mismatch, actual {actual}");
+            }
+
+            if (HasObject(expected, type))
+            {
+                return;
+            }
+        }
+
+        Stage(expected, type, bytes);
+    }
+
+    /// <summary>Writes detached metadata for a commit (replacing any).</summary>
+    public void WriteCommitDetachedMetadata(Checksum commit, GVariant.GVariantValue? metadata)
+    {
+        if (metadata is null)
+        {
+            File.Delete(_repo.ObjectPath(commit, ObjectType.CommitMeta));
+            return;
+        }
+
+        Stage(commit, ObjectType.CommitMeta, metadata.ToBytes());
+    }
+
+    private void Stage(Checksum c, ObjectType type, byte[] bytes)
+    {
+        var path = Path.Combine(_staging, c.ToHex() + "." + _repo.Extension(type));
+        using (var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1))
+        {
+            fs.Write(bytes);
+        }
+
+        if (_staged.TryAdd((c, type), path))
+        {
+            Interlocked.Increment(ref _metadataWritten);
+        }
+    }
+
+    /// <summary>Writes a file from disk as a content object with the given header; returns its id.</summary>
+    public Checksum WriteContentFromFile(string sourcePath, FileHeader header, long size)
+    {
+        if (header.IsSymlink)
+        {
+            return WriteContent(header, Stream.Null, 0);
+        }
+
+        using var fs = new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
+        return WriteContent(header, fs, size);
+    }
+
+    /// <summary>
+    /// Streams a content object into the repository, hashing while writing (and compressing in
+    /// archive mode). When <paramref name="expected"/> is given, a mismatch is an error.
+    /// </summary>
+    public Checksum WriteContent(FileHeader header, Stream data, long size, Checksum? expected = null)
+    {
+        ArgumentNullException.ThrowIfNull(header);
+        ArgumentNullException.ThrowIfNull(data);
+        FileHeader.ValidateMode(header.Mode);
+        if (header.IsSymlink)
+        {
+            size = 0;
+        }
+
+        if (_repo.Mode == RepoMode.BareUserOnly)
+        {
+            if (header.Uid != 0 || header.Gid != 0 || header.Xattrs.Count != 0)
+            {
+                header = header with { Uid = 0, Gid = 0, Xattrs = Xattrs.Empty };
+            }
+
+            if (!header.IsSymlink && (header.Mode & ~(UnixMode.TypeMask | 0x1FD)) != 0)
+            {
+                throw new OstreeException($"Content object {expected?.ToHex() ?? "(new)"}: mode 0{Convert.ToString(header.Mode, 8)} cannot be stored in a bare-user-only repository");
+            }
+        }
+
+        var tmp = Path.Combine(_staging, "tmp-" + Interlocked.Increment(ref _tmpCounter));
+        using var hash = header.StartContentHash();
+        bool keep = false;
+        try
+        {
+            switch (_repo.Mode)
+            {
+                case RepoMode.Archive:
+                    WriteArchive(tmp, header, data, size, hash);
+                    break;
+                default:
+                    WriteBare(tmp, header, data, size, hash);
+                    break;
+            }
+
+            var checksum = Checksum.FromHash(hash);
+            if (expected is { } e && e != checksum)
+            {
+                throw new ObjectCorruptedException($"{e}.file", $"content checksum mismatch, actual {checksum}");
+            }
+
+            if (HasObject(checksum, ObjectType.File))
+            {
+                return checksum;
+            }
+
+            var final = Path.Combine(_staging, checksum.ToHex() + "." + _repo.Extension(ObjectType.File));
+            File.Move(tmp, final, overwrite: true);
+            if (_staged.TryAdd((checksum, ObjectType.File), final))
+            {
+                _contentSizes[checksum] = size;
+                Interlocked.Increment(ref _contentWritten);
+                Interlocked.Add(ref _contentBytes, size);
+            }
+
+            keep = true;
+            return checksum;
+        }
+        finally
+        {
+            if (!keep)
+            {
+                FileUtil.DeleteAny(tmp);
+            }
+        }
+    }
+
+    private static void CopyHashing(Stream data, long size, IncrementalHash hash, Stream? output, string what)
+    {
+        var buf = ArrayPool<byte>.Shared.Rent(BufferSize);
+        try
+        {
+            long total = 0;
+            int n;
+            while ((n = data.Read(buf, 0, buf.Length)) > 0)
+            {
+                total += n;
+                if (total > size)
+                {
+                    throw new OstreeFormatException($"{what}: more data than the declared {size} bytes");
+                }
+
+                hash.AppendData(buf, 0, n);
+                output?.Write(buf, 0, n);
+            }
+
+            if (total != size)
+            {
+                throw new OstreeFormatException($"{what}: {total} bytes of data, expected {size}");
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buf);
+        }
+    }
+
+    private static void WriteArchive(string tmp, FileHeader header, Stream data, long size, IncrementalHash hash)
+    {
+        var archiveHeader = header.ToArchiveHeaderBytes((ulong)size);
+        using var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize);
+        Span<byte> prefix = stackalloc byte[8];
+        BinaryPrimitives.WriteUInt32BigEndian(prefix, (uint)archiveHeader.Length);
+        prefix[4..].Clear();
+        fs.Write(prefix);
+        fs.Write(archiveHeader);
+        if (!header.IsSymlink)
+        {
+            using var z = new DeflateStream(fs, new ZLibCompressionOptions { CompressionLevel = 6 }, leaveOpen: true);
+            CopyHashing(data, size, hash, z, tmp);
+        }
+    }
+
+    private void WriteBare(string tmp, FileHeader header, Stream data, long size, IncrementalHash hash)
+    {
+        var mode = _repo.Mode;
+        if (header.IsSymlink)
+        {
+            if (mode == RepoMode.BareUser)
+            {
+                File.WriteAllBytes(tmp, Encoding.UTF8.GetBytes(header.SymlinkTarget + "\0"));
+                Native.Chmod(tmp, 0x1A4); // 0644
+                SetOstreeMeta(tmp, header);
+            }
+            else
+            {
+                Native.Symlink(header.SymlinkTarget, tmp);
+                if (mode == RepoMode.Bare)
+                {
+                    Native.LChown(tmp, header.Uid, header.Gid);
+                    SetXattrs(tmp, header.Xattrs);
+                }
+            }
+
+            return;
+        }
+
+        using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize))
+        {
+            CopyHashing(data, size, hash, fs, tmp);
+        }
+
+        switch (mode)
+        {
+            case RepoMode.Bare:
+                Native.LChown(tmp, header.Uid, header.Gid);
+                Native.Chmod(tmp, header.Mode);
+                SetXattrs(tmp, header.Xattrs);
+                break;
+            case RepoMode.BareUser:
+                Native.Chmod(tmp, (header.Mode & 0x1FD) | 0x100);
+                SetOstreeMeta(tmp, header);
+                break;
+            default:
+                Native.Chmod(tmp, header.Mode);
+                break;
+        }
+
+        Native.SetTimes(tmp, 0);
+    }
+
+    private static void SetOstreeMeta(string path, FileHeader header) =>
+        Native.SetXattr(path, "user.ostreemeta", new DirMeta(header.Uid, header.Gid, header.Mode, header.Xattrs).ToBytes());
+
+    private static void SetXattrs(string path, Xattrs xattrs)
+    {
+        foreach (var x in xattrs.Items)
+        {
+            Native.SetXattr(path, x.NameString, x.Value);
+        }
+    }
+
+    /// <summary>Objects staged by this transaction (not commits) with their stored and unpacked sizes.</summary>
+    internal IEnumerable<(Checksum Checksum, ObjectType Type, ulong Archived, ulong Unpacked)> WrittenSizes()
+    {
+        foreach (var ((c, type), path) in _staged)
+        {
+            if (type is ObjectType.DirTree or ObjectType.DirMeta or ObjectType.File)
+            {
+                ulong archived = (ulong)new FileInfo(path).Length;
+                ulong unpacked = type == ObjectType.File ? (ulong)_contentSizes[c] : archived;
+                yield return (c, type, archived, unpacked);
+            }
+        }
+    }
+
+    /// <summary>Queues a ref update (null deletes); refs are written after all objects are published.</summary>
+    public void SetRef(string refspec, Checksum? target)
+    {
+        OstreeRepo.ParseRefspec(refspec);
+        lock (_refs)
+        {
+            _refs.Add((refspec, target));
+        }
+    }
+
+    /// <summary>Publishes staged objects, flushes them to disk, then moves refs.</summary>
+    public TransactionStats Commit()
+    {
+        ObjectDisposedException.ThrowIf(_done, this);
+        FaultPoint("before-publish");
+        var objectsDir = Path.Combine(_repo.Path, "objects");
+        foreach (var ((c, type), staged) in _staged)
+        {
+            var hex = c.ToHex();
+            var dir = Path.Combine(objectsDir, hex[..2]);
+            if (_madeDirs.TryAdd(dir, true))
+            {
+                Directory.CreateDirectory(dir);
+            }
+
+            File.Move(staged, Path.Combine(dir, hex[2..] + "." + _repo.Extension(type)), overwrite: true);
+        }
+
+        if (_repo.Fsync && !_staged.IsEmpty)
+        {
+            Native.SyncFs(_repo.ConfigPath);
+        }
+
+        FaultPoint("before-refs");
+        foreach (var (refspec, target) in _refs)
+        {
+            if (target is null && _repo.ResolveRev(refspec, allowMissing: true) is null)
+            {
+                continue;
+            }
+
+            _repo.SetRefImmediate(refspec, target);
+        }
+
+        var stats = new TransactionStats(_metadataWritten, _contentWritten, _contentBytes, _refs.Count);
+        Cleanup();
+        return stats;
+    }
+
+    /// <summary>Aborts: staged objects are deleted and no ref moves.</summary>
+    public void Abort() => Cleanup();
+
+    private void Cleanup()
+    {
+        if (_done)
+        {
+            return;
+        }
+
+        _done = true;
+        try
+        {
+            FileUtil.DeleteAny(_staging);
+            File.Delete(_staging + ".lock");
+        }
+        finally
+        {
+            _stagingLock.Dispose();
+            _repoLock.Dispose();
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => Cleanup();
+}

@@ -1,0 +1,144 @@
+// Building commit objects with ostree commit's metadata rules (spec: ostree-repo-format.md, section 4.5).
+using OstreeSharp.GVariant;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+
+namespace OstreeSharp.Trees;
+
+/// <summary>What goes into a new commit besides its tree.</summary>
+public sealed class CommitRequest
+{
+    /// <summary>Branch to update (and to bind the commit to), unless orphan.</summary>
+    public string? Branch { get; init; }
+
+    /// <summary>Subject line.</summary>
+    public string Subject { get; init; } = string.Empty;
+
+    /// <summary>Body text.</summary>
+    public string Body { get; init; } = string.Empty;
+
+    /// <summary>Commit time; default SOURCE_DATE_EPOCH or now.</summary>
+    public DateTimeOffset? Timestamp { get; init; }
+
+    /// <summary>Explicit parent; null means the branch's current commit.</summary>
+    public Checksum? Parent { get; init; }
+
+    /// <summary>No parent at all (<c>--parent=none</c>).</summary>
+    public bool NoParent { get; init; }
+
+    /// <summary>Do not write a ref (<c>--orphan</c>).</summary>
+    public bool Orphan { get; init; }
+
+    /// <summary>Metadata entries in command-line order (strings first, then typed values).</summary>
+    public IReadOnlyList<KeyValuePair<string, GVariantValue>> Metadata { get; init; } = [];
+
+    /// <summary>Detached metadata entries.</summary>
+    public IReadOnlyList<KeyValuePair<string, GVariantValue>> DetachedMetadata { get; init; } = [];
+
+    /// <summary>Extra refs to bind to (<c>--bind-ref</c>).</summary>
+    public IReadOnlyList<string> BindRefs { get; init; } = [];
+
+    /// <summary>Leave out the ref and collection bindings (<c>--no-bindings</c>).</summary>
+    public bool NoBindings { get; init; }
+
+    /// <summary>Add <c>ostree.bootable</c> and <c>ostree.linux</c>.</summary>
+    public bool Bootable { get; init; }
+
+    /// <summary>Add <c>ostree.sizes</c>.</summary>
+    public bool GenerateSizes { get; init; }
+
+    /// <summary>Skip the commit when the tree equals the parent's.</summary>
+    public bool SkipIfUnchanged { get; init; }
+}
+
+/// <summary>Result of a commit.</summary>
+public sealed record CommitResult(Checksum Commit, bool Skipped, TransactionStats? Stats);
+
+/// <summary>Writes commit objects.</summary>
+public static class CommitWriter
+{
+    /// <summary>Resolves the timestamp rule: explicit, else SOURCE_DATE_EPOCH, else now.</summary>
+    public static ulong ResolveTimestamp(DateTimeOffset? explicitTime)
+    {
+        if (explicitTime is { } t)
+        {
+            return (ulong)t.ToUnixTimeSeconds();
+        }
+
+        var sde = Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH");
+        if (sde is not null && ulong.TryParse(sde, out var s))
+        {
+            return s;
+        }
+
+        return (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+    }
+
+    /// <summary>Writes the root of <paramref name="root"/>, the commit, its detached metadata and (queued) the ref.</summary>
+    public static CommitResult Write(RepoTransaction tx, MutableTree root, CommitRequest req)
+    {
+        var repo = tx.Repo;
+        Checksum? parent = null;
+        if (!req.NoParent)
+        {
+            parent = req.Parent ?? (req.Branch is not null && !req.Orphan ? repo.ResolveRev(req.Branch, allowMissing: true) : null);
+        }
+
+        var (tree, meta) = root.Write(tx);
+        if (req.SkipIfUnchanged && parent is { } p)
+        {
+            var pc = repo.LoadCommit(p);
+            if (pc.RootTree == tree && pc.RootMeta == meta)
+            {
+                return new CommitResult(p, true, null);
+            }
+        }
+
+        var entries = new List<KeyValuePair<string, GVariantValue>>(req.Metadata);
+        if (!req.NoBindings)
+        {
+            var bindings = new List<string>(req.BindRefs);
+            if (req.Branch is not null && !req.Orphan)
+            {
+                bindings.Add(req.Branch);
+            }
+
+            entries.Add(new("ostree.ref-binding", GVariantValue.FromStringArray(bindings.Distinct().Order(StringComparer.Ordinal))));
+            if (repo.CollectionId is { } cid)
+            {
+                entries.Add(new("ostree.collection-binding", GVariantValue.FromString(cid)));
+            }
+        }
+
+        if (req.Bootable)
+        {
+            var kver = BootableTree.FindKernelVersion(repo, root);
+            entries.Add(new("ostree.bootable", GVariantValue.FromBoolean(true)));
+            if (kver is not null)
+            {
+                entries.Add(new("ostree.linux", GVariantValue.FromString(kver)));
+            }
+
+            entries = GHashTableOrder.Reorder(entries);
+        }
+
+        if (req.GenerateSizes)
+        {
+            entries.Add(new("ostree.sizes", SizesIndex.Build(tx, tree, meta)));
+        }
+
+        var commit = new Commit(GVariantValue.FromVarDict(entries), parent, req.Subject, req.Body, ResolveTimestamp(req.Timestamp), tree, meta);
+        var id = tx.WriteMetadata(ObjectType.Commit, commit.ToBytes());
+        if (req.DetachedMetadata.Count > 0)
+        {
+            tx.WriteCommitDetachedMetadata(id, GVariantValue.FromVarDict(req.DetachedMetadata));
+        }
+
+        if (req.Branch is not null && !req.Orphan)
+        {
+            tx.SetRef(req.Branch, id);
+        }
+
+        return new CommitResult(id, false, null);
+    }
+}

@@ -1,0 +1,154 @@
+// fsck: re-hash every object and check that every commit's tree is complete.
+using System.Collections.Concurrent;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+
+namespace OstreeSharp.Trees;
+
+/// <summary>One problem fsck found.</summary>
+public sealed record FsckProblem(Checksum Checksum, ObjectType Type, string Kind, string Message, string? TreePath, string? Commit)
+{
+    /// <inheritdoc />
+    public override string ToString() =>
+        $"{Kind} object {Checksum}.{Type.ToName()}{(TreePath is null ? string.Empty : $" (path {TreePath}")}{(Commit is null ? string.Empty : $" in commit {Commit}")}{(TreePath is null ? string.Empty : ")")}: {Message}";
+}
+
+/// <summary>Result of fsck.</summary>
+public sealed record FsckResult(int Commits, int Objects, IReadOnlyList<FsckProblem> Problems, int Deleted);
+
+/// <summary>Verifies a repository.</summary>
+public static class Fsck
+{
+    /// <summary>Re-hashes every object, walks every commit; with <paramref name="delete"/> removes corrupt objects.</summary>
+    public static FsckResult Run(OstreeRepo repo, bool delete, IProgress<TreeProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var objects = repo.EnumerateObjects().ToList();
+        var problems = new ConcurrentBag<FsckProblem>();
+        var corrupt = new ConcurrentDictionary<(Checksum, ObjectType), string>();
+        long done = 0;
+        var po = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken };
+        Parallel.ForEach(objects, po, o =>
+        {
+            var err = Verify(repo, o.Checksum, o.Type);
+            if (err is not null)
+            {
+                corrupt[(o.Checksum, o.Type)] = err;
+            }
+
+            long d = Interlocked.Increment(ref done);
+            if (progress is not null && (d % 512 == 0 || d == objects.Count))
+            {
+                progress.Report(new TreeProgress(d, objects.Count, 0, 0));
+            }
+        });
+
+        var commits = objects.Where(o => o.Type == ObjectType.Commit).Select(o => o.Checksum).ToList();
+        var located = new HashSet<(Checksum, ObjectType)>();
+        foreach (var c in commits)
+        {
+            if (corrupt.ContainsKey((c, ObjectType.Commit)))
+            {
+                continue;
+            }
+
+            var commit = repo.LoadCommit(c);
+            bool partial = repo.IsCommitPartial(c);
+            var seen = new HashSet<(Checksum, ObjectType)>();
+            Reachability.WalkCommitTree(repo, commit, seen,
+                r =>
+                {
+                    if (corrupt.TryGetValue((r.Checksum, r.Type), out var msg) && located.Add((r.Checksum, r.Type)))
+                    {
+                        problems.Add(new FsckProblem(r.Checksum, r.Type, "Corrupted", msg, r.Path, c.ToHex()));
+                    }
+                },
+                r =>
+                {
+                    if (!partial)
+                    {
+                        problems.Add(new FsckProblem(r.Checksum, r.Type, "Missing", "not found", r.Path, c.ToHex()));
+                    }
+                });
+        }
+
+        foreach (var ((c, t), msg) in corrupt)
+        {
+            if (!located.Contains((c, t)))
+            {
+                problems.Add(new FsckProblem(c, t, "Corrupted", msg, null, null));
+            }
+        }
+
+        int deleted = 0;
+        if (delete)
+        {
+            foreach (var (c, t) in corrupt.Keys)
+            {
+                File.Delete(repo.ObjectPath(c, t));
+                deleted++;
+            }
+        }
+
+        var ordered = problems.OrderBy(p => p.Kind, StringComparer.Ordinal).ThenBy(p => p.Checksum).ThenBy(p => p.Type).ToList();
+        return new FsckResult(commits.Count, objects.Count, ordered, deleted);
+    }
+
+    /// <summary>Verifies one object; returns the problem or null.</summary>
+    public static string? Verify(OstreeRepo repo, Checksum checksum, ObjectType type)
+    {
+        try
+        {
+            switch (type)
+            {
+                case ObjectType.Commit:
+                    repo.LoadCommit(checksum);
+                    break;
+                case ObjectType.DirTree:
+                    repo.LoadDirTree(checksum);
+                    break;
+                case ObjectType.DirMeta:
+                    repo.LoadDirMeta(checksum);
+                    break;
+                case ObjectType.CommitMeta or ObjectType.TombstoneCommit:
+                    GVariant.GVariantValue.Parse(GVariant.GVariantType.VarDict, repo.ReadMetadataBytes(type, checksum));
+                    break;
+                case ObjectType.File:
+                    {
+                        var obj = repo.LoadContent(checksum);
+                        using var hash = obj.Header.StartContentHash();
+                        using (var s = obj.OpenData())
+                        {
+                            var buf = new byte[128 * 1024];
+                            int n;
+                            while ((n = s.Read(buf)) > 0)
+                            {
+                                hash.AppendData(buf, 0, n);
+                            }
+                        }
+
+                        var actual = Checksum.FromHash(hash);
+                        if (actual != checksum)
+                        {
+                            return $"checksum mismatch, actual {actual}";
+                        }
+
+                        break;
+                    }
+            }
+
+            return null;
+        }
+        catch (ObjectCorruptedException e)
+        {
+            return e.Message[(e.Message.IndexOf(": ", StringComparison.Ordinal) + 2)..];
+        }
+        catch (OstreeException e)
+        {
+            return e.Message;
+        }
+        catch (IOException e)
+        {
+            return e.Message;
+        }
+    }
+}

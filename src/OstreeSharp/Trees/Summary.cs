@@ -1,0 +1,61 @@
+// The summary file (spec: ostree-repo-format.md, section 2.8).
+using System.Buffers.Binary;
+using OstreeSharp.GVariant;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+
+namespace OstreeSharp.Trees;
+
+/// <summary>Builds and reads <c>summary</c>.</summary>
+public static class Summary
+{
+    /// <summary>The summary type.</summary>
+    public static readonly GVariantType Type = GVariantType.Parse("(a(s(taya{sv}))a{sv})");
+    private static readonly GVariantType RefEntry = GVariantType.Parse("(s(taya{sv}))");
+
+    /// <summary>Regenerates <c>summary</c> (unsigned) and removes a stale <c>summary.sig</c>.</summary>
+    public static byte[] Update(OstreeRepo repo, IEnumerable<KeyValuePair<string, GVariantValue>>? extraMetadata = null)
+    {
+        var refs = repo.ListRefs(includeRemotes: false);
+        var entries = new List<GVariantValue>();
+        foreach (var (name, checksum) in refs.OrderBy(r => r.Key, Utf8NameComparer.Instance))
+        {
+            var bytes = repo.ReadMetadataBytes(ObjectType.Commit, checksum);
+            var commit = Commit.Parse(bytes);
+            var meta = new List<KeyValuePair<string, GVariantValue>>();
+            if (commit.Version is { } v)
+            {
+                meta.Add(new("ostree.commit.version", GVariantValue.FromString(v)));
+            }
+
+            meta.Add(new("ostree.commit.timestamp", GVariantValue.FromUInt64(BinaryPrimitives.ReverseEndianness(commit.Timestamp))));
+            entries.Add(GVariantValue.FromTuple(
+                GVariantValue.FromString(name),
+                GVariantValue.FromTuple(GVariantValue.FromUInt64((ulong)bytes.Length), GVariantValue.FromBytes(checksum.ToBytes()), GVariantValue.FromVarDict(meta))));
+        }
+
+        var repoMeta = new List<KeyValuePair<string, GVariantValue>>(extraMetadata ?? [])
+        {
+            new("ostree.summary.last-modified", GVariantValue.FromUInt64(BinaryPrimitives.ReverseEndianness((ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds()))),
+            new("ostree.summary.mode", GVariantValue.FromString(repo.Mode.ToConfigName())),
+            new("ostree.summary.tombstone-commits", GVariantValue.FromBoolean(repo.Config.GetBoolean("core", "tombstone-commits", false))),
+            new("ostree.summary.indexed-deltas", GVariantValue.FromBoolean(true)),
+        };
+        if (repo.CollectionId is { } cid)
+        {
+            repoMeta.Add(new("ostree.summary.collection-id", GVariantValue.FromString(cid)));
+        }
+
+        var summary = GVariantValue.FromTuple(GVariantValue.FromArray(RefEntry, entries), GVariantValue.FromVarDict(GHashTableOrder.Reorder(repoMeta))).ToBytes();
+        FileUtil.WriteAtomic(System.IO.Path.Combine(repo.Path, "summary"), summary, repo.Fsync);
+        File.Delete(System.IO.Path.Combine(repo.Path, "summary.sig"));
+        return summary;
+    }
+
+    /// <summary>Reads the refs listed in summary bytes.</summary>
+    public static IReadOnlyList<(string Ref, Checksum Commit, ulong Size, GVariantValue Metadata)> ReadRefs(byte[] summary)
+    {
+        var v = GVariantValue.Parse(Type, summary);
+        return v[0].GetChildren().Select(e => (e[0].GetString(), new Checksum(e[1][1].GetBytes()), e[1][0].GetUInt64(), e[1][2])).ToList();
+    }
+}
