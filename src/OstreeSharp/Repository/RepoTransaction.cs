@@ -269,11 +269,21 @@ public sealed class RepoTransaction : IDisposable
         prefix[4..].Clear();
         fs.Write(prefix);
         fs.Write(archiveHeader);
-        if (!header.IsSymlink)
+        if (header.IsSymlink)
         {
-            using var z = new DeflateStream(fs, new ZLibCompressionOptions { CompressionLevel = 6 }, leaveOpen: true);
-            CopyHashing(data, size, hash, z, tmp);
+            return;
         }
+
+        if (size == 0)
+        {
+            // An empty raw DEFLATE stream (one final fixed block): .NET writes nothing at all.
+            CopyHashing(data, 0, hash, null, tmp);
+            fs.Write([0x03, 0x00]);
+            return;
+        }
+
+        using var z = new DeflateStream(fs, new ZLibCompressionOptions { CompressionLevel = 6 }, leaveOpen: true);
+        CopyHashing(data, size, hash, z, tmp);
     }
 
     private void WriteBare(string tmp, FileHeader header, Stream data, long size, IncrementalHash hash)

@@ -12,7 +12,7 @@ public sealed class CommitModifier
     /// <summary>Forces every gid (<c>--owner-gid</c>).</summary>
     public uint? OwnerGid { get; init; }
 
-    /// <summary><c>--canonical-permissions</c>: uid/gid 0, modes masked to 0755.</summary>
+    /// <summary><c>--canonical-permissions</c>: uid/gid 0, modes masked to 0755, no xattrs (as libostree does).</summary>
     public bool CanonicalPermissions { get; init; }
 
     /// <summary><c>--no-xattrs</c>.</summary>
@@ -104,7 +104,7 @@ public sealed class CommitModifier
             }
         }
 
-        if (NoXattrs)
+        if (NoXattrs || CanonicalPermissions)
         {
             xattrs = Xattrs.Empty;
         }

@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using OstreeSharp.Platform;
+
+namespace OstreeSharp.Interop.Tests;
+
+internal sealed record RunResult(int ExitCode, string Stdout, string Stderr)
+{
+    public string Out => Stdout.Trim();
+}
+
+/// <summary>Runs the real ostree and our CLI.</summary>
+internal static class Tools
+{
+    public static string OursDll => Path.Combine(AppContext.BaseDirectory, "ostree-sharp.dll");
+
+    public static RunResult Run(string file, IEnumerable<string> args, IDictionary<string, string>? env = null, string? cwd = null)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        if (cwd is not null)
+        {
+            psi.WorkingDirectory = cwd;
+        }
+
+        psi.Environment["LC_ALL"] = "C.UTF-8";
+        psi.Environment["TZ"] = "UTC";
+        foreach (var (k, v) in env ?? new Dictionary<string, string>())
+        {
+            psi.Environment[k] = v;
+        }
+
+        using var p = Process.Start(psi)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        p.WaitForExit();
+        return new RunResult(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    public static RunResult Ostree(params string[] args) => Run("ostree", args);
+
+    public static RunResult Ours(params string[] args) => Run("dotnet", new[] { OursDll }.Concat(args));
+
+    public static RunResult OursEnv(IDictionary<string, string> env, params string[] args) => Run("dotnet", new[] { OursDll }.Concat(args), env);
+
+    public static string Ok(this RunResult r, string what)
+    {
+        Assert.True(r.ExitCode == 0, $"{what} failed ({r.ExitCode}): {r.Stderr}{r.Stdout}");
+        return r.Out;
+    }
+
+    /// <summary>A digest of a tree: every path with type, mode, owner, size, content hash, link target and xattrs.</summary>
+    public static SortedDictionary<string, string> Describe(string root, bool owners = true, bool xattrs = true)
+    {
+        var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        void Walk(string dir, string rel)
+        {
+            foreach (var e in Directory.EnumerateFileSystemEntries(dir))
+            {
+                var name = Path.GetFileName(e);
+                var r = rel + "/" + name;
+                var st = Native.LStat(e);
+                var sb = new StringBuilder();
+                sb.Append(Convert.ToString(st.Mode, 8));
+                if (owners)
+                {
+                    sb.Append($" {st.Uid}:{st.Gid}");
+                }
+
+                if (st.Type == 0xA000)
+                {
+                    sb.Append(" -> ").Append(new FileInfo(e).LinkTarget);
+                }
+                else if (st.Type == 0x8000)
+                {
+                    sb.Append(' ').Append(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(e))));
+                }
+
+                if (xattrs)
+                {
+                    foreach (var (n, v) in Native.ListXattrs(e).Where(x => x.Name != "user.ostreemeta").OrderBy(x => x.Name, StringComparer.Ordinal))
+                    {
+                        sb.Append($" {n}={Convert.ToHexStringLower(v)}");
+                    }
+                }
+
+                result[r] = sb.ToString();
+                if (st.Type == 0x4000)
+                {
+                    Walk(e, r);
+                }
+            }
+        }
+
+        Walk(root, string.Empty);
+        return result;
+    }
+}
+
+/// <summary>A temporary folder removed after the test.</summary>
+internal sealed class TempDir : IDisposable
+{
+    public TempDir()
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "ostree-sharp-it-" + Guid.NewGuid().ToString("N")[..10]);
+        Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public string this[string rel] => System.IO.Path.Combine(Path, rel);
+
+    public void Dispose() => FileUtil.DeleteAny(Path);
+}
