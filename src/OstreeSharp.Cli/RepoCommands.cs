@@ -86,6 +86,7 @@ internal static class RepoCommands
         {
             var repo = CliSupport.OpenRepo(pr);
             Checksum? c = repo.Resolve(pr.GetValue(rev)!);
+            repo.LoadCommit(c.Value);
             var entries = new List<LogEntryJson>();
             var sb = new StringBuilder();
             while (c is { } cc)
