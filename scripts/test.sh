@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test: installs the peers (the real ostree CLI, ...) when missing, then the unit and
+# interop test projects.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-peers.sh
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+dotnet test OstreeSharp.slnx -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log" | grep -E 'Failed |error|Total tests|Passed: |Failed: ' || true
+# Propagate dotnet test's verdict and print one plain summary line.
+passed=$({ grep -Eo 'Passed: +[0-9]+' "$log" || true; } | awk '{s+=$2} END {print s+0}')
+failed=$({ grep -Eo 'Failed: +[0-9]+' "$log" || true; } | awk '{s+=$2} END {print s+0}')
+echo "$passed passed, $failed failed"
+if grep -qE 'Failed!|error MSB|error CS|Build FAILED' "$log" || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
+    exit 1
+fi
