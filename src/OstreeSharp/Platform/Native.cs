@@ -53,6 +53,12 @@ public static unsafe partial class Native
     [LibraryImport("libc", SetLastError = true)]
     private static partial int syncfs(int fd);
 
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int rename(string oldpath, string newpath);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int mkdir(string path, uint mode);
+
     [LibraryImport("libc")]
     private static partial uint geteuid();
 
@@ -167,6 +173,24 @@ public static unsafe partial class Native
         var nameBytes = Encoding.UTF8.GetBytes(name + "\0");
         fixed (byte* n = nameBytes)
         {
+            byte* small = stackalloc byte[512];
+            nint got0 = lgetxattr(path, n, small, 512);
+            if (got0 >= 0)
+            {
+                return new ReadOnlySpan<byte>(small, (int)got0).ToArray();
+            }
+
+            int errno0 = Marshal.GetLastPInvokeError();
+            if (errno0 is ENODATA or EOPNOTSUPP)
+            {
+                return null;
+            }
+
+            if (errno0 != ERANGE)
+            {
+                throw Error("lgetxattr " + name, path, errno0);
+            }
+
             while (true)
             {
                 nint size = lgetxattr(path, n, null, 0);
@@ -253,6 +277,18 @@ public static unsafe partial class Native
     /// <summary>Returns errno of a failed link, or 0.</summary>
     public static int LinkErrno(string oldPath, string newPath) =>
         link(oldPath, newPath) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    /// <summary>rename(2): atomically replaces <paramref name="newPath"/>.</summary>
+    public static void Rename(string oldPath, string newPath)
+    {
+        if (rename(oldPath, newPath) != 0)
+        {
+            throw Error("rename to " + newPath, oldPath);
+        }
+    }
+
+    /// <summary>mkdir(2); returns 0 or the errno (17 when it exists).</summary>
+    public static int Mkdir(string path, uint mode) => mkdir(path, mode) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
     /// <summary>Creates a symlink with an arbitrary target.</summary>
     public static void Symlink(string target, string linkPath)

@@ -23,7 +23,7 @@ public sealed class RepoTransaction : IDisposable
     private readonly RepoLock _repoLock;
     private readonly SafeFileHandle _stagingLock;
     private readonly string _staging;
-    private readonly ConcurrentDictionary<(Checksum, ObjectType), string> _staged = new();
+    private readonly ConcurrentDictionary<(Checksum, ObjectType), int> _staged = new();
     private readonly List<(string Refspec, Checksum? Target)> _refs = [];
     private readonly ConcurrentDictionary<string, bool> _madeDirs = new(StringComparer.Ordinal);
     private int _metadataWritten, _contentWritten, _tmpCounter;
@@ -77,6 +77,8 @@ public sealed class RepoTransaction : IDisposable
             }
         }
     }
+
+    private string StagedPath(int id) => Path.Combine(_staging, "o" + id.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>True when the object is in the repository or staged in this transaction.</summary>
     public bool HasObject(Checksum checksum, ObjectType type) => _staged.ContainsKey((checksum, type)) || _repo.HasObject(checksum, type);
@@ -132,15 +134,25 @@ public sealed class RepoTransaction : IDisposable
 
     private void Stage(Checksum c, ObjectType type, byte[] bytes)
     {
-        var path = Path.Combine(_staging, c.ToHex() + "." + _repo.Extension(type));
-        using (var fs = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1))
+        int id = Interlocked.Increment(ref _tmpCounter);
+        var path = StagedPath(id);
+        using (var h = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None))
         {
-            fs.Write(bytes);
+            RandomAccess.Write(h, bytes, 0);
         }
 
-        if (_staged.TryAdd((c, type), path))
+        if (type == ObjectType.CommitMeta)
+        {
+            _staged.TryRemove((c, type), out _);
+        }
+
+        if (_staged.TryAdd((c, type), id))
         {
             Interlocked.Increment(ref _metadataWritten);
+        }
+        else
+        {
+            File.Delete(path);
         }
     }
 
@@ -152,8 +164,14 @@ public sealed class RepoTransaction : IDisposable
             return WriteContent(header, Stream.Null, 0);
         }
 
-        using var fs = new FileStream(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
-        return WriteContent(header, fs, size);
+        using var handle = File.OpenHandle(sourcePath, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        long offset = 0;
+        return WriteContentCore(header, size, null, buf =>
+        {
+            int n = RandomAccess.Read(handle, buf, offset);
+            offset += n;
+            return n;
+        });
     }
 
     /// <summary>
@@ -162,8 +180,13 @@ public sealed class RepoTransaction : IDisposable
     /// </summary>
     public Checksum WriteContent(FileHeader header, Stream data, long size, Checksum? expected = null)
     {
-        ArgumentNullException.ThrowIfNull(header);
         ArgumentNullException.ThrowIfNull(data);
+        return WriteContentCore(header, size, expected, buf => data.Read(buf));
+    }
+
+    private Checksum WriteContentCore(FileHeader header, long size, Checksum? expected, Func<byte[], int> read)
+    {
+        ArgumentNullException.ThrowIfNull(header);
         FileHeader.ValidateMode(header.Mode);
         if (header.IsSymlink)
         {
@@ -183,7 +206,8 @@ public sealed class RepoTransaction : IDisposable
             }
         }
 
-        var tmp = Path.Combine(_staging, "tmp-" + Interlocked.Increment(ref _tmpCounter));
+        int tmpId = Interlocked.Increment(ref _tmpCounter);
+        var tmp = StagedPath(tmpId);
         using var hash = header.StartContentHash();
         bool keep = false;
         try
@@ -191,10 +215,10 @@ public sealed class RepoTransaction : IDisposable
             switch (_repo.Mode)
             {
                 case RepoMode.Archive:
-                    WriteArchive(tmp, header, data, size, hash);
+                    WriteArchive(tmp, header, read, size, hash);
                     break;
                 default:
-                    WriteBare(tmp, header, data, size, hash);
+                    WriteBare(tmp, header, read, size, hash);
                     break;
             }
 
@@ -204,21 +228,15 @@ public sealed class RepoTransaction : IDisposable
                 throw new ObjectCorruptedException($"{e}.file", $"content checksum mismatch, actual {checksum}");
             }
 
-            if (HasObject(checksum, ObjectType.File))
-            {
-                return checksum;
-            }
-
-            var final = Path.Combine(_staging, checksum.ToHex() + "." + _repo.Extension(ObjectType.File));
-            File.Move(tmp, final, overwrite: true);
-            if (_staged.TryAdd((checksum, ObjectType.File), final))
+            // The temporary file is itself the staged object: it is renamed into objects/ on commit.
+            if (!_repo.HasObject(checksum, ObjectType.File) && _staged.TryAdd((checksum, ObjectType.File), tmpId))
             {
                 _contentSizes[checksum] = size;
                 Interlocked.Increment(ref _contentWritten);
                 Interlocked.Add(ref _contentBytes, size);
+                keep = true;
             }
 
-            keep = true;
             return checksum;
         }
         finally
@@ -230,14 +248,14 @@ public sealed class RepoTransaction : IDisposable
         }
     }
 
-    private static void CopyHashing(Stream data, long size, IncrementalHash hash, Stream? output, string what)
+    private static void CopyHashing(Func<byte[], int> read, long size, IncrementalHash hash, Action<byte[], int>? write, string what)
     {
         var buf = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
             long total = 0;
             int n;
-            while ((n = data.Read(buf, 0, buf.Length)) > 0)
+            while ((n = read(buf)) > 0)
             {
                 total += n;
                 if (total > size)
@@ -246,7 +264,7 @@ public sealed class RepoTransaction : IDisposable
                 }
 
                 hash.AppendData(buf, 0, n);
-                output?.Write(buf, 0, n);
+                write?.Invoke(buf, n);
             }
 
             if (total != size)
@@ -260,10 +278,11 @@ public sealed class RepoTransaction : IDisposable
         }
     }
 
-    private static void WriteArchive(string tmp, FileHeader header, Stream data, long size, IncrementalHash hash)
+    private static void WriteArchive(string tmp, FileHeader header, Func<byte[], int> read, long size, IncrementalHash hash)
     {
         var archiveHeader = header.ToArchiveHeaderBytes((ulong)size);
-        using var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize);
+        using var handle = File.OpenHandle(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        using var fs = new FileStream(handle, FileAccess.Write, 0);
         Span<byte> prefix = stackalloc byte[8];
         BinaryPrimitives.WriteUInt32BigEndian(prefix, (uint)archiveHeader.Length);
         prefix[4..].Clear();
@@ -277,23 +296,27 @@ public sealed class RepoTransaction : IDisposable
         if (size == 0)
         {
             // An empty raw DEFLATE stream (one final fixed block): .NET writes nothing at all.
-            CopyHashing(data, 0, hash, null, tmp);
+            CopyHashing(read, 0, hash, null, tmp);
             fs.Write([0x03, 0x00]);
             return;
         }
 
         using var z = new DeflateStream(fs, new ZLibCompressionOptions { CompressionLevel = 6 }, leaveOpen: true);
-        CopyHashing(data, size, hash, z, tmp);
+        CopyHashing(read, size, hash, (b, n) => z.Write(b, 0, n), tmp);
     }
 
-    private void WriteBare(string tmp, FileHeader header, Stream data, long size, IncrementalHash hash)
+    private void WriteBare(string tmp, FileHeader header, Func<byte[], int> read, long size, IncrementalHash hash)
     {
         var mode = _repo.Mode;
         if (header.IsSymlink)
         {
             if (mode == RepoMode.BareUser)
             {
-                File.WriteAllBytes(tmp, Encoding.UTF8.GetBytes(header.SymlinkTarget + "\0"));
+                using (var h = File.OpenHandle(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+                {
+                    RandomAccess.Write(h, Encoding.UTF8.GetBytes(header.SymlinkTarget + "\0"), 0);
+                }
+
                 Native.Chmod(tmp, 0x1A4); // 0644
                 SetOstreeMeta(tmp, header);
             }
@@ -310,9 +333,14 @@ public sealed class RepoTransaction : IDisposable
             return;
         }
 
-        using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, BufferSize))
+        using (var h = File.OpenHandle(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
         {
-            CopyHashing(data, size, hash, fs, tmp);
+            long offset = 0;
+            CopyHashing(read, size, hash, (b, n) =>
+            {
+                RandomAccess.Write(h, b.AsSpan(0, n), offset);
+                offset += n;
+            }, tmp);
         }
 
         switch (mode)
@@ -348,11 +376,11 @@ public sealed class RepoTransaction : IDisposable
     /// <summary>Objects staged by this transaction (not commits) with their stored and unpacked sizes.</summary>
     internal IEnumerable<(Checksum Checksum, ObjectType Type, ulong Archived, ulong Unpacked)> WrittenSizes()
     {
-        foreach (var ((c, type), path) in _staged)
+        foreach (var ((c, type), id) in _staged)
         {
             if (type is ObjectType.DirTree or ObjectType.DirMeta or ObjectType.File)
             {
-                ulong archived = (ulong)new FileInfo(path).Length;
+                ulong archived = (ulong)new FileInfo(StagedPath(id)).Length;
                 ulong unpacked = type == ObjectType.File ? (ulong)_contentSizes[c] : archived;
                 yield return (c, type, archived, unpacked);
             }
@@ -375,16 +403,17 @@ public sealed class RepoTransaction : IDisposable
         ObjectDisposedException.ThrowIf(_done, this);
         FaultPoint("before-publish");
         var objectsDir = Path.Combine(_repo.Path, "objects");
-        foreach (var ((c, type), staged) in _staged)
+        foreach (var ((c, type), id) in _staged)
         {
+            var staged = StagedPath(id);
             var hex = c.ToHex();
             var dir = Path.Combine(objectsDir, hex[..2]);
             if (_madeDirs.TryAdd(dir, true))
             {
-                Directory.CreateDirectory(dir);
+                Native.Mkdir(dir, 0x1ED);
             }
 
-            File.Move(staged, Path.Combine(dir, hex[2..] + "." + _repo.Extension(type)), overwrite: true);
+            Native.Rename(staged, Path.Combine(dir, hex[2..] + "." + _repo.Extension(type)));
         }
 
         if (_repo.Fsync && !_staged.IsEmpty)

@@ -13,7 +13,7 @@ public readonly record struct TreeProgress(long FilesDone, long FilesTotal, long
 /// <summary>Writes the contents of a directory on disk into a repository transaction.</summary>
 public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifier)
 {
-    private sealed record FileJob(string Path, string TreePath, FileHeader Header, long Size, MutableTree Parent, string Name, (ulong Dev, ulong Ino)? DevIno);
+    private sealed record FileJob(string Path, FileHeader Header, long Size, MutableTree Parent, string Name, (ulong Dev, ulong Ino)? DevIno);
 
     /// <summary>Reports progress now and then.</summary>
     public IProgress<TreeProgress>? Progress { get; init; }
@@ -22,8 +22,13 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
     public int Parallelism { get; init; } = Environment.ProcessorCount;
 
     /// <summary>Imports <paramref name="dir"/> as the contents of <paramref name="into"/> (overlaying what is there).</summary>
+    /// <remarks>
+    /// The walk feeds a bounded queue that the writers drain, so memory holds the tree's names and
+    /// ids but never the list of every file: peak memory does not grow with the data size.
+    /// </remarks>
     public void Import(string dir, MutableTree into, CancellationToken cancellationToken = default)
     {
+        dir = Path.GetFullPath(dir);
         var st = Native.LStat(dir);
         if ((st.Mode & UnixMode.TypeMask) != UnixMode.Directory)
         {
@@ -32,9 +37,66 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
 
         into.MetaChecksum = WriteDirMeta(dir, "/", st);
         into.Invalidate();
-        var jobs = new List<FileJob>();
-        Walk(dir, "/", into, jobs, cancellationToken);
-        WriteFiles(jobs, cancellationToken);
+        using var queue = new BlockingCollection<FileJob>(boundedCapacity: 4096);
+        using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var byInode = new ConcurrentDictionary<(ulong, ulong), Lazy<Checksum>>();
+        long done = 0, bytes = 0, seen = 0;
+        var workers = Enumerable.Range(0, Math.Max(1, Parallelism)).Select(_ => Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                foreach (var j in queue.GetConsumingEnumerable(failed.Token))
+                {
+                    var c = j.DevIno is { } key ? byInode.GetOrAdd(key, _ => new Lazy<Checksum>(() => Write(j))).Value : Write(j);
+                    lock (j.Parent)
+                    {
+                        j.Parent.Files[j.Name] = c;
+                    }
+
+                    long d = Interlocked.Increment(ref done);
+                    long b = Interlocked.Add(ref bytes, j.Size);
+                    if (Progress is not null && d % 256 == 0)
+                    {
+                        Progress.Report(new TreeProgress(d, Volatile.Read(ref seen), b, 0));
+                    }
+                }
+            }
+            catch
+            {
+                failed.Cancel();
+                throw;
+            }
+        }, failed.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+
+        try
+        {
+            Walk(dir, "/", into, j =>
+            {
+                Interlocked.Increment(ref seen);
+                queue.Add(j, failed.Token);
+            }, failed.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // A writer failed: its exception is reported below.
+        }
+        finally
+        {
+            queue.CompleteAdding();
+        }
+
+        try
+        {
+            Task.WaitAll(workers);
+        }
+        catch (AggregateException ae)
+        {
+            var first = ae.Flatten().InnerExceptions.FirstOrDefault(e => e is not OperationCanceledException) ?? ae.InnerExceptions[0];
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        Progress?.Report(new TreeProgress(done, done, bytes, bytes));
     }
 
     private Checksum WriteDirMeta(string path, string treePath, FileStatus st)
@@ -46,7 +108,7 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
     private Xattrs ReadXattrs(string path) =>
         modifier.NoXattrs ? Xattrs.Empty : Xattrs.Create(Native.ListXattrs(path).Select(x => Xattr.Create(x.Name, x.Value)));
 
-    private void Walk(string dir, string treePath, MutableTree tree, List<FileJob> jobs, CancellationToken ct)
+    private void Walk(string dir, string treePath, MutableTree tree, Action<FileJob> emit, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         var names = Directory.EnumerateFileSystemEntries(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
@@ -64,8 +126,14 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
             {
                 case UnixMode.Directory:
                     {
-                        var sub = tree.EnsureDir(name!, WriteDirMeta(path, childTreePath, st));
-                        Walk(path, childTreePath, sub, jobs, ct);
+                        var meta = WriteDirMeta(path, childTreePath, st);
+                        MutableTree sub;
+                        lock (tree)
+                        {
+                            sub = tree.EnsureDir(name!, meta);
+                        }
+
+                        Walk(path, childTreePath, sub, emit, ct);
                         break;
                     }
 
@@ -76,52 +144,18 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
                         var target = isLink ? new FileInfo(path).LinkTarget ?? string.Empty : string.Empty;
                         var header = new FileHeader(uid, gid, mode, target, xattrs);
                         bool sharedInode = !isLink && st.NLink > 1 && !modifier.StatOverrides.ContainsKey(childTreePath);
-                        jobs.Add(new FileJob(path, childTreePath, header, isLink ? 0 : (long)st.Size, tree, name!, sharedInode ? (st.Device, st.Inode) : null));
-                        tree.Invalidate();
+                        lock (tree)
+                        {
+                            tree.Invalidate();
+                        }
+
+                        emit(new FileJob(path, header, isLink ? 0 : (long)st.Size, tree, name!, sharedInode ? (st.Device, st.Inode) : null));
                         break;
                     }
 
                 default:
                     throw new OstreeException($"{path}: unsupported file type 0{Convert.ToString(st.Type, 8)} (only regular files, symlinks and directories can be committed)");
             }
-        }
-    }
-
-    private void WriteFiles(List<FileJob> jobs, CancellationToken ct)
-    {
-        long total = jobs.Sum(j => j.Size);
-        long done = 0, bytes = 0;
-        var results = new Checksum[jobs.Count];
-        var byInode = new ConcurrentDictionary<(ulong, ulong), Lazy<Checksum>>();
-        var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, Parallelism), CancellationToken = ct };
-
-        // Large files first so that both cores stay busy to the end.
-        var order = Enumerable.Range(0, jobs.Count).OrderByDescending(i => jobs[i].Size).ToArray();
-        Parallel.ForEach(Partitioner.Create(order, EnumerablePartitionerOptions.NoBuffering), options, i =>
-        {
-            var j = jobs[i];
-            Checksum c;
-            if (j.DevIno is { } key)
-            {
-                c = byInode.GetOrAdd(key, _ => new Lazy<Checksum>(() => Write(j))).Value;
-            }
-            else
-            {
-                c = Write(j);
-            }
-
-            results[i] = c;
-            long d = Interlocked.Increment(ref done);
-            long b = Interlocked.Add(ref bytes, j.Size);
-            if (Progress is not null && (d % 256 == 0 || d == jobs.Count))
-            {
-                Progress.Report(new TreeProgress(d, jobs.Count, b, total));
-            }
-        });
-
-        for (int i = 0; i < jobs.Count; i++)
-        {
-            jobs[i].Parent.Files[jobs[i].Name] = results[i];
         }
     }
 
