@@ -290,6 +290,9 @@ public static unsafe partial class Native
     /// <summary>mkdir(2); returns 0 or the errno (17 when it exists).</summary>
     public static int Mkdir(string path, uint mode) => mkdir(path, mode) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
+    /// <summary>symlink(2); returns 0 or the errno.</summary>
+    public static int SymlinkErrno(string target, string linkPath) => symlink(target, linkPath) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
     /// <summary>Creates a symlink with an arbitrary target.</summary>
     public static void Symlink(string target, string linkPath)
     {

@@ -114,31 +114,34 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
 
     private void MakeDir(string path, DirMeta meta, List<DirFinish> finish)
     {
+        const int EEXIST = 17;
+        int errno = Native.Mkdir(path, 0x1C0);
         bool created = true;
-        if (Native.TryLStat(path, out var st))
+        if (errno == EEXIST)
         {
-            if (st.Type != UnixMode.Directory)
-            {
-                if (options.Overwrite == CheckoutOverwrite.None)
-                {
-                    throw new OstreeException($"{path}: File exists");
-                }
-
-                File.Delete(path);
-                Directory.CreateDirectory(path);
-            }
-            else if (options.Overwrite == CheckoutOverwrite.None)
+            var st = Native.LStat(path);
+            if (options.Overwrite == CheckoutOverwrite.None)
             {
                 throw new OstreeException($"{path}: File exists");
+            }
+
+            if (st.Type != UnixMode.Directory)
+            {
+                File.Delete(path);
+                Directory.CreateDirectory(path);
             }
             else
             {
                 created = false;
             }
         }
-        else
+        else if (errno == 2 && finish.Count == 0)
         {
             Directory.CreateDirectory(path);
+        }
+        else if (errno != 0)
+        {
+            throw new IOException($"mkdir {path}: errno {errno}");
         }
 
         finish.Add(new DirFinish(path, meta, created));
@@ -205,18 +208,10 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
 
     private void CheckoutFile(string dest, Checksum checksum)
     {
-        if (Native.TryLStat(dest, out var existing))
+        // The common case first: a hardlink to the object, with no stat of either side.
+        if (CanHardlink && TryFastLink(dest, checksum))
         {
-            switch (options.Overwrite)
-            {
-                case CheckoutOverwrite.AddFiles:
-                    return;
-                case CheckoutOverwrite.UnionFiles when existing.Type != UnixMode.Directory:
-                    File.Delete(dest);
-                    break;
-                default:
-                    throw new OstreeException($"{dest}: File exists");
-            }
+            return;
         }
 
         var obj = repo.LoadContent(checksum);
@@ -224,7 +219,15 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
         bool linkable = CanHardlink && !(h.IsSymlink && repo.Mode == RepoMode.BareUser);
         if (linkable && !h.IsSymlink)
         {
-            int errno = Native.LinkErrno(obj.Path, dest);
+            int errno;
+            while ((errno = Native.LinkErrno(obj.Path, dest)) == EEXIST)
+            {
+                if (!ResolveExisting(dest))
+                {
+                    return;
+                }
+            }
+
             if (errno == 0)
             {
                 return;
@@ -238,7 +241,20 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
 
         if (h.IsSymlink)
         {
-            Native.Symlink(h.SymlinkTarget, dest);
+            int errno;
+            while ((errno = Native.SymlinkErrno(h.SymlinkTarget, dest)) == EEXIST)
+            {
+                if (!ResolveExisting(dest))
+                {
+                    return;
+                }
+            }
+
+            if (errno != 0)
+            {
+                throw new IOException($"symlink {dest}: errno {errno}");
+            }
+
             if (!options.UserMode)
             {
                 if (_asRoot)
@@ -252,8 +268,25 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
             return;
         }
 
+        FileStream output;
+        while (true)
+        {
+            try
+            {
+                output = new FileStream(dest, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
+                break;
+            }
+            catch (IOException) when (Native.TryLStat(dest, out _))
+            {
+                if (!ResolveExisting(dest))
+                {
+                    return;
+                }
+            }
+        }
+
         using (var input = obj.OpenData())
-        using (var output = new FileStream(dest, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+        using (output)
         {
             input.CopyTo(output, 1 << 16);
         }
@@ -272,6 +305,49 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
         {
             Native.Chmod(dest, h.Mode & 0x3FF);
         }
+    }
+
+    private const int EEXIST = 17;
+
+    /// <summary>Applies the overwrite policy to an existing destination; true to retry the creation.</summary>
+    private bool ResolveExisting(string dest)
+    {
+        switch (options.Overwrite)
+        {
+            case CheckoutOverwrite.AddFiles:
+                return false;
+            case CheckoutOverwrite.UnionFiles when Native.LStat(dest).Type != UnixMode.Directory:
+                File.Delete(dest);
+                return true;
+            default:
+                throw new OstreeException($"{dest}: File exists");
+        }
+    }
+
+    /// <summary>Hardlinks without loading the object when its kind is known cheaply; false to take the slow path.</summary>
+    private bool TryFastLink(string dest, Checksum checksum)
+    {
+        var objPath = repo.ObjectPath(checksum, ObjectType.File);
+        if (repo.Mode == RepoMode.BareUser)
+        {
+            // user.ostreemeta is (uuua(ayay)) with the BE mode at bytes 8..12: symlinks need the slow path.
+            var meta = Native.GetXattr(objPath, "user.ostreemeta");
+            if (meta is not { Length: >= 12 } || !UnixMode.IsRegular(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(meta.AsSpan(8, 4))))
+            {
+                return false;
+            }
+        }
+
+        int errno;
+        while ((errno = Native.LinkErrno(objPath, dest)) == EEXIST)
+        {
+            if (!ResolveExisting(dest))
+            {
+                return true;
+            }
+        }
+
+        return errno == 0;
     }
 
     private static void SetXattrs(string path, Xattrs xattrs)

@@ -1,0 +1,164 @@
+using OstreeSharp.GVariant;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+using OstreeSharp.Trees;
+
+namespace OstreeSharp.Tests;
+
+public sealed class RepositoryTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "ostree-sharp-ut-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public void Dispose() => FileUtil.DeleteAny(_dir);
+
+    [Fact]
+    public void Vector_repository_opens_resolves_and_verifies()
+    {
+        var repo = OstreeRepo.Open(CopyVectors());
+        Assert.Equal(RepoMode.Archive, repo.Mode);
+        var c2 = repo.Resolve("test/main");
+        Assert.Equal(Vectors.Manifest.GetProperty("commits").Str("c2"), c2.ToHex());
+        Assert.Equal(Vectors.Manifest.GetProperty("commits").Str("c1"), repo.Resolve("test/main^").ToHex());
+        var fsck = Fsck.Run(repo, delete: false);
+        Assert.Empty(fsck.Problems);
+        Assert.Equal(20, fsck.Objects);
+        Assert.Equal("detached", repo.LoadDetachedMetadata(c2)!.Lookup("note")!.GetString());
+    }
+
+    [Fact]
+    public void Summary_of_the_vectors_lists_the_ref_like_ostree()
+    {
+        var repo = OstreeRepo.Open(CopyVectors());
+        var theirs = Summary.ReadRefs(File.ReadAllBytes(Path.Combine(repo.Path, "summary")));
+        var ours = Summary.ReadRefs(Summary.Update(repo));
+        Assert.Equal(theirs.Select(r => (r.Ref, r.Commit, r.Size, r.Metadata.Print())), ours.Select(r => (r.Ref, r.Commit, r.Size, r.Metadata.Print())));
+    }
+
+    [Theory]
+    [InlineData("archive")]
+    [InlineData("bare-user")]
+    [InlineData("bare-user-only")]
+    public void Objects_written_in_every_mode_read_back(string modeName)
+    {
+        var repo = OstreeRepo.Create(Path.Combine(_dir, modeName), RepoModeNames.Parse(modeName));
+        var header = new FileHeader(0, 0, UnixMode.Regular | 0x1A4, string.Empty, Xattrs.Empty);
+        var data = new byte[300_000];
+        new Random(5).NextBytes(data);
+        Checksum c;
+        using (var tx = repo.BeginTransaction())
+        {
+            c = tx.WriteContent(header, new MemoryStream(data), data.Length);
+            Assert.False(repo.HasObject(c, ObjectType.File)); // staged only
+            tx.Commit();
+        }
+
+        Assert.Equal(header.ComputeChecksum(data), c);
+        var obj = repo.LoadContent(c);
+        using var ms = new MemoryStream();
+        obj.OpenData().CopyTo(ms);
+        Assert.Equal(data, ms.ToArray());
+        Assert.Null(Fsck.Verify(repo, c, ObjectType.File));
+    }
+
+    [Fact]
+    public void Aborted_transaction_leaves_no_object_and_no_ref()
+    {
+        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
+        using (var tx = repo.BeginTransaction())
+        {
+            var meta = tx.WriteMetadata(ObjectType.DirMeta, new DirMeta(0, 0, UnixMode.Directory | 0x1ED, Xattrs.Empty).ToBytes());
+            var tree = tx.WriteMetadata(ObjectType.DirTree, new DirTree([], []).ToBytes());
+            var commit = tx.WriteMetadata(ObjectType.Commit, new Commit(GVariantValue.FromVarDict([]), null, "s", string.Empty, 0, tree, meta).ToBytes());
+            tx.SetRef("main", commit);
+        }
+
+        Assert.Empty(repo.EnumerateObjects());
+        Assert.Empty(repo.ListRefs());
+        Assert.Empty(Directory.GetDirectories(Path.Combine(repo.Path, "tmp")));
+    }
+
+    [Fact]
+    public void Wrong_content_checksum_is_refused_and_nothing_is_kept()
+    {
+        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.BareUser);
+        var header = new FileHeader(0, 0, UnixMode.Regular | 0x1A4, string.Empty, Xattrs.Empty);
+        using var tx = repo.BeginTransaction();
+        var wrong = Checksum.Compute("nope"u8);
+        var e = Assert.Throws<ObjectCorruptedException>(() => tx.WriteContent(header, new MemoryStream("data"u8.ToArray()), 4, wrong));
+        Assert.Contains(wrong.ToHex(), e.Message);
+        Assert.Throws<OstreeFormatException>(() => tx.WriteContent(header, new MemoryStream("data"u8.ToArray()), 5));
+        tx.Commit();
+        Assert.Empty(repo.EnumerateObjects());
+    }
+
+    [Fact]
+    public void Exclusive_lock_waits_for_a_transaction()
+    {
+        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
+        repo.Config.Set("core", "lock-timeout-secs", "1");
+        repo.SaveConfig();
+        repo = OstreeRepo.Open(repo.Path);
+        using (repo.BeginTransaction())
+        {
+            Assert.Throws<RepoLockedException>(() => Prune.Run(repo, new PruneOptions()));
+        }
+
+        Prune.Run(repo, new PruneOptions());
+    }
+
+    [Fact]
+    public void Keyfile_round_trips_and_edits()
+    {
+        var kf = KeyFile.Parse("# comment\n[core]\nrepo_version=1\nmode=bare\n\n[remote \"origin\"]\nurl=http://example.com/repo\ngpg-verify=false\n", "config");
+        Assert.Equal("bare", kf.Get("core", "mode"));
+        Assert.False(kf.GetBoolean("remote \"origin\"", "gpg-verify", true));
+        kf.Set("core", "fsync", "false");
+        kf.Set("remote \"origin\"", "branches", "a;b;");
+        Assert.Equal(["a", "b"], kf.GetList("remote \"origin\"", "branches"));
+        var again = KeyFile.Parse(kf.ToString(), "config");
+        Assert.Equal("false", again.Get("core", "fsync"));
+        Assert.StartsWith("# comment\n[core]\n", kf.ToString());
+        Assert.Throws<OstreeFormatException>(() => KeyFile.Parse("[core\nx=1\n", "bad"));
+    }
+
+    [Fact]
+    public void Ghashtable_order_matches_libostree_bootable_commits()
+    {
+        // Order seen in a commit made by `ostree commit --bootable --add-metadata-string=version=1 ...=zzz=2 ...=a=3`.
+        var order = GHashTableOrder.Reorder(
+            new[] { "version", "zzz", "a", "ostree.linux", "ostree.bootable" }.Select(k => new KeyValuePair<string, GVariantValue>(k, GVariantValue.FromBoolean(true))));
+        Assert.Equal(["ostree.linux", "version", "zzz", "ostree.bootable", "a"], order.Select(kv => kv.Key));
+    }
+
+    [Theory]
+    [InlineData("heads/ok", true)]
+    [InlineData("a/b-c.d_e", true)]
+    [InlineData("bad name", false)]
+    [InlineData("../x", false)]
+    [InlineData("a//b", false)]
+    [InlineData("", false)]
+    public void Ref_names_are_validated(string name, bool ok)
+    {
+        if (ok)
+        {
+            OstreeRepo.ValidateRefName(name);
+        }
+        else
+        {
+            Assert.Throws<OstreeFormatException>(() => OstreeRepo.ValidateRefName(name));
+        }
+    }
+
+    private string CopyVectors()
+    {
+        var dest = Path.Combine(_dir, "vectors");
+        foreach (var f in Directory.EnumerateFiles(Vectors.ArchiveRepo, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(dest, Path.GetRelativePath(Vectors.ArchiveRepo, f));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(f, target);
+        }
+
+        return dest;
+    }
+}
