@@ -23,34 +23,37 @@ done
 bash scripts/install-peers.sh
 W=$(mktemp -d "${TMPDIR:-/tmp}/ostree-sharp-bench.XXXXXX")
 trap 'rm -rf "$W"' EXIT
-dotnet build src/OstreeSharp.Cli -c Release -o "$W/bin" -v quiet -nologo >/dev/null
-OURS=("$W/bin/ostree-sharp")
+# Published as users install it: ReadyToRun, framework-dependent.
+dotnet publish src/OstreeSharp.Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$W/bin" -v quiet -nologo >/dev/null
+OURS="$W/bin/ostree-sharp"
 if [ -z "$TREE" ]; then
     TREE="$W/tree"
     python3 bench/make-synthetic-tree.py ${SIZE:+--size-mb "$SIZE"} "$TREE" >/dev/null 2>&1
 fi
 du -sh "$TREE" | awk '{print "tree: " $1}'
 
-# measure NAME PREP CMD...: median wall seconds and peak RSS (MB) over RUNS runs
-measure() {
-    local prep=$1; shift
-    local walls=() rsss=()
+# pair OSTREE_PREP OSTREE_CMD OURS_PREP OURS_CMD: runs the two alternately RUNS times each (so that
+# disk write-back from one run weighs on both tools alike); prints "wall rss wall rss" medians.
+pair() {
+    local -a ow=() orss=() sw=() srss=()
     for ((i = 0; i < RUNS; i++)); do
-        bash -c "$prep"
-        sync
-        /usr/bin/time -f "%e %M" -o "$W/time" "$@" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; exit 1; }
-        read -r wall rss < "$W/time"
-        walls+=("$wall"); rsss+=("$rss")
+        for who in ostree ours; do
+            local prep cmd
+            if [ "$who" = ostree ]; then prep=$1; cmd=$2; else prep=$3; cmd=$4; fi
+            bash -c "$prep"
+            sync
+            /usr/bin/time -f "%e %M" -o "$W/time" bash -c "exec $cmd" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; exit 1; }
+            read -r wall rss < "$W/time"
+            if [ "$who" = ostree ]; then ow+=("$wall"); orss+=("$rss"); else sw+=("$wall"); srss+=("$rss"); fi
+        done
     done
-    local w r
-    w=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    r=$(printf '%s\n' "${rsss[@]}" | sort -g | awk '{a[NR]=$1} END {printf "%.0f", a[int((NR+1)/2)]/1024}')
-    echo "$w $r"
+    med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+    echo "$(med "${ow[@]}") $(( $(med "${orss[@]}") / 1024 ))" "|" "$(med "${sw[@]}") $(( $(med "${srss[@]}") / 1024 ))"
 }
 
-row() { # STEP TARGET OSTREE_RESULT OURS_RESULT
+row() { # STEP TARGET "OSTREE_WALL OSTREE_RSS | OURS_WALL OURS_RSS"
     local ow orss sw srss
-    read -r ow orss <<< "$3"; read -r sw srss <<< "$4"
+    read -r ow orss _ sw srss <<< "$3"
     printf '| %-22s | %8.2f | %8.2f | %6.2fx | %5s | %7s | %6s |\n' "$1" "$ow" "$sw" "$(awk -v a="$sw" -v b="$ow" 'BEGIN {print (b > 0 ? a / b : 0)}')" "$2" "$orss" "$srss"
 }
 
@@ -59,23 +62,23 @@ echo "| step                   | ostree s | ours s   | ratio   | target | ostree
 echo "|------------------------|----------|----------|---------|--------|-----------|---------|"
 for mode in archive bare-user; do
     target=0.6; [ "$mode" = bare-user ] && target=0.8
-    o=$(measure "rm -rf $W/o && ostree init --repo=$W/o --mode=$mode" ostree commit --repo="$W/o" -b b --timestamp=2024-01-01 --owner-uid=0 --owner-gid=0 "$TREE")
-    s=$(measure "rm -rf $W/s && ${OURS[*]} init --repo=$W/s --mode=$mode" "${OURS[@]}" commit --repo="$W/s" -b b --timestamp=2024-01-01 --owner-uid=0 --owner-gid=0 "$TREE")
-    [ "$(ostree rev-parse --repo="$W/o" b)" = "$("${OURS[@]}" rev-parse --repo="$W/s" b)" ] || { echo "checksums differ in $mode" >&2; exit 1; }
-    row "commit $mode" "$target" "$o" "$s"
+    r=$(pair "rm -rf $W/o && ostree init --repo=$W/o --mode=$mode" "ostree commit --repo=$W/o -b b --timestamp=2024-01-01 --owner-uid=0 --owner-gid=0 $TREE" \
+             "rm -rf $W/s && $OURS init --repo=$W/s --mode=$mode" "$OURS commit --repo=$W/s -b b --timestamp=2024-01-01 --owner-uid=0 --owner-gid=0 $TREE")
+    [ "$(ostree rev-parse --repo="$W/o" b)" = "$($OURS rev-parse --repo="$W/s" b)" ] || { echo "checksums differ in $mode" >&2; exit 1; }
+    row "commit $mode" "$target" "$r"
 done
-o=$(measure "rm -rf $W/co" ostree checkout --repo="$W/o" -U -H b "$W/co")
-s=$(measure "rm -rf $W/co" "${OURS[@]}" checkout --repo="$W/s" -U -H b "$W/co")
-row "checkout -U -H" 1.0 "$o" "$s"
-o=$(measure "true" ostree fsck --repo="$W/o")
-s=$(measure "true" "${OURS[@]}" fsck --repo="$W/s")
-row "fsck bare-user" 1.0 "$o" "$s"
+r=$(pair "rm -rf $W/co" "ostree checkout --repo=$W/o -U -H b $W/co" "rm -rf $W/co" "$OURS checkout --repo=$W/s -U -H b $W/co")
+row "checkout -U -H" 1.0 "$r"
+r=$(pair "true" "ostree fsck --repo=$W/o" "true" "$OURS fsck --repo=$W/s")
+row "fsck bare-user" 1.0 "$r"
 if [ "$SCALE" -gt 1 ]; then
     big="$W/big"
     mkdir -p "$big"
     for ((k = 0; k < SCALE; k++)); do cp -a "$TREE" "$big/copy$k"; for f in $(find "$big/copy$k" -type f | head -2000); do echo "$k" >> "$f"; done; done
-    s=$(measure "rm -rf $W/s2 && ${OURS[*]} init --repo=$W/s2 --mode=archive" "${OURS[@]}" commit --repo="$W/s2" -b b --owner-uid=0 --owner-gid=0 "$big")
-    read -r sw srss <<< "$s"
+    "$OURS" init --repo="$W/s2" --mode=archive
+    /usr/bin/time -f "%e %M" -o "$W/time" "$OURS" commit --repo="$W/s2" -b b --owner-uid=0 --owner-gid=0 "$big" >/dev/null
+    read -r sw srss < "$W/time"
+    srss=$((srss / 1024))
     echo
     echo "peak RSS of our archive commit on a tree ${SCALE}x larger: ${srss} MB (${sw} s)"
 fi

@@ -15,11 +15,4 @@ foreach (var c in new[]
     root.Subcommands.Add(c);
 }
 
-int rc = root.Parse(args).Invoke();
-if (Environment.GetEnvironmentVariable("OSTREE_SHARP_DEBUG_MEMORY") is not null)
-{
-    var info = GC.GetGCMemoryInfo();
-    Console.Error.WriteLine($"gc heap {info.HeapSizeBytes >> 20} MB, committed {info.TotalCommittedBytes >> 20} MB, peak working set {Environment.WorkingSet >> 20} MB, gen0 collections {GC.CollectionCount(0)}, gen2 {GC.CollectionCount(2)}, allocated {GC.GetTotalAllocatedBytes() >> 20} MB");
-}
-
-return rc;
+return root.Parse(args).Invoke();

@@ -438,14 +438,14 @@ internal static class RepoCommands
                 return (g, key);
             }
 
-            int dot = key.LastIndexOf('.');
+            // As ostree does: the group is everything before the first dot (use --group for remotes).
+            int dot = key.IndexOf('.', StringComparison.Ordinal);
             if (dot <= 0)
             {
                 throw new ArgumentException($"Key '{key}' must be of the form SECTION.KEY");
             }
 
-            var section = key[..dot];
-            return (section.StartsWith("remote.", StringComparison.Ordinal) ? $"remote \"{section[7..]}\"" : section, key[(dot + 1)..]);
+            return (key[..dot], key[(dot + 1)..]);
         }
 
         CliSupport.SetRun(get, pr =>

@@ -20,6 +20,12 @@ public static class TreeDiff
         public abstract Checksum? Meta { get; }
 
         public abstract Checksum? Tree { get; }
+
+        /// <summary>Children in the order a walk meets them (dirtree order, or readdir order on disk).</summary>
+        public abstract IEnumerable<string> Names { get; }
+
+        /// <summary>True for a directory on disk: ostree prints paths added there relative, without the leading slash.</summary>
+        public virtual bool IsDisk => false;
     }
 
     private sealed class RepoNode(OstreeRepo repo, Checksum tree, Checksum meta, bool noXattrs) : Node
@@ -35,6 +41,8 @@ public static class TreeDiff
         public override Checksum? Meta => meta;
 
         public override Checksum? Tree => tree;
+
+        public override IEnumerable<string> Names => T.Files.Select(f => f.Name).Concat(T.Dirs.Select(d => d.Name));
     }
 
     private static Checksum WithoutXattrs(OstreeRepo repo, Checksum c)
@@ -60,8 +68,14 @@ public static class TreeDiff
 
     private sealed class DiskNode(string path, bool noXattrs) : Node
     {
-        private List<(string Name, FileStatus St)> Entries => Directory.EnumerateFileSystemEntries(path)
+        private List<(string Name, FileStatus St)>? _entries;
+
+        private List<(string Name, FileStatus St)> Entries => _entries ??= Directory.EnumerateFileSystemEntries(path)
             .Select(p => (Path.GetFileName(p), Native.LStat(p))).ToList();
+
+        public override IEnumerable<string> Names => Entries.Select(e => e.Name);
+
+        public override bool IsDisk => true;
 
         public override IReadOnlyDictionary<string, Func<Checksum>> Files => Entries.Where(e => e.St.Type != UnixMode.Directory)
             .ToDictionary(e => e.Name, e => (Func<Checksum>)(() => FileChecksum.Compute(Path.Combine(path, e.Name), noXattrs)), StringComparer.Ordinal);
@@ -87,11 +101,13 @@ public static class TreeDiff
         var m = new List<string>();
         var r = new List<string>();
         var ad = new List<string>();
-        Walk(a, b, "/", m, r, ad);
+        Walk(a, b, "/", string.Empty, m, r, ad);
         return new TreeDiffResult(m, r, ad);
     }
 
-    private static void Walk(Node a, Node b, string path, List<string> modified, List<string> removed, List<string> added)
+    // Mirrors ostree's diff_dirs: the old side is walked in its order for removed, modified and
+    // (recursing into shared directories) nested changes; then the new side, in its order, for added ones.
+    private static void Walk(Node a, Node b, string path, string relative, List<string> modified, List<string> removed, List<string> added)
     {
         if (a.Tree is { } ta && b.Tree is { } tb && ta == tb)
         {
@@ -102,46 +118,39 @@ public static class TreeDiff
         var ad = a.Dirs;
         var bf = b.Files;
         var bd = b.Dirs;
-        foreach (var name in af.Keys.Concat(ad.Keys).Order(Utf8NameComparer.Instance))
+        string Rel(string name) => relative.Length == 0 ? name : relative + "/" + name;
+        string Added(string name) => b.IsDisk ? Rel(name) : Reachability.Join(path, name);
+        foreach (var name in a.Names)
         {
             var p = Reachability.Join(path, name);
-            if (af.TryGetValue(name, out var fa))
+            bool aIsFile = af.TryGetValue(name, out var fa);
+            if (!bf.TryGetValue(name, out var fb) && !bd.ContainsKey(name))
             {
-                if (bf.TryGetValue(name, out var fb))
+                removed.Add(p);
+            }
+            else if (aIsFile && fb is not null)
+            {
+                if (fa!() != fb())
                 {
-                    if (fa() != fb())
-                    {
-                        modified.Add(p);
-                    }
-                }
-                else
-                {
-                    removed.Add(p);
-                    if (bd.ContainsKey(name))
-                    {
-                        added.Add(p);
-                    }
+                    modified.Add(p);
                 }
             }
-            else if (bd.TryGetValue(name, out var db))
+            else if (!aIsFile && bd.TryGetValue(name, out var db))
             {
-                Walk(ad[name], db, p, modified, removed, added);
+                Walk(ad[name], db, p, Rel(name), modified, removed, added);
             }
             else
             {
                 removed.Add(p);
-                if (bf.ContainsKey(name))
-                {
-                    added.Add(p);
-                }
+                added.Add(Added(name));
             }
         }
 
-        foreach (var name in bf.Keys.Concat(bd.Keys).Order(Utf8NameComparer.Instance))
+        foreach (var name in b.Names)
         {
             if (!af.ContainsKey(name) && !ad.ContainsKey(name))
             {
-                added.Add(Reachability.Join(path, name));
+                added.Add(Added(name));
             }
         }
     }

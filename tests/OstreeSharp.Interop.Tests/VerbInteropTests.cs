@@ -1,0 +1,105 @@
+namespace OstreeSharp.Interop.Tests;
+
+/// <summary>The smaller verbs, each next to the real ostree.</summary>
+public class VerbInteropTests
+{
+    [Fact]
+    public void Checksum_config_refs_reset_and_diff_against_a_directory()
+    {
+        using var t = new TempDir();
+        TestTrees.WriteTricky(t["in"], withOwners: true);
+        foreach (var f in new[] { "README", "data/binary.bin", "link-to-readme", "bin/setuid" })
+        {
+            Assert.Equal(Tools.Ostree("checksum", t["in/" + f]).Ok("ostree checksum"), Tools.Ours("checksum", t["in/" + f]).Ok("our checksum"));
+        }
+
+        var repo = "--repo=" + t["repo"];
+        Tools.Ostree("init", repo, "--mode=bare-user").Ok("init");
+        var c1 = Tools.Ours("commit", repo, "-b", "x", t["in"]).Ok("commit 1");
+        File.WriteAllText(t["in/README"], "changed\n");
+        File.Delete(t["in/empty"]);
+        File.WriteAllText(t["in/added"], "new\n");
+        var c2 = Tools.Ours("commit", repo, "-b", "x", t["in"]).Ok("commit 2");
+
+        Assert.Equal(Tools.Ostree("diff", repo, c1, t["in"]).Ok("ostree diff dir"), Tools.Ours("diff", repo, c1, t["in"]).Ok("our diff dir"));
+        Assert.Equal(Tools.Ostree("diff", repo, "x^", "x").Ok("ostree diff"), Tools.Ours("diff", repo, "x^", "x").Ok("our diff"));
+
+        Tools.Ours("config", repo, "set", "core.tombstone-commits", "true").Ok("config set");
+        Assert.Equal("true", Tools.Ostree("config", repo, "get", "core.tombstone-commits").Ok("ostree config get"));
+        Tools.Ostree("config", repo, "set", "remote.origin.url", "http://127.0.0.1/repo").Ok("ostree config set");
+        Assert.Equal("http://127.0.0.1/repo", Tools.Ours("config", repo, "get", "remote.origin.url").Ok("our config get"));
+        Assert.NotEqual(0, Tools.Ours("config", repo, "get", "core.nope").ExitCode);
+
+        Tools.Ours("refs", repo, "--create=other/branch", "x").Ok("refs --create");
+        Assert.Equal(Tools.Ostree("refs", repo).Out, Tools.Ours("refs", repo).Out);
+        Assert.Equal(Tools.Ostree("refs", repo, "other").Out, Tools.Ours("refs", repo, "other").Out);
+        Tools.Ours("refs", repo, "--delete", "other").Ok("refs --delete");
+        Assert.Equal("x", Tools.Ostree("refs", repo).Out);
+
+        Tools.Ours("reset", repo, "x", c1).Ok("reset");
+        Assert.Equal(c1, Tools.Ostree("rev-parse", repo, "x").Out);
+        Assert.NotEqual(0, Tools.Ours("reset", repo, "x", c2).ExitCode); // not an ancestor any more
+        Tools.Ostree("fsck", repo).Ok("ostree fsck");
+    }
+
+    [Fact]
+    public void Prune_keep_younger_than_and_delete_commit_with_tombstones()
+    {
+        using var t = new TempDir();
+        TestTrees.WriteTricky(t["in"], withOwners: false);
+        var repo = "--repo=" + t["repo"];
+        Tools.Ours("init", repo, "--mode=archive").Ok("init");
+        Tools.Ours("config", repo, "set", "core.tombstone-commits", "true").Ok("config");
+        var old = Tools.Ours("commit", repo, "-b", "x", "--timestamp=2020-01-01", t["in"]).Ok("commit old");
+        File.WriteAllText(t["in/README"], "2\n");
+        var mid = Tools.Ours("commit", repo, "-b", "x", "--timestamp=2023-01-01", t["in"]).Ok("commit mid");
+        File.WriteAllText(t["in/README"], "3\n");
+        Tools.Ours("commit", repo, "-b", "x", "--timestamp=2024-01-01", t["in"]).Ok("commit new");
+        Tools.Ours("prune", repo, "--refs-only", "--depth=0", "--keep-younger-than=2022-06-01").Ok("prune");
+        Assert.NotEqual(0, Tools.Ours("show", repo, old).ExitCode);
+        Tools.Ours("show", repo, mid).Ok("mid commit kept");
+        var orphan = Tools.Ours("commit", repo, "--orphan", t["in/bin"]).Ok("orphan");
+        Tools.Ours("prune", repo, "--delete-commit=" + orphan).Ok("delete commit");
+        var hex = orphan;
+        Assert.True(File.Exists(Path.Combine(t["repo"], "objects", hex[..2], hex[2..] + ".tombstone-commit")));
+        Tools.Ostree("fsck", repo).Ok("ostree fsck");
+    }
+
+    [Fact]
+    public void Help_is_available_for_every_verb()
+    {
+        foreach (var verb in new[] { "init", "commit", "checkout", "log", "show", "ls", "cat", "refs", "rev-parse", "reset", "checksum", "config", "diff", "fsck", "prune", "summary", "pull-local", "demo" })
+        {
+            var r = Tools.Ours(verb, "--help");
+            Assert.True(r.ExitCode == 0 && r.Stdout.Contains("Usage", StringComparison.Ordinal), verb + ": " + r.Stdout + r.Stderr);
+        }
+    }
+
+    [Fact]
+    public void Demo_runs_end_to_end()
+    {
+        var r = Tools.Ours("demo");
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains("0 problems", r.Stdout);
+        Assert.Contains("0 differences", r.Stdout);
+    }
+
+    [Fact]
+    public void Json_outputs_parse()
+    {
+        using var t = new TempDir();
+        TestTrees.WriteTricky(t["in"], withOwners: false);
+        var repo = "--repo=" + t["repo"];
+        Tools.Ours("init", repo, "--mode=archive").Ok("init");
+        var commit = System.Text.Json.JsonDocument.Parse(Tools.Ours("commit", repo, "-b", "x", "--json", t["in"]).Ok("commit --json"));
+        var id = commit.RootElement.GetProperty("commit").GetString();
+        var log = System.Text.Json.JsonDocument.Parse(Tools.Ours("log", repo, "x", "--json").Ok("log --json"));
+        Assert.Equal(id, log.RootElement[0].GetProperty("commit").GetString());
+        var fsck = System.Text.Json.JsonDocument.Parse(Tools.Ours("fsck", repo, "--json").Ok("fsck --json"));
+        Assert.Equal(0, fsck.RootElement.GetProperty("problems").GetArrayLength());
+        var refs = System.Text.Json.JsonDocument.Parse(Tools.Ours("refs", repo, "--json").Ok("refs --json"));
+        Assert.Equal(id, refs.RootElement.GetProperty("x").GetString());
+        var progress = Tools.Ours("commit", repo, "-b", "y", "--progress=json", t["in"]);
+        Assert.All(progress.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => System.Text.Json.JsonDocument.Parse(l));
+    }
+}
