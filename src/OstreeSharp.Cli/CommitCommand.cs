@@ -34,12 +34,13 @@ internal static class CommitCommand
         var skipList = new Option<string?>("--skip-list") { Description = "File containing list of files to skip" };
         var statOverride = new Option<string?>("--statoverride") { Description = "File containing list of modifications to make to permissions" };
         var tarParents = new Option<bool>("--tar-autocreate-parents") { Description = "When loading tar archives, automatically create parent directories as needed" };
+        var filterLayer = new Option<bool>("--filter-container-layer") { Description = "Treat tar trees as container layers: etc -> usr/etc, drop /run /tmp /proc /sys /dev contents and other top-level folders, and report what was dropped" };
         var skipUnchanged = new Option<bool>("--skip-if-unchanged") { Description = "If the contents are unchanged from previous commit, do nothing" };
         var consume = new Option<bool>("--consume") { Description = "Consume (delete) content after commit (for local directories)" };
         var sizes = new Option<bool>("--generate-sizes") { Description = "Generate size information along with commit metadata" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
         var path = new Argument<string?>("PATH") { Arity = ArgumentArity.ZeroOrOne, Description = "Directory to commit" };
-        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, skipUnchanged, consume, sizes, json })
+        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, filterLayer, skipUnchanged, consume, sizes, json })
         {
             cmd.Options.Add(o);
         }
@@ -144,8 +145,20 @@ internal static class CommitCommand
                             }
 
                         case "tar":
-                            TarTreeImporter.Import(tx, modifier, arg, root, pr.GetValue(tarParents));
-                            break;
+                            {
+                                using var stream = arg == "-" ? Console.OpenStandardInput() : new FileStream(arg, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+                                var dropped = TarTreeImporter.Import(tx, modifier, stream, arg, root, new TarTreeOptions
+                                {
+                                    AutocreateParents = pr.GetValue(tarParents),
+                                    FilterContainerLayer = pr.GetValue(filterLayer),
+                                });
+                                if (dropped.Count > 0)
+                                {
+                                    Console.Error.WriteLine("Image contains non-ostree compatible file paths: " + string.Join(' ', dropped.Select(kv => $"{kv.Key}: {kv.Value}")));
+                                }
+
+                                break;
+                            }
                         default:
                             throw new ArgumentException($"Invalid --tree argument '{src}': expected dir=PATH, tar=TARFILE or ref=COMMIT");
                     }

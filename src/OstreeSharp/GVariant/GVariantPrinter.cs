@@ -196,35 +196,13 @@ internal static class GVariantPrinter
 
     private static void AppendByteString(StringBuilder sb, ReadOnlySpan<byte> bytes)
     {
-        char quote = bytes.IndexOf((byte)'\'') >= 0 && bytes.IndexOf((byte)'"') < 0 ? '"' : '\'';
+        char quote = ChooseQuote(bytes.IndexOf((byte)'\'') >= 0, bytes.IndexOf((byte)'"') >= 0);
         sb.Append('b').Append(quote);
         foreach (byte b in bytes)
         {
-            switch (b)
+            if (!TryAppendEscape(sb, b, quote))
             {
-                case (byte)'\\': sb.Append("\\\\"); break;
-                case 7: sb.Append("\\a"); break;
-                case 8: sb.Append("\\b"); break;
-                case 12: sb.Append("\\f"); break;
-                case 10: sb.Append("\\n"); break;
-                case 13: sb.Append("\\r"); break;
-                case 9: sb.Append("\\t"); break;
-                case 11: sb.Append("\\v"); break;
-                default:
-                    if (b == quote)
-                    {
-                        sb.Append('\\').Append((char)b);
-                    }
-                    else if (b is >= 0x20 and < 0x7f)
-                    {
-                        sb.Append((char)b);
-                    }
-                    else
-                    {
-                        sb.Append('\\').Append(Convert.ToString(b, 8).PadLeft(3, '0'));
-                    }
-
-                    break;
+                sb.Append(b is >= 0x20 and < 0x7f ? ((char)b).ToString() : "\\" + Convert.ToString(b, 8).PadLeft(3, '0'));
             }
         }
 
@@ -233,39 +211,47 @@ internal static class GVariantPrinter
 
     private static void AppendQuoted(StringBuilder sb, string s)
     {
-        char quote = s.Contains('\'', StringComparison.Ordinal) && !s.Contains('"', StringComparison.Ordinal) ? '"' : '\'';
+        char quote = ChooseQuote(s.Contains('\'', StringComparison.Ordinal), s.Contains('"', StringComparison.Ordinal));
         sb.Append(quote);
         foreach (var rune in s.EnumerateRunes())
         {
             int c = rune.Value;
-            switch (c)
+            if (TryAppendEscape(sb, c, quote))
             {
-                case '\\': sb.Append("\\\\"); break;
-                case 7: sb.Append("\\a"); break;
-                case 8: sb.Append("\\b"); break;
-                case 12: sb.Append("\\f"); break;
-                case 10: sb.Append("\\n"); break;
-                case 13: sb.Append("\\r"); break;
-                case 9: sb.Append("\\t"); break;
-                case 11: sb.Append("\\v"); break;
-                default:
-                    if (c == quote)
-                    {
-                        sb.Append('\\').Append(quote);
-                    }
-                    else if (Rune.IsControl(rune))
-                    {
-                        sb.Append(c > 0xffff ? "\\U" + c.ToString("x8", CultureInfo.InvariantCulture) : "\\u" + c.ToString("x4", CultureInfo.InvariantCulture));
-                    }
-                    else
-                    {
-                        sb.Append(rune.ToString());
-                    }
-
-                    break;
+                continue;
             }
+
+            sb.Append(Rune.IsControl(rune)
+                ? (c > 0xffff ? "\\U" + c.ToString("x8", CultureInfo.InvariantCulture) : "\\u" + c.ToString("x4", CultureInfo.InvariantCulture))
+                : rune.ToString());
         }
 
         sb.Append(quote);
+    }
+
+    // GLib quotes with ' unless the text holds a ' and no ".
+    private static char ChooseQuote(bool hasSingle, bool hasDouble) => hasSingle && !hasDouble ? '"' : '\'';
+
+    private static bool TryAppendEscape(StringBuilder sb, int c, char quote)
+    {
+        string? esc = c switch
+        {
+            '\\' => "\\\\",
+            7 => "\\a",
+            8 => "\\b",
+            12 => "\\f",
+            10 => "\\n",
+            13 => "\\r",
+            9 => "\\t",
+            11 => "\\v",
+            _ => c == quote ? "\\" + quote : null,
+        };
+        if (esc is null)
+        {
+            return false;
+        }
+
+        sb.Append(esc);
+        return true;
     }
 }

@@ -55,6 +55,28 @@ public sealed record FileHeader(uint Uid, uint Gid, uint Mode, string SymlinkTar
         return Checksum.FromHash(h);
     }
 
+    /// <summary>The content checksum of this header with the data read from <paramref name="data"/> to its end.</summary>
+    public Checksum ComputeChecksum(Stream data)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        using var h = StartContentHash();
+        var buf = System.Buffers.ArrayPool<byte>.Shared.Rent(128 * 1024);
+        try
+        {
+            int n;
+            while ((n = data.Read(buf, 0, buf.Length)) > 0)
+            {
+                h.AppendData(buf, 0, n);
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buf);
+        }
+
+        return Checksum.FromHash(h);
+    }
+
     /// <summary>Parses a <c>(uuuusa(ayay))</c> header.</summary>
     public static FileHeader ParseFileHeader(ReadOnlySpan<byte> bytes)
     {

@@ -78,6 +78,10 @@ public sealed class RepoTransaction : IDisposable
         }
     }
 
+    /// <summary>The bytes of a metadata object staged by this transaction, or null.</summary>
+    public byte[]? TryReadStagedMetadata(Checksum checksum, ObjectType type) =>
+        _staged.TryGetValue((checksum, type), out var id) ? File.ReadAllBytes(StagedPath(id)) : null;
+
     private string StagedPath(int id) => Path.Combine(_staging, "o" + id.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>True when the object is in the repository or staged in this transaction.</summary>

@@ -115,18 +115,12 @@ public static class Fsck
                 case ObjectType.File:
                     {
                         var obj = repo.LoadContent(checksum);
-                        using var hash = obj.Header.StartContentHash();
-                        using (var s = obj.OpenData())
+                        Checksum actual;
+                        using (var data = obj.OpenData())
                         {
-                            var buf = new byte[128 * 1024];
-                            int n;
-                            while ((n = s.Read(buf)) > 0)
-                            {
-                                hash.AppendData(buf, 0, n);
-                            }
+                            actual = obj.Header.ComputeChecksum(data);
                         }
 
-                        var actual = Checksum.FromHash(hash);
                         if (actual != checksum)
                         {
                             return $"checksum mismatch, actual {actual}";

@@ -80,14 +80,8 @@ public static class Prune
         {
             reachable.Add((c, ObjectType.Commit));
             reachable.Add((c, ObjectType.CommitMeta));
-            if (!repo.IsCommitPartial(c))
-            {
-                Reachability.WalkCommitTree(repo, repo.LoadCommit(c), reachable, _ => { }, _ => { });
-            }
-            else
-            {
-                Reachability.WalkCommitTree(repo, repo.LoadCommit(c), reachable, _ => { }, _ => { });
-            }
+            // Missing objects (partial commits) are simply not there to keep.
+            Reachability.WalkCommitTree(repo, repo.LoadCommit(c), reachable, _ => { }, _ => { });
         }
 
         int deleted = 0;

@@ -1,139 +1,197 @@
-// `commit --tree=tar=FILE`: a plain tarball streamed into content objects.
-using System.Formats.Tar;
-using System.Text;
+// Plain tarballs into a MutableTree: `commit --tree=tar=FILE`, and container layers with the
+// filtering rules of ostree-container-format.md 4.5 and 8.3 (etc -> usr/etc, /run /tmp /proc
+// /sys /dev emptied, other top-level folders dropped, `..` refused), with a report of what
+// was dropped. Binary xattr values from PAX records are kept exactly.
 using OstreeSharp.Objects;
 using OstreeSharp.Repository;
+using OstreeSharp.Tar;
 
 namespace OstreeSharp.Trees;
 
-/// <summary>Imports a tar archive (ustar, PAX, GNU) into a <see cref="MutableTree"/>.</summary>
+/// <summary>How a plain tarball is mapped into a commit.</summary>
+public sealed class TarTreeOptions
+{
+    /// <summary>Create missing parent directories (0755, root) instead of failing.</summary>
+    public bool AutocreateParents { get; init; }
+
+    /// <summary>Apply the container-layer filtering rules.</summary>
+    public bool FilterContainerLayer { get; init; }
+
+    /// <summary>With filtering: keep top-level folders other than usr, etc and var (overlay-style roots).</summary>
+    public bool AllowOtherTopLevel { get; init; }
+}
+
+/// <summary>Imports a tar stream into a <see cref="MutableTree"/>.</summary>
 public static class TarTreeImporter
 {
     private const uint DefaultDirMode = UnixMode.Directory | 0x1ED;
 
     /// <summary>Imports the tar file at <paramref name="path"/> (<c>-</c> for stdin).</summary>
-    public static void Import(RepoTransaction tx, CommitModifier modifier, string path, MutableTree root, bool autocreateParents)
+    public static IReadOnlyDictionary<string, int> Import(RepoTransaction tx, CommitModifier modifier, string path, MutableTree root, bool autocreateParents)
     {
-        using var stream = path == "-" ? Console.OpenStandardInput() : File.OpenRead(path);
-        Import(tx, modifier, stream, path, root, autocreateParents);
+        using var stream = path == "-" ? Console.OpenStandardInput() : new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        return Import(tx, modifier, stream, path, root, new TarTreeOptions { AutocreateParents = autocreateParents });
     }
 
-    /// <summary>Imports a tar stream.</summary>
-    public static void Import(RepoTransaction tx, CommitModifier modifier, Stream stream, string name, MutableTree root, bool autocreateParents)
+    /// <summary>Imports a tar stream; returns the names dropped by filtering with their counts.</summary>
+    public static IReadOnlyDictionary<string, int> Import(RepoTransaction tx, CommitModifier modifier, Stream stream, string name, MutableTree root, TarTreeOptions options)
     {
+        var filtered = new SortedDictionary<string, int>(StringComparer.Ordinal);
         var defaultMeta = tx.WriteMetadata(ObjectType.DirMeta, new DirMeta(modifier.OwnerUid ?? 0, modifier.OwnerGid ?? 0, DefaultDirMode, Xattrs.Empty).ToBytes());
         root.MetaChecksum ??= defaultMeta;
         root.Invalidate();
         var byPath = new Dictionary<string, Checksum>(StringComparer.Ordinal);
-        using var reader = new TarReader(stream);
+        var deferredLinks = new List<(string Path, string Target, string EntryName)>();
+        using var reader = new TarReader(stream, leaveOpen: true);
         TarEntry? entry;
-        try
+        while ((entry = reader.GetNextEntry()) is not null)
         {
-            while ((entry = reader.GetNextEntry()) is not null)
+            var rel = Normalize(entry.Name, name);
+            if (options.FilterContainerLayer)
             {
-                var rel = Normalize(entry.Name, name);
-                if (rel.Length == 0)
-                {
-                    if (entry.EntryType == TarEntryType.Directory)
-                    {
-                        root.MetaChecksum = WriteDirMeta(tx, modifier, entry, "/");
-                    }
-
-                    continue;
-                }
-
-                var treePath = "/" + rel;
-                if (modifier.SkipList.Contains(treePath))
+                rel = Filter(rel, entry.IsDirectory, options, filtered);
+                if (rel is null)
                 {
                     continue;
-                }
-
-                var parts = rel.Split('/');
-                var dir = root;
-                for (int i = 0; i < parts.Length - 1; i++)
-                {
-                    if (!dir.Dirs.TryGetValue(parts[i], out var next))
-                    {
-                        if (!autocreateParents)
-                        {
-                            throw new OstreeFormatException($"{name}: parent directory of '{entry.Name}' is not in the archive (use --tar-autocreate-parents)");
-                        }
-
-                        next = dir.EnsureDir(parts[i], defaultMeta);
-                    }
-
-                    dir = next;
-                }
-
-                var leaf = parts[^1];
-                switch (entry.EntryType)
-                {
-                    case TarEntryType.Directory:
-                        dir.EnsureDir(leaf, WriteDirMeta(tx, modifier, entry, treePath));
-                        break;
-                    case TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile or TarEntryType.SymbolicLink:
-                        {
-                            bool link = entry.EntryType == TarEntryType.SymbolicLink;
-                            uint mode = (link ? UnixMode.Symlink : UnixMode.Regular) | ((uint)entry.Mode & UnixMode.PermissionMask);
-                            var (u, g, m, x) = modifier.Apply(treePath, (uint)entry.Uid, (uint)entry.Gid, mode, XattrsOf(entry));
-                            var header = new FileHeader(u, g, m, link ? entry.LinkName : string.Empty, x);
-                            using var data = entry.DataStream ?? Stream.Null;
-                            var c = tx.WriteContent(header, data, link ? 0 : entry.Length);
-                            dir.SetFile(leaf, c);
-                            byPath[rel] = c;
-                            break;
-                        }
-
-                    case TarEntryType.HardLink:
-                        {
-                            var target = Normalize(entry.LinkName, name);
-                            if (!byPath.TryGetValue(target, out var c))
-                            {
-                                throw new OstreeFormatException($"{name}: hardlink '{entry.Name}' points to '{entry.LinkName}', which is not an earlier file of the archive");
-                            }
-
-                            dir.SetFile(leaf, c);
-                            byPath[rel] = c;
-                            break;
-                        }
-
-                    case TarEntryType.GlobalExtendedAttributes:
-                        break;
-                    default:
-                        throw new OstreeFormatException($"{name}: entry '{entry.Name}' has type {entry.EntryType}, which a commit cannot hold");
                 }
             }
+
+            if (rel.Length == 0)
+            {
+                if (entry.IsDirectory)
+                {
+                    root.MetaChecksum = WriteDirMeta(tx, modifier, entry, "/");
+                }
+
+                continue;
+            }
+
+            var treePath = "/" + rel;
+            if (modifier.SkipList.Contains(treePath))
+            {
+                continue;
+            }
+
+            var (dir, leaf) = Parent(root, rel, options.AutocreateParents, defaultMeta, name, entry.Name);
+            switch (entry.Type)
+            {
+                case TarType.Directory:
+                    dir.EnsureDir(leaf, WriteDirMeta(tx, modifier, entry, treePath));
+                    break;
+                case TarType.Regular or TarType.RegularOld or TarType.Contiguous or TarType.Symlink:
+                    {
+                        bool link = entry.Type == TarType.Symlink;
+                        uint mode = (link ? UnixMode.Symlink : UnixMode.Regular) | (entry.Mode & UnixMode.PermissionMask);
+                        var (u, g, m, x) = modifier.Apply(treePath, entry.Uid, entry.Gid, mode, Xattrs.Create(entry.Xattrs));
+                        var header = new FileHeader(u, g, m, link ? entry.LinkName : string.Empty, x);
+                        var c = tx.WriteContent(header, link ? Stream.Null : reader.DataStream, link ? 0 : entry.Size);
+                        dir.SetFile(leaf, c);
+                        byPath[rel] = c;
+                        break;
+                    }
+
+                case TarType.HardLink:
+                    {
+                        var target = Normalize(entry.LinkName, name);
+                        if (options.FilterContainerLayer)
+                        {
+                            target = MapEtc(target);
+                        }
+
+                        deferredLinks.Add((rel, target, entry.Name));
+                        break;
+                    }
+
+                default:
+                    throw new TarFormatException($"{name}: Unsupported file type for path \"{entry.Name}\" ({TarType.Describe(entry.Type)})");
+            }
         }
-        catch (InvalidDataException e)
+
+        // Hard links are resolved at the end, as ostree does, so they may point at later entries.
+        foreach (var (rel, target, entryName) in deferredLinks)
         {
-            throw new OstreeFormatException($"{name}: malformed tar archive: {e.Message}", e);
+            if (!byPath.TryGetValue(target, out var c))
+            {
+                throw new TarFormatException($"{name}: Processing deferred hardlink {entryName}: Failed to find object {target}");
+            }
+
+            var (dir, leaf) = Parent(root, rel, options.AutocreateParents, defaultMeta, name, entryName);
+            dir.SetFile(leaf, c);
+            byPath[rel] = c;
         }
-        catch (EndOfStreamException e)
+
+        return filtered;
+    }
+
+    private static (MutableTree Dir, string Leaf) Parent(MutableTree root, string rel, bool autocreate, Checksum defaultMeta, string archive, string entryName)
+    {
+        var parts = rel.Split('/');
+        var dir = root;
+        for (int i = 0; i < parts.Length - 1; i++)
         {
-            throw new OstreeFormatException($"{name}: truncated tar archive", e);
+            if (dir.Files.ContainsKey(parts[i]))
+            {
+                throw new TarFormatException($"{archive}: '{entryName}' goes through '{string.Join('/', parts[..(i + 1)])}', which is not a directory");
+            }
+
+            if (!dir.Dirs.TryGetValue(parts[i], out var next))
+            {
+                if (!autocreate)
+                {
+                    throw new TarFormatException($"{archive}: parent directory of '{entryName}' is not in the archive (use --tar-autocreate-parents)");
+                }
+
+                next = dir.EnsureDir(parts[i], defaultMeta);
+            }
+
+            dir = next;
+        }
+
+        return (dir, parts[^1]);
+    }
+
+    private static string? Filter(string rel, bool isDir, TarTreeOptions options, SortedDictionary<string, int> filtered)
+    {
+        if (rel.Length == 0)
+        {
+            return rel;
+        }
+
+        var parts = rel.Split('/');
+        switch (parts[0])
+        {
+            case "usr" or "var":
+                return rel;
+            case "etc":
+                return MapEtc(rel);
+            case "run" or "tmp" or "proc" or "sys" or "dev":
+                if (parts.Length == 1)
+                {
+                    return isDir ? rel : Drop(parts[0]);
+                }
+
+                return Drop(parts[1]);
+            default:
+                return options.AllowOtherTopLevel ? rel : Drop(parts[0]);
+        }
+
+        string? Drop(string key)
+        {
+            filtered[key] = filtered.GetValueOrDefault(key) + 1;
+            return null;
         }
     }
+
+    private static string MapEtc(string rel) => rel == "etc" ? "usr/etc" : rel.StartsWith("etc/", StringComparison.Ordinal) ? "usr/" + rel : rel;
 
     private static Checksum WriteDirMeta(RepoTransaction tx, CommitModifier modifier, TarEntry entry, string treePath)
     {
-        var (u, g, m, x) = modifier.Apply(treePath, (uint)entry.Uid, (uint)entry.Gid, UnixMode.Directory | ((uint)entry.Mode & UnixMode.PermissionMask), XattrsOf(entry));
+        var (u, g, m, x) = modifier.Apply(treePath, entry.Uid, entry.Gid, UnixMode.Directory | (entry.Mode & UnixMode.PermissionMask), Xattrs.Create(entry.Xattrs));
         return tx.WriteMetadata(ObjectType.DirMeta, new DirMeta(u, g, m, x).ToBytes());
     }
 
-    private static Xattrs XattrsOf(TarEntry entry)
-    {
-        if (entry is not PaxTarEntry pax)
-        {
-            return Xattrs.Empty;
-        }
-
-        const string prefix = "SCHILY.xattr.";
-        return Xattrs.Create(pax.ExtendedAttributes
-            .Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal) && kv.Value.Length > 0)
-            .Select(kv => Xattr.Create(kv.Key[prefix.Length..], Encoding.UTF8.GetBytes(kv.Value))));
-    }
-
-    private static string Normalize(string path, string archive)
+    /// <summary>Normalises a tar path: leading <c>/</c> and <c>./</c> removed; <c>..</c> refused.</summary>
+    public static string Normalize(string path, string archive)
     {
         var parts = new List<string>();
         foreach (var p in path.Split('/'))
@@ -145,7 +203,7 @@ public static class TarTreeImporter
 
             if (p == "..")
             {
-                throw new OstreeFormatException($"{archive}: entry '{path}' contains '..'");
+                throw new TarFormatException($"{archive}: Invalid path: {path}");
             }
 
             parts.Add(p);

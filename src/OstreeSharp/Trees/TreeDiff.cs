@@ -53,17 +53,8 @@ public static class TreeDiff
             return c;
         }
 
-        var h = obj.Header with { Xattrs = Xattrs.Empty };
-        using var hash = h.StartContentHash();
         using var data = obj.OpenData();
-        var buf = new byte[1 << 16];
-        int n;
-        while ((n = data.Read(buf)) > 0)
-        {
-            hash.AppendData(buf, 0, n);
-        }
-
-        return Checksum.FromHash(hash);
+        return (obj.Header with { Xattrs = Xattrs.Empty }).ComputeChecksum(data);
     }
 
     private sealed class DiskNode(string path, bool noXattrs) : Node
@@ -174,16 +165,7 @@ public static class FileChecksum
             throw new OstreeException($"{path}: not a regular file or symlink");
         }
 
-        var header = new FileHeader(st.Uid, st.Gid, st.Mode, string.Empty, xattrs);
-        using var hash = header.StartContentHash();
         using var fs = File.OpenRead(path);
-        var buf = new byte[128 * 1024];
-        int n;
-        while ((n = fs.Read(buf)) > 0)
-        {
-            hash.AppendData(buf, 0, n);
-        }
-
-        return Checksum.FromHash(hash);
+        return new FileHeader(st.Uid, st.Gid, st.Mode, string.Empty, xattrs).ComputeChecksum(fs);
     }
 }

@@ -1,0 +1,176 @@
+// `tar export`: an ostree commit as the ostree-ext tar stream, format version 1
+// (ostree-container-format.md 2.2, 2.3 and 2.5): a bare-split-xattrs repository under
+// sysroot/ostree/repo plus a checkout made of hard links to its objects.
+using System.Text;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+
+namespace OstreeSharp.Tar;
+
+/// <summary>Writes commits as ostree-ext tar streams.</summary>
+public sealed class OstreeTarExporter(OstreeRepo repo)
+{
+    /// <summary>Path of the repository inside the stream.</summary>
+    public const string RepoPrefix = "sysroot/ostree/repo";
+
+    private const string ConfigText = "[core]\nrepo_version=1\nmode=bare-split-xattrs\n";
+
+    private readonly HashSet<Checksum> _metaSeen = [];
+    private readonly Dictionary<Checksum, (string Path, TarEntry Header)> _contentSeen = [];
+    private readonly HashSet<Checksum> _xattrsSeen = [];
+    private bool _sawVarTmp;
+
+    /// <summary>Exports <paramref name="commit"/> to <paramref name="output"/> (not closed).</summary>
+    public void Export(Checksum commit, Stream output, CancellationToken cancellationToken = default)
+    {
+        var c = repo.LoadCommit(commit);
+        using var w = new TarWriter(output, leaveOpen: true);
+        var rootMeta = repo.LoadDirMeta(c.RootMeta);
+        w.WriteEntry(Dir("./", rootMeta.Uid, rootMeta.Gid, rootMeta.Mode));
+        WritePrelude(w);
+        WriteMetadataObject(w, commit, ObjectType.Commit);
+        if (repo.HasObject(commit, ObjectType.CommitMeta))
+        {
+            WriteMetadataObject(w, commit, ObjectType.CommitMeta);
+        }
+
+        WriteMetadataObject(w, c.RootMeta, ObjectType.DirMeta);
+        _metaSeen.Add(c.RootMeta);
+        Walk(w, string.Empty, c.RootTree, isRoot: true, cancellationToken);
+        if (!_sawVarTmp)
+        {
+            w.WriteEntry(Dir("var/tmp", 0, 0, 0x3FF));
+        }
+
+        w.Finish();
+    }
+
+    /// <summary>The object path inside the stream.</summary>
+    public static string ObjectPath(Checksum c, string extension)
+    {
+        var hex = c.ToHex();
+        return $"{RepoPrefix}/objects/{hex[..2]}/{hex[2..]}.{extension}";
+    }
+
+    private static TarEntry Dir(string name, uint uid, uint gid, uint mode) =>
+        new() { Name = name, Type = TarType.Directory, Uid = uid, Gid = gid, Mode = mode & UnixMode.PermissionMask };
+
+    private static void WritePrelude(TarWriter w)
+    {
+        foreach (var d in new[] { "sysroot", "sysroot/ostree", RepoPrefix, RepoPrefix + "/objects" })
+        {
+            w.WriteEntry(Dir(d, 0, 0, 0x1ED));
+        }
+
+        for (int i = 0; i < 256; i++)
+        {
+            w.WriteEntry(Dir($"{RepoPrefix}/objects/{i:x2}", 0, 0, 0x1ED));
+        }
+
+        foreach (var d in new[] { "extensions", "refs", "refs/heads", "refs/mirrors", "refs/remotes", "state", "tmp", "tmp/cache" })
+        {
+            w.WriteEntry(Dir($"{RepoPrefix}/{d}", 0, 0, 0x1ED));
+        }
+
+        w.WriteFile(new TarEntry { Name = RepoPrefix + "/config", Mode = 0x1A4 }, Encoding.ASCII.GetBytes(ConfigText));
+    }
+
+    private void WriteMetadataObject(TarWriter w, Checksum c, ObjectType type)
+    {
+        var bytes = repo.ReadMetadataBytes(type, c);
+        w.WriteFile(new TarEntry { Name = ObjectPath(c, type.ToName()), Mode = 0x1A4 }, bytes);
+    }
+
+    private static string MapEtc(string path) =>
+        path == "usr/etc" ? "etc" : path.StartsWith("usr/etc/", StringComparison.Ordinal) ? "etc/" + path["usr/etc/".Length..] : path;
+
+    private void Walk(TarWriter w, string path, Checksum tree, bool isRoot, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        if (_metaSeen.Add(tree))
+        {
+            WriteMetadataObject(w, tree, ObjectType.DirTree);
+        }
+
+        var dt = repo.LoadDirTree(tree);
+        foreach (var f in dt.Files)
+        {
+            var (objPath, header) = EmitContent(w, f.Checksum);
+            EmitLink(w, objPath, header, MapEtc(Join(path, f.Name)));
+        }
+
+        foreach (var d in dt.Dirs)
+        {
+            if (_metaSeen.Add(d.MetaChecksum))
+            {
+                WriteMetadataObject(w, d.MetaChecksum, ObjectType.DirMeta);
+            }
+
+            if (isRoot && d.Name == "sysroot")
+            {
+                continue;
+            }
+
+            var sub = Join(path, d.Name);
+            if (sub == "var/tmp")
+            {
+                _sawVarTmp = true;
+            }
+
+            var m = repo.LoadDirMeta(d.MetaChecksum);
+            w.WriteEntry(Dir(MapEtc(sub), m.Uid, m.Gid, m.Mode));
+            Walk(w, sub, d.TreeChecksum, false, ct);
+        }
+    }
+
+    private static string Join(string dir, string name) => dir.Length == 0 ? name : dir + "/" + name;
+
+    private (string Path, TarEntry Header) EmitContent(TarWriter w, Checksum c)
+    {
+        if (_contentSeen.TryGetValue(c, out var seen))
+        {
+            return seen;
+        }
+
+        var obj = repo.LoadContent(c);
+        var h = obj.Header;
+        var x = h.Xattrs.Count == 0 ? [] : h.Xattrs.ToGVariant().ToBytes();
+        var xs = Checksum.Compute(x);
+        var xattrsPath = ObjectPath(xs, "file-xattrs");
+        if (_xattrsSeen.Add(xs))
+        {
+            w.WriteFile(new TarEntry { Name = xattrsPath, Mode = 0x1A4 }, x);
+        }
+
+        w.WriteEntry(new TarEntry { Name = ObjectPath(c, "file-xattrs-link"), Type = TarType.HardLink, LinkName = xattrsPath, Mode = 0x1A4 });
+        var path = ObjectPath(c, "file");
+        var entry = new TarEntry
+        {
+            Name = path,
+            Type = h.IsSymlink ? TarType.Symlink : TarType.Regular,
+            LinkName = h.IsSymlink ? h.SymlinkTarget : string.Empty,
+            Uid = h.Uid,
+            Gid = h.Gid,
+            Mode = h.Mode & UnixMode.PermissionMask,
+            Size = h.IsSymlink ? 0 : obj.Size,
+        };
+        using (var data = obj.OpenData())
+        {
+            w.WriteEntry(entry, data);
+        }
+
+        _contentSeen[c] = (path, entry);
+        return (path, entry);
+    }
+
+    private static void EmitLink(TarWriter w, string objPath, TarEntry header, string dest)
+    {
+        if (header.Type == TarType.Regular && header.Size == 0)
+        {
+            w.WriteEntry(new TarEntry { Name = dest, Uid = header.Uid, Gid = header.Gid, Mode = header.Mode });
+            return;
+        }
+
+        w.WriteEntry(new TarEntry { Name = dest, Type = TarType.HardLink, LinkName = objPath, Uid = header.Uid, Gid = header.Gid, Mode = header.Mode });
+    }
+}

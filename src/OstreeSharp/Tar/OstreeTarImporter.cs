@@ -1,0 +1,413 @@
+// `tar import`: ostree-ext tar streams, format versions 0 and 1 (ostree-container-format.md 2.7,
+// 2.8). Every object is verified against its name; the commit is checked for completeness
+// before anything is published, and the ref moves last.
+using System.Buffers;
+using OstreeSharp.GVariant;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+using OstreeSharp.Trees;
+
+namespace OstreeSharp.Tar;
+
+/// <summary>Result of an import.</summary>
+public sealed record TarImportResult(Checksum Commit, int ObjectsWritten, int ObjectsSkipped);
+
+/// <summary>Imports ostree-ext tar streams into a repository.</summary>
+public sealed class OstreeTarImporter(OstreeRepo repo)
+{
+    private const int MaxMetadata = 10 * 1024 * 1024;
+    private const int MaxXattrs = 1024 * 1024;
+
+    /// <summary>Imports a stream; <paramref name="writeRef"/> (optional) is pointed at the commit.</summary>
+    /// <exception cref="OstreeFormatException">Malformed stream or an object that does not match its name.</exception>
+    public TarImportResult Import(Stream input, string? writeRef = null, CancellationToken cancellationToken = default)
+    {
+        using var tx = repo.BeginTransaction();
+        var result = Import(tx, input, cancellationToken);
+        if (writeRef is not null)
+        {
+            tx.SetRef(writeRef, result.Commit);
+        }
+
+        tx.Commit();
+        return result;
+    }
+
+    /// <summary>Imports into an open transaction (the caller commits it).</summary>
+    public TarImportResult Import(RepoTransaction tx, Stream input, CancellationToken cancellationToken = default)
+    {
+        using var reader = new TarReader(input, leaveOpen: true);
+        var xattrBlobs = new Dictionary<Checksum, Xattrs>();
+        Checksum? commit = null;
+        bool afterCommit = false;
+        (Checksum File, Xattrs Xattrs)? pending = null;
+        int written = 0, skipped = 0;
+        TarEntry? e;
+        while ((e = reader.GetNextEntry()) is not null)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (e.Name.Split('/').Contains(".."))
+            {
+                throw new TarFormatException($"Invalid path: {e.Name}");
+            }
+
+            var rel = RepoRelative(e.Name);
+            if (rel is null || e.IsDirectory || rel == "config" || rel.StartsWith("refs/", StringComparison.Ordinal) || rel == "refs")
+            {
+                continue;
+            }
+
+            if (rel.StartsWith("xattrs/", StringComparison.Ordinal))
+            {
+                // Format version 0: repo/xattrs/<sha256 of blob>.
+                var blob = ReadSmall(reader, e, MaxXattrs);
+                var name = rel["xattrs/".Length..];
+                var actual = Checksum.Compute(blob);
+                if (!Checksum.TryParse(name, out var expected) || expected != actual)
+                {
+                    throw new TarFormatException($"Checksum mismatch, expected '{name}' but computed '{actual}' for {e.Name}");
+                }
+
+                xattrBlobs[actual] = ParseXattrs(blob, e.Name);
+                continue;
+            }
+
+            var (checksum, ext) = ParseObjectPath(rel, e.Name);
+            bool isFirst = commit is null;
+            if (isFirst && ext != "commit")
+            {
+                throw new TarFormatException($"Expected commit object, not {ext} ({e.Name})");
+            }
+
+            switch (ext)
+            {
+                case "commit":
+                    {
+                        if (!isFirst)
+                        {
+                            throw new TarFormatException($"Found multiple commit objects ({e.Name})");
+                        }
+
+                        if (!e.IsRegular)
+                        {
+                            throw new TarFormatException($"Expected regular file for commit object, not {TarType.Describe(e.Type)}");
+                        }
+
+                        var bytes = ReadSmall(reader, e, MaxMetadata);
+                        WriteMetadata(tx, ObjectType.Commit, checksum, bytes, e.Name);
+                        commit = checksum;
+                        afterCommit = true;
+                        written++;
+                        continue;
+                    }
+
+                case "commitmeta" when afterCommit:
+                    {
+                        if (checksum != commit)
+                        {
+                            throw new TarFormatException($"Expected commitmeta checksum {commit}, found {checksum}");
+                        }
+
+                        var bytes = ReadSmall(reader, e, MaxMetadata);
+                        try
+                        {
+                            tx.WriteCommitDetachedMetadata(checksum, GVariantValue.Parse(GVariantType.VarDict, bytes));
+                        }
+                        catch (GVariantFormatException ex)
+                        {
+                            throw new TarFormatException($"Invalid detached metadata {e.Name}: {ex.Message}");
+                        }
+
+                        afterCommit = false;
+                        continue;
+                    }
+
+                case "dirtree" or "dirmeta":
+                    {
+                        afterCommit = false;
+                        if (!e.IsRegular)
+                        {
+                            throw new TarFormatException($"Invalid non-regular metadata object {checksum}");
+                        }
+
+                        var type = ext == "dirtree" ? ObjectType.DirTree : ObjectType.DirMeta;
+                        if (tx.HasObject(checksum, type))
+                        {
+                            skipped++;
+                            continue;
+                        }
+
+                        WriteMetadata(tx, type, checksum, ReadSmall(reader, e, MaxMetadata), e.Name);
+                        written++;
+                        continue;
+                    }
+
+                case "file-xattrs":
+                    {
+                        afterCommit = false;
+                        if (!e.IsRegular)
+                        {
+                            throw new TarFormatException($"Invalid xattr entry of type {TarType.Describe(e.Type)}");
+                        }
+
+                        var blob = ReadSmall(reader, e, MaxXattrs);
+                        var actual = Checksum.Compute(blob);
+                        if (actual != checksum)
+                        {
+                            throw new TarFormatException($"Checksum mismatch, expected '{checksum}' but computed '{actual}'");
+                        }
+
+                        xattrBlobs[actual] = ParseXattrs(blob, e.Name);
+                        continue;
+                    }
+
+                case "file-xattrs-link" or "file.xattrs":
+                    {
+                        afterCommit = false;
+                        if (pending is not null)
+                        {
+                            throw new TarFormatException($"Found previous dangling xattrs for file object '{pending.Value.File}'");
+                        }
+
+                        Xattrs xattrs;
+                        if (e.Type == TarType.HardLink)
+                        {
+                            var target = e.LinkName.Split('/', StringSplitOptions.RemoveEmptyEntries);
+                            var xs = ext == "file.xattrs"
+                                ? target.LastOrDefault()
+                                : target.Length >= 2 ? target[^2] + target[^1].Replace(".file-xattrs", string.Empty, StringComparison.Ordinal) : null;
+                            if (xs is null || !Checksum.TryParse(xs, out var xsum) || !xattrBlobs.TryGetValue(xsum, out xattrs!))
+                            {
+                                throw new TarFormatException($"Failed to find xattrs content {xs ?? e.LinkName}");
+                            }
+                        }
+                        else if (e.IsRegular && ext == "file-xattrs-link")
+                        {
+                            xattrs = ParseXattrs(ReadSmall(reader, e, MaxXattrs), e.Name);
+                        }
+                        else
+                        {
+                            throw new TarFormatException(ext == "file.xattrs"
+                                ? $"Non-hardlink xattrs reference found for {checksum}"
+                                : $"Unexpected xattrs type '{TarType.Describe(e.Type)}' found for {checksum}");
+                        }
+
+                        pending = (checksum, xattrs);
+                        continue;
+                    }
+
+                case "file":
+                    {
+                        afterCommit = false;
+                        Xattrs xattrs;
+                        if (pending is { } p)
+                        {
+                            if (p.File != checksum)
+                            {
+                                throw new TarFormatException($"Object mismatch, found xattrs for {p.File} before {checksum}");
+                            }
+
+                            xattrs = p.Xattrs;
+                            pending = null;
+                        }
+                        else
+                        {
+                            // Version 0 streams emit no binding for objects without xattrs.
+                            xattrs = Xattrs.Empty;
+                        }
+
+                        if (tx.HasObject(checksum, ObjectType.File))
+                        {
+                            skipped++;
+                            continue;
+                        }
+
+                        uint perms = e.Mode & UnixMode.PermissionMask;
+                        if (e.IsRegular)
+                        {
+                            var header = new FileHeader(e.Uid, e.Gid, UnixMode.Regular | perms, string.Empty, xattrs);
+                            WriteContent(tx, header, reader.DataStream, e.Size, checksum, e.Name);
+                        }
+                        else if (e.Type == TarType.Symlink)
+                        {
+                            if (e.LinkName.Length == 0)
+                            {
+                                throw new TarFormatException($"Invalid symlink {e.Name}");
+                            }
+
+                            var header = new FileHeader(e.Uid, e.Gid, UnixMode.Symlink | perms, e.LinkName, xattrs);
+                            WriteContent(tx, header, Stream.Null, 0, checksum, e.Name);
+                        }
+                        else
+                        {
+                            throw new TarFormatException($"Invalid tar entry of type {TarType.Describe(e.Type)} for {e.Name}");
+                        }
+
+                        written++;
+                        continue;
+                    }
+
+                default:
+                    throw new TarFormatException($"Invalid object type {ext} ({e.Name})");
+            }
+        }
+
+        if (commit is not { } id)
+        {
+            throw new TarFormatException("Commit object not found");
+        }
+
+        if (pending is not null)
+        {
+            throw new TarFormatException($"Found previous dangling xattrs for file object '{pending.Value.File}'");
+        }
+
+        CheckComplete(tx, id);
+        return new TarImportResult(id, written, skipped);
+    }
+
+    private static void WriteContent(RepoTransaction tx, FileHeader header, Stream data, long size, Checksum expected, string name)
+    {
+        try
+        {
+            tx.WriteContent(header, data, size, expected);
+        }
+        catch (ObjectCorruptedException ex)
+        {
+            throw new TarFormatException($"Corrupted file object {name}: {ex.Message}");
+        }
+    }
+
+    private static void WriteMetadata(RepoTransaction tx, ObjectType type, Checksum checksum, byte[] bytes, string name)
+    {
+        try
+        {
+            _ = type switch
+            {
+                ObjectType.Commit => (object)Commit.Parse(bytes),
+                ObjectType.DirTree => DirTree.Parse(bytes),
+                _ => DirMeta.Parse(bytes),
+            };
+            tx.WriteMetadataTrusted(type, checksum, bytes);
+        }
+        catch (ObjectCorruptedException ex)
+        {
+            throw new TarFormatException($"Corrupted {type.ToName()} object {name}: {ex.Message}");
+        }
+        catch (OstreeFormatException ex) when (ex is not TarFormatException)
+        {
+            throw new TarFormatException($"Corrupted {type.ToName()} object {name}: {ex.Message}");
+        }
+    }
+
+    private void CheckComplete(RepoTransaction tx, Checksum commit)
+    {
+        var c = Commit.Parse(ReadStagedOrStored(tx, commit));
+        var seen = new HashSet<(Checksum, ObjectType)>();
+        var stack = new Stack<(Checksum Tree, Checksum Meta, string Path)>();
+        stack.Push((c.RootTree, c.RootMeta, "/"));
+        while (stack.Count > 0)
+        {
+            var (tree, meta, path) = stack.Pop();
+            if (seen.Add((meta, ObjectType.DirMeta)) && !tx.HasObject(meta, ObjectType.DirMeta))
+            {
+                throw new TarFormatException($"Missing dirmeta object {meta} (path {path}) in the tar stream");
+            }
+
+            if (!seen.Add((tree, ObjectType.DirTree)))
+            {
+                continue;
+            }
+
+            if (!tx.HasObject(tree, ObjectType.DirTree))
+            {
+                throw new TarFormatException($"Missing dirtree object {tree} (path {path}) in the tar stream");
+            }
+
+            var dt = DirTree.Parse(ReadStagedOrStored(tx, tree, ObjectType.DirTree));
+            foreach (var f in dt.Files)
+            {
+                if (seen.Add((f.Checksum, ObjectType.File)) && !tx.HasObject(f.Checksum, ObjectType.File))
+                {
+                    throw new TarFormatException($"Missing file object {f.Checksum} (path {Reachability.Join(path, f.Name)}) in the tar stream");
+                }
+            }
+
+            foreach (var d in dt.Dirs)
+            {
+                stack.Push((d.TreeChecksum, d.MetaChecksum, Reachability.Join(path, d.Name)));
+            }
+        }
+    }
+
+    private byte[] ReadStagedOrStored(RepoTransaction tx, Checksum c, ObjectType type = ObjectType.Commit) =>
+        tx.TryReadStagedMetadata(c, type) ?? repo.ReadMetadataBytes(type, c);
+
+    private static Xattrs ParseXattrs(byte[] blob, string name)
+    {
+        try
+        {
+            return blob.Length == 0 ? Xattrs.Empty : Xattrs.FromGVariant(GVariantValue.Parse(Xattrs.ArrayType, blob));
+        }
+        catch (OstreeFormatException ex)
+        {
+            throw new TarFormatException($"Invalid xattrs blob {name}: {ex.Message}");
+        }
+    }
+
+    private static byte[] ReadSmall(TarReader reader, TarEntry e, int max)
+    {
+        if (e.Size > max)
+        {
+            throw new TarFormatException($"{e.Name}: object of size {e.Size} exceeds {max} bytes");
+        }
+
+        var data = new byte[e.Size];
+        reader.DataStream.ReadExactly(data);
+        return data;
+    }
+
+    /// <summary>The path inside <c>sysroot/ostree/repo/</c>, or null for paths outside it.</summary>
+    private static string? RepoRelative(string name)
+    {
+        var n = name.StartsWith("./", StringComparison.Ordinal) ? name[2..] : name;
+        const string prefix = OstreeTarExporter.RepoPrefix + "/";
+        return n.StartsWith(prefix, StringComparison.Ordinal) ? n[prefix.Length..].TrimEnd('/') : null;
+    }
+
+    private static (Checksum Checksum, string Ext) ParseObjectPath(string rel, string name)
+    {
+        var parts = rel.Split('/');
+        if (parts.Length != 3 || parts[0] != "objects")
+        {
+            throw new TarFormatException($"Invalid object path {name}");
+        }
+
+        if (parts[1].Length != 2)
+        {
+            throw new TarFormatException($"Invalid checksum parent {parts[1]}");
+        }
+
+        var file = parts[2];
+        int dot = file.IndexOf('.', StringComparison.Ordinal);
+        if (dot < 0)
+        {
+            throw new TarFormatException($"Invalid object type in {name}");
+        }
+
+        var stem = file[..dot];
+        var ext = file[(dot + 1)..];
+        if (stem.Length != 62)
+        {
+            throw new TarFormatException($"Invalid checksum part {stem}");
+        }
+
+        var hex = parts[1] + stem;
+        if (!Checksum.IsValidHex(hex))
+        {
+            throw new TarFormatException($"Invalid sha256 checksum {hex}");
+        }
+
+        return (Checksum.Parse(hex), ext);
+    }
+}

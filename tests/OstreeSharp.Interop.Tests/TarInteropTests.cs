@@ -1,0 +1,234 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace OstreeSharp.Interop.Tests;
+
+/// <summary>The ostree-ext tar stream and plain tarballs, against GNU tar and the real ostree.</summary>
+public class TarInteropTests
+{
+    private static (TempDir T, string Repo, string Commit) Committed(string mode, bool withOwners = true)
+    {
+        var t = new TempDir();
+        TestTrees.WriteTricky(t["in"], withOwners);
+        Directory.CreateDirectory(t["in/usr/etc"]);
+        File.WriteAllText(t["in/usr/etc/os-release"], "ID=test\n");
+        Directory.CreateDirectory(t["in/sysroot"]);
+        Tools.Ostree("init", "--repo=" + t["repo"], "--mode=" + mode).Ok("init");
+        var c = Tools.Ostree("commit", "--repo=" + t["repo"], "-b", "x", "--add-detached-metadata-string=sig=fake", t["in"]).Ok("ostree commit");
+        return (t, t["repo"], c);
+    }
+
+    [Theory]
+    [InlineData("archive")]
+    [InlineData("bare-user")]
+    public void Export_then_import_gives_the_same_commit_and_ostree_accepts_it(string mode)
+    {
+        var (t, repo, commit) = Committed(mode);
+        using var _ = t;
+        Tools.Ours("tar", "export", "--repo=" + repo, "x", "-o", t["a.tar"]).Ok("export");
+        Tools.Ours("tar", "export", "--repo=" + repo, "x", "-o", t["b.tar"]).Ok("export again");
+        Assert.Equal(SHA256.HashData(File.ReadAllBytes(t["a.tar"])), SHA256.HashData(File.ReadAllBytes(t["b.tar"])));
+        Tools.Ours("init", "--repo=" + t["fresh"], "--mode=" + mode).Ok("init");
+        var imported = Tools.Ours("tar", "import", "--repo=" + t["fresh"], t["a.tar"], "--write-ref=y").Ok("import");
+        Assert.Equal(commit, imported);
+        Assert.Equal(commit, Tools.Ostree("rev-parse", "--repo=" + t["fresh"], "y").Out);
+        Tools.Ostree("fsck", "--repo=" + t["fresh"]).Ok("ostree fsck of the imported repo");
+        Assert.Equal("'fake'", Tools.Ostree("show", "--repo=" + t["fresh"], "y", "--print-detached-metadata-key=sig").Out);
+    }
+
+    [Fact]
+    public void Gnu_tar_lists_and_extracts_the_export_as_the_commit_tree()
+    {
+        var (t, repo, _) = Committed("bare-user");
+        using var _ = t;
+        Tools.Ours("tar", "export", "--repo=" + repo, "x", "-o", t["a.tar"]).Ok("export");
+        var list = Tools.Run("tar", ["-tf", t["a.tar"]]).Ok("tar -t");
+        Assert.Contains("sysroot/ostree/repo/config", list);
+        Assert.Contains("etc/os-release", list);
+        Directory.CreateDirectory(t["x"]);
+        Tools.Run("tar", ["-xpf", t["a.tar"], "-C", t["x"], "--numeric-owner"]).Ok("tar -x");
+        Tools.Ostree("checkout", "--repo=" + repo, "x", t["co"]).Ok("ostree checkout");
+        Directory.Move(t["co/usr/etc"], t["co/etc"]);
+        var expected = Tools.Describe(t["co"], xattrs: false).Where(kv => !kv.Key.StartsWith("/sysroot", StringComparison.Ordinal));
+        var actual = Tools.Describe(t["x"], xattrs: false).Where(kv => !kv.Key.StartsWith("/sysroot", StringComparison.Ordinal) && !kv.Key.StartsWith("/var", StringComparison.Ordinal));
+        Assert.Equal(expected, actual);
+        Assert.Equal("[core]\nrepo_version=1\nmode=bare-split-xattrs\n", File.ReadAllText(t["x/sysroot/ostree/repo/config"]));
+    }
+
+    [Fact]
+    public void Plain_tarballs_from_gnu_tar_in_every_format_and_ostree_export_commit_like_ostree()
+    {
+        using var t = new TempDir();
+        TestTrees.WriteTricky(t["in"], withOwners: true, withSpecialModes: true);
+        Tools.Ostree("init", "--repo=" + t["theirs"], "--mode=bare-user").Ok("init");
+        Tools.Ours("init", "--repo=" + t["ours"], "--mode=bare-user").Ok("init");
+        var tars = new List<string>();
+        foreach (var format in new[] { "gnu", "posix", "ustar" })
+        {
+            var args = new List<string> { "--format=" + format, "-C", t["in"], "-cf", t[format + ".tar"] };
+            if (format == "posix")
+            {
+                args.InsertRange(0, ["--xattrs", "--xattrs-include=user.*"]);
+            }
+
+            args.Add(".");
+            var r = Tools.Run("tar", args);
+            if (format == "ustar")
+            {
+                // ustar cannot hold the >255-byte path: GNU tar says so and skips it, which is the point of the format.
+                Assert.Contains("file name is too long", r.Stderr);
+            }
+            else
+            {
+                r.Ok("tar " + format);
+            }
+
+            tars.Add(t[format + ".tar"]);
+        }
+
+        Tools.Ostree("commit", "--repo=" + t["theirs"], "-b", "src", t["in"]).Ok("commit for export");
+        var export = Tools.Run("sh", ["-c", $"ostree export --repo={t["theirs"]} src > {t["ostree-export.tar"]}"]);
+        export.Ok("ostree export");
+        tars.Add(t["ostree-export.tar"]);
+
+        foreach (var tar in tars)
+        {
+            var args = new[] { "-b", Path.GetFileNameWithoutExtension(tar), "--timestamp=2024-02-02", "--tree=tar=" + tar };
+            var theirs = Tools.Ostree(["commit", "--repo=" + t["theirs"], .. args]).Ok("ostree commit " + tar);
+            var ours = Tools.Ours(["commit", "--repo=" + t["ours"], .. args]).Ok("our commit " + tar);
+            Assert.True(theirs == ours, $"checksums differ for {Path.GetFileName(tar)}");
+        }
+
+        Tools.Ostree("fsck", "--repo=" + t["ours"]).Ok("ostree fsck");
+    }
+
+    private static byte[] BuildTar(Action<OstreeSharp.Tar.TarWriter> body, bool finish = true)
+    {
+        var ms = new MemoryStream();
+        using (var w = new OstreeSharp.Tar.TarWriter(ms, leaveOpen: true))
+        {
+            body(w);
+            if (finish)
+            {
+                w.Finish();
+            }
+        }
+
+        return ms.ToArray();
+    }
+
+    public static TheoryData<string> HostileCases => new()
+    {
+        "dotdot", "absolute-object", "symlink-then-file", "missing-hardlink", "truncated", "mismatched-object",
+        "out-of-order", "huge-pax", "commit-without-objects", "empty",
+    };
+
+    [Theory]
+    [MemberData(nameof(HostileCases))]
+    public void Hostile_streams_are_refused_with_one_line_and_nothing_left_behind(string kind)
+    {
+        var (t, repo, commit) = Committed("archive", withOwners: false);
+        using var _ = t;
+        Tools.Ours("tar", "export", "--repo=" + repo, "x", "-o", t["good.tar"]).Ok("export");
+        var good = File.ReadAllBytes(t["good.tar"]);
+        string verb = "import";
+        byte[] bad;
+        switch (kind)
+        {
+            case "dotdot":
+                verb = "commit";
+                bad = BuildTar(w => w.WriteFile(new OstreeSharp.Tar.TarEntry { Name = "usr/../../etc/passwd", Mode = 0x1A4 }, "x"u8));
+                break;
+            case "absolute-object":
+                bad = BuildTar(w => w.WriteFile(new OstreeSharp.Tar.TarEntry { Name = "/sysroot/ostree/repo/objects/../../../../etc/x.commit", Mode = 0x1A4 }, "x"u8));
+                break;
+            case "symlink-then-file":
+                verb = "commit";
+                bad = BuildTar(w =>
+                {
+                    w.WriteEntry(new OstreeSharp.Tar.TarEntry { Name = "usr", Type = OstreeSharp.Tar.TarType.Directory, Mode = 0x1ED });
+                    w.WriteEntry(new OstreeSharp.Tar.TarEntry { Name = "usr/lnk", Type = OstreeSharp.Tar.TarType.Symlink, LinkName = "/etc", Mode = 0x1FF });
+                    w.WriteFile(new OstreeSharp.Tar.TarEntry { Name = "usr/lnk/passwd", Mode = 0x1A4 }, "pwned"u8);
+                });
+                break;
+            case "missing-hardlink":
+                verb = "commit";
+                bad = BuildTar(w => w.WriteEntry(new OstreeSharp.Tar.TarEntry { Name = "a", Type = OstreeSharp.Tar.TarType.HardLink, LinkName = "nowhere", Mode = 0x1A4 }));
+                break;
+            case "truncated":
+                bad = good[..(good.Length / 2)];
+                break;
+            case "mismatched-object":
+                {
+                    // Flip a byte inside the data of the first content object (README's text).
+                    bad = (byte[])good.Clone();
+                    int at = Encoding.ASCII.GetString(bad).IndexOf("Hello, OSTree!", StringComparison.Ordinal);
+                    Assert.True(at > 0);
+                    bad[at] ^= 0x20;
+                    break;
+                }
+
+            case "out-of-order":
+                bad = BuildTar(w =>
+                {
+                    var dirtree = Directory.GetFiles(Path.Combine(repo, "objects"), "*.dirtree", SearchOption.AllDirectories)[0];
+                    var rel = Path.GetRelativePath(repo, dirtree).Replace('\\', '/');
+                    w.WriteFile(new OstreeSharp.Tar.TarEntry { Name = "sysroot/ostree/repo/" + rel, Mode = 0x1A4 }, File.ReadAllBytes(dirtree));
+                });
+                break;
+            case "huge-pax":
+                bad = BuildTar(w =>
+                {
+                    var e = new OstreeSharp.Tar.TarEntry { Name = "x", Mode = 0x1A4 };
+                    e.PaxRecords.Add(new("comment", new byte[2 * 1024 * 1024]));
+                    w.WriteFile(e, "x"u8);
+                });
+                break;
+            case "commit-without-objects":
+                bad = BuildTar(w =>
+                {
+                    var hex = commit;
+                    w.WriteFile(new OstreeSharp.Tar.TarEntry { Name = $"sysroot/ostree/repo/objects/{hex[..2]}/{hex[2..]}.commit", Mode = 0x1A4 }, File.ReadAllBytes(Path.Combine(repo, "objects", hex[..2], hex[2..] + ".commit")));
+                });
+                break;
+            default:
+                bad = [];
+                break;
+        }
+
+        File.WriteAllBytes(t["bad.tar"], bad);
+        Tools.Ours("init", "--repo=" + t["fresh"], "--mode=archive").Ok("init");
+        var r = verb == "import"
+            ? Tools.Ours("tar", "import", "--repo=" + t["fresh"], t["bad.tar"], "--write-ref=y")
+            : Tools.Ours("commit", "--repo=" + t["fresh"], "-b", "y", "--tar-autocreate-parents", "--tree=tar=" + t["bad.tar"]);
+        Assert.NotEqual(0, r.ExitCode);
+        var lines = r.Stderr.Trim().Split('\n');
+        Assert.True(lines.Length == 1 && lines[0].StartsWith("error: ", StringComparison.Ordinal), r.Stderr);
+        Assert.Empty(Directory.GetFiles(Path.Combine(t["fresh"], "objects"), "*", SearchOption.AllDirectories));
+        Assert.Empty(Directory.GetFiles(Path.Combine(t["fresh"], "refs"), "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void Container_layer_filtering_follows_the_spec_example()
+    {
+        using var t = new TempDir();
+        var tar = BuildTar(w =>
+        {
+            w.WriteFile(new OstreeSharp.Tar.TarEntry { Name = "etc/someconfig.conf", Mode = 0x1A4 }, "x=1\n"u8);
+            w.WriteFile(new OstreeSharp.Tar.TarEntry { Name = "var/log/foo.log", Mode = 0x1A4 }, "foo"u8);
+            w.WriteFile(new OstreeSharp.Tar.TarEntry { Name = "var/log/bar.log", Mode = 0x1A4 }, "bar"u8);
+            w.WriteFile(new OstreeSharp.Tar.TarEntry { Name = "run/somefile", Mode = 0x1A4 }, "run"u8);
+            w.WriteFile(new OstreeSharp.Tar.TarEntry { Name = "opt/tool", Mode = 0x1ED }, "opt"u8);
+        });
+        File.WriteAllBytes(t["layer.tar"], tar);
+        Tools.Ours("init", "--repo=" + t["repo"], "--mode=archive").Ok("init");
+        var r = Tools.Ours("commit", "--repo=" + t["repo"], "-b", "layer", "--tar-autocreate-parents", "--filter-container-layer", "--tree=tar=" + t["layer.tar"]);
+        r.Ok("filtered commit");
+        Assert.Contains("Image contains non-ostree compatible file paths: opt: 1 somefile: 1", r.Stderr);
+        var ls = Tools.Ostree("ls", "--repo=" + t["repo"], "-R", "layer").Ok("ls");
+        Assert.Contains("/usr/etc/someconfig.conf", ls);
+        Assert.Contains("/var/log/foo.log", ls);
+        Assert.DoesNotContain("/run/somefile", ls);
+        Assert.DoesNotContain("/opt", ls);
+    }
+}
