@@ -54,12 +54,12 @@ pair() {
 row() { # STEP TARGET "OSTREE_WALL OSTREE_RSS | OURS_WALL OURS_RSS"
     local ow orss sw srss
     read -r ow orss _ sw srss <<< "$3"
-    printf '| %-22s | %8.2f | %8.2f | %6.2fx | %5s | %7s | %6s |\n' "$1" "$ow" "$sw" "$(awk -v a="$sw" -v b="$ow" 'BEGIN {print (b > 0 ? a / b : 0)}')" "$2" "$orss" "$srss"
+    printf '| %-26s | %8.2f | %8.2f | %6.2fx | %5s | %7s | %6s |\n' "$1" "$ow" "$sw" "$(awk -v a="$sw" -v b="$ow" 'BEGIN {print (b > 0 ? a / b : 0)}')" "$2" "$orss" "$srss"
 }
 
 echo
-echo "| step                   | ostree s | ours s   | ratio   | target | ostree MB | ours MB |"
-echo "|------------------------|----------|----------|---------|--------|-----------|---------|"
+echo "| step                       | ostree s | ours s   | ratio   | target | ostree MB | ours MB |"
+echo "|----------------------------|----------|----------|---------|--------|-----------|---------|"
 for mode in archive bare-user; do
     target=0.6; [ "$mode" = bare-user ] && target=0.8
     r=$(pair "rm -rf $W/o && ostree init --repo=$W/o --mode=$mode" "ostree commit --repo=$W/o -b b --timestamp=2024-01-01 --owner-uid=0 --owner-gid=0 $TREE" \
@@ -71,6 +71,15 @@ r=$(pair "rm -rf $W/co" "ostree checkout --repo=$W/o -U -H b $W/co" "rm -rf $W/c
 row "checkout -U -H" 1.0 "$r"
 r=$(pair "true" "ostree fsck --repo=$W/o" "true" "$OURS fsck --repo=$W/s")
 row "fsck bare-user" 1.0 "$r"
+r=$(pair "rm -f $W/e.tar" "sh -c 'ostree export --repo=$W/o b > $W/e.tar'" "rm -f $W/e.tar" "$OURS tar export --repo=$W/s b -o $W/e.tar")
+row "tar export / ostree export" 1.0 "$r"
+r=$(pair "rm -f $W/e.tar" "tar -C $TREE -cf $W/e.tar ." "rm -f $W/e.tar" "$OURS tar export --repo=$W/s b -o $W/e.tar")
+row "tar export / tar -cf" - "$r"
+"$OURS" tar export --repo="$W/s" b -o "$W/ours.tar"
+ostree export --repo="$W/o" b > "$W/theirs.tar"
+r=$(pair "rm -rf $W/ti && ostree init --repo=$W/ti --mode=bare-user" "ostree commit --repo=$W/ti -b b --tree=tar=$W/theirs.tar" \
+         "rm -rf $W/ti && $OURS init --repo=$W/ti --mode=bare-user" "$OURS tar import --repo=$W/ti $W/ours.tar")
+row "tar import / commit tar=" 0.8 "$r"
 if [ "$SCALE" -gt 1 ]; then
     big="$W/big"
     mkdir -p "$big"
@@ -81,4 +90,11 @@ if [ "$SCALE" -gt 1 ]; then
     srss=$((srss / 1024))
     echo
     echo "peak RSS of our archive commit on a tree ${SCALE}x larger: ${srss} MB (${sw} s)"
+    "$OURS" tar export --repo="$W/s2" b -o "$W/big.tar"
+    "$OURS" init --repo="$W/s3" --mode=bare-user
+    /usr/bin/time -f "%e %M" -o "$W/time" "$OURS" tar import --repo="$W/s3" "$W/big.tar" >/dev/null
+    read -r iw irss < "$W/time"
+    /usr/bin/time -f "%e %M" -o "$W/time" "$OURS" tar export --repo="$W/s3" b -o "$W/big2.tar"
+    read -r ew erss < "$W/time"
+    echo "peak RSS on that tree: tar import $((irss / 1024)) MB (${iw} s), tar export $((erss / 1024)) MB (${ew} s)"
 fi

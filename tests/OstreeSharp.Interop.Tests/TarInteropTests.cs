@@ -86,6 +86,12 @@ public class TarInteropTests
             tars.Add(t[format + ".tar"]);
         }
 
+        foreach (var format in new[] { "pax", "gnutar" })
+        {
+            Tools.Run("bsdtar", ["--format=" + format, "-C", t["in"], "-cf", t["bsd-" + format + ".tar"], "."]).Ok("bsdtar " + format);
+            tars.Add(t["bsd-" + format + ".tar"]);
+        }
+
         Tools.Ostree("commit", "--repo=" + t["theirs"], "-b", "src", t["in"]).Ok("commit for export");
         var export = Tools.Run("sh", ["-c", $"ostree export --repo={t["theirs"]} src > {t["ostree-export.tar"]}"]);
         export.Ok("ostree export");
@@ -100,6 +106,59 @@ public class TarInteropTests
         }
 
         Tools.Ostree("fsck", "--repo=" + t["ours"]).Ok("ostree fsck");
+    }
+
+    [Fact]
+    public void Format_version_0_streams_import_with_the_same_commit()
+    {
+        var (t, repo, commit) = Committed("archive");
+        using var _ = t;
+        Tools.Ours("tar", "export", "--repo=" + repo, "x", "-o", t["v1.tar"]).Ok("export");
+
+        // Rewrite the v1 stream the way version 0 laid it out: xattr blobs in repo/xattrs/<sum>,
+        // `.file.xattrs` hard links, no binding for objects without xattrs, type bits in modes.
+        var emptyXattrs = Convert.ToHexStringLower(SHA256.HashData([]));
+        var v0 = BuildTar(w =>
+        {
+            using var r = new OstreeSharp.Tar.TarReader(File.OpenRead(t["v1.tar"]));
+            OstreeSharp.Tar.TarEntry? e;
+            while ((e = r.GetNextEntry()) is not null)
+            {
+                var name = e.Name;
+                if (name.EndsWith(".file-xattrs", StringComparison.Ordinal))
+                {
+                    var parts = name.Split('/');
+                    var sum = parts[^2] + parts[^1][..62];
+                    e.Name = "sysroot/ostree/repo/xattrs/" + sum;
+                }
+                else if (name.EndsWith(".file-xattrs-link", StringComparison.Ordinal))
+                {
+                    var target = e.LinkName.Split('/');
+                    var sum = target[^2] + target[^1][..62];
+                    if (sum == emptyXattrs)
+                    {
+                        continue;
+                    }
+
+                    e.Name = name.Replace(".file-xattrs-link", ".file.xattrs", StringComparison.Ordinal);
+                    e.LinkName = "sysroot/ostree/repo/xattrs/" + sum;
+                }
+                else if (name.EndsWith(".file", StringComparison.Ordinal))
+                {
+                    e.Mode |= e.Type == OstreeSharp.Tar.TarType.Symlink ? 0xA000u : 0x8000u;
+                }
+                else if (name == "sysroot/ostree/repo/config")
+                {
+                    e.Name = "sysroot/config";
+                }
+
+                w.WriteEntry(e, r.DataStream);
+            }
+        });
+        File.WriteAllBytes(t["v0.tar"], v0);
+        Tools.Ours("init", "--repo=" + t["fresh"], "--mode=bare-user").Ok("init");
+        Assert.Equal(commit, Tools.Ours("tar", "import", "--repo=" + t["fresh"], t["v0.tar"]).Ok("import v0"));
+        Tools.Ostree("fsck", "--repo=" + t["fresh"]).Ok("ostree fsck");
     }
 
     private static byte[] BuildTar(Action<OstreeSharp.Tar.TarWriter> body, bool finish = true)

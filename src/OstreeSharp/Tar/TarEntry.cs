@@ -99,7 +99,7 @@ public sealed class TarEntry
     /// <summary>Device minor (devices only).</summary>
     public uint DevMinor { get; set; }
 
-    /// <summary>Extended attributes carried as PAX <c>SCHILY.xattr.*</c> (binary-safe) or <c>LIBARCHIVE.xattr.*</c>.</summary>
+    /// <summary>Extended attributes from PAX <c>SCHILY.xattr.*</c> (binary-safe) and <c>LIBARCHIVE.xattr.*</c> records, in record order.</summary>
     public List<Xattr> Xattrs { get; } = [];
 
     /// <summary>Every PAX record of the entry, raw, in stream order (carried over when rewriting streams).</summary>

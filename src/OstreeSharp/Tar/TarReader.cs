@@ -212,10 +212,8 @@ public sealed class TarReader : IDisposable
                             throw new TarFormatException($"invalid base64 in PAX record {key} of {entry.Name}");
                         }
 
-                        if (!entry.Xattrs.Any(x => x.NameString == n))
-                        {
-                            entry.Xattrs.Add(Xattr.Create(n, v));
-                        }
+                        // Kept even when a SCHILY record repeats it: libarchive (and so libostree) reports both.
+                        entry.Xattrs.Add(Xattr.Create(n, v));
                     }
 
                     break;

@@ -82,7 +82,7 @@ public static class TarTreeImporter
                     {
                         bool link = entry.Type == TarType.Symlink;
                         uint mode = (link ? UnixMode.Symlink : UnixMode.Regular) | (entry.Mode & UnixMode.PermissionMask);
-                        var (u, g, m, x) = modifier.Apply(treePath, entry.Uid, entry.Gid, mode, Xattrs.Create(entry.Xattrs));
+                        var (u, g, m, x) = modifier.Apply(treePath, entry.Uid, entry.Gid, mode, OstreeOrder(entry));
                         var header = new FileHeader(u, g, m, link ? entry.LinkName : string.Empty, x);
                         var c = tx.WriteContent(header, link ? Stream.Null : reader.DataStream, link ? 0 : entry.Size);
                         dir.SetFile(leaf, c);
@@ -186,9 +186,13 @@ public static class TarTreeImporter
 
     private static Checksum WriteDirMeta(RepoTransaction tx, CommitModifier modifier, TarEntry entry, string treePath)
     {
-        var (u, g, m, x) = modifier.Apply(treePath, entry.Uid, entry.Gid, UnixMode.Directory | (entry.Mode & UnixMode.PermissionMask), Xattrs.Create(entry.Xattrs));
+        var (u, g, m, x) = modifier.Apply(treePath, entry.Uid, entry.Gid, UnixMode.Directory | (entry.Mode & UnixMode.PermissionMask), OstreeOrder(entry));
         return tx.WriteMetadata(ObjectType.DirMeta, new DirMeta(u, g, m, x).ToBytes());
     }
+
+    // libarchive prepends each xattr record to its list, and libostree keeps that list as it is:
+    // the commit holds a tarball's xattrs in reverse record order, duplicates included.
+    private static Xattrs OstreeOrder(TarEntry entry) => Xattrs.CreateInOrder(Enumerable.Reverse(entry.Xattrs));
 
     /// <summary>Normalises a tar path: leading <c>/</c> and <c>./</c> removed; <c>..</c> refused.</summary>
     public static string Normalize(string path, string archive)
