@@ -92,7 +92,7 @@ if [ "$SCALE" -gt 1 ]; then
     echo "peak RSS of our archive commit on a tree ${SCALE}x larger: ${srss} MB (${sw} s)"
     "$OURS" tar export --repo="$W/s2" b -o "$W/big.tar"
     "$OURS" init --repo="$W/s3" --mode=bare-user
-    /usr/bin/time -f "%e %M" -o "$W/time" "$OURS" tar import --repo="$W/s3" "$W/big.tar" >/dev/null
+    /usr/bin/time -f "%e %M" -o "$W/time" "$OURS" tar import --repo="$W/s3" --write-ref=b "$W/big.tar" >/dev/null
     read -r iw irss < "$W/time"
     /usr/bin/time -f "%e %M" -o "$W/time" "$OURS" tar export --repo="$W/s3" b -o "$W/big2.tar"
     read -r ew erss < "$W/time"

@@ -67,12 +67,30 @@ internal static class DemoCommand
         var commit = archive.LoadCommit(result.Commit);
         Console.WriteLine($"2. committed it to archive repo {archive.Path}: {result.Commit} (kernel {commit.Metadata.Lookup("ostree.linux")?.GetString()})");
 
+        var layer = Path.Combine(dir, "commit-layer.tar");
+        using (var fs = File.Create(layer))
+        {
+            new OstreeSharp.Tar.OstreeTarExporter(archive).Export(result.Commit, fs);
+        }
+
+        Console.WriteLine($"3. exported it as an ostree-ext tar stream, the layer format of ostree container images: {layer} ({new FileInfo(layer).Length / 1024} KiB)");
+
         var host = OstreeRepo.Create(Path.Combine(dir, "host-repo"), RepoMode.BareUser);
-        int copied = PullLocal.Run(archive, host, ["demo/x86_64/stable"], remote: null);
-        Console.WriteLine($"3. pulled it into a fresh bare-user repo {host.Path}: {copied} objects copied and verified");
+        OstreeSharp.Tar.TarImportResult imported;
+        using (var fs = File.OpenRead(layer))
+        {
+            imported = new OstreeSharp.Tar.OstreeTarImporter(host).Import(fs, "demo/x86_64/stable");
+        }
+
+        if (imported.Commit != result.Commit)
+        {
+            throw new OstreeException($"tar round trip changed the commit: {imported.Commit}");
+        }
+
+        Console.WriteLine($"4. imported the stream into a fresh bare-user repo {host.Path}: {imported.ObjectsWritten} objects verified, same commit {imported.Commit.ToHex()[..12]}");
 
         var fsck = Fsck.Run(host, delete: false);
-        Console.WriteLine($"4. fsck: {fsck.Objects} objects in {fsck.Commits} commit(s) re-hashed, {fsck.Problems.Count} problems");
+        Console.WriteLine($"5. fsck: {fsck.Objects} objects in {fsck.Commits} commit(s) re-hashed, {fsck.Problems.Count} problems");
         if (fsck.Problems.Count > 0)
         {
             throw new OstreeException("fsck found problems: " + fsck.Problems[0]);
@@ -81,10 +99,10 @@ internal static class DemoCommand
         var deploy = Path.Combine(dir, "deploy");
         new Trees.Checkout(host, new CheckoutOptions { UserMode = true, RequireHardlinks = true }).Run(result.Commit, deploy);
         var kernel = Directory.GetFiles(Path.Combine(deploy, "usr", "lib", "modules"), "vmlinuz", SearchOption.AllDirectories).Single();
-        Console.WriteLine($"5. checked it out with hardlinks at {deploy} (kernel {Path.GetRelativePath(deploy, kernel)})");
+        Console.WriteLine($"6. checked it out with hardlinks at {deploy} (kernel {Path.GetRelativePath(deploy, kernel)})");
         var diff = TreeDiff.Compare(host, host.LoadCommit(result.Commit), deploy, noXattrs: true);
-        Console.WriteLine($"6. verified the checkout against the commit: {diff.Modified.Count + diff.Added.Count + diff.Removed.Count} differences");
-        Console.WriteLine($"done in {sw.Elapsed.TotalSeconds:0.00} s (container encapsulation, signatures and sysroot deployment arrive with their issues)");
+        Console.WriteLine($"7. verified the checkout against the commit: {diff.Modified.Count + diff.Added.Count + diff.Removed.Count} differences");
+        Console.WriteLine($"done in {sw.Elapsed.TotalSeconds:0.00} s (OCI encapsulation, signatures and sysroot deployment arrive with their issues)");
     }
 }
 

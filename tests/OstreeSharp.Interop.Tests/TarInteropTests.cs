@@ -179,7 +179,7 @@ public class TarInteropTests
     public static TheoryData<string> HostileCases => new()
     {
         "dotdot", "absolute-object", "symlink-then-file", "missing-hardlink", "truncated", "mismatched-object",
-        "out-of-order", "huge-pax", "commit-without-objects", "empty",
+        "out-of-order", "huge-pax", "commit-without-objects", "empty", "device-node", "fifo",
     };
 
     [Theory]
@@ -249,6 +249,17 @@ public class TarInteropTests
                     var hex = commit;
                     w.WriteFile(new OstreeSharp.Tar.TarEntry { Name = $"sysroot/ostree/repo/objects/{hex[..2]}/{hex[2..]}.commit", Mode = 0x1A4 }, File.ReadAllBytes(Path.Combine(repo, "objects", hex[..2], hex[2..] + ".commit")));
                 });
+                break;
+            case "device-node" or "fifo":
+                verb = "commit";
+                bad = BuildTar(w => w.WriteEntry(new OstreeSharp.Tar.TarEntry
+                {
+                    Name = "dev-or-fifo",
+                    Type = kind == "fifo" ? OstreeSharp.Tar.TarType.Fifo : OstreeSharp.Tar.TarType.CharDevice,
+                    Mode = 0x1B6,
+                    DevMajor = 1,
+                    DevMinor = 3,
+                }));
                 break;
             default:
                 bad = [];

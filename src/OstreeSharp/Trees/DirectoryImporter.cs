@@ -68,6 +68,7 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
             }
         }, failed.Token, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
 
+        Exception? walkError = null;
         try
         {
             Walk(dir, "/", into, j =>
@@ -80,19 +81,34 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
         {
             // A writer failed: its exception is reported below.
         }
+        catch (Exception e)
+        {
+            walkError = e;
+            failed.Cancel();
+        }
         finally
         {
             queue.CompleteAdding();
         }
 
+        // Writers always finish before this method returns: the transaction outlives none of them.
         try
         {
             Task.WaitAll(workers);
         }
-        catch (AggregateException ae)
+        catch (AggregateException ae) when (walkError is null)
         {
             var first = ae.Flatten().InnerExceptions.FirstOrDefault(e => e is not OperationCanceledException) ?? ae.InnerExceptions[0];
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+        }
+        catch (AggregateException)
+        {
+            // The walk's own error is the one to report.
+        }
+
+        if (walkError is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(walkError).Throw();
         }
 
         cancellationToken.ThrowIfCancellationRequested();
