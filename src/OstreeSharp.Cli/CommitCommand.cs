@@ -39,8 +39,11 @@ internal static class CommitCommand
         var consume = new Option<bool>("--consume") { Description = "Consume (delete) content after commit (for local directories)" };
         var sizes = new Option<bool>("--generate-sizes") { Description = "Generate size information along with commit metadata" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
+        var sign = new Option<string[]>("--sign") { Description = "Sign the commit with this ed25519 secret key (base64)" };
+        var signFromFile = new Option<string?>("--sign-from-file") { Description = "Sign the commit with the ed25519 secret keys in FILE" };
+        var signType = new Option<string>("--sign-type") { Description = "Signature type to use (defaults to 'ed25519')", DefaultValueFactory = _ => "ed25519" };
         var path = new Argument<string?>("PATH") { Arity = ArgumentArity.ZeroOrOne, Description = "Directory to commit" };
-        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, filterLayer, skipUnchanged, consume, sizes, json })
+        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, filterLayer, skipUnchanged, consume, sizes, json, sign, signFromFile, signType })
         {
             cmd.Options.Add(o);
         }
@@ -121,6 +124,17 @@ internal static class CommitCommand
                 SkipIfUnchanged = pr.GetValue(skipUnchanged),
             };
 
+            var signKeys = (pr.GetValue(sign) ?? []).Select(Signing.Ed25519SecretKey.Parse).ToList();
+            if (pr.GetValue(signFromFile) is { } skf)
+            {
+                signKeys.AddRange(Signing.Ed25519Keys.ReadKeyFile(skf, Signing.Ed25519SecretKey.Parse));
+            }
+
+            if (signKeys.Count > 0 && pr.GetValue(signType) != "ed25519")
+            {
+                throw new ArgumentException($"Requested signature type '{pr.GetValue(signType)}' is not implemented");
+            }
+
             var progress = CliSupport.MakeProgress(pr, "commit");
             CommitResult result;
             TransactionStats stats;
@@ -165,6 +179,14 @@ internal static class CommitCommand
                 }
 
                 result = CommitWriter.Write(tx, root, request);
+                if (signKeys.Count > 0 && !result.Skipped)
+                {
+                    // Signed inside the transaction: the ref never points at an unsigned commit.
+                    var bytes = tx.TryReadStagedMetadata(result.Commit, ObjectType.Commit) ?? repo.ReadMetadataBytes(ObjectType.Commit, result.Commit);
+                    var existing = request.DetachedMetadata.Count > 0 ? GVariantValue.FromVarDict(request.DetachedMetadata) : null;
+                    tx.WriteCommitDetachedMetadata(result.Commit, Signing.Ed25519CommitSigner.WithSignatures(existing, signKeys.Select(k => k.Sign(bytes))));
+                }
+
                 stats = tx.Commit();
             }
 

@@ -66,9 +66,33 @@ public class VerbInteropTests
     }
 
     [Fact]
+    public void Ed25519_sign_verify_and_delete_from_the_command_line()
+    {
+        using var t = new TempDir();
+        TestTrees.WriteTricky(t["in"], withOwners: false);
+        var secret = OstreeSharp.Signing.Ed25519SecretKey.FromSeed(Enumerable.Range(1, 32).Select(i => (byte)i).ToArray());
+        var other = OstreeSharp.Signing.Ed25519SecretKey.FromSeed(new byte[32]);
+        File.WriteAllText(t["secret.key"], secret.Base64 + "\n");
+        File.WriteAllText(t["trusted.pub"], secret.PublicKey.Base64 + "\n");
+        var repo = "--repo=" + t["repo"];
+        Tools.Ours("init", repo, "--mode=archive").Ok("init");
+        var c = Tools.Ours("commit", repo, "-b", "x", "--sign-from-file=" + t["secret.key"], "--add-detached-metadata-string=k=v", t["in"]).Ok("signed commit");
+        Assert.Contains(secret.PublicKey.Base64, Tools.Ours("sign", repo, "--verify", "--keys-file=" + t["trusted.pub"], c).Ok("verify"));
+        Assert.Equal("'v'", Tools.Ostree("show", repo, c, "--print-detached-metadata-key=k").Out);
+        var wrong = Tools.Ours("sign", repo, "--verify", c, other.PublicKey.Base64);
+        Assert.NotEqual(0, wrong.ExitCode);
+        Assert.StartsWith("error: ", wrong.Stderr);
+        Tools.Ours("sign", repo, c, other.Base64).Ok("second signature");
+        Tools.Ours("sign", repo, "--verify", c, other.PublicKey.Base64).Ok("verify with the second key");
+        Tools.Ours("sign", repo, "--delete", c, secret.PublicKey.Base64).Ok("delete");
+        Assert.NotEqual(0, Tools.Ours("sign", repo, "--verify", "--keys-file=" + t["trusted.pub"], c).ExitCode);
+        Tools.Ostree("fsck", repo).Ok("ostree fsck with signed detached metadata");
+    }
+
+    [Fact]
     public void Help_is_available_for_every_verb()
     {
-        foreach (var verb in new[] { "init", "commit", "checkout", "log", "show", "ls", "cat", "refs", "rev-parse", "reset", "checksum", "config", "diff", "fsck", "prune", "summary", "pull-local", "demo" })
+        foreach (var verb in new[] { "init", "commit", "checkout", "log", "show", "ls", "cat", "refs", "rev-parse", "reset", "checksum", "config", "diff", "fsck", "prune", "summary", "pull-local", "demo", "tar", "sign" })
         {
             var r = Tools.Ours(verb, "--help");
             Assert.True(r.ExitCode == 0 && r.Stdout.Contains("Usage", StringComparison.Ordinal), verb + ": " + r.Stdout + r.Stderr);

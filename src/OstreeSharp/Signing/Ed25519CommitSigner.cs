@@ -1,0 +1,142 @@
+// ed25519 signatures on commits, stored in detached metadata under ostree.sign.ed25519
+// (spec: ostree-repo-format.md, section 5.2).
+using OstreeSharp.GVariant;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+using OstreeSharp.Trees;
+
+namespace OstreeSharp.Signing;
+
+/// <summary>Outcome of a successful verification.</summary>
+public sealed record SignatureVerification(Ed25519PublicKey Key, int ValidSignatures);
+
+/// <summary>Signs and verifies commits with ed25519 keys.</summary>
+public static class Ed25519CommitSigner
+{
+    /// <summary>The detached metadata key.</summary>
+    public const string MetadataKey = "ostree.sign.ed25519";
+
+    /// <summary>The signatures of a commit (empty when none).</summary>
+    public static IReadOnlyList<byte[]> ReadSignatures(GVariantValue? detached)
+    {
+        var v = detached?.Lookup(MetadataKey);
+        if (v is null)
+        {
+            return [];
+        }
+
+        if (v.Type.Text != "aay")
+        {
+            throw new SignatureException($"{MetadataKey} has type {v.Type}, expected aay");
+        }
+
+        return v.GetChildren().Select(c => c.GetBytes()).ToList();
+    }
+
+    /// <summary>
+    /// Detached metadata with <paramref name="signatures"/> as the signature list; other keys are kept.
+    /// The dictionary is rebuilt as GLib's GVariantDict does (hash-table order), as ostree does.
+    /// </summary>
+    public static GVariantValue WithSignatures(GVariantValue? detached, IEnumerable<byte[]> signatures)
+    {
+        var list = signatures.ToList();
+        var rebuilt = new List<KeyValuePair<string, GVariantValue>>(detached?.GetVarDictEntries() ?? []);
+        if (list.Count > 0)
+        {
+            rebuilt.Add(new(MetadataKey, GVariantValue.FromArray(GVariantType.ByteArray, list.Select(GVariantValue.FromBytes))));
+        }
+        else
+        {
+            rebuilt.RemoveAll(e => e.Key == MetadataKey);
+        }
+
+        return GVariantValue.FromVarDict(GHashTableOrder.Reorder(rebuilt));
+    }
+
+    /// <summary>Adds a signature by each key (skipping keys that already signed) and writes the detached metadata.</summary>
+    public static void Sign(OstreeRepo repo, Checksum commit, IEnumerable<Ed25519SecretKey> keys)
+    {
+        var bytes = repo.ReadMetadataBytes(ObjectType.Commit, commit);
+        var detached = repo.LoadDetachedMetadata(commit);
+        var sigs = ReadSignatures(detached).ToList();
+        foreach (var k in keys)
+        {
+            if (sigs.Any(s => Ed25519Keys.Verify(k.PublicKey, bytes, s)))
+            {
+                continue;
+            }
+
+            sigs.Add(k.Sign(bytes));
+        }
+
+        using var tx = repo.BeginTransaction();
+        tx.WriteCommitDetachedMetadata(commit, WithSignatures(detached, sigs));
+        tx.Commit();
+    }
+
+    /// <summary>Removes the signatures made by the given public keys; returns how many were removed.</summary>
+    public static int Delete(OstreeRepo repo, Checksum commit, IReadOnlyCollection<Ed25519PublicKey> keys)
+    {
+        var bytes = repo.ReadMetadataBytes(ObjectType.Commit, commit);
+        var detached = repo.LoadDetachedMetadata(commit);
+        var sigs = ReadSignatures(detached).ToList();
+        int removed = sigs.RemoveAll(s => keys.Any(k => Ed25519Keys.Verify(k, bytes, s)));
+        if (removed > 0)
+        {
+            using var tx = repo.BeginTransaction();
+            tx.WriteCommitDetachedMetadata(commit, WithSignatures(detached, sigs));
+            tx.Commit();
+        }
+
+        return removed;
+    }
+
+    /// <summary>
+    /// Verifies <paramref name="commitBytes"/> against its detached metadata: at least one signature
+    /// must verify with a trusted key that is not revoked. Throws with the reason otherwise.
+    /// </summary>
+    public static SignatureVerification Verify(ReadOnlySpan<byte> commitBytes, GVariantValue? detached, IReadOnlyCollection<Ed25519PublicKey> trusted, IReadOnlyCollection<Ed25519PublicKey>? revoked = null)
+    {
+        var sigs = ReadSignatures(detached);
+        if (sigs.Count == 0)
+        {
+            throw new SignatureException("No ed25519 signatures found", SignatureFailure.NoSignature);
+        }
+
+        if (trusted.Count == 0)
+        {
+            throw new SignatureException("No trusted ed25519 keys configured", SignatureFailure.UnknownKey);
+        }
+
+        bool sawRevoked = false;
+        foreach (var s in sigs)
+        {
+            if (s.Length != 64)
+            {
+                throw new SignatureException($"Invalid ed25519 signature length {s.Length}", SignatureFailure.Invalid);
+            }
+
+            foreach (var k in trusted)
+            {
+                if (Ed25519Keys.Verify(k, commitBytes, s))
+                {
+                    if (revoked?.Contains(k) == true)
+                    {
+                        sawRevoked = true;
+                        continue;
+                    }
+
+                    return new SignatureVerification(k, 1);
+                }
+            }
+        }
+
+        if (sawRevoked)
+        {
+            throw new SignatureException("ed25519 signature made by a revoked key", SignatureFailure.RevokedKey);
+        }
+
+        // A signature that verifies with no trusted key is either by an unknown key or damaged: both refused.
+        throw new SignatureException($"None of the {sigs.Count} ed25519 signature(s) verify with the {trusted.Count} trusted key(s)", SignatureFailure.UnknownKey);
+    }
+}
