@@ -90,9 +90,48 @@ public class VerbInteropTests
     }
 
     [Fact]
+    public void Remotes_are_written_as_ostree_writes_them_and_drive_verification()
+    {
+        using var t = new TempDir();
+        foreach (var (tool, repo) in new[] { ("ostree", "theirs"), ("ours", "ours") })
+        {
+            Func<string[], RunResult> run = tool == "ostree" ? Tools.Ostree : Tools.Ours;
+            run(["init", "--repo=" + t[repo], "--mode=archive"]).Ok("init");
+            run(["remote", "add", "--repo=" + t[repo], "--no-gpg-verify", "--set=foo=bar", "origin", "http://127.0.0.1:8080/repo", "main", "other"]).Ok("remote add");
+            run(["remote", "add", "--repo=" + t[repo], "second", "http://127.0.0.1/r"]).Ok("remote add 2");
+            Assert.NotEqual(0, run(["remote", "add", "--repo=" + t[repo], "origin", "http://x"]).ExitCode);
+            run(["remote", "add", "--repo=" + t[repo], "--if-not-exists", "origin", "http://x"]).Ok("if-not-exists");
+        }
+
+        Assert.Equal(File.ReadAllText(t["theirs/config"]), File.ReadAllText(t["ours/config"]));
+        foreach (var args in new[] { new[] { "list" }, ["list", "-u"], ["show-url", "origin"] })
+        {
+            Assert.Equal(Tools.Ostree(["remote", args[0], "--repo=" + t["theirs"], .. args[1..]]).Ok("ostree remote"), Tools.Ours(["remote", args[0], "--repo=" + t["ours"], .. args[1..]]).Ok("our remote"));
+        }
+
+        Tools.Ours("remote", "delete", "--repo=" + t["ours"], "second").Ok("delete");
+        Assert.Equal("origin", Tools.Ostree("remote", "list", "--repo=" + t["ours"]).Out);
+        Assert.NotEqual(0, Tools.Ours("remote", "delete", "--repo=" + t["ours"], "nope").ExitCode);
+        Tools.Ours("remote", "delete", "--repo=" + t["ours"], "--if-exists", "nope").Ok("if-exists");
+
+        // A remote with an ed25519 key: signed commits verify, unsigned ones are refused.
+        var key = OstreeSharp.Signing.Ed25519SecretKey.FromSeed(Enumerable.Range(5, 32).Select(i => (byte)i).ToArray());
+        Tools.Ours("remote", "add", "--repo=" + t["ours"], "--no-gpg-verify", "--sign-verify=ed25519=inline:" + key.PublicKey.Base64, "signed", "http://127.0.0.1/s").Ok("remote add signed");
+        TestTrees.WriteTricky(t["in"], withOwners: false);
+        var signed = Tools.Ours("commit", "--repo=" + t["ours"], "-b", "a", "--sign=" + key.Base64, t["in"]).Ok("signed commit");
+        var unsigned = Tools.Ours("commit", "--repo=" + t["ours"], "-b", "b", t["in"]).Ok("unsigned commit");
+        var ours = OstreeSharp.Repository.OstreeRepo.Open(t["ours"]);
+        var policy = OstreeSharp.Signing.VerificationPolicy.ForRemote(ours, "signed");
+        Assert.Equal(key.PublicKey, OstreeSharp.Signing.CommitVerifier.Verify(ours, OstreeSharp.Objects.Checksum.Parse(signed), policy)!.Key);
+        var e = Assert.Throws<OstreeSharp.Signing.SignatureException>(() => OstreeSharp.Signing.CommitVerifier.Verify(ours, OstreeSharp.Objects.Checksum.Parse(unsigned), policy));
+        Assert.Equal(OstreeSharp.Signing.SignatureFailure.NoSignature, e.Reason);
+        Assert.True(OstreeSharp.Signing.VerificationPolicy.ForRemote(OstreeSharp.Repository.OstreeRepo.Open(t["theirs"]), "second").RequireGpg);
+    }
+
+    [Fact]
     public void Help_is_available_for_every_verb()
     {
-        foreach (var verb in new[] { "init", "commit", "checkout", "log", "show", "ls", "cat", "refs", "rev-parse", "reset", "checksum", "config", "diff", "fsck", "prune", "summary", "pull-local", "demo", "tar", "sign" })
+        foreach (var verb in new[] { "init", "commit", "checkout", "log", "show", "ls", "cat", "refs", "rev-parse", "reset", "checksum", "config", "diff", "fsck", "prune", "summary", "pull-local", "demo", "tar", "sign", "remote" })
         {
             var r = Tools.Ours(verb, "--help");
             Assert.True(r.ExitCode == 0 && r.Stdout.Contains("Usage", StringComparison.Ordinal), verb + ": " + r.Stdout + r.Stderr);

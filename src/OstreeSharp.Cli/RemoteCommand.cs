@@ -1,0 +1,136 @@
+using System.CommandLine;
+using OstreeSharp.Signing;
+
+namespace OstreeSharp.Cli;
+
+internal static class RemoteCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("remote", "Remote commands that may involve server access");
+        cmd.Subcommands.Add(Add());
+        cmd.Subcommands.Add(List());
+        cmd.Subcommands.Add(Delete());
+        cmd.Subcommands.Add(ShowUrl());
+        return cmd;
+    }
+
+    private static Command Add()
+    {
+        var cmd = new Command("add", "Add a remote repository");
+        var set = new Option<string[]>("--set") { Description = "Set config option KEY=VALUE for remote" };
+        var noGpg = new Option<bool>("--no-gpg-verify") { Description = "Disable GPG verification" };
+        var signVerify = new Option<string[]>("--sign-verify") { Description = "Verify signatures using TYPE=[inline|file]:PUBKEY (ed25519)" };
+        var ifNotExists = new Option<bool>("--if-not-exists") { Description = "Do nothing if the provided remote exists" };
+        var name = new Argument<string>("NAME");
+        var url = new Argument<string>("URL");
+        var branches = new Argument<string[]>("BRANCH") { Arity = ArgumentArity.ZeroOrMore };
+        foreach (var o in new Option[] { set, noGpg, signVerify, ifNotExists })
+        {
+            cmd.Options.Add(o);
+        }
+
+        cmd.Arguments.Add(name);
+        cmd.Arguments.Add(url);
+        cmd.Arguments.Add(branches);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var options = new List<KeyValuePair<string, string>>();
+            foreach (var kv in pr.GetValue(set) ?? [])
+            {
+                int eq = kv.IndexOf('=', StringComparison.Ordinal);
+                if (eq <= 0)
+                {
+                    throw new ArgumentException($"--set: missing '=' in '{kv}'");
+                }
+
+                options.Add(new(kv[..eq], kv[(eq + 1)..]));
+            }
+
+            var sv = pr.GetValue(signVerify) ?? [];
+            if (sv.Length > 0)
+            {
+                options.Add(new("sign-verify", "true"));
+                foreach (var spec in sv)
+                {
+                    // ed25519=inline:KEY or ed25519=file:PATH
+                    var parts = spec.Split('=', 2);
+                    var how = parts.Length == 2 ? parts[1].Split(':', 2) : [];
+                    if (parts[0] != "ed25519" || how.Length != 2 || how[0] is not ("inline" or "file"))
+                    {
+                        throw new ArgumentException($"Invalid --sign-verify '{spec}': expected ed25519=inline:PUBKEY or ed25519=file:PATH");
+                    }
+
+                    if (how[0] == "inline")
+                    {
+                        Ed25519PublicKey.Parse(how[1]);
+                        options.Add(new("verification-ed25519-key", how[1]));
+                    }
+                    else
+                    {
+                        Ed25519Keys.ReadPublicKeys(how[1]);
+                        options.Add(new("verification-ed25519-file", Path.GetFullPath(how[1])));
+                    }
+                }
+            }
+
+            if (pr.GetValue(noGpg))
+            {
+                options.Add(new("gpg-verify", "false"));
+            }
+
+            repo.AddRemote(pr.GetValue(name)!, pr.GetValue(url)!, pr.GetValue(branches) ?? [], options, pr.GetValue(ifNotExists));
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command List()
+    {
+        var cmd = new Command("list", "List remote repository names");
+        var urls = new Option<bool>("--show-urls", "-u") { Description = "Show remote URLs in list" };
+        cmd.Options.Add(urls);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var names = repo.ListRemotes().Order(StringComparer.Ordinal).ToList();
+            int width = names.Count == 0 ? 0 : names.Max(n => n.Length);
+            foreach (var n in names)
+            {
+                Console.WriteLine(pr.GetValue(urls) ? $"{n.PadRight(width)}  {repo.GetRemote(n)!.Url}" : n);
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Delete()
+    {
+        var cmd = new Command("delete", "Delete a remote repository");
+        var ifExists = new Option<bool>("--if-exists") { Description = "Do nothing if the provided remote does not exist" };
+        var name = new Argument<string>("NAME");
+        cmd.Options.Add(ifExists);
+        cmd.Arguments.Add(name);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            CliSupport.OpenRepo(pr).DeleteRemote(pr.GetValue(name)!, pr.GetValue(ifExists));
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command ShowUrl()
+    {
+        var cmd = new Command("show-url", "Show remote repository URL");
+        var name = new Argument<string>("NAME");
+        cmd.Arguments.Add(name);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            Console.WriteLine(CliSupport.OpenRepo(pr).RequireRemote(pr.GetValue(name)!).Url);
+            return 0;
+        });
+        return cmd;
+    }
+}
