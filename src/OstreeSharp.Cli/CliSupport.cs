@@ -119,5 +119,17 @@ internal static class CliSupport
         throw new FormatException($"Could not parse '{text}'");
     }
 
+    /// <summary>Splits <c>KEY=VALUE</c> at the first '=' (the key must not be empty).</summary>
+    public static (string Key, string Value) SplitKeyValue(string kv, string option)
+    {
+        int eq = kv.IndexOf('=', StringComparison.Ordinal);
+        if (eq <= 0)
+        {
+            throw new ArgumentException($"{option}: missing '=' in '{kv}'");
+        }
+
+        return (kv[..eq], kv[(eq + 1)..]);
+    }
+
     public static string FormatDate(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss '+0000'", CultureInfo.InvariantCulture);
 }

@@ -88,19 +88,19 @@ internal static class CommitCommand
             var metadata = new List<KeyValuePair<string, GVariantValue>>();
             foreach (var kv in pr.GetValue(metaString) ?? [])
             {
-                var (k, v) = SplitKeyValue(kv, "--add-metadata-string");
+                var (k, v) = CliSupport.SplitKeyValue(kv, "--add-metadata-string");
                 metadata.Add(new(k, GVariantValue.FromString(v)));
             }
 
             foreach (var kv in pr.GetValue(meta) ?? [])
             {
-                var (k, v) = SplitKeyValue(kv, "--add-metadata");
+                var (k, v) = CliSupport.SplitKeyValue(kv, "--add-metadata");
                 metadata.Add(new(k, GVariantTextParser.Parse(v)));
             }
 
             var detached = (pr.GetValue(detachedString) ?? []).Select(kv =>
             {
-                var (k, v) = SplitKeyValue(kv, "--add-detached-metadata-string");
+                var (k, v) = CliSupport.SplitKeyValue(kv, "--add-detached-metadata-string");
                 return new KeyValuePair<string, GVariantValue>(k, GVariantValue.FromString(v));
             }).ToList();
 
@@ -214,16 +214,5 @@ internal static class CommitCommand
             return 0;
         });
         return cmd;
-    }
-
-    private static (string Key, string Value) SplitKeyValue(string kv, string option)
-    {
-        int eq = kv.IndexOf('=', StringComparison.Ordinal);
-        if (eq <= 0)
-        {
-            throw new ArgumentException($"{option}: missing '=' in '{kv}'");
-        }
-
-        return (kv[..eq], kv[(eq + 1)..]);
     }
 }

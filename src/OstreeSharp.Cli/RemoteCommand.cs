@@ -39,13 +39,8 @@ internal static class RemoteCommand
             var options = new List<KeyValuePair<string, string>>();
             foreach (var kv in pr.GetValue(set) ?? [])
             {
-                int eq = kv.IndexOf('=', StringComparison.Ordinal);
-                if (eq <= 0)
-                {
-                    throw new ArgumentException($"--set: missing '=' in '{kv}'");
-                }
-
-                options.Add(new(kv[..eq], kv[(eq + 1)..]));
+                var (k, v) = CliSupport.SplitKeyValue(kv, "--set");
+                options.Add(new(k, v));
             }
 
             var sv = pr.GetValue(signVerify) ?? [];

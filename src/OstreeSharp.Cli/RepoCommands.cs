@@ -632,8 +632,8 @@ internal static class RepoCommands
             {
                 var extra = (pr.GetValue(meta) ?? []).Select(kv =>
                 {
-                    int eq = kv.IndexOf('=', StringComparison.Ordinal);
-                    return new KeyValuePair<string, GVariantValue>(kv[..eq], GVariantTextParser.Parse(kv[(eq + 1)..]));
+                    var (k, v) = CliSupport.SplitKeyValue(kv, "--add-metadata");
+                    return new KeyValuePair<string, GVariantValue>(k, GVariantTextParser.Parse(v));
                 });
                 Trees.Summary.Update(repo, extra);
                 return 0;

@@ -106,16 +106,5 @@ public sealed class Ed25519Tests : IDisposable
         Assert.Throws<SignatureException>(() => Ed25519SecretKey.Parse(Convert.ToBase64String([.. new byte[32], .. new byte[32]])));
     }
 
-    private string CopyVectors()
-    {
-        var dest = Path.Combine(_dir, "vectors");
-        foreach (var file in Directory.EnumerateFiles(Vectors.ArchiveRepo, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(dest, Path.GetRelativePath(Vectors.ArchiveRepo, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(file, target);
-        }
-
-        return dest;
-    }
+    private string CopyVectors() => Vectors.CopyArchiveRepo(Path.Combine(_dir, "vectors"));
 }

@@ -149,16 +149,5 @@ public sealed class RepositoryTests : IDisposable
         }
     }
 
-    private string CopyVectors()
-    {
-        var dest = Path.Combine(_dir, "vectors");
-        foreach (var f in Directory.EnumerateFiles(Vectors.ArchiveRepo, "*", SearchOption.AllDirectories))
-        {
-            var target = Path.Combine(dest, Path.GetRelativePath(Vectors.ArchiveRepo, f));
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.Copy(f, target);
-        }
-
-        return dest;
-    }
+    private string CopyVectors() => Vectors.CopyArchiveRepo(Path.Combine(_dir, "vectors"));
 }

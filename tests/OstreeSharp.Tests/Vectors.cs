@@ -30,6 +30,19 @@ internal static class Vectors
         return data;
     }
 
+    /// <summary>Copies the archive vector repository to <paramref name="dest"/> (tests may modify the copy).</summary>
+    public static string CopyArchiveRepo(string dest)
+    {
+        foreach (var f in Directory.EnumerateFiles(ArchiveRepo, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(dest, Path.GetRelativePath(ArchiveRepo, f));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(f, target);
+        }
+
+        return dest;
+    }
+
     public static JsonElement Find(string repo, string idAndType) =>
         Objects(repo).First(o => o.Str("checksum") + "." + o.Str("type") == idAndType);
 }
