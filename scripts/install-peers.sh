@@ -2,7 +2,7 @@
 # Installs the peer tools the interop tests and benchmarks compare against (Debian 12, as root).
 # Does nothing when everything is already installed.
 set -euo pipefail
-want=(ostree tar gzip zstd python3 time procps attr libarchive-tools)
+want=(ostree tar gzip zstd python3 time procps attr libarchive-tools gnupg)
 missing=()
 for p in "${want[@]}"; do
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" = installed ] || missing+=("$p")

@@ -12,6 +12,52 @@ internal static class RemoteCommand
         cmd.Subcommands.Add(List());
         cmd.Subcommands.Add(Delete());
         cmd.Subcommands.Add(ShowUrl());
+        cmd.Subcommands.Add(GpgImport());
+        return cmd;
+    }
+
+    private static int ImportKeys(OstreeSharp.Repository.OstreeRepo repo, string remote, IEnumerable<string> files)
+    {
+        repo.RequireRemote(remote);
+        var target = Path.Combine(repo.Path, remote + ".trustedkeys.gpg");
+        var keyring = new GpgKeyring();
+        if (File.Exists(target))
+        {
+            keyring.AddFile(target);
+        }
+
+        int before = keyring.Rings.Count;
+        foreach (var f in files)
+        {
+            keyring.AddPath(f);
+        }
+
+        FileUtil.WriteAtomic(target, keyring.ToBinary(), repo.Fsync);
+        int n = keyring.Rings.Count - before;
+        Console.WriteLine($"Imported {n} GPG key{(n == 1 ? string.Empty : "s")} to remote \"{remote}\"");
+        return n;
+    }
+
+    private static Command GpgImport()
+    {
+        var cmd = new Command("gpg-import", "Import GPG keys");
+        var keyring = new Option<string[]>("--keyring", "-k") { Description = "Import keys from a keyring file (repeatable)" };
+        var name = new Argument<string>("NAME");
+        var ids = new Argument<string[]>("KEY-ID") { Arity = ArgumentArity.ZeroOrMore };
+        cmd.Options.Add(keyring);
+        cmd.Arguments.Add(name);
+        cmd.Arguments.Add(ids);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var files = pr.GetValue(keyring) ?? [];
+            if (files.Length == 0)
+            {
+                throw new ArgumentException("--keyring=FILE is required (reading the user's GnuPG keyring by key id is not supported)");
+            }
+
+            ImportKeys(CliSupport.OpenRepo(pr), pr.GetValue(name)!, files);
+            return 0;
+        });
         return cmd;
     }
 
@@ -22,10 +68,11 @@ internal static class RemoteCommand
         var noGpg = new Option<bool>("--no-gpg-verify") { Description = "Disable GPG verification" };
         var signVerify = new Option<string[]>("--sign-verify") { Description = "Verify signatures using TYPE=[inline|file]:PUBKEY (ed25519)" };
         var ifNotExists = new Option<bool>("--if-not-exists") { Description = "Do nothing if the provided remote exists" };
+        var gpgImport = new Option<string?>("--gpg-import") { Description = "Import GPG key from FILE" };
         var name = new Argument<string>("NAME");
         var url = new Argument<string>("URL");
         var branches = new Argument<string[]>("BRANCH") { Arity = ArgumentArity.ZeroOrMore };
-        foreach (var o in new Option[] { set, noGpg, signVerify, ifNotExists })
+        foreach (var o in new Option[] { set, noGpg, signVerify, ifNotExists, gpgImport })
         {
             cmd.Options.Add(o);
         }
@@ -76,6 +123,11 @@ internal static class RemoteCommand
             }
 
             repo.AddRemote(pr.GetValue(name)!, pr.GetValue(url)!, pr.GetValue(branches) ?? [], options, pr.GetValue(ifNotExists));
+            if (pr.GetValue(gpgImport) is { } keys)
+            {
+                ImportKeys(repo, pr.GetValue(name)!, [keys]);
+            }
+
             return 0;
         });
         return cmd;

@@ -186,8 +186,11 @@ internal static class RepoCommands
         var dkey = new Option<string?>("--print-detached-metadata-key") { Description = "Print string value of detached metadata key" };
         var raw = new Option<bool>("--raw") { Description = "Show raw variant data" };
         var json = new Option<bool>("--json") { Description = "Print the commit as JSON" };
+        var gpgHome = new Option<string?>("--gpg-homedir") { Description = "GPG Homedir to use when looking for keyrings" };
+        var gpgRemote = new Option<string?>("--gpg-verify-remote") { Description = "Use remote's keyring to verify signatures" };
+        var keyring = new Option<string[]>("--keyring") { Description = "Also check signatures with the keys in this keyring file" };
         var rev = new Argument<string>("OBJECT");
-        foreach (var o in new Option[] { key, dkey, raw, json })
+        foreach (var o in new Option[] { key, dkey, raw, json, gpgHome, gpgRemote, keyring })
         {
             cmd.Options.Add(o);
         }
@@ -217,6 +220,33 @@ internal static class RepoCommands
             {
                 var sb = new StringBuilder();
                 DumpCommit(sb, repo, id, c, pr.GetValue(raw));
+                var detached = repo.LoadDetachedMetadata(id);
+                if (Signing.GpgCommitSigner.ReadSignatures(detached).Count > 0)
+                {
+                    var keys = new Signing.GpgKeyring();
+                    if (pr.GetValue(gpgRemote) is { } remote)
+                    {
+                        keys = Signing.VerificationPolicy.RemoteGpgKeys(repo, remote);
+                    }
+
+                    if (pr.GetValue(gpgHome) is { } home)
+                    {
+                        keys.AddHomeDir(home);
+                    }
+
+                    foreach (var path in pr.GetValue(keyring) ?? [])
+                    {
+                        keys.AddPath(path);
+                    }
+
+                    var statuses = Signing.GpgCommitSigner.Check(repo.ReadMetadataBytes(ObjectType.Commit, id), detached, keys);
+                    sb.Append(statuses.Count == 1 ? "Found 1 signature:\n" : $"Found {statuses.Count} signatures:\n");
+                    foreach (var st in statuses)
+                    {
+                        sb.Append('\n').Append(st.Describe());
+                    }
+                }
+
                 Console.Out.Write(sb.ToString());
             }
 

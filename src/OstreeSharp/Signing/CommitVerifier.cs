@@ -6,10 +6,32 @@ using OstreeSharp.Repository;
 namespace OstreeSharp.Signing;
 
 /// <summary>Which keys a commit must be signed by.</summary>
-public sealed record VerificationPolicy(IReadOnlyList<Ed25519PublicKey> TrustedEd25519, IReadOnlyList<Ed25519PublicKey> RevokedEd25519, bool RequireGpg)
+public sealed record VerificationPolicy(IReadOnlyList<Ed25519PublicKey> TrustedEd25519, IReadOnlyList<Ed25519PublicKey> RevokedEd25519, bool RequireGpg, GpgKeyring? GpgKeys = null)
 {
     /// <summary>Trust exactly these ed25519 keys.</summary>
     public static VerificationPolicy ForKeys(params Ed25519PublicKey[] keys) => new(keys, [], false);
+
+    /// <summary>Require a good OpenPGP signature by a key of <paramref name="keyring"/>.</summary>
+    public static VerificationPolicy ForGpg(GpgKeyring keyring) => new([], [], true, keyring);
+
+    /// <summary>The OpenPGP keys ostree uses for a remote: REMOTE.trustedkeys.gpg in the repository, plus <c>gpgkeypath</c>.</summary>
+    public static GpgKeyring RemoteGpgKeys(OstreeRepo repo, string remote)
+    {
+        var r = repo.RequireRemote(remote);
+        var keyring = new GpgKeyring();
+        var file = Path.Combine(repo.Path, remote + ".trustedkeys.gpg");
+        if (File.Exists(file))
+        {
+            keyring.AddFile(file);
+        }
+
+        foreach (var p in (r.Options.GetValueOrDefault("gpgkeypath") ?? string.Empty).Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            keyring.AddPath(p);
+        }
+
+        return keyring;
+    }
 
     /// <summary>
     /// The policy of a remote: <c>sign-verify</c> with <c>verification-ed25519-key</c> /
@@ -39,7 +61,7 @@ public sealed record VerificationPolicy(IReadOnlyList<Ed25519PublicKey> TrustedE
         }
 
         bool gpg = !string.Equals(r.Options.GetValueOrDefault("gpg-verify") ?? "true", "false", StringComparison.Ordinal);
-        return new VerificationPolicy(trusted, [], gpg);
+        return new VerificationPolicy(trusted, [], gpg, gpg ? RemoteGpgKeys(repo, remote) : null);
     }
 }
 
@@ -55,7 +77,7 @@ public static class CommitVerifier
     {
         if (policy.RequireGpg)
         {
-            throw new SignatureException("OpenPGP verification is required by the policy (gpg-verify) and is not supported yet; set gpg-verify=false and use sign-verify with ed25519 keys", SignatureFailure.UnknownKey);
+            GpgCommitSigner.Verify(commitBytes, detached, policy.GpgKeys ?? new GpgKeyring());
         }
 
         return policy.TrustedEd25519.Count == 0 ? null : Ed25519CommitSigner.Verify(commitBytes, detached, policy.TrustedEd25519, policy.RevokedEd25519);

@@ -1,0 +1,272 @@
+// OpenPGP signatures on commits: binary detached signatures over the exact commit bytes,
+// stored as ostree.gpgsigs (aay) in detached metadata (spec: ostree-repo-format.md, section 5.1).
+using System.Globalization;
+using System.Text;
+using Org.BouncyCastle.Bcpg;
+using Org.BouncyCastle.Bcpg.OpenPgp;
+using OstreeSharp.GVariant;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+using OstreeSharp.Trees;
+
+namespace OstreeSharp.Signing;
+
+/// <summary>The outcome for one OpenPGP signature.</summary>
+public sealed record GpgSignatureStatus(long KeyId, DateTime Created, PublicKeyAlgorithmTag Algorithm, SignatureFailure? Failure, string? UserId, long? PrimaryKeyId, DateTime? KeyExpired)
+{
+    /// <summary>True when the signature is good and its key neither expired nor revoked.</summary>
+    public bool IsValid => Failure is null;
+
+    /// <summary>The text <c>ostree show</c> prints for this signature.</summary>
+    public string Describe()
+    {
+        var sb = new StringBuilder();
+        var algo = Algorithm switch
+        {
+            PublicKeyAlgorithmTag.RsaGeneral or PublicKeyAlgorithmTag.RsaSign => "RSA",
+            PublicKeyAlgorithmTag.Dsa => "DSA",
+            PublicKeyAlgorithmTag.ECDsa => "ECDSA",
+            PublicKeyAlgorithmTag.EdDsa_Legacy or PublicKeyAlgorithmTag.Ed25519 => "EdDSA",
+            _ => Algorithm.ToString(),
+        };
+        sb.Append("  Signature made ").Append(CTime(Created))
+          .Append(" using ").Append(algo).Append(" key ID ").Append(KeyId.ToString("X16", CultureInfo.InvariantCulture)).Append('\n');
+        switch (Failure)
+        {
+            case SignatureFailure.UnknownKey:
+                sb.Append("  Can't check signature: public key not found\n");
+                break;
+            case SignatureFailure.BadSignature:
+                sb.Append("  BAD signature from \"").Append(UserId).Append("\"\n");
+                break;
+            default:
+                sb.Append("  Good signature from \"").Append(UserId).Append("\"\n");
+                if (Failure == SignatureFailure.ExpiredKey && KeyExpired is { } ex)
+                {
+                    sb.Append("  Key expired ").Append(CTime(ex)).Append('\n');
+                }
+                else if (Failure == SignatureFailure.RevokedKey)
+                {
+                    sb.Append("  Key revoked\n");
+                }
+
+                break;
+        }
+
+        if (PrimaryKeyId is { } p && p != KeyId)
+        {
+            sb.Append("  Primary key ID ").Append(p.ToString("X16", CultureInfo.InvariantCulture)).Append('\n');
+        }
+
+        return sb.ToString();
+    }
+
+    // strftime %c in the C locale: "Thu Nov  6 06:27:54 2026", in local time.
+    private static string CTime(DateTime utc)
+    {
+        var t = DateTime.SpecifyKind(utc, DateTimeKind.Utc).ToLocalTime();
+        return t.ToString("ddd MMM ", CultureInfo.InvariantCulture) + t.Day.ToString(CultureInfo.InvariantCulture).PadLeft(2) + t.ToString(" HH:mm:ss yyyy", CultureInfo.InvariantCulture);
+    }
+}
+
+/// <summary>Signs and verifies commits with OpenPGP keys.</summary>
+public static class GpgCommitSigner
+{
+    /// <summary>The detached metadata key.</summary>
+    public const string MetadataKey = "ostree.gpgsigs";
+
+    /// <summary>Loads a secret key from an exported (armored or binary) secret key file.</summary>
+    public static PgpPrivateKey LoadSecretKey(string file, string? keyId, string? passphrase, out PgpSecretKey secret)
+    {
+        using var input = PgpUtilities.GetDecoderStream(File.OpenRead(file));
+        var bundle = new PgpSecretKeyRingBundle(input);
+        foreach (PgpSecretKeyRing ring in bundle.GetKeyRings())
+        {
+            foreach (PgpSecretKey k in ring.GetSecretKeys())
+            {
+                if (!k.IsSigningKey || (keyId is not null && !MatchesId(k.PublicKey, keyId)))
+                {
+                    continue;
+                }
+
+                secret = k;
+                try
+                {
+                    return k.ExtractPrivateKey(passphrase?.ToCharArray() ?? []);
+                }
+                catch (PgpException)
+                {
+                    throw new SignatureException(passphrase is null
+                        ? $"Secret key {k.KeyId:X16} in {file} is protected by a passphrase: give --gpg-passphrase-file"
+                        : $"Wrong passphrase for secret key {k.KeyId:X16} in {file}");
+                }
+            }
+        }
+
+        throw new SignatureException($"No signing key{(keyId is null ? string.Empty : " " + keyId)} in {file}");
+    }
+
+    private static bool MatchesId(PgpPublicKey k, string id)
+    {
+        var fpr = Convert.ToHexString(k.GetFingerprint());
+        var up = id.ToUpperInvariant().Replace("0X", string.Empty, StringComparison.Ordinal);
+        return fpr.EndsWith(up, StringComparison.Ordinal) || k.KeyId.ToString("X16", CultureInfo.InvariantCulture).EndsWith(up, StringComparison.Ordinal);
+    }
+
+    /// <summary>A binary detached signature over <paramref name="data"/>.</summary>
+    public static byte[] SignBytes(PgpPrivateKey key, PgpSecretKey secret, ReadOnlySpan<byte> data)
+    {
+        var gen = new PgpSignatureGenerator(secret.PublicKey.Algorithm, HashAlgorithmTag.Sha256);
+        gen.InitSign(PgpSignature.BinaryDocument, key);
+        var sub = new PgpSignatureSubpacketGenerator();
+        sub.SetSignatureCreationTime(false, DateTime.UtcNow);
+        sub.SetIssuerFingerprint(false, secret.PublicKey);
+        gen.SetHashedSubpackets(sub.Generate());
+        gen.Update(data.ToArray());
+        using var ms = new MemoryStream();
+        using (var bcpg = new BcpgOutputStream(ms))
+        {
+            gen.Generate().Encode(bcpg);
+        }
+
+        return ms.ToArray();
+    }
+
+    /// <summary>Appends a signature to the commit's detached metadata.</summary>
+    public static void Sign(OstreeRepo repo, Checksum commit, PgpPrivateKey key, PgpSecretKey secret)
+    {
+        var bytes = repo.ReadMetadataBytes(ObjectType.Commit, commit);
+        var detached = repo.LoadDetachedMetadata(commit);
+        var sigs = ReadSignatures(detached).ToList();
+        sigs.Add(SignBytes(key, secret, bytes));
+        Write(repo, commit, detached, sigs);
+    }
+
+    /// <summary>Removes signatures made by <paramref name="keyIds"/> (hex ids or fingerprints); returns how many.</summary>
+    public static int Delete(OstreeRepo repo, Checksum commit, IReadOnlyCollection<string> keyIds)
+    {
+        var detached = repo.LoadDetachedMetadata(commit);
+        var sigs = ReadSignatures(detached).ToList();
+        int removed = sigs.RemoveAll(s => Parse(s) is { } sig && keyIds.Any(id => sig.KeyId.ToString("X16", CultureInfo.InvariantCulture).EndsWith(id.ToUpperInvariant(), StringComparison.Ordinal)));
+        if (removed > 0)
+        {
+            Write(repo, commit, detached, sigs);
+        }
+
+        return removed;
+    }
+
+    private static void Write(OstreeRepo repo, Checksum commit, GVariantValue? detached, List<byte[]> sigs)
+    {
+        var entries = new List<KeyValuePair<string, GVariantValue>>(detached?.GetVarDictEntries() ?? []);
+        entries.RemoveAll(e => e.Key == MetadataKey && sigs.Count == 0);
+        if (sigs.Count > 0)
+        {
+            entries.Add(new(MetadataKey, GVariantValue.FromArray(GVariantType.ByteArray, sigs.Select(GVariantValue.FromBytes))));
+        }
+
+        using var tx = repo.BeginTransaction();
+        tx.WriteCommitDetachedMetadata(commit, GVariantValue.FromVarDict(GHashTableOrder.Reorder(entries)));
+        tx.Commit();
+    }
+
+    /// <summary>The raw signatures (empty when none).</summary>
+    public static IReadOnlyList<byte[]> ReadSignatures(GVariantValue? detached)
+    {
+        var v = detached?.Lookup(MetadataKey);
+        return v is null || v.Type.Text != "aay" ? [] : v.GetChildren().Select(c => c.GetBytes()).ToList();
+    }
+
+    private static PgpSignature? Parse(byte[] raw)
+    {
+        try
+        {
+            var f = new PgpObjectFactory(raw);
+            return f.NextPgpObject() is PgpSignatureList l && l.Count > 0 ? l[0] : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Checks every signature of <paramref name="commitBytes"/> against <paramref name="keyring"/>.</summary>
+    public static IReadOnlyList<GpgSignatureStatus> Check(ReadOnlySpan<byte> commitBytes, GVariantValue? detached, GpgKeyring keyring, DateTime? now = null)
+    {
+        var result = new List<GpgSignatureStatus>();
+        var data = commitBytes.ToArray();
+        foreach (var raw in ReadSignatures(detached))
+        {
+            var sig = Parse(raw) ?? throw new SignatureException("ostree.gpgsigs holds a value that is not an OpenPGP signature", SignatureFailure.Invalid);
+            var found = keyring.Find(sig.KeyId);
+            if (found is not { } f)
+            {
+                result.Add(new GpgSignatureStatus(sig.KeyId, sig.CreationTime, sig.KeyAlgorithm, SignatureFailure.UnknownKey, null, null, null));
+                continue;
+            }
+
+            var uid = f.Primary.GetUserIds().Cast<string>().FirstOrDefault() ?? string.Empty;
+            sig.InitVerify(f.Key);
+            sig.Update(data);
+            SignatureFailure? failure = null;
+            DateTime? expired = null;
+            if (!sig.Verify())
+            {
+                failure = SignatureFailure.BadSignature;
+            }
+            else if (f.Key.HasRevocation() || f.Primary.HasRevocation())
+            {
+                failure = SignatureFailure.RevokedKey;
+            }
+            else
+            {
+                long valid = f.Key.GetValidSeconds();
+                long primaryValid = f.Primary.GetValidSeconds();
+                var expiry = Expiry(f.Key, valid) ?? Expiry(f.Primary, primaryValid);
+                if (expiry is { } e && e <= (now ?? DateTime.UtcNow))
+                {
+                    failure = SignatureFailure.ExpiredKey;
+                    expired = e;
+                }
+            }
+
+            result.Add(new GpgSignatureStatus(sig.KeyId, sig.CreationTime, sig.KeyAlgorithm, failure, uid, f.Primary.KeyId, expired));
+        }
+
+        return result;
+    }
+
+    private static DateTime? Expiry(PgpPublicKey k, long validSeconds) => validSeconds > 0 ? k.CreationTime.AddSeconds(validSeconds) : null;
+
+    /// <summary>Requires at least one valid signature; throws with the most telling reason otherwise.</summary>
+    public static GpgSignatureStatus Verify(ReadOnlySpan<byte> commitBytes, GVariantValue? detached, GpgKeyring keyring)
+    {
+        var statuses = Check(commitBytes, detached, keyring);
+        if (statuses.Count == 0)
+        {
+            throw new SignatureException("No OpenPGP signatures found", SignatureFailure.NoSignature);
+        }
+
+        var good = statuses.FirstOrDefault(s => s.IsValid);
+        if (good is not null)
+        {
+            return good;
+        }
+
+        var worst = statuses.Select(s => s.Failure!.Value).OrderByDescending(f => f switch
+        {
+            SignatureFailure.BadSignature => 4,
+            SignatureFailure.RevokedKey => 3,
+            SignatureFailure.ExpiredKey => 2,
+            _ => 1,
+        }).First();
+        var s0 = statuses.First(s => s.Failure == worst);
+        throw new SignatureException(worst switch
+        {
+            SignatureFailure.BadSignature => $"BAD signature from \"{s0.UserId}\" (key {s0.KeyId:X16})",
+            SignatureFailure.RevokedKey => $"Signature by revoked key {s0.KeyId:X16}",
+            SignatureFailure.ExpiredKey => $"Signature by expired key {s0.KeyId:X16}",
+            _ => $"Can't check signature: public key not found (key {s0.KeyId:X16})",
+        }, worst);
+    }
+}

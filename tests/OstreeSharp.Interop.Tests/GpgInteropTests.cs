@@ -1,0 +1,135 @@
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+using OstreeSharp.Signing;
+
+namespace OstreeSharp.Interop.Tests;
+
+/// <summary>OpenPGP signatures both ways with the real ostree and GnuPG.</summary>
+public class GpgInteropTests
+{
+    private sealed class Gpg : IDisposable
+    {
+        public Gpg()
+        {
+            Dir = new TempDir();
+            Home = Dir["gnupg"];
+            Directory.CreateDirectory(Home);
+            OstreeSharp.Platform.Native.Chmod(Home, 0x1C0);
+        }
+
+        public TempDir Dir { get; }
+
+        public string Home { get; }
+
+        public RunResult Run(params string[] args) => Tools.Run("gpg", ["--batch", "--homedir", Home, .. args]);
+
+        public string NewKey(string name, string type = "RSA", string? fakedTime = null, string expire = "0", string? passphrase = null)
+        {
+            var spec = type == "RSA" ? "Key-Type: RSA\nKey-Length: 2048\n" : "Key-Type: EDDSA\nKey-Curve: ed25519\n";
+            var protection = passphrase is null ? "%no-protection\n" : $"Passphrase: {passphrase}\n";
+            var p = Dir[name + ".params"];
+            // %no-protection goes first; Passphrase must follow Key-Type.
+            File.WriteAllText(p, passphrase is null
+                ? $"{protection}{spec}Name-Real: {name}\nName-Email: {name}@example.com\nExpire-Date: {expire}\n%commit\n"
+                : $"{spec}{protection}Name-Real: {name}\nName-Email: {name}@example.com\nExpire-Date: {expire}\n%commit\n");
+            var extra = fakedTime is null ? [] : new[] { "--faked-system-time", fakedTime };
+            Run([.. extra, "--pinentry-mode", "loopback", "--passphrase", passphrase ?? string.Empty, "--gen-key", p]).Ok("gpg --gen-key");
+            var colons = Run("--with-colons", "--list-keys", name).Ok("list");
+            return colons.Split('\n').First(l => l.StartsWith("fpr:", StringComparison.Ordinal)).Split(':')[9];
+        }
+
+        public void Dispose() => Dir.Dispose();
+    }
+
+    private static (string Repo, string Commit) Repo(TempDir t, string name)
+    {
+        TestTrees.WriteTricky(t[name + "-in"], withOwners: false);
+        Tools.Ostree("init", "--repo=" + t[name], "--mode=archive").Ok("init");
+        var c = Tools.Ostree("commit", "--repo=" + t[name], "-b", "x", "--timestamp=2024-01-01", t[name + "-in"]).Ok("commit");
+        return (t[name], c);
+    }
+
+    [Fact]
+    public void Signatures_made_by_ostree_verify_with_us_and_ours_with_ostree()
+    {
+        using var g = new Gpg();
+        var rsa = g.NewKey("rsa-signer");
+        var ed = g.NewKey("ed-signer", "EDDSA");
+        File.WriteAllText(g.Dir["pub.asc"], g.Run("--armor", "--export").Ok("export"));
+        File.WriteAllText(g.Dir["sec.asc"], g.Run("--armor", "--export-secret-keys").Ok("export secret"));
+        var (repo, c) = Repo(g.Dir, "r");
+        Tools.Ostree("remote", "add", "--repo=" + repo, "--gpg-import=" + g.Dir["pub.asc"], "origin", "http://127.0.0.1/repo").Ok("remote add");
+
+        // ostree signs, we verify: the same report as ostree's.
+        Tools.Ostree("gpg-sign", "--repo=" + repo, "--gpg-homedir=" + g.Home, c, rsa).Ok("ostree gpg-sign");
+        Assert.Equal(Tools.Ostree("show", "--repo=" + repo, "--gpg-verify-remote=origin", c).Ok("ostree show"), Tools.Ours("show", "--repo=" + repo, "--gpg-verify-remote=origin", c).Ok("our show"));
+        var r = OstreeRepo.Open(repo);
+        Assert.True(CommitVerifier.Verify(r, Checksum.Parse(c), VerificationPolicy.ForRemote(r, "origin")) is null);
+
+        // We sign (RSA and ed25519 keys), ostree verifies.
+        var (repo2, c2) = Repo(g.Dir, "r2");
+        Tools.Ostree("remote", "add", "--repo=" + repo2, "--gpg-import=" + g.Dir["pub.asc"], "origin", "http://127.0.0.1/repo").Ok("remote add");
+        Tools.Ours("gpg-sign", "--repo=" + repo2, "--gpg-secret-key=" + g.Dir["sec.asc"], c2, rsa, ed).Ok("our gpg-sign");
+        var shown = Tools.Ostree("show", "--repo=" + repo2, "--gpg-verify-remote=origin", c2).Ok("ostree show of our signatures");
+        Assert.Contains("Found 2 signatures", shown);
+        Assert.Equal(2, shown.Split("Good signature from").Length - 1);
+        Assert.Equal(shown, Tools.Ours("show", "--repo=" + repo2, "--gpg-verify-remote=origin", c2).Ok("our show"));
+        Tools.Ostree("fsck", "--repo=" + repo2).Ok("fsck");
+
+        Tools.Ours("gpg-sign", "--repo=" + repo2, "--delete", c2, rsa[^16..]).Ok("delete");
+        Assert.Contains("Found 1 signature", Tools.Ostree("show", "--repo=" + repo2, "--gpg-verify-remote=origin", c2).Ok("show"));
+    }
+
+    [Fact]
+    public void Tampering_wrong_expired_and_revoked_keys_and_missing_signatures_are_refused_with_the_reason()
+    {
+        using var g = new Gpg();
+        var good = g.NewKey("good");
+        var expired = g.NewKey("expired", fakedTime: "20200101T000000", expire: "1d");
+        var revoked = g.NewKey("revoked");
+        var stranger = g.NewKey("stranger");
+        var rev = File.ReadAllText(Path.Combine(g.Home, "openpgp-revocs.d", revoked + ".rev")).Replace(":-----BEGIN", "-----BEGIN", StringComparison.Ordinal);
+        File.WriteAllText(g.Dir["rev.asc"], rev);
+        g.Run("--import", g.Dir["rev.asc"]).Ok("import revocation");
+        File.WriteAllText(g.Dir["trusted.asc"], g.Run("--armor", "--export", good, expired, revoked).Ok("export"));
+        File.WriteAllText(g.Dir["sec.asc"], g.Run("--armor", "--export-secret-keys").Ok("export secret"));
+        var keyring = new GpgKeyring();
+        keyring.AddFile(g.Dir["trusted.asc"]);
+
+        SignatureFailure ReasonFor(string? key, bool tamper = false)
+        {
+            var (repo, c) = Repo(g.Dir, "r-" + (key ?? "nosignature")[..6] + (tamper ? "-t" : string.Empty));
+            if (key is not null)
+            {
+                Tools.Ours("gpg-sign", "--repo=" + repo, "--gpg-secret-key=" + g.Dir["sec.asc"], c, key).Ok("sign");
+            }
+
+            var r = OstreeRepo.Open(repo);
+            var bytes = r.ReadMetadataBytes(ObjectType.Commit, Checksum.Parse(c));
+            if (tamper)
+            {
+                bytes[^1] ^= 1;
+            }
+
+            var e = Assert.Throws<SignatureException>(() => GpgCommitSigner.Verify(bytes, r.LoadDetachedMetadata(Checksum.Parse(c)), keyring));
+            return e.Reason;
+        }
+
+        Assert.Equal(SignatureFailure.BadSignature, ReasonFor(good, tamper: true));
+        Assert.Equal(SignatureFailure.UnknownKey, ReasonFor(stranger));
+        Assert.Equal(SignatureFailure.ExpiredKey, ReasonFor(expired));
+        Assert.Equal(SignatureFailure.RevokedKey, ReasonFor(revoked));
+        Assert.Equal(SignatureFailure.NoSignature, ReasonFor(null));
+
+        // A passphrase-protected key is refused with a clear error unless its passphrase is given.
+        using var p = new Gpg();
+        var locked = p.NewKey("locked", passphrase: "s3cret");
+        File.WriteAllText(p.Dir["sec.asc"], p.Run("--armor", "--pinentry-mode", "loopback", "--passphrase", "s3cret", "--export-secret-keys").Ok("export"));
+        var (repo3, c3) = Repo(p.Dir, "r3");
+        var refused = Tools.Ours("gpg-sign", "--repo=" + repo3, "--gpg-secret-key=" + p.Dir["sec.asc"], c3, locked);
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("passphrase", refused.Stderr);
+        File.WriteAllText(p.Dir["pass"], "s3cret\n");
+        Tools.Ours("gpg-sign", "--repo=" + repo3, "--gpg-secret-key=" + p.Dir["sec.asc"], "--gpg-passphrase-file=" + p.Dir["pass"], c3, locked).Ok("sign with passphrase");
+    }
+}
