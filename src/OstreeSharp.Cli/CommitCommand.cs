@@ -41,9 +41,12 @@ internal static class CommitCommand
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
         var sign = new Option<string[]>("--sign") { Description = "Sign the commit with this ed25519 secret key (base64)" };
         var signFromFile = new Option<string?>("--sign-from-file") { Description = "Sign the commit with the ed25519 secret keys in FILE" };
+        var gpgSign = new Option<string[]>("--gpg-sign") { Description = "GPG Key ID to sign the commit with (the key is read from --gpg-secret-key)" };
+        var gpgSecret = new Option<string?>("--gpg-secret-key") { Description = "Exported secret key file for --gpg-sign" };
+        var gpgPass = new Option<string?>("--gpg-passphrase-file") { Description = "Passphrase file for a protected --gpg-secret-key" };
         var signType = new Option<string>("--sign-type") { Description = "Signature type to use (defaults to 'ed25519')", DefaultValueFactory = _ => "ed25519" };
         var path = new Argument<string?>("PATH") { Arity = ArgumentArity.ZeroOrOne, Description = "Directory to commit" };
-        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, filterLayer, skipUnchanged, consume, sizes, json, sign, signFromFile, signType })
+        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, filterLayer, skipUnchanged, consume, sizes, json, sign, signFromFile, signType, gpgSign, gpgSecret, gpgPass })
         {
             cmd.Options.Add(o);
         }
@@ -135,6 +138,14 @@ internal static class CommitCommand
                 throw new ArgumentException($"Requested signature type '{pr.GetValue(signType)}' is not implemented");
             }
 
+            var gpgKeys = (pr.GetValue(gpgSign) ?? []).Select(k =>
+            {
+                var file = pr.GetValue(gpgSecret) ?? throw new ArgumentException("--gpg-sign needs --gpg-secret-key=FILE (export it with gpg --export-secret-keys --armor KEY-ID)");
+                var pass = pr.GetValue(gpgPass) is { } pf ? File.ReadAllText(pf).TrimEnd('\n', '\r') : null;
+                var key = Signing.GpgCommitSigner.LoadSecretKey(file, k, pass, out var secret);
+                return (key, secret);
+            }).ToList();
+
             var progress = CliSupport.MakeProgress(pr, "commit");
             CommitResult result;
             TransactionStats stats;
@@ -179,12 +190,20 @@ internal static class CommitCommand
                 }
 
                 result = CommitWriter.Write(tx, root, request);
-                if (signKeys.Count > 0 && !result.Skipped)
+                if ((signKeys.Count > 0 || gpgKeys.Count > 0) && !result.Skipped)
                 {
                     // Signed inside the transaction: the ref never points at an unsigned commit.
                     var bytes = tx.TryReadStagedMetadata(result.Commit, ObjectType.Commit) ?? repo.ReadMetadataBytes(ObjectType.Commit, result.Commit);
-                    var existing = request.DetachedMetadata.Count > 0 ? GVariantValue.FromVarDict(request.DetachedMetadata) : null;
-                    tx.WriteCommitDetachedMetadata(result.Commit, Signing.Ed25519CommitSigner.WithSignatures(existing, signKeys.Select(k => k.Sign(bytes))));
+                    var signed = new List<KeyValuePair<string, GVariantValue>>(request.DetachedMetadata);
+                    if (gpgKeys.Count > 0)
+                    {
+                        signed.Add(new(Signing.GpgCommitSigner.MetadataKey, GVariantValue.FromArray(GVariantType.ByteArray, gpgKeys.Select(g => GVariantValue.FromBytes(Signing.GpgCommitSigner.SignBytes(g.key, g.secret, bytes))))));
+                    }
+
+                    var existing = signed.Count > 0 ? GVariantValue.FromVarDict(signed) : null;
+                    tx.WriteCommitDetachedMetadata(result.Commit, signKeys.Count > 0
+                        ? Signing.Ed25519CommitSigner.WithSignatures(existing, signKeys.Select(k => k.Sign(bytes)))
+                        : GVariantValue.FromVarDict(GHashTableOrder.Reorder(signed)));
                 }
 
                 stats = tx.Commit();

@@ -652,9 +652,15 @@ internal static class RepoCommands
         var update = new Option<bool>("--update", "-u") { Description = "Update the summary" };
         var view = new Option<bool>("--view", "-v") { Description = "View the local summary file" };
         var meta = new Option<string[]>("--add-metadata", "-m") { Description = "Additional metadata field to add to the summary (KEY=VALUE in GVariant text)" };
-        cmd.Options.Add(update);
-        cmd.Options.Add(view);
-        cmd.Options.Add(meta);
+        var sign = new Option<string[]>("--sign") { Description = "Sign the summary with this ed25519 secret key (base64)" };
+        var signType = new Option<string>("--sign-type") { Description = "Signature type to use (defaults to 'ed25519')", DefaultValueFactory = _ => "ed25519" };
+        var gpgSign = new Option<string[]>("--gpg-sign") { Description = "GPG Key ID to sign the summary with (the key is read from --gpg-secret-key)" };
+        var gpgSecret = new Option<string?>("--gpg-secret-key") { Description = "Exported secret key file for --gpg-sign" };
+        var gpgPass = new Option<string?>("--gpg-passphrase-file") { Description = "Passphrase file for a protected --gpg-secret-key" };
+        foreach (var o in new Option[] { update, view, meta, sign, signType, gpgSign, gpgSecret, gpgPass })
+        {
+            cmd.Options.Add(o);
+        }
         CliSupport.SetRun(cmd, pr =>
         {
             var repo = CliSupport.OpenRepo(pr);
@@ -665,7 +671,21 @@ internal static class RepoCommands
                     var (k, v) = CliSupport.SplitKeyValue(kv, "--add-metadata");
                     return new KeyValuePair<string, GVariantValue>(k, GVariantTextParser.Parse(v));
                 });
-                Trees.Summary.Update(repo, extra);
+                if (pr.GetValue(signType) != "ed25519")
+                {
+                    throw new ArgumentException($"Requested signature type '{pr.GetValue(signType)}' is not implemented");
+                }
+
+                var edKeys = (pr.GetValue(sign) ?? []).Select(Signing.Ed25519SecretKey.Parse).ToList();
+                var gpgSigners = (pr.GetValue(gpgSign) ?? []).Select(k =>
+                {
+                    var file = pr.GetValue(gpgSecret) ?? throw new ArgumentException("--gpg-sign needs --gpg-secret-key=FILE");
+                    var pass = pr.GetValue(gpgPass) is { } pf ? File.ReadAllText(pf).TrimEnd('\n', '\r') : null;
+                    var key = Signing.GpgCommitSigner.LoadSecretKey(file, k, pass, out var secret);
+                    return (Func<byte[], byte[]>)(data => Signing.GpgCommitSigner.SignBytes(key, secret, data));
+                }).ToList();
+                var bytes = Trees.Summary.Update(repo, extra);
+                Trees.Summary.Sign(repo, bytes, edKeys, gpgSigners);
                 return 0;
             }
 

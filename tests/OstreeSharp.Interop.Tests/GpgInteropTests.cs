@@ -81,6 +81,30 @@ public class GpgInteropTests
     }
 
     [Fact]
+    public void Ostree_pulls_from_our_repository_checking_our_summary_and_commit_signatures()
+    {
+        using var g = new Gpg();
+        var key = g.NewKey("publisher");
+        File.WriteAllText(g.Dir["pub.asc"], g.Run("--armor", "--export").Ok("export"));
+        File.WriteAllText(g.Dir["sec.asc"], g.Run("--armor", "--export-secret-keys").Ok("export secret"));
+        TestTrees.WriteTricky(g.Dir["in"], withOwners: false);
+        var src = g.Dir["published"];
+        Tools.Ours("init", "--repo=" + src, "--mode=archive").Ok("init");
+        Tools.Ours("commit", "--repo=" + src, "-b", "os/stable", "--gpg-sign=" + key, "--gpg-secret-key=" + g.Dir["sec.asc"], g.Dir["in"]).Ok("signed commit");
+        Tools.Ours("summary", "--repo=" + src, "-u", "--gpg-sign=" + key, "--gpg-secret-key=" + g.Dir["sec.asc"]).Ok("signed summary");
+
+        var client = g.Dir["client"];
+        Tools.Ostree("init", "--repo=" + client, "--mode=bare-user").Ok("client init");
+        Tools.Ostree("remote", "add", "--repo=" + client, "--set=gpg-verify-summary=true", "--gpg-import=" + g.Dir["pub.asc"], "origin", "file://" + src).Ok("remote add");
+        Tools.Ostree("pull", "--repo=" + client, "origin", "os/stable").Ok("ostree pull verifying our signatures");
+        Tools.Ostree("fsck", "--repo=" + client).Ok("fsck");
+
+        // A summary changed after signing is refused by ostree.
+        File.AppendAllText(Path.Combine(src, "summary"), "x");
+        Assert.NotEqual(0, Tools.Ostree("pull", "--repo=" + client, "origin", "os/stable").ExitCode);
+    }
+
+    [Fact]
     public void Tampering_wrong_expired_and_revoked_keys_and_missing_signatures_are_refused_with_the_reason()
     {
         using var g = new Gpg();
