@@ -1,6 +1,4 @@
 // Kernel discovery for `commit --bootable` (ostree.linux): usr/lib/modules/KVER/vmlinuz, then the legacy places.
-using OstreeSharp.Repository;
-
 namespace OstreeSharp.Trees;
 
 /// <summary>Finds the kernel of an OS tree.</summary>
@@ -8,9 +6,8 @@ public static class BootableTree
 {
     /// <summary>The kernel version (<c>usr/lib/modules/KVER/vmlinuz</c>, or <c>vmlinuz-KVER</c> in the legacy boot folders).</summary>
     /// <exception cref="OstreeException">The tree has no kernel.</exception>
-    public static string? FindKernelVersion(OstreeRepo repo, MutableTree root)
+    public static string? FindKernelVersion(MutableTree root)
     {
-        _ = repo;
         if (Walk(root, "usr", "lib", "modules") is { } modules)
         {
             foreach (var (kver, dir) in modules.Dirs.OrderBy(d => d.Key, StringComparer.Ordinal))

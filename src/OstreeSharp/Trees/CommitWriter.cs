@@ -112,7 +112,7 @@ public static class CommitWriter
 
         if (req.Bootable)
         {
-            var kver = BootableTree.FindKernelVersion(repo, root);
+            var kver = BootableTree.FindKernelVersion(root);
             entries.Add(new("ostree.bootable", GVariantValue.FromBoolean(true)));
             if (kver is not null)
             {
@@ -124,7 +124,7 @@ public static class CommitWriter
 
         if (req.GenerateSizes)
         {
-            entries.Add(new("ostree.sizes", SizesIndex.Build(tx, tree, meta)));
+            entries.Add(new("ostree.sizes", SizesIndex.Build(tx)));
         }
 
         var commit = new Commit(GVariantValue.FromVarDict(entries), parent, req.Subject, req.Body, ResolveTimestamp(req.Timestamp), tree, meta);

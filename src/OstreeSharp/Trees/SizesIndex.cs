@@ -8,10 +8,8 @@ namespace OstreeSharp.Trees;
 
 internal static class SizesIndex
 {
-    public static GVariantValue Build(RepoTransaction tx, Checksum tree, Checksum meta)
+    public static GVariantValue Build(RepoTransaction tx)
     {
-        _ = tree;
-        _ = meta;
         var items = new List<GVariantValue>();
         if (tx.Repo.Mode == RepoMode.Archive)
         {
