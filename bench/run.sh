@@ -32,12 +32,15 @@ if [ -z "$TREE" ]; then
 fi
 du -sh "$TREE" | awk '{print "tree: " $1}'
 
-# pair OSTREE_PREP OSTREE_CMD OURS_PREP OURS_CMD: runs the two alternately RUNS times each (so that
-# disk write-back from one run weighs on both tools alike); prints "wall rss wall rss" medians.
+# pair OSTREE_PREP OSTREE_CMD OURS_PREP OURS_CMD: runs the two alternately RUNS times each, the
+# first tool changing every round (so that disk write-back from one run weighs on both tools
+# alike); prints "wall rss | wall rss" medians.
 pair() {
     local -a ow=() orss=() sw=() srss=()
     for ((i = 0; i < RUNS; i++)); do
-        for who in ostree ours; do
+        local order="ostree ours"
+        ((i % 2 == 1)) && order="ours ostree"
+        for who in $order; do
             local prep cmd
             if [ "$who" = ostree ]; then prep=$1; cmd=$2; else prep=$3; cmd=$4; fi
             bash -c "$prep"
