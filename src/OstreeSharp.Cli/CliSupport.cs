@@ -119,6 +119,29 @@ internal static class CliSupport
         throw new FormatException($"Could not parse '{text}'");
     }
 
+    /// <summary>The OpenPGP signing options shared by commit, gpg-sign and summary.</summary>
+    public sealed class GpgSigningOptions
+    {
+        public Option<string?> SecretKey { get; } = new("--gpg-secret-key") { Description = "Exported (armored or binary) secret key file to sign with (gpg --export-secret-keys --armor KEY-ID)" };
+
+        public Option<string?> PassphraseFile { get; } = new("--gpg-passphrase-file") { Description = "File holding the passphrase of a protected secret key" };
+
+        public void AddTo(Command cmd)
+        {
+            cmd.Options.Add(SecretKey);
+            cmd.Options.Add(PassphraseFile);
+        }
+
+        /// <summary>Loads the signing key <paramref name="keyId"/> named by the options.</summary>
+        public (Org.BouncyCastle.Bcpg.OpenPgp.PgpPrivateKey Key, Org.BouncyCastle.Bcpg.OpenPgp.PgpSecretKey Secret) Load(ParseResult pr, string keyId)
+        {
+            var file = pr.GetValue(SecretKey) ?? throw new ArgumentException("Signing with an OpenPGP key needs --gpg-secret-key=FILE (export it with gpg --export-secret-keys --armor KEY-ID)");
+            var pass = pr.GetValue(PassphraseFile) is { } pf ? File.ReadAllText(pf).TrimEnd('\n', '\r') : null;
+            var key = Signing.GpgCommitSigner.LoadSecretKey(file, keyId, pass, out var secret);
+            return (key, secret);
+        }
+    }
+
     /// <summary>Splits <c>KEY=VALUE</c> at the first '=' (the key must not be empty).</summary>
     public static (string Key, string Value) SplitKeyValue(string kv, string option)
     {

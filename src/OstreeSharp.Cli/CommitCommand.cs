@@ -42,11 +42,11 @@ internal static class CommitCommand
         var sign = new Option<string[]>("--sign") { Description = "Sign the commit with this ed25519 secret key (base64)" };
         var signFromFile = new Option<string?>("--sign-from-file") { Description = "Sign the commit with the ed25519 secret keys in FILE" };
         var gpgSign = new Option<string[]>("--gpg-sign") { Description = "GPG Key ID to sign the commit with (the key is read from --gpg-secret-key)" };
-        var gpgSecret = new Option<string?>("--gpg-secret-key") { Description = "Exported secret key file for --gpg-sign" };
-        var gpgPass = new Option<string?>("--gpg-passphrase-file") { Description = "Passphrase file for a protected --gpg-secret-key" };
+        var gpgOptions = new CliSupport.GpgSigningOptions();
+        gpgOptions.AddTo(cmd);
         var signType = new Option<string>("--sign-type") { Description = "Signature type to use (defaults to 'ed25519')", DefaultValueFactory = _ => "ed25519" };
         var path = new Argument<string?>("PATH") { Arity = ArgumentArity.ZeroOrOne, Description = "Directory to commit" };
-        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, filterLayer, skipUnchanged, consume, sizes, json, sign, signFromFile, signType, gpgSign, gpgSecret, gpgPass })
+        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, filterLayer, skipUnchanged, consume, sizes, json, sign, signFromFile, signType, gpgSign })
         {
             cmd.Options.Add(o);
         }
@@ -138,13 +138,7 @@ internal static class CommitCommand
                 throw new ArgumentException($"Requested signature type '{pr.GetValue(signType)}' is not implemented");
             }
 
-            var gpgKeys = (pr.GetValue(gpgSign) ?? []).Select(k =>
-            {
-                var file = pr.GetValue(gpgSecret) ?? throw new ArgumentException("--gpg-sign needs --gpg-secret-key=FILE (export it with gpg --export-secret-keys --armor KEY-ID)");
-                var pass = pr.GetValue(gpgPass) is { } pf ? File.ReadAllText(pf).TrimEnd('\n', '\r') : null;
-                var key = Signing.GpgCommitSigner.LoadSecretKey(file, k, pass, out var secret);
-                return (key, secret);
-            }).ToList();
+            var gpgKeys = (pr.GetValue(gpgSign) ?? []).Select(k => gpgOptions.Load(pr, k)).ToList();
 
             var progress = CliSupport.MakeProgress(pr, "commit");
             CommitResult result;
@@ -197,7 +191,7 @@ internal static class CommitCommand
                     var signed = new List<KeyValuePair<string, GVariantValue>>(request.DetachedMetadata);
                     if (gpgKeys.Count > 0)
                     {
-                        signed.Add(new(Signing.GpgCommitSigner.MetadataKey, GVariantValue.FromArray(GVariantType.ByteArray, gpgKeys.Select(g => GVariantValue.FromBytes(Signing.GpgCommitSigner.SignBytes(g.key, g.secret, bytes))))));
+                        signed.Add(new(Signing.GpgCommitSigner.MetadataKey, GVariantValue.FromArray(GVariantType.ByteArray, gpgKeys.Select(g => GVariantValue.FromBytes(Signing.GpgCommitSigner.SignBytes(g.Key, g.Secret, bytes))))));
                     }
 
                     var existing = signed.Count > 0 ? GVariantValue.FromVarDict(signed) : null;

@@ -655,9 +655,9 @@ internal static class RepoCommands
         var sign = new Option<string[]>("--sign") { Description = "Sign the summary with this ed25519 secret key (base64)" };
         var signType = new Option<string>("--sign-type") { Description = "Signature type to use (defaults to 'ed25519')", DefaultValueFactory = _ => "ed25519" };
         var gpgSign = new Option<string[]>("--gpg-sign") { Description = "GPG Key ID to sign the summary with (the key is read from --gpg-secret-key)" };
-        var gpgSecret = new Option<string?>("--gpg-secret-key") { Description = "Exported secret key file for --gpg-sign" };
-        var gpgPass = new Option<string?>("--gpg-passphrase-file") { Description = "Passphrase file for a protected --gpg-secret-key" };
-        foreach (var o in new Option[] { update, view, meta, sign, signType, gpgSign, gpgSecret, gpgPass })
+        var gpgOptions = new CliSupport.GpgSigningOptions();
+        gpgOptions.AddTo(cmd);
+        foreach (var o in new Option[] { update, view, meta, sign, signType, gpgSign })
         {
             cmd.Options.Add(o);
         }
@@ -679,9 +679,7 @@ internal static class RepoCommands
                 var edKeys = (pr.GetValue(sign) ?? []).Select(Signing.Ed25519SecretKey.Parse).ToList();
                 var gpgSigners = (pr.GetValue(gpgSign) ?? []).Select(k =>
                 {
-                    var file = pr.GetValue(gpgSecret) ?? throw new ArgumentException("--gpg-sign needs --gpg-secret-key=FILE");
-                    var pass = pr.GetValue(gpgPass) is { } pf ? File.ReadAllText(pf).TrimEnd('\n', '\r') : null;
-                    var key = Signing.GpgCommitSigner.LoadSecretKey(file, k, pass, out var secret);
+                    var (key, secret) = gpgOptions.Load(pr, k);
                     return (Func<byte[], byte[]>)(data => Signing.GpgCommitSigner.SignBytes(key, secret, data));
                 }).ToList();
                 var bytes = Trees.Summary.Update(repo, extra);
