@@ -41,6 +41,13 @@ public sealed class RepoTransaction : IDisposable
         var id = Guid.NewGuid().ToString("N");
         _staging = Path.Combine(tmp, "staging-" + id);
         Directory.CreateDirectory(_staging);
+
+        // Staged files are spread over subfolders: parallel writers creating entries in one
+        // directory serialise on its lock, which shows up as heavy system time.
+        for (int i = 0; i < StagingFanout; i++)
+        {
+            Directory.CreateDirectory(Path.Combine(_staging, i.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
+        }
         _stagingLock = File.OpenHandle(_staging + ".lock", FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         Native.Flock(_stagingLock, exclusive: true, wait: true);
     }
@@ -82,7 +89,12 @@ public sealed class RepoTransaction : IDisposable
     public byte[]? TryReadStagedMetadata(Checksum checksum, ObjectType type) =>
         _staged.TryGetValue((checksum, type), out var id) ? File.ReadAllBytes(StagedPath(id)) : null;
 
-    private string StagedPath(int id) => Path.Combine(_staging, "o" + id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    private const int StagingFanout = 64;
+
+    private string StagedPath(int id) => Path.Combine(
+        _staging,
+        (id % StagingFanout).ToString("x2", System.Globalization.CultureInfo.InvariantCulture),
+        "o" + id.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>True when the object is in the repository or staged in this transaction.</summary>
     public bool HasObject(Checksum checksum, ObjectType type) => _staged.ContainsKey((checksum, type)) || _repo.HasObject(checksum, type);
