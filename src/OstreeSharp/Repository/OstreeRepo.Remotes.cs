@@ -35,7 +35,7 @@ public sealed partial class OstreeRepo
     /// </summary>
     public void AddRemote(string name, string url, IReadOnlyList<string> branches, IEnumerable<KeyValuePair<string, string>> options, bool ifNotExists = false)
     {
-        if (!System.Text.RegularExpressions.Regex.IsMatch(name, @"^[\w\d][-._\w\d]*$"))
+        if (!RefFragment().IsMatch(name))
         {
             throw new OstreeFormatException($"Invalid remote name {name}");
         }
