@@ -107,6 +107,19 @@ internal static class CommitCommand
                 return new KeyValuePair<string, GVariantValue>(k, GVariantValue.FromString(v));
             }).ToList();
 
+            var signKeys = (pr.GetValue(sign) ?? []).Select(Signing.Ed25519SecretKey.Parse).ToList();
+            if (pr.GetValue(signFromFile) is { } skf)
+            {
+                signKeys.AddRange(Signing.Ed25519Keys.ReadKeyFile(skf, Signing.Ed25519SecretKey.Parse));
+            }
+
+            if (signKeys.Count > 0 && pr.GetValue(signType) != "ed25519")
+            {
+                throw new ArgumentException($"Requested signature type '{pr.GetValue(signType)}' is not implemented");
+            }
+
+            var gpgKeys = (pr.GetValue(gpgSign) ?? []).Select(k => gpgOptions.Load(pr, k)).ToList();
+
             var bodyText = pr.GetValue(body) ?? (pr.GetValue(bodyFile) is { } bf ? File.ReadAllText(bf) : string.Empty);
             var parentText = pr.GetValue(parent);
             var request = new CommitRequest
@@ -125,20 +138,9 @@ internal static class CommitCommand
                 Bootable = pr.GetValue(bootable),
                 GenerateSizes = pr.GetValue(sizes),
                 SkipIfUnchanged = pr.GetValue(skipUnchanged),
+                Signers = [.. gpgKeys.Select(g => new CommitSigner(Signing.GpgCommitSigner.MetadataKey, data => Signing.GpgCommitSigner.SignBytes(g.Key, g.Secret, data))),
+                           .. signKeys.Select(k => new CommitSigner(Signing.Ed25519CommitSigner.MetadataKey, data => k.Sign(data)))],
             };
-
-            var signKeys = (pr.GetValue(sign) ?? []).Select(Signing.Ed25519SecretKey.Parse).ToList();
-            if (pr.GetValue(signFromFile) is { } skf)
-            {
-                signKeys.AddRange(Signing.Ed25519Keys.ReadKeyFile(skf, Signing.Ed25519SecretKey.Parse));
-            }
-
-            if (signKeys.Count > 0 && pr.GetValue(signType) != "ed25519")
-            {
-                throw new ArgumentException($"Requested signature type '{pr.GetValue(signType)}' is not implemented");
-            }
-
-            var gpgKeys = (pr.GetValue(gpgSign) ?? []).Select(k => gpgOptions.Load(pr, k)).ToList();
 
             var progress = CliSupport.MakeProgress(pr, "commit");
             CommitResult result;
@@ -184,22 +186,6 @@ internal static class CommitCommand
                 }
 
                 result = CommitWriter.Write(tx, root, request);
-                if ((signKeys.Count > 0 || gpgKeys.Count > 0) && !result.Skipped)
-                {
-                    // Signed inside the transaction: the ref never points at an unsigned commit.
-                    var bytes = tx.TryReadStagedMetadata(result.Commit, ObjectType.Commit) ?? repo.ReadMetadataBytes(ObjectType.Commit, result.Commit);
-                    var signed = new List<KeyValuePair<string, GVariantValue>>(request.DetachedMetadata);
-                    if (gpgKeys.Count > 0)
-                    {
-                        signed.Add(new(Signing.GpgCommitSigner.MetadataKey, GVariantValue.FromArray(GVariantType.ByteArray, gpgKeys.Select(g => GVariantValue.FromBytes(Signing.GpgCommitSigner.SignBytes(g.Key, g.Secret, bytes))))));
-                    }
-
-                    var existing = signed.Count > 0 ? GVariantValue.FromVarDict(signed) : null;
-                    tx.WriteCommitDetachedMetadata(result.Commit, signKeys.Count > 0
-                        ? Signing.Ed25519CommitSigner.WithSignatures(existing, signKeys.Select(k => k.Sign(bytes)))
-                        : GVariantValue.FromVarDict(GHashTableOrder.Reorder(signed)));
-                }
-
                 stats = tx.Commit();
             }
 

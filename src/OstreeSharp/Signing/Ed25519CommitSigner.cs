@@ -3,7 +3,6 @@
 using OstreeSharp.GVariant;
 using OstreeSharp.Objects;
 using OstreeSharp.Repository;
-using OstreeSharp.Trees;
 
 namespace OstreeSharp.Signing;
 
@@ -37,21 +36,8 @@ public static class Ed25519CommitSigner
     /// Detached metadata with <paramref name="signatures"/> as the signature list; other keys are kept.
     /// The dictionary is rebuilt as GLib's GVariantDict does (hash-table order), as ostree does.
     /// </summary>
-    public static GVariantValue WithSignatures(GVariantValue? detached, IEnumerable<byte[]> signatures)
-    {
-        var list = signatures.ToList();
-        var rebuilt = new List<KeyValuePair<string, GVariantValue>>(detached?.GetVarDictEntries() ?? []);
-        if (list.Count > 0)
-        {
-            rebuilt.Add(new(MetadataKey, GVariantValue.FromArray(GVariantType.ByteArray, list.Select(GVariantValue.FromBytes))));
-        }
-        else
-        {
-            rebuilt.RemoveAll(e => e.Key == MetadataKey);
-        }
-
-        return GVariantValue.FromVarDict(GHashTableOrder.Reorder(rebuilt));
-    }
+    public static GVariantValue WithSignatures(GVariantValue? detached, IEnumerable<byte[]> signatures) =>
+        SignatureMetadata.WithArray(detached, MetadataKey, signatures);
 
     /// <summary>Adds a signature by each key (skipping keys that already signed) and writes the detached metadata.</summary>
     public static void Sign(OstreeRepo repo, Checksum commit, IEnumerable<Ed25519SecretKey> keys)

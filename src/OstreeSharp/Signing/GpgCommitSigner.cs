@@ -7,7 +7,6 @@ using Org.BouncyCastle.Bcpg.OpenPgp;
 using OstreeSharp.GVariant;
 using OstreeSharp.Objects;
 using OstreeSharp.Repository;
-using OstreeSharp.Trees;
 
 namespace OstreeSharp.Signing;
 
@@ -158,15 +157,8 @@ public static class GpgCommitSigner
 
     private static void Write(OstreeRepo repo, Checksum commit, GVariantValue? detached, List<byte[]> sigs)
     {
-        var entries = new List<KeyValuePair<string, GVariantValue>>(detached?.GetVarDictEntries() ?? []);
-        entries.RemoveAll(e => e.Key == MetadataKey && sigs.Count == 0);
-        if (sigs.Count > 0)
-        {
-            entries.Add(new(MetadataKey, GVariantValue.FromArray(GVariantType.ByteArray, sigs.Select(GVariantValue.FromBytes))));
-        }
-
         using var tx = repo.BeginTransaction();
-        tx.WriteCommitDetachedMetadata(commit, GVariantValue.FromVarDict(GHashTableOrder.Reorder(entries)));
+        tx.WriteCommitDetachedMetadata(commit, SignatureMetadata.WithArray(detached, MetadataKey, sigs));
         tx.Commit();
     }
 

@@ -49,7 +49,13 @@ public sealed class CommitRequest
 
     /// <summary>Skip the commit when the tree equals the parent's.</summary>
     public bool SkipIfUnchanged { get; init; }
+
+    /// <summary>Signatures to add over the commit bytes, in the same transaction (the ref never sees an unsigned commit).</summary>
+    public IReadOnlyList<CommitSigner> Signers { get; init; } = [];
 }
+
+/// <summary>One signature to make over new commit bytes, stored under <paramref name="MetadataKey"/> (e.g. <c>ostree.gpgsigs</c>).</summary>
+public sealed record CommitSigner(string MetadataKey, Func<byte[], byte[]> Sign);
 
 /// <summary>Result of a commit.</summary>
 public sealed record CommitResult(Checksum Commit, bool Skipped, TransactionStats? Stats);
@@ -128,10 +134,17 @@ public static class CommitWriter
         }
 
         var commit = new Commit(GVariantValue.FromVarDict(entries), parent, req.Subject, req.Body, ResolveTimestamp(req.Timestamp), tree, meta);
-        var id = tx.WriteMetadata(ObjectType.Commit, commit.ToBytes());
-        if (req.DetachedMetadata.Count > 0)
+        var bytes = commit.ToBytes();
+        var id = tx.WriteMetadata(ObjectType.Commit, bytes);
+        var detached = req.DetachedMetadata.Count > 0 ? GVariantValue.FromVarDict(req.DetachedMetadata) : null;
+        foreach (var group in req.Signers.GroupBy(s => s.MetadataKey))
         {
-            tx.WriteCommitDetachedMetadata(id, GVariantValue.FromVarDict(req.DetachedMetadata));
+            detached = Signing.SignatureMetadata.WithArray(detached, group.Key, group.Select(s => s.Sign(bytes)));
+        }
+
+        if (detached is not null)
+        {
+            tx.WriteCommitDetachedMetadata(id, detached);
         }
 
         if (req.Branch is not null && !req.Orphan)

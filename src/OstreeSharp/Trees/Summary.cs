@@ -55,21 +55,14 @@ public static class Summary
     /// <summary>Writes <c>summary.sig</c>: each signer signs the exact summary bytes (spec 5.3).</summary>
     public static void Sign(OstreeRepo repo, byte[] summary, IReadOnlyList<Signing.Ed25519SecretKey> ed25519, IReadOnlyList<Func<byte[], byte[]>> gpgSigners)
     {
-        var entries = new List<KeyValuePair<string, GVariantValue>>();
-        if (gpgSigners.Count > 0)
+        if (gpgSigners.Count == 0 && ed25519.Count == 0)
         {
-            entries.Add(new(Signing.GpgCommitSigner.MetadataKey, GVariantValue.FromArray(GVariantType.ByteArray, gpgSigners.Select(g => GVariantValue.FromBytes(g(summary))))));
+            return;
         }
 
-        if (ed25519.Count > 0)
-        {
-            entries.Add(new(Signing.Ed25519CommitSigner.MetadataKey, GVariantValue.FromArray(GVariantType.ByteArray, ed25519.Select(k => GVariantValue.FromBytes(k.Sign(summary))))));
-        }
-
-        if (entries.Count > 0)
-        {
-            FileUtil.WriteAtomic(System.IO.Path.Combine(repo.Path, "summary.sig"), GVariantValue.FromVarDict(GHashTableOrder.Reorder(entries)).ToBytes(), repo.Fsync);
-        }
+        var sig = Signing.SignatureMetadata.WithArray(null, Signing.GpgCommitSigner.MetadataKey, gpgSigners.Select(g => g(summary)));
+        sig = Signing.SignatureMetadata.WithArray(sig, Signing.Ed25519CommitSigner.MetadataKey, ed25519.Select(k => k.Sign(summary)));
+        FileUtil.WriteAtomic(System.IO.Path.Combine(repo.Path, "summary.sig"), sig.ToBytes(), repo.Fsync);
     }
 
     /// <summary>Reads the refs listed in summary bytes.</summary>
