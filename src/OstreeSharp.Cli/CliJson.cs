@@ -23,5 +23,16 @@ internal sealed record DiffJson(List<string> Modified, List<string> Removed, Lis
 [JsonSerializable(typeof(FsckJson))]
 [JsonSerializable(typeof(PruneJson))]
 [JsonSerializable(typeof(DiffJson))]
+[JsonSerializable(typeof(CopyJson))]
+[JsonSerializable(typeof(CopyEventJson))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
-internal sealed partial class CliJsonContext : JsonSerializerContext;
+internal sealed partial class CliJsonContext : JsonSerializerContext
+{
+    /// <summary>Like Default, without escaping '+' and other harmless characters.</summary>
+    public static CliJsonContext Writer { get; } = new(new System.Text.Json.JsonSerializerOptions
+    {
+        PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.CamelCase,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+}

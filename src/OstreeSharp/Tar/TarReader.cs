@@ -33,6 +33,9 @@ public sealed class TarReader : IDisposable
     /// <summary>Byte offset in the stream of the current entry's first header.</summary>
     public long EntryOffset => _entryStart;
 
+    /// <summary>Byte offset in the stream of the current entry's data (valid right after <see cref="GetNextEntry"/>).</summary>
+    public long DataOffset { get; private set; }
+
     /// <summary>The current entry's data; reading past its end returns 0.</summary>
     public Stream DataStream => _current ?? throw new InvalidOperationException("no current entry");
 
@@ -119,6 +122,7 @@ public sealed class TarReader : IDisposable
             _remaining = dataSize;
             _padding = (int)((512 - (dataSize % 512)) % 512);
             _current = new EntryStream(this, entry.Name);
+            DataOffset = _position;
             return entry;
         }
     }

@@ -1,0 +1,71 @@
+using System.CommandLine;
+using System.Globalization;
+using OstreeSharp.Containers.Registry;
+
+namespace OstreeSharp.Cli;
+
+/// <summary>The registry options of the image verbs: --authfile, --creds, --tls-verify, --cert-dir and friends.</summary>
+internal sealed class RegistryCliOptions
+{
+    private readonly Option<string?> _authFile = new("--authfile") { Description = "Auth file to use instead of the default search (REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json, ...)" };
+    private readonly Option<string?> _creds = new("--creds") { Description = "Credentials USER[:PASSWORD] for the registry" };
+    private readonly Option<bool> _noCreds = new("--no-creds") { Description = "Access the registry anonymously" };
+    private readonly Option<bool?> _tlsVerify = new("--tls-verify") { Description = "Require HTTPS and verify certificates (default true; false also allows plain HTTP)" };
+    private readonly Option<string?> _certDir = new("--cert-dir") { Description = "Directory of *.crt CA certificates and *.cert/*.key client certificates" };
+    private readonly Option<int?> _retry = new("--retry-times") { Description = "Retries after 429, 5xx or dropped connections (default 5)" };
+
+    public void AddTo(Command cmd)
+    {
+        foreach (var o in new Option[] { _authFile, _creds, _noCreds, _tlsVerify, _certDir, _retry })
+        {
+            cmd.Options.Add(o);
+        }
+    }
+
+    public RegistryOptions Build(ParseResult pr, Option<string?>? creds = null, Option<bool?>? tlsVerify = null, Option<string?>? certDir = null)
+    {
+        var o = new RegistryOptions
+        {
+            AuthFile = pr.GetValue(_authFile),
+            NoCredentials = pr.GetValue(_noCreds),
+            TlsVerify = (tlsVerify is null ? null : pr.GetValue(tlsVerify)) ?? pr.GetValue(_tlsVerify) ?? true,
+            CertDirectory = (certDir is null ? null : pr.GetValue(certDir)) ?? pr.GetValue(_certDir),
+        };
+        if (pr.GetValue(_retry) is int r)
+        {
+            o.RetryTimes = r;
+        }
+
+        if (((creds is null ? null : pr.GetValue(creds)) ?? pr.GetValue(_creds)) is { } c)
+        {
+            o.Credentials = RegistryCredential.ParseCreds(c);
+        }
+
+        return o;
+    }
+
+    /// <summary>Parses a size like 1048576, 64K, 16M, 1G.</summary>
+    public static long ParseSize(string text, string option)
+    {
+        var t = text.Trim();
+        long mult = 1;
+        if (t.Length > 0 && char.IsLetter(t[^1]))
+        {
+            mult = char.ToUpperInvariant(t[^1]) switch
+            {
+                'K' => 1L << 10,
+                'M' => 1L << 20,
+                'G' => 1L << 30,
+                _ => throw new ArgumentException($"{option}: unknown size suffix in '{text}' (use K, M or G)"),
+            };
+            t = t[..^1];
+        }
+
+        if (!long.TryParse(t, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < 0)
+        {
+            throw new ArgumentException($"{option}: '{text}' is not a size");
+        }
+
+        return n * mult;
+    }
+}

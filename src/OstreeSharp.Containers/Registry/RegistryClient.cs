@@ -1,0 +1,419 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using OstreeSharp.Containers.Oci;
+using OstreeSharp.Containers.References;
+using Polly;
+
+namespace OstreeSharp.Containers.Registry;
+
+/// <summary>
+/// A client of one registry (the OCI distribution API): ping, anonymous/basic/bearer auth with token
+/// caching, manifests, blobs (resumable downloads; monolithic or chunked uploads that resume from
+/// where the registry got to), cross-repository mounts, tags and deletes. Requests without a body, or
+/// with one held in memory, are retried on 429, 5xx and dropped connections; streamed bodies are
+/// re-opened from their source for every attempt, never sent twice.
+/// </summary>
+public sealed partial class RegistryClient : IDisposable
+{
+    private readonly HttpClient _http;
+    private readonly RegistryOptions _options;
+    private readonly ResiliencePipeline<HttpResponseMessage> _retry;
+    private readonly ConcurrentDictionary<string, (string Token, DateTimeOffset Expires)> _tokens = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _pingLock = new(1, 1);
+    private readonly string _credentialPath;
+    private Uri? _base;
+    private volatile AuthChallenge? _challenge;
+    private RegistryCredential? _credentials;
+    private bool _credentialsLoaded;
+
+    /// <summary>Creates a client for the registry that serves <paramref name="reference"/>.</summary>
+    public RegistryClient(DockerReference reference, RegistryOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        _options = options ?? new RegistryOptions();
+        Host = reference.RegistryHost;
+        Domain = reference.Domain;
+        _credentialPath = reference.Path;
+        _http = RegistryHttp.CreateClient(Host, _options);
+        _retry = RegistryHttp.CreatePipeline(_options);
+    }
+
+    /// <summary>host[:port] the requests go to.</summary>
+    public string Host { get; }
+
+    /// <summary>The registry's name in references (docker.io for Docker Hub).</summary>
+    public string Domain { get; }
+
+    /// <summary>The options.</summary>
+    public RegistryOptions Options => _options;
+
+    private RegistryCredential? Credentials
+    {
+        get
+        {
+            if (!_credentialsLoaded)
+            {
+                _credentials = _options.ResolveCredentials(Domain, _credentialPath);
+                _credentialsLoaded = true;
+            }
+
+            return _credentials;
+        }
+    }
+
+    /// <summary>The scope string for <paramref name="repository"/> and actions like "pull" or "pull,push".</summary>
+    public static string Scope(string repository, string actions) => "repository:" + repository + ":" + actions;
+
+    /// <summary>Checks the registry answers /v2/ and learns its auth scheme; picks https, or http when TLS verification is off and https fails.</summary>
+    public async Task PingAsync(CancellationToken cancellationToken)
+    {
+        if (_base is not null)
+        {
+            return;
+        }
+
+        await _pingLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_base is not null)
+            {
+                return;
+            }
+
+            var schemes = _options.TlsVerify ? new[] { "https" } : ["https", "http"];
+            Exception? last = null;
+            foreach (var scheme in schemes)
+            {
+                var baseUri = new Uri(scheme + "://" + Host + "/");
+                var url = new Uri(baseUri, "v2/");
+                HttpResponseMessage resp;
+                try
+                {
+                    resp = await _retry.ExecuteAsync(
+                        async t => await _http.SendAsync(new HttpRequestMessage(HttpMethod.Get, url), HttpCompletionOption.ResponseHeadersRead, t).ConfigureAwait(false),
+                        cancellationToken).ConfigureAwait(false);
+                }
+                catch (HttpRequestException e) when (scheme == "https" && schemes.Length > 1)
+                {
+                    last = e;
+                    continue;
+                }
+                catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+                {
+                    throw new RegistryException($"Cannot reach registry {Host} at {url}: {e.Message}", e, transient: true);
+                }
+
+                using (resp)
+                {
+                    if (resp.StatusCode == HttpStatusCode.Unauthorized)
+                    {
+                        _challenge = PickChallenge(resp, url.ToString());
+                    }
+                    else if (!resp.IsSuccessStatusCode)
+                    {
+                        throw await ErrorAsync(resp, "GET", url, "ping").ConfigureAwait(false);
+                    }
+                }
+
+                _base = baseUri;
+                return;
+            }
+
+            throw new RegistryException($"Cannot reach registry {Host}: {last?.Message}", last!, transient: true);
+        }
+        finally
+        {
+            _pingLock.Release();
+        }
+    }
+
+    private static AuthChallenge? PickChallenge(HttpResponseMessage resp, string url)
+    {
+        var headers = resp.Headers.TryGetValues("WWW-Authenticate", out var values) ? values.ToList() : [];
+        if (headers.Count == 0)
+        {
+            throw new RegistryAuthException($"{url}: 401 Unauthorized without a WWW-Authenticate header");
+        }
+
+        var all = headers.SelectMany(h => AuthChallenge.Parse(h, url)).ToList();
+        return all.FirstOrDefault(c => c.Scheme.Equals("Bearer", StringComparison.OrdinalIgnoreCase))
+            ?? all.FirstOrDefault(c => c.Scheme.Equals("Basic", StringComparison.OrdinalIgnoreCase))
+            ?? throw new RegistryAuthException($"{url}: unsupported auth scheme {all[0].Scheme}");
+    }
+
+    /// <summary>
+    /// Sends a request (built afresh for each attempt, with <paramref name="configure"/> adding headers and body), authorised for
+    /// <paramref name="scope"/>; answers 401 by authenticating and trying once more. With
+    /// <paramref name="replayable"/> false the request is sent exactly once.
+    /// </summary>
+    internal async Task<HttpResponseMessage> SendAsync(HttpMethod method, Uri url, string scope, Action<HttpRequestMessage>? configure, bool replayable, CancellationToken ct)
+    {
+        await PingAsync(ct).ConfigureAwait(false);
+        async ValueTask<HttpResponseMessage> Attempt(CancellationToken t)
+        {
+            var resp = await SendOnceAsync(method, url, scope, configure, t).ConfigureAwait(false);
+            if (resp.StatusCode != HttpStatusCode.Unauthorized)
+            {
+                return resp;
+            }
+
+            var challenge = PickChallenge(resp, url.ToString());
+            resp.Dispose();
+            var hadToken = _challenge is not null;
+            _challenge = challenge;
+            await PrepareAuthAsync(scope, url, forceRefresh: true, t).ConfigureAwait(false);
+            if (!replayable)
+            {
+                throw new RegistryAuthException($"{method} {url}: 401 Unauthorized{(hadToken ? " (credentials expired or rejected)" : string.Empty)}");
+            }
+
+            resp = await SendOnceAsync(method, url, scope, configure, t).ConfigureAwait(false);
+            if (resp.StatusCode == HttpStatusCode.Unauthorized)
+            {
+                resp.Dispose();
+                throw new RegistryAuthException(Credentials is null
+                    ? $"{method} {url}: 401 Unauthorized: authentication required and no credentials were found for {Domain}"
+                    : $"{method} {url}: 401 Unauthorized: the credentials of {Credentials.Username} for {Domain} were rejected");
+            }
+
+            return resp;
+        }
+
+        try
+        {
+            return replayable
+                ? await _retry.ExecuteAsync(Attempt, ct).ConfigureAwait(false)
+                : await Attempt(ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            if (FindContainerException(e) is { } inner)
+            {
+                throw inner;
+            }
+
+            throw new RegistryException($"{method} {url}: {e.Message}", e, transient: true);
+        }
+    }
+
+    internal static ContainerException? FindContainerException(Exception e)
+    {
+        for (var x = e; x is not null; x = x.InnerException)
+        {
+            if (x is ContainerException c)
+            {
+                return c;
+            }
+        }
+
+        return null;
+    }
+
+    private async Task<HttpResponseMessage> SendOnceAsync(HttpMethod method, Uri url, string scope, Action<HttpRequestMessage>? configure, CancellationToken ct)
+    {
+        var req = new HttpRequestMessage(method, url);
+        configure?.Invoke(req);
+        if (_challenge is not null)
+        {
+            req.Headers.Authorization = await AuthorizationAsync(scope, url, ct).ConfigureAwait(false);
+        }
+
+        return await _http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, ct).ConfigureAwait(false);
+    }
+
+    private async Task<AuthenticationHeaderValue?> AuthorizationAsync(string scope, Uri url, CancellationToken ct)
+    {
+        var ch = _challenge;
+        if (ch is null)
+        {
+            return null;
+        }
+
+        if (ch.Scheme.Equals("Basic", StringComparison.OrdinalIgnoreCase))
+        {
+            return Credentials is { } c ? BasicHeader(c) : null;
+        }
+
+        var token = await GetTokenAsync(ch, scope, url, forceRefresh: false, ct).ConfigureAwait(false);
+        return new AuthenticationHeaderValue("Bearer", token);
+    }
+
+    private async Task PrepareAuthAsync(string scope, Uri url, bool forceRefresh, CancellationToken ct)
+    {
+        var ch = _challenge!;
+        if (ch.Scheme.Equals("Basic", StringComparison.OrdinalIgnoreCase))
+        {
+            if (Credentials is null)
+            {
+                throw new RegistryAuthException($"{url}: 401 Unauthorized: authentication required and no credentials were found for {Domain}");
+            }
+
+            return;
+        }
+
+        await GetTokenAsync(ch, scope, url, forceRefresh, ct).ConfigureAwait(false);
+    }
+
+    private static AuthenticationHeaderValue BasicHeader(RegistryCredential c) =>
+        new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(c.Username + ":" + c.Password)));
+
+    private async Task<string> GetTokenAsync(AuthChallenge ch, string scope, Uri url, bool forceRefresh, CancellationToken ct)
+    {
+        var realm = ch["realm"]!;
+        var service = ch["service"];
+        var key = realm + "|" + service + "|" + scope;
+        if (!forceRefresh && _tokens.TryGetValue(key, out var cached) && cached.Expires > DateTimeOffset.UtcNow.AddSeconds(10))
+        {
+            return cached.Token;
+        }
+
+        var creds = Credentials;
+        var query = new StringBuilder();
+        void Add(string k, string v) => query.Append(query.Length == 0 ? '?' : '&').Append(k).Append('=').Append(Uri.EscapeDataString(v));
+        if (service is not null)
+        {
+            Add("service", service);
+        }
+
+        foreach (var s in scope.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            Add("scope", s);
+        }
+
+        HttpResponseMessage resp;
+        var tokenUrl = new Uri(realm + query);
+        try
+        {
+            resp = await _retry.ExecuteAsync(
+                async t =>
+                {
+                    HttpRequestMessage req;
+                    if (creds?.IdentityToken is { } refresh)
+                    {
+                        var form = new Dictionary<string, string> { ["grant_type"] = "refresh_token", ["refresh_token"] = refresh, ["client_id"] = "ostree-sharp", ["scope"] = scope };
+                        if (service is not null)
+                        {
+                            form["service"] = service;
+                        }
+
+                        req = new HttpRequestMessage(HttpMethod.Post, new Uri(realm)) { Content = new FormUrlEncodedContent(form) };
+                    }
+                    else
+                    {
+                        req = new HttpRequestMessage(HttpMethod.Get, tokenUrl);
+                        if (creds is not null)
+                        {
+                            req.Headers.Authorization = BasicHeader(creds);
+                        }
+                    }
+
+                    return await _http.SendAsync(req, HttpCompletionOption.ResponseContentRead, t).ConfigureAwait(false);
+                },
+                ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            throw new RegistryException($"Cannot reach the token server {realm} for {url}: {e.Message}", e, transient: true);
+        }
+
+        using (resp)
+        {
+            if (resp.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+            {
+                throw new RegistryAuthException(creds is null
+                    ? $"Token server {realm} refused anonymous access for {scope} ({(int)resp.StatusCode}); credentials are needed for {Domain}"
+                    : $"Token server {realm} rejected the credentials of {creds.Username} for {scope} ({(int)resp.StatusCode})");
+            }
+
+            if (!resp.IsSuccessStatusCode)
+            {
+                throw await ErrorAsync(resp, "GET", tokenUrl, "token").ConfigureAwait(false);
+            }
+
+            var body = await resp.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+            string? token;
+            int expiresIn = 60;
+            DateTimeOffset issued = DateTimeOffset.UtcNow;
+            try
+            {
+                using var doc = JsonDocument.Parse(body);
+                var root = doc.RootElement;
+                token = root.TryGetProperty("token", out var tk) ? tk.GetString() : null;
+                if (string.IsNullOrEmpty(token) && root.TryGetProperty("access_token", out var at))
+                {
+                    token = at.GetString();
+                }
+
+                if (root.TryGetProperty("expires_in", out var ei) && ei.TryGetInt32(out var n) && n > 0)
+                {
+                    expiresIn = n;
+                }
+
+                if (root.TryGetProperty("issued_at", out var ia) && ia.GetString() is { } s && DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var when) && when < DateTimeOffset.UtcNow)
+                {
+                    issued = when;
+                }
+            }
+            catch (JsonException e)
+            {
+                throw new RegistryAuthException($"Token server {realm} answered with malformed JSON: {e.Message}");
+            }
+
+            if (string.IsNullOrEmpty(token))
+            {
+                throw new RegistryAuthException($"Token server {realm} answered without a token");
+            }
+
+            _tokens[key] = (token, issued.AddSeconds(expiresIn));
+            return token;
+        }
+    }
+
+    /// <summary>Builds the typed error for a failed response: method, URL, status and the registry's error codes.</summary>
+    internal static async Task<RegistryException> ErrorAsync(HttpResponseMessage resp, string method, Uri url, string what)
+    {
+        string detail = string.Empty;
+        try
+        {
+            var bytes = await resp.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
+            if (bytes.Length > 0 && bytes.Length < 65536)
+            {
+                using var doc = JsonDocument.Parse(bytes);
+                if (doc.RootElement.TryGetProperty("errors", out var errs) && errs.ValueKind == JsonValueKind.Array)
+                {
+                    detail = string.Join("; ", errs.EnumerateArray().Select(e =>
+                        (e.TryGetProperty("code", out var c) ? c.GetString() : null) + ": " + (e.TryGetProperty("message", out var m) ? m.GetString() : null)));
+                }
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        catch (HttpRequestException)
+        {
+        }
+
+        int status = (int)resp.StatusCode;
+        var msg = $"{method} {url}: {status} {resp.ReasonPhrase}{(detail.Length > 0 ? " (" + detail + ")" : string.Empty)}";
+        if (resp.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+        {
+            return new RegistryAuthException(msg, status);
+        }
+
+        _ = what;
+        return new RegistryException(msg, status, RegistryHttp.IsTransient(resp.StatusCode));
+    }
+
+    private Uri Url(string pathAndQuery) => new(_base!, pathAndQuery);
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _http.Dispose();
+        _pingLock.Dispose();
+    }
+}

@@ -1,0 +1,60 @@
+namespace OstreeSharp.Containers.Registry;
+
+/// <summary>How to talk to registries: TLS, credentials, retries, uploads.</summary>
+public sealed class RegistryOptions
+{
+    /// <summary>Verify TLS certificates and require HTTPS (false also allows plain HTTP, as skopeo's <c>--tls-verify=false</c>).</summary>
+    public bool TlsVerify { get; set; } = true;
+
+    /// <summary>A directory of <c>*.crt</c> CA certificates and <c>*.cert</c>/<c>*.key</c> client pairs; default <c>/etc/containers/certs.d/HOST</c>.</summary>
+    public string? CertDirectory { get; set; }
+
+    /// <summary>Explicit credentials (<c>--creds</c>); they take precedence over auth files.</summary>
+    public RegistryCredential? Credentials { get; set; }
+
+    /// <summary>Never send credentials (<c>--no-creds</c>).</summary>
+    public bool NoCredentials { get; set; }
+
+    /// <summary>An auth file given with <c>--authfile</c>.</summary>
+    public string? AuthFile { get; set; }
+
+    /// <summary>Which auth files are searched when none is given.</summary>
+    public AuthFileSearch AuthSearch { get; set; } = AuthFileSearch.Containers;
+
+    /// <summary>Retries after a 429, a 5xx or a dropped connection.</summary>
+    public int RetryTimes { get; set; } = 5;
+
+    /// <summary>First back-off delay (doubled each retry, with jitter).</summary>
+    public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Upload blobs in PATCH chunks of this many bytes; 0 uploads each blob in one request.</summary>
+    public long ChunkSize { get; set; }
+
+    /// <summary>The largest manifest accepted.</summary>
+    public int MaxManifestSize { get; set; } = Oci.ManifestBlob.MaxSize;
+
+    /// <summary>The User-Agent header.</summary>
+    public string UserAgent { get; set; } = "ostree-sharp/0.1";
+
+    /// <summary>The store credentials are looked up in (default: from <see cref="AuthFile"/> and <see cref="AuthSearch"/>).</summary>
+    public CredentialStore? CredentialStore { get; set; }
+
+    /// <summary>Resolves the credentials for a registry and repository.</summary>
+    public RegistryCredential? ResolveCredentials(string domain, string? repositoryPath)
+    {
+        if (NoCredentials)
+        {
+            return null;
+        }
+
+        if (Credentials is not null)
+        {
+            return Credentials;
+        }
+
+        return (CredentialStore ?? CredentialStore.Default(AuthFile, AuthSearch)).Lookup(domain, repositoryPath);
+    }
+
+    /// <summary>A copy.</summary>
+    public RegistryOptions Clone() => (RegistryOptions)MemberwiseClone();
+}
