@@ -255,7 +255,18 @@ public sealed class CredentialStore
     private RegistryCredential? RunHelper(string helper, string domain, string file, bool optional = false)
     {
         var exe = "docker-credential-" + helper;
-        var psi = new ProcessStartInfo(exe, "get")
+        var resolved = (_env("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries).Select(d => Path.Combine(d, exe)).FirstOrDefault(File.Exists);
+        if (resolved is null)
+        {
+            if (optional)
+            {
+                return null;
+            }
+
+            throw new ContainerException($"Credential helper {exe} named in {file} for {domain} is not on PATH");
+        }
+
+        var psi = new ProcessStartInfo(resolved, "get")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
