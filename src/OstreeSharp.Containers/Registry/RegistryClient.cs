@@ -91,13 +91,17 @@ public sealed partial class RegistryClient : IDisposable
                 var baseUri = new Uri(scheme + "://" + Host + "/");
                 var url = new Uri(baseUri, "v2/");
                 HttpResponseMessage resp;
+                bool mayFallBack = scheme == "https" && schemes.Length > 1;
                 try
                 {
-                    resp = await _retry.ExecuteAsync(
-                        async t => await _http.SendAsync(new HttpRequestMessage(HttpMethod.Get, url), HttpCompletionOption.ResponseHeadersRead, t).ConfigureAwait(false),
-                        cancellationToken).ConfigureAwait(false);
+                    // The https probe of a registry that may be plain HTTP is sent once: retrying would only delay the fallback.
+                    resp = mayFallBack
+                        ? await _http.SendAsync(new HttpRequestMessage(HttpMethod.Get, url), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false)
+                        : await _retry.ExecuteAsync(
+                            async t => await _http.SendAsync(new HttpRequestMessage(HttpMethod.Get, url), HttpCompletionOption.ResponseHeadersRead, t).ConfigureAwait(false),
+                            cancellationToken).ConfigureAwait(false);
                 }
-                catch (HttpRequestException e) when (scheme == "https" && schemes.Length > 1)
+                catch (HttpRequestException e) when (mayFallBack)
                 {
                     last = e;
                     continue;
