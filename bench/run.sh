@@ -23,8 +23,8 @@ done
 bash scripts/install-peers.sh
 W=$(mktemp -d "${TMPDIR:-/tmp}/ostree-sharp-bench.XXXXXX")
 trap 'rm -rf "$W"' EXIT
-# Published as users install it: ReadyToRun, framework-dependent.
-dotnet publish src/OstreeSharp.Cli -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true -o "$W/bin" -v quiet -nologo >/dev/null
+# Published as users install it: the native (AOT) binary.
+dotnet publish src/OstreeSharp.Cli -c Release -r linux-x64 -p:PublishAot=true -o "$W/bin" -v quiet -nologo >/dev/null
 OURS="$W/bin/ostree-sharp"
 if [ -z "$TREE" ]; then
     TREE="$W/tree"

@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Installs the peer tools the interop tests and benchmarks compare against (Debian 12, as root).
-# Does nothing when everything is already installed.
+# Installs the peer tools the interop tests and benchmarks compare against (Debian 12, as root):
+#   ostree            the real ostree CLI (libostree 2022.7)
+#   skopeo, umoci     the container tools our images must interoperate with
+#   docker-registry   Docker distribution 2.8, the registry the tests start on 127.0.0.1
+#   apache2-utils     htpasswd -B for the registry's basic auth
+#   gnupg             OpenPGP signing tests; attr, libarchive-tools, tar, gzip, zstd: tree and tar checks
+#   python3, time, procps, curl, ca-certificates: benchmarks and harness
+#   clang, zlib1g-dev the native (AOT) build of the ostree-sharp command
+# Does nothing when everything is already installed. Never lets a package start a service
+# (docker-registry ships one that would listen on :5000).
 set -euo pipefail
-want=(ostree tar gzip zstd python3 time procps attr libarchive-tools gnupg)
+want=(ostree skopeo umoci docker-registry apache2-utils curl ca-certificates tar gzip zstd python3 time procps attr libarchive-tools gnupg clang zlib1g-dev)
 missing=()
 for p in "${want[@]}"; do
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" = installed ] || missing+=("$p")
@@ -13,6 +21,17 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+policy=/usr/sbin/policy-rc.d
+saved=""
+if [ -e "$policy" ]; then saved=$(mktemp); cp -p "$policy" "$saved"; fi
+restore_policy() { if [ -n "$saved" ]; then mv -f "$saved" "$policy"; else rm -f "$policy"; fi; }
+trap restore_policy EXIT
+printf '#!/bin/sh\nexit 101\n' > "$policy"
+chmod 755 "$policy"
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >/dev/null
+# A registry service started anyway (no policy-rc.d support) must not hold :5000 during tests.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker-registry 2>/dev/null; then
+    systemctl stop docker-registry || true
+fi
 echo "install-peers.sh: installed ${missing[*]}" >&2

@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-peers.sh
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+# The interop tests run the command as users get it: the native (AOT) binary.
+dotnet publish src/OstreeSharp.Cli -c Release -r linux-x64 -p:PublishAot=true -o artifacts/bin -v quiet -nologo
+export OSTREE_SHARP_BIN="$PWD/artifacts/bin/ostree-sharp"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 dotnet test OstreeSharp.slnx -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log" | grep -E 'Failed |error|Total tests|Passed: |Failed: ' || true

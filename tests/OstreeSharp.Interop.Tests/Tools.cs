@@ -44,9 +44,13 @@ internal static class Tools
 
     public static RunResult Ostree(params string[] args) => Run("ostree", args);
 
-    public static RunResult Ours(params string[] args) => Run("dotnet", new[] { OursDll }.Concat(args));
+    /// <summary>The native (AOT) binary scripts/test.sh publishes, when set; else the built assembly through dotnet.</summary>
+    public static string? OursBinary => Environment.GetEnvironmentVariable("OSTREE_SHARP_BIN") is { Length: > 0 } b && File.Exists(b) ? b : null;
 
-    public static RunResult OursEnv(IDictionary<string, string> env, params string[] args) => Run("dotnet", new[] { OursDll }.Concat(args), env);
+    public static RunResult Ours(params string[] args) => OursEnv(new Dictionary<string, string>(), args);
+
+    public static RunResult OursEnv(IDictionary<string, string> env, params string[] args) =>
+        OursBinary is { } bin ? Run(bin, args, env) : Run("dotnet", new[] { OursDll }.Concat(args), env);
 
     public static string Ok(this RunResult r, string what)
     {

@@ -84,17 +84,18 @@ public sealed partial class RegistryClient : IDisposable
                 return;
             }
 
-            var schemes = _options.TlsVerify ? new[] { "https" } : ["https", "http"];
+            // Without TLS verification plain HTTP is allowed too; like Docker, loopback registries are tried over HTTP first.
+            var schemes = _options.TlsVerify ? new[] { "https" } : IsLoopback(Host) ? ["http", "https"] : ["https", "http"];
             Exception? last = null;
             foreach (var scheme in schemes)
             {
                 var baseUri = new Uri(scheme + "://" + Host + "/");
                 var url = new Uri(baseUri, "v2/");
                 HttpResponseMessage resp;
-                bool mayFallBack = scheme == "https" && schemes.Length > 1;
+                bool mayFallBack = scheme == schemes[0] && schemes.Length > 1;
                 try
                 {
-                    // The https probe of a registry that may be plain HTTP is sent once: retrying would only delay the fallback.
+                    // The probe of the first of two schemes is sent once: retrying would only delay the fallback.
                     resp = mayFallBack
                         ? await _http.SendAsync(new HttpRequestMessage(HttpMethod.Get, url), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false)
                         : await _retry.ExecuteAsync(
@@ -117,6 +118,12 @@ public sealed partial class RegistryClient : IDisposable
                     {
                         _challenge = PickChallenge(resp, url.ToString());
                     }
+                    else if (!resp.IsSuccessStatusCode && mayFallBack)
+                    {
+                        // e.g. 400 "Client sent an HTTP request to an HTTPS server"
+                        last = new HttpRequestException($"{url} answered {(int)resp.StatusCode}");
+                        continue;
+                    }
                     else if (!resp.IsSuccessStatusCode)
                     {
                         throw await ErrorAsync(resp, "GET", url, "ping").ConfigureAwait(false);
@@ -133,6 +140,12 @@ public sealed partial class RegistryClient : IDisposable
         {
             _pingLock.Release();
         }
+    }
+
+    private static bool IsLoopback(string host)
+    {
+        var h = host.StartsWith('[') ? host[1..host.IndexOf(']', StringComparison.Ordinal)] : host.Split(':')[0];
+        return h == "localhost" || (System.Net.IPAddress.TryParse(h, out var ip) && System.Net.IPAddress.IsLoopback(ip));
     }
 
     private static AuthChallenge? PickChallenge(HttpResponseMessage resp, string url)
