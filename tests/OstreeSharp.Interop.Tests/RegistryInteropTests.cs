@@ -246,6 +246,52 @@ public sealed class RegistryInteropTests(RegistryFixture registries) : IDisposab
         Assert.Equal(size, new FileInfo(stored).Length);
     }
 
+    [Fact]
+    public void Tls_registries_are_trusted_through_cert_dir_and_refused_without_it()
+    {
+        using var registry = RegistryServer.Start(RegistryAuth.None, tls: true);
+        Directory.CreateDirectory(_tmp["certs"]);
+        File.WriteAllText(_tmp["certs/ca.crt"], registry.CaPem);
+        TestImages.WriteSmallLayout(_tmp["src"], "v1");
+        var reference = $"docker://{registry.Address}/tls/img:v1";
+
+        var refused = Tools.Ours("image", "copy", $"oci:{_tmp["src"]}:v1", reference);
+        Assert.Equal(1, refused.ExitCode);
+        var line = Assert.Single(refused.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.Contains($"https://{registry.Address}/v2/", line, StringComparison.Ordinal);
+
+        Tools.Ours("image", "copy", "--cert-dir", _tmp["certs"], $"oci:{_tmp["src"]}:v1", reference).Ok("push trusting the CA from --cert-dir");
+        Tools.Ours("image", "copy", "--tls-verify=false", reference, $"oci:{_tmp["insecure"]}:v1").Ok("pull without verification");
+        Tools.Run("skopeo", ["inspect", "--cert-dir", _tmp["certs"], reference]).Ok("skopeo trusts the same CA");
+    }
+
+    [Fact]
+    public void Skopeo_pushes_our_layout_and_we_copy_skopeo_layouts_with_json_progress()
+    {
+        var digest = TestImages.WriteSmallLayout(_tmp["ours"], "v1", files: 6);
+        var reference = $"docker://{registries.Plain.Address}/interop/skopeo-pushed:v1";
+        Tools.Run("skopeo", ["copy", "--dest-tls-verify=false", $"oci:{_tmp["ours"]}:v1", reference]).Ok("skopeo pushes our layout");
+        Tools.Run("skopeo", ["copy", "--src-tls-verify=false", reference, $"oci:{_tmp["skopeo"]}:v1"]).Ok("skopeo pulls it back");
+        var copy = Tools.Ours("image", "copy", "--progress=json", "--json", $"oci:{_tmp["skopeo"]}:v1", $"oci:{_tmp["again"]}:v1");
+        copy.Ok("we copy skopeo's layout");
+        using (var result = JsonDocument.Parse(copy.Stdout))
+        {
+            Assert.Equal(digest.ToString(), result.RootElement.GetProperty("digest").GetString());
+        }
+
+        var events = copy.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l)).ToList();
+        Assert.Contains(events, e => e.RootElement.GetProperty("stage").GetString() == "blobDone");
+        Assert.Contains(events, e => e.RootElement.GetProperty("stage").GetString() == "manifestWritten");
+        Assert.All(events, e => Assert.Equal("copy", e.RootElement.GetProperty("task").GetString()));
+
+        // Same registry, another repository: the blobs are mounted, not uploaded again.
+        var mounted = Tools.Ours("image", "copy", "--tls-verify=false", "--json", reference, $"docker://{registries.Plain.Address}/interop/mounted:v1").Ok("cross-repository copy");
+        using var m = JsonDocument.Parse(mounted);
+        Assert.Equal(0, m.RootElement.GetProperty("blobsCopied").GetInt32());
+        Assert.Equal(2, m.RootElement.GetProperty("blobsSkipped").GetInt32());
+        Tools.Run("skopeo", ["inspect", "--tls-verify=false", $"docker://{registries.Plain.Address}/interop/mounted:v1"]).Ok("the mounted image is whole");
+    }
+
     internal static FileStream OpenAt(string path, long offset)
     {
         var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous | FileOptions.SequentialScan);

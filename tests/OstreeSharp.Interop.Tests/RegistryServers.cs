@@ -52,7 +52,10 @@ internal sealed class RegistryServer : IDisposable
         return ((IPEndPoint)l.LocalEndpoint).Port;
     }
 
-    public static RegistryServer Start(RegistryAuth auth, TokenIssuer? issuer = null, int port = 0)
+    /// <summary>When the registry serves TLS: the CA certificate (PEM) that signed its certificate.</summary>
+    public string? CaPem { get; private set; }
+
+    public static RegistryServer Start(RegistryAuth auth, TokenIssuer? issuer = null, int port = 0, bool tls = false)
     {
         var dir = Path.Combine(Path.GetTempPath(), "ostree-sharp-registry-" + Guid.NewGuid().ToString("N")[..10]);
         Directory.CreateDirectory(Path.Combine(dir, "storage"));
@@ -69,6 +72,28 @@ internal sealed class RegistryServer : IDisposable
             ArgumentNullException.ThrowIfNull(issuer);
             File.WriteAllText(Path.Combine(dir, "token.crt"), issuer.CertificatePem);
             authBlock = $"auth:\n  token:\n    realm: {issuer.Realm}\n    service: {TokenIssuer.Service}\n    issuer: {TokenIssuer.Issuer}\n    rootcertbundle: {dir}/token.crt\n";
+        }
+
+        string? caPem = null;
+        var tlsBlock = string.Empty;
+        if (tls)
+        {
+            using var caKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            var caReq = new CertificateRequest("CN=ostree-sharp test CA", caKey, HashAlgorithmName.SHA256);
+            caReq.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+            caReq.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+            using var ca = caReq.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            var req = new CertificateRequest("CN=127.0.0.1", key, HashAlgorithmName.SHA256);
+            var san = new SubjectAlternativeNameBuilder();
+            san.AddIpAddress(IPAddress.Loopback);
+            req.CertificateExtensions.Add(san.Build());
+            req.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+            using var cert = req.Create(ca, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(29), RandomNumberGenerator.GetBytes(8));
+            File.WriteAllText(Path.Combine(dir, "server.crt"), cert.ExportCertificatePem() + "\n");
+            File.WriteAllText(Path.Combine(dir, "server.key"), key.ExportPkcs8PrivateKeyPem() + "\n");
+            caPem = ca.ExportCertificatePem() + "\n";
+            tlsBlock = $"  tls:\n    certificate: {dir}/server.crt\n    key: {dir}/server.key\n";
         }
 
         var config = Path.Combine(dir, "config.yml");
@@ -89,9 +114,9 @@ internal sealed class RegistryServer : IDisposable
             http:
               addr: 127.0.0.1:{port}
               secret: {Convert.ToHexString(RandomNumberGenerator.GetBytes(16))}
-            {authBlock}
+            {tlsBlock}{authBlock}
             """);
-        var server = new RegistryServer(dir, port, config);
+        var server = new RegistryServer(dir, port, config) { CaPem = caPem };
         server.Launch();
         return server;
     }
@@ -102,7 +127,9 @@ internal sealed class RegistryServer : IDisposable
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add($"exec docker-registry serve '{_config}' >> '{Log}' 2>&1");
         _process = Process.Start(psi)!;
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        using var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, _, _, _) => true };
+        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(2) };
+        var scheme = CaPem is null ? "http" : "https";
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (DateTime.UtcNow < deadline)
         {
@@ -113,7 +140,7 @@ internal sealed class RegistryServer : IDisposable
 
             try
             {
-                var code = (int)http.GetAsync($"http://{Address}/v2/").GetAwaiter().GetResult().StatusCode;
+                var code = (int)http.GetAsync($"{scheme}://{Address}/v2/").GetAwaiter().GetResult().StatusCode;
                 if (code is 200 or 401)
                 {
                     return;

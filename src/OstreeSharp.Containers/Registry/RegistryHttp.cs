@@ -92,7 +92,7 @@ internal static class RegistryHttp
         RegistryException r => r.IsTransient,
         ContainerException => false,
         OperationCanceledException => !ct.IsCancellationRequested,
-        HttpRequestException h => h.InnerException is not ContainerException && (h.StatusCode is null || IsTransient(h.StatusCode.Value)),
+        HttpRequestException h => h.InnerException is not ContainerException && h.HttpRequestError != HttpRequestError.SecureConnectionError && (h.StatusCode is null || IsTransient(h.StatusCode.Value)),
         IOException io => io.InnerException is not ContainerException,
         _ => false,
     };
