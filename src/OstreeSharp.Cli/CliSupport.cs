@@ -122,23 +122,34 @@ internal static class CliSupport
     /// <summary>The OpenPGP signing options shared by commit, gpg-sign and summary.</summary>
     public sealed class GpgSigningOptions
     {
-        public Option<string?> SecretKey { get; } = new("--gpg-secret-key") { Description = "Exported (armored or binary) secret key file to sign with (gpg --export-secret-keys --armor KEY-ID)" };
+        public Option<string?> SecretKey { get; } = new("--gpg-secret-key") { Description = "Exported (armored or binary) secret key file to sign with (gpg --export-secret-keys --armor KEY-ID); default: the key in the GnuPG home folder" };
 
         public Option<string?> PassphraseFile { get; } = new("--gpg-passphrase-file") { Description = "File holding the passphrase of a protected secret key" };
+
+        public Option<string?> HomeDir { get; } = new("--gpg-homedir") { Description = "GnuPG home folder whose pubring and private-keys-v1.d hold the signing key (default $GNUPGHOME, else ~/.gnupg)" };
 
         public void AddTo(Command cmd)
         {
             cmd.Options.Add(SecretKey);
             cmd.Options.Add(PassphraseFile);
+            cmd.Options.Add(HomeDir);
         }
 
         /// <summary>Loads the signing key <paramref name="keyId"/> named by the options.</summary>
-        public (Org.BouncyCastle.Bcpg.OpenPgp.PgpPrivateKey Key, Org.BouncyCastle.Bcpg.OpenPgp.PgpSecretKey Secret) Load(ParseResult pr, string keyId)
+        public (Org.BouncyCastle.Bcpg.OpenPgp.PgpPrivateKey Key, Org.BouncyCastle.Bcpg.OpenPgp.PgpPublicKey Public) Load(ParseResult pr, string keyId)
         {
-            var file = pr.GetValue(SecretKey) ?? throw new ArgumentException("Signing with an OpenPGP key needs --gpg-secret-key=FILE (export it with gpg --export-secret-keys --armor KEY-ID)");
             var pass = pr.GetValue(PassphraseFile) is { } pf ? File.ReadAllText(pf).TrimEnd('\n', '\r') : null;
-            var key = Signing.GpgCommitSigner.LoadSecretKey(file, keyId, pass, out var secret);
-            return (key, secret);
+            if (pr.GetValue(SecretKey) is { } file)
+            {
+                var key = Signing.GpgCommitSigner.LoadSecretKey(file, keyId, pass, out var secret);
+                return (key, secret.PublicKey);
+            }
+
+            var home = pr.GetValue(HomeDir) ?? Environment.GetEnvironmentVariable("GNUPGHOME") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".gnupg");
+            var keyring = new Signing.GpgKeyring();
+            keyring.AddHomeDir(home);
+            var pub = keyring.FindById(keyId) ?? throw new Signing.SignatureException($"No public key {keyId} in GnuPG home folder {home}");
+            return (Signing.GnupgAgentKeys.Load(home, pub, pass), pub);
         }
     }
 

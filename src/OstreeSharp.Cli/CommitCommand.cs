@@ -138,7 +138,7 @@ internal static class CommitCommand
                 Bootable = pr.GetValue(bootable),
                 GenerateSizes = pr.GetValue(sizes),
                 SkipIfUnchanged = pr.GetValue(skipUnchanged),
-                Signers = [.. gpgKeys.Select(g => new CommitSigner(Signing.GpgCommitSigner.MetadataKey, data => Signing.GpgCommitSigner.SignBytes(g.Key, g.Secret, data))),
+                Signers = [.. gpgKeys.Select(g => new CommitSigner(Signing.GpgCommitSigner.MetadataKey, data => Signing.GpgCommitSigner.SignBytes(g.Key, g.Public, data))),
                            .. signKeys.Select(k => new CommitSigner(Signing.Ed25519CommitSigner.MetadataKey, data => k.Sign(data)))],
             };
 

@@ -11,13 +11,9 @@ internal static class GpgSignCommand
         var delete = new Option<bool>("--delete", "-d") { Description = "Delete signatures having any of the KEY-IDs" };
         var gpgOptions = new CliSupport.GpgSigningOptions();
         gpgOptions.AddTo(cmd);
-        var homedir = new Option<string?>("--gpg-homedir") { Description = "GnuPG home folder (its private-keys-v1.d is not read: export the key with gpg --export-secret-keys)" };
         var commit = new Argument<string>("COMMIT");
         var keyIds = new Argument<string[]>("KEY-ID") { Arity = ArgumentArity.OneOrMore };
-        foreach (var o in new Option[] { delete, homedir })
-        {
-            cmd.Options.Add(o);
-        }
+        cmd.Options.Add(delete);
 
         cmd.Arguments.Add(commit);
         cmd.Arguments.Add(keyIds);
@@ -34,8 +30,8 @@ internal static class GpgSignCommand
 
             foreach (var k in ids)
             {
-                var (key, secret) = gpgOptions.Load(pr, k);
-                GpgCommitSigner.Sign(repo, id, key, secret);
+                var (key, pub) = gpgOptions.Load(pr, k);
+                GpgCommitSigner.Sign(repo, id, key, pub);
             }
 
             return 0;

@@ -679,8 +679,8 @@ internal static class RepoCommands
                 var edKeys = (pr.GetValue(sign) ?? []).Select(Signing.Ed25519SecretKey.Parse).ToList();
                 var gpgSigners = (pr.GetValue(gpgSign) ?? []).Select(k =>
                 {
-                    var (key, secret) = gpgOptions.Load(pr, k);
-                    return (Func<byte[], byte[]>)(data => Signing.GpgCommitSigner.SignBytes(key, secret, data));
+                    var (key, pub) = gpgOptions.Load(pr, k);
+                    return (Func<byte[], byte[]>)(data => Signing.GpgCommitSigner.SignBytes(key, pub, data));
                 }).ToList();
                 var bytes = Trees.Summary.Update(repo, extra);
                 Trees.Summary.Sign(repo, bytes, edKeys, gpgSigners);

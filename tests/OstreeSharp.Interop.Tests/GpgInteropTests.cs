@@ -156,4 +156,51 @@ public class GpgInteropTests
         File.WriteAllText(p.Dir["pass"], "s3cret\n");
         Tools.Ours("gpg-sign", "--repo=" + repo3, "--gpg-secret-key=" + p.Dir["sec.asc"], "--gpg-passphrase-file=" + p.Dir["pass"], c3, locked).Ok("sign with passphrase");
     }
+
+    [Theory]
+    [InlineData("RSA", null)]
+    [InlineData("EDDSA", null)]
+    [InlineData("RSA", "rsa-pass")]
+    [InlineData("EDDSA", "ed pass")]
+    public void Keys_in_a_gnupg_home_folder_sign_directly_and_ostree_verifies(string type, string? passphrase)
+    {
+        using var g = new Gpg();
+        var fpr = g.NewKey("homedir-" + type.ToLowerInvariant(), type, passphrase: passphrase);
+        Assert.NotEmpty(Directory.GetFiles(Path.Combine(g.Home, "private-keys-v1.d"), "*.key"));
+        File.WriteAllText(g.Dir["pub.asc"], g.Run("--armor", "--export").Ok("export"));
+        var (repo, c) = Repo(g.Dir, "r");
+        Tools.Ostree("remote", "add", "--repo=" + repo, "--gpg-import=" + g.Dir["pub.asc"], "origin", "http://127.0.0.1/repo").Ok("remote add");
+        if (passphrase is not null)
+        {
+            var refused = Tools.Ours("gpg-sign", "--repo=" + repo, "--gpg-homedir=" + g.Home, c, fpr[^16..]);
+            Assert.Equal(1, refused.ExitCode);
+            Assert.Contains("protected by a passphrase", refused.Stderr, StringComparison.Ordinal);
+            File.WriteAllText(g.Dir["wrong"], "not it\n");
+            var wrong = Tools.Ours("gpg-sign", "--repo=" + repo, "--gpg-homedir=" + g.Home, "--gpg-passphrase-file=" + g.Dir["wrong"], c, fpr);
+            Assert.Equal(1, wrong.ExitCode);
+            Assert.Contains("Wrong passphrase", wrong.Stderr, StringComparison.Ordinal);
+            Assert.DoesNotContain("signature", Tools.Ostree("show", "--repo=" + repo, "--gpg-verify-remote=origin", c).Stdout, StringComparison.Ordinal);
+            File.WriteAllText(g.Dir["pass"], passphrase + "\n");
+        }
+
+        var args = new List<string> { "gpg-sign", "--repo=" + repo, "--gpg-homedir=" + g.Home };
+        if (passphrase is not null)
+        {
+            args.Add("--gpg-passphrase-file=" + g.Dir["pass"]);
+        }
+
+        Tools.Ours([.. args, c, fpr[^16..]]).Ok("sign from the home folder");
+        var shown = Tools.Ostree("show", "--repo=" + repo, "--gpg-verify-remote=origin", c).Ok("ostree show");
+        Assert.Contains("Good signature from \"homedir-" + type.ToLowerInvariant(), shown, StringComparison.Ordinal);
+
+        // commit --gpg-sign reads the same home folder.
+        var signedArgs = new List<string> { "commit", "--repo=" + repo, "-b", "y", "--gpg-sign=" + fpr, "--gpg-homedir=" + g.Home, g.Dir["r-in"] };
+        if (passphrase is not null)
+        {
+            signedArgs.Add("--gpg-passphrase-file=" + g.Dir["pass"]);
+        }
+
+        var c2 = Tools.Ours([.. signedArgs]).Ok("commit --gpg-sign from the home folder");
+        Assert.Contains("Good signature", Tools.Ostree("show", "--repo=" + repo, "--gpg-verify-remote=origin", c2).Ok("ostree show commit"), StringComparison.Ordinal);
+    }
 }

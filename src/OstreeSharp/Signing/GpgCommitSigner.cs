@@ -105,7 +105,8 @@ public static class GpgCommitSigner
         throw new SignatureException($"No signing key{(keyId is null ? string.Empty : " " + keyId)} in {file}");
     }
 
-    private static bool MatchesId(PgpPublicKey k, string id)
+    /// <summary>Whether <paramref name="id"/> (a key id or fingerprint, or a suffix of one) names <paramref name="k"/>.</summary>
+    public static bool MatchesId(PgpPublicKey k, string id)
     {
         var fpr = Convert.ToHexString(k.GetFingerprint());
         var up = id.ToUpperInvariant().Replace("0X", string.Empty, StringComparison.Ordinal);
@@ -113,13 +114,14 @@ public static class GpgCommitSigner
     }
 
     /// <summary>A binary detached signature over <paramref name="data"/>.</summary>
-    public static byte[] SignBytes(PgpPrivateKey key, PgpSecretKey secret, ReadOnlySpan<byte> data)
+    public static byte[] SignBytes(PgpPrivateKey key, PgpPublicKey publicKey, ReadOnlySpan<byte> data)
     {
-        var gen = new PgpSignatureGenerator(secret.PublicKey.Algorithm, HashAlgorithmTag.Sha256);
+        ArgumentNullException.ThrowIfNull(publicKey);
+        var gen = new PgpSignatureGenerator(publicKey.Algorithm, HashAlgorithmTag.Sha256);
         gen.InitSign(PgpSignature.BinaryDocument, key);
         var sub = new PgpSignatureSubpacketGenerator();
         sub.SetSignatureCreationTime(false, DateTime.UtcNow);
-        sub.SetIssuerFingerprint(false, secret.PublicKey);
+        sub.SetIssuerFingerprint(false, publicKey);
         gen.SetHashedSubpackets(sub.Generate());
         gen.Update(data.ToArray());
         using var ms = new MemoryStream();
@@ -132,12 +134,12 @@ public static class GpgCommitSigner
     }
 
     /// <summary>Appends a signature to the commit's detached metadata.</summary>
-    public static void Sign(OstreeRepo repo, Checksum commit, PgpPrivateKey key, PgpSecretKey secret)
+    public static void Sign(OstreeRepo repo, Checksum commit, PgpPrivateKey key, PgpPublicKey publicKey)
     {
         var bytes = repo.ReadMetadataBytes(ObjectType.Commit, commit);
         var detached = repo.LoadDetachedMetadata(commit);
         var sigs = ReadSignatures(detached).ToList();
-        sigs.Add(SignBytes(key, secret, bytes));
+        sigs.Add(SignBytes(key, publicKey, bytes));
         Write(repo, commit, detached, sigs);
     }
 

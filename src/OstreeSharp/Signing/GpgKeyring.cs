@@ -111,6 +111,23 @@ public sealed class GpgKeyring
         return null;
     }
 
+    /// <summary>The key named by <paramref name="id"/> (key id or fingerprint, or a suffix of one), or null.</summary>
+    public PgpPublicKey? FindById(string id)
+    {
+        foreach (var r in _rings)
+        {
+            foreach (PgpPublicKey k in r.GetPublicKeys())
+            {
+                if (GpgCommitSigner.MatchesId(k, id))
+                {
+                    return k;
+                }
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>Writes every ring as one binary keyring (the format of REMOTE.trustedkeys.gpg).</summary>
     public byte[] ToBinary() => _rings.SelectMany(r => r.GetEncoded()).ToArray();
 }
