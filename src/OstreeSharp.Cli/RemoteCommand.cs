@@ -13,6 +13,7 @@ internal static class RemoteCommand
         cmd.Subcommands.Add(Delete());
         cmd.Subcommands.Add(ShowUrl());
         cmd.Subcommands.Add(GpgImport());
+        cmd.Subcommands.Add(Summary());
         return cmd;
     }
 
@@ -36,6 +37,40 @@ internal static class RemoteCommand
         int n = keyring.Rings.Count - before;
         Console.WriteLine($"Imported {n} GPG key{(n == 1 ? string.Empty : "s")} to remote \"{remote}\"");
         return n;
+    }
+
+    private static Command Summary()
+    {
+        var cmd = new Command("summary", "Show remote summary (verified as the remote's gpg-verify-summary and sign-verify-summary say)");
+        var name = new Argument<string>("NAME");
+        var raw = new Option<bool>("--raw") { Description = "Show raw variant data" };
+        cmd.Arguments.Add(name);
+        cmd.Options.Add(raw);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var fetched = Trees.RemoteSummary.FetchAsync(repo, pr.GetValue(name)!).GetAwaiter().GetResult();
+            if (pr.GetValue(raw))
+            {
+                Console.WriteLine(GVariant.GVariantValue.Parse(Trees.Summary.Type, fetched.Summary).Byteswap().Print(true));
+            }
+            else
+            {
+                Console.Write(Trees.SummaryDump.Format(fetched.Summary));
+            }
+
+            if (fetched.Gpg is { } statuses && !pr.GetValue(raw))
+            {
+                Console.Write($"\nGPG: Verification enabled, found {statuses.Count} signature{(statuses.Count == 1 ? string.Empty : "s")}:\n");
+                foreach (var st in statuses)
+                {
+                    Console.Write("\n" + st.Describe());
+                }
+            }
+
+            return 0;
+        });
+        return cmd;
     }
 
     private static Command GpgImport()

@@ -135,7 +135,7 @@ internal static class RepoCommands
         if (raw)
         {
             sb.Append("commit ").Append(id.ToHex()).Append('\n');
-            sb.Append(GVariantValue.Parse(Commit.Type, repo.ReadMetadataBytes(ObjectType.Commit, id)).Print()).Append('\n');
+            sb.Append(GVariantValue.Parse(Commit.Type, repo.ReadMetadataBytes(ObjectType.Commit, id)).Byteswap().Print()).Append('\n');
             return;
         }
 
@@ -654,10 +654,11 @@ internal static class RepoCommands
         var meta = new Option<string[]>("--add-metadata", "-m") { Description = "Additional metadata field to add to the summary (KEY=VALUE in GVariant text)" };
         var sign = new Option<string[]>("--sign") { Description = "Sign the summary with this ed25519 secret key (base64)" };
         var signType = new Option<string>("--sign-type") { Description = "Signature type to use (defaults to 'ed25519')", DefaultValueFactory = _ => "ed25519" };
-        var gpgSign = new Option<string[]>("--gpg-sign") { Description = "GPG Key ID to sign the summary with (the key is read from --gpg-secret-key)" };
+        var gpgSign = new Option<string[]>("--gpg-sign") { Description = "GPG Key ID to sign the summary with (from --gpg-secret-key, else the GnuPG home folder)" };
+        var raw = new Option<bool>("--raw") { Description = "Show raw variant data" };
         var gpgOptions = new CliSupport.GpgSigningOptions();
         gpgOptions.AddTo(cmd);
-        foreach (var o in new Option[] { update, view, meta, sign, signType, gpgSign })
+        foreach (var o in new Option[] { update, view, meta, sign, signType, gpgSign, raw })
         {
             cmd.Options.Add(o);
         }
@@ -693,13 +694,8 @@ internal static class RepoCommands
                 throw new ObjectNotFoundException($"No summary file in {repo.Path}");
             }
 
-            foreach (var (r, c, size, _) in Trees.Summary.ReadRefs(File.ReadAllBytes(path)))
-            {
-                Console.WriteLine($"* {r}");
-                Console.WriteLine($"    Latest Commit ({size} bytes):");
-                Console.WriteLine($"      {c.ToHex()}");
-            }
-
+            var bytes2 = File.ReadAllBytes(path);
+            Console.Write(pr.GetValue(raw) ? GVariant.GVariantValue.Parse(Trees.Summary.Type, bytes2).Byteswap().Print(true) + "\n" : Trees.SummaryDump.Format(bytes2));
             return 0;
         });
         return cmd;

@@ -11,7 +11,7 @@ using OstreeSharp.Repository;
 namespace OstreeSharp.Signing;
 
 /// <summary>The outcome for one OpenPGP signature.</summary>
-public sealed record GpgSignatureStatus(long KeyId, DateTime Created, PublicKeyAlgorithmTag Algorithm, SignatureFailure? Failure, string? UserId, long? PrimaryKeyId, DateTime? KeyExpired)
+public sealed record GpgSignatureStatus(long KeyId, DateTime Created, PublicKeyAlgorithmTag Algorithm, SignatureFailure? Failure, string? UserId, long? PrimaryKeyId, DateTime? KeyExpired, DateTime? KeyExpires = null)
 {
     /// <summary>True when the signature is good and its key neither expired nor revoked.</summary>
     public bool IsValid => Failure is null;
@@ -43,6 +43,10 @@ public sealed record GpgSignatureStatus(long KeyId, DateTime Created, PublicKeyA
                 if (Failure == SignatureFailure.ExpiredKey && KeyExpired is { } ex)
                 {
                     sb.Append("  Key expired ").Append(CTime(ex)).Append('\n');
+                }
+                else if (KeyExpires is { } expires)
+                {
+                    sb.Append("  Key expires ").Append(CTime(expires)).Append('\n');
                 }
                 else if (Failure == SignatureFailure.RevokedKey)
                 {
@@ -203,7 +207,7 @@ public static class GpgCommitSigner
             sig.InitVerify(f.Key);
             sig.Update(data);
             SignatureFailure? failure = null;
-            DateTime? expired = null;
+            DateTime? expired = null, expires = null;
             if (!sig.Verify())
             {
                 failure = SignatureFailure.BadSignature;
@@ -222,9 +226,13 @@ public static class GpgCommitSigner
                     failure = SignatureFailure.ExpiredKey;
                     expired = e;
                 }
+                else
+                {
+                    expires = expiry;
+                }
             }
 
-            result.Add(new GpgSignatureStatus(sig.KeyId, sig.CreationTime, sig.KeyAlgorithm, failure, uid, f.Primary.KeyId, expired));
+            result.Add(new GpgSignatureStatus(sig.KeyId, sig.CreationTime, sig.KeyAlgorithm, failure, uid, f.Primary.KeyId, expired, expires));
         }
 
         return result;

@@ -1,0 +1,111 @@
+// `remote summary`: fetch a remote's summary (and summary.sig) and check it as the remote says:
+// gpg-verify-summary with the remote's OpenPGP keys, sign-verify-summary with its ed25519 keys.
+using OstreeSharp.GVariant;
+using OstreeSharp.Repository;
+using OstreeSharp.Signing;
+
+namespace OstreeSharp.Trees;
+
+/// <summary>A remote's summary as fetched, with the result of its signature checks.</summary>
+public sealed record FetchedSummary(byte[] Summary, GVariantValue? Signatures, IReadOnlyList<GpgSignatureStatus>? Gpg, SignatureVerification? Ed25519);
+
+/// <summary>Fetches and verifies remote summaries.</summary>
+public static class RemoteSummary
+{
+    /// <summary>Fetches <c>summary</c> and <c>summary.sig</c> from the remote's URL (file://, http://, https://) and verifies them per its config.</summary>
+    /// <exception cref="SignatureException">Verification is required and fails, with the reason.</exception>
+    public static async Task<FetchedSummary> FetchAsync(OstreeRepo repo, string remote, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        var r = repo.RequireRemote(remote);
+        var summary = await FetchAsync(r.Url, "summary", cancellationToken).ConfigureAwait(false)
+            ?? throw new ObjectNotFoundException($"Remote \"{remote}\" has no summary at {r.Url.TrimEnd('/')}/summary");
+        var sigBytes = await FetchAsync(r.Url, "summary.sig", cancellationToken).ConfigureAwait(false);
+        GVariantValue? sigs = null;
+        if (sigBytes is not null)
+        {
+            sigs = GVariantValue.Parse(GVariantType.Parse("a{sv}"), sigBytes);
+        }
+
+        IReadOnlyList<GpgSignatureStatus>? gpg = null;
+        if (IsTrue(r.Options.GetValueOrDefault("gpg-verify-summary")))
+        {
+            if (sigs is null || GpgCommitSigner.ReadSignatures(sigs).Count == 0)
+            {
+                throw new SignatureException("GPG verification enabled, but no summary signatures found (use gpg-verify-summary=false in remote config to disable)", SignatureFailure.NoSignature);
+            }
+
+            var keyring = VerificationPolicy.RemoteGpgKeys(repo, remote);
+            gpg = GpgCommitSigner.Check(summary, sigs, keyring);
+            if (!gpg.Any(s => s.IsValid))
+            {
+                var worst = gpg.FirstOrDefault(s => s.Failure == SignatureFailure.BadSignature) ?? gpg[0];
+                throw new SignatureException($"Summary of remote \"{remote}\": " + worst.Describe().Trim().ReplaceLineEndings(" "), worst.Failure ?? SignatureFailure.BadSignature);
+            }
+        }
+
+        SignatureVerification? ed = null;
+        if (IsTrue(r.Options.GetValueOrDefault("sign-verify-summary")))
+        {
+            var trusted = new List<Ed25519PublicKey>();
+            if (r.Options.TryGetValue("verification-ed25519-key", out var inline))
+            {
+                trusted.Add(Ed25519PublicKey.Parse(inline));
+            }
+
+            if (r.Options.TryGetValue("verification-ed25519-file", out var file))
+            {
+                trusted.AddRange(Ed25519Keys.ReadPublicKeys(file));
+            }
+
+            if (trusted.Count == 0)
+            {
+                throw new SignatureException($"Remote \"{remote}\" has sign-verify-summary set but no verification-ed25519-key or verification-ed25519-file", SignatureFailure.UnknownKey);
+            }
+
+            ed = Ed25519CommitSigner.Verify(summary, sigs, trusted);
+        }
+
+        return new FetchedSummary(summary, sigs, gpg, ed);
+    }
+
+    private static bool IsTrue(string? v) => v is not null && (v.Equals("true", StringComparison.OrdinalIgnoreCase) || v == "1" || v.Equals("yes", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>GETs <paramref name="name"/> under <paramref name="baseUrl"/>; null when it does not exist.</summary>
+    public static async Task<byte[]?> FetchAsync(string baseUrl, string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(baseUrl);
+        var url = baseUrl.TrimEnd('/') + "/" + name;
+        if (url.StartsWith("file://", StringComparison.Ordinal))
+        {
+            var path = new Uri(url).LocalPath;
+            return File.Exists(path) ? await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false) : null;
+        }
+
+        if (!url.StartsWith("http://", StringComparison.Ordinal) && !url.StartsWith("https://", StringComparison.Ordinal))
+        {
+            throw new OstreeException($"Unsupported remote URL {baseUrl}: only file://, http:// and https:// are");
+        }
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
+        try
+        {
+            using var resp = await http.GetAsync(new Uri(url), cancellationToken).ConfigureAwait(false);
+            if (resp.StatusCode == System.Net.HttpStatusCode.NotFound)
+            {
+                return null;
+            }
+
+            if (!resp.IsSuccessStatusCode)
+            {
+                throw new OstreeException($"GET {url}: {(int)resp.StatusCode} {resp.ReasonPhrase}");
+            }
+
+            return await resp.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new OstreeException($"GET {url}: {e.Message}", e);
+        }
+    }
+}

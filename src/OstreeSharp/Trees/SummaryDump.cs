@@ -1,0 +1,103 @@
+// The text `ostree summary --view` and `ostree remote summary` print for a summary file.
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+using OstreeSharp.GVariant;
+
+namespace OstreeSharp.Trees;
+
+/// <summary>Formats a summary as ostree does.</summary>
+public static class SummaryDump
+{
+    /// <summary>The refs with their commits and metadata, then the summary's own metadata.</summary>
+    public static string Format(byte[] summary)
+    {
+        var v = GVariantValue.Parse(Summary.Type, summary);
+        var sb = new StringBuilder();
+        foreach (var entry in v[0].GetChildren())
+        {
+            sb.Append("* ").Append(entry[0].GetString()).Append('\n');
+            ulong size = entry[1][0].GetUInt64();
+            sb.Append(size > 0 ? $"    Latest Commit ({FormatSize(size)}):\n" : "    Latest Commit:\n");
+            sb.Append("      ").Append(Convert.ToHexStringLower(entry[1][1].GetBytes())).Append('\n');
+            foreach (var (key, value) in entry[1][2].GetVarDictEntries())
+            {
+                var inner = value;
+                switch (key)
+                {
+                    case "ostree.commit.timestamp":
+                        sb.Append("    Timestamp (").Append(key).Append("): ").Append(Iso8601(BinaryPrimitives.ReverseEndianness(inner.GetUInt64()))).Append('\n');
+                        break;
+                    case "ostree.commit.version":
+                        sb.Append("    Version (").Append(key).Append("): ").Append(inner.GetString()).Append('\n');
+                        break;
+                    default:
+                        sb.Append("    ").Append(key).Append(": ").Append(inner.Print(false)).Append('\n');
+                        break;
+                }
+            }
+
+            sb.Append('\n');
+        }
+
+        foreach (var (key, value) in v[1].GetVarDictEntries())
+        {
+            var inner = value;
+            string? pretty = null;
+            string text;
+            switch (key)
+            {
+                case "ostree.summary.mode":
+                    pretty = "Repository Mode";
+                    text = inner.GetString();
+                    break;
+                case "ostree.summary.last-modified":
+                    pretty = "Last-Modified";
+                    text = Iso8601(BinaryPrimitives.ReverseEndianness(inner.GetUInt64()));
+                    break;
+                case "ostree.summary.expires":
+                    pretty = "Expires";
+                    text = Iso8601(BinaryPrimitives.ReverseEndianness(inner.GetUInt64()));
+                    break;
+                case "ostree.summary.tombstone-commits":
+                    pretty = "Has Tombstone Commits";
+                    text = inner.GetBoolean() ? "Yes" : "No";
+                    break;
+                case "ostree.summary.collection-id":
+                    pretty = "Collection ID";
+                    text = inner.GetString();
+                    break;
+                default:
+                    text = inner.Print(false);
+                    break;
+            }
+
+            sb.Append(pretty is null ? $"{key}: {text}\n" : $"{pretty} ({key}): {text}\n");
+        }
+
+        return sb.ToString();
+    }
+
+    private static string Iso8601(ulong seconds) =>
+        DateTimeOffset.FromUnixTimeSeconds((long)seconds).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'+00'", CultureInfo.InvariantCulture);
+
+    // g_format_size: "118 bytes", "1.2 kB", "3.4 MB" (SI units).
+    private static string FormatSize(ulong size)
+    {
+        if (size < 1000)
+        {
+            return size == 1 ? "1 byte" : $"{size} bytes";
+        }
+
+        string[] units = ["kB", "MB", "GB", "TB"];
+        double v = size;
+        int u = -1;
+        while (v >= 1000 && u < units.Length - 1)
+        {
+            v /= 1000;
+            u++;
+        }
+
+        return v.ToString("0.0", CultureInfo.InvariantCulture) + " " + units[u];
+    }
+}
