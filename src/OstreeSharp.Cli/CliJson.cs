@@ -14,6 +14,8 @@ internal sealed record FsckProblemJson(string Kind, string Checksum, string Type
 
 internal sealed record PruneJson(int TotalObjects, int Deleted, long BytesFreed);
 
+internal sealed record EncapsulateJson(string Digest, string LayerDigest, string DiffId, long LayerSize);
+
 internal sealed record DiffJson(List<string> Modified, List<string> Removed, List<string> Added);
 
 [JsonSourceGenerationOptions(WriteIndented = false, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
@@ -24,6 +26,7 @@ internal sealed record DiffJson(List<string> Modified, List<string> Removed, Lis
 [JsonSerializable(typeof(PruneJson))]
 [JsonSerializable(typeof(DiffJson))]
 [JsonSerializable(typeof(CopyJson))]
+[JsonSerializable(typeof(EncapsulateJson))]
 [JsonSerializable(typeof(CopyEventJson))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 internal sealed partial class CliJsonContext : JsonSerializerContext

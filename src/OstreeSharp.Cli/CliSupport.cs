@@ -73,6 +73,58 @@ internal static class CliSupport
         };
     }
 
+    /// <summary>Byte progress of one transfer: a bar on a terminal, JSON Lines with --progress=json.</summary>
+    public static IProgress<long>? MakeByteProgress(ParseResult pr, string task)
+    {
+        var mode = pr.GetValue(Progress) ?? "auto";
+        long last = -1, lastTicks = 0;
+        bool Throttle(long value)
+        {
+            long now = Environment.TickCount64;
+            if (now - lastTicks < 100)
+            {
+                return true;
+            }
+
+            lastTicks = now;
+            last = value;
+            return false;
+        }
+
+        return mode switch
+        {
+            "json" => new SyncProgress<long>(v =>
+            {
+                if (!Throttle(v))
+                {
+                    Console.Error.WriteLine(JsonSerializer.Serialize(new ProgressEvent(task, 0, 0, v, 0), CliJsonContext.Default.ProgressEvent));
+                }
+            }),
+            "none" => null,
+            _ when Console.IsErrorRedirected => null,
+            _ => new SyncProgress<long>(v =>
+            {
+                if (!Throttle(v))
+                {
+                    Console.Error.Write(string.Create(CultureInfo.InvariantCulture, $"\r{task}: {v / 1048576.0:F1} MiB fetched   "));
+                }
+            }),
+        };
+    }
+
+    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        private readonly Lock _lock = new();
+
+        public void Report(T value)
+        {
+            lock (_lock)
+            {
+                report(value);
+            }
+        }
+    }
+
     private sealed class SyncProgress(Action<TreeProgress> report) : IProgress<TreeProgress>
     {
         private readonly Lock _lock = new();

@@ -34,8 +34,17 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
     }
 
     /// <summary>Imports into an open transaction (the caller commits it).</summary>
-    public TarImportResult Import(RepoTransaction tx, Stream input, CancellationToken cancellationToken = default)
+    public TarImportResult Import(RepoTransaction tx, Stream input, CancellationToken cancellationToken = default) => Import(tx, input, null, cancellationToken);
+
+    /// <summary>
+    /// Imports into an open transaction; <paramref name="verifyCommit"/> (optional) is called with the commit's
+    /// bytes and its detached metadata, which must follow the commit in the stream, before any other object is
+    /// read, and refuses the stream by throwing (the caller then drops the transaction).
+    /// </summary>
+    public TarImportResult Import(RepoTransaction tx, Stream input, Action<byte[], GVariantValue?>? verifyCommit, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(tx);
+        byte[]? unverified = null;
         using var reader = new TarReader(input, leaveOpen: true);
         var xattrBlobs = new Dictionary<Checksum, Xattrs>();
         Checksum? commit = null;
@@ -73,6 +82,11 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
             }
 
             var (checksum, ext) = ParseObjectPath(rel, e.Name);
+            if (unverified is not null && ext != "commitmeta")
+            {
+                throw new TarFormatException($"Verifying ostree commit in tar stream: Expected commitmeta object, not {ext}");
+            }
+
             bool isFirst = commit is null;
             if (isFirst && ext != "commit")
             {
@@ -96,6 +110,11 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
                         var bytes = ReadSmall(reader, e, MaxMetadata);
                         WriteMetadata(tx, ObjectType.Commit, checksum, bytes, e.Name);
                         commit = checksum;
+                        if (verifyCommit is not null)
+                        {
+                            unverified = bytes;
+                        }
+
                         afterCommit = true;
                         written++;
                         continue;
@@ -109,14 +128,23 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
                         }
 
                         var bytes = ReadSmall(reader, e, MaxMetadata);
+                        GVariantValue detached;
                         try
                         {
-                            tx.WriteCommitDetachedMetadata(checksum, GVariantValue.Parse(GVariantType.VarDict, bytes));
+                            detached = GVariantValue.Parse(GVariantType.VarDict, bytes);
                         }
                         catch (GVariantFormatException ex)
                         {
                             throw new TarFormatException($"Invalid detached metadata {e.Name}: {ex.Message}");
                         }
+
+                        if (unverified is not null)
+                        {
+                            verifyCommit!(unverified, detached);
+                            unverified = null;
+                        }
+
+                        tx.WriteCommitDetachedMetadata(checksum, detached);
 
                         afterCommit = false;
                         continue;
@@ -255,6 +283,11 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
         if (commit is not { } id)
         {
             throw new TarFormatException("Commit object not found");
+        }
+
+        if (unverified is not null)
+        {
+            throw new TarFormatException("Verifying ostree commit in tar stream: End of stream after commit object, expected commitmeta object");
         }
 
         if (pending is not null)

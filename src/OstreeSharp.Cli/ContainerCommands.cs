@@ -1,0 +1,134 @@
+using System.CommandLine;
+using System.Text.Json;
+using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Oci;
+using OstreeSharp.Containers.References;
+using OstreeSharp.Containers.Transports;
+
+namespace OstreeSharp.Cli;
+
+/// <summary><c>container encapsulate|unencapsulate</c>: ostree commits as OCI images and back (ostree-ext's verbs).</summary>
+internal static class ContainerCommands
+{
+    public static Command Create()
+    {
+        var cmd = new Command("container", "ostree commits as container images: encapsulate, unencapsulate");
+        cmd.Subcommands.Add(Encapsulate());
+        cmd.Subcommands.Add(Unencapsulate());
+        return cmd;
+    }
+
+    private static Command Encapsulate()
+    {
+        var cmd = new Command("encapsulate", "Write a commit as an OCI image (oci:DIR[:TAG], oci-archive:FILE, dir:DIR or docker://...)");
+        cmd.Aliases.Add("export");
+        var rev = new Argument<string>("REV") { Description = "Commit or ref to encapsulate" };
+        var image = new Argument<string>("IMGREF") { Description = "Destination image reference (TRANSPORT:NAME)" };
+        var label = new Option<string[]>("--label", "-l") { Description = "Add a label KEY=VALUE to the image" };
+        var copymeta = new Option<string[]>("--copymeta") { Description = "Copy this commit metadata string to a label (required)" };
+        var copymetaOpt = new Option<string[]>("--copymeta-opt") { Description = "Copy this commit metadata string to a label if present" };
+        var cmdArgs = new Option<string[]>("--cmd") { Description = "The image's command (repeat for each argument); default: commit metadata ostree.container-cmd" };
+        var config = new Option<string?>("--config") { Description = "JSON file with a runtime config (Env, Cmd, Labels, ...) to start from" };
+        var fast = new Option<bool>("--compression-fast") { Description = "Compress with the fastest level" };
+        var compression = new Option<string>("--compression") { Description = "Layer compression: gzip (default) or zstd", DefaultValueFactory = _ => "gzip" };
+        var wallClock = new Option<bool>("--wall-clock-history") { Description = "Stamp the history with the export time (as ostree-ext does) instead of the commit time; the digest then changes every run" };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
+        var registry = new RegistryCliOptions();
+        cmd.Arguments.Add(rev);
+        cmd.Arguments.Add(image);
+        foreach (var o in new Option[] { label, copymeta, copymetaOpt, cmdArgs, config, fast, compression, wallClock, json })
+        {
+            cmd.Options.Add(o);
+        }
+
+        registry.AddTo(cmd);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var commit = repo.Resolve(pr.GetValue(rev)!);
+            var options = new EncapsulateOptions
+            {
+                CompressionFast = pr.GetValue(fast),
+                WallClockHistory = pr.GetValue(wallClock),
+                Compression = pr.GetValue(compression) switch
+                {
+                    "gzip" => LayerCompression.Gzip,
+                    "zstd" => LayerCompression.Zstd,
+                    var other => throw new ArgumentException($"--compression: unknown compression '{other}' (gzip or zstd)"),
+                },
+            };
+            foreach (var l in pr.GetValue(label) ?? [])
+            {
+                var (k, v) = Encapsulator.ParseLabel(l);
+                options.Labels[k] = v;
+            }
+
+            options.CopyMeta.AddRange(pr.GetValue(copymeta) ?? []);
+            options.CopyMetaOptional.AddRange(pr.GetValue(copymetaOpt) ?? []);
+            if (pr.GetValue(cmdArgs) is { Length: > 0 } c)
+            {
+                options.Cmd = [.. c];
+            }
+
+            if (pr.GetValue(config) is { } cfgFile)
+            {
+                try
+                {
+                    options.BaseConfig = JsonSerializer.Deserialize(File.ReadAllBytes(cfgFile), OciJsonContext.Default.ContainerConfig);
+                }
+                catch (JsonException e)
+                {
+                    throw new ArgumentException($"--config {cfgFile}: {e.Message}");
+                }
+            }
+
+            var destRef = ImageReference.Parse(pr.GetValue(image)!);
+            var destination = ImageTransports.OpenDestination(destRef, registry.Build(pr));
+            EncapsulateResult result;
+            try
+            {
+                result = Encapsulator.EncapsulateAsync(repo, commit, destination, options).GetAwaiter().GetResult();
+            }
+            finally
+            {
+                destination.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+
+            if (pr.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new EncapsulateJson(result.ManifestDigest.ToString(), result.LayerDigest.ToString(), result.DiffId.ToString(), result.LayerSize), CliJsonContext.Writer.EncapsulateJson));
+            }
+            else
+            {
+                Console.WriteLine(result.ManifestDigest);
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Unencapsulate()
+    {
+        var cmd = new Command("unencapsulate", "Import the ostree commit of an image without derived layers (no image store refs) and print it");
+        cmd.Aliases.Add("import");
+        var image = new Argument<string>("OSTREE_IMGREF") { Description = "ostree-unverified-registry:NAME, ostree-unverified-image:TRANSPORT:NAME, ostree-image-signed:..., ostree-remote-image:REMOTE:..." };
+        var writeRef = new Option<string?>("--write-ref") { Description = "Point REF at the imported commit" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress" };
+        var registry = new RegistryCliOptions();
+        cmd.Arguments.Add(image);
+        cmd.Options.Add(writeRef);
+        cmd.Options.Add(quiet);
+        registry.AddTo(cmd);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var imgref = OstreeImageReference.Parse(pr.GetValue(image)!);
+            var progress = pr.GetValue(quiet) ? null : CliSupport.MakeByteProgress(pr, "unencapsulate");
+            var result = Unencapsulator.UnencapsulateAsync(repo, imgref, registry.Build(pr), pr.GetValue(writeRef), progress).GetAwaiter().GetResult();
+            Console.WriteLine(pr.GetValue(writeRef) is { } r ? $"Imported: {r} => {result.Commit.ToHex()}" : $"Imported: {result.Commit.ToHex()}");
+            return 0;
+        });
+        return cmd;
+    }
+}

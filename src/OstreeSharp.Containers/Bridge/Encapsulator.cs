@@ -1,0 +1,225 @@
+// ostree commit -> OCI image (ostree-container-format.md section 3), single-layer form: the layer is
+// the commit's ostree-ext tar stream (format 1), compressed, with the DiffID and the blob digest
+// hashed in the same pass as the export.
+using System.Globalization;
+using System.Text.Json;
+using OstreeSharp.Containers.Copy;
+using OstreeSharp.Containers.Oci;
+using OstreeSharp.Containers.Transports;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+using OstreeSharp.Tar;
+
+namespace OstreeSharp.Containers.Bridge;
+
+/// <summary>Options of <see cref="Encapsulator"/>.</summary>
+public sealed class EncapsulateOptions
+{
+    /// <summary>User labels (<c>--label K=V</c>).</summary>
+    public Dictionary<string, string> Labels { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Commit metadata strings copied to labels (<c>--copymeta</c>); a missing key is an error.</summary>
+    public List<string> CopyMeta { get; } = [];
+
+    /// <summary>Like <see cref="CopyMeta"/> but a missing key is skipped (<c>--copymeta-opt</c>).</summary>
+    public List<string> CopyMetaOptional { get; } = [];
+
+    /// <summary>The image's command (<c>--cmd</c>); default: commit metadata <c>ostree.container-cmd</c>.</summary>
+    public List<string>? Cmd { get; set; }
+
+    /// <summary>A runtime config to start from (<c>--config</c>).</summary>
+    public ContainerConfig? BaseConfig { get; set; }
+
+    /// <summary>gzip (default) or zstd.</summary>
+    public LayerCompression Compression { get; set; } = LayerCompression.Gzip;
+
+    /// <summary>The fastest compression level (<c>--compression-fast</c>).</summary>
+    public bool CompressionFast { get; set; }
+
+    /// <summary>The config's architecture (default: this machine's).</summary>
+    public string Architecture { get; set; } = PlatformSelector.HostArchitecture;
+
+    /// <summary>
+    /// Stamp history entries with the export's wall-clock time, as the reference implementation does. Off by
+    /// default: history uses the commit time, so the same commit always gives the same image digest.
+    /// </summary>
+    public bool WallClockHistory { get; set; }
+
+    /// <summary>Where the compressed layer is staged (default: the repository's tmp folder).</summary>
+    public string? TempDirectory { get; set; }
+}
+
+/// <summary>The outcome of an encapsulation.</summary>
+public sealed record EncapsulateResult(Digest ManifestDigest, Digest LayerDigest, Digest DiffId, long LayerSize, IReadOnlyDictionary<string, string> Labels);
+
+/// <summary>Writes ostree commits as OCI images.</summary>
+public static class Encapsulator
+{
+    /// <summary>The label naming the last ostree layer's DiffID.</summary>
+    public const string FinalDiffIdLabel = "ostree.final-diffid";
+
+    /// <summary>Encapsulates <paramref name="commitId"/> into <paramref name="destination"/> and commits it there.</summary>
+    public static async Task<EncapsulateResult> EncapsulateAsync(OstreeRepo repo, Checksum commitId, IImageDestination destination, EncapsulateOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        ArgumentNullException.ThrowIfNull(destination);
+        options ??= new EncapsulateOptions();
+        var commit = repo.LoadCommit(commitId);
+        var tmpDir = options.TempDirectory ?? Path.Combine(repo.Path, "tmp");
+        Directory.CreateDirectory(tmpDir);
+        var tmp = Path.Combine(tmpDir, "encapsulate-" + Guid.NewGuid().ToString("N")[..12]);
+        try
+        {
+            var (layerDigest, diffId, layerSize) = await Task.Run(() => WriteLayer(repo, commitId, tmp, options, cancellationToken), cancellationToken).ConfigureAwait(false);
+            var labels = Labels(commit, commitId, options, diffId);
+            var created = FormatTime(commit.Time);
+            var config = new ImageConfig
+            {
+                Created = created,
+                Architecture = options.Architecture,
+                Os = "linux",
+                Config = Runtime(options, commit, labels),
+                RootFs = new RootFs { DiffIds = [diffId.ToString()] },
+                History =
+                [
+                    new HistoryEntry
+                    {
+                        Created = options.WallClockHistory ? FormatTime(DateTimeOffset.UtcNow) : created,
+                        CreatedBy = commit.Subject.Length > 0 ? commit.Subject : "ostree export of commit " + commitId.ToHex(),
+                    },
+                ],
+            };
+            var configBytes = JsonSerializer.SerializeToUtf8Bytes(config, OciJsonContext.Writer.ImageConfig);
+            var layer = Descriptor.Create(LayerStreams.MediaType(options.Compression), layerDigest, layerSize);
+            var manifest = new ImageManifest
+            {
+                MediaType = MediaTypes.OciManifest,
+                Config = Descriptor.Create(MediaTypes.OciConfig, Digest.Sha256(configBytes), configBytes.Length),
+                Layers = [layer],
+                Annotations = new Dictionary<string, string>(labels, StringComparer.Ordinal),
+            };
+            var manifestBlob = new ManifestBlob(JsonSerializer.SerializeToUtf8Bytes(manifest, OciJsonContext.Writer.ImageManifest), MediaTypes.OciManifest, destination.Reference.ToString());
+
+            if (!await destination.TryReuseBlobAsync(layer, null, cancellationToken).ConfigureAwait(false))
+            {
+                await destination.PutBlobAsync(layer, (offset, _) => Task.FromResult(OpenAt(tmp, offset)), null, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (!await destination.TryReuseBlobAsync(manifest.Config, null, cancellationToken).ConfigureAwait(false))
+            {
+                await destination.PutBlobAsync(manifest.Config, (offset, _) => Task.FromResult<Stream>(new MemoryStream(configBytes, (int)offset, configBytes.Length - (int)offset)), null, cancellationToken).ConfigureAwait(false);
+            }
+
+            await destination.PutManifestAsync(manifestBlob, topLevel: true, cancellationToken).ConfigureAwait(false);
+            await destination.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return new EncapsulateResult(manifestBlob.Digest, layerDigest, diffId, layerSize, labels);
+        }
+        finally
+        {
+            File.Delete(tmp);
+        }
+    }
+
+    private static Stream OpenAt(string path, long offset)
+    {
+        var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        f.Position = offset;
+        return f;
+    }
+
+    private static (Digest Layer, Digest DiffId, long Size) WriteLayer(OstreeRepo repo, Checksum commitId, string path, EncapsulateOptions options, CancellationToken ct)
+    {
+        using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+        using var compressed = new HashingWriteStream(file, leaveOpen: true);
+        Digest diffId;
+        using (var compressor = LayerStreams.Compress(compressed, options.Compression, options.CompressionFast))
+        {
+            using var tar = new HashingWriteStream(compressor, leaveOpen: true);
+            using (var buffered = new BufferedStream(tar, 1 << 20))
+            {
+                new OstreeTarExporter(repo).Export(commitId, buffered, ct);
+            }
+
+            diffId = tar.Finish();
+        }
+
+        return (compressed.Finish(), diffId, compressed.Count);
+    }
+
+    private static Dictionary<string, string> Labels(Commit commit, Checksum id, EncapsulateOptions o, Digest diffId)
+    {
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, required) in o.CopyMeta.Select(k => (k, true)).Concat(o.CopyMetaOptional.Select(k => (k, false))))
+        {
+            var v = commit.Metadata.Lookup(key);
+            if (v is null)
+            {
+                if (required)
+                {
+                    throw new ContainerException($"Could not find commit metadata key: {key}");
+                }
+
+                continue;
+            }
+
+            labels[key] = v.Type.Kind == 's' ? v.GetString() : throw new ContainerException($"Expected string for commit metadata value {key}");
+        }
+
+        if (commit.Metadata.Lookup("ostree.bootable") is { Type.Kind: 'b' } bootable)
+        {
+            labels["ostree.bootable"] = bootable.GetBoolean() ? "true" : "false";
+            labels["containers.bootc"] = "1";
+        }
+
+        if (commit.Metadata.Lookup("ostree.linux") is { Type.Kind: 's' } linux)
+        {
+            labels["ostree.linux"] = linux.GetString();
+        }
+
+        if (commit.Metadata.Lookup("version") is { Type.Kind: 's' } version)
+        {
+            labels["org.opencontainers.image.version"] = version.GetString();
+        }
+
+        labels["ostree.commit"] = id.ToHex();
+        foreach (var (k, v) in o.Labels)
+        {
+            labels[k] = v;
+        }
+
+        labels[FinalDiffIdLabel] = diffId.ToString();
+        return labels;
+    }
+
+    private static ContainerConfig Runtime(EncapsulateOptions o, Commit commit, Dictionary<string, string> labels)
+    {
+        var c = o.BaseConfig ?? new ContainerConfig();
+        if (o.Cmd is { Count: > 0 } cmd)
+        {
+            c.Cmd = cmd;
+        }
+        else if (commit.Metadata.Lookup("ostree.container-cmd") is { Type.Text: "as" } meta)
+        {
+            c.Cmd = [.. meta.GetChildren().Select(x => x.GetString())];
+        }
+
+        c.Labels ??= new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (k, v) in labels)
+        {
+            c.Labels[k] = v;
+        }
+
+        return c;
+    }
+
+    private static string FormatTime(DateTimeOffset t) => t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
+
+    /// <summary>Parses <c>K=V</c> as <c>--label</c> does.</summary>
+    public static (string Key, string Value) ParseLabel(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        int eq = text.IndexOf('=', StringComparison.Ordinal);
+        return eq < 0 ? throw new ContainerException($"Missing '=' in label {text}") : (text[..eq], text[(eq + 1)..]);
+    }
+
+}

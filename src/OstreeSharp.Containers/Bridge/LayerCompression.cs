@@ -1,0 +1,39 @@
+using System.IO.Compression;
+using OstreeSharp.Containers.Oci;
+
+namespace OstreeSharp.Containers.Bridge;
+
+/// <summary>How a written layer is compressed.</summary>
+public enum LayerCompression
+{
+    /// <summary>gzip (the RI's only choice; every tool reads it).</summary>
+    Gzip,
+
+    /// <summary>zstd (<c>application/vnd.oci.image.layer.v1.tar+zstd</c>).</summary>
+    Zstd,
+}
+
+/// <summary>Compressing and decompressing layer streams by media type.</summary>
+public static class LayerStreams
+{
+    /// <summary>The media type a written layer gets.</summary>
+    public static string MediaType(LayerCompression c) => c == LayerCompression.Zstd ? MediaTypes.OciLayerZstd : MediaTypes.OciLayerGzip;
+
+    /// <summary>A compressing stream over <paramref name="output"/> (left open).</summary>
+    public static Stream Compress(Stream output, LayerCompression c, bool fast) => c == LayerCompression.Zstd
+        ? new ZstdSharp.CompressionStream(output, fast ? 1 : 3, leaveOpen: true)
+        : new GZipStream(output, fast ? CompressionLevel.Fastest : CompressionLevel.Optimal, leaveOpen: true);
+
+    /// <summary>
+    /// A decompressing stream for a layer of <paramref name="mediaType"/>: gzip, zstd (also zstd:chunked) or
+    /// uncompressed tar.
+    /// </summary>
+    /// <exception cref="ManifestException">"Unhandled layer type".</exception>
+    public static Stream Decompress(Stream input, string mediaType) => mediaType switch
+    {
+        MediaTypes.OciLayerGzip or MediaTypes.DockerLayerGzip => new GZipStream(input, CompressionMode.Decompress),
+        MediaTypes.OciLayerZstd => new ZstdSharp.DecompressionStream(input),
+        MediaTypes.OciLayer or MediaTypes.DockerLayer => input,
+        _ => throw new ManifestException($"Unhandled layer type: {mediaType}"),
+    };
+}

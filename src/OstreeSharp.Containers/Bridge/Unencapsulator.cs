@@ -1,0 +1,254 @@
+// OCI image -> ostree commit (spec 4.1-4.4), for images without derived layers: the ostree layer is
+// streamed from its source (digest verified), decompressed, its DiffID checked, and imported into
+// one transaction; with an ostree-remote reference the commit's signatures are checked before any
+// other object is read, and nothing is published when anything fails.
+using System.Security.Cryptography;
+using System.Text.Json;
+using OstreeSharp.Containers.Copy;
+using OstreeSharp.Containers.Oci;
+using OstreeSharp.Containers.References;
+using OstreeSharp.Containers.Registry;
+using OstreeSharp.Containers.Transports;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+using OstreeSharp.Signing;
+using OstreeSharp.Tar;
+
+namespace OstreeSharp.Containers.Bridge;
+
+/// <summary>The outcome of an unencapsulation.</summary>
+public sealed record UnencapsulateResult(Checksum Commit, Digest ManifestDigest, long LayerBytes);
+
+/// <summary>A fetched image with its parsed layer layout (spec 4.2).</summary>
+public sealed record OstreeImageLayout(ManifestBlob Manifest, ImageManifest Parsed, byte[] ConfigBytes, ImageConfig Config, Descriptor OstreeLayer, IReadOnlyList<Descriptor> ChunkLayers, IReadOnlyList<Descriptor> DerivedLayers);
+
+/// <summary>Imports encapsulated ostree commits.</summary>
+public static class Unencapsulator
+{
+    /// <summary>Fetches the manifest and config of <paramref name="source"/> and splits its layers (spec 4.2).</summary>
+    public static async Task<OstreeImageLayout> FetchLayoutAsync(IImageSource source, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        var what = source.Reference.ToString();
+        var top = await source.GetManifestAsync(null, cancellationToken).ConfigureAwait(false);
+        var manifestBlob = top;
+        if (top.IsIndex)
+        {
+            var chosen = PlatformSelector.Choose(top.AsIndex(), "linux", PlatformSelector.HostArchitecture, null, what);
+            manifestBlob = await source.GetManifestAsync(chosen.GetDigest(), cancellationToken).ConfigureAwait(false);
+        }
+
+        var manifest = manifestBlob.AsManifest();
+        if (manifest.Layers.Count == 0)
+        {
+            throw new ManifestException($"No layers in manifest of {what}");
+        }
+
+        var configBytes = await LocalBlobs.ReadAllAsync(source, manifest.Config, cancellationToken).ConfigureAwait(false);
+        ImageConfig config;
+        try
+        {
+            config = JsonSerializer.Deserialize(configBytes, OciJsonContext.Default.ImageConfig) ?? new ImageConfig();
+        }
+        catch (JsonException e)
+        {
+            throw new ManifestException($"Malformed config {manifest.Config.Digest} of {what}: {e.Message}");
+        }
+
+        if (config.Config?.Labels?.GetValueOrDefault(Encapsulator.FinalDiffIdLabel) is not { } finalDiffId)
+        {
+            throw new ManifestException($"No ostree.final-diffid label found, not an ostree encapsulated container: {what}");
+        }
+
+        int k = config.RootFs.DiffIds.IndexOf(finalDiffId);
+        if (k < 0)
+        {
+            throw new ManifestException($"Missing ostree.final-diffid {finalDiffId} in {what}");
+        }
+
+        if (k >= manifest.Layers.Count)
+        {
+            throw new ManifestException($"diffid position {k} exceeds layer count {manifest.Layers.Count} in {what}");
+        }
+
+        var target = manifest.Layers[k];
+        if (manifest.Layers.Count(l => l.Digest == target.Digest) > 1 && k > 0)
+        {
+            throw new ManifestException($"Multiple entries for {target.Digest} in {what}");
+        }
+
+        return new OstreeImageLayout(manifestBlob, manifest, configBytes, config, manifest.Layers[0], manifest.Layers.Skip(1).Take(k).ToList(), manifest.Layers.Skip(k + 1).ToList());
+    }
+
+    /// <summary>
+    /// Imports the ostree commit of <paramref name="image"/> into <paramref name="repo"/> (no store refs; an
+    /// optional <paramref name="writeRef"/>), verifying as the reference's signature policy says.
+    /// </summary>
+    public static async Task<UnencapsulateResult> UnencapsulateAsync(OstreeRepo repo, OstreeImageReference image, RegistryOptions? registry = null, string? writeRef = null, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        ArgumentNullException.ThrowIfNull(image);
+        if (image.Policy == SignaturePolicy.ContainerPolicy)
+        {
+            ContainerPolicy.RequireNotAcceptAnything();
+        }
+
+        VerificationPolicy? policy = image.Policy == SignaturePolicy.OstreeRemote ? VerificationPolicy.ForRemote(repo, image.Remote!) : null;
+        await using var source = ImageTransports.OpenSource(image.Image, registry);
+        var layout = await FetchLayoutAsync(source, cancellationToken).ConfigureAwait(false);
+        if (layout.DerivedLayers.Count > 0)
+        {
+            throw new ContainerException($"Image has {layout.DerivedLayers.Count} non-ostree layers: {image}");
+        }
+
+        if (layout.ChunkLayers.Count > 0)
+        {
+            throw new ContainerException($"{image} is a chunked image ({layout.ChunkLayers.Count + 1} ostree layers); only single-layer images can be imported so far");
+        }
+
+        var layer = layout.OstreeLayer;
+        var diffId = Digest.TryParse(layout.Config.RootFs.DiffIds.FirstOrDefault(), out var d) ? d : (Digest?)null;
+        Action<byte[], GVariant.GVariantValue?>? verify = policy is null ? null : (bytes, detached) =>
+        {
+            try
+            {
+                CommitVerifier.Verify(bytes, detached, policy);
+            }
+            catch (SignatureException e)
+            {
+                throw new SignatureException($"Using remote {image.Remote} for verification of {image}: {e.Message}", e.Reason);
+            }
+        };
+
+        var commit = await Task.Run(
+            async () =>
+            {
+                await using var blob = await source.GetBlobAsync(layer, 0, cancellationToken).ConfigureAwait(false);
+                var counting = new ProgressReadStream(blob, progress);
+                using var decompressed = LayerStreams.Decompress(counting, layer.MediaType);
+                using var hashed = new HashingReadStream(decompressed);
+                using var tx = repo.BeginTransaction();
+                TarImportResult result;
+                try
+                {
+                    result = new OstreeTarImporter(repo).Import(tx, hashed, verify, cancellationToken);
+                    hashed.CopyTo(Stream.Null); // the rest of the tar (padding), so the DiffID covers it all
+                    counting.CopyTo(Stream.Null); // and the rest of the blob, so its digest is checked
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new ContainerException($"Layer {layer.Digest} of {image} is not valid {layer.MediaType}: {e.Message}");
+                }
+                catch (ZstdSharp.ZstdException e)
+                {
+                    throw new ContainerException($"Layer {layer.Digest} of {image} is not valid {layer.MediaType}: {e.Message}");
+                }
+                catch (TarFormatException e)
+                {
+                    throw new ContainerException($"Layer {layer.Digest} of {image}: {e.Message}", e);
+                }
+
+                if (diffId is { } expected && hashed.Finish() is var actual && actual != expected)
+                {
+                    throw new DigestMismatchException($"Layer {layer.Digest} of {image} uncompresses to {actual}, its config says {expected}");
+                }
+
+                if (writeRef is not null)
+                {
+                    tx.SetRef(writeRef, result.Commit);
+                }
+
+                tx.Commit();
+                return result.Commit;
+            },
+            cancellationToken).ConfigureAwait(false);
+        return new UnencapsulateResult(commit, layout.Manifest.Digest, layer.Size);
+    }
+
+    /// <summary>Reads through, hashing (sha256).</summary>
+    private sealed class HashingReadStream(Stream inner) : Stream
+    {
+        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+        public Digest Finish() => Digest.FromHash("sha256", _hash.GetHashAndReset());
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = inner.Read(buffer);
+            _hash.AppendData(buffer[..n]);
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _hash.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+
+    /// <summary>Reads through, reporting the bytes read so far.</summary>
+    private sealed class ProgressReadStream(Stream inner, IProgress<long>? progress) : Stream
+    {
+        private long _done;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => _done; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = inner.Read(buffer);
+            if (n > 0)
+            {
+                _done += n;
+                progress?.Report(_done);
+            }
+
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
