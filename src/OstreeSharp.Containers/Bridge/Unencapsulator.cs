@@ -143,6 +143,10 @@ public static class Unencapsulator
                 {
                     throw new ContainerException($"Layer {layer.Digest} of {image} is not valid {layer.MediaType}: {e.Message}");
                 }
+                catch (TarFormatException e) when (verify is not null && e.Message.StartsWith("Verifying ostree commit", StringComparison.Ordinal))
+                {
+                    throw new SignatureException($"Using remote {image.Remote} for verification of {image}: {e.Message}", SignatureFailure.NoSignature);
+                }
                 catch (TarFormatException e)
                 {
                     throw new ContainerException($"Layer {layer.Digest} of {image}: {e.Message}", e);

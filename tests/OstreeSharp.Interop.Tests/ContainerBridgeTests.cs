@@ -1,0 +1,160 @@
+using System.Text.Json;
+using OstreeSharp.Containers;
+using OstreeSharp.Containers.Oci;
+
+namespace OstreeSharp.Interop.Tests;
+
+/// <summary>ostree commits as container images: encapsulate, push, pull back, verify.</summary>
+[Collection("registries")]
+public sealed class ContainerBridgeTests(RegistryFixture registries) : IDisposable
+{
+    private readonly TempDir _tmp = new();
+
+    public void Dispose() => _tmp.Dispose();
+
+    private string Commit(string repo, string mode = "archive")
+    {
+        TestTrees.WriteTricky(_tmp["tree"], withOwners: false);
+        Directory.CreateDirectory(_tmp["tree/usr/etc"]);
+        File.WriteAllText(_tmp["tree/usr/etc/os-release"], "ID=test\n");
+        Tools.Ours("init", "--repo=" + repo, "--mode=" + mode).Ok("init");
+        return Tools.Ours("commit", "--repo=" + repo, "-b", "os/stable", "-s", "Test OS 1", "--add-metadata-string=version=1.0", "--timestamp=2024-03-01", _tmp["tree"]).Ok("commit");
+    }
+
+    [Theory]
+    [InlineData("gzip")]
+    [InlineData("zstd")]
+    public void Encapsulated_commits_round_trip_through_a_registry_with_the_same_checksum(string compression)
+    {
+        var src = _tmp["src"];
+        var commit = Commit(src);
+        var reference = $"docker://{registries.Plain.Address}/bridge/os-{compression}:1.0";
+        var digest = Tools.Ours("container", "encapsulate", "--repo=" + src, "--compression=" + compression, "--label", "org.example.team=os", "--tls-verify=false", "os/stable", reference).Ok("encapsulate to the registry");
+        Assert.StartsWith("sha256:", digest, StringComparison.Ordinal);
+
+        // Any container tool sees an ordinary image with our labels.
+        using (var inspect = JsonDocument.Parse(Tools.Run("skopeo", ["inspect", "--tls-verify=false", reference]).Ok("skopeo inspect")))
+        {
+            var labels = inspect.RootElement.GetProperty("Labels");
+            Assert.Equal(commit, labels.GetProperty("ostree.commit").GetString());
+            Assert.Equal("1.0", labels.GetProperty("org.opencontainers.image.version").GetString());
+            Assert.Equal("os", labels.GetProperty("org.example.team").GetString());
+            Assert.StartsWith("sha256:", labels.GetProperty("ostree.final-diffid").GetString(), StringComparison.Ordinal);
+            Assert.Equal(digest, inspect.RootElement.GetProperty("Digest").GetString());
+        }
+
+        var dest = _tmp["dest"];
+        Tools.Ours("init", "--repo=" + dest, "--mode=bare-user").Ok("init dest");
+        var imported = Tools.Ours("container", "unencapsulate", "--repo=" + dest, "--tls-verify=false", "--write-ref=os/pulled", $"ostree-unverified-registry:{registries.Plain.Address}/bridge/os-{compression}:1.0").Ok("unencapsulate");
+        Assert.Equal($"Imported: os/pulled => {commit}", imported);
+        Tools.Ostree("fsck", "--repo=" + dest).Ok("ostree fsck of the pulled repository");
+        Assert.Equal(commit, Tools.Ostree("rev-parse", "--repo=" + dest, "os/pulled").Ok("rev-parse"));
+    }
+
+    [Fact]
+    public void The_image_unpacks_as_a_container_and_is_reproducible()
+    {
+        var src = _tmp["src"];
+        var commit = Commit(src);
+        var first = Tools.Ours("container", "encapsulate", "--repo=" + src, "os/stable", $"oci:{_tmp["a"]}:v1").Ok("encapsulate");
+        var second = Tools.Ours("container", "encapsulate", "--repo=" + src, "os/stable", $"oci:{_tmp["b"]}:v1").Ok("encapsulate again");
+        Assert.Equal(first, second);
+        Tools.Run("umoci", ["unpack", "--rootless", "--image", _tmp["a"] + ":v1", _tmp["bundle"]]).Ok("umoci unpack");
+        var rootfs = _tmp["bundle/rootfs"];
+        Assert.Equal("ID=test\n", File.ReadAllText(Path.Combine(rootfs, "etc/os-release")));
+        Assert.True(Directory.Exists(Path.Combine(rootfs, "sysroot/ostree/repo/objects")));
+        Tools.Ostree("fsck", "--repo=" + Path.Combine(rootfs, "sysroot/ostree/repo")).Ok("the embedded repository is valid");
+        Tools.Ostree("checkout", "--repo=" + src, "-U", commit, _tmp["checkout"]).Ok("checkout");
+        // usr/etc is shown as /etc, as ostree-ext lays it out.
+        var expected = Tools.Describe(_tmp["checkout/usr"], owners: false, xattrs: false);
+        var actual = Tools.Describe(Path.Combine(rootfs, "usr"), owners: false, xattrs: false);
+        Assert.Equal(expected.Keys.Where(k => !k.StartsWith("/etc", StringComparison.Ordinal)), actual.Keys);
+        Assert.Equal(expected.Where(e => e.Key.StartsWith("/etc/", StringComparison.Ordinal)).Select(e => (e.Key[4..], e.Value)), Tools.Describe(Path.Combine(rootfs, "etc"), owners: false, xattrs: false).Select(e => (e.Key, e.Value)));
+    }
+
+    [Fact]
+    public void Ostree_remote_references_verify_the_commit_signature_before_importing()
+    {
+        var src = _tmp["src"];
+        var commit = Commit(src);
+        var key = OstreeSharp.Signing.Ed25519SecretKey.FromSeed(Enumerable.Range(40, 32).Select(i => (byte)i).ToArray());
+        var stranger = OstreeSharp.Signing.Ed25519SecretKey.FromSeed(Enumerable.Range(80, 32).Select(i => (byte)i).ToArray());
+        Tools.Ours("container", "encapsulate", "--repo=" + src, "os/stable", $"oci:{_tmp["unsigned"]}:v1").Ok("unsigned image");
+        Tools.Ours("sign", "--repo=" + src, commit, key.Base64).Ok("sign");
+        Tools.Ours("container", "encapsulate", "--repo=" + src, "os/stable", $"oci:{_tmp["signed"]}:v1").Ok("signed image");
+        Tools.Ours("sign", "--repo=" + src, "--delete", commit, key.PublicKey.Base64).Ok("unsign");
+        Tools.Ours("sign", "--repo=" + src, commit, stranger.Base64).Ok("sign with another key");
+        Tools.Ours("container", "encapsulate", "--repo=" + src, "os/stable", $"oci:{_tmp["wrongkey"]}:v1").Ok("image signed by a stranger");
+
+        var dest = _tmp["dest"];
+        Tools.Ours("init", "--repo=" + dest, "--mode=archive").Ok("init");
+        Tools.Ours("remote", "add", "--repo=" + dest, "--no-gpg-verify", "--sign-verify=ed25519=inline:" + key.PublicKey.Base64, "os", "https://example.invalid/repo").Ok("remote add");
+
+        foreach (var (image, why) in new[] { ("unsigned", "Expected commitmeta object"), ("wrongkey", string.Empty) })
+        {
+            var refused = Tools.Ours("container", "unencapsulate", "--repo=" + dest, "--write-ref=bad", $"ostree-remote-image:os:oci:{_tmp[image]}:v1");
+            Assert.Equal(1, refused.ExitCode);
+            var line = Assert.Single(refused.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error:", StringComparison.Ordinal));
+            Assert.Contains("Using remote os for verification", line, StringComparison.Ordinal);
+            Assert.Contains(why, line, StringComparison.OrdinalIgnoreCase);
+            Assert.Empty(Tools.Ours("refs", "--repo=" + dest).Ok("refs"));
+            Assert.NotEqual(0, Tools.Ostree("show", "--repo=" + dest, commit).ExitCode);
+            Assert.Empty(Directory.EnumerateFiles(Path.Combine(dest, "objects"), "*", SearchOption.AllDirectories));
+        }
+
+        Assert.Equal($"Imported: {commit}", Tools.Ours("container", "unencapsulate", "--repo=" + dest, $"ostree-remote-image:os:oci:{_tmp["signed"]}:v1").Ok("signed image accepted"));
+        Tools.Ostree("fsck", "--repo=" + dest).Ok("fsck");
+    }
+
+    [Fact]
+    public void Images_that_are_not_ostree_images_or_are_damaged_give_one_clear_error()
+    {
+        var dest = _tmp["dest"];
+        Tools.Ours("init", "--repo=" + dest, "--mode=archive").Ok("init");
+        OstreeSharp.TestSupport.TestImages.WriteSmallLayout(_tmp["plain"], "v1");
+        var plain = Tools.Ours("container", "unencapsulate", "--repo=" + dest, $"ostree-unverified-image:oci:{_tmp["plain"]}:v1");
+        Assert.Contains("No ostree.final-diffid label found, not an ostree encapsulated container", plain.Stderr, StringComparison.Ordinal);
+
+        var src = _tmp["src"];
+        Commit(src);
+        Tools.Ours("container", "encapsulate", "--repo=" + src, "os/stable", $"oci:{_tmp["img"]}:v1").Ok("encapsulate");
+        using var index = JsonDocument.Parse(File.ReadAllText(_tmp["img/index.json"]));
+        var manifestDigest = Digest.Parse(index.RootElement.GetProperty("manifests")[0].GetProperty("digest").GetString()!);
+        var manifest = JsonSerializer.Deserialize(File.ReadAllBytes(_tmp["img/blobs/sha256/" + manifestDigest.Hex]), OciJsonContext.Default.ImageManifest)!;
+        var layerPath = _tmp["img/blobs/sha256/" + manifest.Layers[0].GetDigest().Hex];
+        var good = File.ReadAllBytes(layerPath);
+
+        // A flipped byte: the digest check refuses it.
+        var flipped = (byte[])good.Clone();
+        flipped[flipped.Length / 2] ^= 0x40;
+        File.WriteAllBytes(layerPath, flipped);
+        var damaged = Tools.Ours("container", "unencapsulate", "--repo=" + dest, $"ostree-unverified-image:oci:{_tmp["img"]}:v1");
+        Assert.Equal(1, damaged.ExitCode);
+        Assert.Contains(manifest.Layers[0].Digest, damaged.Stderr, StringComparison.Ordinal);
+
+        // Truncated: refused, and nothing is left in the repository.
+        File.WriteAllBytes(layerPath, good[..(good.Length / 3)]);
+        var truncated = Tools.Ours("container", "unencapsulate", "--repo=" + dest, "--write-ref=x", $"ostree-unverified-image:oci:{_tmp["img"]}:v1");
+        Assert.Equal(1, truncated.ExitCode);
+        Assert.Single(truncated.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(dest, "objects"), "*", SearchOption.AllDirectories));
+        Assert.Empty(Tools.Ours("refs", "--repo=" + dest).Ok("refs"));
+        File.WriteAllBytes(layerPath, good);
+        Tools.Ours("container", "unencapsulate", "--repo=" + dest, $"ostree-unverified-image:oci:{_tmp["img"]}:v1").Ok("the intact image imports");
+    }
+
+    [Fact]
+    public void Ostree_image_signed_refuses_an_accept_anything_policy()
+    {
+        var src = _tmp["src"];
+        Commit(src);
+        Tools.Ours("container", "encapsulate", "--repo=" + src, "os/stable", $"oci:{_tmp["img"]}:v1").Ok("encapsulate");
+        Directory.CreateDirectory(_tmp["home/.config/containers"]);
+        File.WriteAllText(_tmp["home/.config/containers/policy.json"], """{"default":[{"type":"insecureAcceptAnything"}]}""");
+        var refused = Tools.OursEnv(new Dictionary<string, string> { ["HOME"] = _tmp["home"] }, "container", "unencapsulate", "--repo=" + src, $"ostree-image-signed:oci:{_tmp["img"]}:v1");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("containers-policy.json specifies a default of `insecureAcceptAnything`; refusing usage", refused.Stderr, StringComparison.Ordinal);
+        File.WriteAllText(_tmp["home/.config/containers/policy.json"], """{"default":[{"type":"reject"}],"transports":{"oci":{"":[{"type":"insecureAcceptAnything"}]}}}""");
+        Tools.OursEnv(new Dictionary<string, string> { ["HOME"] = _tmp["home"] }, "container", "unencapsulate", "--repo=" + src, $"ostree-image-signed:oci:{_tmp["img"]}:v1").Ok("a policy that is not accept-anything");
+    }
+}
