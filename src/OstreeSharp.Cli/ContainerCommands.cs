@@ -15,6 +15,130 @@ internal static class ContainerCommands
         var cmd = new Command("container", "ostree commits as container images: encapsulate, unencapsulate");
         cmd.Subcommands.Add(Encapsulate());
         cmd.Subcommands.Add(Unencapsulate());
+        cmd.Subcommands.Add(ImageGroup());
+        return cmd;
+    }
+
+    private static Command ImageGroup()
+    {
+        var cmd = new Command("image", "The image store in an ostree repository: pull, list, history, metadata, remove, prune-layers");
+        cmd.Subcommands.Add(Pull());
+        cmd.Subcommands.Add(ListImages());
+        cmd.Subcommands.Add(History());
+        cmd.Subcommands.Add(Metadata());
+        cmd.Subcommands.Add(Remove());
+        cmd.Subcommands.Add(PruneLayers());
+        return cmd;
+    }
+
+    private static Command Pull()
+    {
+        var cmd = new Command("pull", "Pull an image into the repository's image store (only missing layers are fetched)");
+        var repoArg = new Argument<string>("REPO") { Description = "The ostree repository" };
+        var image = new Argument<string>("OSTREE_IMGREF");
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress" };
+        var registry = new RegistryCliOptions();
+        cmd.Arguments.Add(repoArg);
+        cmd.Arguments.Add(image);
+        cmd.Options.Add(quiet);
+        registry.AddTo(cmd);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = Repository.OstreeRepo.Open(pr.GetValue(repoArg)!);
+            var imgref = OstreeImageReference.Parse(pr.GetValue(image)!);
+            bool q = pr.GetValue(quiet);
+            var report = ImageStore.PullAsync(repo, imgref, registry.Build(pr), q ? null : line => Console.WriteLine(line), q ? null : CliSupport.MakeByteProgress(pr, "pull")).GetAwaiter().GetResult();
+            Console.WriteLine(report.AlreadyPresent
+                ? $"No changes in {imgref.Image} => {report.Image.MergeCommit.ToHex()}"
+                : $"Wrote: {imgref.Image} => {report.Image.MergeCommit.ToHex()}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command ListImages()
+    {
+        var cmd = new Command("list", "List the stored images");
+        CliSupport.SetRun(cmd, pr =>
+        {
+            foreach (var i in ImageStore.List(CliSupport.OpenRepo(pr)))
+            {
+                Console.WriteLine(i);
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static StoredImage Stored(ParseResult pr, Argument<string> image)
+    {
+        var reference = ImageReference.Parse(pr.GetValue(image)!);
+        return ImageStore.Query(CliSupport.OpenRepo(pr), reference) ?? throw new Containers.ContainerException($"No such image: {reference}");
+    }
+
+    private static Command History()
+    {
+        var cmd = new Command("history", "Show a stored image's layers: ID, SIZE, CREATED BY");
+        var image = new Argument<string>("IMGREF");
+        cmd.Arguments.Add(image);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var stored = Stored(pr, image);
+            var layers = stored.Manifest.AsManifest().Layers;
+            var history = stored.ConfigJson is { } cj ? JsonSerializer.Deserialize(cj, OciJsonContext.Default.ImageConfig)?.History ?? [] : [];
+            Console.WriteLine($"{"ID",-20}  {"SIZE",-10}  CREATED BY");
+            for (int i = 0; i < layers.Count; i++)
+            {
+                var id = layers[i].Digest.StartsWith("sha256:", StringComparison.Ordinal) ? layers[i].Digest[7..] : layers[i].Digest;
+                Console.WriteLine($"{id[..Math.Min(20, id.Length)],-20}  {ImageStore.FormatSize(layers[i].Size),-10}  {(i < history.Count ? history[i].CreatedBy : string.Empty)}");
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Metadata()
+    {
+        var cmd = new Command("metadata", "Print a stored image's manifest (or --config) as JSON");
+        var image = new Argument<string>("IMGREF");
+        var config = new Option<bool>("--config") { Description = "Print the image config instead" };
+        cmd.Arguments.Add(image);
+        cmd.Options.Add(config);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var stored = Stored(pr, image);
+            Console.Write(pr.GetValue(config) ? stored.ConfigJson ?? "null" : System.Text.Encoding.UTF8.GetString(stored.Manifest.Bytes));
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Remove()
+    {
+        var cmd = new Command("remove", "Remove stored images (and layers nothing else uses, unless --skip-gc)");
+        var images = new Argument<string[]>("IMGREF") { Arity = ArgumentArity.OneOrMore };
+        var skipGc = new Option<bool>("--skip-gc") { Description = "Keep the layers" };
+        cmd.Arguments.Add(images);
+        cmd.Options.Add(skipGc);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var (n, layers) = ImageStore.Remove(CliSupport.OpenRepo(pr), [.. pr.GetValue(images)!.Select(ImageReference.Parse)], pr.GetValue(skipGc));
+            Console.WriteLine(pr.GetValue(skipGc) ? $"Removed images: {n}" : $"Removed images: {n} layers: {layers}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command PruneLayers()
+    {
+        var cmd = new Command("prune-layers", "Remove layer refs that no stored image or deployment uses");
+        CliSupport.SetRun(cmd, pr =>
+        {
+            Console.WriteLine($"Removed layers: {ImageStore.PruneLayers(CliSupport.OpenRepo(pr))}");
+            return 0;
+        });
         return cmd;
     }
 

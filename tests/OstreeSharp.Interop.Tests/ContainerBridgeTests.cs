@@ -157,4 +157,52 @@ public sealed class ContainerBridgeTests(RegistryFixture registries) : IDisposab
         File.WriteAllText(_tmp["home/.config/containers/policy.json"], """{"default":[{"type":"reject"}],"transports":{"oci":{"":[{"type":"insecureAcceptAnything"}]}}}""");
         Tools.OursEnv(new Dictionary<string, string> { ["HOME"] = _tmp["home"] }, "container", "unencapsulate", "--repo=" + src, $"ostree-image-signed:oci:{_tmp["img"]}:v1").Ok("a policy that is not accept-anything");
     }
+
+    [Fact]
+    public void The_image_store_pulls_only_what_changed_and_collects_old_layers()
+    {
+        var src = _tmp["src"];
+        var v1 = Commit(src);
+        var name = $"{registries.Plain.Address}/bridge/store:stable";
+        Tools.Ours("container", "encapsulate", "--repo=" + src, "--tls-verify=false", "os/stable", "docker://" + name).Ok("encapsulate v1");
+        var host = _tmp["host"];
+        Tools.Ours("init", "--repo=" + host, "--mode=bare-user").Ok("init host");
+        var imgref = "ostree-unverified-registry:" + name;
+
+        var first = Tools.Ours("container", "image", "pull", host, imgref, "--tls-verify=false").Ok("pull v1");
+        Assert.Contains("layers already present: 0; layers needed: 1", first, StringComparison.Ordinal);
+        var merge1 = first.Split('\n')[^1].Split(" => ")[1];
+        Assert.Equal($"No changes in docker://{name} => {merge1}", Tools.Ours("container", "image", "pull", host, imgref, "--tls-verify=false").Ok("pull again"));
+        Assert.Equal($"docker://{name}", Tools.Ours("container", "image", "list", "--repo=" + host).Ok("list"));
+        var refs = Tools.Ours("refs", "--repo=" + host).Ok("refs").Split('\n');
+        Assert.Contains("ostree/container/image/docker_3A__2F__2F_127_2E_0_2E_0_2E_1_3A_" + registries.Plain.Port + "/bridge/store_3A_stable", refs);
+        var blobRef = Assert.Single(refs, r => r.StartsWith("ostree/container/blob/sha256_3A_", StringComparison.Ordinal));
+        Assert.Equal(v1, Tools.Ostree("rev-parse", "--repo=" + host, blobRef).Ok("the layer ref is the ostree commit"));
+        Tools.Ostree("fsck", "--repo=" + host).Ok("fsck");
+
+        using (var manifest = JsonDocument.Parse(Tools.Ours("container", "image", "metadata", "--repo=" + host, "docker://" + name).Ok("metadata")))
+        {
+            Assert.Single(manifest.RootElement.GetProperty("layers").EnumerateArray());
+        }
+
+        Assert.Contains("Test OS 1", Tools.Ours("container", "image", "history", "--repo=" + host, "docker://" + name).Ok("history"), StringComparison.Ordinal);
+        var mergeMeta = Tools.Ostree("show", "--repo=" + host, "--print-metadata-key=ostree.manifest-digest", merge1).Ok("merge metadata");
+        Assert.StartsWith("'sha256:", mergeMeta, StringComparison.Ordinal);
+
+        // A new build under the same tag: the new layer is fetched, the old layer ref is collected.
+        File.WriteAllText(_tmp["tree/usr/etc/os-release"], "ID=test\nVERSION=2\n");
+        var v2 = Tools.Ours("commit", "--repo=" + src, "-b", "os/stable", "-s", "Test OS 2", "--timestamp=2024-04-01", _tmp["tree"]).Ok("commit v2");
+        Tools.Ours("container", "encapsulate", "--repo=" + src, "--tls-verify=false", "os/stable", "docker://" + name).Ok("encapsulate v2");
+        var second = Tools.Ours("container", "image", "pull", host, imgref, "--tls-verify=false").Ok("pull v2");
+        Assert.Contains("layers needed: 1", second, StringComparison.Ordinal);
+        var newBlob = Assert.Single(Tools.Ours("refs", "--repo=" + host).Ok("refs").Split('\n'), r => r.StartsWith("ostree/container/blob/", StringComparison.Ordinal));
+        Assert.NotEqual(blobRef, newBlob);
+        Assert.Equal(v2, Tools.Ostree("rev-parse", "--repo=" + host, newBlob).Ok("new layer"));
+
+        Assert.Equal("Removed images: 1 layers: 1", Tools.Ours("container", "image", "remove", "--repo=" + host, "docker://" + name).Ok("remove"));
+        Assert.Empty(Tools.Ours("refs", "--repo=" + host).Ok("refs after remove"));
+        var missing = Tools.Ours("container", "image", "remove", "--repo=" + host, "docker://" + name);
+        Assert.Contains("Missing images: docker://" + name, missing.Stderr, StringComparison.Ordinal);
+        Assert.Equal("Removed layers: 0", Tools.Ours("container", "image", "prune-layers", "--repo=" + host).Ok("prune-layers"));
+    }
 }

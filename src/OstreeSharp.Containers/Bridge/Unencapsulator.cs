@@ -93,7 +93,11 @@ public static class Unencapsulator
             ContainerPolicy.RequireNotAcceptAnything();
         }
 
-        VerificationPolicy? policy = image.Policy == SignaturePolicy.OstreeRemote ? VerificationPolicy.ForRemote(repo, image.Remote!) : null;
+        if (image.Policy == SignaturePolicy.OstreeRemote)
+        {
+            repo.RequireRemote(image.Remote!);
+        }
+
         await using var source = ImageTransports.OpenSource(image.Image, registry);
         var layout = await FetchLayoutAsync(source, cancellationToken).ConfigureAwait(false);
         if (layout.DerivedLayers.Count > 0)
@@ -106,6 +110,17 @@ public static class Unencapsulator
             throw new ContainerException($"{image} is a chunked image ({layout.ChunkLayers.Count + 1} ostree layers); only single-layer images can be imported so far");
         }
 
+        var commit = await ImportOstreeLayerAsync(repo, source, layout, image, writeRef, progress, cancellationToken).ConfigureAwait(false);
+        return new UnencapsulateResult(commit, layout.Manifest.Digest, layout.OstreeLayer.Size);
+    }
+
+    /// <summary>
+    /// Streams the ostree layer of <paramref name="layout"/> into <paramref name="repo"/> in one transaction
+    /// (verified as <paramref name="image"/>'s policy says); <paramref name="writeRef"/> is set in the same transaction.
+    /// </summary>
+    internal static async Task<Checksum> ImportOstreeLayerAsync(OstreeRepo repo, IImageSource source, OstreeImageLayout layout, OstreeImageReference image, string? writeRef, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        VerificationPolicy? policy = image.Policy == SignaturePolicy.OstreeRemote ? VerificationPolicy.ForRemote(repo, image.Remote!) : null;
         var layer = layout.OstreeLayer;
         var diffId = Digest.TryParse(layout.Config.RootFs.DiffIds.FirstOrDefault(), out var d) ? d : (Digest?)null;
         Action<byte[], GVariant.GVariantValue?>? verify = policy is null ? null : (bytes, detached) =>
@@ -120,7 +135,7 @@ public static class Unencapsulator
             }
         };
 
-        var commit = await Task.Run(
+        return await Task.Run(
             async () =>
             {
                 await using var blob = await source.GetBlobAsync(layer, 0, cancellationToken).ConfigureAwait(false);
@@ -166,7 +181,6 @@ public static class Unencapsulator
                 return result.Commit;
             },
             cancellationToken).ConfigureAwait(false);
-        return new UnencapsulateResult(commit, layout.Manifest.Digest, layer.Size);
     }
 
     /// <summary>Reads through, hashing (sha256).</summary>

@@ -1,0 +1,249 @@
+// The layered-image store inside an ostree repository (ostree-container-format.md 4.3-4.9): layer
+// refs under ostree/container/blob/, image refs under ostree/container/image/ pointing at merge
+// commits whose metadata records the manifest and config, and layer garbage collection.
+using System.Globalization;
+using System.Text;
+using OstreeSharp.Containers.Oci;
+using OstreeSharp.Containers.References;
+using OstreeSharp.Containers.Registry;
+using OstreeSharp.Containers.Transports;
+using OstreeSharp.GVariant;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+
+namespace OstreeSharp.Containers.Bridge;
+
+/// <summary>An image stored in a repository.</summary>
+public sealed record StoredImage(string Reference, Checksum MergeCommit, Checksum? BaseCommit, Digest ManifestDigest, ManifestBlob Manifest, string? ConfigJson);
+
+/// <summary>What a pull found and did.</summary>
+public sealed record PullReport(StoredImage Image, bool AlreadyPresent, int LayersPresent, int LayersFetched, long BytesFetched);
+
+/// <summary>The image store.</summary>
+public static class ImageStore
+{
+    /// <summary>Prefix of image refs.</summary>
+    public const string ImagePrefix = "ostree/container/image/";
+
+    /// <summary>Prefix of layer refs.</summary>
+    public const string BlobPrefix = "ostree/container/blob/";
+
+    /// <summary>The importer version recorded in merge commits.</summary>
+    public const string ImporterVersion = "ostree-sharp-0.1";
+
+    /// <summary>The image ref of a container image reference.</summary>
+    public static string ImageRef(ImageReference image) => ImagePrefix + RefEscape.Escape((image ?? throw new ArgumentNullException(nameof(image))).ToString());
+
+    /// <summary>The layer ref of a blob digest.</summary>
+    public static string BlobRef(string digest) => BlobPrefix + RefEscape.Escape(digest);
+
+    /// <summary>The stored image references, as displayed (<c>docker://...</c>, <c>oci:...</c>).</summary>
+    public static IReadOnlyList<string> List(OstreeRepo repo)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        return [.. repo.ListRefs(ImagePrefix, includeRemotes: false).Keys.Select(k => RefEscape.Unescape(k.StartsWith(ImagePrefix, StringComparison.Ordinal) ? k[ImagePrefix.Length..] : k))];
+    }
+
+    /// <summary>The stored image for <paramref name="image"/>, or null.</summary>
+    public static StoredImage? Query(OstreeRepo repo, ImageReference image)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        var merge = repo.ResolveRev(ImageRef(image), allowMissing: true);
+        return merge is { } m ? Load(repo, image.ToString(), m) : null;
+    }
+
+    private static StoredImage Load(OstreeRepo repo, string reference, Checksum merge)
+    {
+        var commit = repo.LoadCommit(merge);
+        string Meta(string key) => commit.Metadata.Lookup(key) is { Type.Kind: 's' } v ? v.GetString() : throw new ContainerException($"Missing {key} metadata on merge commit {merge}");
+        var digest = Digest.Parse(Meta("ostree.manifest-digest"));
+        var manifest = new ManifestBlob(Encoding.UTF8.GetBytes(Meta("ostree.manifest")), null, reference);
+        var config = commit.Metadata.Lookup("ostree.container.image-config") is { Type.Kind: 's' } c && c.GetString() != "null" ? c.GetString() : null;
+        var layers = manifest.AsManifest().Layers;
+        var baseCommit = layers.Count > 0 ? repo.ResolveRev(BlobRef(layers[0].Digest), allowMissing: true) : null;
+        return new StoredImage(reference, merge, baseCommit, digest, manifest, config);
+    }
+
+    /// <summary>
+    /// Pulls <paramref name="image"/> into the store: layers not yet present are fetched and imported (each
+    /// verified), a merge commit records the manifest and config, the image ref moves last, then unreferenced
+    /// layer refs are removed.
+    /// </summary>
+    public static async Task<PullReport> PullAsync(OstreeRepo repo, OstreeImageReference image, RegistryOptions? registry = null, Action<string>? log = null, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        ArgumentNullException.ThrowIfNull(image);
+        if (image.Policy == SignaturePolicy.ContainerPolicy)
+        {
+            ContainerPolicy.RequireNotAcceptAnything();
+        }
+
+        if (image.Policy == SignaturePolicy.OstreeRemote)
+        {
+            repo.RequireRemote(image.Remote!);
+        }
+
+        await using var source = ImageTransports.OpenSource(image.Image, registry);
+        var layout = await Unencapsulator.FetchLayoutAsync(source, cancellationToken).ConfigureAwait(false);
+        var previous = Query(repo, image.Image);
+        if (previous is not null && previous.ManifestDigest == layout.Manifest.Digest)
+        {
+            return new PullReport(previous, AlreadyPresent: true, layout.Parsed.Layers.Count, 0, 0);
+        }
+
+        if (layout.ChunkLayers.Count > 0 || layout.DerivedLayers.Count > 0)
+        {
+            throw new ContainerException(layout.DerivedLayers.Count > 0
+                ? $"Image has {layout.DerivedLayers.Count} non-ostree layers: {image} (layered images cannot be pulled into the store yet)"
+                : $"{image} is a chunked image ({layout.ChunkLayers.Count + 1} ostree layers); only single-layer images can be pulled so far");
+        }
+
+        var layer = layout.OstreeLayer;
+        var blobRef = BlobRef(layer.Digest);
+        var baseCommit = repo.ResolveRev(blobRef, allowMissing: true);
+        int present = baseCommit is null ? 0 : 1;
+        log?.Invoke($"layers already present: {present}; layers needed: {1 - present} ({FormatSize(baseCommit is null ? layer.Size : 0)})");
+        long fetched = 0;
+        if (baseCommit is null)
+        {
+            log?.Invoke($"Fetching ostree chunk {layer.Digest[..Math.Min(layer.Digest.Length, 19)]} ({FormatSize(layer.Size)})");
+            baseCommit = await Unencapsulator.ImportOstreeLayerAsync(repo, source, layout, image, blobRef, progress, cancellationToken).ConfigureAwait(false);
+            fetched = layer.Size;
+        }
+
+        var merge = WriteMergeCommit(repo, image.Image, layout, baseCommit.Value);
+        PruneLayers(repo);
+        return new PullReport(Load(repo, image.Image.ToString(), merge), AlreadyPresent: false, present, 1 - present, fetched);
+    }
+
+    private static Checksum WriteMergeCommit(OstreeRepo repo, ImageReference image, OstreeImageLayout layout, Checksum baseCommit)
+    {
+        var b = repo.LoadCommit(baseCommit);
+        var metadata = GVariantValue.FromVarDict(
+        [
+            new("ostree.manifest-digest", GVariantValue.FromString(layout.Manifest.Digest.ToString())),
+            new("ostree.manifest", GVariantValue.FromString(Encoding.UTF8.GetString(layout.Manifest.Bytes))),
+            new("ostree.container.image-config", GVariantValue.FromString(Encoding.UTF8.GetString(layout.ConfigBytes))),
+            new("ostree.importer.version", GVariantValue.FromString(ImporterVersion)),
+            new("ostree.tar-filtered", GVariantValue.FromArray(GVariantType.Parse("{sa{su}}"), [])),
+        ]);
+        var when = CreatedTime(layout);
+        var commit = new Commit(metadata, null, string.Empty, string.Empty, (ulong)when.ToUnixTimeSeconds(), b.RootTree, b.RootMeta);
+        using var tx = repo.BeginTransaction();
+        var id = tx.WriteMetadata(ObjectType.Commit, commit.ToBytes());
+        tx.SetRef(ImageRef(image), id);
+        tx.Commit();
+        return id;
+    }
+
+    private static DateTimeOffset CreatedTime(OstreeImageLayout layout)
+    {
+        foreach (var text in new[] { layout.Parsed.Annotations?.GetValueOrDefault("org.opencontainers.image.created"), layout.Config.Created })
+        {
+            if (text is not null && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t))
+            {
+                return t;
+            }
+        }
+
+        return DateTimeOffset.UtcNow;
+    }
+
+    /// <summary>
+    /// Removes layer refs no stored image (nor deployment, rpm-ostree base or base image commit) uses; returns
+    /// how many. Objects are not pruned.
+    /// </summary>
+    public static int PruneLayers(OstreeRepo repo)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        var keep = new HashSet<string>(StringComparer.Ordinal);
+        void AddManifestLayers(Checksum commit)
+        {
+            var c = repo.LoadCommit(commit);
+            if (c.Metadata.Lookup("ostree.manifest") is { Type.Kind: 's' } m)
+            {
+                try
+                {
+                    foreach (var l in new ManifestBlob(Encoding.UTF8.GetBytes(m.GetString()), null, commit.ToHex()).AsManifest().Layers)
+                    {
+                        keep.Add(BlobRef(l.Digest));
+                    }
+                }
+                catch (ManifestException)
+                {
+                    // A commit with a malformed manifest protects nothing.
+                }
+            }
+        }
+
+        foreach (var prefix in new[] { ImagePrefix, "ostree/0/", "ostree/1/", "rpmostree/base/", "ostree/container/baseimage/" })
+        {
+            foreach (var (_, commit) in repo.ListRefs(prefix, includeRemotes: false))
+            {
+                AddManifestLayers(commit);
+            }
+        }
+
+        int removed = 0;
+        foreach (var name in repo.ListRefs(BlobPrefix, includeRemotes: false).Keys)
+        {
+            var full = name.StartsWith(BlobPrefix, StringComparison.Ordinal) ? name : BlobPrefix + name;
+            if (!keep.Contains(full))
+            {
+                repo.SetRefImmediate(full, null);
+                removed++;
+            }
+        }
+
+        return removed;
+    }
+
+    /// <summary>Removes stored images (then, unless <paramref name="skipGc"/>, unreferenced layers); fails naming the missing ones after removing the others.</summary>
+    public static (int Images, int Layers) Remove(OstreeRepo repo, IReadOnlyList<ImageReference> images, bool skipGc)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        ArgumentNullException.ThrowIfNull(images);
+        var missing = new List<string>();
+        int removed = 0;
+        foreach (var image in images)
+        {
+            var r = ImageRef(image);
+            if (repo.ResolveRev(r, allowMissing: true) is null)
+            {
+                missing.Add(image.ToString());
+                continue;
+            }
+
+            repo.SetRefImmediate(r, null);
+            removed++;
+        }
+
+        int layers = skipGc ? 0 : PruneLayers(repo);
+        if (missing.Count > 0)
+        {
+            throw new ContainerException($"Missing images: {string.Join(", ", missing)}");
+        }
+
+        return (removed, layers);
+    }
+
+    /// <summary>GLib's g_format_size: decimal units, one decimal ("4.1 GB", "0 bytes").</summary>
+    public static string FormatSize(long size)
+    {
+        if (size < 1000)
+        {
+            return size == 1 ? "1 byte" : $"{size} bytes";
+        }
+
+        string[] units = ["kB", "MB", "GB", "TB", "PB"];
+        double v = size;
+        int u = -1;
+        while (v >= 1000 && u < units.Length - 1)
+        {
+            v /= 1000;
+            u++;
+        }
+
+        return v.ToString("0.0", CultureInfo.InvariantCulture) + " " + units[u];
+    }
+}
