@@ -65,9 +65,10 @@ public static class Encapsulator
         ArgumentNullException.ThrowIfNull(destination);
         options ??= new EncapsulateOptions();
         var commit = repo.LoadCommit(commitId);
-        var tmpDir = options.TempDirectory ?? Path.Combine(repo.Path, "tmp");
+        var layoutDest = destination as OciLayoutDestination;
+        var tmpDir = options.TempDirectory ?? layoutDest?.StagingDirectory ?? Path.Combine(repo.Path, "tmp");
         Directory.CreateDirectory(tmpDir);
-        var tmp = Path.Combine(tmpDir, "encapsulate-" + Guid.NewGuid().ToString("N")[..12]);
+        var tmp = Path.Combine(tmpDir, ".tmp-encapsulate-" + Guid.NewGuid().ToString("N")[..12]);
         try
         {
             var (layerDigest, diffId, layerSize) = await Task.Run(() => WriteLayer(repo, commitId, tmp, options, cancellationToken), cancellationToken).ConfigureAwait(false);
@@ -100,7 +101,12 @@ public static class Encapsulator
             };
             var manifestBlob = new ManifestBlob(JsonSerializer.SerializeToUtf8Bytes(manifest, OciJsonContext.Writer.ImageManifest), MediaTypes.OciManifest, destination.Reference.ToString());
 
-            if (!await destination.TryReuseBlobAsync(layer, null, cancellationToken).ConfigureAwait(false))
+            if (layoutDest is not null && Path.GetDirectoryName(Path.GetFullPath(tmp)) == Path.GetFullPath(layoutDest.StagingDirectory))
+            {
+                // Hashed while it was written: rename it into the layout instead of copying it.
+                layoutDest.AdoptBlobFile(tmp, layer);
+            }
+            else if (!await destination.TryReuseBlobAsync(layer, null, cancellationToken).ConfigureAwait(false))
             {
                 await destination.PutBlobAsync(layer, (offset, _) => Task.FromResult(OpenAt(tmp, offset)), null, cancellationToken).ConfigureAwait(false);
             }

@@ -60,6 +60,18 @@ public sealed class OciLayoutDestination : IImageDestination
         return LocalBlobs.WriteAsync(BlobFile(blob.GetDigest()), blob, open, progress, _what, cancellationToken);
     }
 
+    /// <summary>A folder on the layout's file system where a blob can be staged for <see cref="AdoptBlobFile"/>.</summary>
+    public string StagingDirectory => Path.Combine(_root, "blobs", "sha256");
+
+    /// <summary>Moves a file whose digest the caller computed while writing it into place as <paramref name="blob"/>'s blob.</summary>
+    public void AdoptBlobFile(string path, Descriptor blob)
+    {
+        ArgumentNullException.ThrowIfNull(blob);
+        var target = BlobFile(blob.GetDigest());
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        File.Move(path, target, overwrite: true);
+    }
+
     /// <inheritdoc/>
     public Task PutManifestAsync(ManifestBlob manifest, bool topLevel, CancellationToken cancellationToken)
     {
