@@ -20,9 +20,17 @@ public static class LayerStreams
     public static string MediaType(LayerCompression c) => c == LayerCompression.Zstd ? MediaTypes.OciLayerZstd : MediaTypes.OciLayerGzip;
 
     /// <summary>A compressing stream over <paramref name="output"/> (left open).</summary>
-    public static Stream Compress(Stream output, LayerCompression c, bool fast) => c == LayerCompression.Zstd
-        ? new ZstdSharp.CompressionStream(output, fast ? 1 : 3, leaveOpen: true)
-        : new GZipStream(output, fast ? CompressionLevel.Fastest : CompressionLevel.Optimal, leaveOpen: true);
+    public static Stream Compress(Stream output, LayerCompression c, bool fast)
+    {
+        if (c == LayerCompression.Zstd)
+        {
+            var z = new ZstdSharp.CompressionStream(output, fast ? 1 : 3, leaveOpen: true);
+            z.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_nbWorkers, Environment.ProcessorCount);
+            return z;
+        }
+
+        return new ParallelGzipStream(output, fast ? CompressionLevel.Fastest : CompressionLevel.Optimal, leaveOpen: true);
+    }
 
     /// <summary>
     /// A decompressing stream for a layer of <paramref name="mediaType"/>: gzip, zstd (also zstd:chunked) or

@@ -1,0 +1,53 @@
+using System.IO.Compression;
+using OstreeSharp.Containers.Bridge;
+
+namespace OstreeSharp.Tests.Containers;
+
+public class ParallelGzipTests
+{
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(1 << 20)]
+    [InlineData((5 << 20) + 12345)]
+    public void Output_is_one_gzip_member_that_every_reader_decodes(int size)
+    {
+        var data = new byte[size];
+        var rng = new Random(size);
+        for (int i = 0; i < data.Length; i++)
+        {
+            data[i] = (byte)(i % 7 == 0 ? rng.Next(256) : 'a' + (i % 13));
+        }
+
+        using var ms = new MemoryStream();
+        using (var gz = new ParallelGzipStream(ms, CompressionLevel.Optimal, leaveOpen: true, parallelism: 3))
+        {
+            // Uneven writes across block boundaries.
+            for (int off = 0; off < data.Length;)
+            {
+                int n = Math.Min(data.Length - off, 1 + rng.Next(300_000));
+                gz.Write(data, off, n);
+                off += n;
+            }
+        }
+
+        var bytes = ms.ToArray();
+        using var back = new MemoryStream();
+        using (var z = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress))
+        {
+            z.CopyTo(back);
+        }
+
+        Assert.Equal(data, back.ToArray());
+
+        // One member: a raw inflate of the body ends exactly before the 8-byte trailer.
+        using var raw = new MemoryStream();
+        using (var inflate = new DeflateStream(new MemoryStream(bytes, 10, bytes.Length - 18), CompressionMode.Decompress))
+        {
+            inflate.CopyTo(raw);
+        }
+
+        Assert.Equal(data.Length, raw.Length);
+        Assert.Equal((uint)size, BitConverter.ToUInt32(bytes, bytes.Length - 4));
+    }
+}
