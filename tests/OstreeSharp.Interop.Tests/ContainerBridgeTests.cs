@@ -205,4 +205,88 @@ public sealed class ContainerBridgeTests(RegistryFixture registries) : IDisposab
         Assert.Contains("Missing images: docker://" + name, missing.Stderr, StringComparison.Ordinal);
         Assert.Equal("Removed layers: 0", Tools.Ours("container", "image", "prune-layers", "--repo=" + host).Ok("prune-layers"));
     }
+
+    [Fact]
+    public void A_derived_layer_is_filtered_and_merged_with_whiteouts()
+    {
+        // Base: an ostree image.
+        var tree = _tmp["base"];
+        foreach (var (path, text) in new[] { ("usr/bin/tool", "tool"), ("usr/bin/gone", "gone"), ("usr/share/doc/a", "a"), ("usr/share/doc/b", "b"), ("usr/etc/os-release", "ID=base\n") })
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.Combine(tree, path))!);
+            File.WriteAllText(Path.Combine(tree, path), text);
+        }
+
+        var src = _tmp["src"];
+        Tools.Ours("init", "--repo=" + src, "--mode=archive").Ok("init");
+        var baseCommit = Tools.Ours("commit", "--repo=" + src, "-b", "base", "-s", "base", tree).Ok("commit base");
+        var layout = _tmp["layout"];
+        Tools.Ours("container", "encapsulate", "--repo=" + src, "base", $"oci:{layout}:base").Ok("encapsulate");
+
+        // Derived: one more layer, as a Containerfile build would add it.
+        var (gz, diffId) = DerivedLayer(
+        [
+            ("etc/", null), ("etc/motd", "hello\n"), ("usr/", null), ("usr/bin/", null), ("usr/bin/.wh.gone", string.Empty),
+            ("usr/share/", null), ("usr/share/doc/", null), ("usr/share/doc/.wh..wh..opq", string.Empty), ("usr/share/doc/new", "new"),
+            ("opt/", null), ("opt/app", "x"), ("run/", null), ("run/pidfile", "1"), ("usr/bin/tool", "tool v2"),
+        ]);
+        var derivedDigest = OstreeSharp.TestSupport.TestImages.AddLayer(layout, "base", "derived", gz, diffId);
+
+        var host = _tmp["host"];
+        Tools.Ours("init", "--repo=" + host, "--mode=bare-user").Ok("init host");
+        var refused = Tools.Ours("container", "unencapsulate", "--repo=" + host, $"ostree-unverified-image:oci:{layout}:derived");
+        Assert.Contains("Image has 1 non-ostree layers", refused.Stderr, StringComparison.Ordinal);
+
+        var pulled = Tools.Ours("container", "image", "pull", host, $"ostree-unverified-image:oci:{layout}:derived").Ok("pull the derived image");
+        Assert.Contains("layers already present: 0; layers needed: 2", pulled, StringComparison.Ordinal);
+        Assert.Contains("Image contains non-ostree compatible file paths: opt: 2 pidfile: 1", pulled, StringComparison.Ordinal);
+        var merge = pulled.Split('\n')[^1].Split(" => ")[1];
+        Tools.Ostree("checkout", "--repo=" + host, "-U", merge, _tmp["merged"]).Ok("checkout merge commit");
+        var merged = _tmp["merged"];
+        Assert.Equal("hello\n", File.ReadAllText(Path.Combine(merged, "usr/etc/motd")));
+        Assert.Equal("ID=base\n", File.ReadAllText(Path.Combine(merged, "usr/etc/os-release")));
+        Assert.Equal("tool v2", File.ReadAllText(Path.Combine(merged, "usr/bin/tool")));
+        Assert.False(File.Exists(Path.Combine(merged, "usr/bin/gone")));
+        Assert.False(File.Exists(Path.Combine(merged, "usr/bin/.wh.gone")));
+        Assert.Equal(["new"], Directory.GetFileSystemEntries(Path.Combine(merged, "usr/share/doc")).Select(Path.GetFileName));
+        Assert.False(Directory.Exists(Path.Combine(merged, "opt")));
+        var filtered = Tools.Ostree("show", "--repo=" + host, "--print-metadata-key=ostree.tar-filtered", merge).Ok("tar-filtered");
+        Assert.Contains(derivedDigest.ToString(), filtered, StringComparison.Ordinal);
+        Assert.Matches("'opt': (uint32 )?(2|33554432)[,}]", filtered); // ostree prints metadata byteswapped
+        Assert.Matches("'pidfile': (uint32 )?(1|16777216)[,}]", filtered);
+        var refs = Tools.Ours("refs", "--repo=" + host).Ok("refs").Split('\n');
+        Assert.Equal(2, refs.Count(r => r.StartsWith("ostree/container/blob/", StringComparison.Ordinal)));
+        Assert.Equal(baseCommit, Tools.Ostree("rev-parse", "--repo=" + host, "ostree/container/blob/" + OstreeSharp.Containers.Bridge.RefEscape.Escape(Tools.Ours("container", "image", "metadata", "--repo=" + host, $"oci:{layout}:derived").Ok("metadata").Split("\"digest\":\"")[2].Split('"')[0])).Ok("base layer ref"));
+        Tools.Ostree("fsck", "--repo=" + host).Ok("fsck");
+    }
+
+    private static (byte[] Gz, Digest DiffId) DerivedLayer(IEnumerable<(string Path, string? Text)> entries)
+    {
+        using var tarBytes = new MemoryStream();
+        using (var tar = new OstreeSharp.Tar.TarWriter(tarBytes, leaveOpen: true))
+        {
+            foreach (var (path, text) in entries)
+            {
+                if (text is null)
+                {
+                    tar.WriteEntry(new OstreeSharp.Tar.TarEntry { Name = path, Type = OstreeSharp.Tar.TarType.Directory, Mode = 0x1ed, Mtime = 1_700_000_000 });
+                }
+                else
+                {
+                    tar.WriteFile(new OstreeSharp.Tar.TarEntry { Name = path, Type = OstreeSharp.Tar.TarType.Regular, Mode = 0x1a4, Size = System.Text.Encoding.UTF8.GetByteCount(text), Mtime = 1_700_000_000 }, System.Text.Encoding.UTF8.GetBytes(text));
+                }
+            }
+
+            tar.Finish();
+        }
+
+        var diff = Digest.Sha256(tarBytes.ToArray());
+        using var gz = new MemoryStream();
+        using (var z = new System.IO.Compression.GZipStream(gz, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            z.Write(tarBytes.ToArray());
+        }
+
+        return (gz.ToArray(), diff);
+    }
 }

@@ -86,6 +86,29 @@ internal static class TestImages
         return WriteLayout(layout, tag, gz, diff);
     }
 
+    /// <summary>Adds a layer on top of the image tagged <paramref name="fromTag"/> in a layout, as <paramref name="toTag"/>; returns the layer digest.</summary>
+    public static Digest AddLayer(string layout, string fromTag, string toTag, byte[] layer, Digest diffId)
+    {
+        var src = OciLayoutSource.OpenDirectory(ImageReference.Parse("oci:" + layout + ":" + fromTag));
+        var manifestBlob = src.GetManifestAsync(null, CancellationToken.None).GetAwaiter().GetResult();
+        var manifest = manifestBlob.AsManifest();
+        var configBytes = File.ReadAllBytes(Path.Combine(layout, "blobs", "sha256", manifest.Config.GetDigest().Hex));
+        var config = JsonSerializer.Deserialize(configBytes, OciJsonContext.Default.ImageConfig)!;
+        config.RootFs.DiffIds.Add(diffId.ToString());
+        config.History ??= [];
+        config.History.Add(new HistoryEntry { Created = "2024-01-02T00:00:00Z", CreatedBy = "RUN derive" });
+        var newConfig = JsonSerializer.SerializeToUtf8Bytes(config, OciJsonContext.Writer.ImageConfig);
+        var layerDesc = Descriptor.Create(MediaTypes.OciLayerGzip, Digest.Sha256(layer), layer.Length);
+        manifest.Layers.Add(layerDesc);
+        manifest.Config = Descriptor.Create(MediaTypes.OciConfig, Digest.Sha256(newConfig), newConfig.Length);
+        var dest = new OciLayoutDestination(ImageReference.Parse("oci:" + layout + ":" + toTag));
+        Put(dest, layerDesc, layer);
+        Put(dest, manifest.Config, newConfig);
+        dest.PutManifestAsync(new ManifestBlob(JsonSerializer.SerializeToUtf8Bytes(manifest, OciJsonContext.Writer.ImageManifest), MediaTypes.OciManifest, layout), topLevel: true, CancellationToken.None).GetAwaiter().GetResult();
+        dest.CommitAsync(CancellationToken.None).GetAwaiter().GetResult();
+        return layerDesc.GetDigest();
+    }
+
     private static void Put(OciLayoutDestination dest, Descriptor d, byte[] bytes) =>
         dest.PutBlobAsync(d, (_, _) => Task.FromResult<Stream>(new MemoryStream(bytes)), null, CancellationToken.None).GetAwaiter().GetResult();
 

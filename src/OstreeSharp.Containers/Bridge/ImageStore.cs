@@ -91,45 +91,123 @@ public static class ImageStore
             return new PullReport(previous, AlreadyPresent: true, layout.Parsed.Layers.Count, 0, 0);
         }
 
-        if (layout.ChunkLayers.Count > 0 || layout.DerivedLayers.Count > 0)
+        if (layout.ChunkLayers.Count > 0)
         {
-            throw new ContainerException(layout.DerivedLayers.Count > 0
-                ? $"Image has {layout.DerivedLayers.Count} non-ostree layers: {image} (layered images cannot be pulled into the store yet)"
-                : $"{image} is a chunked image ({layout.ChunkLayers.Count + 1} ostree layers); only single-layer images can be pulled so far");
+            throw new ContainerException($"{image} is a chunked image ({layout.ChunkLayers.Count + 1} ostree layers); only single-layer images can be pulled so far");
+        }
+
+        if (layout.DerivedLayers.Count > 0 && image.Policy == SignaturePolicy.OstreeRemote)
+        {
+            // The ostree commit is verified; derived layers are not covered by it (spec 5.3).
+            log?.Invoke($"Note: the {layout.DerivedLayers.Count} derived layer(s) of {image} are not covered by the ostree signature");
         }
 
         var layer = layout.OstreeLayer;
         var blobRef = BlobRef(layer.Digest);
         var baseCommit = repo.ResolveRev(blobRef, allowMissing: true);
-        int present = baseCommit is null ? 0 : 1;
-        log?.Invoke($"layers already present: {present}; layers needed: {1 - present} ({FormatSize(baseCommit is null ? layer.Size : 0)})");
+        var derived = layout.DerivedLayers.Select(l => (Layer: l, Commit: repo.ResolveRev(BlobRef(l.Digest), allowMissing: true))).ToList();
+        int present = (baseCommit is null ? 0 : 1) + derived.Count(d => d.Commit is not null);
+        int needed = 1 + derived.Count - present;
+        long neededBytes = (baseCommit is null ? layer.Size : 0) + derived.Where(d => d.Commit is null).Sum(d => d.Layer.Size);
+        log?.Invoke($"layers already present: {present}; layers needed: {needed} ({FormatSize(neededBytes)})");
         long fetched = 0;
         if (baseCommit is null)
         {
             log?.Invoke($"Fetching ostree chunk {layer.Digest[..Math.Min(layer.Digest.Length, 19)]} ({FormatSize(layer.Size)})");
             baseCommit = await Unencapsulator.ImportOstreeLayerAsync(repo, source, layout, image, blobRef, progress, cancellationToken).ConfigureAwait(false);
-            fetched = layer.Size;
+            fetched += layer.Size;
         }
 
-        var merge = WriteMergeCommit(repo, image.Image, layout, baseCommit.Value);
+        var filtered = new List<KeyValuePair<string, GVariantValue>>();
+        var layerCommits = new List<Checksum>();
+        bool overlayRoot = derived.Count > 0 && UsesOverlayRoot(repo, baseCommit.Value);
+        foreach (var (l, existing) in derived)
+        {
+            var c = existing;
+            if (c is null)
+            {
+                log?.Invoke($"Fetching layer {l.Digest[..Math.Min(l.Digest.Length, 19)]} ({FormatSize(l.Size)})");
+                var (imported, dropped) = await LayerMerge.ImportAsync(repo, source, l, BlobRef(l.Digest), overlayRoot, cancellationToken).ConfigureAwait(false);
+                c = imported;
+                fetched += l.Size;
+                if (dropped.Count > 0)
+                {
+                    log?.Invoke("Image contains non-ostree compatible file paths: " + string.Join(' ', dropped.Select(kv => $"{kv.Key}: {kv.Value}")));
+                }
+
+                filtered.Add(new(l.Digest, GVariantValue.FromArray(GVariantType.Parse("{su}"), dropped.Select(kv => GVariantValue.FromDictEntry(GVariantValue.FromString(kv.Key), GVariantValue.FromUInt32((uint)kv.Value))))));
+            }
+
+            layerCommits.Add(c.Value);
+        }
+
+        var merge = WriteMergeCommit(repo, image.Image, layout, baseCommit.Value, layerCommits, filtered);
         PruneLayers(repo);
-        return new PullReport(Load(repo, image.Image.ToString(), merge), AlreadyPresent: false, present, 1 - present, fetched);
+        return new PullReport(Load(repo, image.Image.ToString(), merge), AlreadyPresent: false, present, needed, fetched);
     }
 
-    private static Checksum WriteMergeCommit(OstreeRepo repo, ImageReference image, OstreeImageLayout layout, Checksum baseCommit)
+    // Base images with a transient or composefs root keep top-level folders other than usr, etc and var.
+    private static bool UsesOverlayRoot(OstreeRepo repo, Checksum baseCommit)
+    {
+        var c = repo.LoadCommit(baseCommit);
+        foreach (var path in new[] { "/usr/etc/ostree/prepare-root.conf", "/usr/lib/ostree/prepare-root.conf" })
+        {
+            if (TreeLookupFile(repo, c, path) is not { } file)
+            {
+                continue;
+            }
+
+            var conf = KeyFile.Parse(System.Text.Encoding.UTF8.GetString(ReadAll(repo, file)), path);
+            return string.Equals(conf.Get("root", "transient"), "true", StringComparison.OrdinalIgnoreCase)
+                || conf.Get("composefs", "enabled") is "yes" or "true" or "1" or "maybe" or "signed";
+        }
+
+        return false;
+    }
+
+    private static Checksum? TreeLookupFile(OstreeRepo repo, Commit commit, string path)
+    {
+        var tree = repo.LoadDirTree(commit.RootTree);
+        var parts = path.Trim('/').Split('/');
+        for (int i = 0; i < parts.Length - 1; i++)
+        {
+            var d = tree.Dirs.FirstOrDefault(x => x.Name == parts[i]);
+            if (d is null)
+            {
+                return null;
+            }
+
+            tree = repo.LoadDirTree(d.TreeChecksum);
+        }
+
+        var f = tree.Files.FirstOrDefault(x => x.Name == parts[^1]);
+        return f?.Checksum;
+    }
+
+    private static byte[] ReadAll(OstreeRepo repo, Checksum file)
+    {
+        var content = repo.LoadContent(file);
+        using var s = content.OpenData();
+        using var ms = new MemoryStream();
+        s.CopyTo(ms);
+        return ms.ToArray();
+    }
+
+    private static Checksum WriteMergeCommit(OstreeRepo repo, ImageReference image, OstreeImageLayout layout, Checksum baseCommit, IReadOnlyList<Checksum> layerCommits, IReadOnlyList<KeyValuePair<string, GVariantValue>> filtered)
     {
         var b = repo.LoadCommit(baseCommit);
+        using var tx = repo.BeginTransaction();
+        var (rootTree, rootMeta) = layerCommits.Count == 0 ? (b.RootTree, b.RootMeta) : LayerMerge.Merge(repo, tx, baseCommit, layerCommits);
         var metadata = GVariantValue.FromVarDict(
         [
             new("ostree.manifest-digest", GVariantValue.FromString(layout.Manifest.Digest.ToString())),
             new("ostree.manifest", GVariantValue.FromString(Encoding.UTF8.GetString(layout.Manifest.Bytes))),
             new("ostree.container.image-config", GVariantValue.FromString(Encoding.UTF8.GetString(layout.ConfigBytes))),
             new("ostree.importer.version", GVariantValue.FromString(ImporterVersion)),
-            new("ostree.tar-filtered", GVariantValue.FromArray(GVariantType.Parse("{sa{su}}"), [])),
+            new("ostree.tar-filtered", GVariantValue.FromArray(GVariantType.Parse("{sa{su}}"), filtered.Select(kv => GVariantValue.FromDictEntry(GVariantValue.FromString(kv.Key), kv.Value)))),
         ]);
         var when = CreatedTime(layout);
-        var commit = new Commit(metadata, null, string.Empty, string.Empty, (ulong)when.ToUnixTimeSeconds(), b.RootTree, b.RootMeta);
-        using var tx = repo.BeginTransaction();
+        var commit = new Commit(metadata, null, string.Empty, string.Empty, (ulong)when.ToUnixTimeSeconds(), rootTree, rootMeta);
         var id = tx.WriteMetadata(ObjectType.Commit, commit.ToBytes());
         tx.SetRef(ImageRef(image), id);
         tx.Commit();

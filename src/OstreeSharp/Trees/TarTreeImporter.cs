@@ -42,11 +42,42 @@ public static class TarTreeImporter
         root.Invalidate();
         var byPath = new Dictionary<string, Checksum>(StringComparer.Ordinal);
         var deferredLinks = new List<(string Path, string Target, string EntryName)>();
+        var stashed = new Dictionary<string, Checksum>(StringComparer.Ordinal);
+        var rehomed = new Dictionary<string, string>(StringComparer.Ordinal);
         using var reader = new TarReader(stream, leaveOpen: true);
         TarEntry? entry;
         while ((entry = reader.GetNextEntry()) is not null)
         {
             var rel = Normalize(entry.Name, name);
+            if (options.FilterContainerLayer && entry.Mtime > 0 && rel.StartsWith(RepoPrefix, StringComparison.Ordinal) && entry.IsRegular)
+            {
+                // A modified copy of a file the base image hard-linked into its object store (a container
+                // engine's copy-up): kept aside for the hard links that give it its real path.
+                uint fileMode = UnixMode.Regular | (entry.Mode & UnixMode.PermissionMask);
+                var (su, sg, sm, sx) = modifier.Apply("/" + rel, entry.Uid, entry.Gid, fileMode, OstreeOrder(entry));
+                stashed[rel] = tx.WriteContent(new FileHeader(su, sg, sm, string.Empty, sx), reader.DataStream, entry.Size);
+                continue;
+            }
+
+            if (options.FilterContainerLayer && entry.Type == TarType.HardLink && entry.Mtime > 0)
+            {
+                var linkTarget = Normalize(entry.LinkName, name);
+                if (linkTarget.StartsWith(RepoPrefix, StringComparison.Ordinal))
+                {
+                    Checksum? c = stashed.TryGetValue(linkTarget, out var s1) ? s1 : rehomed.TryGetValue(linkTarget, out var home) && byPath.TryGetValue(home, out var s2) ? s2 : null;
+                    // (ostree-ext emits these paths without the etc -> usr/etc move; we move them like every other path.)
+                    if (c is { } found && Filter(rel, false, options, filtered) is { Length: > 0 } mapped)
+                    {
+                        var (ldir, lleaf) = Parent(root, mapped, options.AutocreateParents, defaultMeta, name, entry.Name);
+                        ldir.SetFile(lleaf, found);
+                        byPath[mapped] = found;
+                        rehomed.TryAdd(linkTarget, mapped);
+                    }
+
+                    continue;
+                }
+            }
+
             if (options.FilterContainerLayer)
             {
                 rel = Filter(rel, entry.IsDirectory, options, filtered);
@@ -181,6 +212,8 @@ public static class TarTreeImporter
             return null;
         }
     }
+
+    private const string RepoPrefix = "sysroot/ostree/repo/";
 
     private static string MapEtc(string rel) => rel == "etc" ? "usr/etc" : rel.StartsWith("etc/", StringComparison.Ordinal) ? "usr/" + rel : rel;
 

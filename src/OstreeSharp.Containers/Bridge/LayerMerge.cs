@@ -1,0 +1,151 @@
+// Derived (non-ostree) layers (ostree-container-format.md 4.5 and 4.6): each layer tar is filtered
+// and committed on its own; the merge applies the layers over the base tree with OCI whiteouts,
+// working on trees of object ids (no checkout: every file object is already in the repository).
+using OstreeSharp.Containers.Oci;
+using OstreeSharp.Containers.Transports;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+using OstreeSharp.Tar;
+using OstreeSharp.Trees;
+
+namespace OstreeSharp.Containers.Bridge;
+
+/// <summary>Imports derived layers and merges them over an ostree base.</summary>
+public static class LayerMerge
+{
+    private const string Whiteout = ".wh.";
+    private const string OpaqueMarker = ".wh..wh..opq";
+
+    /// <summary>
+    /// Streams one derived layer into a commit of its own (paths filtered as the spec says); returns the commit
+    /// and the per-name counts of dropped paths. <paramref name="allowOtherTopLevel"/> keeps top-level folders
+    /// other than usr/etc/var (overlay-style roots).
+    /// </summary>
+    public static async Task<(Checksum Commit, IReadOnlyDictionary<string, int> Filtered)> ImportAsync(OstreeRepo repo, IImageSource source, Descriptor layer, string blobRef, bool allowOtherTopLevel, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(layer);
+        return await Task.Run(
+            async () =>
+            {
+                await using var blob = await source.GetBlobAsync(layer, 0, cancellationToken).ConfigureAwait(false);
+                using var decompressed = LayerStreams.Decompress(blob, layer.MediaType);
+                using var tx = repo.BeginTransaction();
+                var root = new MutableTree();
+                IReadOnlyDictionary<string, int> filtered;
+                try
+                {
+                    filtered = TarTreeImporter.Import(tx, new CommitModifier(), decompressed, layer.Digest, root, new TarTreeOptions { AutocreateParents = true, FilterContainerLayer = true, AllowOtherTopLevel = allowOtherTopLevel });
+                    decompressed.CopyTo(Stream.Null);
+                    blob.CopyTo(Stream.Null); // to the end, so the digest is checked before anything is published
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new ContainerException($"Layer {layer.Digest} of {source.Reference} is not valid {layer.MediaType}: {e.Message}");
+                }
+                catch (TarFormatException e)
+                {
+                    throw new ContainerException($"Layer {layer.Digest} of {source.Reference}: {e.Message}", e);
+                }
+
+                var result = CommitWriter.Write(tx, root, new CommitRequest
+                {
+                    NoParent = true,
+                    Timestamp = DateTimeOffset.FromUnixTimeSeconds(0),
+                    Metadata = [new("ostree.importer.version", GVariant.GVariantValue.FromString(ImageStore.ImporterVersion))],
+                });
+                tx.SetRef(blobRef, result.Commit);
+                tx.Commit();
+                return (result.Commit, filtered);
+            },
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Applies <paramref name="layers"/> (layer commits, in order) over <paramref name="baseCommit"/> and writes the merged tree.</summary>
+    public static (Checksum Tree, Checksum Meta) Merge(OstreeRepo repo, RepoTransaction tx, Checksum baseCommit, IReadOnlyList<Checksum> layers)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        ArgumentNullException.ThrowIfNull(tx);
+        ArgumentNullException.ThrowIfNull(layers);
+        var b = repo.LoadCommit(baseCommit);
+        var root = MutableTree.FromRepo(repo, b.RootTree, b.RootMeta);
+        foreach (var layer in layers)
+        {
+            var l = repo.LoadCommit(layer);
+            Apply(root, MutableTree.FromRepo(repo, l.RootTree, l.RootMeta), isRoot: true);
+        }
+
+        RemoveEmptyFile(repo, root, "usr", "etc", "hostname");
+        RemoveEmptyFile(repo, root, "usr", "etc", "resolv.conf");
+        return root.Write(tx);
+    }
+
+    private static void Apply(MutableTree target, MutableTree layer, bool isRoot)
+    {
+        if (!isRoot)
+        {
+            target.MetaChecksum = layer.MetaChecksum;
+        }
+
+        if (layer.Files.ContainsKey(OpaqueMarker))
+        {
+            target.Invalidate();
+            target.Files.Clear();
+            target.Dirs.Clear();
+        }
+
+        foreach (var (name, checksum) in layer.Files)
+        {
+            if (name == OpaqueMarker)
+            {
+                continue;
+            }
+
+            if (name.StartsWith(Whiteout, StringComparison.Ordinal))
+            {
+                var victim = name[Whiteout.Length..];
+                if (target.Files.ContainsKey(victim) || target.Dirs.ContainsKey(victim))
+                {
+                    target.Invalidate();
+                    target.Files.Remove(victim);
+                    target.Dirs.Remove(victim);
+                }
+
+                continue;
+            }
+
+            target.SetFile(name, checksum);
+        }
+
+        foreach (var (name, sub) in layer.Dirs)
+        {
+            var dir = target.Dirs.TryGetValue(name, out var existing) ? existing : target.EnsureDir(name, sub.MetaChecksum!.Value);
+            target.Invalidate();
+            Apply(dir, sub, isRoot: false);
+        }
+    }
+
+    // Container builds leave empty /etc/hostname and /etc/resolv.conf behind; bootc drops them.
+    private static void RemoveEmptyFile(OstreeRepo repo, MutableTree root, params string[] path)
+    {
+        var dir = root;
+        foreach (var part in path[..^1])
+        {
+            if (!dir.Dirs.TryGetValue(part, out dir))
+            {
+                return;
+            }
+        }
+
+        if (dir.Files.TryGetValue(path[^1], out var c))
+        {
+            var content = repo.LoadContent(c);
+            if (UnixMode.IsRegular(content.Header.Mode) && content.Size == 0)
+            {
+                dir.Invalidate();
+                dir.Files.Remove(path[^1]);
+            }
+        }
+    }
+}
