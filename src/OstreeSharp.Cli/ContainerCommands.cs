@@ -157,10 +157,11 @@ internal static class ContainerCommands
         var compression = new Option<string>("--compression") { Description = "Layer compression: gzip (default) or zstd", DefaultValueFactory = _ => "gzip" };
         var wallClock = new Option<bool>("--wall-clock-history") { Description = "Stamp the history with the export time (as ostree-ext does) instead of the commit time; the digest then changes every run" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
+        var maxLayers = new Option<int>("--max-layers") { Description = "Split the content over up to N layers (the ostree layer plus N-1 chunks, packed by folder); default 1: a single layer" };
         var registry = new RegistryCliOptions();
         cmd.Arguments.Add(rev);
         cmd.Arguments.Add(image);
-        foreach (var o in new Option[] { label, copymeta, copymetaOpt, cmdArgs, config, fast, compression, wallClock, json })
+        foreach (var o in new Option[] { label, copymeta, copymetaOpt, cmdArgs, config, fast, compression, wallClock, json, maxLayers })
         {
             cmd.Options.Add(o);
         }
@@ -173,6 +174,7 @@ internal static class ContainerCommands
             var options = new EncapsulateOptions
             {
                 CompressionFast = pr.GetValue(fast),
+                ChunkLayers = Math.Max(0, pr.GetValue(maxLayers) - 1),
                 WallClockHistory = pr.GetValue(wallClock),
                 Compression = pr.GetValue(compression) switch
                 {

@@ -289,4 +289,52 @@ public sealed class ContainerBridgeTests(RegistryFixture registries) : IDisposab
 
         return (gz.ToArray(), diff);
     }
+
+    [Fact]
+    public void Chunked_images_round_trip_and_an_update_fetches_only_the_changed_layers()
+    {
+        var tree = _tmp["chunky"];
+        foreach (var folder in new[] { "usr/bin", "usr/lib/a", "usr/lib/b", "usr/share/doc", "usr/share/man", "usr/etc", "usr/libexec" })
+        {
+            Directory.CreateDirectory(Path.Combine(tree, folder));
+            for (int i = 0; i < 5; i++)
+            {
+                File.WriteAllText(Path.Combine(tree, folder, $"f{i}"), $"{folder}/{i}\n" + new string('x', 2000 * (i + 1)));
+            }
+        }
+
+        var src = _tmp["src"];
+        Tools.Ours("init", "--repo=" + src, "--mode=archive").Ok("init");
+        var v1 = Tools.Ours("commit", "--repo=" + src, "-b", "os", "-s", "v1", tree).Ok("commit v1");
+        var name = $"{registries.Plain.Address}/bridge/chunked:stable";
+        Tools.Ours("container", "encapsulate", "--repo=" + src, "--max-layers=6", "--tls-verify=false", "os", "docker://" + name).Ok("encapsulate chunked");
+        using (var inspect = JsonDocument.Parse(Tools.Run("skopeo", ["inspect", "--tls-verify=false", "docker://" + name]).Ok("skopeo inspect")))
+        {
+            Assert.True(inspect.RootElement.GetProperty("Layers").GetArrayLength() > 2);
+        }
+
+        var fresh = _tmp["fresh"];
+        Tools.Ours("init", "--repo=" + fresh, "--mode=bare-user").Ok("init fresh");
+        Assert.Equal($"Imported: {v1}", Tools.Ours("container", "unencapsulate", "--repo=" + fresh, "--tls-verify=false", "ostree-unverified-registry:" + name).Ok("unencapsulate chunked"));
+        Tools.Ostree("fsck", "--repo=" + fresh).Ok("fsck");
+
+        var host = _tmp["host"];
+        Tools.Ours("init", "--repo=" + host, "--mode=bare-user").Ok("init host");
+        var first = Tools.Ours("container", "image", "pull", host, "ostree-unverified-registry:" + name, "--tls-verify=false").Ok("pull v1");
+        int layers = int.Parse(System.Text.RegularExpressions.Regex.Match(first, "layers needed: (\\d+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+
+        File.AppendAllText(Path.Combine(tree, "usr/share/man/f2"), "changed\n");
+        var v2 = Tools.Ours("commit", "--repo=" + src, "-b", "os", "-s", "v2", tree).Ok("commit v2");
+        Tools.Ours("container", "encapsulate", "--repo=" + src, "--max-layers=6", "--tls-verify=false", "os", "docker://" + name).Ok("encapsulate v2");
+        var second = Tools.Ours("container", "image", "pull", host, "ostree-unverified-registry:" + name, "--tls-verify=false").Ok("pull v2");
+        // The ostree layer (new commit) and the one chunk holding usr/share/man.
+        Assert.Contains($"layers already present: {layers - 2}; layers needed: 2", second, StringComparison.Ordinal);
+        var blobRefs = Tools.Ours("refs", "--repo=" + host).Ok("refs").Split('\n').Count(r => r.StartsWith("ostree/container/blob/", StringComparison.Ordinal));
+        Assert.Equal(layers, blobRefs);
+        var stored = Tools.Ours("container", "image", "metadata", "--repo=" + host, "docker://" + name).Ok("metadata");
+        using var manifest = JsonDocument.Parse(stored);
+        var baseLayer = manifest.RootElement.GetProperty("layers")[0].GetProperty("digest").GetString()!;
+        Assert.Equal(v2, Tools.Ostree("rev-parse", "--repo=" + host, "ostree/container/blob/" + OstreeSharp.Containers.Bridge.RefEscape.Escape(baseLayer)).Ok("base ref"));
+        Tools.Ostree("fsck", "--repo=" + host).Ok("fsck host");
+    }
 }

@@ -45,12 +45,19 @@ public sealed class EncapsulateOptions
     /// </summary>
     public bool WallClockHistory { get; set; }
 
+    /// <summary>
+    /// Split content objects over up to this many chunk layers on top of the ostree layer (0: a single-layer
+    /// image). Without content metadata, objects are packed by the folder of their first path, so a change
+    /// touches only the layers of the folders it changes.
+    /// </summary>
+    public int ChunkLayers { get; set; }
+
     /// <summary>Where the compressed layer is staged (default: the repository's tmp folder).</summary>
     public string? TempDirectory { get; set; }
 }
 
 /// <summary>The outcome of an encapsulation.</summary>
-public sealed record EncapsulateResult(Digest ManifestDigest, Digest LayerDigest, Digest DiffId, long LayerSize, IReadOnlyDictionary<string, string> Labels);
+public sealed record EncapsulateResult(Digest ManifestDigest, Digest LayerDigest, Digest DiffId, long LayerSize, IReadOnlyDictionary<string, string> Labels, int LayerCount = 1);
 
 /// <summary>Writes ostree commits as OCI images.</summary>
 public static class Encapsulator
@@ -68,47 +75,63 @@ public static class Encapsulator
         var layoutDest = destination as OciLayoutDestination;
         var tmpDir = options.TempDirectory ?? layoutDest?.StagingDirectory ?? Path.Combine(repo.Path, "tmp");
         Directory.CreateDirectory(tmpDir);
-        var tmp = Path.Combine(tmpDir, ".tmp-encapsulate-" + Guid.NewGuid().ToString("N")[..12]);
+        var staged = new List<string>();
         try
         {
-            var (layerDigest, diffId, layerSize) = await Task.Run(() => WriteLayer(repo, commitId, tmp, options, cancellationToken), cancellationToken).ConfigureAwait(false);
+            var layers = await Task.Run(() => WriteLayers(repo, commitId, tmpDir, options, staged, cancellationToken), cancellationToken).ConfigureAwait(false);
+            var diffId = layers[^1].DiffId;
             var labels = Labels(commit, commitId, options, diffId);
             var created = FormatTime(commit.Time);
+            var historyTime = options.WallClockHistory ? FormatTime(DateTimeOffset.UtcNow) : created;
             var config = new ImageConfig
             {
                 Created = created,
                 Architecture = options.Architecture,
                 Os = "linux",
                 Config = Runtime(options, commit, labels),
-                RootFs = new RootFs { DiffIds = [diffId.ToString()] },
+                RootFs = new RootFs { DiffIds = [.. layers.Select(l => l.DiffId.ToString())] },
                 History =
                 [
                     new HistoryEntry
                     {
-                        Created = options.WallClockHistory ? FormatTime(DateTimeOffset.UtcNow) : created,
+                        Created = historyTime,
                         CreatedBy = commit.Subject.Length > 0 ? commit.Subject : "ostree export of commit " + commitId.ToHex(),
                     },
+                    .. layers.Skip(1).Select((l, i) => new HistoryEntry { Created = historyTime, CreatedBy = $"ostree chunk {i + 1}: {l.Name}" }),
                 ],
             };
             var configBytes = JsonSerializer.SerializeToUtf8Bytes(config, OciJsonContext.Writer.ImageConfig);
-            var layer = Descriptor.Create(LayerStreams.MediaType(options.Compression), layerDigest, layerSize);
+            var descriptors = layers.Select((l, i) =>
+            {
+                var d = Descriptor.Create(LayerStreams.MediaType(options.Compression), l.Digest, l.Size);
+                if (i > 0)
+                {
+                    d.Annotations = new Dictionary<string, string> { ["ostree.components"] = string.Empty };
+                }
+
+                return d;
+            }).ToList();
             var manifest = new ImageManifest
             {
                 MediaType = MediaTypes.OciManifest,
                 Config = Descriptor.Create(MediaTypes.OciConfig, Digest.Sha256(configBytes), configBytes.Length),
-                Layers = [layer],
+                Layers = descriptors,
                 Annotations = new Dictionary<string, string>(labels, StringComparer.Ordinal),
             };
             var manifestBlob = new ManifestBlob(JsonSerializer.SerializeToUtf8Bytes(manifest, OciJsonContext.Writer.ImageManifest), MediaTypes.OciManifest, destination.Reference.ToString());
 
-            if (layoutDest is not null && Path.GetDirectoryName(Path.GetFullPath(tmp)) == Path.GetFullPath(layoutDest.StagingDirectory))
+            for (int i = 0; i < layers.Count; i++)
             {
-                // Hashed while it was written: rename it into the layout instead of copying it.
-                layoutDest.AdoptBlobFile(tmp, layer);
-            }
-            else if (!await destination.TryReuseBlobAsync(layer, null, cancellationToken).ConfigureAwait(false))
-            {
-                await destination.PutBlobAsync(layer, (offset, _) => Task.FromResult(OpenAt(tmp, offset)), null, cancellationToken).ConfigureAwait(false);
+                var (layer, tmp) = (descriptors[i], layers[i].Path);
+                if (layoutDest is not null && Path.GetDirectoryName(Path.GetFullPath(tmp)) == Path.GetFullPath(layoutDest.StagingDirectory))
+                {
+                    // Hashed while it was written: rename it into the layout instead of copying it.
+                    layoutDest.AdoptBlobFile(tmp, layer);
+                }
+                else if (!await destination.TryReuseBlobAsync(layer, null, cancellationToken).ConfigureAwait(false))
+                {
+                    await destination.PutBlobAsync(layer, (offset, _) => Task.FromResult(OpenAt(tmp, offset)), null, cancellationToken).ConfigureAwait(false);
+                }
             }
 
             if (!await destination.TryReuseBlobAsync(manifest.Config, null, cancellationToken).ConfigureAwait(false))
@@ -118,12 +141,68 @@ public static class Encapsulator
 
             await destination.PutManifestAsync(manifestBlob, topLevel: true, cancellationToken).ConfigureAwait(false);
             await destination.CommitAsync(cancellationToken).ConfigureAwait(false);
-            return new EncapsulateResult(manifestBlob.Digest, layerDigest, diffId, layerSize, labels);
+            return new EncapsulateResult(manifestBlob.Digest, layers[0].Digest, diffId, layers.Sum(l => l.Size), labels, layers.Count);
         }
         finally
         {
-            File.Delete(tmp);
+            foreach (var f in staged)
+            {
+                File.Delete(f);
+            }
         }
+    }
+
+    private sealed record WrittenLayer(string Path, Digest Digest, Digest DiffId, long Size, string Name);
+
+    private static List<WrittenLayer> WriteLayers(OstreeRepo repo, Checksum commitId, string tmpDir, EncapsulateOptions options, List<string> staged, CancellationToken ct)
+    {
+        string NewTemp()
+        {
+            var t = Path.Combine(tmpDir, ".tmp-encapsulate-" + Guid.NewGuid().ToString("N")[..12]);
+            staged.Add(t);
+            return t;
+        }
+
+        if (options.ChunkLayers <= 0)
+        {
+            var single = NewTemp();
+            var (digest, diff, size) = WriteLayer(single, options, s => new OstreeTarExporter(repo).Export(commitId, s, ct));
+            return [new WrittenLayer(single, digest, diff, size, "ostree")];
+        }
+
+        // Pack content objects into bins by the folder of their first path (stable across builds).
+        var paths = new OstreeTarExporter(repo).ContentPaths(commitId);
+        var bins = new SortedDictionary<int, List<Checksum>>();
+        var binNames = new Dictionary<int, SortedSet<string>>();
+        foreach (var (obj, list) in paths)
+        {
+            var first = list.Count > 0 ? list[0] : string.Empty;
+            var folder = first.Contains('/', StringComparison.Ordinal) ? first[..first.LastIndexOf('/')] : string.Empty;
+            int bin = (int)(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(folder))) % (uint)options.ChunkLayers);
+            if (!bins.TryGetValue(bin, out var members))
+            {
+                bins[bin] = members = [];
+                binNames[bin] = new SortedSet<string>(StringComparer.Ordinal);
+            }
+
+            members.Add(obj);
+            binNames[bin].Add(folder.Length == 0 ? "/" : folder);
+        }
+
+        var chunked = new HashSet<Checksum>(bins.Values.SelectMany(b => b));
+        var result = new List<WrittenLayer>();
+        var ostree = NewTemp();
+        var (d0, diff0, size0) = WriteLayer(ostree, options, s => new OstreeTarExporter(repo).ExportOstreeLayer(commitId, chunked, s, ct));
+        result.Add(new WrittenLayer(ostree, d0, diff0, size0, "ostree"));
+        foreach (var (bin, members) in bins)
+        {
+            var t = NewTemp();
+            var (d, diff, size) = WriteLayer(t, options, s => new OstreeTarExporter(repo).ExportChunk(commitId, members, s, ct));
+            var names = binNames[bin];
+            result.Add(new WrittenLayer(t, d, diff, size, names.Count <= 3 ? string.Join(", ", names) : $"{string.Join(", ", names.Take(3))} and {names.Count - 3} more folders"));
+        }
+
+        return result;
     }
 
     private static Stream OpenAt(string path, long offset)
@@ -133,7 +212,7 @@ public static class Encapsulator
         return f;
     }
 
-    private static (Digest Layer, Digest DiffId, long Size) WriteLayer(OstreeRepo repo, Checksum commitId, string path, EncapsulateOptions options, CancellationToken ct)
+    private static (Digest Layer, Digest DiffId, long Size) WriteLayer(string path, EncapsulateOptions options, Action<Stream> export)
     {
         using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
         using var compressed = new HashingWriteStream(file, leaveOpen: true);
@@ -143,7 +222,7 @@ public static class Encapsulator
             using var tar = new HashingWriteStream(compressor, leaveOpen: true);
             using (var buffered = new BufferedStream(tar, 1 << 20))
             {
-                new OstreeTarExporter(repo).Export(commitId, buffered, ct);
+                export(buffered);
             }
 
             diffId = tar.Finish();

@@ -91,11 +91,6 @@ public static class ImageStore
             return new PullReport(previous, AlreadyPresent: true, layout.Parsed.Layers.Count, 0, 0);
         }
 
-        if (layout.ChunkLayers.Count > 0)
-        {
-            throw new ContainerException($"{image} is a chunked image ({layout.ChunkLayers.Count + 1} ostree layers); only single-layer images can be pulled so far");
-        }
-
         if (layout.DerivedLayers.Count > 0 && image.Policy == SignaturePolicy.OstreeRemote)
         {
             // The ostree commit is verified; derived layers are not covered by it (spec 5.3).
@@ -106,11 +101,19 @@ public static class ImageStore
         var blobRef = BlobRef(layer.Digest);
         var baseCommit = repo.ResolveRev(blobRef, allowMissing: true);
         var derived = layout.DerivedLayers.Select(l => (Layer: l, Commit: repo.ResolveRev(BlobRef(l.Digest), allowMissing: true))).ToList();
-        int present = (baseCommit is null ? 0 : 1) + derived.Count(d => d.Commit is not null);
-        int needed = 1 + derived.Count - present;
-        long neededBytes = (baseCommit is null ? layer.Size : 0) + derived.Where(d => d.Commit is null).Sum(d => d.Layer.Size);
+        var chunks = layout.ChunkLayers.Select(l => (Layer: l, Commit: repo.ResolveRev(BlobRef(l.Digest), allowMissing: true))).ToList();
+        int present = (baseCommit is null ? 0 : 1) + derived.Count(d => d.Commit is not null) + chunks.Count(c => c.Commit is not null);
+        int needed = 1 + derived.Count + chunks.Count - present;
+        long neededBytes = (baseCommit is null ? layer.Size : 0) + derived.Concat(chunks).Where(d => d.Commit is null).Sum(d => d.Layer.Size);
         log?.Invoke($"layers already present: {present}; layers needed: {needed} ({FormatSize(neededBytes)})");
         long fetched = 0;
+        foreach (var (chunk, _) in chunks.Where(c => c.Commit is null))
+        {
+            log?.Invoke($"Fetching ostree chunk {chunk.Digest[..Math.Min(chunk.Digest.Length, 19)]} ({FormatSize(chunk.Size)})");
+            await Unencapsulator.ImportChunkAsync(repo, source, chunk, BlobRef(chunk.Digest), progress, cancellationToken).ConfigureAwait(false);
+            fetched += chunk.Size;
+        }
+
         if (baseCommit is null)
         {
             log?.Invoke($"Fetching ostree chunk {layer.Digest[..Math.Min(layer.Digest.Length, 19)]} ({FormatSize(layer.Size)})");

@@ -105,13 +105,64 @@ public static class Unencapsulator
             throw new ContainerException($"Image has {layout.DerivedLayers.Count} non-ostree layers: {image}");
         }
 
-        if (layout.ChunkLayers.Count > 0)
+        foreach (var chunk in layout.ChunkLayers)
         {
-            throw new ContainerException($"{image} is a chunked image ({layout.ChunkLayers.Count + 1} ostree layers); only single-layer images can be imported so far");
+            await ImportChunkAsync(repo, source, chunk, null, progress, cancellationToken).ConfigureAwait(false);
         }
 
         var commit = await ImportOstreeLayerAsync(repo, source, layout, image, writeRef, progress, cancellationToken).ConfigureAwait(false);
         return new UnencapsulateResult(commit, layout.Manifest.Digest, layout.OstreeLayer.Size);
+    }
+
+    /// <summary>
+    /// Streams a chunk layer (content objects only) into <paramref name="repo"/> and records them in a synthetic
+    /// commit: one file per object, named by its checksum (spec 4.4); <paramref name="writeRef"/> points at it.
+    /// </summary>
+    internal static async Task<Checksum> ImportChunkAsync(OstreeRepo repo, IImageSource source, Descriptor layer, string? writeRef, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        return await Task.Run(
+            async () =>
+            {
+                await using var blob = await source.GetBlobAsync(layer, 0, cancellationToken).ConfigureAwait(false);
+                var counting = new ProgressReadStream(blob, progress);
+                using var decompressed = LayerStreams.Decompress(counting, layer.MediaType);
+                using var tx = repo.BeginTransaction();
+                IReadOnlyList<Checksum> objects;
+                try
+                {
+                    objects = new OstreeTarImporter(repo).ImportObjectSet(tx, decompressed, cancellationToken);
+                    decompressed.CopyTo(Stream.Null);
+                    counting.CopyTo(Stream.Null);
+                }
+                catch (InvalidDataException e)
+                {
+                    throw new ContainerException($"Layer {layer.Digest} of {source.Reference} is not valid {layer.MediaType}: {e.Message}");
+                }
+                catch (ZstdSharp.ZstdException e)
+                {
+                    throw new ContainerException($"Layer {layer.Digest} of {source.Reference} is not valid {layer.MediaType}: {e.Message}");
+                }
+                catch (TarFormatException e)
+                {
+                    throw new ContainerException($"Layer {layer.Digest} of {source.Reference}: {e.Message}", e);
+                }
+
+                var root = new Trees.MutableTree { MetaChecksum = tx.WriteMetadata(ObjectType.DirMeta, new DirMeta(0, 0, UnixMode.Directory | 0x1ed, Xattrs.Empty).ToBytes()) };
+                foreach (var o in objects)
+                {
+                    root.SetFile(o.ToHex(), o);
+                }
+
+                var result = Trees.CommitWriter.Write(tx, root, new Trees.CommitRequest { NoParent = true, Timestamp = DateTimeOffset.FromUnixTimeSeconds(0) });
+                if (writeRef is not null)
+                {
+                    tx.SetRef(writeRef, result.Commit);
+                }
+
+                tx.Commit();
+                return result.Commit;
+            },
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -19,12 +19,105 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
     private readonly Dictionary<Checksum, (string Path, TarEntry Header)> _contentSeen = [];
     private readonly HashSet<Checksum> _xattrsSeen = [];
     private bool _sawVarTmp;
+    private bool _structureOnly;
+    private Dictionary<Checksum, List<string>>? _paths;
 
     /// <summary>Exports <paramref name="commit"/> to <paramref name="output"/> (not closed).</summary>
     public void Export(Checksum commit, Stream output, CancellationToken cancellationToken = default)
     {
-        var c = repo.LoadCommit(commit);
         using var w = new TarWriter(output, leaveOpen: true);
+        WriteStructure(w, commit, cancellationToken);
+        w.Finish();
+    }
+
+    /// <summary>
+    /// Every content object of <paramref name="commit"/> with the checkout paths that use it, in commit walk
+    /// order (the paths as the stream shows them: usr/etc as etc).
+    /// </summary>
+    public IReadOnlyDictionary<Checksum, List<string>> ContentPaths(Checksum commit)
+    {
+        if (_paths is null)
+        {
+            _paths = [];
+            var c = repo.LoadCommit(commit);
+            CollectPaths(string.Empty, c.RootTree, isRoot: true);
+        }
+
+        return _paths;
+    }
+
+    private void CollectPaths(string path, Checksum tree, bool isRoot)
+    {
+        var dt = repo.LoadDirTree(tree);
+        foreach (var f in dt.Files)
+        {
+            if (!_paths!.TryGetValue(f.Checksum, out var list))
+            {
+                _paths[f.Checksum] = list = [];
+            }
+
+            list.Add(MapEtc(Join(path, f.Name)));
+        }
+
+        foreach (var d in dt.Dirs)
+        {
+            if (!(isRoot && d.Name == "sysroot"))
+            {
+                CollectPaths(Join(path, d.Name), d.TreeChecksum, false);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The ostree layer of a chunked image (spec 2.4, "final chunk"): the structure of <paramref name="commit"/>
+    /// (root, prelude, commit, detached metadata, every directory and metadata object, var/tmp), then the content
+    /// objects not in <paramref name="chunked"/>, in ascending checksum order, each with its checkout links.
+    /// </summary>
+    public void ExportOstreeLayer(Checksum commit, IReadOnlySet<Checksum> chunked, Stream output, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(chunked);
+        var paths = ContentPaths(commit);
+        using var w = new TarWriter(output, leaveOpen: true);
+        _structureOnly = true;
+        try
+        {
+            WriteStructure(w, commit, cancellationToken);
+        }
+        finally
+        {
+            _structureOnly = false;
+        }
+
+        WriteObjects(w, paths.Keys.Where(k => !chunked.Contains(k)), paths, cancellationToken);
+        w.Finish();
+    }
+
+    /// <summary>A chunk stream (spec 2.4): the prelude, then <paramref name="objects"/> in ascending checksum order, each with its checkout links.</summary>
+    public void ExportChunk(Checksum commit, IEnumerable<Checksum> objects, Stream output, CancellationToken cancellationToken = default)
+    {
+        var paths = ContentPaths(commit);
+        using var w = new TarWriter(output, leaveOpen: true);
+        WritePrelude(w);
+        WriteObjects(w, objects, paths, cancellationToken);
+        w.Finish();
+    }
+
+    private void WriteObjects(TarWriter w, IEnumerable<Checksum> objects, IReadOnlyDictionary<Checksum, List<string>> paths, CancellationToken ct)
+    {
+        foreach (var c in objects.OrderBy(x => x.ToHex(), StringComparer.Ordinal))
+        {
+            ct.ThrowIfCancellationRequested();
+            var (objPath, header) = EmitContent(w, c);
+            foreach (var p in paths.TryGetValue(c, out var list) ? list : [])
+            {
+                EmitLink(w, objPath, header, p);
+            }
+        }
+    }
+
+    private void WriteStructure(TarWriter w, Checksum commit, CancellationToken cancellationToken)
+    {
+        var c = repo.LoadCommit(commit);
         var rootMeta = repo.LoadDirMeta(c.RootMeta);
         w.WriteEntry(Dir("./", rootMeta.Uid, rootMeta.Gid, rootMeta.Mode));
         WritePrelude(w);
@@ -41,8 +134,6 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
         {
             w.WriteEntry(Dir("var/tmp", 0, 0, 0x3FF));
         }
-
-        w.Finish();
     }
 
     /// <summary>The object path inside the stream.</summary>
@@ -93,7 +184,7 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
         }
 
         var dt = repo.LoadDirTree(tree);
-        foreach (var f in dt.Files)
+        foreach (var f in _structureOnly ? [] : dt.Files)
         {
             var (objPath, header) = EmitContent(w, f.Checksum);
             EmitLink(w, objPath, header, MapEtc(Join(path, f.Name)));

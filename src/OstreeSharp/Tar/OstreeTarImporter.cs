@@ -37,6 +37,27 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
     public TarImportResult Import(RepoTransaction tx, Stream input, CancellationToken cancellationToken = default) => Import(tx, input, null, cancellationToken);
 
     /// <summary>
+    /// Imports a chunk stream (object-set mode, spec 2.7): content objects only, each at most once; returns the
+    /// checksums of every object the stream holds (written or already present).
+    /// </summary>
+    public IReadOnlyList<Checksum> ImportObjectSet(RepoTransaction tx, Stream input, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tx);
+        _objectSet = [];
+        try
+        {
+            Import(tx, input, null, cancellationToken);
+            return [.. _objectSet.Order()];
+        }
+        finally
+        {
+            _objectSet = null;
+        }
+    }
+
+    private HashSet<Checksum>? _objectSet;
+
+    /// <summary>
     /// Imports into an open transaction; <paramref name="verifyCommit"/> (optional) is called with the commit's
     /// bytes and its detached metadata, which must follow the commit in the stream, before any other object is
     /// read, and refuses the stream by throwing (the caller then drops the transaction).
@@ -87,7 +108,12 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
                 throw new TarFormatException($"Verifying ostree commit in tar stream: Expected commitmeta object, not {ext}");
             }
 
-            bool isFirst = commit is null;
+            if (_objectSet is not null && ext is "commit" or "commitmeta" or "dirtree" or "dirmeta")
+            {
+                throw new TarFormatException($"Found metadata object {checksum}.{ext} in object set mode");
+            }
+
+            bool isFirst = commit is null && _objectSet is null;
             if (isFirst && ext != "commit")
             {
                 throw new TarFormatException($"Expected commit object, not {ext} ({e.Name})");
@@ -227,6 +253,14 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
                 case "file":
                     {
                         afterCommit = false;
+                        if (_objectSet is not null)
+                        {
+                            if (!_objectSet.Add(checksum))
+                            {
+                                throw new TarFormatException($"Duplicate object: {checksum}");
+                            }
+                        }
+
                         Xattrs xattrs;
                         if (pending is { } p)
                         {
@@ -278,6 +312,16 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
                 default:
                     throw new TarFormatException($"Invalid object type {ext} ({e.Name})");
             }
+        }
+
+        if (_objectSet is not null)
+        {
+            if (pending is not null)
+            {
+                throw new TarFormatException($"Found previous dangling xattrs for file object '{pending.Value.File}'");
+            }
+
+            return new TarImportResult(default, written, skipped);
         }
 
         if (commit is not { } id)
