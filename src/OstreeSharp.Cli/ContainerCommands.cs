@@ -16,6 +16,72 @@ internal static class ContainerCommands
         cmd.Subcommands.Add(Encapsulate());
         cmd.Subcommands.Add(Unencapsulate());
         cmd.Subcommands.Add(ImageGroup());
+        cmd.Subcommands.Add(Info());
+        cmd.Subcommands.Add(Compare());
+        return cmd;
+    }
+
+    private static Command Info()
+    {
+        var cmd = new Command("info", "Print an image's manifest digest");
+        var image = new Argument<string>("OSTREE_IMGREF");
+        var registry = new RegistryCliOptions();
+        cmd.Arguments.Add(image);
+        registry.AddTo(cmd);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var imgref = OstreeImageReference.Parse(pr.GetValue(image)!);
+            var source = ImageTransports.OpenSource(imgref.Image, registry.Build(pr));
+            try
+            {
+                var layout = Unencapsulator.FetchLayoutAsync(source).GetAwaiter().GetResult();
+                Console.WriteLine($"{imgref} digest: {layout.Manifest.Digest}");
+            }
+            finally
+            {
+                source.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Compare()
+    {
+        var cmd = new Command("compare", "Compare the layers of two images");
+        var oldImage = new Argument<string>("OSTREE_IMGREF_OLD");
+        var newImage = new Argument<string>("OSTREE_IMGREF_NEW");
+        var registry = new RegistryCliOptions();
+        cmd.Arguments.Add(oldImage);
+        cmd.Arguments.Add(newImage);
+        registry.AddTo(cmd);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            ImageManifest Fetch(string text)
+            {
+                var imgref = OstreeImageReference.Parse(text);
+                var source = ImageTransports.OpenSource(imgref.Image, registry.Build(pr));
+                try
+                {
+                    var top = source.GetManifestAsync(null, CancellationToken.None).GetAwaiter().GetResult();
+                    if (top.IsIndex)
+                    {
+                        var chosen = Containers.Copy.PlatformSelector.Choose(top.AsIndex(), "linux", Containers.Copy.PlatformSelector.HostArchitecture, null, imgref.ToString());
+                        top = source.GetManifestAsync(chosen.GetDigest(), CancellationToken.None).GetAwaiter().GetResult();
+                    }
+
+                    return top.AsManifest();
+                }
+                finally
+                {
+                    source.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                }
+            }
+
+            Console.Write(ManifestDiff.Compute(Fetch(pr.GetValue(oldImage)!), Fetch(pr.GetValue(newImage)!)).ToString());
+            return 0;
+        });
         return cmd;
     }
 
@@ -37,17 +103,24 @@ internal static class ContainerCommands
         var repoArg = new Argument<string>("REPO") { Description = "The ostree repository" };
         var image = new Argument<string>("OSTREE_IMGREF");
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress" };
+        var check = new Option<string?>("--check") { Description = "Only compare manifests: when the image changed, write its new manifest to FILE" };
         var registry = new RegistryCliOptions();
         cmd.Arguments.Add(repoArg);
         cmd.Arguments.Add(image);
         cmd.Options.Add(quiet);
+        cmd.Options.Add(check);
         registry.AddTo(cmd);
         CliSupport.SetRun(cmd, pr =>
         {
             var repo = Repository.OstreeRepo.Open(pr.GetValue(repoArg)!);
             var imgref = OstreeImageReference.Parse(pr.GetValue(image)!);
             bool q = pr.GetValue(quiet);
-            var report = ImageStore.PullAsync(repo, imgref, registry.Build(pr), q ? null : line => Console.WriteLine(line), q ? null : CliSupport.MakeByteProgress(pr, "pull")).GetAwaiter().GetResult();
+            var report = ImageStore.PullAsync(repo, imgref, registry.Build(pr), q ? null : line => Console.WriteLine(line), q ? null : CliSupport.MakeByteProgress(pr, "pull"), pr.GetValue(check)).GetAwaiter().GetResult();
+            if (report is null)
+            {
+                return 0;
+            }
+
             Console.WriteLine(report.AlreadyPresent
                 ? $"No changes in {imgref.Image} => {report.Image.MergeCommit.ToHex()}"
                 : $"Wrote: {imgref.Image} => {report.Image.MergeCommit.ToHex()}");

@@ -193,6 +193,13 @@ public sealed class ContainerBridgeTests(RegistryFixture registries) : IDisposab
         File.WriteAllText(_tmp["tree/usr/etc/os-release"], "ID=test\nVERSION=2\n");
         var v2 = Tools.Ours("commit", "--repo=" + src, "-b", "os/stable", "-s", "Test OS 2", "--timestamp=2024-04-01", _tmp["tree"]).Ok("commit v2");
         Tools.Ours("container", "encapsulate", "--repo=" + src, "--tls-verify=false", "os/stable", "docker://" + name).Ok("encapsulate v2");
+        Assert.Contains("Removed layers:   0     Size: 0 bytes", Tools.Ours("container", "compare", "--tls-verify=false", imgref, imgref).Ok("compare"), StringComparison.Ordinal);
+        Assert.StartsWith($"{imgref} digest: sha256:", Tools.Ours("container", "info", "--tls-verify=false", imgref).Ok("info"), StringComparison.Ordinal);
+        var checkFile = _tmp["new-manifest.json"];
+        var checkOut = Tools.Ours("container", "image", "pull", host, imgref, "--tls-verify=false", "--check", checkFile).Ok("pull --check");
+        Assert.Contains("Added layers:     1", checkOut, StringComparison.Ordinal);
+        Assert.True(File.Exists(checkFile));
+        Assert.Equal(merge1, Tools.Ours("rev-parse", "--repo=" + host, "ostree/container/image/docker_3A__2F__2F_127_2E_0_2E_0_2E_1_3A_" + registries.Plain.Port + "/bridge/store_3A_stable").Ok("unchanged by --check"));
         var second = Tools.Ours("container", "image", "pull", host, imgref, "--tls-verify=false").Ok("pull v2");
         Assert.Contains("layers needed: 1", second, StringComparison.Ordinal);
         var newBlob = Assert.Single(Tools.Ours("refs", "--repo=" + host).Ok("refs").Split('\n'), r => r.StartsWith("ostree/container/blob/", StringComparison.Ordinal));

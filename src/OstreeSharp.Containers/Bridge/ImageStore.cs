@@ -70,6 +70,14 @@ public static class ImageStore
     /// layer refs are removed.
     /// </summary>
     public static async Task<PullReport> PullAsync(OstreeRepo repo, OstreeImageReference image, RegistryOptions? registry = null, Action<string>? log = null, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+        => (await PullAsync(repo, image, registry, log, progress, checkOnly: null, cancellationToken).ConfigureAwait(false))!;
+
+    /// <summary>
+    /// As <see cref="PullAsync(OstreeRepo, OstreeImageReference, RegistryOptions?, Action{string}?, IProgress{long}?, CancellationToken)"/>;
+    /// with <paramref name="checkOnly"/>, nothing is fetched: when the image changed, its manifest JSON is written to
+    /// that file and null is returned.
+    /// </summary>
+    public static async Task<PullReport?> PullAsync(OstreeRepo repo, OstreeImageReference image, RegistryOptions? registry, Action<string>? log, IProgress<long>? progress, string? checkOnly, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(repo);
         ArgumentNullException.ThrowIfNull(image);
@@ -89,6 +97,17 @@ public static class ImageStore
         if (previous is not null && previous.ManifestDigest == layout.Manifest.Digest)
         {
             return new PullReport(previous, AlreadyPresent: true, layout.Parsed.Layers.Count, 0, 0);
+        }
+
+        if (previous is not null)
+        {
+            log?.Invoke(ManifestDiff.Compute(previous.Manifest.AsManifest(), layout.Parsed).ToString().TrimEnd('\n'));
+        }
+
+        if (checkOnly is not null)
+        {
+            FileUtil.WriteAtomic(checkOnly, layout.Manifest.Bytes, fsync: false);
+            return null;
         }
 
         if (layout.DerivedLayers.Count > 0 && image.Policy == SignaturePolicy.OstreeRemote)

@@ -34,3 +34,23 @@ public class RefEscapeTests
         Assert.Throws<ContainerException>(() => RefEscape.Unescape("a_3A"));
     }
 }
+
+public class ManifestDiffTests
+{
+    private static OstreeSharp.Containers.Oci.ImageManifest M(params (char Hex, long Size)[] layers) => new()
+    {
+        Layers = [.. layers.Select(l => OstreeSharp.Containers.Oci.Descriptor.Create(OstreeSharp.Containers.Oci.MediaTypes.OciLayerGzip, OstreeSharp.Containers.Oci.Digest.Parse("sha256:" + new string(l.Hex, 64)), l.Size))],
+    };
+
+    [Fact]
+    public void Diffs_print_as_ostree_ext_prints_them()
+    {
+        var a = M(('1', 1500), ('2', 10), ('3', 2_500_000));
+        Assert.Equal("Total new layers: 3     Size: 2.5 MB\nRemoved layers:   0     Size: 0 bytes\nAdded layers:     0     Size: 0 bytes\n", OstreeSharp.Containers.Bridge.ManifestDiff.Compute(a, a).ToString());
+        var b = M(('1', 1500), ('4', 999), ('4', 999));
+        var d = OstreeSharp.Containers.Bridge.ManifestDiff.Compute(a, b);
+        Assert.Equal(2, d.Removed.Count);
+        Assert.Single(d.Added);
+        Assert.Equal("Total new layers: 2     Size: 2.5 kB\nRemoved layers:   2     Size: 2.5 MB\nAdded layers:     1     Size: 999 bytes\n", d.ToString());
+    }
+}
