@@ -61,6 +61,22 @@ public sealed class RepositoryTests : IDisposable
     }
 
     [Fact]
+    public void Concurrent_transactions_in_one_process_never_remove_each_others_staging()
+    {
+        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
+        Parallel.For(0, 24, new ParallelOptions { MaxDegreeOfParallelism = 6 }, i =>
+        {
+            using var tx = repo.BeginTransaction();
+            var meta = tx.WriteMetadata(ObjectType.DirMeta, new DirMeta((uint)i, 0, UnixMode.Directory | 0x1ED, Xattrs.Empty).ToBytes());
+            var tree = tx.WriteMetadata(ObjectType.DirTree, new DirTree([], []).ToBytes());
+            var commit = tx.WriteMetadata(ObjectType.Commit, new Commit(GVariantValue.FromVarDict([]), null, "s" + i, string.Empty, 0, tree, meta).ToBytes());
+            tx.SetRef("b" + i, commit);
+            tx.Commit();
+        });
+        Assert.Equal(24, repo.ListRefs().Count);
+    }
+
+    [Fact]
     public void Aborted_transaction_leaves_no_object_and_no_ref()
     {
         var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);

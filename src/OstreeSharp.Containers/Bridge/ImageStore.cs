@@ -126,12 +126,22 @@ public static class ImageStore
         long neededBytes = (baseCommit is null ? layer.Size : 0) + derived.Concat(chunks).Where(d => d.Commit is null).Sum(d => d.Layer.Size);
         log?.Invoke($"layers already present: {present}; layers needed: {needed} ({FormatSize(neededBytes)})");
         long fetched = 0;
-        foreach (var (chunk, _) in chunks.Where(c => c.Commit is null))
-        {
-            log?.Invoke($"Fetching ostree chunk {chunk.Digest[..Math.Min(chunk.Digest.Length, 19)]} ({FormatSize(chunk.Size)})");
-            await Unencapsulator.ImportChunkAsync(repo, source, chunk, BlobRef(chunk.Digest), progress, cancellationToken).ConfigureAwait(false);
-            fetched += chunk.Size;
-        }
+        // Chunk layers in parallel (each in its own transaction); the ostree layer, which needs their objects, after them.
+        var logLock = new Lock();
+        await Parallel.ForEachAsync(
+            chunks.Where(c => c.Commit is null).Select(c => c.Layer),
+            new ParallelOptions { MaxDegreeOfParallelism = 3, CancellationToken = cancellationToken },
+            async (chunk, ct) =>
+            {
+                lock (logLock)
+                {
+                    log?.Invoke($"Fetching ostree chunk {chunk.Digest[..Math.Min(chunk.Digest.Length, 19)]} ({FormatSize(chunk.Size)})");
+                }
+
+                await Unencapsulator.ImportChunkAsync(repo, source, chunk, BlobRef(chunk.Digest), null, ct).ConfigureAwait(false);
+                Interlocked.Add(ref fetched, chunk.Size);
+                progress?.Report(Interlocked.Read(ref fetched));
+            }).ConfigureAwait(false);
 
         if (baseCommit is null)
         {

@@ -40,6 +40,11 @@ public sealed class RepoTransaction : IDisposable
         CleanStaleStaging(tmp);
         var id = Guid.NewGuid().ToString("N");
         _staging = Path.Combine(tmp, "staging-" + id);
+
+        // Lock first, then create: a concurrent transaction cleaning stale staging folders must never
+        // see this folder unlocked.
+        _stagingLock = File.OpenHandle(_staging + ".lock", FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        Native.Flock(_stagingLock, exclusive: true, wait: true);
         Directory.CreateDirectory(_staging);
 
         // Staged files are spread over subfolders: parallel writers creating entries in one
@@ -48,8 +53,6 @@ public sealed class RepoTransaction : IDisposable
         {
             Directory.CreateDirectory(Path.Combine(_staging, i.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
         }
-        _stagingLock = File.OpenHandle(_staging + ".lock", FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        Native.Flock(_stagingLock, exclusive: true, wait: true);
     }
 
     /// <summary>The repository written to.</summary>
