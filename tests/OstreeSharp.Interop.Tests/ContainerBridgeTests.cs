@@ -206,6 +206,13 @@ public sealed class ContainerBridgeTests(RegistryFixture registries) : IDisposab
         Assert.NotEqual(blobRef, newBlob);
         Assert.Equal(v2, Tools.Ostree("rev-parse", "--repo=" + host, newBlob).Ok("new layer"));
 
+        var mirror = _tmp["mirror"];
+        Tools.Ours("init", "--repo=" + mirror, "--mode=archive").Ok("init mirror");
+        Tools.Ours("container", "image", "copy", "--src-repo=" + host, "--dest-repo=" + mirror, "docker://" + name, "--dest-imgref=oci:/srv/os:stable").Ok("image copy");
+        Assert.Equal("oci:/srv/os:stable", Tools.Ours("container", "image", "list", "--repo=" + mirror).Ok("list mirror"));
+        Tools.Ostree("fsck", "--repo=" + mirror).Ok("fsck mirror");
+        Assert.Equal(v2, Tools.Ostree("rev-parse", "--repo=" + mirror, newBlob).Ok("layer copied"));
+
         Assert.Equal("Removed images: 1 layers: 1", Tools.Ours("container", "image", "remove", "--repo=" + host, "docker://" + name).Ok("remove"));
         Assert.Empty(Tools.Ours("refs", "--repo=" + host).Ok("refs after remove"));
         var missing = Tools.Ours("container", "image", "remove", "--repo=" + host, "docker://" + name);

@@ -337,6 +337,26 @@ public static class ImageStore
         return (removed, layers);
     }
 
+    /// <summary>
+    /// Copies a stored image between repositories: its layer commits and merge commit (every object verified),
+    /// then its image ref (under <paramref name="destImage"/> when given).
+    /// </summary>
+    public static void Copy(OstreeRepo source, OstreeRepo destination, ImageReference image, ImageReference? destImage = null)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(destination);
+        ArgumentNullException.ThrowIfNull(image);
+        var stored = Query(source, image) ?? throw new ContainerException($"No such image: {image}");
+        var refs = stored.Manifest.AsManifest().Layers.Select(l => BlobRef(l.Digest)).Where(r => source.ResolveRev(r, allowMissing: true) is not null).Distinct(StringComparer.Ordinal).ToList();
+        refs.Add(ImageRef(image));
+        Trees.PullLocal.Run(source, destination, refs, null);
+        if (destImage is not null && destImage != image)
+        {
+            destination.SetRefImmediate(ImageRef(destImage), stored.MergeCommit);
+            destination.SetRefImmediate(ImageRef(image), null);
+        }
+    }
+
     /// <summary>GLib's g_format_size: decimal units, one decimal ("4.1 GB", "0 bytes").</summary>
     public static string FormatSize(long size)
     {
