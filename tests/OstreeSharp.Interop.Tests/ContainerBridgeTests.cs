@@ -104,6 +104,19 @@ public sealed class ContainerBridgeTests(RegistryFixture registries) : IDisposab
 
         Assert.Equal($"Imported: {commit}", Tools.Ours("container", "unencapsulate", "--repo=" + dest, $"ostree-remote-image:os:oci:{_tmp["signed"]}:v1").Ok("signed image accepted"));
         Tools.Ostree("fsck", "--repo=" + dest).Ok("fsck");
+
+        // Re-signing an image without re-encapsulating it: the good signature goes into the unsigned image.
+        Tools.Ours("sign", "--repo=" + src, "--delete", commit, stranger.PublicKey.Base64).Ok("unsign stranger");
+        Tools.Ours("sign", "--repo=" + src, commit, key.Base64).Ok("sign again");
+        var commitmeta = Path.Combine(src, "objects", commit[..2], commit[2..] + ".commitmeta");
+        Assert.StartsWith("Pushed: sha256:", Tools.Ours("container", "image", "replace-detached-metadata", "--src", $"oci:{_tmp["unsigned"]}:v1", "--dest", $"oci:{_tmp["resigned"]}:v1", commitmeta).Ok("replace-detached-metadata"), StringComparison.Ordinal);
+        var dest2 = _tmp["dest2"];
+        Tools.Ours("init", "--repo=" + dest2, "--mode=archive").Ok("init");
+        Tools.Ours("remote", "add", "--repo=" + dest2, "--no-gpg-verify", "--sign-verify=ed25519=inline:" + key.PublicKey.Base64, "os", "https://example.invalid/repo").Ok("remote add");
+        Assert.Equal($"Imported: {commit}", Tools.Ours("container", "unencapsulate", "--repo=" + dest2, $"ostree-remote-image:os:oci:{_tmp["resigned"]}:v1").Ok("re-signed image accepted"));
+        Tools.Ours("container", "image", "replace-detached-metadata", "--src", $"oci:{_tmp["resigned"]}:v1", "--dest", $"oci:{_tmp["stripped"]}:v1").Ok("strip signatures");
+        Assert.Equal(1, Tools.Ours("container", "unencapsulate", "--repo=" + dest2, $"ostree-remote-image:os:oci:{_tmp["stripped"]}:v1").ExitCode);
+        Assert.Equal($"Imported: {commit}", Tools.Ours("container", "unencapsulate", "--repo=" + dest2, $"ostree-unverified-image:oci:{_tmp["stripped"]}:v1").Ok("stripped image still holds the commit"));
     }
 
     [Fact]
