@@ -279,11 +279,12 @@ internal static class ContainerCommands
         var compression = new Option<string>("--compression") { Description = "Layer compression: gzip (default) or zstd", DefaultValueFactory = _ => "gzip" };
         var wallClock = new Option<bool>("--wall-clock-history") { Description = "Stamp the history with the export time (as ostree-ext does) instead of the commit time; the digest then changes every run" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
+        var contentmeta = new Option<string?>("--contentmeta") { Description = "JSON content metadata (version 1): one chunk layer per key of 'layers', objects assigned by 'mapping'" };
         var maxLayers = new Option<int>("--max-layers") { Description = "Split the content over up to N layers (the ostree layer plus N-1 chunks, packed by folder); default 1: a single layer" };
         var registry = new RegistryCliOptions();
         cmd.Arguments.Add(rev);
         cmd.Arguments.Add(image);
-        foreach (var o in new Option[] { label, copymeta, copymetaOpt, cmdArgs, config, fast, compression, wallClock, json, maxLayers })
+        foreach (var o in new Option[] { label, copymeta, copymetaOpt, cmdArgs, config, fast, compression, wallClock, json, maxLayers, contentmeta })
         {
             cmd.Options.Add(o);
         }
@@ -309,6 +310,11 @@ internal static class ContainerCommands
             {
                 var (k, v) = Encapsulator.ParseLabel(l);
                 options.Labels[k] = v;
+            }
+
+            if (pr.GetValue(contentmeta) is { } cm)
+            {
+                options.ContentMeta = ContentMeta.Parse(File.ReadAllBytes(cm), cm);
             }
 
             options.CopyMeta.AddRange(pr.GetValue(copymeta) ?? []);

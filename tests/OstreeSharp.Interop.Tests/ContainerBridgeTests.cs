@@ -364,4 +364,62 @@ public sealed class ContainerBridgeTests(RegistryFixture registries) : IDisposab
         Assert.Equal(v2, Tools.Ostree("rev-parse", "--repo=" + host, "ostree/container/blob/" + OstreeSharp.Containers.Bridge.RefEscape.Escape(baseLayer)).Ok("base ref"));
         Tools.Ostree("fsck", "--repo=" + host).Ok("fsck host");
     }
+
+    [Fact]
+    public void Content_metadata_puts_each_component_in_its_own_layer()
+    {
+        var src = _tmp["src"];
+        var commit = Commit(src);
+        // Every content object, by the folder of a path that uses it.
+        var mapping = new Dictionary<string, string>();
+        foreach (var line in Tools.Ostree("ls", "--repo=" + src, "-R", "-C", commit).Ok("ls").Split('\n'))
+        {
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length >= 6 && parts[0][0] is '-' or 'l')
+            {
+                var path = parts[^1].Split(" -> ")[0];
+                if (parts[0][0] == 'l')
+                {
+                    path = parts[^3];
+                }
+
+                var key = path.StartsWith("/usr/etc", StringComparison.Ordinal) ? "config" : path.StartsWith("/usr", StringComparison.Ordinal) ? "usr" : "other";
+                mapping.TryAdd(parts[4], key);
+            }
+        }
+
+        var meta = _tmp["contentmeta.json"];
+        File.WriteAllText(meta, JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["version"] = 1,
+            ["created"] = "2024-05-01T12:00:00Z",
+            ["labels"] = new Dictionary<string, string> { ["com.example.x"] = "y" },
+            ["layers"] = new Dictionary<string, string> { ["usr"] = "usr-things", ["config"] = "config-files", ["other"] = "everything-else" },
+            ["mapping"] = mapping,
+        }));
+        Tools.Ours("container", "encapsulate", "--repo=" + src, "--contentmeta=" + meta, "os/stable", $"oci:{_tmp["img"]}:v1").Ok("encapsulate with contentmeta");
+        using (var config = JsonDocument.Parse(Tools.Run("skopeo", ["inspect", "--config", $"oci:{_tmp["img"]}:v1"]).Ok("config")))
+        {
+            Assert.Equal("2024-05-01T12:00:00Z", config.RootElement.GetProperty("created").GetString());
+            Assert.Equal("y", config.RootElement.GetProperty("config").GetProperty("Labels").GetProperty("com.example.x").GetString());
+            Assert.Equal(["Test OS 1", "usr", "config", "other", "Reserved for new packages"], config.RootElement.GetProperty("history").EnumerateArray().Select(h => h.GetProperty("created_by").GetString()));
+        }
+
+        using (var raw = JsonDocument.Parse(Tools.Run("skopeo", ["inspect", "--raw", $"oci:{_tmp["img"]}:v1"]).Ok("raw")))
+        {
+            var layers = raw.RootElement.GetProperty("layers").EnumerateArray().ToList();
+            Assert.Equal(5, layers.Count);
+            Assert.Equal(["usr-things", "config-files", "everything-else", string.Empty], layers.Skip(1).Select(l => l.GetProperty("annotations").GetProperty("ostree.components").GetString()));
+        }
+
+        var dest = _tmp["dest"];
+        Tools.Ours("init", "--repo=" + dest, "--mode=bare-user").Ok("init");
+        Assert.Equal($"Imported: {commit}", Tools.Ours("container", "unencapsulate", "--repo=" + dest, $"ostree-unverified-image:oci:{_tmp["img"]}:v1").Ok("unencapsulate"));
+
+        mapping.Remove(mapping.Keys.First());
+        File.WriteAllText(meta, JsonSerializer.Serialize(new Dictionary<string, object> { ["version"] = 1, ["layers"] = new Dictionary<string, string> { ["usr"] = "a", ["config"] = "b", ["other"] = "c" }, ["mapping"] = mapping }));
+        Assert.Contains("maps no layer for object", Tools.Ours("container", "encapsulate", "--repo=" + src, "--contentmeta=" + meta, "os/stable", $"oci:{_tmp["bad"]}:v1").Stderr, StringComparison.Ordinal);
+        File.WriteAllText(meta, """{"version":2,"layers":{},"mapping":{}}""");
+        Assert.Contains("Unsupported metadata version: 2. Currently supported: 1", Tools.Ours("container", "encapsulate", "--repo=" + src, "--contentmeta=" + meta, "os/stable", $"oci:{_tmp["bad"]}:v1").Stderr, StringComparison.Ordinal);
+    }
 }

@@ -52,6 +52,9 @@ public sealed class EncapsulateOptions
     /// </summary>
     public int ChunkLayers { get; set; }
 
+    /// <summary>Content metadata (<c>--contentmeta</c>): one chunk layer per key, in order, plus an empty one.</summary>
+    public ContentMeta? ContentMeta { get; set; }
+
     /// <summary>Where the compressed layer is staged (default: the repository's tmp folder).</summary>
     public string? TempDirectory { get; set; }
 }
@@ -81,7 +84,7 @@ public static class Encapsulator
             var layers = await Task.Run(() => WriteLayers(repo, commitId, tmpDir, options, staged, cancellationToken), cancellationToken).ConfigureAwait(false);
             var diffId = layers[^1].DiffId;
             var labels = Labels(commit, commitId, options, diffId);
-            var created = FormatTime(commit.Time);
+            var created = options.ContentMeta?.Created ?? FormatTime(commit.Time);
             var historyTime = options.WallClockHistory ? FormatTime(DateTimeOffset.UtcNow) : created;
             var config = new ImageConfig
             {
@@ -97,7 +100,7 @@ public static class Encapsulator
                         Created = historyTime,
                         CreatedBy = commit.Subject.Length > 0 ? commit.Subject : "ostree export of commit " + commitId.ToHex(),
                     },
-                    .. layers.Skip(1).Select((l, i) => new HistoryEntry { Created = historyTime, CreatedBy = $"ostree chunk {i + 1}: {l.Name}" }),
+                    .. layers.Skip(1).Select((l, i) => new HistoryEntry { Created = historyTime, CreatedBy = options.ContentMeta is null ? $"ostree chunk {i + 1}: {l.Name}" : l.Name }),
                 ],
             };
             var configBytes = JsonSerializer.SerializeToUtf8Bytes(config, OciJsonContext.Writer.ImageConfig);
@@ -106,7 +109,7 @@ public static class Encapsulator
                 var d = Descriptor.Create(LayerStreams.MediaType(options.Compression), l.Digest, l.Size);
                 if (i > 0)
                 {
-                    d.Annotations = new Dictionary<string, string> { ["ostree.components"] = string.Empty };
+                    d.Annotations = new Dictionary<string, string> { ["ostree.components"] = layers[i].Components ?? string.Empty };
                 }
 
                 return d;
@@ -152,7 +155,7 @@ public static class Encapsulator
         }
     }
 
-    private sealed record WrittenLayer(string Path, Digest Digest, Digest DiffId, long Size, string Name);
+    private sealed record WrittenLayer(string Path, Digest Digest, Digest DiffId, long Size, string Name, string? Components = null);
 
     private static List<WrittenLayer> WriteLayers(OstreeRepo repo, Checksum commitId, string tmpDir, EncapsulateOptions options, List<string> staged, CancellationToken ct)
     {
@@ -163,11 +166,30 @@ public static class Encapsulator
             return t;
         }
 
+        if (options.ContentMeta is { } meta)
+        {
+            var contentPaths = new OstreeTarExporter(repo).ContentPaths(commitId);
+            var metaBins = meta.Bins(contentPaths.Keys);
+            var all = new HashSet<Checksum>(contentPaths.Keys);
+            var list = new List<WrittenLayer>();
+            var ostreeLayer = NewTemp();
+            var (od, odiff, osize) = WriteLayer(ostreeLayer, options, s => new OstreeTarExporter(repo).ExportOstreeLayer(commitId, all, s, ct));
+            list.Add(new WrittenLayer(ostreeLayer, od, odiff, osize, "ostree", null));
+            foreach (var (key, components, objects) in metaBins)
+            {
+                var t = NewTemp();
+                var (d, diff, size) = WriteLayer(t, options, s => new OstreeTarExporter(repo).ExportChunk(commitId, objects, s, ct));
+                list.Add(new WrittenLayer(t, d, diff, size, key, components));
+            }
+
+            return list;
+        }
+
         if (options.ChunkLayers <= 0)
         {
             var single = NewTemp();
             var (digest, diff, size) = WriteLayer(single, options, s => new OstreeTarExporter(repo).Export(commitId, s, ct));
-            return [new WrittenLayer(single, digest, diff, size, "ostree")];
+            return [new WrittenLayer(single, digest, diff, size, "ostree", null)];
         }
 
         // Pack content objects into bins by the folder of their first path (stable across builds).
@@ -193,7 +215,7 @@ public static class Encapsulator
         var result = new List<WrittenLayer>();
         var ostree = NewTemp();
         var (d0, diff0, size0) = WriteLayer(ostree, options, s => new OstreeTarExporter(repo).ExportOstreeLayer(commitId, chunked, s, ct));
-        result.Add(new WrittenLayer(ostree, d0, diff0, size0, "ostree"));
+        result.Add(new WrittenLayer(ostree, d0, diff0, size0, "ostree", null));
         foreach (var (bin, members) in bins)
         {
             var t = NewTemp();
@@ -267,7 +289,7 @@ public static class Encapsulator
         }
 
         labels["ostree.commit"] = id.ToHex();
-        foreach (var (k, v) in o.Labels)
+        foreach (var (k, v) in o.Labels.Concat(o.ContentMeta?.Labels ?? new Dictionary<string, string>()))
         {
             labels[k] = v;
         }
