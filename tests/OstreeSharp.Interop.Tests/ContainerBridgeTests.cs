@@ -114,6 +114,15 @@ public sealed class ContainerBridgeTests(RegistryFixture registries) : IDisposab
         Tools.Ours("init", "--repo=" + dest2, "--mode=archive").Ok("init");
         Tools.Ours("remote", "add", "--repo=" + dest2, "--no-gpg-verify", "--sign-verify=ed25519=inline:" + key.PublicKey.Base64, "os", "https://example.invalid/repo").Ok("remote add");
         Assert.Equal($"Imported: {commit}", Tools.Ours("container", "unencapsulate", "--repo=" + dest2, $"ostree-remote-image:os:oci:{_tmp["resigned"]}:v1").Ok("re-signed image accepted"));
+        // A tampered signature byte: refused as a bad signature.
+        var tampered = File.ReadAllBytes(commitmeta);
+        tampered[^20] ^= 0x01;
+        File.WriteAllBytes(_tmp["tampered.commitmeta"], tampered);
+        Tools.Ours("container", "image", "replace-detached-metadata", "--src", $"oci:{_tmp["unsigned"]}:v1", "--dest", $"oci:{_tmp["tampered"]}:v1", _tmp["tampered.commitmeta"]).Ok("tampered signature");
+        var bad = Tools.Ours("container", "unencapsulate", "--repo=" + dest2, "--write-ref=t", $"ostree-remote-image:os:oci:{_tmp["tampered"]}:v1");
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("Using remote os for verification", bad.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("ostree/container", Tools.Ours("refs", "--repo=" + dest2).Ok("refs"), StringComparison.Ordinal);
         Tools.Ours("container", "image", "replace-detached-metadata", "--src", $"oci:{_tmp["resigned"]}:v1", "--dest", $"oci:{_tmp["stripped"]}:v1").Ok("strip signatures");
         Assert.Equal(1, Tools.Ours("container", "unencapsulate", "--repo=" + dest2, $"ostree-remote-image:os:oci:{_tmp["stripped"]}:v1").ExitCode);
         Assert.Equal($"Imported: {commit}", Tools.Ours("container", "unencapsulate", "--repo=" + dest2, $"ostree-unverified-image:oci:{_tmp["stripped"]}:v1").Ok("stripped image still holds the commit"));
@@ -421,5 +430,24 @@ public sealed class ContainerBridgeTests(RegistryFixture registries) : IDisposab
         Assert.Contains("maps no layer for object", Tools.Ours("container", "encapsulate", "--repo=" + src, "--contentmeta=" + meta, "os/stable", $"oci:{_tmp["bad"]}:v1").Stderr, StringComparison.Ordinal);
         File.WriteAllText(meta, """{"version":2,"layers":{},"mapping":{}}""");
         Assert.Contains("Unsupported metadata version: 2. Currently supported: 1", Tools.Ours("container", "encapsulate", "--repo=" + src, "--contentmeta=" + meta, "os/stable", $"oci:{_tmp["bad"]}:v1").Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_derived_layer_with_a_hostile_path_is_refused_and_nothing_is_referenced()
+    {
+        var src = _tmp["src"];
+        Commit(src);
+        var layout = _tmp["layout"];
+        Tools.Ours("container", "encapsulate", "--repo=" + src, "os/stable", $"oci:{layout}:base").Ok("encapsulate");
+        var (gz, diffId) = DerivedLayer([("usr/", null), ("usr/../../etc/passwd", "root::0:0::/:/bin/sh\n")]);
+        OstreeSharp.TestSupport.TestImages.AddLayer(layout, "base", "evil", gz, diffId);
+        var host = _tmp["host"];
+        Tools.Ours("init", "--repo=" + host, "--mode=bare-user").Ok("init");
+        var r = Tools.Ours("container", "image", "pull", host, $"ostree-unverified-image:oci:{layout}:evil");
+        Assert.Equal(1, r.ExitCode);
+        var line = Assert.Single(r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error:", StringComparison.Ordinal));
+        Assert.Contains("usr/../../etc/passwd", line, StringComparison.Ordinal);
+        Assert.Empty(Tools.Ours("refs", "--repo=" + host).Ok("refs"));
+        Assert.False(File.Exists(Path.Combine(host, "..", "etc", "passwd")));
     }
 }

@@ -116,6 +116,21 @@ public static class ImageStore
             log?.Invoke($"Note: the {layout.DerivedLayers.Count} derived layer(s) of {image} are not covered by the ostree signature");
         }
 
+        try
+        {
+            return await PullLayersAsync(repo, image, source, layout, log, progress, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OstreeException e) when (e is not RegistryException { IsTransient: true })
+        {
+            // Bad input: drop the layer refs this pull left that no image uses (a dropped connection keeps them, so
+            // the next pull resumes at layer granularity).
+            PruneLayers(repo);
+            throw;
+        }
+    }
+
+    private static async Task<PullReport> PullLayersAsync(OstreeRepo repo, OstreeImageReference image, IImageSource source, OstreeImageLayout layout, Action<string>? log, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
         var layer = layout.OstreeLayer;
         var blobRef = BlobRef(layer.Digest);
         var baseCommit = repo.ResolveRev(blobRef, allowMissing: true);
