@@ -81,16 +81,7 @@ public static class ImageStore
     {
         ArgumentNullException.ThrowIfNull(repo);
         ArgumentNullException.ThrowIfNull(image);
-        if (image.Policy == SignaturePolicy.ContainerPolicy)
-        {
-            ContainerPolicy.RequireNotAcceptAnything();
-        }
-
-        if (image.Policy == SignaturePolicy.OstreeRemote)
-        {
-            repo.RequireRemote(image.Remote!);
-        }
-
+        Unencapsulator.CheckPolicyPreconditions(repo, image);
         await using var source = ImageTransports.OpenSource(image.Image, registry);
         var layout = await Unencapsulator.FetchLayoutAsync(source, cancellationToken).ConfigureAwait(false);
         var previous = Query(repo, image.Image);
@@ -373,22 +364,5 @@ public static class ImageStore
     }
 
     /// <summary>GLib's g_format_size: decimal units, one decimal ("4.1 GB", "0 bytes").</summary>
-    public static string FormatSize(long size)
-    {
-        if (size < 1000)
-        {
-            return size == 1 ? "1 byte" : $"{size} bytes";
-        }
-
-        string[] units = ["kB", "MB", "GB", "TB", "PB"];
-        double v = size;
-        int u = -1;
-        while (v >= 1000 && u < units.Length - 1)
-        {
-            v /= 1000;
-            u++;
-        }
-
-        return v.ToString("0.0", CultureInfo.InvariantCulture) + " " + units[u];
-    }
+    public static string FormatSize(long size) => SizeFormat.Format(size);
 }

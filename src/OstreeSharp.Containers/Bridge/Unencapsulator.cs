@@ -88,16 +88,7 @@ public static class Unencapsulator
     {
         ArgumentNullException.ThrowIfNull(repo);
         ArgumentNullException.ThrowIfNull(image);
-        if (image.Policy == SignaturePolicy.ContainerPolicy)
-        {
-            ContainerPolicy.RequireNotAcceptAnything();
-        }
-
-        if (image.Policy == SignaturePolicy.OstreeRemote)
-        {
-            repo.RequireRemote(image.Remote!);
-        }
-
+        CheckPolicyPreconditions(repo, image);
         await using var source = ImageTransports.OpenSource(image.Image, registry);
         var layout = await FetchLayoutAsync(source, cancellationToken).ConfigureAwait(false);
         if (layout.DerivedLayers.Count > 0)
@@ -112,6 +103,23 @@ public static class Unencapsulator
 
         var commit = await ImportOstreeLayerAsync(repo, source, layout, image, writeRef, progress, cancellationToken).ConfigureAwait(false);
         return new UnencapsulateResult(commit, layout.Manifest.Digest, layout.OstreeLayer.Size);
+    }
+
+    /// <summary>
+    /// What the reference's signature policy needs before anything is fetched: a containers policy that is not
+    /// accept-anything (<c>ostree-image-signed:</c>), or the named remote (<c>ostree-remote-*</c>).
+    /// </summary>
+    internal static void CheckPolicyPreconditions(OstreeRepo repo, OstreeImageReference image)
+    {
+        if (image.Policy == SignaturePolicy.ContainerPolicy)
+        {
+            ContainerPolicy.RequireNotAcceptAnything();
+        }
+
+        if (image.Policy == SignaturePolicy.OstreeRemote)
+        {
+            repo.RequireRemote(image.Remote!);
+        }
     }
 
     /// <summary>
@@ -235,23 +243,11 @@ public static class Unencapsulator
     }
 
     /// <summary>Reads through, hashing (sha256).</summary>
-    private sealed class HashingReadStream(Stream inner) : Stream
+    private sealed class HashingReadStream(Stream inner) : ReadOnlyStream
     {
         private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
         public Digest Finish() => Digest.FromHash("sha256", _hash.GetHashAndReset());
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -259,16 +255,6 @@ public static class Unencapsulator
             _hash.AppendData(buffer[..n]);
             return n;
         }
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
@@ -282,21 +268,11 @@ public static class Unencapsulator
     }
 
     /// <summary>Reads through, reporting the bytes read so far.</summary>
-    private sealed class ProgressReadStream(Stream inner, IProgress<long>? progress) : Stream
+    private sealed class ProgressReadStream(Stream inner, IProgress<long>? progress) : ReadOnlyStream
     {
         private long _done;
 
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
         public override long Position { get => _done; set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -310,14 +286,5 @@ public static class Unencapsulator
             return n;
         }
 
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

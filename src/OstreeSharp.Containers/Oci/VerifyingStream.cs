@@ -7,7 +7,7 @@ namespace OstreeSharp.Containers.Oci;
 /// the bytes do not match the descriptor's size and digest. Nothing read from it is trustworthy
 /// until it has returned 0.
 /// </summary>
-public sealed class VerifyingStream : Stream
+public sealed class VerifyingStream : ReadOnlyStream
 {
     private readonly Stream _inner;
     private readonly Digest _digest;
@@ -31,22 +31,10 @@ public sealed class VerifyingStream : Stream
     public long BytesRead => _read;
 
     /// <inheritdoc/>
-    public override bool CanRead => true;
-
-    /// <inheritdoc/>
-    public override bool CanSeek => false;
-
-    /// <inheritdoc/>
-    public override bool CanWrite => false;
-
-    /// <inheritdoc/>
     public override long Length => _size;
 
     /// <inheritdoc/>
     public override long Position { get => _read; set => throw new NotSupportedException(); }
-
-    /// <inheritdoc/>
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
     /// <inheritdoc/>
     public override int Read(Span<byte> buffer) => Account(buffer, _inner.Read(buffer));
@@ -94,20 +82,6 @@ public sealed class VerifyingStream : Stream
     }
 
     /// <inheritdoc/>
-    public override void Flush()
-    {
-    }
-
-    /// <inheritdoc/>
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    /// <inheritdoc/>
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    /// <inheritdoc/>
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         if (disposing)
@@ -121,7 +95,7 @@ public sealed class VerifyingStream : Stream
 }
 
 /// <summary>A read-only window onto part of a seekable file.</summary>
-internal sealed class FileWindowStream : Stream
+internal sealed class FileWindowStream : ReadOnlyStream
 {
     private readonly FileStream _file;
     private readonly long _end;
@@ -133,18 +107,6 @@ internal sealed class FileWindowStream : Stream
         _end = offset + length;
     }
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
     public override int Read(Span<byte> buffer) => _file.Read(buffer[..Clamp(buffer.Length)]);
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -154,16 +116,6 @@ internal sealed class FileWindowStream : Stream
         => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     private int Clamp(int want) => (int)Math.Min(want, Math.Max(0, _end - _file.Position));
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

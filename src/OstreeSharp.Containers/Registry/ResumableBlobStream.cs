@@ -6,7 +6,7 @@ namespace OstreeSharp.Containers.Registry;
 /// A blob download that survives dropped connections: when a read fails it asks again from the
 /// current offset with a Range request, up to the client's retry budget.
 /// </summary>
-internal sealed class ResumableBlobStream : Stream
+internal sealed class ResumableBlobStream : ReadOnlyStream
 {
     private readonly RegistryClient _client;
     private readonly string _repository;
@@ -30,12 +30,6 @@ internal sealed class ResumableBlobStream : Stream
         _inner = await _client.OpenBlobAtAsync(_repository, _blob, _position, _what, ct).ConfigureAwait(false);
     }
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
     public override long Length => _blob.Size;
 
     public override long Position { get => _position; set => throw new NotSupportedException(); }
@@ -49,8 +43,6 @@ internal sealed class ResumableBlobStream : Stream
         tmp.AsSpan(0, n).CopyTo(buffer);
         return n;
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -79,16 +71,6 @@ internal sealed class ResumableBlobStream : Stream
             }
         }
     }
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {

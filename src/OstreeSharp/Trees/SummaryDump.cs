@@ -18,7 +18,7 @@ public static class SummaryDump
         {
             sb.Append("* ").Append(entry[0].GetString()).Append('\n');
             ulong size = entry[1][0].GetUInt64();
-            sb.Append(size > 0 ? $"    Latest Commit ({FormatSize(size)}):\n" : "    Latest Commit:\n");
+            sb.Append(size > 0 ? $"    Latest Commit ({SizeFormat.Format((long)size)}):\n" : "    Latest Commit:\n");
             sb.Append("      ").Append(Convert.ToHexStringLower(entry[1][1].GetBytes())).Append('\n');
             foreach (var (key, value) in entry[1][2].GetVarDictEntries())
             {
@@ -80,24 +80,4 @@ public static class SummaryDump
 
     private static string Iso8601(ulong seconds) =>
         DateTimeOffset.FromUnixTimeSeconds((long)seconds).UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'+00'", CultureInfo.InvariantCulture);
-
-    // g_format_size: "118 bytes", "1.2 kB", "3.4 MB" (SI units).
-    private static string FormatSize(ulong size)
-    {
-        if (size < 1000)
-        {
-            return size == 1 ? "1 byte" : $"{size} bytes";
-        }
-
-        string[] units = ["kB", "MB", "GB", "TB"];
-        double v = size;
-        int u = -1;
-        while (v >= 1000 && u < units.Length - 1)
-        {
-            v /= 1000;
-            u++;
-        }
-
-        return v.ToString("0.0", CultureInfo.InvariantCulture) + " " + units[u];
-    }
 }
