@@ -12,7 +12,7 @@ internal static class ContainerCommands
 {
     public static Command Create()
     {
-        var cmd = new Command("container", "ostree commits as container images: encapsulate, unencapsulate");
+        var cmd = new Command("container", "ostree commits as container images: encapsulate, unencapsulate, the image store, info, compare");
         cmd.Subcommands.Add(Encapsulate());
         cmd.Subcommands.Add(Unencapsulate());
         cmd.Subcommands.Add(ImageGroup());
@@ -87,7 +87,7 @@ internal static class ContainerCommands
 
     private static Command ImageGroup()
     {
-        var cmd = new Command("image", "The image store in an ostree repository: pull, list, history, metadata, remove, prune-layers");
+        var cmd = new Command("image", "The image store in an ostree repository: pull, list, history, metadata, remove, prune-layers, copy, replace-detached-metadata");
         cmd.Subcommands.Add(Pull());
         cmd.Subcommands.Add(ListImages());
         cmd.Subcommands.Add(History());
