@@ -280,11 +280,12 @@ internal static class ContainerCommands
         var wallClock = new Option<bool>("--wall-clock-history") { Description = "Stamp the history with the export time (as ostree-ext does) instead of the commit time; the digest then changes every run" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
         var contentmeta = new Option<string?>("--contentmeta") { Description = "JSON content metadata (version 1): one chunk layer per key of 'layers', objects assigned by 'mapping'" };
+        var previous = new Option<string?>("--previous-build-manifest") { Description = "The OCI manifest (JSON) of the previous build: with --contentmeta, its chunk layout is kept so unchanged layers keep their digests" };
         var maxLayers = new Option<int>("--max-layers") { Description = "Split the content over up to N layers (the ostree layer plus N-1 chunks, packed by folder); default 1: a single layer" };
         var registry = new RegistryCliOptions();
         cmd.Arguments.Add(rev);
         cmd.Arguments.Add(image);
-        foreach (var o in new Option[] { label, copymeta, copymetaOpt, cmdArgs, config, fast, compression, wallClock, json, maxLayers, contentmeta })
+        foreach (var o in new Option[] { label, copymeta, copymetaOpt, cmdArgs, config, fast, compression, wallClock, json, maxLayers, contentmeta, previous })
         {
             cmd.Options.Add(o);
         }
@@ -315,6 +316,11 @@ internal static class ContainerCommands
             if (pr.GetValue(contentmeta) is { } cm)
             {
                 options.ContentMeta = ContentMeta.Parse(File.ReadAllBytes(cm), cm);
+            }
+
+            if (pr.GetValue(previous) is { } prev)
+            {
+                options.PreviousBuild = new ManifestBlob(File.ReadAllBytes(prev), null, prev).AsManifest();
             }
 
             options.CopyMeta.AddRange(pr.GetValue(copymeta) ?? []);

@@ -425,6 +425,24 @@ public sealed class ContainerBridgeTests(RegistryFixture registries) : IDisposab
         Tools.Ours("init", "--repo=" + dest, "--mode=bare-user").Ok("init");
         Assert.Equal($"Imported: {commit}", Tools.Ours("container", "unencapsulate", "--repo=" + dest, $"ostree-unverified-image:oci:{_tmp["img"]}:v1").Ok("unencapsulate"));
 
+        // Against the previous build, the layout is kept even when the keys come in another order.
+        var firstRaw = Tools.Run("skopeo", ["inspect", "--raw", $"oci:{_tmp["img"]}:v1"]).Ok("raw v1");
+        File.WriteAllText(_tmp["previous.json"], firstRaw);
+        File.WriteAllText(meta, JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["version"] = 1,
+            ["layers"] = new Dictionary<string, string> { ["other"] = "everything-else", ["config"] = "config-files", ["usr"] = "usr-things" },
+            ["mapping"] = mapping,
+        }));
+        Tools.Ours("container", "encapsulate", "--repo=" + src, "--contentmeta=" + meta, "--previous-build-manifest=" + _tmp["previous.json"], "os/stable", $"oci:{_tmp["img2"]}:v1").Ok("encapsulate against the previous build");
+        using (var a = JsonDocument.Parse(firstRaw))
+        using (var b = JsonDocument.Parse(Tools.Run("skopeo", ["inspect", "--raw", $"oci:{_tmp["img2"]}:v1"]).Ok("raw v2")))
+        {
+            var la = a.RootElement.GetProperty("layers").EnumerateArray().Skip(1).Select(l => l.GetProperty("digest").GetString()).ToList();
+            var lb = b.RootElement.GetProperty("layers").EnumerateArray().Skip(1).Select(l => l.GetProperty("digest").GetString()).ToList();
+            Assert.Equal(la, lb);
+        }
+
         mapping.Remove(mapping.Keys.First());
         File.WriteAllText(meta, JsonSerializer.Serialize(new Dictionary<string, object> { ["version"] = 1, ["layers"] = new Dictionary<string, string> { ["usr"] = "a", ["config"] = "b", ["other"] = "c" }, ["mapping"] = mapping }));
         Assert.Contains("maps no layer for object", Tools.Ours("container", "encapsulate", "--repo=" + src, "--contentmeta=" + meta, "os/stable", $"oci:{_tmp["bad"]}:v1").Stderr, StringComparison.Ordinal);

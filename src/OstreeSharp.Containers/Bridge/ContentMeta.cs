@@ -67,16 +67,13 @@ public sealed class ContentMeta
     }
 
     /// <summary>
-    /// The bins: one per layer key in order (each must own at least one object) plus a trailing empty bin
-    /// ("Reserved for new packages"); every object of <paramref name="objects"/> must be mapped.
+    /// The bins (ostree-container-format.md 3.4 and 3.5): every key is a component of its own, packed into
+    /// (keys + 1) bins, so one bin per key in order plus a trailing empty one; with <paramref name="priorBins"/>
+    /// the previous build's layout is kept. Every object of <paramref name="objects"/> must be mapped, and every key
+    /// must own at least one object.
     /// </summary>
-    public IReadOnlyList<(string Key, string Components, List<Checksum> Objects)> Bins(IEnumerable<Checksum> objects)
+    public IReadOnlyList<(string Name, string Components, List<Checksum> Objects)> Bins(IEnumerable<Checksum> objects, IReadOnlyList<string>? priorBins = null)
     {
-        if (Layers.Count < 3)
-        {
-            throw new ContainerException($"Content metadata needs at least 3 layers, has {Layers.Count} (ostree-ext packs into at least 4 bins)");
-        }
-
         var byKey = Layers.ToDictionary(x => x.Key, _ => new List<Checksum>(), StringComparer.Ordinal);
         foreach (var o in objects)
         {
@@ -102,6 +99,8 @@ public sealed class ContentMeta
             }
         }
 
-        return [.. Layers.Select(x => (x.Key, x.Name, byKey[x.Key])), ("Reserved for new packages", string.Empty, new List<Checksum>())];
+        var components = Layers.Select(l => new PackComponent(l.Key, l.Name, l.Key, 1, l.Key == "unpackaged" ? PackComponent.Always : 1, 1)).ToList();
+        var bins = ChunkPacker.Pack(components, components.Count + 1, priorBins);
+        return [.. bins.Select(b => (ChunkPacker.BinName(b), ChunkPacker.Annotation(b), b.SelectMany(c => byKey[c.Identifier]).ToList()))];
     }
 }

@@ -55,6 +55,9 @@ public sealed class EncapsulateOptions
     /// <summary>Content metadata (<c>--contentmeta</c>): one chunk layer per key, in order, plus an empty one.</summary>
     public ContentMeta? ContentMeta { get; set; }
 
+    /// <summary>The manifest of the previous build: its chunk layers' <c>ostree.components</c> keep the layout stable.</summary>
+    public ImageManifest? PreviousBuild { get; set; }
+
     /// <summary>Where the compressed layer is staged (default: the repository's tmp folder).</summary>
     public string? TempDirectory { get; set; }
 }
@@ -169,7 +172,10 @@ public static class Encapsulator
         if (options.ContentMeta is { } meta)
         {
             var contentPaths = new OstreeTarExporter(repo).ContentPaths(commitId);
-            var metaBins = meta.Bins(contentPaths.Keys);
+            IReadOnlyList<string>? prior = options.PreviousBuild is { } previous
+                ? [.. previous.Layers.Skip(1).Select(l => l.Annotations?.GetValueOrDefault("ostree.components") ?? throw new ContainerException("Missing ostree.components on prior build"))]
+                : null;
+            var metaBins = meta.Bins(contentPaths.Keys, prior);
             var all = new HashSet<Checksum>(contentPaths.Keys);
             var list = new List<WrittenLayer>();
             var ostreeLayer = NewTemp();
