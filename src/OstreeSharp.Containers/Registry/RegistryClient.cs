@@ -185,7 +185,9 @@ public sealed partial class RegistryClient : IDisposable
             await PrepareAuthAsync(scope, url, forceRefresh: true, t).ConfigureAwait(false);
             if (!replayable)
             {
-                throw new RegistryAuthException($"{method} {url}: 401 Unauthorized{(hadToken ? " (credentials expired or rejected)" : string.Empty)}");
+                // The streamed body is gone; the token has just been renewed, so the caller may resume (uploads
+                // ask the registry how far they got).
+                throw new RegistryException($"{method} {url}: 401 Unauthorized{(hadToken ? " (token expired or rejected)" : string.Empty)}", 401, transient: true);
             }
 
             resp = await SendOnceAsync(method, url, scope, configure, t).ConfigureAwait(false);
