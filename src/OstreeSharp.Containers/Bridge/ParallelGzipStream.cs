@@ -9,7 +9,7 @@ using System.IO.Hashing;
 namespace OstreeSharp.Containers.Bridge;
 
 /// <summary>A write-only gzip stream that compresses blocks in parallel.</summary>
-public sealed class ParallelGzipStream : Stream
+public sealed class ParallelGzipStream : CountingWriteStream
 {
     private const int BlockSize = 1 << 20;
     private readonly Stream _output;
@@ -20,7 +20,6 @@ public sealed class ParallelGzipStream : Stream
     private readonly Crc32 _crc = new();
     private byte[] _block;
     private int _fill;
-    private long _length;
     private bool _finished;
 
     /// <summary>Creates the stream; <paramref name="output"/> receives the gzip bytes.</summary>
@@ -36,29 +35,11 @@ public sealed class ParallelGzipStream : Stream
     }
 
     /// <inheritdoc/>
-    public override bool CanRead => false;
-
-    /// <inheritdoc/>
-    public override bool CanSeek => false;
-
-    /// <inheritdoc/>
-    public override bool CanWrite => true;
-
-    /// <inheritdoc/>
-    public override long Length => _length;
-
-    /// <inheritdoc/>
-    public override long Position { get => _length; set => throw new NotSupportedException(); }
-
-    /// <inheritdoc/>
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-
-    /// <inheritdoc/>
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         ObjectDisposedException.ThrowIf(_finished, this);
         _crc.Append(buffer);
-        _length += buffer.Length;
+        Count += buffer.Length;
         while (buffer.Length > 0)
         {
             int n = Math.Min(buffer.Length, BlockSize - _fill);
@@ -136,21 +117,12 @@ public sealed class ParallelGzipStream : Stream
         _output.Write([0x03, 0x00]); // an empty final fixed-Huffman block
         Span<byte> trailer = stackalloc byte[8];
         _crc.GetCurrentHash(trailer[..4]); // little-endian, as gzip wants
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(trailer[4..], unchecked((uint)_length));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(trailer[4..], unchecked((uint)Count));
         _output.Write(trailer);
         _output.Flush();
         _finished = true;
         ArrayPool<byte>.Shared.Return(_block);
     }
-
-    /// <inheritdoc/>
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    /// <inheritdoc/>
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    /// <inheritdoc/>
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     /// <inheritdoc/>
     protected override void Dispose(bool disposing)
