@@ -65,13 +65,7 @@ internal static class ContainerCommands
                 try
                 {
                     var top = source.GetManifestAsync(null, CancellationToken.None).GetAwaiter().GetResult();
-                    if (top.IsIndex)
-                    {
-                        var chosen = Containers.Copy.PlatformSelector.Choose(top.AsIndex(), "linux", Containers.Copy.PlatformSelector.HostArchitecture, null, imgref.ToString());
-                        top = source.GetManifestAsync(chosen.GetDigest(), CancellationToken.None).GetAwaiter().GetResult();
-                    }
-
-                    return top.AsManifest();
+                    return Containers.Copy.PlatformSelector.ResolveAsync(source, top, "linux", Containers.Copy.PlatformSelector.HostArchitecture, null, CancellationToken.None).GetAwaiter().GetResult().AsManifest();
                 }
                 finally
                 {

@@ -149,15 +149,9 @@ internal static class ImageCommands
             return 0;
         }
 
-        var manifestBlob = top;
-        if (top.IsIndex)
-        {
-            var chosen = PlatformSelector.Choose(top.AsIndex(), os, arch, null, reference.ToString());
-            manifestBlob = await source.GetManifestAsync(chosen.GetDigest(), CancellationToken.None).ConfigureAwait(false);
-        }
-
+        var manifestBlob = await PlatformSelector.ResolveAsync(source, top, os, arch, null, CancellationToken.None).ConfigureAwait(false);
         var manifest = manifestBlob.AsManifest();
-        var configBytes = await ReadConfigAsync(source, manifest.Config).ConfigureAwait(false);
+        var configBytes = await source.ReadConfigAsync(manifest.Config, 64L << 20, CancellationToken.None).ConfigureAwait(false);
         if (config)
         {
             if (raw)
@@ -202,19 +196,6 @@ internal static class ImageCommands
         };
         Console.WriteLine(JsonSerializer.Serialize(output, ImageJsonContext.Writer.InspectJson));
         return 0;
-    }
-
-    private static async Task<byte[]> ReadConfigAsync(IImageSource source, Descriptor d)
-    {
-        if (d.Size > 64L << 20)
-        {
-            throw new ManifestException($"Config {d.Digest} of {source.Reference} is {d.Size} bytes: too large");
-        }
-
-        await using var s = await source.GetBlobAsync(d, 0, CancellationToken.None).ConfigureAwait(false);
-        using var ms = new MemoryStream();
-        await s.CopyToAsync(ms).ConfigureAwait(false);
-        return ms.ToArray();
     }
 
     private static Command Tags()

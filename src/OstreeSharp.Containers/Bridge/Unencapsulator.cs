@@ -31,12 +31,7 @@ public static class Unencapsulator
         ArgumentNullException.ThrowIfNull(source);
         var what = source.Reference.ToString();
         var top = await source.GetManifestAsync(null, cancellationToken).ConfigureAwait(false);
-        var manifestBlob = top;
-        if (top.IsIndex)
-        {
-            var chosen = PlatformSelector.Choose(top.AsIndex(), "linux", PlatformSelector.HostArchitecture, null, what);
-            manifestBlob = await source.GetManifestAsync(chosen.GetDigest(), cancellationToken).ConfigureAwait(false);
-        }
+        var manifestBlob = await PlatformSelector.ResolveAsync(source, top, "linux", PlatformSelector.HostArchitecture, null, cancellationToken).ConfigureAwait(false);
 
         var manifest = manifestBlob.AsManifest();
         if (manifest.Layers.Count == 0)
@@ -44,7 +39,7 @@ public static class Unencapsulator
             throw new ManifestException($"No layers in manifest of {what}");
         }
 
-        var configBytes = await LocalBlobs.ReadAllAsync(source, manifest.Config, cancellationToken).ConfigureAwait(false);
+        var configBytes = await source.ReadConfigAsync(manifest.Config, ManifestBlob.MaxSize * 8L, cancellationToken).ConfigureAwait(false);
         ImageConfig config;
         try
         {

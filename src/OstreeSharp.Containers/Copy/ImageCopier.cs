@@ -69,11 +69,10 @@ public static class ImageCopier
         ManifestBlob written;
         if (top.IsIndex && !options.All)
         {
-            var chosen = PlatformSelector.Choose(top.AsIndex(), options.Os, options.Architecture, options.Variant, source.Reference.ToString());
-            var instance = await source.GetManifestAsync(chosen.GetDigest(), cancellationToken).ConfigureAwait(false);
+            var instance = await PlatformSelector.ResolveAsync(source, top, options.Os, options.Architecture, options.Variant, cancellationToken).ConfigureAwait(false);
             if (instance.IsIndex)
             {
-                throw new ManifestException($"{source.Reference}: nested index {chosen.Digest} is not supported");
+                throw new ManifestException($"{source.Reference}: nested index {instance.Digest} is not supported");
             }
 
             written = await CopyManifestAsync(source, destination, instance, topLevel: true, options, stats, cancellationToken).ConfigureAwait(false);

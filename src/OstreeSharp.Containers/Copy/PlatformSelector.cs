@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using OstreeSharp.Containers.Oci;
+using OstreeSharp.Containers.Transports;
 
 namespace OstreeSharp.Containers.Copy;
 
@@ -42,5 +43,22 @@ public static class PlatformSelector
         }
 
         return candidates[0];
+    }
+
+    /// <summary>
+    /// The image manifest for a platform: <paramref name="top"/> itself when it is a manifest, else the entry of the
+    /// index that <see cref="Choose"/> picks, fetched (and digest-checked) from <paramref name="source"/>.
+    /// </summary>
+    public static async Task<ManifestBlob> ResolveAsync(IImageSource source, ManifestBlob top, string os, string architecture, string? variant, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(top);
+        if (!top.IsIndex)
+        {
+            return top;
+        }
+
+        var chosen = Choose(top.AsIndex(), os, architecture, variant, source.Reference.ToString());
+        return await source.GetManifestAsync(chosen.GetDigest(), cancellationToken).ConfigureAwait(false);
     }
 }

@@ -95,18 +95,4 @@ internal static class LocalBlobs
 
         return File.ReadAllBytes(path);
     }
-
-    /// <summary>Reads a whole small blob (config) through verification.</summary>
-    public static async Task<byte[]> ReadAllAsync(IImageSource source, Descriptor blob, CancellationToken ct)
-    {
-        if (blob.Size > ManifestBlob.MaxSize * 8L)
-        {
-            throw new ManifestException($"Config {blob.Digest} of {source.Reference} is {blob.Size} bytes: too large");
-        }
-
-        await using var s = await source.GetBlobAsync(blob, 0, ct).ConfigureAwait(false);
-        using var ms = new MemoryStream((int)Math.Max(0, blob.Size));
-        await s.CopyToAsync(ms, ct).ConfigureAwait(false);
-        return ms.ToArray();
-    }
 }
