@@ -215,22 +215,23 @@ internal sealed class TokenIssuer : IDisposable
     public const string Service = "test-registry";
     public const string Issuer = "test-issuer";
 
-    private readonly HttpListener _listener = new();
+    private readonly FakeRegistry _server;
     private readonly ECDsa _key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
     private readonly string _kid;
     private int _requests;
 
     public TokenIssuer()
     {
-        var port = RegistryServer.FreePort();
-        Realm = $"http://127.0.0.1:{port}/token";
-        _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
         var req = new CertificateRequest("CN=test-token-issuer", _key, HashAlgorithmName.SHA256);
         using var cert = req.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
         CertificatePem = cert.ExportCertificatePem() + "\n";
         _kid = LibtrustKeyId(_key.ExportSubjectPublicKeyInfo());
-        _listener.Start();
-        _ = Task.Run(LoopAsync);
+        _server = new FakeRegistry(ctx =>
+        {
+            Handle(ctx);
+            return true;
+        });
+        Realm = $"http://{_server.Address}/token";
     }
 
     public string Realm { get; }
@@ -266,30 +267,6 @@ internal sealed class TokenIssuer : IDisposable
     }
 
     private static string B64Url(byte[] b) => Convert.ToBase64String(b).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-
-    private async Task LoopAsync()
-    {
-        while (_listener.IsListening)
-        {
-            HttpListenerContext ctx;
-            try
-            {
-                ctx = await _listener.GetContextAsync();
-            }
-            catch (Exception e) when (e is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return;
-            }
-
-            try
-            {
-                Handle(ctx);
-            }
-            catch (Exception e) when (e is HttpListenerException or IOException)
-            {
-            }
-        }
-    }
 
     private void Handle(HttpListenerContext ctx)
     {
@@ -344,12 +321,12 @@ internal sealed class TokenIssuer : IDisposable
 
     public void Dispose()
     {
-        _listener.Close();
+        _server.Dispose();
         _key.Dispose();
     }
 }
 
-/// <summary>An HTTP server on 127.0.0.1 whose answers the test writes, for registry misbehaviour.</summary>
+/// <summary>An HTTP server on 127.0.0.1 whose answers the test writes: registry misbehaviour, the token issuer.</summary>
 internal sealed class FakeRegistry : IDisposable
 {
     private readonly HttpListener _listener = new();
