@@ -77,8 +77,8 @@ internal static class CliSupport
     public static IProgress<long>? MakeByteProgress(ParseResult pr, string task)
     {
         var mode = pr.GetValue(Progress) ?? "auto";
-        long last = -1, lastTicks = 0;
-        bool Throttle(long value)
+        long lastTicks = 0;
+        bool Throttle()
         {
             long now = Environment.TickCount64;
             if (now - lastTicks < 100)
@@ -87,7 +87,6 @@ internal static class CliSupport
             }
 
             lastTicks = now;
-            last = value;
             return false;
         }
 
@@ -95,7 +94,7 @@ internal static class CliSupport
         {
             "json" => new SyncProgress<long>(v =>
             {
-                if (!Throttle(v))
+                if (!Throttle())
                 {
                     Console.Error.WriteLine(JsonSerializer.Serialize(new ProgressEvent(task, 0, 0, v, 0), CliJsonContext.Default.ProgressEvent));
                 }
@@ -104,7 +103,7 @@ internal static class CliSupport
             _ when Console.IsErrorRedirected => null,
             _ => new SyncProgress<long>(v =>
             {
-                if (!Throttle(v))
+                if (!Throttle())
                 {
                     Console.Error.Write(string.Create(CultureInfo.InvariantCulture, $"\r{task}: {v / 1048576.0:F1} MiB fetched   "));
                 }
