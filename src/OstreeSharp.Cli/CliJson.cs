@@ -16,6 +16,12 @@ internal sealed record PruneJson(int TotalObjects, int Deleted, long BytesFreed)
 
 internal sealed record EncapsulateJson(string Digest, string LayerDigest, string DiffId, long LayerSize);
 
+internal sealed record DeploymentJson(int Index, string Stateroot, string Checksum, int Serial, string BootChecksum, int BootSerial, string? Version, bool Booted, bool Pending, bool Rollback, bool Pinned, string? Refspec, string? ContainerImageReference, string? Kargs, string Path);
+
+internal sealed record SysrootStatusJson(int BootVersion, int SubBootVersion, List<DeploymentJson> Deployments);
+
+internal sealed record PruneImagesJson(List<string> Removed, int Layers, int ObjectsDeleted, long BytesFreed);
+
 internal sealed record DiffJson(List<string> Modified, List<string> Removed, List<string> Added);
 
 [JsonSourceGenerationOptions(WriteIndented = false, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
@@ -25,6 +31,9 @@ internal sealed record DiffJson(List<string> Modified, List<string> Removed, Lis
 [JsonSerializable(typeof(FsckJson))]
 [JsonSerializable(typeof(PruneJson))]
 [JsonSerializable(typeof(DiffJson))]
+[JsonSerializable(typeof(DeploymentJson))]
+[JsonSerializable(typeof(SysrootStatusJson))]
+[JsonSerializable(typeof(PruneImagesJson))]
 [JsonSerializable(typeof(CopyJson))]
 [JsonSerializable(typeof(EncapsulateJson))]
 [JsonSerializable(typeof(CopyEventJson))]

@@ -81,7 +81,7 @@ internal static class ContainerCommands
 
     private static Command ImageGroup()
     {
-        var cmd = new Command("image", "The image store in an ostree repository: pull, list, history, metadata, remove, prune-layers, copy, replace-detached-metadata");
+        var cmd = new Command("image", "The image store in an ostree repository: pull, list, history, metadata, remove, prune-layers, prune-images, copy, replace-detached-metadata, deploy");
         cmd.Subcommands.Add(Pull());
         cmd.Subcommands.Add(ListImages());
         cmd.Subcommands.Add(History());
@@ -90,6 +90,8 @@ internal static class ContainerCommands
         cmd.Subcommands.Add(PruneLayers());
         cmd.Subcommands.Add(CopyImage());
         cmd.Subcommands.Add(ReplaceDetachedMetadata());
+        cmd.Subcommands.Add(ContainerDeployCommands.Deploy());
+        cmd.Subcommands.Add(ContainerDeployCommands.PruneImages());
         return cmd;
     }
 

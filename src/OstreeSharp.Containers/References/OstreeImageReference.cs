@@ -19,6 +19,20 @@ public enum SignaturePolicy
 /// </summary>
 public sealed record OstreeImageReference(SignaturePolicy Policy, string? Remote, ImageReference Image)
 {
+    /// <summary>
+    /// Parses <paramref name="text"/> when its scheme is one of the ostree image reference schemes; false for anything
+    /// else (a ref, a remote:ref). A malformed reference with an ostree scheme still throws.
+    /// </summary>
+    public static bool TryParse(string text, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out OstreeImageReference? reference)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        int colon = text.IndexOf(':', StringComparison.Ordinal);
+        var scheme = colon < 0 ? text : text[..colon];
+        reference = scheme is "ostree-unverified-image" or "ostree-unverified-registry" or "ostree-image-signed" or "ostree-remote-image" or "ostree-remote-registry"
+            ? Parse(text) : null;
+        return reference is not null;
+    }
+
     /// <summary>Parses one of the five ostree image reference forms.</summary>
     /// <exception cref="ImageReferenceException">Not one of them.</exception>
     public static OstreeImageReference Parse(string text)

@@ -7,6 +7,15 @@ namespace OstreeSharp.Platform;
 /// <summary>File status as statx reports it (without following symlinks).</summary>
 public readonly record struct FileStatus(uint Mode, uint Uid, uint Gid, ulong Size, ulong Inode, ulong Device, uint NLink, long MtimeSeconds, uint RdevMajor, uint RdevMinor)
 {
+    /// <summary>Access time, seconds.</summary>
+    public long AtimeSeconds { get; init; }
+
+    /// <summary>Access time, nanoseconds part.</summary>
+    public uint AtimeNanos { get; init; }
+
+    /// <summary>Modification time, nanoseconds part.</summary>
+    public uint MtimeNanos { get; init; }
+
     /// <summary>File type bits.</summary>
     public uint Type => Mode & 0xF000;
 }
@@ -59,6 +68,21 @@ public static unsafe partial class Native
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int mkdir(string path, uint mode);
 
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int mknod(string path, uint mode, ulong dev);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags, uint mode);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int close(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fsync(int fd);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int ioctl(int fd, nuint request, int* arg);
+
     [LibraryImport("libc")]
     private static partial uint geteuid();
 
@@ -108,7 +132,12 @@ public static unsafe partial class Native
             NLink: *(uint*)(buf + 16),
             MtimeSeconds: *(long*)(buf + 112),
             RdevMajor: *(uint*)(buf + 128),
-            RdevMinor: *(uint*)(buf + 132));
+            RdevMinor: *(uint*)(buf + 132))
+        {
+            AtimeSeconds = *(long*)(buf + 64),
+            AtimeNanos = *(uint*)(buf + 72),
+            MtimeNanos = *(uint*)(buf + 120),
+        };
         return true;
     }
 
@@ -316,6 +345,102 @@ public static unsafe partial class Native
         }
     }
 
+    /// <summary>Sets atime and mtime with nanoseconds, without following symlinks.</summary>
+    public static void SetTimes(string path, long atimeSeconds, uint atimeNanos, long mtimeSeconds, uint mtimeNanos)
+    {
+        long* ts = stackalloc long[4];
+        ts[0] = atimeSeconds;
+        ts[1] = atimeNanos;
+        ts[2] = mtimeSeconds;
+        ts[3] = mtimeNanos;
+        if (utimensat(AtFdCwd, path, ts, AtSymlinkNoFollow) != 0)
+        {
+            throw Error("utimensat", path);
+        }
+    }
+
+    /// <summary>Sets atime and mtime to now (<c>utimensat(NULL)</c>), following symlinks.</summary>
+    public static void Touch(string path)
+    {
+        if (utimensat(AtFdCwd, path, null, 0) != 0)
+        {
+            throw Error("utimensat", path);
+        }
+    }
+
+    /// <summary>Creates a character device node.</summary>
+    public static void MakeCharDevice(string path, uint permissions, uint major, uint minor)
+    {
+        ulong dev = ((ulong)(major & 0xfffff000) << 32) | ((ulong)(major & 0xfff) << 8) | ((ulong)(minor & 0xffffff00) << 12) | (minor & 0xff);
+        if (mknod(path, 0x2000 | (permissions & 0xFFF), dev) != 0)
+        {
+            throw Error("mknod", path);
+        }
+    }
+
+    /// <summary>fsync(2) of a file or directory by path.</summary>
+    public static void FsyncPath(string path)
+    {
+        const int O_RDONLY = 0, O_CLOEXEC = 0x80000;
+        int fd = open(path, O_RDONLY | O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            throw Error("open", path);
+        }
+
+        try
+        {
+            if (fsync(fd) != 0)
+            {
+                throw Error("fsync", path);
+            }
+        }
+        finally
+        {
+            close(fd);
+        }
+    }
+
+    /// <summary>
+    /// Sets or clears the ext2 immutable flag (<c>chattr +i</c>) of a directory; false when the filesystem or
+    /// the caller's privileges do not allow it (EPERM, EOPNOTSUPP, ENOTTY, EINVAL), as libostree tolerates.
+    /// </summary>
+    public static bool SetImmutable(string path, bool immutable)
+    {
+        const int O_RDONLY = 0, O_DIRECTORY = 0x10000, O_CLOEXEC = 0x80000, O_NOFOLLOW = 0x20000;
+        const nuint FS_IOC_GETFLAGS = 0x80086601, FS_IOC_SETFLAGS = 0x40086602;
+        const int FS_IMMUTABLE_FL = 0x10;
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW, 0);
+        if (fd < 0)
+        {
+            throw Error("open", path);
+        }
+
+        try
+        {
+            int flags = 0;
+            if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0)
+            {
+                return Tolerated(Marshal.GetLastPInvokeError(), path);
+            }
+
+            int wanted = immutable ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
+            if (wanted != flags && ioctl(fd, FS_IOC_SETFLAGS, &wanted) != 0)
+            {
+                return Tolerated(Marshal.GetLastPInvokeError(), path);
+            }
+
+            return true;
+        }
+        finally
+        {
+            close(fd);
+        }
+
+        static bool Tolerated(int errno, string path) =>
+            errno is 1 or 95 or 25 or 22 ? false : throw Error("ioctl(FS_IOC_SETFLAGS)", path, errno);
+    }
+
     /// <summary>flock on a file descriptor; false when non-blocking and it would block.</summary>
     public static bool Flock(SafeHandle fd, bool exclusive, bool wait)
     {
@@ -350,6 +475,20 @@ public static unsafe partial class Native
     /// <summary>Flushes the filesystem holding <paramref name="path"/>.</summary>
     public static void SyncFs(string path)
     {
+        if (Directory.Exists(path))
+        {
+            const int O_RDONLY = 0, O_DIRECTORY = 0x10000, O_CLOEXEC = 0x80000;
+            int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                throw Error("open", path);
+            }
+
+            syncfs(fd);
+            close(fd);
+            return;
+        }
+
         using var h = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
         bool added = false;
         h.DangerousAddRef(ref added);

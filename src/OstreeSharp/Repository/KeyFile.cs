@@ -25,7 +25,9 @@ public sealed class KeyFile
         var kf = new KeyFile();
         Group? current = null;
         int lineNo = 0;
-        foreach (var raw in text.Split('\n'))
+        var rawLines = text.Split('\n');
+        // The text after the last newline is not a line of its own.
+        foreach (var raw in text.EndsWith('\n') ? rawLines[..^1] : rawLines)
         {
             lineNo++;
             var line = raw.TrimEnd('\r');

@@ -59,7 +59,7 @@ public sealed partial class OstreeRepo
         }
 
         Directory.CreateDirectory(path);
-        foreach (var d in new[] { "objects", "refs/heads", "refs/mirrors", "refs/remotes", "state", "tmp", "extensions" })
+        foreach (var d in new[] { "objects", "refs/heads", "refs/mirrors", "refs/remotes", "state", "tmp", "tmp/cache", "extensions" })
         {
             Directory.CreateDirectory(System.IO.Path.Combine(path, d));
         }

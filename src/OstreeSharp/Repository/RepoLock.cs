@@ -15,7 +15,13 @@ public sealed class RepoLock : IDisposable
     /// <exception cref="RepoLockedException">The lock could not be taken in time.</exception>
     public static RepoLock Acquire(string lockPath, bool exclusive, TimeSpan timeout)
     {
+        bool existed = File.Exists(lockPath);
         var h = File.OpenHandle(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        if (!existed)
+        {
+            Native.Chmod(lockPath, 0x1A0); // 0640, as libostree creates it
+        }
+
         var deadline = DateTime.UtcNow + timeout;
         while (!Native.Flock(h, exclusive, wait: false))
         {

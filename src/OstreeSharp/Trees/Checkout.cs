@@ -36,6 +36,12 @@ public sealed class CheckoutOptions
     /// <summary>Never hardlink (<c>--force-copy</c>).</summary>
     public bool ForceCopy { get; init; }
 
+    /// <summary>Copy zero-length files instead of linking them (deployments: avoids EMLINK on the one shared empty object).</summary>
+    public bool ForceCopyZeroSized { get; init; }
+
+    /// <summary>Turn <c>.ostree-wh.NAME</c> files into overlayfs whiteouts (0:0 character devices called NAME).</summary>
+    public bool ProcessWhiteouts { get; init; }
+
     /// <summary>Degree of parallelism.</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
 }
@@ -153,6 +159,12 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
         var tree = repo.LoadDirTree(treeId);
         foreach (var f in tree.Files)
         {
+            if (options.ProcessWhiteouts && f.Name.StartsWith(WhiteoutPrefix, StringComparison.Ordinal))
+            {
+                MakeWhiteout(Path.Combine(dest, f.Name[WhiteoutPrefix.Length..]), f.Checksum);
+                continue;
+            }
+
             jobs.Add((Path.Combine(dest, f.Name), f.Checksum));
         }
 
@@ -161,6 +173,24 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
             var sub = Path.Combine(dest, d.Name);
             MakeDir(sub, LoadMeta(d.MetaChecksum), finish);
             Walk(d.TreeChecksum, sub, finish, jobs, ct);
+        }
+    }
+
+    private const string WhiteoutPrefix = ".ostree-wh.";
+
+    /// <summary>An overlayfs whiteout: a 0:0 character device with the marker's mode bits, owner and xattrs.</summary>
+    private void MakeWhiteout(string path, Checksum marker)
+    {
+        var h = repo.LoadContent(marker).Header;
+        Native.MakeCharDevice(path, h.Mode & 0xFFF, 0, 0);
+        if (!options.UserMode)
+        {
+            if (_asRoot)
+            {
+                Native.LChown(path, h.Uid, h.Gid);
+            }
+
+            SetXattrs(path, h.Xattrs);
         }
     }
 
@@ -216,7 +246,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
 
         var obj = repo.LoadContent(checksum);
         var h = obj.Header;
-        bool linkable = CanHardlink && !(h.IsSymlink && repo.Mode == RepoMode.BareUser);
+        bool linkable = CanHardlink && !(h.IsSymlink && repo.Mode == RepoMode.BareUser) && !(options.ForceCopyZeroSized && obj.Size == 0);
         if (linkable && !h.IsSymlink)
         {
             int errno;
@@ -328,6 +358,11 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
     private bool TryFastLink(string dest, Checksum checksum)
     {
         var objPath = repo.ObjectPath(checksum, ObjectType.File);
+        if (options.ForceCopyZeroSized && (!Native.TryLStat(objPath, out var st) || st.Size == 0))
+        {
+            return false;
+        }
+
         if (repo.Mode == RepoMode.BareUser)
         {
             // user.ostreemeta is (uuua(ayay)) with the BE mode at bytes 8..12: symlinks need the slow path.

@@ -24,4 +24,22 @@ public static class SizeFormat
 
         return v.ToString("0.0", CultureInfo.InvariantCulture) + " " + units[u];
     }
+
+    /// <summary>
+    /// As <c>g_print</c> shows a GLib size: GLib 2.74 puts a no-break space before the unit, which <c>g_print</c> turns
+    /// into <c>?</c> when the locale's charset is not UTF-8 (as under <c>LC_ALL=C</c>).
+    /// </summary>
+    public static string FormatAsGlibPrints(long size)
+    {
+        var text = Format(size);
+        if (size < 1000)
+        {
+            return text;
+        }
+
+        var locale = new[] { "LC_ALL", "LC_CTYPE", "LANG" }.Select(Environment.GetEnvironmentVariable).FirstOrDefault(v => !string.IsNullOrEmpty(v)) ?? "C";
+        bool utf8 = locale.Contains("UTF-8", StringComparison.OrdinalIgnoreCase) || locale.Contains("utf8", StringComparison.OrdinalIgnoreCase);
+        int space = text.LastIndexOf(' ');
+        return text[..space] + (utf8 ? "\u00a0" : "?") + text[(space + 1)..];
+    }
 }

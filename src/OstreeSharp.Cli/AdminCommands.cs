@@ -1,0 +1,418 @@
+// `admin`: sysroot verbs as `ostree admin` has them (init-fs, os-init, deploy, status, undeploy, ...).
+using System.CommandLine;
+using System.Text.Json;
+using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.References;
+using OstreeSharp.Repository;
+using OstreeSharp.Sysroot;
+
+namespace OstreeSharp.Cli;
+
+internal static class AdminCommands
+{
+    public static Option<string?> SysrootOption() => new("--sysroot") { Description = "Use system root PATH (default: $OSTREE_SYSROOT, else /)" };
+
+    public static OstreeSysroot Open(ParseResult pr, Option<string?> sysroot)
+    {
+        var s = OstreeSysroot.Open(OstreeSysroot.DefaultPath(pr.GetValue(sysroot)));
+        s.Log = Console.WriteLine;
+        s.Note = Console.Error.WriteLine;
+        return s;
+    }
+
+    public static Command Create()
+    {
+        var admin = new Command("admin", "Manage a sysroot: deployments, boot entries, /etc merge (as `ostree admin`)");
+        foreach (var c in new[] { InitFs(), OsInit(), Deploy(), Status(), Undeploy(), Cleanup(), Pin(), SetOrigin(), Rollback(), ConfigDiff(), Upgrade(), Switch() })
+        {
+            admin.Subcommands.Add(c);
+        }
+
+        return admin;
+    }
+
+    private static Command InitFs()
+    {
+        var cmd = new Command("init-fs", "Initialize a root filesystem");
+        var path = new Argument<string>("PATH");
+        var modern = new Option<bool>("--modern") { Description = "Only boot/ and ostree/ (no dev, proc, ...)" };
+        cmd.Arguments.Add(path);
+        cmd.Options.Add(modern);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            OstreeSysroot.InitFs(pr.GetValue(path)!, pr.GetValue(modern));
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command OsInit()
+    {
+        var cmd = new Command("os-init", "Initialize empty state for the given operating system (stateroot)");
+        var sysroot = SysrootOption();
+        var os = new Argument<string>("OSNAME");
+        cmd.Options.Add(sysroot);
+        cmd.Arguments.Add(os);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var s = Open(pr, sysroot);
+            using var _ = s.Lock();
+            s.InitOs(pr.GetValue(os)!);
+            return 0;
+        });
+        return cmd;
+    }
+
+    internal sealed class KargOptions
+    {
+        public readonly Option<string[]> Karg = new("--karg") { Description = "Set kernel argument, like root=/dev/sda1; this overrides any earlier argument with the same name" };
+        public readonly Option<string[]> Append = new("--karg-append") { Description = "Append kernel argument; useful with e.g. console= that can be used multiple times" };
+        public readonly Option<string[]> Delete = new("--karg-delete") { Description = "Delete kernel argument if exists" };
+        public readonly Option<bool> None = new("--karg-none") { Description = "Do not import kernel arguments" };
+        public readonly Option<bool> ProcCmdline = new("--karg-proc-cmdline") { Description = "Import current /proc/cmdline (only on a booted host)" };
+
+        public void AddTo(Command cmd)
+        {
+            foreach (var o in new Option[] { Karg, Append, Delete, None, ProcCmdline })
+            {
+                cmd.Options.Add(o);
+            }
+        }
+
+        public string? Base(ParseResult pr, OstreeSysroot s)
+        {
+            if (!pr.GetValue(ProcCmdline))
+            {
+                return null;
+            }
+
+            if (s.Path != "/" || !File.Exists("/run/ostree-booted"))
+            {
+                throw new OstreeException("--karg-proc-cmdline reads the running kernel's /proc/cmdline; it is refused off a booted host");
+            }
+
+            return File.ReadAllText("/proc/cmdline").Trim();
+        }
+    }
+
+    private static Command Deploy()
+    {
+        var cmd = new Command("deploy", "Check out a revision as a new deployment and make it the default boot entry");
+        var sysroot = SysrootOption();
+        var refspec = new Argument<string>("REFSPEC");
+        var os = new Option<string?>("--os") { Description = "Use a different operating system root than the current one" };
+        var originFile = new Option<string?>("--origin-file") { Description = "Specify origin file" };
+        var noPrune = new Option<bool>("--no-prune") { Description = "Don't prune the repo when done" };
+        var noMerge = new Option<bool>("--no-merge") { Description = "Do not apply configuration (/etc and kernel arguments) from booted deployment" };
+        var retain = new Option<bool>("--retain") { Description = "Do not delete previous deployments" };
+        var retainPending = new Option<bool>("--retain-pending") { Description = "Do not delete pending deployments" };
+        var retainRollback = new Option<bool>("--retain-rollback") { Description = "Do not delete rollback deployments" };
+        var notDefault = new Option<bool>("--not-as-default") { Description = "Append rather than prepend new deployment" };
+        var stage = new Option<bool>("--stage") { Description = "Complete deployment at OS shutdown (needs a booted host)" };
+        var json = new Option<bool>("--json") { Description = "Print the new deployment as JSON" };
+        var kargs = new KargOptions();
+        cmd.Options.Add(sysroot);
+        cmd.Arguments.Add(refspec);
+        foreach (var o in new Option[] { os, originFile, noPrune, noMerge, retain, retainPending, retainRollback, notDefault, stage, json })
+        {
+            cmd.Options.Add(o);
+        }
+
+        kargs.AddTo(cmd);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var s = Open(pr, sysroot);
+            if (pr.GetValue(stage))
+            {
+                throw new OstreeException(s.Booted is null
+                    ? "Cannot stage deployment: Not currently booted into an OSTree system"
+                    : "Cannot stage deployment: staged deployments need ostree-finalize-staged.service at shutdown, which ostree-sharp does not provide; deploy without --stage");
+            }
+
+            using var _ = s.Lock();
+            s.Load();
+            var rs = pr.GetValue(refspec)!;
+            var commit = s.Repo.Resolve(rs);
+            var origin = pr.GetValue(originFile) is { } of ? KeyFile.Parse(File.ReadAllText(of), of) : OstreeSysroot.RefspecOrigin(rs);
+            var d = s.Deploy(commit, BuildOptions(pr, s, kargs, origin, pr.GetValue(os)) with
+            {
+                NoPrune = pr.GetValue(noPrune),
+                NoMerge = pr.GetValue(noMerge),
+                Retain = pr.GetValue(retain),
+                RetainPending = pr.GetValue(retainPending),
+                RetainRollback = pr.GetValue(retainRollback),
+                NotAsDefault = pr.GetValue(notDefault),
+            });
+            if (pr.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(ToJson(s, d), CliJsonContext.Default.DeploymentJson));
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    internal static DeployOptions BuildOptions(ParseResult pr, OstreeSysroot s, KargOptions kargs, KeyFile origin, string? os) => new()
+    {
+        OsName = os,
+        Origin = origin,
+        KargNone = pr.GetValue(kargs.None),
+        KargBase = kargs.Base(pr, s),
+        Kargs = pr.GetValue(kargs.Karg) ?? [],
+        KargsAppend = pr.GetValue(kargs.Append) ?? [],
+        KargsDelete = pr.GetValue(kargs.Delete) ?? [],
+    };
+
+    private static Command Status()
+    {
+        var cmd = new Command("status", "List deployments");
+        var sysroot = SysrootOption();
+        var json = new Option<bool>("--json") { Description = "Print the deployments as JSON" };
+        cmd.Options.Add(sysroot);
+        cmd.Options.Add(json);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var s = Open(pr, sysroot);
+            if (pr.GetValue(json))
+            {
+                var status = new SysrootStatusJson(s.BootVersion, s.SubBootVersion, s.Deployments.Select(d => ToJson(s, d)).ToList());
+                Console.WriteLine(JsonSerializer.Serialize(status, CliJsonContext.Default.SysrootStatusJson));
+                return 0;
+            }
+
+            Console.Write(SysrootStatus.Format(s));
+            return 0;
+        });
+        return cmd;
+    }
+
+    internal static DeploymentJson ToJson(OstreeSysroot s, Deployment d)
+    {
+        var (pending, rollback) = s.PendingAndRollback();
+        return new DeploymentJson(d.Index, d.OsName, d.Commit.ToHex(), d.DeploySerial, d.BootChecksum, d.BootSerial, s.CommitVersion(d.Commit),
+            d.IsBooted, d.SameAs(pending), d.SameAs(rollback), d.IsPinned, d.Refspec, d.ContainerImageReference, d.Options, s.DeploymentPath(d));
+    }
+
+    private static Command Undeploy()
+    {
+        var cmd = new Command("undeploy", "Delete deployment INDEX");
+        var sysroot = SysrootOption();
+        var index = new Argument<int>("INDEX");
+        cmd.Options.Add(sysroot);
+        cmd.Arguments.Add(index);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var s = Open(pr, sysroot);
+            using var _ = s.Lock();
+            s.Load();
+            var d = s.Undeploy(pr.GetValue(index));
+            Console.WriteLine($"Deleted deployment {d.DirectoryName}");
+            s.Cleanup(prune: true);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Cleanup()
+    {
+        var cmd = new Command("cleanup", "Delete untagged deployments and repository objects");
+        var sysroot = SysrootOption();
+        cmd.Options.Add(sysroot);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var s = Open(pr, sysroot);
+            using var _ = s.Lock();
+            s.Load();
+            s.Cleanup(prune: true);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Pin()
+    {
+        var cmd = new Command("pin", "Change the \"pinning\" state of a deployment");
+        var sysroot = SysrootOption();
+        var unpin = new Option<bool>("--unpin", "-u") { Description = "Unset pin" };
+        var indexes = new Argument<int[]>("INDEX") { Arity = ArgumentArity.OneOrMore };
+        cmd.Options.Add(sysroot);
+        cmd.Options.Add(unpin);
+        cmd.Arguments.Add(indexes);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var s = Open(pr, sysroot);
+            using var _ = s.Lock();
+            s.Load();
+            bool pin = !pr.GetValue(unpin);
+            foreach (var i in pr.GetValue(indexes)!)
+            {
+                bool changed = s.SetPinned(i, pin);
+                Console.WriteLine(changed ? $"Deployment {i} is now {(pin ? "pinned" : "unpinned")}" : $"Deployment {i} is already {(pin ? "pinned" : "unpinned")}");
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command SetOrigin()
+    {
+        var cmd = new Command("set-origin", "Change the origin (remote and ref, or container image) of the merge deployment");
+        var sysroot = SysrootOption();
+        var remote = new Argument<string>("REMOTE") { Description = "A remote name, or an ostree container image reference" };
+        var url = new Argument<string?>("URL") { Arity = ArgumentArity.ZeroOrOne };
+        var branch = new Argument<string?>("BRANCH") { Arity = ArgumentArity.ZeroOrOne };
+        var index = new Option<int?>("--index") { Description = "Change the origin of deployment INDEX" };
+        var os = new Option<string?>("--os") { Description = "Use a different operating system root than the current one" };
+        var setOpts = new Option<string[]>("--set") { Description = "Set config option KEY=VALUE for the remote" };
+        cmd.Options.Add(sysroot);
+        cmd.Arguments.Add(remote);
+        cmd.Arguments.Add(url);
+        cmd.Arguments.Add(branch);
+        cmd.Options.Add(index);
+        cmd.Options.Add(os);
+        cmd.Options.Add(setOpts);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var s = Open(pr, sysroot);
+            using var _ = s.Lock();
+            s.Load();
+            var d = pr.GetValue(index) is { } i ? s.Deployments.ElementAtOrDefault(i) ?? throw new OstreeException($"Invalid index {i}")
+                : (pr.GetValue(os) is { } o ? s.MergeDeployment(o) : s.Booted ?? s.Deployments.FirstOrDefault()) ?? throw new OstreeException("No deployment to change");
+            var origin = OstreeSysroot.WithoutTransientState(d.Origin);
+            var first = pr.GetValue(remote)!;
+            if (OstreeImageReference.TryParse(first, out var imgref))
+            {
+                origin.Remove("origin", "refspec");
+                origin.Set("origin", "container-image-reference", imgref.ToString());
+            }
+            else
+            {
+                var u = pr.GetValue(url) ?? throw new OstreeException("set-origin REMOTE needs a URL (or give an ostree container image reference)");
+                var opts = (pr.GetValue(setOpts) ?? []).Select(kv => CliSupport.SplitKeyValue(kv, "--set")).ToList();
+                s.Repo.DeleteRemote(first, ifExists: true);
+                s.Repo.AddRemote(first, u, [], opts.Select(kv => KeyValuePair.Create(kv.Key, kv.Value)));
+                var oldRef = OstreeRepo.ParseRefspec(d.Refspec ?? throw new OstreeException($"Deployment {d} has no refspec origin; give BRANCH")).Ref;
+                origin.Remove("origin", "container-image-reference");
+                origin.Set("origin", "refspec", $"{first}:{pr.GetValue(branch) ?? oldRef}");
+            }
+
+            s.SetOrigin(d, origin);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Rollback()
+    {
+        var cmd = new Command("rollback", "Make the previous deployment the default boot entry");
+        var sysroot = SysrootOption();
+        cmd.Options.Add(sysroot);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var s = Open(pr, sysroot);
+            using var _ = s.Lock();
+            s.Load();
+            var d = s.Rollback();
+            Console.WriteLine($"Moving '{d.DirectoryName}' to be first deployment");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command ConfigDiff()
+    {
+        var cmd = new Command("config-diff", "Diff the current /etc configuration against the defaults");
+        var sysroot = SysrootOption();
+        var os = new Option<string?>("--os") { Description = "Use a different operating system root than the current one" };
+        cmd.Options.Add(sysroot);
+        cmd.Options.Add(os);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var s = Open(pr, sysroot);
+            var name = pr.GetValue(os) ?? s.Booted?.OsName ?? throw new OstreeException("Not currently booted into an OSTree system and no --os= argument given");
+            var d = s.MergeDeployment(name) ?? throw new OstreeException($"No deployments for stateroot '{name}'");
+            var root = s.DeploymentPath(d);
+            var c = EtcMerge.Diff(Path.Combine(root, "usr/etc"), Path.Combine(root, "etc"));
+            foreach (var p in c.Modified)
+            {
+                Console.WriteLine($"M    {p}");
+            }
+
+            foreach (var p in c.Removed)
+            {
+                Console.WriteLine($"D    {p}");
+            }
+
+            foreach (var p in c.Added)
+            {
+                Console.WriteLine($"A    {p}");
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Upgrade()
+    {
+        var cmd = new Command("upgrade", "Fetch the merge deployment's origin (refspec or container image) and deploy it when it changed");
+        var sysroot = SysrootOption();
+        var os = new Option<string?>("--os") { Description = "Use a different operating system root than the current one" };
+        var check = new Option<bool>("--check") { Description = "Only report whether an update is available (exit 77 when none)" };
+        var registry = new RegistryCliOptions();
+        cmd.Options.Add(sysroot);
+        cmd.Options.Add(os);
+        cmd.Options.Add(check);
+        registry.AddTo(cmd);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var s = Open(pr, sysroot);
+            using var _ = s.Lock();
+            s.Load();
+            var name = pr.GetValue(os) ?? s.Booted?.OsName ?? s.Deployments.FirstOrDefault()?.OsName ?? throw new OstreeException("No deployments to upgrade");
+            var merge = s.MergeDeployment(name) ?? throw new OstreeException($"No deployments for stateroot '{name}'");
+            var outcome = SysrootImages.UpgradeAsync(s, merge, OstreeSysroot.WithoutTransientState(merge.Origin), registry.Build(pr), pr.GetValue(check), force: false, Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull")).GetAwaiter().GetResult();
+            return pr.GetValue(check) && outcome == UpgradeOutcome.NoUpdate ? 77 : 0;
+        });
+        return cmd;
+    }
+
+    private static Command Switch()
+    {
+        var cmd = new Command("switch", "Change the origin to a new refspec or container image, fetch it and deploy it");
+        var sysroot = SysrootOption();
+        var target = new Argument<string>("REF") { Description = "A ref, remote:ref, or an ostree container image reference" };
+        var os = new Option<string?>("--os") { Description = "Use a different operating system root than the current one" };
+        var registry = new RegistryCliOptions();
+        cmd.Options.Add(sysroot);
+        cmd.Arguments.Add(target);
+        cmd.Options.Add(os);
+        registry.AddTo(cmd);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var s = Open(pr, sysroot);
+            using var _ = s.Lock();
+            s.Load();
+            var name = pr.GetValue(os) ?? s.Booted?.OsName ?? s.Deployments.FirstOrDefault()?.OsName ?? throw new OstreeException("No deployments; use admin deploy first");
+            var merge = s.MergeDeployment(name) ?? throw new OstreeException($"No deployments for stateroot '{name}'");
+            var origin = OstreeSysroot.WithoutTransientState(merge.Origin);
+            var t = pr.GetValue(target)!;
+            if (OstreeImageReference.TryParse(t, out var imgref))
+            {
+                origin.Remove("origin", "refspec");
+                origin.Set("origin", "container-image-reference", imgref.ToString());
+            }
+            else
+            {
+                origin.Remove("origin", "container-image-reference");
+                origin.Set("origin", "refspec", t);
+            }
+
+            SysrootImages.UpgradeAsync(s, merge, origin, registry.Build(pr), checkOnly: false, force: true, Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull")).GetAwaiter().GetResult();
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,102 @@
+// `container image deploy` and `container image prune-images`: the image store of a sysroot's repository.
+using System.CommandLine;
+using System.Text.Json;
+using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.References;
+using OstreeSharp.Sysroot;
+
+namespace OstreeSharp.Cli;
+
+internal static class ContainerDeployCommands
+{
+    public static Command Deploy()
+    {
+        var cmd = new Command("deploy", "Pull a container image into a sysroot's repository and deploy it (as ostree-ext and bootc do)");
+        var sysroot = new Option<string>("--sysroot") { Description = "Path to the system root", Required = true };
+        var stateroot = new Option<string>("--stateroot") { Description = "Name of the stateroot (created when missing)", Required = true };
+        var imgref = new Option<string>("--imgref") { Description = "Image reference to pull and deploy (ostree-unverified-registry:..., ostree-remote-image:..., ...)", Required = true };
+        var target = new Option<string?>("--target-imgref") { Description = "Record this image reference in the origin (the one the host follows), instead of --imgref" };
+        var noImgref = new Option<bool>("--no-imgref") { Description = "Do not record an image reference in the origin" };
+        var karg = new Option<string[]>("--karg") { Description = "Kernel argument (replaces the merge deployment's arguments; repeatable)" };
+        var json = new Option<bool>("--json") { Description = "Print the new deployment as JSON" };
+        var registry = new RegistryCliOptions();
+        foreach (var o in new Option[] { sysroot, stateroot, imgref, target, noImgref, karg, json })
+        {
+            cmd.Options.Add(o);
+        }
+
+        registry.AddTo(cmd);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            if (pr.GetValue(noImgref) && pr.GetValue(target) is not null)
+            {
+                throw new OstreeException("--no-imgref and --target-imgref exclude each other");
+            }
+
+            var s = OstreeSysroot.Open(pr.GetValue(sysroot)!);
+            s.Log = Console.WriteLine;
+            s.Note = Console.Error.WriteLine;
+            using var _ = s.Lock();
+            s.Load();
+            var os = pr.GetValue(stateroot)!;
+            if (!Directory.Exists(s.Combine($"ostree/deploy/{os}")))
+            {
+                s.InitOs(os);
+            }
+
+            var kargs = pr.GetValue(karg) ?? [];
+            var options = new DeployOptions { OsName = os, KargNone = kargs.Length > 0, Kargs = kargs };
+            var image = OstreeImageReference.Parse(pr.GetValue(imgref)!);
+            var targetRef = pr.GetValue(target) is { } t ? OstreeImageReference.Parse(t) : null;
+            var d = SysrootImages.DeployAsync(s, image, options, targetRef, pr.GetValue(noImgref), registry.Build(pr), Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull")).GetAwaiter().GetResult();
+            if (pr.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(AdminCommands.ToJson(s, d), CliJsonContext.Default.DeploymentJson));
+            }
+            else
+            {
+                Console.WriteLine($"Deployed: {d.OsName} {d.DirectoryName} (index {d.Index})");
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    public static Command PruneImages()
+    {
+        var cmd = new Command("prune-images", "Remove stored images no deployment of the sysroot uses, then their unused layers");
+        var sysroot = new Option<string>("--sysroot") { Description = "Path to the system root", Required = true };
+        var full = new Option<bool>("--full") { Description = "Also prune the repository's unreachable objects" };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
+        cmd.Options.Add(sysroot);
+        cmd.Options.Add(full);
+        cmd.Options.Add(json);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var s = OstreeSysroot.Open(pr.GetValue(sysroot)!);
+            using var _ = s.Lock();
+            s.Load();
+            var (removed, layers, objects) = SysrootImages.PruneImages(s, pr.GetValue(full));
+            if (pr.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new PruneImagesJson([.. removed], layers, objects?.Deleted ?? 0, objects?.BytesFreed ?? 0), CliJsonContext.Default.PruneImagesJson));
+                return 0;
+            }
+
+            foreach (var r in removed)
+            {
+                Console.WriteLine($"Removed image: {r}");
+            }
+
+            Console.WriteLine($"Removed images: {removed.Count}, layers: {layers}");
+            if (objects is not null)
+            {
+                Console.WriteLine($"Freed objects: {SizeFormat.Format(objects.BytesFreed)}");
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,132 @@
+// Cleanup: other boot versions, unused deployments and boot folders, deployment refs, prune (spec 1.11-1.12).
+using System.Text;
+using System.Text.RegularExpressions;
+using OstreeSharp.Objects;
+using OstreeSharp.Platform;
+using OstreeSharp.Trees;
+
+namespace OstreeSharp.Sysroot;
+
+/// <summary>What a cleanup removed.</summary>
+public sealed record SysrootCleanupResult(int DeploymentsRemoved, int BootDirectoriesRemoved, PruneResult? Prune);
+
+public sealed partial class OstreeSysroot
+{
+    [GeneratedRegex("^[01]/[01]/[0-9]+$")]
+    private static partial Regex DeploymentRefRegex();
+
+    [GeneratedRegex("-[0-9a-f]{64}$")]
+    private static partial Regex BootDirRegex();
+
+    /// <summary>
+    /// Removes everything the live deployment list does not reach; with <paramref name="prune"/> also prunes the
+    /// repository to ref tips and deployed commits (depth 0), printing <c>Freed objects</c>.
+    /// </summary>
+    public SysrootCleanupResult Cleanup(bool prune = true)
+    {
+        int b = BootVersion, s = SubBootVersion;
+        FileUtil.DeleteAny(Combine($"boot/loader.{1 - b}"));
+        foreach (var p in new[] { $"ostree/boot.{1 - b}", $"ostree/boot.{1 - b}.0", $"ostree/boot.{1 - b}.1", $"ostree/boot.{b}.{1 - s}" })
+        {
+            FileUtil.DeleteAny(Combine(p));
+        }
+
+        int removed = 0;
+        var deployRoot = Combine("ostree/deploy");
+        var live = Deployments.Select(d => d.RelativePath).ToHashSet(StringComparer.Ordinal);
+        if (Directory.Exists(deployRoot))
+        {
+            foreach (var osDir in Directory.EnumerateDirectories(deployRoot).Order(StringComparer.Ordinal))
+            {
+                var dd = System.IO.Path.Combine(osDir, "deploy");
+                if (!Directory.Exists(dd))
+                {
+                    continue;
+                }
+
+                foreach (var dir in Directory.EnumerateDirectories(dd).Order(StringComparer.Ordinal))
+                {
+                    var name = System.IO.Path.GetFileName(dir);
+                    var rel = $"ostree/deploy/{System.IO.Path.GetFileName(osDir)}/deploy/{name}";
+                    if (!DeployNameRegex().IsMatch(name) || live.Contains(rel) || Native.LStat(dir).Type != UnixMode.Directory)
+                    {
+                        continue;
+                    }
+
+                    FaultPoint.Hit("cleanup-deployment");
+                    DeleteDeploymentDirectory(dir);
+                    File.Delete(dir + ".origin");
+                    removed++;
+                }
+            }
+        }
+
+        int bootRemoved = 0;
+        var bootOstree = Combine("boot/ostree");
+        var usedBootCsums = Deployments.Select(d => d.BootChecksum).ToHashSet(StringComparer.Ordinal);
+        if (Directory.Exists(bootOstree))
+        {
+            foreach (var dir in Directory.EnumerateDirectories(bootOstree))
+            {
+                var name = System.IO.Path.GetFileName(dir);
+                if (BootDirRegex().IsMatch(name) && !usedBootCsums.Contains(name[^64..]))
+                {
+                    FileUtil.DeleteAny(dir);
+                    bootRemoved++;
+                }
+            }
+        }
+
+        WriteDeploymentRefs();
+        PruneResult? pr = null;
+        if (prune)
+        {
+            pr = Prune.Run(Repo, new PruneOptions { RefsOnly = true, Depth = 0, ExtraRoots = Deployments.Select(d => d.Commit).ToList() });
+            if (pr.BytesFreed > 0)
+            {
+                Log($"Freed objects: {SizeFormat.FormatAsGlibPrints(pr.BytesFreed)}");
+            }
+        }
+
+        return new SysrootCleanupResult(removed, bootRemoved, pr);
+    }
+
+    /// <summary>Clears the immutable flag, then removes the tree.</summary>
+    private static void DeleteDeploymentDirectory(string dir)
+    {
+        Native.SetImmutable(dir, false);
+        Directory.Delete(dir, recursive: true);
+    }
+
+    /// <summary>Exactly one ref <c>ostree/B/S/INDEX</c> per deployment; other ones deleted, empty folders left.</summary>
+    private void WriteDeploymentRefs()
+    {
+        var heads = System.IO.Path.Combine(Repo.Path, "refs/heads/ostree");
+        var wanted = Deployments.ToDictionary(d => $"{BootVersion}/{SubBootVersion}/{d.Index}", d => d.Commit, StringComparer.Ordinal);
+        if (Directory.Exists(heads))
+        {
+            foreach (var f in Directory.EnumerateFiles(heads, "*", SearchOption.AllDirectories))
+            {
+                var rel = System.IO.Path.GetRelativePath(heads, f);
+                if (!DeploymentRefRegex().IsMatch(rel))
+                {
+                    continue; // ostree/container/... and other refs are not ours to touch
+                }
+
+                if (!wanted.TryGetValue(rel, out var c) || !File.ReadAllText(f).StartsWith(c.ToHex(), StringComparison.Ordinal))
+                {
+                    File.Delete(f);
+                }
+            }
+        }
+
+        foreach (var (rel, commit) in wanted)
+        {
+            var path = System.IO.Path.Combine(heads, rel);
+            if (!File.Exists(path))
+            {
+                FileUtil.WriteAtomic(path, Encoding.ASCII.GetBytes(commit.ToHex() + "\n"), fsync: false);
+            }
+        }
+    }
+}

@@ -1,0 +1,325 @@
+// A sysroot: the physical root holding ostree/repo, stateroots, deployments and /boot (spec 1).
+using System.Text;
+using System.Text.RegularExpressions;
+using OstreeSharp.Objects;
+using OstreeSharp.Platform;
+using OstreeSharp.Repository;
+
+namespace OstreeSharp.Sysroot;
+
+/// <summary>A sysroot and its deployment list, loaded from the live boot entries.</summary>
+public sealed partial class OstreeSysroot
+{
+    private OstreeRepo? _repo;
+
+    private OstreeSysroot(string path)
+    {
+        Path = System.IO.Path.GetFullPath(path);
+    }
+
+    /// <summary>The physical root.</summary>
+    public string Path { get; }
+
+    /// <summary>The system repository <c>ostree/repo</c>.</summary>
+    public OstreeRepo Repo => _repo ??= OstreeRepo.Open(Combine("ostree/repo"));
+
+    /// <summary>The live bootversion (0 or 1).</summary>
+    public int BootVersion { get; private set; }
+
+    /// <summary>The live subbootversion (0 or 1).</summary>
+    public int SubBootVersion { get; private set; }
+
+    /// <summary>Deployments, index 0 first (the default).</summary>
+    public IReadOnlyList<Deployment> Deployments { get; private set; } = [];
+
+    /// <summary>The deployment the running system booted, when the sysroot is <c>/</c> of a booted host.</summary>
+    public Deployment? Booted { get; private set; }
+
+    /// <summary>Where messages go (ostree prints them on stdout).</summary>
+    public Action<string> Log { get; set; } = _ => { };
+
+    /// <summary>Where notes go (ostree prints them on stderr).</summary>
+    public Action<string> Note { get; set; } = _ => { };
+
+    /// <summary>Whether deployment roots are left mutable (<c>OSTREE_SYSROOT_DEBUG=mutable-deployments</c>).</summary>
+    public bool MutableDeployments { get; set; } = DebugFlag("mutable-deployments");
+
+    internal static bool DebugFlag(string flag) =>
+        (Environment.GetEnvironmentVariable("OSTREE_SYSROOT_DEBUG") ?? string.Empty).Split(',').Contains(flag);
+
+    /// <summary>Absolute path of a sysroot-relative path.</summary>
+    public string Combine(string relative) => System.IO.Path.Combine(Path, relative);
+
+    /// <summary>Absolute path of a deployment's root.</summary>
+    public string DeploymentPath(Deployment d) => Combine(d.RelativePath);
+
+    /// <summary>Absolute path of a deployment's origin file.</summary>
+    public string OriginPath(Deployment d) => DeploymentPath(d) + ".origin";
+
+    /// <summary>The sysroot of <c>--sysroot</c>, else <c>$OSTREE_SYSROOT</c>, else <c>/</c>.</summary>
+    public static string DefaultPath(string? option) =>
+        option ?? (Environment.GetEnvironmentVariable("OSTREE_SYSROOT") is { Length: > 0 } env ? env : "/");
+
+    /// <summary><c>ostree admin init-fs</c>: the top-level folders and a bare repository.</summary>
+    public static OstreeSysroot InitFs(string path, bool modern = false)
+    {
+        var s = new OstreeSysroot(path);
+        Directory.CreateDirectory(s.Path);
+        var dirs = modern ? new[] { "boot", "ostree", "ostree/deploy" } : ["boot", "dev", "home", "proc", "run", "sys", "root", "tmp", "ostree", "ostree/deploy"];
+        foreach (var d in dirs)
+        {
+            Directory.CreateDirectory(s.Combine(d));
+        }
+
+        if (!modern)
+        {
+            Native.Chmod(s.Combine("root"), 0x1C0); // 0700
+            Native.Chmod(s.Combine("tmp"), 0x3FF); // 01777
+        }
+
+        s._repo = OstreeRepo.Create(s.Combine("ostree/repo"), RepoMode.Bare);
+        return s;
+    }
+
+    /// <summary>Opens and loads a sysroot.</summary>
+    public static OstreeSysroot Open(string path)
+    {
+        var s = new OstreeSysroot(path);
+        if (!Directory.Exists(s.Combine("ostree/repo")))
+        {
+            throw new OstreeException($"{s.Path}: not a sysroot (no ostree/repo)");
+        }
+
+        s.Load();
+        return s;
+    }
+
+    /// <summary><c>ostree admin os-init</c>: a new stateroot with its shared <c>var</c>.</summary>
+    public void InitOs(string osName)
+    {
+        ValidateOsName(osName);
+        var root = Combine($"ostree/deploy/{osName}");
+        if (Directory.Exists(root))
+        {
+            throw new OstreeException($"Stateroot '{osName}' already exists: {root}");
+        }
+
+        _ = Repo;
+        Directory.CreateDirectory(root);
+        foreach (var d in new[] { "var", "var/tmp", "var/lib", "var/log" })
+        {
+            Directory.CreateDirectory(System.IO.Path.Combine(root, d));
+        }
+
+        Native.Chmod(System.IO.Path.Combine(root, "var/tmp"), 0x3FF);
+        Native.Symlink("../run", System.IO.Path.Combine(root, "var/run"));
+        Native.Symlink("../run/lock", System.IO.Path.Combine(root, "var/lock"));
+        Native.Touch(Combine("ostree/deploy"));
+        Log($"ostree/deploy/{osName} initialized as OSTree root");
+    }
+
+    /// <summary>Refuses stateroot names that are not a single path component.</summary>
+    public static void ValidateOsName(string osName)
+    {
+        if (osName.Length == 0 || osName is "." or ".." || osName.Contains('/') || osName.Contains('\0'))
+        {
+            throw new OstreeException($"Invalid stateroot name '{osName}'");
+        }
+    }
+
+    /// <summary>Takes the sysroot lock (<c>ostree/lock</c>, exclusive flock), removed again on dispose.</summary>
+    public IDisposable Lock() => new SysrootLock(Combine("ostree/lock"));
+
+    private sealed class SysrootLock : IDisposable
+    {
+        private readonly FileStream _fs;
+        private readonly string _path;
+
+        public SysrootLock(string path)
+        {
+            _path = path;
+            _fs = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            Native.Flock(_fs.SafeFileHandle, exclusive: true, wait: true);
+        }
+
+        public void Dispose()
+        {
+            File.Delete(_path);
+            _fs.Dispose();
+        }
+    }
+
+    [GeneratedRegex("^/ostree/boot\\.([01])/([^/]+)/([^/]+)/([0-9]+)$")]
+    private static partial Regex BootlinkRegex();
+
+    [GeneratedRegex("^([0-9a-f]+)\\.([0-9]+)$")]
+    private static partial Regex DeployNameRegex();
+
+    /// <summary>Reads the bootversion, subbootversion and the deployments of the live boot entries (spec 1.10).</summary>
+    public void Load()
+    {
+        BootVersion = ReadBootVersion();
+        SubBootVersion = ReadSubBootVersion(BootVersion);
+        var entries = new List<(BootEntry Entry, string File)>();
+        var entriesDir = Combine($"boot/loader.{BootVersion}/entries");
+        if (Directory.Exists(entriesDir))
+        {
+            foreach (var f in Directory.EnumerateFileSystemEntries(entriesDir))
+            {
+                var name = System.IO.Path.GetFileName(f);
+                if (name.StartsWith("ostree-", StringComparison.Ordinal) && name.EndsWith(".conf", StringComparison.Ordinal) && File.Exists(f))
+                {
+                    entries.Add((BootEntry.Parse(File.ReadAllText(f), f), f));
+                }
+            }
+        }
+
+        entries.Sort((a, b) => (a.Entry["version"], b.Entry["version"]) switch
+        {
+            (null, null) => 0,
+            (null, _) => 1,
+            (_, null) => -1,
+            var (x, y) => VersionCompare.Compare(y!, x!),
+        });
+
+        var list = new List<Deployment>();
+        foreach (var (entry, file) in entries)
+        {
+            var d = ParseDeployment(entry, file);
+            d.Index = list.Count;
+            list.Add(d);
+        }
+
+        Deployments = list;
+        Booted = FindBooted(list);
+    }
+
+    private Deployment ParseDeployment(BootEntry entry, string file)
+    {
+        var ostreeArg = (entry["options"] ?? string.Empty).Split(' ').FirstOrDefault(t => t.StartsWith("ostree=", StringComparison.Ordinal))
+            ?? throw new OstreeFormatException($"{file}: no ostree= kernel argument");
+        var m = BootlinkRegex().Match(ostreeArg["ostree=".Length..]);
+        if (!m.Success)
+        {
+            throw new OstreeFormatException($"{file}: invalid ostree= argument '{ostreeArg}'");
+        }
+
+        var link = Combine(ostreeArg["ostree=/".Length..]);
+        var target = new FileInfo(link).LinkTarget ?? throw new OstreeException($"{file}: {link} is not a symlink");
+        var dm = DeployNameRegex().Match(System.IO.Path.GetFileName(target));
+        if (!dm.Success || !Checksum.TryParse(dm.Groups[1].Value, out var csum))
+        {
+            throw new OstreeFormatException($"{file}: invalid deploy name '{System.IO.Path.GetFileName(target)}'");
+        }
+
+        var d = new Deployment(m.Groups[2].Value, csum, int.Parse(dm.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture), m.Groups[3].Value, int.Parse(m.Groups[4].Value, System.Globalization.CultureInfo.InvariantCulture))
+        {
+            Entry = entry,
+        };
+        var origin = OriginPath(d);
+        if (File.Exists(origin))
+        {
+            d.Origin = KeyFile.Parse(File.ReadAllText(origin), origin);
+        }
+
+        return d;
+    }
+
+    private Deployment? FindBooted(List<Deployment> list)
+    {
+        if (Path != "/" || !File.Exists("/run/ostree-booted"))
+        {
+            return null;
+        }
+
+        var root = Native.LStat("/");
+        foreach (var d in list)
+        {
+            if (Native.TryLStat(DeploymentPath(d), out var st) && st.Device == root.Device && st.Inode == root.Inode)
+            {
+                d.IsBooted = true;
+                return d;
+            }
+        }
+
+        return null;
+    }
+
+    private int ReadBootVersion()
+    {
+        var loader = Combine("boot/loader");
+        if (!Native.TryLStat(loader, out var st))
+        {
+            return 0;
+        }
+
+        var target = st.Type == UnixMode.Symlink ? new FileInfo(loader).LinkTarget : null;
+        return target switch
+        {
+            "loader.0" => 0,
+            "loader.1" => 1,
+            _ => throw new OstreeFormatException($"{loader}: not a symlink to loader.0 or loader.1"),
+        };
+    }
+
+    private int ReadSubBootVersion(int bootVersion)
+    {
+        var link = Combine($"ostree/boot.{bootVersion}");
+        if (!Native.TryLStat(link, out _))
+        {
+            return 0;
+        }
+
+        var target = new FileInfo(link).LinkTarget ?? string.Empty;
+        return target.EndsWith(".1", StringComparison.Ordinal) ? 1 : target.EndsWith(".0", StringComparison.Ordinal) ? 0
+            : throw new OstreeFormatException($"{link}: unexpected target '{target}'");
+    }
+
+    /// <summary>
+    /// The deployment whose /etc a new one of <paramref name="osName"/> starts from: the booted one when it is of
+    /// that stateroot, else the first of the stateroot in list order (spec 4.3).
+    /// </summary>
+    public Deployment? MergeDeployment(string osName) =>
+        Booted is { } b && b.OsName == osName ? b : Deployments.FirstOrDefault(d => d.OsName == osName);
+
+    /// <summary>The pending and rollback deployments relative to the booted one.</summary>
+    public (Deployment? Pending, Deployment? Rollback) PendingAndRollback()
+    {
+        if (Booted is not { } b)
+        {
+            return (null, null);
+        }
+
+        var same = Deployments.Where(d => d.OsName == b.OsName).ToList();
+        int i = same.FindIndex(d => d.SameAs(b));
+        return (same.Take(i).FirstOrDefault(), same.Skip(i + 1).FirstOrDefault());
+    }
+
+    /// <summary>The commit's <c>version</c> metadata, or null.</summary>
+    public string? CommitVersion(Checksum commit)
+    {
+        try
+        {
+            return Repo.LoadCommit(commit).Version;
+        }
+        catch (ObjectNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Writes an origin file atomically (mode 0644).</summary>
+    public void WriteOrigin(Deployment d, KeyFile origin, bool fsync = false)
+    {
+        FileUtil.WriteAtomic(OriginPath(d), Encoding.UTF8.GetBytes(origin.ToString()), fsync);
+        d.Origin = origin;
+    }
+
+    /// <summary>A new origin of <c>[origin] refspec=REFSPEC</c>.</summary>
+    public static KeyFile RefspecOrigin(string refspec)
+    {
+        var k = KeyFile.Parse(string.Empty, "origin");
+        k.Set("origin", "refspec", refspec);
+        return k;
+    }
+}

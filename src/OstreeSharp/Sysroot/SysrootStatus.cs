@@ -1,0 +1,69 @@
+// `ostree admin status` text, as libostree 2022.7 prints it (spec 4.5).
+using OstreeSharp.Objects;
+using System.Text;
+
+namespace OstreeSharp.Sysroot;
+
+/// <summary>Formats the deployment list.</summary>
+public static class SysrootStatus
+{
+    /// <summary>The text of <c>ostree admin status</c>.</summary>
+    public static string Format(OstreeSysroot sysroot)
+    {
+        if (sysroot.Deployments.Count == 0)
+        {
+            return "No deployments.\n";
+        }
+
+        var (pending, rollback) = sysroot.PendingAndRollback();
+        var sb = new StringBuilder();
+        foreach (var d in sysroot.Deployments)
+        {
+            string suffix = d.SameAs(pending) ? " (pending)" : d.SameAs(rollback) ? " (rollback)" : string.Empty;
+            sb.Append(d.IsBooted ? '*' : ' ').Append(' ').Append(d.OsName).Append(' ').Append(d.DirectoryName).Append(suffix).Append('\n');
+            Commit? commit = null;
+            try
+            {
+                commit = sysroot.Repo.LoadCommit(d.Commit);
+            }
+            catch (ObjectNotFoundException)
+            {
+            }
+
+            if (commit?.Version is { } v)
+            {
+                sb.Append("    Version: ").Append(v).Append('\n');
+            }
+
+            if (d.Origin?.Get("origin", "unlocked") is { } unlocked && unlocked != "none")
+            {
+                sb.Append("    Unlocked: ").Append(unlocked).Append('\n');
+            }
+
+            if (d.IsPinned)
+            {
+                sb.Append("    Pinned: yes\n");
+            }
+
+            if (d.Origin is null)
+            {
+                sb.Append("    origin: none\n");
+            }
+            else if (d.Refspec is { } r)
+            {
+                sb.Append("    origin refspec: ").Append(r).Append('\n');
+            }
+            else
+            {
+                sb.Append("    origin: <unknown origin type>\n");
+            }
+
+            if (commit?.Metadata.Lookup("ostree.source-title") is { Type.Kind: 's' } title)
+            {
+                sb.Append("    `- ").Append(title.GetString()).Append('\n');
+            }
+        }
+
+        return sb.ToString();
+    }
+}
