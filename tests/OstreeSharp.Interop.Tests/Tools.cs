@@ -119,5 +119,21 @@ internal sealed class TempDir : IDisposable
 
     public string this[string rel] => System.IO.Path.Combine(Path, rel);
 
-    public void Dispose() => FileUtil.DeleteAny(Path);
+    public void Dispose()
+    {
+        try
+        {
+            FileUtil.DeleteAny(Path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Deployment roots carry the immutable flag, as libostree sets it: clear it, then delete.
+            foreach (var dir in Directory.EnumerateDirectories(Path, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true }))
+            {
+                OstreeSharp.Platform.Native.SetImmutable(dir, false);
+            }
+
+            FileUtil.DeleteAny(Path);
+        }
+    }
 }
