@@ -13,10 +13,10 @@ internal static class ContainerDeployCommands
     {
         var cmd = new Command("deploy", "Pull a container image into a sysroot's repository and deploy it (as ostree-ext and bootc do)");
         var sysroot = new Option<string>("--sysroot") { Description = "Path to the system root", Required = true };
-        var stateroot = new Option<string>("--stateroot") { Description = "Name of the stateroot (created when missing)", Required = true };
+        var stateroot = new Option<string?>("--stateroot") { Description = "Name of the stateroot, created when missing (default: the booted one, else 'default')" };
         var imgref = new Option<string>("--imgref") { Description = "Image reference to pull and deploy (ostree-unverified-registry:..., ostree-remote-image:..., ...)", Required = true };
         var target = new Option<string?>("--target-imgref") { Description = "Record this image reference in the origin (the one the host follows), instead of --imgref" };
-        var noImgref = new Option<bool>("--no-imgref") { Description = "Do not record an image reference in the origin" };
+        var noImgref = new Option<bool>("--no-imgref") { Description = "Keep the image's layers in the store but not the image itself (it is not pinned there)" };
         var karg = new Option<string[]>("--karg") { Description = "Kernel argument (replaces the merge deployment's arguments; repeatable)" };
         var json = new Option<bool>("--json") { Description = "Print the new deployment as JSON" };
         var registry = new RegistryCliOptions();
@@ -28,17 +28,12 @@ internal static class ContainerDeployCommands
         registry.AddTo(cmd);
         CliSupport.SetRun(cmd, pr =>
         {
-            if (pr.GetValue(noImgref) && pr.GetValue(target) is not null)
-            {
-                throw new OstreeException("--no-imgref and --target-imgref exclude each other");
-            }
-
             var s = OstreeSysroot.Open(pr.GetValue(sysroot)!);
             s.Log = Console.WriteLine;
             s.Note = Console.Error.WriteLine;
             using var _ = s.Lock();
             s.Load();
-            var os = pr.GetValue(stateroot)!;
+            var os = pr.GetValue(stateroot) ?? s.Booted?.OsName ?? "default";
             if (!Directory.Exists(s.Combine($"ostree/deploy/{os}")))
             {
                 s.InitOs(os);

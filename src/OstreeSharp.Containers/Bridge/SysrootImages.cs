@@ -29,8 +29,8 @@ public static class SysrootImages
 
     /// <summary>
     /// <c>container image deploy</c>: pulls <paramref name="image"/> into the sysroot repository's image store (under
-    /// <paramref name="targetImage"/> when given) and deploys its merge commit; the origin records the target image
-    /// unless <paramref name="noImgref"/>.
+    /// <paramref name="targetImage"/> when given), checks it is bootable and deploys its merge commit; the origin
+    /// records the target image. With <paramref name="noImgref"/> the store keeps the layers but not the image ref.
     /// </summary>
     public static async Task<Deployment> DeployAsync(OstreeSysroot sysroot, OstreeImageReference image, DeployOptions options, OstreeImageReference? targetImage, bool noImgref, RegistryOptions? registry, Action<string>? log, IProgress<long>? progress, CancellationToken cancellationToken = default)
     {
@@ -38,13 +38,30 @@ public static class SysrootImages
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(options);
         var commit = await PullAsync(sysroot.Repo, image, targetImage, registry, log, progress, cancellationToken).ConfigureAwait(false);
-        var origin = KeyFile.Parse(string.Empty, "origin");
-        if (!noImgref)
+        var stored = targetImage ?? image;
+        RequireBootable(sysroot.Repo, stored.Image);
+        if (noImgref)
         {
-            origin.Set("origin", OriginKey, (targetImage ?? image).ToString());
+            // Layer refs stay (later pulls reuse them); the image itself is not pinned in the store.
+            sysroot.Repo.SetRefImmediate(ImageStore.ImageRef(stored.Image), null);
         }
 
+        var origin = KeyFile.Parse(string.Empty, "origin");
+        origin.Set("origin", OriginKey, stored.ToString());
+
         return sysroot.Deploy(commit, options with { Origin = origin }, cancellationToken);
+    }
+
+    /// <summary>The import gate of a deploy: the config labels <c>ostree.bootable</c> or <c>containers.bootc</c>.</summary>
+    private static void RequireBootable(OstreeRepo repo, ImageReference image)
+    {
+        var stored = ImageStore.Query(repo, image) ?? throw new ContainerException($"No such image: {image}");
+        var config = stored.ConfigJson is { } json ? System.Text.Json.JsonSerializer.Deserialize(json, Oci.OciJsonContext.Default.ImageConfig) : null;
+        var labels = config?.Config?.Labels;
+        if (labels is null || !(labels.ContainsKey("ostree.bootable") || labels.ContainsKey("containers.bootc")))
+        {
+            throw new ContainerException($"Image {image} is not bootable: its config has neither the ostree.bootable nor the containers.bootc label");
+        }
     }
 
     private static async Task<Checksum> PullAsync(OstreeRepo repo, OstreeImageReference image, OstreeImageReference? target, RegistryOptions? registry, Action<string>? log, IProgress<long>? progress, CancellationToken ct)

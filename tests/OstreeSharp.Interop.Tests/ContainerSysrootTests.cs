@@ -1,0 +1,105 @@
+using OstreeSharp.Sysroot;
+
+namespace OstreeSharp.Interop.Tests;
+
+/// <summary>Hosts deployed from container images: deploy, upgrade, switch, rollback, prune-images.</summary>
+[Collection("registries")]
+public sealed class ContainerSysrootTests(RegistryFixture registries) : IDisposable
+{
+    private readonly TempDir _tmp = new();
+
+    public void Dispose() => _tmp.Dispose();
+
+    private string Build(int build, string reference)
+    {
+        var repo = _tmp["build"];
+        if (!Directory.Exists(repo))
+        {
+            Tools.Ours("init", "--repo=" + repo, "--mode=archive").Ok("init build repo");
+        }
+
+        SysrootTests.WriteOsTree(_tmp["tree"], build);
+        var commit = Tools.Ours("commit", "--repo=" + repo, "--branch=exampleos/stable", "--tree=dir=" + _tmp["tree"], "--owner-uid=0", "--owner-gid=0",
+            "--bootable", $"--subject=Example OS build {build}", $"--add-metadata-string=version={build}.0", $"--timestamp=@{1700000000 + (build * 86400)}").Ok("commit");
+        Tools.Ours("container", "encapsulate", "--repo=" + repo, "--tls-verify=false", "exampleos/stable", reference).Ok("encapsulate");
+        return commit;
+    }
+
+    /// <summary>Which build a deployment runs, from the fake shell it ships.</summary>
+    private static int BuildOf(OstreeSysroot s, int index) =>
+        int.Parse(File.ReadAllText(Path.Combine(s.DeploymentPath(s.Deployments[index]), "usr/bin/sh")).Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture);
+
+    [Fact]
+    public void A_host_deploys_upgrades_rolls_back_and_prunes_images_from_a_registry()
+    {
+        var image = $"{registries.Plain.Address}/hosts/exampleos:stable";
+        var imgref = "ostree-unverified-registry:" + image;
+        var rev1 = Build(1, "docker://" + image);
+        var sr = _tmp["sysroot"];
+        Tools.Ours("admin", "init-fs", "--modern", sr).Ok("init-fs");
+        var deployed = Tools.Ours("container", "image", "deploy", "--sysroot=" + sr, "--stateroot=exampleos", "--imgref=" + imgref, "--karg=root=LABEL=root", "--tls-verify=false").Ok("container image deploy");
+        Assert.Contains("Deployed: exampleos", deployed, StringComparison.Ordinal);
+        var s = OstreeSysroot.Open(sr);
+        var first = Assert.Single(s.Deployments);
+        Assert.Equal(imgref, first.ContainerImageReference);
+        Assert.Equal("root=LABEL=root ostree=/ostree/boot.1/exampleos/" + first.BootChecksum + "/0", first.Options);
+        Assert.Contains("origin: <unknown origin type>", Tools.Ostree("admin", "status", "--sysroot=" + sr).Ok("ostree admin status"), StringComparison.Ordinal);
+
+        // A local change to /etc, then a newer image: upgrade fetches and deploys it, keeping the change.
+        File.AppendAllText(Path.Combine(s.DeploymentPath(first), "etc/passwd"), "alice:x:1000:1000::/var/home/alice:/bin/sh\n");
+        Assert.Equal(77, Tools.Ours("admin", "upgrade", "--sysroot=" + sr, "--check", "--tls-verify=false").ExitCode);
+        var rev2 = Build(2, "docker://" + image);
+        Assert.Contains("Update available", Tools.Ours("admin", "upgrade", "--sysroot=" + sr, "--check", "--tls-verify=false").Ok("upgrade --check"), StringComparison.Ordinal);
+        Assert.Single(OstreeSysroot.Open(sr).Deployments);
+        var upgraded = Tools.Ours("admin", "upgrade", "--sysroot=" + sr, "--tls-verify=false").Ok("upgrade");
+        Assert.Contains("Copying /etc changes: 1 modified, 0 removed, 0 added", upgraded, StringComparison.Ordinal);
+        s = OstreeSysroot.Open(sr);
+        Assert.Equal(2, s.Deployments.Count);
+        Assert.Equal(2, BuildOf(s, 0));
+        Assert.Equal(1, BuildOf(s, 1));
+        Assert.Contains("alice", File.ReadAllText(Path.Combine(s.DeploymentPath(s.Deployments[0]), "etc/passwd")), StringComparison.Ordinal);
+        Assert.Contains("VERSION_ID=2", File.ReadAllText(Path.Combine(s.DeploymentPath(s.Deployments[0]), "etc/os-release")), StringComparison.Ordinal);
+        Assert.Equal("No update available.", Tools.Ours("admin", "upgrade", "--sysroot=" + sr, "--tls-verify=false").Ok("upgrade again").Split('\n')[^1]);
+
+        // Another image in the store, not deployed: prune-images removes it and keeps both deployed commits.
+        var other = $"{registries.Plain.Address}/hosts/other:1";
+        Build(3, "docker://" + other);
+        Tools.Ours("container", "image", "pull", "--tls-verify=false", Path.Combine(sr, "ostree/repo"), "ostree-unverified-registry:" + other).Ok("pull another image");
+        var pruned = Tools.Ours("container", "image", "prune-images", "--sysroot=" + sr, "--full").Ok("prune-images");
+        Assert.Contains("Removed image: docker://" + other, pruned, StringComparison.Ordinal);
+        var remaining = Tools.Ours("container", "image", "list", "--repo=" + Path.Combine(sr, "ostree/repo")).Ok("list");
+        Assert.Equal("docker://" + image, remaining);
+        Tools.Ostree("fsck", "--repo=" + Path.Combine(sr, "ostree/repo")).Ok("fsck after prune-images");
+
+        // Rollback: the previous image's deployment boots first again, and its files are all still there.
+        Tools.Ours("admin", "rollback", "--sysroot=" + sr).Ok("rollback");
+        s = OstreeSysroot.Open(sr);
+        Assert.Equal(1, BuildOf(s, 0));
+        Assert.True(File.Exists(Path.Combine(s.DeploymentPath(s.Deployments[0]), "usr/bin/sh")));
+        _ = rev1;
+        _ = rev2;
+    }
+
+    [Fact]
+    public void Switch_moves_a_host_to_another_image_and_the_origin_follows()
+    {
+        var layout = _tmp["layout"];
+        Build(1, $"oci:{layout}:v1");
+        Build(2, $"oci:{layout}:v2");
+        var sr = _tmp["sysroot"];
+        Tools.Ours("admin", "init-fs", sr).Ok("init-fs");
+        Tools.Ours("container", "image", "deploy", "--sysroot=" + sr, "--stateroot=exampleos", $"--imgref=ostree-unverified-image:oci:{layout}:v1").Ok("deploy v1");
+        Tools.Ours("admin", "switch", "--sysroot=" + sr, $"ostree-unverified-image:oci:{layout}:v2").Ok("switch to v2");
+        var s = OstreeSysroot.Open(sr);
+        Assert.Equal($"ostree-unverified-image:oci:{layout}:v2", s.Deployments[0].ContainerImageReference);
+        Assert.Equal($"ostree-unverified-image:oci:{layout}:v1", s.Deployments[1].ContainerImageReference);
+        Assert.Equal(2, BuildOf(s, 0));
+
+        // Pruning keeps both images: each is named by a deployment.
+        var pruned = Tools.Ours("container", "image", "prune-images", "--sysroot=" + sr).Ok("prune-images");
+        Assert.Contains("Removed images: 0", pruned, StringComparison.Ordinal);
+        Tools.Ours("admin", "undeploy", "--sysroot=" + sr, "1").Ok("undeploy v1");
+        pruned = Tools.Ours("container", "image", "prune-images", "--sysroot=" + sr).Ok("prune-images");
+        Assert.Contains($"Removed image: oci:{layout}:v1", pruned, StringComparison.Ordinal);
+    }
+}
