@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using OstreeSharp.Platform;
 using OstreeSharp.Repository;
 using OstreeSharp.Trees;
 
@@ -100,7 +101,37 @@ internal static class DemoCommand
         Console.WriteLine($"7. checked it out with hardlinks at {deploy} (kernel {Path.GetRelativePath(deploy, kernel)})");
         var diff = TreeDiff.Compare(host, host.LoadCommit(result.Commit), deploy, noXattrs: true);
         Console.WriteLine($"8. verified the checkout against the commit: {diff.Modified.Count + diff.Added.Count + diff.Removed.Count} differences");
-        Console.WriteLine($"done in {sw.Elapsed.TotalSeconds:0.00} s (registries, the image store and sysroot deployment join as their issues land)");
+        DeployIntoSysroot(dir, imageRef, key);
+        Console.WriteLine($"done in {sw.Elapsed.TotalSeconds:0.00} s");
+    }
+
+    private static void DeployIntoSysroot(string dir, Containers.References.ImageReference imageRef, Signing.Ed25519SecretKey key)
+    {
+        if (Native.EffectiveUid != 0)
+        {
+            Console.WriteLine("9. not deploying: a sysroot's bare repository keeps files owned by root, so deploying needs root");
+            return;
+        }
+
+        var sysroot = Sysroot.OstreeSysroot.InitFs(Path.Combine(dir, "sysroot"));
+        // A throw-away sysroot: leave deployment roots mutable so the folder can be deleted afterwards.
+        sysroot.MutableDeployments = true;
+        sysroot.Log = line => Console.WriteLine("   " + line);
+        sysroot.InitOs("sample");
+        sysroot.Repo.AddRemote("demo", "https://example.invalid/demo", [], [new("gpg-verify", "false"), new("sign-verify", "ed25519"), new("verification-ed25519-key", key.PublicKey.Base64)]);
+        var imgref = Containers.References.OstreeImageReference.Parse("ostree-remote-image:demo:" + imageRef);
+        var d = Containers.Bridge.SysrootImages.DeployAsync(sysroot, imgref, new Sysroot.DeployOptions { OsName = "sample", Kargs = ["root=LABEL=root", "quiet"] }, null, noImgref: false, null, null, null).GetAwaiter().GetResult();
+        Console.WriteLine($"9. deployed {imgref} into sysroot {sysroot.Path} (signature verified again on import): {d.OsName} {d.DirectoryName}");
+        var entry = Directory.GetFiles(sysroot.Combine($"boot/loader.{sysroot.BootVersion}/entries")).Single();
+        Console.WriteLine($"10. boot entry {Path.GetRelativePath(sysroot.Path, entry)}:");
+        foreach (var line in File.ReadAllLines(entry))
+        {
+            Console.WriteLine("      " + line);
+        }
+
+        var etc = Path.Combine(sysroot.DeploymentPath(d), "etc");
+        Console.WriteLine($"11. /etc prepared from /usr/etc ({Directory.EnumerateFileSystemEntries(etc).Count()} entries), origin {File.ReadAllText(sysroot.OriginPath(d)).Trim().Replace('\n', ' ')}");
+        Console.Write(Sysroot.SysrootStatus.Format(sysroot).Replace("\n", "\n    ", StringComparison.Ordinal).Insert(0, "12. admin status:\n    ").TrimEnd(' '));
     }
 }
 
@@ -125,12 +156,12 @@ internal static class SampleOsTree
         File($"usr/lib/modules/{kver}/kernel/drivers/net/dummy.ko", "module");
         File("usr/etc/os-release", "NAME=\"Sample OS\"\nVERSION_ID=1.0\nID=sample\n");
         File("usr/etc/hostname", "sample\n");
-        File("usr/lib/os-release", "NAME=\"Sample OS\"\nVERSION_ID=1.0\n");
+        File("usr/lib/os-release", "NAME=\"Sample OS\"\nID=sample\nVERSION_ID=1.0\nPRETTY_NAME=\"Sample OS\"\n");
         File("usr/bin/hello", "#!/bin/sh\necho hello\n", Exec);
         File("usr/share/doc/sample/README", string.Concat(Enumerable.Repeat("Sample OS documentation line.\n", 200)));
         File("usr/share/licenses/sample/COPYING", "Public domain\n");
         System.IO.File.CreateSymbolicLink(Path.Combine(root, "usr/bin/hi"), "hello");
-        foreach (var d in new[] { "var", "boot", "sysroot", "etc" })
+        foreach (var d in new[] { "var", "boot", "sysroot" })
         {
             Directory.CreateDirectory(Path.Combine(root, d));
         }
