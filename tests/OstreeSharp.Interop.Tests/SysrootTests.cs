@@ -122,9 +122,10 @@ public sealed class SysrootTests : IDisposable
         return sr;
     }
 
-    private string CommitBuild(string sysroot, int build)
+    private string CommitBuild(string sysroot, int build, Action<string>? tweak = null)
     {
         WriteOsTree(_tmp["tree"], build);
+        tweak?.Invoke(_tmp["tree"]);
         return Tools.Ours("commit", "--repo=" + Path.Combine(sysroot, "ostree/repo"), "--branch=exampleos/stable", "--tree=dir=" + _tmp["tree"],
             "--owner-uid=0", "--owner-gid=0", "--no-xattrs", "--bootable", $"--timestamp=@{1700000000 + (build * 86400)}",
             $"--subject=Example OS build {build}", $"--add-metadata-string=version={build}.0").Ok("commit");
@@ -173,6 +174,38 @@ public sealed class SysrootTests : IDisposable
         var deployments = json.RootElement.GetProperty("deployments");
         Assert.Equal(rev1, deployments[0].GetProperty("checksum").GetString());
         Assert.Equal("2.0", deployments[1].GetProperty("version").GetString());
+    }
+
+    [Fact]
+    public void Whiteouts_pins_origins_and_extra_entry_keys_follow_libostree()
+    {
+        var sr = NewSysroot();
+        CommitBuild(sr, 1, tree =>
+        {
+            Directory.CreateDirectory(Path.Combine(tree, "usr/share/overlay"));
+            File.WriteAllText(Path.Combine(tree, "usr/share/overlay/.ostree-wh.gone"), string.Empty);
+        });
+        Deploy(sr).Ok("deploy 1");
+        Tools.Ostree("config", "--repo=" + Path.Combine(sr, "ostree/repo"), "set", "sysroot.bls-append-except-default", "grub_users=\"\"").Ok("config set");
+        Deploy(sr).Ok("deploy 1 again");
+        var s = OstreeSysroot.Open(sr);
+        var wh = OstreeSharp.Platform.Native.LStat(Path.Combine(s.DeploymentPath(s.Deployments[0]), "usr/share/overlay/gone"));
+        Assert.Equal(OstreeSharp.Objects.UnixMode.CharDevice, wh.Type);
+        Assert.Equal((0u, 0u), (wh.RdevMajor, wh.RdevMinor));
+        Assert.Null(s.Deployments[0].Entry["grub_users"]);
+        Assert.Equal("\"\"", s.Deployments[1].Entry["grub_users"]);
+
+        Assert.Equal("Deployment 1 is now pinned", Tools.Ours("admin", "pin", "--sysroot=" + sr, "1").Ok("pin"));
+        Assert.Equal("Deployment 1 is already pinned", Tools.Ours("admin", "pin", "--sysroot=" + sr, "1").Ok("pin again"));
+        Assert.Equal("Deployment 1 is now unpinned", Tools.Ours("admin", "pin", "--sysroot=" + sr, "--unpin", "1").Ok("unpin"));
+        Assert.Equal("[origin]\nrefspec=exampleos/stable\n", File.ReadAllText(OstreeSysroot.Open(sr).OriginPath(s.Deployments[1])));
+
+        Tools.Ours("admin", "set-origin", "--sysroot=" + sr, "--set=gpg-verify=false", "upstream", "file:///srv/repo", "exampleos/next").Ok("set-origin");
+        Assert.Contains("origin refspec: upstream:exampleos/next", Tools.Ostree("admin", "status", "--sysroot=" + sr).Ok("status"), StringComparison.Ordinal);
+        Assert.Contains("url=file:///srv/repo", File.ReadAllText(Path.Combine(sr, "ostree/repo/config")), StringComparison.Ordinal);
+        var err = Tools.Ours("admin", "undeploy", "--sysroot=" + sr, "7");
+        Assert.Equal(1, err.ExitCode);
+        Assert.Equal("error: Out of range deployment index 7, expected < 2", err.Stderr.Trim());
     }
 
     /// <summary>The named steps of a deploy where the process is killed; see <see cref="FaultPoint"/>.</summary>

@@ -143,7 +143,25 @@ public sealed class KeyFile
     }
 
     /// <summary>Removes a whole group; true when it existed.</summary>
-    public bool RemoveGroup(string group) => _groups.RemoveAll(g => g.Name == group) > 0;
+    public bool RemoveGroup(string group)
+    {
+        if (_groups.RemoveAll(g => g.Name == group) == 0)
+        {
+            return false;
+        }
+
+        // The blank line that separated the removed group goes with it.
+        if (_groups.Count > 0)
+        {
+            var lines = _groups[^1].Lines;
+            while (lines.Count > 0 && lines[^1].Key is null && lines[^1].Line.Trim().Length == 0)
+            {
+                lines.RemoveAt(lines.Count - 1);
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>Serializes to text in GLib's layout.</summary>
     public override string ToString()

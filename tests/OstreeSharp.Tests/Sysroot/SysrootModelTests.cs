@@ -1,0 +1,61 @@
+using OstreeSharp.Sysroot;
+
+namespace OstreeSharp.Tests.Sysroot;
+
+public sealed class SysrootModelTests
+{
+    [Fact]
+    public void Kernel_arguments_replace_in_place_append_and_delete_as_libostree()
+    {
+        var k = KernelArgs.Parse("root=LABEL=root ostree=/ostree/boot.1/os/X/0 quiet console=tty0 console=ttyS0");
+        k.Replace("ostree=/ostree/boot.0/os/Y/1");
+        k.Append("console=ttyS1");
+        Assert.Equal("root=LABEL=root ostree=/ostree/boot.0/os/Y/1 quiet console=tty0 console=ttyS0 console=ttyS1", k.ToString());
+        k.Replace("console=hvc0");
+        Assert.Equal("root=LABEL=root ostree=/ostree/boot.0/os/Y/1 quiet console=hvc0", k.ToString());
+        k.Delete("quiet");
+        k.Delete("console=hvc0");
+        Assert.Equal("root=LABEL=root ostree=/ostree/boot.0/os/Y/1", k.ToString());
+        Assert.Equal("No key 'nope' found", Assert.Throws<OstreeException>(() => k.Delete("nope")).Message);
+        Assert.Equal("No karg 'root=x' found", Assert.Throws<OstreeException>(() => k.Delete("root=x")).Message);
+        var multi = KernelArgs.Parse("a=1 a=2 b= c");
+        Assert.Equal("Multiple values for key 'a' found", Assert.Throws<OstreeException>(() => multi.Delete("a")).Message);
+        Assert.Equal(string.Empty, multi.Get("b"));
+        Assert.Null(multi.Get("c"));
+        Assert.True(multi.Contains("c"));
+    }
+
+    [Fact]
+    public void Boot_entries_keep_unknown_keys_and_write_the_fixed_order()
+    {
+        var text = "# comment\nlinux /ostree/os-X/vmlinuz\noptions a  b\ncustom-key hello world\ntitle T\ninitrd /ostree/os-X/initramfs.img\n"
+            + "initrd /ostree/initramfs-overlays/" + new string('a', 64) + ".img\nversion 3\n\n";
+        var e = BootEntry.Parse(text, "test.conf");
+        Assert.Equal("a  b", e["options"]);
+        Assert.Single(e.OverlayInitrds);
+        Assert.Equal(
+            "title T\nversion 3\noptions a  b\nlinux /ostree/os-X/vmlinuz\ninitrd /ostree/os-X/initramfs.img\ninitrd /ostree/initramfs-overlays/" + new string('a', 64) + ".img\ncustom-key hello world\n",
+            e.Serialize());
+        var bad = Assert.Throws<OstreeFormatException>(() => BootEntry.Parse("initrd /a\ninitrd /b.img\n", "bad.conf"));
+        Assert.Contains("bad.conf", bad.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("10", "9", 1)]
+    [InlineData("2", "10", -1)]
+    [InlineData("1.10", "1.9", 1)]
+    [InlineData("a", "a", 0)]
+    [InlineData("007", "7", 0)]
+    public void Entry_versions_compare_as_strverscmp(string a, string b, int sign) => Assert.Equal(sign, Math.Sign(VersionCompare.Compare(a, b)));
+
+    [Fact]
+    public void Os_release_values_are_shell_unquoted()
+    {
+        var d = OsRelease.Parse("# c\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nNAME='Single Quoted'\nX=\"a \\\"q\\\" b\"\nnoequals\n");
+        Assert.Equal("Debian GNU/Linux 12 (bookworm)", d["PRETTY_NAME"]);
+        Assert.Equal("debian", d["ID"]);
+        Assert.Equal("Single Quoted", d["NAME"]);
+        Assert.Equal("a \"q\" b", d["X"]);
+        Assert.False(d.ContainsKey("noequals"));
+    }
+}
