@@ -38,6 +38,7 @@ echo "tree: $(du -sh "$TREE" | cut -f1), $(find "$TREE" | wc -l) entries, kernel
 
 # The template: a sysroot with one stateroot and the commit in its repository (committed by ostree).
 T="$W/template"
+mkdir -p "$T"
 ostree admin init-fs "$T" >/dev/null
 ostree admin os-init --sysroot="$T" os >/dev/null
 ostree config --repo="$T/ostree/repo" set sysroot.bootloader none
@@ -59,7 +60,7 @@ step() {
             cp -a "$T" "$sr"
             local tool=ostree
             [ "$who" = ours ] && tool=$OURS
-            [ -n "$2" ] && "$tool" admin deploy --sysroot="$sr" --os=os --karg=root=LABEL=root os/stable >/dev/null
+            [ -n "$2" ] && "$tool" admin deploy --sysroot="$sr" --os=os --karg=root=LABEL=root os/stable >/dev/null 2>&1
             sync
             /usr/bin/time -f "%e %M" -o "$W/time" "$tool" admin deploy --sysroot="$sr" --os=os --karg=root=LABEL=root os/stable >/dev/null 2>"$W/err" || { cat "$W/err" >&2; exit 1; }
             read -r w r < "$W/time"
