@@ -9,6 +9,20 @@ namespace OstreeSharp.Cli;
 
 internal static class CommitCommand
 {
+    /// <summary><c>-P</c>: the policy of the first tree, a folder or a commit.</summary>
+    private static SELinux.SePolicy PolicyFromFirstTree(OstreeRepo repo, IReadOnlyList<string> trees)
+    {
+        var first = trees.FirstOrDefault() ?? throw new ArgumentException("--selinux-policy-from-base needs a --tree");
+        int eq = first.IndexOf('=', StringComparison.Ordinal);
+        var (kind, arg) = eq < 0 ? ("dir", first) : (first[..eq], first[(eq + 1)..]);
+        return kind switch
+        {
+            "dir" => SELinux.SePolicy.Load(arg),
+            "ref" => SELinux.SePolicy.LoadFromCommit(repo, repo.Resolve(arg)),
+            _ => throw new ArgumentException($"--selinux-policy-from-base: cannot read a policy from {first}"),
+        };
+    }
+
     public static Command Create()
     {
         var cmd = new Command("commit", "Commit a new revision");
@@ -45,8 +59,10 @@ internal static class CommitCommand
         var gpgOptions = new CliSupport.GpgSigningOptions();
         gpgOptions.AddTo(cmd);
         var signType = new Option<string>("--sign-type") { Description = "Signature type to use (defaults to 'ed25519')", DefaultValueFactory = _ => "ed25519" };
+        var selinuxPolicy = new Option<string?>("--selinux-policy") { Description = "Set SELinux labels based on policy in root filesystem PATH (may be /)" };
+        var selinuxFromBase = new Option<bool>("--selinux-policy-from-base", "-P") { Description = "Set SELinux labels based on first --tree argument" };
         var path = new Argument<string?>("PATH") { Arity = ArgumentArity.ZeroOrOne, Description = "Directory to commit" };
-        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, filterLayer, skipUnchanged, consume, sizes, json, sign, signFromFile, signType, gpgSign })
+        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, filterLayer, skipUnchanged, consume, sizes, json, sign, signFromFile, signType, gpgSign, selinuxPolicy, selinuxFromBase })
         {
             cmd.Options.Add(o);
         }
@@ -67,8 +83,15 @@ internal static class CommitCommand
                 throw new ArgumentException("--canonical-permissions cannot be combined with a non-zero --owner-uid/--owner-gid");
             }
 
+            if (pr.GetValue(selinuxPolicy) is not null && pr.GetValue(selinuxFromBase))
+            {
+                throw new ArgumentException("Cannot specify both --selinux-policy and --selinux-policy-from-base");
+            }
+
             var modifier = new CommitModifier
             {
+                SePolicy = pr.GetValue(selinuxPolicy) is { } policyRoot ? SELinux.SePolicy.Load(policyRoot)
+                    : pr.GetValue(selinuxFromBase) ? PolicyFromFirstTree(repo, [.. pr.GetValue(trees) ?? [], .. pr.GetValue(path) is { } pth ? new[] { "dir=" + pth } : []]) : null,
                 OwnerUid = pr.GetValue(ownerUid),
                 OwnerGid = pr.GetValue(ownerGid),
                 CanonicalPermissions = pr.GetValue(canonical) || isBuo,

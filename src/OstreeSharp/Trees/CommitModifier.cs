@@ -27,8 +27,11 @@ public sealed class CommitModifier
     /// <summary>Mode changes per path (<c>--statoverride</c>): (or-bits, replace-bits or null).</summary>
     public IReadOnlyDictionary<string, (uint Or, uint? Replace)> StatOverrides { get; init; } = new Dictionary<string, (uint, uint?)>();
 
+    /// <summary>Labels every path from this policy (<c>--selinux-policy</c>), replacing any label it had.</summary>
+    public SELinux.SePolicy? SePolicy { get; init; }
+
     /// <summary>True when no option changes anything, so existing objects keep their ids.</summary>
-    public bool IsIdentity => OwnerUid is null && OwnerGid is null && !CanonicalPermissions && !NoXattrs && !ModeRoExecutables && SkipList.Count == 0 && StatOverrides.Count == 0;
+    public bool IsIdentity => SePolicy?.Contexts is null && OwnerUid is null && OwnerGid is null && !CanonicalPermissions && !NoXattrs && !ModeRoExecutables && SkipList.Count == 0 && StatOverrides.Count == 0;
 
     /// <summary>Reads a skip-list file: one absolute path per line.</summary>
     public static HashSet<string> ReadSkipList(string file) =>
@@ -107,6 +110,11 @@ public sealed class CommitModifier
         if (NoXattrs || CanonicalPermissions)
         {
             xattrs = Xattrs.Empty;
+        }
+
+        if (SePolicy is not null)
+        {
+            xattrs = SePolicy.Apply(treePath, mode, xattrs);
         }
 
         return (uid, gid, mode, xattrs);

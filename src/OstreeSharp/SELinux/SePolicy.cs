@@ -1,0 +1,125 @@
+// The SELinux policy of a root filesystem, found as libostree's OstreeSePolicy finds it.
+using OstreeSharp.Objects;
+
+namespace OstreeSharp.SELinux;
+
+/// <summary>
+/// A root's policy: <c>etc/selinux/config</c> (else <c>usr/etc/selinux/config</c>) names <c>SELINUXTYPE</c>, whose
+/// <c>contexts/files/file_contexts</c> labels paths. A root without that config has no policy and labels nothing.
+/// </summary>
+public sealed class SePolicy
+{
+    private readonly FileContexts? _contexts;
+
+    private SePolicy(string? name, FileContexts? contexts)
+    {
+        Name = name;
+        _contexts = contexts;
+    }
+
+    /// <summary>The policy type (<c>SELINUXTYPE</c>), or null when the root has none.</summary>
+    public string? Name { get; }
+
+    /// <summary>The file contexts, or null when the root has no policy.</summary>
+    public FileContexts? Contexts => _contexts;
+
+    /// <summary>Loads the policy of the root filesystem at <paramref name="root"/>.</summary>
+    public static SePolicy Load(string root)
+    {
+        var selinuxDir = Path.Combine(root, "etc/selinux");
+        if (!Directory.Exists(selinuxDir))
+        {
+            selinuxDir = Path.Combine(root, "usr/etc/selinux");
+        }
+
+        var config = Path.Combine(selinuxDir, "config");
+        if (!File.Exists(config))
+        {
+            return new SePolicy(null, null);
+        }
+
+        string? type = null;
+        foreach (var line in File.ReadAllLines(config))
+        {
+            var t = line.Trim();
+            if (t.StartsWith("SELINUXTYPE=", StringComparison.Ordinal))
+            {
+                type = t["SELINUXTYPE=".Length..].Trim();
+            }
+        }
+
+        if (string.IsNullOrEmpty(type))
+        {
+            throw new OstreeException($"{config}: no SELINUXTYPE");
+        }
+
+        var fc = Path.Combine(selinuxDir, type, "contexts/files/file_contexts");
+        return new SePolicy(type, FileContexts.Load(fc));
+    }
+
+    /// <summary>The policy inside a commit: its <c>usr/etc/selinux</c> (else <c>etc/selinux</c>), read through a scratch checkout.</summary>
+    public static SePolicy LoadFromCommit(Repository.OstreeRepo repo, Checksum commit)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        var scratch = Path.Combine(repo.Path, "tmp", "sepolicy-" + Guid.NewGuid().ToString("N")[..12]);
+        try
+        {
+            foreach (var sub in new[] { "usr/etc/selinux", "etc/selinux" })
+            {
+                try
+                {
+                    var dest = Path.Combine(scratch, sub);
+                    Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
+                    new Trees.Checkout(repo, new Trees.CheckoutOptions { UserMode = true, Subpath = "/" + sub }).Run(commit, dest);
+                    return Load(scratch);
+                }
+                catch (ObjectNotFoundException)
+                {
+                }
+            }
+
+            return new SePolicy(null, null);
+        }
+        finally
+        {
+            FileUtil.DeleteAny(scratch);
+        }
+    }
+
+    /// <summary>
+    /// The label libostree gives a path of a commit: paths under <c>/usr/etc</c> are labelled as under <c>/etc</c>.
+    /// Null when there is no policy or the policy says <c>&lt;&lt;none&gt;&gt;</c>.
+    /// </summary>
+    public string? Label(string path, uint mode)
+    {
+        if (_contexts is null)
+        {
+            return null;
+        }
+
+        if (path.StartsWith("/usr/etc", StringComparison.Ordinal) && (path.Length == 8 || path[8] == '/'))
+        {
+            path = "/etc" + path[8..];
+        }
+
+        return _contexts.Lookup(path, mode);
+    }
+
+    /// <summary>
+    /// <paramref name="xattrs"/> with <c>security.selinux</c> set to the label of the path (NUL-terminated, as
+    /// libostree writes it), replacing any label the input had; unchanged when the path gets no label.
+    /// </summary>
+    public Xattrs Apply(string path, uint mode, Xattrs xattrs)
+    {
+        var label = Label(path, mode);
+        if (label is null)
+        {
+            return xattrs;
+        }
+
+        var value = new byte[System.Text.Encoding.UTF8.GetByteCount(label) + 1];
+        System.Text.Encoding.UTF8.GetBytes(label, value);
+        // libostree drops any label the input had and appends the new one last.
+        return Xattrs.CreateInOrder(xattrs.Items.Where(x => x.NameString != "security.selinux").Append(Xattr.Create("security.selinux", value)));
+    }
+}
