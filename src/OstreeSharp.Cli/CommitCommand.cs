@@ -61,8 +61,9 @@ internal static class CommitCommand
         var signType = new Option<string>("--sign-type") { Description = "Signature type to use (defaults to 'ed25519')", DefaultValueFactory = _ => "ed25519" };
         var selinuxPolicy = new Option<string?>("--selinux-policy") { Description = "Set SELinux labels based on policy in root filesystem PATH (may be /)" };
         var selinuxFromBase = new Option<bool>("--selinux-policy-from-base", "-P") { Description = "Set SELinux labels based on first --tree argument" };
+        var labelingEpoch = new Option<int>("--selinux-labeling-epoch") { Description = "0 (default, as libostree 2022.7): label /usr/etc paths as themselves; 1: label them as the /etc paths they become" };
         var path = new Argument<string?>("PATH") { Arity = ArgumentArity.ZeroOrOne, Description = "Directory to commit" };
-        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, filterLayer, skipUnchanged, consume, sizes, json, sign, signFromFile, signType, gpgSign, selinuxPolicy, selinuxFromBase })
+        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, filterLayer, skipUnchanged, consume, sizes, json, sign, signFromFile, signType, gpgSign, selinuxPolicy, selinuxFromBase, labelingEpoch })
         {
             cmd.Options.Add(o);
         }
@@ -90,8 +91,8 @@ internal static class CommitCommand
 
             var modifier = new CommitModifier
             {
-                SePolicy = pr.GetValue(selinuxPolicy) is { } policyRoot ? SELinux.SePolicy.Load(policyRoot)
-                    : pr.GetValue(selinuxFromBase) ? PolicyFromFirstTree(repo, [.. pr.GetValue(trees) ?? [], .. pr.GetValue(path) is { } pth ? new[] { "dir=" + pth } : []]) : null,
+                SePolicy = (pr.GetValue(selinuxPolicy) is { } policyRoot ? SELinux.SePolicy.Load(policyRoot)
+                    : pr.GetValue(selinuxFromBase) ? PolicyFromFirstTree(repo, [.. pr.GetValue(trees) ?? [], .. pr.GetValue(path) is { } pth ? new[] { "dir=" + pth } : []]) : null)?.WithEpoch(pr.GetValue(labelingEpoch)),
                 OwnerUid = pr.GetValue(ownerUid),
                 OwnerGid = pr.GetValue(ownerGid),
                 CanonicalPermissions = pr.GetValue(canonical) || isBuo,

@@ -56,10 +56,21 @@ internal static class SelinuxCommand
             if (pr.GetValue(tree) is { } dir)
             {
                 Print("/", Native.LStat(dir).Mode);
-                foreach (var e in Directory.EnumerateFileSystemEntries(dir, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, ReturnSpecialDirectories = false }))
+                void Walk(string path, string rel)
                 {
-                    Print("/" + Path.GetRelativePath(dir, e), Native.LStat(e).Mode);
+                    foreach (var e in Directory.EnumerateFileSystemEntries(path).Order(StringComparer.Ordinal))
+                    {
+                        var r = rel + "/" + Path.GetFileName(e);
+                        var st = Native.LStat(e);
+                        Print(r, st.Mode);
+                        if (st.Type == UnixMode.Directory)
+                        {
+                            Walk(e, r);
+                        }
+                    }
                 }
+
+                Walk(dir, string.Empty);
             }
 
             return 0;

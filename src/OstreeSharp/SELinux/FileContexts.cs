@@ -15,12 +15,15 @@ public sealed class FileContextsFormatException(string message) : OstreeFormatEx
 public sealed class FileContexts
 {
     private readonly Spec[] _specs;
+    private readonly int[] _stemless;
+    private readonly Dictionary<string, int[]> _byStem;
+    private readonly Dictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _byStemLookup;
     private readonly (string From, string To)[] _subs;
     private readonly (string From, string To)[] _distSubs;
 
-    private sealed class Spec(string regexText, bool hasMeta, string literalPrefix, string? stem, uint fileType, string? context, int order, string source)
+    private sealed class Spec(string regexText, bool hasMeta, string literalPrefix, string? stem, uint fileType, string? context, int order, string source, Regex? regex)
     {
-        private Regex? _regex;
+        private Regex? _regex = regex;
 
         public string RegexText { get; } = regexText;
 
@@ -50,6 +53,16 @@ public sealed class FileContexts
         // libselinux's sort_specs: specifications without regular-expression characters move to the end (order
         // kept), and lookups walk from the end; so exact paths win over expressions, later lines over earlier ones.
         _specs = [.. specs.Where(s => s.HasMeta), .. specs.Where(s => !s.HasMeta)];
+
+        // Per stem, the positions (ascending) of the specifications a key with that stem can match: its own and
+        // the stemless ones; keys without a known stem only see the stemless ones.
+        var stemless = Enumerable.Range(0, _specs.Length).Where(i => _specs[i].Stem is null).ToArray();
+        _stemless = stemless;
+        _byStem = _specs.Select(x => x.Stem).OfType<string>().Distinct(StringComparer.Ordinal).ToDictionary(
+            stem => stem,
+            stem => Enumerable.Range(0, _specs.Length).Where(i => _specs[i].Stem is null || _specs[i].Stem == stem).ToArray(),
+            StringComparer.Ordinal);
+        _byStemLookup = _byStem.GetAlternateLookup<ReadOnlySpan<char>>();
         _subs = subs;
         _distSubs = distSubs;
     }
@@ -130,17 +143,20 @@ public sealed class FileContexts
             }
 
             var (hasMeta, prefix, stem) = Analyse(regex);
-            var spec = new Spec(regex, hasMeta, prefix, stem, type, context == "<<none>>" ? null : context, specs.Count, $"{source}:{lineNo}");
-            try
+            Regex? compiled = null;
+            if (prefix.Length != regex.Length)
             {
-                _ = new Regex("^" + regex + "$", RegexOptions.Singleline | RegexOptions.CultureInvariant);
-            }
-            catch (ArgumentException e)
-            {
-                throw new FileContextsFormatException($"{source}:{lineNo}: invalid regular expression '{regex}': {e.Message}");
+                try
+                {
+                    compiled = new Regex("^" + regex + "$", RegexOptions.Singleline | RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+                }
+                catch (ArgumentException e)
+                {
+                    throw new FileContextsFormatException($"{source}:{lineNo}: invalid regular expression '{regex}': {e.Message}");
+                }
             }
 
-            specs.Add(spec);
+            specs.Add(new Spec(regex, hasMeta, prefix, stem, type, context == "<<none>>" ? null : context, specs.Count, $"{source}:{lineNo}", compiled));
         }
     }
 
@@ -190,15 +206,11 @@ public sealed class FileContexts
         var key = Substitute(Clean(path));
         uint type = mode & UnixMode.TypeMask;
         var keyStem = KeyStem(key);
-        for (int i = _specs.Length - 1; i >= 0; i--)
+        var candidates = keyStem.IsEmpty || !_byStemLookup.TryGetValue(keyStem, out var forStem) ? _stemless : forStem;
+        for (int c = candidates.Length - 1; c >= 0; c--)
         {
-            var s = _specs[i];
+            var s = _specs[candidates[c]];
             if (s.FileType != 0 && type != 0 && s.FileType != type)
-            {
-                continue;
-            }
-
-            if (s.Stem is not null && !keyStem.SequenceEqual(s.Stem))
             {
                 continue;
             }

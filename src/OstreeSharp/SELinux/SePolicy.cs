@@ -87,8 +87,15 @@ public sealed class SePolicy
     }
 
     /// <summary>
-    /// The label libostree gives a path of a commit: paths under <c>/usr/etc</c> are labelled as under <c>/etc</c>.
-    /// Null when there is no policy or the policy says <c>&lt;&lt;none&gt;&gt;</c>.
+    /// Labelling epoch: 0 labels every path as itself, as libostree 2022.7 does (<c>/usr/etc/shadow</c> gets the
+    /// policy's <c>/usr/etc(/.*)?</c> label); 1 labels <c>/usr/etc</c> paths as the <c>/etc</c> paths they become,
+    /// as later libostree does with <c>--selinux-labeling-epoch=1</c>.
+    /// </summary>
+    public int LabelingEpoch { get; init; }
+
+    /// <summary>
+    /// The label libostree gives a path of a commit (<c>/proc</c> is looked up as <c>/mnt</c>, as libostree does), or
+    /// null when there is no policy or it says <c>&lt;&lt;none&gt;&gt;</c>.
     /// </summary>
     public string? Label(string path, uint mode)
     {
@@ -97,13 +104,20 @@ public sealed class SePolicy
             return null;
         }
 
-        if (path.StartsWith("/usr/etc", StringComparison.Ordinal) && (path.Length == 8 || path[8] == '/'))
+        if (path == "/proc")
+        {
+            path = "/mnt";
+        }
+        else if (LabelingEpoch >= 1 && path.StartsWith("/usr/etc", StringComparison.Ordinal) && (path.Length == 8 || path[8] == '/'))
         {
             path = "/etc" + path[8..];
         }
 
         return _contexts.Lookup(path, mode);
     }
+
+    /// <summary>The same policy with another labelling epoch.</summary>
+    public SePolicy WithEpoch(int epoch) => epoch is 0 or 1 ? new SePolicy(Name, _contexts) { LabelingEpoch = epoch } : throw new ArgumentException($"unknown SELinux labeling epoch {epoch} (0 or 1)");
 
     /// <summary>
     /// <paramref name="xattrs"/> with <c>security.selinux</c> set to the label of the path (NUL-terminated, as
