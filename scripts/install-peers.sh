@@ -7,10 +7,12 @@
 #   gnupg             OpenPGP signing tests; attr, libarchive-tools, tar, gzip, zstd: tree and tar checks
 #   python3, time, procps, curl, ca-certificates: benchmarks and harness
 #   clang, zlib1g-dev the native (AOT) build of the ostree-sharp command
+#   debootstrap       the Debian roots of bench/make-os-tree.sh (the SELinux tests build one with a policy)
+#   selinux-utils     matchpathcon, the reference the SELinux labeler is compared against
 # Does nothing when everything is already installed. Never lets a package start a service
 # (docker-registry ships one that would listen on :5000).
 set -euo pipefail
-want=(ostree skopeo umoci docker-registry apache2-utils curl ca-certificates tar gzip zstd python3 time procps attr libarchive-tools gnupg clang zlib1g-dev)
+want=(ostree skopeo umoci docker-registry apache2-utils curl ca-certificates tar gzip zstd python3 time procps attr libarchive-tools gnupg clang zlib1g-dev debootstrap selinux-utils)
 missing=()
 for p in "${want[@]}"; do
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" = installed ] || missing+=("$p")

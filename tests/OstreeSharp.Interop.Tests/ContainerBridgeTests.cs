@@ -296,7 +296,7 @@ public sealed class ContainerBridgeTests(RegistryFixture registries) : IDisposab
         Tools.Ostree("fsck", "--repo=" + host).Ok("fsck");
     }
 
-    private static (byte[] Gz, Digest DiffId) DerivedLayer(IEnumerable<(string Path, string? Text)> entries)
+    internal static (byte[] Gz, Digest DiffId) DerivedLayer(IEnumerable<(string Path, string? Text)> entries)
     {
         using var tarBytes = new MemoryStream();
         using (var tar = new OstreeSharp.Tar.TarWriter(tarBytes, leaveOpen: true))

@@ -78,6 +78,10 @@ public static class LayerMerge
 
         RemoveEmptyFile(repo, root, "usr", "etc", "hostname");
         RemoveEmptyFile(repo, root, "usr", "etc", "resolv.conf");
+
+        // Labels never come from the layers' tar headers: the merged tree is labelled by the policy it contains
+        // (so a derived layer that adds policy modules labels with them), as ostree-ext does.
+        SELinux.TreeLabeler.Relabel(repo, tx, root, SELinux.TreeLabeler.LoadPolicy(repo, root));
         return root.Write(tx);
     }
 

@@ -17,6 +17,9 @@ public sealed class SePolicy
         _contexts = contexts;
     }
 
+    /// <summary>No policy: labels nothing.</summary>
+    public static SePolicy None { get; } = new(null, null);
+
     /// <summary>The policy type (<c>SELINUXTYPE</c>), or null when the root has none.</summary>
     public string? Name { get; }
 
@@ -35,7 +38,7 @@ public sealed class SePolicy
         var config = Path.Combine(selinuxDir, "config");
         if (!File.Exists(config))
         {
-            return new SePolicy(null, null);
+            return None;
         }
 
         string? type = null;
@@ -78,7 +81,7 @@ public sealed class SePolicy
                 }
             }
 
-            return new SePolicy(null, null);
+            return None;
         }
         finally
         {
