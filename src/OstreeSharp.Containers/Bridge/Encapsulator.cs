@@ -233,14 +233,14 @@ public static class Encapsulator
         return result;
     }
 
-    private static Stream OpenAt(string path, long offset)
+    internal static Stream OpenAt(string path, long offset)
     {
         var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
         f.Position = offset;
         return f;
     }
 
-    private static (Digest Layer, Digest DiffId, long Size) WriteLayer(string path, EncapsulateOptions options, Action<Stream> export)
+    internal static (Digest Layer, Digest DiffId, long Size) WriteLayer(string path, EncapsulateOptions options, Action<Stream> export)
     {
         using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
         using var compressed = new HashingWriteStream(file, leaveOpen: true);

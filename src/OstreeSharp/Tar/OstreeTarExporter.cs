@@ -31,6 +31,51 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
     }
 
     /// <summary>
+    /// A plain tarball of <paramref name="commit"/>'s tree, as <c>ostree export</c> writes it: folders, files and
+    /// symlinks with their owners, modes and xattrs (PAX), mtime 0, no ostree objects. Reexported derived layers use it.
+    /// </summary>
+    public void ExportPlain(Checksum commit, Stream output, CancellationToken cancellationToken = default)
+    {
+        var c = repo.LoadCommit(commit);
+        using var w = new TarWriter(output, leaveOpen: true);
+        void Walk(Checksum tree, string prefix)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var t = repo.LoadDirTree(tree);
+            foreach (var f in t.Files)
+            {
+                var obj = repo.LoadContent(f.Checksum);
+                var h = obj.Header;
+                var e = new TarEntry { Name = prefix + f.Name, Uid = h.Uid, Gid = h.Gid, Mode = h.Mode & UnixMode.PermissionMask };
+                e.Xattrs.AddRange(h.Xattrs.Items);
+                if (h.IsSymlink)
+                {
+                    e.Type = TarType.Symlink;
+                    e.LinkName = h.SymlinkTarget;
+                    w.WriteEntry(e);
+                    continue;
+                }
+
+                e.Size = obj.Size;
+                using var data = obj.OpenData();
+                w.WriteEntry(e, data);
+            }
+
+            foreach (var d in t.Dirs)
+            {
+                var m = repo.LoadDirMeta(d.MetaChecksum);
+                var e = Dir(prefix + d.Name + "/", m.Uid, m.Gid, m.Mode);
+                e.Xattrs.AddRange(m.Xattrs.Items);
+                w.WriteEntry(e);
+                Walk(d.TreeChecksum, prefix + d.Name + "/");
+            }
+        }
+
+        Walk(c.RootTree, string.Empty);
+        w.Finish();
+    }
+
+    /// <summary>
     /// Every content object of <paramref name="commit"/> with the checkout paths that use it, in commit walk
     /// order (the paths as the stream shows them: usr/etc as etc).
     /// </summary>
