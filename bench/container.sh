@@ -35,6 +35,9 @@ fi
 echo "tree: $(du -sh "$TREE" | cut -f1)"
 "$OURS" init --repo="$W/repo" --mode=archive >/dev/null
 COMMIT=$("$OURS" commit --repo="$W/repo" -b os --timestamp=2024-01-01 --owner-uid=0 --owner-gid=0 "$TREE")
+# The same commit in a bare-user repository, whose objects are plain files as umoci's input is.
+"$OURS" init --repo="$W/repo-bu" --mode=bare-user >/dev/null
+"$OURS" commit --repo="$W/repo-bu" -b os --timestamp=2024-01-01 --owner-uid=0 --owner-gid=0 "$TREE" >/dev/null
 
 med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # step NAME TARGET PREP PEER_CMD OURS_CMD
@@ -64,6 +67,11 @@ echo "|------------------------------------|---------|---------|---------|------
 step "encapsulate gzip / umoci insert" 1.0 "rm -rf $W/u $W/img" \
     "umoci init --layout $W/u && umoci new --image $W/u:t && umoci insert --image $W/u:t $TREE /" \
     "$OURS container encapsulate --repo=$W/repo os oci:$W/img:t"
+step "  same, from a bare-user repo" 1.0 "rm -rf $W/u $W/img" \
+    "umoci init --layout $W/u && umoci new --image $W/u:t && umoci insert --image $W/u:t $TREE /" \
+    "$OURS container encapsulate --repo=$W/repo-bu os oci:$W/img:t"
+biggest() { find "$1/blobs" -type f -printf '%s\n' | sort -n | tail -1; }
+echo "gzip layer bytes: umoci $(biggest "$W/u"), ours $(biggest "$W/img")"
 step "encapsulate zstd / tar|zstd -3 -T0" 1.5 "rm -rf $W/z.tar.zst $W/img" \
     "tar -C $TREE -cf - . | zstd -3 -T0 -q -o $W/z.tar.zst" \
     "$OURS container encapsulate --repo=$W/repo --compression=zstd os oci:$W/img:t"

