@@ -20,6 +20,22 @@ internal static class AdminCommands
         return s;
     }
 
+    /// <summary>Runs <paramref name="body"/> with the sysroot opened, locked and loaded (ostree's mutating verbs).</summary>
+    private static int Locked(ParseResult pr, Option<string?> sysroot, Func<OstreeSysroot, int> body)
+    {
+        var s = Open(pr, sysroot);
+        using var _ = s.Lock();
+        s.Load();
+        return body(s);
+    }
+
+    /// <summary>The merge deployment of <c>--os</c>, else of the booted or first deployment's stateroot.</summary>
+    private static Deployment MergeFor(OstreeSysroot s, string? os)
+    {
+        var name = os ?? s.Booted?.OsName ?? s.Deployments.FirstOrDefault()?.OsName ?? throw new OstreeException("No deployments; use admin deploy first");
+        return s.MergeDeployment(name) ?? throw new OstreeException($"No deployments for stateroot '{name}'");
+    }
+
     public static Command Create()
     {
         var admin = new Command("admin", "Manage a sysroot: deployments, boot entries, /etc merge (as `ostree admin`)");
@@ -203,13 +219,13 @@ internal static class AdminCommands
         cmd.Arguments.Add(index);
         CliSupport.SetRun(cmd, pr =>
         {
-            var s = Open(pr, sysroot);
-            using var _ = s.Lock();
-            s.Load();
-            var d = s.Undeploy(pr.GetValue(index));
-            Console.WriteLine($"Deleted deployment {d.DirectoryName}");
-            s.Cleanup(prune: true);
-            return 0;
+            return Locked(pr, sysroot, s =>
+            {
+                var d = s.Undeploy(pr.GetValue(index));
+                Console.WriteLine($"Deleted deployment {d.DirectoryName}");
+                s.Cleanup(prune: true);
+                return 0;
+            });
         });
         return cmd;
     }
@@ -221,11 +237,11 @@ internal static class AdminCommands
         cmd.Options.Add(sysroot);
         CliSupport.SetRun(cmd, pr =>
         {
-            var s = Open(pr, sysroot);
-            using var _ = s.Lock();
-            s.Load();
-            s.Cleanup(prune: true);
-            return 0;
+            return Locked(pr, sysroot, s =>
+            {
+                s.Cleanup(prune: true);
+                return 0;
+            });
         });
         return cmd;
     }
@@ -241,17 +257,17 @@ internal static class AdminCommands
         cmd.Arguments.Add(indexes);
         CliSupport.SetRun(cmd, pr =>
         {
-            var s = Open(pr, sysroot);
-            using var _ = s.Lock();
-            s.Load();
-            bool pin = !pr.GetValue(unpin);
-            foreach (var i in pr.GetValue(indexes)!)
+            return Locked(pr, sysroot, s =>
             {
-                bool changed = s.SetPinned(i, pin);
-                Console.WriteLine(changed ? $"Deployment {i} is now {(pin ? "pinned" : "unpinned")}" : $"Deployment {i} is already {(pin ? "pinned" : "unpinned")}");
-            }
+                bool pin = !pr.GetValue(unpin);
+                foreach (var i in pr.GetValue(indexes)!)
+                {
+                    bool changed = s.SetPinned(i, pin);
+                    Console.WriteLine(changed ? $"Deployment {i} is now {(pin ? "pinned" : "unpinned")}" : $"Deployment {i} is already {(pin ? "pinned" : "unpinned")}");
+                }
 
-            return 0;
+                return 0;
+            });
         });
         return cmd;
     }
@@ -275,31 +291,31 @@ internal static class AdminCommands
         cmd.Options.Add(setOpts);
         CliSupport.SetRun(cmd, pr =>
         {
-            var s = Open(pr, sysroot);
-            using var _ = s.Lock();
-            s.Load();
-            var d = pr.GetValue(index) is { } i ? s.Deployments.ElementAtOrDefault(i) ?? throw new OstreeException($"Invalid index {i}")
-                : (pr.GetValue(os) is { } o ? s.MergeDeployment(o) : s.Booted ?? s.Deployments.FirstOrDefault()) ?? throw new OstreeException("No deployment to change");
-            var origin = OstreeSysroot.WithoutTransientState(d.Origin);
-            var first = pr.GetValue(remote)!;
-            if (OstreeImageReference.TryParse(first, out var imgref))
+            return Locked(pr, sysroot, s =>
             {
-                origin.Remove("origin", "refspec");
-                origin.Set("origin", "container-image-reference", imgref.ToString());
-            }
-            else
-            {
-                var u = pr.GetValue(url) ?? throw new OstreeException("set-origin REMOTE needs a URL (or give an ostree container image reference)");
-                var opts = (pr.GetValue(setOpts) ?? []).Select(kv => CliSupport.SplitKeyValue(kv, "--set")).ToList();
-                s.Repo.DeleteRemote(first, ifExists: true);
-                s.Repo.AddRemote(first, u, [], opts.Select(kv => KeyValuePair.Create(kv.Key, kv.Value)));
-                var oldRef = OstreeRepo.ParseRefspec(d.Refspec ?? throw new OstreeException($"Deployment {d} has no refspec origin; give BRANCH")).Ref;
-                origin.Remove("origin", "container-image-reference");
-                origin.Set("origin", "refspec", $"{first}:{pr.GetValue(branch) ?? oldRef}");
-            }
+                var d = pr.GetValue(index) is { } i ? s.Deployments.ElementAtOrDefault(i) ?? throw new OstreeException($"Invalid index {i}")
+                    : (pr.GetValue(os) is { } o ? s.MergeDeployment(o) : s.Booted ?? s.Deployments.FirstOrDefault()) ?? throw new OstreeException("No deployment to change");
+                var origin = OstreeSysroot.WithoutTransientState(d.Origin);
+                var first = pr.GetValue(remote)!;
+                if (OstreeImageReference.TryParse(first, out var imgref))
+                {
+                    origin.Remove("origin", "refspec");
+                    origin.Set("origin", "container-image-reference", imgref.ToString());
+                }
+                else
+                {
+                    var u = pr.GetValue(url) ?? throw new OstreeException("set-origin REMOTE needs a URL (or give an ostree container image reference)");
+                    var opts = (pr.GetValue(setOpts) ?? []).Select(kv => CliSupport.SplitKeyValue(kv, "--set")).ToList();
+                    s.Repo.DeleteRemote(first, ifExists: true);
+                    s.Repo.AddRemote(first, u, [], opts.Select(kv => KeyValuePair.Create(kv.Key, kv.Value)));
+                    var oldRef = OstreeRepo.ParseRefspec(d.Refspec ?? throw new OstreeException($"Deployment {d} has no refspec origin; give BRANCH")).Ref;
+                    origin.Remove("origin", "container-image-reference");
+                    origin.Set("origin", "refspec", $"{first}:{pr.GetValue(branch) ?? oldRef}");
+                }
 
-            s.SetOrigin(d, origin);
-            return 0;
+                s.SetOrigin(d, origin);
+                return 0;
+            });
         });
         return cmd;
     }
@@ -311,12 +327,12 @@ internal static class AdminCommands
         cmd.Options.Add(sysroot);
         CliSupport.SetRun(cmd, pr =>
         {
-            var s = Open(pr, sysroot);
-            using var _ = s.Lock();
-            s.Load();
-            var d = s.Rollback();
-            Console.WriteLine($"Moving '{d.DirectoryName}' to be first deployment");
-            return 0;
+            return Locked(pr, sysroot, s =>
+            {
+                var d = s.Rollback();
+                Console.WriteLine($"Moving '{d.DirectoryName}' to be first deployment");
+                return 0;
+            });
         });
         return cmd;
     }
@@ -368,13 +384,12 @@ internal static class AdminCommands
         registry.AddTo(cmd);
         CliSupport.SetRun(cmd, pr =>
         {
-            var s = Open(pr, sysroot);
-            using var _ = s.Lock();
-            s.Load();
-            var name = pr.GetValue(os) ?? s.Booted?.OsName ?? s.Deployments.FirstOrDefault()?.OsName ?? throw new OstreeException("No deployments to upgrade");
-            var merge = s.MergeDeployment(name) ?? throw new OstreeException($"No deployments for stateroot '{name}'");
-            var outcome = SysrootImages.UpgradeAsync(s, merge, OstreeSysroot.WithoutTransientState(merge.Origin), registry.Build(pr), pr.GetValue(check), force: false, Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull")).GetAwaiter().GetResult();
-            return pr.GetValue(check) && outcome == UpgradeOutcome.NoUpdate ? 77 : 0;
+            return Locked(pr, sysroot, s =>
+            {
+                var merge = MergeFor(s, pr.GetValue(os));
+                var outcome = SysrootImages.UpgradeAsync(s, merge, OstreeSysroot.WithoutTransientState(merge.Origin), registry.Build(pr), pr.GetValue(check), force: false, Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull")).GetAwaiter().GetResult();
+                return pr.GetValue(check) && outcome == UpgradeOutcome.NoUpdate ? 77 : 0;
+            });
         });
         return cmd;
     }
@@ -392,26 +407,25 @@ internal static class AdminCommands
         registry.AddTo(cmd);
         CliSupport.SetRun(cmd, pr =>
         {
-            var s = Open(pr, sysroot);
-            using var _ = s.Lock();
-            s.Load();
-            var name = pr.GetValue(os) ?? s.Booted?.OsName ?? s.Deployments.FirstOrDefault()?.OsName ?? throw new OstreeException("No deployments; use admin deploy first");
-            var merge = s.MergeDeployment(name) ?? throw new OstreeException($"No deployments for stateroot '{name}'");
-            var origin = OstreeSysroot.WithoutTransientState(merge.Origin);
-            var t = pr.GetValue(target)!;
-            if (OstreeImageReference.TryParse(t, out var imgref))
+            return Locked(pr, sysroot, s =>
             {
-                origin.Remove("origin", "refspec");
-                origin.Set("origin", "container-image-reference", imgref.ToString());
-            }
-            else
-            {
-                origin.Remove("origin", "container-image-reference");
-                origin.Set("origin", "refspec", t);
-            }
+                var merge = MergeFor(s, pr.GetValue(os));
+                var origin = OstreeSysroot.WithoutTransientState(merge.Origin);
+                var t = pr.GetValue(target)!;
+                if (OstreeImageReference.TryParse(t, out var imgref))
+                {
+                    origin.Remove("origin", "refspec");
+                    origin.Set("origin", "container-image-reference", imgref.ToString());
+                }
+                else
+                {
+                    origin.Remove("origin", "container-image-reference");
+                    origin.Set("origin", "refspec", t);
+                }
 
-            SysrootImages.UpgradeAsync(s, merge, origin, registry.Build(pr), checkOnly: false, force: true, Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull")).GetAwaiter().GetResult();
-            return 0;
+                SysrootImages.UpgradeAsync(s, merge, origin, registry.Build(pr), checkOnly: false, force: true, Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull")).GetAwaiter().GetResult();
+                return 0;
+            });
         });
         return cmd;
     }

@@ -65,6 +65,20 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
     public TarImportResult Import(RepoTransaction tx, Stream input, Action<byte[], GVariantValue?>? verifyCommit, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tx);
+        using var writer = new ContentWriter(tx);
+        try
+        {
+            return ImportCore(tx, input, verifyCommit, writer, cancellationToken);
+        }
+        finally
+        {
+            // Nothing may still write into the transaction once the caller commits or drops it.
+            writer.WaitAll();
+        }
+    }
+
+    private TarImportResult ImportCore(RepoTransaction tx, Stream input, Action<byte[], GVariantValue?>? verifyCommit, ContentWriter writer, CancellationToken cancellationToken)
+    {
         byte[]? unverified = null;
         using var reader = new TarReader(input, leaveOpen: true);
         var xattrBlobs = new Dictionary<Checksum, Xattrs>();
@@ -278,7 +292,7 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
                             xattrs = Xattrs.Empty;
                         }
 
-                        if (tx.HasObject(checksum, ObjectType.File))
+                        if (!writer.Claim(checksum) || tx.HasObject(checksum, ObjectType.File))
                         {
                             skipped++;
                             continue;
@@ -288,7 +302,7 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
                         if (e.IsRegular)
                         {
                             var header = new FileHeader(e.Uid, e.Gid, UnixMode.Regular | perms, string.Empty, xattrs);
-                            WriteContent(tx, header, reader.DataStream, e.Size, checksum, e.Name);
+                            writer.Write(header, reader.DataStream, e.Size, checksum, e.Name);
                         }
                         else if (e.Type == TarType.Symlink)
                         {
@@ -314,6 +328,7 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
             }
         }
 
+        writer.Drain();
         if (_objectSet is not null)
         {
             if (pending is not null)
@@ -341,6 +356,84 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
 
         CheckComplete(tx, id);
         return new TarImportResult(id, written, skipped);
+    }
+
+    /// <summary>
+    /// Writes content objects while the stream is read on: objects up to 1 MiB are buffered and hashed and written on
+    /// worker threads (at most 16 in flight, so memory stays bounded); larger ones are written on the reading thread.
+    /// </summary>
+    private sealed class ContentWriter(RepoTransaction tx) : IDisposable
+    {
+        private const int MaxBuffered = 1 << 20;
+        private readonly SemaphoreSlim _slots = new(16);
+        private readonly List<Task> _tasks = [];
+        private readonly HashSet<Checksum> _claimed = [];
+        private Exception? _error;
+
+        /// <summary>False when the object was already written by this import.</summary>
+        public bool Claim(Checksum c) => _claimed.Add(c);
+
+        public void Write(FileHeader header, Stream data, long size, Checksum expected, string name)
+        {
+            ThrowIfFailed();
+            if (size > MaxBuffered)
+            {
+                WriteContent(tx, header, data, size, expected, name);
+                return;
+            }
+
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Max(1, size));
+            data.ReadExactly(buffer, 0, (int)size);
+            _slots.Wait();
+            _tasks.Add(Task.Run(() =>
+            {
+                try
+                {
+                    WriteContent(tx, header, new MemoryStream(buffer, 0, (int)size, writable: false), size, expected, name);
+                }
+                catch (Exception ex)
+                {
+                    Interlocked.CompareExchange(ref _error, ex, null);
+                }
+                finally
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    _slots.Release();
+                }
+            }));
+            if (_tasks.Count >= 256)
+            {
+                _tasks.RemoveAll(t => t.IsCompleted);
+            }
+        }
+
+        /// <summary>Waits for every write and raises the first failure.</summary>
+        public void Drain()
+        {
+            WaitAll();
+            ThrowIfFailed();
+        }
+
+        /// <summary>Waits for every write, failures or not.</summary>
+        public void WaitAll()
+        {
+            foreach (var t in _tasks)
+            {
+                ((IAsyncResult)t).AsyncWaitHandle.WaitOne();
+            }
+
+            _tasks.Clear();
+        }
+
+        private void ThrowIfFailed()
+        {
+            if (_error is { } e)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e);
+            }
+        }
+
+        public void Dispose() => _slots.Dispose();
     }
 
     private static void WriteContent(RepoTransaction tx, FileHeader header, Stream data, long size, Checksum expected, string name)
