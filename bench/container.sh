@@ -71,6 +71,9 @@ step "  same, from a bare-user repo" 1.0 "rm -rf $W/u $W/img" \
     "umoci init --layout $W/u && umoci new --image $W/u:t && umoci insert --image $W/u:t $TREE /" \
     "$OURS container encapsulate --repo=$W/repo-bu os oci:$W/img:t"
 biggest() { find "$1/blobs" -type f -printf '%s\n' | sort -n | tail -1; }
+rm -rf "$W/u" "$W/img"
+umoci init --layout "$W/u" >/dev/null && umoci new --image "$W/u:t" && umoci insert --image "$W/u:t" "$TREE" / >/dev/null
+"$OURS" container encapsulate --repo="$W/repo" os "oci:$W/img:t" >/dev/null
 echo "gzip layer bytes: umoci $(biggest "$W/u"), ours $(biggest "$W/img")"
 step "encapsulate zstd / tar|zstd -3 -T0" 1.5 "rm -rf $W/z.tar.zst $W/img" \
     "tar -C $TREE -cf - . | zstd -3 -T0 -q -o $W/z.tar.zst" \
