@@ -83,6 +83,12 @@ public static unsafe partial class Native
     [LibraryImport("libc", SetLastError = true)]
     private static partial int ioctl(int fd, nuint request, int* arg);
 
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint realpath(string path, nint resolved);
+
+    [LibraryImport("libc")]
+    private static partial void free(nint ptr);
+
     [LibraryImport("libc")]
     private static partial uint geteuid();
 
@@ -365,6 +371,25 @@ public static unsafe partial class Native
         if (utimensat(AtFdCwd, path, null, 0) != 0)
         {
             throw Error("utimensat", path);
+        }
+    }
+
+    /// <summary>realpath(3): every symlink and <c>..</c> resolved; null when the path does not exist.</summary>
+    public static string? RealPath(string path)
+    {
+        var p = realpath(path, 0);
+        if (p == 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            return Marshal.PtrToStringUTF8(p);
+        }
+        finally
+        {
+            free(p);
         }
     }
 
