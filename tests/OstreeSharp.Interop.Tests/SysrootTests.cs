@@ -203,6 +203,13 @@ public sealed class SysrootTests : IDisposable
         Tools.Ours("admin", "set-origin", "--sysroot=" + sr, "--set=gpg-verify=false", "upstream", "file:///srv/repo", "exampleos/next").Ok("set-origin");
         Assert.Contains("origin refspec: upstream:exampleos/next", Tools.Ostree("admin", "status", "--sysroot=" + sr).Ok("status"), StringComparison.Ordinal);
         Assert.Contains("url=file:///srv/repo", File.ReadAllText(Path.Combine(sr, "ostree/repo/config")), StringComparison.Ordinal);
+        Directory.CreateDirectory(Path.Combine(sr, "boot/grub2"));
+        File.WriteAllText(Path.Combine(sr, "boot/grub2/grub.cfg"), "# grub\n");
+        var grub = Deploy(sr);
+        Assert.Equal(1, grub.ExitCode);
+        Assert.Contains("Bootloader 'grub2' (detected in", grub.Stderr, StringComparison.Ordinal);
+        Assert.Equal(2, Directory.GetDirectories(Path.Combine(sr, "ostree/deploy/exampleos/deploy")).Length);
+        Tools.Ostree("config", "--repo=" + Path.Combine(sr, "ostree/repo"), "set", "sysroot.bootloader", "none").Ok("config set");
         var err = Tools.Ours("admin", "undeploy", "--sysroot=" + sr, "7");
         Assert.Equal(1, err.ExitCode);
         Assert.Equal("error: Out of range deployment index 7, expected < 2", err.Stderr.Trim());

@@ -72,6 +72,7 @@ public sealed partial class OstreeSysroot
             throw new OstreeException("--no-merge cannot be combined with --karg-delete");
         }
 
+        CheckBootloader();
         var merge = options.NoMerge ? null : MergeDeployment(osName);
         Cleanup(prune: false);
         var kargs = ComposeKargs(options, merge);

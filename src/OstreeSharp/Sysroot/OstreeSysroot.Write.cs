@@ -10,6 +10,7 @@ public sealed partial class OstreeSysroot
     /// <summary>Makes <paramref name="newList"/> the deployment list (spec 2.1); cleanup is the caller's.</summary>
     public void WriteDeployments(IReadOnlyList<Deployment> newList)
     {
+        CheckBootloader();
         var list = newList.ToList();
         AssignBootSerials(list);
         for (int i = 0; i < list.Count; i++)
@@ -56,6 +57,29 @@ public sealed partial class OstreeSysroot
         Native.Touch(Combine("ostree/deploy"));
         Load();
         Log(message);
+    }
+
+    /// <summary>
+    /// <c>sysroot.bootloader</c>: <c>none</c>, or <c>auto</c> finding no grub2, syslinux or u-boot configuration in the
+    /// sysroot, writes BLS entries only. The other back-ends are not implemented: refused before anything is written.
+    /// </summary>
+    public void CheckBootloader()
+    {
+        var configured = Repo.Config.Get("sysroot", "bootloader") ?? "auto";
+        string? detected = configured switch
+        {
+            "none" => null,
+            "auto" => Native.TryLStat(Combine("boot/syslinux/syslinux.cfg"), out _) ? "syslinux"
+                : File.Exists(Combine("boot/grub/grub.cfg")) || File.Exists(Combine("boot/grub2/grub.cfg"))
+                    || (Directory.Exists(Combine("boot/efi/EFI")) && Directory.EnumerateDirectories(Combine("boot/efi/EFI")).Any(d => System.IO.Path.GetFileName(d) != "BOOT" && File.Exists(System.IO.Path.Combine(d, "grub.cfg")))) ? "grub2"
+                : Native.TryLStat(Combine("boot/loader/uEnv.txt"), out _) ? "uboot" : null,
+            "grub2" or "syslinux" or "uboot" or "zipl" => configured,
+            _ => throw new OstreeException($"Invalid sysroot.bootloader '{configured}' in {Repo.ConfigPath}"),
+        };
+        if (detected is not null)
+        {
+            throw new OstreeException($"Bootloader '{detected}' ({(configured == "auto" ? "detected" : "configured")} in {Path}) is not supported by ostree-sharp, which writes BLS entries only; set sysroot.bootloader=none to use them");
+        }
     }
 
     /// <summary>BOOTSERIAL: the count of earlier deployments of the list with the same boot checksum (spec 1.6).</summary>
