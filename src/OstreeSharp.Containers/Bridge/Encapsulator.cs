@@ -126,27 +126,7 @@ public static class Encapsulator
             };
             var manifestBlob = new ManifestBlob(JsonSerializer.SerializeToUtf8Bytes(manifest, OciJsonContext.Writer.ImageManifest), MediaTypes.OciManifest, destination.Reference.ToString());
 
-            for (int i = 0; i < layers.Count; i++)
-            {
-                var (layer, tmp) = (descriptors[i], layers[i].Path);
-                if (layoutDest is not null && Path.GetDirectoryName(Path.GetFullPath(tmp)) == Path.GetFullPath(layoutDest.StagingDirectory))
-                {
-                    // Hashed while it was written: rename it into the layout instead of copying it.
-                    layoutDest.AdoptBlobFile(tmp, layer);
-                }
-                else if (!await destination.TryReuseBlobAsync(layer, null, cancellationToken).ConfigureAwait(false))
-                {
-                    await destination.PutBlobAsync(layer, (offset, _) => Task.FromResult(OpenAt(tmp, offset)), null, cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            if (!await destination.TryReuseBlobAsync(manifest.Config, null, cancellationToken).ConfigureAwait(false))
-            {
-                await destination.PutBlobAsync(manifest.Config, (offset, _) => Task.FromResult<Stream>(new MemoryStream(configBytes, (int)offset, configBytes.Length - (int)offset)), null, cancellationToken).ConfigureAwait(false);
-            }
-
-            await destination.PutManifestAsync(manifestBlob, topLevel: true, cancellationToken).ConfigureAwait(false);
-            await destination.CommitAsync(cancellationToken).ConfigureAwait(false);
+            await PublishAsync(destination, descriptors, [.. layers.Select(l => l.Path)], manifest.Config, configBytes, manifestBlob, cancellationToken).ConfigureAwait(false);
             return new EncapsulateResult(manifestBlob.Digest, layers[0].Digest, diffId, layers.Sum(l => l.Size), labels, layers.Count);
         }
         finally
@@ -156,6 +136,36 @@ public static class Encapsulator
                 File.Delete(f);
             }
         }
+    }
+
+    /// <summary>
+    /// Puts staged layer files (renamed into an OCI layout when staged there, else uploaded unless the destination
+    /// has them), the config and the manifest into <paramref name="destination"/>, then commits it.
+    /// </summary>
+    internal static async Task PublishAsync(IImageDestination destination, IReadOnlyList<Descriptor> layers, IReadOnlyList<string> stagedFiles, Descriptor config, byte[] configBytes, ManifestBlob manifest, CancellationToken cancellationToken)
+    {
+        var layoutDest = destination as OciLayoutDestination;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var (layer, tmp) = (layers[i], stagedFiles[i]);
+            if (layoutDest is not null && Path.GetDirectoryName(Path.GetFullPath(tmp)) == Path.GetFullPath(layoutDest.StagingDirectory))
+            {
+                // Hashed while it was written: rename it into the layout instead of copying it.
+                layoutDest.AdoptBlobFile(tmp, layer);
+            }
+            else if (!await destination.TryReuseBlobAsync(layer, null, cancellationToken).ConfigureAwait(false))
+            {
+                await destination.PutBlobAsync(layer, (offset, _) => Task.FromResult(OpenAt(tmp, offset)), null, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        if (!await destination.TryReuseBlobAsync(config, null, cancellationToken).ConfigureAwait(false))
+        {
+            await destination.PutBlobAsync(config, (offset, _) => Task.FromResult<Stream>(new MemoryStream(configBytes, (int)offset, configBytes.Length - (int)offset)), null, cancellationToken).ConfigureAwait(false);
+        }
+
+        await destination.PutManifestAsync(manifest, topLevel: true, cancellationToken).ConfigureAwait(false);
+        await destination.CommitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private sealed record WrittenLayer(string Path, Digest Digest, Digest DiffId, long Size, string Name, string? Components = null);
@@ -233,7 +243,7 @@ public static class Encapsulator
         return result;
     }
 
-    internal static Stream OpenAt(string path, long offset)
+    private static Stream OpenAt(string path, long offset)
     {
         var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
         f.Position = offset;

@@ -121,26 +121,7 @@ public static class Reexporter
                 Annotations = annotations,
             };
             var blob = new ManifestBlob(JsonSerializer.SerializeToUtf8Bytes(newManifest, OciJsonContext.Writer.ImageManifest), MediaTypes.OciManifest, destination.Reference.ToString());
-            for (int i = 0; i < written.Count; i++)
-            {
-                var tmp = written[i].Path;
-                if (layoutDest is not null && Path.GetDirectoryName(Path.GetFullPath(tmp)) == Path.GetFullPath(layoutDest.StagingDirectory))
-                {
-                    layoutDest.AdoptBlobFile(tmp, descriptors[i]);
-                }
-                else if (!await destination.TryReuseBlobAsync(descriptors[i], null, cancellationToken).ConfigureAwait(false))
-                {
-                    await destination.PutBlobAsync(descriptors[i], (offset, _) => Task.FromResult(Encapsulator.OpenAt(tmp, offset)), null, cancellationToken).ConfigureAwait(false);
-                }
-            }
-
-            if (!await destination.TryReuseBlobAsync(newManifest.Config, null, cancellationToken).ConfigureAwait(false))
-            {
-                await destination.PutBlobAsync(newManifest.Config, (offset, _) => Task.FromResult<Stream>(new MemoryStream(configBytes, (int)offset, configBytes.Length - (int)offset)), null, cancellationToken).ConfigureAwait(false);
-            }
-
-            await destination.PutManifestAsync(blob, topLevel: true, cancellationToken).ConfigureAwait(false);
-            await destination.CommitAsync(cancellationToken).ConfigureAwait(false);
+            await Encapsulator.PublishAsync(destination, descriptors, [.. written.Select(w => w.Path)], newManifest.Config, configBytes, blob, cancellationToken).ConfigureAwait(false);
             return blob.Digest;
         }
         finally
