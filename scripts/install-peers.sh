@@ -9,10 +9,11 @@
 #   clang, zlib1g-dev the native (AOT) build of the ostree-sharp command
 #   debootstrap       the Debian roots of bench/make-os-tree.sh (the SELinux tests build one with a policy)
 #   selinux-utils     matchpathcon, the reference the SELinux labeler is compared against
+#   chromium          a real browser (headless) for the page `serve` shows at /
 # Does nothing when everything is already installed. Never lets a package start a service
 # (docker-registry ships one that would listen on :5000).
 set -euo pipefail
-want=(ostree skopeo umoci docker-registry apache2-utils curl ca-certificates tar gzip zstd python3 time procps attr libarchive-tools gnupg clang zlib1g-dev debootstrap selinux-utils)
+want=(ostree skopeo umoci docker-registry apache2-utils curl ca-certificates tar gzip zstd python3 time procps attr libarchive-tools gnupg clang zlib1g-dev debootstrap selinux-utils chromium)
 missing=()
 for p in "${want[@]}"; do
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" = installed ] || missing+=("$p")

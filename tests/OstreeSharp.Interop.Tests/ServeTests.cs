@@ -82,6 +82,20 @@ public sealed class ServeTests : IDisposable
         Assert.Contains("7.1", page, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void The_refs_page_renders_in_a_headless_browser()
+    {
+        var (repo, commit) = Source("archive");
+        Tools.Ours("commit", "--repo=" + repo, "-b", "os/beta", "-s", "Beta <b>bold</b> & co", "--add-metadata-string=version=8.0-rc1", "--timestamp=2024-04-01", _tmp["tree"]).Ok("second ref");
+        var url = Serve(repo).Replace("/repo/", "/", StringComparison.Ordinal);
+        var dom = Tools.Run("chromium", ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--user-data-dir=" + _tmp["chromium"], "--dump-dom", url]).Ok("chromium --dump-dom");
+        Assert.Contains("<h1>ostree repository</h1>", dom, StringComparison.Ordinal);
+        Assert.Contains($"<tr><td>os/stable</td><td>Served OS</td><td>7.1</td><td>2024-03-01 00:00:00 UTC</td><td><code>{commit}</code></td></tr>", dom, StringComparison.Ordinal);
+        // Names and subjects are text, never markup.
+        Assert.Contains("<td>os/beta</td><td>Beta &lt;b&gt;bold&lt;/b&gt; &amp; co</td><td>8.0-rc1</td>", dom, StringComparison.Ordinal);
+        Assert.DoesNotContain("<b>bold</b>", dom, StringComparison.Ordinal);
+    }
+
     private static (int Status, string Body) Raw(string url, string target, string method = "GET", string extraHeaders = "")
     {
         var uri = new Uri(url);
