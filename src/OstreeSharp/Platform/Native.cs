@@ -338,18 +338,7 @@ public static unsafe partial class Native
     }
 
     /// <summary>Sets atime and mtime (seconds) without following symlinks.</summary>
-    public static void SetTimes(string path, long seconds)
-    {
-        long* ts = stackalloc long[4];
-        ts[0] = seconds;
-        ts[1] = 0;
-        ts[2] = seconds;
-        ts[3] = 0;
-        if (utimensat(AtFdCwd, path, ts, AtSymlinkNoFollow) != 0)
-        {
-            throw Error("utimensat", path);
-        }
-    }
+    public static void SetTimes(string path, long seconds) => SetTimes(path, seconds, 0, seconds, 0);
 
     /// <summary>Sets atime and mtime with nanoseconds, without following symlinks.</summary>
     public static void SetTimes(string path, long atimeSeconds, uint atimeNanos, long mtimeSeconds, uint mtimeNanos)

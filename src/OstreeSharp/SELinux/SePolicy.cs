@@ -60,33 +60,12 @@ public sealed class SePolicy
         return new SePolicy(type, FileContexts.Load(fc));
     }
 
-    /// <summary>The policy inside a commit: its <c>usr/etc/selinux</c> (else <c>etc/selinux</c>), read through a scratch checkout.</summary>
+    /// <summary>The policy inside a commit: its <c>usr/etc/selinux</c> (else <c>etc/selinux</c>), read from the stored objects.</summary>
     public static SePolicy LoadFromCommit(Repository.OstreeRepo repo, Checksum commit)
     {
         ArgumentNullException.ThrowIfNull(repo);
-        var scratch = Path.Combine(repo.Path, "tmp", "sepolicy-" + Guid.NewGuid().ToString("N")[..12]);
-        try
-        {
-            foreach (var sub in new[] { "usr/etc/selinux", "etc/selinux" })
-            {
-                try
-                {
-                    var dest = Path.Combine(scratch, sub);
-                    Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
-                    new Trees.Checkout(repo, new Trees.CheckoutOptions { UserMode = true, Subpath = "/" + sub }).Run(commit, dest);
-                    return Load(scratch);
-                }
-                catch (ObjectNotFoundException)
-                {
-                }
-            }
-
-            return None;
-        }
-        finally
-        {
-            FileUtil.DeleteAny(scratch);
-        }
+        var c = repo.LoadCommit(commit);
+        return TreeLabeler.LoadPolicy(repo, Trees.MutableTree.FromRepo(repo, c.RootTree, c.RootMeta));
     }
 
     /// <summary>
