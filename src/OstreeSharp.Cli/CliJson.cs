@@ -24,8 +24,13 @@ internal sealed record PruneImagesJson(List<string> Removed, int Layers, int Obj
 
 internal sealed record DiffJson(List<string> Modified, List<string> Removed, List<string> Added);
 
+internal sealed record PulledRefJson(string Ref, string Commit);
+
+internal sealed record PullJson(List<PulledRefJson> Refs, int MetadataFetched, int ContentFetched, long BytesTransferred, long ContentBytesWritten, double Seconds);
+
 [JsonSourceGenerationOptions(WriteIndented = false, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(ProgressEvent))]
+[JsonSerializable(typeof(PullJson))]
 [JsonSerializable(typeof(CommitJson))]
 [JsonSerializable(typeof(List<LogEntryJson>))]
 [JsonSerializable(typeof(FsckJson))]

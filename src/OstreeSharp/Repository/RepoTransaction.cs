@@ -203,6 +203,85 @@ public sealed class RepoTransaction : IDisposable
         return WriteContentCore(header, size, expected, buf => data.Read(buf));
     }
 
+    /// <summary>
+    /// Writes a content object received in archive form (the bytes of a <c>.filez</c> file, as an HTTP
+    /// pull gets them), checking that it hashes to <paramref name="expected"/>. An archive repository
+    /// keeps the bytes as they are; the other modes store the inflated file.
+    /// </summary>
+    /// <exception cref="ObjectCorruptedException">The object is malformed or hashes to another id.</exception>
+    public void WriteArchiveContent(Checksum expected, Stream filez)
+    {
+        ArgumentNullException.ThrowIfNull(filez);
+        var name = expected.ToHex() + ".filez";
+        try
+        {
+            Span<byte> prefix = stackalloc byte[8];
+            filez.ReadExactly(prefix);
+            uint len = BinaryPrimitives.ReadUInt32BigEndian(prefix);
+            if (len > 10 * 1024 * 1024)
+            {
+                throw new OstreeFormatException($"archive header length {len} is invalid");
+            }
+
+            var headerBytes = new byte[len];
+            filez.ReadExactly(headerBytes);
+            var (header, size) = FileHeader.ParseArchiveHeader(headerBytes);
+            FileHeader.ValidateMode(header.Mode);
+            Stream Data() => header.IsSymlink ? Stream.Null : new LengthCheckingStream(new DeflateStream(filez, CompressionMode.Decompress, leaveOpen: true), (long)size, name);
+            if (_repo.Mode != RepoMode.Archive)
+            {
+                using var data = Data();
+                WriteContent(header, data, (long)size, expected);
+                return;
+            }
+
+            // Archive: check the bytes by inflating them, then keep them as they came.
+            if (!filez.CanSeek)
+            {
+                throw new ArgumentException("archive content must be seekable to be kept as received", nameof(filez));
+            }
+
+            using (var hash = header.StartContentHash())
+            using (var data = Data())
+            {
+                CopyHashing(b => data.Read(b), header.IsSymlink ? 0 : (long)size, hash, null, name);
+                var actual = Checksum.FromHash(hash);
+                if (actual != expected)
+                {
+                    throw new ObjectCorruptedException(name, $"content checksum mismatch, actual {actual}");
+                }
+            }
+
+            if (_repo.HasObject(expected, ObjectType.File) || _staged.ContainsKey((expected, ObjectType.File)))
+            {
+                return;
+            }
+
+            int tmpId = Interlocked.Increment(ref _tmpCounter);
+            var tmp = StagedPath(tmpId);
+            using (var fs = new FileStream(File.OpenHandle(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None), FileAccess.Write, 0))
+            {
+                filez.Position = 0;
+                filez.CopyTo(fs);
+            }
+
+            if (_staged.TryAdd((expected, ObjectType.File), tmpId))
+            {
+                _contentSizes[expected] = (long)size;
+                Interlocked.Increment(ref _contentWritten);
+                Interlocked.Add(ref _contentBytes, (long)size);
+            }
+            else
+            {
+                File.Delete(tmp);
+            }
+        }
+        catch (Exception e) when (e is OstreeFormatException or EndOfStreamException or InvalidDataException)
+        {
+            throw new ObjectCorruptedException(name, e.Message, e);
+        }
+    }
+
     private Checksum WriteContentCore(FileHeader header, long size, Checksum? expected, Func<byte[], int> read)
     {
         ArgumentNullException.ThrowIfNull(header);
@@ -413,6 +492,15 @@ public sealed class RepoTransaction : IDisposable
         lock (_refs)
         {
             _refs.Add((refspec, target));
+        }
+    }
+
+    /// <summary>Forgets the ref updates queued so far (objects stay staged).</summary>
+    public void DropRefs()
+    {
+        lock (_refs)
+        {
+            _refs.Clear();
         }
     }
 

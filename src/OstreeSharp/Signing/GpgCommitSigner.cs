@@ -246,7 +246,7 @@ public static class GpgCommitSigner
         var statuses = Check(commitBytes, detached, keyring);
         if (statuses.Count == 0)
         {
-            throw new SignatureException("No OpenPGP signatures found", SignatureFailure.NoSignature);
+            throw new SignatureException("GPG verification enabled, but no signatures found (use gpg-verify=false in remote config to disable)", SignatureFailure.NoSignature);
         }
 
         var good = statuses.FirstOrDefault(s => s.IsValid);

@@ -21,6 +21,16 @@ public static class RemoteSummary
         var summary = await FetchAsync(r.Url, "summary", cancellationToken).ConfigureAwait(false)
             ?? throw new ObjectNotFoundException($"Remote \"{remote}\" has no summary at {r.Url.TrimEnd('/')}/summary");
         var sigBytes = await FetchAsync(r.Url, "summary.sig", cancellationToken).ConfigureAwait(false);
+        return Verify(repo, remote, summary, sigBytes);
+    }
+
+    /// <summary>Checks a summary and its signatures as the remote's config says.</summary>
+    /// <exception cref="SignatureException">Verification is required and fails, with the reason.</exception>
+    public static FetchedSummary Verify(OstreeRepo repo, string remote, byte[] summary, byte[]? sigBytes)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        ArgumentNullException.ThrowIfNull(summary);
+        var r = repo.RequireRemote(remote);
         GVariantValue? sigs = null;
         if (sigBytes is not null)
         {

@@ -1,0 +1,68 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using OstreeSharp.Pull;
+
+namespace OstreeSharp.Cli;
+
+/// <summary>`pull REMOTE [REF...]`: fetch commits from an archive repository over HTTP.</summary>
+internal static class PullCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("pull", "Download commits (and their trees) from a remote archive repository over HTTP; every object is verified, an interrupted pull resumes");
+        var remote = new Argument<string>("REMOTE");
+        var refs = new Argument<string[]>("REF") { Arity = ArgumentArity.ZeroOrMore, Description = "Refs or commit checksums (default: the remote's branches)" };
+        var mirror = new Option<bool>("--mirror") { Description = "Write refs as local heads; without REF, pull every ref of the remote's summary and copy the summary" };
+        var commitOnly = new Option<bool>("--commit-metadata-only") { Description = "Fetch only the commit objects and their detached metadata" };
+        var depth = new Option<int>("--depth") { Description = "Traverse DEPTH parents (-1=infinite) (default: 0)" };
+        var retries = new Option<int>("--network-retries") { Description = "Retry a failed request N times (default: 5)", DefaultValueFactory = _ => 5 };
+        var requests = new Option<int>("--max-requests") { Description = "Requests in flight at most (default: 8)", DefaultValueFactory = _ => 8 };
+        var json = new Option<bool>("--json") { Description = "Print what was pulled as JSON" };
+        cmd.Arguments.Add(remote);
+        cmd.Arguments.Add(refs);
+        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, json })
+        {
+            cmd.Options.Add(o);
+        }
+
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var options = new PullOptions
+            {
+                Mirror = pr.GetValue(mirror),
+                CommitMetadataOnly = pr.GetValue(commitOnly),
+                Depth = pr.GetValue(depth),
+                NetworkRetries = pr.GetValue(retries),
+                MaxConcurrentRequests = Math.Max(1, pr.GetValue(requests)),
+                Progress = CliSupport.MakeProgress(pr, "pull"),
+            };
+            using var cts = new CancellationTokenSource();
+            Console.CancelKeyPress += (_, e) =>
+            {
+                e.Cancel = true;
+                cts.Cancel();
+            };
+            var result = RemotePull.RunAsync(repo, pr.GetValue(remote)!, pr.GetValue(refs) ?? [], options, cts.Token).GetAwaiter().GetResult();
+            if (pr.GetValue(json))
+            {
+                var j = new PullJson(
+                    result.Refs.Select(r => new PulledRefJson(r.Ref, r.Commit.ToHex())).ToList(),
+                    result.MetadataFetched,
+                    result.ContentFetched,
+                    result.BytesTransferred,
+                    result.ContentBytesWritten,
+                    Math.Round(result.Elapsed.TotalSeconds, 3));
+                Console.WriteLine(JsonSerializer.Serialize(j, CliJsonContext.Writer.PullJson));
+            }
+            else
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.MetadataFetched} metadata, {result.ContentFetched} content objects fetched; {SizeFormat.Format(result.BytesTransferred)} transferred in {(int)result.Elapsed.TotalSeconds} seconds; {SizeFormat.Format(result.ContentBytesWritten)} content written"));
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,337 @@
+// Fetching files of a remote repository over HTTP(S) (keep-alive, a bounded number of connections,
+// retries with backoff on network errors and 5xx answers) or from a file:// URL.
+using System.Net;
+using System.Net.Http;
+using System.Net.Sockets;
+
+namespace OstreeSharp.Pull;
+
+/// <summary>A remote file could not be fetched; the message names the URL.</summary>
+public sealed class RemoteFetchException : OstreeException
+{
+    /// <summary>Creates the exception.</summary>
+    public RemoteFetchException(string url, string message, Exception? inner = null)
+        : base($"GET {url}: {message}", inner ?? new IOException(message))
+    {
+        Url = url;
+    }
+
+    /// <summary>The URL that failed.</summary>
+    public string Url { get; }
+}
+
+/// <summary>Reads files under a remote repository's URL.</summary>
+public sealed class RemoteFetcher : IDisposable
+{
+    private readonly string _base;
+    private readonly bool _isFile;
+    private readonly HttpClient? _http;
+    private readonly int _retries;
+    private readonly AdaptiveLimiter _limiter;
+    private long _bytes;
+    private int _retried;
+
+    /// <summary>
+    /// Creates a fetcher for <paramref name="baseUrl"/> (http://, https:// or file://) with at most
+    /// <paramref name="maxConnections"/> requests in flight; fewer while the server drops connections.
+    /// </summary>
+    public RemoteFetcher(string baseUrl, int maxConnections = 8, int retries = 5)
+    {
+        ArgumentNullException.ThrowIfNull(baseUrl);
+        _base = baseUrl.TrimEnd('/') + "/";
+        _retries = Math.Max(0, retries);
+        _limiter = new AdaptiveLimiter(Math.Max(1, maxConnections));
+        if (_base.StartsWith("file://", StringComparison.Ordinal))
+        {
+            _isFile = true;
+        }
+        else if (_base.StartsWith("http://", StringComparison.Ordinal) || _base.StartsWith("https://", StringComparison.Ordinal))
+        {
+            _http = new HttpClient(new SocketsHttpHandler
+            {
+                MaxConnectionsPerServer = Math.Max(1, maxConnections),
+                AutomaticDecompression = DecompressionMethods.None,
+                ConnectTimeout = TimeSpan.FromSeconds(30),
+                PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
+                ConnectCallback = ConnectAsync,
+            })
+            { Timeout = Timeout.InfiniteTimeSpan };
+            _http.DefaultRequestHeaders.UserAgent.ParseAdd("ostree-sharp");
+        }
+        else
+        {
+            throw new OstreeException($"Unsupported remote URL {baseUrl}: only file://, http:// and https:// are");
+        }
+    }
+
+    /// <summary>Opens a TCP connection; one that took longer than the first SYN retransmission tells the limiter the server is overloaded.</summary>
+    private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        long started = Environment.TickCount64;
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(context.DnsEndPoint, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        if (Environment.TickCount64 - started >= 900)
+        {
+            _limiter.Congested();
+        }
+
+        return new NetworkStream(socket, ownsSocket: true);
+    }
+
+    /// <summary>Bytes received so far.</summary>
+    public long BytesFetched => Interlocked.Read(ref _bytes);
+
+    /// <summary>Requests retried after a network error or a 5xx answer.</summary>
+    public int Retries => Volatile.Read(ref _retried);
+
+    /// <summary>The full URL of a path under the remote.</summary>
+    public string UrlOf(string path) => _base + path;
+
+    /// <summary>Fetches a whole file of at most <paramref name="maxSize"/> bytes; null when the remote has no such file.</summary>
+    public Task<byte[]?> GetBytesAsync(string path, long maxSize, CancellationToken cancellationToken = default, bool priority = false) =>
+        GetAsync<byte[]?>(path, async (s, length, ct) =>
+        {
+            if (length > maxSize)
+            {
+                throw new RemoteFetchException(UrlOf(path), $"{length} bytes is more than the {maxSize} allowed");
+            }
+
+            using var ms = new MemoryStream(length is > 0 and <= int.MaxValue ? (int)length : 4096);
+            var buf = new byte[81920];
+            int n;
+            while ((n = await s.ReadAsync(buf, ct).ConfigureAwait(false)) > 0)
+            {
+                if (ms.Length + n > maxSize)
+                {
+                    throw new RemoteFetchException(UrlOf(path), $"more than the {maxSize} bytes allowed");
+                }
+
+                ms.Write(buf, 0, n);
+            }
+
+            return ms.ToArray();
+        }, null, cancellationToken, priority);
+
+    /// <summary>
+    /// Fetches a file and hands its body (and its length, -1 when unknown) to <paramref name="consume"/>.
+    /// On a network error the request is retried and <paramref name="consume"/> runs again on a new body,
+    /// so it must not keep anything from a failed attempt. Returns <paramref name="missing"/> on a 404.
+    /// A <paramref name="priority"/> request (metadata, which finds more work) goes before waiting others.
+    /// </summary>
+    public async Task<T> GetAsync<T>(string path, Func<Stream, long, CancellationToken, Task<T>> consume, T missing, CancellationToken cancellationToken = default, bool priority = false)
+    {
+        ArgumentNullException.ThrowIfNull(consume);
+        var url = UrlOf(path);
+        if (_isFile)
+        {
+            var file = new Uri(url).LocalPath;
+            if (!File.Exists(file))
+            {
+                return missing;
+            }
+
+            await _limiter.AcquireAsync(priority, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await using var fs = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
+                return await consume(new CountingReadStream(fs, this), fs.Length, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                _limiter.Release(failed: false);
+            }
+        }
+
+        for (int attempt = 0; ; attempt++)
+        {
+            await _limiter.AcquireAsync(priority, cancellationToken).ConfigureAwait(false);
+            Exception? transient = null;
+            try
+            {
+                using var resp = await _http!.GetAsync(new Uri(url), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                if (resp.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Gone)
+                {
+                    return missing;
+                }
+
+                if ((int)resp.StatusCode >= 500)
+                {
+                    throw new HttpRequestException($"{(int)resp.StatusCode} {resp.ReasonPhrase}", null, resp.StatusCode);
+                }
+
+                if (!resp.IsSuccessStatusCode)
+                {
+                    throw new RemoteFetchException(url, $"{(int)resp.StatusCode} {resp.ReasonPhrase}");
+                }
+
+                await using var body = await resp.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+                return await consume(new CountingReadStream(body, this), resp.Content.Headers.ContentLength ?? -1, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsTransient(e, cancellationToken))
+            {
+                transient = e;
+            }
+            finally
+            {
+                _limiter.Release(failed: transient is not null);
+            }
+
+            if (attempt >= _retries)
+            {
+                throw new RemoteFetchException(url, transient.Message, transient);
+            }
+
+            Interlocked.Increment(ref _retried);
+            if (Environment.GetEnvironmentVariable("OSTREE_SHARP_DEBUG_HTTP") is not null)
+            {
+                Console.Error.WriteLine($"retry {attempt + 1} of {url}: {transient.Message} {transient.InnerException?.Message}");
+            }
+
+            // The first retry goes at once (a busy static server may drop a connection it accepted);
+            // later ones back off: 100 ms, 200 ms, ... up to 2 s.
+            if (attempt > 0)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(2000, 50 << attempt)), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static bool IsTransient(Exception e, CancellationToken ct) => e switch
+    {
+        HttpRequestException => true,
+        IOException => true,
+        OperationCanceledException => !ct.IsCancellationRequested, // a timeout, not our cancellation
+        _ => false,
+    };
+
+    /// <inheritdoc/>
+    public void Dispose() => _http?.Dispose();
+
+    private sealed class CountingReadStream(Stream inner, RemoteFetcher owner) : Stream
+    {
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+
+        public override int Read(Span<byte> buffer) => Count(inner.Read(buffer));
+
+        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Count(await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false));
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        private int Count(int n)
+        {
+            Interlocked.Add(ref owner._bytes, n);
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+
+    /// <summary>
+    /// Requests in flight: the limit starts at 2 and grows by one after each run of successes, up to
+    /// the maximum; a request failing on the network or a connection slow to open (a dropped SYN:
+    /// the server's accept queue overflowed) halves it and caps it there for the rest of the pull.
+    /// Small static servers (one connection per request, a short accept queue) then get the few
+    /// requests at a time they can take, while ones that keep connections alive get the maximum.
+    /// Priority waiters go first.
+    /// </summary>
+    private sealed class AdaptiveLimiter(int max)
+    {
+        private readonly Lock _lock = new();
+        private readonly LinkedList<TaskCompletionSource> _high = new(), _low = new();
+        private int _ceiling = max, _limit = Math.Min(2, max), _inFlight, _successes;
+
+        public async ValueTask AcquireAsync(bool priority, CancellationToken ct)
+        {
+            LinkedListNode<TaskCompletionSource> node;
+            lock (_lock)
+            {
+                if (_inFlight < _limit && _high.Count == 0 && (priority || _low.Count == 0))
+                {
+                    _inFlight++;
+                    return;
+                }
+
+                node = (priority ? _high : _low).AddLast(new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+            }
+
+            using (ct.Register(() =>
+            {
+                lock (_lock)
+                {
+                    if (node.List is { } list)
+                    {
+                        list.Remove(node);
+                        node.Value.TrySetCanceled(ct);
+                    }
+                }
+            }))
+            {
+                await node.Value.Task.ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>The server showed it is overloaded: halve the limit and never grow past it again.</summary>
+        public void Congested()
+        {
+            lock (_lock)
+            {
+                _limit = _ceiling = Math.Max(1, Math.Min(_limit, _ceiling) / 2);
+                _successes = 0;
+            }
+        }
+
+        public void Release(bool failed)
+        {
+            if (failed)
+            {
+                Congested();
+            }
+
+            lock (_lock)
+            {
+                _inFlight--;
+                if (!failed && _limit < _ceiling && ++_successes >= 16)
+                {
+                    _limit++;
+                    _successes = 0;
+                }
+
+                while (_inFlight < _limit && (_high.First ?? _low.First) is { } next)
+                {
+                    next.List!.Remove(next);
+                    _inFlight++;
+                    next.Value.TrySetResult();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,526 @@
+// `pull REMOTE [REF...]` from an archive repository served over HTTP (or file://), as libostree
+// does it (spec: ostree-repo-format.md, section 6): summary (checked per the remote's config) or
+// refs/heads, config, then per commit its detached metadata and the commit (signatures checked
+// before anything of its tree is fetched), then dirtrees, dirmetas and content objects with a
+// bounded number of parallel requests. Every object is verified against its id. Objects fetched
+// by a pull that fails are kept, with state/COMMIT.commitpartial, so the next pull resumes.
+using System.Collections.Concurrent;
+using System.Text.RegularExpressions;
+using OstreeSharp.GVariant;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+using OstreeSharp.Signing;
+using OstreeSharp.Trees;
+
+namespace OstreeSharp.Pull;
+
+/// <summary>How to pull.</summary>
+public sealed record PullOptions
+{
+    /// <summary>Write refs as local heads (refs/heads) and, when no refs are given, pull every ref of the summary.</summary>
+    public bool Mirror { get; init; }
+
+    /// <summary>Fetch only commit objects and their detached metadata.</summary>
+    public bool CommitMetadataOnly { get; init; }
+
+    /// <summary>Parents to follow (-1: all history).</summary>
+    public int Depth { get; init; }
+
+    /// <summary>Requests in flight at most (and HTTP connections).</summary>
+    public int MaxConcurrentRequests { get; init; } = 8;
+
+    /// <summary>Retries of a request that failed on the network or with a 5xx answer.</summary>
+    public int NetworkRetries { get; init; } = 5;
+
+    /// <summary>Progress: objects fetched, objects known to be needed so far, bytes received.</summary>
+    public IProgress<TreeProgress>? Progress { get; init; }
+}
+
+/// <summary>What a pull did.</summary>
+public sealed record PullResult(IReadOnlyList<(string Ref, Checksum Commit)> Refs, int MetadataFetched, int ContentFetched, long BytesTransferred, long ContentBytesWritten, TimeSpan Elapsed);
+
+/// <summary>Pulls from archive repositories over HTTP.</summary>
+public static partial class RemotePull
+{
+    private const long MaxMetadataSize = 10 * 1024 * 1024;
+
+    [GeneratedRegex("^[0-9a-f]{64}$")]
+    private static partial Regex CommitId();
+
+    /// <summary>
+    /// Pulls <paramref name="refs"/> (refs or commit ids; empty: the remote's <c>branches</c>, or with
+    /// <see cref="PullOptions.Mirror"/> every ref of its summary) from the configured remote.
+    /// </summary>
+    /// <exception cref="RemoteFetchException">The remote could not be read.</exception>
+    /// <exception cref="ObjectCorruptedException">An object does not hash to its id.</exception>
+    /// <exception cref="SignatureException">A commit or the summary fails the remote's signature policy.</exception>
+    public static async Task<PullResult> RunAsync(OstreeRepo repo, string remote, IReadOnlyList<string> refs, PullOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        ArgumentNullException.ThrowIfNull(refs);
+        options ??= new PullOptions();
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var info = repo.RequireRemote(remote);
+        if (string.IsNullOrEmpty(info.Url))
+        {
+            throw new OstreeException($"Remote \"{remote}\" has no url");
+        }
+
+        using var fetcher = new RemoteFetcher(info.Url, options.MaxConcurrentRequests, options.NetworkRetries);
+
+        // Summary first (it may be signed), then the config: only archive repositories can be pulled.
+        var sigBytes = await fetcher.GetBytesAsync("summary.sig", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
+        var summary = await fetcher.GetBytesAsync("summary", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
+        if (summary is not null)
+        {
+            RemoteSummary.Verify(repo, remote, summary, sigBytes);
+        }
+        else if (IsTrue(info.Options.GetValueOrDefault("gpg-verify-summary")) || IsTrue(info.Options.GetValueOrDefault("sign-verify-summary")))
+        {
+            throw new SignatureException($"Remote \"{remote}\" requires a signed summary, but {fetcher.UrlOf("summary")} does not exist", SignatureFailure.NoSignature);
+        }
+
+        var configBytes = await fetcher.GetBytesAsync("config", MaxMetadataSize, cancellationToken).ConfigureAwait(false)
+            ?? throw new RemoteFetchException(fetcher.UrlOf("config"), "not found: is this the URL of an ostree repository?");
+        var remoteMode = KeyFile.Parse(System.Text.Encoding.UTF8.GetString(configBytes), fetcher.UrlOf("config")).Get("core", "mode") ?? "bare";
+        if (!remoteMode.StartsWith("archive", StringComparison.Ordinal))
+        {
+            throw new OstreeException($"Can't pull from archives with mode \"{remoteMode}\" ({info.Url})");
+        }
+
+        var targets = await ResolveTargetsAsync(fetcher, info, summary, refs, options, cancellationToken).ConfigureAwait(false);
+        var policy = VerificationPolicy.ForRemote(repo, remote);
+        var run = new PullRun(repo, fetcher, options, cancellationToken);
+        try
+        {
+            foreach (var (name, commit) in targets)
+            {
+                await run.PullCommitAsync(commit, name, policy).ConfigureAwait(false);
+                if (name is not null)
+                {
+                    run.Tx.SetRef(options.Mirror ? name : $"{remote}:{name}", commit);
+                }
+            }
+
+            await run.DrainAsync().ConfigureAwait(false);
+            run.Finish();
+        }
+        catch
+        {
+            run.KeepWhatWasFetched();
+            throw;
+        }
+
+        if (options.Mirror && refs.Count == 0 && summary is not null)
+        {
+            FileUtil.WriteAtomic(Path.Combine(repo.Path, "summary"), summary, fsync: repo.Fsync);
+            var sigPath = Path.Combine(repo.Path, "summary.sig");
+            if (sigBytes is not null)
+            {
+                FileUtil.WriteAtomic(sigPath, sigBytes, fsync: repo.Fsync);
+            }
+            else
+            {
+                File.Delete(sigPath);
+            }
+        }
+
+        return new PullResult(targets.Where(t => t.Name is not null).Select(t => (t.Name!, t.Commit)).ToList(), run.MetadataFetched, run.ContentFetched, fetcher.BytesFetched, run.Stats?.ContentBytesWritten ?? 0, started.Elapsed);
+    }
+
+    private static bool IsTrue(string? v) => v is not null && (v.Equals("true", StringComparison.OrdinalIgnoreCase) || v == "1" || v.Equals("yes", StringComparison.OrdinalIgnoreCase));
+
+    private static async Task<List<(string? Name, Checksum Commit)>> ResolveTargetsAsync(RemoteFetcher fetcher, RemoteInfo info, byte[]? summary, IReadOnlyList<string> refs, PullOptions options, CancellationToken ct)
+    {
+        var fromSummary = summary is null ? null : Summary.ReadRefs(summary).ToDictionary(r => r.Ref, r => r.Commit, StringComparer.Ordinal);
+        var names = refs.ToList();
+        if (names.Count == 0)
+        {
+            if (options.Mirror)
+            {
+                names = fromSummary?.Keys.ToList()
+                    ?? throw new OstreeException("Fetching all refs was requested in mirror mode, but remote repository does not have a summary");
+            }
+            else
+            {
+                names = (info.Options.GetValueOrDefault("branches") ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+                if (names.Count == 0)
+                {
+                    throw new OstreeException($"No configured branches for remote {info.Name}");
+                }
+            }
+        }
+
+        var result = new List<(string?, Checksum)>();
+        foreach (var name in names)
+        {
+            if (CommitId().IsMatch(name))
+            {
+                result.Add((null, Checksum.Parse(name)));
+                continue;
+            }
+
+            OstreeRepo.ValidateRefName(name);
+            if (fromSummary is not null)
+            {
+                result.Add((name, fromSummary.TryGetValue(name, out var c) ? c : throw new ObjectNotFoundException($"No such branch '{name}' in repository summary of {info.Url}")));
+                continue;
+            }
+
+            var text = await fetcher.GetBytesAsync("refs/heads/" + name, 4096, ct).ConfigureAwait(false)
+                ?? throw new ObjectNotFoundException($"Remote {info.Name} has no ref {name} ({fetcher.UrlOf("refs/heads/" + name)} not found)");
+            var hex = System.Text.Encoding.ASCII.GetString(text).Trim();
+            if (!CommitId().IsMatch(hex))
+            {
+                throw new OstreeFormatException($"{fetcher.UrlOf("refs/heads/" + name)}: not a commit checksum: {hex}");
+            }
+
+            result.Add((name, Checksum.Parse(hex)));
+        }
+
+        return result;
+    }
+
+    /// <summary>One pull's transaction and its in-flight fetches.</summary>
+    private sealed class PullRun
+    {
+        private readonly OstreeRepo _repo;
+        private readonly RemoteFetcher _fetcher;
+        private readonly PullOptions _options;
+        private readonly CancellationTokenSource _cts;
+        private readonly ConcurrentQueue<Task> _pending = new();
+        private readonly ConcurrentDictionary<(Checksum, ObjectType), bool> _requested = new();
+        private readonly HashSet<Checksum> _incomplete = [];
+        private readonly HashSet<Checksum> _complete = [];
+        private int _metadata, _content, _needed;
+        private long _lastReport;
+
+        public PullRun(OstreeRepo repo, RemoteFetcher fetcher, PullOptions options, CancellationToken ct)
+        {
+            _repo = repo;
+            _fetcher = fetcher;
+            _options = options;
+            _cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            Tx = repo.BeginTransaction();
+        }
+
+        public RepoTransaction Tx { get; }
+
+        public int MetadataFetched => _metadata;
+
+        public int ContentFetched => _content;
+
+        public TransactionStats? Stats { get; private set; }
+
+        private CancellationToken Ct => _cts.Token;
+
+        /// <summary>Fetches a commit (and its parents up to the depth) and queues its tree.</summary>
+        public async Task PullCommitAsync(Checksum commit, string? refName, VerificationPolicy policy)
+        {
+            Checksum? next = commit;
+            for (int depth = 0; next is { } c && (_options.Depth < 0 || depth <= _options.Depth); depth++)
+            {
+                bool present = Tx.HasObject(c, ObjectType.Commit);
+                if (present && !_repo.IsCommitPartial(c) && !_incomplete.Contains(c))
+                {
+                    // Complete already: its tree is all here.
+                    next = _repo.LoadCommit(c).Parent;
+                    continue;
+                }
+
+                byte[] bytes;
+                if (present)
+                {
+                    bytes = Tx.TryReadStagedMetadata(c, ObjectType.Commit) ?? _repo.ReadMetadataBytes(ObjectType.Commit, c);
+                }
+                else
+                {
+                    var path = ObjectPath(c, ObjectType.CommitMeta);
+                    var detachedBytes = await _fetcher.GetBytesAsync(path, MaxMetadataSize, Ct).ConfigureAwait(false);
+                    var fetched = await _fetcher.GetBytesAsync(ObjectPath(c, ObjectType.Commit), MaxMetadataSize, Ct).ConfigureAwait(false);
+                    if (fetched is null)
+                    {
+                        if (depth > 0)
+                        {
+                            break; // history ends on the server
+                        }
+
+                        throw new ObjectNotFoundException($"No such commit {c} at {_fetcher.UrlOf(ObjectPath(c, ObjectType.Commit))}");
+                    }
+
+                    bytes = fetched;
+                    var actual = Checksum.Compute(bytes);
+                    if (actual != c)
+                    {
+                        throw new ObjectCorruptedException($"{c}.commit", $"checksum mismatch, actual {actual} ({_fetcher.UrlOf(ObjectPath(c, ObjectType.Commit))})");
+                    }
+
+                    GVariantValue? detached = detachedBytes is null ? null : GVariantValue.Parse(GVariantType.Parse("a{sv}"), detachedBytes);
+                    try
+                    {
+                        CommitVerifier.Verify(bytes, detached, policy);
+                    }
+                    catch (SignatureException e)
+                    {
+                        throw new SignatureException($"Commit {c} from {_fetcher.UrlOf(string.Empty)}: {e.Message}", e.Reason);
+                    }
+                    Interlocked.Add(ref _metadata, detached is null ? 1 : 2);
+                    Tx.WriteMetadataTrusted(ObjectType.Commit, c, bytes);
+                    if (detached is not null)
+                    {
+                        Tx.WriteCommitDetachedMetadata(c, detached);
+                    }
+                }
+
+                var parsed = Commit.Parse(bytes);
+                if (depth == 0 && refName is not null)
+                {
+                    CheckRefBinding(c, parsed, refName);
+                }
+
+                _incomplete.Add(c);
+                if (!_options.CommitMetadataOnly)
+                {
+                    var root = parsed.RootTree;
+                    var rootMeta = parsed.RootMeta;
+                    var commitId = c;
+                    Spawn(async () =>
+                    {
+                        await FetchMetadataAsync(rootMeta, ObjectType.DirMeta).ConfigureAwait(false);
+                        await WalkTreeAsync(root).ConfigureAwait(false);
+                    });
+                    _complete.Add(commitId);
+                }
+
+                next = parsed.Parent;
+            }
+        }
+
+        private static void CheckRefBinding(Checksum c, Commit commit, string refName)
+        {
+            if (commit.Metadata.Lookup("ostree.ref-binding") is { Type.Text: "as" } binding)
+            {
+                var bound = binding.GetChildren().Select(v => v.GetString()).ToList();
+                if (!bound.Contains(refName, StringComparer.Ordinal))
+                {
+                    throw new OstreeException($"Commit {c} has no requested ref \u2018{refName}\u2019 in ref binding metadata ({string.Join(", ", bound)})");
+                }
+            }
+        }
+
+        private static string ObjectPath(Checksum c, ObjectType type)
+        {
+            var hex = c.ToHex();
+            return $"objects/{hex[..2]}/{hex[2..]}.{(type == ObjectType.File ? "filez" : type.ToName())}";
+        }
+
+        private void Spawn(Func<Task> work) => _pending.Enqueue(Task.Run(work, Ct));
+
+        /// <summary>Waits for every queued fetch (and the ones they queue); the first failure cancels the rest.</summary>
+        public async Task DrainAsync()
+        {
+            Exception? first = null;
+            while (_pending.TryDequeue(out var t))
+            {
+                try
+                {
+                    await t.ConfigureAwait(false);
+                }
+                catch (Exception e)
+                {
+                    if (first is null && !(e is OperationCanceledException && _cts.IsCancellationRequested))
+                    {
+                        first = e;
+                    }
+
+                    await _cts.CancelAsync().ConfigureAwait(false);
+                }
+            }
+
+            if (first is not null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
+            }
+
+            Ct.ThrowIfCancellationRequested();
+        }
+
+        /// <summary>The bytes of a metadata object: local, or fetched, verified and staged.</summary>
+        private async Task<byte[]> FetchMetadataAsync(Checksum c, ObjectType type)
+        {
+            if (Tx.HasObject(c, type))
+            {
+                return Tx.TryReadStagedMetadata(c, type) ?? _repo.ReadMetadataBytes(type, c);
+            }
+
+            var path = ObjectPath(c, type);
+            Interlocked.Increment(ref _needed);
+            // Metadata goes first: a dirtree must not wait behind the content found so far, or the
+            // walk (which finds the work) stalls while the content queue drains.
+            var bytes = await _fetcher.GetBytesAsync(path, MaxMetadataSize, Ct, priority: true).ConfigureAwait(false);
+
+            if (bytes is null)
+            {
+                throw new ObjectNotFoundException($"Remote object {c}.{type.ToName()} not found at {_fetcher.UrlOf(path)}");
+            }
+
+            var actual = Checksum.Compute(bytes);
+            if (actual != c)
+            {
+                throw new ObjectCorruptedException($"{c}.{type.ToName()}", $"checksum mismatch, actual {actual} ({_fetcher.UrlOf(path)})");
+            }
+
+            Tx.WriteMetadataTrusted(type, c, bytes);
+            Interlocked.Increment(ref _metadata);
+            Report();
+            return bytes;
+        }
+
+        private async Task WalkTreeAsync(Checksum tree)
+        {
+            DirTree parsed;
+            try
+            {
+                parsed = DirTree.Parse(await FetchMetadataAsync(tree, ObjectType.DirTree).ConfigureAwait(false));
+            }
+            catch (OstreeFormatException e)
+            {
+                throw new ObjectCorruptedException($"{tree}.dirtree", e.Message, e);
+            }
+
+            foreach (var f in parsed.Files)
+            {
+                var cs = f.Checksum;
+                if (!Tx.HasObject(cs, ObjectType.File) && _requested.TryAdd((cs, ObjectType.File), true))
+                {
+                    Interlocked.Increment(ref _needed);
+                    Spawn(() => FetchContentAsync(cs));
+                }
+            }
+
+            foreach (var d in parsed.Dirs)
+            {
+                var sub = d;
+                if (_requested.TryAdd((sub.TreeChecksum, ObjectType.DirTree), true))
+                {
+                    Spawn(async () =>
+                    {
+                        await FetchMetadataAsync(sub.MetaChecksum, ObjectType.DirMeta).ConfigureAwait(false);
+                        await WalkTreeAsync(sub.TreeChecksum).ConfigureAwait(false);
+                    });
+                }
+                else if (!Tx.HasObject(sub.MetaChecksum, ObjectType.DirMeta) && _requested.TryAdd((sub.MetaChecksum, ObjectType.DirMeta), true))
+                {
+                    Spawn(() => FetchMetadataAsync(sub.MetaChecksum, ObjectType.DirMeta));
+                }
+            }
+        }
+
+        private async Task FetchContentAsync(Checksum c)
+        {
+            var path = ObjectPath(c, ObjectType.File);
+            bool found = await _fetcher.GetAsync(path, async (body, length, ct) =>
+            {
+                // Small objects are read into memory, large ones spooled to a file under tmp/.
+                if (length is >= 0 and <= 4 << 20)
+                {
+                    var buffer = new MemoryStream((int)length);
+                    await body.CopyToAsync(buffer, ct).ConfigureAwait(false);
+                    buffer.Position = 0;
+                    Tx.WriteArchiveContent(c, buffer);
+                    return true;
+                }
+
+                var spool = Path.Combine(_repo.Path, "tmp", $"pull-{Guid.NewGuid():N}.filez");
+                try
+                {
+                    await using var fs = new FileStream(spool, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+                    await body.CopyToAsync(fs, ct).ConfigureAwait(false);
+                    fs.Position = 0;
+                    Tx.WriteArchiveContent(c, fs);
+                    return true;
+                }
+                finally
+                {
+                    File.Delete(spool);
+                }
+            }, false, Ct).ConfigureAwait(false);
+
+            if (!found)
+            {
+                throw new ObjectNotFoundException($"Remote object {c}.file not found at {_fetcher.UrlOf(path)}");
+            }
+
+            Interlocked.Increment(ref _content);
+            Report();
+        }
+
+        private void Report()
+        {
+            if (_options.Progress is not { } p)
+            {
+                return;
+            }
+
+            long now = Environment.TickCount64;
+            long last = Interlocked.Read(ref _lastReport);
+            if (now - last >= 100 && Interlocked.CompareExchange(ref _lastReport, now, last) == last)
+            {
+                p.Report(new TreeProgress(_metadata + _content, Math.Max(_needed, _metadata + _content), _fetcher.BytesFetched, 0));
+            }
+        }
+
+        /// <summary>Publishes everything, moves the refs, clears the markers of the commits now complete.</summary>
+        public void Finish()
+        {
+            MarkPartial(_incomplete);
+            Stats = Tx.Commit();
+            foreach (var c in _complete)
+            {
+                File.Delete(MarkerPath(c));
+            }
+
+            _options.Progress?.Report(new TreeProgress(_metadata + _content, _metadata + _content, _fetcher.BytesFetched, 0));
+        }
+
+        /// <summary>After a failure: the verified objects fetched so far are published (refs do not move), commits stay partial.</summary>
+        public void KeepWhatWasFetched()
+        {
+            _cts.Cancel();
+            try
+            {
+                // Let in-flight writers stop before the staging folder is published.
+                while (_pending.TryDequeue(out var t))
+                {
+                    try
+                    {
+                        t.Wait();
+                    }
+                    catch (AggregateException)
+                    {
+                    }
+                }
+
+                MarkPartial(_incomplete);
+                Tx.DropRefs();
+                Tx.Commit();
+            }
+            catch (Exception e) when (e is IOException or OstreeException)
+            {
+                Tx.Abort();
+            }
+        }
+
+        private void MarkPartial(IEnumerable<Checksum> commits)
+        {
+            var state = Path.Combine(_repo.Path, "state");
+            Directory.CreateDirectory(state);
+            foreach (var c in commits)
+            {
+                File.WriteAllBytes(MarkerPath(c), []);
+            }
+        }
+
+        private string MarkerPath(Checksum c) => Path.Combine(_repo.Path, "state", c.ToHex() + ".commitpartial");
+    }
+}

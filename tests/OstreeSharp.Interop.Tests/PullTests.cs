@@ -1,0 +1,372 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+
+namespace OstreeSharp.Interop.Tests;
+
+/// <summary>`pull` over HTTP: from a plain static server and from ours, verified, resumable; `serve --image`.</summary>
+public sealed class PullTests : IDisposable
+{
+    private readonly TempDir _tmp = new();
+    private readonly List<Process> _servers = [];
+
+    public void Dispose()
+    {
+        foreach (var p in _servers)
+        {
+            Stop(p);
+            p.Dispose();
+        }
+
+        _tmp.Dispose();
+    }
+
+    private static void Stop(Process p)
+    {
+        if (!p.HasExited)
+        {
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+        }
+    }
+
+    private static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    /// <summary>`python3 -m http.server` on the repository directory; returns its URL.</summary>
+    private string StaticServer(string dir)
+    {
+        int port = FreePort();
+        var psi = new ProcessStartInfo("python3") { ArgumentList = { "-m", "http.server", "--bind", "127.0.0.1", "--directory", dir, port.ToString(System.Globalization.CultureInfo.InvariantCulture) }, RedirectStandardError = true, RedirectStandardOutput = true };
+        var p = Process.Start(psi)!;
+        _servers.Add(p);
+        _ = Task.Run(() => p.StandardError.ReadToEnd());
+        _ = Task.Run(() => p.StandardOutput.ReadToEnd());
+        var url = $"http://127.0.0.1:{port}/";
+        using var http = new HttpClient();
+        for (int i = 0; ; i++)
+        {
+            try
+            {
+                http.GetAsync(new Uri(url + "config")).GetAwaiter().GetResult().Dispose();
+                return url;
+            }
+            catch (HttpRequestException) when (i < 100)
+            {
+                Thread.Sleep(100);
+            }
+        }
+    }
+
+    /// <summary>Our `serve`; access-log lines go to <paramref name="log"/>. Returns the process and the repository URL.</summary>
+    private (Process Process, string Url) OurServer(IEnumerable<string> args, List<string>? log = null)
+    {
+        var psi = Tools.OursBinary is { } bin ? new ProcessStartInfo(bin) : new ProcessStartInfo("dotnet") { ArgumentList = { Tools.OursDll } };
+        psi.ArgumentList.Add("serve");
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        var p = Process.Start(psi)!;
+        _servers.Add(p);
+        var stderr = new System.Text.StringBuilder();
+        _ = Task.Run(() =>
+        {
+            string? l;
+            while ((l = p.StandardError.ReadLine()) is not null)
+            {
+                lock (stderr)
+                {
+                    stderr.AppendLine(l);
+                }
+            }
+        });
+        string? line;
+        while ((line = p.StandardOutput.ReadLine()) is not null && !line.StartsWith("Serving ", StringComparison.Ordinal))
+        {
+        }
+
+        if (line is null)
+        {
+            p.WaitForExit();
+            throw new InvalidOperationException("serve printed nothing: " + stderr);
+        }
+
+        _ = Task.Run(() =>
+        {
+            string? l;
+            while ((l = p.StandardOutput.ReadLine()) is not null)
+            {
+                if (log is not null)
+                {
+                    lock (log)
+                    {
+                        log.Add(l);
+                    }
+                }
+            }
+        });
+        return (p, line.Split(" at ")[1]);
+    }
+
+    /// <summary>A tree of <paramref name="files"/> distinct small files in nested folders, a symlink and an executable.</summary>
+    private string Tree(int files, string salt = "")
+    {
+        var root = _tmp["tree" + salt];
+        for (int i = 0; i < files; i++)
+        {
+            var dir = Path.Combine(root, "usr", "share", $"d{i % 37:D2}", $"s{i % 5}");
+            Directory.CreateDirectory(dir);
+            File.WriteAllText(Path.Combine(dir, $"f{i}.txt"), $"file {i} {salt} " + new string((char)('a' + (i % 26)), 100 + (i * 7 % 3000)));
+        }
+
+        Directory.CreateDirectory(Path.Combine(root, "usr", "bin"));
+        File.WriteAllText(Path.Combine(root, "usr", "bin", "tool"), "#!/bin/sh\necho hi\n");
+        OstreeSharp.Platform.Native.Chmod(Path.Combine(root, "usr", "bin", "tool"), 0x1ED);
+        File.CreateSymbolicLink(Path.Combine(root, "usr", "bin", "alias"), "tool");
+        return root;
+    }
+
+    private string NewRepo(string name, string mode, string url, params string[] remoteOptions)
+    {
+        var repo = _tmp[name];
+        Tools.Ours("init", "--repo=" + repo, "--mode=" + mode).Ok("init " + name);
+        Tools.Ours(["remote", "add", "--repo=" + repo, .. remoteOptions, "origin", url]).Ok("remote add");
+        return repo;
+    }
+
+    [Fact]
+    public void Our_pull_reads_a_repository_made_by_real_ostree_from_a_static_server()
+    {
+        var src = _tmp["src"];
+        Tools.Ostree("init", "--repo=" + src, "--mode=archive").Ok("ostree init");
+        var tree = Tree(300);
+        var first = Tools.Ostree("commit", "--repo=" + src, "-b", "os/stable", "-s", "one", "--add-metadata-string=version=1", tree).Ok("ostree commit 1");
+        File.WriteAllText(Path.Combine(tree, "usr", "bin", "tool"), "#!/bin/sh\necho changed\n");
+        var second = Tools.Ostree("commit", "--repo=" + src, "-b", "os/stable", "-s", "two", "--add-metadata-string=version=2", tree).Ok("ostree commit 2");
+        Tools.Ostree("commit", "--repo=" + src, "-b", "os/other", "-s", "other", tree).Ok("ostree commit other");
+        var url = StaticServer(src);
+
+        // Without a summary, refs come from refs/heads/.
+        foreach (var mode in new[] { "archive", "bare-user" })
+        {
+            var dest = NewRepo("dest-" + mode, mode, url, "--no-gpg-verify");
+            var json = Tools.Ours("pull", "--repo=" + dest, "--json", "origin", "os/stable").Ok("pull into " + mode);
+            using var doc = JsonDocument.Parse(json);
+            Assert.Equal(second, doc.RootElement.GetProperty("refs")[0].GetProperty("commit").GetString());
+            Assert.True(doc.RootElement.GetProperty("contentFetched").GetInt32() > 300);
+            Assert.Equal(second, Tools.Ostree("rev-parse", "--repo=" + dest, "origin:os/stable").Ok("rev-parse"));
+            Tools.Ostree("fsck", "--repo=" + dest).Ok("ostree fsck");
+            Assert.False(File.Exists(Path.Combine(dest, "state", second + ".commitpartial")));
+            Assert.NotEqual(0, Tools.Ostree("show", "--repo=" + dest, first).ExitCode); // depth 0: no parent
+            Assert.Equal(Tools.Ostree("ls", "--repo=" + src, "-R", "-X", second).Ok("ls src"), Tools.Ostree("ls", "--repo=" + dest, "-R", "-X", second).Ok("ls dest"));
+
+            // Again: nothing to fetch.
+            using var again = JsonDocument.Parse(Tools.Ours("pull", "--repo=" + dest, "--json", "origin", "os/stable").Ok("pull again"));
+            Assert.Equal(0, again.RootElement.GetProperty("contentFetched").GetInt32());
+        }
+
+        // --depth=1 brings the parent; only the changed file is fetched.
+        var d1 = _tmp["dest-archive"];
+        using (var deep = JsonDocument.Parse(Tools.Ours("pull", "--repo=" + d1, "--depth=1", "--json", "origin", "os/stable").Ok("pull --depth=1")))
+        {
+            Assert.Equal(1, deep.RootElement.GetProperty("contentFetched").GetInt32());
+        }
+
+        Assert.Contains("one", Tools.Ostree("log", "--repo=" + d1, "origin:os/stable").Ok("log"), StringComparison.Ordinal);
+        Tools.Ostree("fsck", "--repo=" + d1).Ok("fsck after depth");
+
+        // --commit-metadata-only: commits and a ref, the trees stay partial.
+        var meta = NewRepo("meta", "archive", url, "--no-gpg-verify");
+        Tools.Ours("pull", "--repo=" + meta, "--commit-metadata-only", "--depth=1", "origin", "os/stable").Ok("commit-metadata-only");
+        Assert.Equal(second, Tools.Ostree("rev-parse", "--repo=" + meta, "origin:os/stable").Ok("rev-parse meta"));
+        Assert.True(File.Exists(Path.Combine(meta, "state", second + ".commitpartial")));
+        Assert.True(File.Exists(Path.Combine(meta, "state", first + ".commitpartial")));
+        Assert.Empty(Directory.GetFiles(Path.Combine(meta, "objects"), "*.filez", SearchOption.AllDirectories));
+
+        // A later full pull completes the commit and clears its marker.
+        Tools.Ours("pull", "--repo=" + meta, "origin", "os/stable").Ok("complete");
+        Assert.False(File.Exists(Path.Combine(meta, "state", second + ".commitpartial")));
+        Tools.Ostree("fsck", "--repo=" + meta).Ok("fsck after completing");
+
+        // A commit by checksum: no ref written.
+        var byId = NewRepo("by-id", "archive", url, "--no-gpg-verify");
+        Tools.Ours("pull", "--repo=" + byId, "origin", first).Ok("pull by checksum");
+        Assert.Equal("", Tools.Ostree("refs", "--repo=" + byId).Ok("refs"));
+        Tools.Ostree("fsck", "--repo=" + byId).Ok("fsck by id");
+
+        // --mirror without refs needs a summary; with one, every ref becomes a local head and the summary is copied.
+        var mirror = NewRepo("mirror", "archive", url, "--no-gpg-verify");
+        var noSummary = Tools.Ours("pull", "--repo=" + mirror, "--mirror", "origin");
+        Assert.Equal(1, noSummary.ExitCode);
+        Assert.Contains("does not have a summary", noSummary.Stderr, StringComparison.Ordinal);
+        Tools.Ostree("summary", "--repo=" + src, "-u").Ok("ostree summary -u");
+        Tools.Ours("pull", "--repo=" + mirror, "--mirror", "origin").Ok("pull --mirror");
+        Assert.Equal(["os/other", "os/stable"], Tools.Ostree("refs", "--repo=" + mirror).Ok("refs").Split('\n').Order(StringComparer.Ordinal));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(src, "summary")), File.ReadAllBytes(Path.Combine(mirror, "summary")));
+        Tools.Ostree("fsck", "--repo=" + mirror).Ok("fsck mirror");
+
+        // No ref and no configured branches: ostree's error.
+        var none = Tools.Ours("pull", "--repo=" + mirror, "origin");
+        Assert.Equal(1, none.ExitCode);
+        Assert.Contains("No configured branches for remote origin", none.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_altered_object_is_refused_and_no_ref_moves()
+    {
+        var src = _tmp["src"];
+        Tools.Ostree("init", "--repo=" + src, "--mode=archive").Ok("init");
+        Tools.Ostree("commit", "--repo=" + src, "-b", "os", Tree(40)).Ok("commit");
+        var victim = Directory.GetFiles(Path.Combine(src, "objects"), "*.filez", SearchOption.AllDirectories).OrderBy(f => f, StringComparer.Ordinal).First();
+        var bytes = File.ReadAllBytes(victim);
+        bytes[^3] ^= 0x01;
+        File.WriteAllBytes(victim, bytes);
+        var (_, url) = OurServer(["--repo=" + src, "--port=0", "--quiet"]);
+        var dest = NewRepo("dest", "bare-user", url, "--no-gpg-verify");
+        var pull = Tools.Ours("pull", "--repo=" + dest, "origin", "os");
+        Assert.Equal(1, pull.ExitCode);
+        var hex = Path.GetFileName(Path.GetDirectoryName(victim)) + Path.GetFileNameWithoutExtension(victim);
+        Assert.Contains(hex, pull.Stderr, StringComparison.Ordinal);
+        Assert.Equal("", Tools.Ostree("refs", "--repo=" + dest).Ok("refs"));
+        Assert.False(Directory.EnumerateFiles(Path.Combine(dest, "objects"), hex[2..] + ".*", SearchOption.AllDirectories).Any());
+    }
+
+    [Fact]
+    public void Commits_are_checked_against_the_remotes_keys_before_their_trees_are_fetched()
+    {
+        var src = _tmp["src"];
+        Tools.Ours("init", "--repo=" + src, "--mode=archive").Ok("init");
+        var commit = Tools.Ours("commit", "--repo=" + src, "-b", "os", Tree(20)).Ok("commit");
+        var key = OstreeSharp.Signing.Ed25519SecretKey.FromSeed(Enumerable.Range(7, 32).Select(i => (byte)i).ToArray());
+        var (_, url) = OurServer(["--repo=" + src, "--port=0", "--quiet"]);
+
+        // gpg-verify is on unless turned off, as in ostree: an unsigned commit is refused.
+        var gpg = NewRepo("gpg", "archive", url);
+        var refused = Tools.Ours("pull", "--repo=" + gpg, "origin", "os");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains(commit, refused.Stderr, StringComparison.Ordinal);
+        Assert.Contains("GPG", refused.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(Path.Combine(gpg, "objects"), "*.filez", SearchOption.AllDirectories));
+
+        var signed = NewRepo("signed", "archive", url, "--no-gpg-verify", "--sign-verify=ed25519=inline:" + key.PublicKey.Base64);
+        var unsigned = Tools.Ours("pull", "--repo=" + signed, "origin", "os");
+        Assert.Equal(1, unsigned.ExitCode);
+        Assert.Contains(commit, unsigned.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(Path.Combine(signed, "objects"), "*.filez", SearchOption.AllDirectories));
+
+        Tools.Ours("sign", "--repo=" + src, commit, key.Base64).Ok("sign");
+        Tools.Ours("pull", "--repo=" + signed, "origin", "os").Ok("pull signed");
+        Assert.Equal(commit, Tools.Ostree("rev-parse", "--repo=" + signed, "origin:os").Ok("rev-parse"));
+        Tools.Ostree("fsck", "--repo=" + signed).Ok("fsck");
+    }
+
+    [Fact]
+    public async Task A_pull_cut_off_by_a_dying_server_resumes_without_fetching_finished_objects_again()
+    {
+        var src = _tmp["src"];
+        Tools.Ours("init", "--repo=" + src, "--mode=archive").Ok("init");
+        var commit = Tools.Ours("commit", "--repo=" + src, "-b", "os", Tree(2500)).Ok("commit");
+        int total = Directory.GetFiles(Path.Combine(src, "objects"), "*.filez", SearchOption.AllDirectories).Length;
+        int port = FreePort();
+        var log1 = new List<string>();
+        var (server, url) = OurServer(["--repo=" + src, "--port=" + port], log1);
+        var dest = NewRepo("dest", "archive", url, "--no-gpg-verify");
+
+        // Kill the server once a fifth of the content has been served.
+        var killer = Task.Run(() =>
+        {
+            var sw = Stopwatch.StartNew();
+            while (sw.Elapsed < TimeSpan.FromMinutes(2))
+            {
+                lock (log1)
+                {
+                    if (log1.Count(l => l.Contains(".filez", StringComparison.Ordinal)) >= total / 5)
+                    {
+                        break;
+                    }
+                }
+
+                Thread.Sleep(5);
+            }
+
+            Stop(server);
+        });
+        var cut = Tools.Ours("pull", "--repo=" + dest, "--network-retries=0", "--max-requests=2", "origin", "os");
+        await killer;
+        Assert.Equal(1, cut.ExitCode);
+        Assert.Contains("GET " + url, cut.Stderr, StringComparison.Ordinal);
+        Assert.Equal("", Tools.Ostree("refs", "--repo=" + dest).Ok("no ref yet"));
+        Assert.True(File.Exists(Path.Combine(dest, "state", commit + ".commitpartial")));
+        var kept = Directory.GetFiles(Path.Combine(dest, "objects"), "*.filez", SearchOption.AllDirectories)
+            .Select(f => Path.GetFileName(Path.GetDirectoryName(f)) + "/" + Path.GetFileName(f)).ToHashSet(StringComparer.Ordinal);
+        Assert.True(kept.Count >= total / 10, $"only {kept.Count} of {total} objects kept");
+        Assert.True(kept.Count < total);
+        Tools.Ostree("fsck", "--repo=" + dest).Ok("a partial commit is a valid repository");
+
+        var log2 = new List<string>();
+        OurServer(["--repo=" + src, "--port=" + port], log2);
+        Tools.Ours("pull", "--repo=" + dest, "origin", "os").Ok("resumed pull");
+        Assert.Equal(commit, Tools.Ostree("rev-parse", "--repo=" + dest, "origin:os").Ok("rev-parse"));
+        Assert.False(File.Exists(Path.Combine(dest, "state", commit + ".commitpartial")));
+        Tools.Ostree("fsck", "--repo=" + dest).Ok("fsck");
+        List<string> second;
+        lock (log2)
+        {
+            second = log2.Where(l => l.Contains(".filez", StringComparison.Ordinal)).ToList();
+        }
+
+        Assert.Equal(total - kept.Count, second.Count);
+        Assert.DoesNotContain(second, l => kept.Any(k => l.Contains(k, StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Ostree_pulls_the_commit_inside_an_image_from_serve_image()
+    {
+        var src = _tmp["src"];
+        Tools.Ours("init", "--repo=" + src, "--mode=archive").Ok("init");
+        var tree = Tree(50);
+        Directory.CreateDirectory(Path.Combine(tree, "usr", "lib", "modules", "6.1.0-test"));
+        File.WriteAllText(Path.Combine(tree, "usr", "lib", "modules", "6.1.0-test", "vmlinuz"), "kernel");
+        var commit = Tools.Ours("commit", "--repo=" + src, "-b", "os/stable", "-s", "in an image", tree).Ok("commit");
+        var layout = _tmp["layout"];
+        Tools.Ours("container", "encapsulate", "--repo=" + src, "--expose-repo-port=8080", "os/stable", $"oci:{layout}:v1").Ok("encapsulate");
+
+        // EXPOSE 8080, as the config says.
+        using (var index = JsonDocument.Parse(File.ReadAllText(Path.Combine(layout, "index.json"))))
+        {
+            var manifestDigest = index.RootElement.GetProperty("manifests")[0].GetProperty("digest").GetString()!;
+            using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(layout, "blobs", "sha256", manifestDigest[7..])));
+            var configDigest = manifest.RootElement.GetProperty("config").GetProperty("digest").GetString()!;
+            using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(layout, "blobs", "sha256", configDigest[7..])));
+            Assert.True(config.RootElement.GetProperty("config").GetProperty("ExposedPorts").TryGetProperty("8080/tcp", out _));
+        }
+
+        var cache = _tmp["cache"];
+        var (server, url) = OurServer(["--image=oci:" + layout + ":v1", "--ref=os/stable", "--cache-dir=" + cache, "--port=0", "--quiet"]);
+        var dest = _tmp["dest"];
+        Tools.Ostree("init", "--repo=" + dest, "--mode=bare-user").Ok("init dest");
+        Tools.Ostree("remote", "add", "--repo=" + dest, "--no-gpg-verify", "img", url).Ok("remote add");
+        Tools.Ostree("pull", "--repo=" + dest, "img", "os/stable").Ok("ostree pull from serve --image");
+        Assert.Equal(commit, Tools.Ostree("rev-parse", "--repo=" + dest, "img:os/stable").Ok("rev-parse"));
+        Tools.Ostree("fsck", "--repo=" + dest).Ok("fsck");
+        Assert.Equal(Tools.Ostree("ls", "--repo=" + src, "-R", "-X", commit).Ok("ls src"), Tools.Ostree("ls", "--repo=" + dest, "-R", "-X", commit).Ok("ls dest"));
+
+        // A restart on the same cache imports nothing again.
+        Stop(server);
+        var (_, url2) = OurServer(["--image=oci:" + layout + ":v1", "--ref=os/stable", "--cache-dir=" + cache, "--port=0", "--quiet"]);
+        var dest2 = NewRepo("dest2", "archive", url2, "--no-gpg-verify");
+        Tools.Ours("pull", "--repo=" + dest2, "origin", "os/stable").Ok("our pull from serve --image");
+        Assert.Equal(commit, Tools.Ostree("rev-parse", "--repo=" + dest2, "origin:os/stable").Ok("rev-parse 2"));
+    }
+}
