@@ -325,10 +325,11 @@ internal static class ContainerCommands
         var contentmeta = new Option<string?>("--contentmeta") { Description = "JSON content metadata (version 1): one chunk layer per key of 'layers', objects assigned by 'mapping'" };
         var previous = new Option<string?>("--previous-build-manifest") { Description = "The OCI manifest (JSON) of the previous build: with --contentmeta, its chunk layout is kept so unchanged layers keep their digests" };
         var maxLayers = new Option<int>("--max-layers") { Description = "Split the content over up to N layers (the ostree layer plus N-1 chunks, packed by folder); default 1: a single layer" };
+        var exposePort = new Option<int?>("--expose-repo-port") { Description = "Record PORT/tcp in the config's ExposedPorts (as EXPOSE does): the port a container serving this image's repository (serve --image) listens on" };
         var registry = new RegistryCliOptions();
         cmd.Arguments.Add(rev);
         cmd.Arguments.Add(image);
-        foreach (var o in new Option[] { label, copymeta, copymetaOpt, cmdArgs, config, fast, compression, wallClock, json, maxLayers, contentmeta, previous })
+        foreach (var o in new Option[] { label, copymeta, copymetaOpt, cmdArgs, config, fast, compression, wallClock, json, maxLayers, contentmeta, previous, exposePort })
         {
             cmd.Options.Add(o);
         }
@@ -342,6 +343,7 @@ internal static class ContainerCommands
             {
                 CompressionFast = pr.GetValue(fast),
                 ChunkLayers = Math.Max(0, pr.GetValue(maxLayers) - 1),
+                ExposeRepoPort = pr.GetValue(exposePort) is { } port and (< 1 or > 65535) ? throw new ArgumentException($"--expose-repo-port: {port} is not a TCP port") : pr.GetValue(exposePort),
                 WallClockHistory = pr.GetValue(wallClock),
                 Compression = pr.GetValue(compression) switch
                 {

@@ -8,18 +8,43 @@ internal static class ServeCommand
 {
     public static Command Create()
     {
-        var cmd = new Command("serve", "Serve a repository over HTTP as an archive repository (GET/HEAD /repo/...; bare repositories are converted on the fly)");
+        var cmd = new Command("serve", "Serve a repository over HTTP as an archive repository (GET/HEAD /repo/...; bare repositories are converted on the fly), or with --image the commit inside a container image");
         var bind = new Option<string>("--bind") { Description = "Address to listen on", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "Port to listen on (0: any free port)", DefaultValueFactory = _ => 8080 };
         var cache = new Option<string?>("--cache-dir") { Description = "Where content objects of bare repositories converted to .filez are kept (default: a temporary folder)" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No access log" };
+        var image = new Option<string?>("--image") { Description = "Serve the commit inside this ostree-container image (oci:DIR[:TAG], oci-archive:FILE, docker://..., or an ostree image reference) instead of --repo; it is imported into an archive repository under --cache-dir first (only missing layers on later runs)" };
+        var refName = new Option<string?>("--ref") { Description = "With --image: the ref that names the image's commit (default: the commit's ref binding, else 'image')" };
+        var registry = new RegistryCliOptions();
+        registry.AddTo(cmd);
+        cmd.Options.Add(image);
+        cmd.Options.Add(refName);
         cmd.Options.Add(bind);
         cmd.Options.Add(port);
         cmd.Options.Add(cache);
         cmd.Options.Add(quiet);
         CliSupport.SetRun(cmd, pr =>
         {
-            var repo = CliSupport.OpenRepo(pr);
+            string? temp = null;
+            Repository.OstreeRepo repo;
+            var cacheDir = pr.GetValue(cache);
+            if (pr.GetValue(image) is { } imgref)
+            {
+                if (cacheDir is null)
+                {
+                    temp = Directory.CreateTempSubdirectory("ostree-sharp-serve-").FullName;
+                    cacheDir = temp;
+                }
+
+                var served = Containers.Bridge.ServedImage.PrepareAsync(Path.Combine(cacheDir, "image-repo"), imgref, pr.GetValue(refName), registry.Build(pr), Console.Error.WriteLine, CliSupport.MakeByteProgress(pr, "import")).GetAwaiter().GetResult();
+                repo = served.Repository;
+                Console.Error.WriteLine($"Image {imgref}: {served.Ref} => {served.Commit.ToHex()}");
+            }
+            else
+            {
+                repo = CliSupport.OpenRepo(pr);
+            }
+
             using var stop = new CancellationTokenSource();
             Console.CancelKeyPress += (_, e) =>
             {
@@ -39,7 +64,7 @@ internal static class ServeCommand
                     Console.Out.Flush();
                 }
             });
-            var server = RepositoryServer.StartAsync(new RepositoryServerOptions { Repository = repo.Path, Bind = pr.GetValue(bind)!, Port = pr.GetValue(port), CacheDirectory = pr.GetValue(cache), AccessLog = log }).GetAwaiter().GetResult();
+            var server = RepositoryServer.StartAsync(new RepositoryServerOptions { Repository = repo.Path, Bind = pr.GetValue(bind)!, Port = pr.GetValue(port), CacheDirectory = cacheDir is null ? null : Path.Combine(cacheDir, "filez"), AccessLog = log }).GetAwaiter().GetResult();
             Console.WriteLine($"Serving {repo.Path} at {server.Address}repo/");
             Console.Out.Flush();
             try
@@ -52,6 +77,11 @@ internal static class ServeCommand
             }
 
             Console.WriteLine("Stopped");
+            if (temp is not null)
+            {
+                FileUtil.DeleteAny(temp);
+            }
+
             return 0;
         });
         return cmd;

@@ -27,6 +27,12 @@ public sealed class EncapsulateOptions
     /// <summary>The image's command (<c>--cmd</c>); default: commit metadata <c>ostree.container-cmd</c>.</summary>
     public List<string>? Cmd { get; set; }
 
+    /// <summary>
+    /// A TCP port recorded in the config's <c>ExposedPorts</c>, as <c>EXPOSE</c> does
+    /// (<c>--expose-repo-port</c>): where a container serving the image's repository listens.
+    /// </summary>
+    public int? ExposeRepoPort { get; set; }
+
     /// <summary>A runtime config to start from (<c>--config</c>).</summary>
     public ContainerConfig? BaseConfig { get; set; }
 
@@ -324,6 +330,20 @@ public static class Encapsulator
         else if (commit.Metadata.Lookup("ostree.container-cmd") is { Type.Text: "as" } meta)
         {
             c.Cmd = [.. meta.GetChildren().Select(x => x.GetString())];
+        }
+
+        if (o.ExposeRepoPort is { } port)
+        {
+            var ports = new SortedSet<string>(StringComparer.Ordinal) { $"{port.ToString(CultureInfo.InvariantCulture)}/tcp" };
+            if (c.Extra?.TryGetValue("ExposedPorts", out var existing) == true && existing.ValueKind == System.Text.Json.JsonValueKind.Object)
+            {
+                ports.UnionWith(existing.EnumerateObject().Select(p => p.Name));
+            }
+
+            c.Extra ??= new Dictionary<string, System.Text.Json.JsonElement>(StringComparer.Ordinal);
+            var json = "{" + string.Join(",", ports.Select(p => System.Text.Json.JsonEncodedText.Encode(p).ToString() is var e ? $"\"{e}\":{{}}" : string.Empty)) + "}";
+            using var doc = System.Text.Json.JsonDocument.Parse(json);
+            c.Extra["ExposedPorts"] = doc.RootElement.Clone();
         }
 
         c.Labels ??= new Dictionary<string, string>(StringComparer.Ordinal);
