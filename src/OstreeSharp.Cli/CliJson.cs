@@ -26,7 +26,7 @@ internal sealed record DiffJson(List<string> Modified, List<string> Removed, Lis
 
 internal sealed record PulledRefJson(string Ref, string Commit);
 
-internal sealed record PullJson(List<PulledRefJson> Refs, int MetadataFetched, int ContentFetched, long BytesTransferred, long ContentBytesWritten, double Seconds);
+internal sealed record PullJson(List<PulledRefJson> Refs, int MetadataFetched, int ContentFetched, long BytesTransferred, long ContentBytesWritten, double Seconds, int RequestsRetried);
 
 [JsonSourceGenerationOptions(WriteIndented = false, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(ProgressEvent))]

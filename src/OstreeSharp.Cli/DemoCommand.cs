@@ -101,15 +101,38 @@ internal static class DemoCommand
         Console.WriteLine($"7. checked it out with hardlinks at {deploy} (kernel {Path.GetRelativePath(deploy, kernel)})");
         var diff = TreeDiff.Compare(host, host.LoadCommit(result.Commit), deploy, noXattrs: true);
         Console.WriteLine($"8. verified the checkout against the commit: {diff.Modified.Count + diff.Added.Count + diff.Removed.Count} differences");
+        PullOverHttp(dir, archive, result.Commit, key);
         DeployIntoSysroot(dir, imageRef, key);
         Console.WriteLine($"done in {sw.Elapsed.TotalSeconds:0.00} s");
+    }
+
+    private static void PullOverHttp(string dir, OstreeRepo archive, Objects.Checksum commit, Signing.Ed25519SecretKey key)
+    {
+        var server = Server.RepositoryServer.StartAsync(new Server.RepositoryServerOptions { Repository = archive.Path, Bind = "127.0.0.1", Port = 0 }).GetAwaiter().GetResult();
+        try
+        {
+            var url = $"{server.Address}repo/";
+            var mirror = OstreeRepo.Create(Path.Combine(dir, "http-repo"), RepoMode.Archive);
+            mirror.AddRemote("build", url, [], [new("gpg-verify", "false"), new("sign-verify", "ed25519"), new("verification-ed25519-key", key.PublicKey.Base64)]);
+            var pulled = Pull.RemotePull.RunAsync(mirror, "build", ["demo/x86_64/stable"]).GetAwaiter().GetResult();
+            if (pulled.Refs.Single().Commit != commit)
+            {
+                throw new OstreeException($"the HTTP pull got another commit: {pulled.Refs.Single().Commit}");
+            }
+
+            Console.WriteLine($"9. served the build repo at {url} and pulled it over HTTP into {mirror.Path}: {pulled.MetadataFetched} metadata and {pulled.ContentFetched} content objects, each verified, signature checked with remote \"build\": same commit");
+        }
+        finally
+        {
+            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
     }
 
     private static void DeployIntoSysroot(string dir, Containers.References.ImageReference imageRef, Signing.Ed25519SecretKey key)
     {
         if (Native.EffectiveUid != 0)
         {
-            Console.WriteLine("9. not deploying: a sysroot's bare repository keeps files owned by root, so deploying needs root");
+            Console.WriteLine("10. not deploying: a sysroot's bare repository keeps files owned by root, so deploying needs root");
             return;
         }
 
@@ -121,17 +144,17 @@ internal static class DemoCommand
         sysroot.Repo.AddRemote("demo", "https://example.invalid/demo", [], [new("gpg-verify", "false"), new("sign-verify", "ed25519"), new("verification-ed25519-key", key.PublicKey.Base64)]);
         var imgref = Containers.References.OstreeImageReference.Parse("ostree-remote-image:demo:" + imageRef);
         var d = Containers.Bridge.SysrootImages.DeployAsync(sysroot, imgref, new Sysroot.DeployOptions { OsName = "sample", Kargs = ["root=LABEL=root", "quiet"] }, null, noImgref: false, null, null, null).GetAwaiter().GetResult();
-        Console.WriteLine($"9. deployed {imgref} into sysroot {sysroot.Path} (signature verified again on import): {d.OsName} {d.DirectoryName}");
+        Console.WriteLine($"10. deployed {imgref} into sysroot {sysroot.Path} (signature verified again on import): {d.OsName} {d.DirectoryName}");
         var entry = Directory.GetFiles(sysroot.Combine($"boot/loader.{sysroot.BootVersion}/entries")).Single();
-        Console.WriteLine($"10. boot entry {Path.GetRelativePath(sysroot.Path, entry)}:");
+        Console.WriteLine($"11. boot entry {Path.GetRelativePath(sysroot.Path, entry)}:");
         foreach (var line in File.ReadAllLines(entry))
         {
             Console.WriteLine("      " + line);
         }
 
         var etc = Path.Combine(sysroot.DeploymentPath(d), "etc");
-        Console.WriteLine($"11. /etc prepared from /usr/etc ({Directory.EnumerateFileSystemEntries(etc).Count()} entries), origin {File.ReadAllText(sysroot.OriginPath(d)).Trim().Replace('\n', ' ')}");
-        Console.Write(Sysroot.SysrootStatus.Format(sysroot).Replace("\n", "\n    ", StringComparison.Ordinal).Insert(0, "12. admin status:\n    ").TrimEnd(' '));
+        Console.WriteLine($"12. /etc prepared from /usr/etc ({Directory.EnumerateFileSystemEntries(etc).Count()} entries), origin {File.ReadAllText(sysroot.OriginPath(d)).Trim().Replace('\n', ' ')}");
+        Console.Write(Sysroot.SysrootStatus.Format(sysroot).Replace("\n", "\n    ", StringComparison.Ordinal).Insert(0, "13. admin status:\n    ").TrimEnd(' '));
     }
 }
 

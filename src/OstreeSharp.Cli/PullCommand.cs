@@ -53,12 +53,13 @@ internal static class PullCommand
                     result.ContentFetched,
                     result.BytesTransferred,
                     result.ContentBytesWritten,
-                    Math.Round(result.Elapsed.TotalSeconds, 3));
+                    Math.Round(result.Elapsed.TotalSeconds, 3),
+                    result.RequestsRetried);
                 Console.WriteLine(JsonSerializer.Serialize(j, CliJsonContext.Writer.PullJson));
             }
             else
             {
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.MetadataFetched} metadata, {result.ContentFetched} content objects fetched; {SizeFormat.Format(result.BytesTransferred)} transferred in {(int)result.Elapsed.TotalSeconds} seconds; {SizeFormat.Format(result.ContentBytesWritten)} content written"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.MetadataFetched} metadata, {result.ContentFetched} content objects fetched; {SizeFormat.Format(result.BytesTransferred)} transferred in {(int)result.Elapsed.TotalSeconds} seconds; {SizeFormat.Format(result.ContentBytesWritten)} content written{(result.RequestsRetried > 0 ? $"; {result.RequestsRetried} requests retried" : string.Empty)}"));
             }
 
             return 0;

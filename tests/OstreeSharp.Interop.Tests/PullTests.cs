@@ -369,4 +369,35 @@ public sealed class PullTests : IDisposable
         Tools.Ours("pull", "--repo=" + dest2, "origin", "os/stable").Ok("our pull from serve --image");
         Assert.Equal(commit, Tools.Ostree("rev-parse", "--repo=" + dest2, "origin:os/stable").Ok("rev-parse 2"));
     }
+
+    [Fact]
+    public void A_host_deployed_from_an_http_remote_upgrades_from_it()
+    {
+        var build = _tmp["build"];
+        Tools.Ours("init", "--repo=" + build, "--mode=archive").Ok("init build");
+        string Commit(int n)
+        {
+            SysrootTests.WriteOsTree(_tmp["os" + n], n);
+            return Tools.Ours("commit", "--repo=" + build, "--branch=exampleos/stable", "--tree=dir=" + _tmp["os" + n], "--owner-uid=0", "--owner-gid=0", "--bootable", $"--add-metadata-string=version={n}.0").Ok("commit " + n);
+        }
+
+        var rev1 = Commit(1);
+        var (_, url) = OurServer(["--repo=" + build, "--port=0", "--quiet"]);
+        var sr = _tmp["sysroot"];
+        var repo = Path.Combine(sr, "ostree", "repo");
+        Tools.Ours("admin", "init-fs", sr).Ok("init-fs");
+        Tools.Ours("admin", "os-init", "--sysroot=" + sr, "exampleos").Ok("os-init");
+        Tools.Ours("remote", "add", "--repo=" + repo, "--no-gpg-verify", "origin", url).Ok("remote add");
+        Tools.Ours("pull", "--repo=" + repo, "origin", "exampleos/stable").Ok("pull into the sysroot");
+        Tools.Ours("admin", "deploy", "--sysroot=" + sr, "--os=exampleos", "origin:exampleos/stable").Ok("deploy");
+        Assert.Equal(77, Tools.Ours("admin", "upgrade", "--sysroot=" + sr, "--check").ExitCode);
+
+        var rev2 = Commit(2);
+        Assert.Contains("Update available", Tools.Ours("admin", "upgrade", "--sysroot=" + sr, "--check").Ok("upgrade --check"), StringComparison.Ordinal);
+        Tools.Ours("admin", "upgrade", "--sysroot=" + sr).Ok("upgrade");
+        var s = OstreeSharp.Sysroot.OstreeSysroot.Open(sr);
+        Assert.Equal([rev2, rev1], s.Deployments.Select(d => d.Commit.ToHex()));
+        Tools.Ostree("fsck", "--repo=" + repo).Ok("fsck");
+        Assert.Contains("exampleos " + rev2, Tools.Ostree("admin", "status", "--sysroot=" + sr).Ok("ostree admin status"), StringComparison.Ordinal);
+    }
 }

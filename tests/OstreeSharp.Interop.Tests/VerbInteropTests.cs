@@ -131,7 +131,7 @@ public class VerbInteropTests
     [Fact]
     public void Help_is_available_for_every_verb()
     {
-        foreach (var verb in new[] { "init", "commit", "checkout", "log", "show", "ls", "cat", "refs", "rev-parse", "reset", "checksum", "config", "diff", "fsck", "prune", "summary", "pull-local", "demo", "tar", "sign", "remote" })
+        foreach (var verb in new[] { "init", "commit", "checkout", "log", "show", "ls", "cat", "refs", "rev-parse", "reset", "checksum", "config", "diff", "fsck", "prune", "summary", "pull-local", "pull", "serve", "demo", "tar", "sign", "gpg-sign", "remote", "image", "container", "admin", "selinux" })
         {
             var r = Tools.Ours(verb, "--help");
             Assert.True(r.ExitCode == 0 && r.Stdout.Contains("Usage", StringComparison.Ordinal), verb + ": " + r.Stdout + r.Stderr);
@@ -145,6 +145,7 @@ public class VerbInteropTests
         Assert.True(r.ExitCode == 0, r.Stderr);
         Assert.Contains("0 problems", r.Stdout);
         Assert.Contains("0 differences", r.Stdout);
+        Assert.Contains("pulled it over HTTP", r.Stdout);
     }
 
     [Fact]

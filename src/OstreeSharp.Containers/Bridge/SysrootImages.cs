@@ -2,6 +2,7 @@
 using OstreeSharp.Containers.References;
 using OstreeSharp.Containers.Registry;
 using OstreeSharp.Objects;
+using OstreeSharp.Pull;
 using OstreeSharp.Repository;
 using OstreeSharp.Sysroot;
 using OstreeSharp.Trees;
@@ -117,7 +118,7 @@ public static class SysrootImages
         }
         else if (origin.Get("origin", "refspec") is { } refspec)
         {
-            commit = FetchRefspec(sysroot.Repo, refspec, checkOnly);
+            commit = await FetchRefspecAsync(sysroot.Repo, refspec, checkOnly, cancellationToken).ConfigureAwait(false);
             if (checkOnly)
             {
                 bool newer = commit != merge.Commit;
@@ -140,8 +141,11 @@ public static class SysrootImages
         return UpgradeOutcome.Deployed;
     }
 
-    /// <summary>Resolves a refspec, pulling it first when its remote is a local (file://) repository.</summary>
-    private static Checksum FetchRefspec(OstreeRepo repo, string refspec, bool checkOnly)
+    /// <summary>
+    /// Resolves a refspec, pulling it first from its remote: a local (file://) repository of any mode as
+    /// pull-local does, an HTTP one with the pull client (only the commit with <paramref name="checkOnly"/>).
+    /// </summary>
+    private static async Task<Checksum> FetchRefspecAsync(OstreeRepo repo, string refspec, bool checkOnly, CancellationToken cancellationToken)
     {
         var (remote, name) = OstreeRepo.ParseRefspec(refspec);
         if (remote is null)
@@ -152,7 +156,8 @@ public static class SysrootImages
         var info = repo.RequireRemote(remote);
         if (!info.Url.StartsWith("file://", StringComparison.Ordinal))
         {
-            throw new OstreeException($"Remote '{remote}' is {info.Url}: only file:// remotes can be fetched until HTTP pull lands");
+            var pulled = await RemotePull.RunAsync(repo, remote, [name], new PullOptions { CommitMetadataOnly = checkOnly }, cancellationToken).ConfigureAwait(false);
+            return pulled.Refs.Single().Commit;
         }
 
         var source = OstreeRepo.Open(new Uri(info.Url).LocalPath);

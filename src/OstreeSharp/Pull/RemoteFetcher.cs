@@ -191,10 +191,6 @@ public sealed class RemoteFetcher : IDisposable
             }
 
             Interlocked.Increment(ref _retried);
-            if (Environment.GetEnvironmentVariable("OSTREE_SHARP_DEBUG_HTTP") is not null)
-            {
-                Console.Error.WriteLine($"retry {attempt + 1} of {url}: {transient.Message} {transient.InnerException?.Message}");
-            }
 
             // The first retry goes at once (a busy static server may drop a connection it accepted);
             // later ones back off: 100 ms, 200 ms, ... up to 2 s.
@@ -258,7 +254,8 @@ public sealed class RemoteFetcher : IDisposable
     /// <summary>
     /// Requests in flight: the limit starts at 2 and grows by one after each run of successes, up to
     /// the maximum; a request failing on the network or a connection slow to open (a dropped SYN:
-    /// the server's accept queue overflowed) halves it and caps it there for the rest of the pull.
+    /// the server's accept queue overflowed) halves it (not below two) and caps it there for the
+    /// rest of the pull.
     /// Small static servers (one connection per request, a short accept queue) then get the few
     /// requests at a time they can take, while ones that keep connections alive get the maximum.
     /// Priority waiters go first.
@@ -267,7 +264,12 @@ public sealed class RemoteFetcher : IDisposable
     {
         private readonly Lock _lock = new();
         private readonly LinkedList<TaskCompletionSource> _high = new(), _low = new();
+        private readonly int _max = max;
         private int _ceiling = max, _limit = Math.Min(2, max), _inFlight, _successes;
+
+        // Two in flight at least (unless the maximum is one): one request is served while the next
+        // connection waits in the accept queue; one at a time would leave the server idle between them.
+        private int Floor => Math.Min(2, _max);
 
         public async ValueTask AcquireAsync(bool priority, CancellationToken ct)
         {
@@ -304,7 +306,7 @@ public sealed class RemoteFetcher : IDisposable
         {
             lock (_lock)
             {
-                _limit = _ceiling = Math.Max(1, Math.Min(_limit, _ceiling) / 2);
+                _limit = _ceiling = Math.Max(Floor, Math.Min(_limit, _ceiling) / 2);
                 _successes = 0;
             }
         }

@@ -37,7 +37,7 @@ public sealed record PullOptions
 }
 
 /// <summary>What a pull did.</summary>
-public sealed record PullResult(IReadOnlyList<(string Ref, Checksum Commit)> Refs, int MetadataFetched, int ContentFetched, long BytesTransferred, long ContentBytesWritten, TimeSpan Elapsed);
+public sealed record PullResult(IReadOnlyList<(string Ref, Checksum Commit)> Refs, int MetadataFetched, int ContentFetched, long BytesTransferred, long ContentBytesWritten, TimeSpan Elapsed, int RequestsRetried);
 
 /// <summary>Pulls from archive repositories over HTTP.</summary>
 public static partial class RemotePull
@@ -125,7 +125,7 @@ public static partial class RemotePull
             }
         }
 
-        return new PullResult(targets.Where(t => t.Name is not null).Select(t => (t.Name!, t.Commit)).ToList(), run.MetadataFetched, run.ContentFetched, fetcher.BytesFetched, run.Stats?.ContentBytesWritten ?? 0, started.Elapsed);
+        return new PullResult(targets.Where(t => t.Name is not null).Select(t => (t.Name!, t.Commit)).ToList(), run.MetadataFetched, run.ContentFetched, fetcher.BytesFetched, run.Stats?.ContentBytesWritten ?? 0, started.Elapsed, fetcher.Retries);
     }
 
     private static bool IsTrue(string? v) => v is not null && (v.Equals("true", StringComparison.OrdinalIgnoreCase) || v == "1" || v.Equals("yes", StringComparison.OrdinalIgnoreCase));
@@ -466,7 +466,8 @@ public static partial class RemotePull
             long last = Interlocked.Read(ref _lastReport);
             if (now - last >= 100 && Interlocked.CompareExchange(ref _lastReport, now, last) == last)
             {
-                p.Report(new TreeProgress(_metadata + _content, Math.Max(_needed, _metadata + _content), _fetcher.BytesFetched, 0));
+                int done = _metadata + _content;
+                p.Report(new TreeProgress(done, Math.Max(_needed, done + 1), _fetcher.BytesFetched, 0)); // done == total only at the end
             }
         }
 
