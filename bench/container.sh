@@ -5,19 +5,21 @@
 # of the same commit over HTTP from a static server. Whole-process wall time and peak RSS; runs
 # alternate between the tools.
 #
-#   bench/container.sh [--tree DIR] [--size-mb MB] [--runs N]
+#   bench/container.sh [--tree DIR] [--size-mb MB] [--runs N] [--scale N]
 #     --tree DIR    the tree to commit (e.g. a Debian root from bench/make-os-tree.sh --layout ostree)
 #     --size-mb MB  synthetic tree size when no --tree (default: the generator's default)
 #     --runs N      runs per step, median reported (default 3)
+#     --scale N     also encapsulate and pull synthetic trees of 1x and Nx the default size: peak RSS stays flat
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TREE=""; SIZE=""; RUNS=3
+TREE=""; SIZE=""; RUNS=3; SCALE=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --tree) TREE=$2; shift 2 ;;
         --size-mb) SIZE=$2; shift 2 ;;
         --runs) RUNS=$2; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        --scale) SCALE=$2; shift 2 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -90,3 +92,21 @@ step "image pull / ostree pull (HTTP)" 0.5 "rm -rf $W/p $W/q && ostree init --re
     "ostree pull --repo=$W/p o os" \
     "$OURS container image pull $W/q ostree-unverified-registry:$REG/bench/os:1 --tls-verify=false --quiet"
 [ "$("$OURS" rev-parse --repo="$W/q" "ostree/container/blob/$(ls "$W/q/refs/heads/ostree/container/blob/")")" = "$COMMIT" ] || { echo "pulled commit differs" >&2; exit 1; }
+
+# Memory against image size: encapsulate and pull (OCI layout to a fresh bare-user repository) a
+# synthetic tree of the default size and one SCALE times larger.
+if [ "$SCALE" -gt 0 ]; then
+    echo
+    base=200 # MiB, the generator's default
+    for mult in 1 "$SCALE"; do
+        rm -rf "$W/s" "$W/sr" "$W/si" "$W/sq"
+        python3 bench/make-synthetic-tree.py --size-mb $((base * mult)) "$W/s" >/dev/null 2>&1
+        "$OURS" init --repo="$W/sr" --mode=archive >/dev/null
+        "$OURS" commit --repo="$W/sr" -b os --owner-uid=0 --owner-gid=0 "$W/s" >/dev/null
+        /usr/bin/time -f "%M" -o "$W/rss1" "$OURS" container encapsulate --repo="$W/sr" os "oci:$W/si:t" >/dev/null
+        "$OURS" init --repo="$W/sq" --mode=bare-user >/dev/null
+        /usr/bin/time -f "%M" -o "$W/rss2" "$OURS" container image pull "$W/sq" "ostree-unverified-image:oci:$W/si:t" --quiet >/dev/null
+        echo "tree $(du -sh "$W/s" | cut -f1): peak RSS encapsulate $(( $(cat "$W/rss1") / 1024 )) MB, image pull $(( $(cat "$W/rss2") / 1024 )) MB"
+    done
+fi
+

@@ -85,8 +85,8 @@ public sealed class ParallelGzipStream : CountingWriteStream
 
     /// <summary>
     /// zlib level for a CompressionLevel. "Optimal" is level 4, not zlib's default 6 (ostree-ext's): with zlib-ng,
-    /// on the Debian tree of bench/make-os-tree.sh, 4 deflates about 30% faster than 6 for a layer 2% larger, and still
-    /// smaller than the one umoci's parallel gzip writes (208.9 MB against 210.2 MB; 6 gives 204.8 MB).
+    /// on the Debian tree of bench/make-os-tree.sh, 4 deflates about 30% faster than 6 for a layer 2% larger, about
+    /// the size umoci's parallel gzip writes (210.6 MB against umoci's 210.2 MB; level 5 gave 206.8 MB).
     /// </summary>
     private static int ZlibLevel(CompressionLevel level) => level switch
     {

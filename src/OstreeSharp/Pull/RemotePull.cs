@@ -75,7 +75,7 @@ public static partial class RemotePull
         {
             RemoteSummary.Verify(repo, remote, summary, sigBytes);
         }
-        else if (IsTrue(info.Options.GetValueOrDefault("gpg-verify-summary")) || IsTrue(info.Options.GetValueOrDefault("sign-verify-summary")))
+        else if (RemoteSummary.IsTrue(info.Options.GetValueOrDefault("gpg-verify-summary")) || RemoteSummary.IsTrue(info.Options.GetValueOrDefault("sign-verify-summary")))
         {
             throw new SignatureException($"Remote \"{remote}\" requires a signed summary, but {fetcher.UrlOf("summary")} does not exist", SignatureFailure.NoSignature);
         }
@@ -127,8 +127,6 @@ public static partial class RemotePull
 
         return new PullResult(targets.Where(t => t.Name is not null).Select(t => (t.Name!, t.Commit)).ToList(), run.MetadataFetched, run.ContentFetched, fetcher.BytesFetched, run.Stats?.ContentBytesWritten ?? 0, started.Elapsed, fetcher.Retries);
     }
-
-    private static bool IsTrue(string? v) => v is not null && (v.Equals("true", StringComparison.OrdinalIgnoreCase) || v == "1" || v.Equals("yes", StringComparison.OrdinalIgnoreCase));
 
     private static async Task<List<(string? Name, Checksum Commit)>> ResolveTargetsAsync(RemoteFetcher fetcher, RemoteInfo info, byte[]? summary, IReadOnlyList<string> refs, PullOptions options, CancellationToken ct)
     {
@@ -190,6 +188,7 @@ public static partial class RemotePull
         private readonly CancellationTokenSource _cts;
         private readonly ConcurrentQueue<Task> _pending = new();
         private readonly ConcurrentDictionary<(Checksum, ObjectType), bool> _requested = new();
+        private readonly ConcurrentDictionary<(Checksum, ObjectType), Lazy<Task<byte[]>>> _metadataFetches = new();
         private readonly HashSet<Checksum> _incomplete = [];
         private readonly HashSet<Checksum> _complete = [];
         private int _metadata, _content, _needed;
@@ -264,6 +263,7 @@ public static partial class RemotePull
                     {
                         throw new SignatureException($"Commit {c} from {_fetcher.UrlOf(string.Empty)}: {e.Message}", e.Reason);
                     }
+
                     Interlocked.Add(ref _metadata, detached is null ? 1 : 2);
                     Tx.WriteMetadataTrusted(ObjectType.Commit, c, bytes);
                     if (detached is not null)
@@ -345,8 +345,11 @@ public static partial class RemotePull
             Ct.ThrowIfCancellationRequested();
         }
 
-        /// <summary>The bytes of a metadata object: local, or fetched, verified and staged.</summary>
-        private async Task<byte[]> FetchMetadataAsync(Checksum c, ObjectType type)
+        /// <summary>The bytes of a metadata object: local, or fetched (once, however many trees share it), verified and staged.</summary>
+        private Task<byte[]> FetchMetadataAsync(Checksum c, ObjectType type) =>
+            _metadataFetches.GetOrAdd((c, type), k => new Lazy<Task<byte[]>>(() => FetchMetadataCoreAsync(k.Item1, k.Item2))).Value;
+
+        private async Task<byte[]> FetchMetadataCoreAsync(Checksum c, ObjectType type)
         {
             if (Tx.HasObject(c, type))
             {
@@ -409,7 +412,7 @@ public static partial class RemotePull
                         await WalkTreeAsync(sub.TreeChecksum).ConfigureAwait(false);
                     });
                 }
-                else if (!Tx.HasObject(sub.MetaChecksum, ObjectType.DirMeta) && _requested.TryAdd((sub.MetaChecksum, ObjectType.DirMeta), true))
+                else
                 {
                     Spawn(() => FetchMetadataAsync(sub.MetaChecksum, ObjectType.DirMeta));
                 }

@@ -79,7 +79,8 @@ public static class RemoteSummary
         return new FetchedSummary(summary, sigs, gpg, ed);
     }
 
-    private static bool IsTrue(string? v) => v is not null && (v.Equals("true", StringComparison.OrdinalIgnoreCase) || v == "1" || v.Equals("yes", StringComparison.OrdinalIgnoreCase));
+    /// <summary>A boolean remote option as GLib's key files read it.</summary>
+    internal static bool IsTrue(string? v) => v is not null && (v.Equals("true", StringComparison.OrdinalIgnoreCase) || v == "1" || v.Equals("yes", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>GETs <paramref name="name"/> under <paramref name="baseUrl"/>; null when it does not exist.</summary>
     public static async Task<byte[]?> FetchAsync(string baseUrl, string name, CancellationToken cancellationToken = default)
