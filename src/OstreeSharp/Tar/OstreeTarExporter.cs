@@ -16,7 +16,9 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
     private const string ConfigText = "[core]\nrepo_version=1\nmode=bare-split-xattrs\n";
 
     private readonly HashSet<Checksum> _metaSeen = [];
-    private readonly Dictionary<Checksum, (string Path, TarEntry Header)> _contentSeen = [];
+    // Per content object written, only what its links need (not its path or tar header): this map grows
+    // with the object count, so it is kept small.
+    private readonly Dictionary<Checksum, LinkInfo> _contentSeen = [];
     private readonly HashSet<Checksum> _xattrsSeen = [];
     private bool _sawVarTmp;
     private bool _structureOnly;
@@ -152,10 +154,11 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
         foreach (var c in objects.OrderBy(x => x.ToHex(), StringComparer.Ordinal))
         {
             ct.ThrowIfCancellationRequested();
-            var (objPath, header) = EmitContent(w, c);
+            var link = EmitContent(w, c);
+            var objPath = ObjectPath(c, "file");
             foreach (var p in paths.TryGetValue(c, out var list) ? list : [])
             {
-                EmitLink(w, objPath, header, p);
+                EmitLink(w, objPath, link, p);
             }
         }
     }
@@ -231,8 +234,8 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
         var dt = repo.LoadDirTree(tree);
         foreach (var f in _structureOnly ? [] : dt.Files)
         {
-            var (objPath, header) = EmitContent(w, f.Checksum);
-            EmitLink(w, objPath, header, MapEtc(Join(path, f.Name)));
+            var link = EmitContent(w, f.Checksum);
+            EmitLink(w, ObjectPath(f.Checksum, "file"), link, MapEtc(Join(path, f.Name)));
         }
 
         foreach (var d in dt.Dirs)
@@ -261,7 +264,10 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
 
     private static string Join(string dir, string name) => dir.Length == 0 ? name : dir + "/" + name;
 
-    private (string Path, TarEntry Header) EmitContent(TarWriter w, Checksum c)
+    /// <summary>The owner and mode a link to a content object carries, and whether it is an empty regular file (written as a file, not a link).</summary>
+    private readonly record struct LinkInfo(uint Uid, uint Gid, uint Mode, bool EmptyRegular);
+
+    private LinkInfo EmitContent(TarWriter w, Checksum c)
     {
         if (_contentSeen.TryGetValue(c, out var seen))
         {
@@ -295,18 +301,19 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
             w.WriteEntry(entry, data);
         }
 
-        _contentSeen[c] = (path, entry);
-        return (path, entry);
+        var link = new LinkInfo(entry.Uid, entry.Gid, entry.Mode, entry.Type == TarType.Regular && entry.Size == 0);
+        _contentSeen[c] = link;
+        return link;
     }
 
-    private static void EmitLink(TarWriter w, string objPath, TarEntry header, string dest)
+    private static void EmitLink(TarWriter w, string objPath, LinkInfo link, string dest)
     {
-        if (header.Type == TarType.Regular && header.Size == 0)
+        if (link.EmptyRegular)
         {
-            w.WriteEntry(new TarEntry { Name = dest, Uid = header.Uid, Gid = header.Gid, Mode = header.Mode });
+            w.WriteEntry(new TarEntry { Name = dest, Uid = link.Uid, Gid = link.Gid, Mode = link.Mode });
             return;
         }
 
-        w.WriteEntry(new TarEntry { Name = dest, Type = TarType.HardLink, LinkName = objPath, Uid = header.Uid, Gid = header.Gid, Mode = header.Mode });
+        w.WriteEntry(new TarEntry { Name = dest, Type = TarType.HardLink, LinkName = objPath, Uid = link.Uid, Gid = link.Gid, Mode = link.Mode });
     }
 }
