@@ -34,31 +34,37 @@ public sealed record VerificationPolicy(IReadOnlyList<Ed25519PublicKey> TrustedE
     }
 
     /// <summary>
+    /// The ed25519 keys a remote trusts (<c>verification-ed25519-key</c>, <c>verification-ed25519-file</c>);
+    /// none is an error naming <paramref name="option"/>, the setting that asked for them.
+    /// </summary>
+    public static IReadOnlyList<Ed25519PublicKey> RemoteEd25519Keys(RemoteInfo remote, string option)
+    {
+        ArgumentNullException.ThrowIfNull(remote);
+        var trusted = new List<Ed25519PublicKey>();
+        if (remote.Options.TryGetValue("verification-ed25519-key", out var inline))
+        {
+            trusted.Add(Ed25519PublicKey.Parse(inline));
+        }
+
+        if (remote.Options.TryGetValue("verification-ed25519-file", out var file))
+        {
+            trusted.AddRange(Ed25519Keys.ReadPublicKeys(file));
+        }
+
+        return trusted.Count > 0
+            ? trusted
+            : throw new SignatureException($"Remote \"{remote.Name}\" has {option} set but no verification-ed25519-key or verification-ed25519-file", SignatureFailure.UnknownKey);
+    }
+
+    /// <summary>
     /// The policy of a remote: <c>sign-verify</c> with <c>verification-ed25519-key</c> /
     /// <c>verification-ed25519-file</c>, and <c>gpg-verify</c> (default true, as in ostree).
     /// </summary>
     public static VerificationPolicy ForRemote(OstreeRepo repo, string remote)
     {
         var r = repo.RequireRemote(remote);
-        var trusted = new List<Ed25519PublicKey>();
         var signVerify = r.Options.GetValueOrDefault("sign-verify");
-        if (signVerify is not null and not "false")
-        {
-            if (r.Options.TryGetValue("verification-ed25519-key", out var inline))
-            {
-                trusted.Add(Ed25519PublicKey.Parse(inline));
-            }
-
-            if (r.Options.TryGetValue("verification-ed25519-file", out var file))
-            {
-                trusted.AddRange(Ed25519Keys.ReadPublicKeys(file));
-            }
-
-            if (trusted.Count == 0)
-            {
-                throw new SignatureException($"Remote \"{remote}\" has sign-verify set but no verification-ed25519-key or verification-ed25519-file", SignatureFailure.UnknownKey);
-            }
-        }
+        IReadOnlyList<Ed25519PublicKey> trusted = signVerify is not null and not "false" ? RemoteEd25519Keys(r, "sign-verify") : [];
 
         bool gpg = !string.Equals(r.Options.GetValueOrDefault("gpg-verify") ?? "true", "false", StringComparison.Ordinal);
         return new VerificationPolicy(trusted, [], gpg, gpg ? RemoteGpgKeys(repo, remote) : null);

@@ -57,22 +57,7 @@ public static class RemoteSummary
         SignatureVerification? ed = null;
         if (IsTrue(r.Options.GetValueOrDefault("sign-verify-summary")))
         {
-            var trusted = new List<Ed25519PublicKey>();
-            if (r.Options.TryGetValue("verification-ed25519-key", out var inline))
-            {
-                trusted.Add(Ed25519PublicKey.Parse(inline));
-            }
-
-            if (r.Options.TryGetValue("verification-ed25519-file", out var file))
-            {
-                trusted.AddRange(Ed25519Keys.ReadPublicKeys(file));
-            }
-
-            if (trusted.Count == 0)
-            {
-                throw new SignatureException($"Remote \"{remote}\" has sign-verify-summary set but no verification-ed25519-key or verification-ed25519-file", SignatureFailure.UnknownKey);
-            }
-
+            var trusted = VerificationPolicy.RemoteEd25519Keys(r, "sign-verify-summary");
             ed = Ed25519CommitSigner.Verify(summary, sigs, trusted);
         }
 
@@ -82,41 +67,11 @@ public static class RemoteSummary
     /// <summary>A boolean remote option as GLib's key files read it.</summary>
     internal static bool IsTrue(string? v) => v is not null && (v.Equals("true", StringComparison.OrdinalIgnoreCase) || v == "1" || v.Equals("yes", StringComparison.OrdinalIgnoreCase));
 
-    /// <summary>GETs <paramref name="name"/> under <paramref name="baseUrl"/>; null when it does not exist.</summary>
+    /// <summary>GETs <paramref name="name"/> under <paramref name="baseUrl"/> (file://, http://, https://); null when it does not exist.</summary>
     public static async Task<byte[]?> FetchAsync(string baseUrl, string name, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(baseUrl);
-        var url = baseUrl.TrimEnd('/') + "/" + name;
-        if (url.StartsWith("file://", StringComparison.Ordinal))
-        {
-            var path = new Uri(url).LocalPath;
-            return File.Exists(path) ? await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false) : null;
-        }
-
-        if (!url.StartsWith("http://", StringComparison.Ordinal) && !url.StartsWith("https://", StringComparison.Ordinal))
-        {
-            throw new OstreeException($"Unsupported remote URL {baseUrl}: only file://, http:// and https:// are");
-        }
-
-        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(2) };
-        try
-        {
-            using var resp = await http.GetAsync(new Uri(url), cancellationToken).ConfigureAwait(false);
-            if (resp.StatusCode == System.Net.HttpStatusCode.NotFound)
-            {
-                return null;
-            }
-
-            if (!resp.IsSuccessStatusCode)
-            {
-                throw new OstreeException($"GET {url}: {(int)resp.StatusCode} {resp.ReasonPhrase}");
-            }
-
-            return await resp.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (HttpRequestException e)
-        {
-            throw new OstreeException($"GET {url}: {e.Message}", e);
-        }
+        using var fetcher = new Pull.RemoteFetcher(baseUrl);
+        return await fetcher.GetBytesAsync(name, long.MaxValue, cancellationToken).ConfigureAwait(false);
     }
 }
