@@ -108,6 +108,35 @@ public sealed class RepositoryTests : IDisposable
         Assert.Empty(repo.EnumerateObjects());
     }
 
+    [Theory]
+    [InlineData("archive")]
+    [InlineData("bare-user")]
+    [InlineData("bare-user-only")]
+    public void Objects_written_under_their_id_are_staged_once_and_bad_ones_not_at_all(string modeName)
+    {
+        var repo = OstreeRepo.Create(Path.Combine(_dir, modeName), RepoModeNames.Parse(modeName));
+        var header = new FileHeader(0, 0, UnixMode.Regular | 0x1A4, string.Empty, Xattrs.Empty);
+        var data = new byte[70_000];
+        new Random(9).NextBytes(data);
+        var id = header.ComputeChecksum(data);
+        var other = header.ComputeChecksum(data.AsSpan(1).ToArray());
+        using var tx = repo.BeginTransaction();
+
+        // Many writers of one object: one staged copy, the rest only read through and checked.
+        Parallel.For(0, 8, _ => Assert.Equal(id, tx.WriteContent(header, new MemoryStream(data), data.Length, id)));
+        Assert.True(tx.HasObject(id, ObjectType.File));
+
+        // A stream that ends early, or bytes of another object, under an expected id: refused, nothing staged.
+        Assert.ThrowsAny<OstreeException>(() => tx.WriteContent(header, new MemoryStream(data, 0, 1000), data.Length - 1, other));
+        Assert.Throws<ObjectCorruptedException>(() => tx.WriteContent(header, new MemoryStream(data, 0, data.Length - 1), data.Length - 1, id));
+        Assert.False(tx.HasObject(other, ObjectType.File));
+
+        var stats = tx.Commit();
+        Assert.Equal(1, stats.ContentWritten);
+        Assert.Equal([(id, ObjectType.File)], repo.EnumerateObjects());
+        Assert.Null(Fsck.Verify(repo, id, ObjectType.File));
+    }
+
     [Fact]
     public void Exclusive_lock_waits_for_a_transaction()
     {

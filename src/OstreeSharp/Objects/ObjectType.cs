@@ -66,6 +66,13 @@ public static class ObjectTypeExtensions
         return false;
     }
 
+    /// <summary>The type of a loose object's file extension (<c>filez</c> is an archive repository's content).</summary>
+    /// <exception cref="OstreeFormatException">Not an object extension.</exception>
+    public static ObjectType FromExtension(string extension) =>
+        extension == "filez" ? ObjectType.File
+        : TryParseName(extension, out var t) ? t
+        : throw new OstreeFormatException($"Invalid object extension '{extension}'");
+
     /// <summary>True for dirtree, dirmeta, commit, tombstone and commitmeta.</summary>
     public static bool IsMetadata(this ObjectType t) => t is ObjectType.DirTree or ObjectType.DirMeta or ObjectType.Commit or ObjectType.TombstoneCommit or ObjectType.CommitMeta;
 }

@@ -66,6 +66,9 @@ public static unsafe partial class Native
     private static partial int rename(string oldpath, string newpath);
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int renameat2(int olddirfd, string oldpath, int newdirfd, string newpath, uint flags);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int mkdir(string path, uint mode);
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -320,6 +323,52 @@ public static unsafe partial class Native
         {
             throw Error("rename to " + newPath, oldPath);
         }
+    }
+
+    /// <summary>
+    /// rename(2) that never replaces: false when <paramref name="newPath"/> exists already (the source stays). On a
+    /// filesystem without <c>RENAME_NOREPLACE</c> it falls back to link and unlink, which are just as exclusive.
+    /// </summary>
+    public static bool RenameNoReplace(string oldPath, string newPath)
+    {
+        const uint RenameNoReplaceFlag = 1;
+        if (renameat2(AtFdCwd, oldPath, AtFdCwd, newPath, RenameNoReplaceFlag) == 0)
+        {
+            return true;
+        }
+
+        int errno = Marshal.GetLastPInvokeError();
+        if (errno == 17)
+        {
+            return false;
+        }
+
+        if (errno is not (22 or 38 or EOPNOTSUPP))
+        {
+            throw Error("rename to " + newPath, oldPath, errno);
+        }
+
+        if (!TryLink(oldPath, newPath))
+        {
+            return false;
+        }
+
+        File.Delete(oldPath);
+        return true;
+    }
+
+    /// <summary>Creates a new file for writing (mode 0644 before umask); null when the path exists already.</summary>
+    public static Microsoft.Win32.SafeHandles.SafeFileHandle? TryCreateExclusive(string path)
+    {
+        const int OWrOnly = 1, OCreat = 0x40, OExcl = 0x80, OCloexec = 0x80000;
+        int fd = open(path, OWrOnly | OCreat | OExcl | OCloexec, 0x1A4);
+        if (fd < 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            return errno == 17 ? null : throw Error("open", path, errno);
+        }
+
+        return new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
     }
 
     /// <summary>mkdir(2); returns 0 or the errno (17 when it exists).</summary>

@@ -430,7 +430,7 @@ public static partial class RemotePull
                     var buffer = new MemoryStream((int)length);
                     await body.CopyToAsync(buffer, ct).ConfigureAwait(false);
                     buffer.Position = 0;
-                    Tx.WriteArchiveContent(c, buffer);
+                    Tx.WriteArchiveContent(c, buffer, absent: true);
                     return true;
                 }
 
@@ -440,7 +440,7 @@ public static partial class RemotePull
                     await using var fs = new FileStream(spool, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
                     await body.CopyToAsync(fs, ct).ConfigureAwait(false);
                     fs.Position = 0;
-                    Tx.WriteArchiveContent(c, fs);
+                    Tx.WriteArchiveContent(c, fs, absent: true);
                     return true;
                 }
                 finally

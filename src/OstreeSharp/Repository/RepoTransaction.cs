@@ -23,12 +23,14 @@ public sealed class RepoTransaction : IDisposable
     private readonly RepoLock _repoLock;
     private readonly SafeFileHandle _stagingLock;
     private readonly string _staging;
-    private readonly ConcurrentDictionary<(Checksum, ObjectType), int> _staged = new();
+
+    // Staged objects live at tmp/staging-*/XX/REST.EXT, named as in objects/: the staging folder is the
+    // transaction's only record of them, so memory does not grow with the number of objects written.
+    private readonly int[] _stagedDirs = new int[256];
     private readonly List<(string Refspec, Checksum? Target)> _refs = [];
     private readonly ConcurrentDictionary<string, bool> _madeDirs = new(StringComparer.Ordinal);
     private int _metadataWritten, _contentWritten, _tmpCounter;
     private long _contentBytes;
-    private readonly ConcurrentDictionary<Checksum, long> _contentSizes = new();
     private bool _done;
 
     internal RepoTransaction(OstreeRepo repo)
@@ -46,13 +48,6 @@ public sealed class RepoTransaction : IDisposable
         _stagingLock = File.OpenHandle(_staging + ".lock", FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         Native.Flock(_stagingLock, exclusive: true, wait: true);
         Directory.CreateDirectory(_staging);
-
-        // Staged files are spread over subfolders: parallel writers creating entries in one
-        // directory serialise on its lock, which shows up as heavy system time.
-        for (int i = 0; i < StagingFanout; i++)
-        {
-            Directory.CreateDirectory(Path.Combine(_staging, i.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
-        }
     }
 
     /// <summary>The repository written to.</summary>
@@ -89,18 +84,62 @@ public sealed class RepoTransaction : IDisposable
     }
 
     /// <summary>The bytes of a metadata object staged by this transaction, or null.</summary>
-    public byte[]? TryReadStagedMetadata(Checksum checksum, ObjectType type) =>
-        _staged.TryGetValue((checksum, type), out var id) ? File.ReadAllBytes(StagedPath(id)) : null;
+    public byte[]? TryReadStagedMetadata(Checksum checksum, ObjectType type)
+    {
+        var path = StagedPath(checksum, type);
+        return Native.TryLStat(path, out _) ? File.ReadAllBytes(path) : null;
+    }
 
-    private const int StagingFanout = 64;
+    private string StagedDir(int index)
+    {
+        var dir = Path.Combine(_staging, index.ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
+        if (Volatile.Read(ref _stagedDirs[index]) == 0)
+        {
+            int err = Native.Mkdir(dir, 0x1ED);
+            if (err is not (0 or 17))
+            {
+                throw new IOException($"mkdir {dir}: errno {err}");
+            }
 
-    private string StagedPath(int id) => Path.Combine(
-        _staging,
-        (id % StagingFanout).ToString("x2", System.Globalization.CultureInfo.InvariantCulture),
-        "o" + id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            Volatile.Write(ref _stagedDirs[index], 1);
+        }
+
+        return dir;
+    }
+
+    private string StagedPath(Checksum checksum, ObjectType type)
+    {
+        var hex = checksum.ToHex();
+        return Path.Combine(StagedDir(Convert.ToInt32(hex[..2], 16)), hex[2..] + "." + _repo.Extension(type));
+    }
+
+    /// <summary>
+    /// A new temporary file name inside the staging folder; temporary names start with a dot, which no staged
+    /// object's name does. They are spread over the subfolders: parallel writers creating entries in one directory
+    /// serialise on its lock, which shows up as heavy system time.
+    /// </summary>
+    private string TempPath()
+    {
+        int id = Interlocked.Increment(ref _tmpCounter);
+        return Path.Combine(StagedDir(id & 0xFF), ".t" + id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Moves a finished temporary file to its staged name; false (and the file removed) when it was staged already.</summary>
+    private bool Publish(string tmp, Checksum checksum, ObjectType type)
+    {
+        if (Native.RenameNoReplace(tmp, StagedPath(checksum, type)))
+        {
+            return true;
+        }
+
+        FileUtil.DeleteAny(tmp);
+        return false;
+    }
+
+    private bool IsStaged(Checksum checksum, ObjectType type) => Native.TryLStat(StagedPath(checksum, type), out _);
 
     /// <summary>True when the object is in the repository or staged in this transaction.</summary>
-    public bool HasObject(Checksum checksum, ObjectType type) => _staged.ContainsKey((checksum, type)) || _repo.HasObject(checksum, type);
+    public bool HasObject(Checksum checksum, ObjectType type) => _repo.HasObject(checksum, type) || IsStaged(checksum, type);
 
     /// <summary>Writes a content-addressed metadata object (commit, dirtree, dirmeta) and returns its id.</summary>
     public Checksum WriteMetadata(ObjectType type, byte[] bytes)
@@ -144,6 +183,7 @@ public sealed class RepoTransaction : IDisposable
     {
         if (metadata is null)
         {
+            File.Delete(StagedPath(commit, ObjectType.CommitMeta));
             File.Delete(_repo.ObjectPath(commit, ObjectType.CommitMeta));
             return;
         }
@@ -153,25 +193,21 @@ public sealed class RepoTransaction : IDisposable
 
     private void Stage(Checksum c, ObjectType type, byte[] bytes)
     {
-        int id = Interlocked.Increment(ref _tmpCounter);
-        var path = StagedPath(id);
-        using (var h = File.OpenHandle(path, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+        var tmp = TempPath();
+        using (var h = File.OpenHandle(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
         {
             RandomAccess.Write(h, bytes, 0);
         }
 
         if (type == ObjectType.CommitMeta)
         {
-            _staged.TryRemove((c, type), out _);
-        }
-
-        if (_staged.TryAdd((c, type), id))
-        {
+            // Detached metadata may be replaced within a transaction: the last one written is published.
+            Native.Rename(tmp, StagedPath(c, type));
             Interlocked.Increment(ref _metadataWritten);
         }
-        else
+        else if (Publish(tmp, c, type))
         {
-            File.Delete(path);
+            Interlocked.Increment(ref _metadataWritten);
         }
     }
 
@@ -203,13 +239,20 @@ public sealed class RepoTransaction : IDisposable
         return WriteContentCore(header, size, expected, buf => data.Read(buf));
     }
 
+    /// <summary>Like <see cref="WriteContent"/> with an expected id, for a caller that has just seen it is not kept.</summary>
+    internal void WriteAbsentContent(FileHeader header, Stream data, long size, Checksum expected) =>
+        WriteContentCore(header, size, expected, buf => data.Read(buf), absent: true);
+
     /// <summary>
     /// Writes a content object received in archive form (the bytes of a <c>.filez</c> file, as an HTTP
     /// pull gets them), checking that it hashes to <paramref name="expected"/>. An archive repository
     /// keeps the bytes as they are; the other modes store the inflated file.
     /// </summary>
     /// <exception cref="ObjectCorruptedException">The object is malformed or hashes to another id.</exception>
-    public void WriteArchiveContent(Checksum expected, Stream filez)
+    public void WriteArchiveContent(Checksum expected, Stream filez) => WriteArchiveContent(expected, filez, absent: false);
+
+    /// <summary>As the public overload; <paramref name="absent"/> says the caller has just seen the object is not kept.</summary>
+    internal void WriteArchiveContent(Checksum expected, Stream filez, bool absent)
     {
         ArgumentNullException.ThrowIfNull(filez);
         var name = expected.ToHex() + ".filez";
@@ -231,7 +274,7 @@ public sealed class RepoTransaction : IDisposable
             if (_repo.Mode != RepoMode.Archive)
             {
                 using var data = Data();
-                WriteContent(header, data, (long)size, expected);
+                WriteContentCore(header, (long)size, expected, buf => data.Read(buf), absent);
                 return;
             }
 
@@ -252,29 +295,34 @@ public sealed class RepoTransaction : IDisposable
                 }
             }
 
-            if (_repo.HasObject(expected, ObjectType.File) || _staged.ContainsKey((expected, ObjectType.File)))
+            if (!absent && HasObject(expected, ObjectType.File))
             {
                 return;
             }
 
-            int tmpId = Interlocked.Increment(ref _tmpCounter);
-            var tmp = StagedPath(tmpId);
-            using (var fs = new FileStream(File.OpenHandle(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None), FileAccess.Write, 0))
+            var staged = StagedPath(expected, ObjectType.File);
+            using (var handle = Native.TryCreateExclusive(staged))
             {
-                filez.Position = 0;
-                filez.CopyTo(fs);
+                if (handle is null)
+                {
+                    return; // staged meanwhile by another writer
+                }
+
+                try
+                {
+                    using var fs = new FileStream(handle, FileAccess.Write, 0);
+                    filez.Position = 0;
+                    filez.CopyTo(fs);
+                }
+                catch
+                {
+                    File.Delete(staged);
+                    throw;
+                }
             }
 
-            if (_staged.TryAdd((expected, ObjectType.File), tmpId))
-            {
-                _contentSizes[expected] = (long)size;
-                Interlocked.Increment(ref _contentWritten);
-                Interlocked.Add(ref _contentBytes, (long)size);
-            }
-            else
-            {
-                File.Delete(tmp);
-            }
+            Interlocked.Increment(ref _contentWritten);
+            Interlocked.Add(ref _contentBytes, (long)size);
         }
         catch (Exception e) when (e is OstreeFormatException or EndOfStreamException or InvalidDataException)
         {
@@ -282,7 +330,7 @@ public sealed class RepoTransaction : IDisposable
         }
     }
 
-    private Checksum WriteContentCore(FileHeader header, long size, Checksum? expected, Func<byte[], int> read)
+    private Checksum WriteContentCore(FileHeader header, long size, Checksum? expected, Func<byte[], int> read, bool absent = false)
     {
         ArgumentNullException.ThrowIfNull(header);
         FileHeader.ValidateMode(header.Mode);
@@ -304,20 +352,36 @@ public sealed class RepoTransaction : IDisposable
             }
         }
 
-        int tmpId = Interlocked.Increment(ref _tmpCounter);
-        var tmp = StagedPath(tmpId);
         using var hash = header.StartContentHash();
-        bool keep = false;
+
+        // An object whose id is known is written straight to its staged name (and removed again if it does not hash
+        // to that id); one already kept is only read through and checked. Otherwise the object goes to a temporary
+        // file that is renamed once its id is known.
+        string path;
+        if (expected is { } known)
+        {
+            if (!absent && HasObject(known, ObjectType.File))
+            {
+                return VerifyOnly(hash, read, size, known);
+            }
+
+            path = StagedPath(known, ObjectType.File);
+        }
+        else
+        {
+            path = TempPath();
+        }
+
+        bool created = false, keep = false;
         try
         {
-            switch (_repo.Mode)
+            bool written = _repo.Mode == RepoMode.Archive
+                ? WriteArchive(path, header, read, size, hash, ref created)
+                : WriteBare(path, header, read, size, hash, ref created);
+            if (!written)
             {
-                case RepoMode.Archive:
-                    WriteArchive(tmp, header, read, size, hash);
-                    break;
-                default:
-                    WriteBare(tmp, header, read, size, hash);
-                    break;
+                // Staged meanwhile by another writer of this transaction.
+                return VerifyOnly(hash, read, size, expected!.Value);
             }
 
             var checksum = Checksum.FromHash(hash);
@@ -326,24 +390,33 @@ public sealed class RepoTransaction : IDisposable
                 throw new ObjectCorruptedException($"{e}.file", $"content checksum mismatch, actual {checksum}");
             }
 
-            // The temporary file is itself the staged object: it is renamed into objects/ on commit.
-            if (!_repo.HasObject(checksum, ObjectType.File) && _staged.TryAdd((checksum, ObjectType.File), tmpId))
+            // The staged object is renamed into objects/ on commit.
+            keep = expected is not null
+                || (!_repo.HasObject(checksum, ObjectType.File) && Native.RenameNoReplace(path, StagedPath(checksum, ObjectType.File)));
+            if (keep)
             {
-                _contentSizes[checksum] = size;
                 Interlocked.Increment(ref _contentWritten);
                 Interlocked.Add(ref _contentBytes, size);
-                keep = true;
             }
 
             return checksum;
         }
         finally
         {
-            if (!keep)
+            if (created && !keep)
             {
-                FileUtil.DeleteAny(tmp);
+                FileUtil.DeleteAny(path);
             }
         }
+    }
+
+    private static Checksum VerifyOnly(IncrementalHash hash, Func<byte[], int> read, long size, Checksum expected)
+    {
+        CopyHashing(read, size, hash, null, expected + ".file");
+        var actual = Checksum.FromHash(hash);
+        return actual == expected
+            ? actual
+            : throw new ObjectCorruptedException($"{expected}.file", $"content checksum mismatch, actual {actual}");
     }
 
     private static void CopyHashing(Func<byte[], int> read, long size, IncrementalHash hash, Action<byte[], int>? write, string what)
@@ -376,10 +449,20 @@ public sealed class RepoTransaction : IDisposable
         }
     }
 
-    private static void WriteArchive(string tmp, FileHeader header, Func<byte[], int> read, long size, IncrementalHash hash)
+    /// <summary>
+    /// Writes an archive-mode object; false, with nothing read, when <paramref name="tmp"/> exists already.
+    /// <paramref name="created"/> turns true once the file exists, so that a failure after that removes it.
+    /// </summary>
+    private static bool WriteArchive(string tmp, FileHeader header, Func<byte[], int> read, long size, IncrementalHash hash, ref bool created)
     {
         var archiveHeader = header.ToArchiveHeaderBytes((ulong)size);
-        using var handle = File.OpenHandle(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
+        using var handle = Native.TryCreateExclusive(tmp);
+        if (handle is null)
+        {
+            return false;
+        }
+
+        created = true;
         using var fs = new FileStream(handle, FileAccess.Write, 0);
         Span<byte> prefix = stackalloc byte[8];
         BinaryPrimitives.WriteUInt32BigEndian(prefix, (uint)archiveHeader.Length);
@@ -388,7 +471,7 @@ public sealed class RepoTransaction : IDisposable
         fs.Write(archiveHeader);
         if (header.IsSymlink)
         {
-            return;
+            return true;
         }
 
         if (size == 0)
@@ -396,22 +479,30 @@ public sealed class RepoTransaction : IDisposable
             // An empty raw DEFLATE stream (one final fixed block): .NET writes nothing at all.
             CopyHashing(read, 0, hash, null, tmp);
             fs.Write([0x03, 0x00]);
-            return;
+            return true;
         }
 
         using var z = new DeflateStream(fs, new ZLibCompressionOptions { CompressionLevel = 6 }, leaveOpen: true);
         CopyHashing(read, size, hash, (b, n) => z.Write(b, 0, n), tmp);
+        return true;
     }
 
-    private void WriteBare(string tmp, FileHeader header, Func<byte[], int> read, long size, IncrementalHash hash)
+    /// <summary>Writes a bare-mode object, as <see cref="WriteArchive"/> does for archive mode.</summary>
+    private bool WriteBare(string tmp, FileHeader header, Func<byte[], int> read, long size, IncrementalHash hash, ref bool created)
     {
         var mode = _repo.Mode;
         if (header.IsSymlink)
         {
             if (mode == RepoMode.BareUser)
             {
-                using (var h = File.OpenHandle(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+                using (var h = Native.TryCreateExclusive(tmp))
                 {
+                    if (h is null)
+                    {
+                        return false;
+                    }
+
+                    created = true;
                     RandomAccess.Write(h, Encoding.UTF8.GetBytes(header.SymlinkTarget + "\0"), 0);
                 }
 
@@ -420,7 +511,19 @@ public sealed class RepoTransaction : IDisposable
             }
             else
             {
-                Native.Symlink(header.SymlinkTarget, tmp);
+                int err = Native.SymlinkErrno(header.SymlinkTarget, tmp);
+                if (err == 17)
+                {
+                    return false;
+                }
+
+                if (err != 0)
+                {
+                    Native.Symlink(header.SymlinkTarget, tmp); // raises the error with its message
+                }
+
+                created = true;
+
                 if (mode == RepoMode.Bare)
                 {
                     Native.LChown(tmp, header.Uid, header.Gid);
@@ -428,11 +531,17 @@ public sealed class RepoTransaction : IDisposable
                 }
             }
 
-            return;
+            return true;
         }
 
-        using (var h = File.OpenHandle(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+        using (var h = Native.TryCreateExclusive(tmp))
         {
+            if (h is null)
+            {
+                return false;
+            }
+
+            created = true;
             long offset = 0;
             CopyHashing(read, size, hash, (b, n) =>
             {
@@ -458,6 +567,7 @@ public sealed class RepoTransaction : IDisposable
         }
 
         Native.SetTimes(tmp, 0);
+        return true;
     }
 
     private static void SetOstreeMeta(string path, FileHeader header) =>
@@ -474,13 +584,48 @@ public sealed class RepoTransaction : IDisposable
     /// <summary>Objects staged by this transaction (not commits) with their stored and unpacked sizes.</summary>
     internal IEnumerable<(Checksum Checksum, ObjectType Type, ulong Archived, ulong Unpacked)> WrittenSizes()
     {
-        foreach (var ((c, type), id) in _staged)
+        foreach (var (path, checksum, type) in StagedObjects())
         {
             if (type is ObjectType.DirTree or ObjectType.DirMeta or ObjectType.File)
             {
-                ulong archived = (ulong)new FileInfo(StagedPath(id)).Length;
-                ulong unpacked = type == ObjectType.File ? (ulong)_contentSizes[c] : archived;
-                yield return (c, type, archived, unpacked);
+                ulong archived = (ulong)Native.LStat(path).Size;
+                ulong unpacked = type == ObjectType.File && _repo.Mode == RepoMode.Archive ? ArchivedContentSize(path) : archived;
+                yield return (checksum, type, archived, unpacked);
+            }
+        }
+    }
+
+    private static ulong ArchivedContentSize(string path)
+    {
+        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 4096);
+        Span<byte> prefix = stackalloc byte[8];
+        fs.ReadExactly(prefix);
+        var header = new byte[BinaryPrimitives.ReadUInt32BigEndian(prefix)];
+        fs.ReadExactly(header);
+        return FileHeader.ParseArchiveHeader(header).Size;
+    }
+
+    /// <summary>Every object staged so far: its staged path, id and type.</summary>
+    private IEnumerable<(string Path, Checksum Checksum, ObjectType Type)> StagedObjects()
+    {
+        for (int i = 0; i < _stagedDirs.Length; i++)
+        {
+            if (Volatile.Read(ref _stagedDirs[i]) == 0)
+            {
+                continue;
+            }
+
+            var prefix = i.ToString("x2", System.Globalization.CultureInfo.InvariantCulture);
+            foreach (var path in Directory.EnumerateFileSystemEntries(Path.Combine(_staging, prefix)))
+            {
+                var name = Path.GetFileName(path);
+                int dot = name.IndexOf('.', StringComparison.Ordinal);
+                if (dot <= 0)
+                {
+                    continue; // a temporary file of a write that failed
+                }
+
+                yield return (path, Checksum.Parse(prefix + name[..dot]), ObjectTypeExtensions.FromExtension(name[(dot + 1)..]));
             }
         }
     }
@@ -510,20 +655,35 @@ public sealed class RepoTransaction : IDisposable
         ObjectDisposedException.ThrowIf(_done, this);
         FaultPoint("before-publish");
         var objectsDir = Path.Combine(_repo.Path, "objects");
-        foreach (var ((c, type), id) in _staged)
+        bool any = false;
+        for (int i = 0; i < _stagedDirs.Length; i++)
         {
-            var staged = StagedPath(id);
-            var hex = c.ToHex();
-            var dir = Path.Combine(objectsDir, hex[..2]);
-            if (_madeDirs.TryAdd(dir, true))
+            if (Volatile.Read(ref _stagedDirs[i]) == 0)
             {
-                Native.Mkdir(dir, 0x1ED);
+                continue;
             }
 
-            Native.Rename(staged, Path.Combine(dir, hex[2..] + "." + _repo.Extension(type)));
+            var prefix = i.ToString("x2", System.Globalization.CultureInfo.InvariantCulture);
+            var dir = Path.Combine(objectsDir, prefix);
+            foreach (var staged in Directory.EnumerateFileSystemEntries(Path.Combine(_staging, prefix)))
+            {
+                var name = Path.GetFileName(staged);
+                if (name.StartsWith('.'))
+                {
+                    continue;
+                }
+
+                if (_madeDirs.TryAdd(dir, true))
+                {
+                    Native.Mkdir(dir, 0x1ED);
+                }
+
+                Native.Rename(staged, Path.Combine(dir, name));
+                any = true;
+            }
         }
 
-        if (_repo.Fsync && !_staged.IsEmpty)
+        if (_repo.Fsync && any)
         {
             Native.SyncFs(_repo.ConfigPath);
         }

@@ -292,7 +292,7 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
                             xattrs = Xattrs.Empty;
                         }
 
-                        if (!writer.Claim(checksum) || tx.HasObject(checksum, ObjectType.File))
+                        if (writer.IsInFlight(checksum) || tx.HasObject(checksum, ObjectType.File))
                         {
                             skipped++;
                             continue;
@@ -361,17 +361,25 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
     /// <summary>
     /// Writes content objects while the stream is read on: objects up to 1 MiB are buffered and hashed and written on
     /// worker threads (at most 16 in flight, so memory stays bounded); larger ones are written on the reading thread.
+    /// Only the objects in flight are remembered here: once written, the transaction knows them, so memory does not
+    /// grow with the number of objects.
     /// </summary>
     private sealed class ContentWriter(RepoTransaction tx) : IDisposable
     {
         private const int MaxBuffered = 1 << 20;
         private readonly SemaphoreSlim _slots = new(16);
         private readonly List<Task> _tasks = [];
-        private readonly HashSet<Checksum> _claimed = [];
+        private readonly HashSet<Checksum> _inFlight = [];
         private Exception? _error;
 
-        /// <summary>False when the object was already written by this import.</summary>
-        public bool Claim(Checksum c) => _claimed.Add(c);
+        /// <summary>True while an earlier copy of the object is being written.</summary>
+        public bool IsInFlight(Checksum c)
+        {
+            lock (_inFlight)
+            {
+                return _inFlight.Contains(c);
+            }
+        }
 
         public void Write(FileHeader header, Stream data, long size, Checksum expected, string name)
         {
@@ -385,6 +393,11 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
             var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Max(1, size));
             data.ReadExactly(buffer, 0, (int)size);
             _slots.Wait();
+            lock (_inFlight)
+            {
+                _inFlight.Add(expected);
+            }
+
             _tasks.Add(Task.Run(() =>
             {
                 try
@@ -397,6 +410,11 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
                 }
                 finally
                 {
+                    lock (_inFlight)
+                    {
+                        _inFlight.Remove(expected);
+                    }
+
                     System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
                     _slots.Release();
                 }
@@ -440,7 +458,8 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
     {
         try
         {
-            tx.WriteContent(header, data, size, expected);
+            // The caller has looked the object up already.
+            tx.WriteAbsentContent(header, data, size, expected);
         }
         catch (ObjectCorruptedException ex)
         {
@@ -497,7 +516,8 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
             var dt = DirTree.Parse(ReadStagedOrStored(tx, tree, ObjectType.DirTree));
             foreach (var f in dt.Files)
             {
-                if (seen.Add((f.Checksum, ObjectType.File)) && !tx.HasObject(f.Checksum, ObjectType.File))
+                // Files are not remembered (a duplicate is looked up again): memory stays with the directory count.
+                if (!tx.HasObject(f.Checksum, ObjectType.File))
                 {
                     throw new TarFormatException($"Missing file object {f.Checksum} (path {Reachability.Join(path, f.Name)}) in the tar stream");
                 }
