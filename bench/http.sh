@@ -4,7 +4,8 @@
 # fresh bare-user repository:
 #   - our server's throughput: `ostree pull` from it against `ostree pull` from python's;
 #   - our client: our `pull` against `ostree pull`, from our server and from python's.
-# Whole-process wall time, median of the runs, the two tools alternating.
+# Whole-process wall time, median of the runs, the two tools alternating. Work folders are made
+# under $TMPDIR: a tmpfs there (TMPDIR=/dev/shm) times the tools instead of the disk (see README).
 #
 #   bench/http.sh [--size-mb MB] [--tree DIR] [--runs N]
 set -euo pipefail
@@ -15,7 +16,7 @@ while [ $# -gt 0 ]; do
         --tree) TREE=$2; shift 2 ;;
         --size-mb) SIZE=$2; shift 2 ;;
         --runs) RUNS=$2; shift 2 ;;
-        -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done

@@ -187,7 +187,10 @@ public static partial class RemotePull
         private readonly PullOptions _options;
         private readonly CancellationTokenSource _cts;
         private readonly ConcurrentQueue<Task> _pending = new();
-        private readonly ConcurrentDictionary<(Checksum, ObjectType), bool> _requested = new();
+        // Only what is in flight is remembered (and the dirtrees walked): an object, once written, is found in the
+        // transaction, so memory does not grow with the number of files.
+        private readonly ConcurrentDictionary<Checksum, bool> _contentInFlight = new();
+        private readonly ConcurrentDictionary<Checksum, bool> _walked = new();
         private readonly ConcurrentDictionary<(Checksum, ObjectType), Lazy<Task<byte[]>>> _metadataFetches = new();
         private readonly HashSet<Checksum> _incomplete = [];
         private readonly HashSet<Checksum> _complete = [];
@@ -345,15 +348,30 @@ public static partial class RemotePull
             Ct.ThrowIfCancellationRequested();
         }
 
-        /// <summary>The bytes of a metadata object: local, or fetched (once, however many trees share it), verified and staged.</summary>
-        private Task<byte[]> FetchMetadataAsync(Checksum c, ObjectType type) =>
-            _metadataFetches.GetOrAdd((c, type), k => new Lazy<Task<byte[]>>(() => FetchMetadataCoreAsync(k.Item1, k.Item2))).Value;
+        /// <summary>
+        /// The bytes of a metadata object (none for a dirmeta kept already): local, or fetched (once, however many
+        /// trees ask for it at the same time), verified and staged.
+        /// </summary>
+        private async Task<byte[]> FetchMetadataAsync(Checksum c, ObjectType type)
+        {
+            var key = (c, type);
+            var fetch = _metadataFetches.GetOrAdd(key, k => new Lazy<Task<byte[]>>(() => FetchMetadataCoreAsync(k.Item1, k.Item2)));
+            try
+            {
+                return await fetch.Value.ConfigureAwait(false);
+            }
+            finally
+            {
+                // Later askers find it staged.
+                _metadataFetches.TryRemove(KeyValuePair.Create(key, fetch));
+            }
+        }
 
         private async Task<byte[]> FetchMetadataCoreAsync(Checksum c, ObjectType type)
         {
             if (Tx.HasObject(c, type))
             {
-                return Tx.TryReadStagedMetadata(c, type) ?? _repo.ReadMetadataBytes(type, c);
+                return type == ObjectType.DirMeta ? [] : Tx.TryReadStagedMetadata(c, type) ?? _repo.ReadMetadataBytes(type, c);
             }
 
             var path = ObjectPath(c, type);
@@ -393,18 +411,29 @@ public static partial class RemotePull
 
             foreach (var f in parsed.Files)
             {
+                // In flight first, then kept: a fetch leaves the in-flight set only once its object is staged.
                 var cs = f.Checksum;
-                if (!Tx.HasObject(cs, ObjectType.File) && _requested.TryAdd((cs, ObjectType.File), true))
+                if (_contentInFlight.TryAdd(cs, true))
                 {
+                    if (Tx.HasObject(cs, ObjectType.File))
+                    {
+                        _contentInFlight.TryRemove(cs, out _);
+                        continue;
+                    }
+
                     Interlocked.Increment(ref _needed);
-                    Spawn(() => FetchContentAsync(cs));
+                    Spawn(async () =>
+                    {
+                        await FetchContentAsync(cs).ConfigureAwait(false);
+                        _contentInFlight.TryRemove(cs, out _);
+                    });
                 }
             }
 
             foreach (var d in parsed.Dirs)
             {
                 var sub = d;
-                if (_requested.TryAdd((sub.TreeChecksum, ObjectType.DirTree), true))
+                if (_walked.TryAdd(sub.TreeChecksum, true))
                 {
                     Spawn(async () =>
                     {
