@@ -2,6 +2,8 @@
 // flate2's GzDecoder, see everything): the input is cut into blocks, each block is deflated on its
 // own with a sync flush (byte-aligned, not final), the pieces are written in order, then an empty
 // final block, the CRC-32 and the size. Blocks do not share a dictionary, which costs well under 1%.
+// A block that does not compress (a compressed initramfs, .gz files, ...) is stored as it is, without
+// spending deflate's search on it: four samples of it are tried at level 1 first.
 using System.Buffers;
 using System.IO.Compression;
 using System.IO.Hashing;
@@ -62,6 +64,11 @@ public sealed class ParallelGzipStream : CountingWriteStream
         {
             try
             {
+                if (fill == BlockSize && Incompressible(block.AsSpan(0, fill)))
+                {
+                    return Stored(block.AsSpan(0, fill));
+                }
+
                 using var ms = new MemoryStream(fill / 2 + 1024);
                 var deflate = new DeflateStream(ms, new ZLibCompressionOptions { CompressionLevel = ZlibLevel(level) }, leaveOpen: true);
                 deflate.Write(block, 0, fill);
@@ -81,6 +88,49 @@ public sealed class ParallelGzipStream : CountingWriteStream
         {
             _output.Write(_pending.Dequeue().GetAwaiter().GetResult());
         }
+    }
+
+    private const int SampleSize = 8192;
+
+    /// <summary>True when four samples spread over the block each shrink by less than 2% at level 1.</summary>
+    private static bool Incompressible(ReadOnlySpan<byte> block)
+    {
+        using var ms = new MemoryStream(SampleSize + 1024);
+        for (int i = 0; i < 4; i++)
+        {
+            ms.SetLength(0);
+            using (var z = new DeflateStream(ms, new ZLibCompressionOptions { CompressionLevel = 1 }, leaveOpen: true))
+            {
+                z.Write(block.Slice(i * (block.Length / 4), SampleSize));
+            }
+
+            if (ms.Length < SampleSize * 49 / 50)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>The block as non-final stored deflate blocks (each up to 65,535 bytes, byte-aligned as a sync flush leaves them).</summary>
+    private static byte[] Stored(ReadOnlySpan<byte> block)
+    {
+        const int MaxStored = 65535;
+        int count = (block.Length + MaxStored - 1) / MaxStored;
+        var output = new byte[block.Length + (count * 5)];
+        int o = 0;
+        for (int off = 0; off < block.Length; off += MaxStored)
+        {
+            int n = Math.Min(MaxStored, block.Length - off);
+            output[o] = 0; // BFINAL 0, BTYPE 00 (stored), padding to the byte boundary
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(output.AsSpan(o + 1), (ushort)n);
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(output.AsSpan(o + 3), (ushort)~n);
+            block.Slice(off, n).CopyTo(output.AsSpan(o + 5));
+            o += 5 + n;
+        }
+
+        return output;
     }
 
     /// <summary>

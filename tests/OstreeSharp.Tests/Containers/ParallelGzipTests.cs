@@ -50,4 +50,33 @@ public class ParallelGzipTests
         Assert.Equal(data.Length, raw.Length);
         Assert.Equal((uint)size, BitConverter.ToUInt32(bytes, bytes.Length - 4));
     }
+
+    [Fact]
+    public void Blocks_that_do_not_compress_are_stored_and_the_rest_deflated()
+    {
+        // 3 MiB of random bytes (already compressed data), then 3 MiB of text.
+        var data = new byte[6 << 20];
+        new Random(3).NextBytes(data.AsSpan(0, 3 << 20));
+        for (int i = 3 << 20; i < data.Length; i++)
+        {
+            data[i] = (byte)('a' + (i % 17));
+        }
+
+        using var ms = new MemoryStream();
+        using (var gz = new ParallelGzipStream(ms, CompressionLevel.Optimal, leaveOpen: true, parallelism: 2))
+        {
+            gz.Write(data);
+        }
+
+        using var back = new MemoryStream();
+        using (var z = new GZipStream(new MemoryStream(ms.ToArray()), CompressionMode.Decompress))
+        {
+            z.CopyTo(back);
+        }
+
+        Assert.Equal(data, back.ToArray());
+
+        // The random blocks cost their size plus 5 bytes per 65,535 (stored), the text almost nothing.
+        Assert.InRange(ms.Length, 3 << 20, (3 << 20) + (3 * 17 * 5) + 64 * 1024);
+    }
 }
