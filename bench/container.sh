@@ -103,10 +103,16 @@ if [ "$SCALE" -gt 0 ]; then
         python3 bench/make-synthetic-tree.py --size-mb $((base * mult)) "$W/s" >/dev/null 2>&1
         "$OURS" init --repo="$W/sr" --mode=archive >/dev/null
         "$OURS" commit --repo="$W/sr" -b os --owner-uid=0 --owner-gid=0 "$W/s" >/dev/null
-        /usr/bin/time -f "%M" -o "$W/rss1" "$OURS" container encapsulate --repo="$W/sr" os "oci:$W/si:t" >/dev/null
-        "$OURS" init --repo="$W/sq" --mode=bare-user >/dev/null
-        /usr/bin/time -f "%M" -o "$W/rss2" "$OURS" container image pull "$W/sq" "ostree-unverified-image:oci:$W/si:t" --quiet >/dev/null
-        echo "tree $(du -sh "$W/s" | cut -f1): peak RSS encapsulate $(( $(cat "$W/rss1") / 1024 )) MB, image pull $(( $(cat "$W/rss2") / 1024 )) MB"
+        # Peak RSS varies by up to a third from run to run on the same input: the median of the runs.
+        e=(); p=()
+        for ((i = 0; i < RUNS; i++)); do
+            rm -rf "$W/si" "$W/sq"
+            /usr/bin/time -f "%M" -o "$W/rss1" "$OURS" container encapsulate --repo="$W/sr" os "oci:$W/si:t" >/dev/null
+            "$OURS" init --repo="$W/sq" --mode=bare-user >/dev/null
+            /usr/bin/time -f "%M" -o "$W/rss2" "$OURS" container image pull "$W/sq" "ostree-unverified-image:oci:$W/si:t" --quiet >/dev/null
+            e+=("$(cat "$W/rss1")"); p+=("$(cat "$W/rss2")")
+        done
+        echo "tree $(du -sh "$W/s" | cut -f1): peak RSS encapsulate $(( $(med "${e[@]}") / 1024 )) MB, image pull $(( $(med "${p[@]}") / 1024 )) MB (median of $RUNS)"
     done
 fi
 
