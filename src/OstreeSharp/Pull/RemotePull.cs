@@ -233,7 +233,7 @@ public static partial class RemotePull
                 byte[] bytes;
                 if (present)
                 {
-                    bytes = Tx.TryReadStagedMetadata(c, ObjectType.Commit) ?? _repo.ReadMetadataBytes(ObjectType.Commit, c);
+                    bytes = Tx.ReadMetadataBytes(ObjectType.Commit, c);
                 }
                 else
                 {
@@ -371,7 +371,7 @@ public static partial class RemotePull
         {
             if (Tx.HasObject(c, type))
             {
-                return type == ObjectType.DirMeta ? [] : Tx.TryReadStagedMetadata(c, type) ?? _repo.ReadMetadataBytes(type, c);
+                return type == ObjectType.DirMeta ? [] : Tx.ReadMetadataBytes(type, c);
             }
 
             var path = ObjectPath(c, type);

@@ -83,6 +83,11 @@ public sealed class RepoTransaction : IDisposable
         }
     }
 
+    /// <summary>The bytes of a metadata object staged by this transaction, else of the repository's.</summary>
+    /// <exception cref="ObjectNotFoundException">Neither has it.</exception>
+    public byte[] ReadMetadataBytes(ObjectType type, Checksum checksum) =>
+        TryReadStagedMetadata(checksum, type) ?? _repo.ReadMetadataBytes(type, checksum);
+
     /// <summary>The bytes of a metadata object staged by this transaction, or null.</summary>
     public byte[]? TryReadStagedMetadata(Checksum checksum, ObjectType type)
     {
@@ -608,6 +613,16 @@ public sealed class RepoTransaction : IDisposable
     /// <summary>Every object staged so far: its staged path, id and type.</summary>
     private IEnumerable<(string Path, Checksum Checksum, ObjectType Type)> StagedObjects()
     {
+        foreach (var (prefix, name, path) in StagedFiles())
+        {
+            int dot = name.IndexOf('.', StringComparison.Ordinal);
+            yield return (path, Checksum.Parse(prefix + name[..dot]), ObjectTypeExtensions.FromExtension(name[(dot + 1)..]));
+        }
+    }
+
+    /// <summary>The staged files by subfolder (the first two hex digits) and name, temporary files left out.</summary>
+    private IEnumerable<(string Prefix, string Name, string Path)> StagedFiles()
+    {
         for (int i = 0; i < _stagedDirs.Length; i++)
         {
             if (Volatile.Read(ref _stagedDirs[i]) == 0)
@@ -619,13 +634,10 @@ public sealed class RepoTransaction : IDisposable
             foreach (var path in Directory.EnumerateFileSystemEntries(Path.Combine(_staging, prefix)))
             {
                 var name = Path.GetFileName(path);
-                int dot = name.IndexOf('.', StringComparison.Ordinal);
-                if (dot <= 0)
+                if (!name.StartsWith('.'))
                 {
-                    continue; // a temporary file of a write that failed
+                    yield return (prefix, name, path); // not a temporary file of a write that failed
                 }
-
-                yield return (path, Checksum.Parse(prefix + name[..dot]), ObjectTypeExtensions.FromExtension(name[(dot + 1)..]));
             }
         }
     }
@@ -656,31 +668,16 @@ public sealed class RepoTransaction : IDisposable
         FaultPoint("before-publish");
         var objectsDir = Path.Combine(_repo.Path, "objects");
         bool any = false;
-        for (int i = 0; i < _stagedDirs.Length; i++)
+        foreach (var (prefix, name, staged) in StagedFiles())
         {
-            if (Volatile.Read(ref _stagedDirs[i]) == 0)
-            {
-                continue;
-            }
-
-            var prefix = i.ToString("x2", System.Globalization.CultureInfo.InvariantCulture);
             var dir = Path.Combine(objectsDir, prefix);
-            foreach (var staged in Directory.EnumerateFileSystemEntries(Path.Combine(_staging, prefix)))
+            if (_madeDirs.TryAdd(dir, true))
             {
-                var name = Path.GetFileName(staged);
-                if (name.StartsWith('.'))
-                {
-                    continue;
-                }
-
-                if (_madeDirs.TryAdd(dir, true))
-                {
-                    Native.Mkdir(dir, 0x1ED);
-                }
-
-                Native.Rename(staged, Path.Combine(dir, name));
-                any = true;
+                Native.Mkdir(dir, 0x1ED);
             }
+
+            Native.Rename(staged, Path.Combine(dir, name));
+            any = true;
         }
 
         if (_repo.Fsync && any)

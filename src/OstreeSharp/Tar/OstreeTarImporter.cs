@@ -489,9 +489,9 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
         }
     }
 
-    private void CheckComplete(RepoTransaction tx, Checksum commit)
+    private static void CheckComplete(RepoTransaction tx, Checksum commit)
     {
-        var c = Commit.Parse(ReadStagedOrStored(tx, commit));
+        var c = Commit.Parse(tx.ReadMetadataBytes(ObjectType.Commit, commit));
         var seen = new HashSet<(Checksum, ObjectType)>();
         var stack = new Stack<(Checksum Tree, Checksum Meta, string Path)>();
         stack.Push((c.RootTree, c.RootMeta, "/"));
@@ -513,7 +513,7 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
                 throw new TarFormatException($"Missing dirtree object {tree} (path {path}) in the tar stream");
             }
 
-            var dt = DirTree.Parse(ReadStagedOrStored(tx, tree, ObjectType.DirTree));
+            var dt = DirTree.Parse(tx.ReadMetadataBytes(ObjectType.DirTree, tree));
             foreach (var f in dt.Files)
             {
                 // Files are not remembered (a duplicate is looked up again): memory stays with the directory count.
@@ -529,9 +529,6 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
             }
         }
     }
-
-    private byte[] ReadStagedOrStored(RepoTransaction tx, Checksum c, ObjectType type = ObjectType.Commit) =>
-        tx.TryReadStagedMetadata(c, type) ?? repo.ReadMetadataBytes(type, c);
 
     private static Xattrs ParseXattrs(byte[] blob, string name)
     {
