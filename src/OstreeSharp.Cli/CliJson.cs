@@ -28,6 +28,8 @@ internal sealed record PulledRefJson(string Ref, string Commit);
 
 internal sealed record PullJson(List<PulledRefJson> Refs, int MetadataFetched, int ContentFetched, long BytesTransferred, long ContentBytesWritten, double Seconds, int RequestsRetried);
 
+internal sealed record StaticDeltaJson(string Name, string? From, string To, int Parts, int Objects, int Patched, int Fallbacks, long CompressedSize, long UncompressedSize, long FallbackSize);
+
 [JsonSourceGenerationOptions(WriteIndented = false, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(ProgressEvent))]
 [JsonSerializable(typeof(PullJson))]
@@ -43,6 +45,8 @@ internal sealed record PullJson(List<PulledRefJson> Refs, int MetadataFetched, i
 [JsonSerializable(typeof(EncapsulateJson))]
 [JsonSerializable(typeof(CopyEventJson))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
+[JsonSerializable(typeof(StaticDeltaJson))]
+[JsonSerializable(typeof(List<string>))]
 internal sealed partial class CliJsonContext : JsonSerializerContext
 {
     /// <summary>Like Default, without escaping '+' and other harmless characters.</summary>

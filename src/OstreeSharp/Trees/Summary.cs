@@ -46,6 +46,15 @@ public static class Summary
             repoMeta.Add(new("ostree.summary.collection-id", GVariantValue.FromString(cid)));
         }
 
+        // Deltas are listed in the summary (for older clients) and in delta-indexes/ (what indexed-deltas promises).
+        var deltas = Deltas.StaticDeltas.Index(repo);
+        if (deltas.Count > 0)
+        {
+            repoMeta.Add(new("ostree.static-deltas", Deltas.StaticDeltas.IndexValue(deltas)));
+        }
+
+        Deltas.StaticDeltas.WriteIndexes(repo, deltas);
+
         var summary = GVariantValue.FromTuple(GVariantValue.FromArray(RefEntry, entries), GVariantValue.FromVarDict(GHashTableOrder.Reorder(repoMeta))).ToBytes();
         FileUtil.WriteAtomic(System.IO.Path.Combine(repo.Path, "summary"), summary, repo.Fsync);
         File.Delete(System.IO.Path.Combine(repo.Path, "summary.sig"));

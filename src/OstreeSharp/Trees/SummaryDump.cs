@@ -67,6 +67,10 @@ public static class SummaryDump
                     pretty = "Collection ID";
                     text = inner.GetString();
                     break;
+                case "ostree.static-deltas":
+                    pretty = "Static Deltas";
+                    text = inner.Print(false);
+                    break;
                 default:
                     text = inner.Print(false);
                     break;

@@ -1,0 +1,172 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using OstreeSharp.Deltas;
+using OstreeSharp.Objects;
+
+namespace OstreeSharp.Cli;
+
+/// <summary>`static-delta list|show|delete|generate|apply-offline`, as ostree's.</summary>
+internal static class StaticDeltaCommand
+{
+    public static Command Create()
+    {
+        var cmd = new Command("static-delta", "Manage static delta files");
+        cmd.Subcommands.Add(List());
+        cmd.Subcommands.Add(Show());
+        cmd.Subcommands.Add(Delete());
+        cmd.Subcommands.Add(Generate());
+        cmd.Subcommands.Add(ApplyOffline());
+        return cmd;
+    }
+
+    private static Command List()
+    {
+        var cmd = new Command("list", "List static delta files");
+        var json = new Option<bool>("--json") { Description = "Print the deltas as a JSON array of names" };
+        cmd.Options.Add(json);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var names = StaticDeltas.List(CliSupport.OpenRepo(pr)).Select(n => n.ToString()).ToList();
+            if (pr.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(names, CliJsonContext.Writer.ListString));
+            }
+            else if (names.Count == 0)
+            {
+                Console.WriteLine("(No static deltas)");
+            }
+            else
+            {
+                names.ForEach(Console.WriteLine);
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Show()
+    {
+        var cmd = new Command("show", "Dump information on a delta");
+        var name = new Argument<string>("DELTA") { Description = "FROM-TO, or TO for a delta from nothing" };
+        cmd.Arguments.Add(name);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            Console.Write(StaticDeltas.Show(repo, StaticDeltas.Resolve(repo, pr.GetValue(name)!)));
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Delete()
+    {
+        var cmd = new Command("delete", "Remove a delta");
+        var name = new Argument<string>("DELTA") { Description = "FROM-TO, or TO for a delta from nothing" };
+        cmd.Arguments.Add(name);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            StaticDeltas.Delete(repo, StaticDeltas.Resolve(repo, pr.GetValue(name)!));
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Generate()
+    {
+        var cmd = new Command("generate", "Generate static delta files (from the parent of TO by default)");
+        var toArg = new Argument<string?>("TO") { Arity = ArgumentArity.ZeroOrOne, Description = "Target revision (or use --to)" };
+        var from = new Option<string?>("--from") { Description = "Create delta from revision REV" };
+        var to = new Option<string?>("--to") { Description = "Create delta to revision REV" };
+        var empty = new Option<bool>("--empty") { Description = "Create delta from scratch" };
+        var ifNotExists = new Option<bool>("--if-not-exists", "-n") { Description = "Only generate if a delta does not already exist" };
+        var disableBsdiff = new Option<bool>("--disable-bsdiff") { Description = "Disable use of bsdiff" };
+        var noCompress = new Option<bool>("--no-compression") { Description = "Store parts without xz compression" };
+        var minFallback = new Option<uint?>("--min-fallback-size") { Description = "Minimum uncompressed size in megabytes for individual HTTP request (default 4, 0 disables)" };
+        var maxBsdiff = new Option<uint?>("--max-bsdiff-size") { Description = "Maximum size in megabytes to consider bsdiff compression for input files (default 128)" };
+        var maxChunk = new Option<uint?>("--max-chunk-size") { Description = "Maximum size of delta chunks in megabytes (default 32)" };
+        var json = new Option<bool>("--json") { Description = "Print what was generated as JSON" };
+        cmd.Arguments.Add(toArg);
+        foreach (var o in new Option[] { from, to, empty, ifNotExists, disableBsdiff, noCompress, minFallback, maxBsdiff, maxChunk, json })
+        {
+            cmd.Options.Add(o);
+        }
+
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var toRev = pr.GetValue(to) ?? pr.GetValue(toArg) ?? throw new ArgumentException("TO must be specified");
+            var target = repo.Resolve(toRev);
+            Checksum? source = null;
+            if (pr.GetValue(from) is { } f)
+            {
+                if (pr.GetValue(empty))
+                {
+                    throw new ArgumentException("Cannot specify both --empty and --from=REV");
+                }
+
+                source = repo.Resolve(f);
+            }
+            else if (!pr.GetValue(empty))
+            {
+                source = repo.LoadCommit(target).Parent
+                    ?? throw new ObjectNotFoundException($"Commit {target} has no parent; use --empty or --from=REV");
+            }
+
+            var name = new DeltaName(source, target);
+            if (pr.GetValue(ifNotExists) && StaticDeltas.List(repo).Contains(name))
+            {
+                Console.WriteLine($"Delta {name} already exists.");
+                return 0;
+            }
+
+            if (!pr.GetValue(json))
+            {
+                Console.WriteLine("Generating static delta:");
+                Console.WriteLine($"  From: {source?.ToHex() ?? "empty"}");
+                Console.WriteLine($"  To:   {target.ToHex()}");
+            }
+
+            var defaults = new StaticDeltaOptions();
+            var options = defaults with
+            {
+                Bsdiff = !pr.GetValue(disableBsdiff),
+                Compress = !pr.GetValue(noCompress),
+                MinFallbackSize = pr.GetValue(minFallback) is { } mf ? mf * 1_000_000L : defaults.MinFallbackSize,
+                MaxBsdiffSize = pr.GetValue(maxBsdiff) is { } mb ? mb * 1_000_000L : defaults.MaxBsdiffSize,
+                MaxChunkSize = pr.GetValue(maxChunk) is { } mc ? mc * 1_000_000L : defaults.MaxChunkSize,
+            };
+            var stats = StaticDeltaGenerator.Generate(repo, source, target, options);
+            if (pr.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(
+                    new StaticDeltaJson(stats.Name.ToString(), source?.ToHex(), target.ToHex(), stats.Parts, stats.Objects, stats.Patched, stats.Fallbacks, stats.CompressedSize, stats.UncompressedSize, stats.FallbackSize),
+                    CliJsonContext.Writer.StaticDeltaJson));
+            }
+            else
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{stats.Parts} parts, {stats.Objects} objects ({stats.Patched} bsdiff), {SizeFormat.Format(stats.CompressedSize)} compressed; {stats.Fallbacks} fallback objects ({SizeFormat.Format(stats.FallbackSize)})"));
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command ApplyOffline()
+    {
+        var cmd = new Command("apply-offline", "Apply static delta file");
+        var path = new Argument<string>("PATH") { Description = "The delta's folder or its superblock" };
+        cmd.Arguments.Add(path);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var to = StaticDeltas.ApplyOffline(repo, pr.GetValue(path)!);
+            Console.WriteLine(to.ToHex());
+            return 0;
+        });
+        return cmd;
+    }
+}

@@ -1,0 +1,227 @@
+// Static delta names, paths and the superblock (spec: ostree-repo-format.md, section 7; libostree's
+// ostree-repo-static-delta-private.h). Numbers in part and fallback headers are in the byte order the superblock's
+// "ostree.endianness" names (host order of the generator: 'l' in practice); the timestamp is always big-endian.
+using System.Buffers.Binary;
+using OstreeSharp.GVariant;
+using OstreeSharp.Objects;
+
+namespace OstreeSharp.Deltas;
+
+/// <summary>A delta's identity: from a commit (or from nothing) to a commit.</summary>
+public readonly record struct DeltaName(Checksum? From, Checksum To)
+{
+    /// <summary>The name ostree prints and the summary indexes: <c>TO</c> or <c>FROM-TO</c> in hex.</summary>
+    public override string ToString() => From is { } f ? $"{f.ToHex()}-{To.ToHex()}" : To.ToHex();
+
+    /// <summary>Parses <c>TO</c> or <c>FROM-TO</c>.</summary>
+    /// <exception cref="OstreeFormatException">Not a delta name.</exception>
+    public static DeltaName Parse(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        int dash = name.IndexOf('-', StringComparison.Ordinal);
+        return dash < 0
+            ? new DeltaName(null, Checksum.Parse(name))
+            : new DeltaName(Checksum.Parse(name[..dash]), Checksum.Parse(name[(dash + 1)..]));
+    }
+
+    /// <summary>The delta's folder relative to the repository: <c>deltas/XX/REST</c> or <c>deltas/XX/REST-TO</c>, in modified base64.</summary>
+    public string RelativeDir
+    {
+        get
+        {
+            if (From is { } f)
+            {
+                var fb = ModifiedBase64(f);
+                return $"deltas/{fb[..2]}/{fb[2..]}-{ModifiedBase64(To)}";
+            }
+
+            var tb = ModifiedBase64(To);
+            return $"deltas/{tb[..2]}/{tb[2..]}";
+        }
+    }
+
+    /// <summary>The superblock's path relative to the repository.</summary>
+    public string SuperblockPath => RelativeDir + "/superblock";
+
+    /// <summary>Part <paramref name="index"/>'s path relative to the repository.</summary>
+    public string PartPath(int index) => $"{RelativeDir}/{index}";
+
+    /// <summary>The superblock metadata key of the target's detached metadata.</summary>
+    public string CommitMetaKey => RelativeDir + "/commitmeta";
+
+    /// <summary>The delta index of commit <paramref name="to"/>: <c>delta-indexes/XX/REST.index</c>.</summary>
+    public static string IndexPath(Checksum to)
+    {
+        var tb = ModifiedBase64(to);
+        return $"delta-indexes/{tb[..2]}/{tb[2..]}.index";
+    }
+
+    /// <summary>Standard base64 of the 32 bytes without padding, <c>/</c> replaced by <c>_</c>.</summary>
+    public static string ModifiedBase64(Checksum c) => Convert.ToBase64String(c.ToBytes()).TrimEnd('=').Replace('/', '_');
+
+    /// <summary>Reads a checksum written in modified base64.</summary>
+    public static bool TryParseModifiedBase64(string text, out Checksum checksum)
+    {
+        checksum = default;
+        if (text.Length != 43)
+        {
+            return false;
+        }
+
+        Span<byte> raw = stackalloc byte[33];
+        if (!Convert.TryFromBase64String(text.Replace('_', '/') + "=", raw, out int n) || n != 32)
+        {
+            return false;
+        }
+
+        checksum = new Checksum(raw[..32]);
+        return true;
+    }
+}
+
+/// <summary>One object a part rebuilds: its type and id.</summary>
+public readonly record struct DeltaObject(ObjectType Type, Checksum Checksum);
+
+/// <summary>A part's entry in the superblock.</summary>
+public sealed record DeltaPartHeader(uint Version, byte[] Checksum, ulong CompressedSize, ulong UncompressedSize, IReadOnlyList<DeltaObject> Objects);
+
+/// <summary>An object the client fetches as a plain loose object instead.</summary>
+public sealed record DeltaFallback(ObjectType Type, Checksum Checksum, ulong CompressedSize, ulong UncompressedSize);
+
+/// <summary>The superblock of a static delta.</summary>
+public sealed class DeltaSuperblock
+{
+    /// <summary>The superblock type.</summary>
+    public static readonly GVariantType Type = GVariantType.Parse("(a{sv}tayay(a{sv}aya(say)sstayay)aya(uayttay)a(yaytt))");
+
+    /// <summary>The part payload type: modes, xattr sets, raw data, operations.</summary>
+    public static readonly GVariantType PartPayloadType = GVariantType.Parse("(a(uuu)aa(ayay)ayay)");
+
+    private static readonly GVariantType PartHeaderType = GVariantType.Parse("(uayttay)");
+    private static readonly GVariantType FallbackType = GVariantType.Parse("(yaytt)");
+
+    /// <summary>Creates a superblock.</summary>
+    public DeltaSuperblock(IReadOnlyList<KeyValuePair<string, GVariantValue>> metadata, ulong timestamp, Checksum? from, Checksum to, byte[] commitBytes, IReadOnlyList<DeltaPartHeader> parts, IReadOnlyList<DeltaFallback> fallbacks)
+    {
+        Metadata = metadata;
+        Timestamp = timestamp;
+        From = from;
+        To = to;
+        CommitBytes = commitBytes;
+        Parts = parts;
+        Fallbacks = fallbacks;
+    }
+
+    /// <summary>The metadata, in stored order.</summary>
+    public IReadOnlyList<KeyValuePair<string, GVariantValue>> Metadata { get; }
+
+    /// <summary>Generation time, seconds since the epoch.</summary>
+    public ulong Timestamp { get; }
+
+    /// <summary>The source commit; null for a delta from nothing.</summary>
+    public Checksum? From { get; }
+
+    /// <summary>The target commit.</summary>
+    public Checksum To { get; }
+
+    /// <summary>The target commit object's bytes.</summary>
+    public byte[] CommitBytes { get; }
+
+    /// <summary>The parts, in order.</summary>
+    public IReadOnlyList<DeltaPartHeader> Parts { get; }
+
+    /// <summary>Objects fetched as loose objects.</summary>
+    public IReadOnlyList<DeltaFallback> Fallbacks { get; }
+
+    /// <summary>The delta's name.</summary>
+    public DeltaName Name => new(From, To);
+
+    /// <summary>Whether the numbers of the headers are big-endian (<c>ostree.endianness</c> is <c>'B'</c>).</summary>
+    public bool BigEndian => Lookup("ostree.endianness") is { Type.Kind: 'y' } e && e.GetByte() == (byte)'B';
+
+    /// <summary>A metadata value.</summary>
+    public GVariantValue? Lookup(string key) => Metadata.FirstOrDefault(kv => kv.Key == key).Value;
+
+    /// <summary>The target's detached metadata carried in the superblock, if any.</summary>
+    public GVariantValue? DetachedMetadata => Lookup(Name.CommitMetaKey) is { } v && v.Type.Text == "a{sv}" ? v : null;
+
+    /// <summary>Parses superblock bytes.</summary>
+    /// <exception cref="OstreeFormatException">Malformed superblock.</exception>
+    public static DeltaSuperblock Parse(ReadOnlySpan<byte> bytes, string what)
+    {
+        try
+        {
+            var v = GVariantValue.Parse(Type, bytes);
+            var metadata = v[0].GetVarDictEntries().Select(kv => new KeyValuePair<string, GVariantValue>(kv.Key, kv.Value)).ToList();
+            bool big = metadata.FirstOrDefault(kv => kv.Key == "ostree.endianness").Value is { Type.Kind: 'y' } e && e.GetByte() == (byte)'B';
+            ulong U64(GVariantValue x) => big == BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(x.GetUInt64()) : x.GetUInt64();
+            uint U32(GVariantValue x) => big == BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(x.GetUInt32()) : x.GetUInt32();
+            var fromBytes = v[2].GetBytes();
+            Checksum? from = fromBytes.Length == 0 ? null : new Checksum(fromBytes);
+            var to = new Checksum(v[3].GetBytes());
+            var parts = v[6].GetChildren().Select(p => new DeltaPartHeader(U32(p[0]), p[1].GetBytes(), U64(p[2]), U64(p[3]), ParseObjects(p[4].GetBytes()))).ToList();
+            var fallbacks = v[7].GetChildren().Select(f => new DeltaFallback(ParseType(f[0].GetByte()), new Checksum(f[1].GetBytes()), U64(f[2]), U64(f[3]))).ToList();
+            foreach (var p in parts)
+            {
+                if (p.Checksum.Length != 32)
+                {
+                    throw new OstreeFormatException("part checksum is not 32 bytes");
+                }
+            }
+
+            return new DeltaSuperblock(metadata, BinaryPrimitives.ReverseEndianness(v[1].GetUInt64()), from, to, v[4].ToBytes(), parts, fallbacks);
+        }
+        catch (OstreeFormatException e)
+        {
+            throw new OstreeFormatException($"{what}: invalid static delta superblock: {e.Message}");
+        }
+    }
+
+    /// <summary>The objects list of a part header: 33-byte (type, checksum) entries.</summary>
+    public static IReadOnlyList<DeltaObject> ParseObjects(ReadOnlySpan<byte> raw)
+    {
+        if (raw.Length % 33 != 0)
+        {
+            throw new OstreeFormatException($"part object list of {raw.Length} bytes is not a multiple of 33");
+        }
+
+        var list = new List<DeltaObject>(raw.Length / 33);
+        for (int i = 0; i < raw.Length; i += 33)
+        {
+            list.Add(new DeltaObject(ParseType(raw[i]), new Checksum(raw.Slice(i + 1, 32))));
+        }
+
+        return list;
+    }
+
+    private static ObjectType ParseType(byte b) =>
+        b is >= (byte)ObjectType.File and <= (byte)ObjectType.CommitMeta
+            ? (ObjectType)b
+            : throw new OstreeFormatException($"invalid object type {b}");
+
+    /// <summary>The superblock bytes (little-endian numbers).</summary>
+    public byte[] ToBytes()
+    {
+        var parts = Parts.Select(p =>
+        {
+            var objects = new byte[p.Objects.Count * 33];
+            for (int i = 0; i < p.Objects.Count; i++)
+            {
+                objects[i * 33] = (byte)p.Objects[i].Type;
+                p.Objects[i].Checksum.WriteTo(objects.AsSpan((i * 33) + 1, 32));
+            }
+
+            return GVariantValue.FromTuple(GVariantValue.FromUInt32(p.Version), GVariantValue.FromBytes(p.Checksum), GVariantValue.FromUInt64(p.CompressedSize), GVariantValue.FromUInt64(p.UncompressedSize), GVariantValue.FromBytes(objects));
+        });
+        var fallbacks = Fallbacks.Select(f => GVariantValue.FromTuple(GVariantValue.FromByte((byte)f.Type), GVariantValue.FromBytes(f.Checksum.ToBytes()), GVariantValue.FromUInt64(f.CompressedSize), GVariantValue.FromUInt64(f.UncompressedSize)));
+        return GVariantValue.FromTuple(
+            GVariantValue.FromVarDict(Metadata),
+            GVariantValue.FromUInt64(BinaryPrimitives.ReverseEndianness(Timestamp)),
+            GVariantValue.FromBytes(From?.ToBytes() ?? []),
+            GVariantValue.FromBytes(To.ToBytes()),
+            GVariantValue.Parse(Commit.Type, CommitBytes),
+            GVariantValue.FromBytes([]),
+            GVariantValue.FromArray(PartHeaderType, parts),
+            GVariantValue.FromArray(FallbackType, fallbacks)).ToBytes();
+    }
+}

@@ -1,0 +1,250 @@
+// `static-delta generate`: the objects of TO that FROM lacks, packed into parts libostree can execute. Metadata and
+// new files are spliced whole; a file that replaces a similar one of FROM (same path, or same name but for its
+// version digits, in the same folder) is sent as a bsdiff patch against it; large new files are left to be fetched
+// as loose objects ("fallbacks"), as libostree does. Parts are xz-compressed on both cores while the next part fills,
+// built under tmp/ and moved into deltas/ whole.
+using System.Buffers;
+using System.Text;
+using OstreeSharp.GVariant;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+
+namespace OstreeSharp.Deltas;
+
+/// <summary>How to generate a static delta (defaults are libostree's).</summary>
+public sealed record StaticDeltaOptions
+{
+    /// <summary>New files larger than this (uncompressed) are fallbacks; 0 puts every file in the parts.</summary>
+    public long MinFallbackSize { get; init; } = 4_000_000;
+
+    /// <summary>A part is closed once its data would pass this size.</summary>
+    public long MaxChunkSize { get; init; } = 32_000_000;
+
+    /// <summary>Files whose old and new sizes sum beyond this are not diffed.</summary>
+    public long MaxBsdiffSize { get; init; } = 128_000_000;
+
+    /// <summary>Whether changed files are sent as bsdiff patches.</summary>
+    public bool Bsdiff { get; init; } = true;
+
+    /// <summary>Whether parts are xz-compressed (libostree's default) or stored.</summary>
+    public bool Compress { get; init; } = true;
+
+    /// <summary>Extra superblock metadata, stored first (as libostree does).</summary>
+    public IReadOnlyList<KeyValuePair<string, GVariantValue>> Metadata { get; init; } = [];
+
+    /// <summary>Generation time stored in the superblock; null: now.</summary>
+    public DateTimeOffset? Timestamp { get; init; }
+}
+
+/// <summary>What a generation did.</summary>
+public sealed record StaticDeltaStats(DeltaName Name, int Parts, int Objects, int Patched, int Fallbacks, long CompressedSize, long UncompressedSize, long FallbackSize);
+
+/// <summary>Generates static deltas.</summary>
+public static class StaticDeltaGenerator
+{
+    private const int SimilarityPercent = 30;
+
+    /// <summary>Generates the delta from <paramref name="from"/> (null: from nothing) to <paramref name="to"/> into the repository's <c>deltas/</c>.</summary>
+    /// <exception cref="ObjectNotFoundException">A commit or an object of its tree is missing.</exception>
+    public static StaticDeltaStats Generate(OstreeRepo repo, Checksum? from, Checksum to, StaticDeltaOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        options ??= new StaticDeltaOptions();
+        var name = new DeltaName(from, to);
+        var commitBytes = repo.ReadMetadataBytes(ObjectType.Commit, to);
+        var toTree = TreeIndex.Of(repo, Commit.Parse(commitBytes));
+        var fromTree = from is { } f ? TreeIndex.Of(repo, repo.LoadCommit(f)) : TreeIndex.Empty;
+
+        // What TO has that FROM lacks; the TO commit travels in the superblock.
+        var metadata = toTree.Metadata.Where(m => !fromTree.Metadata.Contains(m)).OrderBy(m => m.Type).ThenBy(m => m.Checksum).ToList();
+        var files = new List<(Checksum Id, ContentObject Content, string Path)>();
+        foreach (var (id, path) in toTree.Files.OrderBy(kv => kv.Key))
+        {
+            if (!fromTree.Files.ContainsKey(id))
+            {
+                files.Add((id, repo.LoadContent(id), path));
+            }
+        }
+
+        var patched = options.Bsdiff ? Diff(repo, files, fromTree, options) : [];
+        var fallbacks = new List<DeltaFallback>();
+        var plain = new List<ContentObject>();
+        var symlinks = new List<ContentObject>();
+        foreach (var (id, content, _) in files)
+        {
+            if (patched.ContainsKey(id))
+            {
+                continue;
+            }
+
+            if (content.Header.IsSymlink)
+            {
+                symlinks.Add(content);
+            }
+            else if (options.MinFallbackSize > 0 && content.Size > options.MinFallbackSize)
+            {
+                fallbacks.Add(new DeltaFallback(ObjectType.File, id, (ulong)new FileInfo(content.Path).Length, (ulong)content.Size));
+            }
+            else
+            {
+                plain.Add(content);
+            }
+        }
+
+        var staging = Path.Combine(repo.Path, "tmp", $"delta-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(staging);
+        try
+        {
+            using var packer = new PartPacker(staging, options);
+            foreach (var m in metadata)
+            {
+                packer.AddMetadata(m, repo.ReadMetadataBytes(m.Type, m.Checksum));
+            }
+
+            foreach (var (id, patch) in patched.OrderBy(kv => kv.Key))
+            {
+                packer.AddPatched(repo.LoadContent(id), patch.Source, patch.Bytes);
+            }
+
+            foreach (var c in plain.Concat(symlinks))
+            {
+                packer.AddWhole(c);
+            }
+
+            var parts = packer.Finish();
+            var meta = new List<KeyValuePair<string, GVariantValue>>(options.Metadata)
+            {
+                new("ostree.endianness", GVariantValue.FromByte((byte)'l')),
+            };
+            if (repo.LoadDetachedMetadata(to) is { } detached)
+            {
+                meta.Add(new(name.CommitMetaKey, detached));
+            }
+
+            var superblock = new DeltaSuperblock(meta, (ulong)(options.Timestamp ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds(), from, to, commitBytes, parts, fallbacks);
+            File.WriteAllBytes(Path.Combine(staging, "superblock"), superblock.ToBytes());
+            StaticDeltas.Install(repo, name, staging);
+            return new StaticDeltaStats(name, parts.Count, parts.Sum(p => p.Objects.Count), patched.Count, fallbacks.Count,
+                parts.Sum(p => (long)p.CompressedSize), parts.Sum(p => (long)p.UncompressedSize), fallbacks.Sum(x => (long)x.CompressedSize));
+        }
+        finally
+        {
+            FileUtil.DeleteAny(staging);
+        }
+    }
+
+    // Pairs each new regular file with a similar file of FROM and diffs them on every core.
+    private static Dictionary<Checksum, (Checksum Source, byte[] Bytes)> Diff(OstreeRepo repo, List<(Checksum Id, ContentObject Content, string Path)> files, TreeIndex fromTree, StaticDeltaOptions options)
+    {
+        var byStem = fromTree.Paths.GroupBy(kv => Stem(kv.Key)).ToDictionary(g => g.Key, g => g.Select(kv => kv.Value).ToList(), StringComparer.Ordinal);
+        var pairs = new List<(Checksum To, ContentObject New, ContentObject Old)>();
+        foreach (var (id, content, path) in files)
+        {
+            if (content.Header.IsSymlink || content.Size < 64)
+            {
+                continue;
+            }
+
+            ContentObject? best = null;
+            if (fromTree.Paths.TryGetValue(path, out var same))
+            {
+                best = repo.LoadContent(same);
+            }
+            else if (byStem.TryGetValue(Stem(path), out var candidates))
+            {
+                best = candidates.Select(repo.LoadContent)
+                    .Where(c => !c.Header.IsSymlink && Math.Abs(c.Size - content.Size) * 100 <= SimilarityPercent * Math.Max(c.Size, content.Size))
+                    .OrderBy(c => Math.Abs(c.Size - content.Size)).FirstOrDefault();
+            }
+
+            // Only sources any client can read (libostree's rule: a bare-user client may not read a bare object
+            // that is not world-readable).
+            if (best is { Header.IsSymlink: false } && (best.Header.Mode & 4) != 0 && best.Size + content.Size <= options.MaxBsdiffSize)
+            {
+                pairs.Add((id, content, best));
+            }
+        }
+
+        var result = new System.Collections.Concurrent.ConcurrentDictionary<Checksum, (Checksum, byte[])>();
+        Parallel.ForEach(pairs.OrderByDescending(p => p.New.Size), new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, pair =>
+        {
+            var oldData = ReadAll(pair.Old);
+            var newData = ReadAll(pair.New);
+            var patch = new ArrayBufferWriter<byte>(Math.Max(256, newData.Length + 1024));
+            Bsdiff.Diff(oldData, newData, patch);
+            result[pair.To] = (pair.Old.Checksum, patch.WrittenSpan.ToArray());
+        });
+        return new Dictionary<Checksum, (Checksum Source, byte[] Bytes)>(result);
+    }
+
+    // A path with the digits of its last component removed: libfoo.so.3.0.2 and libfoo.so.3.0.5 share one.
+    private static string Stem(string path)
+    {
+        int slash = path.LastIndexOf('/');
+        var sb = new StringBuilder(path.Length);
+        sb.Append(path, 0, slash + 1);
+        foreach (var ch in path.AsSpan(slash + 1))
+        {
+            if (!char.IsAsciiDigit(ch))
+            {
+                sb.Append(ch);
+            }
+        }
+
+        return sb.ToString();
+    }
+
+    internal static byte[] ReadAll(ContentObject content)
+    {
+        if (content.Size > int.MaxValue)
+        {
+            throw new OstreeException($"content object {content.Checksum} is too large to diff");
+        }
+
+        var buffer = new byte[content.Size];
+        using var s = content.OpenData();
+        s.ReadExactly(buffer);
+        return buffer;
+    }
+
+    /// <summary>The objects of one commit's tree: its metadata, its files (with one path each) and every file path.</summary>
+    private sealed class TreeIndex
+    {
+        public static readonly TreeIndex Empty = new();
+
+        public HashSet<DeltaObject> Metadata { get; } = [];
+
+        public Dictionary<Checksum, string> Files { get; } = [];
+
+        public Dictionary<string, Checksum> Paths { get; } = new(StringComparer.Ordinal);
+
+        public static TreeIndex Of(OstreeRepo repo, Commit commit)
+        {
+            var index = new TreeIndex();
+            index.Walk(repo, commit.RootTree, commit.RootMeta, string.Empty);
+            return index;
+        }
+
+        private void Walk(OstreeRepo repo, Checksum tree, Checksum meta, string path)
+        {
+            Metadata.Add(new DeltaObject(ObjectType.DirMeta, meta));
+            if (!Metadata.Add(new DeltaObject(ObjectType.DirTree, tree)))
+            {
+                return; // a subtree seen before: its files are listed (under another path, which is enough)
+            }
+
+            var dt = repo.LoadDirTree(tree);
+            foreach (var f in dt.Files)
+            {
+                var p = path + "/" + f.Name;
+                Files.TryAdd(f.Checksum, p);
+                Paths[p] = f.Checksum;
+            }
+
+            foreach (var d in dt.Dirs)
+            {
+                Walk(repo, d.TreeChecksum, d.MetaChecksum, path + "/" + d.Name);
+            }
+        }
+    }
+}
