@@ -26,7 +26,7 @@ internal sealed record DiffJson(List<string> Modified, List<string> Removed, Lis
 
 internal sealed record PulledRefJson(string Ref, string Commit);
 
-internal sealed record PullJson(List<PulledRefJson> Refs, int MetadataFetched, int ContentFetched, long BytesTransferred, long ContentBytesWritten, double Seconds, int RequestsRetried);
+internal sealed record PullJson(List<PulledRefJson> Refs, int MetadataFetched, int ContentFetched, long BytesTransferred, long ContentBytesWritten, double Seconds, int RequestsRetried, List<string> DeltasUsed);
 
 internal sealed record StaticDeltaJson(string Name, string? From, string To, int Parts, int Objects, int Patched, int Fallbacks, long CompressedSize, long UncompressedSize, long FallbackSize);
 

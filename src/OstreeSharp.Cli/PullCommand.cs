@@ -18,10 +18,12 @@ internal static class PullCommand
         var depth = new Option<int>("--depth") { Description = "Traverse DEPTH parents (-1=infinite) (default: 0)" };
         var retries = new Option<int>("--network-retries") { Description = "Retry a failed request N times (default: 5)", DefaultValueFactory = _ => 5 };
         var requests = new Option<int>("--max-requests") { Description = "Requests in flight at most (default: 8)", DefaultValueFactory = _ => 8 };
+        var noDeltas = new Option<bool>("--disable-static-deltas") { Description = "Do not use static deltas" };
+        var needDeltas = new Option<bool>("--require-static-deltas") { Description = "Require static deltas" };
         var json = new Option<bool>("--json") { Description = "Print what was pulled as JSON" };
         cmd.Arguments.Add(remote);
         cmd.Arguments.Add(refs);
-        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, json })
+        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, noDeltas, needDeltas, json })
         {
             cmd.Options.Add(o);
         }
@@ -37,7 +39,14 @@ internal static class PullCommand
                 NetworkRetries = pr.GetValue(retries),
                 MaxConcurrentRequests = Math.Max(1, pr.GetValue(requests)),
                 Progress = CliSupport.MakeProgress(pr, "pull"),
+                DisableStaticDeltas = pr.GetValue(noDeltas),
+                RequireStaticDeltas = pr.GetValue(needDeltas),
+                Warnings = new StderrWarnings(),
             };
+            if (options.DisableStaticDeltas && options.RequireStaticDeltas)
+            {
+                throw new ArgumentException("Cannot specify both --disable-static-deltas and --require-static-deltas");
+            }
             using var cts = new CancellationTokenSource();
             Console.CancelKeyPress += (_, e) =>
             {
@@ -54,16 +63,22 @@ internal static class PullCommand
                     result.BytesTransferred,
                     result.ContentBytesWritten,
                     Math.Round(result.Elapsed.TotalSeconds, 3),
-                    result.RequestsRetried);
+                    result.RequestsRetried,
+                    result.DeltasUsed.ToList());
                 Console.WriteLine(JsonSerializer.Serialize(j, CliJsonContext.Writer.PullJson));
             }
             else
             {
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.MetadataFetched} metadata, {result.ContentFetched} content objects fetched; {SizeFormat.Format(result.BytesTransferred)} transferred in {(int)result.Elapsed.TotalSeconds} seconds; {SizeFormat.Format(result.ContentBytesWritten)} content written{(result.RequestsRetried > 0 ? $"; {result.RequestsRetried} requests retried" : string.Empty)}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.MetadataFetched} metadata, {result.ContentFetched} content objects fetched; {SizeFormat.Format(result.BytesTransferred)} transferred in {(int)result.Elapsed.TotalSeconds} seconds; {SizeFormat.Format(result.ContentBytesWritten)} content written{(result.RequestsRetried > 0 ? $"; {result.RequestsRetried} requests retried" : string.Empty)}{(result.DeltasUsed.Count > 0 ? $"; static delta {string.Join(", ", result.DeltasUsed)}" : string.Empty)}"));
             }
 
             return 0;
         });
         return cmd;
+    }
+
+    private sealed class StderrWarnings : IProgress<string>
+    {
+        public void Report(string value) => Console.Error.WriteLine("warning: " + value);
     }
 }

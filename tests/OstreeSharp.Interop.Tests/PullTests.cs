@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 
 namespace OstreeSharp.Interop.Tests;
@@ -9,114 +7,12 @@ namespace OstreeSharp.Interop.Tests;
 public sealed class PullTests : IDisposable
 {
     private readonly TempDir _tmp = new();
-    private readonly List<Process> _servers = [];
+    private readonly HttpServers _servers = new();
 
     public void Dispose()
     {
-        foreach (var p in _servers)
-        {
-            Stop(p);
-            p.Dispose();
-        }
-
+        _servers.Dispose();
         _tmp.Dispose();
-    }
-
-    private static void Stop(Process p)
-    {
-        if (!p.HasExited)
-        {
-            p.Kill(entireProcessTree: true);
-            p.WaitForExit();
-        }
-    }
-
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
-
-    /// <summary>`python3 -m http.server` on the repository directory; returns its URL.</summary>
-    private string StaticServer(string dir)
-    {
-        int port = FreePort();
-        var psi = new ProcessStartInfo("python3") { ArgumentList = { "-m", "http.server", "--bind", "127.0.0.1", "--directory", dir, port.ToString(System.Globalization.CultureInfo.InvariantCulture) }, RedirectStandardError = true, RedirectStandardOutput = true };
-        var p = Process.Start(psi)!;
-        _servers.Add(p);
-        _ = Task.Run(() => p.StandardError.ReadToEnd());
-        _ = Task.Run(() => p.StandardOutput.ReadToEnd());
-        var url = $"http://127.0.0.1:{port}/";
-        using var http = new HttpClient();
-        for (int i = 0; ; i++)
-        {
-            try
-            {
-                http.GetAsync(new Uri(url + "config")).GetAwaiter().GetResult().Dispose();
-                return url;
-            }
-            catch (HttpRequestException) when (i < 100)
-            {
-                Thread.Sleep(100);
-            }
-        }
-    }
-
-    /// <summary>Our `serve`; access-log lines go to <paramref name="log"/>. Returns the process and the repository URL.</summary>
-    private (Process Process, string Url) OurServer(IEnumerable<string> args, List<string>? log = null)
-    {
-        var psi = Tools.OursBinary is { } bin ? new ProcessStartInfo(bin) : new ProcessStartInfo("dotnet") { ArgumentList = { Tools.OursDll } };
-        psi.ArgumentList.Add("serve");
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        var p = Process.Start(psi)!;
-        _servers.Add(p);
-        var stderr = new System.Text.StringBuilder();
-        _ = Task.Run(() =>
-        {
-            string? l;
-            while ((l = p.StandardError.ReadLine()) is not null)
-            {
-                lock (stderr)
-                {
-                    stderr.AppendLine(l);
-                }
-            }
-        });
-        string? line;
-        while ((line = p.StandardOutput.ReadLine()) is not null && !line.StartsWith("Serving ", StringComparison.Ordinal))
-        {
-        }
-
-        if (line is null)
-        {
-            p.WaitForExit();
-            throw new InvalidOperationException("serve printed nothing: " + stderr);
-        }
-
-        _ = Task.Run(() =>
-        {
-            string? l;
-            while ((l = p.StandardOutput.ReadLine()) is not null)
-            {
-                if (log is not null)
-                {
-                    lock (log)
-                    {
-                        log.Add(l);
-                    }
-                }
-            }
-        });
-        return (p, line.Split(" at ")[1]);
     }
 
     /// <summary>A tree of <paramref name="files"/> distinct small files in nested folders, a symlink and an executable.</summary>
@@ -155,7 +51,7 @@ public sealed class PullTests : IDisposable
         File.WriteAllText(Path.Combine(tree, "usr", "bin", "tool"), "#!/bin/sh\necho changed\n");
         var second = Tools.Ostree("commit", "--repo=" + src, "-b", "os/stable", "-s", "two", "--add-metadata-string=version=2", tree).Ok("ostree commit 2");
         Tools.Ostree("commit", "--repo=" + src, "-b", "os/other", "-s", "other", tree).Ok("ostree commit other");
-        var url = StaticServer(src);
+        var url = _servers.Static(src);
 
         // Without a summary, refs come from refs/heads/.
         foreach (var mode in new[] { "archive", "bare-user" })
@@ -232,7 +128,7 @@ public sealed class PullTests : IDisposable
         var bytes = File.ReadAllBytes(victim);
         bytes[^3] ^= 0x01;
         File.WriteAllBytes(victim, bytes);
-        var (_, url) = OurServer(["--repo=" + src, "--port=0", "--quiet"]);
+        var (_, url) = _servers.Ours(["--repo=" + src, "--port=0", "--quiet"]);
         var dest = NewRepo("dest", "bare-user", url, "--no-gpg-verify");
         var pull = Tools.Ours("pull", "--repo=" + dest, "origin", "os");
         Assert.Equal(1, pull.ExitCode);
@@ -249,7 +145,7 @@ public sealed class PullTests : IDisposable
         Tools.Ours("init", "--repo=" + src, "--mode=archive").Ok("init");
         var commit = Tools.Ours("commit", "--repo=" + src, "-b", "os", Tree(20)).Ok("commit");
         var key = OstreeSharp.Signing.Ed25519SecretKey.FromSeed(Enumerable.Range(7, 32).Select(i => (byte)i).ToArray());
-        var (_, url) = OurServer(["--repo=" + src, "--port=0", "--quiet"]);
+        var (_, url) = _servers.Ours(["--repo=" + src, "--port=0", "--quiet"]);
 
         // gpg-verify is on unless turned off, as in ostree: an unsigned commit is refused.
         var gpg = NewRepo("gpg", "archive", url);
@@ -278,9 +174,9 @@ public sealed class PullTests : IDisposable
         Tools.Ours("init", "--repo=" + src, "--mode=archive").Ok("init");
         var commit = Tools.Ours("commit", "--repo=" + src, "-b", "os", Tree(2500)).Ok("commit");
         int total = Directory.GetFiles(Path.Combine(src, "objects"), "*.filez", SearchOption.AllDirectories).Length;
-        int port = FreePort();
+        int port = HttpServers.FreePort();
         var log1 = new List<string>();
-        var (server, url) = OurServer(["--repo=" + src, "--port=" + port], log1);
+        var (server, url) = _servers.Ours(["--repo=" + src, "--port=" + port], log1);
         var dest = NewRepo("dest", "archive", url, "--no-gpg-verify");
 
         // Kill the server once a fifth of the content has been served.
@@ -300,7 +196,7 @@ public sealed class PullTests : IDisposable
                 Thread.Sleep(5);
             }
 
-            Stop(server);
+            HttpServers.Stop(server);
         });
         var cut = Tools.Ours("pull", "--repo=" + dest, "--network-retries=0", "--max-requests=2", "origin", "os");
         await killer;
@@ -315,7 +211,7 @@ public sealed class PullTests : IDisposable
         Tools.Ostree("fsck", "--repo=" + dest).Ok("a partial commit is a valid repository");
 
         var log2 = new List<string>();
-        OurServer(["--repo=" + src, "--port=" + port], log2);
+        _servers.Ours(["--repo=" + src, "--port=" + port], log2);
         Tools.Ours("pull", "--repo=" + dest, "origin", "os").Ok("resumed pull");
         Assert.Equal(commit, Tools.Ostree("rev-parse", "--repo=" + dest, "origin:os").Ok("rev-parse"));
         Assert.False(File.Exists(Path.Combine(dest, "state", commit + ".commitpartial")));
@@ -353,7 +249,7 @@ public sealed class PullTests : IDisposable
         }
 
         var cache = _tmp["cache"];
-        var (server, url) = OurServer(["--image=oci:" + layout + ":v1", "--ref=os/stable", "--cache-dir=" + cache, "--port=0", "--quiet"]);
+        var (server, url) = _servers.Ours(["--image=oci:" + layout + ":v1", "--ref=os/stable", "--cache-dir=" + cache, "--port=0", "--quiet"]);
         var dest = _tmp["dest"];
         Tools.Ostree("init", "--repo=" + dest, "--mode=bare-user").Ok("init dest");
         Tools.Ostree("remote", "add", "--repo=" + dest, "--no-gpg-verify", "img", url).Ok("remote add");
@@ -363,8 +259,8 @@ public sealed class PullTests : IDisposable
         Assert.Equal(Tools.Ostree("ls", "--repo=" + src, "-R", "-X", commit).Ok("ls src"), Tools.Ostree("ls", "--repo=" + dest, "-R", "-X", commit).Ok("ls dest"));
 
         // A restart on the same cache imports nothing again.
-        Stop(server);
-        var (_, url2) = OurServer(["--image=oci:" + layout + ":v1", "--ref=os/stable", "--cache-dir=" + cache, "--port=0", "--quiet"]);
+        HttpServers.Stop(server);
+        var (_, url2) = _servers.Ours(["--image=oci:" + layout + ":v1", "--ref=os/stable", "--cache-dir=" + cache, "--port=0", "--quiet"]);
         var dest2 = NewRepo("dest2", "archive", url2, "--no-gpg-verify");
         Tools.Ours("pull", "--repo=" + dest2, "origin", "os/stable").Ok("our pull from serve --image");
         Assert.Equal(commit, Tools.Ostree("rev-parse", "--repo=" + dest2, "origin:os/stable").Ok("rev-parse 2"));
@@ -382,7 +278,7 @@ public sealed class PullTests : IDisposable
         }
 
         var rev1 = Commit(1);
-        var (_, url) = OurServer(["--repo=" + build, "--port=0", "--quiet"]);
+        var (_, url) = _servers.Ours(["--repo=" + build, "--port=0", "--quiet"]);
         var sr = _tmp["sysroot"];
         var repo = Path.Combine(sr, "ostree", "repo");
         Tools.Ours("admin", "init-fs", sr).Ok("init-fs");

@@ -6,6 +6,7 @@
 // by a pull that fails are kept, with state/COMMIT.commitpartial, so the next pull resumes.
 using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
+using OstreeSharp.Deltas;
 using OstreeSharp.GVariant;
 using OstreeSharp.Objects;
 using OstreeSharp.Repository;
@@ -34,10 +35,23 @@ public sealed record PullOptions
 
     /// <summary>Progress: objects fetched, objects known to be needed so far, bytes received.</summary>
     public IProgress<TreeProgress>? Progress { get; init; }
+
+    /// <summary>Never use static deltas; fetch objects.</summary>
+    public bool DisableStaticDeltas { get; init; }
+
+    /// <summary>Fail unless every commit comes from a static delta.</summary>
+    public bool RequireStaticDeltas { get; init; }
+
+    /// <summary>Told why a delta the server offers was not used (the pull then fetches objects).</summary>
+    public IProgress<string>? Warnings { get; init; }
 }
 
 /// <summary>What a pull did.</summary>
-public sealed record PullResult(IReadOnlyList<(string Ref, Checksum Commit)> Refs, int MetadataFetched, int ContentFetched, long BytesTransferred, long ContentBytesWritten, TimeSpan Elapsed, int RequestsRetried);
+public sealed record PullResult(IReadOnlyList<(string Ref, Checksum Commit)> Refs, int MetadataFetched, int ContentFetched, long BytesTransferred, long ContentBytesWritten, TimeSpan Elapsed, int RequestsRetried)
+{
+    /// <summary>The static deltas used, by name.</summary>
+    public IReadOnlyList<string> DeltasUsed { get; init; } = [];
+}
 
 /// <summary>Pulls from archive repositories over HTTP.</summary>
 public static partial class RemotePull
@@ -93,8 +107,23 @@ public static partial class RemotePull
         var run = new PullRun(repo, fetcher, options, cancellationToken);
         try
         {
+            var deltas = options.DisableStaticDeltas || options.CommitMetadataOnly ? null : new DeltaSource(fetcher, summary, cancellationToken);
             foreach (var (name, commit) in targets)
             {
+                if (deltas is not null)
+                {
+                    var from = name is null ? null : repo.ResolveRev($"{remote}:{name}", allowMissing: true);
+                    if (from is { } f && (!repo.HasObject(f, ObjectType.Commit) || repo.IsCommitPartial(f)))
+                    {
+                        from = null;
+                    }
+
+                    if (from != commit && !await run.TryStaticDeltaAsync(deltas, from, commit, policy).ConfigureAwait(false) && options.RequireStaticDeltas)
+                    {
+                        throw new ObjectNotFoundException($"Static deltas required, but none were found for {(from is null ? string.Empty : from.Value.ToHex() + "-")}{commit} at {info.Url}");
+                    }
+                }
+
                 await run.PullCommitAsync(commit, name, policy).ConfigureAwait(false);
                 if (name is not null)
                 {
@@ -125,7 +154,10 @@ public static partial class RemotePull
             }
         }
 
-        return new PullResult(targets.Where(t => t.Name is not null).Select(t => (t.Name!, t.Commit)).ToList(), run.MetadataFetched, run.ContentFetched, fetcher.BytesFetched, run.Stats?.ContentBytesWritten ?? 0, started.Elapsed, fetcher.Retries);
+        return new PullResult(targets.Where(t => t.Name is not null).Select(t => (t.Name!, t.Commit)).ToList(), run.MetadataFetched, run.ContentFetched, fetcher.BytesFetched, run.Stats?.ContentBytesWritten ?? 0, started.Elapsed, fetcher.Retries)
+        {
+            DeltasUsed = run.DeltasUsed,
+        };
     }
 
     private static async Task<List<(string? Name, Checksum Commit)>> ResolveTargetsAsync(RemoteFetcher fetcher, RemoteInfo info, byte[]? summary, IReadOnlyList<string> refs, PullOptions options, CancellationToken ct)
@@ -179,6 +211,67 @@ public static partial class RemotePull
         return result;
     }
 
+    /// <summary>
+    /// Where a pull finds deltas: the summary's <c>ostree.static-deltas</c>, or <c>delta-indexes/</c> when the summary
+    /// says its deltas are indexed; without a summary, the superblock is asked for directly.
+    /// </summary>
+    internal sealed class DeltaSource(RemoteFetcher fetcher, byte[]? summary, CancellationToken ct)
+    {
+        private readonly GVariantValue? _summaryMeta = summary is null ? null : GVariantValue.Parse(Summary.Type, summary)[1];
+
+        private Dictionary<string, byte[]>? SummaryIndex => _summaryMeta is null ? null : ReadIndex(_summaryMeta.Lookup("ostree.static-deltas"));
+
+        private bool Indexed => _summaryMeta?.Lookup("ostree.summary.indexed-deltas") is { Type.Kind: 'b' } b && b.GetBoolean();
+
+        private static Dictionary<string, byte[]> ReadIndex(GVariantValue? v)
+        {
+            var map = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+            if (v is { Type.Text: "a{sv}" })
+            {
+                foreach (var (k, value) in v.GetVarDictEntries())
+                {
+                    if (value.Type.Text == "ay")
+                    {
+                        map[k] = value.GetBytes();
+                    }
+                }
+            }
+
+            return map;
+        }
+
+        /// <summary>The superblock of <paramref name="name"/>, checked against the index; null when the server has no such delta.</summary>
+        public async Task<DeltaSuperblock?> FindAsync(DeltaName name)
+        {
+            var index = SummaryIndex;
+            if (Indexed)
+            {
+                var bytes = await fetcher.GetBytesAsync(DeltaName.IndexPath(name.To), MaxMetadataSize, ct).ConfigureAwait(false);
+                index = bytes is null ? [] : ReadIndex(GVariantValue.Parse(GVariantType.VarDict, bytes).Lookup("ostree.static-deltas"));
+            }
+
+            byte[]? expected = null;
+            if (index is not null && !index.TryGetValue(name.ToString(), out expected))
+            {
+                return null;
+            }
+
+            var superblock = await fetcher.GetBytesAsync(name.SuperblockPath, MaxMetadataSize, ct).ConfigureAwait(false);
+            if (superblock is null)
+            {
+                return expected is null ? null : throw new ObjectNotFoundException($"Static delta superblock {fetcher.UrlOf(name.SuperblockPath)} is listed but missing");
+            }
+
+            if (expected is not null && !Checksum.Compute(superblock).ToBytes().AsSpan().SequenceEqual(expected))
+            {
+                throw new ObjectCorruptedException(fetcher.UrlOf(name.SuperblockPath), $"superblock checksum {Checksum.Compute(superblock)} is not the indexed {Convert.ToHexStringLower(expected)}");
+            }
+
+            var parsed = DeltaSuperblock.Parse(superblock, fetcher.UrlOf(name.SuperblockPath));
+            return parsed.Name == name ? parsed : throw new OstreeFormatException($"{fetcher.UrlOf(name.SuperblockPath)}: superblock is for delta {parsed.Name}");
+        }
+    }
+
     /// <summary>One pull's transaction and its in-flight fetches.</summary>
     private sealed class PullRun
     {
@@ -213,6 +306,124 @@ public static partial class RemotePull
         public int ContentFetched => _content;
 
         public TransactionStats? Stats { get; private set; }
+
+        public List<string> DeltasUsed { get; } = [];
+
+        /// <summary>
+        /// Rebuilds <paramref name="to"/> from a static delta when the server has one from <paramref name="from"/> (or,
+        /// with nothing local, from nothing): the superblock is checked against the delta index, its commit against
+        /// the id and the remote's signature policy, every part against its checksum and every object against its id.
+        /// A delta that is missing, malformed or corrupt is reported and the pull fetches objects instead (what the delta
+        /// wrote stays: it was verified). The tree is walked afterwards as for any pull, which fetches anything missing.
+        /// </summary>
+        public async Task<bool> TryStaticDeltaAsync(DeltaSource source, Checksum? from, Checksum to, VerificationPolicy policy)
+        {
+            if (Tx.HasObject(to, ObjectType.Commit) && !_repo.IsCommitPartial(to))
+            {
+                return false;
+            }
+
+            var name = new DeltaName(from, to);
+            DeltaSuperblock superblock;
+            try
+            {
+                var found = await source.FindAsync(name).ConfigureAwait(false);
+                if (found is null)
+                {
+                    return false;
+                }
+
+                superblock = found;
+            }
+            catch (Exception e) when (e is OstreeFormatException or ObjectCorruptedException or RemoteFetchException)
+            {
+                _options.Warnings?.Report($"static delta {name} not used: {e.Message}");
+                return false;
+            }
+
+            // The commit is checked as a fetched commit would be: its id, then the signatures, before any of its tree.
+            var actual = Checksum.Compute(superblock.CommitBytes);
+            if (actual != to)
+            {
+                throw new ObjectCorruptedException($"{to}.commit", $"checksum mismatch in static delta {name}, actual {actual} ({_fetcher.UrlOf(name.SuperblockPath)})");
+            }
+
+            var detached = superblock.DetachedMetadata;
+            if (detached is null && await _fetcher.GetBytesAsync(ObjectPath(to, ObjectType.CommitMeta), MaxMetadataSize, Ct).ConfigureAwait(false) is { } metaBytes)
+            {
+                detached = GVariantValue.Parse(GVariantType.VarDict, metaBytes);
+            }
+
+            try
+            {
+                CommitVerifier.Verify(superblock.CommitBytes, detached, policy);
+            }
+            catch (SignatureException e)
+            {
+                throw new SignatureException($"Commit {to} from {_fetcher.UrlOf(string.Empty)}: {e.Message}", e.Reason);
+            }
+
+            Tx.WriteMetadataTrusted(ObjectType.Commit, to, superblock.CommitBytes);
+            if (detached is not null)
+            {
+                Tx.WriteCommitDetachedMetadata(to, detached);
+            }
+
+            Interlocked.Increment(ref _metadata);
+            _incomplete.Add(to);
+            try
+            {
+                var work = new List<Task>();
+                for (int i = 0; i < superblock.Parts.Count; i++)
+                {
+                    var header = superblock.Parts[i];
+                    if (header.Objects.All(o => Tx.HasObject(o.Checksum, o.Type)))
+                    {
+                        continue;
+                    }
+
+                    int index = i;
+                    work.Add(Task.Run(() => ApplyPartAsync(superblock, index), Ct));
+                }
+
+                foreach (var f in superblock.Fallbacks)
+                {
+                    if (f.Type == ObjectType.File && _contentInFlight.TryAdd(f.Checksum, true))
+                    {
+                        Interlocked.Increment(ref _needed);
+                        work.Add(Task.Run(
+                            async () =>
+                            {
+                                await FetchContentAsync(f.Checksum).ConfigureAwait(false);
+                                _contentInFlight.TryRemove(f.Checksum, out _);
+                            },
+                            Ct));
+                    }
+                }
+
+                await Task.WhenAll(work).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OstreeFormatException or ObjectCorruptedException or ObjectNotFoundException)
+            {
+                _options.Warnings?.Report($"static delta {name} failed, fetching objects instead: {e.Message}");
+                return false;
+            }
+
+            DeltasUsed.Add(name.ToString());
+            return true;
+        }
+
+        private async Task ApplyPartAsync(DeltaSuperblock superblock, int index)
+        {
+            var header = superblock.Parts[index];
+            var path = superblock.Name.PartPath(index);
+            var bytes = StaticDeltas.InlinePart(superblock, index)
+                ?? await _fetcher.GetBytesAsync(path, (long)Math.Min(header.CompressedSize, int.MaxValue - 1), Ct).ConfigureAwait(false)
+                ?? throw new ObjectNotFoundException($"Static delta part {_fetcher.UrlOf(path)} not found");
+            int written = DeltaPartExecutor.Execute(Tx, header, bytes, _fetcher.UrlOf(path));
+            Interlocked.Add(ref _content, written);
+            Report();
+        }
 
         private CancellationToken Ct => _cts.Token;
 

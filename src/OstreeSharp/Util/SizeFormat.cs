@@ -22,7 +22,7 @@ public static class SizeFormat
             u++;
         }
 
-        return v.ToString("0.0", CultureInfo.InvariantCulture) + " " + units[u];
+        return v.ToString("F1", CultureInfo.InvariantCulture) + " " + units[u];
     }
 
     /// <summary>
