@@ -253,7 +253,7 @@ public static class StaticDeltas
         var text = new StringBuilder();
         text.Append("Delta: ").Append(name).Append('\n');
         text.Append("Signed: no\n");
-        text.Append("From: ").Append(sb.From?.ToHex() ?? "empty").Append('\n');
+        text.Append(sb.From is { } from ? "From: " + from.ToHex() : "From <scratch>").Append('\n');
         text.Append("To: ").Append(sb.To.ToHex()).Append('\n');
         text.Append("Endianness: ").Append(sb.BigEndian ? "big" : "little").Append('\n');
         text.Append("Timestamp: ").Append(sb.Timestamp).Append('\n');
@@ -292,7 +292,7 @@ public static class StaticDeltas
         return text.ToString();
     }
 
-    private static string Sized(ulong n) => $"{n} ({SizeFormat.Format((long)n)})";
+    private static string Sized(ulong n) => $"{n} ({SizeFormat.FormatAsGlibPrints((long)n)})";
 
     private static byte[] ReadBounded(string path, long max)
     {

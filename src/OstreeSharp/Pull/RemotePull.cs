@@ -335,7 +335,7 @@ public static partial class RemotePull
 
                 superblock = found;
             }
-            catch (Exception e) when (e is OstreeFormatException or ObjectCorruptedException or RemoteFetchException)
+            catch (Exception e) when (e is OstreeFormatException or ObjectCorruptedException or RemoteFetchException && !_options.RequireStaticDeltas)
             {
                 _options.Warnings?.Report($"static delta {name} not used: {e.Message}");
                 return false;
@@ -403,7 +403,7 @@ public static partial class RemotePull
 
                 await Task.WhenAll(work).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is OstreeFormatException or ObjectCorruptedException or ObjectNotFoundException)
+            catch (Exception e) when (e is OstreeFormatException or ObjectCorruptedException or ObjectNotFoundException && !_options.RequireStaticDeltas)
             {
                 _options.Warnings?.Report($"static delta {name} failed, fetching objects instead: {e.Message}");
                 return false;
