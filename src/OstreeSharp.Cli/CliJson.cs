@@ -28,6 +28,12 @@ internal sealed record PulledRefJson(string Ref, string Commit);
 
 internal sealed record PullJson(List<PulledRefJson> Refs, int MetadataFetched, int ContentFetched, long BytesTransferred, long ContentBytesWritten, double Seconds, int RequestsRetried, List<string> DeltasUsed);
 
+internal sealed record ImagePullJson(string Image, string MergeCommit, string ManifestDigest, bool AlreadyPresent, int LayersPresent, int LayersFetched, int LayersFromDeltas, long BytesFetched);
+
+internal sealed record ContainerDeltaLayerJson(string TargetLayer, long TargetLayerSize, long TarSize, string Delta, long DeltaSize, long Objects, long Patches, long LiteralBytes);
+
+internal sealed record ContainerDeltaJson(string From, string To, string DeltaManifest, List<ContainerDeltaLayerJson> Layers);
+
 internal sealed record StaticDeltaJson(string Name, string? From, string To, int Parts, int Objects, int Patched, int Fallbacks, long CompressedSize, long UncompressedSize, long FallbackSize);
 
 [JsonSourceGenerationOptions(WriteIndented = false, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
@@ -46,6 +52,8 @@ internal sealed record StaticDeltaJson(string Name, string? From, string To, int
 [JsonSerializable(typeof(CopyEventJson))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(StaticDeltaJson))]
+[JsonSerializable(typeof(ImagePullJson))]
+[JsonSerializable(typeof(ContainerDeltaJson))]
 [JsonSerializable(typeof(List<string>))]
 internal sealed partial class CliJsonContext : JsonSerializerContext
 {

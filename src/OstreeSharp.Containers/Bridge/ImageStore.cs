@@ -17,7 +17,11 @@ namespace OstreeSharp.Containers.Bridge;
 public sealed record StoredImage(string Reference, Checksum MergeCommit, Checksum? BaseCommit, Digest ManifestDigest, ManifestBlob Manifest, string? ConfigJson);
 
 /// <summary>What a pull found and did.</summary>
-public sealed record PullReport(StoredImage Image, bool AlreadyPresent, int LayersPresent, int LayersFetched, long BytesFetched);
+public sealed record PullReport(StoredImage Image, bool AlreadyPresent, int LayersPresent, int LayersFetched, long BytesFetched)
+{
+    /// <summary>Layers rebuilt from layer deltas instead of fetched whole.</summary>
+    public int LayersFromDeltas { get; init; }
+}
 
 /// <summary>The image store.</summary>
 public static class ImageStore
@@ -70,14 +74,16 @@ public static class ImageStore
     /// layer refs are removed.
     /// </summary>
     public static async Task<PullReport> PullAsync(OstreeRepo repo, OstreeImageReference image, RegistryOptions? registry = null, Action<string>? log = null, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
-        => (await PullAsync(repo, image, registry, log, progress, checkOnly: null, cancellationToken).ConfigureAwait(false))!;
+        => (await PullAsync(repo, image, registry, log, progress, checkOnly: null, useDeltas: true, cancellationToken).ConfigureAwait(false))!;
 
     /// <summary>
     /// As <see cref="PullAsync(OstreeRepo, OstreeImageReference, RegistryOptions?, Action{string}?, IProgress{long}?, CancellationToken)"/>;
     /// with <paramref name="checkOnly"/>, nothing is fetched: when the image changed, its manifest JSON is written to
-    /// that file and null is returned.
+    /// that file and null is returned. With <paramref name="useDeltas"/>, a layer for which the registry has a delta
+    /// from the image stored under the same reference is rebuilt from that delta (and the objects kept) when it can be;
+    /// a missing, corrupt or inapplicable delta falls back to the full layer.
     /// </summary>
-    public static async Task<PullReport?> PullAsync(OstreeRepo repo, OstreeImageReference image, RegistryOptions? registry, Action<string>? log, IProgress<long>? progress, string? checkOnly, CancellationToken cancellationToken = default)
+    public static async Task<PullReport?> PullAsync(OstreeRepo repo, OstreeImageReference image, RegistryOptions? registry, Action<string>? log, IProgress<long>? progress, string? checkOnly, bool useDeltas, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(repo);
         ArgumentNullException.ThrowIfNull(image);
@@ -109,7 +115,8 @@ public static class ImageStore
 
         try
         {
-            return await PullLayersAsync(repo, image, source, layout, log, progress, cancellationToken).ConfigureAwait(false);
+            var deltas = useDeltas && previous is not null ? await FindDeltasAsync(source, previous, layout, registry, log, cancellationToken).ConfigureAwait(false) : null;
+            return await PullLayersAsync(repo, image, source, layout, deltas, log, progress, cancellationToken).ConfigureAwait(false);
         }
         catch (OstreeException e) when (e is not RegistryException { IsTransient: true })
         {
@@ -120,8 +127,62 @@ public static class ImageStore
         }
     }
 
-    private static async Task<PullReport> PullLayersAsync(OstreeRepo repo, OstreeImageReference image, IImageSource source, OstreeImageLayout layout, Action<string>? log, IProgress<long>? progress, CancellationToken cancellationToken)
+    // The layer deltas from the stored image to this one, by target layer, with the diff-id each must rebuild.
+    private static async Task<Dictionary<string, LayerDeltaInput>?> FindDeltasAsync(IImageSource source, StoredImage previous, OstreeImageLayout layout, RegistryOptions? registry, Action<string>? log, CancellationToken ct)
     {
+        IReadOnlyDictionary<string, Descriptor> found;
+        try
+        {
+            found = await Deltas.ContainerDeltas.FindAsync(source, previous.ManifestDigest, layout.Manifest.Digest, registry, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OstreeException or IOException or HttpRequestException or System.Text.Json.JsonException)
+        {
+            log?.Invoke($"No delta used: {e.Message}");
+            return null;
+        }
+
+        var result = new Dictionary<string, LayerDeltaInput>(StringComparer.Ordinal);
+        for (int i = 0; i < layout.Parsed.Layers.Count && i < layout.Config.RootFs.DiffIds.Count; i++)
+        {
+            var layer = layout.Parsed.Layers[i];
+            if (found.TryGetValue(layer.Digest, out var delta) && Digest.TryParse(layout.Config.RootFs.DiffIds[i], out var diffId))
+            {
+                result[layer.Digest] = new LayerDeltaInput(delta, diffId);
+            }
+        }
+
+        if (result.Count > 0)
+        {
+            log?.Invoke($"Delta from {previous.ManifestDigest}: {result.Count} layer deltas ({FormatSize(result.Values.Sum(d => d.Blob.Size))})");
+        }
+
+        return result;
+    }
+
+    // Imports a layer from its delta; on any failure of the delta (not of the network's cancellation) says why and
+    // returns false, so the caller fetches the layer itself.
+    private static async Task<bool> TryDeltaAsync(Descriptor layer, LayerDeltaInput? delta, Func<LayerDeltaInput, Task> import, Action<string>? log)
+    {
+        if (delta is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            await import(delta).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is OstreeException or IOException or InvalidDataException && e is not RegistryException { IsTransient: true })
+        {
+            log?.Invoke($"Delta {delta.Blob.Digest[..Math.Min(delta.Blob.Digest.Length, 19)]} for layer {layer.Digest[..Math.Min(layer.Digest.Length, 19)]} not used ({e.Message}); fetching the layer");
+            return false;
+        }
+    }
+
+    private static async Task<PullReport> PullLayersAsync(OstreeRepo repo, OstreeImageReference image, IImageSource source, OstreeImageLayout layout, Dictionary<string, LayerDeltaInput>? deltas, Action<string>? log, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        int fromDeltas = 0;
         var layer = layout.OstreeLayer;
         var blobRef = BlobRef(layer.Digest);
         var baseCommit = repo.ResolveRev(blobRef, allowMissing: true);
@@ -134,26 +195,53 @@ public static class ImageStore
         long fetched = 0;
         // Chunk layers in parallel (each in its own transaction); the ostree layer, which needs their objects, after them.
         var logLock = new Lock();
+        void Logged(string line)
+        {
+            lock (logLock)
+            {
+                log?.Invoke(line);
+            }
+        }
+
         await Parallel.ForEachAsync(
             chunks.Where(c => c.Commit is null).Select(c => c.Layer),
             new ParallelOptions { MaxDegreeOfParallelism = 3, CancellationToken = cancellationToken },
             async (chunk, ct) =>
             {
-                lock (logLock)
+                var delta = deltas?.GetValueOrDefault(chunk.Digest);
+                if (await TryDeltaAsync(chunk, delta, d => Unencapsulator.ImportChunkAsync(repo, source, chunk, BlobRef(chunk.Digest), null, d, ct), Logged).ConfigureAwait(false))
                 {
-                    log?.Invoke($"Fetching ostree chunk {chunk.Digest[..Math.Min(chunk.Digest.Length, 19)]} ({FormatSize(chunk.Size)})");
+                    Logged($"Rebuilt ostree chunk {chunk.Digest[..Math.Min(chunk.Digest.Length, 19)]} from a {FormatSize(delta!.Blob.Size)} delta");
+                    Interlocked.Add(ref fetched, delta.Blob.Size);
+                    Interlocked.Increment(ref fromDeltas);
+                    progress?.Report(Interlocked.Read(ref fetched));
+                    return;
                 }
 
-                await Unencapsulator.ImportChunkAsync(repo, source, chunk, BlobRef(chunk.Digest), null, ct).ConfigureAwait(false);
+                Logged($"Fetching ostree chunk {chunk.Digest[..Math.Min(chunk.Digest.Length, 19)]} ({FormatSize(chunk.Size)})");
+                await Unencapsulator.ImportChunkAsync(repo, source, chunk, BlobRef(chunk.Digest), null, null, ct).ConfigureAwait(false);
                 Interlocked.Add(ref fetched, chunk.Size);
                 progress?.Report(Interlocked.Read(ref fetched));
             }).ConfigureAwait(false);
 
         if (baseCommit is null)
         {
-            log?.Invoke($"Fetching ostree chunk {layer.Digest[..Math.Min(layer.Digest.Length, 19)]} ({FormatSize(layer.Size)})");
-            baseCommit = await Unencapsulator.ImportOstreeLayerAsync(repo, source, layout, image, blobRef, progress, cancellationToken).ConfigureAwait(false);
-            fetched += layer.Size;
+            var delta = deltas?.GetValueOrDefault(layer.Digest);
+            Checksum? rebuilt = null;
+            if (await TryDeltaAsync(layer, delta, async d => rebuilt = await Unencapsulator.ImportOstreeLayerAsync(repo, source, layout, image, blobRef, progress, d, cancellationToken).ConfigureAwait(false), log).ConfigureAwait(false))
+            {
+                long deltaSize = delta!.Blob.Size;
+                log?.Invoke($"Rebuilt ostree layer {layer.Digest[..Math.Min(layer.Digest.Length, 19)]} from a {FormatSize(deltaSize)} delta");
+                baseCommit = rebuilt ?? throw new InvalidOperationException("delta import returned no commit");
+                fetched += deltaSize;
+                fromDeltas++;
+            }
+            else
+            {
+                log?.Invoke($"Fetching ostree chunk {layer.Digest[..Math.Min(layer.Digest.Length, 19)]} ({FormatSize(layer.Size)})");
+                baseCommit = await Unencapsulator.ImportOstreeLayerAsync(repo, source, layout, image, blobRef, progress, null, cancellationToken).ConfigureAwait(false);
+                fetched += layer.Size;
+            }
         }
 
         var filtered = new List<KeyValuePair<string, GVariantValue>>();
@@ -181,7 +269,7 @@ public static class ImageStore
 
         var merge = WriteMergeCommit(repo, image.Image, layout, baseCommit.Value, layerCommits, filtered);
         PruneLayers(repo);
-        return new PullReport(Load(repo, image.Image.ToString(), merge), AlreadyPresent: false, present, needed, fetched);
+        return new PullReport(Load(repo, image.Image.ToString(), merge), AlreadyPresent: false, present, needed, fetched) { LayersFromDeltas = fromDeltas };
     }
 
     // Base images with a transient or composefs root keep top-level folders other than usr, etc and var.

@@ -103,7 +103,7 @@ public static class SysrootImages
                 var tmp = Path.Combine(sysroot.Repo.Path, "tmp", $"upgrade-check-{Environment.ProcessId}.json");
                 try
                 {
-                    var report = await ImageStore.PullAsync(sysroot.Repo, image, registry, log, null, tmp, cancellationToken).ConfigureAwait(false);
+                    var report = await ImageStore.PullAsync(sysroot.Repo, image, registry, log, null, tmp, useDeltas: true, cancellationToken).ConfigureAwait(false);
                     bool newer = report is null || report.Image.MergeCommit != merge.Commit;
                     log?.Invoke(newer ? $"Update available: {image}" : "No update available.");
                     return newer ? UpgradeOutcome.UpdateAvailable : UpgradeOutcome.NoUpdate;

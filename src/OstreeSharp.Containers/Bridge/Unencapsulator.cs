@@ -22,6 +22,9 @@ public sealed record UnencapsulateResult(Checksum Commit, Digest ManifestDigest,
 /// <summary>A fetched image with its parsed layer layout (spec 4.2).</summary>
 public sealed record OstreeImageLayout(ManifestBlob Manifest, ImageManifest Parsed, byte[] ConfigBytes, ImageConfig Config, Descriptor OstreeLayer, IReadOnlyList<Descriptor> ChunkLayers, IReadOnlyList<Descriptor> DerivedLayers);
 
+/// <summary>A layer delta to rebuild a layer from instead of fetching it: its blob and the diff-id it must rebuild.</summary>
+internal sealed record LayerDeltaInput(Descriptor Blob, Digest DiffId);
+
 /// <summary>Imports encapsulated ostree commits.</summary>
 public static class Unencapsulator
 {
@@ -93,10 +96,10 @@ public static class Unencapsulator
 
         foreach (var chunk in layout.ChunkLayers)
         {
-            await ImportChunkAsync(repo, source, chunk, null, progress, cancellationToken).ConfigureAwait(false);
+            await ImportChunkAsync(repo, source, chunk, null, progress, null, cancellationToken).ConfigureAwait(false);
         }
 
-        var commit = await ImportOstreeLayerAsync(repo, source, layout, image, writeRef, progress, cancellationToken).ConfigureAwait(false);
+        var commit = await ImportOstreeLayerAsync(repo, source, layout, image, writeRef, progress, null, cancellationToken).ConfigureAwait(false);
         return new UnencapsulateResult(commit, layout.Manifest.Digest, layout.OstreeLayer.Size);
     }
 
@@ -121,14 +124,14 @@ public static class Unencapsulator
     /// Streams a chunk layer (content objects only) into <paramref name="repo"/> and records them in a synthetic
     /// commit: one file per object, named by its checksum (spec 4.4); <paramref name="writeRef"/> points at it.
     /// </summary>
-    internal static async Task<Checksum> ImportChunkAsync(OstreeRepo repo, IImageSource source, Descriptor layer, string? writeRef, IProgress<long>? progress, CancellationToken cancellationToken)
+    internal static async Task<Checksum> ImportChunkAsync(OstreeRepo repo, IImageSource source, Descriptor layer, string? writeRef, IProgress<long>? progress, LayerDeltaInput? delta, CancellationToken cancellationToken)
     {
         return await Task.Run(
             async () =>
             {
-                await using var blob = await source.GetBlobAsync(layer, 0, cancellationToken).ConfigureAwait(false);
+                await using var blob = await source.GetBlobAsync(delta?.Blob ?? layer, 0, cancellationToken).ConfigureAwait(false);
                 var counting = new ProgressReadStream(blob, progress);
-                using var decompressed = LayerStreams.Decompress(counting, layer.MediaType);
+                using var decompressed = OpenTar(repo, source, layer, delta, counting);
                 using var tx = repo.BeginTransaction();
                 IReadOnlyList<Checksum> objects;
                 try
@@ -172,7 +175,7 @@ public static class Unencapsulator
     /// Streams the ostree layer of <paramref name="layout"/> into <paramref name="repo"/> in one transaction
     /// (verified as <paramref name="image"/>'s policy says); <paramref name="writeRef"/> is set in the same transaction.
     /// </summary>
-    internal static async Task<Checksum> ImportOstreeLayerAsync(OstreeRepo repo, IImageSource source, OstreeImageLayout layout, OstreeImageReference image, string? writeRef, IProgress<long>? progress, CancellationToken cancellationToken)
+    internal static async Task<Checksum> ImportOstreeLayerAsync(OstreeRepo repo, IImageSource source, OstreeImageLayout layout, OstreeImageReference image, string? writeRef, IProgress<long>? progress, LayerDeltaInput? delta, CancellationToken cancellationToken)
     {
         VerificationPolicy? policy = image.Policy == SignaturePolicy.OstreeRemote ? VerificationPolicy.ForRemote(repo, image.Remote!) : null;
         var layer = layout.OstreeLayer;
@@ -192,9 +195,9 @@ public static class Unencapsulator
         return await Task.Run(
             async () =>
             {
-                await using var blob = await source.GetBlobAsync(layer, 0, cancellationToken).ConfigureAwait(false);
+                await using var blob = await source.GetBlobAsync(delta?.Blob ?? layer, 0, cancellationToken).ConfigureAwait(false);
                 var counting = new ProgressReadStream(blob, progress);
-                using var decompressed = LayerStreams.Decompress(counting, layer.MediaType);
+                using var decompressed = OpenTar(repo, source, layer, delta, counting);
                 using var hashed = new HashingReadStream(decompressed);
                 using var tx = repo.BeginTransaction();
                 TarImportResult result;
@@ -235,6 +238,18 @@ public static class Unencapsulator
                 return result.Commit;
             },
             cancellationToken).ConfigureAwait(false);
+    }
+
+    // The layer's tar: its blob decompressed, or rebuilt from a layer delta and the repository's objects.
+    private static Stream OpenTar(OstreeRepo repo, IImageSource source, Descriptor layer, LayerDeltaInput? delta, Stream blob)
+    {
+        if (delta is null)
+        {
+            return LayerStreams.Decompress(blob, layer.MediaType);
+        }
+
+        var what = $"delta {delta.Blob.Digest} for layer {layer.Digest} of {source.Reference}";
+        return new Deltas.LayerDeltaStream(OstreeSharp.Deltas.Xz.OpenDecompressing(blob, what), repo, delta.DiffId, what);
     }
 
     /// <summary>Reads through, hashing (sha256).</summary>

@@ -36,6 +36,29 @@ public sealed partial class RegistryClient
         return m;
     }
 
+    /// <summary>
+    /// The referrers of <paramref name="subject"/> through the OCI 1.1 referrers API (an image index); null when the
+    /// registry does not offer the API (clients then read the <c>sha256-HEX</c> tag instead).
+    /// </summary>
+    public async Task<ManifestBlob?> GetReferrersAsync(string repository, Digest subject, string what, CancellationToken cancellationToken)
+    {
+        await PingAsync(cancellationToken).ConfigureAwait(false);
+        var url = Url($"v2/{repository}/referrers/{subject}");
+        using var resp = await SendAsync(HttpMethod.Get, url, Scope(repository, "pull"), req => req.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(MediaTypes.OciIndex)), replayable: true, cancellationToken).ConfigureAwait(false);
+        if (resp.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.BadRequest or HttpStatusCode.MethodNotAllowed or HttpStatusCode.NotImplemented
+            || (resp.IsSuccessStatusCode && resp.Content.Headers.ContentType?.MediaType != MediaTypes.OciIndex))
+        {
+            return null;
+        }
+
+        if (!resp.IsSuccessStatusCode)
+        {
+            throw await ErrorAsync(resp, "GET", url, what).ConfigureAwait(false);
+        }
+
+        return new ManifestBlob(await ReadBoundedAsync(resp, _options.MaxManifestSize, what, url, cancellationToken).ConfigureAwait(false), MediaTypes.OciIndex, what);
+    }
+
     private static void AcceptManifests(HttpRequestMessage req)
     {
         foreach (var t in MediaTypes.AcceptedManifests)

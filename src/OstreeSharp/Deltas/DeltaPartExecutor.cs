@@ -391,19 +391,7 @@ public static class DeltaPartExecutor
                 throw new ObjectNotFoundException($"{what}: delta source object {id} is not in the repository");
             }
 
-            var content = tx.Repo.LoadContent(id);
-            if (content.Size > int.MaxValue)
-            {
-                throw new OstreeFormatException($"{what}: delta source object {id} is too large");
-            }
-
-            var buffer = new byte[content.Size];
-            using (var s = content.OpenData())
-            {
-                s.ReadExactly(buffer);
-            }
-
-            return _source = buffer;
+            return _source = tx.Repo.LoadContent(id).ReadAllData();
         }
 
         private void RequireOpen()

@@ -42,8 +42,6 @@ public sealed record StaticDeltaStats(DeltaName Name, int Parts, int Objects, in
 /// <summary>Generates static deltas.</summary>
 public static class StaticDeltaGenerator
 {
-    private const int SimilarityPercent = 30;
-
     /// <summary>Generates the delta from <paramref name="from"/> (null: from nothing) to <paramref name="to"/> into the repository's <c>deltas/</c>.</summary>
     /// <exception cref="ObjectNotFoundException">A commit or an object of its tree is missing.</exception>
     public static StaticDeltaStats Generate(OstreeRepo repo, Checksum? from, Checksum to, StaticDeltaOptions? options = null)
@@ -52,8 +50,8 @@ public static class StaticDeltaGenerator
         options ??= new StaticDeltaOptions();
         var name = new DeltaName(from, to);
         var commitBytes = repo.ReadMetadataBytes(ObjectType.Commit, to);
-        var toTree = TreeIndex.Of(repo, Commit.Parse(commitBytes));
-        var fromTree = from is { } f ? TreeIndex.Of(repo, repo.LoadCommit(f)) : TreeIndex.Empty;
+        var toTree = DeltaTreeIndex.Of(repo, Commit.Parse(commitBytes));
+        var fromTree = from is { } f ? DeltaTreeIndex.Of(repo, repo.LoadCommit(f)) : DeltaTreeIndex.Empty;
 
         // What TO has that FROM lacks; the TO commit travels in the superblock.
         var metadata = toTree.Metadata.Where(m => !fromTree.Metadata.Contains(m)).OrderBy(m => m.Type).ThenBy(m => m.Checksum).ToList();
@@ -134,32 +132,12 @@ public static class StaticDeltaGenerator
     }
 
     // Pairs each new regular file with a similar file of FROM and diffs them on every core.
-    private static Dictionary<Checksum, (Checksum Source, byte[] Bytes)> Diff(OstreeRepo repo, List<(Checksum Id, ContentObject Content, string Path)> files, TreeIndex fromTree, StaticDeltaOptions options)
+    private static Dictionary<Checksum, (Checksum Source, byte[] Bytes)> Diff(OstreeRepo repo, List<(Checksum Id, ContentObject Content, string Path)> files, DeltaTreeIndex fromTree, StaticDeltaOptions options)
     {
-        var byStem = fromTree.Paths.GroupBy(kv => Stem(kv.Key)).ToDictionary(g => g.Key, g => g.Select(kv => kv.Value).ToList(), StringComparer.Ordinal);
         var pairs = new List<(Checksum To, ContentObject New, ContentObject Old)>();
         foreach (var (id, content, path) in files)
         {
-            if (content.Header.IsSymlink || content.Size < 64)
-            {
-                continue;
-            }
-
-            ContentObject? best = null;
-            if (fromTree.Paths.TryGetValue(path, out var same))
-            {
-                best = repo.LoadContent(same);
-            }
-            else if (byStem.TryGetValue(Stem(path), out var candidates))
-            {
-                best = candidates.Select(repo.LoadContent)
-                    .Where(c => !c.Header.IsSymlink && Math.Abs(c.Size - content.Size) * 100 <= SimilarityPercent * Math.Max(c.Size, content.Size))
-                    .OrderBy(c => Math.Abs(c.Size - content.Size)).FirstOrDefault();
-            }
-
-            // Only sources any client can read (libostree's rule: a bare-user client may not read a bare object
-            // that is not world-readable).
-            if (best is { Header.IsSymlink: false } && (best.Header.Mode & 4) != 0 && best.Size + content.Size <= options.MaxBsdiffSize)
+            if (!content.Header.IsSymlink && content.Size >= 64 && fromTree.FindSimilar(repo, path, content.Size, options.MaxBsdiffSize) is { } best)
             {
                 pairs.Add((id, content, best));
             }
@@ -168,83 +146,12 @@ public static class StaticDeltaGenerator
         var result = new System.Collections.Concurrent.ConcurrentDictionary<Checksum, (Checksum, byte[])>();
         Parallel.ForEach(pairs.OrderByDescending(p => p.New.Size), new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount }, pair =>
         {
-            var oldData = ReadAll(pair.Old);
-            var newData = ReadAll(pair.New);
+            var oldData = pair.Old.ReadAllData();
+            var newData = pair.New.ReadAllData();
             var patch = new ArrayBufferWriter<byte>(Math.Max(256, newData.Length + 1024));
             Bsdiff.Diff(oldData, newData, patch);
             result[pair.To] = (pair.Old.Checksum, patch.WrittenSpan.ToArray());
         });
         return new Dictionary<Checksum, (Checksum Source, byte[] Bytes)>(result);
-    }
-
-    // A path with the digits of its last component removed: libfoo.so.3.0.2 and libfoo.so.3.0.5 share one.
-    private static string Stem(string path)
-    {
-        int slash = path.LastIndexOf('/');
-        var sb = new StringBuilder(path.Length);
-        sb.Append(path, 0, slash + 1);
-        foreach (var ch in path.AsSpan(slash + 1))
-        {
-            if (!char.IsAsciiDigit(ch))
-            {
-                sb.Append(ch);
-            }
-        }
-
-        return sb.ToString();
-    }
-
-    internal static byte[] ReadAll(ContentObject content)
-    {
-        if (content.Size > int.MaxValue)
-        {
-            throw new OstreeException($"content object {content.Checksum} is too large to diff");
-        }
-
-        var buffer = new byte[content.Size];
-        using var s = content.OpenData();
-        s.ReadExactly(buffer);
-        return buffer;
-    }
-
-    /// <summary>The objects of one commit's tree: its metadata, its files (with one path each) and every file path.</summary>
-    private sealed class TreeIndex
-    {
-        public static readonly TreeIndex Empty = new();
-
-        public HashSet<DeltaObject> Metadata { get; } = [];
-
-        public Dictionary<Checksum, string> Files { get; } = [];
-
-        public Dictionary<string, Checksum> Paths { get; } = new(StringComparer.Ordinal);
-
-        public static TreeIndex Of(OstreeRepo repo, Commit commit)
-        {
-            var index = new TreeIndex();
-            index.Walk(repo, commit.RootTree, commit.RootMeta, string.Empty);
-            return index;
-        }
-
-        private void Walk(OstreeRepo repo, Checksum tree, Checksum meta, string path)
-        {
-            Metadata.Add(new DeltaObject(ObjectType.DirMeta, meta));
-            if (!Metadata.Add(new DeltaObject(ObjectType.DirTree, tree)))
-            {
-                return; // a subtree seen before: its files are listed (under another path, which is enough)
-            }
-
-            var dt = repo.LoadDirTree(tree);
-            foreach (var f in dt.Files)
-            {
-                var p = path + "/" + f.Name;
-                Files.TryAdd(f.Checksum, p);
-                Paths[p] = f.Checksum;
-            }
-
-            foreach (var d in dt.Dirs)
-            {
-                Walk(repo, d.TreeChecksum, d.MetaChecksum, path + "/" + d.Name);
-            }
-        }
     }
 }

@@ -58,6 +58,173 @@ public static unsafe class Xz
         }
     }
 
+    /// <summary>Compresses all of <paramref name="input"/> into <paramref name="output"/> as one xz stream, in constant memory.</summary>
+    public static void Compress(Stream input, Stream output, uint preset = 8)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(output);
+        var lib = Require();
+        var strm = (LzmaStream*)NativeMemory.AllocZeroed((nuint)sizeof(LzmaStream));
+        var inBuf = new byte[1 << 16];
+        var outBuf = new byte[1 << 16];
+        try
+        {
+            Check(lib.EasyEncoder(strm, preset, CheckCrc64), "encoder");
+            fixed (byte* inp = inBuf)
+            fixed (byte* outp = outBuf)
+            {
+                bool done = false;
+                while (true)
+                {
+                    if (strm->AvailIn == 0 && !done)
+                    {
+                        int n = input.Read(inBuf);
+                        done = n == 0;
+                        strm->NextIn = inp;
+                        strm->AvailIn = (nuint)n;
+                    }
+
+                    strm->NextOut = outp;
+                    strm->AvailOut = (nuint)outBuf.Length;
+                    int ret = lib.Code(strm, done ? ActionFinish : 0);
+                    output.Write(outBuf, 0, outBuf.Length - (int)strm->AvailOut);
+                    if (ret == LzmaStreamEnd)
+                    {
+                        return;
+                    }
+
+                    if (ret != LzmaOk)
+                    {
+                        throw new OstreeException($"liblzma: compression failed (error {ret})");
+                    }
+                }
+            }
+        }
+        finally
+        {
+            lib.End(strm);
+            NativeMemory.Free(strm);
+        }
+    }
+
+    /// <summary>A stream that decompresses the xz stream read from <paramref name="input"/>.</summary>
+    public static Stream OpenDecompressing(Stream input, string what) => new DecompressingStream(input, Require(), what);
+
+    private sealed class DecompressingStream : Stream
+    {
+        private readonly Stream _input;
+        private readonly Api _lib;
+        private readonly string _what;
+        private readonly byte[] _inBuf = new byte[1 << 16];
+        private readonly LzmaStream* _strm;
+        private int _inPos, _inLen;
+        private bool _inputDone, _ended;
+
+        public DecompressingStream(Stream input, Api lib, string what)
+        {
+            _input = input;
+            _lib = lib;
+            _what = what;
+            _strm = (LzmaStream*)NativeMemory.AllocZeroed((nuint)sizeof(LzmaStream));
+            int ret = lib.StreamDecoder(_strm, ulong.MaxValue, 0);
+            if (ret != LzmaOk)
+            {
+                NativeMemory.Free(_strm);
+                throw new OstreeException($"liblzma: could not set up the decoder (error {ret})");
+            }
+        }
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            if (_ended || buffer.IsEmpty)
+            {
+                return 0;
+            }
+
+            fixed (byte* outp = buffer)
+            fixed (byte* inp = _inBuf)
+            {
+                while (true)
+                {
+                    if (_inPos == _inLen && !_inputDone)
+                    {
+                        _inLen = _input.Read(_inBuf);
+                        _inPos = 0;
+                        _inputDone = _inLen == 0;
+                    }
+
+                    _strm->NextIn = inp + _inPos;
+                    _strm->AvailIn = (nuint)(_inLen - _inPos);
+                    _strm->NextOut = outp;
+                    _strm->AvailOut = (nuint)buffer.Length;
+                    int ret = _lib.Code(_strm, _inputDone ? ActionFinish : 0);
+                    _inPos = _inLen - (int)_strm->AvailIn;
+                    int produced = buffer.Length - (int)_strm->AvailOut;
+                    if (ret == LzmaStreamEnd)
+                    {
+                        _ended = true;
+                        if (_inPos != _inLen || _input.Read(_inBuf, 0, 1) != 0)
+                        {
+                            throw new OstreeFormatException($"{_what}: trailing data after the xz stream");
+                        }
+
+                        return produced;
+                    }
+
+                    if (ret != LzmaOk && !(ret == LzmaBufError && produced > 0))
+                    {
+                        throw new OstreeFormatException(ret == LzmaBufError ? $"{_what}: truncated xz data" : $"{_what}: corrupt xz data (liblzma error {ret})");
+                    }
+
+                    if (produced > 0)
+                    {
+                        return produced;
+                    }
+                }
+            }
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (!_disposed)
+            {
+                _disposed = true;
+                _lib.End(_strm);
+                NativeMemory.Free(_strm);
+                if (disposing)
+                {
+                    _input.Dispose();
+                }
+            }
+
+            base.Dispose(disposing);
+        }
+
+        private bool _disposed;
+    }
+
     private static void Run(Api lib, LzmaStream* strm, ReadOnlySpan<byte> data, MemoryStream output, int action, long maxSize, string what)
     {
         var buffer = new byte[1 << 16];

@@ -30,4 +30,19 @@ public sealed class ContentObject
 
     /// <summary>Opens the (uncompressed) data; empty for symlinks.</summary>
     public Stream OpenData() => Header.IsSymlink ? Stream.Null : _open();
+
+    /// <summary>Reads all of the data into memory (delta generation and patching work on whole files).</summary>
+    /// <exception cref="OstreeException">The object is 2 GB or larger.</exception>
+    public byte[] ReadAllData()
+    {
+        if (Size > Array.MaxLength)
+        {
+            throw new OstreeException($"Content object {Checksum} ({Size} bytes) is too large to read into memory");
+        }
+
+        var buffer = new byte[Size];
+        using var s = OpenData();
+        s.ReadExactly(buffer);
+        return buffer;
+    }
 }

@@ -1,0 +1,512 @@
+// Deltas between two images made by `container encapsulate` (docs/container-deltas.md). `Generate` pulls both images
+// into a scratch repository, then streams each ostree layer of B that A lacks: tar headers and metadata go into the
+// delta as literals, a file A already has becomes a reference to its object, a file that replaces a similar file of
+// A becomes a bsdiff patch against it, anything else a literal. The layer deltas are published as an OCI artifact
+// whose subject is B, found through the referrers API or, for registries without it, the `sha256-HEX` tag that lists
+// B's referrers (the OCI 1.1 fallback). `FindAsync` is the client side.
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Oci;
+using OstreeSharp.Containers.References;
+using OstreeSharp.Containers.Registry;
+using OstreeSharp.Containers.Transports;
+using OstreeSharp.Deltas;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+using OstreeSharp.Tar;
+
+namespace OstreeSharp.Containers.Deltas;
+
+/// <summary>One layer delta made.</summary>
+public sealed record LayerDeltaStats(string TargetLayer, long TargetLayerSize, long TarSize, string DeltaDigest, long DeltaSize, long Objects, long Patches, long LiteralBytes);
+
+/// <summary>What <see cref="ContainerDeltas.GenerateAsync"/> made.</summary>
+public sealed record ContainerDeltaResult(Digest From, Digest To, Digest DeltaManifest, IReadOnlyList<LayerDeltaStats> Layers);
+
+/// <summary>Generates, publishes and finds container image deltas.</summary>
+public static partial class ContainerDeltas
+{
+    private const long MaxPatchTotal = 128_000_000;
+    private static readonly byte[] EmptyJson = "{}"u8.ToArray();
+
+    [GeneratedRegex("^(?:\\./)?sysroot/ostree/repo/objects/([0-9a-f]{2})/([0-9a-f]{62})\\.file$")]
+    private static partial Regex ObjectPath();
+
+    /// <summary>
+    /// Makes the delta from image <paramref name="from"/> to image <paramref name="to"/> and publishes it next to
+    /// <paramref name="to"/> (same registry repository or OCI layout). Work files live under <paramref name="workDir"/>.
+    /// </summary>
+    /// <exception cref="ContainerException">An image is not an ostree container, or a layer is not what its config says.</exception>
+    public static async Task<ContainerDeltaResult> GenerateAsync(ImageReference from, ImageReference to, string workDir, RegistryOptions? registry = null, Action<string>? log = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(from);
+        ArgumentNullException.ThrowIfNull(to);
+        var scratch = Path.Combine(workDir, $"container-delta-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(scratch);
+        try
+        {
+            var repo = OstreeRepo.Create(Path.Combine(scratch, "repo"), RepoMode.BareUser);
+            log?.Invoke($"Reading {from}");
+            var a = await ImageStore.PullAsync(repo, new OstreeImageReference(SignaturePolicy.AllowInsecure, null, from), registry, null, null, cancellationToken).ConfigureAwait(false);
+            log?.Invoke($"Reading {to}");
+            var b = await ImageStore.PullAsync(repo, new OstreeImageReference(SignaturePolicy.AllowInsecure, null, to), registry, null, null, cancellationToken).ConfigureAwait(false);
+            var aIndex = DeltaTreeIndex.Of(repo, repo.LoadCommit(a.Image.BaseCommit!.Value));
+            var bIndex = DeltaTreeIndex.Of(repo, repo.LoadCommit(b.Image.BaseCommit!.Value));
+            var aLayers = a.Image.Manifest.AsManifest().Layers.Select(l => l.Digest).ToHashSet(StringComparer.Ordinal);
+
+            await using var source = ImageTransports.OpenSource(to, registry);
+            var layout = await Unencapsulator.FetchLayoutAsync(source, cancellationToken).ConfigureAwait(false);
+            if (layout.Manifest.Digest != b.Image.ManifestDigest)
+            {
+                throw new ContainerException($"{to} changed while the delta was being made");
+            }
+
+            var made = new List<(Descriptor Blob, string File, LayerDeltaStats Stats)>();
+            var ostreeLayers = new[] { layout.OstreeLayer }.Concat(layout.ChunkLayers).ToList();
+            foreach (var layer in ostreeLayers.Where(l => !aLayers.Contains(l.Digest)))
+            {
+                int index = layout.Parsed.Layers.IndexOf(layer);
+                var diffId = Digest.Parse(layout.Config.RootFs.DiffIds[index]);
+                var file = Path.Combine(scratch, $"layer-{index}.delta");
+                log?.Invoke($"Layer {layer.Digest[..19]} ({layer.Size} bytes)");
+                var stats = await Task.Run(() => MakeLayerDelta(repo, source, layer, diffId, aIndex, bIndex, file, cancellationToken), cancellationToken).ConfigureAwait(false);
+                var blob = Descriptor.Create(ContainerDeltaFormat.LayerDeltaMediaType, stats.Digest, stats.Size);
+                blob.Annotations = new Dictionary<string, string>
+                {
+                    [ContainerDeltaFormat.TargetLayerAnnotation] = layer.Digest,
+                    [ContainerDeltaFormat.TargetDiffIdAnnotation] = diffId.ToString(),
+                };
+                made.Add((blob, file, new LayerDeltaStats(layer.Digest, layer.Size, stats.TarSize, stats.Digest.ToString(), stats.Size, stats.Objects, stats.Patches, stats.Literal)));
+                log?.Invoke($"  delta {stats.Size} bytes: {stats.Objects} objects kept, {stats.Patches} patched, {stats.Literal} literal bytes of {stats.TarSize}");
+            }
+
+            var manifest = await PublishAsync(to, layout.Manifest, a.Image.ManifestDigest, made.Select(m => (m.Blob, m.File)).ToList(), registry, cancellationToken).ConfigureAwait(false);
+            return new ContainerDeltaResult(a.Image.ManifestDigest, layout.Manifest.Digest, manifest, made.Select(m => m.Stats).ToList());
+        }
+        finally
+        {
+            FileUtil.DeleteAny(scratch);
+        }
+    }
+
+    private sealed record MadeLayer(Digest Digest, long Size, long TarSize, long Objects, long Patches, long Literal);
+
+    // Streams one layer of B into a layer delta, then compresses it with xz into `file`.
+    private static async Task<MadeLayer> MakeLayerDelta(OstreeRepo repo, IImageSource source, Descriptor layer, Digest diffId, DeltaTreeIndex aIndex, DeltaTreeIndex bIndex, string file, CancellationToken ct)
+    {
+        var raw = file + ".raw";
+        long tarSize;
+        LayerDeltaWriter writer;
+        await using (var blob = await source.GetBlobAsync(layer, 0, ct).ConfigureAwait(false))
+        using (var tar = LayerStreams.Decompress(blob, layer.MediaType))
+        using (var hashing = new HashingStream(tar))
+        using (var output = new FileStream(raw, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+        {
+            // The size is not known before the walk: a placeholder is patched in after it.
+            writer = new LayerDeltaWriter(output, diffId, 0);
+            Walk(repo, hashing, writer, aIndex, bIndex, ct);
+            writer.Finish();
+            tarSize = hashing.Length;
+            await blob.CopyToAsync(Stream.Null, ct).ConfigureAwait(false); // checks the blob's digest
+            if (hashing.Digest() != diffId)
+            {
+                throw new DigestMismatchException($"Layer {layer.Digest} of {source.Reference} uncompresses to {hashing.Digest()}, its config says {diffId}");
+            }
+        }
+
+        // Rewrite the header with the real size (the varint may grow, so the records are copied after it).
+        var final = file + ".records";
+        using (var input = File.OpenRead(raw))
+        using (var output = new FileStream(final, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+        {
+            _ = new LayerDeltaWriter(output, diffId, tarSize);
+            input.Position = ContainerDeltaFormat.Magic.Length + 1 + 32 + 1;
+            input.CopyTo(output);
+        }
+
+        File.Delete(raw);
+        using (var input = File.OpenRead(final))
+        using (var output = new FileStream(file, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16))
+        {
+            Xz.Compress(input, output, 9);
+        }
+
+        File.Delete(final);
+        using var sha = File.OpenRead(file);
+        var digest = Digest.FromHash("sha256", SHA256.HashData(sha));
+        return new MadeLayer(digest, new FileInfo(file).Length, tarSize, writer.ObjectRecords, writer.PatchRecords, writer.LiteralBytes);
+    }
+
+    // Walks the tar block by block; every byte ends up in the delta once, as a literal or a reference.
+    private static void Walk(OstreeRepo repo, Stream tar, LayerDeltaWriter writer, DeltaTreeIndex aIndex, DeltaTreeIndex bIndex, CancellationToken ct)
+    {
+        var block = new byte[512];
+        var copy = new byte[1 << 16];
+        string? extendedName = null;
+        while (ReadBlock(tar, block))
+        {
+            ct.ThrowIfCancellationRequested();
+            writer.Literal(block);
+            if (block.AsSpan().IndexOfAnyExcept((byte)0) < 0)
+            {
+                continue;
+            }
+
+            byte type = block[156];
+            long size = TarSize(block);
+            long padded = (size + 511) & ~511L;
+            if (type is (byte)'x' or (byte)'g' or (byte)'L' or (byte)'K')
+            {
+                var data = new byte[padded];
+                tar.ReadExactly(data);
+                writer.Literal(data);
+                if (type == (byte)'L')
+                {
+                    extendedName = System.Text.Encoding.UTF8.GetString(data, 0, (int)Math.Max(0, size - 1)).TrimEnd('\0');
+                }
+                else if (type == (byte)'x' && PaxPath(data.AsSpan(0, (int)size)) is { } p)
+                {
+                    extendedName = p;
+                }
+
+                continue;
+            }
+
+            var name = extendedName ?? UstarName(block);
+            extendedName = null;
+            var m = ObjectPath().Match(name);
+            if (type is (byte)'0' or 0 or (byte)'7' && size > 0 && m.Success && Checksum.TryParse(m.Groups[1].Value + m.Groups[2].Value, out var c))
+            {
+                if (aIndex.Files.ContainsKey(c) && repo.LoadContent(c).Size == size)
+                {
+                    writer.Object(c);
+                    Skip(tar, size, copy);
+                }
+                else if (bIndex.Files.TryGetValue(c, out var path) && aIndex.FindSimilar(repo, path, size, MaxPatchTotal) is { } old)
+                {
+                    var data = new byte[size];
+                    tar.ReadExactly(data);
+                    var patch = new System.Buffers.ArrayBufferWriter<byte>((int)Math.Min(size + 1024, int.MaxValue));
+                    Bsdiff.Diff(old.ReadAllData(), data, patch);
+                    writer.Patch(old.Checksum, size, patch.WrittenSpan);
+                }
+                else
+                {
+                    CopyLiteral(tar, size, writer, copy);
+                }
+
+                CopyLiteral(tar, padded - size, writer, copy);
+            }
+            else
+            {
+                CopyLiteral(tar, padded, writer, copy);
+            }
+        }
+    }
+
+    private static bool ReadBlock(Stream s, byte[] block)
+    {
+        int total = 0;
+        while (total < block.Length)
+        {
+            int n = s.Read(block, total, block.Length - total);
+            if (n == 0)
+            {
+                return total == 0 ? false : throw new TarFormatException($"tar ends inside a header block ({total} bytes)");
+            }
+
+            total += n;
+        }
+
+        return true;
+    }
+
+    private static void Skip(Stream s, long count, byte[] buffer)
+    {
+        while (count > 0)
+        {
+            int n = s.Read(buffer, 0, (int)Math.Min(buffer.Length, count));
+            if (n == 0)
+            {
+                throw new TarFormatException("tar ends inside an entry");
+            }
+
+            count -= n;
+        }
+    }
+
+    private static void CopyLiteral(Stream s, long count, LayerDeltaWriter writer, byte[] buffer)
+    {
+        while (count > 0)
+        {
+            int n = s.Read(buffer, 0, (int)Math.Min(buffer.Length, count));
+            if (n == 0)
+            {
+                throw new TarFormatException("tar ends inside an entry");
+            }
+
+            writer.Literal(buffer.AsSpan(0, n));
+            count -= n;
+        }
+    }
+
+    private static long TarSize(byte[] header)
+    {
+        var field = header.AsSpan(124, 12);
+        if ((field[0] & 0x80) != 0)
+        {
+            long v = 0;
+            for (int i = 1; i < 12; i++)
+            {
+                v = (v << 8) | field[i];
+            }
+
+            return v;
+        }
+
+        long size = 0;
+        foreach (var b in field)
+        {
+            if (b is >= (byte)'0' and <= (byte)'7')
+            {
+                size = (size * 8) + (b - '0');
+            }
+            else if (b is 0 or (byte)' ' && size > 0)
+            {
+                break;
+            }
+        }
+
+        return size;
+    }
+
+    private static string UstarName(byte[] header)
+    {
+        static string Field(ReadOnlySpan<byte> f)
+        {
+            int end = f.IndexOf((byte)0);
+            return System.Text.Encoding.UTF8.GetString(end < 0 ? f : f[..end]);
+        }
+
+        var name = Field(header.AsSpan(0, 100));
+        bool ustar = header.AsSpan(257, 5).SequenceEqual("ustar"u8);
+        var prefix = ustar ? Field(header.AsSpan(345, 155)) : string.Empty;
+        return prefix.Length > 0 ? prefix + "/" + name : name;
+    }
+
+    private static string? PaxPath(ReadOnlySpan<byte> records)
+    {
+        string? path = null;
+        while (!records.IsEmpty)
+        {
+            int space = records.IndexOf((byte)' ');
+            if (space <= 0 || !int.TryParse(records[..space], out int len) || len <= space || len > records.Length)
+            {
+                break;
+            }
+
+            var record = records[(space + 1)..len];
+            int eq = record.IndexOf((byte)'=');
+            if (eq > 0 && record[..eq].SequenceEqual("path"u8))
+            {
+                path = System.Text.Encoding.UTF8.GetString(record[(eq + 1)..^1]);
+            }
+
+            records = records[len..];
+        }
+
+        return path;
+    }
+
+    /// <summary>The reference of the tag that lists <paramref name="subject"/>'s referrers (OCI 1.1 fallback), next to <paramref name="image"/>.</summary>
+    public static ImageReference ReferrersTag(ImageReference image, Digest subject)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var tag = $"{subject.Algorithm}-{subject.Hex}";
+        return image.Transport == Transport.Registry
+            ? new ImageReference(Transport.Registry, image.Docker.WithTag(tag).ToString())
+            : new ImageReference(image.Transport, image.Path + ":" + tag);
+    }
+
+    // Uploads the layer deltas and the manifest that binds them to B; lists it under B's referrers tag unless the
+    // registry indexes referrers itself.
+    private static async Task<Digest> PublishAsync(ImageReference to, ManifestBlob target, Digest from, IReadOnlyList<(Descriptor Blob, string File)> layers, RegistryOptions? registry, CancellationToken ct)
+    {
+        var emptyConfig = Descriptor.Create(ContainerDeltaFormat.EmptyMediaType, Digest.Sha256(EmptyJson), EmptyJson.Length);
+        var manifest = new ImageManifest
+        {
+            MediaType = MediaTypes.OciManifest,
+            ArtifactType = ContainerDeltaFormat.ArtifactType,
+            Config = emptyConfig,
+            Layers = layers.Select(l => l.Blob).ToList(),
+            Subject = target.ToDescriptor(),
+            Annotations = new Dictionary<string, string> { [ContainerDeltaFormat.FromAnnotation] = from.ToString() },
+        };
+        var manifestBlob = new ManifestBlob(JsonSerializer.SerializeToUtf8Bytes(manifest, OciJsonContext.Writer.ImageManifest), MediaTypes.OciManifest, to.ToString());
+        var tagRef = ReferrersTag(to, target.Digest);
+        var existing = await ReadReferrersTagAsync(tagRef, registry, ct).ConfigureAwait(false);
+        await using var destination = ImageTransports.OpenDestination(tagRef, registry);
+        foreach (var (blob, file) in layers)
+        {
+            if (!await destination.TryReuseBlobAsync(blob, null, ct).ConfigureAwait(false))
+            {
+                await destination.PutBlobAsync(blob, (offset, _) => Task.FromResult<Stream>(OpenAt(file, offset)), null, ct).ConfigureAwait(false);
+            }
+        }
+
+        if (!await destination.TryReuseBlobAsync(emptyConfig, null, ct).ConfigureAwait(false))
+        {
+            await destination.PutBlobAsync(emptyConfig, (offset, _) => Task.FromResult<Stream>(new MemoryStream(EmptyJson[(int)offset..])), null, ct).ConfigureAwait(false);
+        }
+
+        var descriptor = manifestBlob.ToDescriptor();
+        descriptor.ArtifactType = ContainerDeltaFormat.ArtifactType;
+        descriptor.Annotations = manifest.Annotations;
+        await destination.PutManifestAsync(manifestBlob, topLevel: false, ct).ConfigureAwait(false);
+        if (destination is RegistryDestination rd
+            && await rd.Client.GetReferrersAsync(tagRef.Docker.Path, target.Digest, to.ToString(), ct).ConfigureAwait(false) is not null)
+        {
+            return manifestBlob.Digest; // the registry lists the delta among B's referrers itself
+        }
+
+        // The fallback: an index of B's referrers under the tag sha256-HEX, this delta replacing any from the same image.
+        var index = existing ?? new ImageIndex { MediaType = MediaTypes.OciIndex };
+        index.Manifests.RemoveAll(d => d.ArtifactType == ContainerDeltaFormat.ArtifactType
+            && d.Annotations?.GetValueOrDefault(ContainerDeltaFormat.FromAnnotation) == from.ToString());
+        index.Manifests.Add(descriptor);
+        var indexBlob = new ManifestBlob(JsonSerializer.SerializeToUtf8Bytes(index, OciJsonContext.Writer.ImageIndex), MediaTypes.OciIndex, tagRef.ToString());
+        await destination.PutManifestAsync(indexBlob, topLevel: true, ct).ConfigureAwait(false);
+        await destination.CommitAsync(ct).ConfigureAwait(false);
+        return manifestBlob.Digest;
+    }
+
+    private static FileStream OpenAt(string file, long offset)
+    {
+        var fs = File.OpenRead(file);
+        fs.Position = offset;
+        return fs;
+    }
+
+    private static async Task<ImageIndex?> ReadReferrersTagAsync(ImageReference tagRef, RegistryOptions? registry, CancellationToken ct)
+    {
+        try
+        {
+            await using var source = ImageTransports.OpenSource(tagRef, registry);
+            var blob = await source.GetManifestAsync(null, ct).ConfigureAwait(false);
+            return blob.IsIndex ? blob.AsIndex() : null;
+        }
+        catch (Exception e) when (e is ContainerException or RegistryException or IOException)
+        {
+            return null; // no referrers yet (or no layout yet)
+        }
+    }
+
+    /// <summary>
+    /// The layer deltas published for going from image <paramref name="from"/> to the image <paramref name="source"/>
+    /// reads (manifest <paramref name="to"/>), by the digest of the layer each rebuilds; empty when there is none.
+    /// </summary>
+    public static async Task<IReadOnlyDictionary<string, Descriptor>> FindAsync(IImageSource source, Digest from, Digest to, RegistryOptions? registry, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ManifestBlob? referrers = null;
+        if (source is RegistrySource rs)
+        {
+            referrers = await rs.Client.GetReferrersAsync(source.Reference.Docker.Path, to, source.Reference.ToString(), cancellationToken).ConfigureAwait(false);
+        }
+
+        var index = referrers?.AsIndex() ?? await ReadReferrersTagAsync(ReferrersTag(source.Reference, to), registry, cancellationToken).ConfigureAwait(false);
+        var entry = index?.Manifests.LastOrDefault(d => d.ArtifactType == ContainerDeltaFormat.ArtifactType
+            && d.Annotations?.GetValueOrDefault(ContainerDeltaFormat.FromAnnotation) == from.ToString());
+        if (entry is null)
+        {
+            return new Dictionary<string, Descriptor>();
+        }
+
+        var manifest = (await source.GetManifestAsync(entry.GetDigest(), cancellationToken).ConfigureAwait(false)).AsManifest();
+        if (manifest.Subject?.Digest != to.ToString() || manifest.ArtifactType != ContainerDeltaFormat.ArtifactType)
+        {
+            throw new ManifestException($"Delta manifest {entry.Digest} of {source.Reference} is not a delta to {to}");
+        }
+
+        return manifest.Layers
+            .Where(l => l.MediaType == ContainerDeltaFormat.LayerDeltaMediaType && l.Annotations?.GetValueOrDefault(ContainerDeltaFormat.TargetLayerAnnotation) is not null)
+            .ToDictionary(l => l.Annotations![ContainerDeltaFormat.TargetLayerAnnotation], l => l, StringComparer.Ordinal);
+    }
+
+    /// <summary>Opens the layer tar a layer delta rebuilds from <paramref name="repo"/>'s objects; the stream checks <paramref name="diffId"/> at its end.</summary>
+    public static async Task<Stream> OpenRebuiltLayerAsync(IImageSource source, Descriptor delta, OstreeRepo repo, Digest diffId, IProgress<long>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentNullException.ThrowIfNull(delta);
+        var blob = await source.GetBlobAsync(delta, 0, cancellationToken).ConfigureAwait(false);
+        var what = $"delta {delta.Digest} of {source.Reference}";
+        try
+        {
+            var counted = progress is null ? blob : new CountingReadStream(blob, progress);
+            return new LayerDeltaStream(Xz.OpenDecompressing(counted, what), repo, diffId, what);
+        }
+        catch
+        {
+            await blob.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Reads through, counting the bytes and hashing them (sha256).</summary>
+    private sealed class HashingStream(Stream inner) : ReadOnlyStream
+    {
+        private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private long _length;
+
+        public override long Length => _length;
+
+        public Digest Digest()
+        {
+            inner.CopyTo(Stream.Null); // trailing padding past the end-of-archive blocks counts too
+            return Oci.Digest.FromHash("sha256", _hash.GetCurrentHash());
+        }
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = inner.Read(buffer);
+            _hash.AppendData(buffer[..n]);
+            _length += n;
+            return n;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                _hash.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+
+    private sealed class CountingReadStream(Stream inner, IProgress<long> progress) : ReadOnlyStream
+    {
+        private long _done;
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = inner.Read(buffer);
+            _done += n;
+            progress.Report(_done);
+            return n;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
+}

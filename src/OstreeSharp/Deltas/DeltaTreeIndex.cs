@@ -1,0 +1,100 @@
+// What delta generators need to know of a commit's tree: its metadata objects, a path for each file, every file's
+// path, and which file of it is "the same file" as a new one (to send a patch against).
+using System.Text;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+
+namespace OstreeSharp.Deltas;
+
+/// <summary>The objects of one commit's tree: its metadata, its files (with one path each) and every file path.</summary>
+public sealed class DeltaTreeIndex
+{
+    private const int SimilarityPercent = 30;
+    private Dictionary<string, List<Checksum>>? _byStem;
+
+    /// <summary>The index of no tree (a delta from nothing).</summary>
+    public static readonly DeltaTreeIndex Empty = new();
+
+    /// <summary>The dirtree and dirmeta objects.</summary>
+    public HashSet<DeltaObject> Metadata { get; } = [];
+
+    /// <summary>Each content object, with one path that uses it.</summary>
+    public Dictionary<Checksum, string> Files { get; } = [];
+
+    /// <summary>Every file path (of trees walked once) and its content object.</summary>
+    public Dictionary<string, Checksum> Paths { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Walks the tree of <paramref name="commit"/>.</summary>
+    public static DeltaTreeIndex Of(OstreeRepo repo, Commit commit)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        ArgumentNullException.ThrowIfNull(commit);
+        var index = new DeltaTreeIndex();
+        index.Walk(repo, commit.RootTree, commit.RootMeta, string.Empty);
+        return index;
+    }
+
+    private void Walk(OstreeRepo repo, Checksum tree, Checksum meta, string path)
+    {
+        Metadata.Add(new DeltaObject(ObjectType.DirMeta, meta));
+        if (!Metadata.Add(new DeltaObject(ObjectType.DirTree, tree)))
+        {
+            return; // a subtree seen before: its files are listed (under another path, which is enough)
+        }
+
+        var dt = repo.LoadDirTree(tree);
+        foreach (var f in dt.Files)
+        {
+            var p = path + "/" + f.Name;
+            Files.TryAdd(f.Checksum, p);
+            Paths[p] = f.Checksum;
+        }
+
+        foreach (var d in dt.Dirs)
+        {
+            Walk(repo, d.TreeChecksum, d.MetaChecksum, path + "/" + d.Name);
+        }
+    }
+
+    /// <summary>
+    /// The regular file of this tree a new file at <paramref name="path"/> of <paramref name="size"/> bytes is most
+    /// likely a version of: the file at the same path, else one in the same folder whose name differs only in its digits
+    /// (<c>libfoo.so.3.0.2</c> and <c>libfoo.so.3.0.5</c>) and whose size is within 30%. It must be world-readable (a
+    /// client may read it unprivileged) and the two sizes must sum to at most <paramref name="maxTotal"/>.
+    /// </summary>
+    public ContentObject? FindSimilar(OstreeRepo repo, string path, long size, long maxTotal)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        ContentObject? best = null;
+        if (Paths.TryGetValue(path, out var same))
+        {
+            best = repo.LoadContent(same);
+        }
+        else if ((_byStem ??= Paths.GroupBy(kv => Stem(kv.Key)).ToDictionary(g => g.Key, g => g.Select(kv => kv.Value).ToList(), StringComparer.Ordinal))
+            .TryGetValue(Stem(path), out var candidates))
+        {
+            best = candidates.Select(repo.LoadContent)
+                .Where(c => !c.Header.IsSymlink && Math.Abs(c.Size - size) * 100 <= SimilarityPercent * Math.Max(c.Size, size))
+                .OrderBy(c => Math.Abs(c.Size - size)).FirstOrDefault();
+        }
+
+        return best is { Header.IsSymlink: false } && (best.Header.Mode & 4) != 0 && best.Size + size <= maxTotal ? best : null;
+    }
+
+    // A path with the digits of its last component removed: libfoo.so.3.0.2 and libfoo.so.3.0.5 share one.
+    private static string Stem(string path)
+    {
+        int slash = path.LastIndexOf('/');
+        var sb = new StringBuilder(path.Length);
+        sb.Append(path, 0, slash + 1);
+        foreach (var ch in path.AsSpan(slash + 1))
+        {
+            if (!char.IsAsciiDigit(ch))
+            {
+                sb.Append(ch);
+            }
+        }
+
+        return sb.ToString();
+    }
+}
