@@ -11,12 +11,21 @@ namespace OstreeSharp.Interop.Tests;
 /// </summary>
 public sealed class SelinuxRootFixture
 {
+    private static readonly Lazy<string> Shared = new(Build, LazyThreadSafetyMode.ExecutionAndPublication);
+
     public SelinuxRootFixture()
+    {
+        Root = Shared.Value;
+    }
+
+    /// <summary>The root, built on first use (other fixtures share it: the delta tests upgrade a package of it).</summary>
+    public static string SharedRoot => Shared.Value;
+
+    private static string Build()
     {
         if (Environment.GetEnvironmentVariable("OSTREE_SHARP_SELINUX_ROOT") is { Length: > 0 } given && Directory.Exists(given))
         {
-            Root = given;
-            return;
+            return given;
         }
 
         var repoRoot = AppContext.BaseDirectory;
@@ -28,17 +37,18 @@ public sealed class SelinuxRootFixture
         var script = Path.Combine(repoRoot, "bench", "make-os-tree.sh");
         var key = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(script)))[..12];
         var cache = "/var/tmp/ostree-sharp-test-cache";
-        Root = Path.Combine(cache, "debian-selinux-" + key);
-        if (Directory.Exists(Root))
+        var root = Path.Combine(cache, "debian-selinux-" + key);
+        if (Directory.Exists(root))
         {
-            return;
+            return root;
         }
 
         Directory.CreateDirectory(cache);
-        var building = Root + ".building";
+        var building = root + ".building";
         FileUtil.DeleteAny(building);
         Tools.Run("bash", [script, "--layout", "ostree", "--packages", "selinux-policy-default", building]).Ok("make-os-tree.sh with selinux-policy-default");
-        Directory.Move(building, Root);
+        Directory.Move(building, root);
+        return root;
     }
 
     public string Root { get; }

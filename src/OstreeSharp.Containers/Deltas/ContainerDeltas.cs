@@ -31,7 +31,7 @@ public static partial class ContainerDeltas
     private const long MaxPatchTotal = 128_000_000;
     private static readonly byte[] EmptyJson = "{}"u8.ToArray();
 
-    [GeneratedRegex("^(?:\\./)?sysroot/ostree/repo/objects/([0-9a-f]{2})/([0-9a-f]{62})\\.file$")]
+    [GeneratedRegex("^(?:\\./)?sysroot/ostree/repo/objects/([0-9a-f]{2})/([0-9a-f]{62})\\.(file|dirtree|dirmeta)$")]
     private static partial Regex ObjectPath();
 
     /// <summary>
@@ -52,7 +52,8 @@ public static partial class ContainerDeltas
             var a = await ImageStore.PullAsync(repo, new OstreeImageReference(SignaturePolicy.AllowInsecure, null, from), registry, null, null, cancellationToken).ConfigureAwait(false);
             log?.Invoke($"Reading {to}");
             var b = await ImageStore.PullAsync(repo, new OstreeImageReference(SignaturePolicy.AllowInsecure, null, to), registry, null, null, cancellationToken).ConfigureAwait(false);
-            var aIndex = DeltaTreeIndex.Of(repo, repo.LoadCommit(a.Image.BaseCommit!.Value));
+            var aCommit = a.Image.BaseCommit!.Value;
+            var aIndex = DeltaTreeIndex.Of(repo, repo.LoadCommit(aCommit));
             var bIndex = DeltaTreeIndex.Of(repo, repo.LoadCommit(b.Image.BaseCommit!.Value));
             var aLayers = a.Image.Manifest.AsManifest().Layers.Select(l => l.Digest).ToHashSet(StringComparer.Ordinal);
 
@@ -71,7 +72,7 @@ public static partial class ContainerDeltas
                 var diffId = Digest.Parse(layout.Config.RootFs.DiffIds[index]);
                 var file = Path.Combine(scratch, $"layer-{index}.delta");
                 log?.Invoke($"Layer {layer.Digest[..19]} ({layer.Size} bytes)");
-                var stats = await Task.Run(() => MakeLayerDelta(repo, source, layer, diffId, aIndex, bIndex, file, cancellationToken), cancellationToken).ConfigureAwait(false);
+                var stats = await Task.Run(() => MakeLayerDelta(repo, source, layer, diffId, new Source(aCommit, aIndex), bIndex, file, cancellationToken), cancellationToken).ConfigureAwait(false);
                 var blob = Descriptor.Create(ContainerDeltaFormat.LayerDeltaMediaType, stats.Digest, stats.Size);
                 blob.Annotations = new Dictionary<string, string>
                 {
@@ -93,8 +94,32 @@ public static partial class ContainerDeltas
 
     private sealed record MadeLayer(Digest Digest, long Size, long TarSize, long Objects, long Patches, long Literal);
 
+    // The image the client has: its commit, its tree, and the table of its objects deltas refer to by index.
+    private sealed class Source
+    {
+        public Source(Checksum commit, DeltaTreeIndex index)
+        {
+            Commit = commit;
+            Index = index;
+            var sorted = index.SortedObjects();
+            for (int i = 0; i < sorted.Count; i++)
+            {
+                Objects[sorted[i]] = i;
+                ByChecksum.TryAdd(sorted[i].Checksum, i);
+            }
+        }
+
+        public Checksum Commit { get; }
+
+        public DeltaTreeIndex Index { get; }
+
+        public Dictionary<DeltaObject, int> Objects { get; } = [];
+
+        public Dictionary<Checksum, int> ByChecksum { get; } = [];
+    }
+
     // Streams one layer of B into a layer delta, then compresses it with xz into `file`.
-    private static async Task<MadeLayer> MakeLayerDelta(OstreeRepo repo, IImageSource source, Descriptor layer, Digest diffId, DeltaTreeIndex aIndex, DeltaTreeIndex bIndex, string file, CancellationToken ct)
+    private static async Task<MadeLayer> MakeLayerDelta(OstreeRepo repo, IImageSource source, Descriptor layer, Digest diffId, Source a, DeltaTreeIndex bIndex, string file, CancellationToken ct)
     {
         var raw = file + ".raw";
         long tarSize;
@@ -105,8 +130,8 @@ public static partial class ContainerDeltas
         using (var output = new FileStream(raw, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
         {
             // The size is not known before the walk: a placeholder is patched in after it.
-            writer = new LayerDeltaWriter(output, diffId, 0);
-            Walk(repo, hashing, writer, aIndex, bIndex, ct);
+            writer = new LayerDeltaWriter(output, diffId, 0, a.Commit, a.ByChecksum);
+            Walk(repo, hashing, writer, a, bIndex, ct);
             writer.Finish();
             tarSize = hashing.Length;
             await blob.CopyToAsync(Stream.Null, ct).ConfigureAwait(false); // checks the blob's digest
@@ -121,8 +146,8 @@ public static partial class ContainerDeltas
         using (var input = File.OpenRead(raw))
         using (var output = new FileStream(final, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
         {
-            _ = new LayerDeltaWriter(output, diffId, tarSize);
-            input.Position = ContainerDeltaFormat.Magic.Length + 1 + 32 + 1;
+            _ = new LayerDeltaWriter(output, diffId, tarSize, a.Commit, a.ByChecksum);
+            input.Position = ContainerDeltaFormat.Magic.Length + 1 + 32 + 1 + 32;
             input.CopyTo(output);
         }
 
@@ -140,7 +165,7 @@ public static partial class ContainerDeltas
     }
 
     // Walks the tar block by block; every byte ends up in the delta once, as a literal or a reference.
-    private static void Walk(OstreeRepo repo, Stream tar, LayerDeltaWriter writer, DeltaTreeIndex aIndex, DeltaTreeIndex bIndex, CancellationToken ct)
+    private static void Walk(OstreeRepo repo, Stream tar, LayerDeltaWriter writer, Source a, DeltaTreeIndex bIndex, CancellationToken ct)
     {
         var block = new byte[512];
         var copy = new byte[1 << 16];
@@ -148,20 +173,30 @@ public static partial class ContainerDeltas
         while (ReadBlock(tar, block))
         {
             ct.ThrowIfCancellationRequested();
-            writer.Literal(block);
             if (block.AsSpan().IndexOfAnyExcept((byte)0) < 0)
             {
+                writer.Literal(block);
                 continue;
             }
 
             byte type = block[156];
             long size = TarSize(block);
+            var entryName = extendedName ?? UstarName(block);
+            int? keptIndex = null;
+            if (type is (byte)'0' or 0 or (byte)'7' && size > 0 && ObjectPath().Match(entryName) is { Success: true } om
+                && Checksum.TryParse(om.Groups[1].Value + om.Groups[2].Value, out var kc) && om.Groups[3].Value == "file"
+                && a.Objects.TryGetValue(new DeltaObject(ObjectType.File, kc), out int ki) && repo.LoadContent(kc).Size == size)
+            {
+                keptIndex = ki;
+            }
+
+            writer.Header(block, keptIndex, size);
             long padded = (size + 511) & ~511L;
             if (type is (byte)'x' or (byte)'g' or (byte)'L' or (byte)'K')
             {
                 var data = new byte[padded];
                 tar.ReadExactly(data);
-                writer.Literal(data);
+                writer.LiteralWithPaths(data);
                 if (type == (byte)'L')
                 {
                     extendedName = System.Text.Encoding.UTF8.GetString(data, 0, (int)Math.Max(0, size - 1)).TrimEnd('\0');
@@ -174,23 +209,33 @@ public static partial class ContainerDeltas
                 continue;
             }
 
-            var name = extendedName ?? UstarName(block);
             extendedName = null;
-            var m = ObjectPath().Match(name);
+            var m = ObjectPath().Match(entryName);
             if (type is (byte)'0' or 0 or (byte)'7' && size > 0 && m.Success && Checksum.TryParse(m.Groups[1].Value + m.Groups[2].Value, out var c))
             {
-                if (aIndex.Files.ContainsKey(c) && repo.LoadContent(c).Size == size)
+                var kind = m.Groups[3].Value switch { "file" => ObjectType.File, "dirtree" => ObjectType.DirTree, _ => ObjectType.DirMeta };
+                var o = new DeltaObject(kind, c);
+                if (a.Objects.TryGetValue(o, out int kept) && (kind != ObjectType.File || repo.LoadContent(c).Size == size))
                 {
-                    writer.Object(c);
+                    if (kind == ObjectType.File)
+                    {
+                        writer.Object(kept);
+                    }
+                    else
+                    {
+                        writer.Metadata(kept);
+                    }
+
                     Skip(tar, size, copy);
                 }
-                else if (bIndex.Files.TryGetValue(c, out var path) && aIndex.FindSimilar(repo, path, size, MaxPatchTotal) is { } old)
+                else if (PatchSource(repo, a, bIndex, o, size) is { } from)
                 {
                     var data = new byte[size];
                     tar.ReadExactly(data);
+                    var old = kind == ObjectType.File ? repo.LoadContent(from.Checksum).ReadAllData() : repo.ReadMetadataBytes(kind, from.Checksum);
                     var patch = new System.Buffers.ArrayBufferWriter<byte>((int)Math.Min(size + 1024, int.MaxValue));
-                    Bsdiff.Diff(old.ReadAllData(), data, patch);
-                    writer.Patch(old.Checksum, size, patch.WrittenSpan);
+                    Bsdiff.Diff(old, data, patch);
+                    writer.Patch(a.Objects[from], size, patch.WrittenSpan);
                 }
                 else
                 {
@@ -204,6 +249,25 @@ public static partial class ContainerDeltas
                 CopyLiteral(tar, padded, writer, copy);
             }
         }
+    }
+
+    // The object of A that a new object of B is a version of: the file at the same path (or a similar name), the
+    // dirtree or dirmeta of the same folder.
+    private static DeltaObject? PatchSource(OstreeRepo repo, Source a, DeltaTreeIndex b, DeltaObject o, long size)
+    {
+        if (o.Type == ObjectType.File)
+        {
+            return b.Files.TryGetValue(o.Checksum, out var path) && a.Index.FindSimilar(repo, path, size, MaxPatchTotal) is { } old
+                ? new DeltaObject(ObjectType.File, old.Checksum)
+                : null;
+        }
+
+        if (b.Folders.TryGetValue(o, out var folder) && a.Index.FolderPaths.TryGetValue(folder, out var was))
+        {
+            return new DeltaObject(o.Type, o.Type == ObjectType.DirTree ? was.Tree : was.Meta);
+        }
+
+        return null;
     }
 
     private static bool ReadBlock(Stream s, byte[] block)

@@ -1,13 +1,19 @@
 // The layer delta format (docs/container-deltas.md): an xz stream whose content rebuilds one uncompressed layer tar,
-// byte for byte, from data the client keeps in its ostree repository.
+// byte for byte, from data the client keeps in its ostree repository: the objects of the image it has (the "source").
 //   header   "OSLDELTA" | version 1 | 32-byte sha256 of the rebuilt tar (its diff-id) | varint tar size
-//   records  'L' varint n, n bytes            literal bytes
-//            'O' 64 hex                        all data of that content object (a regular file the client keeps)
-//            'P' 64 hex, varint n, varint m, m bytes
-//                                              n bytes: the bsdiff patch (m bytes) applied to that kept object
-//            'E'                               end: the rebuilt size and sha256 must equal the header's
-// Object ids are written in hex because the tar just before names the object in hex: xz then stores the id as a
-// back-reference of a few bytes instead of 32 random ones.
+//            | 32-byte id of the source's ostree commit
+//   The source table is the objects of that commit's tree (content, dirtree, dirmeta), sorted by id. Records name
+//   them by index, as a zigzag varint step from the index named last (sorted tars make the steps small).
+//   records  'L' n, n bytes     literal bytes
+//            'S' step           the object's path form "XX/62-hex" (65 bytes), as tar entries name objects
+//            'O' step           all data of that content object (a regular file)
+//            'M' step           the bytes of that metadata object
+//            'P' step, n, m, m bytes
+//                               n bytes: the bsdiff patch applied to that object's data or bytes
+//            'H' flags [step]   the next 512 bytes produced (by 'L' and 'S' records) are a tar header to complete:
+//                               flags & 2: its size field is the size of that content object ("%011o\0");
+//                               flags & 1: its checksum field is computed ("%07o\0", or "%06o\0 " with flags & 4)
+//            'E'                end: the rebuilt size and sha256 must equal the header's
 using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
@@ -49,16 +55,22 @@ internal sealed class LayerDeltaWriter
 {
     private const int LiteralFlush = 1 << 20;
     private readonly Stream _out;
+    private readonly IReadOnlyDictionary<Checksum, int> _table;
     private readonly ArrayBufferWriter<byte> _pending = new(LiteralFlush);
     private readonly ArrayBufferWriter<byte> _scratch = new(16);
+    private int _last;
 
-    public LayerDeltaWriter(Stream output, Digest diffId, long size)
+    public LayerDeltaWriter(Stream output, Digest diffId, long size, Checksum source, IReadOnlyDictionary<Checksum, int> table)
     {
         _out = output;
+        _table = table;
         _out.Write(ContainerDeltaFormat.Magic);
         _out.WriteByte(ContainerDeltaFormat.Version);
         _out.Write(Convert.FromHexString(diffId.Hex));
         WriteVarint((ulong)size);
+        Span<byte> raw = stackalloc byte[32];
+        source.WriteTo(raw);
+        _out.Write(raw);
     }
 
     public long ObjectRecords { get; private set; }
@@ -66,6 +78,80 @@ internal sealed class LayerDeltaWriter
     public long PatchRecords { get; private set; }
 
     public long LiteralBytes { get; private set; }
+
+    /// <summary>Literal bytes where object paths (<c>objects/XX/62-hex</c>) of source objects become references.</summary>
+    public void LiteralWithPaths(ReadOnlySpan<byte> bytes)
+    {
+        var marker = "objects/"u8;
+        while (true)
+        {
+            int at = bytes.IndexOf(marker);
+            if (at < 0 || bytes.Length - (at + marker.Length) < 65)
+            {
+                Literal(bytes);
+                return;
+            }
+
+            int start = at + marker.Length;
+            var path = bytes.Slice(start, 65);
+            if (path[2] == (byte)'/' && IsHex(path[..2]) && IsHex(path[3..])
+                && Checksum.TryParse(System.Text.Encoding.ASCII.GetString(path[..2]) + System.Text.Encoding.ASCII.GetString(path[3..]), out var c)
+                && _table.TryGetValue(c, out int index))
+            {
+                Literal(bytes[..start]);
+                Reference('S', index);
+                bytes = bytes[(start + 65)..];
+            }
+            else
+            {
+                Literal(bytes[..start]);
+                bytes = bytes[start..];
+            }
+        }
+    }
+
+    /// <summary>
+    /// A 512-byte tar header: its checksum field, and the size field when <paramref name="sizeOf"/> names the source
+    /// object its data is, are left for the client to compute (they are what varies most between headers).
+    /// </summary>
+    public void Header(ReadOnlySpan<byte> block, int? sizeOf, long size)
+    {
+        Span<byte> copy = stackalloc byte[512];
+        block.CopyTo(copy);
+        byte flags = 0;
+        Span<byte> sizeField = stackalloc byte[12];
+        if (sizeOf is not null && TarFields.WriteSize(sizeField, size) && block.Slice(124, 12).SequenceEqual(sizeField))
+        {
+            flags |= 2;
+            copy.Slice(124, 12).Fill((byte)'0');
+        }
+
+        copy.Slice(148, 8).Fill((byte)' ');
+        int format = TarFields.ChecksumFormat(block);
+        if (format >= 0)
+        {
+            flags |= (byte)(1 | (format << 2));
+        }
+        else
+        {
+            block.Slice(148, 8).CopyTo(copy[148..]);
+        }
+
+        FlushLiteral();
+        if ((flags & 2) != 0)
+        {
+            Reference('H', sizeOf!.Value, flags);
+        }
+        else
+        {
+            _out.WriteByte((byte)'H');
+            _out.WriteByte(flags);
+        }
+
+        LiteralWithPaths(copy);
+    }
+
+    private static bool IsHex(ReadOnlySpan<byte> s) => s.IndexOfAnyExcept("0123456789abcdef"u8) < 0;
 
     public void Literal(ReadOnlySpan<byte> bytes)
     {
@@ -82,20 +168,25 @@ internal sealed class LayerDeltaWriter
         _out.Write(bytes);
     }
 
-    public void Object(Checksum c)
+    /// <summary>All data of source content object <paramref name="index"/>.</summary>
+    public void Object(int index)
     {
-        FlushLiteral();
         ObjectRecords++;
-        _out.WriteByte((byte)'O');
-        _out.Write(Encoding.ASCII.GetBytes(c.ToHex()));
+        Reference('O', index);
     }
 
-    public void Patch(Checksum source, long newSize, ReadOnlySpan<byte> patch)
+    /// <summary>The bytes of source metadata object <paramref name="index"/>.</summary>
+    public void Metadata(int index)
     {
-        FlushLiteral();
+        ObjectRecords++;
+        Reference('M', index);
+    }
+
+    /// <summary><paramref name="newSize"/> bytes: <paramref name="patch"/> applied to source object <paramref name="index"/>.</summary>
+    public void Patch(int index, long newSize, ReadOnlySpan<byte> patch)
+    {
         PatchRecords++;
-        _out.WriteByte((byte)'P');
-        _out.Write(Encoding.ASCII.GetBytes(source.ToHex()));
+        Reference('P', index);
         WriteVarint((ulong)newSize);
         WriteVarint((ulong)patch.Length);
         _out.Write(patch);
@@ -105,6 +196,20 @@ internal sealed class LayerDeltaWriter
     {
         FlushLiteral();
         _out.WriteByte((byte)'E');
+    }
+
+    private void Reference(char op, int index, byte? flags = null)
+    {
+        FlushLiteral();
+        _out.WriteByte((byte)op);
+        if (flags is { } f)
+        {
+            _out.WriteByte(f);
+        }
+
+        long step = (long)index - _last;
+        WriteVarint((ulong)((step << 1) ^ (step >> 63)));
+        _last = index;
     }
 
     private void FlushLiteral()
@@ -148,6 +253,9 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
     private byte[]? _buffer;
     private int _bufferPos;
     private bool _ended;
+    private readonly Checksum _source;
+    private IReadOnlyList<DeltaObject>? _table;
+    private long _last;
 
     public LayerDeltaStream(Stream delta, OstreeRepo repo, Digest expectedDiffId, string what)
     {
@@ -155,6 +263,7 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
         _repo = repo;
         _what = what;
         Span<byte> head = stackalloc byte[9 + 32];
+        Span<byte> source = stackalloc byte[32];
         if (ReadFully(head) != head.Length || !head[..8].SequenceEqual(ContainerDeltaFormat.Magic))
         {
             throw new OstreeFormatException($"{what}: not a layer delta");
@@ -172,22 +281,32 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
         }
 
         _expectedSize = (long)ReadVarint();
+        if (ReadFully(source) != 32)
+        {
+            throw new OstreeFormatException($"{what}: the delta ends inside its header");
+        }
+
+        _source = new Checksum(source);
     }
+
+    /// <summary>The commit whose objects the delta refers to.</summary>
+    public Checksum SourceCommit => _source;
 
     public override int Read(Span<byte> buffer)
     {
         while (!_ended && !buffer.IsEmpty)
         {
             int n = 0;
-            if (_literalLeft > 0)
+            // A completed header goes out before the rest of the literal it was cut from.
+            if (_buffer is not null)
             {
-                n = _delta.Read(buffer[..(int)Math.Min(buffer.Length, _literalLeft)]);
-                if (n == 0)
+                n = Math.Min(buffer.Length, _buffer.Length - _bufferPos);
+                _buffer.AsSpan(_bufferPos, n).CopyTo(buffer);
+                _bufferPos += n;
+                if (_bufferPos == _buffer.Length)
                 {
-                    throw new OstreeFormatException($"{_what}: the delta ends inside a literal");
+                    _buffer = null;
                 }
-
-                _literalLeft -= n;
             }
             else if (_object is not null)
             {
@@ -199,15 +318,15 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
                     continue;
                 }
             }
-            else if (_buffer is not null)
+            else if (_literalLeft > 0)
             {
-                n = Math.Min(buffer.Length, _buffer.Length - _bufferPos);
-                _buffer.AsSpan(_bufferPos, n).CopyTo(buffer);
-                _bufferPos += n;
-                if (_bufferPos == _buffer.Length)
+                n = _delta.Read(buffer[..(int)Math.Min(buffer.Length, _literalLeft)]);
+                if (n == 0)
                 {
-                    _buffer = null;
+                    throw new OstreeFormatException($"{_what}: the delta ends inside a literal");
                 }
+
+                _literalLeft -= n;
             }
             else
             {
@@ -236,16 +355,32 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
             case 'L':
                 _literalLeft = (long)ReadVarint();
                 break;
-            case 'O':
+            case 'S':
             {
-                var content = Load(ReadHexChecksum());
-                _object = content.OpenData();
+                var hex = Next(ObjectType.File, anyType: true).Checksum.ToHex();
+                _buffer = System.Text.Encoding.ASCII.GetBytes(hex[..2] + "/" + hex[2..]);
+                _bufferPos = 0;
+                break;
+            }
+
+            case 'O':
+                _object = Load(Next(ObjectType.File, anyType: false).Checksum).OpenData();
+                break;
+            case 'M':
+            {
+                var o = Next(ObjectType.DirTree, anyType: true);
+                if (o.Type == ObjectType.File)
+                {
+                    throw new OstreeFormatException($"{_what}: metadata record names content object {o.Checksum}");
+                }
+
+                Emit(_repo.ReadMetadataBytes(o.Type, o.Checksum));
                 break;
             }
 
             case 'P':
             {
-                var source = Load(ReadHexChecksum());
+                var o = Next(ObjectType.File, anyType: true);
                 ulong size = ReadVarint(), patchSize = ReadVarint();
                 if (size > MaxPatchSize || patchSize > MaxPatchSize)
                 {
@@ -258,18 +393,16 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
                     throw new OstreeFormatException($"{_what}: the delta ends inside a patch");
                 }
 
-                var old = source.ReadAllData();
-                _buffer = new byte[size];
-                _bufferPos = 0;
-                Bsdiff.Patch(old, patch, _buffer);
-                if (_buffer.Length == 0)
-                {
-                    _buffer = null;
-                }
-
+                var old = o.Type == ObjectType.File ? Load(o.Checksum).ReadAllData() : _repo.ReadMetadataBytes(o.Type, o.Checksum);
+                var rebuilt = new byte[size];
+                Bsdiff.Patch(old, patch, rebuilt);
+                Emit(rebuilt);
                 break;
             }
 
+            case 'H':
+                Emit(CollectHeader());
+                break;
             case 'E':
                 _ended = true;
                 var actual = _hash.GetHashAndReset();
@@ -286,6 +419,99 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
         }
     }
 
+    // Gathers the 512 bytes of a tar header from the records after an 'H' and completes its size and checksum.
+    private byte[] CollectHeader()
+    {
+        int flags = _delta.ReadByte();
+        if (flags < 0 || (flags & ~7) != 0)
+        {
+            throw new OstreeFormatException($"{_what}: invalid header record");
+        }
+
+        long size = (flags & 2) != 0 ? Load(Next(ObjectType.File, anyType: false).Checksum).Size : 0;
+        var header = new byte[512];
+        int filled = 0;
+        while (filled < 512)
+        {
+            if (_literalLeft == 0)
+            {
+                int op = _delta.ReadByte();
+                if (op == 'S')
+                {
+                    if (filled + 65 > 512)
+                    {
+                        throw new OstreeFormatException($"{_what}: object path past the end of a header");
+                    }
+
+                    var hex = Next(ObjectType.File, anyType: true).Checksum.ToHex();
+                    System.Text.Encoding.ASCII.GetBytes(hex[..2] + "/" + hex[2..], header.AsSpan(filled));
+                    filled += 65;
+                    continue;
+                }
+
+                if (op != 'L')
+                {
+                    throw new OstreeFormatException($"{_what}: record 0x{op:x2} inside a header");
+                }
+
+                _literalLeft = (long)ReadVarint();
+            }
+
+            int n = (int)Math.Min(512 - filled, _literalLeft);
+            if (ReadFully(header.AsSpan(filled, n)) != n)
+            {
+                throw new OstreeFormatException($"{_what}: the delta ends inside a header");
+            }
+
+            filled += n;
+            _literalLeft -= n;
+        }
+
+        if ((flags & 2) != 0 && !TarFields.WriteSize(header.AsSpan(124, 12), size))
+        {
+            throw new OstreeFormatException($"{_what}: object size {size} does not fit a tar header");
+        }
+
+        if ((flags & 1) != 0)
+        {
+            TarFields.WriteChecksum(header, (flags >> 2) & 1);
+        }
+
+        return header;
+    }
+
+    private void Emit(byte[] bytes)
+    {
+        _buffer = bytes.Length == 0 ? null : bytes;
+        _bufferPos = 0;
+    }
+
+    // The source object the next zigzag step names; the table is read from the source commit on first use.
+    private DeltaObject Next(ObjectType type, bool anyType)
+    {
+        if (_table is null)
+        {
+            if (!_repo.HasObject(_source, ObjectType.Commit))
+            {
+                throw new ObjectNotFoundException($"{_what}: needs commit {_source}, which {_repo.Path} does not have");
+            }
+
+            _table = DeltaTreeIndex.Of(_repo, _repo.LoadCommit(_source)).SortedObjects();
+        }
+
+        ulong z = ReadVarint();
+        long step = (long)(z >> 1) ^ -(long)(z & 1);
+        long index = _last + step;
+        if (index < 0 || index >= _table.Count)
+        {
+            throw new OstreeFormatException($"{_what}: object index {index} outside the source's {_table.Count} objects");
+        }
+
+        _last = index;
+        var o = _table[(int)index];
+        return anyType || o.Type == type ? o : throw new OstreeFormatException($"{_what}: object {index} ({o.Checksum}) is a {o.Type.ToName()}, not a {type.ToName()}");
+    }
+
     private ContentObject Load(Checksum c)
     {
         if (!_repo.HasObject(c, ObjectType.File))
@@ -295,17 +521,6 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
 
         var content = _repo.LoadContent(c);
         return content.Header.IsSymlink ? throw new OstreeFormatException($"{_what}: content object {c} is a symlink") : content;
-    }
-
-    private Checksum ReadHexChecksum()
-    {
-        Span<byte> hex = stackalloc byte[64];
-        if (ReadFully(hex) != 64 || !Checksum.TryParse(Encoding.ASCII.GetString(hex), out var c))
-        {
-            throw new OstreeFormatException($"{_what}: invalid object id in the delta");
-        }
-
-        return c;
     }
 
     private ulong ReadVarint()
@@ -356,5 +571,64 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
         }
 
         base.Dispose(disposing);
+    }
+}
+
+/// <summary>The tar header fields a delta leaves for the client to compute.</summary>
+internal static class TarFields
+{
+    /// <summary>Writes <paramref name="size"/> as 11 octal digits and a NUL; false when it does not fit.</summary>
+    public static bool WriteSize(Span<byte> field, long size)
+    {
+        var text = Convert.ToString(size, 8);
+        if (size < 0 || text.Length > 11)
+        {
+            return false;
+        }
+
+        System.Text.Encoding.ASCII.GetBytes(text.PadLeft(11, '0'), field);
+        field[11] = 0;
+        return true;
+    }
+
+    /// <summary>Which format of the checksum field reproduces <paramref name="header"/>: 0 "%07o\0", 1 "%06o\0 ", -1 neither.</summary>
+    public static int ChecksumFormat(ReadOnlySpan<byte> header)
+    {
+        Span<byte> copy = stackalloc byte[512];
+        for (int format = 0; format < 2; format++)
+        {
+            header.CopyTo(copy);
+            WriteChecksum(copy, format);
+            if (copy.SequenceEqual(header))
+            {
+                return format;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>Computes the header checksum (the field counted as spaces) and writes it in <paramref name="format"/>.</summary>
+    public static void WriteChecksum(Span<byte> header, int format)
+    {
+        header.Slice(148, 8).Fill((byte)' ');
+        int sum = 0;
+        foreach (var b in header)
+        {
+            sum += b;
+        }
+
+        var text = Convert.ToString(sum, 8);
+        if (format == 0)
+        {
+            System.Text.Encoding.ASCII.GetBytes(text.PadLeft(7, '0'), header[148..]);
+            header[155] = 0;
+        }
+        else
+        {
+            System.Text.Encoding.ASCII.GetBytes(text.PadLeft(6, '0'), header[148..]);
+            header[154] = 0;
+            header[155] = (byte)' ';
+        }
     }
 }

@@ -24,6 +24,17 @@ public sealed class DeltaTreeIndex
     /// <summary>Every file path (of trees walked once) and its content object.</summary>
     public Dictionary<string, Checksum> Paths { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Each dirtree and dirmeta object, with one folder path that uses it.</summary>
+    public Dictionary<DeltaObject, string> Folders { get; } = [];
+
+    /// <summary>Every folder path (of trees walked once) and its dirtree and dirmeta objects.</summary>
+    public Dictionary<string, (Checksum Tree, Checksum Meta)> FolderPaths { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The objects of the tree, content and metadata, sorted by id: the table container deltas index into.</summary>
+    public IReadOnlyList<DeltaObject> SortedObjects() =>
+        Files.Keys.Select(c => new DeltaObject(ObjectType.File, c)).Concat(Metadata)
+            .OrderBy(o => o.Checksum).ThenBy(o => o.Type).ToList();
+
     /// <summary>Walks the tree of <paramref name="commit"/>.</summary>
     public static DeltaTreeIndex Of(OstreeRepo repo, Commit commit)
     {
@@ -37,6 +48,9 @@ public sealed class DeltaTreeIndex
     private void Walk(OstreeRepo repo, Checksum tree, Checksum meta, string path)
     {
         Metadata.Add(new DeltaObject(ObjectType.DirMeta, meta));
+        FolderPaths[path.Length == 0 ? "/" : path] = (tree, meta);
+        Folders.TryAdd(new DeltaObject(ObjectType.DirMeta, meta), path.Length == 0 ? "/" : path);
+        Folders.TryAdd(new DeltaObject(ObjectType.DirTree, tree), path.Length == 0 ? "/" : path);
         if (!Metadata.Add(new DeltaObject(ObjectType.DirTree, tree)))
         {
             return; // a subtree seen before: its files are listed (under another path, which is enough)
