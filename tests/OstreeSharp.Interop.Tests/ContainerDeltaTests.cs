@@ -1,0 +1,97 @@
+using System.Text.Json;
+
+namespace OstreeSharp.Interop.Tests;
+
+/// <summary>Container deltas in an OCI layout: used when sound, and a bad delta costs only the full layer.</summary>
+public sealed class ContainerDeltaTests : IDisposable
+{
+    private readonly TempDir _tmp = new();
+
+    public void Dispose() => _tmp.Dispose();
+
+    /// <summary>
+    /// v1 as layout tags v1 and stable, a client that pulled stable, v2 as stable, and the delta v1 -> stable.
+    /// Returns the layout, the client, the image reference, the v2 commit and the delta's JSON.
+    /// </summary>
+    private (string Layout, string Client, string ImgRef, string V2, JsonElement Delta) Setup(int maxLayers = 0)
+    {
+        var tree = _tmp["tree"];
+        TestTrees.WriteTricky(tree, withOwners: true);
+        var big = new byte[400_000];
+        new Random(3).NextBytes(big);
+        Directory.CreateDirectory(Path.Combine(tree, "usr/lib"));
+        File.WriteAllBytes(Path.Combine(tree, "usr/lib/libbig.so.1"), big);
+        var repo = _tmp["repo"];
+        Tools.Ours("init", "--repo=" + repo, "--mode=archive").Ok("init");
+        Tools.Ours("commit", "--repo=" + repo, "-b", "os", tree).Ok("commit v1");
+        big[1234] ^= 0xff;
+        File.WriteAllBytes(Path.Combine(tree, "usr/lib/libbig.so.1"), big);
+        File.WriteAllText(Path.Combine(tree, "README"), "v2\n");
+        var v2 = Tools.Ours("commit", "--repo=" + repo, "-b", "os", tree).Ok("commit v2").Trim();
+        var layout = _tmp["layout"];
+        string[] chunking = maxLayers > 0 ? ["--max-layers=" + maxLayers] : [];
+        Tools.Ours(["container", "encapsulate", "--repo=" + repo, .. chunking, "os^", $"oci:{layout}:v1"]).Ok("encapsulate v1");
+        Tools.Ours(["container", "encapsulate", "--repo=" + repo, .. chunking, "os^", $"oci:{layout}:stable"]).Ok("encapsulate v1 as stable");
+        var client = _tmp["client"];
+        Tools.Ours("init", "--repo=" + client, "--mode=bare-user").Ok("init client");
+        var imgref = $"ostree-unverified-image:oci:{layout}:stable";
+        Tools.Ours("container", "image", "pull", client, imgref).Ok("pull v1");
+        Tools.Ours(["container", "encapsulate", "--repo=" + repo, .. chunking, "os", $"oci:{layout}:stable"]).Ok("encapsulate v2 as stable");
+        var delta = JsonDocument.Parse(Tools.Ours("container", "delta", "generate", "--json", $"oci:{layout}:v1", $"oci:{layout}:stable").Ok("delta generate")).RootElement;
+        return (layout, client, imgref, v2, delta);
+    }
+
+    private static string BlobPath(string layout, string digest) => Path.Combine(layout, "blobs", "sha256", digest["sha256:".Length..]);
+
+    [Fact]
+    public void A_sound_delta_rebuilds_the_layer_and_a_corrupt_one_falls_back_to_it()
+    {
+        var (layout, client, imgref, v2, delta) = Setup();
+        var layer = Assert.Single(delta.GetProperty("layers").EnumerateArray());
+        var blob = BlobPath(layout, layer.GetProperty("delta").GetString()!);
+
+        // A copy of the client pulls through the delta.
+        var good = _tmp["client-good"];
+        Tools.Run("cp", ["-a", client, good]).Ok("cp");
+        var pulled = JsonDocument.Parse(Tools.Ours("container", "image", "pull", good, imgref, "--json").Ok("pull through the delta")).RootElement;
+        Assert.Equal(1, pulled.GetProperty("layersFromDeltas").GetInt32());
+        Assert.Equal(layer.GetProperty("deltaSize").GetInt64(), pulled.GetProperty("bytesFetched").GetInt64());
+        Assert.True(File.Exists(Path.Combine(good, "objects", v2[..2], v2[2..] + ".commit")), "the rebuilt layer imports as v2's commit");
+        Tools.Ostree("fsck", "--repo=" + good).Ok("fsck");
+
+        // Corrupt the delta: the pull says so, fetches the layer and ends with the same image.
+        var bytes = File.ReadAllBytes(blob);
+        bytes[bytes.Length / 2] ^= 0x5a;
+        File.WriteAllBytes(blob, bytes);
+        var run = Tools.Ours("container", "image", "pull", client, imgref);
+        var text = run.Ok("pull past a corrupt delta");
+        Assert.Contains("not used", text, StringComparison.Ordinal);
+        Assert.Contains("Fetching ostree chunk", text, StringComparison.Ordinal);
+        Assert.Equal(pulled.GetProperty("mergeCommit").GetString(), text.Trim().Split(" => ")[^1]);
+        Tools.Ostree("fsck", "--repo=" + client).Ok("fsck after the fallback");
+    }
+
+    [Fact]
+    public void A_client_missing_an_object_the_delta_needs_fetches_the_layer()
+    {
+        var (_, client, imgref, v2, _) = Setup();
+        // Lose the object the delta patches against (v1's libbig.so.1, 400,000 bytes as bare-user keeps it).
+        var source = Directory.EnumerateFiles(Path.Combine(client, "objects"), "*.file", SearchOption.AllDirectories).Single(f => new FileInfo(f).Length == 400_000);
+        File.Delete(source);
+        var pulled = JsonDocument.Parse(Tools.Ours("container", "image", "pull", client, imgref, "--json").Ok("pull with an object missing")).RootElement;
+        Assert.Equal(0, pulled.GetProperty("layersFromDeltas").GetInt32());
+        Assert.True(File.Exists(Path.Combine(client, "objects", v2[..2], v2[2..] + ".commit")));
+    }
+
+    [Fact]
+    public void Chunked_images_get_a_delta_for_each_changed_chunk()
+    {
+        var (_, client, imgref, v2, delta) = Setup(maxLayers: 4);
+        var layers = delta.GetProperty("layers").EnumerateArray().ToList();
+        Assert.NotEmpty(layers);
+        var pulled = JsonDocument.Parse(Tools.Ours("container", "image", "pull", client, imgref, "--json").Ok("pull chunked through deltas")).RootElement;
+        Assert.Equal(layers.Count, pulled.GetProperty("layersFromDeltas").GetInt32());
+        Assert.True(File.Exists(Path.Combine(client, "objects", v2[..2], v2[2..] + ".commit")));
+        Tools.Ostree("fsck", "--repo=" + client).Ok("fsck");
+    }
+}

@@ -1,0 +1,124 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using OstreeSharp.Containers;
+using OstreeSharp.Containers.Deltas;
+using OstreeSharp.Containers.Oci;
+using OstreeSharp.Deltas;
+using OstreeSharp.Objects;
+using OstreeSharp.Repository;
+using OstreeSharp.Trees;
+
+namespace OstreeSharp.Tests.Containers;
+
+/// <summary>The layer delta records: what they rebuild from a repository, and what they refuse.</summary>
+public sealed class LayerDeltaTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "ostree-sharp-ld-" + Guid.NewGuid().ToString("N")[..8]);
+
+    public void Dispose() => FileUtil.DeleteAny(_dir);
+
+    // A repository whose commit has one file and one folder: the source image a client keeps.
+    private (OstreeRepo Repo, Checksum Commit, Checksum File, byte[] Data) Source()
+    {
+        var repo = OstreeRepo.Create(Path.Combine(_dir, "repo"), RepoMode.BareUser);
+        var data = new byte[50_000];
+        new Random(1).NextBytes(data);
+        using var tx = repo.BeginTransaction();
+        var header = new FileHeader(0, 0, UnixMode.Regular | 0x1a4, string.Empty, Xattrs.Empty);
+        var file = tx.WriteContent(header, new MemoryStream(data), data.Length);
+        var root = new MutableTree { MetaChecksum = tx.WriteMetadata(ObjectType.DirMeta, new DirMeta(0, 0, UnixMode.Directory | 0x1ed, Xattrs.Empty).ToBytes()) };
+        root.SetFile("lib.so", file);
+        var commit = CommitWriter.Write(tx, root, new CommitRequest { NoParent = true, Timestamp = DateTimeOffset.FromUnixTimeSeconds(0) }).Commit;
+        tx.Commit();
+        return (repo, commit, file, data);
+    }
+
+    private static (byte[] Delta, byte[] Expected) Make(Checksum commit, IReadOnlyDictionary<Checksum, int> table, Action<LayerDeltaWriter> records, byte[] expected, Digest? claimed = null)
+    {
+        var raw = new MemoryStream();
+        var w = new LayerDeltaWriter(raw, claimed ?? Digest.Sha256(expected), expected.Length, commit, table);
+        records(w);
+        w.Finish();
+        raw.Position = 0;
+        var packed = new MemoryStream();
+        Xz.Compress(raw, packed, 6);
+        return (packed.ToArray(), expected);
+    }
+
+    private static byte[] Rebuild(OstreeRepo repo, byte[] delta, Digest diffId)
+    {
+        using var s = new LayerDeltaStream(Xz.OpenDecompressing(new MemoryStream(delta), "test"), repo, diffId, "test");
+        var output = new MemoryStream();
+        s.CopyTo(output);
+        return output.ToArray();
+    }
+
+    [Fact]
+    public void Records_rebuild_literals_object_paths_objects_and_patches()
+    {
+        var (repo, commit, file, data) = Source();
+        var table = DeltaTreeIndex.Of(repo, repo.LoadCommit(commit)).SortedObjects();
+        var index = table.Select((o, i) => (o, i)).ToDictionary(x => x.o.Checksum, x => x.i);
+        int fileIndex = index[file];
+        var changed = (byte[])data.Clone();
+        changed[100] ^= 0xff;
+        var patch = new ArrayBufferWriter<byte>();
+        Bsdiff.Diff(data, changed, patch);
+
+        var hex = file.ToHex();
+        var header = new byte[512];
+        System.Text.Encoding.ASCII.GetBytes($"sysroot/ostree/repo/objects/{hex[..2]}/{hex[2..]}.file", header);
+        System.Text.Encoding.ASCII.GetBytes("0000644\0", header.AsSpan(100));
+        TarFields.WriteSize(header.AsSpan(124, 12), data.Length);
+        header[156] = (byte)'0';
+        "ustar\u000000"u8.CopyTo(header.AsSpan(257));
+        TarFields.WriteChecksum(header, 0);
+        byte[] expected = [.. header, .. data, .. "between"u8, .. changed];
+
+        var (delta, _) = Make(commit, index, w =>
+        {
+            w.Header(header, fileIndex, data.Length);
+            w.Object(fileIndex);
+            w.LiteralWithPaths("between"u8);
+            w.Patch(fileIndex, changed.Length, patch.WrittenSpan);
+        }, expected);
+        Assert.Equal(expected, Rebuild(repo, delta, Digest.Sha256(expected)));
+        // The header's path, size and checksum were not sent: the delta is smaller than one copy of the header.
+        Assert.True(delta.Length < 400 + 300, $"delta of {delta.Length} bytes");
+    }
+
+    [Fact]
+    public void A_delta_that_rebuilds_other_bytes_or_needs_a_missing_object_is_refused()
+    {
+        var (repo, commit, file, data) = Source();
+        var table = DeltaTreeIndex.Of(repo, repo.LoadCommit(commit)).SortedObjects();
+        var index = table.Select((o, i) => (o, i)).ToDictionary(x => x.o.Checksum, x => x.i);
+        byte[] expected = [.. data, .. "tail"u8];
+
+        // Claims the expected digest but rebuilds something else.
+        var (lying, _) = Make(commit, index, w =>
+        {
+            w.Object(index[file]);
+            w.Literal("TAIL"u8);
+        }, expected);
+        Assert.Throws<DigestMismatchException>(() => Rebuild(repo, lying, Digest.Sha256(expected)));
+
+        // A delta for another layer than the one the config names.
+        var (good, _) = Make(commit, index, w =>
+        {
+            w.Object(index[file]);
+            w.Literal("tail"u8);
+        }, expected);
+        Assert.Equal(expected, Rebuild(repo, good, Digest.Sha256(expected)));
+        Assert.Throws<DigestMismatchException>(() => Rebuild(repo, good, Digest.Sha256("other"u8)));
+
+        // Corrupt xz.
+        var flipped = (byte[])good.Clone();
+        flipped[flipped.Length / 2] ^= 0x55;
+        Assert.ThrowsAny<OstreeException>(() => Rebuild(repo, flipped, Digest.Sha256(expected)));
+
+        // The client lost an object the delta refers to.
+        File.Delete(repo.ObjectPath(file, ObjectType.File));
+        Assert.Throws<ObjectNotFoundException>(() => Rebuild(repo, good, Digest.Sha256(expected)));
+    }
+}
