@@ -102,6 +102,7 @@ internal static class DemoCommand
         var diff = TreeDiff.Compare(host, host.LoadCommit(result.Commit), deploy, noXattrs: true);
         Console.WriteLine($"8. verified the checkout against the commit: {diff.Modified.Count + diff.Added.Count + diff.Removed.Count} differences");
         PullOverHttp(dir, archive, result.Commit, key);
+        UpdateByDeltas(dir, archive, tree, result.Commit, imageRef, key);
         DeployIntoSysroot(dir, imageRef, key);
         Console.WriteLine($"done in {sw.Elapsed.TotalSeconds:0.00} s");
     }
@@ -128,11 +129,75 @@ internal static class DemoCommand
         }
     }
 
+    // Version 1.1 changes one library: clients that have 1.0 fetch a static delta (HTTP) or a container delta (image).
+    private static void UpdateByDeltas(string dir, OstreeRepo archive, string tree, Objects.Checksum v1, Containers.References.ImageReference v1Image, Signing.Ed25519SecretKey key)
+    {
+        var lib = Path.Combine(tree, "usr/lib/sample/lib007.so");
+        File.AppendAllText(lib, "patched in 1.1\n");
+        CommitResult v2;
+        using (var tx = archive.BeginTransaction())
+        {
+            var root = new MutableTree();
+            new DirectoryImporter(tx, new CommitModifier { OwnerUid = 0, OwnerGid = 0 }).Import(tree, root);
+            v2 = CommitWriter.Write(tx, root, new CommitRequest
+            {
+                Branch = "demo/x86_64/stable",
+                Subject = "Sample OS 1.1",
+                Bootable = true,
+                Metadata = [new("version", GVariant.GVariantValue.FromString("1.1"))],
+            });
+            tx.Commit();
+        }
+
+        Signing.Ed25519CommitSigner.Sign(archive, v2.Commit, [key]);
+        var stats = Deltas.StaticDeltaGenerator.Generate(archive, v1, v2.Commit);
+        Summary.Update(archive);
+        var server = Server.RepositoryServer.StartAsync(new Server.RepositoryServerOptions { Repository = archive.Path, Bind = "127.0.0.1", Port = 0 }).GetAwaiter().GetResult();
+        try
+        {
+            var mirror = OstreeRepo.Open(Path.Combine(dir, "http-repo"));
+            mirror.Config.Set("remote \"build\"", "url", $"{server.Address}repo/");
+            mirror.SaveConfig();
+            var pulled = Pull.RemotePull.RunAsync(mirror, "build", ["demo/x86_64/stable"], new Pull.PullOptions { RequireStaticDeltas = true }).GetAwaiter().GetResult();
+            Console.WriteLine($"10. committed 1.1 (one library changed), made a static delta from 1.0 ({stats.Objects} objects, {stats.Patched} as a bsdiff patch, {stats.CompressedSize} bytes) and pulled 1.1 over HTTP through it: {pulled.BytesTransferred} bytes, signature checked, same commit {(pulled.Refs.Single().Commit == v2.Commit ? "yes" : "NO")}");
+        }
+        finally
+        {
+            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+
+        // The image store keeps what a host pulled under a reference; the delta is published next to the new image.
+        var layout = v1Image.Path;
+        var stable = Containers.References.ImageReference.Parse($"oci:{layout}:stable");
+        Encapsulate(archive, v1, stable);
+        var host = OstreeRepo.Create(Path.Combine(dir, "image-store-repo"), RepoMode.BareUser);
+        host.AddRemote("demo", "https://example.invalid/demo", [], [new("gpg-verify", "false"), new("sign-verify", "ed25519"), new("verification-ed25519-key", key.PublicKey.Base64)]);
+        var imgref = Containers.References.OstreeImageReference.Parse("ostree-remote-image:demo:" + stable);
+        var first = Containers.Bridge.ImageStore.PullAsync(host, imgref).GetAwaiter().GetResult();
+        Encapsulate(archive, v2.Commit, stable);
+        var delta = Containers.Deltas.ContainerDeltas.GenerateAsync(v1Image, stable, dir).GetAwaiter().GetResult();
+        var second = Containers.Bridge.ImageStore.PullAsync(host, imgref).GetAwaiter().GetResult();
+        Console.WriteLine($"11. pulled image {stable} at 1.0 into an image store ({first.BytesFetched} bytes), published 1.1 there with a container delta, and pulled it again: {second.LayersFromDeltas} layer rebuilt from a {second.BytesFetched}-byte delta (the layer is {delta.Layers.Sum(l => l.TargetLayerSize)} bytes), diff-id checked, signature verified");
+    }
+
+    private static void Encapsulate(OstreeRepo repo, Objects.Checksum commit, Containers.References.ImageReference image)
+    {
+        var destination = Containers.Transports.ImageTransports.OpenDestination(image);
+        try
+        {
+            Containers.Bridge.Encapsulator.EncapsulateAsync(repo, commit, destination).GetAwaiter().GetResult();
+        }
+        finally
+        {
+            destination.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
     private static void DeployIntoSysroot(string dir, Containers.References.ImageReference imageRef, Signing.Ed25519SecretKey key)
     {
         if (Native.EffectiveUid != 0)
         {
-            Console.WriteLine("10. not deploying: a sysroot's bare repository keeps files owned by root, so deploying needs root");
+            Console.WriteLine("12. not deploying: a sysroot's bare repository keeps files owned by root, so deploying needs root");
             return;
         }
 
@@ -144,17 +209,17 @@ internal static class DemoCommand
         sysroot.Repo.AddRemote("demo", "https://example.invalid/demo", [], [new("gpg-verify", "false"), new("sign-verify", "ed25519"), new("verification-ed25519-key", key.PublicKey.Base64)]);
         var imgref = Containers.References.OstreeImageReference.Parse("ostree-remote-image:demo:" + imageRef);
         var d = Containers.Bridge.SysrootImages.DeployAsync(sysroot, imgref, new Sysroot.DeployOptions { OsName = "sample", Kargs = ["root=LABEL=root", "quiet"] }, null, noImgref: false, null, null, null).GetAwaiter().GetResult();
-        Console.WriteLine($"10. deployed {imgref} into sysroot {sysroot.Path} (signature verified again on import): {d.OsName} {d.DirectoryName}");
+        Console.WriteLine($"12. deployed {imgref} into sysroot {sysroot.Path} (signature verified again on import): {d.OsName} {d.DirectoryName}");
         var entry = Directory.GetFiles(sysroot.Combine($"boot/loader.{sysroot.BootVersion}/entries")).Single();
-        Console.WriteLine($"11. boot entry {Path.GetRelativePath(sysroot.Path, entry)}:");
+        Console.WriteLine($"13. boot entry {Path.GetRelativePath(sysroot.Path, entry)}:");
         foreach (var line in File.ReadAllLines(entry))
         {
             Console.WriteLine("      " + line);
         }
 
         var etc = Path.Combine(sysroot.DeploymentPath(d), "etc");
-        Console.WriteLine($"12. /etc prepared from /usr/etc ({Directory.EnumerateFileSystemEntries(etc).Count()} entries), origin {File.ReadAllText(sysroot.OriginPath(d)).Trim().Replace('\n', ' ')}");
-        Console.Write(Sysroot.SysrootStatus.Format(sysroot).Replace("\n", "\n    ", StringComparison.Ordinal).Insert(0, "13. admin status:\n    ").TrimEnd(' '));
+        Console.WriteLine($"14. /etc prepared from /usr/etc ({Directory.EnumerateFileSystemEntries(etc).Count()} entries), origin {File.ReadAllText(sysroot.OriginPath(d)).Trim().Replace('\n', ' ')}");
+        Console.Write(Sysroot.SysrootStatus.Format(sysroot).Replace("\n", "\n    ", StringComparison.Ordinal).Insert(0, "15. admin status:\n    ").TrimEnd(' '));
     }
 }
 
