@@ -32,8 +32,13 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/ostree-sharp-bench-delta.XXXXXX")
 HTTP_PID=""
 cleanup() { [ -n "$HTTP_PID" ] && kill "$HTTP_PID" 2>/dev/null; bash bench/registry.sh stop --rm "$W/reg" >/dev/null 2>&1 || true; rm -rf "$W"; }
 trap cleanup EXIT
-dotnet publish src/OstreeSharp.Cli -c Release -r linux-x64 -p:PublishAot=true -o "$W/bin" -v quiet -nologo >/dev/null
-OURS="$W/bin/ostree-sharp"
+# OSTREE_SHARP_BIN names an already published binary; else it is published here.
+if [ -x "${OSTREE_SHARP_BIN:-}" ]; then
+    OURS=$OSTREE_SHARP_BIN
+else
+    dotnet publish src/OstreeSharp.Cli -c Release -r linux-x64 -p:PublishAot=true -o "$W/bin" -v quiet -nologo >/dev/null
+    OURS="$W/bin/ostree-sharp"
+fi
 
 # Two versions of the package: the two newest the apt sources have.
 mapfile -t VERSIONS < <(apt-cache madison "$PKG" | awk -F'|' '{gsub(/ /, "", $2); print $2}' | sort -u)
@@ -42,7 +47,7 @@ mapfile -t VERSIONS < <(apt-cache madison "$PKG" | awk -F'|' '{gsub(/ /, "", $2)
 sorted=$(for v in "${VERSIONS[@]}"; do echo "$v"; done | sort -V)
 OLD=$(echo "$sorted" | tail -2 | head -1); NEW=$(echo "$sorted" | tail -1)
 overlay() { # overlay DIR VERSION: the package's files and its dpkg status entry, to lay over the tree
-    mkdir -p "$1" "$W/deb-$2" && (cd "$W/deb-$2" && apt-get download -qq "$PKG=$2" >/dev/null)
+    mkdir -p "$1" "$W/deb-$2" && (cd "$W/deb-$2" && apt-get download -qq "$PKG=$2" >/dev/null 2>&1)
     dpkg-deb -x "$W"/deb-"$2"/*.deb "$1"
     mkdir -p "$1/var/lib/dpkg"
     awk -v p="$PKG" -v v="$2" 'BEGIN {RS=""; ORS="\n\n"} $0 ~ "^Package: " p "\n" {sub(/\nVersion: [^\n]*/, "\nVersion: " v)} {print}' "$TREE/var/lib/dpkg/status" > "$1/var/lib/dpkg/status"
@@ -73,10 +78,13 @@ echo "container delta generate: $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN
 # which bare-user-only refuses); ostree 2022.7 then fetches the files the delta wrote once more as loose objects, so
 # the ratios below are taken against the delta's own size (superblock and parts), the smaller figure.
 ostree init --repo="$W/srv" --mode=archive
-ostree pull-local --repo="$W/srv" "$W/repo" os >/dev/null
+ostree pull-local --repo="$W/srv" --depth=1 "$W/repo" os >/dev/null
 start=$(date +%s.%N)
-ostree static-delta generate --repo="$W/srv" --from="$V1" --to="$V2" >/dev/null
-echo "ostree static-delta generate: $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}') s"
+ostree static-delta generate --repo="$W/srv" --from="$V1" --to="$V2" >/dev/null 2>&1
+echo "static-delta generate: ostree $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}') s, $(find "$W/srv/deltas" -type f -printf '%s\n' | awk '{s+=$1} END {print s}') bytes"
+start=$(date +%s.%N)
+"$OURS" static-delta generate --repo="$W/repo" --from="$V1" --to="$V2" >/dev/null
+echo "static-delta generate: ours   $(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN {printf "%.1f", e - s}') s, $(find "$W/repo/deltas" -type f -printf '%s\n' | awk '{s+=$1} END {print s}') bytes"
 ostree summary -u --repo="$W/srv"
 "$OURS" init --repo="$W/sd-client" --mode=bare-user >/dev/null
 "$OURS" pull-local --repo="$W/sd-client" "$W/srv" "$V1" >/dev/null

@@ -37,11 +37,14 @@ public static class DeltaPartExecutor
             throw new ObjectCorruptedException(what, $"checksum mismatch: expected {Convert.ToHexStringLower(header.Checksum)}, actual {actual}");
         }
 
-        return ExecutePayload(tx, header.Objects, Decompress(part, what), what);
+        // The payload holds the objects (or patches about their size) plus small tables: a part that expands far beyond
+        // what its header announces is refused before it fills memory.
+        long limit = (long)Math.Min((ulong)MaxPayload, (Math.Min(header.UncompressedSize, 1UL << 40) * 2) + (64UL << 20));
+        return ExecutePayload(tx, header.Objects, Decompress(part, what, limit), what);
     }
 
     /// <summary>The payload of a part file: its first byte says how the rest is compressed (<c>0</c> none, <c>x</c> xz).</summary>
-    public static byte[] Decompress(ReadOnlySpan<byte> part, string what)
+    public static byte[] Decompress(ReadOnlySpan<byte> part, string what, long maxPayload = MaxPayload)
     {
         if (part.IsEmpty)
         {
@@ -51,7 +54,7 @@ public static class DeltaPartExecutor
         return part[0] switch
         {
             0 => part[1..].ToArray(),
-            (byte)'x' => Xz.Decompress(part[1..], MaxPayload, what),
+            (byte)'x' => Xz.Decompress(part[1..], maxPayload, what),
             var c => throw new OstreeFormatException($"{what}: unknown delta part compression 0x{c:x2}"),
         };
     }
