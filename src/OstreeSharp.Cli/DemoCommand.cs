@@ -50,20 +50,7 @@ internal static class DemoCommand
         Console.WriteLine($"1. wrote a sample OS tree with a kernel at {tree}");
 
         var archive = OstreeRepo.Create(Path.Combine(dir, "build-repo"), RepoMode.Archive);
-        CommitResult result;
-        using (var tx = archive.BeginTransaction())
-        {
-            var root = new MutableTree();
-            new DirectoryImporter(tx, new CommitModifier { OwnerUid = 0, OwnerGid = 0 }).Import(tree, root);
-            result = CommitWriter.Write(tx, root, new CommitRequest
-            {
-                Branch = "demo/x86_64/stable",
-                Subject = "Sample OS 1.0",
-                Bootable = true,
-                Metadata = [new("version", GVariant.GVariantValue.FromString("1.0"))],
-            });
-            tx.Commit();
-        }
+        var result = CommitVersion(archive, tree, "1.0");
 
         var commit = archive.LoadCommit(result.Commit);
         Console.WriteLine($"2. committed it to archive repo {archive.Path}: {result.Commit} (kernel {commit.Metadata.Lookup("ostree.linux")?.GetString()})");
@@ -73,9 +60,7 @@ internal static class DemoCommand
         Console.WriteLine($"3. signed it with a fresh ed25519 key (public key {key.PublicKey.Base64})");
 
         var imageRef = Containers.References.ImageReference.Parse("oci:" + Path.Combine(dir, "image") + ":1.0");
-        var destination = Containers.Transports.ImageTransports.OpenDestination(imageRef);
-        var encapsulated = Containers.Bridge.Encapsulator.EncapsulateAsync(archive, result.Commit, destination).GetAwaiter().GetResult();
-        destination.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        var encapsulated = Encapsulate(archive, result.Commit, imageRef);
         Console.WriteLine($"4. encapsulated it as an OCI image {imageRef}: manifest {encapsulated.ManifestDigest.ToString()[..19]}, one {encapsulated.LayerSize / 1024} KiB gzip layer, labels {string.Join(", ", encapsulated.Labels.Keys.Where(k => k.StartsWith("ostree.", StringComparison.Ordinal)))}");
 
         var host = OstreeRepo.Create(Path.Combine(dir, "host-repo"), RepoMode.BareUser);
@@ -134,20 +119,7 @@ internal static class DemoCommand
     {
         var lib = Path.Combine(tree, "usr/lib/sample/lib007.so");
         File.AppendAllText(lib, "patched in 1.1\n");
-        CommitResult v2;
-        using (var tx = archive.BeginTransaction())
-        {
-            var root = new MutableTree();
-            new DirectoryImporter(tx, new CommitModifier { OwnerUid = 0, OwnerGid = 0 }).Import(tree, root);
-            v2 = CommitWriter.Write(tx, root, new CommitRequest
-            {
-                Branch = "demo/x86_64/stable",
-                Subject = "Sample OS 1.1",
-                Bootable = true,
-                Metadata = [new("version", GVariant.GVariantValue.FromString("1.1"))],
-            });
-            tx.Commit();
-        }
+        var v2 = CommitVersion(archive, tree, "1.1");
 
         Signing.Ed25519CommitSigner.Sign(archive, v2.Commit, [key]);
         var stats = Deltas.StaticDeltaGenerator.Generate(archive, v1, v2.Commit);
@@ -180,12 +152,29 @@ internal static class DemoCommand
         Console.WriteLine($"11. pulled image {stable} at 1.0 into an image store ({first.BytesFetched} bytes), published 1.1 there with a container delta, and pulled it again: {second.LayersFromDeltas} layer rebuilt from a {second.BytesFetched}-byte delta (the layer is {delta.Layers.Sum(l => l.TargetLayerSize)} bytes), diff-id checked, signature verified");
     }
 
-    private static void Encapsulate(OstreeRepo repo, Objects.Checksum commit, Containers.References.ImageReference image)
+    // The sample tree as a bootable commit on demo/x86_64/stable.
+    private static CommitResult CommitVersion(OstreeRepo archive, string tree, string version)
+    {
+        using var tx = archive.BeginTransaction();
+        var root = new MutableTree();
+        new DirectoryImporter(tx, new CommitModifier { OwnerUid = 0, OwnerGid = 0 }).Import(tree, root);
+        var result = CommitWriter.Write(tx, root, new CommitRequest
+        {
+            Branch = "demo/x86_64/stable",
+            Subject = "Sample OS " + version,
+            Bootable = true,
+            Metadata = [new("version", GVariant.GVariantValue.FromString(version))],
+        });
+        tx.Commit();
+        return result;
+    }
+
+    private static Containers.Bridge.EncapsulateResult Encapsulate(OstreeRepo repo, Objects.Checksum commit, Containers.References.ImageReference image)
     {
         var destination = Containers.Transports.ImageTransports.OpenDestination(image);
         try
         {
-            Containers.Bridge.Encapsulator.EncapsulateAsync(repo, commit, destination).GetAwaiter().GetResult();
+            return Containers.Bridge.Encapsulator.EncapsulateAsync(repo, commit, destination).GetAwaiter().GetResult();
         }
         finally
         {

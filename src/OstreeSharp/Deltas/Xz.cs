@@ -110,7 +110,7 @@ public static unsafe class Xz
     /// <summary>A stream that decompresses the xz stream read from <paramref name="input"/>.</summary>
     public static Stream OpenDecompressing(Stream input, string what) => new DecompressingStream(input, Require(), what);
 
-    private sealed class DecompressingStream : Stream
+    private sealed class DecompressingStream : ReadOnlyStream
     {
         private readonly Stream _input;
         private readonly Api _lib;
@@ -118,7 +118,7 @@ public static unsafe class Xz
         private readonly byte[] _inBuf = new byte[1 << 16];
         private readonly LzmaStream* _strm;
         private int _inPos, _inLen;
-        private bool _inputDone, _ended;
+        private bool _inputDone, _ended, _disposed;
 
         public DecompressingStream(Stream input, Api lib, string what)
         {
@@ -133,18 +133,6 @@ public static unsafe class Xz
                 throw new OstreeException($"liblzma: could not set up the decoder (error {ret})");
             }
         }
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -196,16 +184,6 @@ public static unsafe class Xz
             }
         }
 
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
         protected override void Dispose(bool disposing)
         {
             if (!_disposed)
@@ -221,8 +199,6 @@ public static unsafe class Xz
 
             base.Dispose(disposing);
         }
-
-        private bool _disposed;
     }
 
     private static void Run(Api lib, LzmaStream* strm, ReadOnlySpan<byte> data, MemoryStream output, int action, long maxSize, string what)

@@ -444,32 +444,10 @@ public sealed class TarReader : IDisposable
         }
     }
 
-    private sealed class EntryStream(TarReader reader, string name) : Stream
+    private sealed class EntryStream(TarReader reader, string name) : ReadOnlyStream
     {
         public string Name => name;
 
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
         public override int Read(Span<byte> buffer) => ReferenceEquals(reader._current, this) ? reader.ReadData(buffer, name) : 0;
-
-        public override void Flush()
-        {
-        }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }

@@ -1,4 +1,4 @@
-namespace OstreeSharp.Containers.Oci;
+namespace OstreeSharp;
 
 /// <summary>The boilerplate of a forward-only read stream: derived classes implement the span <c>Read</c>.</summary>
 public abstract class ReadOnlyStream : Stream
