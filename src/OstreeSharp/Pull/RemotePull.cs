@@ -335,7 +335,7 @@ public static partial class RemotePull
 
                 superblock = found;
             }
-            catch (Exception e) when (e is OstreeFormatException or ObjectCorruptedException or RemoteFetchException && !_options.RequireStaticDeltas)
+            catch (Exception e) when (e is OstreeFormatException or ObjectCorruptedException or ObjectNotFoundException or RemoteFetchException && !_options.RequireStaticDeltas)
             {
                 _options.Warnings?.Report($"static delta {name} not used: {e.Message}");
                 return false;
