@@ -97,7 +97,7 @@ ostree refs --repo="$W/sd-client" --create=o:os "$V1"
 
 med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 served_bytes() { # sum of the sizes of the files the static server answered 200 for
-    grep -o '"GET [^ ]* HTTP/1.[01]" 200' "$W/http.log" | awk '{print $2}' | while read -r p; do stat -c %s "$W/srv${p%%\?*}"; done | awk '{s+=$1} END {print s+0}'
+    grep -ao '"GET [^ ]* HTTP/1.[01]" 200' "$W/http.log" | awk '{print $2}' | while read -r p; do stat -c %s "$W/srv${p%%\?*}"; done | awk '{s+=$1} END {print s+0}'
 }
 # pull NAME: times RUNS pulls from a fresh copy of the client; prints "seconds bytes"
 declare -A SEC BYTES

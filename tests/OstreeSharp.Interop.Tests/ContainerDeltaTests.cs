@@ -1,4 +1,7 @@
+using System.Net;
+using System.Security.Cryptography;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace OstreeSharp.Interop.Tests;
 
@@ -93,5 +96,130 @@ public sealed class ContainerDeltaTests : IDisposable
         Assert.Equal(layers.Count, pulled.GetProperty("layersFromDeltas").GetInt32());
         Assert.True(File.Exists(Path.Combine(client, "objects", v2[..2], v2[2..] + ".commit")));
         Tools.Ostree("fsck", "--repo=" + client).Ok("fsck");
+    }
+
+    [Fact]
+    public void A_registry_with_the_referrers_API_lists_the_delta_itself()
+    {
+        using var registry = RegistryServer.Start(RegistryAuth.None);
+        using var proxy = ReferrersProxy(registry);
+        var tree = _tmp["tree"];
+        TestTrees.WriteTricky(tree, withOwners: false);
+        var repo = _tmp["repo"];
+        Tools.Ours("init", "--repo=" + repo, "--mode=archive").Ok("init");
+        Tools.Ours("commit", "--repo=" + repo, "-b", "os", tree).Ok("commit v1");
+        File.WriteAllText(Path.Combine(tree, "README"), "v2\n");
+        Tools.Ours("commit", "--repo=" + repo, "-b", "os", tree).Ok("commit v2");
+        var name = $"{proxy.Address}/os/sample";
+        Tools.Ours("container", "encapsulate", "--repo=" + repo, "--tls-verify=false", "os^", $"docker://{name}:v1").Ok("encapsulate v1");
+        Tools.Ours("container", "encapsulate", "--repo=" + repo, "--tls-verify=false", "os^", $"docker://{name}:stable").Ok("encapsulate v1 as stable");
+        var client = _tmp["client"];
+        Tools.Ours("init", "--repo=" + client, "--mode=bare-user").Ok("init");
+        var imgref = $"ostree-unverified-registry:{name}:stable";
+        Tools.Ours("container", "image", "pull", client, imgref, "--tls-verify=false").Ok("pull v1");
+        Tools.Ours("container", "encapsulate", "--repo=" + repo, "--tls-verify=false", "os", $"docker://{name}:stable").Ok("encapsulate v2");
+        Tools.Ours("container", "delta", "generate", "--tls-verify=false", $"docker://{name}:v1", $"docker://{name}:stable").Ok("delta generate");
+
+        // The registry indexes the delta through its subject: no sha256-HEX tag is written.
+        Assert.DoesNotContain("sha256-", Tools.Run("skopeo", ["list-tags", "--tls-verify=false", $"docker://{name}"]).Ok("list-tags"), StringComparison.Ordinal);
+        var pulled = JsonDocument.Parse(Tools.Ours("container", "image", "pull", client, imgref, "--tls-verify=false", "--json").Ok("pull v2")).RootElement;
+        Assert.Equal(1, pulled.GetProperty("layersFromDeltas").GetInt32());
+        lock (proxy.Requests)
+        {
+            Assert.Contains(proxy.Requests, r => r.StartsWith("GET /v2/os/sample/referrers/sha256:", StringComparison.Ordinal));
+        }
+    }
+
+    /// <summary>
+    /// A registry with the OCI 1.1 referrers API: a proxy in front of distribution 2.8 (which has none) that indexes the
+    /// manifests pushed with a subject and answers <c>GET /v2/NAME/referrers/DIGEST</c>.
+    /// </summary>
+    private static FakeRegistry ReferrersProxy(RegistryServer upstream)
+    {
+        var referrers = new Dictionary<string, List<JsonObject>>();
+        var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false });
+        return new FakeRegistry(ctx =>
+        {
+            var path = ctx.Request.Url!.PathAndQuery;
+            var parts = ctx.Request.Url.AbsolutePath.Split('/');
+            if (ctx.Request.HttpMethod == "GET" && parts.Length == 6 && parts[4] == "referrers")
+            {
+                List<JsonObject> list;
+                lock (referrers)
+                {
+                    list = referrers.GetValueOrDefault(parts[5]) ?? [];
+                }
+
+                var index = new JsonObject { ["schemaVersion"] = 2, ["mediaType"] = "application/vnd.oci.image.index.v1+json", ["manifests"] = new JsonArray([.. list.Select(d => d.DeepClone())]) };
+                FakeRegistry.Reply(ctx, 200, System.Text.Encoding.UTF8.GetBytes(index.ToJsonString()), "application/vnd.oci.image.index.v1+json");
+                return true;
+            }
+
+            var body = new MemoryStream();
+            ctx.Request.InputStream.CopyTo(body);
+            using var req = new HttpRequestMessage(new HttpMethod(ctx.Request.HttpMethod), $"http://{upstream.Address}{path}");
+            if (body.Length > 0 || ctx.Request.HttpMethod is "PUT" or "PATCH" or "POST")
+            {
+                req.Content = new ByteArrayContent(body.ToArray());
+                if (ctx.Request.ContentType is { } ct)
+                {
+                    req.Content.Headers.TryAddWithoutValidation("Content-Type", ct);
+                }
+            }
+
+            foreach (var key in ctx.Request.Headers.AllKeys)
+            {
+                if (key is not null and not "Host" and not "Content-Type" and not "Content-Length")
+                {
+                    req.Headers.TryAddWithoutValidation(key, ctx.Request.Headers[key]);
+                }
+            }
+
+            using var resp = http.Send(req);
+            var answer = resp.Content.ReadAsByteArrayAsync().GetAwaiter().GetResult();
+            if (ctx.Request.HttpMethod == "PUT" && parts.Length == 6 && parts[4] == "manifests" && resp.IsSuccessStatusCode
+                && JsonNode.Parse(body.ToArray()) is JsonObject m && m["subject"]?["digest"]?.GetValue<string>() is { } subject)
+            {
+                var descriptor = new JsonObject
+                {
+                    ["mediaType"] = m["mediaType"]?.GetValue<string>() ?? "application/vnd.oci.image.manifest.v1+json",
+                    ["digest"] = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(body.ToArray())),
+                    ["size"] = body.Length,
+                    ["artifactType"] = m["artifactType"]?.GetValue<string>(),
+                    ["annotations"] = m["annotations"]?.DeepClone(),
+                };
+                lock (referrers)
+                {
+                    if (!referrers.TryGetValue(subject, out var list))
+                    {
+                        referrers[subject] = list = [];
+                    }
+
+                    list.Add(descriptor);
+                }
+            }
+
+            ctx.Response.StatusCode = (int)resp.StatusCode;
+            foreach (var h in resp.Headers.Concat(resp.Content.Headers))
+            {
+                if (h.Key is not "Content-Length" and not "Transfer-Encoding" and not "Connection")
+                {
+                    ctx.Response.Headers[h.Key] = string.Join(",", h.Value);
+                }
+            }
+
+            if (ctx.Request.HttpMethod != "HEAD")
+            {
+                ctx.Response.ContentLength64 = answer.Length;
+                ctx.Response.OutputStream.Write(answer);
+            }
+            else if (resp.Content.Headers.ContentLength is long len)
+            {
+                ctx.Response.ContentLength64 = len;
+            }
+
+            ctx.Response.Close();
+            return true;
+        });
     }
 }
