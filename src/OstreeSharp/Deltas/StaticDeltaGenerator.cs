@@ -42,6 +42,9 @@ public sealed record StaticDeltaStats(DeltaName Name, int Parts, int Objects, in
 /// <summary>Generates static deltas.</summary>
 public static class StaticDeltaGenerator
 {
+    // A part holds its data in memory: a file larger than this is always a fallback, whatever the options say.
+    private const long MaxSpliced = 1L << 30;
+
     /// <summary>Generates the delta from <paramref name="from"/> (null: from nothing) to <paramref name="to"/> into the repository's <c>deltas/</c>.</summary>
     /// <exception cref="ObjectNotFoundException">A commit or an object of its tree is missing.</exception>
     public static StaticDeltaStats Generate(OstreeRepo repo, Checksum? from, Checksum to, StaticDeltaOptions? options = null)
@@ -79,7 +82,7 @@ public static class StaticDeltaGenerator
             {
                 symlinks.Add(content);
             }
-            else if (options.MinFallbackSize > 0 && content.Size > options.MinFallbackSize)
+            else if ((options.MinFallbackSize > 0 && content.Size > options.MinFallbackSize) || content.Size > MaxSpliced)
             {
                 fallbacks.Add(new DeltaFallback(ObjectType.File, id, (ulong)new FileInfo(content.Path).Length, (ulong)content.Size));
             }
