@@ -181,15 +181,10 @@ public static partial class ContainerDeltas
 
             byte type = block[156];
             long size = TarSize(block);
-            var entryName = extendedName ?? UstarName(block);
-            int? keptIndex = null;
-            if (type is (byte)'0' or 0 or (byte)'7' && size > 0 && ObjectPath().Match(entryName) is { Success: true } om
-                && Checksum.TryParse(om.Groups[1].Value + om.Groups[2].Value, out var kc) && om.Groups[3].Value == "file"
-                && a.Objects.TryGetValue(new DeltaObject(ObjectType.File, kc), out int ki) && repo.LoadContent(kc).Size == size)
-            {
-                keptIndex = ki;
-            }
-
+            // The object a regular entry holds (by its path), and its index when the client keeps it: decided once, for
+            // the header (whose size field the client can fill) and for the data.
+            var (entry, kept) = type is (byte)'0' or 0 or (byte)'7' && size > 0 ? Classify(repo, a, extendedName ?? UstarName(block), size) : (null, null);
+            int? keptIndex = entry?.Type == ObjectType.File ? kept : null;
             writer.Header(block, keptIndex, size);
             long padded = (size + 511) & ~511L;
             if (type is (byte)'x' or (byte)'g' or (byte)'L' or (byte)'K')
@@ -210,20 +205,18 @@ public static partial class ContainerDeltas
             }
 
             extendedName = null;
-            var m = ObjectPath().Match(entryName);
-            if (type is (byte)'0' or 0 or (byte)'7' && size > 0 && m.Success && Checksum.TryParse(m.Groups[1].Value + m.Groups[2].Value, out var c))
+            if (entry is { } o)
             {
-                var kind = m.Groups[3].Value switch { "file" => ObjectType.File, "dirtree" => ObjectType.DirTree, _ => ObjectType.DirMeta };
-                var o = new DeltaObject(kind, c);
-                if (a.Objects.TryGetValue(o, out int kept) && (kind != ObjectType.File || repo.LoadContent(c).Size == size))
+                var kind = o.Type;
+                if (kept is { } index)
                 {
                     if (kind == ObjectType.File)
                     {
-                        writer.Object(kept);
+                        writer.Object(index);
                     }
                     else
                     {
-                        writer.Metadata(kept);
+                        writer.Metadata(index);
                     }
 
                     Skip(tar, size, copy);
@@ -249,6 +242,22 @@ public static partial class ContainerDeltas
                 CopyLiteral(tar, padded, writer, copy);
             }
         }
+    }
+
+    // The object an entry named objects/XX/REST.{file,dirtree,dirmeta} holds, and its index in A's table when A has it
+    // (a content object only with the same size).
+    private static (DeltaObject? Object, int? Kept) Classify(OstreeRepo repo, Source a, string name, long size)
+    {
+        var m = ObjectPath().Match(name);
+        if (!m.Success || !Checksum.TryParse(m.Groups[1].Value + m.Groups[2].Value, out var c))
+        {
+            return (null, null);
+        }
+
+        var kind = m.Groups[3].Value switch { "file" => ObjectType.File, "dirtree" => ObjectType.DirTree, _ => ObjectType.DirMeta };
+        var o = new DeltaObject(kind, c);
+        bool kept = a.Objects.TryGetValue(o, out int index) && (kind != ObjectType.File || repo.LoadContent(c).Size == size);
+        return (o, kept ? index : null);
     }
 
     // The object of A that a new object of B is a version of: the file at the same path (or a similar name), the
