@@ -64,11 +64,38 @@ public sealed record GpgSignatureStatus(long KeyId, DateTime Created, PublicKeyA
         return sb.ToString();
     }
 
-    // strftime %c in the C locale: "Thu Nov  6 06:27:54 2026", in local time.
-    private static string CTime(DateTime utc)
+    // What ostree prints for a time: GLib's g_date_time_format "%c", which in the C locale is
+    // "%a %b %e %H:%M:%S %Y" in local time. GLib pads a one-digit day (%e) with a figure space
+    // (U+2007), not a space; g_print turns that into '?' when the locale's charset is not UTF-8.
+    // So on 2 December: "Wed Dec \u20072 15:49:34 2026" (UTF-8) or "Wed Dec ?2 15:49:34 2026".
+    private static string CTime(DateTime utc) => FormatCTime(DateTime.SpecifyKind(utc, DateTimeKind.Utc).ToLocalTime(), LocaleIsUtf8());
+
+    internal static string FormatCTime(DateTime local, bool utf8)
     {
-        var t = DateTime.SpecifyKind(utc, DateTimeKind.Utc).ToLocalTime();
-        return t.ToString("ddd MMM ", CultureInfo.InvariantCulture) + t.Day.ToString(CultureInfo.InvariantCulture).PadLeft(2) + t.ToString(" HH:mm:ss yyyy", CultureInfo.InvariantCulture);
+        var day = local.Day.ToString(CultureInfo.InvariantCulture);
+        if (day.Length == 1)
+        {
+            day = (utf8 ? "\u2007" : "?") + day;
+        }
+
+        return local.ToString("ddd MMM ", CultureInfo.InvariantCulture) + day + local.ToString(" HH:mm:ss yyyy", CultureInfo.InvariantCulture);
+    }
+
+    // The charset of LC_CTYPE as setlocale(LC_ALL, "") picks it: LC_ALL, else LC_CTYPE, else LANG.
+    internal static bool LocaleIsUtf8(Func<string, string?>? env = null)
+    {
+        env ??= Environment.GetEnvironmentVariable;
+        foreach (var name in new[] { "LC_ALL", "LC_CTYPE", "LANG" })
+        {
+            if (env(name) is { Length: > 0 } value)
+            {
+                var codeset = value.Split('@')[0];
+                var dot = codeset.IndexOf('.', StringComparison.Ordinal);
+                return dot >= 0 && codeset[(dot + 1)..].Replace("-", "", StringComparison.Ordinal).Equals("utf8", StringComparison.OrdinalIgnoreCase);
+            }
+        }
+
+        return false;
     }
 }
 
