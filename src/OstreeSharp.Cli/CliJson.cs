@@ -54,6 +54,7 @@ internal sealed record StaticDeltaJson(string Name, string? From, string To, int
 [JsonSerializable(typeof(StaticDeltaJson))]
 [JsonSerializable(typeof(ImagePullJson))]
 [JsonSerializable(typeof(ContainerDeltaJson))]
+[JsonSerializable(typeof(InstallJson))]
 [JsonSerializable(typeof(List<string>))]
 internal sealed partial class CliJsonContext : JsonSerializerContext
 {

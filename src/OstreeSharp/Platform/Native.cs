@@ -95,6 +95,12 @@ public static unsafe partial class Native
     [LibraryImport("libc")]
     private static partial uint geteuid();
 
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int mount(string? source, string target, string? fstype, nuint flags, nint data);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int statvfs(string path, byte* buf);
+
     [LibraryImport("libc")]
     private static partial uint getegid();
 
@@ -565,6 +571,70 @@ public static unsafe partial class Native
             {
                 h.DangerousRelease();
             }
+        }
+    }
+
+    /// <summary>
+    /// Freezes and at once thaws the filesystem holding the directory <paramref name="path"/> (FIFREEZE, FITHAW), as
+    /// libostree does at the end of a boot swap: the freeze writes the journal back into place, so a boot loader
+    /// that reads the filesystem without replaying its journal sees what was written. False when the filesystem
+    /// cannot be frozen (EOPNOTSUPP, EINVAL: not a freezable filesystem; EPERM).
+    /// </summary>
+    public static bool FreezeThaw(string path)
+    {
+        const int O_RDONLY = 0, O_DIRECTORY = 0x10000, O_CLOEXEC = 0x80000;
+        const nuint FIFREEZE = 0xC0045877, FITHAW = 0xC0045878;
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            throw Error("open", path);
+        }
+
+        try
+        {
+            int zero = 0;
+            if (ioctl(fd, FIFREEZE, &zero) != 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                return errno is EOPNOTSUPP or 22 or 1 or 25 ? false : throw Error("ioctl(FIFREEZE)", path, errno);
+            }
+
+            if (ioctl(fd, FITHAW, &zero) != 0)
+            {
+                throw Error("ioctl(FITHAW)", path);
+            }
+
+            return true;
+        }
+        finally
+        {
+            close(fd);
+        }
+    }
+
+    /// <summary>True when the mount holding <paramref name="path"/> is read-only (statvfs ST_RDONLY).</summary>
+    public static bool IsReadOnlyMount(string path)
+    {
+        // struct statvfs on x86_64 and aarch64 glibc: f_flag is the unsigned long at offset 72.
+        byte* buf = stackalloc byte[128];
+        if (statvfs(path, buf) != 0)
+        {
+            throw Error("statvfs", path);
+        }
+
+        return (*(ulong*)(buf + 72) & 1) != 0;
+    }
+
+    /// <summary>
+    /// Makes the mount at <paramref name="path"/> writable in this mount namespace: with <paramref name="bind"/> only
+    /// the mount's own flag (its filesystem is writable elsewhere), else the filesystem too (remount without MS_RDONLY).
+    /// </summary>
+    public static void RemountWritable(string path, bool bind)
+    {
+        const nuint MS_REMOUNT = 32, MS_BIND = 4096, MS_SILENT = 32768;
+        if (mount(path, path, null, MS_REMOUNT | (bind ? MS_BIND : 0) | MS_SILENT, 0) != 0)
+        {
+            throw Error("mount -o remount,rw", path);
         }
     }
 

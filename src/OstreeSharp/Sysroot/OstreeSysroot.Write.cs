@@ -128,6 +128,10 @@ public sealed partial class OstreeSysroot
         Directory.CreateDirectory(entries);
         bool manyStateroots = list.Select(d => d.OsName).Distinct().Count() > 1;
         var appendExceptDefault = Repo.Config.Get("sysroot", "bls-append-except-default");
+
+        // sysroot.bootprefix: paths in the entries start with /boot, which works whether /boot is its own
+        // filesystem (through its boot -> . link) or a folder of the root filesystem.
+        var prefix = Repo.Config.GetBoolean("sysroot", "bootprefix", false) ? "/boot" : string.Empty;
         FaultPoint.Hit("full-before-entries");
         for (int i = 0; i < list.Count; i++)
         {
@@ -147,10 +151,10 @@ public sealed partial class OstreeSysroot
 
             kargs.Replace("ostree=" + bootlink);
             entry["options"] = kargs.ToString();
-            entry["linux"] = $"/{bootDir}/{layout.Kernel.Dest}";
-            entry["initrd"] = layout.Initramfs is { } ir ? $"/{bootDir}/{ir.Dest}" : null;
-            entry["devicetree"] = layout.Devicetree is { } dt ? $"/{bootDir}/{dt.Dest}" : null;
-            entry["fdtdir"] = layout.DtbDirectory is { } dtb ? $"/{bootDir}/{dtb}" : null;
+            entry["linux"] = $"{prefix}/{bootDir}/{layout.Kernel.Dest}";
+            entry["initrd"] = layout.Initramfs is { } ir ? $"{prefix}/{bootDir}/{ir.Dest}" : null;
+            entry["devicetree"] = layout.Devicetree is { } dt ? $"{prefix}/{bootDir}/{dt.Dest}" : null;
+            entry["fdtdir"] = layout.DtbDirectory is { } dtb ? $"{prefix}/{bootDir}/{dtb}" : null;
             if (i != 0 && appendExceptDefault is { Length: > 0 })
             {
                 foreach (var kv in appendExceptDefault.Split(';', StringSplitOptions.RemoveEmptyEntries))
@@ -269,7 +273,9 @@ public sealed partial class OstreeSysroot
     }
 
     /// <summary>
-    /// What libostree's global sync does without freezing anything: syncfs of the sysroot and of /boot.
+    /// libostree's global sync: syncfs of the sysroot and of /boot; on a booted host, then a freeze and thaw of the
+    /// filesystem holding /boot, so that a boot loader that reads it without replaying its journal sees the new
+    /// entries. Nothing is frozen anywhere but on the booted host's own /boot.
     /// </summary>
     private void SyncAll()
     {
@@ -280,6 +286,10 @@ public sealed partial class OstreeSysroot
 
         Native.SyncFs(Path);
         Native.SyncFs(Combine("boot"));
+        if (IsBootedHostRoot && !DebugOpt("no-freeze"))
+        {
+            Native.FreezeThaw(Combine("boot"));
+        }
     }
 
     private static bool DebugOpt(string opt) =>

@@ -225,9 +225,12 @@ public sealed partial class OstreeSysroot
         return d;
     }
 
+    /// <summary>Whether this is the sysroot of the running system: path <c>/</c> on a host booted by ostree.</summary>
+    public bool IsBootedHostRoot => Path == "/" && File.Exists("/run/ostree-booted");
+
     private Deployment? FindBooted(List<Deployment> list)
     {
-        if (Path != "/" || !File.Exists("/run/ostree-booted"))
+        if (!IsBootedHostRoot)
         {
             return null;
         }
@@ -239,6 +242,23 @@ public sealed partial class OstreeSysroot
             {
                 d.IsBooted = true;
                 return d;
+            }
+        }
+
+        // A root that is not the deployment folder itself (composefs: an overlay of the deployment's image):
+        // the ostree= argument the system booted with names the deployment through the boot link farm.
+        var ostreeArg = File.Exists("/proc/cmdline")
+            ? File.ReadAllText("/proc/cmdline").Split((char[])[' ', '\n'], StringSplitOptions.RemoveEmptyEntries).FirstOrDefault(t => t.StartsWith("ostree=", StringComparison.Ordinal))
+            : null;
+        if (ostreeArg is not null && Native.RealPath(ostreeArg["ostree=".Length..]) is { } booted)
+        {
+            foreach (var d in list)
+            {
+                if (Native.RealPath(DeploymentPath(d)) == booted)
+                {
+                    d.IsBooted = true;
+                    return d;
+                }
             }
         }
 

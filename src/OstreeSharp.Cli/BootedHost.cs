@@ -1,0 +1,86 @@
+// On a host booted by ostree with sysroot.readonly (and bootc's read-only /boot), /sysroot and /boot are mounted
+// read-only. As libostree does, the verbs that change the sysroot run in a private mount namespace where both are
+// made writable; the host's own mounts stay read-only. .NET cannot unshare a mount namespace for all its threads,
+// so the command runs itself again under unshare(1).
+using System.Diagnostics;
+using OstreeSharp.Platform;
+
+namespace OstreeSharp.Cli;
+
+internal static class BootedHost
+{
+    private const string Marker = "OSTREE_SHARP_MOUNT_NS";
+
+    /// <summary>The exit code of the command run again in its own mount namespace, or null to go on here.</summary>
+    public static int? RunInMountNamespaceIfNeeded(string[] args)
+    {
+        if (!ChangesSysroot(args) || SysrootArgument(args) != "/" || !File.Exists("/run/ostree-booted"))
+        {
+            return null;
+        }
+
+        var readOnly = new[] { "/sysroot", "/boot" }.Where(p => Directory.Exists(p) && IsMountPoint(p) && Native.IsReadOnlyMount(p)).ToList();
+        if (readOnly.Count == 0)
+        {
+            return null;
+        }
+
+        if (Environment.GetEnvironmentVariable(Marker) == "1")
+        {
+            // /sysroot shares its filesystem with the (writable) deployment: only the mount is read-only.
+            foreach (var p in readOnly)
+            {
+                Native.RemountWritable(p, bind: p == "/sysroot");
+            }
+
+            return null;
+        }
+
+        var psi = new ProcessStartInfo("unshare") { UseShellExecute = false };
+        foreach (var a in new[] { "--mount", "--propagation", "slave", "--", Environment.ProcessPath ?? "/proc/self/exe" }.Concat(args))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.Environment[Marker] = "1";
+        using var p2 = Process.Start(psi) ?? throw new OstreeException("unshare: could not start");
+        p2.WaitForExit();
+        return p2.ExitCode;
+    }
+
+    private static bool ChangesSysroot(string[] args)
+    {
+        var words = args.Where(a => !a.StartsWith('-')).Take(3).ToArray();
+        return words switch
+        {
+            ["admin", var verb, ..] => verb is not ("status" or "config-diff" or "init-fs"),
+            ["container", "image", "deploy" or "prune-images"] => true,
+            _ => false,
+        };
+    }
+
+    private static string SysrootArgument(string[] args)
+    {
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i].StartsWith("--sysroot=", StringComparison.Ordinal))
+            {
+                return Normalize(args[i]["--sysroot=".Length..]);
+            }
+
+            if (args[i] == "--sysroot" && i + 1 < args.Length)
+            {
+                return Normalize(args[i + 1]);
+            }
+        }
+
+        return Normalize(Environment.GetEnvironmentVariable("OSTREE_SYSROOT") is { Length: > 0 } env ? env : "/");
+
+        static string Normalize(string p) => Native.RealPath(p) ?? p;
+    }
+
+    // /sysroot shares its device with / (the deployment is a folder of it), so only the mount table tells.
+    private static bool IsMountPoint(string path) =>
+        File.Exists("/proc/self/mountinfo")
+        && File.ReadLines("/proc/self/mountinfo").Any(l => l.Split(' ') is { Length: > 4 } f && f[4] == path);
+}
