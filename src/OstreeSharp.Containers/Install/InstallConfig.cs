@@ -178,7 +178,7 @@ public sealed class InstallConfig
     {
         try
         {
-            return TomlSerializer.Deserialize<TomlTable>(text) ?? new TomlTable();
+            return TomlSerializer.Deserialize(text, InstallTomlContext.Default.TomlTable) ?? new TomlTable();
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -192,3 +192,7 @@ public sealed class InstallConfig
     private static List<string> StringList(string name, string key, object? value) =>
         value is TomlArray a && a.All(x => x is string) ? [.. a.Cast<string>()] : throw new ContainerException($"{name}: {key} must be an array of strings");
 }
+
+/// <summary>Source-generated TOML metadata (no reflection: the command is compiled ahead of time).</summary>
+[Tomlyn.Serialization.TomlSerializable(typeof(TomlTable))]
+internal sealed partial class InstallTomlContext : Tomlyn.Serialization.TomlSerializerContext;
