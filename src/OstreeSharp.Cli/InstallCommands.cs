@@ -84,6 +84,11 @@ internal static class InstallCommands
             }
 
             string? keys = pr.GetValue(RootSshKeys) is { } f ? File.ReadAllText(f) : null;
+            if (pr.GetValue(BoundImages) is not ("stored" or "skip" or "pull"))
+            {
+                throw new OstreeException($"--bound-images {pr.GetValue(BoundImages)}: expected stored, skip or pull");
+            }
+
             return new InstallOptions
             {
                 Source = sourceRef,
@@ -93,6 +98,7 @@ internal static class InstallCommands
                 KargDeletes = pr.GetValue(KargDelete) ?? [],
                 RootSshAuthorizedKeys = keys,
                 DisableSelinux = pr.GetValue(DisableSelinux),
+                BoundImages = pr.GetValue(BoundImages)!,
                 Registry = Registry.Build(pr),
                 Log = Console.WriteLine,
             };
@@ -100,11 +106,6 @@ internal static class InstallCommands
 
         public void AfterInstall(ParseResult pr, InstallOptions options, InstallResult result)
         {
-            if (pr.GetValue(BoundImages) is not ("stored" or "skip" or "pull"))
-            {
-                throw new OstreeException($"--bound-images {pr.GetValue(BoundImages)}: expected stored, skip or pull");
-            }
-
             if (pr.GetValue(RunFetchCheck))
             {
                 var target = options.Target ?? options.Source;

@@ -42,6 +42,9 @@ public sealed record InstallOptions
     /// <summary>Registry credentials and TLS options.</summary>
     public RegistryOptions? Registry { get; init; }
 
+    /// <summary><c>--bound-images</c>: <c>stored</c>, <c>pull</c> or <c>skip</c> (logically bound images).</summary>
+    public string BoundImages { get; init; } = "stored";
+
     /// <summary>Progress lines.</summary>
     public Action<string> Log { get; init; } = _ => { };
 }
@@ -113,6 +116,13 @@ public static class Installer
         foreach (var w in config?.Warnings ?? [])
         {
             log("warning: " + w);
+        }
+
+        // Logically bound images live in containers-storage, which there is none of here: refused unless skipped.
+        if (options.BoundImages != "skip" && Trees.TreeLookup.Find(repo, commit, "usr/lib/bootc/bound-images.d") is { IsFile: false } bound
+            && repo.LoadDirTree(bound.Tree).Files.Count > 0)
+        {
+            throw new InstallException($"{options.Source.Image} has logically bound images (/usr/lib/bootc/bound-images.d), which need a container storage: pass --bound-images=skip to install without them");
         }
 
         var stateroot = options.Stateroot ?? config?.Stateroot ?? "default";
