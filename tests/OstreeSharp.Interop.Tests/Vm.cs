@@ -122,6 +122,19 @@ internal static class Vm
     }
 
     /// <summary>
+    /// The test version (<c>/usr/share/ostree-sharp-test/version</c>) of the deployment the default entry boots: its
+    /// <c>ostree=</c> link followed on the root filesystem, as the initramfs follows it, read without the journal.
+    /// </summary>
+    public static string DefaultVersion(string disk, string workDir)
+    {
+        var parts = Partitions(disk);
+        var (_, options, _, _) = DefaultEntry(disk, parts["boot"], workDir);
+        var ostree = options.Split(' ').Single(o => o.StartsWith("ostree=", StringComparison.Ordinal))["ostree=".Length..];
+        var fs = $"{disk}?offset={parts["root"].ToString(CultureInfo.InvariantCulture)}";
+        return Tools.Run("debugfs", ["-c", "-R", $"cat {ostree}/usr/share/ostree-sharp-test/version", fs]).Ok("debugfs cat version").Trim();
+    }
+
+    /// <summary>
     /// Boots <paramref name="disk"/> with <paramref name="data"/> as the second disk until the guest powers off, or
     /// kills QEMU (SIGKILL) <paramref name="killAfter"/> after the agent printed <paramref name="killMark"/>.
     /// </summary>

@@ -187,6 +187,10 @@ public sealed partial class OstreeSysroot
         // The commit point.
         Native.Rename(Combine("boot/loader.tmp"), Combine("boot/loader"));
         Native.FsyncPath(Combine("boot"));
+
+        // The rename is only in the journal until it is checkpointed: on the booted host, freeze and thaw /boot
+        // again so that a loader that does not replay the journal (GRUB on XFS or ext4) boots the new entries.
+        FreezeBootIfBooted();
         FaultPoint.Hit("full-after-commit");
     }
 
@@ -286,7 +290,12 @@ public sealed partial class OstreeSysroot
 
         Native.SyncFs(Path);
         Native.SyncFs(Combine("boot"));
-        if (IsBootedHostRoot && !DebugOpt("no-freeze"))
+        FreezeBootIfBooted();
+    }
+
+    private void FreezeBootIfBooted()
+    {
+        if (IsBootedHostRoot && !DebugOpt("skip-sync") && !DebugOpt("no-freeze"))
         {
             Native.FreezeThaw(Combine("boot"));
         }
