@@ -4,6 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-peers.sh
+# Newer peers from Debian forky (ostree 2026.4, mkcomposefs 1.0.8, skopeo 1.22, cosign 3.1), run through
+# bubblewrap; built once into /var/tmp/forky-peers (about 3 minutes), reused afterwards.
+export OSTREE_SHARP_FORKY_BIN=${OSTREE_SHARP_FORKY_BIN:-/var/tmp/forky-peers/bin}
+bash scripts/forky-peers.sh "$(dirname "$OSTREE_SHARP_FORKY_BIN")" >/dev/null
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 # The interop tests run the command as users get it: the native (AOT) binary.
 dotnet publish src/OstreeSharp.Cli -c Release -r linux-x64 -p:PublishAot=true -o artifacts/bin -v quiet -nologo

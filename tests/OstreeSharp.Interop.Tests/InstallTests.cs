@@ -166,6 +166,14 @@ public sealed class InstallTests : IDisposable
         Assert.Contains("options root=LABEL=root rw console=ttyS0 quiet image.karg=1 mitigations=auto console=hvc0 ostree=", entry, StringComparison.Ordinal);
         Tools.Ostree("fsck", "--repo=" + Path.Combine(root, "ostree/repo")).Ok("ostree fsck");
 
+        // A failed installation takes back what it wrote.
+        var failed = _tmp["failed"];
+        Directory.CreateDirectory(Path.Combine(failed, "boot"));
+        var missing = Tools.Ours("install", "to-filesystem", failed, "--source-imgref", $"oci:{_tmp["no-such-layout"]}:1", "--root-mount-spec", "LABEL=root");
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Equal(["boot"], Directory.EnumerateFileSystemEntries(failed).Select(Path.GetFileName));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(failed, "boot")));
+
         // A folder that already holds files is refused, unless told to wipe it.
         var busy = _tmp["busy"];
         Directory.CreateDirectory(busy);

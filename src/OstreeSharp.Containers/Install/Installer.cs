@@ -97,6 +97,21 @@ public static class Installer
         }
 
         PrepareTarget(root, replace);
+        var before = Snapshot(root);
+        try
+        {
+            return await InstallIntoAsync(root, rootMountSpec, bootMountSpec, options, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Nothing half-written: what this installation added to the target goes again.
+            RemoveAdded(root, before);
+            throw;
+        }
+    }
+
+    private static async Task<InstallResult> InstallIntoAsync(string root, string rootMountSpec, string? bootMountSpec, InstallOptions options, CancellationToken cancellationToken)
+    {
         var log = options.Log;
         log($"Installing image: {options.Source}");
         var sysroot = OstreeSysroot.InitFs(root, modern: true);
@@ -180,8 +195,8 @@ public static class Installer
 
         if (options.RootSshAuthorizedKeys is { } keys)
         {
-            var home = Native.TryLStat(Path.Combine(deployRoot, "root"), out var st) && (st.Mode & 0xF000) == 0xA000
-                ? File.ResolveLinkTarget(Path.Combine(deployRoot, "root"), false)?.ToString().TrimStart('/') ?? "root" : "root";
+            // As bootc: /root resolved now when it is a link into /var (var/roothome), so tmpfiles.d writes there.
+            var home = new FileInfo(Path.Combine(deployRoot, "root")).LinkTarget?.TrimStart('/') ?? "root";
             var line = $"f~ /{home}/.ssh/authorized_keys 600 root root - {Convert.ToBase64String(Encoding.UTF8.GetBytes(keys))}\n";
             Directory.CreateDirectory(Path.Combine(deployRoot, "etc/tmpfiles.d"));
             WriteEtcFile(deployRoot, "tmpfiles.d/bootc-root-ssh.conf", line);
@@ -306,20 +321,51 @@ public static class Installer
         }
     }
 
+    // The entries of the target and of its boot folder before the installation.
+    private static HashSet<string> Snapshot(string root)
+    {
+        var set = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var dir in new[] { root, Path.Combine(root, "boot") })
+        {
+            if (Directory.Exists(dir))
+            {
+                foreach (var e in Directory.EnumerateFileSystemEntries(dir))
+                {
+                    set.Add(e);
+                }
+            }
+        }
+
+        return set;
+    }
+
+    private static void RemoveAdded(string root, HashSet<string> before)
+    {
+        foreach (var e in Snapshot(root).Where(e => !before.Contains(e) && e != Path.Combine(root, "boot")).OrderByDescending(e => e.Length))
+        {
+            ClearImmutable(e);
+            FileUtil.DeleteAny(e);
+        }
+    }
+
+    private static void ClearImmutable(string path)
+    {
+        var deploy = Path.Combine(path, "deploy");
+        if (Path.GetFileName(path) == "ostree" && Directory.Exists(deploy))
+        {
+            foreach (var d in Directory.EnumerateDirectories(deploy).SelectMany(os => Directory.Exists(Path.Combine(os, "deploy")) ? Directory.EnumerateDirectories(Path.Combine(os, "deploy")) : []))
+            {
+                Native.SetImmutable(d, false);
+            }
+        }
+    }
+
     // Deployment folders are immutable (chattr +i) as libostree leaves them: cleared before the staging goes.
     private static void RemoveStaging(string staging)
     {
         try
         {
-            var deploy = Path.Combine(staging, "root/ostree/deploy");
-            if (Directory.Exists(deploy))
-            {
-                foreach (var d in Directory.EnumerateDirectories(deploy).SelectMany(os => Directory.Exists(Path.Combine(os, "deploy")) ? Directory.EnumerateDirectories(Path.Combine(os, "deploy")) : []))
-                {
-                    Native.SetImmutable(d, false);
-                }
-            }
-
+            ClearImmutable(Path.Combine(staging, "root/ostree"));
             FileUtil.DeleteAny(staging);
         }
         catch (IOException)
