@@ -130,13 +130,30 @@ internal static class Vm
         var parts = Partitions(disk);
         var (_, options, _, _) = DefaultEntry(disk, parts["boot"], workDir);
         var ostree = options.Split(' ').Single(o => o.StartsWith("ostree=", StringComparison.Ordinal))["ostree=".Length..];
-        var fs = $"{disk}?offset={parts["root"].ToString(CultureInfo.InvariantCulture)}";
-
         // The kernel replays the root filesystem's journal when the initramfs mounts it (the boot link farm's
         // switch lives there); the boot filesystem above was read as the loader reads it, without a replay.
-        var replay = Tools.Run("e2fsck", ["-E", "journal_only", "-p", fs]);
-        Assert.True(replay.ExitCode is 0 or 1, "e2fsck -E journal_only: " + replay.Stderr + replay.Stdout);
-        return Tools.Run("debugfs", ["-c", "-R", $"cat {ostree}/usr/share/ostree-sharp-test/version", fs]).Ok("debugfs cat version").Trim();
+        // e2fsck loses ?offset= when it reopens after a replay: the partition is copied out (sparse) first.
+        var copy = Path.Combine(workDir, "root-partition.img");
+        var (offset, size) = (parts["root"], PartitionSizes(disk)["root"]);
+        Tools.Run("dd", [$"if={disk}", $"of={copy}", "bs=1M", $"skip={offset >> 20}", $"count={size >> 20}", "conv=sparse", "status=none"]).Ok("dd root partition");
+        try
+        {
+            var replay = Tools.Run("e2fsck", ["-E", "journal_only", "-p", copy]);
+            Assert.True(replay.ExitCode is 0 or 1, "e2fsck -E journal_only: " + replay.Stderr + replay.Stdout);
+            return Tools.Run("debugfs", ["-c", "-R", $"cat {ostree}/usr/share/ostree-sharp-test/version", copy]).Ok("debugfs cat version").Trim();
+        }
+        finally
+        {
+            File.Delete(copy);
+        }
+    }
+
+    /// <summary>The partitions of a disk image: name to size in bytes.</summary>
+    public static Dictionary<string, long> PartitionSizes(string disk)
+    {
+        using var doc = JsonDocument.Parse(Tools.Run("sfdisk", ["--json", disk]).Ok("sfdisk --json"));
+        return doc.RootElement.GetProperty("partitiontable").GetProperty("partitions").EnumerateArray()
+            .ToDictionary(p => p.GetProperty("name").GetString() ?? string.Empty, p => p.GetProperty("size").GetInt64() * 512, StringComparer.Ordinal);
     }
 
     /// <summary>
