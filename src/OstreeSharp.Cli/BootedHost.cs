@@ -43,9 +43,17 @@ internal static class BootedHost
         }
 
         psi.Environment[Marker] = "1";
-        using var p2 = Process.Start(psi) ?? throw new OstreeException("unshare: could not start");
-        p2.WaitForExit();
-        return p2.ExitCode;
+        try
+        {
+            using var p2 = Process.Start(psi) ?? throw new System.ComponentModel.Win32Exception("could not start");
+            p2.WaitForExit();
+            return p2.ExitCode;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            Console.Error.WriteLine($"error: {string.Join(", ", readOnly)} read-only and unshare(1) could not be run to make them writable in a private mount namespace: {e.Message}");
+            return 1;
+        }
     }
 
     private static bool ChangesSysroot(string[] args)

@@ -170,7 +170,7 @@ internal static class Vm
         {
             "-machine", "q35", "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2", "-m", "2048",
             "-nic", "none", "-nographic", "-no-reboot", "-monitor", "none", "-serial", "file:" + log,
-            "-kernel", kernel, "-initrd", initrd, "-append", options + " console=ttyS0",
+            "-kernel", kernel, "-initrd", initrd, "-append", options,
             "-drive", $"file={disk},if=virtio,format=raw,cache=writeback",
         };
         if (data is not null)

@@ -31,7 +31,15 @@ public sealed class GuestFixture : IDisposable
             File.Copy(bin, Path.Combine(overlay, "usr/bin/ostree-sharp"));
             File.WriteAllText(Path.Combine(overlay, "usr/share/ostree-sharp-test/version"), v + "\n");
             File.WriteAllText(Path.Combine(overlay, "usr/etc/ostree-sharp-release"), $"release {v}\n");
-            File.WriteAllText(Path.Combine(overlay, "usr/lib/bootc/install/50-test.toml"), "[install.filesystem.root]\ntype = \"ext4\"\n[install]\nkargs = [\"console=ttyS0\", \"panic=5\"]\n");
+            // The image's kernel arguments: the serial console, and what makes a boot under TCG fast
+            // (tests/vm/build-guest.sh says why each helps).
+            File.WriteAllText(Path.Combine(overlay, "usr/lib/bootc/install/50-test.toml"), """
+                [install.filesystem.root]
+                type = "ext4"
+                [install]
+                kargs = ["console=ttyS0", "panic=5", "norandmaps", "mitigations=off", "tsc=reliable", "systemd.show_status=error",
+                    "systemd.tty.term.console=vt220", "systemd.tty.rows.console=24", "systemd.tty.columns.console=80"]
+                """);
             Tools.Ours("commit", "--repo=" + repo, "--branch=guest/" + v, "--bootable", "--tree=dir=" + Root, "--tree=dir=" + overlay,
                 "--owner-uid=0", "--owner-gid=0", $"--subject=guest {v}", $"--add-metadata-string=version={v}").Ok("commit " + v);
             Tools.Ours("container", "encapsulate", "--repo=" + repo, "--label=containers.bootc=1", "guest/" + v, $"oci:{Images}:{v}").Ok("encapsulate " + v);

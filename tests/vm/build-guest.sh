@@ -3,7 +3,7 @@
 # forky (testing) laid out as a bootable ostree/bootc image, ready for
 # `ostree-sharp commit --bootable` (or `ostree commit`) and deploy.
 #
-# Usage (as root, on Debian 12 or later):  tests/vm/build-guest.sh CACHE_DIR
+# Usage (as root to build; on Debian 12 or later):  tests/vm/build-guest.sh CACHE_DIR
 # Writes CACHE_DIR/rootfs/ (the image root) and CACHE_DIR/kver (its kernel
 # version); nothing is done when CACHE_DIR/stamp holds the hash of this script
 # and of tests/vm/guest/* (plus $PREPARE_ROOT_CONF, when set).
@@ -25,7 +25,23 @@
 #   - ostree-sharp-test.service (/usr/libexec/ostree-sharp-test/agent.sh)
 #     reports the boot in "OSTREE-SHARP-TEST ..." console lines, runs run.sh
 #     of the scratch disk /dev/vdb if any, and powers off;
-#   - /usr/share/ostree-sharp-test/version holds "v1".
+#   - /usr/share/ostree-sharp-test/version holds "v1";
+#   - a failed boot (emergency.target, initramfs or system) prints the end of
+#     the journal and powers off instead of waiting for a login.
+#
+# Kernel arguments for a fast boot under QEMU TCG, besides the entry's own:
+#   norandmaps      no ASLR from PID 1 on: TCG before QEMU 8.0 keys translated
+#                   code by virtual address, so randomized mappings make every
+#                   exec translate ld.so and the libraries anew (2x faster boot;
+#                   the guest's sysctl.d sets the same after its first seconds)
+#   mitigations=off no retpolines, RSB filling... (emulated, they cost)
+#   tsc=reliable    no clocksource watchdog (TCG's TSC is the host clock); the
+#                   watchdog otherwise moves long runs to the slow HPET
+#   systemd.show_status=error   fewer console writes (failures still shown)
+#   systemd.tty.term.console=vt220 systemd.tty.rows.console=24
+#   systemd.tty.columns.console=80   systemd does not query the serial
+#                   "terminal" (which never answers) for its name and size
+#   ostree.prepare-root.composefs=0|1   overrides prepare-root.conf of the initramfs
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
