@@ -50,6 +50,14 @@ public sealed partial class OstreeSysroot
             SyncAll();
             FaultPoint.Hit("sub-before-rename");
             ReplaceSymlink($"boot.{BootVersion}.{newSub}", Combine($"ostree/boot.{BootVersion}"));
+
+            // The commit point of this swap is on the root filesystem: made durable before the command returns
+            // (libostree leaves it to a later sync; a power cut right after could still boot the old deployment).
+            if (!DebugOpt("skip-sync"))
+            {
+                Native.FsyncPath(Combine("ostree"));
+            }
+
             FaultPoint.Hit("sub-after-rename");
             message = $"Transaction complete; bootconfig swap: no; bootversion: boot.{BootVersion}.{newSub}, deployment count change: {change}";
         }
