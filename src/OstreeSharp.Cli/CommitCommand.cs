@@ -52,6 +52,7 @@ internal static class CommitCommand
         var skipUnchanged = new Option<bool>("--skip-if-unchanged") { Description = "If the contents are unchanged from previous commit, do nothing" };
         var consume = new Option<bool>("--consume") { Description = "Consume (delete) content after commit (for local directories)" };
         var sizes = new Option<bool>("--generate-sizes") { Description = "Generate size information along with commit metadata" };
+        var composefsMeta = new Option<bool>("--generate-composefs-metadata") { Description = "Generate composefs commit metadata" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
         var sign = new Option<string[]>("--sign") { Description = "Sign the commit with this ed25519 secret key (base64)" };
         var signFromFile = new Option<string?>("--sign-from-file") { Description = "Sign the commit with the ed25519 secret keys in FILE" };
@@ -63,7 +64,7 @@ internal static class CommitCommand
         var selinuxFromBase = new Option<bool>("--selinux-policy-from-base", "-P") { Description = "Set SELinux labels based on first --tree argument" };
         var labelingEpoch = new Option<int>("--selinux-labeling-epoch") { Description = "0 (default, as libostree 2022.7): label /usr/etc paths as themselves; 1: label them as the /etc paths they become" };
         var path = new Argument<string?>("PATH") { Arity = ArgumentArity.ZeroOrOne, Description = "Directory to commit" };
-        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, filterLayer, skipUnchanged, consume, sizes, json, sign, signFromFile, signType, gpgSign, selinuxPolicy, selinuxFromBase, labelingEpoch })
+        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, filterLayer, skipUnchanged, consume, sizes, composefsMeta, json, sign, signFromFile, signType, gpgSign, selinuxPolicy, selinuxFromBase, labelingEpoch })
         {
             cmd.Options.Add(o);
         }
@@ -161,6 +162,7 @@ internal static class CommitCommand
                 NoBindings = pr.GetValue(noBindings),
                 Bootable = pr.GetValue(bootable),
                 GenerateSizes = pr.GetValue(sizes),
+                GenerateComposefsMetadata = pr.GetValue(composefsMeta),
                 SkipIfUnchanged = pr.GetValue(skipUnchanged),
                 Signers = [.. gpgKeys.Select(g => new CommitSigner(Signing.GpgCommitSigner.MetadataKey, data => Signing.GpgCommitSigner.SignBytes(g.Key, g.Public, data))),
                            .. signKeys.Select(k => new CommitSigner(Signing.Ed25519CommitSigner.MetadataKey, data => k.Sign(data)))],

@@ -391,88 +391,14 @@ public class ComposefsTests(ITestOutputHelper output)
         var commitId = repo.Resolve("t");
         var commit = repo.LoadCommit(commitId);
 
-        var withDigests = OstreeComposefsTree(repo, commit, computeDigests: true);
+        var withDigests = OstreeComposefs.BuildTree(repo, commitId, ComposefsVerity.Required);
         var ours = ComposefsWriter.ToArray(withDigests, ComposefsWriteOptions.Ostree);
         Assert.Null(DescribeDifference(ours, File.ReadAllBytes(verity)));
-        Assert.Null(DescribeDifference(ComposefsWriter.ToArray(OstreeComposefsTree(repo, commit, computeDigests: false)), File.ReadAllBytes(noVerity)));
+        Assert.Null(DescribeDifference(ComposefsWriter.ToArray(OstreeComposefs.BuildTree(repo, commitId, ComposefsVerity.None)), File.ReadAllBytes(noVerity)));
 
         // The digest ostree put in the commit metadata (ostree.composefs.digest.v0).
         var expected = commit.Metadata.Lookup("ostree.composefs.digest.v0")!.GetBytes();
         Assert.Equal(expected, ComposefsWriter.ComputeFsVerityDigest(withDigests));
-    }
-
-    /// <summary>
-    /// Builds the tree ostree 2026.4 hands to libcomposefs (ostree-repo-composefs.c): the commit
-    /// root as "root" with dirmeta owner, mode and xattrs; files with mode, owner and xattrs in
-    /// stored order, size (0 for symlinks), the bare-mode loose object path as payload of
-    /// non-empty files and optionally their fs-verity digest; mtime 0 everywhere; and usr, etc,
-    /// boot, var, sysroot created (0755 root) when missing.
-    /// </summary>
-    private static ComposefsNode OstreeComposefsTree(OstreeRepo repo, Commit commit, bool computeDigests)
-    {
-        static ComposefsNode DirNode(DirMeta m)
-        {
-            var n = new ComposefsNode(m.Mode) { Uid = m.Uid, Gid = m.Gid };
-            foreach (var x in m.Xattrs.Items)
-            {
-                n.SetXattr(x.Name, x.Value);
-            }
-
-            return n;
-        }
-
-        var root = DirNode(repo.LoadDirMeta(commit.RootMeta));
-        var stack = new Stack<(ComposefsNode Node, Checksum Tree)>();
-        stack.Push((root, commit.RootTree));
-        while (stack.Count > 0)
-        {
-            var (dir, treeId) = stack.Pop();
-            var dt = repo.LoadDirTree(treeId);
-            foreach (var f in dt.Files)
-            {
-                var c = repo.LoadContent(f.Checksum);
-                var h = c.Header;
-                var n = new ComposefsNode(h.Mode) { Uid = h.Uid, Gid = h.Gid, Size = h.IsSymlink ? 0 : (ulong)c.Size };
-                if (h.IsSymlink)
-                {
-                    n.PayloadString = h.SymlinkTarget;
-                }
-                else if (c.Size != 0)
-                {
-                    var hex = f.Checksum.ToHex();
-                    n.PayloadString = $"{hex[..2]}/{hex[2..]}.file";
-                    if (computeDigests)
-                    {
-                        using var data = c.OpenData();
-                        n.SetFsVerityDigestFromContent(data);
-                    }
-                }
-
-                foreach (var x in h.Xattrs.Items)
-                {
-                    n.SetXattr(x.Name, x.Value);
-                }
-
-                dir.AddChild(f.Name, n);
-            }
-
-            foreach (var d in dt.Dirs)
-            {
-                var n = DirNode(repo.LoadDirMeta(d.MetaChecksum));
-                dir.AddChild(d.Name, n);
-                stack.Push((n, d.TreeChecksum));
-            }
-        }
-
-        foreach (var name in new[] { "usr", "etc", "boot", "var", "sysroot" })
-        {
-            if (root.GetChild(name) is null)
-            {
-                root.AddChild(name, ComposefsNode.CreateDirectory());
-            }
-        }
-
-        return root;
     }
 
     // ---- comparison helpers ----

@@ -108,6 +108,23 @@ public sealed class KeyFile
         };
     }
 
+    /// <summary>
+    /// A yes/no/maybe value as libostree reads one: <c>maybe</c>, or a boolean written
+    /// <c>yes</c>/<c>true</c>/<c>1</c> or <c>no</c>/<c>false</c>/<c>0</c> (surrounding blanks ignored).
+    /// </summary>
+    /// <exception cref="OstreeFormatException">Any other value.</exception>
+    public Tristate GetTristate(string group, string key, Tristate defaultValue) =>
+        Get(group, key) is { } v ? ParseTristate(v.Trim(), $"config key {group}.{key}") : defaultValue;
+
+    /// <summary>Parses a yes/no/maybe value (see <see cref="GetTristate"/>); <paramref name="what"/> names it in the error.</summary>
+    public static Tristate ParseTristate(string value, string what) => value switch
+    {
+        "maybe" => Tristate.Maybe,
+        "yes" or "true" or "1" => Tristate.Yes,
+        "no" or "false" or "0" => Tristate.No,
+        _ => throw new OstreeFormatException($"{what}: Invalid tri-state value: {value}"),
+    };
+
     /// <summary>A list value split on <c>;</c> (and <c>,</c> when asked).</summary>
     public IReadOnlyList<string> GetList(string group, string key) =>
         Get(group, key)?.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) ?? [];
@@ -232,4 +249,17 @@ public sealed class KeyFile
 
         return sb.ToString();
     }
+}
+
+/// <summary>A configuration value that may also be "maybe" (libostree's OtTristate).</summary>
+public enum Tristate
+{
+    /// <summary>Off.</summary>
+    No,
+
+    /// <summary>Used when possible.</summary>
+    Maybe,
+
+    /// <summary>Required.</summary>
+    Yes,
 }

@@ -42,6 +42,33 @@ public sealed partial class OstreeRepo
     /// <summary>The collection id, if configured.</summary>
     public string? CollectionId => Config.Get("core", "collection-id");
 
+    /// <summary>
+    /// <c>ex-integrity.composefs</c>: whether deployments from this repository get a composefs image
+    /// even when their prepare-root.conf does not ask for one.
+    /// </summary>
+    public Tristate ComposefsWanted => Config.GetTristate("ex-integrity", "composefs", Tristate.No);
+
+    /// <summary>
+    /// Whether objects get fs-verity enabled as they are written, as libostree decides it:
+    /// <c>ex-integrity.fsverity</c> (default maybe when composefs is wanted), else the older
+    /// <c>ex-fsverity.required</c> (yes) and <c>ex-fsverity.opportunistic</c> (maybe).
+    /// </summary>
+    public Tristate FsVerityWanted
+    {
+        get
+        {
+            var wanted = Config.GetTristate("ex-integrity", "fsverity", ComposefsWanted != Tristate.No ? Tristate.Maybe : Tristate.No);
+            if (wanted != Tristate.No)
+            {
+                return wanted;
+            }
+
+            return Config.GetBoolean("ex-fsverity", "required", false) ? Tristate.Yes
+                : Config.GetBoolean("ex-fsverity", "opportunistic", false) ? Tristate.Maybe
+                : Tristate.No;
+        }
+    }
+
     /// <summary>Creates a repository as <c>ostree init</c> does; an existing repository of the same mode is opened.</summary>
     public static OstreeRepo Create(string path, RepoMode mode, string? collectionId = null)
     {
@@ -183,12 +210,15 @@ public sealed partial class OstreeRepo
     }
 
     /// <summary>Opens a content object in any mode.</summary>
-    public ContentObject LoadContent(Checksum checksum)
+    public ContentObject LoadContent(Checksum checksum) =>
+        TryLoadContentAt(checksum, ObjectPath(checksum, ObjectType.File)) ?? throw new ObjectNotFoundException($"No such content object {checksum}");
+
+    /// <summary>Opens the content object stored at <paramref name="path"/> (the repository's or a transaction's), or null when there is none.</summary>
+    internal ContentObject? TryLoadContentAt(Checksum checksum, string path)
     {
-        var path = ObjectPath(checksum, ObjectType.File);
         if (!Native.TryLStat(path, out var st))
         {
-            throw new ObjectNotFoundException($"No such content object {checksum}");
+            return null;
         }
 
         try

@@ -32,10 +32,12 @@ public sealed class RepoTransaction : IDisposable
     private int _metadataWritten, _contentWritten, _tmpCounter;
     private long _contentBytes;
     private bool _done;
+    private int _fsVerity; // a Tristate; lowered to No when the filesystem turns out to lack fs-verity
 
     internal RepoTransaction(OstreeRepo repo)
     {
         _repo = repo;
+        _fsVerity = (int)repo.FsVerityWanted;
         _repoLock = repo.Lock(exclusive: false);
         var tmp = Path.Combine(repo.Path, "tmp");
         Directory.CreateDirectory(tmp);
@@ -94,6 +96,11 @@ public sealed class RepoTransaction : IDisposable
         var path = StagedPath(checksum, type);
         return Native.TryLStat(path, out _) ? File.ReadAllBytes(path) : null;
     }
+
+    /// <summary>A content object staged by this transaction, else the repository's.</summary>
+    /// <exception cref="ObjectNotFoundException">Neither has it.</exception>
+    public ContentObject LoadContent(Checksum checksum) =>
+        _repo.TryLoadContentAt(checksum, StagedPath(checksum, ObjectType.File)) ?? _repo.LoadContent(checksum);
 
     private string StagedDir(int index)
     {
@@ -210,9 +217,36 @@ public sealed class RepoTransaction : IDisposable
             Native.Rename(tmp, StagedPath(c, type));
             Interlocked.Increment(ref _metadataWritten);
         }
-        else if (Publish(tmp, c, type))
+        else
         {
-            Interlocked.Increment(ref _metadataWritten);
+            ApplyFsVerity(tmp);
+            if (Publish(tmp, c, type))
+            {
+                Interlocked.Increment(ref _metadataWritten);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Enables fs-verity on a new object file as the repository's config asks (<see cref="OstreeRepo.FsVerityWanted"/>):
+    /// required, a filesystem without it is an error; wanted when possible, the first refusal stops the attempts.
+    /// </summary>
+    private void ApplyFsVerity(string path)
+    {
+        var wanted = Volatile.Read(ref _fsVerity);
+        if (wanted == (int)Tristate.No)
+        {
+            return;
+        }
+
+        if (!Native.EnableVerity(path, allowExisting: false))
+        {
+            if (wanted == (int)Tristate.Yes)
+            {
+                throw new OstreeException($"fsverity required but filesystem does not support it: {path}");
+            }
+
+            Volatile.Write(ref _fsVerity, (int)Tristate.No);
         }
     }
 
@@ -387,6 +421,11 @@ public sealed class RepoTransaction : IDisposable
             {
                 // Staged meanwhile by another writer of this transaction.
                 return VerifyOnly(hash, read, size, expected!.Value);
+            }
+
+            if (!header.IsSymlink || _repo.Mode == RepoMode.BareUser)
+            {
+                ApplyFsVerity(path);
             }
 
             var checksum = Checksum.FromHash(hash);

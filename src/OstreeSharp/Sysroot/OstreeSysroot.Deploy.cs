@@ -166,6 +166,7 @@ public sealed partial class OstreeSysroot
 
         new Checkout(Repo, new CheckoutOptions { ForceCopyZeroSized = true, ProcessWhiteouts = true }).Run(commit, path, ct);
         FaultPoint.Hit("after-checkout");
+        WriteComposefsImage(commit, path);
         var varDir = System.IO.Path.Combine(path, "var");
         if (Directory.Exists(varDir))
         {
@@ -178,6 +179,33 @@ public sealed partial class OstreeSysroot
         PrepareEtc(commit, path, ct);
         var layout = KernelLayout.Find(path);
         return new Deployment(osName, commit, serial, layout.BootChecksum, 0);
+    }
+
+    /// <summary>
+    /// The deployment's <c>.ostree.cfs</c>, when its prepare-root.conf turns composefs on (or the
+    /// repository's <c>ex-integrity.composefs</c> does): with the fs-verity digests the object files
+    /// have, or, when the configuration requires verity, with all of them and checked against the
+    /// commit's <c>ostree.composefs.digest.v0</c>. (ostree 2026.4 writes one for every deployment.)
+    /// </summary>
+    private void WriteComposefsImage(Checksum commit, string root)
+    {
+        PrepareRootConfig config;
+        try
+        {
+            config = PrepareRootConfig.Load(root);
+        }
+        catch (OstreeFormatException e)
+        {
+            throw new OstreeException($"Parsing prepare-root config of commit {commit}: {e.Message}", e);
+        }
+
+        if (config.Composefs == Tristate.No && Repo.ComposefsWanted != Tristate.Yes)
+        {
+            return;
+        }
+
+        var verity = config.RequireVerity ? Composefs.ComposefsVerity.Required : Composefs.ComposefsVerity.IfPresent;
+        Composefs.OstreeComposefs.WriteDeploymentImage(Repo, commit, verity, root);
     }
 
     private void PrepareEtc(Checksum commit, string root, CancellationToken ct)

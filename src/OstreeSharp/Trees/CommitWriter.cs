@@ -47,6 +47,9 @@ public sealed class CommitRequest
     /// <summary>Add <c>ostree.sizes</c>.</summary>
     public bool GenerateSizes { get; init; }
 
+    /// <summary>Add <c>ostree.composefs.digest.v0</c>, the fs-verity digest of the commit's composefs image.</summary>
+    public bool GenerateComposefsMetadata { get; init; }
+
     /// <summary>Skip the commit when the tree equals the parent's.</summary>
     public bool SkipIfUnchanged { get; init; }
 
@@ -125,6 +128,13 @@ public static class CommitWriter
                 entries.Add(new("ostree.linux", GVariantValue.FromString(kver)));
             }
 
+            entries = GHashTableOrder.Reorder(entries);
+        }
+
+        if (req.GenerateComposefsMetadata)
+        {
+            // libostree adds it through a GVariantDict, after the bootable keys.
+            entries.Add(new(Composefs.OstreeComposefs.DigestMetadataKey, GVariantValue.FromBytes(Composefs.OstreeComposefs.ComputeCommitDigest(tx, tree, meta))));
             entries = GHashTableOrder.Reorder(entries);
         }
 
