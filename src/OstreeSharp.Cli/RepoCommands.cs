@@ -35,9 +35,11 @@ internal static class RepoCommands
         var subpath = new Option<string?>("--subpath") { Description = "Checkout sub-directory PATH" };
         var requireHl = new Option<bool>("--require-hardlinks", "-H") { Description = "Do not fall back to full copies if hardlinking fails" };
         var forceCopy = new Option<bool>("--force-copy", "-C") { Description = "Never hardlink (but may reflink if available)" };
+        var composefs = new Option<bool>("--composefs") { Description = "Only create a composefs blob" };
+        var composefsNoVerity = new Option<bool>("--composefs-noverity") { Description = "Only create a composefs blob, and disable fsverity" };
         var rev = new Argument<string>("COMMIT");
         var dest = new Argument<string?>("DESTINATION") { Arity = ArgumentArity.ZeroOrOne };
-        foreach (var o in new Option[] { user, union, unionAdd, subpath, requireHl, forceCopy })
+        foreach (var o in new Option[] { user, union, unionAdd, subpath, requireHl, forceCopy, composefs, composefsNoVerity })
         {
             cmd.Options.Add(o);
         }
@@ -59,6 +61,19 @@ internal static class RepoCommands
             var repo = CliSupport.OpenRepo(pr);
             var r = pr.GetValue(rev)!;
             var commit = repo.Resolve(r);
+            if (pr.GetValue(composefs) || pr.GetValue(composefsNoVerity))
+            {
+                // The composefs image of the commit, written to DESTINATION; ostree takes none of the tree options with it.
+                if (pr.GetValue(requireHl) || pr.GetValue(forceCopy) || pr.GetValue(unionAdd) || pr.GetValue(subpath) is not null)
+                {
+                    throw new ArgumentException("Specified options are incompatible with --composefs");
+                }
+
+                var verity = pr.GetValue(composefsNoVerity) ? Composefs.ComposefsVerity.None : Composefs.ComposefsVerity.Required;
+                Composefs.OstreeComposefs.WriteImageFile(repo, commit, verity, pr.GetValue(dest) ?? r);
+                return 0;
+            }
+
             var options = new CheckoutOptions
             {
                 UserMode = pr.GetValue(user),

@@ -86,6 +86,11 @@ public sealed class ComposefsInteropTests : IDisposable
             cp "$W/ours/ostree/deploy/exampleos/deploy/$C.0/.ostree.cfs" "$OUT/ours.cfs"
             stat -c %a "$W/ours/ostree/deploy/exampleos/deploy/$C.0/.ostree.cfs" > "$OUT/ours.mode"
             "$REAL" show --repo="$W/real/ostree/repo" --print-metadata-key=ostree.composefs.digest.v0 "$C" > "$OUT/real.digest"
+            # checkout --composefs (every digest, checked against the commit) and --composefs-noverity.
+            "$REAL" checkout --repo="$W/real/ostree/repo" --composefs "$C" "$OUT/real-checkout.cfs"
+            OURS checkout --repo="$W/ours/ostree/repo" --composefs "$C" "$OUT/ours-checkout.cfs"
+            "$REAL" checkout --repo="$W/real/ostree/repo" --composefs-noverity "$C" "$OUT/real-noverity.cfs"
+            OURS checkout --repo="$W/ours/ostree/repo" --composefs-noverity "$C" "$OUT/ours-noverity.cfs"
             """, verityFilesystem: false);
 
         // Same metadata, so the same commit id.
@@ -93,6 +98,9 @@ public sealed class ComposefsInteropTests : IDisposable
         Assert.StartsWith("[byte 0x", File.ReadAllText(Path.Combine(outDir, "real.digest")), StringComparison.Ordinal);
         AssertSameImage(outDir, "real.cfs", "ours.cfs");
         Assert.Equal("644", File.ReadAllText(Path.Combine(outDir, "ours.mode")).Trim());
+        AssertSameImage(outDir, "real-checkout.cfs", "ours-checkout.cfs");
+        AssertSameImage(outDir, "real-noverity.cfs", "ours-noverity.cfs");
+        Assert.NotEqual(File.ReadAllBytes(Path.Combine(outDir, "ours-checkout.cfs")), File.ReadAllBytes(Path.Combine(outDir, "ours-noverity.cfs")));
     }
 
     [Fact]

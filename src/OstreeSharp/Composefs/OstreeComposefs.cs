@@ -77,19 +77,20 @@ public static class OstreeComposefs
     }
 
     /// <summary>
-    /// Writes a deployment's <c>.ostree.cfs</c> into <paramref name="deploymentDir"/> as
-    /// <c>ostree admin deploy</c> does: mode 0644, fs-verity enabled on it when the repository asks
-    /// for it, and with <see cref="ComposefsVerity.Required"/> its digest checked against the
-    /// commit's <see cref="DigestMetadataKey"/>.
+    /// Writes the composefs image of a commit to the file <paramref name="path"/> as libostree's
+    /// ostree_repo_checkout_composefs does (for <c>checkout --composefs</c> and a deployment's
+    /// <c>.ostree.cfs</c>): mode 0644, fs-verity enabled on it when the repository asks for it, and
+    /// with <see cref="ComposefsVerity.Required"/> its digest checked against the commit's
+    /// <see cref="DigestMetadataKey"/>. Returns the image's fs-verity digest.
     /// </summary>
     /// <exception cref="OstreeException">The digests differ, or fs-verity is required and unavailable.</exception>
-    public static byte[] WriteDeploymentImage(OstreeRepo repo, Checksum commit, ComposefsVerity verity, string deploymentDir)
+    public static byte[] WriteImageFile(OstreeRepo repo, Checksum commit, ComposefsVerity verity, string path)
     {
         ArgumentNullException.ThrowIfNull(repo);
         var c = repo.LoadCommit(commit);
         var root = BuildTree(repo, c.RootTree, c.RootMeta, verity, repo.ReadMetadataBytes, repo.LoadContent);
-        var final = Path.Combine(deploymentDir, DeploymentImageName);
-        var tmp = Path.Combine(deploymentDir, DeploymentImageName + ".tmp");
+        var final = Path.GetFullPath(path);
+        var tmp = Path.Combine(Path.GetDirectoryName(final)!, "." + Path.GetFileName(final) + ".tmp");
         byte[] digest;
         try
         {

@@ -205,7 +205,7 @@ public sealed partial class OstreeSysroot
         }
 
         var verity = config.RequireVerity ? Composefs.ComposefsVerity.Required : Composefs.ComposefsVerity.IfPresent;
-        Composefs.OstreeComposefs.WriteDeploymentImage(Repo, commit, verity, root);
+        Composefs.OstreeComposefs.WriteImageFile(Repo, commit, verity, System.IO.Path.Combine(root, Composefs.OstreeComposefs.DeploymentImageName));
     }
 
     private void PrepareEtc(Checksum commit, string root, CancellationToken ct)
