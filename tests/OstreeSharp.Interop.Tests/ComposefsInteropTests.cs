@@ -104,6 +104,31 @@ public sealed class ComposefsInteropTests : IDisposable
     }
 
     [Fact]
+    public void A_podman_style_image_deploys_with_the_composefs_image_ostree_2026_writes_for_its_merge_commit()
+    {
+        // The tree as a container root has it (/etc), in two plain layers, composefs on.
+        var tree = WriteTree("true");
+        Directory.Move(Path.Combine(tree, "usr/etc"), Path.Combine(tree, "etc"));
+        var layout = _tmp["layout"];
+        PlainImages.AddLayer(layout, null, "base", tree);
+        var run = _tmp["run"];
+        Directory.CreateDirectory(Path.Combine(run, "usr/bin"));
+        File.WriteAllText(Path.Combine(run, "usr/bin/tool"), "added by a RUN step\n");
+        PlainImages.AddLayer(layout, "base", "v1", run);
+        var outDir = RunInPrivateMount($$"""
+            OURS container image deploy --sysroot="$W/ours" --stateroot=exampleos --imgref="ostree-unverified-image:oci:{{layout}}:v1" > /dev/null
+            C=$(basename "$(ls -d "$W"/ours/ostree/deploy/exampleos/deploy/*.0)" .0)
+            "$REAL" pull-local --repo="$W/real/ostree/repo" "$W/ours/ostree/repo" "$C" > /dev/null
+            "$REAL" admin deploy --sysroot="$W/real" --os=exampleos "$C"
+            cp "$W/real/ostree/deploy/exampleos/deploy/$C.0/.ostree.cfs" "$OUT/real.cfs"
+            cp "$W/ours/ostree/deploy/exampleos/deploy/$C.0/.ostree.cfs" "$OUT/ours.cfs"
+            """, verityFilesystem: false);
+        AssertSameImage(outDir, "real.cfs", "ours.cfs");
+        var dump = Tools.Run(Path.Combine(ForkyBin, "composefs-info"), ["ls", Path.Combine(outDir, "ours.cfs")]).Ok("composefs-info ls");
+        Assert.Contains("/usr/bin/tool", dump, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Verity_mode_records_every_digest_and_checks_the_commit_as_ostree_2026_does()
     {
         // enabled = verity: the image carries the fs-verity digest of every file, computed from the

@@ -266,7 +266,7 @@ public sealed class ContainerBridgeTests(RegistryFixture registries) : IDisposab
             ("usr/share/", null), ("usr/share/doc/", null), ("usr/share/doc/.wh..wh..opq", string.Empty), ("usr/share/doc/new", "new"),
             ("opt/", null), ("opt/app", "x"), ("run/", null), ("run/pidfile", "1"), ("usr/bin/tool", "tool v2"),
         ]);
-        var derivedDigest = OstreeSharp.TestSupport.TestImages.AddLayer(layout, "base", "derived", gz, diffId);
+        OstreeSharp.TestSupport.TestImages.AddLayer(layout, "base", "derived", gz, diffId);
 
         var host = _tmp["host"];
         Tools.Ours("init", "--repo=" + host, "--mode=bare-user").Ok("init host");
@@ -286,10 +286,8 @@ public sealed class ContainerBridgeTests(RegistryFixture registries) : IDisposab
         Assert.False(File.Exists(Path.Combine(merged, "usr/bin/.wh.gone")));
         Assert.Equal(["new"], Directory.GetFileSystemEntries(Path.Combine(merged, "usr/share/doc")).Select(Path.GetFileName));
         Assert.False(Directory.Exists(Path.Combine(merged, "opt")));
-        var filtered = Tools.Ostree("show", "--repo=" + host, "--print-metadata-key=ostree.tar-filtered", merge).Ok("tar-filtered");
-        Assert.Contains(derivedDigest.ToString(), filtered, StringComparison.Ordinal);
-        Assert.Matches("'opt': (uint32 )?(2|33554432)[,}]", filtered); // ostree prints metadata byteswapped
-        Assert.Matches("'pidfile': (uint32 )?(1|16777216)[,}]", filtered);
+        // What was dropped is reported, not recorded: the merge commit is the same on every host (as ostree-ext's).
+        Assert.Equal(1, Tools.Ostree("show", "--repo=" + host, "--print-metadata-key=ostree.tar-filtered", merge).ExitCode);
         var refs = Tools.Ours("refs", "--repo=" + host).Ok("refs").Split('\n');
         Assert.Equal(2, refs.Count(r => r.StartsWith("ostree/container/blob/", StringComparison.Ordinal)));
         Assert.Equal(baseCommit, Tools.Ostree("rev-parse", "--repo=" + host, "ostree/container/blob/" + OstreeSharp.Containers.Bridge.RefEscape.Escape(Tools.Ours("container", "image", "metadata", "--repo=" + host, $"oci:{layout}:derived").Ok("metadata").Split("\"digest\":\"")[2].Split('"')[0])).Ok("base layer ref"));

@@ -182,6 +182,56 @@ public sealed class SelinuxTests(SelinuxRootFixture fixture) : IClassFixture<Sel
     }
 
     [Fact]
+    public void A_podman_style_image_is_labelled_from_the_policy_inside_it_and_its_layers_share_the_labelled_objects()
+    {
+        // Layer 1: the small root as a container has it (/etc, not /usr/etc), policy included; layer 2: a RUN step.
+        var root = _tmp["plain-root"];
+        foreach (var rel in new[] { "etc/selinux", "usr/bin/ls", "etc/shadow", "usr/lib/os-release", "usr/bin/passwd" })
+        {
+            var from = Path.Combine(fixture.Root, rel.StartsWith("etc/", StringComparison.Ordinal) ? "usr/" + rel : rel);
+            var to = Path.Combine(root, rel);
+            Directory.CreateDirectory(Path.GetDirectoryName(to)!);
+            Tools.Run("cp", ["-a", from, to]).Ok("cp");
+        }
+
+        var layout = _tmp["plain-layout"];
+        PlainImages.AddLayer(layout, null, "base", root);
+        var run = _tmp["plain-run"];
+        Directory.CreateDirectory(Path.Combine(run, "usr/bin"));
+        Directory.CreateDirectory(Path.Combine(run, "etc"));
+        File.WriteAllText(Path.Combine(run, "usr/bin/tool"), "tool");
+        File.WriteAllText(Path.Combine(run, "etc/shadow-"), "backup\n");
+        PlainImages.AddLayer(layout, "base", "derived", run);
+
+        var host = _tmp["plain-host"];
+        Tools.Ours("init", "--repo=" + host, "--mode=bare-user").Ok("init host");
+        var pulled = Tools.Ours("container", "image", "pull", host, $"ostree-unverified-image:oci:{layout}:derived").Ok("pull");
+        Assert.Contains("Relabelled 2 layer(s) with the image's SELinux policy", pulled, StringComparison.Ordinal);
+        var merge = pulled.Split('\n')[^1].Split(" => ")[1];
+        var lines = Tools.Ostree("ls", "--repo=" + host, "-X", merge, "/usr/bin/tool", "/usr/bin/passwd").Ok("ls -X merge").Split('\n');
+        Assert.Contains(":bin_t:", lines.Single(l => l.EndsWith("/usr/bin/tool", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Contains(":passwd_exec_t:", lines.Single(l => l.EndsWith("/usr/bin/passwd", StringComparison.Ordinal)), StringComparison.Ordinal);
+
+        // Every path has the label the real ostree gives the merged tree from its own policy.
+        // (a checkout from an archive copy: files of their own, without the bare-user repository's xattrs)
+        var checkout = _tmp["plain-checkout"];
+        var real = _tmp["plain-real"];
+        Tools.Ostree("init", "--repo=" + real, "--mode=archive").Ok("init real");
+        Tools.Ostree("pull-local", "--repo=" + real, host, merge).Ok("pull-local");
+        Tools.Ostree("checkout", "--repo=" + real, "-U", merge, checkout).Ok("checkout");
+        var relabelled = Tools.Ostree("commit", "--repo=" + real, "-b", "x", "--selinux-policy=" + checkout, "--tree=dir=" + checkout).Ok("ostree commit --selinux-policy");
+        static IEnumerable<string> Labels(string ls) => ls.Split('\n').Select(l => l[(l.IndexOf('{', StringComparison.Ordinal))..]);
+        Assert.Equal(Labels(Tools.Ostree("ls", "--repo=" + real, "-R", "-X", relabelled).Ok("ls real")), Labels(Tools.Ostree("ls", "--repo=" + host, "-R", "-X", merge).Ok("ls ours")));
+
+        // The layer commits carry the same labels (so the same objects), and nothing unlabelled is left behind.
+        var baseLayer = Tools.Ours("refs", "--repo=" + host).Ok("refs").Split('\n').Where(r => r.StartsWith("ostree/container/blob/", StringComparison.Ordinal))
+            .Single(r => Tools.Ostree("ls", "--repo=" + host, r, "/usr/bin").ExitCode == 0 && Tools.Ostree("ls", "--repo=" + host, r, "/usr/bin/passwd").ExitCode == 0);
+        Assert.Contains("passwd_exec_t", Tools.Ostree("ls", "--repo=" + host, "-X", baseLayer, "/usr/bin/passwd").Ok("ls -X layer"), StringComparison.Ordinal);
+        Assert.Contains("No unreachable objects", Tools.Ostree("prune", "--repo=" + host, "--refs-only", "--no-prune").Ok("prune --no-prune"), StringComparison.Ordinal);
+        Tools.Ostree("fsck", "--repo=" + host).Ok("fsck");
+    }
+
+    [Fact]
     public void A_malformed_file_contexts_line_is_named_by_file_and_line()
     {
         var root = _tmp["broken"];

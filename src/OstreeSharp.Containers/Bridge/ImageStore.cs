@@ -184,13 +184,13 @@ public static class ImageStore
     {
         int fromDeltas = 0;
         var layer = layout.OstreeLayer;
-        var blobRef = BlobRef(layer.Digest);
-        var baseCommit = repo.ResolveRev(blobRef, allowMissing: true);
+        var baseCommit = layer is null ? null : repo.ResolveRev(BlobRef(layer.Digest), allowMissing: true);
         var derived = layout.DerivedLayers.Select(l => (Layer: l, Commit: repo.ResolveRev(BlobRef(l.Digest), allowMissing: true))).ToList();
         var chunks = layout.ChunkLayers.Select(l => (Layer: l, Commit: repo.ResolveRev(BlobRef(l.Digest), allowMissing: true))).ToList();
-        int present = (baseCommit is null ? 0 : 1) + derived.Count(d => d.Commit is not null) + chunks.Count(c => c.Commit is not null);
-        int needed = 1 + derived.Count + chunks.Count - present;
-        long neededBytes = (baseCommit is null ? layer.Size : 0) + derived.Concat(chunks).Where(d => d.Commit is null).Sum(d => d.Layer.Size);
+        int baseLayers = layer is null ? 0 : 1;
+        int present = (baseCommit is null ? 0 : baseLayers) + derived.Count(d => d.Commit is not null) + chunks.Count(c => c.Commit is not null);
+        int needed = baseLayers + derived.Count + chunks.Count - present;
+        long neededBytes = (layer is not null && baseCommit is null ? layer.Size : 0) + derived.Concat(chunks).Where(d => d.Commit is null).Sum(d => d.Layer.Size);
         log?.Invoke($"layers already present: {present}; layers needed: {needed} ({FormatSize(neededBytes)})");
         long fetched = 0;
         // Chunk layers in parallel (each in its own transaction); the ostree layer, which needs their objects, after them.
@@ -211,66 +211,77 @@ public static class ImageStore
                 var delta = deltas?.GetValueOrDefault(chunk.Digest);
                 if (await TryDeltaAsync(chunk, delta, d => Unencapsulator.ImportChunkAsync(repo, source, chunk, BlobRef(chunk.Digest), null, d, ct), Logged).ConfigureAwait(false))
                 {
-                    Logged($"Rebuilt ostree chunk {chunk.Digest[..Math.Min(chunk.Digest.Length, 19)]} from a {FormatSize(delta!.Blob.Size)} delta");
+                    Logged($"Rebuilt ostree chunk {Short(chunk.Digest)} from a {FormatSize(delta!.Blob.Size)} delta");
                     Interlocked.Add(ref fetched, delta.Blob.Size);
                     Interlocked.Increment(ref fromDeltas);
                     progress?.Report(Interlocked.Read(ref fetched));
                     return;
                 }
 
-                Logged($"Fetching ostree chunk {chunk.Digest[..Math.Min(chunk.Digest.Length, 19)]} ({FormatSize(chunk.Size)})");
+                Logged($"Fetching ostree chunk {Short(chunk.Digest)} ({FormatSize(chunk.Size)})");
                 await Unencapsulator.ImportChunkAsync(repo, source, chunk, BlobRef(chunk.Digest), null, null, ct).ConfigureAwait(false);
                 Interlocked.Add(ref fetched, chunk.Size);
                 progress?.Report(Interlocked.Read(ref fetched));
             }).ConfigureAwait(false);
 
-        if (baseCommit is null)
+        if (layer is not null && baseCommit is null)
         {
+            var blobRef = BlobRef(layer.Digest);
             var delta = deltas?.GetValueOrDefault(layer.Digest);
             Checksum? rebuilt = null;
             if (await TryDeltaAsync(layer, delta, async d => rebuilt = await Unencapsulator.ImportOstreeLayerAsync(repo, source, layout, image, blobRef, progress, d, cancellationToken).ConfigureAwait(false), log).ConfigureAwait(false))
             {
                 long deltaSize = delta!.Blob.Size;
-                log?.Invoke($"Rebuilt ostree layer {layer.Digest[..Math.Min(layer.Digest.Length, 19)]} from a {FormatSize(deltaSize)} delta");
+                log?.Invoke($"Rebuilt ostree layer {Short(layer.Digest)} from a {FormatSize(deltaSize)} delta");
                 baseCommit = rebuilt ?? throw new InvalidOperationException("delta import returned no commit");
                 fetched += deltaSize;
                 fromDeltas++;
             }
             else
             {
-                log?.Invoke($"Fetching ostree chunk {layer.Digest[..Math.Min(layer.Digest.Length, 19)]} ({FormatSize(layer.Size)})");
+                log?.Invoke($"Fetching ostree chunk {Short(layer.Digest)} ({FormatSize(layer.Size)})");
                 baseCommit = await Unencapsulator.ImportOstreeLayerAsync(repo, source, layout, image, blobRef, progress, null, cancellationToken).ConfigureAwait(false);
                 fetched += layer.Size;
             }
         }
 
-        var filtered = new List<KeyValuePair<string, GVariantValue>>();
-        var layerCommits = new List<Checksum>();
-        bool overlayRoot = derived.Count > 0 && UsesOverlayRoot(repo, baseCommit.Value);
-        foreach (var (l, existing) in derived)
-        {
-            var c = existing;
-            if (c is null)
+        // Derived layers (every layer of an image without an ostree commit), each committed on its own, two at a
+        // time; an image without a base is taken to have a transient (composefs) root, as ostree-ext does, so its
+        // top-level folders other than usr, etc and var are kept.
+        bool overlayRoot = baseCommit is null || (derived.Count > 0 && UsesOverlayRoot(repo, baseCommit.Value));
+        var dropped = new IReadOnlyDictionary<string, int>?[derived.Count];
+        var layerCommits = derived.Select(d => d.Commit).ToArray();
+        await Parallel.ForEachAsync(
+            Enumerable.Range(0, derived.Count).Where(i => derived[i].Commit is null),
+            new ParallelOptions { MaxDegreeOfParallelism = 2, CancellationToken = cancellationToken },
+            async (i, ct) =>
             {
-                log?.Invoke($"Fetching layer {l.Digest[..Math.Min(l.Digest.Length, 19)]} ({FormatSize(l.Size)})");
-                var (imported, dropped) = await LayerMerge.ImportAsync(repo, source, l, BlobRef(l.Digest), overlayRoot, cancellationToken).ConfigureAwait(false);
-                c = imported;
-                fetched += l.Size;
-                if (dropped.Count > 0)
-                {
-                    log?.Invoke("Image contains non-ostree compatible file paths: " + string.Join(' ', dropped.Select(kv => $"{kv.Key}: {kv.Value}")));
-                }
+                var l = derived[i].Layer;
+                Logged($"Fetching layer {Short(l.Digest)} ({FormatSize(l.Size)})");
+                var (imported, filteredPaths) = await LayerMerge.ImportAsync(repo, source, l, BlobRef(l.Digest), overlayRoot, ct).ConfigureAwait(false);
+                layerCommits[i] = imported;
+                dropped[i] = filteredPaths;
+                Interlocked.Add(ref fetched, l.Size);
+                progress?.Report(Interlocked.Read(ref fetched));
+            }).ConfigureAwait(false);
 
-                filtered.Add(new(l.Digest, GVariantValue.FromArray(GVariantType.Parse("{su}"), dropped.Select(kv => GVariantValue.FromDictEntry(GVariantValue.FromString(kv.Key), GVariantValue.FromUInt32((uint)kv.Value))))));
+        // What the filtering dropped is reported, not recorded: the merge commit must not depend on which layers this
+        // host happened to fetch (ostree-ext keeps no such key either).
+        foreach (var d in dropped)
+        {
+            if (d is { Count: > 0 })
+            {
+                log?.Invoke("Image contains non-ostree compatible file paths: " + string.Join(' ', d.Select(kv => $"{kv.Key}: {kv.Value}")));
             }
-
-            layerCommits.Add(c.Value);
         }
 
-        var merge = WriteMergeCommit(repo, image.Image, layout, baseCommit.Value, layerCommits, filtered);
+        var layerRefs = derived.Select((d, i) => (Ref: BlobRef(d.Layer.Digest), Commit: layerCommits[i]!.Value)).ToList();
+        var merge = WriteMergeCommit(repo, image.Image, layout, baseCommit, layerRefs, log);
         PruneLayers(repo);
         return new PullReport(Load(repo, image.Image.ToString(), merge), AlreadyPresent: false, present, needed, fetched) { LayersFromDeltas = fromDeltas };
     }
+
+    private static string Short(string digest) => digest[..Math.Min(digest.Length, 19)];
 
     // Base images with a transient or composefs root keep top-level folders other than usr, etc and var.
     private static bool UsesOverlayRoot(OstreeRepo repo, Checksum baseCommit)
@@ -319,24 +330,61 @@ public static class ImageStore
         return ms.ToArray();
     }
 
-    private static Checksum WriteMergeCommit(OstreeRepo repo, ImageReference image, OstreeImageLayout layout, Checksum baseCommit, IReadOnlyList<Checksum> layerCommits, IReadOnlyList<KeyValuePair<string, GVariantValue>> filtered)
+    // The merge commit: the layers over the base (or over nothing), labelled from the policy of the merged tree when
+    // there are derived layers, and the layer commits relabelled with that policy so that they share the merge's
+    // objects (then the unlabelled objects they held are pruned), as ostree-ext does.
+    private static Checksum WriteMergeCommit(OstreeRepo repo, ImageReference image, OstreeImageLayout layout, Checksum? baseCommit, IReadOnlyList<(string Ref, Checksum Commit)> layers, Action<string>? log)
     {
-        var b = repo.LoadCommit(baseCommit);
-        using var tx = repo.BeginTransaction();
-        var (rootTree, rootMeta) = layerCommits.Count == 0 ? (b.RootTree, b.RootMeta) : LayerMerge.Merge(repo, tx, baseCommit, layerCommits);
-        var metadata = GVariantValue.FromVarDict(
-        [
-            new("ostree.manifest-digest", GVariantValue.FromString(layout.Manifest.Digest.ToString())),
-            new("ostree.manifest", GVariantValue.FromString(Encoding.UTF8.GetString(layout.Manifest.Bytes))),
-            new("ostree.container.image-config", GVariantValue.FromString(Encoding.UTF8.GetString(layout.ConfigBytes))),
-            new("ostree.importer.version", GVariantValue.FromString(ImporterVersion)),
-            new("ostree.tar-filtered", GVariantValue.FromArray(GVariantType.Parse("{sa{su}}"), filtered.Select(kv => GVariantValue.FromDictEntry(GVariantValue.FromString(kv.Key), kv.Value)))),
-        ]);
-        var when = CreatedTime(layout);
-        var commit = new Commit(metadata, null, string.Empty, string.Empty, (ulong)when.ToUnixTimeSeconds(), rootTree, rootMeta);
-        var id = tx.WriteMetadata(ObjectType.Commit, commit.ToBytes());
-        tx.SetRef(ImageRef(image), id);
-        tx.Commit();
+        Checksum id;
+        int relabelled;
+        using (var tx = repo.BeginTransaction())
+        {
+            Checksum rootTree, rootMeta;
+            relabelled = 0;
+            if (layers.Count == 0)
+            {
+                var b = repo.LoadCommit(baseCommit ?? throw new ContainerException($"Image {image} has no layers"));
+                (rootTree, rootMeta) = (b.RootTree, b.RootMeta);
+            }
+            else
+            {
+                var merged = LayerMerge.Merge(repo, tx, baseCommit, [.. layers.Select(l => l.Commit)]);
+                (rootTree, rootMeta) = (merged.Tree, merged.Meta);
+                if (merged.Policy.Contexts is not null)
+                {
+                    foreach (var (layerRef, layerCommit) in layers)
+                    {
+                        if (LayerMerge.Relabel(repo, tx, layerCommit, merged.Policy) is { } relabelledCommit)
+                        {
+                            tx.SetRef(layerRef, relabelledCommit);
+                            relabelled++;
+                        }
+                    }
+                }
+            }
+
+            var metadata = GVariantValue.FromVarDict(
+            [
+                new("ostree.manifest-digest", GVariantValue.FromString(layout.Manifest.Digest.ToString())),
+                new("ostree.manifest", GVariantValue.FromString(Encoding.UTF8.GetString(layout.Manifest.Bytes))),
+                new("ostree.container.image-config", GVariantValue.FromString(Encoding.UTF8.GetString(layout.ConfigBytes))),
+                new("ostree.importer.version", GVariantValue.FromString(ImporterVersion)),
+            ]);
+            var when = CreatedTime(layout);
+            var commit = new Commit(metadata, null, string.Empty, string.Empty, (ulong)when.ToUnixTimeSeconds(), rootTree, rootMeta);
+            id = tx.WriteMetadata(ObjectType.Commit, commit.ToBytes());
+            tx.SetRef(ImageRef(image), id);
+            tx.Commit();
+        }
+
+        if (relabelled > 0)
+        {
+            // The layers' unlabelled objects are now used by nothing (the old layer refs moved): drop them.
+            PruneLayers(repo);
+            var pruned = Trees.Prune.Run(repo, new Trees.PruneOptions { RefsOnly = true });
+            log?.Invoke($"Relabelled {relabelled} layer(s) with the image's SELinux policy; pruned {pruned.Deleted} unlabelled objects");
+        }
+
         return id;
     }
 

@@ -62,18 +62,40 @@ public static class LayerMerge
             cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Applies <paramref name="layers"/> (layer commits, in order) over <paramref name="baseCommit"/> and writes the merged tree.</summary>
-    public static (Checksum Tree, Checksum Meta) Merge(OstreeRepo repo, RepoTransaction tx, Checksum baseCommit, IReadOnlyList<Checksum> layers)
+    /// <summary>
+    /// Applies <paramref name="layers"/> (layer commits, in order) over <paramref name="baseCommit"/> (or, for an image
+    /// without an ostree commit, over nothing: the first layer is the base) and writes the merged tree, labelled from
+    /// the SELinux policy inside it. Returns the tree and that policy (<see cref="SELinux.SePolicy.None"/> when there is
+    /// none).
+    /// </summary>
+    public static (Checksum Tree, Checksum Meta, SELinux.SePolicy Policy) Merge(OstreeRepo repo, RepoTransaction tx, Checksum? baseCommit, IReadOnlyList<Checksum> layers)
     {
         ArgumentNullException.ThrowIfNull(repo);
         ArgumentNullException.ThrowIfNull(tx);
         ArgumentNullException.ThrowIfNull(layers);
-        var b = repo.LoadCommit(baseCommit);
-        var root = MutableTree.FromRepo(repo, b.RootTree, b.RootMeta);
+        MutableTree? root = null;
+        if (baseCommit is { } bc)
+        {
+            var b = repo.LoadCommit(bc);
+            root = MutableTree.FromRepo(repo, b.RootTree, b.RootMeta);
+        }
+
         foreach (var layer in layers)
         {
             var l = repo.LoadCommit(layer);
-            Apply(root, MutableTree.FromRepo(repo, l.RootTree, l.RootMeta), isRoot: true);
+            var tree = MutableTree.FromRepo(repo, l.RootTree, l.RootMeta);
+            if (root is null)
+            {
+                // The first layer of an image without a base creates the root, with that layer's metadata.
+                root = new MutableTree { MetaChecksum = l.RootMeta };
+            }
+
+            Apply(root, tree);
+        }
+
+        if (root is null)
+        {
+            throw new ArgumentException("Nothing to merge: no base and no layers", nameof(layers));
         }
 
         RemoveEmptyFile(repo, root, "usr", "etc", "hostname");
@@ -81,52 +103,88 @@ public static class LayerMerge
 
         // Labels never come from the layers' tar headers: the merged tree is labelled by the policy it contains
         // (so a derived layer that adds policy modules labels with them), as ostree-ext does.
-        SELinux.TreeLabeler.Relabel(repo, tx, root, SELinux.TreeLabeler.LoadPolicy(repo, root));
-        return root.Write(tx);
+        var policy = SELinux.TreeLabeler.LoadPolicy(repo, root);
+        SELinux.TreeLabeler.Relabel(repo, tx, root, policy);
+        var (t, m) = root.Write(tx);
+        return (t, m, policy);
     }
 
-    private static void Apply(MutableTree target, MutableTree layer, bool isRoot)
+    /// <summary>
+    /// A layer commit labelled with <paramref name="policy"/> (same metadata and timestamp), so that it holds the same
+    /// objects as the merge commit; null when its labels are already those.
+    /// </summary>
+    public static Checksum? Relabel(OstreeRepo repo, RepoTransaction tx, Checksum layerCommit, SELinux.SePolicy policy)
     {
-        if (!isRoot)
+        ArgumentNullException.ThrowIfNull(repo);
+        ArgumentNullException.ThrowIfNull(tx);
+        var c = repo.LoadCommit(layerCommit);
+        var root = MutableTree.FromRepo(repo, c.RootTree, c.RootMeta);
+        if (SELinux.TreeLabeler.Relabel(repo, tx, root, policy) == 0)
         {
-            target.MetaChecksum = layer.MetaChecksum;
+            return null;
         }
 
-        if (layer.Files.ContainsKey(OpaqueMarker))
+        var (tree, meta) = root.Write(tx);
+        if (tree == c.RootTree && meta == c.RootMeta)
         {
-            target.Invalidate();
-            target.Files.Clear();
-            target.Dirs.Clear();
+            return null;
         }
 
-        foreach (var (name, checksum) in layer.Files)
+        var relabelled = new Commit(c.Metadata, c.Parent, c.Subject, c.Body, c.Timestamp, tree, meta);
+        return tx.WriteMetadata(ObjectType.Commit, relabelled.ToBytes());
+    }
+
+    // One layer over the tree so far, as libostree's union checkout with whiteouts does it (ostree-ext merges by
+    // checking each layer out over the last): ".wh.NAME" removes NAME, ".wh..wh..opq" empties its folder first, a
+    // file replaces what was at its name, and a folder that already exists keeps its metadata (only a folder the
+    // layer creates, or empties, takes the layer's). Iterative: a layer's depth is not ours to bound.
+    private static void Apply(MutableTree root, MutableTree layerRoot)
+    {
+        var stack = new Stack<(MutableTree Target, MutableTree Layer)>();
+        stack.Push((root, layerRoot));
+        while (stack.Count > 0)
         {
-            if (name == OpaqueMarker)
+            var (target, layer) = stack.Pop();
+            if (layer.Files.ContainsKey(OpaqueMarker))
             {
-                continue;
+                target.Invalidate();
+                target.Files.Clear();
+                target.Dirs.Clear();
+                target.MetaChecksum = layer.MetaChecksum;
             }
 
-            if (name.StartsWith(Whiteout, StringComparison.Ordinal))
+            foreach (var (name, checksum) in layer.Files)
             {
-                var victim = name[Whiteout.Length..];
-                if (target.Files.ContainsKey(victim) || target.Dirs.ContainsKey(victim))
+                if (name == OpaqueMarker)
                 {
-                    target.Invalidate();
-                    target.Files.Remove(victim);
-                    target.Dirs.Remove(victim);
+                    continue;
                 }
 
-                continue;
+                if (name.StartsWith(Whiteout, StringComparison.Ordinal))
+                {
+                    var victim = name[Whiteout.Length..];
+                    if (target.Files.ContainsKey(victim) || target.Dirs.ContainsKey(victim))
+                    {
+                        target.Invalidate();
+                        target.Files.Remove(victim);
+                        target.Dirs.Remove(victim);
+                    }
+
+                    continue;
+                }
+
+                target.Invalidate();
+                target.Dirs.Remove(name);
+                target.SetFile(name, checksum);
             }
 
-            target.SetFile(name, checksum);
-        }
-
-        foreach (var (name, sub) in layer.Dirs)
-        {
-            var dir = target.Dirs.TryGetValue(name, out var existing) ? existing : target.EnsureDir(name, sub.MetaChecksum!.Value);
-            target.Invalidate();
-            Apply(dir, sub, isRoot: false);
+            foreach (var (name, sub) in layer.Dirs)
+            {
+                target.Invalidate();
+                target.Files.Remove(name);
+                var dir = target.Dirs.TryGetValue(name, out var existing) ? existing : target.EnsureDir(name, sub.MetaChecksum!.Value);
+                stack.Push((dir, sub));
+            }
         }
     }
 

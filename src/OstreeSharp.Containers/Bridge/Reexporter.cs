@@ -27,18 +27,19 @@ public static class Reexporter
         var stored = ImageStore.Query(repo, image) ?? throw new ContainerException($"No such image: {image}");
         var manifest = stored.Manifest.AsManifest();
         var config = stored.ConfigJson is { } json ? JsonSerializer.Deserialize(json, OciJsonContext.Default.ImageConfig) ?? new ImageConfig() : new ImageConfig();
-        var finalDiffId = config.Config?.Labels?.GetValueOrDefault(Encapsulator.FinalDiffIdLabel)
-            ?? throw new ContainerException($"Stored image {image} has no {Encapsulator.FinalDiffIdLabel} label");
-        int k = config.RootFs.DiffIds.IndexOf(finalDiffId);
-        if (k < 0 || k >= manifest.Layers.Count)
+        // An image without an ostree commit (no ostree.final-diffid label) has only derived layers; each is written
+        // again from its layer commit, so the image keeps its layer structure.
+        var finalDiffId = config.Config?.Labels?.GetValueOrDefault(Encapsulator.FinalDiffIdLabel);
+        int k = finalDiffId is null ? -1 : config.RootFs.DiffIds.IndexOf(finalDiffId);
+        if (finalDiffId is not null && (k < 0 || k >= manifest.Layers.Count))
         {
             throw new ContainerException($"Stored image {image}: {Encapsulator.FinalDiffIdLabel} {finalDiffId} is not one of its layers");
         }
 
         Checksum LayerCommit(Descriptor d) => repo.ResolveRev(ImageStore.BlobRef(d.Digest), allowMissing: true)
             ?? throw new ContainerException($"Stored image {image}: layer {d.Digest} is not in the repository (pruned?)");
-        var baseCommit = LayerCommit(manifest.Layers[0]);
-        var chunks = manifest.Layers.Skip(1).Take(k).Select(d => ChunkObjects(repo, LayerCommit(d))).ToList();
+        Checksum? baseCommit = k < 0 ? null : LayerCommit(manifest.Layers[0]);
+        var chunks = k < 0 ? [] : manifest.Layers.Skip(1).Take(k).Select(d => ChunkObjects(repo, LayerCommit(d))).ToList();
         var derived = manifest.Layers.Skip(k + 1).Select(LayerCommit).ToList();
 
         var layoutDest = destination as OciLayoutDestination;
@@ -59,31 +60,34 @@ public static class Reexporter
                 {
                     var list = new List<(string Path, Digest Digest, Digest DiffId, long Size)>();
                     var exporter = new OstreeTarExporter(repo);
-                    var t0 = NewTemp();
-                    var chunked = chunks.SelectMany(c => c).ToHashSet();
-                    var (d0, diff0, size0) = Encapsulator.WriteLayer(t0, options, s =>
+                    if (baseCommit is { } ostreeCommit)
                     {
-                        if (chunks.Count == 0)
+                        var t0 = NewTemp();
+                        var chunked = chunks.SelectMany(c => c).ToHashSet();
+                        var (d0, diff0, size0) = Encapsulator.WriteLayer(t0, options, s =>
                         {
-                            new OstreeTarExporter(repo).Export(baseCommit, s, cancellationToken);
-                        }
-                        else
+                            if (chunks.Count == 0)
+                            {
+                                new OstreeTarExporter(repo).Export(ostreeCommit, s, cancellationToken);
+                            }
+                            else
+                            {
+                                new OstreeTarExporter(repo).ExportOstreeLayer(ostreeCommit, chunked, s, cancellationToken);
+                            }
+                        });
+                        list.Add((t0, d0, diff0, size0));
+                        foreach (var objects in chunks)
                         {
-                            new OstreeTarExporter(repo).ExportOstreeLayer(baseCommit, chunked, s, cancellationToken);
+                            var t = NewTemp();
+                            var (d, diff, size) = Encapsulator.WriteLayer(t, options, s => new OstreeTarExporter(repo).ExportChunk(ostreeCommit, objects, s, cancellationToken));
+                            list.Add((t, d, diff, size));
                         }
-                    });
-                    list.Add((t0, d0, diff0, size0));
-                    foreach (var objects in chunks)
-                    {
-                        var t = NewTemp();
-                        var (d, diff, size) = Encapsulator.WriteLayer(t, options, s => new OstreeTarExporter(repo).ExportChunk(baseCommit, objects, s, cancellationToken));
-                        list.Add((t, d, diff, size));
                     }
 
                     foreach (var layer in derived)
                     {
                         var t = NewTemp();
-                        var (d, diff, size) = Encapsulator.WriteLayer(t, options, s => exporter.ExportPlain(layer, s, cancellationToken));
+                        var (d, diff, size) = Encapsulator.WriteLayer(t, options, s => exporter.ExportPlain(layer, s, cancellationToken, etcAsEtc: true));
                         list.Add((t, d, diff, size));
                     }
 
@@ -92,9 +96,13 @@ public static class Reexporter
                 cancellationToken).ConfigureAwait(false);
 
             config.RootFs = new RootFs { DiffIds = [.. written.Select(w => w.DiffId.ToString())] };
-            config.Config ??= new ContainerConfig();
-            config.Config.Labels ??= new Dictionary<string, string>(StringComparer.Ordinal);
-            config.Config.Labels[Encapsulator.FinalDiffIdLabel] = written[k].DiffId.ToString();
+            if (k >= 0)
+            {
+                config.Config ??= new ContainerConfig();
+                config.Config.Labels ??= new Dictionary<string, string>(StringComparer.Ordinal);
+                config.Config.Labels[Encapsulator.FinalDiffIdLabel] = written[k].DiffId.ToString();
+            }
+
             var configBytes = JsonSerializer.SerializeToUtf8Bytes(config, OciJsonContext.Writer.ImageConfig);
             var mediaType = LayerStreams.MediaType(options.Compression);
             var descriptors = written.Select((w, i) =>
@@ -108,7 +116,7 @@ public static class Reexporter
                 return d;
             }).ToList();
             var annotations = manifest.Annotations is null ? null : new Dictionary<string, string>(manifest.Annotations, StringComparer.Ordinal);
-            if (annotations?.ContainsKey(Encapsulator.FinalDiffIdLabel) == true)
+            if (k >= 0 && annotations?.ContainsKey(Encapsulator.FinalDiffIdLabel) == true)
             {
                 annotations[Encapsulator.FinalDiffIdLabel] = written[k].DiffId.ToString();
             }

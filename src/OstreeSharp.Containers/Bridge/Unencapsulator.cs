@@ -19,8 +19,17 @@ namespace OstreeSharp.Containers.Bridge;
 /// <summary>The outcome of an unencapsulation.</summary>
 public sealed record UnencapsulateResult(Checksum Commit, Digest ManifestDigest, long LayerBytes);
 
-/// <summary>A fetched image with its parsed layer layout (spec 4.2).</summary>
-public sealed record OstreeImageLayout(ManifestBlob Manifest, ImageManifest Parsed, byte[] ConfigBytes, ImageConfig Config, Descriptor OstreeLayer, IReadOnlyList<Descriptor> ChunkLayers, IReadOnlyList<Descriptor> DerivedLayers);
+/// <summary>
+/// A fetched image with its parsed layer layout (spec 4.2). An image without the <c>ostree.final-diffid</c> label (one
+/// built with podman, or rechunked, from a bootc base) has no ostree layer: every layer is a derived layer.
+/// </summary>
+public sealed record OstreeImageLayout(ManifestBlob Manifest, ImageManifest Parsed, byte[] ConfigBytes, ImageConfig Config, Descriptor? OstreeLayer, IReadOnlyList<Descriptor> ChunkLayers, IReadOnlyList<Descriptor> DerivedLayers)
+{
+    /// <summary>The ostree layer; an image without one is refused with ostree-ext's message.</summary>
+    /// <exception cref="ManifestException">The image has no ostree layer.</exception>
+    public Descriptor RequireOstreeLayer() => OstreeLayer
+        ?? throw new ManifestException($"No {Encapsulator.FinalDiffIdLabel} label found, not an ostree encapsulated container: {Manifest.What}");
+}
 
 /// <summary>A layer delta to rebuild a layer from instead of fetching it: its blob and the diff-id it must rebuild.</summary>
 internal sealed record LayerDeltaInput(Descriptor Blob, Digest DiffId);
@@ -55,7 +64,8 @@ public static class Unencapsulator
 
         if (config.Config?.Labels?.GetValueOrDefault(Encapsulator.FinalDiffIdLabel) is not { } finalDiffId)
         {
-            throw new ManifestException($"No ostree.final-diffid label found, not an ostree encapsulated container: {what}");
+            // No ostree commit inside: the base is built from the layers themselves, as ostree-ext does since 0.15.
+            return new OstreeImageLayout(manifestBlob, manifest, configBytes, config, null, [], manifest.Layers);
         }
 
         int k = config.RootFs.DiffIds.IndexOf(finalDiffId);
@@ -89,6 +99,7 @@ public static class Unencapsulator
         CheckPolicyPreconditions(repo, image);
         await using var source = ImageTransports.OpenSource(image.Image, registry);
         var layout = await FetchLayoutAsync(source, cancellationToken).ConfigureAwait(false);
+        var ostreeLayer = layout.RequireOstreeLayer();
         if (layout.DerivedLayers.Count > 0)
         {
             throw new ContainerException($"Image has {layout.DerivedLayers.Count} non-ostree layers: {image}");
@@ -100,7 +111,7 @@ public static class Unencapsulator
         }
 
         var commit = await ImportOstreeLayerAsync(repo, source, layout, image, writeRef, progress, null, cancellationToken).ConfigureAwait(false);
-        return new UnencapsulateResult(commit, layout.Manifest.Digest, layout.OstreeLayer.Size);
+        return new UnencapsulateResult(commit, layout.Manifest.Digest, ostreeLayer.Size);
     }
 
     /// <summary>
@@ -178,7 +189,7 @@ public static class Unencapsulator
     internal static async Task<Checksum> ImportOstreeLayerAsync(OstreeRepo repo, IImageSource source, OstreeImageLayout layout, OstreeImageReference image, string? writeRef, IProgress<long>? progress, LayerDeltaInput? delta, CancellationToken cancellationToken)
     {
         VerificationPolicy? policy = image.Policy == SignaturePolicy.OstreeRemote ? VerificationPolicy.ForRemote(repo, image.Remote!) : null;
-        var layer = layout.OstreeLayer;
+        var layer = layout.RequireOstreeLayer();
         var diffId = Digest.TryParse(layout.Config.RootFs.DiffIds.FirstOrDefault(), out var d) ? d : (Digest?)null;
         Action<byte[], GVariant.GVariantValue?>? verify = policy is null ? null : (bytes, detached) =>
         {

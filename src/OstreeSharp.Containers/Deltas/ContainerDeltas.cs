@@ -65,7 +65,7 @@ public static partial class ContainerDeltas
             }
 
             var made = new List<(Descriptor Blob, string File, LayerDeltaStats Stats)>();
-            var ostreeLayers = new[] { layout.OstreeLayer }.Concat(layout.ChunkLayers).ToList();
+            var ostreeLayers = new[] { layout.RequireOstreeLayer() }.Concat(layout.ChunkLayers).ToList();
             foreach (var layer in ostreeLayers.Where(l => !aLayers.Contains(l.Digest)))
             {
                 int index = layout.Parsed.Layers.IndexOf(layer);

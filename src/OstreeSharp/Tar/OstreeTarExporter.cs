@@ -34,9 +34,10 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
 
     /// <summary>
     /// A plain tarball of <paramref name="commit"/>'s tree, as <c>ostree export</c> writes it: folders, files and
-    /// symlinks with their owners, modes and xattrs (PAX), mtime 0, no ostree objects. Reexported derived layers use it.
+    /// symlinks with their owners, modes and xattrs (PAX), mtime 0, no ostree objects. Reexported derived layers use it,
+    /// with <paramref name="etcAsEtc"/>: <c>usr/etc</c> written as <c>etc</c>, as ostree-ext's raw export does.
     /// </summary>
-    public void ExportPlain(Checksum commit, Stream output, CancellationToken cancellationToken = default)
+    public void ExportPlain(Checksum commit, Stream output, CancellationToken cancellationToken = default, bool etcAsEtc = false)
     {
         var c = repo.LoadCommit(commit);
         using var w = new TarWriter(output, leaveOpen: true);
@@ -48,7 +49,7 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
             {
                 var obj = repo.LoadContent(f.Checksum);
                 var h = obj.Header;
-                var e = new TarEntry { Name = prefix + f.Name, Uid = h.Uid, Gid = h.Gid, Mode = h.Mode & UnixMode.PermissionMask };
+                var e = new TarEntry { Name = Mapped(prefix + f.Name), Uid = h.Uid, Gid = h.Gid, Mode = h.Mode & UnixMode.PermissionMask };
                 e.Xattrs.AddRange(h.Xattrs.Items);
                 if (h.IsSymlink)
                 {
@@ -66,13 +67,14 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
             foreach (var d in t.Dirs)
             {
                 var m = repo.LoadDirMeta(d.MetaChecksum);
-                var e = Dir(prefix + d.Name + "/", m.Uid, m.Gid, m.Mode);
+                var e = Dir(Mapped(prefix + d.Name) + "/", m.Uid, m.Gid, m.Mode);
                 e.Xattrs.AddRange(m.Xattrs.Items);
                 w.WriteEntry(e);
                 Walk(d.TreeChecksum, prefix + d.Name + "/");
             }
         }
 
+        string Mapped(string path) => etcAsEtc ? MapEtc(path) : path;
         Walk(c.RootTree, string.Empty);
         w.Finish();
     }
