@@ -235,26 +235,29 @@ public sealed partial class OstreeSysroot
             return null;
         }
 
+        // ostree-prepare-root records in /run/ostree-booted (a{sv}) the device and inode of the real deployment folder
+        // under a composefs or overlay root; without it, the root itself is the deployment folder.
         var root = Native.LStat("/");
+        var (device, inode) = BackingRootDeviceInode() ?? (DevT(root), root.Inode);
         foreach (var d in list)
         {
-            if (Native.TryLStat(DeploymentPath(d), out var st) && st.Device == root.Device && st.Inode == root.Inode)
+            if (Native.TryLStat(DeploymentPath(d), out var st) && DevT(st) == device && st.Inode == inode)
             {
                 d.IsBooted = true;
                 return d;
             }
         }
 
-        // A root that is not the deployment folder itself (composefs: an overlay of the deployment's image):
-        // the ostree= argument the system booted with names the deployment through the boot link farm.
+        // Last, the ostree= argument the system booted with: its boot link names the stateroot, boot checksum and boot
+        // serial (the link itself may be gone: a deployment made since this boot swaps the boot link farm).
         var ostreeArg = File.Exists("/proc/cmdline")
             ? File.ReadAllText("/proc/cmdline").Split((char[])[' ', '\n'], StringSplitOptions.RemoveEmptyEntries).FirstOrDefault(t => t.StartsWith("ostree=", StringComparison.Ordinal))
             : null;
-        if (ostreeArg is not null && Native.RealPath(ostreeArg["ostree=".Length..]) is { } booted)
+        if (ostreeArg is not null && BootlinkRegex().Match(ostreeArg["ostree=".Length..]) is { Success: true } m)
         {
             foreach (var d in list)
             {
-                if (Native.RealPath(DeploymentPath(d)) == booted)
+                if (d.OsName == m.Groups[2].Value && d.BootChecksum == m.Groups[3].Value && d.BootSerial.ToString(System.Globalization.CultureInfo.InvariantCulture) == m.Groups[4].Value)
                 {
                     d.IsBooted = true;
                     return d;
@@ -263,6 +266,33 @@ public sealed partial class OstreeSysroot
         }
 
         return null;
+    }
+
+    // glibc's dev_t of a device number (gnu_dev_makedev), as stat(2) gives it to ostree-prepare-root.
+    private static ulong DevT(FileStatus st)
+    {
+        ulong major = st.Device >> 32, minor = st.Device & 0xffffffff;
+        return ((major & 0xfffff000) << 32) | ((major & 0xfff) << 8) | ((minor & 0xffffff00) << 12) | (minor & 0xff);
+    }
+
+    /// <summary>The <c>backing-root-device-inode</c> ostree-prepare-root wrote into /run/ostree-booted, when it did.</summary>
+    private static (ulong Device, ulong Inode)? BackingRootDeviceInode()
+    {
+        try
+        {
+            var bytes = File.ReadAllBytes("/run/ostree-booted");
+            if (bytes.Length == 0)
+            {
+                return null;
+            }
+
+            var meta = GVariant.GVariantParser.Parse(GVariant.GVariantType.Parse("a{sv}"), bytes);
+            return meta.Lookup("backing-root-device-inode") is { Type.Text: "(tt)" } v ? (v[0].GetUInt64(), v[1].GetUInt64()) : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or GVariant.GVariantFormatException)
+        {
+            return null;
+        }
     }
 
     private int ReadBootVersion()
