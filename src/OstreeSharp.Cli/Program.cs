@@ -20,4 +20,21 @@ foreach (var c in new[]
     root.Subcommands.Add(c);
 }
 
-return root.Parse(args).Invoke();
+// An unexpected exception is a bug, but still one line on stderr and exit 1: System.CommandLine's own handler
+// resets console colours, which needs a terminfo database and a home folder (absent in an initramfs or a
+// minimal guest) and then crashes the process with a second exception.
+try
+{
+    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (Exception e)
+{
+    Console.Out.Flush();
+    Console.Error.WriteLine($"error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+    if (Environment.GetEnvironmentVariable("OSTREE_SHARP_TRACE") == "1")
+    {
+        Console.Error.WriteLine(e);
+    }
+
+    return 1;
+}
