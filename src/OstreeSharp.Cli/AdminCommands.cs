@@ -39,7 +39,7 @@ internal static class AdminCommands
     public static Command Create()
     {
         var admin = new Command("admin", "Manage a sysroot: deployments, boot entries, /etc merge (as `ostree admin`)");
-        foreach (var c in new[] { InitFs(), OsInit(), Deploy(), Status(), Undeploy(), Cleanup(), Pin(), SetOrigin(), Rollback(), ConfigDiff(), Upgrade(), Switch() })
+        foreach (var c in new[] { InitFs(), OsInit(), Deploy(), Status(), Undeploy(), Cleanup(), PostCopy(), Pin(), SetOrigin(), Rollback(), ConfigDiff(), Upgrade(), Switch() })
         {
             admin.Subcommands.Add(c);
         }
@@ -243,6 +243,19 @@ internal static class AdminCommands
                 return 0;
             });
         });
+        return cmd;
+    }
+
+    private static Command PostCopy()
+    {
+        var cmd = new Command("post-copy", "Update the sysroot after a copy with file-level tools (fs-verity on objects and composefs images)");
+        var sysroot = SysrootOption();
+        cmd.Options.Add(sysroot);
+        CliSupport.SetRun(cmd, pr => Locked(pr, sysroot, s =>
+        {
+            s.UpdatePostCopy();
+            return 0;
+        }));
         return cmd;
     }
 

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using OstreeSharp.Objects;
 using OstreeSharp.Platform;
+using OstreeSharp.Repository;
 using OstreeSharp.Trees;
 
 namespace OstreeSharp.Sysroot;
@@ -32,33 +33,18 @@ public sealed partial class OstreeSysroot
         }
 
         int removed = 0;
-        var deployRoot = Combine("ostree/deploy");
         var live = Deployments.Select(d => d.RelativePath).ToHashSet(StringComparer.Ordinal);
-        if (Directory.Exists(deployRoot))
+        foreach (var (rel, dir) in DeploymentDirectories())
         {
-            foreach (var osDir in Directory.EnumerateDirectories(deployRoot).Order(StringComparer.Ordinal))
+            if (live.Contains(rel))
             {
-                var dd = System.IO.Path.Combine(osDir, "deploy");
-                if (!Directory.Exists(dd))
-                {
-                    continue;
-                }
-
-                foreach (var dir in Directory.EnumerateDirectories(dd).Order(StringComparer.Ordinal))
-                {
-                    var name = System.IO.Path.GetFileName(dir);
-                    var rel = $"ostree/deploy/{System.IO.Path.GetFileName(osDir)}/deploy/{name}";
-                    if (!DeployNameRegex().IsMatch(name) || live.Contains(rel) || Native.LStat(dir).Type != UnixMode.Directory)
-                    {
-                        continue;
-                    }
-
-                    FaultPoint.Hit("cleanup-deployment");
-                    DeleteDeploymentDirectory(dir);
-                    File.Delete(dir + ".origin");
-                    removed++;
-                }
+                continue;
             }
+
+            FaultPoint.Hit("cleanup-deployment");
+            DeleteDeploymentDirectory(dir);
+            File.Delete(dir + ".origin");
+            removed++;
         }
 
         int bootRemoved = 0;
@@ -89,6 +75,93 @@ public sealed partial class OstreeSysroot
         }
 
         return new SysrootCleanupResult(removed, bootRemoved, pr);
+    }
+
+    /// <summary>
+    /// Every deployment folder on disk (<c>ostree/deploy/OS/deploy/CHECKSUM.SERIAL</c>), in the bootloader's entries
+    /// or not, as relative and full paths, in name order.
+    /// </summary>
+    private IEnumerable<(string Relative, string Full)> DeploymentDirectories()
+    {
+        var deployRoot = Combine("ostree/deploy");
+        if (!Directory.Exists(deployRoot))
+        {
+            yield break;
+        }
+
+        foreach (var osDir in Directory.EnumerateDirectories(deployRoot).Order(StringComparer.Ordinal))
+        {
+            var dd = System.IO.Path.Combine(osDir, "deploy");
+            if (!Directory.Exists(dd))
+            {
+                continue;
+            }
+
+            foreach (var dir in Directory.EnumerateDirectories(dd).Order(StringComparer.Ordinal))
+            {
+                var name = System.IO.Path.GetFileName(dir);
+                if (DeployNameRegex().IsMatch(name) && Native.LStat(dir).Type == UnixMode.Directory)
+                {
+                    yield return ($"ostree/deploy/{System.IO.Path.GetFileName(osDir)}/deploy/{name}", dir);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>ostree admin post-copy</c>: after the sysroot was copied into place with file-level tools (which drop
+    /// fs-verity), fs-verity is enabled again where the repository's config asks for it: on every loose object, then on
+    /// every deployment's <c>.ostree.cfs</c>. Where the filesystem has no fs-verity, the first refusal ends it (an
+    /// error when the config requires it). Returns how many files were given fs-verity.
+    /// </summary>
+    /// <exception cref="OstreeException">fs-verity is required and the filesystem does not support it.</exception>
+    public int UpdatePostCopy()
+    {
+        var wanted = Repo.FsVerityWanted;
+        if (wanted == Tristate.No)
+        {
+            return 0;
+        }
+
+        int enabled = 0;
+        bool Ensure(string path)
+        {
+            if (!Native.TryLStat(path, out var st) || st.Type != UnixMode.Regular)
+            {
+                return true;
+            }
+
+            if (Native.MeasureVerity(path) is not null)
+            {
+                return true;
+            }
+
+            if (Native.EnableVerity(path, allowExisting: true))
+            {
+                enabled++;
+                return true;
+            }
+
+            return wanted == Tristate.Yes ? throw new OstreeException($"fsverity required but filesystem does not support it: {path}") : false;
+        }
+
+        foreach (var (checksum, type) in Repo.EnumerateObjects())
+        {
+            if (!Ensure(Repo.ObjectPath(checksum, type)))
+            {
+                break;
+            }
+        }
+
+        foreach (var (_, dir) in DeploymentDirectories())
+        {
+            if (!Ensure(System.IO.Path.Combine(dir, Composefs.OstreeComposefs.DeploymentImageName)))
+            {
+                break;
+            }
+        }
+
+        return enabled;
     }
 
     /// <summary>Clears the immutable flag, then removes the tree.</summary>
