@@ -371,7 +371,9 @@ public static class ImageStore
                 new("ostree.importer.version", GVariantValue.FromString(ImporterVersion)),
             ]);
             var when = CreatedTime(layout);
-            var commit = new Commit(metadata, null, string.Empty, string.Empty, (ulong)when.ToUnixTimeSeconds(), rootTree, rootMeta);
+            // The base commit is the merge commit's parent (bootc since 1.10): ostree-prepare-root checks a signed
+            // composefs deployment of an image against the signature and composefs digest of that base commit.
+            var commit = new Commit(metadata, baseCommit, string.Empty, string.Empty, (ulong)when.ToUnixTimeSeconds(), rootTree, rootMeta);
             id = tx.WriteMetadata(ObjectType.Commit, commit.ToBytes());
             tx.SetRef(ImageRef(image), id);
             tx.Commit();
