@@ -129,6 +129,29 @@ public sealed class ComposefsInteropTests : IDisposable
     }
 
     [Fact]
+    public void Post_copy_refuses_or_skips_a_filesystem_without_fs_verity_as_ostree_2026_does()
+    {
+        // (This machine's kernel has no fs-verity at all; the VM test shows post-copy enabling it.)
+        WriteTree("true");
+        var outDir = RunInPrivateMount($$"""
+            for t in real ours; do
+              if [ $t = real ]; then T="$REAL"; else T=OURS; fi
+              $T commit --repo="$W/$t/ostree/repo" {{CommitArgs}} --subject=cfs > /dev/null
+              $T admin deploy --sysroot="$W/$t" --os=exampleos exampleos/stable > /dev/null
+              rc=0; $T admin post-copy --sysroot="$W/$t" || rc=$?; echo "none=$rc" >> "$OUT/$t.exit"
+              $T config --repo="$W/$t/ostree/repo" set ex-integrity.fsverity maybe
+              rc=0; $T admin post-copy --sysroot="$W/$t" || rc=$?; echo "maybe=$rc" >> "$OUT/$t.exit"
+              $T config --repo="$W/$t/ostree/repo" set ex-integrity.fsverity yes
+              rc=0; $T admin post-copy --sysroot="$W/$t" 2> "$OUT/$t.err" || rc=$?; echo "yes=$rc" >> "$OUT/$t.exit"
+            done
+            """, verityFilesystem: false);
+        Assert.Equal("none=0\nmaybe=0\nyes=1\n", File.ReadAllText(Path.Combine(outDir, "real.exit")));
+        Assert.Equal(File.ReadAllText(Path.Combine(outDir, "real.exit")), File.ReadAllText(Path.Combine(outDir, "ours.exit")));
+        Assert.Contains("fsverity required but filesystem does not support it", File.ReadAllText(Path.Combine(outDir, "real.err")), StringComparison.Ordinal);
+        Assert.Contains("fsverity required but filesystem does not support it", File.ReadAllText(Path.Combine(outDir, "ours.err")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Verity_mode_records_every_digest_and_checks_the_commit_as_ostree_2026_does()
     {
         // enabled = verity: the image carries the fs-verity digest of every file, computed from the
