@@ -285,7 +285,8 @@ public sealed partial class OstreeSysroot
     }
 
     /// <summary>
-    /// libostree's global sync: syncfs of the sysroot and of /boot; on a booted host, then a freeze and thaw of the
+    /// libostree's global sync: syncfs of the filesystem holding the repository (and the deployments), then of
+    /// /boot; on a booted host, then a freeze and thaw of the
     /// filesystem holding /boot, so that a boot loader that reads it without replaying its journal sees the new
     /// entries. Nothing is frozen anywhere but on the booted host's own /boot.
     /// </summary>
@@ -296,7 +297,9 @@ public sealed partial class OstreeSysroot
             return;
         }
 
-        Native.SyncFs(Path);
+        // Through the repository, not the sysroot path: on a booted host whose root is composefs, "/" is an overlay
+        // without an upper layer, and its syncfs writes nothing of the real root filesystem (/ostree leads there).
+        Native.SyncFs(Combine("ostree/repo"));
         Native.SyncFs(Combine("boot"));
         FreezeBootIfBooted();
     }
