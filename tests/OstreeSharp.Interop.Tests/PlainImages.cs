@@ -18,9 +18,9 @@ internal static class PlainImages
     /// Adds the folder <paramref name="dir"/> as one layer: a new image under <paramref name="tag"/> when
     /// <paramref name="fromTag"/> is null, else on top of that image. Returns the layer's digest.
     /// </summary>
-    public static Digest AddLayer(string layout, string? fromTag, string tag, string dir, Dictionary<string, string>? labels = null)
+    public static Digest AddLayer(string layout, string? fromTag, string tag, string dir, Dictionary<string, string>? labels = null, IReadOnlyList<string>? tarOptions = null)
     {
-        var (gz, diffId) = TarLayer(dir);
+        var (gz, diffId) = TarLayer(dir, tarOptions);
         if (fromTag is null)
         {
             OstreeSharp.TestSupport.TestImages.WriteLayout(layout, tag, gz, diffId, labels ?? BootcLabels);
@@ -30,11 +30,15 @@ internal static class PlainImages
         return OstreeSharp.TestSupport.TestImages.AddLayer(layout, fromTag, tag, gz, diffId);
     }
 
-    /// <summary>A gzip layer of <paramref name="dir"/> as GNU tar writes it (sorted, numeric owners, fixed mtime) and its DiffID.</summary>
-    public static (byte[] Gz, Digest DiffId) TarLayer(string dir)
+    /// <summary>
+    /// A gzip layer of <paramref name="dir"/> as GNU tar writes it (sorted, numeric owners, fixed mtime, no atime or ctime:
+    /// the same folder gives the same layer; more
+    /// <paramref name="tarOptions"/>, such as a <c>--transform</c>) and its DiffID.
+    /// </summary>
+    public static (byte[] Gz, Digest DiffId) TarLayer(string dir, IReadOnlyList<string>? tarOptions = null)
     {
         var psi = new ProcessStartInfo("tar") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in new[] { "--sort=name", "--numeric-owner", "--mtime=@1700000000", "--xattrs", "--xattrs-include=*", "-C", dir, "-cf", "-", "." })
+        foreach (var a in new[] { "--sort=name", "--numeric-owner", "--mtime=@1700000000", "--xattrs", "--xattrs-include=*", "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime" }.Concat(tarOptions ?? []).Concat(["-C", dir, "-cf", "-", "."]))
         {
             psi.ArgumentList.Add(a);
         }
@@ -48,7 +52,8 @@ internal static class PlainImages
             var buffer = new byte[1 << 16];
             int n;
             var stdout = p.StandardOutput.BaseStream;
-            while ((n = stdout.Read(buffer)) > 0)
+            // Whole buffers (a pipe returns what it has): zlib-ng's output depends on how its input is cut.
+            while ((n = stdout.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false)) > 0)
             {
                 hash.AppendData(buffer, 0, n);
                 z.Write(buffer, 0, n);

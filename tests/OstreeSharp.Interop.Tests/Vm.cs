@@ -253,6 +253,62 @@ internal static class Vm
     }
 
     /// <summary>A scratch disk (ext4) holding <paramref name="run"/> as run.sh and the OCI layout of the test images.</summary>
+    /// <summary>
+    /// Copies <paramref name="initramfs"/> to <paramref name="destination"/> with an uncompressed cpio archive (newc)
+    /// of <paramref name="files"/> appended: the kernel unpacks concatenated archives in order, so these files are
+    /// added to (or replace those of) the initramfs, as a second initrd would.
+    /// </summary>
+    public static void AppendToInitramfs(string initramfs, string destination, IReadOnlyList<(string Path, string Text)> files)
+    {
+        using var output = File.Create(destination);
+        using (var input = File.OpenRead(initramfs))
+        {
+            input.CopyTo(output);
+        }
+
+        Pad(output);
+        uint ino = 1000;
+        void Entry(string name, uint mode, byte[] data)
+        {
+            var nameBytes = Encoding.UTF8.GetBytes(name + "\0");
+            var header = string.Create(CultureInfo.InvariantCulture, $"070701{ino++:X8}{mode:X8}{0:X8}{0:X8}{1:X8}{0:X8}{data.Length:X8}{0:X8}{0:X8}{0:X8}{0:X8}{nameBytes.Length:X8}{0:X8}");
+            output.Write(Encoding.ASCII.GetBytes(header));
+            output.Write(nameBytes);
+            Pad(output);
+            output.Write(data);
+            Pad(output);
+        }
+
+        foreach (var dir in files.SelectMany(f => Parents(f.Path)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            Entry(dir, 0x41ED, []);
+        }
+
+        foreach (var (path, text) in files)
+        {
+            Entry(path, 0x81A4, Encoding.UTF8.GetBytes(text));
+        }
+
+        Entry("TRAILER!!!", 0, []);
+        Pad(output);
+
+        static IEnumerable<string> Parents(string path)
+        {
+            for (int i = path.IndexOf('/', StringComparison.Ordinal); i > 0; i = path.IndexOf('/', i + 1))
+            {
+                yield return path[..i];
+            }
+        }
+
+        static void Pad(Stream s)
+        {
+            while (s.Position % 4 != 0)
+            {
+                s.WriteByte(0);
+            }
+        }
+    }
+
     public static string DataDisk(string workDir, string images, string run)
     {
         var dir = Path.Combine(workDir, "data");

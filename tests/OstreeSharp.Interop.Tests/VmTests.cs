@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text;
 
 namespace OstreeSharp.Interop.Tests;
 
@@ -18,8 +19,11 @@ public sealed class GuestFixture : IDisposable
         var bin = Tools.OursBinary ?? throw new InvalidOperationException("the VM tests need the native binary (OSTREE_SHARP_BIN, set by scripts/test.sh)");
         Work = new TempDir();
         Images = Work["images"];
-        var repo = Work["build"];
-        Tools.Ours("init", "--repo=" + repo, "--mode=archive").Ok("init");
+
+        // Images as podman builds them FROM a bootc base: plain tar layers, no ostree commit, containers.bootc=1, and
+        // the base's prepare-root.conf with composefs on. The base layer is the guest root as a container has it
+        // (/etc, not /usr/etc); each version adds one layer.
+        PlainImages.AddLayer(Images, null, "base", Root, tarOptions: ["--transform=flags=rh;s,^\\./usr/etc,./etc,"]);
         foreach (var v in new[] { "v1", "v2" })
         {
             // What differs between versions: the version file, and a default in /etc that the merge must update.
@@ -27,10 +31,10 @@ public sealed class GuestFixture : IDisposable
             Directory.CreateDirectory(Path.Combine(overlay, "usr/bin"));
             Directory.CreateDirectory(Path.Combine(overlay, "usr/share/ostree-sharp-test"));
             Directory.CreateDirectory(Path.Combine(overlay, "usr/lib/bootc/install"));
-            Directory.CreateDirectory(Path.Combine(overlay, "usr/etc"));
+            Directory.CreateDirectory(Path.Combine(overlay, "etc"));
             File.Copy(bin, Path.Combine(overlay, "usr/bin/ostree-sharp"));
             File.WriteAllText(Path.Combine(overlay, "usr/share/ostree-sharp-test/version"), v + "\n");
-            File.WriteAllText(Path.Combine(overlay, "usr/etc/ostree-sharp-release"), $"release {v}\n");
+            File.WriteAllText(Path.Combine(overlay, "etc/ostree-sharp-release"), $"release {v}\n");
             // The image's kernel arguments: the serial console, and what makes a boot under TCG fast
             // (tests/vm/build-guest.sh says why each helps).
             File.WriteAllText(Path.Combine(overlay, "usr/lib/bootc/install/50-test.toml"), """
@@ -40,16 +44,49 @@ public sealed class GuestFixture : IDisposable
                 kargs = ["console=ttyS0", "panic=5", "norandmaps", "mitigations=off", "tsc=reliable", "systemd.show_status=error",
                     "systemd.tty.term.console=vt220", "systemd.tty.rows.console=24", "systemd.tty.columns.console=80"]
                 """);
-            Tools.Ours("commit", "--repo=" + repo, "--branch=guest/" + v, "--bootable", "--tree=dir=" + Root, "--tree=dir=" + overlay,
-                "--owner-uid=0", "--owner-gid=0", $"--subject=guest {v}", $"--add-metadata-string=version={v}").Ok("commit " + v);
-            Tools.Ours("container", "encapsulate", "--repo=" + repo, "--label=containers.bootc=1", "guest/" + v, $"oci:{Images}:{v}").Ok("encapsulate " + v);
+            PlainImages.AddLayer(Images, "base", v, overlay);
         }
 
-        // The tag hosts follow; the same image as v2 (encapsulation is deterministic: no blob is written twice).
-        Tools.Ours("container", "encapsulate", "--repo=" + repo, "--label=containers.bootc=1", "guest/v2", $"oci:{Images}:stable").Ok("encapsulate stable");
+        // The tag hosts follow: the same image as v2.
+        PlainImages.AddLayer(Images, "base", "stable", Work["overlay-v2"]);
 
+        // v3: signed composefs. An ostree commit (encapsulated: an image whose merge commit has it as parent) signed
+        // with ed25519, with its composefs digest; prepare-root.conf says enabled = signed, in the tree and in the
+        // initramfs, which also holds the public key where ostree-prepare-root reads it.
+        var kver = File.ReadAllText(Path.Combine(cache, "kver")).Trim();
+        var v3 = Work["overlay-v3"];
+        Directory.CreateDirectory(Path.Combine(v3, "usr/bin"));
+        Directory.CreateDirectory(Path.Combine(v3, "usr/share/ostree-sharp-test"));
+        Directory.CreateDirectory(Path.Combine(v3, "usr/etc"));
+        Directory.CreateDirectory(Path.Combine(v3, "usr/lib/ostree"));
+        Directory.CreateDirectory(Path.Combine(v3, "usr/lib/modules", kver));
+        File.Copy(bin, Path.Combine(v3, "usr/bin/ostree-sharp"));
+        File.WriteAllText(Path.Combine(v3, "usr/share/ostree-sharp-test/version"), "v3\n");
+        File.WriteAllText(Path.Combine(v3, "usr/etc/ostree-sharp-release"), "release v3\n");
+        const string SignedConf = "[composefs]\nenabled = signed\n[sysroot]\nreadonly = true\n";
+        File.WriteAllText(Path.Combine(v3, "usr/lib/ostree/prepare-root.conf"), SignedConf);
+        SigningKey = OstreeSharp.Signing.Ed25519SecretKey.FromSeed([.. Enumerable.Range(7, 32).Select(i => (byte)i)]);
+        Vm.AppendToInitramfs(Path.Combine(Root, "usr/lib/modules", kver, "initramfs.img"), Path.Combine(v3, "usr/lib/modules", kver, "initramfs.img"),
+            [("etc/ostree/initramfs-root-binding.key", SigningKey.PublicKey.Base64 + "\n"), ("etc/ostree/prepare-root.conf", SignedConf)]);
+        var repo = Work["signed-repo"];
+        Tools.Ours("init", "--repo=" + repo, "--mode=archive").Ok("init");
+        var commit = Tools.Ours("commit", "--repo=" + repo, "--branch=guest/v3", "--bootable", "--tree=dir=" + Root, "--tree=dir=" + v3,
+            "--subject=guest v3", "--add-metadata-string=version=v3", "--generate-composefs-metadata").Ok("commit v3");
+        Tools.Ours("sign", "--repo=" + repo, commit, SigningKey.Base64).Ok("sign v3");
+        // The signature over the commit object's bytes, checked by OpenSSL with the public key the initramfs holds
+        // (Debian builds ostree, 2022.7 and 2026.4 alike, without ed25519: "Requested signature type is not implemented").
+        var objects = Path.Combine(repo, "objects", commit[..2]);
+        var detached = OstreeSharp.GVariant.GVariantParser.Parse(OstreeSharp.GVariant.GVariantType.Parse("a{sv}"), File.ReadAllBytes(Path.Combine(objects, commit[2..] + ".commitmeta")));
+        File.WriteAllBytes(Work["v3.sig"], detached.Lookup("ostree.sign.ed25519")![0].GetBytes());
+        File.WriteAllText(Work["v3.pem"], $"-----BEGIN PUBLIC KEY-----\n{Convert.ToBase64String([.. Convert.FromHexString("302a300506032b6570032100"), .. SigningKey.PublicKey.Bytes])}\n-----END PUBLIC KEY-----\n");
+        Assert.Contains("Signature Verified Successfully", Tools.Run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", Work["v3.pem"], "-rawin",
+            "-in", Path.Combine(objects, commit[2..] + ".commit"), "-sigfile", Work["v3.sig"]]).Ok("openssl pkeyutl -verify"), StringComparison.Ordinal);
+        Tools.Ours("container", "encapsulate", "--repo=" + repo, "--label=containers.bootc=1", "guest/v3", $"oci:{Images}:v3").Ok("encapsulate v3");
         FileUtil.DeleteAny(repo);
     }
+
+    /// <summary>The key v3 is signed with.</summary>
+    public OstreeSharp.Signing.Ed25519SecretKey SigningKey { get; }
 
     /// <summary>The cached guest root.</summary>
     public string Root { get; }
@@ -102,6 +139,10 @@ public sealed class VmTests(GuestFixture guest) : IDisposable
         Assert.True(r.Has("ostree-booted=yes"), r.Name + ": no /run/ostree-booted");
     }
 
+    /// <summary>/ is the composefs mount ostree-prepare-root makes from the deployment's .ostree.cfs (an overlay over an EROFS image).</summary>
+    private static void AssertComposefsRoot(BootReport r) =>
+        Assert.True(r.Has("root-mount=overlay composefs"), $"{r.Name}: / is not composefs:\n{Tail(r.Log)}");
+
     private static string Tail(string log) => string.Join('\n', log.Split('\n').TakeLast(60));
 
     [Fact]
@@ -113,14 +154,35 @@ public sealed class VmTests(GuestFixture guest) : IDisposable
         // b. In it, with our binary: a local change to /etc; the reference it follows (stable) now has v2: upgrade
         //    --check sees it and upgrade deploys it; a switch to the v2 tag then replaces that pending deployment.
         var b1 = Boot("1-install-v1", disk, $"""
+            # (/sysroot is a read-only bind mount: made writable only in a mount namespace of its own)
+            unshare --mount --propagation private sh -c 'mount -o remount,bind,rw /sysroot && ostree-sharp config --repo=/sysroot/ostree/repo set ex-integrity.fsverity yes'
+            # install to-disk builds the root filesystem from a folder (no fs-verity there): post-copy enables it.
+            ostree-sharp admin post-copy; echo "OSTREE-SHARP-TEST post-copy-exit=$?"
+            echo "OSTREE-SHARP-TEST all-objects=$(find /sysroot/ostree/repo/objects -type f | wc -l) all-verity=$(find /sysroot/ostree/repo/objects -type f -print0 | xargs -0 fsverity measure 2>/dev/null | grep -c '^sha256:')"
+            # The booted deployment as we see it is the one the real ostree sees.
+            [ "$(ostree-sharp admin status | grep '^\*')" = "$(ostree admin status | grep '^\*')" ] && echo "OSTREE-SHARP-TEST status-booted-same=yes"
             echo local-change > /etc/ostree-sharp-local.conf
             sed -i 's/release v1/release v1 edited/' /etc/ostree-sharp-release
             ostree-sharp admin upgrade --check; echo "OSTREE-SHARP-TEST upgrade-check-exit=$?"
             ostree-sharp admin upgrade; echo "OSTREE-SHARP-TEST upgrade-exit=$?"
             ostree-sharp admin switch ostree-unverified-image:oci:{Data}/images:v2; echo "OSTREE-SHARP-TEST switch-exit=$?"
             ostree-sharp admin status
+            # The new deployment's composefs image, and fs-verity (asked for above) on it and on the objects v2 brought.
+            booted=$(ostree admin status | sed -n 's/^\* debian //p')
+            cfs=$(ls -d /sysroot/ostree/deploy/debian/deploy/*.[0-9] | grep -v "/$booted\$" | head -n1)/.ostree.cfs
+            echo "OSTREE-SHARP-TEST new-cfs=$(fsverity measure "$cfs" 2>&1 | cut -d' ' -f1 | cut -c1-7)"
+            # (and on every object: post-copy did the old ones, each write since does its own)
+            echo "OSTREE-SHARP-TEST end-objects=$(find /sysroot/ostree/repo/objects -type f | wc -l) end-verity=$(find /sysroot/ostree/repo/objects -type f -print0 | xargs -0 fsverity measure 2>/dev/null | grep -c '^sha256:')"
             """);
         Booted(b1, "v1");
+        AssertComposefsRoot(b1);
+        Assert.True(b1.Has("post-copy-exit=0"), "1: admin post-copy failed:\n" + Tail(b1.Log));
+        var (all, allVerity) = (b1.Values.GetValueOrDefault("all-objects", "0"), b1.Values.GetValueOrDefault("all-verity", "-"));
+        Assert.True(all != "0" && all == allVerity, $"1: after post-copy, {allVerity} of {all} objects have fs-verity:\n" + Tail(b1.Log));
+        Assert.True(b1.Has("status-booted-same=yes"), "1: our admin status does not mark the booted deployment as ostree does:\n" + Tail(b1.Log));
+        Assert.True(b1.Values.GetValueOrDefault("new-cfs") == "sha256:", "1: the v2 deployment's .ostree.cfs has no fs-verity:\n" + Tail(b1.Log));
+        var (objects, verity) = (b1.Values.GetValueOrDefault("end-objects", "0"), b1.Values.GetValueOrDefault("end-verity", "-"));
+        Assert.True(int.Parse(objects, CultureInfo.InvariantCulture) > int.Parse(all, CultureInfo.InvariantCulture) && objects == verity, $"1: after the switch, {verity} of {objects} objects have fs-verity:\n" + Tail(b1.Log));
         Assert.True(b1.Has("sysroot-readonly=yes"), "1: /sysroot is not read-only");
         Assert.True(b1.Has("etc-writable=yes"), "1: /etc is not writable");
         Assert.Matches(@"^\* debian [0-9a-f]{64}\.0$", b1.Status.Split('\n').Select(l => l.Trim()).First(l => l.StartsWith('*')));
@@ -140,17 +202,47 @@ public sealed class VmTests(GuestFixture guest) : IDisposable
             ostree-sharp admin upgrade --check; echo "OSTREE-SHARP-TEST upgrade-check-exit=$?"
             ostree-sharp admin upgrade | tee /dev/stderr | grep -qx 'No update available.' && echo "OSTREE-SHARP-TEST upgrade-none=yes"
             ostree-sharp admin rollback; echo "OSTREE-SHARP-TEST rollback-exit=$?"
+            ostree admin status
             """);
         Booted(b2, "v2");
+        AssertComposefsRoot(b2);
         Assert.Equal($"ostree-unverified-image:oci:{Data}/images:v2", b2.Values.GetValueOrDefault("origin"));
         Assert.True(b2.Has("etc: local-change"), "2: the /etc change of v1 was lost:\n" + Tail(b2.Log));
         Assert.True(b2.Has("etc: release v1 edited"), "2: the edited /etc file was not kept:\n" + Tail(b2.Log));
         Assert.True(b2.Has("upgrade-check-exit=77") && b2.Has("upgrade-none=yes"), "2: admin upgrade of the same reference did not find it up to date:\n" + Tail(b2.Log));
         Assert.True(b2.Has("rollback-exit=0"), "2: admin rollback failed:\n" + Tail(b2.Log));
 
-        // c. After the rollback, v1 again.
-        var b3 = Boot("3-rolled-back-v1", disk, "ostree-sharp admin status\n");
+        // c. After the rollback, v1 again: first in the loader's view, then booted.
+        Assert.Equal("v1", Vm.DefaultVersion(disk, _tmp.Path));
+        // Then a switch to v3, whose base commit is signed and whose prepare-root.conf says enabled = signed.
+        var b3 = Boot("3-rolled-back-v1", disk, $"""
+            ostree-sharp admin status
+            ostree-sharp admin switch ostree-unverified-image:oci:{Data}/images:v3; echo "OSTREE-SHARP-TEST switch-exit=$?"
+            """);
         Booted(b3, "v1");
+        Assert.True(b3.Has("switch-exit=0"), "3: admin switch to v3 failed:\n" + Tail(b3.Log));
+
+        // d. v3 boots with / on composefs, its digest checked against the signed base commit by ostree-prepare-root:
+        //    found through the merge commit's parent, its signature checked with the key in the initramfs. Debian's
+        //    ostree-prepare-root (forky, 2026.4) is built without an ed25519 implementation: it stops at that check,
+        //    with its own message, after everything before it succeeded (the signature is checked above with ostree).
+        var prepareRoot = File.ReadAllText(Path.Combine(guest.Root, "usr/lib/ostree/ostree-prepare-root"), Encoding.Latin1);
+        bool ed25519 = !prepareRoot.Contains("ed25519 signature validation requested, but support not compiled in", StringComparison.Ordinal);
+        var b4 = Boot("4-signed-v3", disk, "ostree admin status\n");
+        Assert.Contains("composefs+ostree: Validating composefs using bootc base commit", b4.Log, StringComparison.Ordinal);
+        if (ed25519)
+        {
+            Booted(b4, "v3");
+            AssertComposefsRoot(b4);
+            Assert.True(b4.Has("prepare-root: composefs+ostree: Validated commit signature using '/etc/ostree/initramfs-root-binding.key'"), "4: no signature check:\n" + Tail(b4.Log));
+            Assert.True(b4.Has("prepare-root: composefs: mounted successfully (verity=true)"), "4: composefs without verity:\n" + Tail(b4.Log));
+            Assert.True(b4.Lines.Any(l => l.StartsWith("booted-meta=", StringComparison.Ordinal) && l.Split(' ').Contains("composefs.signed")), "4: /run/ostree-booted records no composefs.signed:\n" + Tail(b4.Log));
+        }
+        else
+        {
+            Assert.Contains("Checking commit signature: signature verification failed: ed25519 signature validation requested, but support not compiled in", b4.Log, StringComparison.Ordinal);
+            Vm.Note("4-signed-v3: the guest's ostree-prepare-root has no ed25519 support (Debian's build): it found the signed base commit and the key, and stopped at the signature check");
+        }
     }
 
     [Fact]

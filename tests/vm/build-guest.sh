@@ -11,7 +11,7 @@
 # Environment:
 #   PREPARE_ROOT_CONF  file to install as /usr/lib/ostree/prepare-root.conf
 #                      (default tests/vm/guest/prepare-root.conf: composefs
-#                      off, read-only sysroot). ostree-prepare-root reads the
+#                      on, as in bootc's base images; read-only sysroot). ostree-prepare-root reads the
 #                      copy in the initramfs, so it is built into it too.
 #   GUEST_MIRROR       Debian archive to use (default: the one apt uses here).
 #
@@ -50,7 +50,7 @@ cache=${1:?usage: build-guest.sh CACHE_DIR}
 prepare_root_conf=${PREPARE_ROOT_CONF:-$guest/prepare-root.conf}
 suite=forky
 packages=(systemd systemd-sysv udev dracut dracut-core ostree ostree-boot
-    e2fsprogs util-linux mount kmod)
+    e2fsprogs util-linux mount kmod fsverity)
 kernels=(linux-image-cloud-amd64 linux-image-amd64)
 
 say() { echo "build-guest.sh: $*" >&2; }

@@ -66,6 +66,14 @@ esac
 probe=/etc/.ostree-sharp-test.$$
 if (: >"$probe") 2>/dev/null && rm -f "$probe"; then say etc-writable=yes; else say etc-writable=no; fi
 say "root-mount=$(timeout 10 findmnt -n -o FSTYPE,SOURCE / 2>/dev/null | head -n1 | tr -s ' ')"
+# composefs: / is an overlay whose lower layer is the deployment's .ostree.cfs (an
+# EROFS image, loop-mounted) over the repository's objects.
+say "root-options=$(timeout 10 findmnt -n -o OPTIONS / 2>/dev/null | head -n1 | tr ',' '\n' | grep -E '^(lowerdir|datadir|metacopy|verity|redirect_dir)' | sed 's/=.*//' | sort | tr '\n' ' ')"
+say "erofs-mounts=$(grep -c ' erofs ' /proc/self/mountinfo 2>/dev/null)"
+# What ostree-prepare-root recorded (the keys of the a{sv} in /run/ostree-booted: composefs, composefs.verity,
+# composefs.signed...) and logged about composefs (signature and digest checks).
+say "booted-meta=$(grep -aoE 'composefs(\.[a-z]+)?|backing-root-device-inode' /run/ostree-booted 2>/dev/null | sort -u | tr '\n' ' ')"
+timeout 20 journalctl -b -o cat --no-pager 2>/dev/null | grep -E '^composefs[:+]' | while IFS= read -r line; do say "prepare-root: $line"; done
 say status-begin
 rc=0
 timeout 60 ostree admin status 2>&1 || rc=$?
@@ -90,7 +98,8 @@ if [ -b /dev/vdb ]; then
             limit=$(cat "$data/timeout" 2>/dev/null || true)
             case $limit in '' | *[!0-9]*) limit=1800 ;; esac
             rc=0
-            (cd "$data" && OSTREE_SHARP_TEST_DATA=$data timeout -k 10 "$limit" bash run.sh) </dev/null 2>&1 || rc=$?
+            # (OSTREE_SHARP_TRACE: a stack trace with any unexpected error of ostree-sharp, for the serial log.)
+            (cd "$data" && OSTREE_SHARP_TEST_DATA=$data OSTREE_SHARP_TRACE=1 timeout -k 10 "$limit" bash run.sh) </dev/null 2>&1 || rc=$?
             say "run-exit=$rc"
         fi
     else
