@@ -45,8 +45,8 @@ public sealed class Xattrs : IEquatable<Xattrs>
     }
 
     /// <summary>
-    /// Creates a set in the given order, duplicates included: libostree keeps tar xattrs exactly as
-    /// libarchive reports them, so commits of tarballs must do the same.
+    /// Creates a set in the given order, duplicates included (libostree 2022.7 keeps some lists as it
+    /// built them, such as a relabelled file's xattrs with <c>security.selinux</c> last).
     /// </summary>
     public static Xattrs CreateInOrder(IEnumerable<Xattr> items)
     {
