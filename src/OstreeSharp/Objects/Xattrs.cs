@@ -44,16 +44,6 @@ public sealed class Xattrs : IEquatable<Xattrs>
         return new Xattrs(arr);
     }
 
-    /// <summary>
-    /// Creates a set in the given order, duplicates included (libostree 2022.7 keeps some lists as it
-    /// built them, such as a relabelled file's xattrs with <c>security.selinux</c> last).
-    /// </summary>
-    public static Xattrs CreateInOrder(IEnumerable<Xattr> items)
-    {
-        var arr = items.ToArray();
-        return arr.Length == 0 ? Empty : new Xattrs(arr);
-    }
-
     /// <summary>The value of <paramref name="name"/>, or null.</summary>
     public byte[]? Get(string name)
     {
