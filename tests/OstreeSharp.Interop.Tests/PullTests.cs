@@ -41,16 +41,17 @@ public sealed class PullTests : IDisposable
         return repo;
     }
 
-    [Fact]
-    public void Our_pull_reads_a_repository_made_by_real_ostree_from_a_static_server()
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void Our_pull_reads_a_repository_made_by_real_ostree_from_a_static_server(string peer)
     {
         var src = _tmp["src"];
-        Tools.Ostree("init", "--repo=" + src, "--mode=archive").Ok("ostree init");
+        Tools.Peer(peer, "init", "--repo=" + src, "--mode=archive").Ok("ostree init");
         var tree = Tree(300);
-        var first = Tools.Ostree("commit", "--repo=" + src, "-b", "os/stable", "-s", "one", "--add-metadata-string=version=1", tree).Ok("ostree commit 1");
+        var first = Tools.Peer(peer, "commit", "--repo=" + src, "-b", "os/stable", "-s", "one", "--add-metadata-string=version=1", tree).Ok("ostree commit 1");
         File.WriteAllText(Path.Combine(tree, "usr", "bin", "tool"), "#!/bin/sh\necho changed\n");
-        var second = Tools.Ostree("commit", "--repo=" + src, "-b", "os/stable", "-s", "two", "--add-metadata-string=version=2", tree).Ok("ostree commit 2");
-        Tools.Ostree("commit", "--repo=" + src, "-b", "os/other", "-s", "other", tree).Ok("ostree commit other");
+        var second = Tools.Peer(peer, "commit", "--repo=" + src, "-b", "os/stable", "-s", "two", "--add-metadata-string=version=2", tree).Ok("ostree commit 2");
+        Tools.Peer(peer, "commit", "--repo=" + src, "-b", "os/other", "-s", "other", tree).Ok("ostree commit other");
         var url = _servers.Static(src);
 
         // Without a summary, refs come from refs/heads/.
@@ -61,11 +62,11 @@ public sealed class PullTests : IDisposable
             using var doc = JsonDocument.Parse(json);
             Assert.Equal(second, doc.RootElement.GetProperty("refs")[0].GetProperty("commit").GetString());
             Assert.True(doc.RootElement.GetProperty("contentFetched").GetInt32() > 300);
-            Assert.Equal(second, Tools.Ostree("rev-parse", "--repo=" + dest, "origin:os/stable").Ok("rev-parse"));
-            Tools.Ostree("fsck", "--repo=" + dest).Ok("ostree fsck");
+            Assert.Equal(second, Tools.Peer(peer, "rev-parse", "--repo=" + dest, "origin:os/stable").Ok("rev-parse"));
+            Tools.Peer(peer, "fsck", "--repo=" + dest).Ok("ostree fsck");
             Assert.False(File.Exists(Path.Combine(dest, "state", second + ".commitpartial")));
-            Assert.NotEqual(0, Tools.Ostree("show", "--repo=" + dest, first).ExitCode); // depth 0: no parent
-            Assert.Equal(Tools.Ostree("ls", "--repo=" + src, "-R", "-X", second).Ok("ls src"), Tools.Ostree("ls", "--repo=" + dest, "-R", "-X", second).Ok("ls dest"));
+            Assert.NotEqual(0, Tools.Peer(peer, "show", "--repo=" + dest, first).ExitCode); // depth 0: no parent
+            Assert.Equal(Tools.Peer(peer, "ls", "--repo=" + src, "-R", "-X", second).Ok("ls src"), Tools.Peer(peer, "ls", "--repo=" + dest, "-R", "-X", second).Ok("ls dest"));
 
             // Again: nothing to fetch.
             using var again = JsonDocument.Parse(Tools.Ours("pull", "--repo=" + dest, "--json", "origin", "os/stable").Ok("pull again"));
@@ -79,13 +80,13 @@ public sealed class PullTests : IDisposable
             Assert.Equal(1, deep.RootElement.GetProperty("contentFetched").GetInt32());
         }
 
-        Assert.Contains("one", Tools.Ostree("log", "--repo=" + d1, "origin:os/stable").Ok("log"), StringComparison.Ordinal);
-        Tools.Ostree("fsck", "--repo=" + d1).Ok("fsck after depth");
+        Assert.Contains("one", Tools.Peer(peer, "log", "--repo=" + d1, "origin:os/stable").Ok("log"), StringComparison.Ordinal);
+        Tools.Peer(peer, "fsck", "--repo=" + d1).Ok("fsck after depth");
 
         // --commit-metadata-only: commits and a ref, the trees stay partial.
         var meta = NewRepo("meta", "archive", url, "--no-gpg-verify");
         Tools.Ours("pull", "--repo=" + meta, "--commit-metadata-only", "--depth=1", "origin", "os/stable").Ok("commit-metadata-only");
-        Assert.Equal(second, Tools.Ostree("rev-parse", "--repo=" + meta, "origin:os/stable").Ok("rev-parse meta"));
+        Assert.Equal(second, Tools.Peer(peer, "rev-parse", "--repo=" + meta, "origin:os/stable").Ok("rev-parse meta"));
         Assert.True(File.Exists(Path.Combine(meta, "state", second + ".commitpartial")));
         Assert.True(File.Exists(Path.Combine(meta, "state", first + ".commitpartial")));
         Assert.Empty(Directory.GetFiles(Path.Combine(meta, "objects"), "*.filez", SearchOption.AllDirectories));
@@ -93,24 +94,24 @@ public sealed class PullTests : IDisposable
         // A later full pull completes the commit and clears its marker.
         Tools.Ours("pull", "--repo=" + meta, "origin", "os/stable").Ok("complete");
         Assert.False(File.Exists(Path.Combine(meta, "state", second + ".commitpartial")));
-        Tools.Ostree("fsck", "--repo=" + meta).Ok("fsck after completing");
+        Tools.Peer(peer, "fsck", "--repo=" + meta).Ok("fsck after completing");
 
         // A commit by checksum: no ref written.
         var byId = NewRepo("by-id", "archive", url, "--no-gpg-verify");
         Tools.Ours("pull", "--repo=" + byId, "origin", first).Ok("pull by checksum");
-        Assert.Equal("", Tools.Ostree("refs", "--repo=" + byId).Ok("refs"));
-        Tools.Ostree("fsck", "--repo=" + byId).Ok("fsck by id");
+        Assert.Equal("", Tools.Peer(peer, "refs", "--repo=" + byId).Ok("refs"));
+        Tools.Peer(peer, "fsck", "--repo=" + byId).Ok("fsck by id");
 
         // --mirror without refs needs a summary; with one, every ref becomes a local head and the summary is copied.
         var mirror = NewRepo("mirror", "archive", url, "--no-gpg-verify");
         var noSummary = Tools.Ours("pull", "--repo=" + mirror, "--mirror", "origin");
         Assert.Equal(1, noSummary.ExitCode);
         Assert.Contains("does not have a summary", noSummary.Stderr, StringComparison.Ordinal);
-        Tools.Ostree("summary", "--repo=" + src, "-u").Ok("ostree summary -u");
+        Tools.Peer(peer, "summary", "--repo=" + src, "-u").Ok("ostree summary -u");
         Tools.Ours("pull", "--repo=" + mirror, "--mirror", "origin").Ok("pull --mirror");
-        Assert.Equal(["os/other", "os/stable"], Tools.Ostree("refs", "--repo=" + mirror).Ok("refs").Split('\n').Order(StringComparer.Ordinal));
+        Assert.Equal(["os/other", "os/stable"], Tools.Peer(peer, "refs", "--repo=" + mirror).Ok("refs").Split('\n').Order(StringComparer.Ordinal));
         Assert.Equal(File.ReadAllBytes(Path.Combine(src, "summary")), File.ReadAllBytes(Path.Combine(mirror, "summary")));
-        Tools.Ostree("fsck", "--repo=" + mirror).Ok("fsck mirror");
+        Tools.Peer(peer, "fsck", "--repo=" + mirror).Ok("fsck mirror");
 
         // No ref and no configured branches: ostree's error.
         var none = Tools.Ours("pull", "--repo=" + mirror, "origin");
@@ -118,12 +119,13 @@ public sealed class PullTests : IDisposable
         Assert.Contains("No configured branches for remote origin", none.Stderr, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void An_altered_object_is_refused_and_no_ref_moves()
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void An_altered_object_is_refused_and_no_ref_moves(string peer)
     {
         var src = _tmp["src"];
-        Tools.Ostree("init", "--repo=" + src, "--mode=archive").Ok("init");
-        Tools.Ostree("commit", "--repo=" + src, "-b", "os", Tree(40)).Ok("commit");
+        Tools.Peer(peer, "init", "--repo=" + src, "--mode=archive").Ok("init");
+        Tools.Peer(peer, "commit", "--repo=" + src, "-b", "os", Tree(40)).Ok("commit");
         var victim = Directory.GetFiles(Path.Combine(src, "objects"), "*.filez", SearchOption.AllDirectories).OrderBy(f => f, StringComparer.Ordinal).First();
         var bytes = File.ReadAllBytes(victim);
         bytes[^3] ^= 0x01;
@@ -134,7 +136,7 @@ public sealed class PullTests : IDisposable
         Assert.Equal(1, pull.ExitCode);
         var hex = Path.GetFileName(Path.GetDirectoryName(victim)) + Path.GetFileNameWithoutExtension(victim);
         Assert.Contains(hex, pull.Stderr, StringComparison.Ordinal);
-        Assert.Equal("", Tools.Ostree("refs", "--repo=" + dest).Ok("refs"));
+        Assert.Equal("", Tools.Peer(peer, "refs", "--repo=" + dest).Ok("refs"));
         Assert.False(Directory.EnumerateFiles(Path.Combine(dest, "objects"), hex[2..] + ".*", SearchOption.AllDirectories).Any());
     }
 
@@ -164,7 +166,7 @@ public sealed class PullTests : IDisposable
         Tools.Ours("sign", "--repo=" + src, commit, key.Base64).Ok("sign");
         Tools.Ours("pull", "--repo=" + signed, "origin", "os").Ok("pull signed");
         Assert.Equal(commit, Tools.Ostree("rev-parse", "--repo=" + signed, "origin:os").Ok("rev-parse"));
-        Tools.Ostree("fsck", "--repo=" + signed).Ok("fsck");
+        Tools.EveryPeerOk("fsck", "fsck", "--repo=" + signed);
     }
 
     [Fact]
@@ -208,14 +210,14 @@ public sealed class PullTests : IDisposable
             .Select(f => Path.GetFileName(Path.GetDirectoryName(f)) + "/" + Path.GetFileName(f)).ToHashSet(StringComparer.Ordinal);
         Assert.True(kept.Count >= total / 10, $"only {kept.Count} of {total} objects kept");
         Assert.True(kept.Count < total);
-        Tools.Ostree("fsck", "--repo=" + dest).Ok("a partial commit is a valid repository");
+        Tools.EveryPeerOk("a partial commit is a valid repository", "fsck", "--repo=" + dest);
 
         var log2 = new List<string>();
         _servers.Ours(["--repo=" + src, "--port=" + port], log2);
         Tools.Ours("pull", "--repo=" + dest, "origin", "os").Ok("resumed pull");
         Assert.Equal(commit, Tools.Ostree("rev-parse", "--repo=" + dest, "origin:os").Ok("rev-parse"));
         Assert.False(File.Exists(Path.Combine(dest, "state", commit + ".commitpartial")));
-        Tools.Ostree("fsck", "--repo=" + dest).Ok("fsck");
+        Tools.EveryPeerOk("fsck", "fsck", "--repo=" + dest);
         List<string> second;
         lock (log2)
         {
@@ -226,8 +228,9 @@ public sealed class PullTests : IDisposable
         Assert.DoesNotContain(second, l => kept.Any(k => l.Contains(k, StringComparison.Ordinal)));
     }
 
-    [Fact]
-    public void Ostree_pulls_the_commit_inside_an_image_from_serve_image()
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void Ostree_pulls_the_commit_inside_an_image_from_serve_image(string peer)
     {
         var src = _tmp["src"];
         Tools.Ours("init", "--repo=" + src, "--mode=archive").Ok("init");
@@ -251,19 +254,19 @@ public sealed class PullTests : IDisposable
         var cache = _tmp["cache"];
         var (server, url) = _servers.Ours(["--image=oci:" + layout + ":v1", "--ref=os/stable", "--cache-dir=" + cache, "--port=0", "--quiet"]);
         var dest = _tmp["dest"];
-        Tools.Ostree("init", "--repo=" + dest, "--mode=bare-user").Ok("init dest");
-        Tools.Ostree("remote", "add", "--repo=" + dest, "--no-gpg-verify", "img", url).Ok("remote add");
-        Tools.Ostree("pull", "--repo=" + dest, "img", "os/stable").Ok("ostree pull from serve --image");
-        Assert.Equal(commit, Tools.Ostree("rev-parse", "--repo=" + dest, "img:os/stable").Ok("rev-parse"));
-        Tools.Ostree("fsck", "--repo=" + dest).Ok("fsck");
-        Assert.Equal(Tools.Ostree("ls", "--repo=" + src, "-R", "-X", commit).Ok("ls src"), Tools.Ostree("ls", "--repo=" + dest, "-R", "-X", commit).Ok("ls dest"));
+        Tools.Peer(peer, "init", "--repo=" + dest, "--mode=bare-user").Ok("init dest");
+        Tools.Peer(peer, "remote", "add", "--repo=" + dest, "--no-gpg-verify", "img", url).Ok("remote add");
+        Tools.Peer(peer, "pull", "--repo=" + dest, "img", "os/stable").Ok("ostree pull from serve --image");
+        Assert.Equal(commit, Tools.Peer(peer, "rev-parse", "--repo=" + dest, "img:os/stable").Ok("rev-parse"));
+        Tools.Peer(peer, "fsck", "--repo=" + dest).Ok("fsck");
+        Assert.Equal(Tools.Peer(peer, "ls", "--repo=" + src, "-R", "-X", commit).Ok("ls src"), Tools.Peer(peer, "ls", "--repo=" + dest, "-R", "-X", commit).Ok("ls dest"));
 
         // A restart on the same cache imports nothing again.
         HttpServers.Stop(server);
         var (_, url2) = _servers.Ours(["--image=oci:" + layout + ":v1", "--ref=os/stable", "--cache-dir=" + cache, "--port=0", "--quiet"]);
         var dest2 = NewRepo("dest2", "archive", url2, "--no-gpg-verify");
         Tools.Ours("pull", "--repo=" + dest2, "origin", "os/stable").Ok("our pull from serve --image");
-        Assert.Equal(commit, Tools.Ostree("rev-parse", "--repo=" + dest2, "origin:os/stable").Ok("rev-parse 2"));
+        Assert.Equal(commit, Tools.Peer(peer, "rev-parse", "--repo=" + dest2, "origin:os/stable").Ok("rev-parse 2"));
     }
 
     [Fact]
@@ -293,7 +296,10 @@ public sealed class PullTests : IDisposable
         Tools.Ours("admin", "upgrade", "--sysroot=" + sr).Ok("upgrade");
         var s = OstreeSharp.Sysroot.OstreeSysroot.Open(sr);
         Assert.Equal([rev2, rev1], s.Deployments.Select(d => d.Commit.ToHex()));
-        Tools.Ostree("fsck", "--repo=" + repo).Ok("fsck");
-        Assert.Contains("exampleos " + rev2, Tools.Ostree("admin", "status", "--sysroot=" + sr).Ok("ostree admin status"), StringComparison.Ordinal);
+        Tools.EveryPeerOk("fsck", "fsck", "--repo=" + repo);
+        foreach (var peer in new[] { Tools.V2022, Tools.V2026 })
+        {
+            Assert.Contains("exampleos " + rev2, Tools.Peer(peer, "admin", "status", "--sysroot=" + sr).Ok($"ostree {peer} admin status"), StringComparison.Ordinal);
+        }
     }
 }

@@ -3,19 +3,19 @@ namespace OstreeSharp.Interop.Tests;
 /// <summary>We read what the real ostree wrote, and print what it prints.</summary>
 public class ReadInteropTests
 {
+    public static TheoryData<string, string> Modes => Tools.PeersWith("archive", "bare-user", "bare");
+
     [Theory]
-    [InlineData("archive")]
-    [InlineData("bare-user")]
-    [InlineData("bare")]
-    public void Ls_cat_log_show_and_checkouts_match_ostree(string mode)
+    [MemberData(nameof(Modes))]
+    public void Ls_cat_log_show_and_checkouts_match_ostree(string peer, string mode)
     {
         using var t = new TempDir();
         TestTrees.WriteTricky(t["in"], withOwners: true);
         var repo = "--repo=" + t["repo"];
-        Tools.Ostree("init", repo, "--mode=" + mode).Ok("init");
-        Tools.Ostree("commit", repo, "-b", "os/main", "-s", "First", "--add-metadata-string=version=7", "--timestamp=2022-02-02", t["in"]).Ok("commit");
+        Tools.Peer(peer, "init", repo, "--mode=" + mode).Ok("init");
+        Tools.Peer(peer, "commit", repo, "-b", "os/main", "-s", "First", "--add-metadata-string=version=7", "--timestamp=2022-02-02", t["in"]).Ok("commit");
         File.WriteAllText(t["in/README"], "second version\n");
-        Tools.Ostree("commit", repo, "-b", "os/main", "-s", "Second", "-m", "with a body", "--add-detached-metadata-string=k=v", t["in"]).Ok("commit");
+        Tools.Peer(peer, "commit", repo, "-b", "os/main", "-s", "Second", "-m", "with a body", "--add-detached-metadata-string=k=v", t["in"]).Ok("commit");
 
         foreach (var args in new[]
         {
@@ -34,20 +34,20 @@ public class ReadInteropTests
             ["diff", "os/main^", "os/main"],
         })
         {
-            var theirs = Tools.Ostree([args[0], repo, .. args[1..]]);
+            var theirs = Tools.Peer(peer, [args[0], repo, .. args[1..]]);
             var ours = Tools.Ours([args[0], repo, .. args[1..]]);
             Assert.True(theirs.ExitCode == 0, theirs.Stderr);
             Assert.True(theirs.Stdout == ours.Stdout, $"'{string.Join(' ', args)}' differs:\n--- ostree\n{theirs.Stdout}\n--- ours\n{ours.Stdout}{ours.Stderr}");
         }
 
-        Tools.Ostree("checkout", repo, "os/main", t["co-theirs"]).Ok("ostree checkout");
+        Tools.Peer(peer, "checkout", repo, "os/main", t["co-theirs"]).Ok("ostree checkout");
         Tools.Ours("checkout", repo, "os/main", t["co-ours"]).Ok("our checkout");
         Assert.Equal(Tools.Describe(t["co-theirs"]), Tools.Describe(t["co-ours"]));
 
         if (mode != "archive")
         {
             var user = mode == "bare-user" ? new[] { "-U" } : [];
-            Tools.Ostree(["checkout", repo, "-H", .. user, "os/main", t["hl-theirs"]]).Ok("ostree checkout -H");
+            Tools.Peer(peer, ["checkout", repo, "-H", .. user, "os/main", t["hl-theirs"]]).Ok("ostree checkout -H");
             Tools.Ours(["checkout", repo, "-H", .. user, "os/main", t["hl-ours"]]).Ok("our checkout -H");
             Assert.Equal(Tools.Describe(t["hl-theirs"]), Tools.Describe(t["hl-ours"]));
             var readme = OstreeSharp.Platform.Native.LStat(t["hl-ours/README"]);
@@ -62,8 +62,9 @@ public class ReadInteropTests
         Assert.Contains("File exists", again.Stderr);
     }
 
-    [Fact]
-    public void Golden_vector_repository_is_read_like_ostree()
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void Golden_vector_repository_is_read_like_ostree(string peer)
     {
         using var t = new TempDir();
         var src = Path.Combine(AppContext.BaseDirectory, "TestData", "ostree-vectors", "repo-archive");
@@ -76,28 +77,29 @@ public class ReadInteropTests
         var repo = "--repo=" + t["repo"];
         foreach (var args in new[] { new[] { "log", "test/main" }, ["ls", "-RXC", "test/main"], ["show", "test/main", "--print-detached-metadata-key=note"] })
         {
-            Assert.Equal(Tools.Ostree([args[0], repo, .. args[1..]]).Ok("ostree"), Tools.Ours([args[0], repo, .. args[1..]]).Ok("ours"));
+            Assert.Equal(Tools.Peer(peer, [args[0], repo, .. args[1..]]).Ok("ostree"), Tools.Ours([args[0], repo, .. args[1..]]).Ok("ours"));
         }
 
         Tools.Ours("fsck", repo).Ok("our fsck of the vectors");
         Tools.Ours("summary", repo, "-u").Ok("summary");
-        Tools.Ostree("summary", repo, "-v").Ok("ostree reads our summary");
-        Tools.Ostree("fsck", repo).Ok("ostree fsck after our summary");
+        Tools.Peer(peer, "summary", repo, "-v").Ok("ostree reads our summary");
+        Tools.Peer(peer, "fsck", repo).Ok("ostree fsck after our summary");
     }
 
-    [Fact]
-    public void Pull_local_between_modes_keeps_checksums()
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void Pull_local_between_modes_keeps_checksums(string peer)
     {
         using var t = new TempDir();
         TestTrees.WriteTricky(t["in"], withOwners: true);
-        Tools.Ostree("init", "--repo=" + t["a"], "--mode=archive").Ok("init");
-        var c = Tools.Ostree("commit", "--repo=" + t["a"], "-b", "x", t["in"]).Ok("commit");
+        Tools.Peer(peer, "init", "--repo=" + t["a"], "--mode=archive").Ok("init");
+        var c = Tools.Peer(peer, "commit", "--repo=" + t["a"], "-b", "x", t["in"]).Ok("commit");
         foreach (var mode in new[] { "bare-user", "bare", "archive" })
         {
             Tools.Ours("init", "--repo=" + t[mode], "--mode=" + mode).Ok("init");
             Tools.Ours("pull-local", "--repo=" + t[mode], t["a"], "x").Ok("pull-local");
             Assert.Equal(c, Tools.Ours("rev-parse", "--repo=" + t[mode], "x").Out);
-            Tools.Ostree("fsck", "--repo=" + t[mode]).Ok("ostree fsck " + mode);
+            Tools.Peer(peer, "fsck", "--repo=" + t[mode]).Ok("ostree fsck " + mode);
         }
     }
 }

@@ -136,6 +136,33 @@ public sealed class SelinuxTests(SelinuxRootFixture fixture) : IClassFixture<Sel
         Assert.Contains("system_u:object_r:bin_t:s0", shadow, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_label_is_sorted_among_the_other_xattrs_as_ostree_2026_sorts_it()
+    {
+        // 2022.7 appends security.selinux after the file's own xattrs (here user.z): a file header 2026.4 sorts,
+        // so the checksums differ and 2026.4's fsck calls 2022.7's object corrupt. We sort, as 2026.4 does.
+        var tree = _tmp["xattr-tree"];
+        Directory.CreateDirectory(Path.Combine(tree, "usr/bin"));
+        Tools.Run("cp", ["-a", Path.Combine(fixture.Root, "usr/etc"), Path.Combine(tree, "usr/etc")]).Ok("cp");
+        File.WriteAllText(Path.Combine(tree, "usr/bin/tool"), "tool\n");
+        Native.SetXattr(Path.Combine(tree, "usr/bin/tool"), "user.z", "1"u8);
+        var args = new[] { "-b", "x", "--timestamp=2024-01-01", "--no-bindings", "--selinux-policy=" + tree, tree };
+        var commits = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var peer in new[] { Tools.V2022, Tools.V2026 })
+        {
+            Tools.Peer(peer, "init", "--repo=" + _tmp[peer], "--mode=bare-user").Ok("init");
+            commits[peer] = Tools.Peer(peer, ["commit", "--repo=" + _tmp[peer], .. args]).Ok($"ostree {peer} commit --selinux-policy");
+        }
+
+        Tools.Ours("init", "--repo=" + _tmp["ours"], "--mode=bare-user").Ok("init");
+        var ours = Tools.Ours(["commit", "--repo=" + _tmp["ours"], .. args]).Ok("our commit --selinux-policy");
+        Assert.NotEqual(commits[Tools.V2022], commits[Tools.V2026]);
+        Assert.Equal(commits[Tools.V2026], ours);
+        var fsck = Tools.Peer(Tools.V2026, "fsck", "--repo=" + _tmp[Tools.V2022]);
+        Assert.True(fsck.ExitCode == 1 && fsck.Stderr.Contains("Corrupted file object", StringComparison.Ordinal), fsck.Stderr);
+        Tools.EveryPeerOk("fsck", "fsck", "--repo=" + _tmp["ours"]);
+    }
+
     private string LabelledImage(out string commit)
     {
         // A small root: the policy plus a few files in the places the policy labels differently.

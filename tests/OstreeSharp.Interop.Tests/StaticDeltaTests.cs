@@ -14,7 +14,7 @@ public sealed class StaticDeltaTests : IDisposable
         _tmp.Dispose();
     }
 
-    /// <summary>An archive repository (made by <paramref name="tool"/>) with commits v1 and v2 on <c>os</c>: v2 edits a large file in place, adds one and a symlink, drops one.</summary>
+    /// <summary>An archive repository (made by <paramref name="tool"/>: "ours" or a peer version) with commits v1 and v2 on <c>os</c>: v2 edits a large file in place, adds one and a symlink, drops one.</summary>
     private (string Repo, string V1, string V2) TwoVersions(string name, string tool)
     {
         var tree = _tmp[name + "-tree"];
@@ -24,7 +24,7 @@ public sealed class StaticDeltaTests : IDisposable
         Directory.CreateDirectory(Path.Combine(tree, "usr/lib"));
         File.WriteAllBytes(Path.Combine(tree, "usr/lib/libbig.so.1.0"), [.. big]);
         var repo = _tmp[name];
-        Func<string[], RunResult> run = tool == "ostree" ? Tools.Ostree : Tools.Ours;
+        Func<string[], RunResult> run = tool == "ours" ? Tools.Ours : args => Tools.Peer(tool, args);
         run(["init", "--repo=" + repo, "--mode=archive"]).Ok("init");
         var v1 = run(["commit", "--repo=" + repo, "-b", "os", "-s", "v1", tree]).Ok("commit v1").Trim();
         for (int i = 0; i < 300; i++)
@@ -42,58 +42,60 @@ public sealed class StaticDeltaTests : IDisposable
         return (repo, v1, v2);
     }
 
-    private static void Fsck(string repo) => Tools.Ostree("fsck", "--repo=" + repo).Ok("ostree fsck of " + repo);
+    private static void Fsck(string peer, string repo) => Tools.Peer(peer, "fsck", "--repo=" + repo).Ok($"ostree {peer} fsck of {repo}");
 
     private static string DeltaDir(string repo, string from, string to) =>
         Path.Combine(repo, new Deltas.DeltaName(from is null ? null : Objects.Checksum.Parse(from), Objects.Checksum.Parse(to)).RelativeDir);
 
-    [Fact]
-    public void Ostree_applies_and_shows_our_deltas()
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void Ostree_applies_and_shows_our_deltas(string peer)
     {
         var (repo, v1, v2) = TwoVersions("ours", "ours");
         var gen = JsonDocument.Parse(Tools.Ours("static-delta", "generate", "--repo=" + repo, "--json", "os").Ok("generate")).RootElement;
         Assert.Equal($"{v1}-{v2}", gen.GetProperty("name").GetString());
         Assert.Equal(1, gen.GetProperty("patched").GetInt32()); // libbig.so.1.1 as a bsdiff of libbig.so.1.0
         Tools.Ours("static-delta", "generate", "--repo=" + repo, "--empty", "--to=" + v2).Ok("generate --empty");
-        Assert.Equal(new[] { v2, $"{v1}-{v2}" }.Order(StringComparer.Ordinal), Tools.Ostree("static-delta", "list", "--repo=" + repo).Ok("ostree static-delta list").Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
-        var shown = Tools.Ostree("static-delta", "show", "--repo=" + repo, $"{v1}-{v2}").Ok("ostree static-delta show");
+        Assert.Equal(new[] { v2, $"{v1}-{v2}" }.Order(StringComparer.Ordinal), Tools.Peer(peer, "static-delta", "list", "--repo=" + repo).Ok("ostree static-delta list").Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal));
+        var shown = Tools.Peer(peer, "static-delta", "show", "--repo=" + repo, $"{v1}-{v2}").Ok("ostree static-delta show");
         Assert.Contains("bspatch=1", shown, StringComparison.Ordinal);
         Assert.Equal(shown, Tools.Ours("static-delta", "show", "--repo=" + repo, $"{v1}-{v2}").Ok("our show"));
 
         // From v1: ostree has v1 and applies the bsdiff delta.
         var target = _tmp["ostree-from-v1"];
-        Tools.Ostree("init", "--repo=" + target, "--mode=bare-user").Ok("init");
-        Tools.Ostree("pull-local", "--repo=" + target, repo, v1).Ok("pull-local v1");
-        Tools.Ostree("static-delta", "apply-offline", "--repo=" + target, Path.Combine(DeltaDir(repo, v1, v2), "superblock")).Ok("ostree apply-offline of our delta");
-        Fsck(target);
-        Assert.Contains("libbig.so.1.1", Tools.Ostree("ls", "--repo=" + target, "-R", v2).Ok("ls"), StringComparison.Ordinal);
+        Tools.Peer(peer, "init", "--repo=" + target, "--mode=bare-user").Ok("init");
+        Tools.Peer(peer, "pull-local", "--repo=" + target, repo, v1).Ok("pull-local v1");
+        Tools.Peer(peer, "static-delta", "apply-offline", "--repo=" + target, Path.Combine(DeltaDir(repo, v1, v2), "superblock")).Ok("ostree apply-offline of our delta");
+        Fsck(peer, target);
+        Assert.Contains("libbig.so.1.1", Tools.Peer(peer, "ls", "--repo=" + target, "-R", v2).Ok("ls"), StringComparison.Ordinal);
 
         // From nothing, into every mode ostree applies deltas to offline.
         foreach (var mode in new[] { "bare-user", "archive" })
         {
             var scratch = _tmp["ostree-scratch-" + mode];
-            Tools.Ostree("init", "--repo=" + scratch, "--mode=" + mode).Ok("init");
-            Tools.Ostree("static-delta", "apply-offline", "--repo=" + scratch, Path.Combine(DeltaDir(repo, null!, v2), "superblock")).Ok("ostree apply-offline --empty delta into " + mode);
-            Fsck(scratch);
+            Tools.Peer(peer, "init", "--repo=" + scratch, "--mode=" + mode).Ok("init");
+            Tools.Peer(peer, "static-delta", "apply-offline", "--repo=" + scratch, Path.Combine(DeltaDir(repo, null!, v2), "superblock")).Ok("ostree apply-offline --empty delta into " + mode);
+            Fsck(peer, scratch);
             Assert.Equal(
-                Tools.Ostree("ls", "--repo=" + repo, "-RC", v2).Ok("ls source"),
-                Tools.Ostree("ls", "--repo=" + scratch, "-RC", v2).Ok("ls applied"));
+                Tools.Peer(peer, "ls", "--repo=" + repo, "-RC", v2).Ok("ls source"),
+                Tools.Peer(peer, "ls", "--repo=" + scratch, "-RC", v2).Ok("ls applied"));
         }
     }
 
-    [Fact]
-    public void We_apply_and_show_ostree_deltas()
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void We_apply_and_show_ostree_deltas(string peer)
     {
-        var (repo, v1, v2) = TwoVersions("theirs", "ostree");
-        Tools.Ostree("static-delta", "generate", "--repo=" + repo, "os").Ok("ostree static-delta generate");
-        Tools.Ostree("static-delta", "generate", "--repo=" + repo, "--empty", "os").Ok("ostree static-delta generate --empty");
+        var (repo, v1, v2) = TwoVersions("theirs", peer);
+        Tools.Peer(peer, "static-delta", "generate", "--repo=" + repo, "os").Ok("ostree static-delta generate");
+        Tools.Peer(peer, "static-delta", "generate", "--repo=" + repo, "--empty", "os").Ok("ostree static-delta generate --empty");
         foreach (var name in new[] { $"{v1}-{v2}", v2 })
         {
-            Assert.Equal(Tools.Ostree("static-delta", "show", "--repo=" + repo, name).Ok("ostree show"), Tools.Ours("static-delta", "show", "--repo=" + repo, name).Ok("our show"));
+            Assert.Equal(Tools.Peer(peer, "static-delta", "show", "--repo=" + repo, name).Ok("ostree show"), Tools.Ours("static-delta", "show", "--repo=" + repo, name).Ok("our show"));
         }
 
         Assert.Equal(
-            Tools.Ostree("static-delta", "list", "--repo=" + repo).Ok("ostree list").Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal),
+            Tools.Peer(peer, "static-delta", "list", "--repo=" + repo).Ok("ostree list").Split('\n', StringSplitOptions.RemoveEmptyEntries).Order(StringComparer.Ordinal),
             Tools.Ours("static-delta", "list", "--repo=" + repo).Ok("our list").Split('\n', StringSplitOptions.RemoveEmptyEntries));
 
         foreach (var mode in new[] { "bare-user", "archive", "bare" })
@@ -110,37 +112,38 @@ public sealed class StaticDeltaTests : IDisposable
                 Tools.Ours("static-delta", "apply-offline", "--repo=" + target, DeltaDir(repo, null!, v2)).Ok("our apply-offline from nothing");
             }
 
-            Fsck(target);
+            Fsck(peer, target);
             Assert.Equal(
-                Tools.Ostree("ls", "--repo=" + repo, "-RC", v2).Ok("ls source"),
-                Tools.Ostree("ls", "--repo=" + target, "-RC", v2).Ok("ls applied"));
+                Tools.Peer(peer, "ls", "--repo=" + repo, "-RC", v2).Ok("ls source"),
+                Tools.Peer(peer, "ls", "--repo=" + target, "-RC", v2).Ok("ls applied"));
         }
     }
 
-    [Fact]
-    public void Pulls_use_the_other_side_deltas_over_http()
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void Pulls_use_the_other_side_deltas_over_http(string peer)
     {
         // Our deltas and summary, pulled by ostree.
         var (ours, o1, o2) = TwoVersions("ours", "ours");
         Tools.Ours("static-delta", "generate", "--repo=" + ours, "os").Ok("generate");
         Tools.Ours("summary", "--repo=" + ours, "-u").Ok("summary -u");
-        Assert.Contains("ostree.static-deltas", Tools.Ostree("summary", "--repo=" + ours, "-v").Ok("ostree summary -v"), StringComparison.Ordinal);
+        Assert.Contains("ostree.static-deltas", Tools.Peer(peer, "summary", "--repo=" + ours, "-v").Ok("ostree summary -v"), StringComparison.Ordinal);
         var url = _servers.Static(ours);
         var client = _tmp["ostree-client"];
-        Tools.Ostree("init", "--repo=" + client, "--mode=bare-user").Ok("init");
-        Tools.Ostree("remote", "add", "--repo=" + client, "--no-gpg-verify", "origin", url).Ok("remote add");
-        Tools.Ostree("pull", "--repo=" + client, "--disable-static-deltas", "origin", o1).Ok("ostree pull v1");
-        Tools.Ostree("refs", "--repo=" + client, "--create=origin:os", o1).Ok("refs --create");
-        var pulled = Tools.Ostree("pull", "--repo=" + client, "--require-static-deltas", "origin", "os").Ok("ostree pull --require-static-deltas");
+        Tools.Peer(peer, "init", "--repo=" + client, "--mode=bare-user").Ok("init");
+        Tools.Peer(peer, "remote", "add", "--repo=" + client, "--no-gpg-verify", "origin", url).Ok("remote add");
+        Tools.Peer(peer, "pull", "--repo=" + client, "--disable-static-deltas", "origin", o1).Ok("ostree pull v1");
+        Tools.Peer(peer, "refs", "--repo=" + client, "--create=origin:os", o1).Ok("refs --create");
+        var pulled = Tools.Peer(peer, "pull", "--repo=" + client, "--require-static-deltas", "origin", "os").Ok("ostree pull --require-static-deltas");
         Assert.Contains("1 delta parts", pulled, StringComparison.Ordinal);
-        Fsck(client);
-        Assert.Equal(o2, Tools.Ostree("rev-parse", "--repo=" + client, "origin:os").Ok("rev-parse").Trim());
+        Fsck(peer, client);
+        Assert.Equal(o2, Tools.Peer(peer, "rev-parse", "--repo=" + client, "origin:os").Ok("rev-parse").Trim());
 
         // ostree's deltas and summary, pulled by us: from v1, then from nothing.
-        var (theirs, t1, t2) = TwoVersions("theirs", "ostree");
-        Tools.Ostree("static-delta", "generate", "--repo=" + theirs, "os").Ok("ostree generate");
-        Tools.Ostree("static-delta", "generate", "--repo=" + theirs, "--empty", "os").Ok("ostree generate --empty");
-        Tools.Ostree("summary", "--repo=" + theirs, "-u").Ok("ostree summary -u");
+        var (theirs, t1, t2) = TwoVersions("theirs", peer);
+        Tools.Peer(peer, "static-delta", "generate", "--repo=" + theirs, "os").Ok("ostree generate");
+        Tools.Peer(peer, "static-delta", "generate", "--repo=" + theirs, "--empty", "os").Ok("ostree generate --empty");
+        Tools.Peer(peer, "summary", "--repo=" + theirs, "-u").Ok("ostree summary -u");
         var url2 = _servers.Static(theirs);
         foreach (var (mode, from) in new[] { ("bare-user", t1), ("archive", (string?)null) })
         {
@@ -155,7 +158,7 @@ public sealed class StaticDeltaTests : IDisposable
 
             var j = JsonDocument.Parse(Tools.Ours("pull", "--repo=" + mine, "--require-static-deltas", "--json", "origin", "os").Ok("our pull")).RootElement;
             Assert.Equal(from is null ? t2 : $"{t1}-{t2}", Assert.Single(j.GetProperty("deltasUsed").EnumerateArray()).GetString());
-            Fsck(mine);
+            Fsck(peer, mine);
             Assert.Equal(t2, Tools.Ours("rev-parse", "--repo=" + mine, "origin:os").Ok("rev-parse").Trim());
         }
     }
@@ -187,7 +190,7 @@ public sealed class StaticDeltaTests : IDisposable
         var j = JsonDocument.Parse(pull.Ok("pull past a corrupt delta")).RootElement;
         Assert.Empty(j.GetProperty("deltasUsed").EnumerateArray());
         Assert.Contains("static delta", pull.Stderr, StringComparison.Ordinal);
-        Fsck(target);
+        Tools.EveryPeerOk("fsck", "fsck", "--repo=" + target);
 
         // Unless deltas are required: then the pull fails.
         var strict = _tmp["strict"];

@@ -134,8 +134,9 @@ public sealed class SysrootTests : IDisposable
     private static RunResult Deploy(string sysroot, IDictionary<string, string>? env = null, params string[] extra) =>
         Tools.OursEnv(env ?? new Dictionary<string, string>(), ["admin", "deploy", "--sysroot=" + sysroot, "--os=exampleos", "--karg=root=LABEL=root", .. extra, "exampleos/stable"]);
 
-    [Fact]
-    public void The_real_ostree_reads_our_sysroot_as_its_own()
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void The_real_ostree_reads_our_sysroot_as_its_own(string peer)
     {
         var sr = NewSysroot();
         CommitBuild(sr, 1);
@@ -145,9 +146,9 @@ public sealed class SysrootTests : IDisposable
         Deploy(sr, null, "--karg-append=console=ttyS0").Ok("deploy 3");
         Tools.Ours("admin", "pin", "--sysroot=" + sr, "1").Ok("pin");
         var ours = Tools.Ours("admin", "status", "--sysroot=" + sr).Ok("our status");
-        Assert.Equal(Tools.Ostree("admin", "status", "--sysroot=" + sr).Ok("ostree admin status"), ours);
+        Assert.Equal(Tools.Peer(peer, "admin", "status", "--sysroot=" + sr).Ok("ostree admin status"), ours);
         Assert.Contains("Pinned: yes", ours, StringComparison.Ordinal);
-        Tools.Ostree("fsck", "--repo=" + Path.Combine(sr, "ostree/repo")).Ok("ostree fsck of the sysroot repository");
+        Tools.Peer(peer, "fsck", "--repo=" + Path.Combine(sr, "ostree/repo")).Ok("ostree fsck of the sysroot repository");
 
         // The merged /etc kept the local change; the new default files are there, the empty one a copy, not a link.
         var s = OstreeSysroot.Open(sr);
@@ -158,8 +159,9 @@ public sealed class SysrootTests : IDisposable
         Assert.Contains("console=ttyS0", s.Deployments[0].Options, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void Rollback_makes_the_previous_deployment_the_default_and_status_has_json()
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void Rollback_makes_the_previous_deployment_the_default_and_status_has_json(string peer)
     {
         var sr = NewSysroot();
         var rev1 = CommitBuild(sr, 1);
@@ -169,7 +171,7 @@ public sealed class SysrootTests : IDisposable
         Assert.Contains("Moving '" + rev1 + ".0' to be first deployment", Tools.Ours("admin", "rollback", "--sysroot=" + sr).Ok("rollback"), StringComparison.Ordinal);
         var s = OstreeSysroot.Open(sr);
         Assert.Equal([rev1, rev2], s.Deployments.Select(d => d.Commit.ToHex()));
-        Assert.Equal(Tools.Ostree("admin", "status", "--sysroot=" + sr).Ok("ostree admin status"), Tools.Ours("admin", "status", "--sysroot=" + sr).Ok("status"));
+        Assert.Equal(Tools.Peer(peer, "admin", "status", "--sysroot=" + sr).Ok("ostree admin status"), Tools.Ours("admin", "status", "--sysroot=" + sr).Ok("status"));
         using var json = System.Text.Json.JsonDocument.Parse(Tools.Ours("admin", "status", "--json", "--sysroot=" + sr).Ok("status --json"));
         var deployments = json.RootElement.GetProperty("deployments");
         Assert.Equal(rev1, deployments[0].GetProperty("checksum").GetString());
@@ -201,7 +203,10 @@ public sealed class SysrootTests : IDisposable
         Assert.Equal("[origin]\nrefspec=exampleos/stable\n", File.ReadAllText(OstreeSysroot.Open(sr).OriginPath(s.Deployments[1])));
 
         Tools.Ours("admin", "set-origin", "--sysroot=" + sr, "--set=gpg-verify=false", "upstream", "file:///srv/repo", "exampleos/next").Ok("set-origin");
-        Assert.Contains("origin refspec: upstream:exampleos/next", Tools.Ostree("admin", "status", "--sysroot=" + sr).Ok("status"), StringComparison.Ordinal);
+        foreach (var peer in new[] { Tools.V2022, Tools.V2026 })
+        {
+            Assert.Contains("origin refspec: upstream:exampleos/next", Tools.Peer(peer, "admin", "status", "--sysroot=" + sr).Ok($"ostree {peer} admin status"), StringComparison.Ordinal);
+        }
         Assert.Contains("url=file:///srv/repo", File.ReadAllText(Path.Combine(sr, "ostree/repo/config")), StringComparison.Ordinal);
         Directory.CreateDirectory(Path.Combine(sr, "boot/grub2"));
         File.WriteAllText(Path.Combine(sr, "boot/grub2/grub.cfg"), "# grub\n");
@@ -250,7 +255,7 @@ public sealed class SysrootTests : IDisposable
         var killed = Deploy(sr, new Dictionary<string, string> { ["OSTREE_SHARP_TEST_CRASH_AT"] = point });
         Assert.True(killed.ExitCode == 137, $"expected SIGKILL at {point}, got {killed.ExitCode}: {killed.Stderr}{killed.Stdout}");
         AssertBootable(sr);
-        Tools.Ostree("admin", "status", "--sysroot=" + sr).Ok("ostree reads the sysroot after the crash");
+        Tools.EveryPeerOk("reads the sysroot after the crash", "admin", "status", "--sysroot=" + sr);
 
         // The next run cleans up and completes.
         Deploy(sr).Ok("deploy after the crash");

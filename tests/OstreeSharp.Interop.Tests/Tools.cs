@@ -44,6 +44,50 @@ internal static class Tools
 
     public static RunResult Ostree(params string[] args) => Run("ostree", args);
 
+    /// <summary>Debian 12's ostree, on PATH: the version our defaults follow.</summary>
+    public const string V2022 = "2022.7";
+
+    /// <summary>Debian forky's ostree, run through bubblewrap (scripts/forky-peers.sh): the newer peer.</summary>
+    public const string V2026 = "2026.4";
+
+    /// <summary>The versions of the real ostree the interop tests compare with, for <c>[MemberData]</c>.</summary>
+    public static TheoryData<string> Peers => new() { V2022, V2026 };
+
+    /// <summary>Every peer with every one of <paramref name="values"/>, for <c>[MemberData]</c>.</summary>
+    public static TheoryData<string, T> PeersWith<T>(params T[] values)
+    {
+        var data = new TheoryData<string, T>();
+        foreach (var version in new[] { V2022, V2026 })
+        {
+            foreach (var value in values)
+            {
+                data.Add(version, value);
+            }
+        }
+
+        return data;
+    }
+
+    /// <summary>The command that runs the real ostree of <paramref name="version"/>.</summary>
+    public static string PeerCommand(string version) => version switch
+    {
+        V2022 => "ostree",
+        V2026 => ComposefsInteropTests.OstreeForky,
+        _ => throw new ArgumentOutOfRangeException(nameof(version), version, "no such ostree peer"),
+    };
+
+    /// <summary>Runs the real ostree of <paramref name="version"/> (<see cref="V2022"/> or <see cref="V2026"/>).</summary>
+    public static RunResult Peer(string version, params string[] args) => Run(PeerCommand(version), args);
+
+    /// <summary>Runs the same command with every peer, each of which must succeed (checks such as fsck of what we wrote).</summary>
+    public static void EveryPeerOk(string what, params string[] args)
+    {
+        foreach (var version in new[] { V2022, V2026 })
+        {
+            Peer(version, args).Ok($"ostree {version} {what}");
+        }
+    }
+
     /// <summary>The native (AOT) binary scripts/test.sh publishes, when set; else the built assembly through dotnet.</summary>
     public static string? OursBinary => Environment.GetEnvironmentVariable("OSTREE_SHARP_BIN") is { Length: > 0 } b && File.Exists(b) ? b : null;
 

@@ -3,43 +3,44 @@ namespace OstreeSharp.Interop.Tests;
 /// <summary>The smaller verbs, each next to the real ostree.</summary>
 public class VerbInteropTests
 {
-    [Fact]
-    public void Checksum_config_refs_reset_and_diff_against_a_directory()
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void Checksum_config_refs_reset_and_diff_against_a_directory(string peer)
     {
         using var t = new TempDir();
         TestTrees.WriteTricky(t["in"], withOwners: true);
         foreach (var f in new[] { "README", "data/binary.bin", "link-to-readme", "bin/setuid" })
         {
-            Assert.Equal(Tools.Ostree("checksum", t["in/" + f]).Ok("ostree checksum"), Tools.Ours("checksum", t["in/" + f]).Ok("our checksum"));
+            Assert.Equal(Tools.Peer(peer, "checksum", t["in/" + f]).Ok("ostree checksum"), Tools.Ours("checksum", t["in/" + f]).Ok("our checksum"));
         }
 
         var repo = "--repo=" + t["repo"];
-        Tools.Ostree("init", repo, "--mode=bare-user").Ok("init");
+        Tools.Peer(peer, "init", repo, "--mode=bare-user").Ok("init");
         var c1 = Tools.Ours("commit", repo, "-b", "x", t["in"]).Ok("commit 1");
         File.WriteAllText(t["in/README"], "changed\n");
         File.Delete(t["in/empty"]);
         File.WriteAllText(t["in/added"], "new\n");
         var c2 = Tools.Ours("commit", repo, "-b", "x", t["in"]).Ok("commit 2");
 
-        Assert.Equal(Tools.Ostree("diff", repo, c1, t["in"]).Ok("ostree diff dir"), Tools.Ours("diff", repo, c1, t["in"]).Ok("our diff dir"));
-        Assert.Equal(Tools.Ostree("diff", repo, "x^", "x").Ok("ostree diff"), Tools.Ours("diff", repo, "x^", "x").Ok("our diff"));
+        Assert.Equal(Tools.Peer(peer, "diff", repo, c1, t["in"]).Ok("ostree diff dir"), Tools.Ours("diff", repo, c1, t["in"]).Ok("our diff dir"));
+        Assert.Equal(Tools.Peer(peer, "diff", repo, "x^", "x").Ok("ostree diff"), Tools.Ours("diff", repo, "x^", "x").Ok("our diff"));
 
         Tools.Ours("config", repo, "set", "core.tombstone-commits", "true").Ok("config set");
-        Assert.Equal("true", Tools.Ostree("config", repo, "get", "core.tombstone-commits").Ok("ostree config get"));
-        Tools.Ostree("config", repo, "set", "remote.origin.url", "http://127.0.0.1/repo").Ok("ostree config set");
+        Assert.Equal("true", Tools.Peer(peer, "config", repo, "get", "core.tombstone-commits").Ok("ostree config get"));
+        Tools.Peer(peer, "config", repo, "set", "remote.origin.url", "http://127.0.0.1/repo").Ok("ostree config set");
         Assert.Equal("http://127.0.0.1/repo", Tools.Ours("config", repo, "get", "remote.origin.url").Ok("our config get"));
         Assert.NotEqual(0, Tools.Ours("config", repo, "get", "core.nope").ExitCode);
 
         Tools.Ours("refs", repo, "--create=other/branch", "x").Ok("refs --create");
-        Assert.Equal(Tools.Ostree("refs", repo).Out, Tools.Ours("refs", repo).Out);
-        Assert.Equal(Tools.Ostree("refs", repo, "other").Out, Tools.Ours("refs", repo, "other").Out);
+        Assert.Equal(Tools.Peer(peer, "refs", repo).Out, Tools.Ours("refs", repo).Out);
+        Assert.Equal(Tools.Peer(peer, "refs", repo, "other").Out, Tools.Ours("refs", repo, "other").Out);
         Tools.Ours("refs", repo, "--delete", "other").Ok("refs --delete");
-        Assert.Equal("x", Tools.Ostree("refs", repo).Out);
+        Assert.Equal("x", Tools.Peer(peer, "refs", repo).Out);
 
         Tools.Ours("reset", repo, "x", c1).Ok("reset");
-        Assert.Equal(c1, Tools.Ostree("rev-parse", repo, "x").Out);
+        Assert.Equal(c1, Tools.Peer(peer, "rev-parse", repo, "x").Out);
         Assert.NotEqual(0, Tools.Ours("reset", repo, "x", c2).ExitCode); // not an ancestor any more
-        Tools.Ostree("fsck", repo).Ok("ostree fsck");
+        Tools.Peer(peer, "fsck", repo).Ok("ostree fsck");
     }
 
     [Fact]
@@ -62,11 +63,12 @@ public class VerbInteropTests
         Tools.Ours("prune", repo, "--delete-commit=" + orphan).Ok("delete commit");
         var hex = orphan;
         Assert.True(File.Exists(Path.Combine(t["repo"], "objects", hex[..2], hex[2..] + ".tombstone-commit")));
-        Tools.Ostree("fsck", repo).Ok("ostree fsck");
+        Tools.EveryPeerOk("fsck", "fsck", repo);
     }
 
-    [Fact]
-    public void Ed25519_sign_verify_and_delete_from_the_command_line()
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void Ed25519_sign_verify_and_delete_from_the_command_line(string peer)
     {
         using var t = new TempDir();
         TestTrees.WriteTricky(t["in"], withOwners: false);
@@ -78,7 +80,7 @@ public class VerbInteropTests
         Tools.Ours("init", repo, "--mode=archive").Ok("init");
         var c = Tools.Ours("commit", repo, "-b", "x", "--sign-from-file=" + t["secret.key"], "--add-detached-metadata-string=k=v", t["in"]).Ok("signed commit");
         Assert.Contains(secret.PublicKey.Base64, Tools.Ours("sign", repo, "--verify", "--keys-file=" + t["trusted.pub"], c).Ok("verify"));
-        Assert.Equal("'v'", Tools.Ostree("show", repo, c, "--print-detached-metadata-key=k").Out);
+        Assert.Equal("'v'", Tools.Peer(peer, "show", repo, c, "--print-detached-metadata-key=k").Out);
         var wrong = Tools.Ours("sign", repo, "--verify", c, other.PublicKey.Base64);
         Assert.NotEqual(0, wrong.ExitCode);
         Assert.StartsWith("error: ", wrong.Stderr);
@@ -86,16 +88,17 @@ public class VerbInteropTests
         Tools.Ours("sign", repo, "--verify", c, other.PublicKey.Base64).Ok("verify with the second key");
         Tools.Ours("sign", repo, "--delete", c, secret.PublicKey.Base64).Ok("delete");
         Assert.NotEqual(0, Tools.Ours("sign", repo, "--verify", "--keys-file=" + t["trusted.pub"], c).ExitCode);
-        Tools.Ostree("fsck", repo).Ok("ostree fsck with signed detached metadata");
+        Tools.Peer(peer, "fsck", repo).Ok("ostree fsck with signed detached metadata");
     }
 
-    [Fact]
-    public void Remotes_are_written_as_ostree_writes_them_and_drive_verification()
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void Remotes_are_written_as_ostree_writes_them_and_drive_verification(string peer)
     {
         using var t = new TempDir();
         foreach (var (tool, repo) in new[] { ("ostree", "theirs"), ("ours", "ours") })
         {
-            Func<string[], RunResult> run = tool == "ostree" ? Tools.Ostree : Tools.Ours;
+            Func<string[], RunResult> run = tool == "ostree" ? args => Tools.Peer(peer, args) : Tools.Ours;
             run(["init", "--repo=" + t[repo], "--mode=archive"]).Ok("init");
             run(["remote", "add", "--repo=" + t[repo], "--no-gpg-verify", "--set=foo=bar", "origin", "http://127.0.0.1:8080/repo", "main", "other"]).Ok("remote add");
             run(["remote", "add", "--repo=" + t[repo], "second", "http://127.0.0.1/r"]).Ok("remote add 2");
@@ -106,11 +109,11 @@ public class VerbInteropTests
         Assert.Equal(File.ReadAllText(t["theirs/config"]), File.ReadAllText(t["ours/config"]));
         foreach (var args in new[] { new[] { "list" }, ["list", "-u"], ["show-url", "origin"] })
         {
-            Assert.Equal(Tools.Ostree(["remote", args[0], "--repo=" + t["theirs"], .. args[1..]]).Ok("ostree remote"), Tools.Ours(["remote", args[0], "--repo=" + t["ours"], .. args[1..]]).Ok("our remote"));
+            Assert.Equal(Tools.Peer(peer, ["remote", args[0], "--repo=" + t["theirs"], .. args[1..]]).Ok("ostree remote"), Tools.Ours(["remote", args[0], "--repo=" + t["ours"], .. args[1..]]).Ok("our remote"));
         }
 
         Tools.Ours("remote", "delete", "--repo=" + t["ours"], "second").Ok("delete");
-        Assert.Equal("origin", Tools.Ostree("remote", "list", "--repo=" + t["ours"]).Out);
+        Assert.Equal("origin", Tools.Peer(peer, "remote", "list", "--repo=" + t["ours"]).Out);
         Assert.NotEqual(0, Tools.Ours("remote", "delete", "--repo=" + t["ours"], "nope").ExitCode);
         Tools.Ours("remote", "delete", "--repo=" + t["ours"], "--if-exists", "nope").Ok("if-exists");
 

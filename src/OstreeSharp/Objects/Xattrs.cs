@@ -44,16 +44,6 @@ public sealed class Xattrs : IEquatable<Xattrs>
         return new Xattrs(arr);
     }
 
-    /// <summary>
-    /// Creates a set in the given order, duplicates included: libostree keeps tar xattrs exactly as
-    /// libarchive reports them, so commits of tarballs must do the same.
-    /// </summary>
-    public static Xattrs CreateInOrder(IEnumerable<Xattr> items)
-    {
-        var arr = items.ToArray();
-        return arr.Length == 0 ? Empty : new Xattrs(arr);
-    }
-
     /// <summary>The value of <paramref name="name"/>, or null.</summary>
     public byte[]? Get(string name)
     {

@@ -115,7 +115,9 @@ public sealed class SePolicy
 
         var value = new byte[System.Text.Encoding.UTF8.GetByteCount(label) + 1];
         System.Text.Encoding.UTF8.GetBytes(label, value);
-        // libostree drops any label the input had and appends the new one last.
-        return Xattrs.CreateInOrder(xattrs.Items.Where(x => x.NameString != "security.selinux").Append(Xattr.Create("security.selinux", value)));
+        // libostree drops any label the input had and adds the new one. 2022.7 appended it last, which leaves
+        // xattrs such as user.* before it: a file header 2024.10 and later (which sort) call corrupt on fsck.
+        // We sort, as 2026.4 does.
+        return Xattrs.Create(xattrs.Items.Where(x => x.NameString != "security.selinux").Append(Xattr.Create("security.selinux", value)));
     }
 }

@@ -223,9 +223,29 @@ public static class TarTreeImporter
         return tx.WriteMetadata(ObjectType.DirMeta, new DirMeta(u, g, m, x).ToBytes());
     }
 
-    // libarchive prepends each xattr record to its list, and libostree keeps that list as it is:
-    // the commit holds a tarball's xattrs in reverse record order, duplicates included.
-    private static Xattrs OstreeOrder(TarEntry entry) => Xattrs.CreateInOrder(Enumerable.Reverse(entry.Xattrs));
+    // libarchive lists a tarball's xattr records as they come (bsdtar's pax format records each twice, as
+    // LIBARCHIVE.xattr.* and SCHILY.xattr.*). libostree 2022.7 kept that list as it was (reversed, duplicates
+    // included); libostree 2024.10 and later sort it, refuse a duplicate name, and refuse to fsck or pull a
+    // dirmeta whose xattrs are not sorted and unique. We write what every version accepts: sorted by name (the
+    // checksum of 2026.4), an exact repeat collapsed, a name repeated with another value refused.
+    private static Xattrs OstreeOrder(TarEntry entry)
+    {
+        var unique = new List<Xattr>(entry.Xattrs.Count);
+        foreach (var x in entry.Xattrs)
+        {
+            var seen = unique.Find(u => u.Name.AsSpan().SequenceEqual(x.Name));
+            if (seen is null)
+            {
+                unique.Add(x);
+            }
+            else if (!seen.Value.AsSpan().SequenceEqual(x.Value))
+            {
+                throw new TarFormatException($"{entry.Name}: Duplicate xattr name {x.NameString} with different values");
+            }
+        }
+
+        return Xattrs.Create(unique);
+    }
 
     /// <summary>Normalises a tar path: leading <c>/</c> and <c>./</c> removed; <c>..</c> refused.</summary>
     public static string Normalize(string path, string archive)
