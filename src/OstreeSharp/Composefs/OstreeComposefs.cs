@@ -106,11 +106,7 @@ public static class OstreeComposefs
             }
 
             Platform.Native.Chmod(tmp, 0x1A4);
-            var wanted = repo.FsVerityWanted;
-            if (wanted != Tristate.No && !Platform.Native.EnableVerity(tmp, allowExisting: false) && wanted == Tristate.Yes)
-            {
-                throw new OstreeException($"fsverity required but filesystem does not support it: {final}");
-            }
+            OstreeRepo.EnsureFsVerity(tmp, repo.FsVerityWanted, allowExisting: false, shownPath: final);
 
             File.Move(tmp, final, overwrite: true);
         }

@@ -69,6 +69,23 @@ public sealed partial class OstreeRepo
         }
     }
 
+    /// <summary>
+    /// libostree's _ostree_ensure_fsverity: enables fs-verity on the regular file <paramref name="path"/> as
+    /// <paramref name="wanted"/> says (nothing for no). Returns false when the filesystem has no fs-verity, which is an
+    /// error (naming <paramref name="shownPath"/>, else the path) when it is required. A file that has it already counts
+    /// as done with <paramref name="allowExisting"/>.
+    /// </summary>
+    /// <exception cref="OstreeException">fs-verity is required and the filesystem does not support it.</exception>
+    public static bool EnsureFsVerity(string path, Tristate wanted, bool allowExisting, string? shownPath = null)
+    {
+        if (wanted == Tristate.No || Native.EnableVerity(path, allowExisting))
+        {
+            return true;
+        }
+
+        return wanted == Tristate.Yes ? throw new OstreeException($"fsverity required but filesystem does not support it: {shownPath ?? path}") : false;
+    }
+
     /// <summary>Creates a repository as <c>ostree init</c> does; an existing repository of the same mode is opened.</summary>
     public static OstreeRepo Create(string path, RepoMode mode, string? collectionId = null)
     {

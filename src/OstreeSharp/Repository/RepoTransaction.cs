@@ -233,19 +233,8 @@ public sealed class RepoTransaction : IDisposable
     /// </summary>
     private void ApplyFsVerity(string path)
     {
-        var wanted = Volatile.Read(ref _fsVerity);
-        if (wanted == (int)Tristate.No)
+        if (!OstreeRepo.EnsureFsVerity(path, (Tristate)Volatile.Read(ref _fsVerity), allowExisting: false))
         {
-            return;
-        }
-
-        if (!Native.EnableVerity(path, allowExisting: false))
-        {
-            if (wanted == (int)Tristate.Yes)
-            {
-                throw new OstreeException($"fsverity required but filesystem does not support it: {path}");
-            }
-
             Volatile.Write(ref _fsVerity, (int)Tristate.No);
         }
     }

@@ -112,38 +112,20 @@ public sealed partial class OstreeSysroot
     /// <c>ostree admin post-copy</c>: after the sysroot was copied into place with file-level tools (which drop
     /// fs-verity), fs-verity is enabled again where the repository's config asks for it: on every loose object, then on
     /// every deployment's <c>.ostree.cfs</c>. Where the filesystem has no fs-verity, the first refusal ends it (an
-    /// error when the config requires it). Returns how many files were given fs-verity.
+    /// error when the config requires it).
     /// </summary>
     /// <exception cref="OstreeException">fs-verity is required and the filesystem does not support it.</exception>
-    public int UpdatePostCopy()
+    public void UpdatePostCopy()
     {
         var wanted = Repo.FsVerityWanted;
         if (wanted == Tristate.No)
         {
-            return 0;
+            return;
         }
 
-        int enabled = 0;
-        bool Ensure(string path)
-        {
-            if (!Native.TryLStat(path, out var st) || st.Type != UnixMode.Regular)
-            {
-                return true;
-            }
-
-            if (Native.MeasureVerity(path) is not null)
-            {
-                return true;
-            }
-
-            if (Native.EnableVerity(path, allowExisting: true))
-            {
-                enabled++;
-                return true;
-            }
-
-            return wanted == Tristate.Yes ? throw new OstreeException($"fsverity required but filesystem does not support it: {path}") : false;
-        }
+        // Symlinks (bare repositories' symlink objects) and missing images are skipped, as libostree does.
+        bool Ensure(string path) =>
+            !Native.TryLStat(path, out var st) || st.Type != UnixMode.Regular || OstreeRepo.EnsureFsVerity(path, wanted, allowExisting: true);
 
         foreach (var (checksum, type) in Repo.EnumerateObjects())
         {
@@ -160,8 +142,6 @@ public sealed partial class OstreeSysroot
                 break;
             }
         }
-
-        return enabled;
     }
 
     /// <summary>Clears the immutable flag, then removes the tree.</summary>
