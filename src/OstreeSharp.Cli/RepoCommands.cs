@@ -63,8 +63,10 @@ internal static class RepoCommands
             var commit = repo.Resolve(r);
             if (pr.GetValue(composefs) || pr.GetValue(composefsNoVerity))
             {
-                // The composefs image of the commit, written to DESTINATION; ostree takes none of the tree options with it.
-                if (pr.GetValue(requireHl) || pr.GetValue(forceCopy) || pr.GetValue(unionAdd) || pr.GetValue(subpath) is not null)
+                // The composefs image of the commit, written to DESTINATION. ostree refuses -H, -C and --union-add with it
+                // and ignores -U, --union and --subpath; we refuse all six rather than accept what we would ignore.
+                if (pr.GetValue(requireHl) || pr.GetValue(forceCopy) || pr.GetValue(unionAdd) || pr.GetValue(subpath) is not null
+                    || pr.GetValue(user) || pr.GetValue(union))
                 {
                     throw new ArgumentException("Specified options are incompatible with --composefs");
                 }

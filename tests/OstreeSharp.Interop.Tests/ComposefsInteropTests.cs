@@ -91,6 +91,8 @@ public sealed class ComposefsInteropTests : IDisposable
             OURS checkout --repo="$W/ours/ostree/repo" --composefs "$C" "$OUT/ours-checkout.cfs"
             "$REAL" checkout --repo="$W/real/ostree/repo" --composefs-noverity "$C" "$OUT/real-noverity.cfs"
             OURS checkout --repo="$W/ours/ostree/repo" --composefs-noverity "$C" "$OUT/ours-noverity.cfs"
+            # Tree options go with a checkout, not with its composefs image (ostree ignores -U; we refuse it).
+            if OURS checkout --repo="$W/ours/ostree/repo" --composefs -U "$C" "$OUT/u.cfs" 2> "$OUT/u.err"; then echo accepted >> "$OUT/u.err"; fi
             """, verityFilesystem: false);
 
         // Same metadata, so the same commit id.
@@ -101,6 +103,8 @@ public sealed class ComposefsInteropTests : IDisposable
         AssertSameImage(outDir, "real-checkout.cfs", "ours-checkout.cfs");
         AssertSameImage(outDir, "real-noverity.cfs", "ours-noverity.cfs");
         Assert.NotEqual(File.ReadAllBytes(Path.Combine(outDir, "ours-checkout.cfs")), File.ReadAllBytes(Path.Combine(outDir, "ours-noverity.cfs")));
+        Assert.Equal("error: Specified options are incompatible with --composefs", File.ReadAllText(Path.Combine(outDir, "u.err")).Trim());
+        Assert.False(File.Exists(Path.Combine(outDir, "u.cfs")));
     }
 
     [Fact]
