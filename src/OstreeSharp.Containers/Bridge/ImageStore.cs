@@ -175,7 +175,7 @@ public static class ImageStore
         }
         catch (Exception e) when (e is OstreeException or IOException or InvalidDataException && e is not RegistryException { IsTransient: true })
         {
-            log?.Invoke($"Delta {delta.Blob.Digest[..Math.Min(delta.Blob.Digest.Length, 19)]} for layer {layer.Digest[..Math.Min(layer.Digest.Length, 19)]} not used ({e.Message}); fetching the layer");
+            log?.Invoke($"Delta {Short(delta.Blob.Digest)} for layer {Short(layer.Digest)} not used ({e.Message}); fetching the layer");
             return false;
         }
     }
@@ -276,8 +276,15 @@ public static class ImageStore
         }
 
         var layerRefs = derived.Select((d, i) => (Ref: BlobRef(d.Layer.Digest), Commit: layerCommits[i]!.Value)).ToList();
-        var merge = WriteMergeCommit(repo, image.Image, layout, baseCommit, layerRefs, log);
+        var (merge, relabelled) = WriteMergeCommit(repo, image.Image, layout, baseCommit, layerRefs);
         PruneLayers(repo);
+        if (relabelled > 0)
+        {
+            // The layers' unlabelled objects are now used by nothing (the layer refs moved to the relabelled commits).
+            var pruned = Trees.Prune.Run(repo, new Trees.PruneOptions { RefsOnly = true });
+            log?.Invoke($"Relabelled {relabelled} layer(s) with the image's SELinux policy; pruned {pruned.Deleted} unlabelled objects");
+        }
+
         return new PullReport(Load(repo, image.Image.ToString(), merge), AlreadyPresent: false, present, needed, fetched) { LayersFromDeltas = fromDeltas };
     }
 
@@ -332,62 +339,49 @@ public static class ImageStore
 
     // The merge commit: the layers over the base (or over nothing), labelled from the policy of the merged tree when
     // there are derived layers, and the layer commits relabelled with that policy so that they share the merge's
-    // objects (then the unlabelled objects they held are pruned), as ostree-ext does.
-    private static Checksum WriteMergeCommit(OstreeRepo repo, ImageReference image, OstreeImageLayout layout, Checksum? baseCommit, IReadOnlyList<(string Ref, Checksum Commit)> layers, Action<string>? log)
+    // objects, as ostree-ext does. Returns the merge commit and how many layer commits were relabelled.
+    private static (Checksum Merge, int Relabelled) WriteMergeCommit(OstreeRepo repo, ImageReference image, OstreeImageLayout layout, Checksum? baseCommit, IReadOnlyList<(string Ref, Checksum Commit)> layers)
     {
-        Checksum id;
-        int relabelled;
-        using (var tx = repo.BeginTransaction())
+        using var tx = repo.BeginTransaction();
+        Checksum rootTree, rootMeta;
+        int relabelled = 0;
+        if (layers.Count == 0)
         {
-            Checksum rootTree, rootMeta;
-            relabelled = 0;
-            if (layers.Count == 0)
+            var b = repo.LoadCommit(baseCommit ?? throw new ContainerException($"Image {image} has no layers"));
+            (rootTree, rootMeta) = (b.RootTree, b.RootMeta);
+        }
+        else
+        {
+            var merged = LayerMerge.Merge(repo, tx, baseCommit, [.. layers.Select(l => l.Commit)]);
+            (rootTree, rootMeta) = (merged.Tree, merged.Meta);
+            if (merged.Policy.Contexts is not null)
             {
-                var b = repo.LoadCommit(baseCommit ?? throw new ContainerException($"Image {image} has no layers"));
-                (rootTree, rootMeta) = (b.RootTree, b.RootMeta);
-            }
-            else
-            {
-                var merged = LayerMerge.Merge(repo, tx, baseCommit, [.. layers.Select(l => l.Commit)]);
-                (rootTree, rootMeta) = (merged.Tree, merged.Meta);
-                if (merged.Policy.Contexts is not null)
+                foreach (var (layerRef, layerCommit) in layers)
                 {
-                    foreach (var (layerRef, layerCommit) in layers)
+                    if (LayerMerge.Relabel(repo, tx, layerCommit, merged.Policy) is { } relabelledCommit)
                     {
-                        if (LayerMerge.Relabel(repo, tx, layerCommit, merged.Policy) is { } relabelledCommit)
-                        {
-                            tx.SetRef(layerRef, relabelledCommit);
-                            relabelled++;
-                        }
+                        tx.SetRef(layerRef, relabelledCommit);
+                        relabelled++;
                     }
                 }
             }
-
-            var metadata = GVariantValue.FromVarDict(
-            [
-                new("ostree.manifest-digest", GVariantValue.FromString(layout.Manifest.Digest.ToString())),
-                new("ostree.manifest", GVariantValue.FromString(Encoding.UTF8.GetString(layout.Manifest.Bytes))),
-                new("ostree.container.image-config", GVariantValue.FromString(Encoding.UTF8.GetString(layout.ConfigBytes))),
-                new("ostree.importer.version", GVariantValue.FromString(ImporterVersion)),
-            ]);
-            var when = CreatedTime(layout);
-            // The base commit is the merge commit's parent (bootc since 1.10): ostree-prepare-root checks a signed
-            // composefs deployment of an image against the signature and composefs digest of that base commit.
-            var commit = new Commit(metadata, baseCommit, string.Empty, string.Empty, (ulong)when.ToUnixTimeSeconds(), rootTree, rootMeta);
-            id = tx.WriteMetadata(ObjectType.Commit, commit.ToBytes());
-            tx.SetRef(ImageRef(image), id);
-            tx.Commit();
         }
 
-        if (relabelled > 0)
-        {
-            // The layers' unlabelled objects are now used by nothing (the old layer refs moved): drop them.
-            PruneLayers(repo);
-            var pruned = Trees.Prune.Run(repo, new Trees.PruneOptions { RefsOnly = true });
-            log?.Invoke($"Relabelled {relabelled} layer(s) with the image's SELinux policy; pruned {pruned.Deleted} unlabelled objects");
-        }
-
-        return id;
+        var metadata = GVariantValue.FromVarDict(
+        [
+            new("ostree.manifest-digest", GVariantValue.FromString(layout.Manifest.Digest.ToString())),
+            new("ostree.manifest", GVariantValue.FromString(Encoding.UTF8.GetString(layout.Manifest.Bytes))),
+            new("ostree.container.image-config", GVariantValue.FromString(Encoding.UTF8.GetString(layout.ConfigBytes))),
+            new("ostree.importer.version", GVariantValue.FromString(ImporterVersion)),
+        ]);
+        var when = CreatedTime(layout);
+        // The base commit is the merge commit's parent (bootc since 1.10): ostree-prepare-root checks a signed
+        // composefs deployment of an image against the signature and composefs digest of that base commit.
+        var commit = new Commit(metadata, baseCommit, string.Empty, string.Empty, (ulong)when.ToUnixTimeSeconds(), rootTree, rootMeta);
+        var id = tx.WriteMetadata(ObjectType.Commit, commit.ToBytes());
+        tx.SetRef(ImageRef(image), id);
+        tx.Commit();
+        return (id, relabelled);
     }
 
     private static DateTimeOffset CreatedTime(OstreeImageLayout layout)
