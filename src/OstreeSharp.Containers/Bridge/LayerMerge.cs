@@ -125,11 +125,6 @@ public static class LayerMerge
         }
 
         var (tree, meta) = root.Write(tx);
-        if (tree == c.RootTree && meta == c.RootMeta)
-        {
-            return null;
-        }
-
         var relabelled = new Commit(c.Metadata, c.Parent, c.Subject, c.Body, c.Timestamp, tree, meta);
         return tx.WriteMetadata(ObjectType.Commit, relabelled.ToBytes());
     }
