@@ -84,6 +84,19 @@ public static unsafe partial class Native
     private static partial int fsync(int fd);
 
     [LibraryImport("libc", SetLastError = true)]
+    private static partial int fchown(int fd, uint uid, uint gid);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fchmod(int fd, uint mode);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int fsetxattr(int fd, byte* name, byte* value, nint size, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int futimens(int fd, long* times);
+
+
+    [LibraryImport("libc", SetLastError = true)]
     private static partial int ioctl(int fd, nuint request, int* arg);
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -298,6 +311,58 @@ public static unsafe partial class Native
         if (chmod(path, mode & 0xFFF) != 0)
         {
             throw Error("chmod", path);
+        }
+    }
+
+    /// <summary>
+    /// The metadata of a file just written, set through its open descriptor (no path walks): owner (when
+    /// <paramref name="uid"/> is not null), mode, xattrs and atime = mtime = <paramref name="seconds"/>.
+    /// <paramref name="path"/> only names the file in errors.
+    /// </summary>
+    public static void SetFileMeta(SafeHandle handle, string path, uint? uid, uint gid, uint mode, IEnumerable<(string Name, byte[] Value)> xattrs, long seconds)
+    {
+        bool added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            int fd = (int)handle.DangerousGetHandle();
+            if (uid is { } u && fchown(fd, u, gid) != 0)
+            {
+                throw Error("fchown", path);
+            }
+
+            if (fchmod(fd, mode & 0xFFF) != 0)
+            {
+                throw Error("fchmod", path);
+            }
+
+            foreach (var (name, value) in xattrs)
+            {
+                var nameBytes = Encoding.UTF8.GetBytes(name + "\0");
+                fixed (byte* n = nameBytes)
+                fixed (byte* v = value)
+                {
+                    if (fsetxattr(fd, n, v, value.Length, 0) != 0)
+                    {
+                        throw Error("fsetxattr " + name, path);
+                    }
+                }
+            }
+
+            long* ts = stackalloc long[4];
+            ts[0] = ts[2] = seconds;
+            ts[1] = ts[3] = 0;
+            if (futimens(fd, ts) != 0)
+            {
+                throw Error("futimens", path);
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
         }
     }
 

@@ -581,25 +581,22 @@ public sealed class RepoTransaction : IDisposable
                 RandomAccess.Write(h, b.AsSpan(0, n), offset);
                 offset += n;
             }, tmp);
+
+            // Owner, mode, xattrs and times through the open descriptor: four path walks fewer per object.
+            switch (mode)
+            {
+                case RepoMode.Bare:
+                    Native.SetFileMeta(h, tmp, header.Uid, header.Gid, header.Mode, header.Xattrs.Items.Select(x => (x.NameString, x.Value)), 0);
+                    break;
+                case RepoMode.BareUser:
+                    Native.SetFileMeta(h, tmp, null, 0, (header.Mode & 0x1FD) | 0x100, [("user.ostreemeta", new DirMeta(header.Uid, header.Gid, header.Mode, header.Xattrs).ToBytes())], 0);
+                    break;
+                default:
+                    Native.SetFileMeta(h, tmp, null, 0, header.Mode, [], 0);
+                    break;
+            }
         }
 
-        switch (mode)
-        {
-            case RepoMode.Bare:
-                Native.LChown(tmp, header.Uid, header.Gid);
-                Native.Chmod(tmp, header.Mode);
-                SetXattrs(tmp, header.Xattrs);
-                break;
-            case RepoMode.BareUser:
-                Native.Chmod(tmp, (header.Mode & 0x1FD) | 0x100);
-                SetOstreeMeta(tmp, header);
-                break;
-            default:
-                Native.Chmod(tmp, header.Mode);
-                break;
-        }
-
-        Native.SetTimes(tmp, 0);
         return true;
     }
 
@@ -695,8 +692,15 @@ public sealed class RepoTransaction : IDisposable
         ObjectDisposedException.ThrowIf(_done, this);
         FaultPoint("before-publish");
         var objectsDir = Path.Combine(_repo.Path, "objects");
-        bool any = false;
-        foreach (var (prefix, name, staged) in StagedFiles())
+        var staged = StagedFiles().ToList();
+        if (_repo.Fsync && staged.Count > 0)
+        {
+            // The objects' data reaches the disk before their names enter objects/, as libostree orders it: after a
+            // power cut, objects/ never holds a name whose content was lost (a later pull would take it as present).
+            Native.SyncFs(_staging);
+        }
+
+        foreach (var (prefix, name, path) in staged)
         {
             var dir = Path.Combine(objectsDir, prefix);
             if (_madeDirs.TryAdd(dir, true))
@@ -704,13 +708,7 @@ public sealed class RepoTransaction : IDisposable
                 Native.Mkdir(dir, 0x1ED);
             }
 
-            Native.Rename(staged, Path.Combine(dir, name));
-            any = true;
-        }
-
-        if (_repo.Fsync && any)
-        {
-            Native.SyncFs(_repo.ConfigPath);
+            Native.Rename(path, Path.Combine(dir, name));
         }
 
         FaultPoint("before-refs");
