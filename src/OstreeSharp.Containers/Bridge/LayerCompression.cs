@@ -16,6 +16,8 @@ public enum LayerCompression
 /// <summary>Compressing and decompressing layer streams by media type.</summary>
 public static class LayerStreams
 {
+    private const int InputBuffer = 256 * 1024;
+
     /// <summary>The media type a written layer gets.</summary>
     public static string MediaType(LayerCompression c) => c == LayerCompression.Zstd ? MediaTypes.OciLayerZstd : MediaTypes.OciLayerGzip;
 
@@ -45,8 +47,10 @@ public static class LayerStreams
     /// <exception cref="ManifestException">"Unhandled layer type".</exception>
     public static Stream Decompress(Stream input, string mediaType) => mediaType switch
     {
-        MediaTypes.OciLayerGzip or MediaTypes.DockerLayerGzip => new GZipStream(input, CompressionMode.Decompress),
-        MediaTypes.OciLayerZstd => new ZstdSharp.DecompressionStream(input),
+        // The decompressors read their input 8 KiB at a time; a larger buffer under them means a tenth of the socket
+        // reads and digest updates.
+        MediaTypes.OciLayerGzip or MediaTypes.DockerLayerGzip => new GZipStream(new BufferedStream(input, InputBuffer), CompressionMode.Decompress),
+        MediaTypes.OciLayerZstd => new ZstdSharp.DecompressionStream(new BufferedStream(input, InputBuffer)),
         MediaTypes.OciLayer or MediaTypes.DockerLayer => input,
         _ => throw new ManifestException($"Unhandled layer type: {mediaType}"),
     };

@@ -30,7 +30,8 @@ public static class LayerMerge
             async () =>
             {
                 await using var blob = await source.GetBlobAsync(layer, 0, cancellationToken).ConfigureAwait(false);
-                using var decompressed = LayerStreams.Decompress(blob, layer.MediaType);
+                // Fetching and decompressing run ahead on a thread of their own, hashing and writing the objects on this one.
+                using var decompressed = new Util.ReadAheadStream(LayerStreams.Decompress(blob, layer.MediaType));
                 using var tx = repo.BeginTransaction();
                 var root = new MutableTree();
                 IReadOnlyDictionary<string, int> filtered;

@@ -257,7 +257,8 @@ public static class Unencapsulator
     {
         if (delta is null)
         {
-            return LayerStreams.Decompress(blob, layer.MediaType);
+            // Fetched and decompressed ahead on a thread of its own, while this one parses, hashes and writes.
+            return new Util.ReadAheadStream(LayerStreams.Decompress(blob, layer.MediaType));
         }
 
         var what = $"delta {delta.Blob.Digest} for layer {layer.Digest} of {source.Reference}";
