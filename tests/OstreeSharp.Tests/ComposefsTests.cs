@@ -461,7 +461,7 @@ public class ComposefsTests(ITestOutputHelper output)
         {
             Assert.Fail(
                 $"{name} not found at {path}. These tests compare against composefs 1.0.8 / ostree 2026.4 from Debian forky: " +
-                "run `bash tools/forky-peers.sh /var/tmp/forky-peers` (from the shared tools, as root) or set OSTREE_SHARP_FORKY_BIN to the directory holding its wrappers.");
+                "run `bash scripts/forky-peers.sh /var/tmp/forky-peers` (as root; scripts/test.sh does) or set OSTREE_SHARP_FORKY_BIN to the directory holding its wrappers.");
         }
 
         return path;
