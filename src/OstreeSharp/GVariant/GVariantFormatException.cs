@@ -1,7 +1,7 @@
 namespace OstreeSharp.GVariant;
 
 /// <summary>Raised when bytes are not a GVariant of the expected type in normal form.</summary>
-public sealed class GVariantFormatException : OstreeException
+public sealed class GVariantFormatException : OstreeFormatException
 {
     /// <summary>Creates the exception.</summary>
     public GVariantFormatException(string message, int offset)

@@ -13,7 +13,7 @@ public static class GVariantParser
     /// <exception cref="GVariantFormatException">The bytes are malformed or not in normal form.</exception>
     public static GVariantValue Parse(GVariantType type, ReadOnlySpan<byte> data)
     {
-        var value = Read(type, data, 0);
+        var value = Read(type, data, 0, 0);
         // Normal form: the only accepted serialization is the one we would write.
         var buf = new GrowableBuffer(data.Length);
         GVariantSerializer.Write(buf, value);
@@ -44,8 +44,15 @@ public static class GVariantParser
         _ => (long)BinaryPrimitives.ReadUInt64LittleEndian(data.Slice(at, 8)),
     };
 
-    private static GVariantValue Read(GVariantType t, ReadOnlySpan<byte> d, int abs)
+    // depth: the levels of containers and variants around this value. GLib refuses a value whose depth and type depth
+    // together exceed G_VARIANT_MAX_RECURSION_DEPTH (as not in normal form); so do we, before recursing further.
+    private static GVariantValue Read(GVariantType t, ReadOnlySpan<byte> d, int abs, int depth)
     {
+        if (depth + t.Depth > GVariantType.MaxDepth)
+        {
+            throw new GVariantFormatException($"GVariant value is nested more than {GVariantType.MaxDepth} levels deep: not in normal form", abs);
+        }
+
         if (t.IsFixedSize && d.Length != t.FixedSize)
         {
             throw new GVariantFormatException($"value of type '{t}' has {d.Length} bytes, expected {t.FixedSize}", abs);
@@ -75,13 +82,13 @@ public static class GVariantParser
             case 's' or 'o' or 'g':
                 return GVariantValue.Raw(t, 0, ReadString(d, abs));
             case 'v':
-                return ReadVariant(d, abs);
+                return ReadVariant(d, abs, depth);
             case 'm':
-                return ReadMaybe(t, d, abs);
+                return ReadMaybe(t, d, abs, depth);
             case 'a':
-                return ReadArray(t, d, abs);
+                return ReadArray(t, d, abs, depth);
             default:
-                return ReadTuple(t, d, abs);
+                return ReadTuple(t, d, abs, depth);
         }
     }
 
@@ -109,7 +116,7 @@ public static class GVariantParser
         }
     }
 
-    private static GVariantValue ReadVariant(ReadOnlySpan<byte> d, int abs)
+    private static GVariantValue ReadVariant(ReadOnlySpan<byte> d, int abs, int depth)
     {
         int sep = d.LastIndexOf((byte)0);
         if (sep < 0)
@@ -129,13 +136,13 @@ public static class GVariantParser
 
         if (!GVariantType.TryParse(typeText, out var childType))
         {
-            throw new GVariantFormatException($"variant has invalid type string '{typeText}'", abs + sep + 1);
+            throw new GVariantFormatException($"variant has invalid type string '{GVariantType.Clip(typeText)}'", abs + sep + 1);
         }
 
-        return GVariantValue.FromVariant(Read(childType!, d[..sep], abs));
+        return GVariantValue.FromVariant(Read(childType!, d[..sep], abs, depth + 1));
     }
 
-    private static GVariantValue ReadMaybe(GVariantType t, ReadOnlySpan<byte> d, int abs)
+    private static GVariantValue ReadMaybe(GVariantType t, ReadOnlySpan<byte> d, int abs, int depth)
     {
         var e = t.Element!;
         if (d.Length == 0)
@@ -145,7 +152,7 @@ public static class GVariantParser
 
         if (e.IsFixedSize)
         {
-            return GVariantValue.FromMaybe(e, Read(e, d, abs));
+            return GVariantValue.FromMaybe(e, Read(e, d, abs, depth + 1));
         }
 
         if (d[^1] != 0)
@@ -153,10 +160,10 @@ public static class GVariantParser
             throw new GVariantFormatException("maybe value lacks its trailing zero byte", abs + d.Length - 1);
         }
 
-        return GVariantValue.FromMaybe(e, Read(e, d[..^1], abs));
+        return GVariantValue.FromMaybe(e, Read(e, d[..^1], abs, depth + 1));
     }
 
-    private static GVariantValue ReadArray(GVariantType t, ReadOnlySpan<byte> d, int abs)
+    private static GVariantValue ReadArray(GVariantType t, ReadOnlySpan<byte> d, int abs, int depth)
     {
         var e = t.Element!;
         if (e.Kind == 'y')
@@ -175,7 +182,7 @@ public static class GVariantParser
             var items = new GVariantValue[n];
             for (int k = 0; k < n; k++)
             {
-                items[k] = Read(e, d.Slice(k * e.FixedSize, e.FixedSize), abs + (k * e.FixedSize));
+                items[k] = Read(e, d.Slice(k * e.FixedSize, e.FixedSize), abs + (k * e.FixedSize), depth + 1);
             }
 
             return GVariantValue.Raw(t, 0, items);
@@ -216,14 +223,14 @@ public static class GVariantParser
                 throw new GVariantFormatException($"array element {k} has invalid end offset {end}", abs + at);
             }
 
-            result[k] = Read(e, d[(int)startAt..(int)end], abs + (int)startAt);
+            result[k] = Read(e, d[(int)startAt..(int)end], abs + (int)startAt, depth + 1);
             prev = end;
         }
 
         return GVariantValue.Raw(t, 0, result);
     }
 
-    private static GVariantValue ReadTuple(GVariantType t, ReadOnlySpan<byte> d, int abs)
+    private static GVariantValue ReadTuple(GVariantType t, ReadOnlySpan<byte> d, int abs, int depth)
     {
         var members = t.Members;
         if (members.Count == 0)
@@ -271,7 +278,7 @@ public static class GVariantParser
                 throw new GVariantFormatException($"member {k} of tuple '{t}' runs out of bounds ({start}..{end})", abs + (int)Math.Min(start, d.Length));
             }
 
-            result[k] = Read(m, d[(int)start..(int)end], abs + (int)start);
+            result[k] = Read(m, d[(int)start..(int)end], abs + (int)start, depth + 1);
             pos = end;
         }
 

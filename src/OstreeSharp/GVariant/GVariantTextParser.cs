@@ -10,6 +10,7 @@ public sealed class GVariantTextParser
 {
     private readonly string _s;
     private int _pos;
+    private int _depth;
 
     private GVariantTextParser(string s) => _s = s;
 
@@ -28,7 +29,7 @@ public sealed class GVariantTextParser
         return v;
     }
 
-    private GVariantFormatException Error(string what) => new($"cannot parse GVariant text '{_s}': {what}", _pos);
+    private GVariantFormatException Error(string what) => new($"cannot parse GVariant text '{GVariantType.Clip(_s)}': {what}", _pos);
 
     private void SkipWs()
     {
@@ -62,7 +63,25 @@ public sealed class GVariantTextParser
         _pos++;
     }
 
+    // Every nested value passes through here: the nesting is counted, and refused past GLib's limit.
     private GVariantValue ParseValue(GVariantType? expected)
+    {
+        if (++_depth > GVariantType.MaxDepth)
+        {
+            throw Error($"values nested more than {GVariantType.MaxDepth} levels deep");
+        }
+
+        try
+        {
+            return ParseValueAt(expected);
+        }
+        finally
+        {
+            _depth--;
+        }
+    }
+
+    private GVariantValue ParseValueAt(GVariantType? expected)
     {
         SkipWs();
         if (_pos >= _s.Length)

@@ -6,6 +6,14 @@ namespace OstreeSharp.GVariant;
 /// <summary>A parsed GVariant type string with its alignment and fixed size.</summary>
 public sealed class GVariantType
 {
+    /// <summary>
+    /// The deepest nesting GLib accepts (<c>G_VARIANT_MAX_RECURSION_DEPTH</c>), in type strings and in values
+    /// (containers and variants together); deeper input is refused before anything recurses that far.
+    /// </summary>
+    public const int MaxDepth = 128;
+
+    // Types parsed so far, for reuse; bounded, since type strings also come from untrusted variants.
+    private const int CacheLimit = 4096;
     private static readonly ConcurrentDictionary<string, GVariantType> Cache = new(StringComparer.Ordinal);
 
     private GVariantType(char kind, string text, GVariantType? element, GVariantType[] members)
@@ -15,7 +23,11 @@ public sealed class GVariantType
         Element = element;
         Members = members;
         (Alignment, FixedSize) = ComputeLayout();
+        Depth = 1 + Math.Max(element?.Depth ?? 0, members.Length == 0 ? 0 : members.Max(m => m.Depth));
     }
+
+    /// <summary>Levels of nesting: 1 for a basic type or <c>v</c>, one more for each container around it.</summary>
+    public int Depth { get; }
 
     /// <summary>The type character: a basic type, 'v', 'm', 'a', '(' or '{'.</summary>
     public char Kind { get; }
@@ -75,13 +87,17 @@ public sealed class GVariantType
         }
 
         int pos = 0;
-        var t = ParseOne(text, ref pos);
+        var t = ParseOne(text, ref pos, 1);
         if (pos != text.Length)
         {
-            throw new GVariantFormatException($"invalid GVariant type string '{text}'", pos);
+            throw new GVariantFormatException($"invalid GVariant type string '{Clip(text)}'", pos);
         }
 
-        Cache.TryAdd(text, t);
+        if (Cache.Count < CacheLimit)
+        {
+            Cache.TryAdd(text, t);
+        }
+
         return t;
     }
 
@@ -100,11 +116,29 @@ public sealed class GVariantType
         }
     }
 
-    private static GVariantType ParseOne(string s, ref int pos)
+    // A type string in an error message (they come from untrusted data too): cut when long, control and non-ASCII
+    // characters escaped.
+    internal static string Clip(string s)
+    {
+        var sb = new System.Text.StringBuilder();
+        foreach (char c in s.Length <= 64 ? s : s[..64])
+        {
+            sb.Append(c is >= ' ' and <= '~' ? c.ToString() : $"\\x{(int)c:x2}");
+        }
+
+        return s.Length <= 64 ? sb.ToString() : sb + "...";
+    }
+
+    private static GVariantType ParseOne(string s, ref int pos, int depth)
     {
         if (pos >= s.Length)
         {
-            throw new GVariantFormatException($"truncated GVariant type string '{s}'", pos);
+            throw new GVariantFormatException($"truncated GVariant type string '{Clip(s)}'", pos);
+        }
+
+        if (depth > MaxDepth)
+        {
+            throw new GVariantFormatException($"GVariant type string '{Clip(s)}' is nested more than {MaxDepth} levels deep", pos);
         }
 
         int start = pos;
@@ -115,7 +149,7 @@ public sealed class GVariantType
                 return Intern(c, c.ToString(), null, []);
             case 'a' or 'm':
                 {
-                    var elem = ParseOne(s, ref pos);
+                    var elem = ParseOne(s, ref pos, depth + 1);
                     return Intern(c, s[start..pos], elem, []);
                 }
 
@@ -124,12 +158,12 @@ public sealed class GVariantType
                     var members = new List<GVariantType>();
                     while (pos < s.Length && s[pos] != ')')
                     {
-                        members.Add(ParseOne(s, ref pos));
+                        members.Add(ParseOne(s, ref pos, depth + 1));
                     }
 
                     if (pos >= s.Length)
                     {
-                        throw new GVariantFormatException($"unterminated tuple in GVariant type string '{s}'", pos);
+                        throw new GVariantFormatException($"unterminated tuple in GVariant type string '{Clip(s)}'", pos);
                     }
 
                     pos++;
@@ -138,16 +172,16 @@ public sealed class GVariantType
 
             case '{':
                 {
-                    var key = ParseOne(s, ref pos);
+                    var key = ParseOne(s, ref pos, depth + 1);
                     if (key.Kind is 'v' or 'a' or 'm' or '(' or '{')
                     {
-                        throw new GVariantFormatException($"dict entry key must be a basic type in '{s}'", pos);
+                        throw new GVariantFormatException($"dict entry key must be a basic type in '{Clip(s)}'", pos);
                     }
 
-                    var value = ParseOne(s, ref pos);
+                    var value = ParseOne(s, ref pos, depth + 1);
                     if (pos >= s.Length || s[pos] != '}')
                     {
-                        throw new GVariantFormatException($"unterminated dict entry in GVariant type string '{s}'", pos);
+                        throw new GVariantFormatException($"unterminated dict entry in GVariant type string '{Clip(s)}'", pos);
                     }
 
                     pos++;
@@ -155,12 +189,14 @@ public sealed class GVariantType
                 }
 
             default:
-                throw new GVariantFormatException($"invalid character '{c}' in GVariant type string '{s}'", start);
+                throw new GVariantFormatException($"invalid character '{Clip(c.ToString())}' in GVariant type string '{Clip(s)}'", start);
         }
     }
 
     private static GVariantType Intern(char kind, string text, GVariantType? element, GVariantType[] members) =>
-        Cache.GetOrAdd(text, _ => new GVariantType(kind, text, element, members));
+        Cache.TryGetValue(text, out var t) ? t
+        : Cache.Count < CacheLimit ? Cache.GetOrAdd(text, _ => new GVariantType(kind, text, element, members))
+        : new GVariantType(kind, text, element, members);
 
     private (int Align, int Fixed) ComputeLayout()
     {

@@ -61,6 +61,19 @@ public static partial class RemotePull
     [GeneratedRegex("^[0-9a-f]{64}$")]
     private static partial Regex CommitId();
 
+    // Parses what a server sent; malformed bytes are reported with their URL.
+    private static T ParseRemote<T>(string url, Func<T> parse)
+    {
+        try
+        {
+            return parse();
+        }
+        catch (OstreeFormatException e)
+        {
+            throw new RemoteFetchException(url, "malformed: " + e.Message, e);
+        }
+    }
+
     /// <summary>
     /// Pulls <paramref name="refs"/> (refs or commit ids; empty: the remote's <c>branches</c>, or with
     /// <see cref="PullOptions.Mirror"/> every ref of its summary) from the configured remote.
@@ -87,7 +100,10 @@ public static partial class RemotePull
         var summary = await fetcher.GetBytesAsync("summary", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
         if (summary is not null)
         {
-            RemoteSummary.Verify(repo, remote, summary, sigBytes);
+            // The signatures are checked on the raw bytes; then the summary is parsed once, so that a malformed one
+            // is named by its URL (every later read of it parses the same bytes).
+            ParseRemote(fetcher.UrlOf("summary.sig"), () => RemoteSummary.Verify(repo, remote, summary, sigBytes));
+            ParseRemote(fetcher.UrlOf("summary"), () => GVariantValue.Parse(Summary.Type, summary));
         }
         else if (RemoteSummary.IsTrue(info.Options.GetValueOrDefault("gpg-verify-summary")) || RemoteSummary.IsTrue(info.Options.GetValueOrDefault("sign-verify-summary")))
         {
@@ -247,7 +263,7 @@ public static partial class RemotePull
             if (Indexed)
             {
                 var bytes = await fetcher.GetBytesAsync(DeltaName.IndexPath(name.To), MaxMetadataSize, ct).ConfigureAwait(false);
-                index = bytes is null ? [] : ReadIndex(GVariantValue.Parse(GVariantType.VarDict, bytes).Lookup("ostree.static-deltas"));
+                index = bytes is null ? [] : ParseRemote(fetcher.UrlOf(DeltaName.IndexPath(name.To)), () => ReadIndex(GVariantValue.Parse(GVariantType.VarDict, bytes).Lookup("ostree.static-deltas")));
             }
 
             byte[]? expected = null;
@@ -351,7 +367,7 @@ public static partial class RemotePull
             var detached = superblock.DetachedMetadata;
             if (detached is null && await _fetcher.GetBytesAsync(ObjectPath(to, ObjectType.CommitMeta), MaxMetadataSize, Ct).ConfigureAwait(false) is { } metaBytes)
             {
-                detached = GVariantValue.Parse(GVariantType.VarDict, metaBytes);
+                detached = ParseRemote(_fetcher.UrlOf(ObjectPath(to, ObjectType.CommitMeta)), () => GVariantValue.Parse(GVariantType.VarDict, metaBytes));
             }
 
             try
@@ -442,9 +458,11 @@ public static partial class RemotePull
                 }
 
                 byte[] bytes;
+                Commit parsed;
                 if (present)
                 {
                     bytes = Tx.ReadMetadataBytes(ObjectType.Commit, c);
+                    parsed = ParseFetchedCommit(c, bytes);
                 }
                 else
                 {
@@ -468,7 +486,7 @@ public static partial class RemotePull
                         throw new ObjectCorruptedException($"{c}.commit", $"checksum mismatch, actual {actual} ({_fetcher.UrlOf(ObjectPath(c, ObjectType.Commit))})");
                     }
 
-                    GVariantValue? detached = detachedBytes is null ? null : GVariantValue.Parse(GVariantType.Parse("a{sv}"), detachedBytes);
+                    GVariantValue? detached = detachedBytes is null ? null : ParseRemote(_fetcher.UrlOf(ObjectPath(c, ObjectType.CommitMeta)), () => GVariantValue.Parse(GVariantType.VarDict, detachedBytes));
                     try
                     {
                         CommitVerifier.Verify(bytes, detached, policy);
@@ -478,6 +496,8 @@ public static partial class RemotePull
                         throw new SignatureException($"Commit {c} from {_fetcher.UrlOf(string.Empty)}: {e.Message}", e.Reason);
                     }
 
+                    // Parsed before it is staged: a failed pull keeps what it fetched, and only objects that parse.
+                    parsed = ParseFetchedCommit(c, bytes);
                     Interlocked.Add(ref _metadata, detached is null ? 1 : 2);
                     Tx.WriteMetadataTrusted(ObjectType.Commit, c, bytes);
                     if (detached is not null)
@@ -486,7 +506,6 @@ public static partial class RemotePull
                     }
                 }
 
-                var parsed = Commit.Parse(bytes);
                 if (depth == 0 && refName is not null)
                 {
                     CheckRefBinding(c, parsed, refName);
@@ -578,6 +597,18 @@ public static partial class RemotePull
             }
         }
 
+        private Commit ParseFetchedCommit(Checksum c, byte[] bytes)
+        {
+            try
+            {
+                return Commit.Parse(bytes);
+            }
+            catch (OstreeFormatException e)
+            {
+                throw new ObjectCorruptedException($"{c}.commit", $"{e.Message} ({_fetcher.UrlOf(ObjectPath(c, ObjectType.Commit))})", e);
+            }
+        }
+
         private async Task<byte[]> FetchMetadataCoreAsync(Checksum c, ObjectType type)
         {
             if (Tx.HasObject(c, type))
@@ -600,6 +631,16 @@ public static partial class RemotePull
             if (actual != c)
             {
                 throw new ObjectCorruptedException($"{c}.{type.ToName()}", $"checksum mismatch, actual {actual} ({_fetcher.UrlOf(path)})");
+            }
+
+            // Only objects that parse (names, order, nesting) are staged.
+            try
+            {
+                _ = type == ObjectType.DirTree ? DirTree.Parse(bytes) : (object)DirMeta.Parse(bytes);
+            }
+            catch (OstreeFormatException e)
+            {
+                throw new ObjectCorruptedException($"{c}.{type.ToName()}", $"{e.Message} ({_fetcher.UrlOf(path)})", e);
             }
 
             Tx.WriteMetadataTrusted(type, c, bytes);

@@ -27,7 +27,16 @@ public static class PullLocal
                 }
 
                 var bytes = source.ReadMetadataBytes(ObjectType.Commit, cc);
-                var parsed = Commit.Parse(bytes);
+                Commit parsed;
+                try
+                {
+                    parsed = Commit.Parse(bytes);
+                }
+                catch (OstreeFormatException e)
+                {
+                    throw new ObjectCorruptedException($"{cc}.commit", e.Message, e);
+                }
+
                 var contents = new List<Checksum>();
                 Reachability.WalkCommitTree(source, parsed, seen, r =>
                 {

@@ -1,0 +1,199 @@
+using System.Security.Cryptography;
+using OstreeSharp.GVariant;
+
+namespace OstreeSharp.Interop.Tests;
+
+/// <summary>
+/// Hostile repositories and servers (issue "Hostile inputs and faults"): each case crashed, hung or published bad
+/// objects before its fix; now it gets a one-line error and a non-zero exit, as the real ostree refuses it.
+/// </summary>
+public class HostileInputTests
+{
+    private static string ObjectPath(string repo, string checksum, string ext) => Path.Combine(repo, "objects", checksum[..2], checksum[2..] + "." + ext);
+
+    // A byte inside `levels` variants.
+    private static GVariantValue Nested(int levels)
+    {
+        var v = GVariantValue.FromVariant(GVariantValue.FromByte(1));
+        for (int i = 1; i < levels; i++)
+        {
+            v = GVariantValue.FromVariant(v);
+        }
+
+        return v;
+    }
+
+    // The serialised commit with { "x": a byte inside `levels` variants }, built without recursing `levels` deep: a
+    // variant holding an ay of the same length is serialised, then its last three bytes (zero, 'a', 'y') patched.
+    private static string WriteDeepCommit(string repo, string commit, int levels, string refName)
+    {
+        var deep = new List<byte> { 0x01, 0x00, (byte)'y' };
+        for (int i = 1; i < levels; i++)
+        {
+            deep.Add(0x00);
+            deep.Add((byte)'v');
+        }
+
+        var body = deep.ToArray()[..^3];
+        var c = GVariantValue.Parse(OstreeSharp.Objects.Commit.Type, File.ReadAllBytes(ObjectPath(repo, commit, "commit")));
+        var members = Enumerable.Range(0, 8).Select(i => c[i]).ToArray();
+        members[0] = GVariantValue.FromVarDict([new("x", GVariantValue.FromVariant(GVariantValue.FromBytes(body)))]);
+        var bytes = GVariantValue.FromTuple(members).ToBytes();
+        int at = bytes.AsSpan().IndexOf(body.Concat(new byte[] { 0x00, (byte)'a', (byte)'y' }).ToArray()) + body.Length;
+        bytes[at] = deep[^3];
+        bytes[at + 1] = deep[^2];
+        bytes[at + 2] = deep[^1];
+        var id = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        Directory.CreateDirectory(Path.GetDirectoryName(ObjectPath(repo, id, "commit"))!);
+        File.WriteAllBytes(ObjectPath(repo, id, "commit"), bytes);
+        File.WriteAllText(Path.Combine(repo, "refs", "heads", refName), id + "\n");
+        return id;
+    }
+
+    /// <summary>A copy of <paramref name="commit"/> whose metadata is { "x": value }, written as a loose object under ref <paramref name="refName"/>.</summary>
+    private static string WriteCommitWithMetadata(string repo, string commit, GVariantValue value, string refName)
+    {
+        var c = GVariantValue.Parse(OstreeSharp.Objects.Commit.Type, File.ReadAllBytes(ObjectPath(repo, commit, "commit")));
+        var members = Enumerable.Range(0, 8).Select(i => c[i]).ToArray();
+        members[0] = GVariantValue.FromVarDict([new("x", value)]);
+        var bytes = GVariantValue.FromTuple(members).ToBytes();
+        var id = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        Directory.CreateDirectory(Path.GetDirectoryName(ObjectPath(repo, id, "commit"))!);
+        File.WriteAllBytes(ObjectPath(repo, id, "commit"), bytes);
+        File.WriteAllText(Path.Combine(repo, "refs", "heads", refName), id + "\n");
+        return id;
+    }
+
+    private static (TempDir T, string Repo, string Commit) MakeRepo(string mode)
+    {
+        var t = new TempDir();
+        TestTrees.WriteTricky(t["in"], withOwners: false);
+        Tools.Ours("init", "--repo=" + t["repo"], "--mode=" + mode).Ok("init");
+        var c = Tools.Ours("commit", "--repo=" + t["repo"], "-b", "x", t["in"]).Ok("commit");
+        return (t, t["repo"], c);
+    }
+
+    private static void AssertOneLineFailure(RunResult r, string what)
+    {
+        Assert.True(r.ExitCode is not (0 or 134 or 139), $"{what}: exit {r.ExitCode}: {r.Stderr}");
+        var lines = r.Stderr.Trim().Split('\n');
+        Assert.True(lines.Length == 1 && lines[0].StartsWith("error: ", StringComparison.Ordinal), $"{what}: {r.Stderr}");
+    }
+
+    // GLib reads a value nested past its 128 levels leniently (the part past the limit reads as `()`, how deep that is
+    // depends on the path it was reached by), and ostree never asks whether commit metadata is in normal form: ostree
+    // 2022.7 and 2026.4 show, fsck and pull-local such a commit. We parse strictly (normal form only, as everywhere),
+    // counting every level from the object's root, and refuse it naming the object: a one-line error, never a stack
+    // overflow. Below the limit both print the same.
+    [Theory]
+    [MemberData(nameof(Peers))]
+    public void Metadata_nested_to_glibs_limit_prints_as_ostree_prints_it(string peer)
+    {
+        var (t, repo, commit) = MakeRepo("archive");
+        using var _ = t;
+        WriteDeepCommit(repo, commit, 120, "deep");
+        var real = Tools.Peer(peer, "show", "--repo=" + repo, "--print-metadata-key=x", "deep").Ok("ostree show");
+        Assert.Equal(real, Tools.Ours("show", "--repo=" + repo, "--print-metadata-key=x", "deep").Ok("show"));
+        Assert.Contains("byte 0x01", real);
+    }
+
+    public static TheoryData<string> Peers => Tools.Peers;
+
+    [Theory]
+    [InlineData(128)]
+    [InlineData(18_000)]
+    public void Metadata_nested_past_glibs_limit_is_refused_by_every_reader_naming_the_commit(int levels)
+    {
+        var (t, repo, commit) = MakeRepo("archive");
+        using var _ = t;
+        var deep = WriteDeepCommit(repo, commit, levels, "deep");
+        Tools.Ostree("show", "--repo=" + repo, "deep").Ok("ostree reads it leniently");
+        foreach (var args in new[] { new[] { "show", "deep" }, ["log", "deep"], ["cat", "deep", "/README"], ["checkout", "deep", t["co"]] })
+        {
+            var r = Tools.Ours([args[0], "--repo=" + repo, .. args[1..]]);
+            AssertOneLineFailure(r, args[0]);
+            Assert.Contains(deep, r.Stderr);
+        }
+
+        var fsck = Tools.Ours("fsck", "--repo=" + repo);
+        Assert.Equal(1, fsck.ExitCode);
+        Assert.Contains($"Corrupted object {deep}.commit: GVariant value is nested more than 128 levels deep", fsck.Stderr);
+
+        Assert.False(Directory.Exists(t["co"]));
+        Tools.Ours("init", "--repo=" + t["copy"], "--mode=archive").Ok("init");
+        var pl = Tools.Ours("pull-local", "--repo=" + t["copy"], repo, "deep");
+        AssertOneLineFailure(pl, "pull-local");
+        Assert.Contains(deep, pl.Stderr);
+        Assert.Equal(string.Empty, Tools.Ours("refs", "--repo=" + t["copy"]).Out);
+        Tools.Ostree("fsck", "--repo=" + t["copy"]).Ok("ostree fsck of the destination");
+    }
+
+    [Fact]
+    public void Pull_from_a_server_refuses_a_deep_commit_a_deep_commitmeta_and_an_html_summary_with_their_urls()
+    {
+        var (t, repo, commit) = MakeRepo("archive");
+        using var _ = t;
+        using var servers = new HttpServers();
+        var url = servers.Static(repo);
+        var deep = WriteDeepCommit(repo, commit, 18_000, "deep");
+        Tools.Ours("init", "--repo=" + t["dest"], "--mode=archive").Ok("init");
+        Tools.Ours("remote", "add", "--repo=" + t["dest"], "--no-gpg-verify", "origin", url).Ok("remote add");
+
+        var r = Tools.Ours("pull", "--repo=" + t["dest"], "origin", "deep");
+        AssertOneLineFailure(r, "pull of a deep commit");
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(t["dest"], "objects"), "*", SearchOption.AllDirectories));
+        Assert.Contains($"{deep}.commit", r.Stderr);
+        Assert.Contains(url, r.Stderr);
+
+        // The same nesting in the detached metadata of a good commit (fetched before any signature check).
+        File.WriteAllBytes(ObjectPath(repo, commit, "commitmeta"), DeepMetadataBytes(File.ReadAllBytes(ObjectPath(repo, deep, "commit"))));
+        r = Tools.Ours("pull", "--repo=" + t["dest"], "origin", "x");
+        AssertOneLineFailure(r, "pull of a deep commitmeta");
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(t["dest"], "objects"), "*", SearchOption.AllDirectories));
+        Assert.Contains($"{url}objects/{commit[..2]}/{commit[2..]}.commitmeta", r.Stderr);
+        File.Delete(ObjectPath(repo, commit, "commitmeta"));
+
+        // An HTML page where the summary should be.
+        File.WriteAllText(Path.Combine(repo, "summary"), "<html><body><h1>Welcome</h1><p>" + new string('x', 200) + "</p></body></html>\n");
+        r = Tools.Ours("pull", "--repo=" + t["dest"], "origin", "x");
+        AssertOneLineFailure(r, "pull with an html summary");
+        Assert.Contains(url + "summary", r.Stderr);
+        Assert.Equal(string.Empty, Tools.Ours("refs", "--repo=" + t["dest"]).Out);
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(t["dest"], "objects"), "*", SearchOption.AllDirectories));
+        Tools.Ostree("fsck", "--repo=" + t["dest"]).Ok("ostree fsck of the destination");
+    }
+
+    // The metadata dict of a serialised commit (its first member), cut out of the commit's bytes: the dict is the
+    // first member, so it starts at 0 and ends at the first framing offset (the last bytes of the commit).
+    private static byte[] DeepMetadataBytes(byte[] commit)
+    {
+        int w = commit.Length <= byte.MaxValue ? 1 : commit.Length <= ushort.MaxValue ? 2 : 4;
+        long end = w switch
+        {
+            1 => commit[^1],
+            2 => BitConverter.ToUInt16(commit, commit.Length - 2),
+            _ => BitConverter.ToUInt32(commit, commit.Length - 4),
+        };
+        return commit[..(int)end];
+    }
+
+    [Fact]
+    public async Task Serve_answers_after_a_page_that_lists_a_deep_commit()
+    {
+        var (t, repo, commit) = MakeRepo("archive");
+        using var _ = t;
+        var deep = WriteDeepCommit(repo, commit, 18_000, "deep");
+        using var servers = new HttpServers();
+        var (process, url) = servers.Ours(["--repo=" + repo, "--port=0", "--cache-dir=" + t["cache"]]);
+        using var http = new HttpClient();
+        var root = url[..url.IndexOf("/repo/", StringComparison.Ordinal)] + "/";
+        var page = await http.GetAsync(new Uri(root));
+        Assert.False(process.HasExited);
+        Assert.True(page.IsSuccessStatusCode || (int)page.StatusCode >= 500, page.StatusCode.ToString());
+        var config = await http.GetAsync(new Uri(url + "config"));
+        Assert.True(config.IsSuccessStatusCode, config.StatusCode.ToString());
+        var obj = await http.GetAsync(new Uri(url + $"objects/{deep[..2]}/{deep[2..]}.commit"));
+        Assert.True(obj.IsSuccessStatusCode, obj.StatusCode.ToString());
+        Assert.False(process.HasExited);
+    }
+}
