@@ -21,9 +21,12 @@ internal static class PullCommand
         var noDeltas = new Option<bool>("--disable-static-deltas") { Description = "Do not use static deltas" };
         var needDeltas = new Option<bool>("--require-static-deltas") { Description = "Require static deltas" };
         var json = new Option<bool>("--json") { Description = "Print what was pulled as JSON" };
+        var lowSpeedLimit = new Option<uint>("--low-speed-limit-bytes") { Description = "Abort a request that averages fewer bytes a second than N over --low-speed-time-seconds, then retry it (default: 1000)", DefaultValueFactory = _ => 1000 };
+        var lowSpeedTime = new Option<uint>("--low-speed-time-seconds") { Description = "The time in seconds over which a request's speed is averaged for --low-speed-limit-bytes (default: 30)", DefaultValueFactory = _ => 30 };
+        var noRetry = new Option<bool>("--disable-retry-on-network-errors") { Description = "Do not retry when network issues happen, instead fail at once" };
         cmd.Arguments.Add(remote);
         cmd.Arguments.Add(refs);
-        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, noDeltas, needDeltas, json })
+        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, noDeltas, needDeltas, json, lowSpeedLimit, lowSpeedTime, noRetry })
         {
             cmd.Options.Add(o);
         }
@@ -36,7 +39,9 @@ internal static class PullCommand
                 Mirror = pr.GetValue(mirror),
                 CommitMetadataOnly = pr.GetValue(commitOnly),
                 Depth = pr.GetValue(depth),
-                NetworkRetries = pr.GetValue(retries),
+                NetworkRetries = pr.GetValue(noRetry) ? 0 : pr.GetValue(retries),
+                LowSpeedLimitBytes = pr.GetValue(lowSpeedLimit),
+                LowSpeedTimeSeconds = (int)Math.Min(int.MaxValue, pr.GetValue(lowSpeedTime)),
                 MaxConcurrentRequests = Math.Max(1, pr.GetValue(requests)),
                 Progress = CliSupport.MakeProgress(pr, "pull"),
                 DisableStaticDeltas = pr.GetValue(noDeltas),

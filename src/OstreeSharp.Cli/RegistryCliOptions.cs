@@ -13,10 +13,11 @@ internal sealed class RegistryCliOptions
     private readonly Option<bool?> _tlsVerify = new("--tls-verify") { Description = "Require HTTPS and verify certificates (default true; false also allows plain HTTP)" };
     private readonly Option<string?> _certDir = new("--cert-dir") { Description = "Directory of *.crt CA certificates and *.cert/*.key client certificates" };
     private readonly Option<int?> _retry = new("--retry-times") { Description = "Retries after 429, 5xx or dropped connections (default 5)" };
+    private readonly Option<double?> _readTimeout = new("--read-timeout") { Description = "Abort (and retry) a registry request that gets no answer, or a download that receives nothing, for SECONDS (default 60; 0: never)" };
 
     public void AddTo(Command cmd)
     {
-        foreach (var o in new Option[] { _authFile, _creds, _noCreds, _tlsVerify, _certDir, _retry })
+        foreach (var o in new Option[] { _authFile, _creds, _noCreds, _tlsVerify, _certDir, _retry, _readTimeout })
         {
             cmd.Options.Add(o);
         }
@@ -34,6 +35,11 @@ internal sealed class RegistryCliOptions
         if (pr.GetValue(_retry) is int r)
         {
             o.RetryTimes = r;
+        }
+
+        if (pr.GetValue(_readTimeout) is double seconds)
+        {
+            o.ReadTimeout = seconds is >= 0 and <= 86400 ? TimeSpan.FromSeconds(seconds) : throw new ArgumentException($"--read-timeout: {seconds} is not a number of seconds from 0 to 86400");
         }
 
         if (((creds is null ? null : pr.GetValue(creds)) ?? pr.GetValue(_creds)) is { } c)

@@ -220,6 +220,75 @@ public sealed class RegistryFaultTests : IDisposable
     }
 
     [Fact]
+    public void A_manifest_request_left_unanswered_and_a_download_that_stalls_are_retried_after_the_read_timeout()
+    {
+        var image = new Image();
+        int manifestCalls = 0, layerCalls = 0;
+        using var release = new ManualResetEventSlim();
+        using var fake = new FakeRegistry(ctx =>
+        {
+            if (ctx.Request.Url!.AbsolutePath == "/v2/bad/img/manifests/v1" && Interlocked.Increment(ref manifestCalls) == 1)
+            {
+                release.Wait(TimeSpan.FromSeconds(60)); // no answer at all
+                return false;
+            }
+
+            return image.Serve(ctx, (c, bytes) =>
+            {
+                if (!ReferenceEquals(bytes, image.Layer))
+                {
+                    return false;
+                }
+
+                if (Interlocked.Increment(ref layerCalls) == 1)
+                {
+                    // Promise everything, send half, then nothing more (the connection stays open).
+                    c.Response.StatusCode = 200;
+                    c.Response.ContentLength64 = bytes.Length;
+                    c.Response.OutputStream.Write(bytes, 0, bytes.Length / 2);
+                    c.Response.OutputStream.Flush();
+                    release.Wait(TimeSpan.FromSeconds(60));
+                    c.Response.Abort();
+                    return true;
+                }
+
+                var range = c.Request.Headers["Range"];
+                Assert.NotNull(range);
+                long from = long.Parse(range!["bytes=".Length..].TrimEnd('-'), System.Globalization.CultureInfo.InvariantCulture);
+                c.Response.AddHeader("Content-Range", $"bytes {from}-{bytes.Length - 1}/{bytes.Length}");
+                FakeRegistry.Reply(c, 206, bytes[(int)from..], "application/octet-stream");
+                return true;
+            });
+        });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var r = Pull(fake, "bad/img:v1", "--read-timeout=1");
+        release.Set();
+        r.Ok("pull through an unanswered request and a stalled download");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
+        Assert.Equal(2, manifestCalls);
+        Assert.Contains(fake.Requests, q => q.Contains("Range:bytes=", StringComparison.Ordinal));
+        Assert.Equal(image.Layer, File.ReadAllBytes(_tmp["out/blobs/sha256/" + image.LayerDigest[7..]]));
+    }
+
+    [Fact]
+    public void A_registry_that_never_answers_fails_the_pull_in_bounded_time_with_one_line()
+    {
+        using var release = new ManualResetEventSlim();
+        using var fake = new FakeRegistry(ctx =>
+        {
+            release.Wait(TimeSpan.FromSeconds(60));
+            return false;
+        });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var r = Pull(fake, "bad/img:v1", "--read-timeout=1");
+        release.Set();
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
+        var errors = r.Stderr.Trim().Split('\n').Where(l => l.StartsWith("error:", StringComparison.Ordinal)).ToList();
+        Assert.True(errors.Count == 1 && errors[0].Contains($"http://{fake.Address}/v2/: no answer within 1 s", StringComparison.Ordinal), r.Stderr);
+    }
+
+    [Fact]
     public void Answers_429_and_503_are_retried_and_a_dropped_download_resumes_with_range()
     {
         var image = new Image();

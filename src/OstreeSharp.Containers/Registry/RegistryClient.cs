@@ -87,6 +87,7 @@ public sealed partial class RegistryClient : IDisposable
             // Without TLS verification plain HTTP is allowed too; like Docker, loopback registries are tried over HTTP first.
             var schemes = _options.TlsVerify ? new[] { "https" } : IsLoopback(Host) ? ["http", "https"] : ["https", "http"];
             Exception? last = null;
+            var tried = new List<string>();
             foreach (var scheme in schemes)
             {
                 var baseUri = new Uri(scheme + "://" + Host + "/");
@@ -105,11 +106,12 @@ public sealed partial class RegistryClient : IDisposable
                 catch (HttpRequestException e) when (mayFallBack)
                 {
                     last = e;
+                    tried.Add($"{url}: {e.Message}");
                     continue;
                 }
                 catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !cancellationToken.IsCancellationRequested))
                 {
-                    throw new RegistryException($"Cannot reach registry {Host} at {url}: {e.Message}", e, transient: true);
+                    throw new RegistryException($"Cannot reach registry {Host}: {string.Join("; ", tried.Append($"{url}: {e.Message}"))}", e, transient: true);
                 }
 
                 using (resp)
@@ -122,6 +124,7 @@ public sealed partial class RegistryClient : IDisposable
                     {
                         // e.g. 400 "Client sent an HTTP request to an HTTPS server"
                         last = new HttpRequestException($"{url} answered {(int)resp.StatusCode}");
+                        tried.Add(last.Message);
                         continue;
                     }
                     else if (!resp.IsSuccessStatusCode)
@@ -134,7 +137,7 @@ public sealed partial class RegistryClient : IDisposable
                 return;
             }
 
-            throw new RegistryException($"Cannot reach registry {Host}: {last?.Message}", last!, transient: true);
+            throw new RegistryException($"Cannot reach registry {Host}: {string.Join("; ", tried)}", last!, transient: true);
         }
         finally
         {

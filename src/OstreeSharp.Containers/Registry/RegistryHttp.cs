@@ -81,9 +81,35 @@ internal static class RegistryHttp
             };
         }
 
-        var client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        var client = new HttpClient(new AnswerTimeoutHandler(options.ReadTimeout) { InnerHandler = handler }) { Timeout = Timeout.InfiniteTimeSpan };
         client.DefaultRequestHeaders.UserAgent.ParseAdd(options.UserAgent);
         return client;
+    }
+
+    /// <summary>
+    /// A GET or HEAD is given <c>timeout</c> to answer (its headers; the body is the reader's to time). Uploads are
+    /// not: their request body is sent inside the same call and may take as long as it takes.
+    /// </summary>
+    private sealed class AnswerTimeoutHandler(TimeSpan timeout) : DelegatingHandler
+    {
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            if (timeout <= TimeSpan.Zero || (request.Method != HttpMethod.Get && request.Method != HttpMethod.Head))
+            {
+                return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            cts.CancelAfter(timeout);
+            try
+            {
+                return await base.SendAsync(request, cts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new HttpRequestException($"no answer within {timeout.TotalSeconds:0.###} s (--read-timeout)", e);
+            }
+        }
     }
 
     /// <summary>Whether a failure may go away if tried again.</summary>

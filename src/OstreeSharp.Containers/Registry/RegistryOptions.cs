@@ -24,6 +24,12 @@ public sealed class RegistryOptions
     /// <summary>Retries after a 429, a 5xx or a dropped connection.</summary>
     public int RetryTimes { get; set; } = 5;
 
+    /// <summary>
+    /// A GET or HEAD that gets no answer, or a download that receives nothing, for this long is aborted and retried
+    /// (a download resumes where it stopped); without it a registry that stops answering holds a pull forever.
+    /// </summary>
+    public TimeSpan ReadTimeout { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>First back-off delay (doubled each retry, with jitter).</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 

@@ -38,10 +38,17 @@ internal sealed class ResumableBlobStream : ReadOnlyStream
 
     public override int Read(Span<byte> buffer)
     {
-        var tmp = new byte[buffer.Length];
-        int n = Read(tmp, 0, tmp.Length);
-        tmp.AsSpan(0, n).CopyTo(buffer);
-        return n;
+        var tmp = System.Buffers.ArrayPool<byte>.Shared.Rent(buffer.Length);
+        try
+        {
+            int n = Read(tmp, 0, buffer.Length);
+            tmp.AsSpan(0, n).CopyTo(buffer);
+            return n;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(tmp);
+        }
     }
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -51,7 +58,7 @@ internal sealed class ResumableBlobStream : ReadOnlyStream
             try
             {
                 _inner ??= await _client.OpenBlobAtAsync(_repository, _blob, _position, _what, cancellationToken).ConfigureAwait(false);
-                int n = await _inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                int n = await ReadWithTimeoutAsync(_inner, buffer, cancellationToken).ConfigureAwait(false);
                 _position += n;
                 return n;
             }
@@ -69,6 +76,28 @@ internal sealed class ResumableBlobStream : ReadOnlyStream
             {
                 throw new RegistryException($"Downloading blob {_blob.Digest} of {_what} failed after {_position} bytes: {e.Message}", e, transient: true);
             }
+        }
+    }
+
+    // A read that receives nothing within the client's read timeout fails as a dropped connection would: the download
+    // resumes from here, within the retry budget.
+    private async ValueTask<int> ReadWithTimeoutAsync(Stream inner, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        var timeout = _client.Options.ReadTimeout;
+        if (timeout <= TimeSpan.Zero)
+        {
+            return await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        try
+        {
+            return await inner.ReadAsync(buffer, cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new IOException($"no data for {timeout.TotalSeconds:0.###} s (--read-timeout)", e);
         }
     }
 

@@ -27,19 +27,25 @@ public sealed class RemoteFetcher : IDisposable
     private readonly bool _isFile;
     private readonly HttpClient? _http;
     private readonly int _retries;
+    private readonly long _lowSpeedLimit;
+    private readonly int _lowSpeedTime;
     private readonly AdaptiveLimiter _limiter;
     private long _bytes;
     private int _retried;
 
     /// <summary>
     /// Creates a fetcher for <paramref name="baseUrl"/> (http://, https:// or file://) with at most
-    /// <paramref name="maxConnections"/> requests in flight; fewer while the server drops connections.
+    /// <paramref name="maxConnections"/> requests in flight; fewer while the server drops connections. A request
+    /// slower than <paramref name="lowSpeedLimit"/> bytes a second over <paramref name="lowSpeedTime"/> seconds is
+    /// aborted and retried (ostree's defaults: 1000 and 30).
     /// </summary>
-    public RemoteFetcher(string baseUrl, int maxConnections = 8, int retries = 5)
+    public RemoteFetcher(string baseUrl, int maxConnections = 8, int retries = 5, long lowSpeedLimit = 1000, int lowSpeedTime = 30)
     {
         ArgumentNullException.ThrowIfNull(baseUrl);
         _base = baseUrl.TrimEnd('/') + "/";
         _retries = Math.Max(0, retries);
+        _lowSpeedLimit = lowSpeedLimit;
+        _lowSpeedTime = lowSpeedTime;
         _limiter = new AdaptiveLimiter(Math.Max(1, maxConnections));
         if (_base.StartsWith("file://", StringComparison.Ordinal))
         {
@@ -143,7 +149,7 @@ public sealed class RemoteFetcher : IDisposable
             try
             {
                 await using var fs = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);
-                return await consume(new CountingReadStream(fs, this), fs.Length, cancellationToken).ConfigureAwait(false);
+                return await consume(new CountingReadStream(fs, this, null), fs.Length, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
@@ -155,9 +161,10 @@ public sealed class RemoteFetcher : IDisposable
         {
             await _limiter.AcquireAsync(priority, cancellationToken).ConfigureAwait(false);
             Exception? transient = null;
+            using var guard = new LowSpeedGuard(_lowSpeedLimit, _lowSpeedTime, cancellationToken);
             try
             {
-                using var resp = await _http!.GetAsync(new Uri(url), HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+                using var resp = await _http!.GetAsync(new Uri(url), HttpCompletionOption.ResponseHeadersRead, guard.Token).ConfigureAwait(false);
                 if (resp.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.Gone)
                 {
                     return missing;
@@ -173,12 +180,12 @@ public sealed class RemoteFetcher : IDisposable
                     throw new RemoteFetchException(url, $"{(int)resp.StatusCode} {resp.ReasonPhrase}");
                 }
 
-                await using var body = await resp.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-                return await consume(new CountingReadStream(body, this), resp.Content.Headers.ContentLength ?? -1, cancellationToken).ConfigureAwait(false);
+                await using var body = await resp.Content.ReadAsStreamAsync(guard.Token).ConfigureAwait(false);
+                return await consume(new CountingReadStream(body, this, guard), resp.Content.Headers.ContentLength ?? -1, guard.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (IsTransient(e, cancellationToken))
             {
-                transient = e;
+                transient = guard.Tripped ? new TimeoutException(guard.Reason, e) : e;
             }
             finally
             {
@@ -212,7 +219,7 @@ public sealed class RemoteFetcher : IDisposable
     /// <inheritdoc/>
     public void Dispose() => _http?.Dispose();
 
-    private sealed class CountingReadStream(Stream inner, RemoteFetcher owner) : Stream
+    private sealed class CountingReadStream(Stream inner, RemoteFetcher owner, LowSpeedGuard? guard) : Stream
     {
         public override bool CanRead => true;
 
@@ -237,6 +244,7 @@ public sealed class RemoteFetcher : IDisposable
         private int Count(int n)
         {
             Interlocked.Add(ref owner._bytes, n);
+            guard?.Received(n);
             return n;
         }
 

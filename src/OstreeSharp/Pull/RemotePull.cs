@@ -33,6 +33,12 @@ public sealed record PullOptions
     /// <summary>Retries of a request that failed on the network or with a 5xx answer.</summary>
     public int NetworkRetries { get; init; } = 5;
 
+    /// <summary>A request slower than this many bytes a second, averaged over <see cref="LowSpeedTimeSeconds"/>, is aborted (and retried); 0: never.</summary>
+    public long LowSpeedLimitBytes { get; init; } = 1000;
+
+    /// <summary>The window of <see cref="LowSpeedLimitBytes"/>, in seconds; 0: never abort.</summary>
+    public int LowSpeedTimeSeconds { get; init; } = 30;
+
     /// <summary>Progress: objects fetched, objects known to be needed so far, bytes received.</summary>
     public IProgress<TreeProgress>? Progress { get; init; }
 
@@ -93,7 +99,7 @@ public static partial class RemotePull
             throw new OstreeException($"Remote \"{remote}\" has no url");
         }
 
-        using var fetcher = new RemoteFetcher(info.Url, options.MaxConcurrentRequests, options.NetworkRetries);
+        using var fetcher = new RemoteFetcher(info.Url, options.MaxConcurrentRequests, options.NetworkRetries, options.LowSpeedLimitBytes, options.LowSpeedTimeSeconds);
 
         // Summary first (it may be signed), then the config: only archive repositories can be pulled.
         var sigBytes = await fetcher.GetBytesAsync("summary.sig", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
