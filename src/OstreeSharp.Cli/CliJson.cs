@@ -8,7 +8,7 @@ internal sealed record CommitJson(string Commit, bool Skipped, int ContentWritte
 
 internal sealed record LogEntryJson(string Commit, string? Parent, string ContentChecksum, string Timestamp, string? Version, string Subject, string Body, Dictionary<string, string> Metadata);
 
-internal sealed record FsckJson(int Commits, int Objects, int Deleted, List<FsckProblemJson> Problems);
+internal sealed record FsckJson(int Commits, int Objects, int Deleted, List<FsckProblemJson> Problems, List<string> RefProblems);
 
 internal sealed record FsckProblemJson(string Kind, string Checksum, string Type, string? Path, string? Commit, string Message);
 

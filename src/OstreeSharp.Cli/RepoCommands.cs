@@ -587,12 +587,17 @@ internal static class RepoCommands
             if (pr.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(
-                    new FsckJson(result.Commits, result.Objects, result.Deleted, result.Problems.Select(p => new FsckProblemJson(p.Kind, p.Checksum.ToHex(), p.Type.ToName(), p.TreePath, p.Commit, p.Message)).ToList()),
+                    new FsckJson(result.Commits, result.Objects, result.Deleted, result.Problems.Select(p => new FsckProblemJson(p.Kind, p.Checksum.ToHex(), p.Type.ToName(), p.TreePath, p.Commit, p.Message)).ToList(), [.. result.RefProblems]),
                     CliJsonContext.Default.FsckJson));
             }
             else
             {
                 foreach (var p in result.Problems)
+                {
+                    Console.Error.WriteLine("error: " + p);
+                }
+
+                foreach (var p in result.RefProblems)
                 {
                     Console.Error.WriteLine("error: " + p);
                 }
@@ -607,11 +612,11 @@ internal static class RepoCommands
                 }
             }
 
-            if (result.Problems.Count > 0)
+            if (result.Problems.Count + result.RefProblems.Count > 0)
             {
                 if (!pr.GetValue(json))
                 {
-                    Console.Error.WriteLine($"error: fsck found {result.Problems.Count} problem(s)");
+                    Console.Error.WriteLine($"error: fsck found {result.Problems.Count + result.RefProblems.Count} problem(s)");
                 }
 
                 return 1;

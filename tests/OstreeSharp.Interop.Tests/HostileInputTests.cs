@@ -254,4 +254,25 @@ public class HostileInputTests
             }
         }
     }
+
+    [Theory]
+    [InlineData("heads/bad", "bad", "garbage here")]
+    [InlineData("heads/os/bad", "os/bad", "0000000000000000000000000000000000000000000000000000000000000000")]
+    [InlineData("remotes/origin/x", "x", "zz")]
+    public void Fsck_fails_on_a_ref_that_names_no_commit_in_ostrees_words(string file, string name, string content)
+    {
+        var (t, repo, _) = MakeRepo("archive");
+        using var _ = t;
+        Tools.Ours("fsck", "--repo=" + repo).Ok("fsck of a good repository");
+        var path = Path.Combine(repo, "refs", file);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, content + "\n");
+        var expected = $"Loading commit for ref {name}: No such metadata object {content}.commit";
+        var real = Tools.Ostree("fsck", "--repo=" + repo);
+        Assert.Equal(1, real.ExitCode);
+        Assert.Contains("error: " + expected, real.Stderr);
+        var ours = Tools.Ours("fsck", "--repo=" + repo);
+        Assert.Equal(1, ours.ExitCode);
+        Assert.Contains("error: " + expected, ours.Stderr);
+    }
 }

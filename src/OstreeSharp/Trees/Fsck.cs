@@ -14,7 +14,11 @@ public sealed record FsckProblem(Checksum Checksum, ObjectType Type, string Kind
 }
 
 /// <summary>Result of fsck.</summary>
-public sealed record FsckResult(int Commits, int Objects, IReadOnlyList<FsckProblem> Problems, int Deleted);
+public sealed record FsckResult(int Commits, int Objects, IReadOnlyList<FsckProblem> Problems, int Deleted)
+{
+    /// <summary>Refs that name no commit here (garbage in the ref file, or a missing commit), in ostree's words.</summary>
+    public IReadOnlyList<string> RefProblems { get; init; } = [];
+}
 
 /// <summary>Verifies a repository.</summary>
 public static class Fsck
@@ -90,7 +94,50 @@ public static class Fsck
         }
 
         var ordered = problems.OrderBy(p => p.Kind, StringComparer.Ordinal).ThenBy(p => p.Checksum).ThenBy(p => p.Type).ToList();
-        return new FsckResult(commits.Count, objects.Count, ordered, deleted);
+        return new FsckResult(commits.Count, objects.Count, ordered, deleted) { RefProblems = CheckRefs(repo) };
+    }
+
+    // Every ref file (local, remote, mirrored) must hold the id of a commit this repository has; ostree words the
+    // failure "Loading commit for ref NAME: No such metadata object CONTENT.commit", with the ref's own name only.
+    private static List<string> CheckRefs(OstreeRepo repo)
+    {
+        var refs = Path.Combine(repo.Path, "refs");
+        var found = new List<(string Path, string Problem)>();
+        foreach (var top in new[] { "heads", "remotes", "mirrors" })
+        {
+            var dir = Path.Combine(refs, top);
+            if (!Directory.Exists(dir))
+            {
+                continue;
+            }
+
+            foreach (var file in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories))
+            {
+                // Remote and mirror refs are named without their remote (or collection) folder, as ostree names them.
+                var parts = Path.GetRelativePath(dir, file).Split(Path.DirectorySeparatorChar);
+                var rel = string.Join('/', top == "heads" ? parts : parts[1..]);
+
+                string text;
+                try
+                {
+                    text = File.ReadAllText(file).Trim();
+                }
+                catch (IOException e)
+                {
+                    found.Add((file, $"Loading commit for ref {rel}: {e.Message}"));
+                    continue;
+                }
+
+                if (!Checksum.TryParse(text, out var c) || !repo.HasObject(c, ObjectType.Commit))
+                {
+                    var shown = text.Length > 80 ? text[..80] + "..." : text;
+                    shown = new string(shown.Select(ch => char.IsControl(ch) ? '?' : ch).ToArray());
+                    found.Add((file, $"Loading commit for ref {rel}: No such metadata object {shown}.commit"));
+                }
+            }
+        }
+
+        return found.OrderBy(f => f.Path, StringComparer.Ordinal).Select(f => f.Problem).ToList();
     }
 
     /// <summary>Verifies one object; returns the problem or null.</summary>
