@@ -275,4 +275,106 @@ public class HostileInputTests
         Assert.Equal(1, ours.ExitCode);
         Assert.Contains("error: " + expected, ours.Stderr);
     }
+
+    private static string WriteObject(string repo, string ext, byte[] bytes)
+    {
+        var id = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        Directory.CreateDirectory(Path.GetDirectoryName(ObjectPath(repo, id, ext))!);
+        File.WriteAllBytes(ObjectPath(repo, id, ext), bytes);
+        return id;
+    }
+
+    [Theory]
+    [InlineData("..", false)]
+    [InlineData(".", false)]
+    [InlineData("", false)]
+    [InlineData("/abs", false)]
+    [InlineData("a/b", false)]
+    [InlineData("..", true)]
+    [InlineData("a/b", true)]
+    public void Pull_local_and_pull_refuse_a_tree_entry_named_outside_its_folder(string name, bool asFolder)
+    {
+        var (t, repo, commit) = MakeRepo("archive");
+        using var _ = t;
+        var c = OstreeSharp.Objects.Commit.Parse(File.ReadAllBytes(ObjectPath(repo, commit, "commit")));
+        var root = OstreeSharp.Objects.DirTree.Parse(File.ReadAllBytes(ObjectPath(repo, c.RootTree.ToHex(), "dirtree")));
+        var files = root.Files.ToList();
+        var dirs = root.Dirs.ToList();
+        if (asFolder)
+        {
+            dirs.Add(new OstreeSharp.Objects.DirTreeDir(name, dirs[0].TreeChecksum, dirs[0].MetaChecksum));
+        }
+        else
+        {
+            files.Add(new OstreeSharp.Objects.DirTreeFile(name, files[0].Checksum));
+        }
+
+        var tree = WriteObject(repo, "dirtree", new OstreeSharp.Objects.DirTree(files, dirs).ToBytes());
+        var bad = new OstreeSharp.Objects.Commit(GVariantValue.FromVarDict([]), null, "bad", string.Empty, c.Timestamp, OstreeSharp.Objects.Checksum.Parse(tree), c.RootMeta);
+        var badId = WriteObject(repo, "commit", bad.ToBytes());
+        File.WriteAllText(Path.Combine(repo, "refs", "heads", "bad"), badId + "\n");
+
+        // ostree refuses it too, except an empty name, which its filename check lets through (no folder can hold such
+        // an entry: our fsck and checkout already called it corrupt, and now every path that brings objects in does).
+        Tools.Ostree("init", "--repo=" + t["real"], "--mode=archive").Ok("init");
+        Assert.Equal(name.Length == 0, Tools.Ostree("pull-local", "--repo=" + t["real"], repo, "bad").ExitCode == 0);
+
+        Tools.Ours("init", "--repo=" + t["dest"], "--mode=archive").Ok("init");
+        var r = Tools.Ours("pull-local", "--repo=" + t["dest"], repo, "bad");
+        AssertOneLineFailure(r, "pull-local");
+        Assert.Contains($"{tree}.dirtree", r.Stderr);
+        Assert.Equal(string.Empty, Tools.Ours("refs", "--repo=" + t["dest"]).Out);
+
+        using var servers = new HttpServers();
+        var url = servers.Static(repo);
+        Tools.Ours("remote", "add", "--repo=" + t["dest"], "--no-gpg-verify", "origin", url).Ok("remote add");
+        r = Tools.Ours("pull", "--repo=" + t["dest"], "origin", "bad");
+        AssertOneLineFailure(r, "pull");
+        Assert.True(r.Stderr.Contains($"{tree}.dirtree", StringComparison.Ordinal), r.Stderr);
+        Assert.Equal(string.Empty, Tools.Ours("refs", "--repo=" + t["dest"]).Out);
+        Assert.False(File.Exists(ObjectPath(t["dest"], tree, "dirtree")));
+        Tools.Ostree("fsck", "--repo=" + t["dest"]).Ok("ostree fsck of the destination");
+    }
+
+    // A commit whose tree is `levels` folders deep (d/d/d/...), written object by object as an attacker would.
+    private static string WriteDeepTree(string repo, string commit, int levels, string refName)
+    {
+        var c = OstreeSharp.Objects.Commit.Parse(File.ReadAllBytes(ObjectPath(repo, commit, "commit")));
+        var tree = WriteObject(repo, "dirtree", new OstreeSharp.Objects.DirTree([], []).ToBytes());
+        for (int i = 0; i < levels; i++)
+        {
+            tree = WriteObject(repo, "dirtree", new OstreeSharp.Objects.DirTree([], [new OstreeSharp.Objects.DirTreeDir("d", OstreeSharp.Objects.Checksum.Parse(tree), c.RootMeta)]).ToBytes());
+        }
+
+        var deep = new OstreeSharp.Objects.Commit(GVariantValue.FromVarDict([]), null, "deep", string.Empty, c.Timestamp, OstreeSharp.Objects.Checksum.Parse(tree), c.RootMeta);
+        var id = WriteObject(repo, "commit", deep.ToBytes());
+        File.WriteAllText(Path.Combine(repo, "refs", "heads", refName), id + "\n");
+        return id;
+    }
+
+    // Walks used to recurse once per folder: fsck, prune and pull-local of this tree overflowed the stack (the native
+    // binary segfaulted). ostree 2022.7 reads it all.
+    [Fact]
+    public void A_tree_twelve_thousand_folders_deep_crashes_nothing()
+    {
+        var (t, repo, commit) = MakeRepo("archive");
+        using var _ = t;
+        var deep = WriteDeepTree(repo, commit, 12_000, "deep");
+        foreach (var args in new[] { new[] { "fsck" }, ["ls", "-R", "deep"], ["show", "deep"], ["diff", "x", "deep"], ["prune", "--no-prune"] })
+        {
+            Tools.Ostree([args[0], "--repo=" + repo, .. args[1..]]).Ok("ostree " + args[0]);
+            var r = Tools.Ours([args[0], "--repo=" + repo, .. args[1..]]);
+            Assert.True(r.ExitCode == 0, $"{args[0]}: exit {r.ExitCode}: {r.Stderr}");
+        }
+
+        // A checkout that deep goes past PATH_MAX: one clean error, no crash.
+        var co = Tools.Ours("checkout", "--repo=" + repo, "deep", t["co"]);
+        AssertOneLineFailure(co, "checkout");
+
+        Tools.Ours("init", "--repo=" + t["copy"], "--mode=archive").Ok("init");
+        Tools.Ours("pull-local", "--repo=" + t["copy"], repo, "deep").Ok("pull-local");
+        Assert.Equal(deep, Tools.Ours("rev-parse", "--repo=" + t["copy"], "deep").Out);
+        Tools.Ostree("fsck", "--repo=" + t["copy"]).Ok("ostree fsck of the copy");
+        Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(Path.Combine(t["copy"], "tmp")), e => Path.GetFileName(e).StartsWith("staging-", StringComparison.Ordinal));
+    }
 }

@@ -72,7 +72,8 @@ public static class Fsck
                     {
                         problems.Add(new FsckProblem(r.Checksum, r.Type, "Missing", "not found", r.Path, c.ToHex()));
                     }
-                });
+                },
+                _ => { }); // found corrupt by the object pass and reported through the visitor
         }
 
         foreach (var ((c, t), msg) in corrupt)
