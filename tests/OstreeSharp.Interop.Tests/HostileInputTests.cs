@@ -370,6 +370,7 @@ public class HostileInputTests
         // A checkout that deep goes past PATH_MAX: one clean error, no crash.
         var co = Tools.Ours("checkout", "--repo=" + repo, "deep", t["co"]);
         AssertOneLineFailure(co, "checkout");
+        Assert.False(Path.Exists(t["co"]), "a failed checkout leaves its destination half-written");
 
         Tools.Ours("init", "--repo=" + t["copy"], "--mode=archive").Ok("init");
         Tools.Ours("pull-local", "--repo=" + t["copy"], repo, "deep").Ok("pull-local");

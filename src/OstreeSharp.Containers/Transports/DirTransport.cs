@@ -68,9 +68,14 @@ public sealed class DirSource : IImageSource
 public sealed class DirDestination : IImageDestination
 {
     private readonly string _root;
+    private readonly bool _createdRoot;
     private ManifestBlob? _top;
+    private bool _committed;
 
-    /// <summary>Opens a directory for writing; a non-empty directory must already be a <c>dir:</c> image.</summary>
+    /// <summary>
+    /// Opens a directory for writing; a non-empty directory must already be a <c>dir:</c> image, which is replaced.
+    /// A copy that fails leaves the directory empty (removed if it created it).
+    /// </summary>
     public DirDestination(ImageReference reference)
     {
         ArgumentNullException.ThrowIfNull(reference);
@@ -89,6 +94,7 @@ public sealed class DirDestination : IImageDestination
             }
         }
 
+        _createdRoot = !Directory.Exists(_root);
         Directory.CreateDirectory(_root);
         File.WriteAllText(Path.Combine(_root, "version"), DirLayout.Version);
     }
@@ -129,9 +135,28 @@ public sealed class DirDestination : IImageDestination
     public Task CommitAsync(CancellationToken cancellationToken)
     {
         FileUtil.WriteAtomic(Path.Combine(_root, "manifest.json"), (_top ?? throw new InvalidOperationException("no top-level manifest was written")).Bytes, fsync: false);
+        _committed = true;
         return Task.CompletedTask;
     }
 
-    /// <inheritdoc/>
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    /// <summary>Without a <see cref="CommitAsync"/>, removes what was written.</summary>
+    public ValueTask DisposeAsync()
+    {
+        if (!_committed)
+        {
+            if (_createdRoot)
+            {
+                FileUtil.DeleteAny(_root);
+            }
+            else if (Directory.Exists(_root))
+            {
+                foreach (var f in Directory.EnumerateFileSystemEntries(_root).ToList())
+                {
+                    FileUtil.DeleteAny(f);
+                }
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
 }

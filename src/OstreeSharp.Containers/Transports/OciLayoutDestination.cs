@@ -14,7 +14,9 @@ public sealed class OciLayoutDestination : IImageDestination
     private readonly string _root;
     private readonly string? _tag;
     private readonly string _what;
+    private readonly List<string> _created = [];
     private Descriptor? _top;
+    private bool _committed;
 
     /// <summary>Opens (creating if needed) a layout directory for writing.</summary>
     public OciLayoutDestination(ImageReference reference)
@@ -28,11 +30,35 @@ public sealed class OciLayoutDestination : IImageDestination
         _root = root;
         _tag = tag;
         _what = reference.ToString();
+        // What this copy adds is removed again if it fails: the layout itself when it is new, else the blobs it wrote.
+        if (!Directory.Exists(root))
+        {
+            Created(root);
+        }
+        else
+        {
+            foreach (var d in new[] { "blobs", "blobs/sha256", "oci-layout" })
+            {
+                if (!Path.Exists(Path.Combine(root, d)))
+                {
+                    Created(Path.Combine(root, d));
+                }
+            }
+        }
+
         Directory.CreateDirectory(Path.Combine(root, "blobs", "sha256"));
         var marker = Path.Combine(root, "oci-layout");
         if (!File.Exists(marker))
         {
             FileUtil.WriteAtomic(marker, JsonSerializer.SerializeToUtf8Bytes(new OciLayoutMarker(), OciJsonContext.Writer.OciLayoutMarker), fsync: false);
+        }
+    }
+
+    private void Created(string path)
+    {
+        lock (_created)
+        {
+            _created.Add(path);
         }
     }
 
@@ -57,7 +83,13 @@ public sealed class OciLayoutDestination : IImageDestination
     public Task PutBlobAsync(Descriptor blob, BlobOpener open, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(blob);
-        return LocalBlobs.WriteAsync(BlobFile(blob.GetDigest()), blob, open, progress, _what, cancellationToken);
+        var path = BlobFile(blob.GetDigest());
+        if (!File.Exists(path))
+        {
+            Created(path);
+        }
+
+        return LocalBlobs.WriteAsync(path, blob, open, progress, _what, cancellationToken);
     }
 
     /// <summary>A folder on the layout's file system where a blob can be staged for <see cref="AdoptBlobFile"/>.</summary>
@@ -69,6 +101,11 @@ public sealed class OciLayoutDestination : IImageDestination
         ArgumentNullException.ThrowIfNull(blob);
         var target = BlobFile(blob.GetDigest());
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        if (!File.Exists(target))
+        {
+            Created(target);
+        }
+
         File.Move(path, target, overwrite: true);
     }
 
@@ -84,6 +121,7 @@ public sealed class OciLayoutDestination : IImageDestination
         var path = BlobFile(manifest.Digest);
         if (!File.Exists(path))
         {
+            Created(path);
             FileUtil.WriteAtomic(path, manifest.Bytes, fsync: false);
         }
 
@@ -134,11 +172,28 @@ public sealed class OciLayoutDestination : IImageDestination
 
         index.Manifests.Add(entry);
         FileUtil.WriteAtomic(indexPath, JsonSerializer.SerializeToUtf8Bytes(index, OciJsonContext.Writer.ImageIndex), fsync: false);
+        _committed = true;
         return Task.CompletedTask;
     }
 
     private string BlobFile(Digest d) => Path.Combine(_root, "blobs", d.Algorithm, d.Hex);
 
-    /// <inheritdoc/>
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    /// <summary>Without a <see cref="CommitAsync"/>, removes what this copy added to the layout.</summary>
+    public ValueTask DisposeAsync()
+    {
+        if (!_committed)
+        {
+            lock (_created)
+            {
+                for (int i = _created.Count - 1; i >= 0; i--)
+                {
+                    FileUtil.DeleteAny(_created[i]);
+                }
+
+                _created.Clear();
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
 }

@@ -169,6 +169,32 @@ public static unsafe partial class Native
         return true;
     }
 
+    /// <summary>The inode number of an open file (fstat through statx).</summary>
+    public static ulong Inode(SafeHandle handle)
+    {
+        ArgumentNullException.ThrowIfNull(handle);
+        const int AtEmptyPath = 0x1000;
+        byte* buf = stackalloc byte[256];
+        bool added = false;
+        handle.DangerousAddRef(ref added);
+        try
+        {
+            if (statx((int)handle.DangerousGetHandle(), string.Empty, AtEmptyPath, 0x100, buf) != 0)
+            {
+                throw Error("fstat", "(open file)");
+            }
+
+            return *(ulong*)(buf + 32);
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
     /// <summary>All xattrs of a path (not following symlinks), with empty values skipped as ostree does.</summary>
     public static List<(string Name, byte[] Value)> ListXattrs(string path)
     {

@@ -47,9 +47,28 @@ public sealed class RepoTransaction : IDisposable
 
         // Lock first, then create: a concurrent transaction cleaning stale staging folders must never
         // see this folder unlocked.
-        _stagingLock = File.OpenHandle(_staging + ".lock", FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        Native.Flock(_stagingLock, exclusive: true, wait: true);
+        _stagingLock = LockFile(_staging + ".lock", FileMode.Create, wait: true)!;
         Directory.CreateDirectory(_staging);
+    }
+
+    // Opens and flocks a lock file, and checks that the lock is still on the file its path names: a cleaner may have
+    // removed the path between the open and the flock (then, waiting, it starts again; else null).
+    private static SafeFileHandle? LockFile(string path, FileMode mode, bool wait)
+    {
+        while (true)
+        {
+            var h = File.OpenHandle(path, mode, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+            if (Native.Flock(h, exclusive: true, wait) && Native.TryLStat(path, out var st) && st.Inode == Native.Inode(h))
+            {
+                return h;
+            }
+
+            h.Dispose();
+            if (!wait)
+            {
+                return null;
+            }
+        }
     }
 
     /// <summary>The repository written to.</summary>
@@ -64,15 +83,20 @@ public sealed class RepoTransaction : IDisposable
         }
     }
 
+    // Staging folders and lock files that no live transaction holds: left by a process that was killed (a lock file
+    // alone when it died between creating the two, or between removing them).
     private static void CleanStaleStaging(string tmp)
     {
-        foreach (var dir in Directory.EnumerateDirectories(tmp, "staging-*"))
+        var stale = Directory.EnumerateDirectories(tmp, "staging-*")
+            .Concat(Directory.EnumerateFiles(tmp, "staging-*.lock").Select(f => f[..^".lock".Length]))
+            .Distinct(StringComparer.Ordinal).ToList();
+        foreach (var dir in stale)
         {
             var lockPath = dir + ".lock";
             try
             {
-                using var h = File.OpenHandle(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-                if (Native.Flock(h, exclusive: true, wait: false))
+                using var h = LockFile(lockPath, FileMode.OpenOrCreate, wait: false);
+                if (h is not null)
                 {
                     FileUtil.DeleteAny(dir);
                     File.Delete(lockPath);

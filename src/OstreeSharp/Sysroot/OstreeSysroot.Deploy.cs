@@ -164,7 +164,7 @@ public sealed partial class OstreeSysroot
             DeleteDeploymentDirectory(path);
         }
 
-        new Checkout(Repo, new CheckoutOptions { ForceCopyZeroSized = true, ProcessWhiteouts = true }).Run(commit, path, ct);
+        new Checkout(Repo, new CheckoutOptions { ForceCopyZeroSized = true, ProcessWhiteouts = true, BuildInSibling = false }).Run(commit, path, ct);
         FaultPoint.Hit("after-checkout");
         WriteComposefsImage(commit, path);
         var varDir = System.IO.Path.Combine(path, "var");

@@ -44,6 +44,13 @@ public sealed class CheckoutOptions
 
     /// <summary>Degree of parallelism.</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// A folder checked out to a path that does not exist yet is built in a hidden sibling and renamed into place at
+    /// the end, so a failed checkout leaves nothing at the destination (default). Off, it is built in place (the
+    /// deployer, whose cleanup removes unfinished deployment folders by name).
+    /// </summary>
+    public bool BuildInSibling { get; init; } = true;
 }
 
 /// <summary>Checks out trees from a repository.</summary>
@@ -66,6 +73,46 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
             return;
         }
 
+        if (!options.BuildInSibling || Native.TryLStat(destination, out _))
+        {
+            CheckoutTree(tree, meta, destination, cancellationToken);
+            return;
+        }
+
+        // A new destination: built next to it, renamed into place once complete; on failure, nothing is left (nor the
+        // parent folders this call created).
+        var full = System.IO.Path.GetFullPath(destination).TrimEnd('/');
+        var parent = System.IO.Path.GetDirectoryName(full) ?? "/";
+        string? createdParent = null;
+        for (var p = parent; !Native.TryLStat(p, out _); p = System.IO.Path.GetDirectoryName(p) ?? "/")
+        {
+            createdParent = p;
+        }
+
+        Directory.CreateDirectory(parent);
+        var building = System.IO.Path.Combine(parent, $".ostree-checkout-{Guid.NewGuid():N}");
+        try
+        {
+            CheckoutTree(tree, meta, building, cancellationToken);
+            if (!Native.RenameNoReplace(building, full))
+            {
+                throw new OstreeException($"{destination}: File exists");
+            }
+        }
+        catch
+        {
+            FileUtil.DeleteAny(building);
+            if (createdParent is not null)
+            {
+                FileUtil.DeleteAny(createdParent);
+            }
+
+            throw;
+        }
+    }
+
+    private void CheckoutTree(Checksum tree, Checksum meta, string destination, CancellationToken cancellationToken)
+    {
         var finish = new List<DirFinish>();
         var jobs = new List<(string Path, Checksum Content)>();
         MakeDir(destination, LoadMeta(meta), finish);
@@ -153,26 +200,34 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
         finish.Add(new DirFinish(path, meta, created));
     }
 
-    private void Walk(Checksum treeId, string dest, List<DirFinish> finish, List<(string, Checksum)> jobs, CancellationToken ct)
+    // Depth first with an explicit stack (a tree's depth is the input's to choose): every folder is made before its
+    // children, so applying folder metadata in reverse order finishes children before their parents.
+    private void Walk(Checksum rootTree, string rootDest, List<DirFinish> finish, List<(string, Checksum)> jobs, CancellationToken ct)
     {
-        ct.ThrowIfCancellationRequested();
-        var tree = repo.LoadDirTree(treeId);
-        foreach (var f in tree.Files)
+        var pending = new Stack<(Checksum Tree, string Dest)>();
+        pending.Push((rootTree, rootDest));
+        while (pending.TryPop(out var at))
         {
-            if (options.ProcessWhiteouts && f.Name.StartsWith(WhiteoutPrefix, StringComparison.Ordinal))
+            ct.ThrowIfCancellationRequested();
+            var tree = repo.LoadDirTree(at.Tree);
+            foreach (var f in tree.Files)
             {
-                MakeWhiteout(Path.Combine(dest, f.Name[WhiteoutPrefix.Length..]), f.Checksum);
-                continue;
+                if (options.ProcessWhiteouts && f.Name.StartsWith(WhiteoutPrefix, StringComparison.Ordinal))
+                {
+                    MakeWhiteout(Path.Combine(at.Dest, f.Name[WhiteoutPrefix.Length..]), f.Checksum);
+                    continue;
+                }
+
+                jobs.Add((Path.Combine(at.Dest, f.Name), f.Checksum));
             }
 
-            jobs.Add((Path.Combine(dest, f.Name), f.Checksum));
-        }
-
-        foreach (var d in tree.Dirs)
-        {
-            var sub = Path.Combine(dest, d.Name);
-            MakeDir(sub, LoadMeta(d.MetaChecksum), finish);
-            Walk(d.TreeChecksum, sub, finish, jobs, ct);
+            for (int i = tree.Dirs.Count - 1; i >= 0; i--)
+            {
+                var d = tree.Dirs[i];
+                var sub = Path.Combine(at.Dest, d.Name);
+                MakeDir(sub, LoadMeta(d.MetaChecksum), finish);
+                pending.Push((d.TreeChecksum, sub));
+            }
         }
     }
 
