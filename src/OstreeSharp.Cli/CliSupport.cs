@@ -38,17 +38,26 @@ internal static class CliSupport
             }
             catch (Exception e) when (e is OstreeException or IOException or UnauthorizedAccessException or FormatException or ArgumentException or InvalidOperationException)
             {
-                Console.Out.Flush();
-                Console.Error.WriteLine("error: " + e.Message.ReplaceLineEndings(" "));
-                return 1;
+                return Fail(e);
             }
             catch (AggregateException ae) when (ae.Flatten().InnerExceptions.FirstOrDefault() is { } inner && inner is OstreeException or IOException)
             {
-                Console.Out.Flush();
-                Console.Error.WriteLine("error: " + inner.Message.ReplaceLineEndings(" "));
-                return 1;
+                return Fail(inner);
             }
         });
+    }
+
+    // One line on stderr; the whole exception too with OSTREE_SHARP_TRACE=1.
+    private static int Fail(Exception e)
+    {
+        Console.Out.Flush();
+        Console.Error.WriteLine("error: " + MessageText.OneLine(e.Message));
+        if (Environment.GetEnvironmentVariable("OSTREE_SHARP_TRACE") == "1")
+        {
+            Console.Error.WriteLine(e);
+        }
+
+        return 1;
     }
 
     public static IProgress<TreeProgress>? MakeProgress(ParseResult pr, string task)

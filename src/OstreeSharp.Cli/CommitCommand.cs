@@ -193,7 +193,8 @@ internal static class CommitCommand
 
                         case "tar":
                             {
-                                using var stream = arg == "-" ? Console.OpenStandardInput() : new FileStream(arg, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+                                using var file = arg == "-" ? Console.OpenStandardInput() : new FileStream(arg, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+                                using var stream = Containers.Bridge.Tarballs.OpenDecompressed(file, arg);
                                 var dropped = TarTreeImporter.Import(tx, modifier, stream, arg, root, new TarTreeOptions
                                 {
                                     AutocreateParents = pr.GetValue(tarParents),

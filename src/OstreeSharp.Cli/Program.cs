@@ -30,7 +30,7 @@ try
 catch (Exception e)
 {
     Console.Out.Flush();
-    Console.Error.WriteLine($"error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}");
+    Console.Error.WriteLine($"error: {e.GetType().Name}: {OstreeSharp.MessageText.OneLine(e.Message)}");
     if (Environment.GetEnvironmentVariable("OSTREE_SHARP_TRACE") == "1")
     {
         Console.Error.WriteLine(e);

@@ -378,4 +378,49 @@ public class HostileInputTests
         Tools.Ostree("fsck", "--repo=" + t["copy"]).Ok("ostree fsck of the copy");
         Assert.DoesNotContain(Directory.EnumerateFileSystemEntries(Path.Combine(t["copy"], "tmp")), e => Path.GetFileName(e).StartsWith("staging-", StringComparison.Ordinal));
     }
+
+    // Item 7: errors that say what is wrong. A 0-byte superblock gave .NET's "Specified argument was out of the range
+    // of valid values."; a config holding control bytes had them echoed raw (an escape sequence reached the terminal);
+    // a 900 KB entry name was echoed whole.
+    [Fact]
+    public void Errors_name_the_object_and_come_clipped_and_escaped()
+    {
+        var (t, repo, _) = MakeRepo("archive");
+        using var _ = t;
+        File.WriteAllText(Path.Combine(t["in"], "new"), "new\n");
+        Tools.Ours("commit", "--repo=" + repo, "-b", "x", t["in"]).Ok("commit");
+        Tools.Ours("static-delta", "generate", "--repo=" + repo, "x").Ok("delta");
+        var delta = Tools.Ours("static-delta", "list", "--repo=" + repo).Ok("list");
+        var superblock = Directory.EnumerateFiles(Path.Combine(repo, "deltas"), "superblock", SearchOption.AllDirectories).Single();
+        File.WriteAllBytes(superblock, []);
+        Assert.NotEqual(0, Tools.Ostree("static-delta", "show", "--repo=" + repo, delta).ExitCode);
+        var r = Tools.Ours("static-delta", "show", "--repo=" + repo, delta);
+        AssertOneLineFailure(r, "show");
+        Assert.Contains("superblock: invalid static delta superblock", r.Stderr);
+        Tools.Ours("init", "--repo=" + t["copy"], "--mode=archive").Ok("init");
+        r = Tools.Ours("static-delta", "apply-offline", "--repo=" + t["copy"], Path.GetDirectoryName(superblock)!);
+        AssertOneLineFailure(r, "apply-offline");
+        Assert.Contains(superblock, r.Stderr);
+
+        var config = Path.Combine(repo, "config");
+        File.WriteAllText(config, File.ReadAllText(config) + "\u0001\u0002 garbage\u001b[31m\n");
+        r = Tools.Ours("refs", "--repo=" + repo);
+        AssertOneLineFailure(r, "refs");
+        Assert.Contains(@"config:", r.Stderr);
+        Assert.Contains(@"'\x01\x02 garbage\x1b[31m'", r.Stderr);
+
+        using (var tar = new FileStream(t["long.tar"], FileMode.Create))
+        {
+            var w = new OstreeSharp.Tar.TarWriter(tar);
+            w.WriteFile(new OstreeSharp.Tar.TarEntry { Name = "usr/" + new string('a', 900_000), Mode = 0x1A4 }, "x"u8);
+            w.Finish();
+        }
+
+        Tools.Ours("init", "--repo=" + t["fresh"], "--mode=archive").Ok("init");
+        r = Tools.Ours("commit", "--repo=" + t["fresh"], "-b", "long", "--tree=tar=" + t["long.tar"]);
+        AssertOneLineFailure(r, "commit");
+        Assert.StartsWith($"error: {t["long.tar"]}: ", r.Stderr);
+        Assert.Matches(@"\(90000\d characters\)", r.Stderr);
+        Assert.True(r.Stderr.Length < 1024, r.Stderr.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
 }

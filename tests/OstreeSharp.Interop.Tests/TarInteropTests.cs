@@ -356,4 +356,47 @@ public class TarInteropTests
         Assert.DoesNotContain("/run/somefile", ls);
         Assert.DoesNotContain("/opt", ls);
     }
+
+    // libarchive finds a tarball's compression from its first bytes; we read gzip, zstd and xz the same way (we read
+    // a .tar.gz as raw tar headers before: "base-256 checksum field too large").
+    [Fact]
+    public void Commit_reads_gzip_zstd_and_xz_tarballs_as_ostree_does()
+    {
+        using var t = new TempDir();
+        TestTrees.WriteTricky(t["in"], withOwners: true);
+        Tools.Run("tar", ["--format=pax", "--xattrs", "--xattrs-include=user.*", "-C", t["in"], "-cf", t["x.tar"], "."]).Ok("tar");
+        var tar = File.ReadAllBytes(t["x.tar"]);
+        using (var gz = new System.IO.Compression.GZipStream(File.Create(t["x.tgz"]), System.IO.Compression.CompressionLevel.Fastest))
+        {
+            gz.Write(tar);
+        }
+
+        File.WriteAllBytes(t["x.tzst"], new ZstdSharp.Compressor(3).Wrap(tar).ToArray());
+        File.WriteAllBytes(t["x.txz"], OstreeSharp.Deltas.Xz.Compress(tar, 1));
+        // The same branch name in fresh repositories: a commit binds its branch's name.
+        var commits = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var name in new[] { "x.tar", "x.tgz", "x.tzst", "x.txz" })
+        {
+            var args = new[] { "-b", "x", "--timestamp=2024-02-02", "--tree=tar=" + t[name] };
+            Tools.Ostree("init", "--repo=" + t["theirs-" + name], "--mode=archive").Ok("init");
+            commits.Add(Tools.Ostree(["commit", "--repo=" + t["theirs-" + name], .. args]).Ok("ostree commit " + name));
+            Tools.Ours("init", "--repo=" + t["ours-" + name], "--mode=archive").Ok("init");
+            commits.Add(Tools.Ours(["commit", "--repo=" + t["ours-" + name], .. args]).Ok("our commit " + name));
+        }
+
+        Assert.Single(commits);
+
+        // Corrupt compressed data: one line naming the file, no commit.
+        var zst = File.ReadAllBytes(t["x.tzst"]);
+        zst.AsSpan(20, 16).Clear();
+        File.WriteAllBytes(t["bad.tzst"], zst);
+        var ours = t["ours-x.tar"];
+        var r = Tools.Ours("commit", "--repo=" + ours, "-b", "bad", "--tree=tar=" + t["bad.tzst"]);
+        Assert.Equal(1, r.ExitCode);
+        Assert.StartsWith($"error: {t["bad.tzst"]}: corrupt zstd data", r.Stderr);
+        File.WriteAllBytes(t["x.tbz"], "BZh91AY&SY"u8.ToArray());
+        r = Tools.Ours("commit", "--repo=" + ours, "-b", "bad", "--tree=tar=" + t["x.tbz"]);
+        Assert.Equal($"error: {t["x.tbz"]}: bzip2-compressed tarballs are not supported (gzip, zstd and xz are)", r.Stderr.Trim());
+        Assert.Equal("x", Tools.Ours("refs", "--repo=" + ours).Out);
+    }
 }

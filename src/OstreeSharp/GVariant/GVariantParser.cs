@@ -41,7 +41,8 @@ public static class GVariantParser
         1 => data[at],
         2 => BinaryPrimitives.ReadUInt16LittleEndian(data.Slice(at, 2)),
         4 => BinaryPrimitives.ReadUInt32LittleEndian(data.Slice(at, 4)),
-        _ => (long)BinaryPrimitives.ReadUInt64LittleEndian(data.Slice(at, 8)),
+        8 => (long)BinaryPrimitives.ReadUInt64LittleEndian(data.Slice(at, 8)),
+        _ => throw new ArgumentOutOfRangeException(nameof(w), w, "framing offset width"),
     };
 
     // depth: the levels of containers and variants around this value. GLib refuses a value whose depth and type depth
@@ -264,7 +265,7 @@ public static class GVariantParser
             {
                 offsetsUsed++;
                 long at = d.Length - ((long)w * offsetsUsed);
-                if (at < 0)
+                if (w == 0 || at < 0)
                 {
                     throw new GVariantFormatException($"tuple '{t}' is too short for its framing offsets", abs);
                 }

@@ -61,7 +61,7 @@ public sealed class KeyFile
             int eq = line.IndexOf('=', StringComparison.Ordinal);
             if (eq <= 0 || current is null)
             {
-                throw new OstreeFormatException($"{source}:{lineNo}: invalid line '{trimmed}'");
+                throw new OstreeFormatException($"{source}:{lineNo}: invalid line '{MessageText.Quote(trimmed)}'");
             }
 
             current.Lines.Add((line[..eq].Trim(), line));
