@@ -184,5 +184,12 @@ public sealed class InstallTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(busy, "ostree")));
         Tools.Ours("install", "to-filesystem", busy, "--replace=wipe", "--source-imgref", source, "--root-mount-spec", "LABEL=root").Ok("to-filesystem --replace=wipe");
         Assert.False(File.Exists(Path.Combine(busy, "old-file")));
+
+        // Wiping an installation removes its deployments, which are immutable (chattr +i) where the
+        // filesystem allows it.
+        var deployment = Directory.GetDirectories(Path.Combine(busy, "ostree/deploy/default/deploy")).Single();
+        Tools.Ours("install", "to-filesystem", busy, "--replace=wipe", "--source-imgref", source, "--root-mount-spec", "LABEL=root").Ok("to-filesystem --replace=wipe over an installation");
+        Assert.Single(Directory.GetDirectories(Path.Combine(busy, "ostree/deploy/default/deploy")));
+        Assert.True(Directory.Exists(deployment));
     }
 }

@@ -458,6 +458,8 @@ public static class Installer
             return;
         }
 
+        // A deployment left by an installation that was killed keeps its immutable flag.
+        ClearImmutable(path);
         FileUtil.DeleteAny(path);
     }
 

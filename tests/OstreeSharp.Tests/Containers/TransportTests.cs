@@ -73,9 +73,8 @@ public sealed class TransportTests : IDisposable
         var e = Assert.Throws<DigestMismatchException>(() => TestImages.Copy($"oci:{P("a")}:v1", $"oci:{P("b")}:v1"));
         Assert.Contains(layer.Digest, e.Message, StringComparison.Ordinal);
         Assert.Contains($"oci:{P("a")}:v1", e.Message, StringComparison.Ordinal);
-        Assert.False(File.Exists(P("b/blobs/sha256/" + layer.GetDigest().Hex)));
-        Assert.False(File.Exists(P("b/index.json")));
-        Assert.Empty(Directory.EnumerateFiles(P("b/blobs/sha256"), ".tmp-*"));
+        // The copy created the layout, so a failed copy removes all of it.
+        Assert.False(Directory.Exists(P("b")));
     }
 
     [Fact]
