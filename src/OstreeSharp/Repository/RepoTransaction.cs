@@ -194,7 +194,11 @@ public sealed class RepoTransaction : IDisposable
         return c;
     }
 
-    /// <summary>Writes a metadata object under a given id after checking the id (for pulls and imports).</summary>
+    /// <summary>
+    /// Writes a metadata object received from elsewhere (pulls, imports, deltas) under a given id, after checking the
+    /// id and that the object parses: entry names, their order and the normal form, as the readers will check them.
+    /// </summary>
+    /// <exception cref="ObjectCorruptedException">The id does not match or the object does not parse.</exception>
     public void WriteMetadataTrusted(ObjectType type, Checksum expected, byte[] bytes)
     {
         if (type is ObjectType.Commit or ObjectType.DirTree or ObjectType.DirMeta)
@@ -208,6 +212,20 @@ public sealed class RepoTransaction : IDisposable
             if (HasObject(expected, type))
             {
                 return;
+            }
+
+            try
+            {
+                _ = type switch
+                {
+                    ObjectType.Commit => (object)Objects.Commit.Parse(bytes),
+                    ObjectType.DirTree => DirTree.Parse(bytes),
+                    _ => DirMeta.Parse(bytes),
+                };
+            }
+            catch (OstreeFormatException e)
+            {
+                throw new ObjectCorruptedException($"{expected}.{type.ToName()}", e.Message, e);
             }
         }
 
