@@ -60,22 +60,34 @@ internal static class LsCommand
 
     private static void ListDir(StringBuilder sb, OstreeRepo repo, string path, Checksum tree, Flags f, bool recurse)
     {
-        var dt = repo.LoadDirTree(tree);
-        if (!f.DirOnly)
+        // A folder's files, then each subfolder's line and (with -R) its listing, in name order: an explicit stack of
+        // folders still to print, as a tree's depth is the input's to choose.
+        var pending = new Stack<(string Path, Checksum Tree, Checksum Meta, bool Print)>();
+        pending.Push((path, tree, default, false));
+        while (pending.TryPop(out var at))
         {
-            foreach (var file in dt.Files)
+            if (at.Print)
             {
-                PrintFile(sb, repo, Reachability.Join(path, file.Name), file.Checksum, f);
+                PrintDir(sb, repo, at.Path, at.Tree, at.Meta, f);
+                if (!recurse)
+                {
+                    continue;
+                }
             }
-        }
 
-        foreach (var d in dt.Dirs)
-        {
-            var p = Reachability.Join(path, d.Name);
-            PrintDir(sb, repo, p, d.TreeChecksum, d.MetaChecksum, f);
-            if (recurse)
+            var dt = repo.LoadDirTree(at.Tree);
+            if (!f.DirOnly)
             {
-                ListDir(sb, repo, p, d.TreeChecksum, f, true);
+                foreach (var file in dt.Files)
+                {
+                    PrintFile(sb, repo, Reachability.Join(at.Path, file.Name), file.Checksum, f);
+                }
+            }
+
+            for (int i = dt.Dirs.Count - 1; i >= 0; i--)
+            {
+                var d = dt.Dirs[i];
+                pending.Push((Reachability.Join(at.Path, d.Name), d.TreeChecksum, d.MetaChecksum, true));
             }
         }
     }

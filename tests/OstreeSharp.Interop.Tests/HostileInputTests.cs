@@ -334,6 +334,16 @@ public class HostileInputTests
         Assert.Equal(string.Empty, Tools.Ours("refs", "--repo=" + t["dest"]).Out);
         Assert.False(File.Exists(ObjectPath(t["dest"], tree, "dirtree")));
         Tools.Ostree("fsck", "--repo=" + t["dest"]).Ok("ostree fsck of the destination");
+
+        // A static delta made by the real ostree carries the same tree: applying it is refused alike.
+        Tools.Ostree("static-delta", "generate", "--repo=" + repo, "--empty", "--inline", "--filename=" + t["bad.delta"], "bad").Ok("ostree static-delta generate");
+        Tools.Ours("init", "--repo=" + t["offline"], "--mode=archive").Ok("init");
+        r = Tools.Ours("static-delta", "apply-offline", "--repo=" + t["offline"], t["bad.delta"]);
+        AssertOneLineFailure(r, "apply-offline");
+        Assert.True(r.Stderr.Contains($"{tree}.dirtree", StringComparison.Ordinal), r.Stderr);
+        Assert.False(File.Exists(ObjectPath(t["offline"], tree, "dirtree")));
+        Assert.False(File.Exists(ObjectPath(t["offline"], badId, "commit")));
+        Tools.Ostree("fsck", "--repo=" + t["offline"]).Ok("ostree fsck after apply-offline");
     }
 
     // A commit whose tree is `levels` folders deep (d/d/d/...), written object by object as an attacker would.
@@ -366,6 +376,13 @@ public class HostileInputTests
             var r = Tools.Ours([args[0], "--repo=" + repo, .. args[1..]]);
             Assert.True(r.ExitCode == 0, $"{args[0]}: exit {r.ExitCode}: {r.Stderr}");
         }
+
+        // Every other walk of a tree: listing, delta, tar export, overlay, SELinux labels, container image.
+        Tools.Ours("static-delta", "generate", "--repo=" + repo, "--from=" + commit, "--to=deep").Ok("static-delta generate");
+        Tools.Ours("tar", "export", "--repo=" + repo, "deep", "-o", t["deep.tar"]).Ok("tar export");
+        Tools.Ours("commit", "--repo=" + repo, "-b", "overlay", "--tree=ref=deep", "--tree=ref=x").Ok("commit --tree=ref=");
+        Tools.Ours("commit", "--repo=" + repo, "-b", "owned", "--owner-uid=5", "--tree=ref=deep").Ok("commit --tree=ref= --owner-uid");
+        Tools.Ours("container", "encapsulate", "--repo=" + repo, "deep", $"oci:{t["layout"]}:deep").Ok("container encapsulate");
 
         // A checkout that deep goes past PATH_MAX: one clean error, no crash.
         var co = Tools.Ours("checkout", "--repo=" + repo, "deep", t["co"]);

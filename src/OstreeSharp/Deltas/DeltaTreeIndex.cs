@@ -47,6 +47,18 @@ public sealed class DeltaTreeIndex
 
     private void Walk(OstreeRepo repo, Checksum tree, Checksum meta, string path)
     {
+        // Depth first in name order with an explicit stack (a tree's depth is the input's to choose): the first path
+        // seen of an object is the one kept.
+        var pending = new Stack<(Checksum Tree, Checksum Meta, string Path)>();
+        pending.Push((tree, meta, path));
+        while (pending.TryPop(out var at))
+        {
+            VisitFolder(repo, at.Tree, at.Meta, at.Path, pending);
+        }
+    }
+
+    private void VisitFolder(OstreeRepo repo, Checksum tree, Checksum meta, string path, Stack<(Checksum Tree, Checksum Meta, string Path)> pending)
+    {
         Metadata.Add(new DeltaObject(ObjectType.DirMeta, meta));
         FolderPaths[path.Length == 0 ? "/" : path] = (tree, meta);
         Folders.TryAdd(new DeltaObject(ObjectType.DirMeta, meta), path.Length == 0 ? "/" : path);
@@ -64,9 +76,10 @@ public sealed class DeltaTreeIndex
             Paths[p] = f.Checksum;
         }
 
-        foreach (var d in dt.Dirs)
+        for (int i = dt.Dirs.Count - 1; i >= 0; i--)
         {
-            Walk(repo, d.TreeChecksum, d.MetaChecksum, path + "/" + d.Name);
+            var d = dt.Dirs[i];
+            pending.Push((d.TreeChecksum, d.MetaChecksum, path + "/" + d.Name));
         }
     }
 

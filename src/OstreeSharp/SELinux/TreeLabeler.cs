@@ -91,45 +91,67 @@ public static class TreeLabeler
         return policy.Contexts is null ? 0 : Walk(repo, tx, root, "/", policy);
     }
 
-    private static int Walk(OstreeRepo repo, RepoTransaction tx, MutableTree dir, string path, SePolicy policy)
+    private static int Walk(OstreeRepo repo, RepoTransaction tx, MutableTree root, string rootPath, SePolicy policy)
     {
+        // An explicit stack (a tree's depth is the input's to choose); each folder keeps its parent so that a change
+        // deep down marks every folder above it modified.
         int changed = 0;
-        var dm = repo.LoadDirMeta(dir.MetaChecksum!.Value);
-        var dx = policy.Apply(path, dm.Mode, dm.Xattrs);
-        if (!SameXattrs(dx, dm.Xattrs))
+        var pending = new Stack<Folder>();
+        pending.Push(new Folder(root, rootPath, null));
+        while (pending.TryPop(out var at))
         {
-            dir.MetaChecksum = tx.WriteMetadata(ObjectType.DirMeta, (dm with { Xattrs = dx }).ToBytes());
-            dir.Invalidate();
-            changed++;
-        }
-
-        foreach (var (name, checksum) in dir.Files.ToList())
-        {
-            var obj = repo.LoadContent(checksum);
-            var h = obj.Header;
-            var x = policy.Apply(Reachability.Join(path, name), h.Mode, h.Xattrs);
-            if (SameXattrs(x, h.Xattrs))
+            var dir = at.Tree;
+            int before = changed;
+            var dm = repo.LoadDirMeta(dir.MetaChecksum!.Value);
+            var dx = policy.Apply(at.Path, dm.Mode, dm.Xattrs);
+            if (!SameXattrs(dx, dm.Xattrs))
             {
-                continue;
+                dir.MetaChecksum = tx.WriteMetadata(ObjectType.DirMeta, (dm with { Xattrs = dx }).ToBytes());
+                changed++;
             }
 
-            using var data = obj.OpenData();
-            dir.SetFile(name, tx.WriteContent(h with { Xattrs = x }, data, obj.Size));
-            changed++;
-        }
-
-        foreach (var (name, sub) in dir.Dirs.ToList())
-        {
-            int n = Walk(repo, tx, sub, Reachability.Join(path, name), policy);
-            if (n > 0)
+            foreach (var (name, checksum) in dir.Files.ToList())
             {
-                dir.Invalidate();
+                var obj = repo.LoadContent(checksum);
+                var h = obj.Header;
+                var x = policy.Apply(Reachability.Join(at.Path, name), h.Mode, h.Xattrs);
+                if (SameXattrs(x, h.Xattrs))
+                {
+                    continue;
+                }
+
+                using var data = obj.OpenData();
+                dir.SetFile(name, tx.WriteContent(h with { Xattrs = x }, data, obj.Size));
+                changed++;
             }
 
-            changed += n;
+            if (changed > before)
+            {
+                for (var f = at; f is not null && !f.Invalidated; f = f.Parent)
+                {
+                    f.Tree.Invalidate();
+                    f.Invalidated = true;
+                }
+            }
+
+            foreach (var (name, sub) in dir.Dirs.ToList())
+            {
+                pending.Push(new Folder(sub, Reachability.Join(at.Path, name), at));
+            }
         }
 
         return changed;
+    }
+
+    private sealed class Folder(MutableTree tree, string path, Folder? parent)
+    {
+        public MutableTree Tree { get; } = tree;
+
+        public string Path { get; } = path;
+
+        public Folder? Parent { get; } = parent;
+
+        public bool Invalidated { get; set; }
     }
 
     private static bool SameXattrs(Xattrs a, Xattrs b) =>

@@ -85,8 +85,16 @@ internal sealed class SExpression
         }
     }
 
-    private static SExpression ParseOne(ReadOnlySpan<byte> t, ref int pos)
+    /// <summary>Lists nested deeper than this are refused (keys nest four or five levels).</summary>
+    public const int MaxDepth = 64;
+
+    private static SExpression ParseOne(ReadOnlySpan<byte> t, ref int pos, int depth = 0)
     {
+        if (depth > MaxDepth)
+        {
+            throw new FormatException($"S-expression nested more than {MaxDepth} levels deep");
+        }
+
         SkipSpace(t, ref pos);
         if (pos >= t.Length)
         {
@@ -112,7 +120,7 @@ internal sealed class SExpression
                     return new SExpression(null, list);
                 }
 
-                list.Add(ParseOne(t, ref pos));
+                list.Add(ParseOne(t, ref pos, depth + 1));
             }
         }
 
@@ -126,7 +134,11 @@ internal sealed class SExpression
 
             if (pos < t.Length && t[pos] == (byte)':')
             {
-                int len = int.Parse(Encoding.ASCII.GetString(t[start..pos]), System.Globalization.CultureInfo.InvariantCulture);
+                if (!int.TryParse(t[start..pos], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int len))
+                {
+                    throw new FormatException("S-expression atom length is too large");
+                }
+
                 pos++;
                 if (len < 0 || pos + len > t.Length)
                 {

@@ -163,16 +163,28 @@ public sealed record KernelLayout(
 
     private static void FeedTree(IncrementalHash sha, string dir)
     {
-        foreach (var e in Directory.EnumerateFileSystemEntries(dir).OrderBy(Path.GetFileName, StringComparer.Ordinal))
+        // Depth first in name order, with an explicit stack of entries still to feed.
+        var pending = new Stack<string>();
+        pending.Push(dir);
+        while (pending.TryPop(out var at))
         {
-            if (Native.LStat(e).Type == UnixMode.Directory)
+            if (at != dir && Native.LStat(at).Type != UnixMode.Directory)
             {
-                FeedTree(sha, e);
+                Feed(sha, at);
+                continue;
             }
-            else
+
+            foreach (var e in Directory.EnumerateFileSystemEntries(at).OrderDescending(PathNameComparer.Instance))
             {
-                Feed(sha, e);
+                pending.Push(e);
             }
         }
+    }
+
+    private sealed class PathNameComparer : IComparer<string>
+    {
+        public static readonly PathNameComparer Instance = new();
+
+        public int Compare(string? x, string? y) => string.CompareOrdinal(Path.GetFileName(x), Path.GetFileName(y));
     }
 }

@@ -95,24 +95,32 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
         return _paths;
     }
 
-    private void CollectPaths(string path, Checksum tree, bool isRoot)
+    private void CollectPaths(string rootPath, Checksum rootTree, bool isRoot)
     {
-        var dt = repo.LoadDirTree(tree);
-        foreach (var f in dt.Files)
+        // Depth first in name order with an explicit stack: a tree's depth is the input's to choose.
+        var pending = new Stack<(string Path, Checksum Tree, bool IsRoot)>();
+        pending.Push((rootPath, rootTree, isRoot));
+        while (pending.TryPop(out var at))
         {
-            if (!_paths!.TryGetValue(f.Checksum, out var list))
+            var (path, tree, root) = at;
+            var dt = repo.LoadDirTree(tree);
+            foreach (var f in dt.Files)
             {
-                _paths[f.Checksum] = list = [];
+                if (!_paths!.TryGetValue(f.Checksum, out var list))
+                {
+                    _paths[f.Checksum] = list = [];
+                }
+
+                list.Add(MapEtc(Join(path, f.Name)));
             }
 
-            list.Add(MapEtc(Join(path, f.Name)));
-        }
-
-        foreach (var d in dt.Dirs)
-        {
-            if (!(isRoot && d.Name == "sysroot"))
+            for (int i = dt.Dirs.Count - 1; i >= 0; i--)
             {
-                CollectPaths(Join(path, d.Name), d.TreeChecksum, false);
+                var d = dt.Dirs[i];
+                if (!(root && d.Name == "sysroot"))
+                {
+                    pending.Push((Join(path, d.Name), d.TreeChecksum, false));
+                }
             }
         }
     }
@@ -225,7 +233,46 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
     private static string MapEtc(string path) =>
         path == "usr/etc" ? "etc" : path.StartsWith("usr/etc/", StringComparison.Ordinal) ? "etc/" + path["usr/etc/".Length..] : path;
 
-    private void Walk(TarWriter w, string path, Checksum tree, bool isRoot, CancellationToken ct)
+    private void Walk(TarWriter w, string rootPath, Checksum rootTree, bool isRoot, CancellationToken ct)
+    {
+        // The order of recursion (a folder's files, then each subfolder in full), with an explicit stack of the
+        // folders being listed and the index of their next subfolder: a tree's depth is the input's to choose.
+        var open = new Stack<(string Path, DirTree Tree, bool IsRoot, int Next)>();
+        open.Push((rootPath, Enter(w, rootPath, rootTree, ct), isRoot, 0));
+        while (open.TryPop(out var at))
+        {
+            var (path, dt, root, next) = at;
+            if (next == dt.Dirs.Count)
+            {
+                continue;
+            }
+
+            open.Push((path, dt, root, next + 1));
+            var d = dt.Dirs[next];
+            if (_metaSeen.Add(d.MetaChecksum))
+            {
+                WriteMetadataObject(w, d.MetaChecksum, ObjectType.DirMeta);
+            }
+
+            if (root && d.Name == "sysroot")
+            {
+                continue;
+            }
+
+            var sub = Join(path, d.Name);
+            if (sub == "var/tmp")
+            {
+                _sawVarTmp = true;
+            }
+
+            var m = repo.LoadDirMeta(d.MetaChecksum);
+            w.WriteEntry(Dir(MapEtc(sub), m.Uid, m.Gid, m.Mode));
+            open.Push((sub, Enter(w, sub, d.TreeChecksum, ct), false, 0));
+        }
+    }
+
+    // A folder's dirtree object (once) and its files.
+    private DirTree Enter(TarWriter w, string path, Checksum tree, CancellationToken ct)
     {
         ct.ThrowIfCancellationRequested();
         if (_metaSeen.Add(tree))
@@ -240,28 +287,7 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
             EmitLink(w, ObjectPath(f.Checksum, "file"), link, MapEtc(Join(path, f.Name)));
         }
 
-        foreach (var d in dt.Dirs)
-        {
-            if (_metaSeen.Add(d.MetaChecksum))
-            {
-                WriteMetadataObject(w, d.MetaChecksum, ObjectType.DirMeta);
-            }
-
-            if (isRoot && d.Name == "sysroot")
-            {
-                continue;
-            }
-
-            var sub = Join(path, d.Name);
-            if (sub == "var/tmp")
-            {
-                _sawVarTmp = true;
-            }
-
-            var m = repo.LoadDirMeta(d.MetaChecksum);
-            w.WriteEntry(Dir(MapEtc(sub), m.Uid, m.Gid, m.Mode));
-            Walk(w, sub, d.TreeChecksum, false, ct);
-        }
+        return dt;
     }
 
     private static string Join(string dir, string name) => dir.Length == 0 ? name : dir + "/" + name;

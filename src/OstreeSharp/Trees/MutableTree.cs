@@ -101,20 +101,44 @@ public sealed class MutableTree
     /// <summary>Writes dirtrees bottom-up; returns (tree, meta).</summary>
     public (Checksum Tree, Checksum Meta) Write(RepoTransaction tx)
     {
-        if (TreeChecksum is { } existing)
+        ArgumentNullException.ThrowIfNull(tx);
+
+        // Post-order with an explicit stack (a tree's depth is the input's to choose): a folder is written once all
+        // its modified subfolders are, which the second visit finds done.
+        var pending = new Stack<(MutableTree Tree, bool ChildrenDone)>();
+        pending.Push((this, false));
+        while (pending.TryPop(out var at))
         {
-            return (existing, MetaChecksum!.Value);
+            var t = at.Tree;
+            if (t.TreeChecksum is not null)
+            {
+                continue;
+            }
+
+            if (!at.ChildrenDone)
+            {
+                pending.Push((t, true));
+                foreach (var sub in t._dirs!.Values)
+                {
+                    if (sub.TreeChecksum is null)
+                    {
+                        pending.Push((sub, false));
+                    }
+                }
+
+                continue;
+            }
+
+            var dirs = new List<DirTreeDir>(t._dirs!.Count);
+            foreach (var (name, sub) in t._dirs)
+            {
+                dirs.Add(new DirTreeDir(name, sub.TreeChecksum!.Value, sub.MetaChecksum ?? throw new InvalidOperationException("directory without metadata")));
+            }
+
+            var tree = new DirTree(t._files!.Select(f => new DirTreeFile(f.Key, f.Value)), dirs);
+            t.TreeChecksum = tx.WriteMetadata(ObjectType.DirTree, tree.ToBytes());
         }
 
-        var dirs = new List<DirTreeDir>(_dirs!.Count);
-        foreach (var (name, sub) in _dirs)
-        {
-            var (t, m) = sub.Write(tx);
-            dirs.Add(new DirTreeDir(name, t, m));
-        }
-
-        var tree = new DirTree(_files!.Select(f => new DirTreeFile(f.Key, f.Value)), dirs);
-        TreeChecksum = tx.WriteMetadata(ObjectType.DirTree, tree.ToBytes());
-        return (TreeChecksum.Value, MetaChecksum ?? throw new InvalidOperationException("directory without metadata"));
+        return (TreeChecksum!.Value, MetaChecksum ?? throw new InvalidOperationException("directory without metadata"));
     }
 }

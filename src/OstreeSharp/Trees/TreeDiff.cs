@@ -100,22 +100,35 @@ public static class TreeDiff
     // (recursing into shared directories) nested changes; then the new side, in its order, for added ones.
     private static void Walk(Node a, Node b, string path, string relative, List<string> modified, List<string> removed, List<string> added)
     {
-        if (a.Tree is { } ta && b.Tree is { } tb && ta == tb)
+        // The folders being compared, innermost on top, each with its place in the old side's names: the recursion's
+        // order, without a stack frame per level (a tree's depth is the input's to choose).
+        var open = new Stack<Frame>();
+        if (!Frame.Same(a, b))
         {
-            return;
+            open.Push(new Frame(a, b, path, relative));
         }
 
-        var af = a.Files;
-        var ad = a.Dirs;
-        var bf = b.Files;
-        var bd = b.Dirs;
-        string Rel(string name) => relative.Length == 0 ? name : relative + "/" + name;
-        string Added(string name) => b.IsDisk ? Rel(name) : Reachability.Join(path, name);
-        foreach (var name in a.Names)
+        while (open.TryPeek(out var f))
         {
-            var p = Reachability.Join(path, name);
-            bool aIsFile = af.TryGetValue(name, out var fa);
-            if (!bf.TryGetValue(name, out var fb) && !bd.ContainsKey(name))
+            if (!f.Names.MoveNext())
+            {
+                foreach (var name in f.B.Names)
+                {
+                    if (!f.Af.ContainsKey(name) && !f.Ad.ContainsKey(name))
+                    {
+                        added.Add(f.Added(name));
+                    }
+                }
+
+                f.Names.Dispose();
+                open.Pop();
+                continue;
+            }
+
+            var n = f.Names.Current;
+            var p = Reachability.Join(f.Path, n);
+            bool aIsFile = f.Af.TryGetValue(n, out var fa);
+            if (!f.Bf.TryGetValue(n, out var fb) && !f.Bd.ContainsKey(n))
             {
                 removed.Add(p);
             }
@@ -126,24 +139,56 @@ public static class TreeDiff
                     modified.Add(p);
                 }
             }
-            else if (!aIsFile && bd.TryGetValue(name, out var db))
+            else if (!aIsFile && f.Bd.TryGetValue(n, out var db))
             {
-                Walk(ad[name], db, p, Rel(name), modified, removed, added);
+                if (!Frame.Same(f.Ad[n], db))
+                {
+                    open.Push(new Frame(f.Ad[n], db, p, f.Rel(n)));
+                }
             }
             else
             {
                 removed.Add(p);
-                added.Add(Added(name));
+                added.Add(f.Added(n));
             }
+        }
+    }
+
+    private sealed class Frame
+    {
+        public Frame(Node a, Node b, string path, string relative)
+        {
+            B = b;
+            Path = path;
+            Relative = relative;
+            Af = a.Files;
+            Ad = a.Dirs;
+            Bf = b.Files;
+            Bd = b.Dirs;
+            Names = a.Names.GetEnumerator();
         }
 
-        foreach (var name in b.Names)
-        {
-            if (!af.ContainsKey(name) && !ad.ContainsKey(name))
-            {
-                added.Add(Added(name));
-            }
-        }
+        public Node B { get; }
+
+        public string Path { get; }
+
+        public string Relative { get; }
+
+        public IReadOnlyDictionary<string, Func<Checksum>> Af { get; }
+
+        public IReadOnlyDictionary<string, Node> Ad { get; }
+
+        public IReadOnlyDictionary<string, Func<Checksum>> Bf { get; }
+
+        public IReadOnlyDictionary<string, Node> Bd { get; }
+
+        public IEnumerator<string> Names { get; }
+
+        public static bool Same(Node a, Node b) => a.Tree is { } ta && b.Tree is { } tb && ta == tb;
+
+        public string Rel(string name) => Relative.Length == 0 ? name : Relative + "/" + name;
+
+        public string Added(string name) => B.IsDisk ? Rel(name) : Reachability.Join(Path, name);
     }
 }
 

@@ -22,34 +22,53 @@ public static class TreeOverlay
 
     private static void Merge(OstreeRepo repo, MutableTree into, MutableTree from)
     {
-        into.MetaChecksum = from.MetaChecksum;
-        if (into.TreeChecksum is null && into.Files.Count == 0 && into.Dirs.Count == 0)
+        // An explicit stack: a tree's depth is the input's to choose.
+        var pending = new Stack<(MutableTree Into, MutableTree From)>();
+        pending.Push((into, from));
+        while (pending.TryPop(out var at))
         {
+            (into, from) = at;
+            into.MetaChecksum = from.MetaChecksum;
+            if (into.TreeChecksum is null && into.Files.Count == 0 && into.Dirs.Count == 0)
+            {
+                foreach (var (k, v) in from.Files)
+                {
+                    into.Files[k] = v;
+                }
+
+                foreach (var (k, v) in from.Dirs)
+                {
+                    into.Dirs[k] = v;
+                }
+
+                continue;
+            }
+
             foreach (var (k, v) in from.Files)
             {
-                into.Files[k] = v;
+                into.SetFile(k, v);
             }
 
             foreach (var (k, v) in from.Dirs)
             {
-                into.Dirs[k] = v;
+                pending.Push((into.EnsureDir(k, v.MetaChecksum!.Value), v));
             }
-
-            return;
-        }
-
-        foreach (var (k, v) in from.Files)
-        {
-            into.SetFile(k, v);
-        }
-
-        foreach (var (k, v) in from.Dirs)
-        {
-            Merge(repo, into.EnsureDir(k, v.MetaChecksum!.Value), v);
         }
     }
 
     private static void Rewrite(OstreeRepo repo, RepoTransaction tx, MutableTree into, Checksum tree, Checksum meta, string path, CommitModifier modifier)
+    {
+        // An explicit stack: a tree's depth is the input's to choose.
+        var pending = new Stack<(MutableTree Into, Checksum Tree, Checksum Meta, string Path)>();
+        pending.Push((into, tree, meta, path));
+        while (pending.TryPop(out var at))
+        {
+            RewriteOne(repo, tx, at.Into, at.Tree, at.Meta, at.Path, modifier, pending);
+        }
+    }
+
+    private static void RewriteOne(OstreeRepo repo, RepoTransaction tx, MutableTree into, Checksum tree, Checksum meta, string path, CommitModifier modifier,
+        Stack<(MutableTree Into, Checksum Tree, Checksum Meta, string Path)> pending)
     {
         var dm = repo.LoadDirMeta(meta);
         var (u, g, m, x) = modifier.Apply(path, dm.Uid, dm.Gid, dm.Mode, dm.Xattrs);
@@ -79,7 +98,7 @@ public static class TreeOverlay
                 continue;
             }
 
-            Rewrite(repo, tx, into.EnsureDir(d.Name, d.MetaChecksum), d.TreeChecksum, d.MetaChecksum, p, modifier);
+            pending.Push((into.EnsureDir(d.Name, d.MetaChecksum), d.TreeChecksum, d.MetaChecksum, p));
         }
     }
 }
