@@ -168,15 +168,7 @@ internal static class ImageCommands
             return 0;
         }
 
-        ImageConfig cfg;
-        try
-        {
-            cfg = JsonSerializer.Deserialize(configBytes, OciJsonContext.Default.ImageConfig) ?? new ImageConfig();
-        }
-        catch (JsonException e)
-        {
-            throw new ManifestException($"Malformed config {manifest.Config.Digest} of {reference}: {e.Message}");
-        }
+        var cfg = ImageConfig.Parse(configBytes, $"{manifest.Config.Digest} of {reference}");
 
         var tags = reference.Transport == Transport.Registry && !noTags ? await source.ListTagsAsync(CancellationToken.None).ConfigureAwait(false) : [];
         var output = new InspectJson

@@ -40,7 +40,7 @@ public class SExpressionTests
     [InlineData("(5:ab)")]
     public void Malformed_expressions_are_format_errors(string text)
     {
-        Assert.ThrowsAny<FormatException>(() => SExpression.Parse(Encoding.ASCII.GetBytes(text)));
+        Assert.Throws<OstreeFormatException>(() => SExpression.Parse(Encoding.ASCII.GetBytes(text)));
     }
 
     [Fact]

@@ -52,15 +52,7 @@ public static class Unencapsulator
         }
 
         var configBytes = await source.ReadConfigAsync(manifest.Config, ManifestBlob.MaxSize * 8L, cancellationToken).ConfigureAwait(false);
-        ImageConfig config;
-        try
-        {
-            config = JsonSerializer.Deserialize(configBytes, OciJsonContext.Default.ImageConfig) ?? new ImageConfig();
-        }
-        catch (JsonException e)
-        {
-            throw new ManifestException($"Malformed config {manifest.Config.Digest} of {what}: {e.Message}");
-        }
+        var config = ImageConfig.Parse(configBytes, $"{manifest.Config.Digest} of {what}");
 
         if (config.Config?.Labels?.GetValueOrDefault(Encapsulator.FinalDiffIdLabel) is not { } finalDiffId)
         {

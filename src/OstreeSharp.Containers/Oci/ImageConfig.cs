@@ -6,6 +6,20 @@ namespace OstreeSharp.Containers.Oci;
 /// <summary>An OCI (or Docker) image configuration.</summary>
 public sealed class ImageConfig
 {
+    /// <summary>Parses a config blob; <paramref name="what"/> names it in errors.</summary>
+    /// <exception cref="ManifestException">The blob is not a JSON image config.</exception>
+    public static ImageConfig Parse(ReadOnlySpan<byte> json, string what)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize(json, OciJsonContext.Default.ImageConfig) ?? new ImageConfig();
+        }
+        catch (JsonException e)
+        {
+            throw new ManifestException($"Malformed config {what}: {e.Message}");
+        }
+    }
+
     /// <summary>Creation time, RFC 3339.</summary>
     [JsonPropertyName("created")]
     public string? Created { get; set; }

@@ -38,7 +38,7 @@ public static class GnupgAgentKeys
             {
                 key = ReadKeyFile(file);
             }
-            catch (FormatException e)
+            catch (Exception e) when (e is FormatException or OstreeFormatException)
             {
                 throw new SignatureException($"Malformed secret key file {file}: {e.Message}");
             }
@@ -186,7 +186,7 @@ public static class GnupgAgentKeys
         {
             parsed = SExpression.Parse(clear);
         }
-        catch (FormatException)
+        catch (OstreeFormatException)
         {
             throw new SignatureException($"Wrong passphrase for secret key {keyId:X16} ({Path.GetFileName(file)})");
         }

@@ -69,12 +69,19 @@ internal sealed class SExpression
     }
 
     /// <summary>Parses one S-expression in canonical or advanced form.</summary>
-    /// <exception cref="FormatException">Malformed input.</exception>
+    /// <exception cref="OstreeFormatException">Malformed input.</exception>
     public static SExpression Parse(ReadOnlySpan<byte> text)
     {
         int pos = 0;
-        var result = ParseOne(text, ref pos);
-        return result;
+        try
+        {
+            return ParseOne(text, ref pos);
+        }
+        catch (FormatException e)
+        {
+            // The parser's own messages and those of the hex and base64 decoders, as one typed error.
+            throw new OstreeFormatException(e.Message.StartsWith("The input is not", StringComparison.Ordinal) ? $"invalid hex or base64 atom in S-expression before byte {pos}" : e.Message);
+        }
     }
 
     private static void SkipSpace(ReadOnlySpan<byte> t, ref int pos)
