@@ -46,6 +46,7 @@ public static class FuzzTargets
             Directory.Delete(dir, recursive: true);
         }
 
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(dir, recursive: true);
         return OstreeRepo.Create(dir, RepoMode.Archive);
     });
 
@@ -65,7 +66,14 @@ public static class FuzzTargets
             var again = GVariantTextParser.Parse(text, v.Type);
             if (!again.ToBytes().AsSpan().SequenceEqual(v.ToBytes()))
             {
-                throw new InvalidOperationException($"printed value does not parse back: {text}");
+                var back = again.Print();
+                int at = 0;
+                while (at < Math.Min(text.Length, back.Length) && text[at] == back[at])
+                {
+                    at++;
+                }
+
+                throw new InvalidOperationException($"printed value does not parse back: at {at}: '{text[Math.Max(0, at - 40)..Math.Min(text.Length, at + 40)]}' became '{back[Math.Max(0, at - 40)..Math.Min(back.Length, at + 40)]}'");
             }
         },
         ["gvariant-text"] = data =>

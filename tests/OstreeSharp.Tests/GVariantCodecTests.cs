@@ -106,6 +106,28 @@ public class GVariantCodecTests
         Assert.Equal(v.ToBytes(), GVariantTextParser.Parse(v.Print()).ToBytes());
     }
 
+    [Fact]
+    public void Byte_strings_print_octal_escapes_that_parse_back_to_the_same_bytes()
+    {
+        // Found by fuzzing: b'\001' parsed as the three characters "001".
+        var v = GVariantValue.FromBytes([0x01, 0xe6, (byte)'a', (byte)'\'', 0x00]);
+        Assert.Equal("b\"\\001\\346a'\"", v.Print(typeAnnotate: false));
+        Assert.Equal(v.ToBytes(), GVariantTextParser.Parse(v.Print()).ToBytes());
+        Assert.Equal(new byte[] { 0x07, (byte)'9', 0x00 }, GVariantTextParser.Parse("b'\\79'").GetBytes());
+    }
+
+    [Theory]
+    [InlineData("'a\\u0000b'", "NUL")]
+    [InlineData("'\\U0000d800'", "unicode escape")]
+    [InlineData("{'a': 1, 'b': <3.5>}", "different types")]
+    [InlineData("[1, <2>]", "array")]
+    [InlineData("b'\\777'", "out of range")]
+    public void Malformed_text_is_a_format_error(string text, string message)
+    {
+        var e = Assert.Throws<GVariantFormatException>(() => GVariantTextParser.Parse(text));
+        Assert.Contains(message, e.Message, StringComparison.Ordinal);
+    }
+
     private static GVariantValue RandomValue(Random rng, GVariantType t, int depth)
     {
         switch (t.Kind)

@@ -132,6 +132,11 @@ public sealed class ManifestBlob
         {
             throw new ManifestException($"Malformed manifest of {what}: {e.Message}");
         }
+        catch (InvalidOperationException e)
+        {
+            // A string that is not UTF-8 (the reader's GetString).
+            throw new ManifestException($"Malformed manifest of {what}: {e.Message}");
+        }
 
         if (schema == 1 || declared is MediaTypes.DockerSchema1 or MediaTypes.DockerSchema1Signed)
         {

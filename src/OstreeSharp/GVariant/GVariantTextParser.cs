@@ -29,6 +29,20 @@ public sealed class GVariantTextParser
         return v;
     }
 
+    // Elements of one array must have one type: '[1, <2>]' or "{'a': 1, 'b': <3.5>}" are refused as GLib refuses them.
+    private GVariantValue Array(GVariantType elementType, List<GVariantValue> items)
+    {
+        foreach (var item in items)
+        {
+            if (item.Type.Text != elementType.Text)
+            {
+                throw Error($"array elements of different types: {elementType.Text} and {item.Type.Text}");
+            }
+        }
+
+        return GVariantValue.FromArray(elementType, items);
+    }
+
     private GVariantFormatException Error(string what) => new($"cannot parse GVariant text '{GVariantType.Clip(_s)}': {what}", _pos);
 
     private void SkipWs()
@@ -176,7 +190,7 @@ public sealed class GVariantTextParser
         if (c == 'b' && _pos + 1 < _s.Length && _s[_pos + 1] is '\'' or '"')
         {
             _pos++;
-            return GVariantValue.FromByteString(ParseString());
+            return GVariantValue.FromBytes(ParseByteString());
         }
 
         if (c == '<')
@@ -266,6 +280,11 @@ public sealed class GVariantTextParser
     private string ParseString()
     {
         SkipWs();
+        if (_pos >= _s.Length)
+        {
+            throw Error("expected a string");
+        }
+
         char quote = _s[_pos++];
         var sb = new StringBuilder();
         while (true)
@@ -278,7 +297,8 @@ public sealed class GVariantTextParser
             char c = _s[_pos++];
             if (c == quote)
             {
-                return sb.ToString();
+                // GVariant strings are NUL-terminated: a NUL inside one cannot be represented.
+                return sb.ToString().Contains('\0', StringComparison.Ordinal) ? throw Error("a string cannot contain NUL") : sb.ToString();
             }
 
             if (c != '\\')
@@ -305,7 +325,8 @@ public sealed class GVariantTextParser
                 case 'u' or 'U':
                     {
                         int len = c == 'u' ? 4 : 8;
-                        if (_pos + len > _s.Length || !int.TryParse(_s.AsSpan(_pos, len), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out int cp))
+                        if (_pos + len > _s.Length || !int.TryParse(_s.AsSpan(_pos, len), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out int cp)
+                            || cp is < 0 or > 0x10FFFF or (>= 0xD800 and <= 0xDFFF))
                         {
                             throw Error("invalid unicode escape");
                         }
@@ -316,6 +337,78 @@ public sealed class GVariantTextParser
                     }
 
                 default: sb.Append(c); break;
+            }
+        }
+    }
+
+    // b'...': bytes as GLib reads them, where '\NNN' (one to three octal digits) is one byte, as the printer writes
+    // bytes outside printable ASCII; a NUL ends the value.
+    private byte[] ParseByteString()
+    {
+        if (_pos >= _s.Length)
+        {
+            throw Error("expected a byte string");
+        }
+
+        char quote = _s[_pos++];
+        var bytes = new List<byte>();
+        Span<byte> utf8 = stackalloc byte[4];
+        while (true)
+        {
+            if (_pos >= _s.Length)
+            {
+                throw Error("unterminated byte string");
+            }
+
+            char c = _s[_pos++];
+            if (c == quote)
+            {
+                bytes.Add(0);
+                return [.. bytes];
+            }
+
+            if (c == '\\')
+            {
+                if (_pos >= _s.Length)
+                {
+                    throw Error("unterminated escape");
+                }
+
+                c = _s[_pos++];
+                if (c is >= '0' and <= '7')
+                {
+                    int value = c - '0';
+                    for (int i = 0; i < 2 && _pos < _s.Length && _s[_pos] is >= '0' and <= '7'; i++)
+                    {
+                        value = (value * 8) + (_s[_pos++] - '0');
+                    }
+
+                    if (value > 0xff)
+                    {
+                        throw Error("octal escape out of range");
+                    }
+
+                    bytes.Add((byte)value);
+                    continue;
+                }
+
+                c = c switch { 'n' => '\n', 't' => '\t', 'r' => '\r', 'a' => '\a', 'b' => '\b', 'f' => '\f', 'v' => '\v', _ => c };
+            }
+
+            if (char.IsSurrogate(c))
+            {
+                if (!char.IsHighSurrogate(c) || _pos >= _s.Length || !char.IsLowSurrogate(_s[_pos]))
+                {
+                    throw Error("invalid UTF-16 in a byte string");
+                }
+
+                int n = Encoding.UTF8.GetBytes([c, _s[_pos++]], utf8);
+                bytes.AddRange(utf8[..n]);
+            }
+            else
+            {
+                int n = Encoding.UTF8.GetBytes([c], utf8);
+                bytes.AddRange(utf8[..n]);
             }
         }
     }
@@ -334,7 +427,7 @@ public sealed class GVariantTextParser
                 throw Error("an empty array needs a type annotation such as @as []");
             }
 
-            return GVariantValue.FromArray(elemType, items);
+            return Array(elemType, items);
         }
 
         while (true)
@@ -355,7 +448,7 @@ public sealed class GVariantTextParser
             }
 
             Expect(']');
-            return GVariantValue.FromArray(elemType, items);
+            return Array(elemType, items);
         }
     }
 
@@ -407,7 +500,7 @@ public sealed class GVariantTextParser
                 throw Error("an empty dictionary needs a type annotation such as @a{sv} {}");
             }
 
-            return GVariantValue.FromArray(entryType, entries);
+            return Array(entryType, entries);
         }
 
         while (true)
@@ -426,7 +519,7 @@ public sealed class GVariantTextParser
             }
 
             Expect('}');
-            return GVariantValue.FromArray(entryType, entries);
+            return Array(entryType, entries);
         }
     }
 }
