@@ -209,8 +209,10 @@ public static class GpgCommitSigner
             var f = new PgpObjectFactory(raw);
             return f.NextPgpObject() is PgpSignatureList l && l.Count > 0 ? l[0] : null;
         }
-        catch (IOException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
+            // Any exception of BouncyCastle's parser on bytes from a server (IOException, PgpException,
+            // UnsupportedPacketVersionException...): not a signature.
             return null;
         }
     }

@@ -34,8 +34,10 @@ public sealed class GpgKeyring
                 }
             }
         }
-        catch (Exception e) when (e is IOException or PgpException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
+            // BouncyCastle's parser throws more than IOException and PgpException on bad packets (fuzzing found
+            // UnsupportedPacketVersionException): whatever it throws, the keyring is refused with a typed error.
             throw new SignatureException($"{source}: not an OpenPGP keyring ({e.Message})");
         }
     }
