@@ -83,6 +83,29 @@ public class RobustnessTests
         Tools.Ostree("fsck", "--repo=" + repo).Ok("ostree fsck");
     }
 
+    [Fact]
+    public void A_commit_stopped_before_its_last_object_is_published_leaves_no_commit_without_its_tree()
+    {
+        // Found by bench/fault-inject.sh: objects were published in folder order, so a kill could leave the commit
+        // object in objects/ with parts of its tree missing, which fsck calls corrupt. The commit now goes last.
+        var (t, repo, first) = MakeRepo("archive");
+        using var _ = t;
+        Directory.CreateDirectory(t["in/many"]);
+        for (int i = 0; i < 50; i++)
+        {
+            File.WriteAllText(t[$"in/many/f{i}"], $"file {i}\n");
+        }
+
+        var r = Tools.OursEnv(new Dictionary<string, string> { ["OSTREE_SHARP_FAULT"] = "before-last-object" }, "commit", "--repo=" + repo, "-b", "x", t["in"]);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Equal(first, Tools.Ours("rev-parse", "--repo=" + repo, "x").Out);
+        Assert.Single(Directory.GetFiles(Path.Combine(repo, "objects"), "*.commit", SearchOption.AllDirectories));
+        Tools.Ours("fsck", "--repo=" + repo).Ok("our fsck");
+        Tools.Ostree("fsck", "--repo=" + repo).Ok("ostree fsck");
+        Tools.Ours("commit", "--repo=" + repo, "-b", "x", t["in"]).Ok("commit after the fault");
+        Tools.Ostree("fsck", "--repo=" + repo).Ok("ostree fsck after the next commit");
+    }
+
     [Theory]
     [InlineData("commit", "-b", "x", "/nonexistent/path")]
     [InlineData("checkout", "no-such-ref", "/tmp/never")]

@@ -734,7 +734,9 @@ public sealed class RepoTransaction : IDisposable
         ObjectDisposedException.ThrowIf(_done, this);
         FaultPoint("before-publish");
         var objectsDir = Path.Combine(_repo.Path, "objects");
-        var staged = StagedFiles().ToList();
+        // Commits go last, after their detached metadata, and that after every tree and file: a transaction killed
+        // while publishing never leaves a commit whose tree is missing, which fsck would call corrupt.
+        var staged = StagedFiles().OrderBy(f => f.Name.EndsWith(".commit", StringComparison.Ordinal) ? 2 : f.Name.EndsWith(".commitmeta", StringComparison.Ordinal) ? 1 : 0).ToList();
         if (_repo.Fsync && staged.Count > 0)
         {
             // The objects' data reaches the disk before their names enter objects/, as libostree orders it: after a
@@ -742,8 +744,14 @@ public sealed class RepoTransaction : IDisposable
             Native.SyncFs(_staging);
         }
 
-        foreach (var (prefix, name, path) in staged)
+        for (int i = 0; i < staged.Count; i++)
         {
+            var (prefix, name, path) = staged[i];
+            if (i == staged.Count - 1)
+            {
+                FaultPoint("before-last-object");
+            }
+
             var dir = Path.Combine(objectsDir, prefix);
             if (_madeDirs.TryAdd(dir, true))
             {
