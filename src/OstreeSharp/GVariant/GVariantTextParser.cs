@@ -342,7 +342,7 @@ public sealed class GVariantTextParser
     }
 
     // b'...': bytes as GLib reads them, where '\NNN' (one to three octal digits) is one byte, as the printer writes
-    // bytes outside printable ASCII; a NUL ends the value.
+    // bytes outside printable ASCII. The value gets a terminating NUL, as GLib gives it.
     private byte[] ParseByteString()
     {
         if (_pos >= _s.Length)
