@@ -73,14 +73,19 @@ internal sealed class SExpression
     public static SExpression Parse(ReadOnlySpan<byte> text)
     {
         int pos = 0;
+        return ParseOne(text, ref pos);
+    }
+
+    // Hex and base64 in an expression: .NET's decoders throw FormatException, which becomes the parser's typed error.
+    private static byte[] Decode(Func<string, byte[]> decoder, string text, string what, int at)
+    {
         try
         {
-            return ParseOne(text, ref pos);
+            return decoder(text);
         }
-        catch (FormatException e)
+        catch (FormatException)
         {
-            // The parser's own messages and those of the hex and base64 decoders, as one typed error.
-            throw new OstreeFormatException(e.Message.StartsWith("The input is not", StringComparison.Ordinal) ? $"invalid hex or base64 atom in S-expression before byte {pos}" : e.Message);
+            throw new OstreeFormatException($"invalid {what} in S-expression at byte {at}");
         }
     }
 
@@ -99,13 +104,13 @@ internal sealed class SExpression
     {
         if (depth > MaxDepth)
         {
-            throw new FormatException($"S-expression nested more than {MaxDepth} levels deep");
+            throw new OstreeFormatException($"S-expression nested more than {MaxDepth} levels deep");
         }
 
         SkipSpace(t, ref pos);
         if (pos >= t.Length)
         {
-            throw new FormatException("S-expression ends early");
+            throw new OstreeFormatException("S-expression ends early");
         }
 
         byte c = t[pos];
@@ -118,7 +123,7 @@ internal sealed class SExpression
                 SkipSpace(t, ref pos);
                 if (pos >= t.Length)
                 {
-                    throw new FormatException("unclosed list in S-expression");
+                    throw new OstreeFormatException("unclosed list in S-expression");
                 }
 
                 if (t[pos] == (byte)')')
@@ -143,13 +148,13 @@ internal sealed class SExpression
             {
                 if (!int.TryParse(t[start..pos], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int len))
                 {
-                    throw new FormatException("S-expression atom length is too large");
+                    throw new OstreeFormatException("S-expression atom length is too large");
                 }
 
                 pos++;
                 if (len < 0 || pos + len > t.Length)
                 {
-                    throw new FormatException("S-expression atom runs past the end");
+                    throw new OstreeFormatException("S-expression atom runs past the end");
                 }
 
                 var atom = t.Slice(pos, len).ToArray();
@@ -167,12 +172,12 @@ internal sealed class SExpression
                 int end = t[(pos + 1)..].IndexOf((byte)'#');
                 if (end < 0)
                 {
-                    throw new FormatException("unterminated #hex# in S-expression");
+                    throw new OstreeFormatException("unterminated #hex# in S-expression");
                 }
 
                 var hex = Encoding.ASCII.GetString(t.Slice(pos + 1, end)).Where(ch => !char.IsWhiteSpace(ch)).ToArray();
                 pos += end + 2;
-                return new SExpression(Convert.FromHexString(new string(hex)), null);
+                return new SExpression(Decode(Convert.FromHexString, new string(hex), "#hex#", pos), null);
             }
 
             case (byte)'|':
@@ -180,12 +185,12 @@ internal sealed class SExpression
                 int end = t[(pos + 1)..].IndexOf((byte)'|');
                 if (end < 0)
                 {
-                    throw new FormatException("unterminated |base64| in S-expression");
+                    throw new OstreeFormatException("unterminated |base64| in S-expression");
                 }
 
                 var b64 = Encoding.ASCII.GetString(t.Slice(pos + 1, end)).Where(ch => !char.IsWhiteSpace(ch)).ToArray();
                 pos += end + 2;
-                return new SExpression(Convert.FromBase64String(new string(b64)), null);
+                return new SExpression(Decode(Convert.FromBase64String, new string(b64), "|base64|", pos), null);
             }
 
             case (byte)'"':
@@ -196,7 +201,7 @@ internal sealed class SExpression
                 {
                     if (pos >= t.Length)
                     {
-                        throw new FormatException("unterminated string in S-expression");
+                        throw new OstreeFormatException("unterminated string in S-expression");
                     }
 
                     byte ch = t[pos++];
@@ -217,7 +222,7 @@ internal sealed class SExpression
                             case (byte)'f': sb.Add(12); break;
                             case (byte)'r': sb.Add(13); break;
                             case (byte)'x' when pos + 2 <= t.Length:
-                                sb.Add(Convert.FromHexString(Encoding.ASCII.GetString(t.Slice(pos, 2)))[0]);
+                                sb.Add(Decode(Convert.FromHexString, Encoding.ASCII.GetString(t.Slice(pos, 2)), "\\x escape", pos)[0]);
                                 pos += 2;
                                 break;
                             case >= (byte)'0' and <= (byte)'7' when pos + 2 <= t.Length:
@@ -260,7 +265,7 @@ internal sealed class SExpression
 
                 if (pos == start)
                 {
-                    throw new FormatException($"unexpected '{(char)c}' in S-expression");
+                    throw new OstreeFormatException($"unexpected '{(char)c}' in S-expression");
                 }
 
                 return new SExpression(t[start..pos].ToArray(), null);
