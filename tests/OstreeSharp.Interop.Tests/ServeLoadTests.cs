@@ -44,7 +44,7 @@ public sealed class ServeLoadTests(ITestOutputHelper output) : IDisposable
         Tools.Ours("commit", "--repo=" + repo, "-b", "os", _tmp["tree"]).Ok("commit");
         var objects = Directory.GetFiles(Path.Combine(repo, "objects"), "*", SearchOption.AllDirectories)
             .Select(f => Path.GetRelativePath(repo, f)).Order(StringComparer.Ordinal).ToList();
-        var url = Start(repo);
+        (_server, var url) = ServeTests.Start(repo, _tmp["cache"], "--quiet");
         var uri = new Uri(url);
 
         int slow = clients * 6 / 10, idle = clients / 10, absurd = clients / 10, valid = clients - slow - idle - absurd;
@@ -121,23 +121,6 @@ public sealed class ServeLoadTests(ITestOutputHelper output) : IDisposable
         Assert.True(errors == 0, $"{errors} valid requests failed under load, last: {lastError}");
         Assert.True(latencies.Count >= valid, $"only {latencies.Count} valid requests completed");
         Assert.All(outcomes, o => Assert.True(o == "closed" || o.StartsWith('4'), $"an absurd request got {o}"));
-    }
-
-    private string Start(string repo)
-    {
-        var psi = Tools.OursBinary is { } bin ? new ProcessStartInfo(bin) : new ProcessStartInfo("dotnet") { ArgumentList = { Tools.OursDll } };
-        foreach (var a in new[] { "serve", "--repo=" + repo, "--port=0", "--quiet", "--cache-dir=" + _tmp["cache"] })
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        _server = Process.Start(psi)!;
-        var line = _server.StandardOutput.ReadLine() ?? throw new InvalidOperationException("serve printed nothing: " + _server.StandardError.ReadToEnd());
-        _ = Task.Run(() => _server.StandardOutput.ReadToEnd());
-        _ = Task.Run(() => _server.StandardError.ReadToEnd());
-        return line.Split(" at ")[1];
     }
 
     private static long PeakRssKb(int pid)

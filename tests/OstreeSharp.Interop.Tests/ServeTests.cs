@@ -30,8 +30,16 @@ public sealed class ServeTests : IDisposable
     /// <summary>Starts `serve` on a free port; returns the base URL of the repository (…/repo/).</summary>
     private string Serve(string repo)
     {
+        var (p, url) = Start(repo, _tmp["cache-" + _servers.Count]);
+        _servers.Add(p);
+        return url;
+    }
+
+    /// <summary>Starts our `serve` of <paramref name="repo"/> on a free port; returns it and the repository's URL.</summary>
+    internal static (Process Process, string Url) Start(string repo, string cacheDir, params string[] options)
+    {
         var psi = Tools.OursBinary is { } bin ? new ProcessStartInfo(bin) : new ProcessStartInfo("dotnet") { ArgumentList = { Tools.OursDll } };
-        foreach (var a in new[] { "serve", "--repo=" + repo, "--port=0", "--cache-dir=" + _tmp["cache-" + _servers.Count] })
+        foreach (var a in new[] { "serve", "--repo=" + repo, "--port=0", "--cache-dir=" + cacheDir }.Concat(options))
         {
             psi.ArgumentList.Add(a);
         }
@@ -39,12 +47,17 @@ public sealed class ServeTests : IDisposable
         psi.RedirectStandardOutput = true;
         psi.RedirectStandardError = true;
         var p = Process.Start(psi)!;
-        _servers.Add(p);
-        var line = p.StandardOutput.ReadLine() ?? throw new InvalidOperationException("serve printed nothing: " + p.StandardError.ReadToEnd());
-        Assert.StartsWith("Serving ", line, StringComparison.Ordinal);
+        var line = p.StandardOutput.ReadLine();
+        if (line is null || !line.StartsWith("Serving ", StringComparison.Ordinal))
+        {
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+            throw new InvalidOperationException($"serve did not start: {line} {p.StandardError.ReadToEnd()}");
+        }
+
         _ = Task.Run(() => p.StandardOutput.ReadToEnd());
         _ = Task.Run(() => p.StandardError.ReadToEnd());
-        return line.Split(" at ")[1];
+        return (p, line.Split(" at ")[1]);
     }
 
     private (string Repo, string Commit) Source(string mode)
