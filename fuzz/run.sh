@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzzes one parser: fuzz/run.sh TARGET SECONDS (default 600); TARGET "all" runs every target in turn.
+# Fuzzes one parser: fuzz/run.sh TARGET SECONDS (default 600); TARGET "all" runs every target in turn, JOBS at a time
+# when the third argument is given (fuzz/run.sh all 600 2 keeps both cores of a two-core machine busy for 19 x 10 min / 2).
 # Publishes the harness, instruments the library assemblies with SharpFuzz and runs AFL++ from the seed corpus in
 # fuzz/corpus/TARGET; findings land in fuzz/findings/TARGET (crashes/, hangs/). Prints one line of figures at the end.
 # `fuzz/run.sh --list` names the targets. A finding becomes a regression input: copy it into fuzz/regressions/TARGET/,
@@ -13,6 +14,8 @@ if [ "${1:-}" = "--list" ]; then
 fi
 target=${1:?usage: fuzz/run.sh TARGET [SECONDS]}
 seconds=${2:-600}
+jobs=${3:-1}
+case $jobs in ''|*[!0-9]*|0) echo "fuzz/run.sh: JOBS must be a positive number, not '$jobs'" >&2; exit 2;; esac
 [ "$target" = all ] || [ -d "fuzz/corpus/$target" ] || { echo "fuzz/run.sh: no target '$target' (fuzz/run.sh --list names them)" >&2; exit 2; }
 if ! command -v afl-fuzz >/dev/null; then
     apt-get install -y -q afl++ >/dev/null
@@ -45,7 +48,12 @@ fuzz_one() {
 }
 
 if [ "$target" = all ]; then
-    for t in $(ls fuzz/corpus); do fuzz_one "$t" || true; done
+    # Lane i takes targets i, i+JOBS, ...; each lane runs its targets one after another.
+    mapfile -t targets < <(ls fuzz/corpus)
+    for ((lane = 0; lane < jobs; lane++)); do
+        (for ((i = lane; i < ${#targets[@]}; i += jobs)); do fuzz_one "${targets[$i]}" || true; done) &
+    done
+    wait
 else
     fuzz_one "$target"
 fi
