@@ -156,6 +156,21 @@ public sealed partial class OstreeRepo
             {
                 return ReadRefFile(alt);
             }
+
+            // As libostree: an unqualified ref not found locally is looked up under every remote (here in name
+            // order, where libostree takes the order of the folder listing).
+            var remotes = System.IO.Path.Combine(Path, "refs", "remotes");
+            if (Directory.Exists(remotes))
+            {
+                foreach (var dir in Directory.GetDirectories(remotes).Order(StringComparer.Ordinal))
+                {
+                    var candidate = System.IO.Path.Combine(dir, name);
+                    if (File.Exists(candidate))
+                    {
+                        return ReadRefFile(candidate);
+                    }
+                }
+            }
         }
 
         if (allowMissing)
