@@ -67,29 +67,6 @@ public sealed partial class OstreeSysroot
         Log(message);
     }
 
-    /// <summary>
-    /// <c>sysroot.bootloader</c>: <c>none</c>, or <c>auto</c> finding no grub2, syslinux or u-boot configuration in the
-    /// sysroot, writes BLS entries only. The other back-ends are not implemented: refused before anything is written.
-    /// </summary>
-    public void CheckBootloader()
-    {
-        var configured = Repo.Config.Get("sysroot", "bootloader") ?? "auto";
-        string? detected = configured switch
-        {
-            "none" => null,
-            "auto" => Native.TryLStat(Combine("boot/syslinux/syslinux.cfg"), out _) ? "syslinux"
-                : File.Exists(Combine("boot/grub/grub.cfg")) || File.Exists(Combine("boot/grub2/grub.cfg"))
-                    || (Directory.Exists(Combine("boot/efi/EFI")) && Directory.EnumerateDirectories(Combine("boot/efi/EFI")).Any(d => System.IO.Path.GetFileName(d) != "BOOT" && File.Exists(System.IO.Path.Combine(d, "grub.cfg")))) ? "grub2"
-                : Native.TryLStat(Combine("boot/loader/uEnv.txt"), out _) ? "uboot" : null,
-            "grub2" or "syslinux" or "uboot" or "zipl" => configured,
-            _ => throw new OstreeException($"Invalid sysroot.bootloader '{configured}' in {Repo.ConfigPath}"),
-        };
-        if (detected is not null)
-        {
-            throw new OstreeException($"Bootloader '{detected}' ({(configured == "auto" ? "detected" : "configured")} in {Path}) is not supported by ostree-sharp, which writes BLS entries only; set sysroot.bootloader=none to use them");
-        }
-    }
-
     /// <summary>BOOTSERIAL: the count of earlier deployments of the list with the same boot checksum (spec 1.6).</summary>
     private static void AssignBootSerials(List<Deployment> list)
     {
@@ -183,6 +160,11 @@ public sealed partial class OstreeSysroot
         int newSub = 1 - ReadSubBootVersion(newBoot);
         WriteBootlinkFarm(list, newBoot, newSub);
         ReplaceSymlink($"boot.{newBoot}.{newSub}", Combine($"ostree/boot.{newBoot}"));
+        if (DetectBootloader() is { } bootloader)
+        {
+            WriteBootloaderConfig(bootloader, newBoot, list);
+        }
+
         if (!Native.TryLStat(Combine("boot/boot"), out _))
         {
             Native.Symlink(".", Combine("boot/boot"));
