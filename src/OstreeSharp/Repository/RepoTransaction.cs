@@ -32,6 +32,7 @@ public sealed class RepoTransaction : IDisposable
     private int _metadataWritten, _contentWritten, _tmpCounter;
     private long _contentBytes;
     private bool _done;
+    private bool _keepStaging;
     private int _fsVerity; // a Tristate; lowered to No when the filesystem turns out to lack fs-verity
 
     internal RepoTransaction(OstreeRepo repo)
@@ -42,8 +43,8 @@ public sealed class RepoTransaction : IDisposable
         var tmp = Path.Combine(repo.Path, "tmp");
         Directory.CreateDirectory(tmp);
         CleanStaleStaging(tmp);
-        var id = Guid.NewGuid().ToString("N");
-        _staging = Path.Combine(tmp, "staging-" + id);
+        // As libostree: staging-BOOTID-RANDOM, so leftovers name the boot that wrote them.
+        _staging = Path.Combine(tmp, $"staging-{BootId()}-{Guid.NewGuid():N}");
 
         // Lock first, then create: a concurrent transaction cleaning stale staging folders must never
         // see this folder unlocked.
@@ -69,6 +70,25 @@ public sealed class RepoTransaction : IDisposable
                 return null;
             }
         }
+    }
+
+    // The kernel's boot id; OSTREE_BOOTID replaces it, as in libostree (its test suite sets it).
+    private static string BootId()
+    {
+        var id = Environment.GetEnvironmentVariable("OSTREE_BOOTID");
+        if (string.IsNullOrEmpty(id))
+        {
+            try
+            {
+                id = File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim();
+            }
+            catch (IOException)
+            {
+                id = "unknown";
+            }
+        }
+
+        return id.All(c => char.IsAsciiLetterOrDigit(c) || c == '-') ? id : throw new OstreeException($"Invalid boot id '{id}' (OSTREE_BOOTID)");
     }
 
     /// <summary>The repository written to.</summary>
@@ -732,6 +752,14 @@ public sealed class RepoTransaction : IDisposable
     public TransactionStats Commit()
     {
         ObjectDisposedException.ThrowIf(_done, this);
+
+        // libostree's test hook: fail before publishing anything, keeping the staging folder as a crash would.
+        if ((Environment.GetEnvironmentVariable("OSTREE_REPO_TEST_ERROR") ?? string.Empty).Split(',').Contains("pre-commit"))
+        {
+            _keepStaging = true;
+            throw new OstreeException("OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified");
+        }
+
         FaultPoint("before-publish");
         var objectsDir = Path.Combine(_repo.Path, "objects");
         // Commits go last, after their detached metadata, and that after every tree and file: a transaction killed
@@ -790,7 +818,11 @@ public sealed class RepoTransaction : IDisposable
         _done = true;
         try
         {
-            FileUtil.DeleteAny(_staging);
+            if (!_keepStaging)
+            {
+                FileUtil.DeleteAny(_staging);
+            }
+
             File.Delete(_staging + ".lock");
         }
         finally

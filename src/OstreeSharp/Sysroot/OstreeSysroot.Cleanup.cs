@@ -173,13 +173,16 @@ public sealed partial class OstreeSysroot
             }
         }
 
+        // In a transaction, as libostree writes them (its test hook OSTREE_REPO_TEST_ERROR=pre-commit fails here).
+        using var tx = Repo.BeginTransaction();
         foreach (var (rel, commit) in wanted)
         {
-            var path = System.IO.Path.Combine(heads, rel);
-            if (!File.Exists(path))
+            if (!File.Exists(System.IO.Path.Combine(heads, rel)))
             {
-                FileUtil.WriteAtomic(path, Encoding.ASCII.GetBytes(commit.ToHex() + "\n"), fsync: false);
+                tx.SetRef("ostree/" + rel, commit);
             }
         }
+
+        tx.Commit();
     }
 }
