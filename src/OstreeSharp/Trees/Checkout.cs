@@ -238,6 +238,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
     {
         var h = repo.LoadContent(marker).Header;
         Native.MakeCharDevice(path, h.Mode & 0xFFF, 0, 0);
+        Native.Chmod(path, h.Mode & 0xFFF); // mknod applied the umask
         if (!options.UserMode)
         {
             if (_asRoot)
