@@ -14,7 +14,10 @@ public sealed record VerificationPolicy(IReadOnlyList<Ed25519PublicKey> TrustedE
     /// <summary>Require a good OpenPGP signature by a key of <paramref name="keyring"/>.</summary>
     public static VerificationPolicy ForGpg(GpgKeyring keyring) => new([], [], true, keyring);
 
-    /// <summary>The OpenPGP keys ostree uses for a remote: REMOTE.trustedkeys.gpg in the repository, plus <c>gpgkeypath</c>.</summary>
+    /// <summary>
+    /// The OpenPGP keys ostree uses for a remote: REMOTE.trustedkeys.gpg in the repository (else the global keyring
+    /// folder), plus <c>gpgkeypath</c>.
+    /// </summary>
     public static GpgKeyring RemoteGpgKeys(OstreeRepo repo, string remote)
     {
         var r = repo.RequireRemote(remote);
@@ -23,6 +26,19 @@ public sealed record VerificationPolicy(IReadOnlyList<Ed25519PublicKey> TrustedE
         if (File.Exists(file))
         {
             keyring.AddFile(file);
+        }
+        else
+        {
+            // As libostree: a remote without a keyring of its own trusts the global keyring folder, $OSTREE_GPG_HOME
+            // or /usr/share/ostree/trusted.gpg.d.
+            var global = Environment.GetEnvironmentVariable("OSTREE_GPG_HOME") is { Length: > 0 } home ? home : "/usr/share/ostree/trusted.gpg.d";
+            if (Directory.Exists(global))
+            {
+                foreach (var f in Directory.EnumerateFiles(global, "*.gpg").Order(StringComparer.Ordinal))
+                {
+                    keyring.AddFile(f);
+                }
+            }
         }
 
         foreach (var p in (r.Options.GetValueOrDefault("gpgkeypath") ?? string.Empty).Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))

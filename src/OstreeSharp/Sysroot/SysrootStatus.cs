@@ -8,7 +8,13 @@ namespace OstreeSharp.Sysroot;
 public static class SysrootStatus
 {
     /// <summary>The text of <c>ostree admin status</c>.</summary>
-    public static string Format(OstreeSysroot sysroot)
+    public static string Format(OstreeSysroot sysroot) => Format(sysroot, signatures: true);
+
+    /// <summary>
+    /// The text of <c>ostree admin status</c>; with <paramref name="signatures"/>, a deployment whose origin names a
+    /// remote that verifies GPG signatures gets a <c>GPG:</c> line for each signature on its commit.
+    /// </summary>
+    public static string Format(OstreeSysroot sysroot, bool signatures)
     {
         if (sysroot.Deployments.Count == 0)
         {
@@ -62,8 +68,43 @@ public static class SysrootStatus
             {
                 sb.Append("    `- ").Append(title.GetString()).Append('\n');
             }
+
+            if (signatures && commit is not null)
+            {
+                AppendSignatures(sysroot, d, sb);
+            }
         }
 
         return sb.ToString();
+    }
+
+    private static void AppendSignatures(OstreeSysroot sysroot, Deployment d, StringBuilder sb)
+    {
+        if (d.Refspec is not { } refspec || refspec.IndexOf(':', StringComparison.Ordinal) is not (> 0 and var colon))
+        {
+            return;
+        }
+
+        var remote = refspec[..colon];
+        var info = sysroot.Repo.GetRemote(remote);
+        if (info is null || string.Equals(info.Options.GetValueOrDefault("gpg-verify") ?? "true", "false", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        var detached = sysroot.Repo.LoadDetachedMetadata(d.Commit);
+        if (detached?.Lookup("ostree.gpgsigs") is null)
+        {
+            return; // not signed
+        }
+
+        var keys = Signing.VerificationPolicy.RemoteGpgKeys(sysroot.Repo, remote);
+        foreach (var status in Signing.GpgCommitSigner.Check(sysroot.Repo.ReadMetadataBytes(ObjectType.Commit, d.Commit), detached, keys))
+        {
+            foreach (var line in status.Describe().Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                sb.Append("    GPG: ").Append(line.TrimStart(' ')).Append('\n');
+            }
+        }
     }
 }
