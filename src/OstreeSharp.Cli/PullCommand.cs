@@ -58,7 +58,21 @@ internal static class PullCommand
                 e.Cancel = true;
                 cts.Cancel();
             };
-            var result = RemotePull.RunAsync(repo, pr.GetValue(remote)!, pr.GetValue(refs) ?? [], options, cts.Token).GetAwaiter().GetResult();
+            // As ostree: `pull REMOTE:REF` names the remote and one ref in one argument.
+            var remoteName = pr.GetValue(remote)!;
+            var refList = (pr.GetValue(refs) ?? []).ToList();
+            if (remoteName.IndexOf(':', StringComparison.Ordinal) is > 0 and var colon)
+            {
+                if (refList.Count > 0)
+                {
+                    throw new ArgumentException($"Cannot give refs both in {remoteName} and as arguments");
+                }
+
+                refList.Add(remoteName[(colon + 1)..]);
+                remoteName = remoteName[..colon];
+            }
+
+            var result = RemotePull.RunAsync(repo, remoteName, refList, options, cts.Token).GetAwaiter().GetResult();
             if (pr.GetValue(json))
             {
                 var j = new PullJson(

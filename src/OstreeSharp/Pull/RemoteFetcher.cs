@@ -23,6 +23,12 @@ public sealed class RemoteFetchException : OstreeException
 /// <summary>Reads files under a remote repository's URL.</summary>
 public sealed class RemoteFetcher : IDisposable
 {
+    /// <summary>
+    /// The libostree release whose command line and protocol we follow: <c>ostree --version</c> reports it, and
+    /// requests say <c>User-Agent: libostree/VERSION</c> as libostree's do, so servers see a drop-in.
+    /// </summary>
+    public const string LibostreeVersion = "2026.4";
+
     private readonly string _base;
     private readonly bool _isFile;
     private readonly HttpClient? _http;
@@ -62,7 +68,7 @@ public sealed class RemoteFetcher : IDisposable
                 ConnectCallback = ConnectAsync,
             })
             { Timeout = Timeout.InfiniteTimeSpan };
-            _http.DefaultRequestHeaders.UserAgent.ParseAdd("ostree-sharp");
+            _http.DefaultRequestHeaders.UserAgent.ParseAdd("libostree/" + LibostreeVersion);
         }
         else
         {

@@ -48,6 +48,12 @@ public sealed record PullOptions
     /// <summary>Fail unless every commit comes from a static delta.</summary>
     public bool RequireStaticDeltas { get; init; }
 
+    /// <summary>
+    /// libostree's <c>timestamp-check-from-rev</c>: every commit pulled must be no older than this local commit,
+    /// checked on the commit object before anything else of it is fetched (an upgrade never goes backwards).
+    /// </summary>
+    public Checksum? TimestampCheckFromRev { get; init; }
+
     /// <summary>Told why a delta the server offers was not used (the pull then fetches objects).</summary>
     public IProgress<string>? Warnings { get; init; }
 }
@@ -129,6 +135,14 @@ public static partial class RemotePull
         var run = new PullRun(repo, fetcher, options, cancellationToken);
         try
         {
+            if (options.TimestampCheckFromRev is { } fromRev)
+            {
+                foreach (var (_, commit) in targets)
+                {
+                    await run.CheckTimestampAsync(commit, fromRev).ConfigureAwait(false);
+                }
+            }
+
             var deltas = options.DisableStaticDeltas || options.CommitMetadataOnly ? null : new DeltaSource(fetcher, summary, cancellationToken);
             foreach (var (name, commit) in targets)
             {
@@ -209,6 +223,16 @@ public static partial class RemotePull
             if (CommitId().IsMatch(name))
             {
                 result.Add((null, Checksum.Parse(name)));
+                continue;
+            }
+
+            // REF@COMMIT, as ostree: that commit, written to the ref (an override of what the server's ref says).
+            int at = name.IndexOf('@', StringComparison.Ordinal);
+            if (at >= 0)
+            {
+                var pinned = name[(at + 1)..];
+                OstreeRepo.ValidateRefName(name[..at]);
+                result.Add((name[..at], CommitId().IsMatch(pinned) ? Checksum.Parse(pinned) : throw new OstreeFormatException($"Invalid checksum '{pinned}' in {name}")));
                 continue;
             }
 
@@ -601,6 +625,33 @@ public static partial class RemotePull
                 // Later askers find it staged.
                 _metadataFetches.TryRemove(KeyValuePair.Create(key, fetch));
             }
+        }
+
+        /// <summary>Fails when <paramref name="commit"/> (fetched and verified by its id) is older than <paramref name="fromRev"/>.</summary>
+        public async Task CheckTimestampAsync(Checksum commit, Checksum fromRev)
+        {
+            if (commit == fromRev)
+            {
+                return;
+            }
+
+            var url = _fetcher.UrlOf(ObjectPath(commit, ObjectType.Commit));
+            var bytes = Tx.HasObject(commit, ObjectType.Commit) ? Tx.ReadMetadataBytes(ObjectType.Commit, commit)
+                : await _fetcher.GetBytesAsync(ObjectPath(commit, ObjectType.Commit), MaxMetadataSize, Ct).ConfigureAwait(false)
+                    ?? throw new ObjectNotFoundException($"No such commit {commit} at {url}");
+            if (Checksum.Compute(bytes) != commit)
+            {
+                throw new ObjectCorruptedException($"{commit}.commit", $"checksum mismatch ({url})");
+            }
+
+            var newer = ParseFetchedCommit(commit, bytes).Time;
+            var current = _repo.LoadCommit(fromRev).Time;
+            if (newer < current)
+            {
+                throw new OstreeException($"Upgrade target revision '{commit}' with timestamp '{Iso8601(newer)}' is chronologically older than current revision '{fromRev}' with timestamp '{Iso8601(current)}'; use --allow-downgrade to permit");
+            }
+
+            static string Iso8601(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
         }
 
         private Commit ParseFetchedCommit(Checksum c, byte[] bytes)

@@ -36,8 +36,14 @@ public sealed partial class OstreeRepo
     /// <summary>Path of the config file.</summary>
     public string ConfigPath => System.IO.Path.Combine(Path, "config");
 
-    /// <summary>Whether objects are flushed to disk at the end of a transaction (<c>core.fsync</c>, default true).</summary>
-    public bool Fsync => Config.GetBoolean("core", "fsync", true);
+    /// <summary>Whether objects are flushed to disk at the end of a transaction (<c>core.fsync</c>, default true; a verb's <c>--disable-fsync</c> sets it for one run).</summary>
+    public bool Fsync
+    {
+        get => _fsync ?? Config.GetBoolean("core", "fsync", true);
+        set => _fsync = value;
+    }
+
+    private bool? _fsync;
 
     /// <summary>The collection id, if configured.</summary>
     public string? CollectionId => Config.Get("core", "collection-id");

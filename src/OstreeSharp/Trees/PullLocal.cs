@@ -1,20 +1,68 @@
 // pull-local: copy commits and their objects from another repository, verifying every object.
 using OstreeSharp.Objects;
 using OstreeSharp.Repository;
+using OstreeSharp.Signing;
 
 namespace OstreeSharp.Trees;
+
+/// <summary>How pull-local copies (the flags of <c>ostree pull-local</c>).</summary>
+public sealed record PullLocalOptions
+{
+    /// <summary>Parents to follow (-1: all history).</summary>
+    public int Depth { get; init; }
+
+    /// <summary>Copy only commit objects and their detached metadata; the commits are marked partial.</summary>
+    public bool CommitMetadataOnly { get; init; }
+
+    /// <summary>Verify each commit's signatures with the remote's keys (requires a remote).</summary>
+    public bool GpgVerify { get; init; }
+
+    /// <summary>Verify the source's summary signature with the remote's keys (requires a remote).</summary>
+    public bool GpgVerifySummary { get; init; }
+
+    /// <summary>Refuse regular files whose mode is outside 0775 (world-writable, setuid, ...).</summary>
+    public bool BareUserOnlyFiles { get; init; }
+}
 
 /// <summary>Copies commits between local repositories of any modes.</summary>
 public static class PullLocal
 {
     /// <summary>Copies <paramref name="refs"/> (all refs when empty) from <paramref name="source"/>; returns objects copied.</summary>
-    public static int Run(OstreeRepo source, OstreeRepo dest, IReadOnlyList<string> refs, string? remote, int depth = 0, IProgress<TreeProgress>? progress = null, CancellationToken cancellationToken = default)
+    public static int Run(OstreeRepo source, OstreeRepo dest, IReadOnlyList<string> refs, string? remote, int depth = 0, IProgress<TreeProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        Run(source, dest, refs, remote, new PullLocalOptions { Depth = depth }, progress, cancellationToken);
+
+    /// <summary>Copies <paramref name="refs"/> (all refs when empty) from <paramref name="source"/> as <paramref name="options"/> say; returns objects copied.</summary>
+    public static int Run(OstreeRepo source, OstreeRepo dest, IReadOnlyList<string> refs, string? remote, PullLocalOptions options, IProgress<TreeProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        int depth = options.Depth;
+        if ((options.GpgVerify || options.GpgVerifySummary) && remote is null)
+        {
+            throw new OstreeException("--gpg-verify and --gpg-verify-summary need --remote");
+        }
+
+        VerificationPolicy? policy = options.GpgVerify ? VerificationPolicy.ForGpg(VerificationPolicy.RemoteGpgKeys(dest, remote!)) : null;
+        if (options.GpgVerifySummary)
+        {
+            var summaryPath = Path.Combine(source.Path, "summary");
+            var sigPath = Path.Combine(source.Path, "summary.sig");
+            if (!File.Exists(summaryPath) || !File.Exists(sigPath))
+            {
+                throw new SignatureException($"GPG verification enabled, but no summary signatures found in {source.Path}", SignatureFailure.NoSignature);
+            }
+
+            // summary.sig is a{sv} as a commit's detached metadata is, its signatures over the summary's bytes.
+            var sig = GVariant.GVariantValue.Parse(GVariant.GVariantType.VarDict, File.ReadAllBytes(sigPath));
+            GpgCommitSigner.Verify(File.ReadAllBytes(summaryPath), sig, VerificationPolicy.RemoteGpgKeys(dest, remote!));
+        }
+
         var wanted = refs.Count == 0
             ? source.ListRefs(includeRemotes: false).Select(kv => (Name: kv.Key, Commit: kv.Value)).ToList()
             : refs.Select(r => (Name: r, Commit: source.Resolve(r))).ToList();
         using var tx = dest.BeginTransaction();
         int copied = 0;
+        var partial = new List<Checksum>();
+        var complete = new List<Checksum>();
         var seen = new HashSet<(Checksum, ObjectType)>();
         foreach (var (name, commit) in wanted)
         {
@@ -35,6 +83,29 @@ public static class PullLocal
                 catch (OstreeFormatException e)
                 {
                     throw new ObjectCorruptedException($"{cc}.commit", e.Message, e);
+                }
+
+                if (policy is not null)
+                {
+                    CommitVerifier.Verify(bytes, source.LoadDetachedMetadata(cc), policy);
+                }
+
+                if (options.CommitMetadataOnly)
+                {
+                    if (!tx.HasObject(cc, ObjectType.Commit))
+                    {
+                        tx.WriteMetadataTrusted(ObjectType.Commit, cc, bytes);
+                        partial.Add(cc);
+                        copied++;
+                    }
+
+                    if (source.LoadDetachedMetadata(cc) is { } detachedOnly)
+                    {
+                        tx.WriteCommitDetachedMetadata(cc, detachedOnly);
+                    }
+
+                    c = parsed.Parent;
+                    continue;
                 }
 
                 var contents = new List<Checksum>();
@@ -59,6 +130,11 @@ public static class PullLocal
                 Parallel.ForEach(contents, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken }, cs =>
                 {
                     var obj = source.LoadContent(cs);
+                    if (options.BareUserOnlyFiles && UnixMode.IsRegular(obj.Header.Mode) && (obj.Header.Mode & 0xFFFu & ~0x1FDu) != 0)
+                    {
+                        throw new OstreeException($"Content object {cs}: invalid mode 0{Convert.ToString(obj.Header.Mode & 0xFFF, 8).PadLeft(4, '0')} outside of 0775");
+                    }
+
                     using var data = obj.OpenData();
                     tx.WriteContent(obj.Header, data, obj.Size, cs);
                     long n = Interlocked.Increment(ref done);
@@ -79,6 +155,7 @@ public static class PullLocal
                     tx.WriteCommitDetachedMetadata(cc, meta);
                 }
 
+                complete.Add(cc);
                 c = parsed.Parent;
             }
 
@@ -86,6 +163,20 @@ public static class PullLocal
         }
 
         tx.Commit();
+
+        // As a pull: state/COMMIT.commitpartial marks a commit whose tree is not all here.
+        var state = Path.Combine(dest.Path, "state");
+        Directory.CreateDirectory(state);
+        foreach (var p in partial)
+        {
+            File.WriteAllBytes(Path.Combine(state, p.ToHex() + ".commitpartial"), []);
+        }
+
+        foreach (var p in complete)
+        {
+            File.Delete(Path.Combine(state, p.ToHex() + ".commitpartial"));
+        }
+
         return copied;
     }
 }
