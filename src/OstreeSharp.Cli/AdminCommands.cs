@@ -39,11 +39,29 @@ internal static class AdminCommands
     public static Command Create()
     {
         var admin = new Command("admin", "Manage a sysroot: deployments, boot entries, /etc merge (as `ostree admin`)");
-        foreach (var c in new[] { InitFs(), OsInit(), Deploy(), Status(), Undeploy(), Cleanup(), PostCopy(), Pin(), SetOrigin(), Rollback(), ConfigDiff(), Upgrade(), Switch() })
+        foreach (var c in new[] { InitFs(), OsInit(), Deploy(), Status(), Undeploy(), Cleanup(), PostCopy(), Pin(), SetOrigin(), Rollback(), ConfigDiff(), Upgrade(), Switch(), Kargs(), Instutil() })
         {
             admin.Subcommands.Add(c);
         }
 
+        // `ostree admin --print-current-dir`: the folder of the first deployment, for scripts.
+        var sysroot = SysrootOption();
+        var printCurrentDir = new Option<bool>("--print-current-dir") { Description = "Print the folder of the first deployment and exit" };
+        admin.Options.Add(sysroot);
+        admin.Options.Add(printCurrentDir);
+        CliSupport.SetRun(admin, pr =>
+        {
+            if (!pr.GetValue(printCurrentDir))
+            {
+                throw new OstreeException("No \"admin\" subcommand specified (ostree-sharp admin --help lists them)");
+            }
+
+            var s = Open(pr, sysroot);
+            s.Load();
+            var first = s.Deployments.FirstOrDefault() ?? throw new OstreeException("Unable to find a deployment in sysroot");
+            Console.WriteLine(Path.GetFullPath(s.DeploymentPath(first)));
+            return 0;
+        });
         return admin;
     }
 
@@ -85,7 +103,7 @@ internal static class AdminCommands
         public readonly Option<string[]> Append = new("--karg-append") { Description = "Append kernel argument; useful with e.g. console= that can be used multiple times" };
         public readonly Option<string[]> Delete = new("--karg-delete") { Description = "Delete kernel argument if exists" };
         public readonly Option<bool> None = new("--karg-none") { Description = "Do not import kernel arguments" };
-        public readonly Option<bool> ProcCmdline = new("--karg-proc-cmdline") { Description = "Import current /proc/cmdline (only on a booted host)" };
+        public readonly Option<bool> ProcCmdline = new("--karg-proc-cmdline") { Description = "Import current /proc/cmdline" };
 
         public void AddTo(Command cmd)
         {
@@ -102,14 +120,14 @@ internal static class AdminCommands
                 return null;
             }
 
-            if (s.Path != "/" || !File.Exists("/run/ostree-booted"))
-            {
-                throw new OstreeException("--karg-proc-cmdline reads the running kernel's /proc/cmdline; it is refused off a booted host");
-            }
-
-            return File.ReadAllText("/proc/cmdline").Trim();
+            return ProcCmdline();
         }
     }
+
+    /// <summary>As ostree: the running kernel's command line, without what the boot loader adds (BOOT_IMAGE=, initrd=).</summary>
+    private static string ProcCmdline() =>
+        string.Join(' ', File.ReadAllText("/proc/cmdline").Split((char[])[' ', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries)
+            .Where(a => !a.StartsWith("BOOT_IMAGE=", StringComparison.Ordinal) && !a.StartsWith("initrd=", StringComparison.Ordinal)));
 
     private static Command Deploy()
     {
@@ -184,12 +202,25 @@ internal static class AdminCommands
     {
         var cmd = new Command("status", "List deployments");
         var sysroot = SysrootOption();
-        var json = new Option<bool>("--json") { Description = "Print the deployments as JSON" };
-        cmd.Options.Add(sysroot);
-        cmd.Options.Add(json);
+        var json = new Option<bool>("--json", "-J") { Description = "Print the deployments as JSON" };
+        var verify = new Option<bool>("--verify", "-V") { Description = "Print the commit verification status" };
+        var skipSignatures = new Option<bool>("--skip-signatures", "-S") { Description = "Skip signatures in output" };
+        var isDefault = new Option<bool>("--is-default", "-D") { Description = "Output \"default\" if booted into the default deployment, otherwise \"not-default\"" };
+        foreach (var o in new Option[] { sysroot, json, verify, skipSignatures, isDefault })
+        {
+            cmd.Options.Add(o);
+        }
+
         CliSupport.SetRun(cmd, pr =>
         {
             var s = Open(pr, sysroot);
+            if (pr.GetValue(isDefault))
+            {
+                var booted = s.Booted ?? throw new OstreeException("Not currently booted into an OSTree system");
+                Console.WriteLine(s.Deployments.Count > 0 && s.Deployments[0].SameAs(booted) ? "default" : "not-default");
+                return 0;
+            }
+
             if (pr.GetValue(json))
             {
                 var status = new SysrootStatusJson(s.BootVersion, s.SubBootVersion, s.Deployments.Select(d => ToJson(s, d)).ToList());
@@ -197,7 +228,7 @@ internal static class AdminCommands
                 return 0;
             }
 
-            Console.Write(SysrootStatus.Format(s));
+            Console.Write(SysrootStatus.Format(s, signatures: pr.GetValue(verify) || !pr.GetValue(skipSignatures)));
             return 0;
         });
         return cmd;
@@ -384,24 +415,147 @@ internal static class AdminCommands
         return cmd;
     }
 
+    private static Command Kargs()
+    {
+        var kargs = new Command("kargs", "Change kernel arguments");
+        var edit = new Command("edit-in-place", "Set new kernel command line arguments in place (applies to all deployments)");
+        var sysroot = SysrootOption();
+        var appendIfMissing = new Option<string[]>("--append-if-missing") { Description = "Append kernel arguments if they do not exist" };
+        // ostree takes ARGS and does not read them; so do we, so that its scripts run.
+        var args = new Argument<string[]>("ARGS") { Arity = ArgumentArity.ZeroOrMore, Description = "Not read (as by ostree)" };
+        edit.Options.Add(sysroot);
+        edit.Options.Add(appendIfMissing);
+        edit.Arguments.Add(args);
+        CliSupport.SetRun(edit, pr => Locked(pr, sysroot, s =>
+        {
+            if (s.Deployments.Count == 0)
+            {
+                throw new OstreeException("Unable to find a deployment in sysroot");
+            }
+
+            foreach (var d in s.Deployments)
+            {
+                var k = KernelArgs.Parse(d.Options);
+                foreach (var arg in pr.GetValue(appendIfMissing) ?? [])
+                {
+                    var key = arg.Split('=', 2)[0];
+                    if (!k.Contains(key))
+                    {
+                        k.Append(arg);
+                    }
+                }
+
+                s.SetKargsInPlace(d, k.ToString());
+            }
+
+            return 0;
+        }));
+        kargs.Subcommands.Add(edit);
+        return kargs;
+    }
+
+    private static Command Instutil()
+    {
+        var instutil = new Command("instutil", "Utilities for installers");
+        var set = new Command("set-kargs", "Set new kernel command line arguments of the first deployment");
+        var sysroot = SysrootOption();
+        var importProc = new Option<bool>("--import-proc-cmdline") { Description = "Import current /proc/cmdline" };
+        var merge = new Option<bool>("--merge") { Description = "Merge with previous command line" };
+        var replace = new Option<string[]>("--replace") { Description = "Set kernel argument, like root=/dev/sda1; this overrides any earlier argument with the same name" };
+        var append = new Option<string[]>("--append") { Description = "Append kernel argument; useful with e.g. console= that can be used multiple times" };
+        var args = new Argument<string[]>("ARGS") { Arity = ArgumentArity.ZeroOrMore, Description = "Kernel arguments to append" };
+        foreach (var o in new Option[] { sysroot, importProc, merge, replace, append })
+        {
+            set.Options.Add(o);
+        }
+
+        set.Arguments.Add(args);
+        CliSupport.SetRun(set, pr => Locked(pr, sysroot, s =>
+        {
+            var first = s.Deployments.FirstOrDefault() ?? throw new OstreeException("Unable to find a deployment in sysroot");
+            var k = new KernelArgs();
+            if (pr.GetValue(importProc))
+            {
+                foreach (var a in ProcCmdline().Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    k.Append(a);
+                }
+            }
+            else if (pr.GetValue(merge))
+            {
+                foreach (var a in (first.Options ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    k.Append(a);
+                }
+            }
+
+            foreach (var a in pr.GetValue(replace) ?? [])
+            {
+                k.Replace(a);
+            }
+
+            foreach (var a in (pr.GetValue(append) ?? []).Concat(pr.GetValue(args) ?? []))
+            {
+                k.Append(a);
+            }
+
+            s.SetKargs(first, k.ToString());
+            return 0;
+        }));
+        instutil.Subcommands.Add(set);
+        return instutil;
+    }
+
     private static Command Upgrade()
     {
         var cmd = new Command("upgrade", "Fetch the merge deployment's origin (refspec or container image) and deploy it when it changed");
         var sysroot = SysrootOption();
         var os = new Option<string?>("--os") { Description = "Use a different operating system root than the current one" };
         var check = new Option<bool>("--check") { Description = "Only report whether an update is available (exit 77 when none)" };
+        var allowDowngrade = new Option<bool>("--allow-downgrade") { Description = "Permit deployment of chronologically older trees" };
+        var overrideCommit = new Option<string?>("--override-commit") { Description = "Deploy CHECKSUM instead of the latest tree" };
+        var pullOnly = new Option<bool>("--pull-only") { Description = "Do not create a deployment, just download" };
+        var deployOnly = new Option<bool>("--deploy-only") { Description = "Do not pull, only deploy" };
         var registry = new RegistryCliOptions();
         cmd.Options.Add(sysroot);
         cmd.Options.Add(os);
         cmd.Options.Add(check);
+        cmd.Options.Add(allowDowngrade);
+        cmd.Options.Add(overrideCommit);
+        cmd.Options.Add(pullOnly);
+        cmd.Options.Add(deployOnly);
         registry.AddTo(cmd);
         CliSupport.SetRun(cmd, pr =>
         {
+            if (pr.GetValue(pullOnly) && pr.GetValue(deployOnly))
+            {
+                throw new OstreeException("Cannot simultaneously specify --pull-only and --deploy-only");
+            }
+
             return Locked(pr, sysroot, s =>
             {
                 var merge = MergeFor(s, pr.GetValue(os));
-                var outcome = SysrootImages.UpgradeAsync(s, merge, OstreeSysroot.WithoutTransientState(merge.Origin), registry.Build(pr), pr.GetValue(check), force: false, Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull")).GetAwaiter().GetResult();
-                return pr.GetValue(check) && outcome == UpgradeOutcome.NoUpdate ? 77 : 0;
+                var origin = OstreeSysroot.WithoutTransientState(merge.Origin);
+
+                // As ostree: --override-commit pins the commit in the origin; a plain upgrade drops a pin.
+                if (pr.GetValue(overrideCommit) is { } pin)
+                {
+                    origin.Set("origin", "override-commit", Objects.Checksum.Parse(pin).ToHex());
+                }
+                else
+                {
+                    origin.Remove("origin", "override-commit");
+                }
+
+                var request = new UpgradeRequest
+                {
+                    CheckOnly = pr.GetValue(check),
+                    AllowDowngrade = pr.GetValue(allowDowngrade),
+                    PullOnly = pr.GetValue(pullOnly),
+                    DeployOnly = pr.GetValue(deployOnly),
+                };
+                var outcome = SysrootImages.UpgradeAsync(s, merge, origin, registry.Build(pr), request, Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull")).GetAwaiter().GetResult();
+                return request.CheckOnly && outcome == UpgradeOutcome.NoUpdate ? 77 : 0;
             });
         });
         return cmd;
@@ -411,7 +565,7 @@ internal static class AdminCommands
     {
         var cmd = new Command("switch", "Change the origin to a new refspec or container image, fetch it and deploy it");
         var sysroot = SysrootOption();
-        var target = new Argument<string>("REF") { Description = "A ref, remote:ref, or an ostree container image reference" };
+        var target = new Argument<string>("REF") { Description = "A ref, remote:ref, remote: (the same ref from another remote), or an ostree container image reference" };
         var os = new Option<string?>("--os") { Description = "Use a different operating system root than the current one" };
         var registry = new RegistryCliOptions();
         cmd.Options.Add(sysroot);
@@ -425,6 +579,7 @@ internal static class AdminCommands
                 var merge = MergeFor(s, pr.GetValue(os));
                 var origin = OstreeSysroot.WithoutTransientState(merge.Origin);
                 var t = pr.GetValue(target)!;
+                string? oldRefspec = null;
                 if (OstreeImageReference.TryParse(t, out var imgref))
                 {
                     origin.Remove("origin", "refspec");
@@ -432,11 +587,38 @@ internal static class AdminCommands
                 }
                 else
                 {
-                    origin.Remove("origin", "container-image-reference");
-                    origin.Set("origin", "refspec", t);
+                    // As ostree: a ref without a remote keeps the origin's remote, "remote:" keeps its ref; the new
+                    // origin holds the refspec only, and switching to the same one is an error.
+                    oldRefspec = origin.Get("origin", "refspec");
+                    var (oldRemote, oldRef) = oldRefspec is null ? (null, null) : OstreeRepo.ParseRefspec(oldRefspec);
+                    var (newRemote, newRef) = t.EndsWith(':') ? (t[..^1], oldRef ?? throw new OstreeException($"{merge} has no origin refspec whose ref '{t}' could keep")) : OstreeRepo.ParseRefspec(t);
+                    var remote = newRemote ?? oldRemote;
+                    var refspec = remote is null ? newRef : $"{remote}:{newRef}";
+                    if (refspec == oldRefspec)
+                    {
+                        throw new OstreeException($"Old and new refs are equal: {refspec}");
+                    }
+
+                    origin = KeyFile.Parse(string.Empty, "origin");
+                    origin.Set("origin", "refspec", refspec);
                 }
 
-                SysrootImages.UpgradeAsync(s, merge, origin, registry.Build(pr), checkOnly: false, force: true, Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull")).GetAwaiter().GetResult();
+                var request = new UpgradeRequest { Force = true, AllowDowngrade = true, IgnoreUnconfigured = true };
+                SysrootImages.UpgradeAsync(s, merge, origin, registry.Build(pr), request, Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull")).GetAwaiter().GetResult();
+                if (oldRefspec is not null)
+                {
+                    var (oldRemote, oldRef) = OstreeRepo.ParseRefspec(oldRefspec);
+                    Console.WriteLine($"Deleting ref '{oldRemote ?? "(null)"}:{oldRef}'");
+                    try
+                    {
+                        s.Repo.SetRefImmediate(oldRefspec, null);
+                    }
+                    catch (ObjectNotFoundException)
+                    {
+                        // Already gone, which is what was asked.
+                    }
+                }
+
                 return 0;
             });
         });

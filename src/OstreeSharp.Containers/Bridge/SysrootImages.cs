@@ -22,6 +22,28 @@ public enum UpgradeOutcome
     Deployed,
 }
 
+/// <summary>What <c>admin upgrade</c> and <c>admin switch</c> were asked to do.</summary>
+public sealed record UpgradeRequest
+{
+    /// <summary><c>--check</c>: only report whether an update is available.</summary>
+    public bool CheckOnly { get; init; }
+
+    /// <summary>Deploy even when the commit is the one deployed (a switch).</summary>
+    public bool Force { get; init; }
+
+    /// <summary><c>--pull-only</c>: download, do not deploy.</summary>
+    public bool PullOnly { get; init; }
+
+    /// <summary><c>--deploy-only</c>: do not pull; deploy what the repository has.</summary>
+    public bool DeployOnly { get; init; }
+
+    /// <summary><c>--allow-downgrade</c>: permit a commit older than the deployed one.</summary>
+    public bool AllowDowngrade { get; init; }
+
+    /// <summary>Upgrade even an origin whose <c>unconfigured-state</c> says how to configure it (a switch).</summary>
+    public bool IgnoreUnconfigured { get; init; }
+}
+
 /// <summary>The verbs of ostree-ext and bootc over a sysroot whose deployments come from container images.</summary>
 public static class SysrootImages
 {
@@ -81,24 +103,33 @@ public static class SysrootImages
 
     /// <summary>
     /// <c>admin upgrade</c> and <c>admin switch</c>: fetches what <paramref name="origin"/> names (a container image,
-    /// or a refspec whose remote is a local repository) and deploys it with that origin when it differs from
-    /// <paramref name="merge"/>'s commit (or always, with <paramref name="force"/>).
+    /// or a refspec) and deploys it with that origin when it differs from <paramref name="merge"/>'s commit (or
+    /// always, with <see cref="UpgradeRequest.Force"/>). As libostree's upgrader: a refspec origin never goes back in
+    /// time (the pull refuses an older commit before fetching its tree) unless downgrades are allowed, an
+    /// <c>override-commit</c> in the origin pins the commit, and a commit whose metadata has
+    /// <c>ostree.endoflife-rebase</c> moves the origin to the ref it names.
     /// </summary>
-    public static async Task<UpgradeOutcome> UpgradeAsync(OstreeSysroot sysroot, Deployment merge, KeyFile origin, RegistryOptions? registry, bool checkOnly, bool force, Action<string>? log, IProgress<long>? progress, CancellationToken cancellationToken = default)
+    public static async Task<UpgradeOutcome> UpgradeAsync(OstreeSysroot sysroot, Deployment merge, KeyFile origin, RegistryOptions? registry, UpgradeRequest request, Action<string>? log, IProgress<long>? progress, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(sysroot);
         ArgumentNullException.ThrowIfNull(merge);
         ArgumentNullException.ThrowIfNull(origin);
-        if (origin.Get("origin", "unconfigured-state") is { } unconfigured)
+        ArgumentNullException.ThrowIfNull(request);
+        if (!request.IgnoreUnconfigured && origin.Get("origin", "unconfigured-state") is { } unconfigured)
         {
-            throw new OstreeException(unconfigured);
+            throw new OstreeException("origin unconfigured-state: " + unconfigured);
         }
 
         Checksum commit;
         if (origin.Get("origin", OriginKey) is { } imgText)
         {
             var image = OstreeImageReference.Parse(imgText);
-            if (checkOnly)
+            if (request.DeployOnly || request.AllowDowngrade || request.PullOnly)
+            {
+                throw new OstreeException($"--deploy-only, --pull-only and --allow-downgrade apply to refspec origins; {merge} follows the container image {image}");
+            }
+
+            if (request.CheckOnly)
             {
                 var tmp = Path.Combine(sysroot.Repo.Path, "tmp", $"upgrade-check-{Environment.ProcessId}.json");
                 try
@@ -118,20 +149,42 @@ public static class SysrootImages
         }
         else if (origin.Get("origin", "refspec") is { } refspec)
         {
-            commit = await FetchRefspecAsync(sysroot.Repo, refspec, checkOnly, cancellationToken).ConfigureAwait(false);
-            if (checkOnly)
+            Checksum? overrideCommit = origin.Get("origin", "override-commit") is { } o ? Checksum.Parse(o) : null;
+            Checksum? from = request.AllowDowngrade ? null : merge.Commit;
+            commit = await FetchRefspecAsync(sysroot.Repo, refspec, overrideCommit, request, from, cancellationToken).ConfigureAwait(false);
+            var rebase = sysroot.Repo.LoadCommit(commit).Metadata.Lookup("ostree.endoflife-rebase") is { Type.Kind: 's' } r ? r.GetString() : null;
+            if (rebase is not null && overrideCommit is null)
+            {
+                var (remote, _) = OstreeRepo.ParseRefspec(refspec);
+                refspec = remote is null ? rebase : $"{remote}:{rebase}";
+                commit = await FetchRefspecAsync(sysroot.Repo, refspec, null, request, null, cancellationToken).ConfigureAwait(false);
+                origin = KeyFile.Parse(origin.ToString(), "origin");
+                origin.Set("origin", "refspec", refspec);
+            }
+
+            if (request.CheckOnly)
             {
                 bool newer = commit != merge.Commit;
                 log?.Invoke(newer ? $"Update available: {refspec} => {commit}" : "No update available.");
                 return newer ? UpgradeOutcome.UpdateAvailable : UpgradeOutcome.NoUpdate;
             }
+
+            if (commit != merge.Commit && from is { } f && sysroot.Repo.LoadCommit(commit).Time < sysroot.Repo.LoadCommit(f).Time)
+            {
+                throw new OstreeException($"Upgrade target revision '{commit}' with timestamp '{sysroot.Repo.LoadCommit(commit).Time.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}' is chronologically older than current revision '{f}' with timestamp '{sysroot.Repo.LoadCommit(f).Time.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}'; use --allow-downgrade to permit");
+            }
         }
         else
         {
-            throw new OstreeException($"Deployment {merge} has no origin to upgrade from (no refspec or {OriginKey})");
+            throw new OstreeException($"No origin/refspec in current deployment origin; cannot upgrade via ostree ({merge})");
         }
 
-        if (commit == merge.Commit && !force)
+        if (request.PullOnly)
+        {
+            return commit == merge.Commit ? UpgradeOutcome.NoUpdate : UpgradeOutcome.UpdateAvailable;
+        }
+
+        if (commit == merge.Commit && !request.Force)
         {
             log?.Invoke("No update available.");
             return UpgradeOutcome.NoUpdate;
@@ -142,31 +195,40 @@ public static class SysrootImages
     }
 
     /// <summary>
-    /// Resolves a refspec, pulling it first from its remote: a local (file://) repository of any mode as
-    /// pull-local does, an HTTP one with the pull client (only the commit with <paramref name="checkOnly"/>).
+    /// Resolves a refspec (or <paramref name="overrideCommit"/>), pulling it first from its remote unless
+    /// <see cref="UpgradeRequest.DeployOnly"/>: a local (file://) repository of any mode as pull-local does, an HTTP
+    /// one with the pull client (only the commit with <see cref="UpgradeRequest.CheckOnly"/>), refusing a commit older
+    /// than <paramref name="notOlderThan"/>. An override commit also becomes what the ref points at.
     /// </summary>
-    private static async Task<Checksum> FetchRefspecAsync(OstreeRepo repo, string refspec, bool checkOnly, CancellationToken cancellationToken)
+    private static async Task<Checksum> FetchRefspecAsync(OstreeRepo repo, string refspec, Checksum? overrideCommit, UpgradeRequest request, Checksum? notOlderThan, CancellationToken cancellationToken)
     {
         var (remote, name) = OstreeRepo.ParseRefspec(refspec);
-        if (remote is null)
+        if (remote is not null && !request.DeployOnly)
         {
-            return repo.Resolve(name);
+            var info = repo.RequireRemote(remote);
+            var what = overrideCommit?.ToHex() ?? name;
+            if (!info.Url.StartsWith("file://", StringComparison.Ordinal))
+            {
+                await RemotePull.RunAsync(repo, remote, [what], new PullOptions { CommitMetadataOnly = request.CheckOnly, TimestampCheckFromRev = notOlderThan }, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                var source = OstreeRepo.Open(new Uri(info.Url).LocalPath);
+                if (request.CheckOnly)
+                {
+                    return overrideCommit ?? source.Resolve(name);
+                }
+
+                PullLocal.Run(source, repo, [what], remote);
+            }
         }
 
-        var info = repo.RequireRemote(remote);
-        if (!info.Url.StartsWith("file://", StringComparison.Ordinal))
+        if (overrideCommit is { } c)
         {
-            var pulled = await RemotePull.RunAsync(repo, remote, [name], new PullOptions { CommitMetadataOnly = checkOnly }, cancellationToken).ConfigureAwait(false);
-            return pulled.Refs.Single().Commit;
+            repo.SetRefImmediate(refspec, c);
+            return c;
         }
 
-        var source = OstreeRepo.Open(new Uri(info.Url).LocalPath);
-        if (checkOnly)
-        {
-            return source.Resolve(name);
-        }
-
-        PullLocal.Run(source, repo, [name], remote);
         return repo.Resolve(refspec);
     }
 

@@ -356,6 +356,44 @@ public sealed partial class OstreeSysroot
         return true;
     }
 
+    /// <summary>
+    /// Gives deployment <paramref name="d"/> a new kernel command line (<c>admin instutil set-kargs</c>): the
+    /// deployment list is written again, which swaps the boot version.
+    /// </summary>
+    public void SetKargs(Deployment d, string options)
+    {
+        var list = Deployments.Select(x =>
+        {
+            if (!x.SameAs(d))
+            {
+                return x;
+            }
+
+            var copy = new Deployment(x.OsName, x.Commit, x.DeploySerial, x.BootChecksum, x.BootSerial) { Entry = x.Entry.Clone(), Origin = x.Origin, IsBooted = x.IsBooted };
+            copy.Entry["options"] = options;
+            return copy;
+        }).ToList();
+        WriteDeployments(list);
+    }
+
+    /// <summary>
+    /// Rewrites the boot entry of <paramref name="d"/> in the current boot version with a new kernel command line,
+    /// without a swap (<c>admin kargs edit-in-place</c>).
+    /// </summary>
+    public void SetKargsInPlace(Deployment d, string options)
+    {
+        var file = Combine($"boot/loader/entries/ostree-{Deployments.Count - d.Index}-{d.OsName}.conf");
+        if (!File.Exists(file))
+        {
+            throw new OstreeException($"No boot entry {file} for deployment {d}");
+        }
+
+        var entry = d.Entry.Clone();
+        entry["options"] = options;
+        FileUtil.WriteAtomic(file, System.Text.Encoding.UTF8.GetBytes(entry.Serialize()), fsync: !DebugOpt("skip-sync"));
+        d.Entry = entry;
+    }
+
     /// <summary>Replaces a deployment's origin (<c>admin set-origin</c>), dropping transient state.</summary>
     public void SetOrigin(Deployment d, KeyFile origin)
     {
