@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Reflection;
+using System.Text;
 using System.Text.Json;
 using OstreeSharp.Repository;
 using OstreeSharp.Trees;
@@ -11,7 +13,7 @@ internal static class CliSupport
 {
     public static readonly Option<string?> Repo = new("--repo")
     {
-        Description = "Path to the OSTree repository (default: $OSTREE_REPO, else the current directory)",
+        Description = "Path to the OSTree repository (default: the current folder if it is one, else $OSTREE_REPO, else the system repository)",
         Recursive = true,
     };
 
@@ -23,8 +25,33 @@ internal static class CliSupport
 
     public static OstreeRepo OpenRepo(ParseResult pr)
     {
-        var path = pr.GetValue(Repo) ?? Environment.GetEnvironmentVariable("OSTREE_REPO") ?? ".";
-        return OstreeRepo.Open(path);
+        return OstreeRepo.Open(RepoPath(pr));
+    }
+
+    /// <summary>
+    /// The repository a verb works on, as ostree finds it: <c>--repo</c>; else the current folder when it is a
+    /// repository (objects/ and config); else <c>$OSTREE_REPO</c>; else the system repository,
+    /// <c>$OSTREE_SYSROOT/ostree/repo</c> (<c>/ostree/repo</c> without it).
+    /// </summary>
+    public static string RepoPath(ParseResult pr)
+    {
+        if (pr.GetValue(Repo) is { } given)
+        {
+            return given;
+        }
+
+        if (Directory.Exists("objects") && File.Exists("config"))
+        {
+            return ".";
+        }
+
+        if (Environment.GetEnvironmentVariable("OSTREE_REPO") is { Length: > 0 } env)
+        {
+            return env;
+        }
+
+        var sysroot = Environment.GetEnvironmentVariable("OSTREE_SYSROOT") is { Length: > 0 } s ? s : "/";
+        return Path.Combine(sysroot, "ostree/repo");
     }
 
     /// <summary>Runs a verb body and turns errors into one line on stderr and exit 1.</summary>
@@ -209,7 +236,17 @@ internal static class CliSupport
             var keyring = new Signing.GpgKeyring();
             keyring.AddHomeDir(home);
             var pub = keyring.FindById(keyId) ?? throw new Signing.SignatureException($"No public key {keyId} in GnuPG home folder {home}");
-            return (Signing.GnupgAgentKeys.Load(home, pub, pass), pub);
+            // GnuPG 1's secring.gpg, which GnuPG 2 still reads (migrating it to private-keys-v1.d), when the
+            // agent's folder does not have the key.
+            var secring = Path.Combine(home, "secring.gpg");
+            try
+            {
+                return (Signing.GnupgAgentKeys.Load(home, pub, pass), pub);
+            }
+            catch (Signing.SignatureException) when (File.Exists(secring))
+            {
+                return (Signing.GpgCommitSigner.LoadSecretKey(secring, keyId, pass, out _), pub);
+            }
         }
     }
 
@@ -223,6 +260,125 @@ internal static class CliSupport
         }
 
         return (kv[..eq], kv[(eq + 1)..]);
+    }
+
+    /// <summary>
+    /// Puts verbs first, as ostree reads its command line: the verb is the first argument that does not start with
+    /// <c>-</c>, wherever it stands, so <c>ostree --repo=R --print-metadata-key=K show REV</c> and
+    /// <c>ostree admin --sysroot=S deploy REF</c> work. The other arguments keep their order; a first non-option that
+    /// names no verb (the value of <c>--repo PATH</c>) leaves the line as it is.
+    /// </summary>
+    public static string[] HoistVerbs(Command root, string[] args)
+    {
+        var list = args.ToList();
+        Command current = root;
+        int start = 0;
+        while (true)
+        {
+            int i = start;
+            while (i < list.Count && list[i] != "--" && list[i].StartsWith('-'))
+            {
+                i++;
+            }
+
+            if (i >= list.Count || list[i] == "--")
+            {
+                break;
+            }
+
+            var sub = current.Subcommands.FirstOrDefault(c => c.Name == list[i] || c.Aliases.Contains(list[i]));
+            if (sub is null)
+            {
+                break;
+            }
+
+            var verb = list[i];
+            list.RemoveAt(i);
+            list.Insert(start, verb);
+            current = sub;
+            start++;
+        }
+
+        return [.. list];
+    }
+
+    /// <summary>
+    /// As GLib's option parser: an option that takes one value may be given again, and the last one wins
+    /// (<c>admin upgrade --os=a --os=b</c>). Earlier occurrences of such options of the verb <paramref name="args"/>
+    /// names are dropped; options that collect values (<c>--karg</c>) and flags are left alone.
+    /// </summary>
+    public static string[] LastSingleValueWins(Command root, string[] args)
+    {
+        Command current = root;
+        int i = 0;
+        while (i < args.Length && current.Subcommands.FirstOrDefault(c => c.Name == args[i]) is { } sub)
+        {
+            current = sub;
+            i++;
+        }
+
+        var single = new Dictionary<string, Option>(StringComparer.Ordinal);
+        for (Command? c = current; c is not null; c = c.Parents.OfType<Command>().FirstOrDefault())
+        {
+            foreach (var o in c.Options.Where(o => o.Arity.MaximumNumberOfValues == 1 && o.Arity.MinimumNumberOfValues == 1 && (c == current || o.Recursive)))
+            {
+                single.TryAdd(o.Name, o);
+                foreach (var alias in o.Aliases)
+                {
+                    single.TryAdd(alias, o);
+                }
+            }
+        }
+
+        // Where each option last occurs, then every earlier occurrence (with its separate value) is dropped.
+        var last = new Dictionary<Option, int>();
+        var occurrences = new List<(int Index, Option Option, int Width)>();
+        for (int k = i; k < args.Length && args[k] != "--"; k++)
+        {
+            var a = args[k];
+            int eq = a.IndexOf('=', StringComparison.Ordinal);
+            var name = eq > 0 ? a[..eq] : a;
+            if (a.StartsWith("--", StringComparison.Ordinal) && single.TryGetValue(name, out var o))
+            {
+                int width = eq > 0 ? 1 : 2;
+                occurrences.Add((k, o, width));
+                last[o] = k;
+                k += width - 1;
+            }
+        }
+
+        var drop = new HashSet<int>();
+        foreach (var (index, o, width) in occurrences.Where(x => last[x.Option] != x.Index))
+        {
+            for (int w = 0; w < width; w++)
+            {
+                drop.Add(index + w);
+            }
+        }
+
+        return drop.Count == 0 ? args : [.. args.Where((_, k) => !drop.Contains(k))];
+    }
+
+    /// <summary>
+    /// <c>--version</c> in ostree's YAML: the libostree release whose command line this one follows, the features
+    /// built in (by ostree's names, only those we have), then our own version.
+    /// </summary>
+    public static string VersionText()
+    {
+        var ours = typeof(CliSupport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+        var features = new[] { "gpgme", "sign-ed25519", "libarchive", "selinux", "composefs", "release" };
+        var sb = new StringBuilder();
+        sb.Append("libostree:\n");
+        sb.Append(CultureInfo.InvariantCulture, $" Version: '{OstreeSharp.Pull.RemoteFetcher.LibostreeVersion}'\n");
+        sb.Append(" Features:\n");
+        foreach (var f in features)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"  - {f}\n");
+        }
+
+        sb.Append("ostree-sharp:\n");
+        sb.Append(CultureInfo.InvariantCulture, $" Version: '{ours}'\n");
+        return sb.ToString();
     }
 
     public static string FormatDate(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss '+0000'", CultureInfo.InvariantCulture);

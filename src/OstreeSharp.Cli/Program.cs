@@ -6,6 +6,14 @@ if (BootedHost.RunInMountNamespaceIfNeeded(args) is { } code)
     return code;
 }
 
+// `--version` anywhere before `--`, as ostree accepts it on every verb: ostree's YAML, which scripts parse for the
+// features (libostree's test suite greps "- gpgme", "- libarchive", "- sign-ed25519").
+if (args.TakeWhile(a => a != "--").Contains("--version"))
+{
+    Console.Out.Write(CliSupport.VersionText());
+    return 0;
+}
+
 var root = new RootCommand("ostree-sharp: ostree repositories, OS images as containers, in managed code");
 root.Options.Add(CliSupport.Repo);
 root.Options.Add(CliSupport.Progress);
@@ -19,6 +27,8 @@ foreach (var c in new[]
 {
     root.Subcommands.Add(c);
 }
+
+args = CliSupport.LastSingleValueWins(root, CliSupport.HoistVerbs(root, args));
 
 // An unexpected exception is a bug, but still one line on stderr and exit 1: System.CommandLine's own handler
 // resets console colours, which needs a terminfo database and a home folder (absent in an initramfs or a

@@ -19,7 +19,7 @@ internal static class RepoCommands
         cmd.Options.Add(cid);
         CliSupport.SetRun(cmd, pr =>
         {
-            var path = pr.GetValue(CliSupport.Repo) ?? Environment.GetEnvironmentVariable("OSTREE_REPO") ?? ".";
+            var path = CliSupport.RepoPath(pr);
             OstreeRepo.Create(path, RepoModeNames.Parse(pr.GetValue(mode)!), pr.GetValue(cid));
             return 0;
         });
@@ -308,8 +308,10 @@ internal static class RepoCommands
         var delete = new Option<bool>("--delete") { Description = "Delete refs which match PREFIX, rather than listing them" };
         var list = new Option<bool>("--list") { Description = "Do not remove the prefix from the refs" };
         var json = new Option<bool>("--json") { Description = "Print refs and their commits as a JSON object" };
+        var revision = new Option<bool>("--revision", "-r") { Description = "Show revisions in listing" };
+        var force = new Option<bool>("--force") { Description = "Overwrite existing refs when creating" };
         var prefix = new Argument<string?>("PREFIX") { Arity = ArgumentArity.ZeroOrOne };
-        foreach (var o in new Option[] { create, delete, list, json })
+        foreach (var o in new Option[] { create, delete, list, json, revision, force })
         {
             cmd.Options.Add(o);
         }
@@ -326,7 +328,7 @@ internal static class RepoCommands
                     throw new ArgumentException("--create requires specifying an existing ref or commit");
                 }
 
-                if (repo.ResolveRev(newRef, allowMissing: true) is not null)
+                if (!pr.GetValue(force) && repo.ResolveRev(newRef, allowMissing: true) is not null)
                 {
                     throw new OstreeException($"--create specified but ref {newRef} already exists");
                 }
@@ -363,17 +365,53 @@ internal static class RepoCommands
                 return 0;
             }
 
-            foreach (var r in refs.Keys)
+            foreach (var (shown, commit) in ShownRefs(repo, pfx, cutPrefix: !pr.GetValue(list)))
             {
-                var shown = pfx is not null && !pr.GetValue(list) && r.StartsWith(pfx, StringComparison.Ordinal) && r.Length > pfx.Length
-                    ? r[pfx.Length..].TrimStart('/')
-                    : r;
-                Console.WriteLine(shown);
+                Console.WriteLine(pr.GetValue(revision) ? $"{shown}\t{commit}" : shown);
             }
 
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// Refs as <c>ostree refs [--list] PREFIX</c> prints them. PREFIX (<c>REF</c> or <c>REMOTE:REF</c>) names a folder
+    /// of refs/heads or refs/remotes/REMOTE, whose refs are listed by their path inside it, or with the folder in front
+    /// when the prefix is kept (an empty REF reads as "."; REMOTE: goes in front of each), or one ref, listed as given.
+    /// Without PREFIX: every head and every remote ref (REMOTE:REF).
+    /// </summary>
+    private static List<(string Shown, Checksum Commit)> ShownRefs(OstreeRepo repo, string? prefix, bool cutPrefix)
+    {
+        if (prefix is null)
+        {
+            return repo.ListRefs().Select(kv => (kv.Key, kv.Value)).ToList();
+        }
+
+        int colon = prefix.IndexOf(':', StringComparison.Ordinal);
+        string? remote = colon < 0 ? null : prefix[..colon];
+        var refPrefix = colon < 0 ? prefix : prefix[(colon + 1)..];
+        var all = remote is null ? repo.ListRefs(includeRemotes: false) : repo.ListRefs($"{remote}:");
+        var stem = remote is null ? string.Empty : remote + ":";
+        var result = new List<(string, Checksum)>();
+        if (all.TryGetValue(stem + refPrefix, out var single))
+        {
+            result.Add((prefix, single));
+            return result;
+        }
+
+        var folder = refPrefix.Length == 0 ? string.Empty : refPrefix.TrimEnd('/') + "/";
+        foreach (var (key, commit) in all)
+        {
+            var name = key[stem.Length..];
+            if (name.StartsWith(folder, StringComparison.Ordinal))
+            {
+                var rel = name[folder.Length..];
+                result.Add((stem + (cutPrefix ? rel : (refPrefix.Length == 0 ? "." : refPrefix.TrimEnd('/')) + "/" + rel), commit));
+            }
+        }
+
+        return result;
     }
 
     public static Command RevParse()
@@ -728,17 +766,39 @@ internal static class RepoCommands
         var cmd = new Command("pull-local", "Copy data from SRC_REPO");
         var remote = new Option<string?>("--remote") { Description = "Add REMOTE to refspec" };
         var depth = new Option<int>("--depth") { Description = "Traverse DEPTH parents (-1=infinite) (default: 0)" };
+        var metadataOnly = new Option<bool>("--commit-metadata-only") { Description = "Fetch only the commit metadata" };
+        var disableFsync = new Option<bool>("--disable-fsync") { Description = "Do not invoke fsync()" };
+        var untrusted = new Option<bool>("--untrusted") { Description = "Verify checksums of local sources (always done here)" };
+        var bareUserOnly = new Option<bool>("--bareuseronly-files") { Description = "Reject regular files with mode outside of 0775 (world writable, suid, etc.)" };
+        var gpgVerify = new Option<bool>("--gpg-verify") { Description = "GPG verify commits (must specify --remote)" };
+        var gpgVerifySummary = new Option<bool>("--gpg-verify-summary") { Description = "GPG verify summary (must specify --remote)" };
         var src = new Argument<string>("SRC_REPO");
         var refs = new Argument<string[]>("REF") { Arity = ArgumentArity.ZeroOrMore };
-        cmd.Options.Add(remote);
-        cmd.Options.Add(depth);
+        foreach (var o in new Option[] { remote, depth, metadataOnly, disableFsync, untrusted, bareUserOnly, gpgVerify, gpgVerifySummary })
+        {
+            cmd.Options.Add(o);
+        }
+
         cmd.Arguments.Add(src);
         cmd.Arguments.Add(refs);
         CliSupport.SetRun(cmd, pr =>
         {
             var repo = CliSupport.OpenRepo(pr);
+            if (pr.GetValue(disableFsync))
+            {
+                repo.Fsync = false;
+            }
+
             var source = OstreeRepo.Open(pr.GetValue(src)!);
-            PullLocal.Run(source, repo, pr.GetValue(refs) ?? [], pr.GetValue(remote), pr.GetValue(depth), CliSupport.MakeProgress(pr, "pull-local"));
+            var options = new PullLocalOptions
+            {
+                Depth = pr.GetValue(depth),
+                CommitMetadataOnly = pr.GetValue(metadataOnly),
+                BareUserOnlyFiles = pr.GetValue(bareUserOnly),
+                GpgVerify = pr.GetValue(gpgVerify),
+                GpgVerifySummary = pr.GetValue(gpgVerifySummary),
+            };
+            PullLocal.Run(source, repo, pr.GetValue(refs) ?? [], pr.GetValue(remote), options, CliSupport.MakeProgress(pr, "pull-local"));
             return 0;
         });
         return cmd;
