@@ -281,6 +281,12 @@ internal static class CliSupport
                 i++;
             }
 
+            // `ostree config -- set KEY -1`: GLib stops reading options at "--" but still finds the verb after it.
+            if (i + 1 < list.Count && list[i] == "--" && current.Subcommands.Any(c => c.Name == list[i + 1]))
+            {
+                (list[i], list[i + 1]) = (list[i + 1], list[i]);
+            }
+
             if (i >= list.Count || list[i] == "--")
             {
                 break;
@@ -300,6 +306,49 @@ internal static class CliSupport
         }
 
         return [.. list];
+    }
+
+    /// <summary>
+    /// ostree's CLI extensions: when the verb (the first argument that is not an option, nor the value of
+    /// <c>--repo PATH</c>) is none of ours, <c>ostree-VERB</c> from PATH runs with the other arguments and its exit
+    /// status is ours; without one, "Unknown command". Null when the verb is ours (or there is none).
+    /// </summary>
+    public static int? Extension(Command root, string[] args)
+    {
+        int i = 0;
+        while (i < args.Length && args[i] != "--" && args[i].StartsWith('-'))
+        {
+            i += root.Options.Any(o => o.Name == args[i] && o.Arity.MinimumNumberOfValues > 0) ? 2 : 1;
+        }
+
+        if (i >= args.Length || args[i] == "--")
+        {
+            return null;
+        }
+
+        var verb = args[i];
+        if (root.Subcommands.Any(c => c.Name == verb || c.Aliases.Contains(verb)) || verb.Contains('/') || verb.Length == 0)
+        {
+            return null;
+        }
+
+        var program = (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(dir => Path.Combine(dir, "ostree-" + verb)).FirstOrDefault(File.Exists);
+        if (program is null)
+        {
+            Console.Error.WriteLine($"error: Unknown command '{verb}'");
+            return 1;
+        }
+
+        var psi = new System.Diagnostics.ProcessStartInfo(program) { UseShellExecute = false };
+        foreach (var a in args.Where((_, k) => k != i))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        p.WaitForExit();
+        return p.ExitCode;
     }
 
     /// <summary>

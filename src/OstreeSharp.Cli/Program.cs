@@ -28,6 +28,12 @@ foreach (var c in new[]
     root.Subcommands.Add(c);
 }
 
+// As ostree: a verb we do not have runs `ostree-VERB` from PATH (a CLI extension) when there is one.
+if (CliSupport.Extension(root, args) is { } extension)
+{
+    return extension;
+}
+
 args = CliSupport.LastSingleValueWins(root, CliSupport.HoistVerbs(root, args));
 
 // An unexpected exception is a bug, but still one line on stderr and exit 1: System.CommandLine's own handler

@@ -104,10 +104,15 @@ internal static class RemoteCommand
         var signVerify = new Option<string[]>("--sign-verify") { Description = "Verify signatures using TYPE=[inline|file]:PUBKEY (ed25519)" };
         var ifNotExists = new Option<bool>("--if-not-exists") { Description = "Do nothing if the provided remote exists" };
         var gpgImport = new Option<string?>("--gpg-import") { Description = "Import GPG key from FILE" };
+        var noSignVerify = new Option<bool>("--no-sign-verify") { Description = "Disable signature verification" };
+        var force = new Option<bool>("--force") { Description = "Replace the provided remote if it exists" };
+        var contentUrl = new Option<string?>("--contenturl") { Description = "Use URL when fetching content" };
+        var collectionId = new Option<string?>("--collection-id") { Description = "Globally unique ID for this repository as a collection of refs for redistribution to other repositories" };
+        var customBackend = new Option<string?>("--custom-backend") { Description = "This remote has content not fetched via libostree" };
         var name = new Argument<string>("NAME");
         var url = new Argument<string>("URL");
         var branches = new Argument<string[]>("BRANCH") { Arity = ArgumentArity.ZeroOrMore };
-        foreach (var o in new Option[] { set, noGpg, signVerify, ifNotExists, gpgImport })
+        foreach (var o in new Option[] { set, noGpg, signVerify, ifNotExists, gpgImport, noSignVerify, force, contentUrl, collectionId, customBackend })
         {
             cmd.Options.Add(o);
         }
@@ -157,7 +162,32 @@ internal static class RemoteCommand
                 options.Add(new("gpg-verify", "false"));
             }
 
-            repo.AddRemote(pr.GetValue(name)!, pr.GetValue(url)!, pr.GetValue(branches) ?? [], options, pr.GetValue(ifNotExists));
+            if (pr.GetValue(noSignVerify))
+            {
+                options.Add(new("sign-verify", "false"));
+            }
+
+            if (pr.GetValue(contentUrl) is { } cu)
+            {
+                options.Add(new("contenturl", cu));
+            }
+
+            if (pr.GetValue(collectionId) is { } cid)
+            {
+                options.Add(new("collection-id", cid));
+            }
+
+            if (pr.GetValue(customBackend) is { } backend)
+            {
+                options.Add(new("custom-backend", backend));
+            }
+
+            if (pr.GetValue(ifNotExists) && pr.GetValue(force))
+            {
+                throw new ArgumentException("Can only specify one of --if-not-exists and --force");
+            }
+
+            repo.AddRemote(pr.GetValue(name)!, pr.GetValue(url)!, pr.GetValue(branches) ?? [], options, pr.GetValue(ifNotExists), replace: pr.GetValue(force));
             if (pr.GetValue(gpgImport) is { } keys)
             {
                 ImportKeys(repo, pr.GetValue(name)!, [keys]);

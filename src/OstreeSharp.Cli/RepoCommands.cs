@@ -310,7 +310,7 @@ internal static class RepoCommands
         var json = new Option<bool>("--json") { Description = "Print refs and their commits as a JSON object" };
         var revision = new Option<bool>("--revision", "-r") { Description = "Show revisions in listing" };
         var force = new Option<bool>("--force") { Description = "Overwrite existing refs when creating" };
-        var prefix = new Argument<string?>("PREFIX") { Arity = ArgumentArity.ZeroOrOne };
+        var prefix = new Argument<string[]>("PREFIX") { Arity = ArgumentArity.ZeroOrMore };
         foreach (var o in new Option[] { create, delete, list, json, revision, force })
         {
             cmd.Options.Add(o);
@@ -320,12 +320,18 @@ internal static class RepoCommands
         CliSupport.SetRun(cmd, pr =>
         {
             var repo = CliSupport.OpenRepo(pr);
-            var pfx = pr.GetValue(prefix);
+            var prefixes = pr.GetValue(prefix) ?? [];
+            var pfx = prefixes.FirstOrDefault();
             if (pr.GetValue(create) is { } newRef)
             {
                 if (pfx is null)
                 {
                     throw new ArgumentException("--create requires specifying an existing ref or commit");
+                }
+
+                if (prefixes.Length > 1)
+                {
+                    throw new ArgumentException("You must specify only 1 existing ref when creating a new ref");
                 }
 
                 if (!pr.GetValue(force) && repo.ResolveRev(newRef, allowMissing: true) is not null)
@@ -343,7 +349,6 @@ internal static class RepoCommands
                 return 0;
             }
 
-            var refs = repo.ListRefs(pfx);
             if (pr.GetValue(delete))
             {
                 if (pfx is null)
@@ -351,9 +356,13 @@ internal static class RepoCommands
                     throw new ArgumentException("--delete requires a PREFIX");
                 }
 
-                foreach (var r in refs.Keys)
+                // Each PREFIX as ostree matches it: one ref, or the refs in a folder of refs.
+                foreach (var p in prefixes)
                 {
-                    repo.SetRefImmediate(r, null);
+                    foreach (var r in ShownRefs(repo, p, cutPrefix: false))
+                    {
+                        repo.SetRefImmediate(r.Refspec, null);
+                    }
                 }
 
                 return 0;
@@ -361,13 +370,17 @@ internal static class RepoCommands
 
             if (pr.GetValue(json))
             {
-                Console.WriteLine(JsonSerializer.Serialize(refs.ToDictionary(kv => kv.Key, kv => kv.Value.ToHex()), CliJsonContext.Default.DictionaryStringString));
+                var all = prefixes.Length == 0 ? ShownRefs(repo, null, cutPrefix: false) : prefixes.SelectMany(p => ShownRefs(repo, p, cutPrefix: false));
+                Console.WriteLine(JsonSerializer.Serialize(all.ToDictionary(r => r.Refspec, r => r.Commit.ToHex()), CliJsonContext.Default.DictionaryStringString));
                 return 0;
             }
 
-            foreach (var (shown, commit) in ShownRefs(repo, pfx, cutPrefix: !pr.GetValue(list)))
+            foreach (var p in prefixes.Length == 0 ? [null] : prefixes.Cast<string?>())
             {
-                Console.WriteLine(pr.GetValue(revision) ? $"{shown}\t{commit}" : shown);
+                foreach (var (shown, _, commit) in ShownRefs(repo, p, cutPrefix: !pr.GetValue(list)))
+                {
+                    Console.WriteLine(pr.GetValue(revision) ? $"{shown}\t{commit}" : shown);
+                }
             }
 
             return 0;
@@ -381,11 +394,11 @@ internal static class RepoCommands
     /// when the prefix is kept (an empty REF reads as "."; REMOTE: goes in front of each), or one ref, listed as given.
     /// Without PREFIX: every head and every remote ref (REMOTE:REF).
     /// </summary>
-    private static List<(string Shown, Checksum Commit)> ShownRefs(OstreeRepo repo, string? prefix, bool cutPrefix)
+    private static List<(string Shown, string Refspec, Checksum Commit)> ShownRefs(OstreeRepo repo, string? prefix, bool cutPrefix)
     {
         if (prefix is null)
         {
-            return repo.ListRefs().Select(kv => (kv.Key, kv.Value)).ToList();
+            return repo.ListRefs().Select(kv => (kv.Key, kv.Key, kv.Value)).ToList();
         }
 
         int colon = prefix.IndexOf(':', StringComparison.Ordinal);
@@ -393,10 +406,10 @@ internal static class RepoCommands
         var refPrefix = colon < 0 ? prefix : prefix[(colon + 1)..];
         var all = remote is null ? repo.ListRefs(includeRemotes: false) : repo.ListRefs($"{remote}:");
         var stem = remote is null ? string.Empty : remote + ":";
-        var result = new List<(string, Checksum)>();
+        var result = new List<(string, string, Checksum)>();
         if (all.TryGetValue(stem + refPrefix, out var single))
         {
-            result.Add((prefix, single));
+            result.Add((prefix, stem + refPrefix, single));
             return result;
         }
 
@@ -407,7 +420,7 @@ internal static class RepoCommands
             if (name.StartsWith(folder, StringComparison.Ordinal))
             {
                 var rel = name[folder.Length..];
-                result.Add((stem + (cutPrefix ? rel : (refPrefix.Length == 0 ? "." : refPrefix.TrimEnd('/')) + "/" + rel), commit));
+                result.Add((stem + (cutPrefix ? rel : (refPrefix.Length == 0 ? "." : refPrefix.TrimEnd('/')) + "/" + rel), key, commit));
             }
         }
 
@@ -429,7 +442,7 @@ internal static class RepoCommands
                 var commits = repo.EnumerateObjects().Where(o => o.Type == ObjectType.Commit).ToList();
                 if (commits.Count != 1)
                 {
-                    throw new OstreeException($"Repository has {commits.Count} commits, not exactly one");
+                    throw new OstreeException(commits.Count == 0 ? "No commit objects found" : "Multiple commit objects found");
                 }
 
                 Console.WriteLine(commits[0].Checksum.ToHex());
@@ -516,8 +529,22 @@ internal static class RepoCommands
         set.Arguments.Add(keyS);
         set.Arguments.Add(value);
         unset.Arguments.Add(keyU);
+        var extras = new List<Argument<string[]>>();
+        foreach (var c in new[] { get, set, unset })
+        {
+            var extra = new Argument<string[]>("EXTRA") { Arity = ArgumentArity.ZeroOrMore, Hidden = true };
+            c.Arguments.Add(extra);
+            extras.Add(extra);
+        }
+
         (string, string) Split(ParseResult pr, string key)
         {
+            // ostree's words for a line with arguments left over, which scripts check.
+            if (extras.Any(e => pr.GetResult(e) is not null && (pr.GetValue(e)?.Length ?? 0) > 0))
+            {
+                throw new ArgumentException("Too many arguments given");
+            }
+
             if (pr.GetValue(group) is { } g)
             {
                 return (g, key);
@@ -621,6 +648,15 @@ internal static class RepoCommands
         CliSupport.SetRun(cmd, pr =>
         {
             var repo = CliSupport.OpenRepo(pr);
+            bool talk = !pr.GetValue(quiet) && !pr.GetValue(json);
+            if (talk)
+            {
+                // ostree's phases, in its words (scripts grep them).
+                Console.WriteLine("Validating refs...");
+                Console.WriteLine("Validating refs in collections...");
+                Console.WriteLine("Enumerating commits...");
+            }
+
             var result = Fsck.Run(repo, pr.GetValue(delete), CliSupport.MakeProgress(pr, "fsck"));
             if (pr.GetValue(json))
             {
@@ -640,9 +676,14 @@ internal static class RepoCommands
                     Console.Error.WriteLine("error: " + p);
                 }
 
-                if (!pr.GetValue(quiet))
+                if (talk)
                 {
-                    Console.WriteLine($"Verified {result.Objects} objects in {result.Commits} commits");
+                    Console.WriteLine($"Verifying content integrity of {result.Commits} commit objects...");
+                    if (result.Problems.Count + result.RefProblems.Count == 0)
+                    {
+                        Console.WriteLine($"object fsck of {result.Commits} commits completed successfully - no errors found.");
+                    }
+
                     if (result.Deleted > 0)
                     {
                         Console.WriteLine($"Deleted {result.Deleted} corrupted objects");
@@ -700,7 +741,8 @@ internal static class RepoCommands
             Console.WriteLine($"Total objects: {result.TotalObjects}");
             Console.WriteLine(result.Deleted == 0
                 ? "No unreachable objects"
-                : $"{(pr.GetValue(noPrune) ? "Would delete" : "Deleted")} {result.Deleted} objects, {Prune.FormatSize(result.BytesFreed)} freed");
+                : pr.GetValue(noPrune) ? $"Would delete: {result.Deleted} objects, freeing {Prune.FormatSize(result.BytesFreed)}"
+                : $"Deleted {result.Deleted} objects, {Prune.FormatSize(result.BytesFreed)} freed");
             return 0;
         });
         return cmd;

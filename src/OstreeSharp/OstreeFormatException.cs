@@ -26,8 +26,21 @@ public sealed class ObjectCorruptedException : OstreeException
         ObjectName = objectName;
     }
 
+    private ObjectCorruptedException(string objectName, string fullMessage, bool _)
+        : base(fullMessage, new InvalidDataException(fullMessage))
+    {
+        ObjectName = objectName;
+    }
+
     /// <summary>The object, as <c>CHECKSUM.TYPE</c>.</summary>
     public string ObjectName { get; }
+
+    /// <summary>
+    /// An object whose bytes hash to <paramref name="actual"/>, in ostree's words (scripts grep them):
+    /// <c>Corrupted TYPE object; checksum expected='...' actual='...'</c>, then where it came from, if given.
+    /// </summary>
+    public static ObjectCorruptedException ChecksumMismatch(string expected, string type, string actual, string? where = null) =>
+        new($"{expected}.{type}", $"Corrupted {type} object; checksum expected='{expected}' actual='{actual}'{(where is null ? string.Empty : $" ({where})")}", true);
 }
 
 /// <summary>Raised when an object or ref is missing.</summary>

@@ -238,7 +238,7 @@ public static class DeltaPartExecutor
                     var actual = Checksum.Compute(bytes);
                     if (actual != target.Checksum)
                     {
-                        throw new ObjectCorruptedException($"{target.Checksum}.{target.Type.ToName()}", $"checksum mismatch, actual {actual} ({what})");
+                        throw ObjectCorruptedException.ChecksumMismatch(target.Checksum.ToHex(), target.Type.ToName(), actual.ToHex(), what);
                     }
 
                     tx.WriteMetadataTrusted(target.Type, target.Checksum, bytes);

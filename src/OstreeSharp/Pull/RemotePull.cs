@@ -105,6 +105,11 @@ public static partial class RemotePull
             throw new OstreeException($"Remote \"{remote}\" has no url");
         }
 
+        if (info.Options.TryGetValue("contenturl", out var contentUrl))
+        {
+            throw new OstreeException($"Remote \"{remote}\" has contenturl={contentUrl}, which ostree-sharp's pull does not implement (it fetches everything from url)");
+        }
+
         using var fetcher = new RemoteFetcher(info.Url, options.MaxConcurrentRequests, options.NetworkRetries, options.LowSpeedLimitBytes, options.LowSpeedTimeSeconds);
 
         // Summary first (it may be signed), then the config: only archive repositories can be pulled.
@@ -513,10 +518,20 @@ public static partial class RemotePull
                     var actual = Checksum.Compute(bytes);
                     if (actual != c)
                     {
-                        throw new ObjectCorruptedException($"{c}.commit", $"checksum mismatch, actual {actual} ({_fetcher.UrlOf(ObjectPath(c, ObjectType.Commit))})");
+                        throw ObjectCorruptedException.ChecksumMismatch(c.ToHex(), "commit", actual.ToHex(), _fetcher.UrlOf(ObjectPath(c, ObjectType.Commit)));
                     }
 
-                    GVariantValue? detached = detachedBytes is null ? null : ParseRemote(_fetcher.UrlOf(ObjectPath(c, ObjectType.CommitMeta)), () => GVariantValue.Parse(GVariantType.VarDict, detachedBytes));
+                    GVariantValue? detached = null;
+                    try
+                    {
+                        detached = detachedBytes is null ? null : ParseRemote(_fetcher.UrlOf(ObjectPath(c, ObjectType.CommitMeta)), () => GVariantValue.Parse(GVariantType.VarDict, detachedBytes));
+                    }
+                    catch (RemoteFetchException e) when (!policy.RequireGpg && policy.TrustedEd25519.Count == 0)
+                    {
+                        // Nothing is verified with it: the commit is pulled as ostree pulls it, without the malformed
+                        // detached metadata (ostree would store the bytes; we keep nothing that does not parse).
+                        _options.Warnings?.Report(e.Message + "; pulled without its detached metadata");
+                    }
                     try
                     {
                         CommitVerifier.Verify(bytes, detached, policy);
@@ -687,7 +702,7 @@ public static partial class RemotePull
             var actual = Checksum.Compute(bytes);
             if (actual != c)
             {
-                throw new ObjectCorruptedException($"{c}.{type.ToName()}", $"checksum mismatch, actual {actual} ({_fetcher.UrlOf(path)})");
+                throw ObjectCorruptedException.ChecksumMismatch(c.ToHex(), type.ToName(), actual.ToHex(), _fetcher.UrlOf(path));
             }
 
             // Only objects that parse (names, order, nesting) are staged.

@@ -33,7 +33,11 @@ public sealed partial class OstreeRepo
     /// Adds a remote: <c>url</c>, then <c>branches</c>, then the extra options in order, as
     /// <c>ostree remote add</c> writes them. With <paramref name="ifNotExists"/> an existing remote is left alone.
     /// </summary>
-    public void AddRemote(string name, string url, IReadOnlyList<string> branches, IEnumerable<KeyValuePair<string, string>> options, bool ifNotExists = false)
+    public void AddRemote(string name, string url, IReadOnlyList<string> branches, IEnumerable<KeyValuePair<string, string>> options, bool ifNotExists = false) =>
+        AddRemote(name, url, branches, options, ifNotExists, replace: false);
+
+    /// <summary>Adds a remote; with <paramref name="replace"/> an existing one's configuration is replaced (its refs stay).</summary>
+    public void AddRemote(string name, string url, IReadOnlyList<string> branches, IEnumerable<KeyValuePair<string, string>> options, bool ifNotExists, bool replace)
     {
         if (!RefFragment().IsMatch(name))
         {
@@ -41,6 +45,11 @@ public sealed partial class OstreeRepo
         }
 
         var g = RemoteGroup(name);
+        if (replace)
+        {
+            Config.RemoveGroup(g);
+        }
+
         if (Config.HasGroup(g))
         {
             if (ifNotExists)

@@ -188,7 +188,7 @@ public sealed partial class OstreeRepo
             var actual = Checksum.Compute(bytes);
             if (actual != checksum)
             {
-                throw new ObjectCorruptedException($"{checksum}.{type.ToName()}", $"checksum mismatch, actual {actual}");
+                throw ObjectCorruptedException.ChecksumMismatch(checksum.ToHex(), type.ToName(), actual.ToHex());
             }
         }
 

@@ -226,7 +226,7 @@ public sealed class RepoTransaction : IDisposable
             var actual = Checksum.Compute(bytes);
             if (actual != expected)
             {
-                throw new ObjectCorruptedException($"{expected}.{type.ToName()}", $"checksum mismatch, actual {actual}");
+                throw ObjectCorruptedException.ChecksumMismatch(expected.ToHex(), type.ToName(), actual.ToHex());
             }
 
             if (HasObject(expected, type))
@@ -381,7 +381,7 @@ public sealed class RepoTransaction : IDisposable
                 var actual = Checksum.FromHash(hash);
                 if (actual != expected)
                 {
-                    throw new ObjectCorruptedException(name, $"content checksum mismatch, actual {actual}");
+                    throw ObjectCorruptedException.ChecksumMismatch(expected.ToHex(), "file", actual.ToHex());
                 }
             }
 
@@ -482,7 +482,7 @@ public sealed class RepoTransaction : IDisposable
             var checksum = Checksum.FromHash(hash);
             if (expected is { } e && e != checksum)
             {
-                throw new ObjectCorruptedException($"{e}.file", $"content checksum mismatch, actual {checksum}");
+                throw ObjectCorruptedException.ChecksumMismatch(e.ToHex(), "file", checksum.ToHex());
             }
 
             // The staged object is renamed into objects/ on commit.
@@ -511,7 +511,7 @@ public sealed class RepoTransaction : IDisposable
         var actual = Checksum.FromHash(hash);
         return actual == expected
             ? actual
-            : throw new ObjectCorruptedException($"{expected}.file", $"content checksum mismatch, actual {actual}");
+            : throw ObjectCorruptedException.ChecksumMismatch(expected.ToHex(), "file", actual.ToHex());
     }
 
     private static void CopyHashing(Func<byte[], int> read, long size, IncrementalHash hash, Action<byte[], int>? write, string what)

@@ -285,7 +285,13 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
     {
         if (options.RequireHardlinks && !CanHardlink)
         {
-            throw new OstreeException($"Hardlinks are not possible from a {repo.Mode.ToConfigName()} repository {(repo.Mode == RepoMode.BareUser ? "without -U" : string.Empty)}".TrimEnd());
+            // ostree's words for the two cases it names, which scripts check.
+            throw new OstreeException(repo.Mode switch
+            {
+                RepoMode.BareUser or RepoMode.BareUserOnly => "User repository mode requires user checkout mode to hardlink",
+                RepoMode.Bare => "Bare repository mode cannot hardlink in user checkout mode",
+                _ => $"Hardlinks are not possible from a {repo.Mode.ToConfigName()} repository",
+            });
         }
 
         var po = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Parallelism), CancellationToken = ct };

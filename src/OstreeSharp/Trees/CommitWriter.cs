@@ -75,9 +75,17 @@ public static class CommitWriter
         }
 
         var sde = Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH");
-        if (sde is not null && ulong.TryParse(sde, out var s))
+        if (sde is not null)
         {
-            return s;
+            // Refused in ostree's words: a value that is not a number, or one past 2^64.
+            if (ulong.TryParse(sde, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var s))
+            {
+                return s;
+            }
+
+            throw new OstreeException(sde.Length > 0 && sde.All(char.IsAsciiDigit)
+                ? "Parsing SOURCE_DATE_EPOCH: Numerical result out of range"
+                : $"Failed to convert SOURCE_DATE_EPOCH '{sde}' to a number");
         }
 
         return (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();

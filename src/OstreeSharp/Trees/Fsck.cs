@@ -171,7 +171,7 @@ public static class Fsck
 
                         if (actual != checksum)
                         {
-                            return $"checksum mismatch, actual {actual}";
+                            return $"Corrupted file object; checksum expected='{checksum}' actual='{actual}'";
                         }
 
                         break;
