@@ -24,9 +24,16 @@ internal static class PullCommand
         var lowSpeedLimit = new Option<uint>("--low-speed-limit-bytes") { Description = "Abort a request that averages fewer bytes a second than N over --low-speed-time-seconds, then retry it (default: 1000)", DefaultValueFactory = _ => 1000 };
         var lowSpeedTime = new Option<uint>("--low-speed-time-seconds") { Description = "The time in seconds over which a request's speed is averaged for --low-speed-limit-bytes (default: 30)", DefaultValueFactory = _ => 30 };
         var noRetry = new Option<bool>("--disable-retry-on-network-errors") { Description = "Do not retry when network issues happen, instead fail at once" };
+        var disableFsync = new Option<bool>("--disable-fsync") { Description = "Do not invoke fsync()" };
+        var untrusted = new Option<bool>("--untrusted") { Description = "Verify checksums of local sources (always done here)" };
+        var url = new Option<string?>("--url") { Description = "Pull objects from this URL instead of the one from the remote config" };
+        var headers = new Option<string[]>("--http-header") { Description = "Add NAME=VALUE as HTTP header to all requests" };
+        var userAgent = new Option<string?>("--append-user-agent") { Description = "Append string to user agent" };
+        var tsCheck = new Option<bool>("--timestamp-check", "-T") { Description = "Require fetched commits to have newer timestamps" };
+        var tsCheckFrom = new Option<string?>("--timestamp-check-from-rev") { Description = "Require fetched commits to have newer timestamps than given rev" };
         cmd.Arguments.Add(remote);
         cmd.Arguments.Add(refs);
-        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, noDeltas, needDeltas, json, lowSpeedLimit, lowSpeedTime, noRetry })
+        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, noDeltas, needDeltas, json, lowSpeedLimit, lowSpeedTime, noRetry, disableFsync, untrusted, url, headers, userAgent, tsCheck, tsCheckFrom })
         {
             cmd.Options.Add(o);
         }
@@ -34,8 +41,18 @@ internal static class PullCommand
         CliSupport.SetRun(cmd, pr =>
         {
             var repo = CliSupport.OpenRepo(pr);
+            if (pr.GetValue(disableFsync))
+            {
+                repo.Fsync = false;
+            }
+
             var options = new PullOptions
             {
+                Url = pr.GetValue(url),
+                HttpHeaders = (pr.GetValue(headers) ?? []).Select(h => CliSupport.SplitKeyValue(h, "--http-header")).ToList(),
+                AppendUserAgent = pr.GetValue(userAgent),
+                TimestampCheck = pr.GetValue(tsCheck),
+                TimestampCheckFromRev = pr.GetValue(tsCheckFrom) is { } from ? repo.Resolve(from) : null,
                 Mirror = pr.GetValue(mirror),
                 CommitMetadataOnly = pr.GetValue(commitOnly),
                 Depth = pr.GetValue(depth),

@@ -69,10 +69,43 @@ public sealed class RemoteFetcher : IDisposable
             })
             { Timeout = Timeout.InfiniteTimeSpan };
             _http.DefaultRequestHeaders.UserAgent.ParseAdd("libostree/" + LibostreeVersion);
+
+            // user:password@host in the URL is basic authentication, as curl and libsoup read it.
+            if (new Uri(_base).UserInfo is { Length: > 0 } userInfo)
+            {
+                _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
+                    "Basic", Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(Uri.UnescapeDataString(userInfo))));
+            }
         }
         else
         {
             throw new OstreeException($"Unsupported remote URL {baseUrl}: only file://, http:// and https:// are");
+        }
+    }
+
+    /// <summary>
+    /// Adds <paramref name="headers"/> to every HTTP request and <paramref name="userAgent"/> (products such as
+    /// <c>app/1.0</c>) after libostree's in User-Agent: <c>pull --http-header</c> and <c>--append-user-agent</c>.
+    /// </summary>
+    public void AddHeaders(IEnumerable<(string Name, string Value)> headers, string? userAgent)
+    {
+        ArgumentNullException.ThrowIfNull(headers);
+        if (_http is null)
+        {
+            return;
+        }
+
+        foreach (var (name, value) in headers)
+        {
+            if (!_http.DefaultRequestHeaders.TryAddWithoutValidation(name, value))
+            {
+                throw new OstreeException($"Invalid HTTP header {name}={value}");
+            }
+        }
+
+        if (userAgent is not null && !_http.DefaultRequestHeaders.UserAgent.TryParseAdd(userAgent))
+        {
+            throw new OstreeException($"Invalid User-Agent product '{userAgent}'");
         }
     }
 

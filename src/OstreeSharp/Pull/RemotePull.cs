@@ -54,6 +54,18 @@ public sealed record PullOptions
     /// </summary>
     public Checksum? TimestampCheckFromRev { get; init; }
 
+    /// <summary>Pull from this URL instead of the remote's (<c>--url</c>).</summary>
+    public string? Url { get; init; }
+
+    /// <summary>Headers added to every request (<c>--http-header NAME=VALUE</c>).</summary>
+    public IReadOnlyList<(string Name, string Value)> HttpHeaders { get; init; } = [];
+
+    /// <summary>Products appended to the User-Agent (<c>--append-user-agent</c>).</summary>
+    public string? AppendUserAgent { get; init; }
+
+    /// <summary>Each commit pulled for a ref must be no older than the commit the ref has now (<c>--timestamp-check</c>).</summary>
+    public bool TimestampCheck { get; init; }
+
     /// <summary>Told why a delta the server offers was not used (the pull then fetches objects).</summary>
     public IProgress<string>? Warnings { get; init; }
 }
@@ -110,7 +122,8 @@ public static partial class RemotePull
             throw new OstreeException($"Remote \"{remote}\" has contenturl={contentUrl}, which ostree-sharp's pull does not implement (it fetches everything from url)");
         }
 
-        using var fetcher = new RemoteFetcher(info.Url, options.MaxConcurrentRequests, options.NetworkRetries, options.LowSpeedLimitBytes, options.LowSpeedTimeSeconds);
+        using var fetcher = new RemoteFetcher(options.Url ?? info.Url, options.MaxConcurrentRequests, options.NetworkRetries, options.LowSpeedLimitBytes, options.LowSpeedTimeSeconds);
+        fetcher.AddHeaders(options.HttpHeaders, options.AppendUserAgent);
 
         // Summary first (it may be signed), then the config: only archive repositories can be pulled.
         var sigBytes = await fetcher.GetBytesAsync("summary.sig", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
@@ -140,9 +153,12 @@ public static partial class RemotePull
         var run = new PullRun(repo, fetcher, options, cancellationToken);
         try
         {
-            if (options.TimestampCheckFromRev is { } fromRev)
+            foreach (var (name, commit) in targets)
             {
-                foreach (var (_, commit) in targets)
+                // --timestamp-check-from-rev: against that commit; --timestamp-check: against what the ref has now.
+                var against = options.TimestampCheckFromRev
+                    ?? (options.TimestampCheck && name is not null ? repo.ResolveRev(options.Mirror ? name : $"{remote}:{name}", allowMissing: true) : null);
+                if (against is { } fromRev)
                 {
                     await run.CheckTimestampAsync(commit, fromRev).ConfigureAwait(false);
                 }
