@@ -17,10 +17,28 @@ internal static class RemoteCommand
         return cmd;
     }
 
-    private static int ImportKeys(OstreeSharp.Repository.OstreeRepo repo, string remote, IEnumerable<string> files)
+    private static int ImportKeys(OstreeSharp.Repository.OstreeRepo repo, string remote, IEnumerable<string> files, IReadOnlyCollection<string>? ids = null, bool stdin = false)
     {
         repo.RequireRemote(remote);
         var target = Path.Combine(repo.Path, remote + ".trustedkeys.gpg");
+        var source = new GpgKeyring();
+        foreach (var f in files)
+        {
+            source.AddPath(f);
+        }
+
+        if (stdin)
+        {
+            using var input = Console.OpenStandardInput();
+            source.AddStream(input, "standard input");
+        }
+
+        // KEY-IDs pick the keys to import from the sources, as ostree does.
+        if (ids is { Count: > 0 } && source.KeepOnly(ids) is { } missing)
+        {
+            throw new SignatureException($"No key {missing} in the keys to import");
+        }
+
         var keyring = new GpgKeyring();
         if (File.Exists(target))
         {
@@ -28,9 +46,13 @@ internal static class RemoteCommand
         }
 
         int before = keyring.Rings.Count;
-        foreach (var f in files)
+        foreach (var ring in source.Rings)
         {
-            keyring.AddPath(f);
+            // A key already there is not imported again (nor counted), as with gpg --import.
+            if (!keyring.Rings.Any(r => r.GetPublicKey().KeyId == ring.GetPublicKey().KeyId))
+            {
+                keyring.AddStream(new MemoryStream(ring.GetEncoded()), "the keys to import");
+            }
         }
 
         FileUtil.WriteAtomic(target, keyring.ToBinary(), repo.Fsync);
@@ -77,20 +99,22 @@ internal static class RemoteCommand
     {
         var cmd = new Command("gpg-import", "Import GPG keys");
         var keyring = new Option<string[]>("--keyring", "-k") { Description = "Import keys from a keyring file (repeatable)" };
+        var stdin = new Option<bool>("--stdin") { Description = "Import keys from standard input" };
         var name = new Argument<string>("NAME");
         var ids = new Argument<string[]>("KEY-ID") { Arity = ArgumentArity.ZeroOrMore };
         cmd.Options.Add(keyring);
+        cmd.Options.Add(stdin);
         cmd.Arguments.Add(name);
         cmd.Arguments.Add(ids);
         CliSupport.SetRun(cmd, pr =>
         {
             var files = pr.GetValue(keyring) ?? [];
-            if (files.Length == 0)
+            if (files.Length == 0 && !pr.GetValue(stdin))
             {
-                throw new ArgumentException("--keyring=FILE is required (reading the user's GnuPG keyring by key id is not supported)");
+                throw new ArgumentException("--keyring=FILE or --stdin is required (reading the user's GnuPG keyring by key id is not supported)");
             }
 
-            ImportKeys(CliSupport.OpenRepo(pr), pr.GetValue(name)!, files);
+            ImportKeys(CliSupport.OpenRepo(pr), pr.GetValue(name)!, files, pr.GetValue(ids), pr.GetValue(stdin));
             return 0;
         });
         return cmd;

@@ -130,6 +130,17 @@ public sealed class GpgKeyring
         return null;
     }
 
+    /// <summary>Keeps only the rings with a key matching one of <paramref name="ids"/> (key ids or fingerprints); returns an id that matched nothing, or null.</summary>
+    public string? KeepOnly(IReadOnlyCollection<string> ids)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        var kept = _rings.Where(r => ids.Any(id => r.GetPublicKeys().Cast<PgpPublicKey>().Any(k => GpgCommitSigner.MatchesId(k, id)))).ToList();
+        var missing = ids.FirstOrDefault(id => !kept.Any(r => r.GetPublicKeys().Cast<PgpPublicKey>().Any(k => GpgCommitSigner.MatchesId(k, id))));
+        _rings.Clear();
+        _rings.AddRange(kept);
+        return missing;
+    }
+
     /// <summary>Writes every ring as one binary keyring (the format of REMOTE.trustedkeys.gpg).</summary>
     public byte[] ToBinary() => _rings.SelectMany(r => r.GetEncoded()).ToArray();
 }
