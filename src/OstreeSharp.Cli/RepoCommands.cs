@@ -464,28 +464,15 @@ internal static class RepoCommands
         cmd.Arguments.Add(commitArg);
         CliSupport.SetRun(cmd, pr =>
         {
+            // As ostree: REF must be an existing ref (any commit will do as the target, history or not).
             var repo = CliSupport.OpenRepo(pr);
             var r = pr.GetValue(refArg)!;
-            var current = repo.Resolve(r);
+            if (!repo.ListRefs().ContainsKey(r))
+            {
+                throw new OstreeException($"Invalid ref '{r}'");
+            }
+
             var target = repo.Resolve(pr.GetValue(commitArg)!);
-            Checksum? walk = current;
-            bool ancestor = false;
-            while (walk is { } w && repo.HasObject(w, ObjectType.Commit))
-            {
-                if (w == target)
-                {
-                    ancestor = true;
-                    break;
-                }
-
-                walk = repo.LoadCommit(w).Parent;
-            }
-
-            if (!ancestor)
-            {
-                throw new OstreeException($"Commit {target} is not an ancestor of {r} ({current})");
-            }
-
             repo.SetRefImmediate(r, target);
             return 0;
         });

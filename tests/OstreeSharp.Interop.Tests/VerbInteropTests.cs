@@ -39,7 +39,10 @@ public class VerbInteropTests
 
         Tools.Ours("reset", repo, "x", c1).Ok("reset");
         Assert.Equal(c1, Tools.Peer(peer, "rev-parse", repo, "x").Out);
-        Assert.NotEqual(0, Tools.Ours("reset", repo, "x", c2).ExitCode); // not an ancestor any more
+        Assert.NotEqual(0, Tools.Peer(peer, "reset", repo, "nosuchref", c2).ExitCode);
+        Assert.NotEqual(0, Tools.Ours("reset", repo, "nosuchref", c2).ExitCode);
+        Tools.Ours("reset", repo, "x", c2).Ok("reset to a commit that is no ancestor any more, as ostree allows");
+        Assert.Equal(c2, Tools.Peer(peer, "rev-parse", repo, "x").Out);
         Tools.Peer(peer, "fsck", repo).Ok("ostree fsck");
     }
 
