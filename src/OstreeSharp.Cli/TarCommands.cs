@@ -32,33 +32,65 @@ internal static class TarCommands
             var repo = CliSupport.OpenRepo(pr);
             var commit = repo.Resolve(pr.GetValue(rev)!);
             var exporter = new OstreeTarExporter(repo);
-            if (pr.GetValue(output) is { } file)
-            {
-                var full = Path.GetFullPath(file);
-                var tmp = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + ".tmp-" + Environment.ProcessId);
-                try
-                {
-                    using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
-                    {
-                        exporter.Export(commit, fs);
-                    }
-
-                    File.Move(tmp, full, overwrite: true);
-                }
-                finally
-                {
-                    File.Delete(tmp);
-                }
-            }
-            else
-            {
-                using var stdout = new BufferedStream(Console.OpenStandardOutput(), 1 << 16);
-                exporter.Export(commit, stdout);
-            }
-
+            WriteOutput(pr.GetValue(output), s => exporter.Export(commit, s));
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// <c>ostree export</c>: the commit's tree as a plain tarball (not the ostree-ext stream of <c>tar export</c>).
+    /// </summary>
+    public static Command PlainExport()
+    {
+        var cmd = new Command("export", "Stream COMMIT to stdout in tar format");
+        var noXattrs = new Option<bool>("--no-xattrs") { Description = "Skip output of extended attributes" };
+        var subpath = new Option<string?>("--subpath") { Description = "Checkout sub-directory PATH" };
+        var prefix = new Option<string?>("--prefix") { Description = "Add PATH as prefix to archive pathnames" };
+        var output = new Option<string?>("--output", "-o") { Description = "Output to PATH" };
+        var rev = new Argument<string>("COMMIT");
+        foreach (var o in new Option[] { noXattrs, subpath, prefix, output })
+        {
+            cmd.Options.Add(o);
+        }
+
+        cmd.Arguments.Add(rev);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var commit = repo.Resolve(pr.GetValue(rev)!);
+            var options = new PlainExportOptions { Subpath = pr.GetValue(subpath), Prefix = pr.GetValue(prefix) ?? string.Empty, Xattrs = !pr.GetValue(noXattrs), RootEntry = true, CommitTime = true };
+            WriteOutput(pr.GetValue(output), s => new OstreeTarExporter(repo).ExportPlain(commit, s, options));
+            return 0;
+        });
+        return cmd;
+    }
+
+    // To FILE through a temporary name (nothing half-written is left under FILE), or to standard output.
+    private static void WriteOutput(string? file, Action<Stream> write)
+    {
+        if (file is null)
+        {
+            using var stdout = new BufferedStream(Console.OpenStandardOutput(), 1 << 16);
+            write(stdout);
+            return;
+        }
+
+        var full = Path.GetFullPath(file);
+        var tmp = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + ".tmp-" + Environment.ProcessId);
+        try
+        {
+            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                write(fs);
+            }
+
+            File.Move(tmp, full, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(tmp);
+        }
     }
 
     private static Command Import()

@@ -37,11 +37,45 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
     /// symlinks with their owners, modes and xattrs (PAX), mtime 0, no ostree objects. Reexported derived layers use it,
     /// with <paramref name="etcAsEtc"/>: <c>usr/etc</c> written as <c>etc</c>, as ostree-ext's raw export does.
     /// </summary>
-    public void ExportPlain(Checksum commit, Stream output, CancellationToken cancellationToken = default, bool etcAsEtc = false)
+    public void ExportPlain(Checksum commit, Stream output, CancellationToken cancellationToken = default, bool etcAsEtc = false) =>
+        ExportPlain(commit, output, new PlainExportOptions { EtcAsEtc = etcAsEtc }, cancellationToken);
+
+    /// <summary>
+    /// A plain tarball of <paramref name="commit"/>'s tree as <c>ostree export</c> writes it, with its
+    /// <c>--subpath</c>, <c>--prefix</c> and <c>--no-xattrs</c>. The walk keeps its own stack: a tree nested
+    /// thousands deep does not overflow the thread's.
+    /// </summary>
+    public void ExportPlain(Checksum commit, Stream output, PlainExportOptions options, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(options);
         var c = repo.LoadCommit(commit);
+        var root = c.RootTree;
+        foreach (var part in (options.Subpath ?? "/").Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var t = repo.LoadDirTree(root);
+            root = (t.Dirs.FirstOrDefault(d => d.Name == part) ?? throw new ObjectNotFoundException($"No such directory {options.Subpath} in commit {commit}")).TreeChecksum;
+        }
+
         using var w = new TarWriter(output, leaveOpen: true);
-        void Walk(Checksum tree, string prefix)
+        string Mapped(string path) => options.Prefix + (options.EtcAsEtc ? MapEtc(path) : path);
+        long mtime = options.CommitTime ? (long)c.Timestamp : 0;
+        if (options.RootEntry)
+        {
+            // ostree export starts with the root folder, "./" (or the prefix itself).
+            var rootMeta = repo.LoadDirMeta(root == c.RootTree ? c.RootMeta : FindMeta(c, options.Subpath!));
+            var r = Dir(options.Prefix.Length > 0 ? options.Prefix.TrimEnd('/') + "/" : "./", rootMeta.Uid, rootMeta.Gid, rootMeta.Mode);
+            r.Mtime = mtime;
+            if (options.Xattrs)
+            {
+                r.Xattrs.AddRange(rootMeta.Xattrs.Items);
+            }
+
+            w.WriteEntry(r);
+        }
+
+        // Each frame: a tree's folders still to enter, and the path of the tree.
+        var stack = new Stack<(Queue<(string Name, Checksum Tree, Checksum Meta)> Dirs, string Prefix)>();
+        void Enter(Checksum tree, string prefix)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var t = repo.LoadDirTree(tree);
@@ -49,8 +83,12 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
             {
                 var obj = repo.LoadContent(f.Checksum);
                 var h = obj.Header;
-                var e = new TarEntry { Name = Mapped(prefix + f.Name), Uid = h.Uid, Gid = h.Gid, Mode = h.Mode & UnixMode.PermissionMask };
-                e.Xattrs.AddRange(h.Xattrs.Items);
+                var e = new TarEntry { Name = Mapped(prefix + f.Name), Uid = h.Uid, Gid = h.Gid, Mode = h.Mode & UnixMode.PermissionMask, Mtime = mtime };
+                if (options.Xattrs)
+                {
+                    e.Xattrs.AddRange(h.Xattrs.Items);
+                }
+
                 if (h.IsSymlink)
                 {
                     e.Type = TarType.Symlink;
@@ -64,19 +102,47 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
                 w.WriteEntry(e, data);
             }
 
-            foreach (var d in t.Dirs)
-            {
-                var m = repo.LoadDirMeta(d.MetaChecksum);
-                var e = Dir(Mapped(prefix + d.Name) + "/", m.Uid, m.Gid, m.Mode);
-                e.Xattrs.AddRange(m.Xattrs.Items);
-                w.WriteEntry(e);
-                Walk(d.TreeChecksum, prefix + d.Name + "/");
-            }
+            stack.Push((new Queue<(string, Checksum, Checksum)>(t.Dirs.Select(d => (d.Name, d.TreeChecksum, d.MetaChecksum))), prefix));
         }
 
-        string Mapped(string path) => etcAsEtc ? MapEtc(path) : path;
-        Walk(c.RootTree, string.Empty);
+        Enter(root, string.Empty);
+        while (stack.Count > 0)
+        {
+            var (dirs, prefix) = stack.Peek();
+            if (dirs.Count == 0)
+            {
+                stack.Pop();
+                continue;
+            }
+
+            var d = dirs.Dequeue();
+            var m = repo.LoadDirMeta(d.Meta);
+            var e = Dir(Mapped(prefix + d.Name) + "/", m.Uid, m.Gid, m.Mode);
+            e.Mtime = mtime;
+            if (options.Xattrs)
+            {
+                e.Xattrs.AddRange(m.Xattrs.Items);
+            }
+
+            w.WriteEntry(e);
+            Enter(d.Tree, prefix + d.Name + "/");
+        }
+
         w.Finish();
+    }
+
+    // The dirmeta of the folder at SUBPATH.
+    private Checksum FindMeta(Commit c, string subpath)
+    {
+        var meta = c.RootMeta;
+        var tree = c.RootTree;
+        foreach (var part in subpath.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var d = repo.LoadDirTree(tree).Dirs.First(x => x.Name == part);
+            (tree, meta) = (d.TreeChecksum, d.MetaChecksum);
+        }
+
+        return meta;
     }
 
     /// <summary>
@@ -344,4 +410,26 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
 
         w.WriteEntry(new TarEntry { Name = dest, Type = TarType.HardLink, LinkName = objPath, Uid = link.Uid, Gid = link.Gid, Mode = link.Mode });
     }
+}
+
+/// <summary>What <see cref="OstreeTarExporter.ExportPlain(Checksum, Stream, PlainExportOptions, CancellationToken)"/> writes.</summary>
+public sealed record PlainExportOptions
+{
+    /// <summary>Export only this folder of the tree (<c>--subpath</c>).</summary>
+    public string? Subpath { get; init; }
+
+    /// <summary>Put in front of every name (<c>--prefix</c>, e.g. <c>dir/</c>).</summary>
+    public string Prefix { get; init; } = string.Empty;
+
+    /// <summary>Write extended attributes (PAX); false for <c>--no-xattrs</c>.</summary>
+    public bool Xattrs { get; init; } = true;
+
+    /// <summary>Write <c>usr/etc</c> as <c>etc</c>, as ostree-ext's raw export does.</summary>
+    public bool EtcAsEtc { get; init; }
+
+    /// <summary>Start with an entry for the root folder (<c>./</c>, or the prefix), as <c>ostree export</c> does.</summary>
+    public bool RootEntry { get; init; }
+
+    /// <summary>Every entry's mtime is the commit's timestamp (<c>ostree export</c>); otherwise 0.</summary>
+    public bool CommitTime { get; init; }
 }
