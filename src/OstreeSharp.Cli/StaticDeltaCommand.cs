@@ -17,6 +17,21 @@ internal static class StaticDeltaCommand
         cmd.Subcommands.Add(Delete());
         cmd.Subcommands.Add(Generate());
         cmd.Subcommands.Add(ApplyOffline());
+        cmd.Subcommands.Add(Reindex());
+        return cmd;
+    }
+
+    private static Command Reindex()
+    {
+        var cmd = new Command("reindex", "Regenerate static delta indexes");
+        var to = new Option<string?>("--to") { Description = "Only update delta index to revision REV" };
+        cmd.Options.Add(to);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            StaticDeltas.WriteIndexes(repo, StaticDeltas.Index(repo), pr.GetValue(to) is { } rev ? repo.Resolve(rev) : null);
+            return 0;
+        });
         return cmd;
     }
 

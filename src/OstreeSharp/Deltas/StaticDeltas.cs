@@ -143,10 +143,32 @@ public static class StaticDeltas
     /// Rewrites <c>delta-indexes/</c>: for each commit some delta leads to, an <c>a{sv}</c> whose
     /// <c>ostree.static-deltas</c> lists those deltas. Stale index files are removed.
     /// </summary>
-    public static void WriteIndexes(OstreeRepo repo, IReadOnlyList<(DeltaName Name, byte[] SuperblockSha256)> index)
+    public static void WriteIndexes(OstreeRepo repo, IReadOnlyList<(DeltaName Name, byte[] SuperblockSha256)> index) =>
+        WriteIndexes(repo, index, only: null);
+
+    /// <summary>
+    /// <c>static-delta reindex [--to=REV]</c>: rewrites <c>delta-indexes/</c> from the deltas in the repository, or
+    /// only the index of commit <paramref name="only"/> (its file removed when no delta leads there).
+    /// </summary>
+    public static void WriteIndexes(OstreeRepo repo, IReadOnlyList<(DeltaName Name, byte[] SuperblockSha256)> index, Checksum? only)
     {
         ArgumentNullException.ThrowIfNull(repo);
         ArgumentNullException.ThrowIfNull(index);
+        if (only is { } to)
+        {
+            var entries = index.Where(e => e.Name.To == to).ToList();
+            var file = Path.Combine(repo.Path, DeltaName.IndexPath(to));
+            if (entries.Count == 0)
+            {
+                File.Delete(file);
+                return;
+            }
+
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            FileUtil.WriteAtomic(file, GVariantValue.FromVarDict([new("ostree.static-deltas", IndexValue(entries))]).ToBytes(), repo.Fsync);
+            return;
+        }
+
         var root = Path.Combine(repo.Path, "delta-indexes");
         var keep = new HashSet<string>(StringComparer.Ordinal);
         foreach (var group in index.GroupBy(e => e.Name.To))
