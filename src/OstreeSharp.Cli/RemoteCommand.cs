@@ -14,6 +14,28 @@ internal static class RemoteCommand
         cmd.Subcommands.Add(ShowUrl());
         cmd.Subcommands.Add(GpgImport());
         cmd.Subcommands.Add(Summary());
+        cmd.Subcommands.Add(Refs());
+        return cmd;
+    }
+
+    // `remote refs NAME`: the refs of the remote's (verified) summary, as NAME:REF lines.
+    private static Command Refs()
+    {
+        var cmd = new Command("refs", "List remote refs");
+        var name = new Argument<string>("NAME");
+        cmd.Arguments.Add(name);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var remote = pr.GetValue(name)!;
+            var fetched = Trees.RemoteSummary.FetchAsync(repo, remote).GetAwaiter().GetResult();
+            foreach (var r in Trees.Summary.ReadRefs(fetched.Summary).Select(x => x.Ref).Order(StringComparer.Ordinal))
+            {
+                Console.WriteLine($"{remote}:{r}");
+            }
+
+            return 0;
+        });
         return cmd;
     }
 
