@@ -39,7 +39,7 @@ internal static class AdminCommands
     public static Command Create()
     {
         var admin = new Command("admin", "Manage a sysroot: deployments, boot entries, /etc merge (as `ostree admin`)");
-        foreach (var c in new[] { InitFs(), OsInit(), Deploy(), Status(), Undeploy(), Cleanup(), PostCopy(), Pin(), SetOrigin(), Rollback(), ConfigDiff(), Upgrade(), Switch(), Kargs(), Instutil() })
+        foreach (var c in new[] { InitFs(), OsInit(), Deploy(), Status(), Undeploy(), Cleanup(), PostCopy(), Pin(), SetOrigin(), Rollback(), ConfigDiff(), Upgrade(), Switch(), Kargs(), Instutil(), SetDefault(), OsInit("stateroot-init") })
         {
             admin.Subcommands.Add(c);
         }
@@ -80,9 +80,37 @@ internal static class AdminCommands
         return cmd;
     }
 
-    private static Command OsInit()
+    private static Command OsInit() => OsInit("os-init");
+
+    private static Command SetDefault()
     {
-        var cmd = new Command("os-init", "Initialize empty state for the given operating system (stateroot)");
+        var cmd = new Command("set-default", "Make deployment INDEX the default");
+        var sysroot = SysrootOption();
+        var index = new Argument<int>("INDEX");
+        cmd.Options.Add(sysroot);
+        cmd.Arguments.Add(index);
+        CliSupport.SetRun(cmd, pr => Locked(pr, sysroot, s =>
+        {
+            int i = pr.GetValue(index);
+            if (i < 0 || i >= s.Deployments.Count)
+            {
+                throw new OstreeException($"Out of range deployment index {i}, expected < {s.Deployments.Count}");
+            }
+
+            var list = s.Deployments.ToList();
+            var target = list[i];
+            list.RemoveAt(i);
+            list.Insert(0, target);
+            s.WriteDeployments(list);
+            s.Cleanup(prune: true); // as ostree's final cleanup, which prunes
+            return 0;
+        }));
+        return cmd;
+    }
+
+    private static Command OsInit(string name)
+    {
+        var cmd = new Command(name, "Initialize empty state for the given operating system (stateroot)");
         var sysroot = SysrootOption();
         var os = new Argument<string>("OSNAME");
         cmd.Options.Add(sysroot);
