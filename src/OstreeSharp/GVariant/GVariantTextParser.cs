@@ -120,7 +120,31 @@ public sealed class GVariantTextParser
                 throw Error("invalid type annotation");
             }
 
-            return ParseValue(t);
+            var annotated = ParseValue(t);
+            return annotated.Type.ToString() == t!.ToString() ? annotated : throw Error($"a value of type {annotated.Type} where the annotation says {t}");
+        }
+
+        if (TryKeyword("nothing"))
+        {
+            if (expected is null || expected.Kind != 'm')
+            {
+                throw Error("'nothing' needs a maybe type annotation");
+            }
+
+            return GVariantValue.FromMaybe(expected.Element!, null);
+        }
+
+        if (TryKeyword("just"))
+        {
+            var inner = ParseValue(expected?.Element);
+            return GVariantValue.FromMaybe(inner.Type, inner);
+        }
+
+        // A maybe is printed as its value when it has one (@mb false): the value is read as the maybe's element.
+        if (expected is { Kind: 'm' })
+        {
+            var inner = ParseValue(expected.Element);
+            return GVariantValue.FromMaybe(inner.Type, inner);
         }
 
         string[] numericKeywords = ["byte", "int16", "uint16", "int32", "uint32", "int64", "uint64", "double", "handle"];
@@ -158,28 +182,7 @@ public sealed class GVariantTextParser
             return GVariantValue.FromBoolean(false);
         }
 
-        if (TryKeyword("nothing"))
-        {
-            if (expected is null || expected.Kind != 'm')
-            {
-                throw Error("'nothing' needs a maybe type annotation");
-            }
-
-            return GVariantValue.FromMaybe(expected.Element!, null);
-        }
-
-        if (TryKeyword("just"))
-        {
-            var inner = ParseValue(expected?.Element);
-            return GVariantValue.FromMaybe(inner.Type, inner);
-        }
-
         c = _s[_pos];
-        if (expected is { Kind: 'm' })
-        {
-            var inner = ParseValue(expected.Element);
-            return GVariantValue.FromMaybe(inner.Type, inner);
-        }
 
         if (c is '\'' or '"')
         {
@@ -489,7 +492,10 @@ public sealed class GVariantTextParser
     private GVariantValue ParseDict(GVariantType? expected)
     {
         Expect('{');
-        var entryType = expected?.Kind == 'a' ? expected.Element : null;
+        // A dictionary is an array of dict entries: any other expected type (@as {...}) is an error, not a crash.
+        var entryType = expected is null ? null
+            : expected.Kind == 'a' && expected.Element!.Kind == '{' ? expected.Element
+            : throw Error($"a dictionary where a value of type {expected} was expected");
         var entries = new List<GVariantValue>();
         SkipWs();
         if (_pos < _s.Length && _s[_pos] == '}')
