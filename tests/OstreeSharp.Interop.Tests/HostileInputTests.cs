@@ -145,13 +145,27 @@ public class HostileInputTests
         Assert.Contains($"{deep}.commit", r.Stderr);
         Assert.Contains(url, r.Stderr);
 
-        // The same nesting in the detached metadata of a good commit (fetched before any signature check).
+        // The same nesting in the detached metadata of a good commit (fetched before any signature check). A remote
+        // that verifies signatures refuses it, naming its URL; one that verifies nothing pulls the commit without it,
+        // with a warning naming the URL, as ostree pulls a commit whose .commitmeta is garbage when gpg-verify is off
+        // (libostree's test-commit-sign.sh).
         File.WriteAllBytes(ObjectPath(repo, commit, "commitmeta"), DeepMetadataBytes(File.ReadAllBytes(ObjectPath(repo, deep, "commit"))));
-        r = Tools.Ours("pull", "--repo=" + t["dest"], "origin", "x");
-        AssertOneLineFailure(r, "pull of a deep commitmeta");
+        var commitmetaUrl = $"{url}objects/{commit[..2]}/{commit[2..]}.commitmeta";
+        Tools.Ours("remote", "add", "--repo=" + t["dest"], "verifying", url).Ok("remote add verifying");
+        r = Tools.Ours("pull", "--repo=" + t["dest"], "verifying", "x");
+        AssertOneLineFailure(r, "pull of a deep commitmeta from a remote that verifies");
         Assert.Empty(Directory.EnumerateFiles(Path.Combine(t["dest"], "objects"), "*", SearchOption.AllDirectories));
-        Assert.Contains($"{url}objects/{commit[..2]}/{commit[2..]}.commitmeta", r.Stderr);
+        Assert.Contains(commitmetaUrl, r.Stderr);
+        r = Tools.Ours("pull", "--repo=" + t["dest"], "origin", "x");
+        Assert.True(r.ExitCode == 0, "pull without verification: " + r.Stderr);
+        Assert.Contains(commitmetaUrl, r.Stderr);
+        Assert.Equal(commit, Tools.Ours("rev-parse", "--repo=" + t["dest"], "origin:x").Ok("rev-parse"));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(t["dest"], "objects"), "*.commitmeta", SearchOption.AllDirectories));
+        Tools.Ostree("fsck", "--repo=" + t["dest"]).Ok("ostree fsck after the pull without the commitmeta");
         File.Delete(ObjectPath(repo, commit, "commitmeta"));
+        Directory.Delete(t["dest"], recursive: true);
+        Tools.Ours("init", "--repo=" + t["dest"], "--mode=archive").Ok("init again");
+        Tools.Ours("remote", "add", "--repo=" + t["dest"], "--no-gpg-verify", "origin", url).Ok("remote add again");
 
         // An HTML page where the summary should be.
         File.WriteAllText(Path.Combine(repo, "summary"), "<html><body><h1>Welcome</h1><p>" + new string('x', 200) + "</p></body></html>\n");

@@ -208,16 +208,28 @@ public sealed class SysrootTests : IDisposable
             Assert.Contains("origin refspec: upstream:exampleos/next", Tools.Peer(peer, "admin", "status", "--sysroot=" + sr).Ok($"ostree {peer} admin status"), StringComparison.Ordinal);
         }
         Assert.Contains("url=file:///srv/repo", File.ReadAllText(Path.Combine(sr, "ostree/repo/config")), StringComparison.Ordinal);
+        // A grub.cfg makes GRUB 2 the loader, as for libostree: its generator runs with -o loader.N/grub.cfg and the
+        // boot version in _OSTREE_GRUB2_BOOTVERSION; one that fails fails the deployment before the swap.
         Directory.CreateDirectory(Path.Combine(sr, "boot/grub2"));
         File.WriteAllText(Path.Combine(sr, "boot/grub2/grub.cfg"), "# grub\n");
-        var grub = Deploy(sr);
-        Assert.Equal(1, grub.ExitCode);
-        Assert.Contains("Bootloader 'grub2' (detected in", grub.Stderr, StringComparison.Ordinal);
-        Assert.Equal(2, Directory.GetDirectories(Path.Combine(sr, "ostree/deploy/exampleos/deploy")).Length);
+        var generator = Path.Combine(sr, "..", "grub-generator");
+        File.WriteAllText(generator, "#!/bin/sh\n[ \"$1\" = -o ] || exit 3\necho \"# generated for boot version $_OSTREE_GRUB2_BOOTVERSION\" > \"$2\"\n");
+        Tools.Run("chmod", ["755", generator]).Ok("chmod");
+        // (another kernel command line, so that the boot version swaps: GRUB's file is written for a new one only)
+        var grub = Deploy(sr, new Dictionary<string, string> { ["OSTREE_GRUB2_EXEC"] = generator }, "--karg=quiet");
+        Assert.True(grub.ExitCode == 0, grub.Stderr);
+        var bootVersion = OstreeSysroot.Open(sr).BootVersion;
+        Assert.Equal($"# generated for boot version {bootVersion}\n", File.ReadAllText(Path.Combine(sr, $"boot/loader.{bootVersion}/grub.cfg")));
+        var failing = Deploy(sr, new Dictionary<string, string> { ["OSTREE_GRUB2_EXEC"] = "/bin/false" }, "--karg=splash");
+        Assert.Equal(1, failing.ExitCode);
+        Assert.Contains("/bin/false", failing.Stderr, StringComparison.Ordinal);
+        Assert.Equal(bootVersion, OstreeSysroot.Open(sr).BootVersion);
+        Tools.OursEnv(new Dictionary<string, string> { ["OSTREE_GRUB2_EXEC"] = generator }, "admin", "undeploy", "--sysroot=" + sr, "0").Ok("undeploy the GRUB deployment");
+        Assert.Equal(OstreeSysroot.Open(sr).Deployments.Count, Directory.GetDirectories(Path.Combine(sr, "ostree/deploy/exampleos/deploy")).Length);
         Tools.Ostree("config", "--repo=" + Path.Combine(sr, "ostree/repo"), "set", "sysroot.bootloader", "none").Ok("config set");
         var err = Tools.Ours("admin", "undeploy", "--sysroot=" + sr, "7");
         Assert.Equal(1, err.ExitCode);
-        Assert.Equal("error: Out of range deployment index 7, expected < 2", err.Stderr.Trim());
+        Assert.Equal($"error: Out of range deployment index 7, expected < {OstreeSysroot.Open(sr).Deployments.Count}", err.Stderr.Trim());
     }
 
     /// <summary>The named steps of a deploy where the process is killed; see <see cref="FaultPoint"/>.</summary>

@@ -124,9 +124,11 @@ public static class SysrootImages
         if (origin.Get("origin", OriginKey) is { } imgText)
         {
             var image = OstreeImageReference.Parse(imgText);
-            if (request.DeployOnly || request.AllowDowngrade || request.PullOnly)
+            // An image has no timestamp check to skip (--allow-downgrade changes nothing); pulling and deploying
+            // are one step for it.
+            if (request.DeployOnly || request.PullOnly)
             {
-                throw new OstreeException($"--deploy-only, --pull-only and --allow-downgrade apply to refspec origins; {merge} follows the container image {image}");
+                throw new OstreeException($"--deploy-only and --pull-only apply to refspec origins; {merge} follows the container image {image}");
             }
 
             if (request.CheckOnly)
