@@ -17,6 +17,13 @@ internal static class CliSupport
         Recursive = true,
     };
 
+    /// <summary>ostree's <c>-v</c>/<c>--verbose</c>, on every verb: an error is printed with its whole stack.</summary>
+    public static readonly Option<bool> Verbose = new("--verbose", "-v")
+    {
+        Description = "Print debug information during command processing (the whole stack of an error)",
+        Recursive = true,
+    };
+
     public static readonly Option<string?> Progress = new("--progress")
     {
         Description = "Progress output: 'auto' (bars on a terminal), 'json' (JSON Lines on stderr) or 'none'",
@@ -79,13 +86,16 @@ internal static class CliSupport
     {
         Console.Out.Flush();
         Console.Error.WriteLine("error: " + MessageText.OneLine(e.Message));
-        if (Environment.GetEnvironmentVariable("OSTREE_SHARP_TRACE") == "1")
+        if (Environment.GetEnvironmentVariable("OSTREE_SHARP_TRACE") == "1" || VerboseRequested)
         {
             Console.Error.WriteLine(e);
         }
 
         return 1;
     }
+
+    /// <summary>Set when the command line has <c>-v</c>/<c>--verbose</c>.</summary>
+    public static bool VerboseRequested { get; set; }
 
     public static IProgress<TreeProgress>? MakeProgress(ParseResult pr, string task)
     {
@@ -349,6 +359,63 @@ internal static class CliSupport
         using var p = System.Diagnostics.Process.Start(psi)!;
         p.WaitForExit();
         return p.ExitCode;
+    }
+
+    /// <summary>
+    /// An option the verb does not have is refused in GLib's words ("Unknown option --x"), before System.CommandLine
+    /// could take it for the value of an argument that accepts several (<c>pull --subpath=/x REMOTE</c> read
+    /// "--subpath=/x" as the remote). Returns the unknown option, or null.
+    /// </summary>
+    public static string? UnknownOption(Command root, string[] args)
+    {
+        Command current = root;
+        int i = 0;
+        while (i < args.Length && current.Subcommands.FirstOrDefault(c => c.Name == args[i]) is { } sub)
+        {
+            current = sub;
+            i++;
+        }
+
+        var known = new Dictionary<string, Option>(StringComparer.Ordinal);
+        for (Command? c = current; c is not null; c = c.Parents.OfType<Command>().FirstOrDefault())
+        {
+            foreach (var o in c.Options.Where(o => c == current || o.Recursive))
+            {
+                known.TryAdd(o.Name, o);
+                foreach (var alias in o.Aliases)
+                {
+                    known.TryAdd(alias, o);
+                }
+            }
+        }
+
+        foreach (var help in new[] { "--help", "-h", "-?" })
+        {
+            known.TryAdd(help, null!);
+        }
+
+        for (int k = i; k < args.Length && args[k] != "--"; k++)
+        {
+            var a = args[k];
+            if (a.Length < 2 || a[0] != '-' || (a.Length > 1 && char.IsAsciiDigit(a[1])))
+            {
+                continue; // an argument, "-" or a negative number
+            }
+
+            int eq = a.IndexOf('=', StringComparison.Ordinal);
+            var name = eq > 0 ? a[..eq] : a;
+            if (!known.TryGetValue(name, out var o))
+            {
+                return name;
+            }
+
+            if (eq < 0 && o is not null && o.Arity.MinimumNumberOfValues > 0)
+            {
+                k++; // its value, which may start with '-'
+            }
+        }
+
+        return null;
     }
 
     /// <summary>

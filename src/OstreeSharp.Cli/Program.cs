@@ -17,6 +17,7 @@ if (args.TakeWhile(a => a != "--").Contains("--version"))
 var root = new RootCommand("ostree-sharp: ostree repositories, OS images as containers, in managed code");
 root.Options.Add(CliSupport.Repo);
 root.Options.Add(CliSupport.Progress);
+root.Options.Add(CliSupport.Verbose);
 foreach (var c in new[]
 {
     RepoCommands.Init(), CommitCommand.Create(), RepoCommands.Checkout(), RepoCommands.Log(), RepoCommands.Show(),
@@ -35,6 +36,13 @@ if (CliSupport.Extension(root, args) is { } extension)
 }
 
 args = CliSupport.LastSingleValueWins(root, CliSupport.HoistVerbs(root, args));
+if (CliSupport.UnknownOption(root, args) is { } unknown)
+{
+    Console.Error.WriteLine($"error: Unknown option {unknown}");
+    return 1;
+}
+
+CliSupport.VerboseRequested = args.TakeWhile(a => a != "--").Any(a => a is "-v" or "--verbose");
 
 // An unexpected exception is a bug, but still one line on stderr and exit 1: System.CommandLine's own handler
 // resets console colours, which needs a terminfo database and a home folder (absent in an initramfs or a

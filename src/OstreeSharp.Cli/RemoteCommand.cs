@@ -203,13 +203,19 @@ internal static class RemoteCommand
                 }
             }
 
-            if (pr.GetValue(noGpg))
+            // As ostree: --no-sign-verify turns off GPG verification too.
+            if (pr.GetValue(noGpg) || pr.GetValue(noSignVerify))
             {
                 options.Add(new("gpg-verify", "false"));
             }
 
             if (pr.GetValue(noSignVerify))
             {
+                if (sv.Length > 0)
+                {
+                    throw new ArgumentException("Cannot specify both --sign-verify and --no-sign-verify");
+                }
+
                 options.Add(new("sign-verify", "false"));
             }
 

@@ -173,12 +173,46 @@ public sealed partial class OstreeRepo
             }
         }
 
+        // As libostree: hex that names no ref may be the start of one commit's checksum.
+        if (remote is null && rev.Length is > 0 and < 64 && rev.All(char.IsAsciiHexDigitLower) && PartialCommit(rev) is { } partial)
+        {
+            return partial;
+        }
+
         if (allowMissing)
         {
             return null;
         }
 
         throw new ObjectNotFoundException($"Refspec '{rev}' not found");
+    }
+
+    // The one commit whose checksum starts with PREFIX; null when none, an error when several.
+    private Checksum? PartialCommit(string prefix)
+    {
+        var dirs = prefix.Length >= 2
+            ? [System.IO.Path.Combine(Path, "objects", prefix[..2])]
+            : Directory.Exists(System.IO.Path.Combine(Path, "objects")) ? Directory.GetDirectories(System.IO.Path.Combine(Path, "objects"), prefix + "?") : [];
+        var found = new List<Checksum>();
+        foreach (var dir in dirs.Where(Directory.Exists))
+        {
+            var rest = prefix.Length > 2 ? prefix[2..] : string.Empty;
+            foreach (var f in Directory.EnumerateFiles(dir, rest + "*.commit"))
+            {
+                var hex = System.IO.Path.GetFileName(dir) + System.IO.Path.GetFileNameWithoutExtension(f);
+                if (Checksum.TryParse(hex, out var c))
+                {
+                    found.Add(c);
+                }
+            }
+        }
+
+        return found.Count switch
+        {
+            0 => null,
+            1 => found[0],
+            _ => throw new OstreeException($"Refspec {prefix} is ambiguous"),
+        };
     }
 
     /// <summary>Points a ref at a commit (or deletes it with null), atomically, outside a transaction.</summary>
