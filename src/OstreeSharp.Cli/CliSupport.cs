@@ -406,6 +406,12 @@ internal static class CliSupport
             var name = eq > 0 ? a[..eq] : a;
             if (!known.TryGetValue(name, out var o))
             {
+                // Short flags bundled as GLib and System.CommandLine both read them: ls -RXC is -R -X -C.
+                if (a[1] != '-' && eq < 0 && a.Skip(1).All(ch => known.TryGetValue("-" + ch, out var f) && f is not null && f.Arity.MinimumNumberOfValues == 0))
+                {
+                    continue;
+                }
+
                 return name;
             }
 
