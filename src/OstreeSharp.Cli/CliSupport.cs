@@ -362,11 +362,10 @@ internal static class CliSupport
     }
 
     /// <summary>
-    /// An option the verb does not have is refused in GLib's words ("Unknown option --x"), before System.CommandLine
-    /// could take it for the value of an argument that accepts several (<c>pull --subpath=/x REMOTE</c> read
-    /// "--subpath=/x" as the remote). Returns the unknown option, or null.
+    /// The verb <paramref name="args"/> starts with (after <see cref="HoistVerbs"/>) and the options it takes, by every
+    /// name and alias: its own, then the recursive ones of the commands above it. Returns where its arguments start.
     /// </summary>
-    public static string? UnknownOption(Command root, string[] args)
+    private static (int ArgsStart, Dictionary<string, Option> Options) VerbOptions(Command root, string[] args)
     {
         Command current = root;
         int i = 0;
@@ -376,19 +375,30 @@ internal static class CliSupport
             i++;
         }
 
-        var known = new Dictionary<string, Option>(StringComparer.Ordinal);
+        var options = new Dictionary<string, Option>(StringComparer.Ordinal);
         for (Command? c = current; c is not null; c = c.Parents.OfType<Command>().FirstOrDefault())
         {
             foreach (var o in c.Options.Where(o => c == current || o.Recursive))
             {
-                known.TryAdd(o.Name, o);
+                options.TryAdd(o.Name, o);
                 foreach (var alias in o.Aliases)
                 {
-                    known.TryAdd(alias, o);
+                    options.TryAdd(alias, o);
                 }
             }
         }
 
+        return (i, options);
+    }
+
+    /// <summary>
+    /// An option the verb does not have is refused in GLib's words ("Unknown option --x"), before System.CommandLine
+    /// could take it for the value of an argument that accepts several (<c>pull --subpath=/x REMOTE</c> read
+    /// "--subpath=/x" as the remote). Returns the unknown option, or null.
+    /// </summary>
+    public static string? UnknownOption(Command root, string[] args)
+    {
+        var (i, known) = VerbOptions(root, args);
         foreach (var help in new[] { "--help", "-h", "-?" })
         {
             known.TryAdd(help, null!);
@@ -431,26 +441,9 @@ internal static class CliSupport
     /// </summary>
     public static string[] LastSingleValueWins(Command root, string[] args)
     {
-        Command current = root;
-        int i = 0;
-        while (i < args.Length && current.Subcommands.FirstOrDefault(c => c.Name == args[i]) is { } sub)
-        {
-            current = sub;
-            i++;
-        }
-
-        var single = new Dictionary<string, Option>(StringComparer.Ordinal);
-        for (Command? c = current; c is not null; c = c.Parents.OfType<Command>().FirstOrDefault())
-        {
-            foreach (var o in c.Options.Where(o => o.Arity.MaximumNumberOfValues == 1 && o.Arity.MinimumNumberOfValues == 1 && (c == current || o.Recursive)))
-            {
-                single.TryAdd(o.Name, o);
-                foreach (var alias in o.Aliases)
-                {
-                    single.TryAdd(alias, o);
-                }
-            }
-        }
+        var (i, options) = VerbOptions(root, args);
+        var single = options.Where(kv => kv.Value.Arity is { MinimumNumberOfValues: 1, MaximumNumberOfValues: 1 })
+            .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
 
         // Where each option last occurs, then every earlier occurrence (with its separate value) is dropped.
         var last = new Dictionary<Option, int>();
