@@ -171,9 +171,9 @@ public static class SysrootImages
                 return newer ? UpgradeOutcome.UpdateAvailable : UpgradeOutcome.NoUpdate;
             }
 
-            if (commit != merge.Commit && from is { } f && sysroot.Repo.LoadCommit(commit).Time < sysroot.Repo.LoadCommit(f).Time)
+            if (commit != merge.Commit && from is { } f)
             {
-                throw new OstreeException($"Upgrade target revision '{commit}' with timestamp '{sysroot.Repo.LoadCommit(commit).Time.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}' is chronologically older than current revision '{f}' with timestamp '{sysroot.Repo.LoadCommit(f).Time.UtcDateTime:yyyy-MM-dd'T'HH:mm:ss'Z'}'; use --allow-downgrade to permit");
+                RemotePull.EnsureNotOlder(commit, sysroot.Repo.LoadCommit(commit).Time, f, sysroot.Repo.LoadCommit(f).Time);
             }
         }
         else

@@ -217,6 +217,20 @@ public static partial class RemotePull
         };
     }
 
+    /// <summary>
+    /// libostree's timestamp check, in its words: <paramref name="target"/> may not be older than
+    /// <paramref name="current"/> (an upgrade never goes back in time without --allow-downgrade).
+    /// </summary>
+    public static void EnsureNotOlder(Checksum target, DateTimeOffset targetTime, Checksum current, DateTimeOffset currentTime)
+    {
+        if (targetTime < currentTime)
+        {
+            throw new OstreeException($"Upgrade target revision '{target}' with timestamp '{Iso8601(targetTime)}' is chronologically older than current revision '{current}' with timestamp '{Iso8601(currentTime)}'; use --allow-downgrade to permit");
+        }
+
+        static string Iso8601(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     private static async Task<List<(string? Name, Checksum Commit)>> ResolveTargetsAsync(RemoteFetcher fetcher, RemoteInfo info, byte[]? summary, IReadOnlyList<string> refs, PullOptions options, CancellationToken ct)
     {
         var fromSummary = summary is null ? null : Summary.ReadRefs(summary).ToDictionary(r => r.Ref, r => r.Commit, StringComparer.Ordinal);
@@ -675,14 +689,7 @@ public static partial class RemotePull
                 throw new ObjectCorruptedException($"{commit}.commit", $"checksum mismatch ({url})");
             }
 
-            var newer = ParseFetchedCommit(commit, bytes).Time;
-            var current = _repo.LoadCommit(fromRev).Time;
-            if (newer < current)
-            {
-                throw new OstreeException($"Upgrade target revision '{commit}' with timestamp '{Iso8601(newer)}' is chronologically older than current revision '{fromRev}' with timestamp '{Iso8601(current)}'; use --allow-downgrade to permit");
-            }
-
-            static string Iso8601(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+            EnsureNotOlder(commit, ParseFetchedCommit(commit, bytes).Time, fromRev, _repo.LoadCommit(fromRev).Time);
         }
 
         private Commit ParseFetchedCommit(Checksum c, byte[] bytes)

@@ -85,9 +85,10 @@ public static class PullLocal
                     throw new ObjectCorruptedException($"{cc}.commit", e.Message, e);
                 }
 
+                var detached = source.LoadDetachedMetadata(cc);
                 if (policy is not null)
                 {
-                    CommitVerifier.Verify(bytes, source.LoadDetachedMetadata(cc), policy);
+                    CommitVerifier.Verify(bytes, detached, policy);
                 }
 
                 if (options.CommitMetadataOnly)
@@ -99,9 +100,9 @@ public static class PullLocal
                         copied++;
                     }
 
-                    if (source.LoadDetachedMetadata(cc) is { } detachedOnly)
+                    if (detached is not null)
                     {
-                        tx.WriteCommitDetachedMetadata(cc, detachedOnly);
+                        tx.WriteCommitDetachedMetadata(cc, detached);
                     }
 
                     c = parsed.Parent;
@@ -150,9 +151,9 @@ public static class PullLocal
                     copied++;
                 }
 
-                if (source.LoadDetachedMetadata(cc) is { } meta)
+                if (detached is not null)
                 {
-                    tx.WriteCommitDetachedMetadata(cc, meta);
+                    tx.WriteCommitDetachedMetadata(cc, detached);
                 }
 
                 complete.Add(cc);
