@@ -117,6 +117,12 @@ public static partial class RemotePull
             throw new OstreeException($"Remote \"{remote}\" has no url");
         }
 
+        // As libostree: such a remote's content is fetched by something else.
+        if (info.Options.TryGetValue("custom-backend", out var backend))
+        {
+            throw new OstreeException($"Cannot fetch via libostree - remote '{remote}' uses custom backend '{backend}'");
+        }
+
         if (info.Options.TryGetValue("contenturl", out var contentUrl))
         {
             throw new OstreeException($"Remote \"{remote}\" has contenturl={contentUrl}, which ostree-sharp's pull does not implement (it fetches everything from url)");
