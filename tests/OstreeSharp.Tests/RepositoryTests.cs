@@ -77,6 +77,28 @@ public sealed class RepositoryTests : IDisposable
     }
 
     [Fact]
+    public void A_killed_ref_writes_temporary_file_is_not_taken_for_a_ref()
+    {
+        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
+        using (var tx = repo.BeginTransaction())
+        {
+            var meta = tx.WriteMetadata(ObjectType.DirMeta, new DirMeta(0, 0, UnixMode.Directory | 0x1ED, Xattrs.Empty).ToBytes());
+            var tree = tx.WriteMetadata(ObjectType.DirTree, new DirTree([], []).ToBytes());
+            var commit = tx.WriteMetadata(ObjectType.Commit, new Commit(GVariantValue.FromVarDict([]), null, "s", string.Empty, 0, tree, meta).ToBytes());
+            tx.SetRef("ostree/1/1/0", commit);
+            tx.Commit();
+        }
+
+        // What a kill -9 between writing and renaming leaves behind, and a sync tool's dotfile in a remote's folder.
+        File.WriteAllText(Path.Combine(repo.Path, "refs", "heads", "ostree", "1", "1", ".0.56d286c2104a.tmp"), string.Empty);
+        Directory.CreateDirectory(Path.Combine(repo.Path, "refs", "remotes", ".rsync"));
+        File.WriteAllText(Path.Combine(repo.Path, "refs", "remotes", ".rsync", "x"), "junk");
+
+        Assert.Equal(["ostree/1/1/0"], repo.ListRefs().Keys);
+        Assert.Empty(Fsck.Run(repo, delete: false).RefProblems);
+    }
+
+    [Fact]
     public void Aborted_transaction_leaves_no_object_and_no_ref()
     {
         var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);

@@ -54,7 +54,7 @@ public sealed partial class OstreeRepo
             var remotes = System.IO.Path.Combine(Path, "refs", "remotes");
             if (Directory.Exists(remotes))
             {
-                foreach (var r in Directory.EnumerateDirectories(remotes))
+                foreach (var r in Directory.EnumerateDirectories(remotes).Where(d => RefFragment().IsMatch(System.IO.Path.GetFileName(d))))
                 {
                     AddRefs(r, System.IO.Path.GetFileName(r) + ":", result);
                 }
@@ -66,7 +66,7 @@ public sealed partial class OstreeRepo
             var mirrors = System.IO.Path.Combine(Path, "refs", "mirrors");
             if (Directory.Exists(mirrors))
             {
-                foreach (var c in Directory.EnumerateDirectories(mirrors))
+                foreach (var c in Directory.EnumerateDirectories(mirrors).Where(d => RefFragment().IsMatch(System.IO.Path.GetFileName(d))))
                 {
                     AddRefs(c, "(" + System.IO.Path.GetFileName(c) + ")/", result);
                 }
@@ -86,15 +86,31 @@ public sealed partial class OstreeRepo
 
     private static void AddRefs(string dir, string? prefix, SortedDictionary<string, Checksum> into)
     {
+        foreach (var (file, name) in EnumerateRefFiles(dir))
+        {
+            into[(prefix ?? string.Empty) + name] = ReadRefFile(file);
+        }
+    }
+
+    /// <summary>
+    /// The ref files under a refs folder, each with its name relative to the folder. Entries whose names are not
+    /// ref fragments are skipped, as libostree skips them: the temporary file of a write that was killed, or a
+    /// dotfile a sync tool dropped.
+    /// </summary>
+    internal static IEnumerable<(string File, string Name)> EnumerateRefFiles(string dir)
+    {
         if (!Directory.Exists(dir))
         {
-            return;
+            yield break;
         }
 
         foreach (var f in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories))
         {
             var rel = System.IO.Path.GetRelativePath(dir, f).Replace(System.IO.Path.DirectorySeparatorChar, '/');
-            into[(prefix ?? string.Empty) + rel] = ReadRefFile(f);
+            if (rel.Split('/').All(RefFragment().IsMatch))
+            {
+                yield return (f, rel);
+            }
         }
     }
 

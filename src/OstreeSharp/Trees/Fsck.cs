@@ -106,16 +106,10 @@ public static class Fsck
         var found = new List<(string Path, string Problem)>();
         foreach (var top in new[] { "heads", "remotes", "mirrors" })
         {
-            var dir = Path.Combine(refs, top);
-            if (!Directory.Exists(dir))
-            {
-                continue;
-            }
-
-            foreach (var file in Directory.EnumerateFiles(dir, "*", SearchOption.AllDirectories))
+            foreach (var (file, name) in OstreeRepo.EnumerateRefFiles(Path.Combine(refs, top)))
             {
                 // Remote and mirror refs are named without their remote (or collection) folder, as ostree names them.
-                var parts = Path.GetRelativePath(dir, file).Split(Path.DirectorySeparatorChar);
+                var parts = name.Split('/');
                 var rel = string.Join('/', top == "heads" ? parts : parts[1..]);
 
                 string text;
