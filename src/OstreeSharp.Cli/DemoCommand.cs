@@ -98,7 +98,7 @@ internal static class DemoCommand
         try
         {
             var url = $"{server.Address}repo/";
-            var mirror = OstreeRepo.Create(Path.Combine(dir, "http-repo"), RepoMode.Archive);
+            var mirror = OstreeRepo.Create(Path.Combine(dir, "http-repo"), RepoMode.BareUser);
             mirror.AddRemote("build", url, [], [new("gpg-verify", "false"), new("sign-verify", "ed25519"), new("verification-ed25519-key", key.PublicKey.Base64)]);
             var pulled = Pull.RemotePull.RunAsync(mirror, "build", ["demo/x86_64/stable"]).GetAwaiter().GetResult();
             if (pulled.Refs.Single().Commit != commit)

@@ -25,7 +25,10 @@ internal static class PullCommand
         var lowSpeedTime = new Option<uint>("--low-speed-time-seconds") { Description = "The time in seconds over which a request's speed is averaged for --low-speed-limit-bytes (default: 30)", DefaultValueFactory = _ => 30 };
         var noRetry = new Option<bool>("--disable-retry-on-network-errors") { Description = "Do not retry when network issues happen, instead fail at once" };
         var disableFsync = new Option<bool>("--disable-fsync") { Description = "Do not invoke fsync()" };
-        var untrusted = new Option<bool>("--untrusted") { Description = "Verify checksums of local sources (always done here)" };
+        var perObjectFsync = new Option<bool>("--per-object-fsync") { Description = "Flush each object to disk on its own instead of with one syncfs at the end" };
+        var bareUserOnly = new Option<bool>("--bareuseronly-files") { Description = "Reject regular files with mode outside of 0775 (world writable, suid, etc.)" };
+        var untrusted = new Option<bool>("--untrusted") { Description = "Verify checksums of local sources (always for non-local repos)" };
+        var httpTrusted = new Option<bool>("--http-trusted") { Description = "Do not verify checksums of HTTP sources (mostly useful when mirroring)" };
         var url = new Option<string?>("--url") { Description = "Pull objects from this URL instead of the one from the remote config" };
         var headers = new Option<string[]>("--http-header") { Description = "Add NAME=VALUE as HTTP header to all requests" };
         var userAgent = new Option<string?>("--append-user-agent") { Description = "Append string to user agent" };
@@ -33,7 +36,7 @@ internal static class PullCommand
         var tsCheckFrom = new Option<string?>("--timestamp-check-from-rev") { Description = "Require fetched commits to have newer timestamps than given rev" };
         cmd.Arguments.Add(remote);
         cmd.Arguments.Add(refs);
-        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, noDeltas, needDeltas, json, lowSpeedLimit, lowSpeedTime, noRetry, disableFsync, untrusted, url, headers, userAgent, tsCheck, tsCheckFrom })
+        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, noDeltas, needDeltas, json, lowSpeedLimit, lowSpeedTime, noRetry, disableFsync, perObjectFsync, bareUserOnly, untrusted, httpTrusted, url, headers, userAgent, tsCheck, tsCheckFrom })
         {
             cmd.Options.Add(o);
         }
@@ -44,6 +47,11 @@ internal static class PullCommand
             if (pr.GetValue(disableFsync))
             {
                 repo.Fsync = false;
+            }
+
+            if (pr.GetValue(perObjectFsync))
+            {
+                repo.PerObjectFsync = true;
             }
 
             var options = new PullOptions
@@ -63,6 +71,9 @@ internal static class PullCommand
                 Progress = CliSupport.MakeProgress(pr, "pull"),
                 DisableStaticDeltas = pr.GetValue(noDeltas),
                 RequireStaticDeltas = pr.GetValue(needDeltas),
+                BareUserOnlyFiles = pr.GetValue(bareUserOnly),
+                HttpTrusted = pr.GetValue(httpTrusted),
+                Untrusted = pr.GetValue(untrusted),
                 Warnings = new StderrWarnings(),
             };
             if (options.DisableStaticDeltas && options.RequireStaticDeltas)

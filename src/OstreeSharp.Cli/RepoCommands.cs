@@ -629,7 +629,9 @@ internal static class RepoCommands
         var delete = new Option<bool>("--delete") { Description = "Remove corrupted objects" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Only print error messages" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
+        var all = new Option<bool>("--all", "-a") { Description = "Don't stop on the first error (every problem is always reported here)" };
         cmd.Options.Add(delete);
+        cmd.Options.Add(all);
         cmd.Options.Add(quiet);
         cmd.Options.Add(json);
         CliSupport.SetRun(cmd, pr =>
@@ -653,9 +655,23 @@ internal static class RepoCommands
             }
             else
             {
-                foreach (var p in result.Problems)
+                // In libostree's words and streams: a corrupt object is an error line ("In commits C: ID.TYPE: ..."),
+                // printed without the "error: " prefix under --delete and --all, as a missing object always is;
+                // each commit that lost part of its tree is marked partial.
+                bool plain = pr.GetValue(delete) || pr.GetValue(all);
+                foreach (var p in result.Problems.Where(p => p.Kind != "Missing"))
                 {
-                    Console.Error.WriteLine("error: " + p);
+                    Console.Error.WriteLine((plain ? string.Empty : "error: ") + p);
+                }
+
+                foreach (var p in result.Problems.Where(p => p.Kind == "Missing"))
+                {
+                    Console.Error.WriteLine(p);
+                }
+
+                foreach (var c in result.MarkedPartial)
+                {
+                    Console.Error.WriteLine($"Marking commit as partial: {c}");
                 }
 
                 foreach (var p in result.RefProblems)
@@ -666,14 +682,14 @@ internal static class RepoCommands
                 if (talk)
                 {
                     Console.WriteLine($"Verifying content integrity of {result.Commits} commit objects...");
-                    if (result.Problems.Count + result.RefProblems.Count == 0)
-                    {
-                        Console.WriteLine($"object fsck of {result.Commits} commits completed successfully - no errors found.");
-                    }
-
                     if (result.Deleted > 0)
                     {
                         Console.WriteLine($"Deleted {result.Deleted} corrupted objects");
+                    }
+
+                    if (result.PartialCommits > 0)
+                    {
+                        Console.WriteLine($"{result.PartialCommits} partial commits not verified");
                     }
                 }
             }
@@ -682,10 +698,26 @@ internal static class RepoCommands
             {
                 if (!pr.GetValue(json))
                 {
-                    Console.Error.WriteLine($"error: fsck found {result.Problems.Count + result.RefProblems.Count} problem(s)");
+                    Console.Error.WriteLine("error: Repository corruption encountered");
                 }
 
                 return 1;
+            }
+
+            if (result.FsckPartialCommits > 0)
+            {
+                if (!pr.GetValue(json))
+                {
+                    // libostree counts every partial commit here, not only those fsck marked.
+                    Console.Error.WriteLine($"error: {result.PartialCommits} partial commits from fsck-detected corruption");
+                }
+
+                return 1;
+            }
+
+            if (talk)
+            {
+                Console.WriteLine($"object fsck of {result.Commits} commits completed successfully - no errors found.");
             }
 
             return 0;
@@ -797,13 +829,14 @@ internal static class RepoCommands
         var depth = new Option<int>("--depth") { Description = "Traverse DEPTH parents (-1=infinite) (default: 0)" };
         var metadataOnly = new Option<bool>("--commit-metadata-only") { Description = "Fetch only the commit metadata" };
         var disableFsync = new Option<bool>("--disable-fsync") { Description = "Do not invoke fsync()" };
-        var untrusted = new Option<bool>("--untrusted") { Description = "Verify checksums of local sources (always done here)" };
+        var perObjectFsync = new Option<bool>("--per-object-fsync") { Description = "Flush each object to disk on its own instead of with one syncfs at the end" };
+        var untrusted = new Option<bool>("--untrusted") { Description = "Verify checksums of local sources (always for non-local repos)" };
         var bareUserOnly = new Option<bool>("--bareuseronly-files") { Description = "Reject regular files with mode outside of 0775 (world writable, suid, etc.)" };
         var gpgVerify = new Option<bool>("--gpg-verify") { Description = "GPG verify commits (must specify --remote)" };
         var gpgVerifySummary = new Option<bool>("--gpg-verify-summary") { Description = "GPG verify summary (must specify --remote)" };
         var src = new Argument<string>("SRC_REPO");
         var refs = new Argument<string[]>("REF") { Arity = ArgumentArity.ZeroOrMore };
-        foreach (var o in new Option[] { remote, depth, metadataOnly, disableFsync, untrusted, bareUserOnly, gpgVerify, gpgVerifySummary })
+        foreach (var o in new Option[] { remote, depth, metadataOnly, disableFsync, perObjectFsync, untrusted, bareUserOnly, gpgVerify, gpgVerifySummary })
         {
             cmd.Options.Add(o);
         }
@@ -818,12 +851,18 @@ internal static class RepoCommands
                 repo.Fsync = false;
             }
 
+            if (pr.GetValue(perObjectFsync))
+            {
+                repo.PerObjectFsync = true;
+            }
+
             var source = OstreeRepo.Open(pr.GetValue(src)!);
             var options = new PullLocalOptions
             {
                 Depth = pr.GetValue(depth),
                 CommitMetadataOnly = pr.GetValue(metadataOnly),
                 BareUserOnlyFiles = pr.GetValue(bareUserOnly),
+                Trusted = !pr.GetValue(untrusted),
                 GpgVerify = pr.GetValue(gpgVerify),
                 GpgVerifySummary = pr.GetValue(gpgVerifySummary),
             };

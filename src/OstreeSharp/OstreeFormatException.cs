@@ -24,16 +24,21 @@ public sealed class ObjectCorruptedException : OstreeException
         : base($"Corrupted object {objectName}: {message}", inner ?? new InvalidDataException(message))
     {
         ObjectName = objectName;
+        Detail = message;
     }
 
     private ObjectCorruptedException(string objectName, string fullMessage, bool _)
         : base(fullMessage, new InvalidDataException(fullMessage))
     {
         ObjectName = objectName;
+        Detail = fullMessage;
     }
 
     /// <summary>The object, as <c>CHECKSUM.TYPE</c>.</summary>
     public string ObjectName { get; }
+
+    /// <summary>What is wrong with the object, without the object's name in front.</summary>
+    public string Detail { get; }
 
     /// <summary>
     /// An object whose bytes hash to <paramref name="actual"/>, in ostree's words (scripts grep them):

@@ -117,7 +117,7 @@ public class HostileInputTests
 
         var fsck = Tools.Ours("fsck", "--repo=" + repo);
         Assert.Equal(1, fsck.ExitCode);
-        Assert.Contains($"Corrupted object {deep}.commit: GVariant value is nested more than 128 levels deep", fsck.Stderr);
+        Assert.Contains($"{deep}.commit: GVariant value is nested more than 128 levels deep", fsck.Stderr);
 
         Assert.False(Directory.Exists(t["co"]));
         Tools.Ours("init", "--repo=" + t["copy"], "--mode=archive").Ok("init");
@@ -243,7 +243,7 @@ public class HostileInputTests
             var clock = System.Diagnostics.Stopwatch.StartNew();
             var r = Tools.Ours("pull", "--repo=" + t["dest"], "--low-speed-time-seconds=1", "--network-retries=1", "origin", "x");
             AssertOneLineFailure(r, "pull from a silent server");
-            Assert.Contains(url + "/summary", r.Stderr);
+            Assert.Contains(url + "/config", r.Stderr); // the first request
             Assert.Contains("less than 1000 bytes/s for 1 s", r.Stderr);
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
             lock (held)

@@ -38,13 +38,23 @@ public class RobustnessTests
 
         var r = Tools.Ours("fsck", "--repo=" + repo);
         Assert.NotEqual(0, r.ExitCode);
-        Assert.True(r.Stderr.Contains($"Corrupted object {readme}.file (path /", StringComparison.Ordinal), r.Stderr);
-        Assert.True(r.Stderr.Contains($"Corrupted object {binTree}.dirtree (path /bin", StringComparison.Ordinal), r.Stderr);
-        Assert.True(r.Stderr.Contains($"Missing object {tool}.file (path /usr/share/big.txt", StringComparison.Ordinal), r.Stderr);
+        // libostree's words ("In commits C: ID.TYPE: ...", "Object missing in commits C: ID.TYPE"), then the path.
+        Assert.Matches($"(?m)^error: In commits [0-9a-f]{{64}}: {readme}\\.file: .* \\(path /README\\)$", r.Stderr);
+        Assert.Matches($"(?m)^error: In commits [0-9a-f]{{64}}: {binTree}\\.dirtree: .* \\(path /bin\\)$", r.Stderr);
+        Assert.Matches($"(?m)^Object missing in commits [0-9a-f]{{64}}: {tool}\\.file \\(path /usr/share/big.txt\\)$", r.Stderr);
+        Assert.Matches("(?m)^Marking commit as partial: [0-9a-f]{64}$", r.Stderr); // for the missing object
+        Assert.EndsWith("error: Repository corruption encountered", r.Stderr.Trim(), StringComparison.Ordinal);
 
         var del = Tools.Ours("fsck", "--repo=" + repo, "--delete");
         Assert.NotEqual(0, del.ExitCode);
         Assert.False(File.Exists(ObjectPath(repo, readme, "file")));
+
+        // The commit stays partial, and fsck in error, until a pull brings its tree back; the real ostree agrees.
+        var after = Tools.Ours("fsck", "--repo=" + repo);
+        Assert.Equal(1, after.ExitCode);
+        Assert.Equal("error: 1 partial commits from fsck-detected corruption", after.Stderr.Trim());
+        Assert.Contains("1 partial commits not verified", after.Out, StringComparison.Ordinal);
+        Assert.Equal("error: 1 partial commits from fsck-detected corruption", Tools.Ostree("fsck", "--repo=" + repo).Stderr.Trim());
     }
 
     [Fact]

@@ -145,10 +145,10 @@ public sealed class StaticDeltaTests : IDisposable
         Tools.Peer(peer, "static-delta", "generate", "--repo=" + theirs, "--empty", "os").Ok("ostree generate --empty");
         Tools.Peer(peer, "summary", "--repo=" + theirs, "-u").Ok("ostree summary -u");
         var url2 = _servers.Static(theirs);
-        foreach (var (mode, from) in new[] { ("bare-user", t1), ("archive", (string?)null) })
+        foreach (var (name, from) in new[] { ("update", t1), ("from-scratch", (string?)null) })
         {
-            var mine = _tmp["our-client-" + mode];
-            Tools.Ours("init", "--repo=" + mine, "--mode=" + mode).Ok("init");
+            var mine = _tmp["our-client-" + name];
+            Tools.Ours("init", "--repo=" + mine, "--mode=bare-user").Ok("init");
             Tools.Ours("remote", "add", "--repo=" + mine, "--no-gpg-verify", "origin", url2).Ok("remote add");
             if (from is not null)
             {
@@ -161,6 +161,16 @@ public sealed class StaticDeltaTests : IDisposable
             Fsck(peer, mine);
             Assert.Equal(t2, Tools.Ours("rev-parse", "--repo=" + mine, "origin:os").Ok("rev-parse").Trim());
         }
+
+        // As libostree, an archive repository never applies static deltas: requiring them is refused in its words.
+        var archive = _tmp["our-client-archive"];
+        Tools.Ours("init", "--repo=" + archive, "--mode=archive").Ok("init");
+        Tools.Ours("remote", "add", "--repo=" + archive, "--no-gpg-verify", "origin", url2).Ok("remote add");
+        var refused = Tools.Ours("pull", "--repo=" + archive, "--require-static-deltas", "origin", "os");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Equal("error: Can't use static deltas in an archive repo", refused.Stderr.Trim());
+        var plain = JsonDocument.Parse(Tools.Ours("pull", "--repo=" + archive, "--json", "origin", "os").Ok("archive pull")).RootElement;
+        Assert.Empty(plain.GetProperty("deltasUsed").EnumerateArray());
     }
 
     [Fact]

@@ -154,6 +154,13 @@ public static class StaticDeltas
     {
         ArgumentNullException.ThrowIfNull(repo);
         ArgumentNullException.ThrowIfNull(index);
+
+        // As libostree, the config says so: a pull that names its commits then needs no summary to find deltas.
+        if (!repo.Config.GetBoolean("core", "indexed-deltas", false))
+        {
+            repo.Config.Set("core", "indexed-deltas", "true");
+            repo.SaveConfig();
+        }
         if (only is { } to)
         {
             var entries = index.Where(e => e.Name.To == to).ToList();

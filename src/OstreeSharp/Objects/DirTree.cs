@@ -53,16 +53,18 @@ public sealed class DirTree
         return new DirTree(files, dirs, true);
     }
 
-    /// <summary>Validates a single path component as ostree does.</summary>
-    public static string ValidName(string name)
+    /// <summary>
+    /// Validates a single path component as ostree does, refusing it in libostree's words. An empty name, which
+    /// ostree's check lets through though no folder can hold it, is refused too.
+    /// </summary>
+    public static string ValidName(string name) => name switch
     {
-        if (name.Length == 0 || name == "." || name == ".." || name.Contains('/', StringComparison.Ordinal))
-        {
-            throw new OstreeFormatException($"invalid file name '{name}' in dirtree");
-        }
-
-        return name;
-    }
+        "" => throw new OstreeFormatException("Invalid empty filename"),
+        "." => throw new OstreeFormatException("Invalid self-referential filename '.'"),
+        ".." => throw new OstreeFormatException("Invalid path uplink filename '..'"),
+        _ when name.Contains('/', StringComparison.Ordinal) => throw new OstreeFormatException($"Invalid / in filename {name}"),
+        _ => name,
+    };
 
     private static void CheckSorted(IEnumerable<string> names)
     {

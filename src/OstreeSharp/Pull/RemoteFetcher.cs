@@ -79,9 +79,13 @@ public sealed class RemoteFetcher : IDisposable
         }
         else
         {
-            throw new OstreeException($"Unsupported remote URL {baseUrl}: only file://, http:// and https:// are");
+            // libostree's words; only file://, http:// and https:// are fetched.
+            throw new OstreeException($"Invalid URI scheme in {baseUrl}");
         }
     }
+
+    /// <summary>Whether the remote is a folder on this machine (a <c>file://</c> URL).</summary>
+    public bool IsLocal => _isFile;
 
     /// <summary>
     /// Adds <paramref name="headers"/> to every HTTP request and <paramref name="userAgent"/> (products such as

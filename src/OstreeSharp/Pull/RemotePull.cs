@@ -49,6 +49,21 @@ public sealed record PullOptions
     public bool RequireStaticDeltas { get; init; }
 
     /// <summary>
+    /// <c>--http-trusted</c>: a mirror into an archive repository keeps content objects fetched over HTTP as they
+    /// come, without hashing them, as libostree does. Pulls into other modes always check them.
+    /// </summary>
+    public bool HttpTrusted { get; init; }
+
+    /// <summary>
+    /// <c>--untrusted</c>: also check the content objects of a <c>file://</c> remote pulled into an archive
+    /// repository, which libostree (and so this pull) otherwise trusts as a local repository.
+    /// </summary>
+    public bool Untrusted { get; init; }
+
+    /// <summary>Refuse a regular file with permission bits outside 0775 (setuid, setgid, sticky, world-writable), as <c>--bareuseronly-files</c>.</summary>
+    public bool BareUserOnlyFiles { get; init; }
+
+    /// <summary>
     /// libostree's <c>timestamp-check-from-rev</c>: every commit pulled must be no older than this local commit,
     /// checked on the commit object before anything else of it is fetched (an upgrade never goes backwards).
     /// </summary>
@@ -123,6 +138,12 @@ public static partial class RemotePull
             throw new OstreeException($"Cannot fetch via libostree - remote '{remote}' uses custom backend '{backend}'");
         }
 
+        // As libostree: a delta's content comes uncompressed, so an archive repository never applies deltas.
+        if (repo.Mode == RepoMode.Archive && options.RequireStaticDeltas)
+        {
+            throw new OstreeException("Can't use static deltas in an archive repo");
+        }
+
         if (info.Options.TryGetValue("contenturl", out var contentUrl))
         {
             throw new OstreeException($"Remote \"{remote}\" has contenturl={contentUrl}, which ostree-sharp's pull does not implement (it fetches everything from url)");
@@ -131,27 +152,37 @@ public static partial class RemotePull
         using var fetcher = new RemoteFetcher(options.Url ?? info.Url, options.MaxConcurrentRequests, options.NetworkRetries, options.LowSpeedLimitBytes, options.LowSpeedTimeSeconds);
         fetcher.AddHeaders(options.HttpHeaders, options.AppendUserAgent);
 
-        // Summary first (it may be signed), then the config: only archive repositories can be pulled.
-        var sigBytes = await fetcher.GetBytesAsync("summary.sig", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
-        var summary = await fetcher.GetBytesAsync("summary", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
-        if (summary is not null)
-        {
-            // The signatures are checked on the raw bytes; then the summary is parsed once, so that a malformed one
-            // is named by its URL (every later read of it parses the same bytes).
-            ParseRemote(fetcher.UrlOf("summary.sig"), () => RemoteSummary.Verify(repo, remote, summary, sigBytes));
-            ParseRemote(fetcher.UrlOf("summary"), () => GVariantValue.Parse(Summary.Type, summary));
-        }
-        else if (RemoteSummary.IsTrue(info.Options.GetValueOrDefault("gpg-verify-summary")) || RemoteSummary.IsTrue(info.Options.GetValueOrDefault("sign-verify-summary")))
-        {
-            throw new SignatureException($"Remote \"{remote}\" requires a signed summary, but {fetcher.UrlOf("summary")} does not exist", SignatureFailure.NoSignature);
-        }
-
+        // The config first: only archive repositories can be pulled.
         var configBytes = await fetcher.GetBytesAsync("config", MaxMetadataSize, cancellationToken).ConfigureAwait(false)
             ?? throw new RemoteFetchException(fetcher.UrlOf("config"), "not found: is this the URL of an ostree repository?");
-        var remoteMode = KeyFile.Parse(System.Text.Encoding.UTF8.GetString(configBytes), fetcher.UrlOf("config")).Get("core", "mode") ?? "bare";
+        var remoteConfig = KeyFile.Parse(System.Text.Encoding.UTF8.GetString(configBytes), fetcher.UrlOf("config"));
+        var remoteMode = remoteConfig.Get("core", "mode") ?? "bare";
         if (!remoteMode.StartsWith("archive", StringComparison.Ordinal))
         {
             throw new OstreeException($"Can't pull from archives with mode \"{remoteMode}\" ({info.Url})");
+        }
+
+        // As libostree, the summary (which may be large) is fetched only when needed: to mirror every ref, to resolve
+        // a ref to its commit, or to find deltas on a server whose config does not say they are indexed.
+        bool deltasWanted = !options.DisableStaticDeltas && !options.CommitMetadataOnly && repo.Mode != RepoMode.Archive;
+        bool indexedDeltas = remoteConfig.GetBoolean("core", "indexed-deltas", false);
+        bool needSummary = refs.Count == 0 || refs.Any(r => !HasCommit(r)) || (deltasWanted && !indexedDeltas);
+        byte[]? summary = null, sigBytes = null;
+        if (needSummary)
+        {
+            // The signatures are checked on the raw bytes; then the summary is parsed once, so that a malformed one
+            // is named by its URL (every later read of it parses the same bytes).
+            sigBytes = await fetcher.GetBytesAsync("summary.sig", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
+            summary = await fetcher.GetBytesAsync("summary", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
+            if (summary is not null)
+            {
+                ParseRemote(fetcher.UrlOf("summary.sig"), () => RemoteSummary.Verify(repo, remote, summary, sigBytes));
+                ParseRemote(fetcher.UrlOf("summary"), () => GVariantValue.Parse(Summary.Type, summary));
+            }
+            else if (RemoteSummary.IsTrue(info.Options.GetValueOrDefault("gpg-verify-summary")) || RemoteSummary.IsTrue(info.Options.GetValueOrDefault("sign-verify-summary")))
+            {
+                throw new SignatureException($"Remote \"{remote}\" requires a signed summary, but {fetcher.UrlOf("summary")} does not exist", SignatureFailure.NoSignature);
+            }
         }
 
         var targets = await ResolveTargetsAsync(fetcher, info, summary, refs, options, cancellationToken).ConfigureAwait(false);
@@ -170,7 +201,7 @@ public static partial class RemotePull
                 }
             }
 
-            var deltas = options.DisableStaticDeltas || options.CommitMetadataOnly ? null : new DeltaSource(fetcher, summary, cancellationToken);
+            var deltas = deltasWanted ? new DeltaSource(fetcher, summary, indexedDeltas, cancellationToken) : null;
             foreach (var (name, commit) in targets)
             {
                 if (deltas is not null)
@@ -237,6 +268,9 @@ public static partial class RemotePull
         static string Iso8601(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>Whether a requested ref names its commit itself (a checksum, or REF@COMMIT), needing no summary.</summary>
+    private static bool HasCommit(string requested) => CommitId().IsMatch(requested) || requested.Contains('@', StringComparison.Ordinal);
+
     private static async Task<List<(string? Name, Checksum Commit)>> ResolveTargetsAsync(RemoteFetcher fetcher, RemoteInfo info, byte[]? summary, IReadOnlyList<string> refs, PullOptions options, CancellationToken ct)
     {
         var fromSummary = summary is null ? null : Summary.ReadRefs(summary).ToDictionary(r => r.Ref, r => r.Commit, StringComparer.Ordinal);
@@ -302,13 +336,13 @@ public static partial class RemotePull
     /// Where a pull finds deltas: the summary's <c>ostree.static-deltas</c>, or <c>delta-indexes/</c> when the summary
     /// says its deltas are indexed; without a summary, the superblock is asked for directly.
     /// </summary>
-    internal sealed class DeltaSource(RemoteFetcher fetcher, byte[]? summary, CancellationToken ct)
+    internal sealed class DeltaSource(RemoteFetcher fetcher, byte[]? summary, bool indexedByConfig, CancellationToken ct)
     {
         private readonly GVariantValue? _summaryMeta = summary is null ? null : GVariantValue.Parse(Summary.Type, summary)[1];
 
         private Dictionary<string, byte[]>? SummaryIndex => _summaryMeta is null ? null : ReadIndex(_summaryMeta.Lookup("ostree.static-deltas"));
 
-        private bool Indexed => _summaryMeta?.Lookup("ostree.summary.indexed-deltas") is { Type.Kind: 'b' } b && b.GetBoolean();
+        private bool Indexed => indexedByConfig || (_summaryMeta?.Lookup("ostree.summary.indexed-deltas") is { Type.Kind: 'b' } b && b.GetBoolean());
 
         private static Dictionary<string, byte[]> ReadIndex(GVariantValue? v)
         {
@@ -377,6 +411,9 @@ public static partial class RemotePull
         private int _metadata, _content, _needed;
         private long _lastReport;
 
+        // Content kept as fetched, unhashed: see PullOptions.HttpTrusted and PullOptions.Untrusted.
+        private readonly bool _trustedContent;
+
         public PullRun(OstreeRepo repo, RemoteFetcher fetcher, PullOptions options, CancellationToken ct)
         {
             _repo = repo;
@@ -384,6 +421,9 @@ public static partial class RemotePull
             _options = options;
             _cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             Tx = repo.BeginTransaction();
+            Tx.BareUserOnlyFiles = options.BareUserOnlyFiles;
+            _trustedContent = repo.Mode == RepoMode.Archive && !options.BareUserOnlyFiles
+                && (fetcher.IsLocal ? !options.Untrusted : options.HttpTrusted && options.Mirror);
         }
 
         public RepoTransaction Tx { get; }
@@ -812,7 +852,7 @@ public static partial class RemotePull
                     var buffer = new MemoryStream((int)length);
                     await body.CopyToAsync(buffer, ct).ConfigureAwait(false);
                     buffer.Position = 0;
-                    Tx.WriteArchiveContent(c, buffer, absent: true);
+                    Tx.WriteArchiveContent(c, buffer, absent: true, _trustedContent);
                     return true;
                 }
 
@@ -822,7 +862,7 @@ public static partial class RemotePull
                     await using var fs = new FileStream(spool, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
                     await body.CopyToAsync(fs, ct).ConfigureAwait(false);
                     fs.Position = 0;
-                    Tx.WriteArchiveContent(c, fs, absent: true);
+                    Tx.WriteArchiveContent(c, fs, absent: true, _trustedContent);
                     return true;
                 }
                 finally

@@ -45,6 +45,18 @@ public sealed partial class OstreeRepo
 
     private bool? _fsync;
 
+    /// <summary>
+    /// Whether each object is flushed to disk on its own instead of by one syncfs of the repository's filesystem
+    /// (<c>core.per-object-fsync</c>, default false; pull's <c>--per-object-fsync</c> sets it for one run).
+    /// </summary>
+    public bool PerObjectFsync
+    {
+        get => _perObjectFsync ?? Config.GetBoolean("core", "per-object-fsync", false);
+        set => _perObjectFsync = value;
+    }
+
+    private bool? _perObjectFsync;
+
     /// <summary>The collection id, if configured.</summary>
     public string? CollectionId => Config.Get("core", "collection-id");
 
@@ -166,7 +178,13 @@ public sealed partial class OstreeRepo
     public bool HasObject(Checksum checksum, ObjectType type) => Native.TryLStat(ObjectPath(checksum, type), out _);
 
     /// <summary>Reads a metadata object's bytes, verifying the checksum of content-addressed types.</summary>
-    public byte[] ReadMetadataBytes(ObjectType type, Checksum checksum)
+    public byte[] ReadMetadataBytes(ObjectType type, Checksum checksum) => ReadMetadataBytes(type, checksum, verify: true);
+
+    /// <summary>
+    /// Reads a metadata object's bytes; <paramref name="verify"/> false skips the hash, as libostree reads its own
+    /// objects (for the summary, whose clients check every commit they fetch).
+    /// </summary>
+    public byte[] ReadMetadataBytes(ObjectType type, Checksum checksum, bool verify)
     {
         var path = ObjectPath(checksum, type);
         byte[] bytes;
@@ -183,7 +201,7 @@ public sealed partial class OstreeRepo
             throw new ObjectNotFoundException($"No such metadata object {checksum}.{type.ToName()}");
         }
 
-        if (type is ObjectType.Commit or ObjectType.DirTree or ObjectType.DirMeta)
+        if (verify && type is ObjectType.Commit or ObjectType.DirTree or ObjectType.DirMeta)
         {
             var actual = Checksum.Compute(bytes);
             if (actual != checksum)
@@ -368,6 +386,42 @@ public sealed partial class OstreeRepo
 
     private int LockTimeoutSeconds => int.TryParse(Config.Get("core", "lock-timeout-secs"), out var s) ? s : 30;
 
-    /// <summary>Marks a commit as partial (its tree may be incomplete).</summary>
-    public bool IsCommitPartial(Checksum commit) => File.Exists(System.IO.Path.Combine(Path, "state", commit.ToHex() + ".commitpartial"));
+    /// <summary>Whether a commit is marked partial (its tree may be incomplete): <c>state/COMMIT.commitpartial</c>.</summary>
+    public bool IsCommitPartial(Checksum commit) => File.Exists(CommitPartialPath(commit));
+
+    /// <summary>Whether fsck marked the commit partial (its marker file holds <c>f</c>, as libostree writes it).</summary>
+    public bool IsCommitFsckPartial(Checksum commit)
+    {
+        try
+        {
+            using var fs = new FileStream(CommitPartialPath(commit), FileMode.Open, FileAccess.Read);
+            return fs.ReadByte() == 'f';
+        }
+        catch (FileNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Marks a commit partial; <paramref name="byFsck"/> records that fsck found part of its tree missing or
+    /// corrupt, so that later fsck runs fail until a pull completes it. An existing marker is kept as it is.
+    /// </summary>
+    public void MarkCommitPartial(Checksum commit, bool byFsck)
+    {
+        Directory.CreateDirectory(System.IO.Path.Combine(Path, "state"));
+        try
+        {
+            using var fs = new FileStream(CommitPartialPath(commit), FileMode.CreateNew, FileAccess.Write);
+            if (byFsck)
+            {
+                fs.WriteByte((byte)'f');
+            }
+        }
+        catch (IOException) when (File.Exists(CommitPartialPath(commit)))
+        {
+        }
+    }
+
+    private string CommitPartialPath(Checksum commit) => System.IO.Path.Combine(Path, "state", commit.ToHex() + ".commitpartial");
 }

@@ -219,11 +219,17 @@ public sealed class RepoTransaction : IDisposable
     /// id and that the object parses: entry names, their order and the normal form, as the readers will check them.
     /// </summary>
     /// <exception cref="ObjectCorruptedException">The id does not match or the object does not parse.</exception>
-    public void WriteMetadataTrusted(ObjectType type, Checksum expected, byte[] bytes)
+    public void WriteMetadataTrusted(ObjectType type, Checksum expected, byte[] bytes) => WriteMetadataTrusted(type, expected, bytes, verifyChecksum: true);
+
+    /// <summary>
+    /// As <see cref="WriteMetadataTrusted(ObjectType, Checksum, byte[])"/>; <paramref name="verifyChecksum"/> false
+    /// takes the id from a trusted local source without hashing the bytes, as libostree's pull-local does.
+    /// </summary>
+    public void WriteMetadataTrusted(ObjectType type, Checksum expected, byte[] bytes, bool verifyChecksum)
     {
         if (type is ObjectType.Commit or ObjectType.DirTree or ObjectType.DirMeta)
         {
-            var actual = Checksum.Compute(bytes);
+            var actual = verifyChecksum ? Checksum.Compute(bytes) : expected;
             if (actual != expected)
             {
                 throw ObjectCorruptedException.ChecksumMismatch(expected.ToHex(), type.ToName(), actual.ToHex());
@@ -329,6 +335,17 @@ public sealed class RepoTransaction : IDisposable
         return WriteContentCore(header, size, expected, buf => data.Read(buf));
     }
 
+    /// <summary>
+    /// Writes a content object under the id its trusted source gives, without checking that it hashes to it (an
+    /// object already kept is not read at all), as libostree imports from a local repository unless asked for
+    /// <c>--untrusted</c>.
+    /// </summary>
+    public void WriteContentTrusted(FileHeader header, Stream data, long size, Checksum id)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        WriteContentCore(header, size, id, buf => data.Read(buf), trusted: true);
+    }
+
     /// <summary>Like <see cref="WriteContent"/> with an expected id, for a caller that has just seen it is not kept.</summary>
     internal void WriteAbsentContent(FileHeader header, Stream data, long size, Checksum expected) =>
         WriteContentCore(header, size, expected, buf => data.Read(buf), absent: true);
@@ -341,8 +358,12 @@ public sealed class RepoTransaction : IDisposable
     /// <exception cref="ObjectCorruptedException">The object is malformed or hashes to another id.</exception>
     public void WriteArchiveContent(Checksum expected, Stream filez) => WriteArchiveContent(expected, filez, absent: false);
 
-    /// <summary>As the public overload; <paramref name="absent"/> says the caller has just seen the object is not kept.</summary>
-    internal void WriteArchiveContent(Checksum expected, Stream filez, bool absent)
+    /// <summary>
+    /// As the public overload; <paramref name="absent"/> says the caller has just seen the object is not kept;
+    /// <paramref name="trusted"/> (a pull's <c>--http-trusted</c>) keeps the bytes of an archive repository without
+    /// hashing them, as libostree mirrors into one. Other modes store the inflated file and always check it.
+    /// </summary>
+    internal void WriteArchiveContent(Checksum expected, Stream filez, bool absent, bool trusted = false)
     {
         ArgumentNullException.ThrowIfNull(filez);
         var name = expected.ToHex() + ".filez";
@@ -368,15 +389,21 @@ public sealed class RepoTransaction : IDisposable
                 return;
             }
 
+            if (BareUserOnlyFiles)
+            {
+                FileHeader.ValidateBareUserOnlyMode(header.Mode, expected);
+            }
+
             // Archive: check the bytes by inflating them, then keep them as they came.
             if (!filez.CanSeek)
             {
                 throw new ArgumentException("archive content must be seekable to be kept as received", nameof(filez));
             }
 
-            using (var hash = header.StartContentHash())
-            using (var data = Data())
+            if (!trusted)
             {
+                using var hash = header.StartContentHash();
+                using var data = Data();
                 CopyHashing(b => data.Read(b), header.IsSymlink ? 0 : (long)size, hash, null, name);
                 var actual = Checksum.FromHash(hash);
                 if (actual != expected)
@@ -420,10 +447,20 @@ public sealed class RepoTransaction : IDisposable
         }
     }
 
-    private Checksum WriteContentCore(FileHeader header, long size, Checksum? expected, Func<byte[], int> read, bool absent = false)
+    /// <summary>
+    /// Whether content written with a known id must be safe for a bare-user-only repository (no setuid, setgid,
+    /// sticky or world-writable file), as a pull's <c>--bareuseronly-files</c> asks.
+    /// </summary>
+    public bool BareUserOnlyFiles { get; set; }
+
+    private Checksum WriteContentCore(FileHeader header, long size, Checksum? expected, Func<byte[], int> read, bool absent = false, bool trusted = false)
     {
         ArgumentNullException.ThrowIfNull(header);
         FileHeader.ValidateMode(header.Mode);
+        if (BareUserOnlyFiles && expected is { } id)
+        {
+            FileHeader.ValidateBareUserOnlyMode(header.Mode, id);
+        }
         if (header.IsSymlink)
         {
             size = 0;
@@ -452,7 +489,7 @@ public sealed class RepoTransaction : IDisposable
         {
             if (!absent && HasObject(known, ObjectType.File))
             {
-                return VerifyOnly(hash, read, size, known);
+                return trusted ? known : VerifyOnly(hash, read, size, known);
             }
 
             path = StagedPath(known, ObjectType.File);
@@ -471,7 +508,7 @@ public sealed class RepoTransaction : IDisposable
             if (!written)
             {
                 // Staged meanwhile by another writer of this transaction.
-                return VerifyOnly(hash, read, size, expected!.Value);
+                return trusted ? expected!.Value : VerifyOnly(hash, read, size, expected!.Value);
             }
 
             if (!header.IsSymlink || _repo.Mode == RepoMode.BareUser)
@@ -479,7 +516,7 @@ public sealed class RepoTransaction : IDisposable
                 ApplyFsVerity(path);
             }
 
-            var checksum = Checksum.FromHash(hash);
+            var checksum = trusted ? expected!.Value : Checksum.FromHash(hash);
             if (expected is { } e && e != checksum)
             {
                 throw ObjectCorruptedException.ChecksumMismatch(e.ToHex(), "file", checksum.ToHex());
@@ -769,7 +806,21 @@ public sealed class RepoTransaction : IDisposable
         {
             // The objects' data reaches the disk before their names enter objects/, as libostree orders it: after a
             // power cut, objects/ never holds a name whose content was lost (a later pull would take it as present).
-            Native.SyncFs(_staging);
+            if (_repo.PerObjectFsync)
+            {
+                // One fsync per object instead of a syncfs that would also flush every other writer's data.
+                Parallel.ForEach(staged, f =>
+                {
+                    if (Native.TryLStat(f.Path, out var st) && (st.Mode & 0xF000) == 0x8000)
+                    {
+                        Native.FsyncPath(f.Path);
+                    }
+                });
+            }
+            else
+            {
+                Native.SyncFs(_staging);
+            }
         }
 
         for (int i = 0; i < staged.Count; i++)

@@ -8,16 +8,37 @@ namespace OstreeSharp.Trees;
 /// <summary>One problem fsck found.</summary>
 public sealed record FsckProblem(Checksum Checksum, ObjectType Type, string Kind, string Message, string? TreePath, string? Commit)
 {
-    /// <inheritdoc />
-    public override string ToString() =>
-        $"{Kind} object {Checksum}.{Type.ToName()}{(TreePath is null ? string.Empty : $" (path {TreePath}")}{(Commit is null ? string.Empty : $" in commit {Commit}")}{(TreePath is null ? string.Empty : ")")}: {Message}";
+    /// <summary>
+    /// The problem in libostree's words (<c>In commits C: ID.TYPE: MESSAGE</c>, <c>Object missing in commits C:
+    /// ID.TYPE</c>), followed by the path in the commit's tree where it was found.
+    /// </summary>
+    public override string ToString()
+    {
+        var where = TreePath is null ? string.Empty : $" (path {TreePath})";
+        return Kind == "Missing"
+            ? (Commit is null ? $"Object missing: {Checksum}.{Type.ToName()}{where}" : $"Object missing in commits {Commit}: {Checksum}.{Type.ToName()}{where}")
+            : $"{(Commit is null ? string.Empty : $"In commits {Commit}: ")}{Checksum}.{Type.ToName()}: {Message}{where}";
+    }
 }
 
 /// <summary>Result of fsck.</summary>
+/// <param name="Commits">The commits whose trees were verified (partial commits are not).</param>
+/// <param name="Objects">The objects hashed.</param>
+/// <param name="Problems">Corrupt and missing objects.</param>
+/// <param name="Deleted">Corrupt objects removed (<c>--delete</c>).</param>
 public sealed record FsckResult(int Commits, int Objects, IReadOnlyList<FsckProblem> Problems, int Deleted)
 {
     /// <summary>Refs that name no commit here (garbage in the ref file, or a missing commit), in ostree's words.</summary>
     public IReadOnlyList<string> RefProblems { get; init; } = [];
+
+    /// <summary>Commits marked partial before this run, whose trees were not verified.</summary>
+    public int PartialCommits { get; init; }
+
+    /// <summary>Of those, the commits an earlier fsck marked partial: the repository stays in error until they are pulled again.</summary>
+    public int FsckPartialCommits { get; init; }
+
+    /// <summary>Commits this run marked partial because part of their tree is missing or was deleted.</summary>
+    public IReadOnlyList<Checksum> MarkedPartial { get; init; } = [];
 }
 
 /// <summary>Verifies a repository.</summary>
@@ -46,8 +67,13 @@ public static class Fsck
             }
         });
 
-        var commits = objects.Where(o => o.Type == ObjectType.Commit).Select(o => o.Checksum).ToList();
+        // As libostree, partial commits are counted, not walked: their trees are incomplete on purpose.
+        var allCommits = objects.Where(o => o.Type == ObjectType.Commit).Select(o => o.Checksum).ToList();
+        var partialCommits = allCommits.Where(repo.IsCommitPartial).ToList();
+        int fsckPartial = partialCommits.Count(repo.IsCommitFsckPartial);
+        var commits = allCommits.Except(partialCommits).ToList();
         var located = new HashSet<(Checksum, ObjectType)>();
+        var markPartial = new SortedSet<Checksum>();
         foreach (var c in commits)
         {
             if (corrupt.ContainsKey((c, ObjectType.Commit)))
@@ -56,22 +82,27 @@ public static class Fsck
             }
 
             var commit = repo.LoadCommit(c);
-            bool partial = repo.IsCommitPartial(c);
             var seen = new HashSet<(Checksum, ObjectType)>();
             Reachability.WalkCommitTree(repo, commit, seen,
                 r =>
                 {
-                    if (corrupt.TryGetValue((r.Checksum, r.Type), out var msg) && located.Add((r.Checksum, r.Type)))
+                    if (corrupt.TryGetValue((r.Checksum, r.Type), out var msg))
                     {
-                        problems.Add(new FsckProblem(r.Checksum, r.Type, "Corrupted", msg, r.Path, c.ToHex()));
+                        if (located.Add((r.Checksum, r.Type)))
+                        {
+                            problems.Add(new FsckProblem(r.Checksum, r.Type, "Corrupted", msg, r.Path, c.ToHex()));
+                        }
+
+                        if (delete)
+                        {
+                            markPartial.Add(c); // its object is deleted below
+                        }
                     }
                 },
                 r =>
                 {
-                    if (!partial)
-                    {
-                        problems.Add(new FsckProblem(r.Checksum, r.Type, "Missing", "not found", r.Path, c.ToHex()));
-                    }
+                    problems.Add(new FsckProblem(r.Checksum, r.Type, "Missing", "not found", r.Path, c.ToHex()));
+                    markPartial.Add(c);
                 },
                 _ => { }); // found corrupt by the object pass and reported through the visitor
         }
@@ -94,8 +125,21 @@ public static class Fsck
             }
         }
 
+        // As libostree: a commit whose tree lost an object is marked partial, so that a later pull fetches it again
+        // and fsck keeps failing until then.
+        foreach (var c in markPartial)
+        {
+            repo.MarkCommitPartial(c, byFsck: true);
+        }
+
         var ordered = problems.OrderBy(p => p.Kind, StringComparer.Ordinal).ThenBy(p => p.Checksum).ThenBy(p => p.Type).ToList();
-        return new FsckResult(commits.Count, objects.Count, ordered, deleted) { RefProblems = CheckRefs(repo) };
+        return new FsckResult(commits.Count, objects.Count, ordered, deleted)
+        {
+            RefProblems = CheckRefs(repo),
+            PartialCommits = partialCommits.Count,
+            FsckPartialCommits = fsckPartial,
+            MarkedPartial = [.. markPartial],
+        };
     }
 
     // Every ref file (local, remote, mirrored) must hold the id of a commit this repository has; ostree words the
@@ -176,7 +220,7 @@ public static class Fsck
         }
         catch (ObjectCorruptedException e)
         {
-            return e.Message[(e.Message.IndexOf(": ", StringComparison.Ordinal) + 2)..];
+            return e.Detail;
         }
         catch (OstreeException e)
         {

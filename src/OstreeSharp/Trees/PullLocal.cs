@@ -22,6 +22,12 @@ public sealed record PullLocalOptions
 
     /// <summary>Refuse regular files whose mode is outside 0775 (world-writable, setuid, ...).</summary>
     public bool BareUserOnlyFiles { get; init; }
+
+    /// <summary>
+    /// Take objects under the ids the source gives without hashing them, as the ostree CLI's pull-local does unless
+    /// given <c>--untrusted</c>. Metadata is parsed and checked either way.
+    /// </summary>
+    public bool Trusted { get; init; }
 }
 
 /// <summary>Copies commits between local repositories of any modes.</summary>
@@ -57,9 +63,17 @@ public static class PullLocal
         }
 
         var wanted = refs.Count == 0
-            ? source.ListRefs(includeRemotes: false).Select(kv => (Name: kv.Key, Commit: kv.Value)).ToList()
+            ? source.ListRefs().Select(kv => (Name: kv.Key, Commit: kv.Value)).ToList()
             : refs.Select(r => (Name: r, Commit: source.Resolve(r))).ToList();
+
+        // Every ref of the source, as libostree takes them, includes its remotes' refs, which cannot be written as
+        // local refs: refused in libostree's words, before anything is copied.
+        if (refs.Count == 0 && wanted.FirstOrDefault(w => w.Name.Contains(':', StringComparison.Ordinal)) is { Name: { } mixed })
+        {
+            throw new OstreeFormatException($"Invalid ref name {mixed}");
+        }
         using var tx = dest.BeginTransaction();
+        tx.BareUserOnlyFiles = options.BareUserOnlyFiles;
         int copied = 0;
         var partial = new List<Checksum>();
         var complete = new List<Checksum>();
@@ -74,7 +88,7 @@ public static class PullLocal
                     break;
                 }
 
-                var bytes = source.ReadMetadataBytes(ObjectType.Commit, cc);
+                var bytes = source.ReadMetadataBytes(ObjectType.Commit, cc, verify: !options.Trusted);
                 Commit parsed;
                 try
                 {
@@ -95,7 +109,7 @@ public static class PullLocal
                 {
                     if (!tx.HasObject(cc, ObjectType.Commit))
                     {
-                        tx.WriteMetadataTrusted(ObjectType.Commit, cc, bytes);
+                        tx.WriteMetadataTrusted(ObjectType.Commit, cc, bytes, verifyChecksum: !options.Trusted);
                         partial.Add(cc);
                         copied++;
                     }
@@ -123,7 +137,7 @@ public static class PullLocal
                     }
                     else
                     {
-                        tx.WriteMetadataTrusted(r.Type, r.Checksum, source.ReadMetadataBytes(r.Type, r.Checksum));
+                        tx.WriteMetadataTrusted(r.Type, r.Checksum, source.ReadMetadataBytes(r.Type, r.Checksum, verify: !options.Trusted), verifyChecksum: !options.Trusted);
                         copied++;
                     }
                 });
@@ -131,13 +145,15 @@ public static class PullLocal
                 Parallel.ForEach(contents, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken }, cs =>
                 {
                     var obj = source.LoadContent(cs);
-                    if (options.BareUserOnlyFiles && UnixMode.IsRegular(obj.Header.Mode) && (obj.Header.Mode & 0xFFFu & ~0x1FDu) != 0)
-                    {
-                        throw new OstreeException($"Content object {cs}: invalid mode 0{Convert.ToString(obj.Header.Mode & 0xFFF, 8).PadLeft(4, '0')} outside of 0775");
-                    }
-
                     using var data = obj.OpenData();
-                    tx.WriteContent(obj.Header, data, obj.Size, cs);
+                    if (options.Trusted)
+                    {
+                        tx.WriteContentTrusted(obj.Header, data, obj.Size, cs);
+                    }
+                    else
+                    {
+                        tx.WriteContent(obj.Header, data, obj.Size, cs);
+                    }
                     long n = Interlocked.Increment(ref done);
                     if (progress is not null && n % 256 == 0)
                     {
@@ -147,7 +163,7 @@ public static class PullLocal
                 copied += contents.Count;
                 if (!tx.HasObject(cc, ObjectType.Commit))
                 {
-                    tx.WriteMetadataTrusted(ObjectType.Commit, cc, bytes);
+                    tx.WriteMetadataTrusted(ObjectType.Commit, cc, bytes, verifyChecksum: !options.Trusted);
                     copied++;
                 }
 

@@ -20,7 +20,8 @@ public static class Summary
         var entries = new List<GVariantValue>();
         foreach (var (name, checksum) in refs.OrderBy(r => r.Key, Utf8NameComparer.Instance))
         {
-            var bytes = repo.ReadMetadataBytes(ObjectType.Commit, checksum);
+            // Not hashed, as libostree writes it: every client checks each commit it fetches.
+            var bytes = repo.ReadMetadataBytes(ObjectType.Commit, checksum, verify: false);
             var commit = Commit.Parse(bytes);
             var meta = new List<KeyValuePair<string, GVariantValue>>();
             if (commit.Version is { } v)
