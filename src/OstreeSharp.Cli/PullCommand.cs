@@ -27,6 +27,7 @@ internal static class PullCommand
         var disableFsync = new Option<bool>("--disable-fsync") { Description = "Do not invoke fsync()" };
         var perObjectFsync = new Option<bool>("--per-object-fsync") { Description = "Flush each object to disk on its own instead of with one syncfs at the end" };
         var bareUserOnly = new Option<bool>("--bareuseronly-files") { Description = "Reject regular files with mode outside of 0775 (world writable, suid, etc.)" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Only print information on what will be downloaded (requires static deltas)" };
         var untrusted = new Option<bool>("--untrusted") { Description = "Verify checksums of local sources (always for non-local repos)" };
         var httpTrusted = new Option<bool>("--http-trusted") { Description = "Do not verify checksums of HTTP sources (mostly useful when mirroring)" };
         var url = new Option<string?>("--url") { Description = "Pull objects from this URL instead of the one from the remote config" };
@@ -36,7 +37,7 @@ internal static class PullCommand
         var tsCheckFrom = new Option<string?>("--timestamp-check-from-rev") { Description = "Require fetched commits to have newer timestamps than given rev" };
         cmd.Arguments.Add(remote);
         cmd.Arguments.Add(refs);
-        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, noDeltas, needDeltas, json, lowSpeedLimit, lowSpeedTime, noRetry, disableFsync, perObjectFsync, bareUserOnly, untrusted, httpTrusted, url, headers, userAgent, tsCheck, tsCheckFrom })
+        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, noDeltas, needDeltas, json, lowSpeedLimit, lowSpeedTime, noRetry, disableFsync, perObjectFsync, bareUserOnly, untrusted, httpTrusted, dryRun, url, headers, userAgent, tsCheck, tsCheckFrom })
         {
             cmd.Options.Add(o);
         }
@@ -73,6 +74,7 @@ internal static class PullCommand
                 RequireStaticDeltas = pr.GetValue(needDeltas),
                 BareUserOnlyFiles = pr.GetValue(bareUserOnly),
                 HttpTrusted = pr.GetValue(httpTrusted),
+                DryRun = pr.GetValue(dryRun),
                 Untrusted = pr.GetValue(untrusted),
                 Warnings = new StderrWarnings(),
             };
@@ -101,6 +103,13 @@ internal static class PullCommand
             }
 
             var result = RemotePull.RunAsync(repo, remoteName, refList, options, cts.Token).GetAwaiter().GetResult();
+            if (result.DryRun is { } d)
+            {
+                // ostree's line, in its words and GLib's sizes.
+                Console.WriteLine($"Delta update: {d.FetchedParts}/{d.TotalParts} parts, {SizeFormat.FormatAsGlibPrints(d.FetchedSize)}/{SizeFormat.FormatAsGlibPrints(d.TotalSize)}, {SizeFormat.FormatAsGlibPrints(d.TotalUncompressedSize)} total uncompressed");
+                return 0;
+            }
+
             if (pr.GetValue(json))
             {
                 var j = new PullJson(

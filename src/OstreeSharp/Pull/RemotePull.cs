@@ -60,6 +60,12 @@ public sealed record PullOptions
     /// </summary>
     public bool Untrusted { get; init; }
 
+    /// <summary>
+    /// <c>--dry-run</c>: find the static deltas and report what they would fetch (<see cref="PullResult.DryRun"/>),
+    /// writing nothing. Needs <see cref="RequireStaticDeltas"/>, as in libostree.
+    /// </summary>
+    public bool DryRun { get; init; }
+
     /// <summary>Refuse a regular file with permission bits outside 0775 (setuid, setgid, sticky, world-writable), as <c>--bareuseronly-files</c>.</summary>
     public bool BareUserOnlyFiles { get; init; }
 
@@ -90,7 +96,16 @@ public sealed record PullResult(IReadOnlyList<(string Ref, Checksum Commit)> Ref
 {
     /// <summary>The static deltas used, by name.</summary>
     public IReadOnlyList<string> DeltasUsed { get; init; } = [];
+
+    /// <summary>With <see cref="PullOptions.DryRun"/>: what the deltas would fetch; nothing was written.</summary>
+    public DeltaDryRun? DryRun { get; init; }
 }
+
+/// <summary>
+/// What a pull through static deltas would fetch, as libostree's <c>pull --dry-run</c> counts it: parts (fallback
+/// objects counted as parts), those whose objects are all here already, and their compressed and uncompressed sizes.
+/// </summary>
+public sealed record DeltaDryRun(int FetchedParts, int TotalParts, long FetchedSize, long TotalSize, long TotalUncompressedSize);
 
 /// <summary>Pulls from archive repositories over HTTP.</summary>
 public static partial class RemotePull
@@ -136,6 +151,11 @@ public static partial class RemotePull
         if (info.Options.TryGetValue("custom-backend", out var backend))
         {
             throw new OstreeException($"Cannot fetch via libostree - remote '{remote}' uses custom backend '{backend}'");
+        }
+
+        if (options.DryRun && !options.RequireStaticDeltas)
+        {
+            throw new ArgumentException("--dry-run requires --require-static-deltas");
         }
 
         // As libostree: a delta's content comes uncompressed, so an archive repository never applies deltas.
@@ -204,13 +224,10 @@ public static partial class RemotePull
             var deltas = deltasWanted ? new DeltaSource(fetcher, summary, indexedDeltas, cancellationToken) : null;
             foreach (var (name, commit) in targets)
             {
-                if (deltas is not null)
+                // A commit that is here complete needs no delta, required or not (libostree's "unchanged").
+                if (deltas is not null && !(repo.HasObject(commit, ObjectType.Commit) && !repo.IsCommitPartial(commit)))
                 {
-                    var from = name is null ? null : repo.ResolveRev($"{remote}:{name}", allowMissing: true);
-                    if (from is { } f && (!repo.HasObject(f, ObjectType.Commit) || repo.IsCommitPartial(f)))
-                    {
-                        from = null;
-                    }
+                    var from = await BestDeltaStartAsync(repo, deltas, commit, name is null ? null : repo.ResolveRev($"{remote}:{name}", allowMissing: true)).ConfigureAwait(false);
 
                     if (from != commit && !await run.TryStaticDeltaAsync(deltas, from, commit, policy).ConfigureAwait(false) && options.RequireStaticDeltas)
                     {
@@ -218,11 +235,22 @@ public static partial class RemotePull
                     }
                 }
 
+                if (options.DryRun)
+                {
+                    continue;
+                }
+
                 await run.PullCommitAsync(commit, name, policy).ConfigureAwait(false);
                 if (name is not null)
                 {
                     run.Tx.SetRef(options.Mirror ? name : $"{remote}:{name}", commit);
                 }
+            }
+
+            if (options.DryRun)
+            {
+                run.Tx.Dispose(); // nothing is kept
+                return new PullResult([], 0, 0, fetcher.BytesFetched, 0, started.Elapsed, fetcher.Retries) { DryRun = run.DryRunTotals };
             }
 
             await run.DrainAsync().ConfigureAwait(false);
@@ -266,6 +294,27 @@ public static partial class RemotePull
         }
 
         static string Iso8601(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// Where a delta to <paramref name="to"/> should start, as libostree chooses: of the deltas the server lists to it,
+    /// the one from the newest commit this repository has complete; else from nothing. When the server lists no
+    /// deltas, the commit the ref has here (<paramref name="local"/>), whose superblock is then asked for.
+    /// </summary>
+    private static async Task<Checksum?> BestDeltaStartAsync(OstreeRepo repo, DeltaSource deltas, Checksum to, Checksum? local)
+    {
+        bool Complete(Checksum c) => repo.HasObject(c, ObjectType.Commit) && !repo.IsCommitPartial(c);
+        var listed = await deltas.ListToAsync(to).ConfigureAwait(false);
+        if (listed is null)
+        {
+            return local is { } l && Complete(l) ? l : null;
+        }
+
+        return listed.Where(d => d.From is { } f && Complete(f))
+            .Select(d => d.From!.Value)
+            .OrderByDescending(f => repo.LoadCommit(f).Timestamp)
+            .Cast<Checksum?>()
+            .FirstOrDefault();
     }
 
     /// <summary>Whether a requested ref names its commit itself (a checksum, or REF@COMMIT), needing no summary.</summary>
@@ -361,6 +410,46 @@ public static partial class RemotePull
             return map;
         }
 
+        /// <summary>
+        /// The deltas the server lists as leading to <paramref name="to"/> (its summary, or the commit's delta index);
+        /// null when it lists none at all (no summary and no index), so only asking for a superblock can tell.
+        /// </summary>
+        public async Task<List<DeltaName>?> ListToAsync(Checksum to)
+        {
+            var index = SummaryIndex;
+            if (Indexed)
+            {
+                var bytes = await fetcher.GetBytesAsync(DeltaName.IndexPath(to), MaxMetadataSize, ct).ConfigureAwait(false);
+                index = bytes is null ? [] : ParseRemote(fetcher.UrlOf(DeltaName.IndexPath(to)), () => ReadIndex(GVariantValue.Parse(GVariantType.VarDict, bytes).Lookup("ostree.static-deltas")));
+            }
+
+            if (index is null)
+            {
+                return null;
+            }
+
+            var found = new List<DeltaName>();
+            foreach (var key in index.Keys)
+            {
+                DeltaName name;
+                try
+                {
+                    name = DeltaName.Parse(key);
+                }
+                catch (OstreeFormatException e)
+                {
+                    throw new RemoteFetchException(fetcher.UrlOf(Indexed ? DeltaName.IndexPath(to) : "summary"), $"malformed: delta name {key}: {e.Message}", e);
+                }
+
+                if (name.To == to)
+                {
+                    found.Add(name);
+                }
+            }
+
+            return found;
+        }
+
         /// <summary>The superblock of <paramref name="name"/>, checked against the index; null when the server has no such delta.</summary>
         public async Task<DeltaSuperblock?> FindAsync(DeltaName name)
         {
@@ -436,6 +525,43 @@ public static partial class RemotePull
 
         public List<string> DeltasUsed { get; } = [];
 
+        /// <summary>The totals of <c>--dry-run</c> over every delta found so far.</summary>
+        public DeltaDryRun DryRunTotals { get; private set; } = new(0, 0, 0, 0, 0);
+
+        // As libostree counts them: a part whose objects are all here is fetched already; a fallback object is one
+        // more part, fetched when it is here.
+        private void CountDryRun(DeltaSuperblock superblock)
+        {
+            var t = DryRunTotals;
+            int fetched = t.FetchedParts, total = t.TotalParts;
+            long fetchedSize = t.FetchedSize, size = t.TotalSize, usize = t.TotalUncompressedSize;
+            foreach (var f in superblock.Fallbacks)
+            {
+                total++;
+                size += (long)f.CompressedSize;
+                usize += (long)f.UncompressedSize;
+                if (Tx.HasObject(f.Checksum, f.Type))
+                {
+                    fetched++;
+                    fetchedSize += (long)f.CompressedSize;
+                }
+            }
+
+            foreach (var part in superblock.Parts)
+            {
+                total++;
+                size += (long)part.CompressedSize;
+                usize += (long)part.UncompressedSize;
+                if (part.Objects.All(o => Tx.HasObject(o.Checksum, o.Type)))
+                {
+                    fetched++;
+                    fetchedSize += (long)part.CompressedSize;
+                }
+            }
+
+            DryRunTotals = new DeltaDryRun(fetched, total, fetchedSize, size, usize);
+        }
+
         /// <summary>
         /// Rebuilds <paramref name="to"/> from a static delta when the server has one from <paramref name="from"/> (or,
         /// with nothing local, from nothing): the superblock is checked against the delta index, its commit against
@@ -473,6 +599,12 @@ public static partial class RemotePull
             if (actual != to)
             {
                 throw new ObjectCorruptedException($"{to}.commit", $"checksum mismatch in static delta {name}, actual {actual} ({_fetcher.UrlOf(name.SuperblockPath)})");
+            }
+
+            if (_options.DryRun)
+            {
+                CountDryRun(superblock);
+                return true;
             }
 
             var detached = superblock.DetachedMetadata;
