@@ -156,7 +156,7 @@ internal static class RemoteCommand
         var collectionId = new Option<string?>("--collection-id") { Description = "Globally unique ID for this repository as a collection of refs for redistribution to other repositories" };
         var customBackend = new Option<string?>("--custom-backend") { Description = "This remote has content not fetched via libostree" };
         var name = new Argument<string>("NAME");
-        var url = new Argument<string>("URL");
+        var url = new Argument<string?>("URL") { Arity = ArgumentArity.ZeroOrOne, Description = "Optional with --custom-backend" };
         var branches = new Argument<string[]>("BRANCH") { Arity = ArgumentArity.ZeroOrMore };
         foreach (var o in new Option[] { set, noGpg, signVerify, ifNotExists, gpgImport, noSignVerify, force, contentUrl, collectionId, customBackend })
         {
@@ -168,6 +168,12 @@ internal static class RemoteCommand
         cmd.Arguments.Add(branches);
         CliSupport.SetRun(cmd, pr =>
         {
+            // As ostree: a remote whose content something else fetches needs no URL.
+            if (pr.GetValue(url) is null && pr.GetValue(customBackend) is null)
+            {
+                throw new ArgumentException("NAME and URL must be specified");
+            }
+
             var repo = CliSupport.OpenRepo(pr);
             var options = new List<KeyValuePair<string, string>>();
             foreach (var kv in pr.GetValue(set) ?? [])
@@ -239,7 +245,7 @@ internal static class RemoteCommand
                 throw new ArgumentException("Can only specify one of --if-not-exists and --force");
             }
 
-            repo.AddRemote(pr.GetValue(name)!, pr.GetValue(url)!, pr.GetValue(branches) ?? [], options, pr.GetValue(ifNotExists), replace: pr.GetValue(force));
+            repo.AddRemote(pr.GetValue(name)!, pr.GetValue(url), pr.GetValue(branches) ?? [], options, pr.GetValue(ifNotExists), replace: pr.GetValue(force));
             if (pr.GetValue(gpgImport) is { } keys)
             {
                 ImportKeys(repo, pr.GetValue(name)!, [keys]);
@@ -292,7 +298,7 @@ internal static class RemoteCommand
         cmd.Arguments.Add(name);
         CliSupport.SetRun(cmd, pr =>
         {
-            Console.WriteLine(CliSupport.OpenRepo(pr).RequireRemote(pr.GetValue(name)!).Url);
+            Console.WriteLine(CliSupport.OpenRepo(pr).RequireRemote(pr.GetValue(name)!).RequireUrl());
             return 0;
         });
         return cmd;

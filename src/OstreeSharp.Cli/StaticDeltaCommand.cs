@@ -103,8 +103,11 @@ internal static class StaticDeltaCommand
         var maxBsdiff = new Option<uint?>("--max-bsdiff-size") { Description = "Maximum size in megabytes to consider bsdiff compression for input files (default 128)" };
         var maxChunk = new Option<uint?>("--max-chunk-size") { Description = "Maximum size of delta chunks in megabytes (default 32)" };
         var json = new Option<bool>("--json") { Description = "Print what was generated as JSON" };
+        var setEndianness = new Option<string?>("--set-endianness") { Description = "Choose metadata endianness ('l' or 'B')" };
+        var swapEndianness = new Option<bool>("--swap-endianness") { Description = "Swap metadata endianness from host order" };
+        var inline = new Option<bool>("--inline") { Description = "Inline delta parts into main delta" };
         cmd.Arguments.Add(toArg);
-        foreach (var o in new Option[] { from, to, empty, ifNotExists, disableBsdiff, noCompress, minFallback, maxBsdiff, maxChunk, json })
+        foreach (var o in new Option[] { from, to, empty, ifNotExists, disableBsdiff, noCompress, minFallback, maxBsdiff, maxChunk, json, setEndianness, swapEndianness, inline })
         {
             cmd.Options.Add(o);
         }
@@ -144,9 +147,23 @@ internal static class StaticDeltaCommand
                 Console.WriteLine($"  To:   {target.ToHex()}");
             }
 
+            bool bigEndian = pr.GetValue(setEndianness) switch
+            {
+                null => !BitConverter.IsLittleEndian,
+                "l" => false,
+                "B" => true,
+                var e => throw new ArgumentException($"Invalid endianness '{e}'"),
+            };
+            if (pr.GetValue(swapEndianness))
+            {
+                bigEndian = !bigEndian;
+            }
+
             var defaults = new StaticDeltaOptions();
             var options = defaults with
             {
+                BigEndian = bigEndian,
+                Inline = pr.GetValue(inline),
                 Bsdiff = !pr.GetValue(disableBsdiff),
                 Compress = !pr.GetValue(noCompress),
                 MinFallbackSize = pr.GetValue(minFallback) is { } mf ? mf * 1_000_000L : defaults.MinFallbackSize,

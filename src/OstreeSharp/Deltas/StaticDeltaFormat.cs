@@ -199,9 +199,12 @@ public sealed class DeltaSuperblock
             ? (ObjectType)b
             : throw new OstreeFormatException($"invalid object type {b}");
 
-    /// <summary>The superblock bytes (little-endian numbers).</summary>
+    /// <summary>The superblock bytes, its numbers in the order <c>ostree.endianness</c> names (little-endian when it names none).</summary>
     public byte[] ToBytes()
     {
+        bool swap = BigEndian == BitConverter.IsLittleEndian;
+        uint U32(uint v) => swap ? BinaryPrimitives.ReverseEndianness(v) : v;
+        ulong U64(ulong v) => swap ? BinaryPrimitives.ReverseEndianness(v) : v;
         var parts = Parts.Select(p =>
         {
             var objects = new byte[p.Objects.Count * 33];
@@ -211,9 +214,9 @@ public sealed class DeltaSuperblock
                 p.Objects[i].Checksum.WriteTo(objects.AsSpan((i * 33) + 1, 32));
             }
 
-            return GVariantValue.FromTuple(GVariantValue.FromUInt32(p.Version), GVariantValue.FromBytes(p.Checksum), GVariantValue.FromUInt64(p.CompressedSize), GVariantValue.FromUInt64(p.UncompressedSize), GVariantValue.FromBytes(objects));
+            return GVariantValue.FromTuple(GVariantValue.FromUInt32(U32(p.Version)), GVariantValue.FromBytes(p.Checksum), GVariantValue.FromUInt64(U64(p.CompressedSize)), GVariantValue.FromUInt64(U64(p.UncompressedSize)), GVariantValue.FromBytes(objects));
         });
-        var fallbacks = Fallbacks.Select(f => GVariantValue.FromTuple(GVariantValue.FromByte((byte)f.Type), GVariantValue.FromBytes(f.Checksum.ToBytes()), GVariantValue.FromUInt64(f.CompressedSize), GVariantValue.FromUInt64(f.UncompressedSize)));
+        var fallbacks = Fallbacks.Select(f => GVariantValue.FromTuple(GVariantValue.FromByte((byte)f.Type), GVariantValue.FromBytes(f.Checksum.ToBytes()), GVariantValue.FromUInt64(U64(f.CompressedSize)), GVariantValue.FromUInt64(U64(f.UncompressedSize))));
         return GVariantValue.FromTuple(
             GVariantValue.FromVarDict(Metadata),
             GVariantValue.FromUInt64(BinaryPrimitives.ReverseEndianness(Timestamp)),

@@ -32,6 +32,18 @@ public sealed record StaticDeltaOptions
     /// <summary>Extra superblock metadata, stored first (as libostree does).</summary>
     public IReadOnlyList<KeyValuePair<string, GVariantValue>> Metadata { get; init; } = [];
 
+    /// <summary>
+    /// Whether the superblock's numbers (part versions and sizes, fallback sizes) are big-endian, with
+    /// <c>ostree.endianness</c> <c>'B'</c>; libostree writes the host's order, little-endian on the machines we run on.
+    /// </summary>
+    public bool BigEndian { get; init; }
+
+    /// <summary>
+    /// Whether the parts are carried inside the superblock (each under its part path, as a <c>(yay)</c>), making the
+    /// delta one file, as libostree's <c>--inline</c>.
+    /// </summary>
+    public bool Inline { get; init; }
+
     /// <summary>Generation time stored in the superblock; null: now.</summary>
     public DateTimeOffset? Timestamp { get; init; }
 }
@@ -115,8 +127,19 @@ public static class StaticDeltaGenerator
             var parts = packer.Finish();
             var meta = new List<KeyValuePair<string, GVariantValue>>(options.Metadata)
             {
-                new("ostree.endianness", GVariantValue.FromByte((byte)'l')),
+                new("ostree.endianness", GVariantValue.FromByte(options.BigEndian ? (byte)'B' : (byte)'l')),
             };
+            if (options.Inline)
+            {
+                var partType = GVariantType.Parse("(yay)");
+                for (int i = 0; i < parts.Count; i++)
+                {
+                    var partFile = Path.Combine(staging, i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    meta.Add(new(name.PartPath(i), GVariantValue.Parse(partType, File.ReadAllBytes(partFile))));
+                    File.Delete(partFile);
+                }
+            }
+
             if (repo.LoadDetachedMetadata(to) is { } detached)
             {
                 meta.Add(new(name.CommitMetaKey, detached));

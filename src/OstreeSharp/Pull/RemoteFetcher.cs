@@ -87,6 +87,9 @@ public sealed class RemoteFetcher : IDisposable
     /// <summary>Whether the remote is a folder on this machine (a <c>file://</c> URL).</summary>
     public bool IsLocal => _isFile;
 
+    /// <summary>Why a request found nothing, in libostree's words: the HTTP status (a 404), or a missing file.</summary>
+    public string NotFoundReason => _isFile ? "No such file or directory" : "Server returned HTTP 404";
+
     /// <summary>
     /// Adds <paramref name="headers"/> to every HTTP request and <paramref name="userAgent"/> (products such as
     /// <c>app/1.0</c>) after libostree's in User-Agent: <c>pull --http-header</c> and <c>--append-user-agent</c>.

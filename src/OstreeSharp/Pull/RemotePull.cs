@@ -142,9 +142,10 @@ public static partial class RemotePull
         options ??= new PullOptions();
         var started = System.Diagnostics.Stopwatch.StartNew();
         var info = repo.RequireRemote(remote);
-        if (string.IsNullOrEmpty(info.Url))
+        // As libostree: a remote its owner has not finished setting up says why, in its own words.
+        if (info.Options.TryGetValue("unconfigured-state", out var unconfigured))
         {
-            throw new OstreeException($"Remote \"{remote}\" has no url");
+            throw new OstreeException($"remote unconfigured-state: {unconfigured}");
         }
 
         // As libostree: such a remote's content is fetched by something else.
@@ -152,6 +153,8 @@ public static partial class RemotePull
         {
             throw new OstreeException($"Cannot fetch via libostree - remote '{remote}' uses custom backend '{backend}'");
         }
+
+        info.RequireUrl();
 
         if (options.DryRun && !options.RequireStaticDeltas)
         {
@@ -174,7 +177,7 @@ public static partial class RemotePull
 
         // The config first: only archive repositories can be pulled.
         var configBytes = await fetcher.GetBytesAsync("config", MaxMetadataSize, cancellationToken).ConfigureAwait(false)
-            ?? throw new RemoteFetchException(fetcher.UrlOf("config"), "not found: is this the URL of an ostree repository?");
+            ?? throw new RemoteFetchException(fetcher.UrlOf("config"), fetcher.NotFoundReason + ": is this the URL of an ostree repository?");
         var remoteConfig = KeyFile.Parse(System.Text.Encoding.UTF8.GetString(configBytes), fetcher.UrlOf("config"));
         var remoteMode = remoteConfig.Get("core", "mode") ?? "bare";
         if (!remoteMode.StartsWith("archive", StringComparison.Ordinal))
@@ -231,7 +234,8 @@ public static partial class RemotePull
 
                     if (from != commit && !await run.TryStaticDeltaAsync(deltas, from, commit, policy).ConfigureAwait(false) && options.RequireStaticDeltas)
                     {
-                        throw new ObjectNotFoundException($"Static deltas required, but none were found for {(from is null ? string.Empty : from.Value.ToHex() + "-")}{commit} at {info.Url}");
+                        // libostree's words (its printf shows a missing start as "(null)"), then where.
+                        throw new ObjectNotFoundException($"Static deltas required, but none found for {from?.ToHex() ?? "(null)"} to {commit} at {info.Url}");
                     }
                 }
 
@@ -369,10 +373,15 @@ public static partial class RemotePull
 
             var text = await fetcher.GetBytesAsync("refs/heads/" + name, 4096, ct).ConfigureAwait(false)
                 ?? throw new ObjectNotFoundException($"Remote {info.Name} has no ref {name} ({fetcher.UrlOf("refs/heads/" + name)} not found)");
-            var hex = System.Text.Encoding.ASCII.GetString(text).Trim();
+            var hex = System.Text.Encoding.UTF8.GetString(text).TrimEnd();
             if (!CommitId().IsMatch(hex))
             {
-                throw new OstreeFormatException($"{fetcher.UrlOf("refs/heads/" + name)}: not a commit checksum: {hex}");
+                // libostree's words; a server that answers with a page of HTML gets only its first 64 bytes shown.
+                var raw = System.Text.Encoding.UTF8.GetBytes(hex);
+                var why = raw.Length != 64
+                    ? "Invalid rev " + System.Text.Encoding.UTF8.GetString(raw, 0, Math.Min(64, raw.Length)).Replace('\n', ' ')
+                    : $"Invalid character '{raw.First(b => b is not ((>= (byte)'0' and <= (byte)'9') or (>= (byte)'a' and <= (byte)'f')))}' in rev '{hex}'";
+                throw new OstreeFormatException($"Fetching checksum for ref ((empty), {name}): {why}");
             }
 
             result.Add((name, Checksum.Parse(hex)));
@@ -687,6 +696,30 @@ public static partial class RemotePull
         private CancellationToken Ct => _cts.Token;
 
         /// <summary>Fetches a commit (and its parents up to the depth) and queues its tree.</summary>
+        private async Task RefreshDetachedMetadataAsync(Checksum c, VerificationPolicy policy)
+        {
+            var path = ObjectPath(c, ObjectType.CommitMeta);
+            if (await _fetcher.GetBytesAsync(path, MaxMetadataSize, Ct).ConfigureAwait(false) is not { } bytes)
+            {
+                return;
+            }
+
+            var detached = ParseRemote(_fetcher.UrlOf(path), () => GVariantValue.Parse(GVariantType.VarDict, bytes));
+            try
+            {
+                CommitVerifier.Verify(Tx.ReadMetadataBytes(ObjectType.Commit, c), detached, policy);
+            }
+            catch (SignatureException e)
+            {
+                throw new SignatureException($"Commit {c} from {_fetcher.UrlOf(string.Empty)}: {e.Message}", e.Reason);
+            }
+
+            if (_repo.LoadDetachedMetadata(c) is not { } local || !local.ToBytes().AsSpan().SequenceEqual(detached.ToBytes()))
+            {
+                Tx.WriteCommitDetachedMetadata(c, detached);
+            }
+        }
+
         public async Task PullCommitAsync(Checksum commit, string? refName, VerificationPolicy policy)
         {
             Checksum? next = commit;
@@ -695,7 +728,13 @@ public static partial class RemotePull
                 bool present = Tx.HasObject(c, ObjectType.Commit);
                 if (present && !_repo.IsCommitPartial(c) && !_incomplete.Contains(c))
                 {
-                    // Complete already: its tree is all here.
+                    // Complete already: its tree is all here. As libostree, the requested commit's detached metadata
+                    // is fetched again all the same, in case new signatures appeared (or the local copy was lost).
+                    if (depth == 0)
+                    {
+                        await RefreshDetachedMetadataAsync(c, policy).ConfigureAwait(false);
+                    }
+
                     next = _repo.LoadCommit(c).Parent;
                     continue;
                 }
@@ -897,7 +936,7 @@ public static partial class RemotePull
 
             if (bytes is null)
             {
-                throw new ObjectNotFoundException($"Remote object {c}.{type.ToName()} not found at {_fetcher.UrlOf(path)}");
+                throw new ObjectNotFoundException($"Remote object {c}.{type.ToName()} not found at {_fetcher.UrlOf(path)} ({_fetcher.NotFoundReason})");
             }
 
             var actual = Checksum.Compute(bytes);
@@ -1005,7 +1044,7 @@ public static partial class RemotePull
 
             if (!found)
             {
-                throw new ObjectNotFoundException($"Remote object {c}.file not found at {_fetcher.UrlOf(path)}");
+                throw new ObjectNotFoundException($"Remote object {c}.file not found at {_fetcher.UrlOf(path)} ({_fetcher.NotFoundReason})");
             }
 
             Interlocked.Increment(ref _content);

@@ -3,7 +3,11 @@
 namespace OstreeSharp.Repository;
 
 /// <summary>A configured remote.</summary>
-public sealed record RemoteInfo(string Name, string Url, IReadOnlyDictionary<string, string> Options);
+public sealed record RemoteInfo(string Name, string Url, IReadOnlyDictionary<string, string> Options)
+{
+    /// <summary>The remote's URL; a remote without one (a <c>custom-backend</c> remote) is refused in libostree's words.</summary>
+    public string RequireUrl() => Url.Length > 0 ? Url : throw new OstreeException($"No \"url\" option in remote \"{Name}\"");
+}
 
 public sealed partial class OstreeRepo
 {
@@ -33,11 +37,14 @@ public sealed partial class OstreeRepo
     /// Adds a remote: <c>url</c>, then <c>branches</c>, then the extra options in order, as
     /// <c>ostree remote add</c> writes them. With <paramref name="ifNotExists"/> an existing remote is left alone.
     /// </summary>
-    public void AddRemote(string name, string url, IReadOnlyList<string> branches, IEnumerable<KeyValuePair<string, string>> options, bool ifNotExists = false) =>
+    public void AddRemote(string name, string? url, IReadOnlyList<string> branches, IEnumerable<KeyValuePair<string, string>> options, bool ifNotExists = false) =>
         AddRemote(name, url, branches, options, ifNotExists, replace: false);
 
-    /// <summary>Adds a remote; with <paramref name="replace"/> an existing one's configuration is replaced (its refs stay).</summary>
-    public void AddRemote(string name, string url, IReadOnlyList<string> branches, IEnumerable<KeyValuePair<string, string>> options, bool ifNotExists, bool replace)
+    /// <summary>
+    /// Adds a remote; with <paramref name="replace"/> an existing one's configuration is replaced (its refs stay). A
+    /// null <paramref name="url"/> is for a remote whose content something else fetches (<c>custom-backend</c>).
+    /// </summary>
+    public void AddRemote(string name, string? url, IReadOnlyList<string> branches, IEnumerable<KeyValuePair<string, string>> options, bool ifNotExists, bool replace)
     {
         if (!RefFragment().IsMatch(name))
         {
@@ -60,7 +67,11 @@ public sealed partial class OstreeRepo
             throw new OstreeException($"Remote configuration for \"{name}\" already exists: (in config)");
         }
 
-        Config.Set(g, "url", url);
+        if (url is not null)
+        {
+            Config.Set(g, "url", url);
+        }
+
         if (branches.Count > 0)
         {
             Config.Set(g, "branches", string.Concat(branches.Select(b => b + ";")));

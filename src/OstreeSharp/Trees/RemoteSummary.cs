@@ -17,10 +17,10 @@ public static class RemoteSummary
     public static async Task<FetchedSummary> FetchAsync(OstreeRepo repo, string remote, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(repo);
-        var r = repo.RequireRemote(remote);
-        var summary = await FetchAsync(r.Url, "summary", cancellationToken).ConfigureAwait(false)
-            ?? throw new ObjectNotFoundException($"Remote \"{remote}\" has no summary at {r.Url.TrimEnd('/')}/summary");
-        var sigBytes = await FetchAsync(r.Url, "summary.sig", cancellationToken).ConfigureAwait(false);
+        var url = repo.RequireRemote(remote).RequireUrl();
+        var summary = await FetchAsync(url, "summary", cancellationToken).ConfigureAwait(false)
+            ?? throw new ObjectNotFoundException($"Remote \"{remote}\" has no summary at {url.TrimEnd('/')}/summary");
+        var sigBytes = await FetchAsync(url, "summary.sig", cancellationToken).ConfigureAwait(false);
         return Verify(repo, remote, summary, sigBytes);
     }
 
