@@ -173,6 +173,42 @@ public sealed class StaticDeltaTests : IDisposable
         Assert.Empty(plain.GetProperty("deltasUsed").EnumerateArray());
     }
 
+    [Theory]
+    [InlineData("--swap-endianness")]
+    [InlineData("--inline")]
+    public void Byteswapped_and_inline_deltas_are_pulled_by_ostree_and_dry_runs_print_ostree_line(string flag)
+    {
+        var (ours, o1, o2) = TwoVersions("shape" + flag, "ours");
+        Tools.Ours("static-delta", "generate", "--repo=" + ours, flag, "os").Ok("generate " + flag);
+        Tools.Ours("summary", "--repo=" + ours, "-u").Ok("summary -u");
+        var dir = DeltaDir(ours, o1, o2);
+        Assert.Equal(flag == "--inline" ? ["superblock"] : ["0", "superblock"], Directory.GetFiles(dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        if (flag == "--swap-endianness")
+        {
+            // (ostree's show reads parts from their files only, so it cannot show an inline delta, its own included.)
+            Assert.Contains("Endianness: big", Tools.Ostree("static-delta", "show", "--repo=" + ours, $"{o1}-{o2}").Ok("ostree static-delta show"), StringComparison.Ordinal);
+        }
+
+        var url = _servers.Static(ours);
+        var lines = new List<string>();
+        foreach (var who in new[] { "ostree", "ours" })
+        {
+            var client = _tmp[$"client-{who}{flag}"];
+            string Run(params string[] args) => who == "ours" ? Tools.Ours(args).Ok("ours " + args[0]) : Tools.Ostree(args).Ok("ostree " + args[0]);
+            Run("init", "--repo=" + client, "--mode=bare-user");
+            Run("remote", "add", "--repo=" + client, "--no-gpg-verify", "origin", url);
+            Run("pull", "--repo=" + client, "origin", "os@" + o1);
+            lines.Add(Run("pull", "--repo=" + client, "--dry-run", "--require-static-deltas", "origin", "os").Trim());
+            Assert.Equal(o1, Run("rev-parse", "--repo=" + client, "origin:os").Trim()); // a dry run writes nothing
+            Run("pull", "--repo=" + client, "--require-static-deltas", "origin", "os");
+            Assert.Equal(o2, Run("rev-parse", "--repo=" + client, "origin:os").Trim());
+            Fsck(Tools.V2022, client);
+        }
+
+        Assert.StartsWith("Delta update: 0/1 parts, ", lines[0], StringComparison.Ordinal);
+        Assert.Equal(lines[0], lines[1]);
+    }
+
     [Fact]
     public void A_corrupt_delta_is_refused_offline_and_bypassed_by_pull()
     {
