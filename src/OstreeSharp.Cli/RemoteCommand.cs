@@ -155,10 +155,11 @@ internal static class RemoteCommand
         var contentUrl = new Option<string?>("--contenturl") { Description = "Use URL when fetching content" };
         var collectionId = new Option<string?>("--collection-id") { Description = "Globally unique ID for this repository as a collection of refs for redistribution to other repositories" };
         var customBackend = new Option<string?>("--custom-backend") { Description = "This remote has content not fetched via libostree" };
+        var sysroot = SysrootOption();
         var name = new Argument<string>("NAME");
         var url = new Argument<string?>("URL") { Arity = ArgumentArity.ZeroOrOne, Description = "Optional with --custom-backend" };
         var branches = new Argument<string[]>("BRANCH") { Arity = ArgumentArity.ZeroOrMore };
-        foreach (var o in new Option[] { set, noGpg, signVerify, ifNotExists, gpgImport, noSignVerify, force, contentUrl, collectionId, customBackend })
+        foreach (var o in new Option[] { set, noGpg, signVerify, ifNotExists, gpgImport, noSignVerify, force, contentUrl, collectionId, customBackend, sysroot })
         {
             cmd.Options.Add(o);
         }
@@ -174,7 +175,7 @@ internal static class RemoteCommand
                 throw new ArgumentException("NAME and URL must be specified");
             }
 
-            var repo = CliSupport.OpenRepo(pr);
+            var repo = OpenRepoOrSysroot(pr, sysroot);
             var options = new List<KeyValuePair<string, string>>();
             foreach (var kv in pr.GetValue(set) ?? [])
             {
@@ -280,16 +281,25 @@ internal static class RemoteCommand
     {
         var cmd = new Command("delete", "Delete a remote repository");
         var ifExists = new Option<bool>("--if-exists") { Description = "Do nothing if the provided remote does not exist" };
+        var sysroot = SysrootOption();
         var name = new Argument<string>("NAME");
         cmd.Options.Add(ifExists);
+        cmd.Options.Add(sysroot);
         cmd.Arguments.Add(name);
         CliSupport.SetRun(cmd, pr =>
         {
-            CliSupport.OpenRepo(pr).DeleteRemote(pr.GetValue(name)!, pr.GetValue(ifExists));
+            OpenRepoOrSysroot(pr, sysroot).DeleteRemote(pr.GetValue(name)!, pr.GetValue(ifExists));
             return 0;
         });
         return cmd;
     }
+
+    private static Option<string?> SysrootOption() => new("--sysroot") { Description = "Use sysroot at PATH (overrides --repo)" };
+
+    // As ostree's remote add and delete: --sysroot names a sysroot whose repository is a system repository (its
+    // remotes may live in the deployment's etc/ostree/remotes.d); else --repo and its defaults.
+    private static OstreeSharp.Repository.OstreeRepo OpenRepoOrSysroot(ParseResult pr, Option<string?> sysroot) =>
+        pr.GetValue(sysroot) is { } path ? OstreeSharp.Repository.OstreeRepo.OpenForSysroot(path) : CliSupport.OpenRepo(pr);
 
     private static Command ShowUrl()
     {

@@ -13,22 +13,63 @@ public sealed partial class OstreeRepo
 {
     private static string RemoteGroup(string name) => $"remote \"{name}\"";
 
-    /// <summary>Remote names in config order.</summary>
+    /// <summary>Remote names: the repository config's in order, then those of the remotes config folder.</summary>
     public IReadOnlyList<string> ListRemotes() =>
-        Config.Groups.Where(g => g.StartsWith("remote \"", StringComparison.Ordinal) && g.EndsWith('"')).Select(g => g[8..^1]).ToList();
+        ConfigRemoteNames(Config).Concat(RemoteFiles().Select(f => f.Name)).Distinct(StringComparer.Ordinal).ToList();
 
     /// <summary>A remote, or null when not configured.</summary>
+    /// <exception cref="OstreeException">The remote is defined twice (the repository config and a remotes file, or two files).</exception>
     public RemoteInfo? GetRemote(string name)
     {
         var g = RemoteGroup(name);
-        if (!Config.HasGroup(g))
+        var sources = new List<KeyFile>();
+        if (Config.HasGroup(g))
+        {
+            sources.Add(Config);
+        }
+
+        sources.AddRange(RemoteFiles().Where(f => f.Name == name).Select(f => f.File));
+        if (sources.Count > 1)
+        {
+            throw new OstreeException($"Multiple specifications found for remote \"{name}\"");
+        }
+
+        if (sources.Count == 0)
         {
             return null;
         }
 
-        var options = Config.Keys(g).ToDictionary(k => k, k => Config.Get(g, k)!, StringComparer.Ordinal);
+        var kf = sources[0];
+        var options = kf.Keys(g).ToDictionary(k => k, k => kf.Get(g, k)!, StringComparer.Ordinal);
         return new RemoteInfo(name, options.GetValueOrDefault("url") ?? string.Empty, options);
     }
+
+    private static IEnumerable<string> ConfigRemoteNames(KeyFile kf) =>
+        kf.Groups.Where(g => g.StartsWith("remote \"", StringComparison.Ordinal) && g.EndsWith('"')).Select(g => g[8..^1]);
+
+    // The remotes of RemotesConfigDir/*.conf, files in name order, as libostree reads them.
+    private List<(string Name, string Path, KeyFile File)> RemoteFiles()
+    {
+        var found = new List<(string, string, KeyFile)>();
+        if (RemotesConfigDir is not { } dir || !Directory.Exists(dir))
+        {
+            return found;
+        }
+
+        foreach (var file in Directory.EnumerateFiles(dir, "*.conf").Order(StringComparer.Ordinal))
+        {
+            var kf = KeyFile.Parse(File.ReadAllText(file), file);
+            foreach (var name in ConfigRemoteNames(kf))
+            {
+                found.Add((name, file, kf));
+            }
+        }
+
+        return found;
+    }
+
+    // libostree's add-remotes-config-dir: on by default for a system repository that has such a folder.
+    private bool AddsToRemotesConfigDir => RemotesConfigDir is not null && Config.GetBoolean("core", "add-remotes-config-dir", IsSystem);
 
     /// <summary>A remote that must exist.</summary>
     public RemoteInfo RequireRemote(string name) => GetRemote(name) ?? throw new ObjectNotFoundException($"Remote \"{name}\" not found");
@@ -52,48 +93,77 @@ public sealed partial class OstreeRepo
         }
 
         var g = RemoteGroup(name);
-        if (replace)
+        if (replace && GetRemote(name) is not null)
         {
-            Config.RemoveGroup(g);
+            DeleteRemoteConfig(name);
         }
 
-        if (Config.HasGroup(g))
+        if (GetRemote(name) is not null)
         {
             if (ifNotExists)
             {
                 return;
             }
 
-            throw new OstreeException($"Remote configuration for \"{name}\" already exists: (in config)");
+            var where = RemoteFiles().FirstOrDefault(f => f.Name == name).Path ?? "config";
+            throw new OstreeException($"Remote configuration for \"{name}\" already exists: (in {where})");
         }
 
+        // A system repository's new remote gets its own file in the remotes folder, as libostree writes it.
+        var target = AddsToRemotesConfigDir ? new KeyFile() : Config;
         if (url is not null)
         {
-            Config.Set(g, "url", url);
+            target.Set(g, "url", url);
         }
 
         if (branches.Count > 0)
         {
-            Config.Set(g, "branches", string.Concat(branches.Select(b => b + ";")));
+            target.Set(g, "branches", string.Concat(branches.Select(b => b + ";")));
         }
 
         foreach (var (k, v) in options)
         {
-            Config.Set(g, k, v);
+            target.Set(g, k, v);
         }
 
-        SaveConfig();
+        if (target == Config)
+        {
+            SaveConfig();
+        }
+        else
+        {
+            Directory.CreateDirectory(RemotesConfigDir!);
+            FileUtil.WriteAtomic(System.IO.Path.Combine(RemotesConfigDir!, name + ".conf"), System.Text.Encoding.UTF8.GetBytes(target.ToString()), Fsync);
+        }
+    }
+
+    // Removes a remote's configuration: its group in config, or the remotes file that defines it (as libostree
+    // removes the whole file).
+    private bool DeleteRemoteConfig(string name)
+    {
+        if (Config.RemoveGroup(RemoteGroup(name)))
+        {
+            SaveConfig();
+            return true;
+        }
+
+        if (RemoteFiles().FirstOrDefault(f => f.Name == name).Path is { } file)
+        {
+            File.Delete(file);
+            return true;
+        }
+
+        return false;
     }
 
     /// <summary>Deletes a remote and its remote refs; false when absent and <paramref name="ifExists"/>.</summary>
     public bool DeleteRemote(string name, bool ifExists = false)
     {
-        if (!Config.RemoveGroup(RemoteGroup(name)))
+        if (!DeleteRemoteConfig(name))
         {
             return ifExists ? false : throw new ObjectNotFoundException($"Remote \"{name}\" not found");
         }
 
-        SaveConfig();
         FileUtil.DeleteAny(System.IO.Path.Combine(Path, "refs", "remotes", name));
         return true;
     }

@@ -154,8 +154,41 @@ public sealed partial class OstreeRepo
             Directory.CreateDirectory(System.IO.Path.Combine(path, d));
         }
 
+        // As libostree: the host's own repository (/ostree/repo) is a system repository, whose remotes may also
+        // live in /etc/ostree/remotes.d.
+        if (Native.TryLStat(path, out var here) && Native.TryLStat("/ostree/repo", out var system) && here.Device == system.Device && here.Inode == system.Inode)
+        {
+            repo.IsSystem = true;
+            repo.RemotesConfigDir = "/etc/ostree/remotes.d";
+        }
+
         return repo;
     }
+
+    /// <summary>
+    /// Opens the repository of a sysroot (<c>SYSROOT/ostree/repo</c>) as libostree's <c>--sysroot</c> does: a system
+    /// repository. When the sysroot is a deployment's root rather than the physical root (it has a <c>sysroot</c>
+    /// entry), remotes also live in its <c>etc/ostree/remotes.d</c>.
+    /// </summary>
+    public static OstreeRepo OpenForSysroot(string sysroot)
+    {
+        ArgumentNullException.ThrowIfNull(sysroot);
+        var repo = Open(System.IO.Path.Combine(sysroot, "ostree", "repo"));
+        repo.IsSystem = true;
+        bool physical = !Native.TryLStat(System.IO.Path.Combine(sysroot, "sysroot"), out _);
+        repo.RemotesConfigDir = physical ? null : System.IO.Path.Combine(System.IO.Path.GetFullPath(sysroot), "etc", "ostree", "remotes.d");
+        return repo;
+    }
+
+    /// <summary>Whether this is a host's system repository (opened through a sysroot, or <c>/ostree/repo</c> itself).</summary>
+    public bool IsSystem { get; private set; }
+
+    /// <summary>
+    /// The folder of <c>NAME.conf</c> files holding more remotes (<c>etc/ostree/remotes.d</c> of the host or of the
+    /// deployment a sysroot names), or null. New remotes go there while <c>core.add-remotes-config-dir</c> allows
+    /// (by default, in a system repository).
+    /// </summary>
+    public string? RemotesConfigDir { get; set; }
 
     /// <summary>Writes the config back atomically.</summary>
     public void SaveConfig() => FileUtil.WriteAtomic(ConfigPath, Encoding.UTF8.GetBytes(Config.ToString()), fsync: Fsync);

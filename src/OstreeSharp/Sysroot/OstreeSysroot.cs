@@ -20,8 +20,8 @@ public sealed partial class OstreeSysroot
     /// <summary>The physical root.</summary>
     public string Path { get; }
 
-    /// <summary>The system repository <c>ostree/repo</c>.</summary>
-    public OstreeRepo Repo => _repo ??= OstreeRepo.Open(Combine("ostree/repo"));
+    /// <summary>The system repository <c>ostree/repo</c>, with the remotes of the deployment's etc/ostree/remotes.d when the sysroot is one.</summary>
+    public OstreeRepo Repo => _repo ??= OstreeRepo.OpenForSysroot(Path);
 
     /// <summary>The live bootversion (0 or 1).</summary>
     public int BootVersion { get; private set; }
