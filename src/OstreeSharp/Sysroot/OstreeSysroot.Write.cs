@@ -288,10 +288,24 @@ public sealed partial class OstreeSysroot
 
     private void FreezeBootIfBooted()
     {
-        if (IsBootedHostRoot && !DebugOpt("skip-sync") && !DebugOpt("no-freeze"))
+        // OSTREE_SYSROOT_DEBUG=test-fifreeze, libostree's test of the watchdog, runs it on any sysroot and aborts
+        // before anything is frozen.
+        bool test = DebugFlag("test-fifreeze");
+        if ((!IsBootedHostRoot || DebugOpt("skip-sync") || DebugOpt("no-freeze")) && !test)
         {
-            Native.FreezeThaw(Combine("boot"));
+            return;
         }
+
+        var boot = Combine("boot");
+        using var watchdog = FreezeWatchdog.Start(boot, test);
+        if (test)
+        {
+            watchdog.WaitForExit();
+            throw new OstreeException("During fsfreeze-thaw: aborting due to test-fifreeze");
+        }
+
+        Native.FreezeThaw(boot);
+        watchdog.Done();
     }
 
     private static bool DebugOpt(string opt) =>
