@@ -836,7 +836,8 @@ internal static class RepoCommands
         var gpgVerifySummary = new Option<bool>("--gpg-verify-summary") { Description = "GPG verify summary (must specify --remote)" };
         var src = new Argument<string>("SRC_REPO");
         var refs = new Argument<string[]>("REF") { Arity = ArgumentArity.ZeroOrMore };
-        foreach (var o in new Option[] { remote, depth, metadataOnly, disableFsync, perObjectFsync, untrusted, bareUserOnly, gpgVerify, gpgVerifySummary })
+        var requireDeltas = new Option<bool>("--require-static-deltas") { Description = "Require static deltas" };
+        foreach (var o in new Option[] { remote, depth, metadataOnly, disableFsync, perObjectFsync, untrusted, bareUserOnly, gpgVerify, gpgVerifySummary, requireDeltas })
         {
             cmd.Options.Add(o);
         }
@@ -863,6 +864,7 @@ internal static class RepoCommands
                 CommitMetadataOnly = pr.GetValue(metadataOnly),
                 BareUserOnlyFiles = pr.GetValue(bareUserOnly),
                 Trusted = !pr.GetValue(untrusted),
+                RequireStaticDeltas = pr.GetValue(requireDeltas),
                 GpgVerify = pr.GetValue(gpgVerify),
                 GpgVerifySummary = pr.GetValue(gpgVerifySummary),
             };

@@ -18,6 +18,7 @@ internal static class StaticDeltaCommand
         cmd.Subcommands.Add(Generate());
         cmd.Subcommands.Add(ApplyOffline());
         cmd.Subcommands.Add(Reindex());
+        cmd.Subcommands.Add(Indexes());
         return cmd;
     }
 
@@ -30,6 +31,27 @@ internal static class StaticDeltaCommand
         {
             var repo = CliSupport.OpenRepo(pr);
             StaticDeltas.WriteIndexes(repo, StaticDeltas.Index(repo), pr.GetValue(to) is { } rev ? repo.Resolve(rev) : null);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Indexes()
+    {
+        var cmd = new Command("indexes", "List static delta indexes");
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var targets = StaticDeltas.ListIndexes(CliSupport.OpenRepo(pr));
+            if (targets.Count == 0)
+            {
+                Console.WriteLine("(No static deltas indexes)"); // sic, ostree's words
+            }
+
+            foreach (var t in targets)
+            {
+                Console.WriteLine(t.ToHex());
+            }
+
             return 0;
         });
         return cmd;
@@ -106,8 +128,9 @@ internal static class StaticDeltaCommand
         var setEndianness = new Option<string?>("--set-endianness") { Description = "Choose metadata endianness ('l' or 'B')" };
         var swapEndianness = new Option<bool>("--swap-endianness") { Description = "Swap metadata endianness from host order" };
         var inline = new Option<bool>("--inline") { Description = "Inline delta parts into main delta" };
+        var filename = new Option<string?>("--filename") { Description = "Write the superblock to PATH (its parts beside it) instead of into the repository" };
         cmd.Arguments.Add(toArg);
-        foreach (var o in new Option[] { from, to, empty, ifNotExists, disableBsdiff, noCompress, minFallback, maxBsdiff, maxChunk, json, setEndianness, swapEndianness, inline })
+        foreach (var o in new Option[] { from, to, empty, ifNotExists, disableBsdiff, noCompress, minFallback, maxBsdiff, maxChunk, json, setEndianness, swapEndianness, inline, filename })
         {
             cmd.Options.Add(o);
         }
@@ -164,6 +187,7 @@ internal static class StaticDeltaCommand
             {
                 BigEndian = bigEndian,
                 Inline = pr.GetValue(inline),
+                Filename = pr.GetValue(filename),
                 Bsdiff = !pr.GetValue(disableBsdiff),
                 Compress = !pr.GetValue(noCompress),
                 MinFallbackSize = pr.GetValue(minFallback) is { } mf ? mf * 1_000_000L : defaults.MinFallbackSize,
@@ -180,6 +204,11 @@ internal static class StaticDeltaCommand
             else
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{stats.Parts} parts, {stats.Objects} objects ({stats.Patched} bsdiff), {SizeFormat.Format(stats.CompressedSize)} compressed; {stats.Fallbacks} fallback objects ({SizeFormat.Format(stats.FallbackSize)})"));
+
+                // ostree's diagnostics, on stderr, for scripts that read them (no rollsum matching is done here).
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"uncompressed={stats.UncompressedSize} compressed={stats.CompressedSize}"));
+                Console.Error.WriteLine("rollsum=0 objects, 0 bytes");
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"bsdiff={stats.Patched} objects"));
             }
 
             return 0;

@@ -85,7 +85,8 @@ internal sealed class PartPacker : IDisposable
     /// <summary>Closes the last part and waits for every part to be written; returns their headers in order.</summary>
     public List<DeltaPartHeader> Finish()
     {
-        if (_current.Objects.Count > 0)
+        // As libostree, a delta has at least one part, empty when the target brings no new object.
+        if (_current.Objects.Count > 0 || _parts.Count == 0)
         {
             Seal();
         }

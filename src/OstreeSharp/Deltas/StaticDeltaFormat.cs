@@ -136,8 +136,35 @@ public sealed class DeltaSuperblock
     /// <summary>The delta's name.</summary>
     public DeltaName Name => new(From, To);
 
-    /// <summary>Whether the numbers of the headers are big-endian (<c>ostree.endianness</c> is <c>'B'</c>).</summary>
-    public bool BigEndian => Lookup("ostree.endianness") is { Type.Kind: 'y' } e && e.GetByte() == (byte)'B';
+    /// <summary>
+    /// Whether the numbers of the headers are big-endian: <c>ostree.endianness</c> is <c>'B'</c>, or, for a delta
+    /// made before that key existed, libostree's guess (<see cref="EndiannessGuessed"/>).
+    /// </summary>
+    public bool BigEndian => Lookup("ostree.endianness") is { Type.Kind: 'y' } e ? e.GetByte() == (byte)'B' : GuessedBigEndian;
+
+    /// <summary>Whether the superblock names no endianness, so <see cref="BigEndian"/> is a guess from its sizes.</summary>
+    public bool EndiannessGuessed => Lookup("ostree.endianness") is not { Type.Kind: 'y' };
+
+    private bool GuessedBigEndian { get; init; }
+
+    // libostree's guess for a delta without ostree.endianness, read in the host's (little-endian) order: a part more
+    // than 20% larger compressed than uncompressed, or objects averaging over 4 GiB, mean the numbers are swapped.
+    private static bool GuessBigEndian(GVariantValue partHeaders)
+    {
+        ulong totalSize = 0, totalObjects = 0;
+        foreach (var p in partHeaders.GetChildren())
+        {
+            ulong size = p[2].GetUInt64(), usize = p[3].GetUInt64();
+            totalObjects += (ulong)p[4].GetBytes().Length / 33;
+            totalSize += size;
+            if (size > usize && (double)size / usize > 1.2)
+            {
+                return BitConverter.IsLittleEndian;
+            }
+        }
+
+        return totalObjects > 0 && totalSize / totalObjects > uint.MaxValue ? BitConverter.IsLittleEndian : !BitConverter.IsLittleEndian;
+    }
 
     /// <summary>A metadata value.</summary>
     public GVariantValue? Lookup(string key) => Metadata.FirstOrDefault(kv => kv.Key == key).Value;
@@ -153,7 +180,7 @@ public sealed class DeltaSuperblock
         {
             var v = GVariantValue.Parse(Type, bytes);
             var metadata = v[0].GetVarDictEntries().Select(kv => new KeyValuePair<string, GVariantValue>(kv.Key, kv.Value)).ToList();
-            bool big = metadata.FirstOrDefault(kv => kv.Key == "ostree.endianness").Value is { Type.Kind: 'y' } e && e.GetByte() == (byte)'B';
+            bool big = metadata.FirstOrDefault(kv => kv.Key == "ostree.endianness").Value is { Type.Kind: 'y' } e ? e.GetByte() == (byte)'B' : GuessBigEndian(v[6]);
             ulong U64(GVariantValue x) => big == BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(x.GetUInt64()) : x.GetUInt64();
             uint U32(GVariantValue x) => big == BitConverter.IsLittleEndian ? BinaryPrimitives.ReverseEndianness(x.GetUInt32()) : x.GetUInt32();
             var fromBytes = v[2].GetBytes();
@@ -169,7 +196,7 @@ public sealed class DeltaSuperblock
                 }
             }
 
-            return new DeltaSuperblock(metadata, BinaryPrimitives.ReverseEndianness(v[1].GetUInt64()), from, to, v[4].ToBytes(), parts, fallbacks);
+            return new DeltaSuperblock(metadata, BinaryPrimitives.ReverseEndianness(v[1].GetUInt64()), from, to, v[4].ToBytes(), parts, fallbacks) { GuessedBigEndian = big };
         }
         catch (OstreeFormatException e)
         {

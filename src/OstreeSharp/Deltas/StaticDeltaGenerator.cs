@@ -44,6 +44,12 @@ public sealed record StaticDeltaOptions
     /// </summary>
     public bool Inline { get; init; }
 
+    /// <summary>
+    /// Write the superblock to this file (and the parts, named <c>0</c>, <c>1</c>..., beside it) instead of into the
+    /// repository's <c>deltas/</c>, as libostree's <c>--filename</c>.
+    /// </summary>
+    public string? Filename { get; init; }
+
     /// <summary>Generation time stored in the superblock; null: now.</summary>
     public DateTimeOffset? Timestamp { get; init; }
 }
@@ -147,7 +153,21 @@ public static class StaticDeltaGenerator
 
             var superblock = new DeltaSuperblock(meta, (ulong)(options.Timestamp ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds(), from, to, commitBytes, parts, fallbacks);
             File.WriteAllBytes(Path.Combine(staging, "superblock"), superblock.ToBytes());
-            StaticDeltas.Install(repo, name, staging);
+            if (options.Filename is { } file)
+            {
+                var outDir = Path.GetDirectoryName(Path.GetFullPath(file))!;
+                for (int i = 0; i < parts.Count && !options.Inline; i++)
+                {
+                    var part = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    File.Move(Path.Combine(staging, part), Path.Combine(outDir, part), overwrite: true);
+                }
+
+                File.Move(Path.Combine(staging, "superblock"), file, overwrite: true);
+            }
+            else
+            {
+                StaticDeltas.Install(repo, name, staging);
+            }
             return new StaticDeltaStats(name, parts.Count, parts.Sum(p => p.Objects.Count), patched.Count, fallbacks.Count,
                 parts.Sum(p => (long)p.CompressedSize), parts.Sum(p => (long)p.UncompressedSize), fallbacks.Sum(x => (long)x.CompressedSize));
         }

@@ -73,6 +73,16 @@ public static class StaticDeltas
     public static DeltaName Resolve(OstreeRepo repo, string text)
     {
         ArgumentNullException.ThrowIfNull(text);
+
+        // libostree's words for something that is not a delta name (at most 64 characters of it shown).
+        foreach (var part in text.Split('-', 2))
+        {
+            if (!Checksum.TryParse(part, out _))
+            {
+                throw new OstreeFormatException("Invalid rev " + (part.Length > 64 ? part[..64] : part).Replace('\n', ' '));
+            }
+        }
+
         var all = List(repo);
         var match = all.Where(n => n.ToString() == text).ToList();
         if (match.Count == 0 && !text.Contains('-', StringComparison.Ordinal))
@@ -138,6 +148,70 @@ public static class StaticDeltas
     /// <summary>An <c>a{sv}</c> of delta name to superblock checksum (<c>ay</c>).</summary>
     public static GVariantValue IndexValue(IEnumerable<(DeltaName Name, byte[] SuperblockSha256)> entries) =>
         GVariantValue.FromVarDict(GHashTableOrder.Reorder(entries.Select(e => new KeyValuePair<string, GVariantValue>(e.Name.ToString(), GVariantValue.FromBytes(e.SuperblockSha256)))));
+
+    /// <summary>
+    /// The deltas to <paramref name="to"/> that <paramref name="repo"/> publishes, as a pull from it finds them: listed in
+    /// its summary's <c>ostree.static-deltas</c> or in the commit's <c>delta-indexes/</c> file, and present.
+    /// </summary>
+    public static IEnumerable<DeltaName> Published(OstreeRepo repo, Checksum to)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        var names = new SortedSet<string>(StringComparer.Ordinal);
+        var summaryPath = Path.Combine(repo.Path, "summary");
+        if (File.Exists(summaryPath))
+        {
+            var meta = GVariantValue.Parse(Trees.Summary.Type, File.ReadAllBytes(summaryPath))[1];
+            if (meta.Lookup("ostree.static-deltas") is { Type.Text: "a{sv}" } listed)
+            {
+                names.UnionWith(listed.GetVarDictEntries().Select(kv => kv.Key));
+            }
+        }
+
+        var indexPath = Path.Combine(repo.Path, DeltaName.IndexPath(to));
+        if (File.Exists(indexPath) && GVariantValue.Parse(GVariantType.VarDict, File.ReadAllBytes(indexPath)).Lookup("ostree.static-deltas") is { Type.Text: "a{sv}" } indexed)
+        {
+            names.UnionWith(indexed.GetVarDictEntries().Select(kv => kv.Key));
+        }
+
+        foreach (var n in names)
+        {
+            var name = DeltaName.Parse(n);
+            if (name.To == to && File.Exists(Path.Combine(repo.Path, name.SuperblockPath)))
+            {
+                yield return name;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The commits <c>delta-indexes/</c> has an index for (<c>XX/REST.index</c>, the commit in modified base64), in
+    /// order; other files there are skipped, as libostree skips them.
+    /// </summary>
+    public static IReadOnlyList<Checksum> ListIndexes(OstreeRepo repo)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        var root = Path.Combine(repo.Path, "delta-indexes");
+        var found = new List<Checksum>();
+        if (!Directory.Exists(root))
+        {
+            return found;
+        }
+
+        foreach (var dir in Directory.EnumerateDirectories(root).Where(d => Path.GetFileName(d).Length == 2))
+        {
+            foreach (var file in Directory.EnumerateFiles(dir, "*.index"))
+            {
+                var rest = Path.GetFileName(file)[..^".index".Length];
+                if (rest.Length == 41 && DeltaName.TryParseModifiedBase64(Path.GetFileName(dir) + rest, out var c))
+                {
+                    found.Add(c);
+                }
+            }
+        }
+
+        found.Sort();
+        return found;
+    }
 
     /// <summary>
     /// Rewrites <c>delta-indexes/</c>: for each commit some delta leads to, an <c>a{sv}</c> whose
@@ -208,7 +282,15 @@ public static class StaticDeltas
     /// </summary>
     /// <exception cref="ObjectNotFoundException">The delta or its source commit is missing.</exception>
     /// <exception cref="ObjectCorruptedException">A part or an object does not match its checksum.</exception>
-    public static Checksum ApplyOffline(OstreeRepo repo, string path, IProgress<string>? log = null)
+    public static Checksum ApplyOffline(OstreeRepo repo, string path, IProgress<string>? log = null) =>
+        ApplyOffline(repo, path, log, allowFallbacks: false);
+
+    /// <summary>
+    /// As <see cref="ApplyOffline(OstreeRepo, string, IProgress{string})"/>; with <paramref name="allowFallbacks"/>
+    /// a delta that lists fallback objects is applied too, leaving those objects for the caller to bring (pull-local
+    /// copies them from the delta's repository).
+    /// </summary>
+    public static Checksum ApplyOffline(OstreeRepo repo, string path, IProgress<string>? log, bool allowFallbacks)
     {
         ArgumentNullException.ThrowIfNull(repo);
         ArgumentNullException.ThrowIfNull(path);
@@ -225,7 +307,7 @@ public static class StaticDeltas
             throw new ObjectNotFoundException($"Commit {from}, which is the delta source, is not in repository {repo.Path}");
         }
 
-        if (sb.Fallbacks.Count > 0)
+        if (sb.Fallbacks.Count > 0 && !allowFallbacks)
         {
             throw new OstreeException($"Cannot execute delta {sb.Name} offline: it lists {sb.Fallbacks.Count} objects to fetch over HTTP");
         }
@@ -284,7 +366,7 @@ public static class StaticDeltas
         text.Append("Signed: no\n");
         text.Append(sb.From is { } from ? "From: " + from.ToHex() : "From <scratch>").Append('\n');
         text.Append("To: ").Append(sb.To.ToHex()).Append('\n');
-        text.Append("Endianness: ").Append(sb.BigEndian ? "big" : "little").Append('\n');
+        text.Append("Endianness: ").Append(sb.BigEndian ? "big" : "little").Append(sb.EndiannessGuessed ? " (heuristic)" : string.Empty).Append('\n');
         text.Append("Timestamp: ").Append(sb.Timestamp).Append('\n');
         text.Append("Number of parents: 0\n");
         ulong fallbackSize = 0, fallbackUsize = 0;

@@ -28,6 +28,12 @@ public sealed record PullLocalOptions
     /// given <c>--untrusted</c>. Metadata is parsed and checked either way.
     /// </summary>
     public bool Trusted { get; init; }
+
+    /// <summary>
+    /// Rebuild each commit from one of the source's static deltas (from the newest complete commit here, else from
+    /// nothing), failing when it has none, as <c>--require-static-deltas</c>.
+    /// </summary>
+    public bool RequireStaticDeltas { get; init; }
 }
 
 /// <summary>Copies commits between local repositories of any modes.</summary>
@@ -72,6 +78,14 @@ public static class PullLocal
         {
             throw new OstreeFormatException($"Invalid ref name {mixed}");
         }
+        if (options.RequireStaticDeltas)
+        {
+            foreach (var (_, commit) in wanted)
+            {
+                ApplySourceDelta(source, dest, commit);
+            }
+        }
+
         using var tx = dest.BeginTransaction();
         tx.BareUserOnlyFiles = options.BareUserOnlyFiles;
         int copied = 0;
@@ -195,5 +209,27 @@ public static class PullLocal
         }
 
         return copied;
+    }
+
+    // The delta to COMMIT that the source has, from the newest commit complete here (else from nothing), applied; the
+    // commit stays marked partial until the walk that follows has copied its fallback objects.
+    private static void ApplySourceDelta(OstreeRepo source, OstreeRepo dest, Checksum commit)
+    {
+        if (dest.HasObject(commit, ObjectType.Commit) && !dest.IsCommitPartial(commit))
+        {
+            return;
+        }
+
+        // The deltas the source publishes (its summary and its delta index of the commit), as a pull finds them.
+        var deltas = Deltas.StaticDeltas.Published(source, commit).ToList();
+        var from = deltas.Where(d => d.From is { } f && dest.HasObject(f, ObjectType.Commit) && !dest.IsCommitPartial(f))
+            .Select(d => d.From).OrderByDescending(f => dest.LoadCommit(f!.Value).Timestamp).FirstOrDefault();
+        if (from is null && !deltas.Any(d => d.From is null))
+        {
+            throw new ObjectNotFoundException($"Static deltas required, but none found for (null) to {commit} in {source.Path}");
+        }
+
+        dest.MarkCommitPartial(commit, byFsck: false);
+        Deltas.StaticDeltas.ApplyOffline(dest, Path.Combine(source.Path, new Deltas.DeltaName(from, commit).RelativeDir), null, allowFallbacks: true);
     }
 }

@@ -48,8 +48,9 @@ public static class Summary
         }
 
         // Deltas are listed in the summary (for older clients) and in delta-indexes/ (what indexed-deltas promises).
+        // core.no-deltas-in-summary leaves them to delta-indexes/ alone, as libostree.
         var deltas = Deltas.StaticDeltas.Index(repo);
-        if (deltas.Count > 0)
+        if (deltas.Count > 0 && !repo.Config.GetBoolean("core", "no-deltas-in-summary", false))
         {
             repoMeta.Add(new("ostree.static-deltas", Deltas.StaticDeltas.IndexValue(deltas)));
         }
