@@ -51,6 +51,7 @@ internal static class CommitCommand
         var filterLayer = new Option<bool>("--filter-container-layer") { Description = "Treat tar trees as container layers: etc -> usr/etc, drop /run /tmp /proc /sys /dev contents and other top-level folders, and report what was dropped" };
         var skipUnchanged = new Option<bool>("--skip-if-unchanged") { Description = "If the contents are unchanged from previous commit, do nothing" };
         var consume = new Option<bool>("--consume") { Description = "Consume (delete) content after commit (for local directories)" };
+        var linkSpeedup = new Option<bool>("--link-checkout-speedup") { Description = "Optimize for commits of trees composed of hardlinks into the repository" };
         var sizes = new Option<bool>("--generate-sizes") { Description = "Generate size information along with commit metadata" };
         var composefsMeta = new Option<bool>("--generate-composefs-metadata") { Description = "Generate composefs commit metadata" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
@@ -64,7 +65,7 @@ internal static class CommitCommand
         var selinuxFromBase = new Option<bool>("--selinux-policy-from-base", "-P") { Description = "Set SELinux labels based on first --tree argument" };
         var labelingEpoch = new Option<int>("--selinux-labeling-epoch") { Description = "0 (default, as libostree 2022.7): label /usr/etc paths as themselves; 1: label them as the /etc paths they become" };
         var path = new Argument<string?>("PATH") { Arity = ArgumentArity.ZeroOrOne, Description = "Directory to commit" };
-        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, filterLayer, skipUnchanged, consume, sizes, composefsMeta, json, sign, signFromFile, signType, gpgSign, selinuxPolicy, selinuxFromBase, labelingEpoch })
+        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, filterLayer, skipUnchanged, consume, linkSpeedup, sizes, composefsMeta, json, sign, signFromFile, signType, gpgSign, selinuxPolicy, selinuxFromBase, labelingEpoch })
         {
             cmd.Options.Add(o);
         }
@@ -182,7 +183,7 @@ internal static class CommitCommand
                     switch (kind)
                     {
                         case "dir":
-                            new DirectoryImporter(tx, modifier) { Progress = progress }.Import(arg, root);
+                            new DirectoryImporter(tx, modifier) { Progress = progress, RepoInodes = pr.GetValue(linkSpeedup) ? repo.ScanHardlinks() : null, Adopt = pr.GetValue(consume) }.Import(arg, root);
                             break;
                         case "ref":
                             {
@@ -218,12 +219,20 @@ internal static class CommitCommand
 
             if (pr.GetValue(consume) && !result.Skipped)
             {
+                // As ostree, the folder goes with its contents (the current folder is only emptied).
                 foreach (var src in sources.Where(s => s.StartsWith("dir=", StringComparison.Ordinal)))
                 {
-                    var dir = src[4..];
-                    foreach (var e in Directory.EnumerateFileSystemEntries(dir))
+                    var dir = Path.GetFullPath(src[4..]);
+                    if (dir.TrimEnd('/') == Path.GetFullPath(".").TrimEnd('/'))
                     {
-                        FileUtil.DeleteAny(e);
+                        foreach (var e in Directory.EnumerateFileSystemEntries(dir))
+                        {
+                            FileUtil.DeleteAny(e);
+                        }
+                    }
+                    else
+                    {
+                        FileUtil.DeleteAny(dir);
                     }
                 }
             }

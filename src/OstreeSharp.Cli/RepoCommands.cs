@@ -15,10 +15,18 @@ internal static class RepoCommands
         var cmd = new Command("init", "Initialize a new empty repository");
         var mode = new Option<string>("--mode") { Description = "Initialize repository in given mode (bare, bare-user, bare-user-only, archive)", DefaultValueFactory = _ => "bare" };
         var cid = new Option<string?>("--collection-id") { Description = "Globally unique ID for this repository's collection of refs" };
+        var extra = new Argument<string[]>("ARGS") { Arity = ArgumentArity.ZeroOrMore, Hidden = true };
         cmd.Options.Add(mode);
         cmd.Options.Add(cid);
+        cmd.Arguments.Add(extra);
         CliSupport.SetRun(cmd, pr =>
         {
+            // ostree's init ignores arguments (libostree's own tests pass one); say so rather than fail.
+            if (pr.GetValue(extra) is { Length: > 0 } ignored)
+            {
+                Console.Error.WriteLine($"warning: init takes no arguments; ignoring {string.Join(' ', ignored)}");
+            }
+
             var path = CliSupport.RepoPath(pr);
             OstreeRepo.Create(path, RepoModeNames.Parse(pr.GetValue(mode)!), pr.GetValue(cid));
             return 0;
@@ -272,6 +280,52 @@ internal static class RepoCommands
         return cmd;
     }
 
+    // A file of a commit by path, symlinks followed inside the commit as ostree's GFile reads them (at most 40, as
+    // the kernel's ELOOP); refused in ostree's (GIO's) words.
+    private static Stream OpenInCommit(OstreeRepo repo, OstreeSharp.Objects.Commit commit, string path)
+    {
+        var current = path;
+        for (int hops = 0; ; hops++)
+        {
+            var entry = TreeLookup.Find(repo, commit, current) ?? throw new ObjectNotFoundException($"No such file or directory: {path}");
+            if (!entry.IsFile)
+            {
+                throw new OstreeException($"Can't open directory {path}");
+            }
+
+            var obj = repo.LoadContent(entry.File);
+            if (!obj.Header.IsSymlink)
+            {
+                return obj.OpenData();
+            }
+
+            if (hops == 40)
+            {
+                throw new OstreeException($"Too many levels of symbolic links: {path}");
+            }
+
+            var target = obj.Header.SymlinkTarget;
+            var parts = new List<string>();
+            var joined = target.StartsWith('/') ? target : current[..(current.LastIndexOf('/') + 1)] + target;
+            foreach (var part in joined.Split('/', StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (part == "..")
+                {
+                    if (parts.Count > 0)
+                    {
+                        parts.RemoveAt(parts.Count - 1);
+                    }
+                }
+                else if (part != ".")
+                {
+                    parts.Add(part);
+                }
+            }
+
+            current = "/" + string.Join('/', parts);
+        }
+    }
+
     public static Command Cat()
     {
         var cmd = new Command("cat", "Concatenate contents of files");
@@ -286,13 +340,7 @@ internal static class RepoCommands
             using var stdout = Console.OpenStandardOutput();
             foreach (var p in pr.GetValue(paths)!)
             {
-                var entry = TreeLookup.Find(repo, c, p);
-                if (entry is not { IsFile: true })
-                {
-                    throw new ObjectNotFoundException($"No such file or directory: {p}");
-                }
-
-                using var s = repo.LoadContent(entry.File).OpenData();
+                using var s = OpenInCommit(repo, c, p);
                 s.CopyTo(stdout);
             }
 
@@ -334,7 +382,8 @@ internal static class RepoCommands
                     throw new ArgumentException("You must specify only 1 existing ref when creating a new ref");
                 }
 
-                if (!pr.GetValue(force) && repo.ResolveRev(newRef, allowMissing: true) is not null)
+                // As ostree, only the ref itself counts (a remote's ref of that name does not).
+                if (!pr.GetValue(force) && repo.HasRef(newRef))
                 {
                     throw new OstreeException($"--create specified but ref {newRef} already exists");
                 }
@@ -404,6 +453,11 @@ internal static class RepoCommands
         int colon = prefix.IndexOf(':', StringComparison.Ordinal);
         string? remote = colon < 0 ? null : prefix[..colon];
         var refPrefix = colon < 0 ? prefix : prefix[(colon + 1)..];
+        if (refPrefix == ".")
+        {
+            refPrefix = string.Empty; // REMOTE:. is REMOTE:, as ostree keeps it for flatpak
+        }
+
         var all = remote is null ? repo.ListRefs(includeRemotes: false) : repo.ListRefs($"{remote}:");
         var stem = remote is null ? string.Empty : remote + ":";
         var result = new List<(string, string, Checksum)>();
@@ -581,7 +635,11 @@ internal static class RepoCommands
         var cmd = new Command("diff", "Compare directory TARGETDIR against revision REV");
         var json = new Option<bool>("--json") { Description = "Print the changes as JSON" };
         var noXattrs = new Option<bool>("--no-xattrs") { Description = "Skip output of extended attributes" };
+        var ownerUid = new Option<uint?>("--owner-uid") { Description = "Use file ownership user id for local files" };
+        var ownerGid = new Option<uint?>("--owner-gid") { Description = "Use file ownership group id for local files" };
         cmd.Options.Add(noXattrs);
+        cmd.Options.Add(ownerUid);
+        cmd.Options.Add(ownerGid);
         var a = new Argument<string>("REV");
         var b = new Argument<string>("TARGET");
         cmd.Options.Add(json);
@@ -589,12 +647,27 @@ internal static class RepoCommands
         cmd.Arguments.Add(b);
         CliSupport.SetRun(cmd, pr =>
         {
-            var repo = CliSupport.OpenRepo(pr);
-            var ca = repo.LoadCommit(repo.Resolve(pr.GetValue(a)!));
+            // As ostree, an argument starting with / or ./ is a folder, anything else a revision.
+            static bool IsPath(string arg) => arg.StartsWith('/') || arg.StartsWith("./", StringComparison.Ordinal);
+            var source = pr.GetValue(a)!;
             var target = pr.GetValue(b)!;
-            var result = target.StartsWith('/') || target.StartsWith("./", StringComparison.Ordinal)
-                ? TreeDiff.Compare(repo, ca, target, pr.GetValue(noXattrs))
-                : TreeDiff.Compare(repo, ca, repo.LoadCommit(repo.Resolve(target)));
+            var owner = new DiffOwner(pr.GetValue(ownerUid), pr.GetValue(ownerGid));
+            TreeDiffResult result;
+            if (IsPath(source))
+            {
+                result = IsPath(target)
+                    ? TreeDiff.Compare(source, target, pr.GetValue(noXattrs), owner)
+                    : throw new ArgumentException($"Cannot compare folder {source} with revision {target}: give the revision first");
+            }
+            else
+            {
+                var repo = CliSupport.OpenRepo(pr);
+                var ca = repo.LoadCommit(repo.Resolve(source));
+                result = IsPath(target)
+                    ? TreeDiff.Compare(repo, ca, target, pr.GetValue(noXattrs), owner)
+                    : TreeDiff.Compare(repo, ca, repo.LoadCommit(repo.Resolve(target)));
+            }
+
             if (pr.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(new DiffJson([.. result.Modified], [.. result.Removed], [.. result.Added]), CliJsonContext.Default.DiffJson));
@@ -868,7 +941,8 @@ internal static class RepoCommands
                 GpgVerify = pr.GetValue(gpgVerify),
                 GpgVerifySummary = pr.GetValue(gpgVerifySummary),
             };
-            PullLocal.Run(source, repo, pr.GetValue(refs) ?? [], pr.GetValue(remote), options, CliSupport.MakeProgress(pr, "pull-local"));
+            var stats = PullLocal.Import(source, repo, pr.GetValue(refs) ?? [], pr.GetValue(remote), options, CliSupport.MakeProgress(pr, "pull-local"));
+            Console.WriteLine($"{stats.Metadata} metadata, {stats.Content} content objects imported; {SizeFormat.FormatAsGlibPrints(stats.ContentBytesWritten)} content written");
             return 0;
         });
         return cmd;

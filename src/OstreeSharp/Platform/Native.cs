@@ -413,6 +413,10 @@ public static unsafe partial class Native
     public static int LinkErrno(string oldPath, string newPath) =>
         link(oldPath, newPath) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
+    /// <summary>rename(2), returning errno of a failure, or 0.</summary>
+    public static int RenameErrno(string oldPath, string newPath) =>
+        rename(oldPath, newPath) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
     /// <summary>rename(2): atomically replaces <paramref name="newPath"/>.</summary>
     public static void Rename(string oldPath, string newPath)
     {

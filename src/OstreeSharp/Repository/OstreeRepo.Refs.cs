@@ -48,16 +48,13 @@ public sealed partial class OstreeRepo
     public SortedDictionary<string, Checksum> ListRefs(string? prefix = null, bool includeRemotes = true, bool includeMirrors = false)
     {
         var result = new SortedDictionary<string, Checksum>(StringComparer.Ordinal);
+        RequireRefsDir("heads");
         AddRefs(System.IO.Path.Combine(Path, "refs", "heads"), null, result);
         if (includeRemotes)
         {
-            var remotes = System.IO.Path.Combine(Path, "refs", "remotes");
-            if (Directory.Exists(remotes))
+            foreach (var r in Directory.EnumerateDirectories(RequireRefsDir("remotes")).Where(d => RefFragment().IsMatch(System.IO.Path.GetFileName(d))))
             {
-                foreach (var r in Directory.EnumerateDirectories(remotes).Where(d => RefFragment().IsMatch(System.IO.Path.GetFileName(d))))
-                {
-                    AddRefs(r, System.IO.Path.GetFileName(r) + ":", result);
-                }
+                AddRefs(r, System.IO.Path.GetFileName(r) + ":", result);
             }
         }
 
@@ -82,6 +79,13 @@ public sealed partial class OstreeRepo
         }
 
         return result;
+    }
+
+    // libostree's words when a repository lost one of its refs folders.
+    private string RequireRefsDir(string name)
+    {
+        var dir = System.IO.Path.Combine(Path, "refs", name);
+        return Directory.Exists(dir) ? dir : throw new OstreeException($"Listing refs: opendir(refs/{name}): No such file or directory");
     }
 
     private static void AddRefs(string dir, string? prefix, SortedDictionary<string, Checksum> into)
@@ -145,6 +149,13 @@ public sealed partial class OstreeRepo
         }
 
         return c;
+    }
+
+    /// <summary>Whether the ref itself exists (<c>REF</c> a local ref, <c>REMOTE:REF</c> a remote one), without falling back to remotes.</summary>
+    public bool HasRef(string refspec)
+    {
+        var (remote, name) = ParseRefspec(refspec);
+        return File.Exists(RefPath(remote, name));
     }
 
     /// <summary>Resolves a revision that must exist.</summary>

@@ -149,7 +149,8 @@ public sealed partial class OstreeRepo
 
         var kf = KeyFile.Parse(File.ReadAllText(configPath), configPath);
         var repo = new OstreeRepo(path, kf);
-        foreach (var d in new[] { "tmp", "state", "refs/heads", "refs/remotes", "refs/mirrors" })
+        // refs/ is left as it is: a repository that lost refs/remotes fails to list its refs, as with libostree.
+        foreach (var d in new[] { "tmp", "state" })
         {
             Directory.CreateDirectory(System.IO.Path.Combine(path, d));
         }
@@ -418,6 +419,30 @@ public sealed partial class OstreeRepo
     public RepoLock Lock(bool exclusive) => RepoLock.Acquire(System.IO.Path.Combine(Path, ".lock"), exclusive, TimeSpan.FromSeconds(LockTimeoutSeconds));
 
     private int LockTimeoutSeconds => int.TryParse(Config.Get("core", "lock-timeout-secs"), out var s) ? s : 30;
+
+    /// <summary>
+    /// The loose content objects by device and inode, as libostree's hardlink scan builds them for
+    /// <c>commit --link-checkout-speedup</c>; empty for an archive repository, whose objects are never checked out by
+    /// hardlink.
+    /// </summary>
+    public Dictionary<(ulong Dev, ulong Ino), Checksum> ScanHardlinks()
+    {
+        var map = new Dictionary<(ulong, ulong), Checksum>();
+        if (Mode == RepoMode.Archive)
+        {
+            return map;
+        }
+
+        foreach (var (checksum, type) in EnumerateObjects())
+        {
+            if (type == ObjectType.File && Native.TryLStat(ObjectPath(checksum, type), out var st) && (st.Mode & UnixMode.TypeMask) == UnixMode.Regular)
+            {
+                map[(st.Device, st.Inode)] = checksum;
+            }
+        }
+
+        return map;
+    }
 
     /// <summary>Whether a commit is marked partial (its tree may be incomplete): <c>state/COMMIT.commitpartial</c>.</summary>
     public bool IsCommitPartial(Checksum commit) => File.Exists(CommitPartialPath(commit));

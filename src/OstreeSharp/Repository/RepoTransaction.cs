@@ -94,6 +94,9 @@ public sealed class RepoTransaction : IDisposable
     /// <summary>The repository written to.</summary>
     public OstreeRepo Repo => _repo;
 
+    /// <summary>The folder this transaction stages objects in (under the repository's tmp/), in flux until it commits.</summary>
+    public string StagingPath => _staging;
+
     /// <summary>Test hook: a fault point name from <c>OSTREE_SHARP_FAULT</c>; the process stops there.</summary>
     internal static void FaultPoint(string name)
     {
@@ -269,6 +272,86 @@ public sealed class RepoTransaction : IDisposable
         }
 
         Stage(commit, ObjectType.CommitMeta, metadata.ToBytes());
+    }
+
+    /// <summary>
+    /// Moves a regular file into the repository as the content object <paramref name="header"/> describes, after hashing
+    /// it, as libostree adopts the files of <c>commit --consume</c>: a bare-user-only repository gets its mode made
+    /// canonical first; a bare one must have the file exactly as <paramref name="header"/> says. False, with the file
+    /// untouched, when it is on another filesystem.
+    /// </summary>
+    public bool TryAdoptFile(string path, FileHeader header, out Checksum checksum)
+    {
+        ArgumentNullException.ThrowIfNull(header);
+        if (_repo.Mode is not (RepoMode.Bare or RepoMode.BareUserOnly) || header.IsSymlink)
+        {
+            throw new InvalidOperationException($"cannot adopt {path} into a {_repo.Mode.ToConfigName()} repository");
+        }
+
+        header = ForThisMode(header, null);
+        using var hash = header.StartContentHash();
+        using (var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan))
+        {
+            CopyHashing(b => fs.Read(b), fs.Length, hash, null, path);
+        }
+
+        checksum = Checksum.FromHash(hash);
+        if (HasObject(checksum, ObjectType.File))
+        {
+            File.Delete(path); // consumed: the repository has it already
+            return true;
+        }
+
+        if (_repo.Mode == RepoMode.BareUserOnly)
+        {
+            Native.Chmod(path, header.Mode & 0x1ED);
+        }
+
+        var staged = StagedPath(checksum, ObjectType.File);
+        switch (Native.RenameErrno(path, staged))
+        {
+            case 0:
+                break;
+            case 18: // EXDEV: the file is on another filesystem
+                return false;
+            case var errno:
+                throw new IOException($"rename {path} to {staged}: errno {errno}");
+        }
+
+        ApplyFsVerity(staged);
+        Interlocked.Increment(ref _contentWritten);
+        return true;
+    }
+
+    /// <summary>
+    /// Takes an object of a trusted repository as a hardlink to its file, as libostree's local imports do: nothing is
+    /// read or written. False when it cannot be linked (a content object of another mode, another filesystem, a
+    /// refused link): the caller copies it instead.
+    /// </summary>
+    public bool TryImportByHardlink(OstreeRepo source, Checksum checksum, ObjectType type)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        // Metadata objects are the same bytes in every mode; content objects only between repositories of one mode.
+        if ((type == ObjectType.File && source.Mode != _repo.Mode) || type == ObjectType.CommitMeta)
+        {
+            return false;
+        }
+
+        if (HasObject(checksum, type))
+        {
+            return true;
+        }
+
+        switch (Native.LinkErrno(source.ObjectPath(checksum, type), StagedPath(checksum, type)))
+        {
+            case 0:
+                Interlocked.Increment(ref type == ObjectType.File ? ref _contentWritten : ref _metadataWritten);
+                return true;
+            case 17: // EEXIST: staged meanwhile by another writer
+                return true;
+            default:
+                return false;
+        }
     }
 
     private void Stage(Checksum c, ObjectType type, byte[] bytes)
@@ -453,6 +536,27 @@ public sealed class RepoTransaction : IDisposable
     /// </summary>
     public bool BareUserOnlyFiles { get; set; }
 
+    // A bare-user-only repository keeps no owner and no xattrs, and refuses modes it cannot store.
+    private FileHeader ForThisMode(FileHeader header, Checksum? expected)
+    {
+        if (_repo.Mode != RepoMode.BareUserOnly)
+        {
+            return header;
+        }
+
+        if (header.Uid != 0 || header.Gid != 0 || header.Xattrs.Count != 0)
+        {
+            header = header with { Uid = 0, Gid = 0, Xattrs = Xattrs.Empty };
+        }
+
+        if (!header.IsSymlink && (header.Mode & ~(UnixMode.TypeMask | 0x1FD)) != 0)
+        {
+            throw new OstreeException($"Content object {expected?.ToHex() ?? "(new)"}: mode 0{Convert.ToString(header.Mode, 8)} cannot be stored in a bare-user-only repository");
+        }
+
+        return header;
+    }
+
     private Checksum WriteContentCore(FileHeader header, long size, Checksum? expected, Func<byte[], int> read, bool absent = false, bool trusted = false)
     {
         ArgumentNullException.ThrowIfNull(header);
@@ -466,19 +570,7 @@ public sealed class RepoTransaction : IDisposable
             size = 0;
         }
 
-        if (_repo.Mode == RepoMode.BareUserOnly)
-        {
-            if (header.Uid != 0 || header.Gid != 0 || header.Xattrs.Count != 0)
-            {
-                header = header with { Uid = 0, Gid = 0, Xattrs = Xattrs.Empty };
-            }
-
-            if (!header.IsSymlink && (header.Mode & ~(UnixMode.TypeMask | 0x1FD)) != 0)
-            {
-                throw new OstreeException($"Content object {expected?.ToHex() ?? "(new)"}: mode 0{Convert.ToString(header.Mode, 8)} cannot be stored in a bare-user-only repository");
-            }
-        }
-
+        header = ForThisMode(header, expected);
         using var hash = header.StartContentHash();
 
         // An object whose id is known is written straight to its staged name (and removed again if it does not hash

@@ -68,7 +68,10 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
         var (kind, tree, meta, file) = ResolveSubpath(c, options.Subpath ?? "/");
         if (kind == 'f')
         {
-            var jobsOne = new List<(string, Checksum)> { (destination, file) };
+            // As ostree, a single file goes into the destination folder (made if missing) under its own name.
+            Directory.CreateDirectory(destination);
+            var name = (options.Subpath ?? string.Empty).TrimEnd('/').Split('/')[^1];
+            var jobsOne = new List<(string, Checksum)> { (System.IO.Path.Combine(destination, name), file) };
             RunFiles(jobsOne, cancellationToken);
             return;
         }

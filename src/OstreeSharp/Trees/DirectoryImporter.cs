@@ -13,13 +13,27 @@ public readonly record struct TreeProgress(long FilesDone, long FilesTotal, long
 /// <summary>Writes the contents of a directory on disk into a repository transaction.</summary>
 public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifier)
 {
-    private sealed record FileJob(string Path, FileHeader Header, long Size, MutableTree Parent, string Name, (ulong Dev, ulong Ino)? DevIno);
+    private sealed record FileJob(string Path, FileHeader Header, long Size, MutableTree Parent, string Name, (ulong Dev, ulong Ino)? DevIno, bool Adoptable = false);
 
     /// <summary>Reports progress now and then.</summary>
     public IProgress<TreeProgress>? Progress { get; init; }
 
     /// <summary>Degree of parallelism for content objects (default: processor count).</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// Whether regular files may be moved into the repository instead of copied, for <c>commit --consume</c>: in a
+    /// bare-user-only repository (their mode made canonical), and in a bare one when the file is stored as it is on
+    /// disk; as libostree adopts them. A file on another filesystem is copied.
+    /// </summary>
+    public bool Adopt { get; init; }
+
+    /// <summary>
+    /// The repository's content objects by device and inode (<see cref="OstreeRepo.ScanHardlinks"/>), for
+    /// <c>--link-checkout-speedup</c>: a file hardlinked to an object is committed as that object, unread, when its
+    /// final metadata is the object's.
+    /// </summary>
+    public IReadOnlyDictionary<(ulong Dev, ulong Ino), Checksum>? RepoInodes { get; init; }
 
     /// <summary>Imports <paramref name="dir"/> as the contents of <paramref name="into"/> (overlaying what is there).</summary>
     /// <remarks>
@@ -137,7 +151,21 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
                 continue;
             }
 
-            var st = Native.LStat(path);
+            // Committing a folder that holds the repository itself: this transaction's staging folder, whose files
+            // come and go while it is walked, is not part of the tree.
+            if (path == tx.StagingPath)
+            {
+                continue;
+            }
+
+            // A name that is not UTF-8 comes back with U+FFFD in it and names nothing: refused in libostree's words.
+            if (!Native.TryLStat(path, out var st))
+            {
+                throw name!.Contains('\uFFFD', StringComparison.Ordinal)
+                    ? new OstreeException($"Invalid UTF-8 in filename {name} (in {dir})")
+                    : new OstreeException($"{path}: vanished while committing");
+            }
+
             switch (st.Type)
             {
                 case UnixMode.Directory:
@@ -153,6 +181,15 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
                         break;
                     }
 
+                case UnixMode.Regular when RepoInodes is not null && RepoInodes.TryGetValue((st.Device, st.Inode), out var known) && IsUnchangedObject(path, childTreePath, st, known):
+                    lock (tree)
+                    {
+                        tree.Invalidate();
+                        tree.Files[name!] = known;
+                    }
+
+                    break;
+
                 case UnixMode.Regular or UnixMode.Symlink:
                     {
                         var (uid, gid, mode, xattrs) = modifier.Apply(childTreePath, st.Uid, st.Gid, st.Mode, ReadXattrs(path));
@@ -165,7 +202,13 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
                             tree.Invalidate();
                         }
 
-                        emit(new FileJob(path, header, isLink ? 0 : (long)st.Size, tree, name!, sharedInode ? (st.Device, st.Inode) : null));
+                        bool adoptable = Adopt && !isLink && tx.Repo.Mode switch
+                        {
+                            RepoMode.BareUserOnly => true,
+                            RepoMode.Bare => uid == st.Uid && gid == st.Gid && mode == st.Mode && xattrs.Equals(ReadXattrs(path)),
+                            _ => false,
+                        };
+                        emit(new FileJob(path, header, isLink ? 0 : (long)st.Size, tree, name!, sharedInode ? (st.Device, st.Inode) : null, adoptable));
                         break;
                     }
 
@@ -175,11 +218,23 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
         }
     }
 
+    // A checkout's hardlink to an object is that object when the commit's modifier leaves its metadata as stored. In a
+    // bare-user repository the owner, mode and xattrs come from the object (its user.ostreemeta), not from the file,
+    // as libostree reads them.
+    private bool IsUnchangedObject(string path, string treePath, FileStatus st, Checksum known)
+    {
+        var stored = tx.Repo.LoadContent(known).Header;
+        var (uid, gid, mode, xattrs) = tx.Repo.Mode == RepoMode.BareUser
+            ? modifier.Apply(treePath, stored.Uid, stored.Gid, stored.Mode, stored.Xattrs)
+            : modifier.Apply(treePath, st.Uid, st.Gid, st.Mode, ReadXattrs(path));
+        return uid == stored.Uid && gid == stored.Gid && mode == stored.Mode && xattrs.Equals(stored.Xattrs);
+    }
+
     private Checksum Write(FileJob j)
     {
         try
         {
-            return tx.WriteContentFromFile(j.Path, j.Header, j.Size);
+            return j.Adoptable && tx.TryAdoptFile(j.Path, j.Header, out var adopted) ? adopted : tx.WriteContentFromFile(j.Path, j.Header, j.Size);
         }
         catch (IOException e)
         {

@@ -5,6 +5,9 @@ using OstreeSharp.Signing;
 
 namespace OstreeSharp.Trees;
 
+/// <summary>What a pull-local imported: metadata and content objects, and the content bytes written.</summary>
+public sealed record PullLocalStats(int Metadata, int Content, long ContentBytesWritten);
+
 /// <summary>How pull-local copies (the flags of <c>ostree pull-local</c>).</summary>
 public sealed record PullLocalOptions
 {
@@ -45,6 +48,16 @@ public static class PullLocal
 
     /// <summary>Copies <paramref name="refs"/> (all refs when empty) from <paramref name="source"/> as <paramref name="options"/> say; returns objects copied.</summary>
     public static int Run(OstreeRepo source, OstreeRepo dest, IReadOnlyList<string> refs, string? remote, PullLocalOptions options, IProgress<TreeProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var stats = Import(source, dest, refs, remote, options, progress, cancellationToken);
+        return stats.Metadata + stats.Content;
+    }
+
+    /// <summary>
+    /// As <see cref="Run(OstreeRepo, OstreeRepo, IReadOnlyList{string}, string?, PullLocalOptions, IProgress{TreeProgress}?, CancellationToken)"/>,
+    /// returning what was imported: metadata and content objects, and the content bytes the transaction wrote.
+    /// </summary>
+    public static PullLocalStats Import(OstreeRepo source, OstreeRepo dest, IReadOnlyList<string> refs, string? remote, PullLocalOptions options, IProgress<TreeProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
         int depth = options.Depth;
@@ -88,7 +101,12 @@ public static class PullLocal
 
         using var tx = dest.BeginTransaction();
         tx.BareUserOnlyFiles = options.BareUserOnlyFiles;
-        int copied = 0;
+        int copied = 0, contentCopied = 0;
+
+        // As libostree: the source's objects are taken as hardlinks where they can be (content only between
+        // repositories of one mode), after being hashed unless the source is trusted; commits are parsed and their
+        // trees walked either way.
+        bool link = !options.BareUserOnlyFiles;
         var partial = new List<Checksum>();
         var complete = new List<Checksum>();
         var seen = new HashSet<(Checksum, ObjectType)>();
@@ -123,7 +141,11 @@ public static class PullLocal
                 {
                     if (!tx.HasObject(cc, ObjectType.Commit))
                     {
-                        tx.WriteMetadataTrusted(ObjectType.Commit, cc, bytes, verifyChecksum: !options.Trusted);
+                        if (!(link && tx.TryImportByHardlink(source, cc, ObjectType.Commit)))
+                        {
+                            tx.WriteMetadataTrusted(ObjectType.Commit, cc, bytes, verifyChecksum: !options.Trusted);
+                        }
+
                         partial.Add(cc);
                         copied++;
                     }
@@ -151,13 +173,23 @@ public static class PullLocal
                     }
                     else
                     {
-                        tx.WriteMetadataTrusted(r.Type, r.Checksum, source.ReadMetadataBytes(r.Type, r.Checksum, verify: !options.Trusted), verifyChecksum: !options.Trusted);
+                        var metaBytes = options.Trusted ? null : source.ReadMetadataBytes(r.Type, r.Checksum, verify: true);
+                        if (!(link && tx.TryImportByHardlink(source, r.Checksum, r.Type)))
+                        {
+                            tx.WriteMetadataTrusted(r.Type, r.Checksum, metaBytes ?? source.ReadMetadataBytes(r.Type, r.Checksum, verify: false), verifyChecksum: !options.Trusted);
+                        }
+
                         copied++;
                     }
                 });
                 long done = 0;
                 Parallel.ForEach(contents, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = cancellationToken }, cs =>
                 {
+                    if (link && (options.Trusted || tx.Repo.Mode != source.Mode || VerifiedContent(source, cs)) && tx.TryImportByHardlink(source, cs, ObjectType.File))
+                    {
+                        return;
+                    }
+
                     var obj = source.LoadContent(cs);
                     using var data = obj.OpenData();
                     if (options.Trusted)
@@ -168,16 +200,21 @@ public static class PullLocal
                     {
                         tx.WriteContent(obj.Header, data, obj.Size, cs);
                     }
+
                     long n = Interlocked.Increment(ref done);
                     if (progress is not null && n % 256 == 0)
                     {
                         progress.Report(new TreeProgress(n, contents.Count, 0, 0));
                     }
                 });
-                copied += contents.Count;
+                contentCopied += contents.Count;
                 if (!tx.HasObject(cc, ObjectType.Commit))
                 {
-                    tx.WriteMetadataTrusted(ObjectType.Commit, cc, bytes, verifyChecksum: !options.Trusted);
+                    if (!(link && tx.TryImportByHardlink(source, cc, ObjectType.Commit)))
+                    {
+                        tx.WriteMetadataTrusted(ObjectType.Commit, cc, bytes, verifyChecksum: !options.Trusted);
+                    }
+
                     copied++;
                 }
 
@@ -193,7 +230,7 @@ public static class PullLocal
             tx.SetRef(remote is null ? name : $"{remote}:{name}", commit);
         }
 
-        tx.Commit();
+        var written = tx.Commit();
 
         // As a pull: state/COMMIT.commitpartial marks a commit whose tree is not all here.
         var state = Path.Combine(dest.Path, "state");
@@ -208,8 +245,12 @@ public static class PullLocal
             File.Delete(Path.Combine(state, p.ToHex() + ".commitpartial"));
         }
 
-        return copied;
+        return new PullLocalStats(copied, contentCopied, written.ContentBytesWritten);
     }
+
+    // An untrusted source's content object, hashed before it is linked; a mismatch is refused, naming it.
+    private static bool VerifiedContent(OstreeRepo source, Checksum c) =>
+        Fsck.Verify(source, c, ObjectType.File) is { } problem ? throw new ObjectCorruptedException($"{c}.file", problem) : true;
 
     // The delta to COMMIT that the source has, from the newest commit complete here (else from nothing), applied; the
     // commit stays marked partial until the walk that follows has copied its fallback objects.

@@ -57,7 +57,7 @@ public static class TreeDiff
         return (obj.Header with { Xattrs = Xattrs.Empty }).ComputeChecksum(data);
     }
 
-    private sealed class DiskNode(string path, bool noXattrs) : Node
+    private sealed class DiskNode(string path, bool noXattrs, DiffOwner owner) : Node
     {
         private List<(string Name, FileStatus St)>? _entries;
 
@@ -69,12 +69,21 @@ public static class TreeDiff
         public override bool IsDisk => true;
 
         public override IReadOnlyDictionary<string, Func<Checksum>> Files => Entries.Where(e => e.St.Type != UnixMode.Directory)
-            .ToDictionary(e => e.Name, e => (Func<Checksum>)(() => FileChecksum.Compute(Path.Combine(path, e.Name), noXattrs)), StringComparer.Ordinal);
+            .ToDictionary(e => e.Name, e => (Func<Checksum>)(() => FileChecksum.Compute(Path.Combine(path, e.Name), noXattrs, owner.Uid, owner.Gid)), StringComparer.Ordinal);
 
         public override IReadOnlyDictionary<string, Node> Dirs => Entries.Where(e => e.St.Type == UnixMode.Directory)
-            .ToDictionary(e => e.Name, e => (Node)new DiskNode(Path.Combine(path, e.Name), noXattrs), StringComparer.Ordinal);
+            .ToDictionary(e => e.Name, e => (Node)new DiskNode(Path.Combine(path, e.Name), noXattrs, owner), StringComparer.Ordinal);
 
-        public override Checksum? Meta => null;
+        // The folder's dirmeta as a commit would store it, with the owner the diff was told to assume.
+        public override Checksum? Meta
+        {
+            get
+            {
+                var st = Native.LStat(path);
+                var xattrs = noXattrs ? Xattrs.Empty : Xattrs.Create(Native.ListXattrs(path).Select(x => Xattr.Create(x.Name, x.Value)));
+                return Checksum.Compute(new DirMeta(owner.Uid ?? st.Uid, owner.Gid ?? st.Gid, st.Mode, xattrs).ToBytes());
+            }
+        }
 
         public override Checksum? Tree => null;
     }
@@ -85,7 +94,18 @@ public static class TreeDiff
 
     /// <summary>Diff of a commit against a directory on disk; <paramref name="noXattrs"/> ignores xattrs on both sides.</summary>
     public static TreeDiffResult Compare(OstreeRepo repo, Commit a, string directory, bool noXattrs = false) =>
-        Run(new RepoNode(repo, a.RootTree, a.RootMeta, noXattrs), new DiskNode(directory, noXattrs));
+        Compare(repo, a, directory, noXattrs, default);
+
+    /// <summary>
+    /// As <see cref="Compare(OstreeRepo, Commit, string, bool)"/>, the files on disk taken as owned by
+    /// <paramref name="owner"/> where it says so (ostree's <c>--owner-uid</c>, <c>--owner-gid</c>).
+    /// </summary>
+    public static TreeDiffResult Compare(OstreeRepo repo, Commit a, string directory, bool noXattrs, DiffOwner owner) =>
+        Run(new RepoNode(repo, a.RootTree, a.RootMeta, noXattrs), new DiskNode(directory, noXattrs, owner));
+
+    /// <summary>Diff of two directories on disk (the second one's owner taken as <paramref name="owner"/> says).</summary>
+    public static TreeDiffResult Compare(string a, string b, bool noXattrs, DiffOwner owner) =>
+        Run(new DiskNode(a, noXattrs, default), new DiskNode(b, noXattrs, owner));
 
     private static TreeDiffResult Run(Node a, Node b)
     {
@@ -117,6 +137,10 @@ public static class TreeDiff
                     if (!f.Af.ContainsKey(name) && !f.Ad.ContainsKey(name))
                     {
                         added.Add(f.Added(name));
+                        if (f.Bd.TryGetValue(name, out var newDir))
+                        {
+                            AddDescendants(newDir, f.Added(name), added);
+                        }
                     }
                 }
 
@@ -141,6 +165,12 @@ public static class TreeDiff
             }
             else if (!aIsFile && f.Bd.TryGetValue(n, out var db))
             {
+                // A folder whose own metadata changed is modified, as ostree compares dirmeta checksums.
+                if (f.Ad[n].Meta != db.Meta)
+                {
+                    modified.Add(p);
+                }
+
                 if (!Frame.Same(f.Ad[n], db))
                 {
                     open.Push(new Frame(f.Ad[n], db, p, f.Rel(n)));
@@ -148,8 +178,31 @@ public static class TreeDiff
             }
             else
             {
-                removed.Add(p);
-                added.Add(f.Added(n));
+                modified.Add(p); // a file became a folder or the other way round: ostree calls it modified
+            }
+        }
+    }
+
+    // As ostree's diff_add_dir_recurse: everything under an added folder is added too, each folder followed by what
+    // it holds, in its order (a loop over a stack: the depth is the input's).
+    private static void AddDescendants(Node dir, string prefix, List<string> added)
+    {
+        var open = new Stack<(Node Dir, string Prefix, IEnumerator<string> Names)>();
+        open.Push((dir, prefix, dir.Names.GetEnumerator()));
+        while (open.TryPeek(out var top))
+        {
+            if (!top.Names.MoveNext())
+            {
+                top.Names.Dispose();
+                open.Pop();
+                continue;
+            }
+
+            var child = top.Prefix + "/" + top.Names.Current;
+            added.Add(child);
+            if (top.Dir.Dirs.TryGetValue(top.Names.Current, out var sub))
+            {
+                open.Push((sub, child, sub.Names.GetEnumerator()));
             }
         }
     }
@@ -192,13 +245,20 @@ public static class TreeDiff
     }
 }
 
+/// <summary>The owner a diff assumes for files on disk (null: theirs), as ostree diff's <c>--owner-uid</c> and <c>--owner-gid</c>.</summary>
+public readonly record struct DiffOwner(uint? Uid, uint? Gid);
+
 /// <summary>Content checksums of files on disk, as <c>ostree checksum</c> computes them.</summary>
 public static class FileChecksum
 {
     /// <summary>The content checksum of a regular file or symlink with its on-disk owner, mode and xattrs.</summary>
-    public static Checksum Compute(string path, bool ignoreXattrs = false)
+    public static Checksum Compute(string path, bool ignoreXattrs = false) => Compute(path, ignoreXattrs, null, null);
+
+    /// <summary>As <see cref="Compute(string, bool)"/>, with the owner taken as <paramref name="uid"/> and <paramref name="gid"/> where given.</summary>
+    public static Checksum Compute(string path, bool ignoreXattrs, uint? uid, uint? gid)
     {
         var st = Native.LStat(path);
+        st = st with { Uid = uid ?? st.Uid, Gid = gid ?? st.Gid };
         var xattrs = ignoreXattrs ? Xattrs.Empty : Xattrs.Create(Native.ListXattrs(path).Select(x => Xattr.Create(x.Name, x.Value)));
         if (st.Type == UnixMode.Symlink)
         {
