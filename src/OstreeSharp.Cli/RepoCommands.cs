@@ -358,8 +358,9 @@ internal static class RepoCommands
         var json = new Option<bool>("--json") { Description = "Print refs and their commits as a JSON object" };
         var revision = new Option<bool>("--revision", "-r") { Description = "Show revisions in listing" };
         var force = new Option<bool>("--force") { Description = "Overwrite existing refs when creating" };
+        var alias = new Option<bool>("--alias", "-A") { Description = "If used with --create, create an alias, otherwise just list aliases" };
         var prefix = new Argument<string[]>("PREFIX") { Arity = ArgumentArity.ZeroOrMore };
-        foreach (var o in new Option[] { create, delete, list, json, revision, force })
+        foreach (var o in new Option[] { create, delete, list, json, revision, force, alias })
         {
             cmd.Options.Add(o);
         }
@@ -382,10 +383,28 @@ internal static class RepoCommands
                     throw new ArgumentException("You must specify only 1 existing ref when creating a new ref");
                 }
 
-                // As ostree, only the ref itself counts (a remote's ref of that name does not).
-                if (!pr.GetValue(force) && repo.HasRef(newRef))
+                // As ostree, only the ref itself counts (a remote's ref of that name does not); an alias may be
+                // pointed elsewhere without --force.
+                bool replacingAlias = pr.GetValue(alias) && repo.ListRefAliases().ContainsKey(newRef);
+                if (!replacingAlias && !pr.GetValue(force) && repo.HasRef(newRef))
                 {
                     throw new OstreeException($"--create specified but ref {newRef} already exists");
+                }
+
+                if (pr.GetValue(alias))
+                {
+                    if (OstreeRepo.ParseRefspec(newRef).Remote is { } aliasRemote)
+                    {
+                        throw new OstreeException($"Cannot create alias to remote ref: {aliasRemote}");
+                    }
+
+                    if (!repo.ListRefs().ContainsKey(pfx))
+                    {
+                        throw new OstreeException($"Cannot create alias to non-existent ref: {pfx}");
+                    }
+
+                    repo.SetAliasRef(newRef, pfx);
+                    return 0;
                 }
 
                 var target = repo.Resolve(pfx);
@@ -405,13 +424,29 @@ internal static class RepoCommands
                     throw new ArgumentException("--delete requires a PREFIX");
                 }
 
-                // Each PREFIX as ostree matches it: one ref, or the refs in a folder of refs.
+                // Each PREFIX as ostree matches it: one ref, or the refs in a folder of refs; a ref an alias names stays.
+                var aliases = repo.ListRefAliases();
                 foreach (var p in prefixes)
                 {
                     foreach (var r in ShownRefs(repo, p, cutPrefix: false))
                     {
+                        if (aliases.FirstOrDefault(a => a.Value == r.Refspec) is { Key: { } aliasName })
+                        {
+                            throw new OstreeException($"Ref '{r.Refspec}' has an active alias: '{aliasName}'");
+                        }
+
                         repo.SetRefImmediate(r.Refspec, null);
                     }
+                }
+
+                return 0;
+            }
+
+            if (pr.GetValue(alias))
+            {
+                foreach (var (name, target) in repo.ListRefAliases().Where(a => pfx is null || a.Key.StartsWith(pfx, StringComparison.Ordinal)))
+                {
+                    Console.WriteLine($"{name} -> {target}");
                 }
 
                 return 0;

@@ -2,6 +2,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using OstreeSharp.Objects;
+using OstreeSharp.Platform;
 
 namespace OstreeSharp.Repository;
 
@@ -149,6 +150,45 @@ public sealed partial class OstreeRepo
         }
 
         return c;
+    }
+
+    /// <summary>
+    /// The aliases among the local refs (refs that are symlinks to another ref), each with the ref it names, as
+    /// <c>ostree refs -A</c> lists them.
+    /// </summary>
+    public SortedDictionary<string, string> ListRefAliases()
+    {
+        var result = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (file, name) in EnumerateRefFiles(RequireRefsDir("heads")))
+        {
+            if (new FileInfo(file).LinkTarget is { } target)
+            {
+                while (target.StartsWith("../", StringComparison.Ordinal))
+                {
+                    target = target[3..];
+                }
+
+                result[name] = target;
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Makes local ref <paramref name="alias"/> a symlink to local ref <paramref name="target"/> (relative, as libostree
+    /// writes it), replacing what it was; the alias then follows every update of the target.
+    /// </summary>
+    public void SetAliasRef(string alias, string target)
+    {
+        ValidateRefName(alias);
+        ValidateRefName(target);
+        var path = RefPath(null, alias);
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
+        var link = string.Concat(Enumerable.Repeat("../", alias.Count(ch => ch == '/'))) + target;
+        var tmp = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, "." + System.IO.Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N")[..12] + ".tmp");
+        Native.Symlink(link, tmp);
+        Native.Rename(tmp, path);
     }
 
     /// <summary>Whether the ref itself exists (<c>REF</c> a local ref, <c>REMOTE:REF</c> a remote one), without falling back to remotes.</summary>
