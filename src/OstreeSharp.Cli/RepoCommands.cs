@@ -45,9 +45,10 @@ internal static class RepoCommands
         var forceCopy = new Option<bool>("--force-copy", "-C") { Description = "Never hardlink (but may reflink if available)" };
         var composefs = new Option<bool>("--composefs") { Description = "Only create a composefs blob" };
         var composefsNoVerity = new Option<bool>("--composefs-noverity") { Description = "Only create a composefs blob, and disable fsverity" };
+        var skipList = new Option<string?>("--skip-list") { Description = "File containing list of files to skip" };
         var rev = new Argument<string>("COMMIT");
         var dest = new Argument<string?>("DESTINATION") { Arity = ArgumentArity.ZeroOrOne };
-        foreach (var o in new Option[] { user, union, unionAdd, subpath, requireHl, forceCopy, composefs, composefsNoVerity })
+        foreach (var o in new Option[] { user, union, unionAdd, subpath, requireHl, forceCopy, composefs, composefsNoVerity, skipList })
         {
             cmd.Options.Add(o);
         }
@@ -89,6 +90,7 @@ internal static class RepoCommands
                 UserMode = pr.GetValue(user),
                 Overwrite = pr.GetValue(union) ? CheckoutOverwrite.UnionFiles : pr.GetValue(unionAdd) ? CheckoutOverwrite.AddFiles : CheckoutOverwrite.None,
                 Subpath = pr.GetValue(subpath),
+                SkipList = pr.GetValue(skipList) is { } skipFile ? CommitModifier.ReadSkipList(skipFile) : new HashSet<string>(),
                 RequireHardlinks = pr.GetValue(requireHl),
                 ForceCopy = pr.GetValue(forceCopy),
             };

@@ -30,6 +30,9 @@ public sealed class CheckoutOptions
     /// <summary>Only this path of the commit.</summary>
     public string? Subpath { get; init; }
 
+    /// <summary>Paths (from the root of what is checked out, with a leading <c>/</c>) left out, files or whole folders (<c>--skip-list</c>).</summary>
+    public IReadOnlySet<string> SkipList { get; init; } = new HashSet<string>();
+
     /// <summary>Fail rather than copy when a hardlink is impossible (<c>-H</c>).</summary>
     public bool RequireHardlinks { get; init; }
 
@@ -207,14 +210,19 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
     // children, so applying folder metadata in reverse order finishes children before their parents.
     private void Walk(Checksum rootTree, string rootDest, List<DirFinish> finish, List<(string, Checksum)> jobs, CancellationToken ct)
     {
-        var pending = new Stack<(Checksum Tree, string Dest)>();
-        pending.Push((rootTree, rootDest));
+        var pending = new Stack<(Checksum Tree, string Dest, string TreePath)>();
+        pending.Push((rootTree, rootDest, string.Empty));
         while (pending.TryPop(out var at))
         {
             ct.ThrowIfCancellationRequested();
             var tree = repo.LoadDirTree(at.Tree);
             foreach (var f in tree.Files)
             {
+                if (options.SkipList.Count > 0 && options.SkipList.Contains(at.TreePath + "/" + f.Name))
+                {
+                    continue;
+                }
+
                 if (options.ProcessWhiteouts && f.Name.StartsWith(WhiteoutPrefix, StringComparison.Ordinal))
                 {
                     MakeWhiteout(Path.Combine(at.Dest, f.Name[WhiteoutPrefix.Length..]), f.Checksum);
@@ -227,9 +235,15 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
             for (int i = tree.Dirs.Count - 1; i >= 0; i--)
             {
                 var d = tree.Dirs[i];
+                var treePath = at.TreePath + "/" + d.Name;
+                if (options.SkipList.Count > 0 && options.SkipList.Contains(treePath))
+                {
+                    continue;
+                }
+
                 var sub = Path.Combine(at.Dest, d.Name);
                 MakeDir(sub, LoadMeta(d.MetaChecksum), finish);
-                pending.Push((d.TreeChecksum, sub));
+                pending.Push((d.TreeChecksum, sub, treePath));
             }
         }
     }
