@@ -40,15 +40,17 @@ internal static class RepoCommands
         var user = new Option<bool>("--user-mode", "-U") { Description = "Do not change file ownership or initialize extended attributes" };
         var union = new Option<bool>("--union") { Description = "Keep existing directories, overwrite existing files" };
         var unionAdd = new Option<bool>("--union-add") { Description = "Keep existing files/directories, only add new" };
+        var unionIdentical = new Option<bool>("--union-identical") { Description = "When layering checkouts, error out if a file would be replaced with a different version, but add new files and directories" };
         var subpath = new Option<string?>("--subpath") { Description = "Checkout sub-directory PATH" };
         var requireHl = new Option<bool>("--require-hardlinks", "-H") { Description = "Do not fall back to full copies if hardlinking fails" };
         var forceCopy = new Option<bool>("--force-copy", "-C") { Description = "Never hardlink (but may reflink if available)" };
         var composefs = new Option<bool>("--composefs") { Description = "Only create a composefs blob" };
         var composefsNoVerity = new Option<bool>("--composefs-noverity") { Description = "Only create a composefs blob, and disable fsverity" };
         var skipList = new Option<string?>("--skip-list") { Description = "File containing list of files to skip" };
+        var zeroSized = new Option<bool>("--force-copy-zerosized", "-z") { Description = "Do not hardlink zero-sized files (always the case)" };
         var rev = new Argument<string>("COMMIT");
         var dest = new Argument<string?>("DESTINATION") { Arity = ArgumentArity.ZeroOrOne };
-        foreach (var o in new Option[] { user, union, unionAdd, subpath, requireHl, forceCopy, composefs, composefsNoVerity, skipList })
+        foreach (var o in new Option[] { user, union, unionAdd, unionIdentical, subpath, requireHl, forceCopy, composefs, composefsNoVerity, skipList, zeroSized })
         {
             cmd.Options.Add(o);
         }
@@ -62,6 +64,19 @@ internal static class RepoCommands
                 throw new ArgumentException("Cannot specify both --union and --union-add");
             }
 
+            if (pr.GetValue(unionIdentical))
+            {
+                if (pr.GetValue(union) || pr.GetValue(unionAdd))
+                {
+                    throw new ArgumentException($"Cannot specify both {(pr.GetValue(union) ? "--union" : "--union-add")} and --union-identical");
+                }
+
+                if (!pr.GetValue(requireHl))
+                {
+                    throw new ArgumentException("--union-identical requires --require-hardlinks");
+                }
+            }
+
             if (pr.GetValue(requireHl) && pr.GetValue(forceCopy))
             {
                 throw new ArgumentException("Cannot specify both --require-hardlinks and --force-copy");
@@ -73,9 +88,9 @@ internal static class RepoCommands
             if (pr.GetValue(composefs) || pr.GetValue(composefsNoVerity))
             {
                 // The composefs image of the commit, written to DESTINATION. ostree refuses -H, -C and --union-add with it
-                // and ignores -U, --union and --subpath; we refuse all six rather than accept what we would ignore.
+                // and ignores -U, --union and --subpath; we refuse these and every other layering option rather than accept what we would ignore.
                 if (pr.GetValue(requireHl) || pr.GetValue(forceCopy) || pr.GetValue(unionAdd) || pr.GetValue(subpath) is not null
-                    || pr.GetValue(user) || pr.GetValue(union))
+                    || pr.GetValue(user) || pr.GetValue(union) || pr.GetValue(unionIdentical) || pr.GetValue(skipList) is not null)
                 {
                     throw new ArgumentException("Specified options are incompatible with --composefs");
                 }
@@ -88,11 +103,15 @@ internal static class RepoCommands
             var options = new CheckoutOptions
             {
                 UserMode = pr.GetValue(user),
-                Overwrite = pr.GetValue(union) ? CheckoutOverwrite.UnionFiles : pr.GetValue(unionAdd) ? CheckoutOverwrite.AddFiles : CheckoutOverwrite.None,
+                Overwrite = pr.GetValue(union) ? CheckoutOverwrite.UnionFiles : pr.GetValue(unionAdd) ? CheckoutOverwrite.AddFiles : pr.GetValue(unionIdentical) ? CheckoutOverwrite.UnionIdentical : CheckoutOverwrite.None,
                 Subpath = pr.GetValue(subpath),
                 SkipList = pr.GetValue(skipList) is { } skipFile ? CommitModifier.ReadSkipList(skipFile) : new HashSet<string>(),
                 RequireHardlinks = pr.GetValue(requireHl),
                 ForceCopy = pr.GetValue(forceCopy),
+
+                // As ostree since 2017: empty files are never hardlinked (all of them would share one inode); -z
+                // asks for what is done anyway.
+                ForceCopyZeroSized = true,
             };
             new Trees.Checkout(repo, options).Run(commit, pr.GetValue(dest) ?? r);
             return 0;

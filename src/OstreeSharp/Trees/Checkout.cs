@@ -16,6 +16,9 @@ public enum CheckoutOverwrite
 
     /// <summary>Keep existing files, add new ones (<c>--union-add</c>).</summary>
     AddFiles,
+
+    /// <summary>Keep an existing file that is the same object (content, and a symlink's target), fail on any other (<c>--union-identical</c>).</summary>
+    UnionIdentical,
 }
 
 /// <summary>Options of a checkout.</summary>
@@ -331,7 +334,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
             int errno;
             while ((errno = Native.LinkErrno(obj.Path, dest)) == EEXIST)
             {
-                if (!ResolveExisting(dest))
+                if (!ResolveExisting(dest, checksum))
                 {
                     return;
                 }
@@ -353,7 +356,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
             int errno;
             while ((errno = Native.SymlinkErrno(h.SymlinkTarget, dest)) == EEXIST)
             {
-                if (!ResolveExisting(dest))
+                if (!ResolveExisting(dest, checksum))
                 {
                     return;
                 }
@@ -387,7 +390,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
             }
             catch (IOException) when (Native.TryLStat(dest, out _))
             {
-                if (!ResolveExisting(dest))
+                if (!ResolveExisting(dest, checksum))
                 {
                     return;
                 }
@@ -419,11 +422,13 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
     private const int EEXIST = 17;
 
     /// <summary>Applies the overwrite policy to an existing destination; true to retry the creation.</summary>
-    private bool ResolveExisting(string dest)
+    private bool ResolveExisting(string dest, Checksum checksum)
     {
         switch (options.Overwrite)
         {
             case CheckoutOverwrite.AddFiles:
+                return false;
+            case CheckoutOverwrite.UnionIdentical when IsSameObject(dest, checksum):
                 return false;
             case CheckoutOverwrite.UnionFiles when Native.LStat(dest).Type != UnixMode.Directory:
                 File.Delete(dest);
@@ -431,6 +436,37 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
             default:
                 throw new OstreeException($"{dest}: File exists");
         }
+    }
+
+    // For --union-identical: the file already there is this object, as a hardlink to it, or with its content (a
+    // symlink: its target), as ostree compares them.
+    private bool IsSameObject(string dest, Checksum checksum)
+    {
+        var objPath = repo.ObjectPath(checksum, ObjectType.File);
+        if (!Native.TryLStat(dest, out var here))
+        {
+            return false;
+        }
+
+        if (Native.TryLStat(objPath, out var obj) && obj.Device == here.Device && obj.Inode == here.Inode)
+        {
+            return true;
+        }
+
+        var content = repo.LoadContent(checksum);
+        if (content.Header.IsSymlink)
+        {
+            return here.Type == UnixMode.Symlink && new FileInfo(dest).LinkTarget == content.Header.SymlinkTarget;
+        }
+
+        if (here.Type != UnixMode.Regular || (long)here.Size != content.Size)
+        {
+            return false;
+        }
+
+        using var a = content.OpenData();
+        using var b = new FileStream(dest, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        return System.Security.Cryptography.SHA256.HashData(a).AsSpan().SequenceEqual(System.Security.Cryptography.SHA256.HashData(b));
     }
 
     /// <summary>Hardlinks without loading the object when its kind is known cheaply; false to take the slow path.</summary>
@@ -455,7 +491,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
         int errno;
         while ((errno = Native.LinkErrno(objPath, dest)) == EEXIST)
         {
-            if (!ResolveExisting(dest))
+            if (!ResolveExisting(dest, checksum))
             {
                 return true;
             }
