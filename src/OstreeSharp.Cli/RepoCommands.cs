@@ -48,9 +48,10 @@ internal static class RepoCommands
         var composefsNoVerity = new Option<bool>("--composefs-noverity") { Description = "Only create a composefs blob, and disable fsverity" };
         var skipList = new Option<string?>("--skip-list") { Description = "File containing list of files to skip" };
         var zeroSized = new Option<bool>("--force-copy-zerosized", "-z") { Description = "Do not hardlink zero-sized files (always the case)" };
+        var bareUserOnlyDirs = new Option<bool>("--bareuseronly-dirs", "-M") { Description = "Suppress mode bits outside of 0775 for directories (suid, world writable, etc.)" };
         var rev = new Argument<string>("COMMIT");
         var dest = new Argument<string?>("DESTINATION") { Arity = ArgumentArity.ZeroOrOne };
-        foreach (var o in new Option[] { user, union, unionAdd, unionIdentical, subpath, requireHl, forceCopy, composefs, composefsNoVerity, skipList, zeroSized })
+        foreach (var o in new Option[] { user, union, unionAdd, unionIdentical, subpath, requireHl, forceCopy, composefs, composefsNoVerity, skipList, zeroSized, bareUserOnlyDirs })
         {
             cmd.Options.Add(o);
         }
@@ -90,7 +91,7 @@ internal static class RepoCommands
                 // The composefs image of the commit, written to DESTINATION. ostree refuses -H, -C and --union-add with it
                 // and ignores -U, --union and --subpath; we refuse these and every other layering option rather than accept what we would ignore.
                 if (pr.GetValue(requireHl) || pr.GetValue(forceCopy) || pr.GetValue(unionAdd) || pr.GetValue(subpath) is not null
-                    || pr.GetValue(user) || pr.GetValue(union) || pr.GetValue(unionIdentical) || pr.GetValue(skipList) is not null)
+                    || pr.GetValue(user) || pr.GetValue(union) || pr.GetValue(unionIdentical) || pr.GetValue(skipList) is not null || pr.GetValue(bareUserOnlyDirs))
                 {
                     throw new ArgumentException("Specified options are incompatible with --composefs");
                 }
@@ -112,6 +113,7 @@ internal static class RepoCommands
                 // As ostree since 2017: empty files are never hardlinked (all of them would share one inode); -z
                 // asks for what is done anyway.
                 ForceCopyZeroSized = true,
+                BareUserOnlyDirs = pr.GetValue(bareUserOnlyDirs),
             };
             new Trees.Checkout(repo, options).Run(commit, pr.GetValue(dest) ?? r);
             return 0;

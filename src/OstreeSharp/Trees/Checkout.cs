@@ -33,6 +33,9 @@ public sealed class CheckoutOptions
     /// <summary>Only this path of the commit.</summary>
     public string? Subpath { get; init; }
 
+    /// <summary>Folders get no mode bits outside 0775 (no setuid, setgid, sticky or world-writable bit; <c>--bareuseronly-dirs</c>).</summary>
+    public bool BareUserOnlyDirs { get; init; }
+
     /// <summary>Paths (from the root of what is checked out, with a leading <c>/</c>) left out, files or whole folders (<c>--skip-list</c>).</summary>
     public IReadOnlySet<string> SkipList { get; init; } = new HashSet<string>();
 
@@ -290,7 +293,8 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
             }
         }
 
-        Native.Chmod(d.Path, options.UserMode ? d.Meta.Mode & 0x3FF : d.Meta.Mode);
+        var mode = options.UserMode ? d.Meta.Mode & 0x3FF : d.Meta.Mode;
+        Native.Chmod(d.Path, options.BareUserOnlyDirs ? mode & 0x1FD : mode);
     }
 
     private bool CanHardlink => !options.ForceCopy && repo.Mode switch
