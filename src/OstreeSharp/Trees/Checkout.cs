@@ -349,6 +349,13 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
                 return;
             }
 
+            if (options.RequireHardlinks && errno == 18)
+            {
+                // libostree's words for -H across filesystems.
+                var parentDir = Path.GetDirectoryName(dest) ?? ".";
+                throw new OstreeException($"Unable to do hardlink checkout across devices (src={Native.LStat(obj.Path).Device} destination={Native.LStat(parentDir).Device})");
+            }
+
             if (options.RequireHardlinks || errno is not (18 or 31 or 1))
             {
                 throw new IOException($"link {obj.Path} to {dest}: errno {errno}");
