@@ -10,10 +10,12 @@ namespace OstreeSharp.Sysroot;
 /// </summary>
 internal sealed class FreezeWatchdog : IDisposable
 {
+    // POSIX sh (Debian's dash has no read -t): coreutils' timeout bounds the wait for our line.
     private const string Script =
         "if [ \"$1\" = test ]; then echo 'fifreeze watchdog was run' >&2; exit 0; fi\n" +
         "echo ready\n" +
-        "if read -r -t 30 word && [ \"$word\" = done ]; then exit 0; fi\n" +
+        "word=$(timeout 30 head -n 1)\n" +
+        "if [ \"$word\" = done ]; then exit 0; fi\n" +
         "exec fsfreeze --unfreeze \"$2\" 2>/dev/null\n";
 
     private readonly Process _process;
@@ -48,11 +50,22 @@ internal sealed class FreezeWatchdog : IDisposable
     /// <summary>Waits for the watchdog to end.</summary>
     public void WaitForExit() => _process.WaitForExit();
 
+    /// <summary>Whether the watchdog has ended (it thaws and ends on its own after 30 seconds).</summary>
+    public bool HasExited => _process.HasExited;
+
     /// <summary>Tells the watchdog the filesystem is thawed, and waits for it to end.</summary>
     public void Done()
     {
-        _process.StandardInput.WriteLine("done");
-        _process.StandardInput.Flush();
+        try
+        {
+            _process.StandardInput.WriteLine("done");
+            _process.StandardInput.Flush();
+        }
+        catch (IOException)
+        {
+            // It ended already (its 30 seconds passed, and it thawed): nothing is left to tell it.
+        }
+
         _process.WaitForExit();
     }
 
@@ -60,7 +73,14 @@ internal sealed class FreezeWatchdog : IDisposable
     public void Dispose()
     {
         // Closing its input makes a watchdog still waiting thaw at once (a no-op when nothing is frozen).
-        _process.StandardInput.Dispose();
+        try
+        {
+            _process.StandardInput.Dispose();
+        }
+        catch (IOException)
+        {
+        }
+
         _process.WaitForExit();
         _process.Dispose();
     }
