@@ -76,15 +76,21 @@ public sealed class RepositoryTests : IDisposable
         Assert.Equal(24, repo.ListRefs().Count);
     }
 
+    // A commit of an empty root folder, staged in the transaction.
+    private static Checksum WriteEmptyCommit(RepoTransaction tx)
+    {
+        var meta = tx.WriteMetadata(ObjectType.DirMeta, new DirMeta(0, 0, UnixMode.Directory | 0x1ED, Xattrs.Empty).ToBytes());
+        var tree = tx.WriteMetadata(ObjectType.DirTree, new DirTree([], []).ToBytes());
+        return tx.WriteMetadata(ObjectType.Commit, new Commit(GVariantValue.FromVarDict([]), null, "s", string.Empty, 0, tree, meta).ToBytes());
+    }
+
     [Fact]
     public void A_killed_ref_writes_temporary_file_is_not_taken_for_a_ref()
     {
         var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
         using (var tx = repo.BeginTransaction())
         {
-            var meta = tx.WriteMetadata(ObjectType.DirMeta, new DirMeta(0, 0, UnixMode.Directory | 0x1ED, Xattrs.Empty).ToBytes());
-            var tree = tx.WriteMetadata(ObjectType.DirTree, new DirTree([], []).ToBytes());
-            var commit = tx.WriteMetadata(ObjectType.Commit, new Commit(GVariantValue.FromVarDict([]), null, "s", string.Empty, 0, tree, meta).ToBytes());
+            var commit = WriteEmptyCommit(tx);
             tx.SetRef("ostree/1/1/0", commit);
             tx.Commit();
         }
@@ -104,9 +110,7 @@ public sealed class RepositoryTests : IDisposable
         var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
         using (var tx = repo.BeginTransaction())
         {
-            var meta = tx.WriteMetadata(ObjectType.DirMeta, new DirMeta(0, 0, UnixMode.Directory | 0x1ED, Xattrs.Empty).ToBytes());
-            var tree = tx.WriteMetadata(ObjectType.DirTree, new DirTree([], []).ToBytes());
-            var commit = tx.WriteMetadata(ObjectType.Commit, new Commit(GVariantValue.FromVarDict([]), null, "s", string.Empty, 0, tree, meta).ToBytes());
+            var commit = WriteEmptyCommit(tx);
             tx.SetRef("main", commit);
         }
 

@@ -398,7 +398,12 @@ public static partial class RemotePull
     {
         private readonly GVariantValue? _summaryMeta = summary is null ? null : GVariantValue.Parse(Summary.Type, summary)[1];
 
-        private Dictionary<string, byte[]>? SummaryIndex => _summaryMeta is null ? null : ReadIndex(_summaryMeta.Lookup("ostree.static-deltas"));
+        // Each commit's index, fetched once: the start of a delta is chosen from it, then its superblock checked against it.
+        private readonly Dictionary<Checksum, Dictionary<string, byte[]>?> _indexes = [];
+
+        private Dictionary<string, byte[]>? _summaryIndex;
+
+        private Dictionary<string, byte[]>? SummaryIndex => _summaryMeta is null ? null : _summaryIndex ??= ReadIndex(_summaryMeta.Lookup("ostree.static-deltas"));
 
         private bool Indexed => indexedByConfig || (_summaryMeta?.Lookup("ostree.summary.indexed-deltas") is { Type.Kind: 'b' } b && b.GetBoolean());
 
@@ -419,19 +424,32 @@ public static partial class RemotePull
             return map;
         }
 
+        // The deltas to TO and their superblocks' checksums: the commit's delta index when deltas are indexed (empty
+        // when it has none), else the summary's list (null without a summary).
+        private async Task<Dictionary<string, byte[]>?> IndexToAsync(Checksum to)
+        {
+            if (!Indexed)
+            {
+                return SummaryIndex;
+            }
+
+            if (!_indexes.TryGetValue(to, out var index))
+            {
+                var bytes = await fetcher.GetBytesAsync(DeltaName.IndexPath(to), MaxMetadataSize, ct).ConfigureAwait(false);
+                index = bytes is null ? [] : ParseRemote(fetcher.UrlOf(DeltaName.IndexPath(to)), () => ReadIndex(GVariantValue.Parse(GVariantType.VarDict, bytes).Lookup("ostree.static-deltas")));
+                _indexes[to] = index;
+            }
+
+            return index;
+        }
+
         /// <summary>
         /// The deltas the server lists as leading to <paramref name="to"/> (its summary, or the commit's delta index);
         /// null when it lists none at all (no summary and no index), so only asking for a superblock can tell.
         /// </summary>
         public async Task<List<DeltaName>?> ListToAsync(Checksum to)
         {
-            var index = SummaryIndex;
-            if (Indexed)
-            {
-                var bytes = await fetcher.GetBytesAsync(DeltaName.IndexPath(to), MaxMetadataSize, ct).ConfigureAwait(false);
-                index = bytes is null ? [] : ParseRemote(fetcher.UrlOf(DeltaName.IndexPath(to)), () => ReadIndex(GVariantValue.Parse(GVariantType.VarDict, bytes).Lookup("ostree.static-deltas")));
-            }
-
+            var index = await IndexToAsync(to).ConfigureAwait(false);
             if (index is null)
             {
                 return null;
@@ -462,12 +480,7 @@ public static partial class RemotePull
         /// <summary>The superblock of <paramref name="name"/>, checked against the index; null when the server has no such delta.</summary>
         public async Task<DeltaSuperblock?> FindAsync(DeltaName name)
         {
-            var index = SummaryIndex;
-            if (Indexed)
-            {
-                var bytes = await fetcher.GetBytesAsync(DeltaName.IndexPath(name.To), MaxMetadataSize, ct).ConfigureAwait(false);
-                index = bytes is null ? [] : ParseRemote(fetcher.UrlOf(DeltaName.IndexPath(name.To)), () => ReadIndex(GVariantValue.Parse(GVariantType.VarDict, bytes).Lookup("ostree.static-deltas")));
-            }
+            var index = await IndexToAsync(name.To).ConfigureAwait(false);
 
             byte[]? expected = null;
             if (index is not null && !index.TryGetValue(name.ToString(), out expected))
