@@ -28,6 +28,9 @@ public sealed class ContentObject
     /// <summary>The object's file in the repository.</summary>
     public string Path { get; }
 
+    /// <summary>The mode of the repository whose file <see cref="Path"/> is (a parent repository's may differ).</summary>
+    public RepoMode StoredIn { get; internal set; }
+
     /// <summary>Opens the (uncompressed) data; empty for symlinks.</summary>
     public Stream OpenData() => Header.IsSymlink ? Stream.Null : _open();
 

@@ -246,6 +246,12 @@ public sealed partial class OstreeRepo
             return partial;
         }
 
+        // As libostree: a ref not found here may be the parent repository's.
+        if (Parent?.ResolveRefOrChecksum(rev, allowMissing: true) is { } inherited)
+        {
+            return inherited;
+        }
+
         if (allowMissing)
         {
             return null;

@@ -13,11 +13,12 @@ public sealed partial class OstreeRepo
 {
     private static string RemoteGroup(string name) => $"remote \"{name}\"";
 
-    /// <summary>Remote names: the repository config's in order, then those of the remotes config folder.</summary>
+    /// <summary>Remote names: the repository config's in order, then those of the remotes config folder, then the parent repository's.</summary>
     public IReadOnlyList<string> ListRemotes() =>
-        ConfigRemoteNames(Config).Concat(RemoteFiles().Select(f => f.Name)).Distinct(StringComparer.Ordinal).ToList();
+        ConfigRemoteNames(Config).Concat(RemoteFiles().Select(f => f.Name)).Concat(Parent?.ListRemotes() ?? [])
+            .Distinct(StringComparer.Ordinal).ToList();
 
-    /// <summary>A remote, or null when not configured.</summary>
+    /// <summary>A remote (this repository's, else its parent's), or null when not configured.</summary>
     /// <exception cref="OstreeException">The remote is defined twice (the repository config and a remotes file, or two files).</exception>
     public RemoteInfo? GetRemote(string name)
     {
@@ -36,7 +37,7 @@ public sealed partial class OstreeRepo
 
         if (sources.Count == 0)
         {
-            return null;
+            return Parent?.GetRemote(name);
         }
 
         var kf = sources[0];

@@ -138,7 +138,12 @@ public sealed partial class OstreeRepo
 
     /// <summary>Opens an existing repository.</summary>
     /// <exception cref="OstreeException">No repository there, or its config is invalid.</exception>
-    public static OstreeRepo Open(string path)
+    public static OstreeRepo Open(string path) => Open(path, 0);
+
+    // The longest chain of core.parent repositories followed; a longer one (or a loop) is refused.
+    private const int MaxParentDepth = 32;
+
+    private static OstreeRepo Open(string path, int depth)
     {
         path = System.IO.Path.GetFullPath(path);
         var configPath = System.IO.Path.Combine(path, "config");
@@ -163,8 +168,31 @@ public sealed partial class OstreeRepo
             repo.RemotesConfigDir = "/etc/ostree/remotes.d";
         }
 
+        if (kf.Get("core", "parent") is { Length: > 0 } parent)
+        {
+            if (depth >= MaxParentDepth)
+            {
+                throw new OstreeException($"{configPath}: core.parent: more than {MaxParentDepth} parent repositories (a loop?)");
+            }
+
+            try
+            {
+                repo.Parent = Open(parent, depth + 1);
+            }
+            catch (OstreeException e)
+            {
+                throw new OstreeException($"While checking parent repository '{parent}': {e.Message}", e);
+            }
+        }
+
         return repo;
     }
+
+    /// <summary>
+    /// The parent repository (<c>core.parent</c>), or null: objects, refs, remotes and remote keyrings not found here
+    /// are looked up there, as libostree does.
+    /// </summary>
+    public OstreeRepo? Parent { get; private set; }
 
     /// <summary>
     /// Opens the repository of a sysroot (<c>SYSROOT/ostree/repo</c>) as libostree's <c>--sysroot</c> does: a system
@@ -208,8 +236,9 @@ public sealed partial class OstreeRepo
     /// <summary>Absolute path of a loose object.</summary>
     public string ObjectPath(Checksum checksum, ObjectType type) => System.IO.Path.Combine(Path, ObjectRelativePath(checksum, type));
 
-    /// <summary>True when the object is stored (a symlink object counts even if dangling).</summary>
-    public bool HasObject(Checksum checksum, ObjectType type) => Native.TryLStat(ObjectPath(checksum, type), out _);
+    /// <summary>True when the object is stored here or in a parent repository (a symlink object counts even if dangling).</summary>
+    public bool HasObject(Checksum checksum, ObjectType type) =>
+        Native.TryLStat(ObjectPath(checksum, type), out _) || (Parent?.HasObject(checksum, type) ?? false);
 
     /// <summary>Reads a metadata object's bytes, verifying the checksum of content-addressed types.</summary>
     public byte[] ReadMetadataBytes(ObjectType type, Checksum checksum) => ReadMetadataBytes(type, checksum, verify: true);
@@ -226,13 +255,9 @@ public sealed partial class OstreeRepo
         {
             bytes = File.ReadAllBytes(path);
         }
-        catch (FileNotFoundException)
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new ObjectNotFoundException($"No such metadata object {checksum}.{type.ToName()}");
-        }
-        catch (DirectoryNotFoundException)
-        {
-            throw new ObjectNotFoundException($"No such metadata object {checksum}.{type.ToName()}");
+            return Parent?.ReadMetadataBytes(type, checksum, verify) ?? throw new ObjectNotFoundException($"No such metadata object {checksum}.{type.ToName()}");
         }
 
         if (verify && type is ObjectType.Commit or ObjectType.DirTree or ObjectType.DirMeta)
@@ -286,7 +311,9 @@ public sealed partial class OstreeRepo
 
     /// <summary>Opens a content object in any mode.</summary>
     public ContentObject LoadContent(Checksum checksum) =>
-        TryLoadContentAt(checksum, ObjectPath(checksum, ObjectType.File)) ?? throw new ObjectNotFoundException($"No such content object {checksum}");
+        TryLoadContentAt(checksum, ObjectPath(checksum, ObjectType.File))
+        ?? Parent?.LoadContent(checksum)
+        ?? throw new ObjectNotFoundException($"No such content object {checksum}");
 
     /// <summary>Opens the content object stored at <paramref name="path"/> (the repository's or a transaction's), or null when there is none.</summary>
     internal ContentObject? TryLoadContentAt(Checksum checksum, string path)
@@ -298,13 +325,15 @@ public sealed partial class OstreeRepo
 
         try
         {
-            return Mode switch
+            var obj = Mode switch
             {
                 RepoMode.Archive => LoadArchiveContent(checksum, path),
                 RepoMode.Bare => LoadBareContent(checksum, path, st, withOwnerAndXattrs: true),
                 RepoMode.BareUserOnly => LoadBareContent(checksum, path, st, withOwnerAndXattrs: false),
                 _ => LoadBareUserContent(checksum, path, st),
             };
+            obj.StoredIn = Mode;
+            return obj;
         }
         catch (OstreeFormatException e)
         {

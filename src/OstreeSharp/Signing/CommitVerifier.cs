@@ -15,15 +15,14 @@ public sealed record VerificationPolicy(IReadOnlyList<Ed25519PublicKey> TrustedE
     public static VerificationPolicy ForGpg(GpgKeyring keyring) => new([], [], true, keyring);
 
     /// <summary>
-    /// The OpenPGP keys ostree uses for a remote: REMOTE.trustedkeys.gpg in the repository (else the global keyring
-    /// folder), plus <c>gpgkeypath</c>.
+    /// The OpenPGP keys ostree uses for a remote: REMOTE.trustedkeys.gpg in the repository, its remotes config folder
+    /// or its parent's (else the global keyring folder), plus <c>gpgkeypath</c>.
     /// </summary>
     public static GpgKeyring RemoteGpgKeys(OstreeRepo repo, string remote)
     {
         var r = repo.RequireRemote(remote);
         var keyring = new GpgKeyring();
-        var file = Path.Combine(repo.Path, remote + ".trustedkeys.gpg");
-        if (File.Exists(file))
+        if (RemoteKeyringFile(repo, remote) is { } file)
         {
             keyring.AddFile(file);
         }
@@ -47,6 +46,24 @@ public sealed record VerificationPolicy(IReadOnlyList<Ed25519PublicKey> TrustedE
         }
 
         return keyring;
+    }
+
+    // As libostree finds REMOTE.trustedkeys.gpg: in the repository, else in its remotes config folder, else in the
+    // parent repository's places.
+    private static string? RemoteKeyringFile(OstreeRepo repo, string remote)
+    {
+        for (var r = repo; r is not null; r = r.Parent)
+        {
+            foreach (var dir in new[] { r.Path, r.RemotesConfigDir })
+            {
+                if (dir is not null && Path.Combine(dir, remote + ".trustedkeys.gpg") is var file && File.Exists(file))
+                {
+                    return file;
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
