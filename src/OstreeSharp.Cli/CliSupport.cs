@@ -260,6 +260,15 @@ internal static class CliSupport
         }
     }
 
+    /// <summary>A boolean flag value as ostree reads one: 1, true, yes; 0, false, no, none (any case).</summary>
+    /// <exception cref="ArgumentException">Any other value, in ostree's words.</exception>
+    public static bool ParseOstreeBoolean(string value) => value.ToLowerInvariant() switch
+    {
+        "1" or "true" or "yes" => true,
+        "0" or "false" or "no" or "none" => false,
+        _ => throw new ArgumentException($"Invalid boolean argument '{value}'"),
+    };
+
     /// <summary>Splits <c>KEY=VALUE</c> at the first '=' (the key must not be empty).</summary>
     public static (string Key, string Value) SplitKeyValue(string kv, string option)
     {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Text;
 using System.Text.Json;
 using OstreeSharp.GVariant;
 using OstreeSharp.Objects;
@@ -21,6 +22,59 @@ internal static class CommitCommand
             "ref" => SELinux.SePolicy.LoadFromCommit(repo, repo.Resolve(arg)),
             _ => throw new ArgumentException($"--selinux-policy-from-base: cannot read a policy from {first}"),
         };
+    }
+
+    // --tar-pathname-filter REGEX,REPLACEMENT: GLib's regular expression replacement (\N and \g<N> name groups).
+    private static Func<string, string> TarPathnameFilter(string text)
+    {
+        int comma = text.IndexOf(',', StringComparison.Ordinal);
+        if (comma < 0)
+        {
+            throw new ArgumentException("Missing ',' in --tar-pathname-filter");
+        }
+
+        System.Text.RegularExpressions.Regex regex;
+        try
+        {
+            regex = new System.Text.RegularExpressions.Regex(text[..comma], System.Text.RegularExpressions.RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"--tar-pathname-filter: {e.Message}", e);
+        }
+
+        var replacement = new StringBuilder();
+        var glib = text[(comma + 1)..];
+        for (int i = 0; i < glib.Length; i++)
+        {
+            char ch = glib[i];
+            if (ch == '$')
+            {
+                replacement.Append("$$");
+            }
+            else if (ch == '\\' && i + 1 < glib.Length && char.IsAsciiDigit(glib[i + 1]))
+            {
+                replacement.Append("${").Append(glib[i + 1]).Append('}');
+                i++;
+            }
+            else if (ch == '\\' && i + 1 < glib.Length && glib[i + 1] == 'g' && glib.IndexOf('>', i) is var close and > 0 && i + 2 < glib.Length && glib[i + 2] == '<')
+            {
+                replacement.Append("${").Append(glib, i + 3, close - i - 3).Append('}');
+                i = close;
+            }
+            else if (ch == '\\' && i + 1 < glib.Length)
+            {
+                replacement.Append(glib[i + 1] switch { 'n' => '\n', 't' => '\t', var other => other });
+                i++;
+            }
+            else
+            {
+                replacement.Append(ch);
+            }
+        }
+
+        var r = replacement.ToString();
+        return path => regex.Replace(path, r);
     }
 
     public static Command Create()
@@ -64,8 +118,15 @@ internal static class CommitCommand
         var selinuxPolicy = new Option<string?>("--selinux-policy") { Description = "Set SELinux labels based on policy in root filesystem PATH (may be /)" };
         var selinuxFromBase = new Option<bool>("--selinux-policy-from-base", "-P") { Description = "Set SELinux labels based on first --tree argument" };
         var labelingEpoch = new Option<int>("--selinux-labeling-epoch") { Description = "0 (default, as libostree 2022.7): label /usr/etc paths as themselves; 1: label them as the /etc paths they become" };
+        var baseRev = new Option<string?>("--base") { Description = "Start from the given commit as a base (no modifiers apply)" };
+        var keepMeta = new Option<string[]>("--keep-metadata") { Description = "Keep metadata KEY and its associated VALUE from parent" };
+        var devinoCanonical = new Option<bool>("--devino-canonical", "-I") { Description = "Assume hardlinked objects are unmodified.  Implies --link-checkout-speedup" };
+        var tarFilter = new Option<string?>("--tar-pathname-filter") { Description = "When loading tar archives, use REGEX,REPLACEMENT against path names" };
+        var tableOutput = new Option<bool>("--table-output") { Description = "Output more information in a KEY: VALUE format" };
+        var fsync = new Option<string?>("--fsync") { Description = "Specify how to invoke fsync()" };
         var path = new Argument<string?>("PATH") { Arity = ArgumentArity.ZeroOrOne, Description = "Directory to commit" };
-        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, filterLayer, skipUnchanged, consume, linkSpeedup, sizes, composefsMeta, json, sign, signFromFile, signType, gpgSign, selinuxPolicy, selinuxFromBase, labelingEpoch })
+        foreach (var o in new Option[] { branch, subject, body, bodyFile, trees, timestamp, ownerUid, ownerGid, canonical, noXattrs, roExec, metaString, meta, detachedString, parent, orphan, bindRef, noBindings, bootable, skipList, statOverride, tarParents, filterLayer, skipUnchanged, consume, linkSpeedup, sizes, composefsMeta, json, sign, signFromFile, signType, gpgSign, selinuxPolicy, selinuxFromBase, labelingEpoch,
+            baseRev, keepMeta, devinoCanonical, tarFilter, tableOutput, fsync })
         {
             cmd.Options.Add(o);
         }
@@ -91,9 +152,17 @@ internal static class CommitCommand
                 throw new ArgumentException("Cannot specify both --selinux-policy and --selinux-policy-from-base");
             }
 
+            if (pr.GetValue(fsync) is { } fsyncPolicy && !CliSupport.ParseOstreeBoolean(fsyncPolicy))
+            {
+                repo.Fsync = false;
+            }
+
+            Checksum? baseCommit = pr.GetValue(baseRev) is { } baseText ? repo.Resolve(baseText) : null;
+            Func<string, string>? translate = pr.GetValue(tarFilter) is { } filterText ? TarPathnameFilter(filterText) : null;
             var modifier = new CommitModifier
             {
                 SePolicy = (pr.GetValue(selinuxPolicy) is { } policyRoot ? SELinux.SePolicy.Load(policyRoot)
+                    : pr.GetValue(selinuxFromBase) && baseCommit is { } bc ? SELinux.SePolicy.LoadFromCommit(repo, bc)
                     : pr.GetValue(selinuxFromBase) ? PolicyFromFirstTree(repo, [.. pr.GetValue(trees) ?? [], .. pr.GetValue(path) is { } pth ? new[] { "dir=" + pth } : []]) : null)?.WithEpoch(pr.GetValue(labelingEpoch)),
                 OwnerUid = pr.GetValue(ownerUid),
                 OwnerGid = pr.GetValue(ownerGid),
@@ -125,6 +194,25 @@ internal static class CommitCommand
             {
                 var (k, v) = CliSupport.SplitKeyValue(kv, "--add-metadata");
                 metadata.Add(new(k, GVariantTextParser.Parse(v)));
+            }
+
+            if (pr.GetValue(keepMeta) is { Length: > 0 } keys)
+            {
+                // As ostree: from the parent the commit will have (--parent, else the branch's commit).
+                var parentForKeep = pr.GetValue(parent) is { } pt ? (pt == "none" ? null : repo.Resolve(pt))
+                    : !pr.GetValue(orphan) && b is not null ? repo.ResolveRev(b, allowMissing: true) : null;
+                if (parentForKeep is not { } keepFrom)
+                {
+                    throw new ArgumentException("Either --branch or --parent must be specified when using --keep-metadata");
+                }
+
+                var parentMeta = repo.LoadCommit(keepFrom).Metadata;
+                foreach (var key in keys)
+                {
+                    var value = parentMeta.Lookup(key)
+                        ?? throw new OstreeException($"Missing metadata key '{key}' from commit '{keepFrom}'");
+                    metadata.Add(new(key, value));
+                }
             }
 
             var detached = (pr.GetValue(detachedString) ?? []).Select(kv =>
@@ -174,7 +262,13 @@ internal static class CommitCommand
             TransactionStats stats;
             using (var tx = repo.BeginTransaction())
             {
-                var root = new MutableTree();
+                if (pr.GetValue(sizes))
+                {
+                    tx.TrackObjectSizes();
+                }
+
+                // As ostree: --base starts from a commit's tree as it is; the modifiers apply to the trees laid over it.
+                var root = baseCommit is { } bse ? MutableTree.FromRepo(repo, repo.LoadCommit(bse).RootTree, repo.LoadCommit(bse).RootMeta) : new MutableTree();
                 foreach (var src in sources)
                 {
                     int eq = src.IndexOf('=', StringComparison.Ordinal);
@@ -183,7 +277,13 @@ internal static class CommitCommand
                     switch (kind)
                     {
                         case "dir":
-                            new DirectoryImporter(tx, modifier) { Progress = progress, RepoInodes = pr.GetValue(linkSpeedup) ? repo.ScanHardlinks() : null, Adopt = pr.GetValue(consume) }.Import(arg, root);
+                            new DirectoryImporter(tx, modifier)
+                            {
+                                Progress = progress,
+                                RepoInodes = pr.GetValue(linkSpeedup) || pr.GetValue(devinoCanonical) ? repo.ScanHardlinks() : null,
+                                DevinoCanonical = pr.GetValue(devinoCanonical),
+                                Adopt = pr.GetValue(consume),
+                            }.Import(arg, root);
                             break;
                         case "ref":
                             {
@@ -200,6 +300,7 @@ internal static class CommitCommand
                                 {
                                     AutocreateParents = pr.GetValue(tarParents),
                                     FilterContainerLayer = pr.GetValue(filterLayer),
+                                    TranslatePathname = translate,
                                 });
                                 if (dropped.Count > 0)
                                 {
@@ -237,7 +338,18 @@ internal static class CommitCommand
                 }
             }
 
-            if (pr.GetValue(json))
+            if (pr.GetValue(tableOutput))
+            {
+                // ostree's --table-output lines.
+                Console.WriteLine($"Commit: {result.Commit.ToHex()}");
+                Console.WriteLine($"Metadata Total: {stats.MetadataTotal}");
+                Console.WriteLine($"Metadata Written: {stats.MetadataWritten}");
+                Console.WriteLine($"Content Total: {stats.ContentTotal}");
+                Console.WriteLine($"Content Written: {stats.ContentWritten}");
+                Console.WriteLine($"Content Cache Hits: {stats.DevinoCacheHits}");
+                Console.WriteLine($"Content Bytes Written: {stats.ContentBytesWritten}");
+            }
+            else if (pr.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(new CommitJson(result.Commit.ToHex(), result.Skipped, stats.ContentWritten, stats.ContentBytesWritten, stats.MetadataWritten), CliJsonContext.Default.CommitJson));
             }

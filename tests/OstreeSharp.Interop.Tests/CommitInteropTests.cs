@@ -105,6 +105,69 @@ public class CommitInteropTests
 
     [Theory]
     [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void Generate_sizes_lists_every_object_of_the_commit_as_libostree_does(string peer)
+    {
+        using var t = new TempDir();
+        Directory.CreateDirectory(t["in/d"]);
+        File.WriteAllText(t["in/d/f"], "hello\n");
+        File.WriteAllText(t["in/g"], "x\n");
+        File.CreateSymbolicLink(t["in/d/l"], "f");
+        var at = "--timestamp=2020-01-01";
+        foreach (var (tool, run) in new (string, Func<string[], RunResult>)[] { ("theirs", a => Tools.Peer(peer, a)), ("ours", Tools.Ours) })
+        {
+            run(["init", "--repo=" + t[tool], "--mode=archive"]).Ok("init");
+        }
+
+        // The second commit reuses most objects: libostree lists them all, written or already kept.
+        foreach (var content in new[] { "x\n", "y\n" })
+        {
+            File.WriteAllText(t["in/g"], content);
+            var theirs = Tools.Peer(peer, "commit", "--repo=" + t["theirs"], "-b", "m", "--generate-sizes", at, t["in"]).Ok("ostree commit --generate-sizes");
+            Assert.Equal(theirs, Tools.Ours("commit", "--repo=" + t["ours"], "-b", "m", "--generate-sizes", at, t["in"]).Ok("our commit --generate-sizes"));
+        }
+
+        Assert.Equal(Tools.Peer(peer, "show", "--repo=" + t["theirs"], "--print-sizes", "m").Out, Tools.Ours("show", "--repo=" + t["ours"], "--print-sizes", "m").Out);
+    }
+
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void Base_keep_metadata_table_output_devino_and_tar_pathname_filter_match_libostree(string peer)
+    {
+        using var t = new TempDir();
+        TestTrees.WriteTricky(t["in"], withOwners: false);
+        Directory.CreateDirectory(t["overlay/bin"]);
+        File.WriteAllText(t["overlay/bin/extra"], "extra\n");
+        Directory.CreateDirectory(t["tarsrc/foo/bar"]);
+        File.WriteAllText(t["tarsrc/foo/bar/x"], "x\n");
+        File.WriteAllText(t["tarsrc/foo/y"], "y\n");
+        Tools.Run("tar", ["-C", t["tarsrc"], "-cf", t["in.tar"], "foo"]).Ok("tar");
+        var outputs = new Dictionary<string, List<string>>();
+        foreach (var (tool, run) in new (string, Func<string[], RunResult>)[] { ("theirs", a => Tools.Peer(peer, a)), ("ours", Tools.Ours) })
+        {
+            var repo = "--repo=" + t[tool];
+            var at = "--timestamp=2021-06-01 12:00:00 UTC";
+            var lines = outputs[tool] = [];
+            run(["init", repo, "--mode=bare-user"]).Ok("init");
+            lines.Add(run(["commit", repo, "-b", "x", at, "--add-metadata-string=KITTENS=yes", "--add-metadata=SOMENUM=uint64 3", "--add-metadata-string=FOO=bar", t["in"]]).Ok(tool + " commit"));
+            lines.Add(run(["commit", repo, "-b", "x", at, "--keep-metadata=KITTENS", "--keep-metadata=SOMENUM", t["in"]]).Ok(tool + " --keep-metadata"));
+            lines.Add(run(["commit", repo, "-b", "x", at, "--keep-metadata=FOO", t["in"]]).Stderr.Trim());
+            lines.Add(run(["commit", repo, "--orphan", at, "--keep-metadata=FOO", t["in"]]).Stderr.Trim());
+            lines.Add(run(["commit", repo, "-b", "based", at, "--base", "x", "--owner-uid=42", "--owner-gid=42", "--table-output", t["overlay"]]).Ok(tool + " --base --table-output"));
+            run(["checkout", repo, "-U", "x", t[tool + "-co"]]).Ok(tool + " checkout");
+            lines.Add(run(["commit", repo, "-b", "x", at, "--link-checkout-speedup", "--table-output", t[tool + "-co"]]).Ok(tool + " --link-checkout-speedup"));
+            lines.Add(run(["commit", repo, "-b", "x", at, "-I", "--table-output", t[tool + "-co"]]).Ok(tool + " --devino-canonical"));
+            lines.Add(run(["commit", repo, "-b", "tar", at, "--tar-autocreate-parents", "--tar-pathname-filter=^foo/,usr/lib/\\0-", "--tree=tar=" + t["in.tar"]]).Ok(tool + " --tar-pathname-filter"));
+            lines.Add(run(["commit", repo, "-b", "tar", "--tar-pathname-filter=nocomma", "--tree=tar=" + t["in.tar"]]).Stderr.Trim());
+            lines.Add(run(["ls", repo, "-R", "tar"]).Ok(tool + " ls"));
+        }
+
+        Assert.Equal(outputs["theirs"], outputs["ours"]);
+        Assert.Contains(outputs["ours"], l => l.Contains("Content Cache Hits: ", StringComparison.Ordinal) && !l.Contains("Content Cache Hits: 0", StringComparison.Ordinal));
+        Assert.Contains(outputs["ours"], l => l.Contains("/usr/lib/foo/-bar/x", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
     public void Tar_tree_commit_matches_libostree(string peer)
     {
         using var t = new TempDir();

@@ -13,7 +13,17 @@ using OstreeSharp.Platform;
 namespace OstreeSharp.Repository;
 
 /// <summary>What a transaction wrote.</summary>
-public sealed record TransactionStats(int MetadataWritten, int ContentWritten, long ContentBytesWritten, int RefsWritten);
+public sealed record TransactionStats(int MetadataWritten, int ContentWritten, long ContentBytesWritten, int RefsWritten)
+{
+    /// <summary>Metadata objects the transaction was given, written or already kept.</summary>
+    public int MetadataTotal { get; init; }
+
+    /// <summary>Content objects the transaction was given, written or already kept.</summary>
+    public int ContentTotal { get; init; }
+
+    /// <summary>Files a commit took as the object they are hardlinks of, without reading them (<c>--link-checkout-speedup</c>).</summary>
+    public int DevinoCacheHits { get; init; }
+}
 
 /// <summary>A write transaction on a repository. Dispose without <see cref="Commit"/> to abort.</summary>
 public sealed class RepoTransaction : IDisposable
@@ -29,7 +39,7 @@ public sealed class RepoTransaction : IDisposable
     private readonly int[] _stagedDirs = new int[256];
     private readonly List<(string Refspec, Checksum? Target)> _refs = [];
     private readonly ConcurrentDictionary<string, bool> _madeDirs = new(StringComparer.Ordinal);
-    private int _metadataWritten, _contentWritten, _tmpCounter;
+    private int _metadataWritten, _contentWritten, _tmpCounter, _metadataTotal, _contentTotal, _devinoHits;
     private long _contentBytes;
     private bool _done;
     private bool _keepStaging;
@@ -209,9 +219,15 @@ public sealed class RepoTransaction : IDisposable
         }
 
         var c = Checksum.Compute(bytes);
+        Interlocked.Increment(ref _metadataTotal);
         if (!HasObject(c, type))
         {
             Stage(c, type, bytes);
+        }
+
+        if (type != ObjectType.Commit)
+        {
+            _sizedObjects?.TryAdd(c, type);
         }
 
         return c;
@@ -260,6 +276,9 @@ public sealed class RepoTransaction : IDisposable
 
         Stage(expected, type, bytes);
     }
+
+    /// <summary>Counts a file a commit took as a kept object without reading it (its device and inode are that object's).</summary>
+    public void CountDevinoCacheHit() => Interlocked.Increment(ref _devinoHits);
 
     /// <summary>Writes detached metadata for a commit (replacing any).</summary>
     public void WriteCommitDetachedMetadata(Checksum commit, GVariant.GVariantValue? metadata)
@@ -449,6 +468,7 @@ public sealed class RepoTransaction : IDisposable
     internal void WriteArchiveContent(Checksum expected, Stream filez, bool absent, bool trusted = false)
     {
         ArgumentNullException.ThrowIfNull(filez);
+        Interlocked.Increment(ref _contentTotal);
         var name = expected.ToHex() + ".filez";
         try
         {
@@ -559,7 +579,15 @@ public sealed class RepoTransaction : IDisposable
 
     private Checksum WriteContentCore(FileHeader header, long size, Checksum? expected, Func<byte[], int> read, bool absent = false, bool trusted = false)
     {
+        var id = WriteContentCoreInner(header, size, expected, read, absent, trusted);
+        _sizedObjects?.TryAdd(id, ObjectType.File);
+        return id;
+    }
+
+    private Checksum WriteContentCoreInner(FileHeader header, long size, Checksum? expected, Func<byte[], int> read, bool absent, bool trusted)
+    {
         ArgumentNullException.ThrowIfNull(header);
+        Interlocked.Increment(ref _contentTotal);
         FileHeader.ValidateMode(header.Mode);
         if (BareUserOnlyFiles && expected is { } id)
         {
@@ -802,14 +830,29 @@ public sealed class RepoTransaction : IDisposable
         }
     }
 
-    /// <summary>Objects staged by this transaction (not commits) with their stored and unpacked sizes.</summary>
+    private ConcurrentDictionary<Checksum, ObjectType>? _sizedObjects;
+
+    /// <summary>
+    /// Remember every file, dirtree and dirmeta given to the transaction from now on, written or already kept, for
+    /// <see cref="WrittenSizes"/> (a commit's <c>ostree.sizes</c>, as libostree records them).
+    /// </summary>
+    public void TrackObjectSizes() => _sizedObjects ??= new ConcurrentDictionary<Checksum, ObjectType>();
+
+    /// <summary>
+    /// The files, dirtrees and dirmetas given to the transaction since <see cref="TrackObjectSizes"/> (else those it
+    /// staged), with their stored and unpacked sizes.
+    /// </summary>
     internal IEnumerable<(Checksum Checksum, ObjectType Type, ulong Archived, ulong Unpacked)> WrittenSizes()
     {
-        foreach (var (path, checksum, type) in StagedObjects())
+        var objects = _sizedObjects is { } tracked
+            ? tracked.Select(kv => (Path: IsStaged(kv.Key, kv.Value) ? StagedPath(kv.Key, kv.Value) : _repo.ObjectPath(kv.Key, kv.Value), Checksum: kv.Key, Type: kv.Value))
+            : StagedObjects();
+        foreach (var (path, checksum, type) in objects)
         {
-            if (type is ObjectType.DirTree or ObjectType.DirMeta or ObjectType.File)
+            // (An object kept only by a parent repository has no size here.)
+            if (type is ObjectType.DirTree or ObjectType.DirMeta or ObjectType.File && Native.TryLStat(path, out var st))
             {
-                ulong archived = (ulong)Native.LStat(path).Size;
+                ulong archived = (ulong)st.Size;
                 ulong unpacked = type == ObjectType.File && _repo.Mode == RepoMode.Archive ? ArchivedContentSize(path) : archived;
                 yield return (checksum, type, archived, unpacked);
             }
@@ -823,7 +866,10 @@ public sealed class RepoTransaction : IDisposable
         fs.ReadExactly(prefix);
         var header = new byte[BinaryPrimitives.ReadUInt32BigEndian(prefix)];
         fs.ReadExactly(header);
-        return FileHeader.ParseArchiveHeader(header).Size;
+
+        // As libostree counts them: a symlink's unpacked size is the length of its target.
+        var (h, size) = FileHeader.ParseArchiveHeader(header);
+        return h.IsSymlink ? (ulong)Encoding.UTF8.GetByteCount(h.SymlinkTarget) : size;
     }
 
     /// <summary>Every object staged so far: its staged path, id and type.</summary>
@@ -943,7 +989,12 @@ public sealed class RepoTransaction : IDisposable
             _repo.SetRefImmediate(refspec, target);
         }
 
-        var stats = new TransactionStats(_metadataWritten, _contentWritten, _contentBytes, _refs.Count);
+        var stats = new TransactionStats(_metadataWritten, _contentWritten, _contentBytes, _refs.Count)
+        {
+            MetadataTotal = _metadataTotal,
+            ContentTotal = _contentTotal,
+            DevinoCacheHits = _devinoHits,
+        };
         Cleanup();
         return stats;
     }

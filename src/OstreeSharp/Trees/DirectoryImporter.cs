@@ -35,6 +35,12 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
     /// </summary>
     public IReadOnlyDictionary<(ulong Dev, ulong Ino), Checksum>? RepoInodes { get; init; }
 
+    /// <summary>
+    /// A file that is a hardlink of a kept object is that object, without comparing its owner, mode and xattrs
+    /// (<c>--devino-canonical</c>: whoever changes such a file must break the link first).
+    /// </summary>
+    public bool DevinoCanonical { get; init; }
+
     /// <summary>Imports <paramref name="dir"/> as the contents of <paramref name="into"/> (overlaying what is there).</summary>
     /// <remarks>
     /// The walk feeds a bounded queue that the writers drain, so memory holds the tree's names and
@@ -181,12 +187,14 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
                         break;
                     }
 
-                case UnixMode.Regular when RepoInodes is not null && RepoInodes.TryGetValue((st.Device, st.Inode), out var known) && IsUnchangedObject(path, childTreePath, st, known):
+                case UnixMode.Regular when RepoInodes is not null && RepoInodes.TryGetValue((st.Device, st.Inode), out var known) && (DevinoCanonical || IsUnchangedObject(path, childTreePath, st, known)):
                     lock (tree)
                     {
                         tree.Invalidate();
                         tree.Files[name!] = known;
                     }
+
+                    tx.CountDevinoCacheHit();
 
                     break;
 

@@ -19,6 +19,9 @@ public sealed class TarTreeOptions
 
     /// <summary>With filtering: keep top-level folders other than usr, etc and var (overlay-style roots).</summary>
     public bool AllowOtherTopLevel { get; init; }
+
+    /// <summary>Rewrites each entry's path (and a hard link's target) as the archive names it, before anything else reads it (<c>--tar-pathname-filter</c>).</summary>
+    public Func<string, string>? TranslatePathname { get; init; }
 }
 
 /// <summary>Imports a tar stream into a <see cref="MutableTree"/>.</summary>
@@ -45,10 +48,11 @@ public static class TarTreeImporter
         var stashed = new Dictionary<string, Checksum>(StringComparer.Ordinal);
         var rehomed = new Dictionary<string, string>(StringComparer.Ordinal);
         using var reader = new TarReader(stream, leaveOpen: true);
+        string Translate(string path) => options.TranslatePathname is { } translate ? translate(path) : path;
         TarEntry? entry;
         while ((entry = reader.GetNextEntry()) is not null)
         {
-            var rel = Normalize(entry.Name, name);
+            var rel = Normalize(Translate(entry.Name), name);
             if (options.FilterContainerLayer && entry.Mtime > 0 && rel.StartsWith(RepoPrefix, StringComparison.Ordinal) && entry.IsRegular)
             {
                 // A modified copy of a file the base image hard-linked into its object store (a container
@@ -123,7 +127,7 @@ public static class TarTreeImporter
 
                 case TarType.HardLink:
                     {
-                        var target = Normalize(entry.LinkName, name);
+                        var target = Normalize(Translate(entry.LinkName), name);
                         if (options.FilterContainerLayer)
                         {
                             target = MapEtc(target);
