@@ -37,7 +37,16 @@ internal static class LsCommand
             var sb = new StringBuilder();
             foreach (var path in list)
             {
-                var entry = TreeLookup.Find(repo, commit, path) ?? throw new ObjectNotFoundException($"No such file or directory: {path}");
+                TreeEntry entry;
+                try
+                {
+                    entry = TreeLookup.Require(repo, commit, path);
+                }
+                catch (ObjectNotFoundException e)
+                {
+                    throw new ObjectNotFoundException($"Inspecting path '{path}': {e.Message}");
+                }
+
                 if (entry.IsFile)
                 {
                     PrintFile(sb, repo, entry.Path, entry.File, flags);

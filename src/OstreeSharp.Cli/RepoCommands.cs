@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using OstreeSharp.GVariant;
@@ -49,9 +50,22 @@ internal static class RepoCommands
         var skipList = new Option<string?>("--skip-list") { Description = "File containing list of files to skip" };
         var zeroSized = new Option<bool>("--force-copy-zerosized", "-z") { Description = "Do not hardlink zero-sized files (always the case)" };
         var bareUserOnlyDirs = new Option<bool>("--bareuseronly-dirs", "-M") { Description = "Suppress mode bits outside of 0775 for directories (suid, world writable, etc.)" };
+        var allowNoent = new Option<bool>("--allow-noent") { Description = "Do nothing if specified path does not exist" };
+        var whiteouts = new Option<bool>("--whiteouts") { Description = "Process 'whiteout' (Docker style) entries" };
+        var passthroughWhiteouts = new Option<bool>("--process-passthrough-whiteouts") { Description = "Enable overlayfs whiteout extraction into char 0:0 devices" };
+        var fromStdin = new Option<bool>("--from-stdin") { Description = "Process many checkouts from standard input" };
+        var fromFile = new Option<string?>("--from-file") { Description = "Process many checkouts from input file" };
+        var fsync = new Option<string?>("--fsync") { Description = "Specify how to invoke fsync()" };
+        var disableCache = new Option<bool>("--disable-cache") { Description = "Do not update or use the internal repository uncompressed object cache (ostree-sharp keeps none)" };
+        var selinuxPolicy = new Option<string?>("--selinux-policy") { Description = "Set SELinux labels based on policy in root filesystem PATH (may be /); implies --force-copy" };
+        var selinuxPrefix = new Option<string?>("--selinux-prefix") { Description = "When setting SELinux labels, prefix all paths by PREFIX" };
         var rev = new Argument<string>("COMMIT");
         var dest = new Argument<string?>("DESTINATION") { Arity = ArgumentArity.ZeroOrOne };
-        foreach (var o in new Option[] { user, union, unionAdd, unionIdentical, subpath, requireHl, forceCopy, composefs, composefsNoVerity, skipList, zeroSized, bareUserOnlyDirs })
+        foreach (var o in new Option[]
+        {
+            user, union, unionAdd, unionIdentical, subpath, requireHl, forceCopy, composefs, composefsNoVerity, skipList, zeroSized, bareUserOnlyDirs,
+            allowNoent, whiteouts, passthroughWhiteouts, fromStdin, fromFile, fsync, disableCache, selinuxPolicy, selinuxPrefix,
+        })
         {
             cmd.Options.Add(o);
         }
@@ -78,20 +92,40 @@ internal static class RepoCommands
                 }
             }
 
-            if (pr.GetValue(requireHl) && pr.GetValue(forceCopy))
+            if (pr.GetValue(requireHl) && (pr.GetValue(forceCopy) || pr.GetValue(selinuxPolicy) is not null))
             {
                 throw new ArgumentException("Cannot specify both --require-hardlinks and --force-copy");
             }
 
+            if (pr.GetValue(selinuxPrefix) is not null && pr.GetValue(selinuxPolicy) is null)
+            {
+                throw new ArgumentException("Cannot specify --selinux-prefix without --selinux-policy");
+            }
+
+            // As ostree: checkout itself never fsyncs, and --fsync only takes a boolean (which then changes nothing
+            // checkout writes).
+            if (pr.GetValue(fsync) is { } fsyncPolicy)
+            {
+                CliSupport.ParseOstreeBoolean(fsyncPolicy);
+            }
+
             var repo = CliSupport.OpenRepo(pr);
             var r = pr.GetValue(rev)!;
-            var commit = repo.Resolve(r);
+            bool many = pr.GetValue(fromStdin) || pr.GetValue(fromFile) is not null;
+            var commit = many ? default : repo.Resolve(r);
             if (pr.GetValue(composefs) || pr.GetValue(composefsNoVerity))
             {
+                if (many)
+                {
+                    throw new ArgumentException("--from-stdin and --from-file cannot be combined with --composefs");
+                }
+
                 // The composefs image of the commit, written to DESTINATION. ostree refuses -H, -C and --union-add with it
                 // and ignores -U, --union and --subpath; we refuse these and every other layering option rather than accept what we would ignore.
                 if (pr.GetValue(requireHl) || pr.GetValue(forceCopy) || pr.GetValue(unionAdd) || pr.GetValue(subpath) is not null
-                    || pr.GetValue(user) || pr.GetValue(union) || pr.GetValue(unionIdentical) || pr.GetValue(skipList) is not null || pr.GetValue(bareUserOnlyDirs))
+                    || pr.GetValue(user) || pr.GetValue(union) || pr.GetValue(unionIdentical) || pr.GetValue(skipList) is not null || pr.GetValue(bareUserOnlyDirs)
+                    || pr.GetValue(whiteouts) || pr.GetValue(passthroughWhiteouts) || pr.GetValue(disableCache) || pr.GetValue(selinuxPolicy) is not null
+                    || pr.GetValue(allowNoent))
                 {
                     throw new ArgumentException("Specified options are incompatible with --composefs");
                 }
@@ -101,21 +135,74 @@ internal static class RepoCommands
                 return 0;
             }
 
-            var options = new CheckoutOptions
+            SELinux.SePolicy? policy = null;
+            if (pr.GetValue(selinuxPolicy) is { } policyRoot)
+            {
+                if (!Directory.Exists(policyRoot))
+                {
+                    throw new OstreeException($"selinux-policy: opendir({policyRoot}): No such file or directory");
+                }
+
+                policy = SELinux.SePolicy.Load(policyRoot);
+            }
+
+            CheckoutOptions Options(string? path) => new()
             {
                 UserMode = pr.GetValue(user),
                 Overwrite = pr.GetValue(union) ? CheckoutOverwrite.UnionFiles : pr.GetValue(unionAdd) ? CheckoutOverwrite.AddFiles : pr.GetValue(unionIdentical) ? CheckoutOverwrite.UnionIdentical : CheckoutOverwrite.None,
-                Subpath = pr.GetValue(subpath),
+                Subpath = path,
+                AllowMissingSubpath = pr.GetValue(allowNoent),
+                DockerWhiteouts = pr.GetValue(whiteouts),
+                ProcessWhiteouts = pr.GetValue(passthroughWhiteouts),
+                SePolicy = policy,
+                SePolicyPrefix = pr.GetValue(selinuxPrefix),
                 SkipList = pr.GetValue(skipList) is { } skipFile ? CommitModifier.ReadSkipList(skipFile) : new HashSet<string>(),
                 RequireHardlinks = pr.GetValue(requireHl),
-                ForceCopy = pr.GetValue(forceCopy),
+                ForceCopy = pr.GetValue(forceCopy) || policy is not null,
 
                 // As ostree since 2017: empty files are never hardlinked (all of them would share one inode); -z
                 // asks for what is done anyway.
                 ForceCopyZeroSized = true,
                 BareUserOnlyDirs = pr.GetValue(bareUserOnlyDirs),
             };
-            new Trees.Checkout(repo, options).Run(commit, pr.GetValue(dest) ?? r);
+            if (!many)
+            {
+                new Trees.Checkout(repo, Options(pr.GetValue(subpath))).Run(commit, pr.GetValue(dest) ?? r);
+                return 0;
+            }
+
+            // As ostree: COMMIT is then the destination, and the input holds NUL-terminated pairs of revision and subpath.
+            if (pr.GetValue(dest) is not null)
+            {
+                throw new ArgumentException("--from-stdin and --from-file take the destination as their only argument");
+            }
+
+            byte[] input;
+            if (pr.GetValue(fromStdin))
+            {
+                using var ms = new MemoryStream();
+                Console.OpenStandardInput().CopyTo(ms);
+                input = ms.ToArray();
+            }
+            else
+            {
+                input = File.ReadAllBytes(pr.GetValue(fromFile)!);
+            }
+
+            var fields = Encoding.UTF8.GetString(input).Split('\0');
+            for (int i = 0; i + 1 < fields.Length && fields[i].Length > 0; i += 2)
+            {
+                var resolved = repo.Resolve(fields[i]);
+                try
+                {
+                    new Trees.Checkout(repo, Options(fields[i + 1].Length > 0 ? fields[i + 1] : null)).Run(resolved, r);
+                }
+                catch (OstreeException e)
+                {
+                    throw new OstreeException($"Processing tree {resolved}: {e.Message}", e);
+                }
+            }
+
             return 0;
         });
         return cmd;
@@ -232,13 +319,20 @@ internal static class RepoCommands
         var cmd = new Command("show", "Output a metadata object");
         var key = new Option<string?>("--print-metadata-key") { Description = "Print string value of metadata key" };
         var dkey = new Option<string?>("--print-detached-metadata-key") { Description = "Print string value of detached metadata key" };
+        var listKeys = new Option<bool>("--list-metadata-keys") { Description = "List the available metadata keys" };
+        var listDetached = new Option<bool>("--list-detached-metadata-keys") { Description = "List the available detached metadata keys" };
+        var hex = new Option<bool>("--print-hex") { Description = "For byte array valued keys, output an unquoted hexadecimal string" };
+        var related = new Option<bool>("--print-related") { Description = "Show the \"related\" commits" };
+        var variantType = new Option<string?>("--print-variant-type") { Description = "Memory map OBJECT (in this case a filename) to the GVariant type string" };
+        var sizes = new Option<bool>("--print-sizes") { Description = "Show the commit size metadata" };
         var raw = new Option<bool>("--raw") { Description = "Show raw variant data" };
+        var noByteswap = new Option<bool>("--no-byteswap", "-B") { Description = "Do not automatically convert variant data from big endian" };
         var json = new Option<bool>("--json") { Description = "Print the commit as JSON" };
         var gpgHome = new Option<string?>("--gpg-homedir") { Description = "GPG Homedir to use when looking for keyrings" };
         var gpgRemote = new Option<string?>("--gpg-verify-remote") { Description = "Use remote's keyring to verify signatures" };
         var keyring = new Option<string[]>("--keyring") { Description = "Also check signatures with the keys in this keyring file" };
         var rev = new Argument<string>("OBJECT");
-        foreach (var o in new Option[] { key, dkey, raw, json, gpgHome, gpgRemote, keyring })
+        foreach (var o in new Option[] { key, dkey, listKeys, listDetached, hex, related, variantType, sizes, raw, noByteswap, json, gpgHome, gpgRemote, keyring })
         {
             cmd.Options.Add(o);
         }
@@ -246,61 +340,200 @@ internal static class RepoCommands
         cmd.Arguments.Add(rev);
         CliSupport.SetRun(cmd, pr =>
         {
+            // As ostree: values are stored big-endian, so they are printed byteswapped unless -B.
+            string Dump(GVariantValue v) => (pr.GetValue(noByteswap) ? v : v.Byteswap()).Print();
             var repo = CliSupport.OpenRepo(pr);
-            var id = repo.Resolve(pr.GetValue(rev)!);
-            var c = repo.LoadCommit(id);
-            if (pr.GetValue(key) is { } k)
+            if (pr.GetValue(variantType) is { } typeText)
             {
-                var v = c.Metadata.Lookup(k) ?? throw new ObjectNotFoundException($"No such metadata key '{k}'");
-                Console.WriteLine(v.Print());
+                // OBJECT is then a file holding one serialized variant of that type (the repository is opened all the
+                // same, as ostree does).
+                var type = GVariantType.Parse(typeText);
+                var file = pr.GetValue(rev)!;
+                Console.WriteLine(GVariantValue.Parse(type, File.ReadAllBytes(file)).Byteswap().Print());
+                return 0;
             }
-            else if (pr.GetValue(dkey) is { } dk)
+
+            var text = pr.GetValue(rev)!;
+            if (pr.GetValue(key) is not null || pr.GetValue(dkey) is not null || pr.GetValue(listKeys) || pr.GetValue(listDetached))
             {
-                var meta = repo.LoadDetachedMetadata(id);
-                var v = meta?.Lookup(dk) ?? throw new ObjectNotFoundException($"No such detached metadata key '{dk}'");
-                Console.WriteLine(v.Print());
-            }
-            else if (pr.GetValue(json))
-            {
-                Console.WriteLine(JsonSerializer.Serialize(new List<LogEntryJson> { ToJson(id, c) }, CliJsonContext.Default.ListLogEntryJson));
-            }
-            else
-            {
-                var sb = new StringBuilder();
-                DumpCommit(sb, repo, id, c, pr.GetValue(raw));
-                var detached = repo.LoadDetachedMetadata(id);
-                if (Signing.GpgCommitSigner.ReadSignatures(detached).Count > 0)
+                var id = repo.Resolve(text);
+                bool detachedWanted = pr.GetValue(dkey) is not null || (pr.GetValue(key) is null && pr.GetValue(listDetached));
+                var metadata = detachedWanted
+                    ? repo.LoadDetachedMetadata(id) ?? throw new ObjectNotFoundException($"No detached metadata for commit {id}")
+                    : repo.LoadCommit(id).Metadata;
+                if ((pr.GetValue(key) ?? pr.GetValue(dkey)) is { } k)
                 {
-                    var keys = new Signing.GpgKeyring();
-                    if (pr.GetValue(gpgRemote) is { } remote)
+                    var v = metadata.Lookup(k) ?? throw new ObjectNotFoundException($"No such metadata key '{k}'");
+                    Console.WriteLine(pr.GetValue(hex) && v.Type.Text == "ay" ? Convert.ToHexStringLower(v.GetBytes()) : Dump(v));
+                }
+                else
+                {
+                    foreach (var name in metadata.GetVarDictEntries().Select(e => e.Key).Order(StringComparer.Ordinal))
                     {
-                        keys = Signing.VerificationPolicy.RemoteGpgKeys(repo, remote);
-                    }
-
-                    if (pr.GetValue(gpgHome) is { } home)
-                    {
-                        keys.AddHomeDir(home);
-                    }
-
-                    foreach (var path in pr.GetValue(keyring) ?? [])
-                    {
-                        keys.AddPath(path);
-                    }
-
-                    var statuses = Signing.GpgCommitSigner.Check(repo.ReadMetadataBytes(ObjectType.Commit, id), detached, keys);
-                    sb.Append(statuses.Count == 1 ? "Found 1 signature:\n" : $"Found {statuses.Count} signatures:\n");
-                    foreach (var st in statuses)
-                    {
-                        sb.Append('\n').Append(st.Describe());
+                        Console.WriteLine(name);
                     }
                 }
 
-                Console.Out.Write(sb.ToString());
+                return 0;
             }
 
+            if (pr.GetValue(related))
+            {
+                foreach (var (name, checksum) in repo.LoadCommit(repo.Resolve(text)).Related)
+                {
+                    Console.WriteLine($"{name} {checksum}");
+                }
+
+                return 0;
+            }
+
+            if (pr.GetValue(sizes))
+            {
+                var id = repo.Resolve(text);
+                Commit commit;
+                try
+                {
+                    commit = repo.LoadCommit(id);
+                }
+                catch (OstreeException e)
+                {
+                    throw new OstreeException($"Failed to read commit: {e.Message}", e);
+                }
+
+                Console.Write(FormatCommitSizes(repo, commit));
+                return 0;
+            }
+
+            if (pr.GetValue(json))
+            {
+                var id = repo.Resolve(text);
+                Console.WriteLine(JsonSerializer.Serialize(new List<LogEntryJson> { ToJson(id, repo.LoadCommit(id)) }, CliJsonContext.Default.ListLogEntryJson));
+                return 0;
+            }
+
+            // As ostree: a checksum names any object (commit, dirmeta, dirtree, then file); anything else is a ref.
+            if (text.Length == 64 && text.All(char.IsAsciiHexDigitLower) && Checksum.Parse(text) is var named && !repo.HasObject(named, ObjectType.Commit))
+            {
+                foreach (var type in new[] { ObjectType.DirMeta, ObjectType.DirTree })
+                {
+                    if (repo.HasObject(named, type))
+                    {
+                        var variant = GVariantValue.Parse(type == ObjectType.DirMeta ? DirMeta.Type : DirTree.Type, repo.ReadMetadataBytes(type, named));
+                        Console.WriteLine($"{type.ToName()} {text}");
+                        if (pr.GetValue(noByteswap))
+                        {
+                            Console.WriteLine(variant.Print());
+                        }
+                        else if (pr.GetValue(raw))
+                        {
+                            Console.WriteLine(variant.Byteswap().Print());
+                        }
+
+                        return 0;
+                    }
+                }
+
+                Console.Write(DescribeFileObject(repo.LoadContent(named)));
+                return 0;
+            }
+
+            var cid = repo.Resolve(text);
+            var c = repo.LoadCommit(cid);
+            var sb = new StringBuilder();
+            if (pr.GetValue(noByteswap))
+            {
+                sb.Append("commit ").Append(cid.ToHex()).Append('\n');
+                sb.Append(GVariantValue.Parse(Commit.Type, repo.ReadMetadataBytes(ObjectType.Commit, cid)).Print()).Append('\n');
+                var full = new StringBuilder();
+                DumpCommit(full, repo, cid, c, raw: false);
+                sb.Append(full.ToString().AsSpan(full.ToString().IndexOf('\n', StringComparison.Ordinal) + 1));
+            }
+            else
+            {
+                DumpCommit(sb, repo, cid, c, pr.GetValue(raw));
+            }
+
+            var detached = repo.LoadDetachedMetadata(cid);
+            if (Signing.GpgCommitSigner.ReadSignatures(detached).Count > 0)
+            {
+                var keys = new Signing.GpgKeyring();
+                if (pr.GetValue(gpgRemote) is { } remote)
+                {
+                    keys = Signing.VerificationPolicy.RemoteGpgKeys(repo, remote);
+                }
+
+                if (pr.GetValue(gpgHome) is { } home)
+                {
+                    keys.AddHomeDir(home);
+                }
+
+                foreach (var path in pr.GetValue(keyring) ?? [])
+                {
+                    keys.AddPath(path);
+                }
+
+                var statuses = Signing.GpgCommitSigner.Check(repo.ReadMetadataBytes(ObjectType.Commit, cid), detached, keys);
+                sb.Append(statuses.Count == 1 ? "Found 1 signature:\n" : $"Found {statuses.Count} signatures:\n");
+                foreach (var st in statuses)
+                {
+                    sb.Append('\n').Append(st.Describe());
+                }
+            }
+
+            Console.Out.Write(sb.ToString());
             return 0;
         });
         return cmd;
+    }
+
+    // ostree show --print-sizes: the commit's ostree.sizes totals, and what of them this repository lacks.
+    private static string FormatCommitSizes(OstreeRepo repo, Commit commit)
+    {
+        var entries = commit.Metadata.Lookup("ostree.sizes") is { Type.Text: "aay" } sizes
+            ? sizes.GetChildren()
+            : throw new ObjectNotFoundException("No metadata key ostree.sizes in commit");
+        long archived = 0, unpacked = 0, newArchived = 0, newUnpacked = 0;
+        int objects = 0, newObjects = 0;
+        foreach (var entry in entries)
+        {
+            var (checksum, type, a, u) = Trees.SizesIndex.ReadEntry(entry.GetBytes());
+            archived += (long)a;
+            unpacked += (long)u;
+            objects++;
+            if (!repo.HasObject(checksum, type))
+            {
+                newArchived += (long)a;
+                newUnpacked += (long)u;
+                newObjects++;
+            }
+        }
+
+        static string F(long n) => SizeFormat.FormatAsGlibPrints(n);
+        return $"Compressed size (needed/total): {F(newArchived)}/{F(archived)}\n"
+            + $"Unpacked size (needed/total): {F(newUnpacked)}/{F(unpacked)}\n"
+            + $"Number of objects (needed/total): {newObjects}/{objects}\n";
+    }
+
+    // ostree show of a content object's checksum.
+    private static string DescribeFileObject(ContentObject obj)
+    {
+        var h = obj.Header;
+        var sb = new StringBuilder();
+        sb.Append("Object: ").Append(obj.Checksum.ToHex()).Append("\nType: file\nFile Type: ");
+        if (h.IsSymlink)
+        {
+            sb.Append("symlink\nTarget: ").Append(h.SymlinkTarget).Append('\n');
+        }
+        else
+        {
+            sb.Append("regular\nSize: ").Append(obj.Size.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        }
+
+        sb.Append("Mode: 0").Append(Convert.ToString(h.Mode, 8).PadLeft(4, '0')).Append('\n');
+        sb.Append("Uid: ").Append(h.Uid.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        sb.Append("Gid: ").Append(h.Gid.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        sb.Append("Extended Attributes: { ").Append(h.Xattrs.ToGVariant().Print()).Append(" }\n");
+        return sb.ToString();
     }
 
     // A file of a commit by path, symlinks followed inside the commit as ostree's GFile reads them (at most 40, as
@@ -310,7 +543,7 @@ internal static class RepoCommands
         var current = path;
         for (int hops = 0; ; hops++)
         {
-            var entry = TreeLookup.Find(repo, commit, current) ?? throw new ObjectNotFoundException($"No such file or directory: {path}");
+            var entry = TreeLookup.Require(repo, commit, current);
             if (!entry.IsFile)
             {
                 throw new OstreeException($"Can't open directory {path}");

@@ -137,6 +137,33 @@ public sealed class SelinuxTests(SelinuxRootFixture fixture) : IClassFixture<Sel
     }
 
     [Fact]
+    public void Checkout_with_a_policy_labels_what_it_writes_as_ostree_does()
+    {
+        var repo = "--repo=" + _tmp["repo"];
+        Tools.Ostree("init", repo, "--mode=bare").Ok("init");
+        Directory.CreateDirectory(_tmp["in/usr/bin"]);
+        Directory.CreateDirectory(_tmp["in/etc"]);
+        File.WriteAllText(_tmp["in/usr/bin/tool"], "x\n");
+        File.WriteAllText(_tmp["in/etc/passwd"], "root\n");
+        File.CreateSymbolicLink(_tmp["in/usr/bin/alias"], "tool");
+        Tools.Ostree("commit", repo, "-b", "m", _tmp["in"]).Ok("commit");
+        string[][] variants = [[], ["--subpath=/usr"], ["--subpath=/usr/bin", "--selinux-prefix=/usr/bin"]];
+        foreach (var extra in variants)
+        {
+            var name = string.Join('_', extra).Replace('/', '-');
+            Tools.Ostree(["checkout", repo, "--selinux-policy=" + fixture.Root, .. extra, "m", _tmp["theirs" + name]]).Ok("ostree checkout --selinux-policy " + name);
+            Tools.Ours(["checkout", repo, "--selinux-policy=" + fixture.Root, .. extra, "m", _tmp["ours" + name]]).Ok("our checkout --selinux-policy " + name);
+            var theirs = Tools.Describe(_tmp["theirs" + name]);
+            Assert.Equal(theirs, Tools.Describe(_tmp["ours" + name]));
+            Assert.Contains(theirs.Values, v => v.Contains("security.selinux=", StringComparison.Ordinal));
+        }
+
+        // Labels need copies: a policy with -H is refused, as ostree refuses it.
+        Assert.NotEqual(0, Tools.Ours("checkout", repo, "--selinux-policy=" + fixture.Root, "-H", "m", _tmp["hl"]).ExitCode);
+        Assert.Contains("--selinux-prefix without --selinux-policy", Tools.Ours("checkout", repo, "--selinux-prefix=/x", "m", _tmp["p"]).Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_label_is_sorted_among_the_other_xattrs_as_ostree_2026_sorts_it()
     {
         // 2022.7 appends security.selinux after the file's own xattrs (here user.z): a file header 2026.4 sorts,

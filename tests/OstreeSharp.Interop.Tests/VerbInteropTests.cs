@@ -134,6 +134,134 @@ public class VerbInteropTests
         Assert.True(OstreeSharp.Signing.VerificationPolicy.ForRemote(OstreeSharp.Repository.OstreeRepo.Open(t["theirs"]), "second").RequireGpg);
     }
 
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void Checkout_processes_docker_whiteouts_and_many_checkouts_from_a_file_as_ostree_does(string peer)
+    {
+        using var t = new TempDir();
+        var repo = "--repo=" + t["repo"];
+        Tools.Peer(peer, "init", repo, "--mode=bare-user").Ok("init");
+        Directory.CreateDirectory(t["l1/d/sub"]);
+        Directory.CreateDirectory(t["l2/d"]);
+        File.WriteAllText(t["l1/a"], "a\n");
+        File.WriteAllText(t["l1/keep"], "k\n");
+        File.WriteAllText(t["l1/d/b"], "b\n");
+        File.WriteAllText(t["l1/d/sub/c"], "c\n");
+        File.WriteAllText(t["l2/.wh.a"], string.Empty);
+        File.WriteAllText(t["l2/d/.wh..wh..opq"], string.Empty);
+        File.WriteAllText(t["l2/d/new"], "n\n");
+        Tools.Peer(peer, "commit", repo, "-b", "l1", t["l1"]).Ok("commit l1");
+        Tools.Peer(peer, "commit", repo, "-b", "l2", t["l2"]).Ok("commit l2");
+
+        foreach (var (tool, run) in new (string, Func<string[], RunResult>)[] { ("theirs", a => Tools.Peer(peer, a)), ("ours", Tools.Ours) })
+        {
+            Directory.CreateDirectory(t[tool]);
+            run([ "checkout", repo, "-U", "--whiteouts", "l1", t[tool + "/layered"]]).Ok(tool + " checkout l1");
+            run([ "checkout", repo, "-U", "--union", "--whiteouts", "l2", t[tool + "/layered"]]).Ok(tool + " checkout l2 over l1");
+            File.WriteAllText(t[tool + ".list"], "l1\0/d\0l2\0/d\0");
+            run([ "checkout", repo, "-U", "--union", "--whiteouts", "--from-file=" + t[tool + ".list"], t[tool + "/many"]]).Ok(tool + " --from-file");
+            run([ "checkout", repo, "--allow-noent", "--subpath=/nope", "l1", t[tool + "/noent"]]).Ok(tool + " --allow-noent");
+            Assert.False(Directory.Exists(t[tool + "/noent"]));
+            Assert.Contains("Invalid boolean argument 'maybe'", run(["checkout", repo, "--fsync=maybe", "l1", t[tool + "/x"]]).Stderr, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(["/d", "/d/new", "/keep"], Tools.Describe(t["theirs/layered"]).Keys.ToArray());
+        Assert.Equal(Tools.Describe(t["theirs/layered"], owners: false, xattrs: false), Tools.Describe(t["ours/layered"], owners: false, xattrs: false));
+        Assert.Equal(Tools.Describe(t["theirs/many"], owners: false, xattrs: false), Tools.Describe(t["ours/many"], owners: false, xattrs: false));
+        Assert.False(File.Exists(t["ours/layered/a"]));
+        Assert.False(File.Exists(t["ours/layered/d/b"]));
+        Assert.True(File.Exists(t["ours/many/new"]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void A_repository_with_core_parent_reads_objects_refs_remotes_and_keyrings_from_its_parent(string peer)
+    {
+        using var t = new TempDir();
+        TestTrees.WriteTricky(t["in"], withOwners: false);
+        Tools.Peer(peer, "init", "--repo=" + t["parent"], "--mode=bare-user").Ok("init parent");
+        var commit = Tools.Peer(peer, "commit", "--repo=" + t["parent"], "-b", "main", t["in"]).Ok("commit in parent");
+        Tools.Peer(peer, "remote", "add", "--repo=" + t["parent"], "--no-gpg-verify", "up", "http://127.0.0.1:9/repo").Ok("remote add in parent");
+        File.WriteAllBytes(Path.Combine(t["parent"], "up.trustedkeys.gpg"), []);
+        foreach (var child in new[] { "theirs", "ours" })
+        {
+            Tools.Peer(peer, "init", "--repo=" + t[child], "--mode=bare-user").Ok("init child");
+            Tools.Peer(peer, "config", "--repo=" + t[child], "set", "core.parent", t["parent"]).Ok("set core.parent");
+        }
+
+        // Same answers from both tools: the ref, the remote, the tree and the content come from the parent.
+        Assert.Equal(commit, Tools.Ours("rev-parse", "--repo=" + t["ours"], "main").Ok("our rev-parse"));
+        Assert.Equal(Tools.Peer(peer, "remote", "list", "-u", "--repo=" + t["theirs"]).Ok("their remote list"), Tools.Ours("remote", "list", "-u", "--repo=" + t["ours"]).Ok("our remote list"));
+        Assert.Equal(Tools.Peer(peer, "ls", "-R", "--repo=" + t["theirs"], "main").Ok("their ls"), Tools.Ours("ls", "-R", "--repo=" + t["ours"], "main").Ok("our ls"));
+        Tools.Peer(peer, "checkout", "--repo=" + t["theirs"], "-U", commit, t["co-theirs"]).Ok("their checkout");
+        Tools.Ours("checkout", "--repo=" + t["ours"], "-U", commit, t["co-ours"]).Ok("our checkout");
+        Assert.Equal(Tools.Describe(t["co-theirs"], owners: false, xattrs: false), Tools.Describe(t["co-ours"], owners: false, xattrs: false));
+
+        // An archive parent of a bare-user child (libostree aborts on it): its compressed objects are read, not hardlinked.
+        Tools.Peer(peer, "init", "--repo=" + t["archive"], "--mode=archive").Ok("init archive parent");
+        Tools.Peer(peer, "pull-local", "--repo=" + t["archive"], t["parent"], "main").Ok("pull-local into the archive parent");
+        Tools.Peer(peer, "init", "--repo=" + t["archive-child"], "--mode=bare-user").Ok("init child of archive");
+        Tools.Peer(peer, "config", "--repo=" + t["archive-child"], "set", "core.parent", t["archive"]).Ok("set core.parent");
+        Tools.Ours("checkout", "--repo=" + t["archive-child"], "-U", "main", t["co-archive"]).Ok("our checkout from an archive parent");
+        Assert.Equal(Tools.Describe(t["co-theirs"], owners: false, xattrs: false), Tools.Describe(t["co-archive"], owners: false, xattrs: false));
+
+        // A commit in the child that reuses the parent's content; fsck of the child walks into the parent.
+        Tools.Ours("commit", "--repo=" + t["ours"], "-b", "local", "-s", "child", "--tree=ref=" + commit).Ok("commit in child");
+        Tools.Peer(peer, "fsck", "--repo=" + t["ours"]).Ok("their fsck of our child");
+
+        // A loop of parents is refused, not followed forever.
+        Tools.Peer(peer, "config", "--repo=" + t["parent"], "set", "core.parent", t["ours"]).Ok("make a loop");
+        var loop = Tools.Ours("refs", "--repo=" + t["ours"]);
+        Assert.NotEqual(0, loop.ExitCode);
+        Assert.Contains("While checking parent repository", loop.Stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void Show_prints_metadata_keys_sizes_and_any_object_as_ostree_does(string peer)
+    {
+        using var t = new TempDir();
+        Directory.CreateDirectory(t["in/d"]);
+        File.WriteAllText(t["in/d/f"], "hello\n");
+        File.CreateSymbolicLink(t["in/d/l"], "f");
+        var repo = "--repo=" + t["repo"];
+        Tools.Peer(peer, "init", repo, "--mode=archive").Ok("init");
+        Tools.Peer(peer, "commit", repo, "-b", "m", "--generate-sizes", "--add-metadata=SOMENUM=uint64 42", "--add-metadata-string=S=x", "--add-metadata=B=@ay [0x01,0x02]", "--timestamp=2020-01-01", t["in"]).Ok("commit");
+        var ids = Tools.Peer(peer, "ls", repo, "-C", "m", "/d", "/d/f", "/d/l").Ok("ls -C").Split('\n').Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).ToList();
+        string dirtree = ids[0][4], dirmeta = ids[0][5], file = ids[1][4], link = ids[2][4];
+        File.WriteAllBytes(t["variant"], [0, 0, 0, 0, 0, 0, 0, 42]);
+        List<string[]> cases =
+        [
+            ["show", repo, "--print-metadata-key=SOMENUM", "m"],
+            ["show", repo, "-B", "--print-metadata-key=SOMENUM", "m"],
+            ["show", repo, "--print-metadata-key=NOPE", "m"],
+            ["show", repo, "--print-detached-metadata-key=NOPE", "m"],
+            ["show", repo, "--print-related", "m"],
+            ["show", repo, "--print-sizes", "m"],
+            ["show", repo, "--raw", "m"],
+            ["show", repo, "-B", "m"],
+            ["show", repo, dirtree],
+            ["show", repo, "--raw", dirmeta],
+            ["show", repo, "-B", dirmeta],
+            ["show", repo, file],
+            ["show", repo, link],
+            ["show", repo, "--print-variant-type=t", t["variant"]],
+        ];
+        if (peer != Tools.V2022)
+        {
+            cases.Add(["show", repo, "--print-hex", "--print-metadata-key=B", "m"]);
+            cases.Add(["show", repo, "--list-metadata-keys", "m"]);
+        }
+
+        foreach (var args in cases)
+        {
+            var theirs = Tools.Peer(peer, args);
+            var ours = Tools.Ours(args);
+            Assert.True(theirs.Out == ours.Out && theirs.ExitCode == ours.ExitCode && theirs.Stderr.Trim() == ours.Stderr.Trim(),
+                $"{string.Join(' ', args)}:\n--- ostree ({theirs.ExitCode})\n{theirs.Out}{theirs.Stderr}\n--- ours ({ours.ExitCode})\n{ours.Out}{ours.Stderr}");
+        }
+    }
+
     [Fact]
     public void Help_is_available_for_every_verb()
     {

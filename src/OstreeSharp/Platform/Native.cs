@@ -504,6 +504,21 @@ public static unsafe partial class Native
         }
     }
 
+    /// <summary>Sets the mtime (seconds) and leaves the atime as it is, without following symlinks.</summary>
+    public static void SetMtime(string path, long seconds)
+    {
+        const long UtimeOmit = (1L << 30) - 2;
+        long* ts = stackalloc long[4];
+        ts[0] = 0;
+        ts[1] = UtimeOmit;
+        ts[2] = seconds;
+        ts[3] = 0;
+        if (utimensat(AtFdCwd, path, ts, AtSymlinkNoFollow) != 0)
+        {
+            throw Error("utimensat", path);
+        }
+    }
+
     /// <summary>Sets atime and mtime to now (<c>utimensat(NULL)</c>), following symlinks.</summary>
     public static void Touch(string path)
     {

@@ -33,6 +33,9 @@ public sealed class CheckoutOptions
     /// <summary>Only this path of the commit.</summary>
     public string? Subpath { get; init; }
 
+    /// <summary>A <see cref="Subpath"/> the commit does not have makes the checkout do nothing (<c>--allow-noent</c>).</summary>
+    public bool AllowMissingSubpath { get; init; }
+
     /// <summary>Folders get no mode bits outside 0775 (no setuid, setgid, sticky or world-writable bit; <c>--bareuseronly-dirs</c>).</summary>
     public bool BareUserOnlyDirs { get; init; }
 
@@ -51,6 +54,21 @@ public sealed class CheckoutOptions
     /// <summary>Turn <c>.ostree-wh.NAME</c> files into overlayfs whiteouts (0:0 character devices called NAME).</summary>
     public bool ProcessWhiteouts { get; init; }
 
+    /// <summary>
+    /// Docker-style whiteouts (<c>--whiteouts</c>): a file <c>.wh.NAME</c> removes NAME from the destination instead of
+    /// being checked out, and a folder holding <c>.wh..wh..opq</c> replaces what the destination had there.
+    /// </summary>
+    public bool DockerWhiteouts { get; init; }
+
+    /// <summary>
+    /// Label what is checked out with this policy (<c>--selinux-policy</c>): each file and folder gets the
+    /// <c>security.selinux</c> label of its path (not in user mode). Files are copied, never hardlinked.
+    /// </summary>
+    public SELinux.SePolicy? SePolicy { get; init; }
+
+    /// <summary>The path that the checkout's root has for labelling (<c>--selinux-prefix</c>); default the subpath, else <c>/</c>.</summary>
+    public string? SePolicyPrefix { get; init; }
+
     /// <summary>Degree of parallelism.</summary>
     public int Parallelism { get; init; } = Environment.ProcessorCount;
 
@@ -68,19 +86,26 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
     private readonly bool _asRoot = Native.EffectiveUid == 0;
     private readonly Dictionary<Checksum, DirMeta> _metaCache = [];
 
-    private sealed record DirFinish(string Path, DirMeta Meta, bool Created);
+    private sealed record DirFinish(string Path, DirMeta Meta, bool Created, string TreePath);
+
+    private readonly record struct FileJob(string Path, Checksum Content, string TreePath);
 
     /// <summary>Checks out commit <paramref name="commit"/> into <paramref name="destination"/>.</summary>
     public void Run(Checksum commit, string destination, CancellationToken cancellationToken = default)
     {
         var c = repo.LoadCommit(commit);
         var (kind, tree, meta, file) = ResolveSubpath(c, options.Subpath ?? "/");
+        if (kind == 'n')
+        {
+            return;
+        }
+
         if (kind == 'f')
         {
             // As ostree, a single file goes into the destination folder (made if missing) under its own name.
             Directory.CreateDirectory(destination);
             var name = (options.Subpath ?? string.Empty).TrimEnd('/').Split('/')[^1];
-            var jobsOne = new List<(string, Checksum)> { (System.IO.Path.Combine(destination, name), file) };
+            var jobsOne = new List<FileJob> { new(System.IO.Path.Combine(destination, name), file, string.Empty) };
             RunFiles(jobsOne, cancellationToken);
             return;
         }
@@ -126,8 +151,9 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
     private void CheckoutTree(Checksum tree, Checksum meta, string destination, CancellationToken cancellationToken)
     {
         var finish = new List<DirFinish>();
-        var jobs = new List<(string Path, Checksum Content)>();
-        MakeDir(destination, LoadMeta(meta), finish);
+        var jobs = new List<FileJob>();
+        bool opaque = options.DockerWhiteouts && repo.LoadDirTree(tree).Files.Any(f => f.Name == OpaqueWhiteout);
+        MakeDir(destination, LoadMeta(meta), finish, string.Empty, opaque);
         Walk(tree, destination, finish, jobs, cancellationToken);
         RunFiles(jobs, cancellationToken);
         for (int i = finish.Count - 1; i >= 0; i--)
@@ -157,7 +183,9 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
                 return ('f', default, default, f.Checksum);
             }
 
-            throw new ObjectNotFoundException($"No such file or directory: {subpath}");
+            // libostree's words: the first missing part of the path, or a file where a folder should be.
+            return options.AllowMissingSubpath && f is null ? ('n', default, default, default)
+                : throw new ObjectNotFoundException(f is null ? $"No such file or directory: /{string.Join('/', parts[..(i + 1)])}" : "Not a directory");
         }
 
         return ('d', tree, meta, default);
@@ -177,9 +205,15 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
         }
     }
 
-    private void MakeDir(string path, DirMeta meta, List<DirFinish> finish)
+    private void MakeDir(string path, DirMeta meta, List<DirFinish> finish, string treePath, bool opaque)
     {
         const int EEXIST = 17;
+        if (opaque)
+        {
+            // An opaque folder hides everything the layers below had there.
+            FileUtil.DeleteAny(path);
+        }
+
         int errno = Native.Mkdir(path, 0x1C0);
         bool created = true;
         if (errno == EEXIST)
@@ -209,12 +243,12 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
             throw new IOException($"mkdir {path}: errno {errno}");
         }
 
-        finish.Add(new DirFinish(path, meta, created));
+        finish.Add(new DirFinish(path, meta, created, treePath));
     }
 
     // Depth first with an explicit stack (a tree's depth is the input's to choose): every folder is made before its
     // children, so applying folder metadata in reverse order finishes children before their parents.
-    private void Walk(Checksum rootTree, string rootDest, List<DirFinish> finish, List<(string, Checksum)> jobs, CancellationToken ct)
+    private void Walk(Checksum rootTree, string rootDest, List<DirFinish> finish, List<FileJob> jobs, CancellationToken ct)
     {
         var pending = new Stack<(Checksum Tree, string Dest, string TreePath)>();
         pending.Push((rootTree, rootDest, string.Empty));
@@ -235,7 +269,23 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
                     continue;
                 }
 
-                jobs.Add((Path.Combine(at.Dest, f.Name), f.Checksum));
+                if (options.DockerWhiteouts && f.Name.StartsWith(DockerWhiteoutPrefix, StringComparison.Ordinal))
+                {
+                    var hidden = f.Name[DockerWhiteoutPrefix.Length..];
+                    if (hidden is "" or "." or "..")
+                    {
+                        throw new OstreeException($"Invalid whiteout '{at.TreePath}/{f.Name}'");
+                    }
+
+                    if (f.Name != OpaqueWhiteout)
+                    {
+                        FileUtil.DeleteAny(Path.Combine(at.Dest, hidden));
+                    }
+
+                    continue;
+                }
+
+                jobs.Add(new FileJob(Path.Combine(at.Dest, f.Name), f.Checksum, at.TreePath + "/" + f.Name));
             }
 
             for (int i = tree.Dirs.Count - 1; i >= 0; i--)
@@ -248,13 +298,39 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
                 }
 
                 var sub = Path.Combine(at.Dest, d.Name);
-                MakeDir(sub, LoadMeta(d.MetaChecksum), finish);
+                bool opaque = options.DockerWhiteouts && repo.LoadDirTree(d.TreeChecksum).Files.Any(f => f.Name == OpaqueWhiteout);
+                MakeDir(sub, LoadMeta(d.MetaChecksum), finish, treePath, opaque);
                 pending.Push((d.TreeChecksum, sub, treePath));
             }
         }
     }
 
     private const string WhiteoutPrefix = ".ostree-wh.";
+    private const string DockerWhiteoutPrefix = ".wh.";
+    private const string OpaqueWhiteout = ".wh..wh..opq";
+
+    // The label path of a path of the checkout (relative to its root, with a leading slash; empty for the root).
+    private string LabelPath(string treePath)
+    {
+        var prefix = options.SePolicyPrefix ?? options.Subpath ?? "/";
+        return treePath.Length == 0 ? prefix : prefix.TrimEnd('/') + treePath;
+    }
+
+    // As libostree: a copied regular file always gets its label; folders and symlinks only on a host running SELinux
+    // (libostree labels them through setfscreatecon, which does nothing elsewhere).
+    // The label is written without the NUL that a commit's xattrs carry, as libostree's checkout writes it.
+    private Xattrs Labelled(Xattrs xattrs, string treePath, uint mode)
+    {
+        if (options.SePolicy is not { } policy || !(UnixMode.IsRegular(mode) || HostSelinux.Value) || policy.Label(LabelPath(treePath), mode) is not { } label)
+        {
+            return xattrs;
+        }
+
+        return Xattrs.Create(xattrs.Items.Where(x => x.NameString != "security.selinux")
+            .Append(Xattr.Create("security.selinux", System.Text.Encoding.UTF8.GetBytes(label))));
+    }
+
+    private static readonly Lazy<bool> HostSelinux = new(() => File.Exists("/sys/fs/selinux/enforce"));
 
     /// <summary>An overlayfs whiteout: a 0:0 character device with the marker's mode bits, owner and xattrs.</summary>
     private void MakeWhiteout(string path, Checksum marker)
@@ -287,7 +363,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
                 Native.LChown(d.Path, d.Meta.Uid, d.Meta.Gid);
             }
 
-            foreach (var x in d.Meta.Xattrs.Items)
+            foreach (var x in Labelled(d.Meta.Xattrs, d.TreePath, d.Meta.Mode).Items)
             {
                 Native.SetXattr(d.Path, x.NameString, x.Value);
             }
@@ -295,17 +371,24 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
 
         var mode = options.UserMode ? d.Meta.Mode & 0x3FF : d.Meta.Mode;
         Native.Chmod(d.Path, options.BareUserOnlyDirs ? mode & 0x1FD : mode);
+
+        // As libostree: a folder the checkout made gets mtime 0, the same in every checkout (not with copies).
+        if (d.Created && !options.ForceCopy)
+        {
+            Native.SetMtime(d.Path, 0);
+        }
     }
 
-    private bool CanHardlink => !options.ForceCopy && repo.Mode switch
+    private bool CanHardlink => !options.ForceCopy && options.SePolicy is null && repo.Mode switch
     {
         RepoMode.Archive => false,
-        RepoMode.BareUser => options.UserMode,
-        RepoMode.Bare => true,
-        _ => true,
+        // As libostree: an object is linked only where the checkout's mode is the repository's (a bare object
+        // carries real owners, a bare-user one the user's).
+        RepoMode.Bare => !options.UserMode,
+        _ => options.UserMode,
     };
 
-    private void RunFiles(List<(string Path, Checksum Content)> jobs, CancellationToken ct)
+    private void RunFiles(List<FileJob> jobs, CancellationToken ct)
     {
         if (options.RequireHardlinks && !CanHardlink)
         {
@@ -319,10 +402,10 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
         }
 
         var po = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Parallelism), CancellationToken = ct };
-        Parallel.ForEach(jobs, po, j => CheckoutFile(j.Path, j.Content));
+        Parallel.ForEach(jobs, po, j => CheckoutFile(j.Path, j.Content, j.TreePath));
     }
 
-    private void CheckoutFile(string dest, Checksum checksum)
+    private void CheckoutFile(string dest, Checksum checksum, string treePath)
     {
         // The common case first: a hardlink to the object, with no stat of either side.
         if (CanHardlink && TryFastLink(dest, checksum))
@@ -332,7 +415,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
 
         var obj = repo.LoadContent(checksum);
         var h = obj.Header;
-        bool linkable = CanHardlink && !(h.IsSymlink && repo.Mode == RepoMode.BareUser) && !(options.ForceCopyZeroSized && obj.Size == 0);
+        bool linkable = CanHardlink && obj.StoredIn == repo.Mode && !(h.IsSymlink && repo.Mode == RepoMode.BareUser) && !(options.ForceCopyZeroSized && obj.Size == 0);
         if (linkable && !h.IsSymlink)
         {
             int errno;
@@ -385,7 +468,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
                     Native.LChown(dest, h.Uid, h.Gid);
                 }
 
-                SetXattrs(dest, h.Xattrs);
+                SetXattrs(dest, Labelled(h.Xattrs, treePath, h.Mode));
             }
 
             return;
@@ -421,7 +504,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
                 Native.LChown(dest, h.Uid, h.Gid);
             }
 
-            SetXattrs(dest, h.Xattrs);
+            SetXattrs(dest, Labelled(h.Xattrs, treePath, h.Mode));
             Native.Chmod(dest, h.Mode);
         }
         else

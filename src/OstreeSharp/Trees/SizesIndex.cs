@@ -6,8 +6,10 @@ using OstreeSharp.Repository;
 
 namespace OstreeSharp.Trees;
 
-internal static class SizesIndex
+/// <summary>The <c>ostree.sizes</c> commit metadata: written for archive repositories, read by <c>show --print-sizes</c>.</summary>
+public static class SizesIndex
 {
+    /// <summary>The sizes of the objects <paramref name="tx"/> wrote (none outside archive repositories, as libostree).</summary>
     public static GVariantValue Build(RepoTransaction tx)
     {
         var items = new List<GVariantValue>();
@@ -25,6 +27,52 @@ internal static class SizesIndex
         }
 
         return GVariantValue.FromArray(GVariantType.ByteArray, items);
+    }
+
+    /// <summary>
+    /// One entry: the object's id and type (a file when the entry predates the type byte) and its archived and
+    /// unpacked sizes.
+    /// </summary>
+    /// <exception cref="OstreeFormatException">The entry is truncated or names no object type, in libostree's words.</exception>
+    public static (Checksum Checksum, ObjectType Type, ulong Archived, ulong Unpacked) ReadEntry(ReadOnlySpan<byte> entry)
+    {
+        if (entry.Length < 34)
+        {
+            throw new OstreeFormatException("Could not read ostree.sizes metadata entry");
+        }
+
+        var checksum = new Checksum(entry[..32]);
+        int pos = 32;
+        ulong archived = ReadVarint(entry, ref pos), unpacked = ReadVarint(entry, ref pos);
+        var type = ObjectType.File;
+        if (pos < entry.Length)
+        {
+            byte t = entry[pos];
+            type = t is >= 1 and <= 7 ? (ObjectType)t : throw new OstreeFormatException($"Unexpected ostree.sizes object type {t}");
+        }
+
+        return (checksum, type, archived, unpacked);
+    }
+
+    private static ulong ReadVarint(ReadOnlySpan<byte> data, ref int pos)
+    {
+        ulong value = 0;
+        for (int shift = 0; shift < 64; shift += 7)
+        {
+            if (pos >= data.Length)
+            {
+                break;
+            }
+
+            byte b = data[pos++];
+            value |= (ulong)(b & 0x7F) << shift;
+            if (b < 0x80)
+            {
+                return value;
+            }
+        }
+
+        throw new OstreeFormatException("Unexpected EOF reading ostree.sizes varint");
     }
 
     private static void WriteVarint(List<byte> into, ulong v)

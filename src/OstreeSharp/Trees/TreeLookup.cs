@@ -10,8 +10,19 @@ public sealed record TreeEntry(string Path, bool IsFile, Checksum File, Checksum
 public static class TreeLookup
 {
     /// <summary>The entry at <paramref name="path"/>, or null when it does not exist.</summary>
-    public static TreeEntry? Find(OstreeRepo repo, Commit commit, string path)
+    public static TreeEntry? Find(OstreeRepo repo, Commit commit, string path) => Walk(repo, commit, path, out _);
+
+    /// <summary>The entry at <paramref name="path"/>, which must exist.</summary>
+    /// <exception cref="ObjectNotFoundException">
+    /// It does not, in libostree's words: <c>No such file or directory: /first/missing</c>, or <c>Not a directory</c>
+    /// when a file stands where the path needs a folder.
+    /// </exception>
+    public static TreeEntry Require(OstreeRepo repo, Commit commit, string path) =>
+        Walk(repo, commit, path, out var error) ?? throw new ObjectNotFoundException(error!);
+
+    private static TreeEntry? Walk(OstreeRepo repo, Commit commit, string path, out string? error)
     {
+        error = null;
         Checksum tree = commit.RootTree, meta = commit.RootMeta;
         var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         string current = "/";
@@ -26,11 +37,18 @@ public static class TreeLookup
                 continue;
             }
 
-            if (i == parts.Length - 1 && dt.Files.FirstOrDefault(f => f.Name == parts[i]) is { } f)
+            if (dt.Files.FirstOrDefault(f => f.Name == parts[i]) is { } f)
             {
-                return new TreeEntry(current, true, f.Checksum, default, default);
+                if (i == parts.Length - 1)
+                {
+                    return new TreeEntry(current, true, f.Checksum, default, default);
+                }
+
+                error = "Not a directory";
+                return null;
             }
 
+            error = $"No such file or directory: {current}";
             return null;
         }
 
