@@ -146,8 +146,13 @@ internal static class RepoCommands
                 policy = SELinux.SePolicy.Load(policyRoot);
             }
 
+            // As ostree: a checkout given none of the options its newer code path takes uses the uncompressed cache.
+            bool plain = !(pr.GetValue(disableCache) || pr.GetValue(whiteouts) || pr.GetValue(requireHl) || pr.GetValue(unionAdd) || pr.GetValue(forceCopy)
+                || pr.GetValue(zeroSized) || pr.GetValue(bareUserOnlyDirs) || pr.GetValue(unionIdentical) || pr.GetValue(skipList) is not null
+                || policy is not null || pr.GetValue(passthroughWhiteouts));
             CheckoutOptions Options(string? path) => new()
             {
+                UseUncompressedCache = plain,
                 UserMode = pr.GetValue(user),
                 Overwrite = pr.GetValue(union) ? CheckoutOverwrite.UnionFiles : pr.GetValue(unionAdd) ? CheckoutOverwrite.AddFiles : pr.GetValue(unionIdentical) ? CheckoutOverwrite.UnionIdentical : CheckoutOverwrite.None,
                 Subpath = path,

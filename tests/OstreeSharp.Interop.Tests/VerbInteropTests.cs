@@ -1,3 +1,5 @@
+using OstreeSharp.Platform;
+
 namespace OstreeSharp.Interop.Tests;
 
 /// <summary>The smaller verbs, each next to the real ostree.</summary>
@@ -171,6 +173,37 @@ public class VerbInteropTests
         Assert.False(File.Exists(t["ours/layered/a"]));
         Assert.False(File.Exists(t["ours/layered/d/b"]));
         Assert.True(File.Exists(t["ours/many/new"]));
+    }
+
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void A_user_checkout_from_an_archive_repository_fills_the_uncompressed_cache_as_ostree_does(string peer)
+    {
+        using var t = new TempDir();
+        TestTrees.WriteTricky(t["in"], withOwners: false);
+        var listings = new Dictionary<string, string>();
+        foreach (var (tool, run) in new (string, Func<string[], RunResult>)[] { ("theirs", a => Tools.Peer(peer, a)), ("ours", Tools.Ours) })
+        {
+            var repo = "--repo=" + t[tool];
+            var cache = Path.Combine(t[tool], "uncompressed-objects-cache");
+            run(["init", repo, "--mode=archive"]).Ok("init");
+            run(["commit", repo, "-b", "m", t["in"]]).Ok("commit");
+            run(["checkout", repo, "-U", "--disable-cache", "m", t[tool + "-nocache"]]).Ok(tool + " checkout --disable-cache");
+            Assert.False(Directory.Exists(cache) && Directory.EnumerateFileSystemEntries(cache).Any(), tool + ": --disable-cache filled the cache");
+            run(["checkout", repo, "-U", "m", t[tool + "-co"]]).Ok(tool + " checkout");
+            var sb = new System.Text.StringBuilder();
+            foreach (var f in Directory.EnumerateFiles(cache, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+            {
+                var st = Native.LStat(f);
+                sb.Append(Path.GetRelativePath(cache, f)).Append(' ').Append(Convert.ToString(st.Mode, 8)).Append(' ').Append(st.NLink).Append('\n');
+            }
+
+            listings[tool] = sb.ToString();
+            Assert.Equal(Tools.Describe(t[tool + "-nocache"], owners: false, xattrs: false), Tools.Describe(t[tool + "-co"], owners: false, xattrs: false));
+        }
+
+        Assert.NotEqual(string.Empty, listings["ours"]);
+        Assert.Equal(listings["theirs"], listings["ours"]);
     }
 
     [Theory]

@@ -33,6 +33,14 @@ public sealed class CheckoutOptions
     /// <summary>Only this path of the commit.</summary>
     public string? Subpath { get; init; }
 
+    /// <summary>
+    /// From an archive repository in user mode, regular files are unpacked once into the repository's
+    /// <c>uncompressed-objects-cache</c> and hardlinked from there (unless <c>core.enable-uncompressed-cache</c> is
+    /// false), as libostree's plain <c>ostree checkout</c> does: its other options (<c>--disable-cache</c> among them)
+    /// turn this off.
+    /// </summary>
+    public bool UseUncompressedCache { get; init; }
+
     /// <summary>A <see cref="Subpath"/> the commit does not have makes the checkout do nothing (<c>--allow-noent</c>).</summary>
     public bool AllowMissingSubpath { get; init; }
 
@@ -445,6 +453,11 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
             }
         }
 
+        if (!h.IsSymlink && TryLinkFromUncompressedCache(obj, dest))
+        {
+            return;
+        }
+
         if (h.IsSymlink)
         {
             int errno;
@@ -514,6 +527,62 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
     }
 
     private const int EEXIST = 17;
+
+    private bool CacheEnabled => options.UseUncompressedCache && options.UserMode && !options.ForceCopy && repo.Mode == RepoMode.Archive
+        && repo.Config.GetBoolean("core", "enable-uncompressed-cache", true);
+
+    // libostree's uncompressed cache: a readable, non-empty regular file of the archive repository itself (not a
+    // parent's) is unpacked into uncompressed-objects-cache/XX/REST.file (no setuid or setgid bit) and linked.
+    private bool TryLinkFromUncompressedCache(ContentObject obj, string dest)
+    {
+        var h = obj.Header;
+        if (!CacheEnabled || obj.StoredIn != RepoMode.Archive || !obj.Path.StartsWith(repo.Path + "/", StringComparison.Ordinal) || obj.Size == 0 || (h.Mode & 0x100) == 0)
+        {
+            return false;
+        }
+
+        var hex = obj.Checksum.ToHex();
+        var cached = Path.Combine(repo.Path, "uncompressed-objects-cache", hex[..2], hex[2..] + ".file");
+        if (!Native.TryLStat(cached, out _))
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(cached)!);
+            var tmp = Path.Combine(repo.Path, "tmp", $".uncompressed-{hex}-{Guid.NewGuid():N}");
+            try
+            {
+                using (var input = obj.OpenData())
+                using (var output = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+                {
+                    input.CopyTo(output, 1 << 16);
+                    if (repo.Fsync)
+                    {
+                        output.Flush(flushToDisk: true);
+                    }
+                }
+
+                Native.Chmod(tmp, h.Mode & 0xFFF & ~0xC00u);
+                int linked = Native.LinkErrno(tmp, cached);
+                if (linked is not (0 or EEXIST))
+                {
+                    return false;
+                }
+            }
+            finally
+            {
+                File.Delete(tmp);
+            }
+        }
+
+        int errno;
+        while ((errno = Native.LinkErrno(cached, dest)) == EEXIST)
+        {
+            if (!ResolveExisting(dest, obj.Checksum))
+            {
+                return true;
+            }
+        }
+
+        return errno == 0;
+    }
 
     /// <summary>Applies the overwrite policy to an existing destination; true to retry the creation.</summary>
     private bool ResolveExisting(string dest, Checksum checksum)
