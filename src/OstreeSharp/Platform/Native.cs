@@ -740,8 +740,14 @@ public static unsafe partial class Native
                 throw Error("open", path);
             }
 
-            syncfs(fd);
+            int rc = syncfs(fd);
+            var failure = rc != 0 ? Error("syncfs", path) : null;
             close(fd);
+            if (failure is not null)
+            {
+                throw failure;
+            }
+
             return;
         }
 
@@ -750,7 +756,10 @@ public static unsafe partial class Native
         h.DangerousAddRef(ref added);
         try
         {
-            syncfs((int)h.DangerousGetHandle());
+            if (syncfs((int)h.DangerousGetHandle()) != 0)
+            {
+                throw Error("syncfs", path);
+            }
         }
         finally
         {
