@@ -184,16 +184,30 @@ internal static class CommitCommand
             }
 
             var metadata = new List<KeyValuePair<string, GVariantValue>>();
+            // ostree's parsing and words: KEY may be empty here (the commit then refuses it).
+            static (string Key, string Value) SplitMetadata(string kv)
+            {
+                int eq = kv.IndexOf('=', StringComparison.Ordinal);
+                return eq < 0 ? throw new ArgumentException($"Missing '=' in KEY=VALUE metadata '{kv}'") : (kv[..eq], kv[(eq + 1)..]);
+            }
+
             foreach (var kv in pr.GetValue(metaString) ?? [])
             {
-                var (k, v) = CliSupport.SplitKeyValue(kv, "--add-metadata-string");
+                var (k, v) = SplitMetadata(kv);
                 metadata.Add(new(k, GVariantValue.FromString(v)));
             }
 
             foreach (var kv in pr.GetValue(meta) ?? [])
             {
-                var (k, v) = CliSupport.SplitKeyValue(kv, "--add-metadata");
-                metadata.Add(new(k, GVariantTextParser.Parse(v)));
+                var (k, v) = SplitMetadata(kv);
+                try
+                {
+                    metadata.Add(new(k, GVariantTextParser.Parse(v)));
+                }
+                catch (OstreeFormatException e)
+                {
+                    throw new OstreeFormatException($"Parsing {kv}: {e.Message}");
+                }
             }
 
             if (pr.GetValue(keepMeta) is { Length: > 0 } keys)
@@ -217,7 +231,7 @@ internal static class CommitCommand
 
             var detached = (pr.GetValue(detachedString) ?? []).Select(kv =>
             {
-                var (k, v) = CliSupport.SplitKeyValue(kv, "--add-detached-metadata-string");
+                var (k, v) = SplitMetadata(kv);
                 return new KeyValuePair<string, GVariantValue>(k, GVariantValue.FromString(v));
             }).ToList();
 

@@ -125,13 +125,13 @@ public sealed record FileHeader(uint Uid, uint Gid, uint Mode, string SymlinkTar
     /// The check of a pull's <c>--bareuseronly-files</c>: a regular file may have no permission bits outside 0775
     /// (no setuid, setgid, sticky or world-writable bit). Refused in libostree's words, naming the object.
     /// </summary>
-    public static void ValidateBareUserOnlyMode(uint mode, Checksum checksum)
+    public static void ValidateBareUserOnlyMode(uint mode, Checksum? checksum)
     {
         uint invalid = mode & ~UnixMode.TypeMask & ~0x1FDu;
         if (UnixMode.IsRegular(mode) && invalid != 0)
         {
             throw new OstreeException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"Content object {checksum}: invalid mode 0{Convert.ToString(mode, 8).PadLeft(4, '0')} with bits 0{Convert.ToString(invalid, 8).PadLeft(4, '0')}"));
+                $"Content object{(checksum is { } c ? " " + c.ToHex() : string.Empty)}: invalid mode 0{Convert.ToString(mode, 8).PadLeft(4, '0')} with bits 0{Convert.ToString(invalid, 8).PadLeft(4, '0')}"));
         }
     }
 

@@ -342,6 +342,23 @@ public sealed class RepoTransaction : IDisposable
         return true;
     }
 
+    private bool IsBareUserOnlyConversion(OstreeRepo source, Checksum checksum)
+    {
+        if (source.Mode != RepoMode.BareUser || _repo.Mode != RepoMode.BareUserOnly)
+        {
+            return false;
+        }
+
+        var path = source.ObjectPath(checksum, ObjectType.File);
+        if (source.TryLoadContentAt(checksum, path) is not { Header: var h } || h.IsSymlink || h.Uid != 0 || h.Gid != 0 || h.Xattrs.Count != 0
+            || (h.Mode & ~UnixMode.TypeMask & ~0x1FDu) != 0)
+        {
+            return false;
+        }
+
+        return Native.TryLStat(path, out var st) && (st.Mode & 0xFFF) == (h.Mode & 0xFFF);
+    }
+
     /// <summary>
     /// Takes an object of a trusted repository as a hardlink to its file, as libostree's local imports do: nothing is
     /// read or written. False when it cannot be linked (a content object of another mode, another filesystem, a
@@ -350,8 +367,11 @@ public sealed class RepoTransaction : IDisposable
     public bool TryImportByHardlink(OstreeRepo source, Checksum checksum, ObjectType type)
     {
         ArgumentNullException.ThrowIfNull(source);
-        // Metadata objects are the same bytes in every mode; content objects only between repositories of one mode.
-        if ((type == ObjectType.File && source.Mode != _repo.Mode) || type == ObjectType.CommitMeta)
+        // Metadata objects are the same bytes in every mode; content objects between repositories of one mode, and
+        // (as libostree does for flatpak) a bare-user regular file into bare-user-only, here only when that file is
+        // exactly what bare-user-only would store: owned by root, no xattrs, an allowed mode, as the file's own mode.
+        if (type == ObjectType.CommitMeta
+            || (type == ObjectType.File && source.Mode != _repo.Mode && !IsBareUserOnlyConversion(source, checksum)))
         {
             return false;
         }
@@ -569,10 +589,8 @@ public sealed class RepoTransaction : IDisposable
             header = header with { Uid = 0, Gid = 0, Xattrs = Xattrs.Empty };
         }
 
-        if (!header.IsSymlink && (header.Mode & ~(UnixMode.TypeMask | 0x1FD)) != 0)
-        {
-            throw new OstreeException($"Content object {expected?.ToHex() ?? "(new)"}: mode 0{Convert.ToString(header.Mode, 8)} cannot be stored in a bare-user-only repository");
-        }
+        // libostree's check and words (a commit's own files were made canonical before they got here).
+        FileHeader.ValidateBareUserOnlyMode(header.Mode, expected);
 
         return header;
     }

@@ -378,7 +378,8 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
         }
 
         var mode = options.UserMode ? d.Meta.Mode & 0x3FF : d.Meta.Mode;
-        Native.Chmod(d.Path, options.BareUserOnlyDirs ? mode & 0x1FD : mode);
+        // As libostree: a bare-user-only repository always checks folders out without bits outside 0775.
+        Native.Chmod(d.Path, options.BareUserOnlyDirs || repo.Mode == RepoMode.BareUserOnly ? mode & 0x1FD : mode);
 
         // As libostree: a folder the checkout made gets mtime 0, the same in every checkout (not with copies).
         if (d.Created && !options.ForceCopy)
@@ -423,7 +424,8 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
 
         var obj = repo.LoadContent(checksum);
         var h = obj.Header;
-        bool linkable = CanHardlink && obj.StoredIn == repo.Mode && !(h.IsSymlink && repo.Mode == RepoMode.BareUser) && !(options.ForceCopyZeroSized && obj.Size == 0);
+        bool unreadable = options.UserMode && !h.IsSymlink && (h.Mode & 0x100) == 0;
+        bool linkable = CanHardlink && obj.StoredIn == repo.Mode && !(h.IsSymlink && repo.Mode == RepoMode.BareUser) && !(options.ForceCopyZeroSized && obj.Size == 0) && !unreadable;
         if (linkable && !h.IsSymlink)
         {
             int errno;
@@ -522,7 +524,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
         }
         else
         {
-            Native.Chmod(dest, h.Mode & 0x3FF);
+            Native.Chmod(dest, (h.Mode & 0x3FF) | (unreadable ? 0x100u : 0));
         }
     }
 
@@ -636,16 +638,29 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
     private bool TryFastLink(string dest, Checksum checksum)
     {
         var objPath = repo.ObjectPath(checksum, ObjectType.File);
-        if (options.ForceCopyZeroSized && (!Native.TryLStat(objPath, out var st) || st.Size == 0))
+        FileStatus st = default;
+        if ((options.ForceCopyZeroSized || (options.UserMode && repo.Mode == RepoMode.BareUserOnly)) && !Native.TryLStat(objPath, out st))
+        {
+            return false;
+        }
+
+        if (options.ForceCopyZeroSized && st.Size == 0)
+        {
+            return false;
+        }
+
+        // A file its owner cannot read is copied in user mode (made readable), as libostree does.
+        if (options.UserMode && repo.Mode == RepoMode.BareUserOnly && (st.Mode & 0x100) == 0)
         {
             return false;
         }
 
         if (repo.Mode == RepoMode.BareUser)
         {
-            // user.ostreemeta is (uuua(ayay)) with the BE mode at bytes 8..12: symlinks need the slow path.
+            // user.ostreemeta is (uuua(ayay)) with the BE mode at bytes 8..12: symlinks and unreadable files need the
+            // slow path.
             var meta = Native.GetXattr(objPath, "user.ostreemeta");
-            if (meta is not { Length: >= 12 } || !UnixMode.IsRegular(System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(meta.AsSpan(8, 4))))
+            if (meta is not { Length: >= 12 } || System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(meta.AsSpan(8, 4)) is var mode && (!UnixMode.IsRegular(mode) || (options.UserMode && (mode & 0x100) == 0)))
             {
                 return false;
             }

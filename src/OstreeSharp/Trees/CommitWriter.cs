@@ -112,6 +112,12 @@ public static class CommitWriter
         }
 
         var entries = new List<KeyValuePair<string, GVariantValue>>(req.Metadata);
+        if (entries.Any(e => e.Key.Length == 0))
+        {
+            // libostree refuses such a commit as malformed, in these words.
+            throw new OstreeException("Empty metadata key");
+        }
+
         if (!req.NoBindings)
         {
             var bindings = new List<string>(req.BindRefs);
