@@ -213,7 +213,7 @@ internal static class CliSupport
             return d;
         }
 
-        throw new FormatException($"Could not parse '{text}'");
+        return RelativeTime(t, DateTimeOffset.Now) ?? throw new FormatException($"Could not parse '{text}'");
     }
 
     /// <summary>The OpenPGP signing options shared by commit, gpg-sign and summary.</summary>
@@ -268,6 +268,75 @@ internal static class CliSupport
         "0" or "false" or "no" or "none" => false,
         _ => throw new ArgumentException($"Invalid boolean argument '{value}'"),
     };
+
+    /// <summary>
+    /// The relative forms of GNU dates that ostree takes (<c>now</c>, <c>today</c>, <c>yesterday</c>, <c>tomorrow</c>,
+    /// <c>N UNIT[s] [ago]</c>, <c>last UNIT</c>, <c>next UNIT</c>; units second to year), from <paramref name="now"/>;
+    /// null for anything else.
+    /// </summary>
+    public static DateTimeOffset? RelativeTime(string text, DateTimeOffset now)
+    {
+        var words = text.Trim().ToLowerInvariant().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        switch (words)
+        {
+            case ["now"] or ["today"]:
+                return now;
+            case ["yesterday"]:
+                return now.AddDays(-1);
+            case ["tomorrow"]:
+                return now.AddDays(1);
+        }
+
+        bool ago = words.Length > 0 && words[^1] == "ago";
+        var rest = ago ? words[..^1] : words;
+        if (rest.Length is < 1 or > 2)
+        {
+            return null;
+        }
+
+        long count = 1;
+        if (rest.Length == 2)
+        {
+            if (rest[0] is "last")
+            {
+                count = -1;
+            }
+            else if (rest[0] is "next" or "a" or "an")
+            {
+                count = 1;
+            }
+            else if (!long.TryParse(rest[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out count))
+            {
+                return null;
+            }
+        }
+
+        var unit = rest[^1].TrimEnd('s');
+        if (ago)
+        {
+            count = -count;
+        }
+
+        try
+        {
+            return unit switch
+            {
+                "sec" or "second" => now.AddSeconds(count),
+                "min" or "minute" => now.AddMinutes(count),
+                "hour" => now.AddHours(count),
+                "day" => now.AddDays(count),
+                "week" => now.AddDays(7 * count),
+                "fortnight" => now.AddDays(14 * count),
+                "month" => now.AddMonths(checked((int)count)),
+                "year" => now.AddYears(checked((int)count)),
+                _ => null,
+            };
+        }
+        catch (Exception e) when (e is ArgumentOutOfRangeException or OverflowException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>Splits <c>KEY=VALUE</c> at the first '=' (the key must not be empty).</summary>
     public static (string Key, string Value) SplitKeyValue(string kv, string option)

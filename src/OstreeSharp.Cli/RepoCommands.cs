@@ -999,6 +999,12 @@ internal static class RepoCommands
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Only print error messages" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
         var all = new Option<bool>("--all", "-a") { Description = "Don't stop on the first error (every problem is always reported here)" };
+        var addTombstones = new Option<bool>("--add-tombstones") { Description = "Add tombstones for missing commits" };
+        var verifyBindings = new Option<bool>("--verify-bindings") { Description = "Verify ref bindings" };
+        var verifyBackRefs = new Option<bool>("--verify-back-refs") { Description = "Verify back-references (implies --verify-bindings)" };
+        cmd.Options.Add(addTombstones);
+        cmd.Options.Add(verifyBindings);
+        cmd.Options.Add(verifyBackRefs);
         cmd.Options.Add(delete);
         cmd.Options.Add(all);
         cmd.Options.Add(quiet);
@@ -1015,7 +1021,13 @@ internal static class RepoCommands
                 Console.WriteLine("Enumerating commits...");
             }
 
+            if (pr.GetValue(verifyBindings) || pr.GetValue(verifyBackRefs))
+            {
+                Fsck.VerifyBindings(repo, pr.GetValue(verifyBackRefs));
+            }
+
             var result = Fsck.Run(repo, pr.GetValue(delete), CliSupport.MakeProgress(pr, "fsck"));
+            var tombstoned = pr.GetValue(addTombstones) ? Fsck.AddTombstones(repo) : [];
             if (pr.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(
@@ -1056,9 +1068,22 @@ internal static class RepoCommands
                         Console.WriteLine($"Deleted {result.Deleted} corrupted objects");
                     }
 
-                    if (result.PartialCommits > 0)
+                    foreach (var c in tombstoned)
+                    {
+                        Console.WriteLine($"Adding tombstone for commit {c}");
+                    }
+
+                    if (result.PartialCommits > 0 && !pr.GetValue(addTombstones))
                     {
                         Console.WriteLine($"{result.PartialCommits} partial commits not verified");
+                    }
+                }
+                else
+                {
+                    // ostree prints these even with --quiet.
+                    foreach (var c in tombstoned)
+                    {
+                        Console.WriteLine($"Adding tombstone for commit {c}");
                     }
                 }
             }
@@ -1103,7 +1128,11 @@ internal static class RepoCommands
         var younger = new Option<string?>("--keep-younger-than") { Description = "Prune all commits older than the specified date" };
         var deleteCommit = new Option<string[]>("--delete-commit") { Description = "Specify a commit to delete" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
-        foreach (var o in new Option[] { noPrune, refsOnly, depth, younger, deleteCommit, json })
+        var retain = new Option<string[]>("--retain-branch-depth") { Description = "Additionally retain BRANCH=DEPTH commits" };
+        var onlyBranch = new Option<string[]>("--only-branch") { Description = "Only prune BRANCH (may be specified multiple times)" };
+        var commitOnly = new Option<bool>("--commit-only") { Description = "Only traverse and delete commit objects." };
+        var deltasOnly = new Option<bool>("--static-deltas-only") { Description = "Change the behavior of delete-commit and keep-younger-than to prune only static deltas" };
+        foreach (var o in new Option[] { noPrune, refsOnly, depth, younger, deleteCommit, json, retain, onlyBranch, commitOnly, deltasOnly })
         {
             cmd.Options.Add(o);
         }
@@ -1111,13 +1140,41 @@ internal static class RepoCommands
         CliSupport.SetRun(cmd, pr =>
         {
             var repo = CliSupport.OpenRepo(pr);
+            if (pr.GetValue(deleteCommit) is { Length: > 0 } && pr.GetValue(noPrune))
+            {
+                throw new ArgumentException("Cannot specify both --delete-commit and --no-prune");
+            }
+
             var keep = pr.GetValue(younger) is { } y ? CliSupport.ParseTimestamp(y) : (DateTimeOffset?)null;
+            var retainDepths = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var bd in pr.GetValue(retain) ?? [])
+            {
+                // ostree's parsing and words.
+                int eq = bd.IndexOf('=', StringComparison.Ordinal);
+                if (eq < 0)
+                {
+                    throw new ArgumentException("Invalid value " + bd + ", must specify BRANCH=DEPTH");
+                }
+
+                retainDepths[bd[..eq]] = int.TryParse(bd[(eq + 1)..], System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var d)
+                    ? d : throw new ArgumentException($"Invalid depth {bd[(eq + 1)..]}");
+            }
+
+            foreach (var b in pr.GetValue(onlyBranch) ?? [])
+            {
+                repo.Resolve(b);
+            }
+
             var result = Prune.Run(repo, new PruneOptions
             {
                 DryRun = pr.GetValue(noPrune),
-                RefsOnly = pr.GetValue(refsOnly) || keep is not null,
+                RefsOnly = pr.GetValue(refsOnly) || keep is not null || retainDepths.Count > 0 || pr.GetValue(onlyBranch) is { Length: > 0 },
                 Depth = pr.GetValue(depth),
                 KeepYoungerThan = keep,
+                RetainBranchDepth = retainDepths,
+                OnlyBranches = pr.GetValue(onlyBranch) ?? [],
+                CommitOnly = pr.GetValue(commitOnly),
+                StaticDeltasOnly = pr.GetValue(deltasOnly),
                 DeleteCommits = (pr.GetValue(deleteCommit) ?? []).Select(repo.Resolve).ToList(),
             });
             if (pr.GetValue(json))
@@ -1126,7 +1183,7 @@ internal static class RepoCommands
                 return 0;
             }
 
-            Console.WriteLine($"Total objects: {result.TotalObjects}");
+            Console.WriteLine(pr.GetValue(commitOnly) ? $"Total (commit only) objects: {result.TotalObjects}" : $"Total objects: {result.TotalObjects}");
             Console.WriteLine(result.Deleted == 0
                 ? "No unreachable objects"
                 : pr.GetValue(noPrune) ? $"Would delete: {result.Deleted} objects, freeing {Prune.FormatSize(result.BytesFreed)}"

@@ -994,6 +994,11 @@ public sealed class RepoTransaction : IDisposable
             }
 
             Native.Rename(path, Path.Combine(dir, name));
+            if (name.EndsWith(".commit", StringComparison.Ordinal))
+            {
+                // As libostree: a commit written again (pulled after a prune) loses its tombstone.
+                File.Delete(Path.Combine(dir, name[..^".commit".Length] + ".tombstone-commit"));
+            }
         }
 
         FaultPoint("before-refs");

@@ -44,6 +44,91 @@ public sealed record FsckResult(int Commits, int Objects, IReadOnlyList<FsckProb
 /// <summary>Verifies a repository.</summary>
 public static class Fsck
 {
+    /// <summary>
+    /// <c>fsck --verify-bindings</c>: every ref's commit names that ref in its <c>ostree.ref-binding</c> (when it has
+    /// bindings at all); with <paramref name="backRefs"/> (<c>--verify-back-refs</c>), every ref a commit binds
+    /// resolves back to that commit.
+    /// </summary>
+    /// <exception cref="OstreeException">The first binding that does not hold, in libostree's words.</exception>
+    public static void VerifyBindings(OstreeRepo repo, bool backRefs)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        foreach (var (refspec, checksum) in repo.ListRefs())
+        {
+            var name = OstreeRepo.ParseRefspec(refspec).Ref;
+            Commit commit;
+            try
+            {
+                commit = repo.LoadCommit(checksum);
+            }
+            catch (OstreeException e)
+            {
+                throw new OstreeException($"Loading commit for ref {name}: {e.Message}", e);
+            }
+
+            if (commit.Metadata.Lookup("ostree.ref-binding") is { Type.Text: "as" } binding)
+            {
+                var bound = binding.GetChildren().Select(v => v.GetString()).ToList();
+                if (!bound.Contains(name))
+                {
+                    var list = bound.Count > 0 ? string.Join(", ", bound.Select(b => $"‘{b}’")) : "no refs";
+                    throw new OstreeException($"Commit {checksum}: Commit has no requested ref ‘{name}’ in ref binding metadata ({list})");
+                }
+            }
+        }
+
+        if (!backRefs)
+        {
+            return;
+        }
+
+        foreach (var (c, type) in repo.EnumerateObjects())
+        {
+            if (type != ObjectType.Commit || repo.LoadCommit(c).Metadata.Lookup("ostree.ref-binding") is not { Type.Text: "as" } binding)
+            {
+                continue;
+            }
+
+            foreach (var name in binding.GetChildren().Select(v => v.GetString()))
+            {
+                var target = repo.ResolveRev(name, allowMissing: true);
+                if (target is null)
+                {
+                    throw new OstreeException($"Ref ‘{name}’ in bindings for commit {c} does not exist");
+                }
+
+                if (target != c)
+                {
+                    throw new OstreeException($"Ref ‘{name}’ in bindings for commit {c} does not resolve to that commit");
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>fsck --add-tombstones</c>, as libostree does it: each commit whose parent is not stored is itself deleted and
+    /// replaced by a tombstone (turning <c>core.tombstone-commits</c> on). Returns those commits.
+    /// </summary>
+    public static IReadOnlyList<Checksum> AddTombstones(OstreeRepo repo)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        var orphans = repo.EnumerateObjects()
+            .Where(o => o.Type == ObjectType.Commit && repo.LoadCommit(o.Checksum).Parent is { } p && !repo.HasObject(p, ObjectType.Commit))
+            .Select(o => o.Checksum).ToList();
+        if (orphans.Count > 0 && !repo.Config.GetBoolean("core", "tombstone-commits", false))
+        {
+            repo.Config.Set("core", "tombstone-commits", "true");
+            repo.SaveConfig();
+        }
+
+        foreach (var c in orphans)
+        {
+            Prune.DeleteCommit(repo, c);
+        }
+
+        return orphans;
+    }
+
     /// <summary>Re-hashes every object, walks every commit; with <paramref name="delete"/> removes corrupt objects.</summary>
     public static FsckResult Run(OstreeRepo repo, bool delete, IProgress<TreeProgress>? progress = null, CancellationToken cancellationToken = default)
     {

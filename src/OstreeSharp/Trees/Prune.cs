@@ -13,8 +13,26 @@ public sealed class PruneOptions
     /// <summary>How many parents to keep from each ref (-1: all).</summary>
     public int Depth { get; init; } = -1;
 
-    /// <summary>Also keep commits newer than this (<c>--keep-younger-than</c>).</summary>
+    /// <summary>
+    /// Keep of each ref its commit and the ancestors at least this recent, and no older ones (<c>--keep-younger-than</c>;
+    /// implies <see cref="RefsOnly"/>).
+    /// </summary>
     public DateTimeOffset? KeepYoungerThan { get; init; }
+
+    /// <summary>How many parents to keep for these refs (<c>--retain-branch-depth=REF=DEPTH</c>; implies <see cref="RefsOnly"/>).</summary>
+    public IReadOnlyDictionary<string, int> RetainBranchDepth { get; init; } = new Dictionary<string, int>();
+
+    /// <summary>Prune only the history of these refs; every other ref keeps all of its history (<c>--only-branch</c>).</summary>
+    public IReadOnlyList<string> OnlyBranches { get; init; } = [];
+
+    /// <summary>
+    /// With <see cref="DeleteCommits"/>: delete the static deltas to those commits instead of the commits
+    /// (<c>--static-deltas-only</c>).
+    /// </summary>
+    public bool StaticDeltasOnly { get; init; }
+
+    /// <summary>Only commits are looked at and deleted; other objects stay (<c>--commit-only</c>).</summary>
+    public bool CommitOnly { get; init; }
 
     /// <summary>Only report (<c>--no-prune</c>).</summary>
     public bool DryRun { get; init; }
@@ -22,7 +40,7 @@ public sealed class PruneOptions
     /// <summary>Commits to delete outright (<c>--delete-commit</c>).</summary>
     public IReadOnlyList<Checksum> DeleteCommits { get; init; } = [];
 
-    /// <summary>Extra roots that must be kept whatever refs say (e.g. deployments).</summary>
+    /// <summary>Extra roots that must be kept whatever refs say (e.g. deployments), with <see cref="Depth"/> parents.</summary>
     public IReadOnlyList<Checksum> ExtraRoots { get; init; } = [];
 }
 
@@ -36,56 +54,132 @@ public static class Prune
     public static PruneResult Run(OstreeRepo repo, PruneOptions options)
     {
         using var _ = repo.Lock(exclusive: true);
+        if (options.StaticDeltasOnly && options.DeleteCommits.Count == 0)
+        {
+            throw new OstreeException("--static-deltas-only requires --delete-commit; see https://github.com/ostreedev/ostree/issues/1479");
+        }
+
         foreach (var c in options.DeleteCommits)
         {
-            if (repo.ListRefs(includeMirrors: true).Any(r => r.Value == c))
+            if (options.StaticDeltasOnly)
             {
-                throw new OstreeException($"Commit {c} is referenced by a ref; delete the ref first");
+                foreach (var d in Deltas.StaticDeltas.List(repo).Where(d => d.To == c))
+                {
+                    Deltas.StaticDeltas.Delete(repo, d);
+                }
+
+                continue;
+            }
+
+            // libostree's check and words; deleting a commit turns tombstones on, so a pull does not fetch it again.
+            if (repo.ListRefs(includeMirrors: true).FirstOrDefault(r => r.Value == c) is { Key: { } referencing })
+            {
+                throw new OstreeException($"Commit '{c}' is referenced by '{referencing}'");
             }
 
             if (!options.DryRun)
             {
+                if (!repo.Config.GetBoolean("core", "tombstone-commits", false))
+                {
+                    repo.Config.Set("core", "tombstone-commits", "true");
+                    repo.SaveConfig();
+                }
+
                 DeleteCommit(repo, c);
             }
         }
 
-        var all = repo.EnumerateObjects().ToList();
-        var commitSet = all.Where(o => o.Type == ObjectType.Commit).Select(o => o.Checksum).ToHashSet();
+        var all = repo.EnumerateObjects().Where(o => !options.CommitOnly || o.Type is ObjectType.Commit or ObjectType.CommitMeta).ToList();
+        var commitSet = repo.EnumerateObjects().Where(o => o.Type == ObjectType.Commit).Select(o => o.Checksum).ToHashSet();
         var keepCommits = new HashSet<Checksum>();
-        foreach (var root in repo.ListRefs(includeMirrors: true).Values.Concat(options.ExtraRoots))
+        void KeepChain(Checksum head, int maxDepth)
         {
-            var c = (Checksum?)root;
-            for (int depth = 0; c is { } cc && (options.Depth < 0 || depth <= options.Depth) && commitSet.Contains(cc); depth++)
+            var c = (Checksum?)head;
+            for (int depth = 0; c is { } cc && (maxDepth < 0 || depth <= maxDepth) && commitSet.Contains(cc); depth++)
             {
-                if (!keepCommits.Add(cc))
-                {
-                    break;
-                }
-
+                keepCommits.Add(cc);
                 c = repo.LoadCommit(cc).Parent;
             }
         }
 
-        foreach (var c in commitSet)
+        var refs = repo.ListRefs(includeMirrors: true);
+        if (options.KeepYoungerThan is null && options.RetainBranchDepth.Count == 0 && options.OnlyBranches.Count == 0)
         {
-            if (!options.RefsOnly || (options.KeepYoungerThan is { } t && repo.LoadCommit(c).Time > t))
+            foreach (var head in refs.Values)
             {
-                keepCommits.Add(c);
+                KeepChain(head, options.Depth);
+            }
+
+            if (!options.RefsOnly)
+            {
+                keepCommits.UnionWith(commitSet);
+            }
+        }
+        else
+        {
+            // As libostree: per ref, its own depth, else the age limit, else the global depth.
+            var retain = new Dictionary<string, int>(options.RetainBranchDepth, StringComparer.Ordinal);
+            if (options.OnlyBranches.Count > 0)
+            {
+                foreach (var name in refs.Keys.Where(r => !options.OnlyBranches.Contains(r) && !retain.ContainsKey(r)))
+                {
+                    retain[name] = -1;
+                }
+            }
+
+            foreach (var (name, head) in refs)
+            {
+                if (retain.TryGetValue(name, out var d))
+                {
+                    KeepChain(head, d);
+                }
+                else if (options.KeepYoungerThan is { } limit)
+                {
+                    // The ref's own commit always stays; then each ancestor while it is at least as recent.
+                    KeepChain(head, 0);
+                    for (Checksum? c = head; c is { } cc && commitSet.Contains(cc); )
+                    {
+                        var commit = repo.LoadCommit(cc);
+                        if (commit.Time < limit)
+                        {
+                            break;
+                        }
+
+                        keepCommits.Add(cc);
+                        c = commit.Parent;
+                    }
+                }
+                else
+                {
+                    KeepChain(head, options.Depth);
+                }
             }
         }
 
-        keepCommits.ExceptWith(options.DeleteCommits);
+        foreach (var root in options.ExtraRoots)
+        {
+            KeepChain(root, options.Depth);
+        }
+
+        if (!options.StaticDeltasOnly)
+        {
+            keepCommits.ExceptWith(options.DeleteCommits);
+        }
         var reachable = new HashSet<(Checksum, ObjectType)>();
         foreach (var c in keepCommits)
         {
             reachable.Add((c, ObjectType.Commit));
             reachable.Add((c, ObjectType.CommitMeta));
             // Missing objects (partial commits) are simply not there to keep.
-            Reachability.WalkCommitTree(repo, repo.LoadCommit(c), reachable, _ => { }, _ => { });
+            if (!options.CommitOnly)
+            {
+                Reachability.WalkCommitTree(repo, repo.LoadCommit(c), reachable, _ => { }, _ => { });
+            }
         }
 
         int deleted = 0;
         long freed = 0;
+        bool tombstones = repo.Config.GetBoolean("core", "tombstone-commits", false);
         foreach (var (c, t) in all)
         {
             if (t == ObjectType.TombstoneCommit || reachable.Contains((c, t)))
@@ -103,14 +197,28 @@ public static class Prune
             deleted++;
             if (!options.DryRun)
             {
+                if (t == ObjectType.Commit && tombstones)
+                {
+                    WriteTombstone(repo, c);
+                }
+
                 File.Delete(path);
+            }
+        }
+
+        if (!options.DryRun)
+        {
+            // As libostree: deltas to commits no longer kept go too.
+            foreach (var d in Deltas.StaticDeltas.List(repo).Where(d => !repo.HasObject(d.To, ObjectType.Commit)))
+            {
+                Deltas.StaticDeltas.Delete(repo, d);
             }
         }
 
         return new PruneResult(all.Count, deleted, freed);
     }
 
-    private static void DeleteCommit(OstreeRepo repo, Checksum c)
+    internal static void DeleteCommit(OstreeRepo repo, Checksum c)
     {
         if (!repo.HasObject(c, ObjectType.Commit))
         {
@@ -119,12 +227,18 @@ public static class Prune
 
         if (repo.Config.GetBoolean("core", "tombstone-commits", false))
         {
-            var tomb = GVariant.GVariantValue.FromVarDict([new("commit", GVariant.GVariantValue.FromByteString(c.ToHex()))]);
-            FileUtil.WriteAtomic(repo.ObjectPath(c, ObjectType.TombstoneCommit), tomb.ToBytes(), repo.Fsync);
+            WriteTombstone(repo, c);
         }
 
         File.Delete(repo.ObjectPath(c, ObjectType.Commit));
         File.Delete(repo.ObjectPath(c, ObjectType.CommitMeta));
+    }
+
+    // A deleted commit's tombstone (core.tombstone-commits): {'commit': <checksum as a byte string>}.
+    private static void WriteTombstone(OstreeRepo repo, Checksum c)
+    {
+        var tomb = GVariant.GVariantValue.FromVarDict([new("commit", GVariant.GVariantValue.FromByteString(c.ToHex()))]);
+        FileUtil.WriteAtomic(repo.ObjectPath(c, ObjectType.TombstoneCommit), tomb.ToBytes(), repo.Fsync);
     }
 
     /// <summary>GLib's <c>g_format_size</c>: decimal units with one decimal.</summary>
