@@ -31,13 +31,14 @@ internal static class PullCommand
         var untrusted = new Option<bool>("--untrusted") { Description = "Verify checksums of local sources (always for non-local repos)" };
         var httpTrusted = new Option<bool>("--http-trusted") { Description = "Do not verify checksums of HTTP sources (mostly useful when mirroring)" };
         var url = new Option<string?>("--url") { Description = "Pull objects from this URL instead of the one from the remote config" };
+        var cacheDir = new Option<string?>("--cache-dir") { Description = "Use custom cache dir" };
         var headers = new Option<string[]>("--http-header") { Description = "Add NAME=VALUE as HTTP header to all requests" };
         var userAgent = new Option<string?>("--append-user-agent") { Description = "Append string to user agent" };
         var tsCheck = new Option<bool>("--timestamp-check", "-T") { Description = "Require fetched commits to have newer timestamps" };
         var tsCheckFrom = new Option<string?>("--timestamp-check-from-rev") { Description = "Require fetched commits to have newer timestamps than given rev" };
         cmd.Arguments.Add(remote);
         cmd.Arguments.Add(refs);
-        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, noDeltas, needDeltas, json, lowSpeedLimit, lowSpeedTime, noRetry, disableFsync, perObjectFsync, bareUserOnly, untrusted, httpTrusted, dryRun, url, headers, userAgent, tsCheck, tsCheckFrom })
+        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, noDeltas, needDeltas, json, lowSpeedLimit, lowSpeedTime, noRetry, disableFsync, perObjectFsync, bareUserOnly, untrusted, httpTrusted, dryRun, url, headers, userAgent, tsCheck, tsCheckFrom, cacheDir })
         {
             cmd.Options.Add(o);
         }
@@ -58,6 +59,7 @@ internal static class PullCommand
             var options = new PullOptions
             {
                 Url = pr.GetValue(url),
+                CacheDir = pr.GetValue(cacheDir),
                 HttpHeaders = (pr.GetValue(headers) ?? []).Select(h => CliSupport.SplitKeyValue(h, "--http-header")).ToList(),
                 AppendUserAgent = pr.GetValue(userAgent),
                 TimestampCheck = pr.GetValue(tsCheck),

@@ -78,6 +78,9 @@ public sealed record PullOptions
     /// <summary>Pull from this URL instead of the remote's (<c>--url</c>).</summary>
     public string? Url { get; init; }
 
+    /// <summary>Keep cached summaries in this folder's <c>summaries</c> instead of the repository's <c>tmp/cache</c> (<c>--cache-dir</c>).</summary>
+    public string? CacheDir { get; init; }
+
     /// <summary>Headers added to every request (<c>--http-header NAME=VALUE</c>).</summary>
     public IReadOnlyList<(string Name, string Value)> HttpHeaders { get; init; } = [];
 
@@ -196,11 +199,35 @@ public static partial class RemotePull
             // The signatures are checked on the raw bytes; then the summary is parsed once, so that a malformed one
             // is named by its URL (every later read of it parses the same bytes).
             sigBytes = await fetcher.GetBytesAsync("summary.sig", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
-            summary = await fetcher.GetBytesAsync("summary", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
+            var cached = SummaryCache.LoadIfSameSignature(repo, remote, options.Url ?? info.Url, sigBytes, options.CacheDir);
+            summary = cached ?? await fetcher.GetBytesAsync("summary", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
+            if (cached is not null)
+            {
+                try
+                {
+                    RemoteSummary.Verify(repo, remote, cached, sigBytes);
+                }
+                catch (SignatureException)
+                {
+                    // As libostree: a cached summary that does not match its signature is fetched again.
+                    if ((Environment.GetEnvironmentVariable("OSTREE_REPO_TEST_ERROR") ?? string.Empty).Split(',').Contains("invalid-cache"))
+                    {
+                        throw new OstreeException($"Remote {remote} cached summary invalid and OSTREE_REPO_TEST_ERROR_INVALID_CACHE specified");
+                    }
+
+                    cached = null;
+                    summary = await fetcher.GetBytesAsync("summary", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
             if (summary is not null)
             {
                 ParseRemote(fetcher.UrlOf("summary.sig"), () => RemoteSummary.Verify(repo, remote, summary, sigBytes));
                 ParseRemote(fetcher.UrlOf("summary"), () => GVariantValue.Parse(Summary.Type, summary));
+                if (cached is null && sigBytes is not null)
+                {
+                    SummaryCache.Store(repo, remote, options.Url ?? info.Url, summary, sigBytes, options.CacheDir);
+                }
             }
             else if (RemoteSummary.IsTrue(info.Options.GetValueOrDefault("gpg-verify-summary")) || RemoteSummary.IsTrue(info.Options.GetValueOrDefault("sign-verify-summary")))
             {

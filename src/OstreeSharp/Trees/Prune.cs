@@ -208,6 +208,8 @@ public static class Prune
 
         if (!options.DryRun)
         {
+            Pull.SummaryCache.RemoveStale(repo);
+
             // As libostree: deltas to commits no longer kept go too.
             foreach (var d in Deltas.StaticDeltas.List(repo).Where(d => !repo.HasObject(d.To, ObjectType.Commit)))
             {

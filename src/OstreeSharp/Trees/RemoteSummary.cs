@@ -34,15 +34,30 @@ public static class RemoteSummary
         GVariantValue? sigs = null;
         if (sigBytes is not null)
         {
-            sigs = GVariantValue.Parse(GVariantType.Parse("a{sv}"), sigBytes);
+            // As libostree (which reads it as untrusted GVariant data): a summary.sig that is not a dictionary holds
+            // no signatures, and verification then fails for the lack of them.
+            try
+            {
+                sigs = GVariantValue.Parse(GVariantType.Parse("a{sv}"), sigBytes);
+            }
+            catch (OstreeFormatException)
+            {
+                sigs = null;
+            }
         }
 
         IReadOnlyList<GpgSignatureStatus>? gpg = null;
         if (IsTrue(r.Options.GetValueOrDefault("gpg-verify-summary")))
         {
-            if (sigs is null || GpgCommitSigner.ReadSignatures(sigs).Count == 0)
+            if (sigBytes is null)
             {
                 throw new SignatureException("GPG verification enabled, but no summary signatures found (use gpg-verify-summary=false in remote config to disable)", SignatureFailure.NoSignature);
+            }
+
+            if (sigs is null || GpgCommitSigner.ReadSignatures(sigs).Count == 0)
+            {
+                // libostree's words when summary.sig exists but holds no OpenPGP signature.
+                throw new SignatureException("GPG verification enabled, but no signatures found (use gpg-verify=false in remote config to disable)", SignatureFailure.NoSignature);
             }
 
             var keyring = VerificationPolicy.RemoteGpgKeys(repo, remote);
