@@ -162,6 +162,13 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
         var jobs = new List<FileJob>();
         bool opaque = options.DockerWhiteouts && repo.LoadDirTree(tree).Files.Any(f => f.Name == OpaqueWhiteout);
         MakeDir(destination, LoadMeta(meta), finish, string.Empty, opaque);
+
+        // As libostree: with -H, a destination on another filesystem than the repository is refused first.
+        if (options.RequireHardlinks && Native.LStat(repo.Path).Device is var src && Native.LStat(destination).Device is var dst && src != dst)
+        {
+            throw new OstreeException($"Unable to do hardlink checkout across devices (src={src} destination={dst})");
+        }
+
         Walk(tree, destination, finish, jobs, cancellationToken);
         RunFiles(jobs, cancellationToken);
         for (int i = finish.Count - 1; i >= 0; i--)
