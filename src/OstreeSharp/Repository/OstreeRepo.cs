@@ -179,8 +179,9 @@ public sealed partial class OstreeRepo
             {
                 repo.Parent = Open(parent, depth + 1);
             }
-            catch (OstreeException e)
+            catch (OstreeException e) when (!e.Message.StartsWith("While checking parent repository", StringComparison.Ordinal))
             {
+                // Named once, by the parent nearest the failure (a loop is not named 32 times over).
                 throw new OstreeException($"While checking parent repository '{parent}': {e.Message}", e);
             }
         }
