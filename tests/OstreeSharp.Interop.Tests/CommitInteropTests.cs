@@ -105,6 +105,28 @@ public class CommitInteropTests
 
     [Theory]
     [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void Source_date_epoch_is_read_and_refused_as_libostree_reads_it(string peer)
+    {
+        using var t = new TempDir();
+        Directory.CreateDirectory(t["in"]);
+        File.WriteAllText(t["in/f"], "x\n");
+        foreach (var tool in new[] { "theirs", "ours" })
+        {
+            Tools.Peer(peer, "init", "--repo=" + t[tool], "--mode=archive").Ok("init");
+        }
+
+        foreach (var value in new[] { "1234567890", "invalid", "12345678901234567890", " 42abc", "-5" })
+        {
+            var env = new Dictionary<string, string> { ["SOURCE_DATE_EPOCH"] = value };
+            var theirs = Tools.Run(Tools.PeerCommand(peer), ["commit", "--repo=" + t["theirs"], "-b", "env", "-s", "x", t["in"]], env);
+            var ours = Tools.OursEnv(env, "commit", "--repo=" + t["ours"], "-b", "env", "-s", "x", t["in"]);
+            Assert.True(theirs.ExitCode == ours.ExitCode && theirs.Out == ours.Out && theirs.Stderr.Trim() == ours.Stderr.Trim(),
+                $"SOURCE_DATE_EPOCH='{value}': ostree ({theirs.ExitCode}) {theirs.Out}{theirs.Stderr} / ours ({ours.ExitCode}) {ours.Out}{ours.Stderr}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
     public void Generate_sizes_lists_every_object_of_the_commit_as_libostree_does(string peer)
     {
         using var t = new TempDir();

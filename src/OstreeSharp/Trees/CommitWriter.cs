@@ -77,15 +77,23 @@ public static class CommitWriter
         var sde = Environment.GetEnvironmentVariable("SOURCE_DATE_EPOCH");
         if (sde is not null)
         {
-            // Refused in ostree's words: a value that is not a number, or one past 2^64.
-            if (ulong.TryParse(sde, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var s))
+            // As libostree reads it (strtoll): leading blanks, a sign and the digits that follow; trailing text is
+            // ignored; no digits, or a value outside 64-bit signed, is refused in its words.
+            var text = sde.TrimStart(' ', '\t', '\n', '\r', '\f', '\v');
+            int end = text.Length > 0 && text[0] is '+' or '-' ? 1 : 0;
+            while (end < text.Length && char.IsAsciiDigit(text[end]))
             {
-                return s;
+                end++;
             }
 
-            throw new OstreeException(sde.Length > 0 && sde.All(char.IsAsciiDigit)
-                ? "Parsing SOURCE_DATE_EPOCH: Numerical result out of range"
-                : $"Failed to convert SOURCE_DATE_EPOCH '{sde}' to a number");
+            if (end == 0 || !char.IsAsciiDigit(text[end - 1]))
+            {
+                throw new OstreeException("Failed to convert SOURCE_DATE_EPOCH");
+            }
+
+            return long.TryParse(text.AsSpan(0, end), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var s)
+                ? unchecked((ulong)s)
+                : throw new OstreeException("Parsing SOURCE_DATE_EPOCH: Numerical result out of range");
         }
 
         return (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();

@@ -117,6 +117,12 @@ public static class PullLocal
             {
                 if (!source.HasObject(cc, ObjectType.Commit))
                 {
+                    // As libostree: history may end at a missing parent, but the commit asked for must be there.
+                    if (d == 0)
+                    {
+                        throw new ObjectNotFoundException($"No such metadata object {cc}.commit");
+                    }
+
                     break;
                 }
 
