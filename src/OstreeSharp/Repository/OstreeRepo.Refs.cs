@@ -291,6 +291,25 @@ public sealed partial class OstreeRepo
     /// <summary>Points a ref at a commit (or deletes it with null), atomically, outside a transaction.</summary>
     public void SetRefImmediate(string refspec, Checksum? target)
     {
+        WriteRef(refspec, target);
+        MaybeRegenerateSummary();
+    }
+
+    /// <summary>
+    /// As libostree after refs change: with <c>core.auto-update-summary</c> (or its older name
+    /// <c>core.commit-update-summary</c>) the summary is written again.
+    /// </summary>
+    internal void MaybeRegenerateSummary()
+    {
+        if (Config.GetBoolean("core", "auto-update-summary", false) || Config.GetBoolean("core", "commit-update-summary", false))
+        {
+            Trees.Summary.Update(this);
+        }
+    }
+
+    // Writes (or deletes, for a null target) one ref file.
+    internal void WriteRef(string refspec, Checksum? target)
+    {
         var (remote, name) = ParseRefspec(refspec);
         var path = RefPath(remote, name);
         if (target is null)

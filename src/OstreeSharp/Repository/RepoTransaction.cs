@@ -1009,7 +1009,12 @@ public sealed class RepoTransaction : IDisposable
                 continue;
             }
 
-            _repo.SetRefImmediate(refspec, target);
+            _repo.WriteRef(refspec, target);
+        }
+
+        if (_refs.Count > 0)
+        {
+            _repo.MaybeRegenerateSummary();
         }
 
         var stats = new TransactionStats(_metadataWritten, _contentWritten, _contentBytes, _refs.Count)
