@@ -154,7 +154,7 @@ public sealed class RemoteFetcher : IDisposable
         {
             if (length > maxSize)
             {
-                throw new RemoteFetchException(UrlOf(path), $"{length} bytes is more than the {maxSize} allowed");
+                throw new RemoteFetchException(UrlOf(path), $"exceeded maximum size of {maxSize} bytes ({length} bytes offered)");
             }
 
             using var ms = new MemoryStream(length is > 0 and <= int.MaxValue ? (int)length : 4096);
@@ -164,7 +164,7 @@ public sealed class RemoteFetcher : IDisposable
             {
                 if (ms.Length + n > maxSize)
                 {
-                    throw new RemoteFetchException(UrlOf(path), $"more than the {maxSize} bytes allowed");
+                    throw new RemoteFetchException(UrlOf(path), $"exceeded maximum size of {maxSize} bytes");
                 }
 
                 ms.Write(buf, 0, n);
