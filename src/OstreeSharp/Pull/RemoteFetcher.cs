@@ -240,7 +240,11 @@ public sealed class RemoteFetcher : IDisposable
 
             if (attempt >= _retries)
             {
-                throw new RemoteFetchException(url, transient.Message, transient);
+                // A body cut short is named in curl's words, which libostree passes on (scripts grep them).
+                var message = transient is System.Net.Http.HttpIOException { HttpRequestError: System.Net.Http.HttpRequestError.ResponseEnded }
+                    ? $"Transferred a partial file ({transient.Message})"
+                    : transient.Message;
+                throw new RemoteFetchException(url, message, transient);
             }
 
             Interlocked.Increment(ref _retried);
