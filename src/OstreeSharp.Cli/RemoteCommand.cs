@@ -51,7 +51,14 @@ internal static class RemoteCommand
 
         if (stdin)
         {
-            using var input = Console.OpenStandardInput();
+            // Read whole first: the keyring reader seeks, and standard input is often a pipe.
+            using var input = new MemoryStream();
+            using (var stdinStream = Console.OpenStandardInput())
+            {
+                stdinStream.CopyTo(input);
+            }
+
+            input.Position = 0;
             source.AddStream(input, "standard input");
         }
 

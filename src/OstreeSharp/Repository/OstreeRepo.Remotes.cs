@@ -166,6 +166,9 @@ public sealed partial class OstreeRepo
         }
 
         FileUtil.DeleteAny(System.IO.Path.Combine(Path, "refs", "remotes", name));
+
+        // As libostree: the remote's keyring goes with it.
+        File.Delete(System.IO.Path.Combine(Path, name + ".trustedkeys.gpg"));
         return true;
     }
 }

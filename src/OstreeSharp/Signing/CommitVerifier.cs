@@ -40,12 +40,36 @@ public sealed record VerificationPolicy(IReadOnlyList<Ed25519PublicKey> TrustedE
             }
         }
 
-        foreach (var p in (r.Options.GetValueOrDefault("gpgkeypath") ?? string.Empty).Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var p in KeyFileList(r.Options.GetValueOrDefault("gpgkeypath")))
         {
             keyring.AddPath(p);
         }
 
         return keyring;
+    }
+
+    // A GKeyFile list as libostree reads gpgkeypath: separated by ';' or ',' (not both), a trailing separator
+    // ignored, an empty entry kept (and then refused as a path).
+    private static List<string> KeyFileList(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return [];
+        }
+
+        if (value.Contains(';', StringComparison.Ordinal) && value.Contains(',', StringComparison.Ordinal))
+        {
+            throw new OstreeException("key value list contains more than one separator");
+        }
+
+        char sep = value.Contains(',', StringComparison.Ordinal) ? ',' : ';';
+        var items = value.Split(sep).ToList();
+        if (items.Count > 1 && items[^1].Length == 0)
+        {
+            items.RemoveAt(items.Count - 1);
+        }
+
+        return items;
     }
 
     // As libostree finds REMOTE.trustedkeys.gpg: in the repository, else in its remotes config folder, else in the

@@ -16,6 +16,33 @@ public sealed class GpgKeyring
     /// <summary>Adds every key ring in an armored or binary stream.</summary>
     public void AddStream(Stream input, string source)
     {
+        ArgumentNullException.ThrowIfNull(input);
+
+        // Several armored blocks one after the other (`cat key1.asc key2.asc`): each is decoded on its own, as gpg
+        // reads them (BouncyCastle's armor reader stops at the first END line).
+        using var buffer = new MemoryStream();
+        input.CopyTo(buffer);
+        var bytes = buffer.ToArray();
+        var begin = "-----BEGIN PGP "u8;
+        int first = bytes.AsSpan().IndexOf(begin);
+        if (first >= 0 && bytes.AsSpan(first + begin.Length).IndexOf(begin) >= 0)
+        {
+            for (int at = first; at >= 0;)
+            {
+                int next = bytes.AsSpan(at + begin.Length).IndexOf(begin);
+                int end = next < 0 ? bytes.Length : at + begin.Length + next;
+                AddOne(new MemoryStream(bytes, at, end - at, writable: false), source);
+                at = next < 0 ? -1 : end;
+            }
+
+            return;
+        }
+
+        AddOne(new MemoryStream(bytes, writable: false), source);
+    }
+
+    private void AddOne(Stream input, string source)
+    {
         try
         {
             using var decoder = PgpUtilities.GetDecoderStream(input);
@@ -92,9 +119,14 @@ public sealed class GpgKeyring
                 AddFile(f);
             }
         }
-        else
+        else if (File.Exists(path))
         {
             AddFile(path);
+        }
+        else
+        {
+            // libostree's words (it opens every gpgkeypath entry as a folder first).
+            throw new SignatureException($"opendir({path}): No such file or directory");
         }
     }
 
