@@ -93,6 +93,8 @@ public static class ImageStore
         var previous = Query(repo, image.Image);
         if (previous is not null && previous.ManifestDigest == layout.Manifest.Digest)
         {
+            // Nothing to write, so no transaction clears what a killed pull left: this one does.
+            repo.CleanStaleTransactions();
             return new PullReport(previous, AlreadyPresent: true, layout.Parsed.Layers.Count, 0, 0);
         }
 

@@ -442,6 +442,26 @@ public sealed partial class OstreeRepo
         }
     }
 
+    /// <summary>
+    /// Removes what transactions killed mid-way left in <c>tmp/</c> (staging folders no live transaction holds), as
+    /// every new transaction does first; for a command that turns out to need none (nothing changed). A repository this
+    /// process may not write to is left as it is.
+    /// </summary>
+    public void CleanStaleTransactions()
+    {
+        var tmp = System.IO.Path.Combine(Path, "tmp");
+        try
+        {
+            if (Directory.Exists(tmp))
+            {
+                RepoTransaction.CleanStaleStaging(tmp);
+            }
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+
     /// <summary>Starts a transaction; objects written through it appear only when it commits.</summary>
     public RepoTransaction BeginTransaction() => new(this);
 

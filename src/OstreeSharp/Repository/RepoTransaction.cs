@@ -118,7 +118,7 @@ public sealed class RepoTransaction : IDisposable
 
     // Staging folders and lock files that no live transaction holds: left by a process that was killed (a lock file
     // alone when it died between creating the two, or between removing them).
-    private static void CleanStaleStaging(string tmp)
+    internal static void CleanStaleStaging(string tmp)
     {
         var stale = Directory.EnumerateDirectories(tmp, "staging-*")
             .Concat(Directory.EnumerateFiles(tmp, "staging-*.lock").Select(f => f[..^".lock".Length]))
