@@ -56,7 +56,7 @@ internal static class RepoCommands
         var fromStdin = new Option<bool>("--from-stdin") { Description = "Process many checkouts from standard input" };
         var fromFile = new Option<string?>("--from-file") { Description = "Process many checkouts from input file" };
         var fsync = new Option<string?>("--fsync") { Description = "Specify how to invoke fsync()" };
-        var disableCache = new Option<bool>("--disable-cache") { Description = "Do not update or use the internal repository uncompressed object cache (ostree-sharp keeps none)" };
+        var disableCache = new Option<bool>("--disable-cache") { Description = "Do not update or use the internal repository uncompressed object cache" };
         var selinuxPolicy = new Option<string?>("--selinux-policy") { Description = "Set SELinux labels based on policy in root filesystem PATH (may be /); implies --force-copy" };
         var selinuxPrefix = new Option<string?>("--selinux-prefix") { Description = "When setting SELinux labels, prefix all paths by PREFIX" };
         var rev = new Argument<string>("COMMIT");
@@ -186,7 +186,8 @@ internal static class RepoCommands
             if (pr.GetValue(fromStdin))
             {
                 using var ms = new MemoryStream();
-                Console.OpenStandardInput().CopyTo(ms);
+                using var stdin = Console.OpenStandardInput();
+                stdin.CopyTo(ms);
                 input = ms.ToArray();
             }
             else
