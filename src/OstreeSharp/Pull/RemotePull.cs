@@ -200,29 +200,34 @@ public static partial class RemotePull
             // is named by its URL (every later read of it parses the same bytes).
             sigBytes = await fetcher.GetBytesAsync("summary.sig", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
             var cached = SummaryCache.LoadIfSameSignature(repo, remote, options.Url ?? info.Url, sigBytes, options.CacheDir);
-            summary = cached ?? await fetcher.GetBytesAsync("summary", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
+            bool cacheVerified = false;
             if (cached is not null)
             {
                 try
                 {
                     RemoteSummary.Verify(repo, remote, cached, sigBytes);
+                    cacheVerified = true;
                 }
                 catch (SignatureException)
                 {
                     // As libostree: a cached summary that does not match its signature is fetched again.
-                    if ((Environment.GetEnvironmentVariable("OSTREE_REPO_TEST_ERROR") ?? string.Empty).Split(',').Contains("invalid-cache"))
+                    if (OstreeRepo.TestErrorRequested("invalid-cache"))
                     {
                         throw new OstreeException($"Remote {remote} cached summary invalid and OSTREE_REPO_TEST_ERROR_INVALID_CACHE specified");
                     }
 
                     cached = null;
-                    summary = await fetcher.GetBytesAsync("summary", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
                 }
             }
 
+            summary = cached ?? await fetcher.GetBytesAsync("summary", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
             if (summary is not null)
             {
-                ParseRemote(fetcher.UrlOf("summary.sig"), () => RemoteSummary.Verify(repo, remote, summary, sigBytes));
+                if (!cacheVerified)
+                {
+                    ParseRemote(fetcher.UrlOf("summary.sig"), () => RemoteSummary.Verify(repo, remote, summary, sigBytes));
+                }
+
                 ParseRemote(fetcher.UrlOf("summary"), () => GVariantValue.Parse(Summary.Type, summary));
                 if (cached is null && sigBytes is not null)
                 {

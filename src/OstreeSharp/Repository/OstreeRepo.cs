@@ -462,6 +462,10 @@ public sealed partial class OstreeRepo
         }
     }
 
+    /// <summary>Whether libostree's test hook <c>OSTREE_REPO_TEST_ERROR</c> (a comma-separated list) names <paramref name="name"/>.</summary>
+    internal static bool TestErrorRequested(string name) =>
+        (Environment.GetEnvironmentVariable("OSTREE_REPO_TEST_ERROR") ?? string.Empty).Split(',').Contains(name);
+
     /// <summary>Starts a transaction; objects written through it appear only when it commits.</summary>
     public RepoTransaction BeginTransaction() => new(this);
 

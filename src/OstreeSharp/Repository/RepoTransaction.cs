@@ -947,7 +947,7 @@ public sealed class RepoTransaction : IDisposable
         ObjectDisposedException.ThrowIf(_done, this);
 
         // libostree's test hook: fail before publishing anything, keeping the staging folder as a crash would.
-        if ((Environment.GetEnvironmentVariable("OSTREE_REPO_TEST_ERROR") ?? string.Empty).Split(',').Contains("pre-commit"))
+        if (OstreeRepo.TestErrorRequested("pre-commit"))
         {
             _keepStaging = true;
             throw new OstreeException("OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified");
