@@ -115,10 +115,9 @@ public static class Fsck
         var orphans = repo.EnumerateObjects()
             .Where(o => o.Type == ObjectType.Commit && repo.LoadCommit(o.Checksum).Parent is { } p && !repo.HasObject(p, ObjectType.Commit))
             .Select(o => o.Checksum).ToList();
-        if (orphans.Count > 0 && !repo.Config.GetBoolean("core", "tombstone-commits", false))
+        if (orphans.Count > 0)
         {
-            repo.Config.Set("core", "tombstone-commits", "true");
-            repo.SaveConfig();
+            Prune.EnableTombstones(repo);
         }
 
         foreach (var c in orphans)

@@ -79,18 +79,14 @@ public static class Prune
 
             if (!options.DryRun)
             {
-                if (!repo.Config.GetBoolean("core", "tombstone-commits", false))
-                {
-                    repo.Config.Set("core", "tombstone-commits", "true");
-                    repo.SaveConfig();
-                }
-
+                EnableTombstones(repo);
                 DeleteCommit(repo, c);
             }
         }
 
-        var all = repo.EnumerateObjects().Where(o => !options.CommitOnly || o.Type is ObjectType.Commit or ObjectType.CommitMeta).ToList();
-        var commitSet = repo.EnumerateObjects().Where(o => o.Type == ObjectType.Commit).Select(o => o.Checksum).ToHashSet();
+        var objects = repo.EnumerateObjects().ToList();
+        var all = options.CommitOnly ? objects.Where(o => o.Type is ObjectType.Commit or ObjectType.CommitMeta).ToList() : objects;
+        var commitSet = objects.Where(o => o.Type == ObjectType.Commit).Select(o => o.Checksum).ToHashSet();
         var keepCommits = new HashSet<Checksum>();
         void KeepChain(Checksum head, int maxDepth)
         {
@@ -234,6 +230,16 @@ public static class Prune
 
         File.Delete(repo.ObjectPath(c, ObjectType.Commit));
         File.Delete(repo.ObjectPath(c, ObjectType.CommitMeta));
+    }
+
+    /// <summary>Turns <c>core.tombstone-commits</c> on (written to the config only when it was off), as libostree does before deleting a commit.</summary>
+    internal static void EnableTombstones(OstreeRepo repo)
+    {
+        if (!repo.Config.GetBoolean("core", "tombstone-commits", false))
+        {
+            repo.Config.Set("core", "tombstone-commits", "true");
+            repo.SaveConfig();
+        }
     }
 
     // A deleted commit's tombstone (core.tombstone-commits): {'commit': <checksum as a byte string>}.
