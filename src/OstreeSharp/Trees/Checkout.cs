@@ -102,25 +102,30 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
     public void Run(Checksum commit, string destination, CancellationToken cancellationToken = default)
     {
         var c = repo.LoadCommit(commit);
-        var (kind, tree, meta, file) = ResolveSubpath(c, options.Subpath ?? "/");
-        if (kind == 'n')
+        if (TreeLookup.Find(repo, c, options.Subpath ?? "/", out var missing) is not { } entry)
         {
-            return;
+            // --allow-noent forgives a missing path, not a file where a folder should be.
+            if (options.AllowMissingSubpath && missing != TreeLookup.NotADirectory)
+            {
+                return;
+            }
+
+            throw new ObjectNotFoundException(missing!);
         }
 
-        if (kind == 'f')
+        if (entry.IsFile)
         {
             // As ostree, a single file goes into the destination folder (made if missing) under its own name.
             Directory.CreateDirectory(destination);
             var name = (options.Subpath ?? string.Empty).TrimEnd('/').Split('/')[^1];
-            var jobsOne = new List<FileJob> { new(System.IO.Path.Combine(destination, name), file, string.Empty) };
+            var jobsOne = new List<FileJob> { new(System.IO.Path.Combine(destination, name), entry.File, string.Empty) };
             RunFiles(jobsOne, cancellationToken);
             return;
         }
 
         if (!options.BuildInSibling || Native.TryLStat(destination, out _))
         {
-            CheckoutTree(tree, meta, destination, cancellationToken);
+            CheckoutTree(entry.Tree, entry.Meta, destination, cancellationToken);
             return;
         }
 
@@ -138,7 +143,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
         var building = System.IO.Path.Combine(parent, $".ostree-checkout-{Guid.NewGuid():N}");
         try
         {
-            CheckoutTree(tree, meta, building, cancellationToken);
+            CheckoutTree(entry.Tree, entry.Meta, building, cancellationToken);
             if (!Native.RenameNoReplace(building, full))
             {
                 throw new OstreeException($"{destination}: File exists");
@@ -160,8 +165,8 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
     {
         var finish = new List<DirFinish>();
         var jobs = new List<FileJob>();
-        bool opaque = options.DockerWhiteouts && repo.LoadDirTree(tree).Files.Any(f => f.Name == OpaqueWhiteout);
-        MakeDir(destination, LoadMeta(meta), finish, string.Empty, opaque);
+        var loaded = options.DockerWhiteouts ? repo.LoadDirTree(tree) : null;
+        MakeDir(destination, LoadMeta(meta), finish, string.Empty, IsOpaque(loaded));
 
         // As libostree: with -H, a destination on another filesystem than the repository is refused first.
         if (options.RequireHardlinks && Native.LStat(repo.Path).Device is var src && Native.LStat(destination).Device is var dst && src != dst)
@@ -169,41 +174,12 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
             throw new OstreeException($"Unable to do hardlink checkout across devices (src={src} destination={dst})");
         }
 
-        Walk(tree, destination, finish, jobs, cancellationToken);
+        Walk(tree, loaded, destination, finish, jobs, cancellationToken);
         RunFiles(jobs, cancellationToken);
         for (int i = finish.Count - 1; i >= 0; i--)
         {
             ApplyDirMeta(finish[i]);
         }
-    }
-
-    private (char Kind, Checksum Tree, Checksum Meta, Checksum File) ResolveSubpath(Commit c, string subpath)
-    {
-        Checksum tree = c.RootTree, meta = c.RootMeta;
-        var parts = subpath.Split('/', StringSplitOptions.RemoveEmptyEntries);
-        for (int i = 0; i < parts.Length; i++)
-        {
-            var t = repo.LoadDirTree(tree);
-            var d = t.Dirs.FirstOrDefault(x => x.Name == parts[i]);
-            if (d is not null)
-            {
-                tree = d.TreeChecksum;
-                meta = d.MetaChecksum;
-                continue;
-            }
-
-            var f = t.Files.FirstOrDefault(x => x.Name == parts[i]);
-            if (f is not null && i == parts.Length - 1)
-            {
-                return ('f', default, default, f.Checksum);
-            }
-
-            // libostree's words: the first missing part of the path, or a file where a folder should be.
-            return options.AllowMissingSubpath && f is null ? ('n', default, default, default)
-                : throw new ObjectNotFoundException(f is null ? $"No such file or directory: /{string.Join('/', parts[..(i + 1)])}" : "Not a directory");
-        }
-
-        return ('d', tree, meta, default);
     }
 
     private DirMeta LoadMeta(Checksum c)
@@ -263,14 +239,15 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
 
     // Depth first with an explicit stack (a tree's depth is the input's to choose): every folder is made before its
     // children, so applying folder metadata in reverse order finishes children before their parents.
-    private void Walk(Checksum rootTree, string rootDest, List<DirFinish> finish, List<FileJob> jobs, CancellationToken ct)
+    // A folder's tree is read once: ahead, by its parent, only where --whiteouts must know whether it is opaque.
+    private void Walk(Checksum rootTree, DirTree? rootLoaded, string rootDest, List<DirFinish> finish, List<FileJob> jobs, CancellationToken ct)
     {
-        var pending = new Stack<(Checksum Tree, string Dest, string TreePath)>();
-        pending.Push((rootTree, rootDest, string.Empty));
+        var pending = new Stack<(Checksum Tree, DirTree? Loaded, string Dest, string TreePath)>();
+        pending.Push((rootTree, rootLoaded, rootDest, string.Empty));
         while (pending.TryPop(out var at))
         {
             ct.ThrowIfCancellationRequested();
-            var tree = repo.LoadDirTree(at.Tree);
+            var tree = at.Loaded ?? repo.LoadDirTree(at.Tree);
             foreach (var f in tree.Files)
             {
                 if (options.SkipList.Count > 0 && options.SkipList.Contains(at.TreePath + "/" + f.Name))
@@ -313,9 +290,9 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
                 }
 
                 var sub = Path.Combine(at.Dest, d.Name);
-                bool opaque = options.DockerWhiteouts && repo.LoadDirTree(d.TreeChecksum).Files.Any(f => f.Name == OpaqueWhiteout);
-                MakeDir(sub, LoadMeta(d.MetaChecksum), finish, treePath, opaque);
-                pending.Push((d.TreeChecksum, sub, treePath));
+                var loaded = options.DockerWhiteouts ? repo.LoadDirTree(d.TreeChecksum) : null;
+                MakeDir(sub, LoadMeta(d.MetaChecksum), finish, treePath, IsOpaque(loaded));
+                pending.Push((d.TreeChecksum, loaded, sub, treePath));
             }
         }
     }
@@ -323,6 +300,9 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
     private const string WhiteoutPrefix = ".ostree-wh.";
     private const string DockerWhiteoutPrefix = ".wh.";
     private const string OpaqueWhiteout = ".wh..wh..opq";
+
+    // A folder holding Docker's opaque marker replaces what the layers below had there (null: whiteouts are off).
+    private static bool IsOpaque(DirTree? tree) => tree is not null && tree.Files.Any(f => f.Name == OpaqueWhiteout);
 
     // The label path of a path of the checkout (relative to its root, with a leading slash; empty for the root).
     private string LabelPath(string treePath)

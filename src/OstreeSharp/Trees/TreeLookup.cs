@@ -10,7 +10,10 @@ public sealed record TreeEntry(string Path, bool IsFile, Checksum File, Checksum
 public static class TreeLookup
 {
     /// <summary>The entry at <paramref name="path"/>, or null when it does not exist.</summary>
-    public static TreeEntry? Find(OstreeRepo repo, Commit commit, string path) => Walk(repo, commit, path, out _);
+    public static TreeEntry? Find(OstreeRepo repo, Commit commit, string path) => Find(repo, commit, path, out _);
+
+    /// <summary>libostree's words when a file stands where a path needs a folder.</summary>
+    public const string NotADirectory = "Not a directory";
 
     /// <summary>The entry at <paramref name="path"/>, which must exist.</summary>
     /// <exception cref="ObjectNotFoundException">
@@ -18,9 +21,13 @@ public static class TreeLookup
     /// when a file stands where the path needs a folder.
     /// </exception>
     public static TreeEntry Require(OstreeRepo repo, Commit commit, string path) =>
-        Walk(repo, commit, path, out var error) ?? throw new ObjectNotFoundException(error!);
+        Find(repo, commit, path, out var error) ?? throw new ObjectNotFoundException(error!);
 
-    private static TreeEntry? Walk(OstreeRepo repo, Commit commit, string path, out string? error)
+    /// <summary>
+    /// The entry at <paramref name="path"/>, or null with <paramref name="error"/> saying why in libostree's words
+    /// (<c>No such file or directory: /first/missing</c>, or <see cref="NotADirectory"/>).
+    /// </summary>
+    public static TreeEntry? Find(OstreeRepo repo, Commit commit, string path, out string? error)
     {
         error = null;
         Checksum tree = commit.RootTree, meta = commit.RootMeta;
@@ -44,7 +51,7 @@ public static class TreeLookup
                     return new TreeEntry(current, true, f.Checksum, default, default);
                 }
 
-                error = "Not a directory";
+                error = NotADirectory;
                 return null;
             }
 
