@@ -282,7 +282,7 @@ internal static class CommitCommand
                 }
 
                 // As ostree: --base starts from a commit's tree as it is; the modifiers apply to the trees laid over it.
-                var root = baseCommit is { } bse ? MutableTree.FromRepo(repo, repo.LoadCommit(bse).RootTree, repo.LoadCommit(bse).RootMeta) : new MutableTree();
+                var root = baseCommit is { } bse && repo.LoadCommit(bse) is var based ? MutableTree.FromRepo(repo, based.RootTree, based.RootMeta) : new MutableTree();
                 foreach (var src in sources)
                 {
                     int eq = src.IndexOf('=', StringComparison.Ordinal);

@@ -51,14 +51,8 @@ internal static class RemoteCommand
 
         if (stdin)
         {
-            // Read whole first: the keyring reader seeks, and standard input is often a pipe.
-            using var input = new MemoryStream();
-            using (var stdinStream = Console.OpenStandardInput())
-            {
-                stdinStream.CopyTo(input);
-            }
-
-            input.Position = 0;
+            // AddStream reads the whole stream into memory first, so a pipe will do.
+            using var input = Console.OpenStandardInput();
             source.AddStream(input, "standard input");
         }
 

@@ -452,7 +452,8 @@ internal static class RepoCommands
                 sb.Append(GVariantValue.Parse(Commit.Type, repo.ReadMetadataBytes(ObjectType.Commit, cid)).Print()).Append('\n');
                 var full = new StringBuilder();
                 DumpCommit(full, repo, cid, c, raw: false);
-                sb.Append(full.ToString().AsSpan(full.ToString().IndexOf('\n', StringComparison.Ordinal) + 1));
+                var dump = full.ToString();
+                sb.Append(dump.AsSpan(dump.IndexOf('\n', StringComparison.Ordinal) + 1));
             }
             else
             {
@@ -1068,24 +1069,17 @@ internal static class RepoCommands
                     {
                         Console.WriteLine($"Deleted {result.Deleted} corrupted objects");
                     }
-
-                    foreach (var c in tombstoned)
-                    {
-                        Console.WriteLine($"Adding tombstone for commit {c}");
-                    }
-
-                    if (result.PartialCommits > 0 && !pr.GetValue(addTombstones))
-                    {
-                        Console.WriteLine($"{result.PartialCommits} partial commits not verified");
-                    }
                 }
-                else
+
+                // ostree prints these even with --quiet.
+                foreach (var c in tombstoned)
                 {
-                    // ostree prints these even with --quiet.
-                    foreach (var c in tombstoned)
-                    {
-                        Console.WriteLine($"Adding tombstone for commit {c}");
-                    }
+                    Console.WriteLine($"Adding tombstone for commit {c}");
+                }
+
+                if (talk && result.PartialCommits > 0 && !pr.GetValue(addTombstones))
+                {
+                    Console.WriteLine($"{result.PartialCommits} partial commits not verified");
                 }
             }
 
