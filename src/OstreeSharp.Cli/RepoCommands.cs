@@ -102,14 +102,15 @@ internal static class RepoCommands
                 throw new ArgumentException("Cannot specify --selinux-prefix without --selinux-policy");
             }
 
-            // As ostree: checkout itself never fsyncs, and --fsync only takes a boolean (which then changes nothing
-            // checkout writes).
-            if (pr.GetValue(fsync) is { } fsyncPolicy)
+            // As ostree: the value is checked first; checkout itself never fsyncs its files, and --fsync=false turns off
+            // the repository's flushes, which here are those of the uncompressed-objects cache.
+            bool fsyncWanted = pr.GetValue(fsync) is not { } fsyncPolicy || CliSupport.ParseOstreeBoolean(fsyncPolicy);
+            var repo = CliSupport.OpenRepo(pr);
+            if (!fsyncWanted)
             {
-                CliSupport.ParseOstreeBoolean(fsyncPolicy);
+                repo.Fsync = false;
             }
 
-            var repo = CliSupport.OpenRepo(pr);
             var r = pr.GetValue(rev)!;
             bool many = pr.GetValue(fromStdin) || pr.GetValue(fromFile) is not null;
             var commit = many ? default : repo.Resolve(r);

@@ -135,7 +135,7 @@ public class CommitInteropTests
         File.WriteAllText(t["in/g"], "x\n");
         File.CreateSymbolicLink(t["in/d/l"], "f");
         var at = "--timestamp=2020-01-01";
-        foreach (var (tool, run) in new (string, Func<string[], RunResult>)[] { ("theirs", a => Tools.Peer(peer, a)), ("ours", Tools.Ours) })
+        foreach (var (tool, run) in Tools.TheirsAndOurs(peer))
         {
             run(["init", "--repo=" + t[tool], "--mode=archive"]).Ok("init");
         }
@@ -164,7 +164,7 @@ public class CommitInteropTests
         File.WriteAllText(t["tarsrc/foo/y"], "y\n");
         Tools.Run("tar", ["-C", t["tarsrc"], "-cf", t["in.tar"], "foo"]).Ok("tar");
         var outputs = new Dictionary<string, List<string>>();
-        foreach (var (tool, run) in new (string, Func<string[], RunResult>)[] { ("theirs", a => Tools.Peer(peer, a)), ("ours", Tools.Ours) })
+        foreach (var (tool, run) in Tools.TheirsAndOurs(peer))
         {
             var repo = "--repo=" + t[tool];
             var at = "--timestamp=2021-06-01 12:00:00 UTC";

@@ -79,6 +79,10 @@ internal static class Tools
     /// <summary>Runs the real ostree of <paramref name="version"/> (<see cref="V2022"/> or <see cref="V2026"/>).</summary>
     public static RunResult Peer(string version, params string[] args) => Run(PeerCommand(version), args);
 
+    /// <summary>The real ostree of <paramref name="version"/> ("theirs") and ours ("ours"), for a test that does the same steps with each.</summary>
+    public static (string Tool, Func<string[], RunResult> Run)[] TheirsAndOurs(string version) =>
+        [("theirs", args => Peer(version, args)), ("ours", Ours)];
+
     /// <summary>Runs the same command with every peer, each of which must succeed (checks such as fsck of what we wrote).</summary>
     public static void EveryPeerOk(string what, params string[] args)
     {

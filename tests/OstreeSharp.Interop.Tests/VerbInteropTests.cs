@@ -155,7 +155,7 @@ public class VerbInteropTests
         Tools.Peer(peer, "commit", repo, "-b", "l1", t["l1"]).Ok("commit l1");
         Tools.Peer(peer, "commit", repo, "-b", "l2", t["l2"]).Ok("commit l2");
 
-        foreach (var (tool, run) in new (string, Func<string[], RunResult>)[] { ("theirs", a => Tools.Peer(peer, a)), ("ours", Tools.Ours) })
+        foreach (var (tool, run) in Tools.TheirsAndOurs(peer))
         {
             Directory.CreateDirectory(t[tool]);
             run([ "checkout", repo, "-U", "--whiteouts", "l1", t[tool + "/layered"]]).Ok(tool + " checkout l1");
@@ -182,7 +182,7 @@ public class VerbInteropTests
         using var t = new TempDir();
         TestTrees.WriteTricky(t["in"], withOwners: false);
         var listings = new Dictionary<string, string>();
-        foreach (var (tool, run) in new (string, Func<string[], RunResult>)[] { ("theirs", a => Tools.Peer(peer, a)), ("ours", Tools.Ours) })
+        foreach (var (tool, run) in Tools.TheirsAndOurs(peer))
         {
             var repo = "--repo=" + t[tool];
             var cache = Path.Combine(t[tool], "uncompressed-objects-cache");
