@@ -19,6 +19,8 @@ dotnet test OstreeSharp.slnx -c Release --logger "console;verbosity=normal" 2>&1
 passed=$({ grep -Eo 'Passed: +[0-9]+' "$log" || true; } | awk '{s+=$2} END {print s+0}')
 failed=$({ grep -Eo 'Failed: +[0-9]+' "$log" || true; } | awk '{s+=$2} END {print s+0}')
 echo "$passed passed, $failed failed"
+# What each failed test reported (the CI log keeps only its tail).
+awk '/^ +Failed [A-Za-z]/{p=1} /^ +Stack Trace:/{p=0} p' "$log" | head -80
 # libostree's own test suite (Debian's ostree-tests), with the real ostree and then with ours as `ostree`: one line per
 # test file and the counts; a file that passes with ostree must pass with us unless tests/ostree-suite/known-gaps.txt
 # lists it with its reason.
