@@ -109,7 +109,7 @@ internal static class CommitCommand
         var sizes = new Option<bool>("--generate-sizes") { Description = "Generate size information along with commit metadata" };
         var composefsMeta = new Option<bool>("--generate-composefs-metadata") { Description = "Generate composefs commit metadata" };
         var json = new Option<bool>("--json") { Description = "Print the result as JSON" };
-        var sign = new Option<string[]>("--sign") { Description = "Sign the commit with this ed25519 secret key (base64)" };
+        var sign = new Option<string[]>("--sign") { Description = "Sign the commit with this key (see --sign-type)" };
         var signFromFile = new Option<string?>("--sign-from-file") { Description = "Sign the commit with the ed25519 secret keys in FILE" };
         var gpgSign = new Option<string[]>("--gpg-sign") { Description = "GPG Key ID to sign the commit with (the key is read from --gpg-secret-key)" };
         var gpgOptions = new CliSupport.GpgSigningOptions();
@@ -235,15 +235,28 @@ internal static class CommitCommand
                 return new KeyValuePair<string, GVariantValue>(k, GVariantValue.FromString(v));
             }).ToList();
 
-            var signKeys = (pr.GetValue(sign) ?? []).Select(Signing.Ed25519SecretKey.Parse).ToList();
-            if (pr.GetValue(signFromFile) is { } skf)
+            // One engine per key, each with its secret key set before anything is written.
+            var signers = new List<Signing.SignEngine>();
+            foreach (var k in pr.GetValue(sign) ?? [])
             {
-                signKeys.AddRange(Signing.Ed25519Keys.ReadKeyFile(skf, Signing.Ed25519SecretKey.Parse));
+                var e = Signing.SignEngine.Create(pr.GetValue(signType)!);
+                e.SetSecretKey(k);
+                signers.Add(e);
             }
 
-            if (signKeys.Count > 0 && pr.GetValue(signType) != "ed25519")
+            if (pr.GetValue(signFromFile) is { } skf)
             {
-                throw new ArgumentException($"Requested signature type '{pr.GetValue(signType)}' is not implemented");
+                if (Signing.SignEngine.Create(pr.GetValue(signType)!) is not Signing.Ed25519SignEngine)
+                {
+                    throw new ArgumentException("--sign-from-file reads ed25519 keys: use --sign-type=ed25519");
+                }
+
+                foreach (var key in Signing.Ed25519Keys.ReadKeyFile(skf, Signing.Ed25519SecretKey.Parse))
+                {
+                    var e = new Signing.Ed25519SignEngine();
+                    e.SetSecretKey(key);
+                    signers.Add(e);
+                }
             }
 
             var gpgKeys = (pr.GetValue(gpgSign) ?? []).Select(k => gpgOptions.Load(pr, k)).ToList();
@@ -268,7 +281,7 @@ internal static class CommitCommand
                 GenerateComposefsMetadata = pr.GetValue(composefsMeta),
                 SkipIfUnchanged = pr.GetValue(skipUnchanged),
                 Signers = [.. gpgKeys.Select(g => new CommitSigner(Signing.GpgCommitSigner.MetadataKey, data => Signing.GpgCommitSigner.SignBytes(g.Key, g.Public, data))),
-                           .. signKeys.Select(k => new CommitSigner(Signing.Ed25519CommitSigner.MetadataKey, data => k.Sign(data)))],
+                           .. signers.Select(e => new CommitSigner(e.MetadataKey, data => e.Sign(data)))],
             };
 
             var progress = CliSupport.MakeProgress(pr, "commit");

@@ -148,7 +148,7 @@ internal static class RemoteCommand
         var cmd = new Command("add", "Add a remote repository");
         var set = new Option<string[]>("--set") { Description = "Set config option KEY=VALUE for remote" };
         var noGpg = new Option<bool>("--no-gpg-verify") { Description = "Disable GPG verification" };
-        var signVerify = new Option<string[]>("--sign-verify") { Description = "Verify signatures using TYPE=[inline|file]:PUBKEY (ed25519)" };
+        var signVerify = new Option<string[]>("--sign-verify") { Description = "Verify signatures using KEYTYPE=inline:PUBKEY or KEYTYPE=file:/path/to/key" };
         var ifNotExists = new Option<bool>("--if-not-exists") { Description = "Do nothing if the provided remote exists" };
         var gpgImport = new Option<string?>("--gpg-import") { Description = "Import GPG key from FILE" };
         var noSignVerify = new Option<bool>("--no-sign-verify") { Description = "Disable signature verification" };
@@ -185,30 +185,35 @@ internal static class RemoteCommand
             }
 
             var sv = pr.GetValue(signVerify) ?? [];
-            if (sv.Length > 0)
+            var engines = new List<string>();
+            foreach (var spec in sv)
             {
-                options.Add(new("sign-verify", "true"));
-                foreach (var spec in sv)
+                // TYPE=inline:KEY or TYPE=file:PATH, checked in ostree's order and words; the key is kept as given.
+                var parts = spec.Split('=', 2);
+                if (parts.Length < 2)
                 {
-                    // ed25519=inline:KEY or ed25519=file:PATH
-                    var parts = spec.Split('=', 2);
-                    var how = parts.Length == 2 ? parts[1].Split(':', 2) : [];
-                    if (parts[0] != "ed25519" || how.Length != 2 || how[0] is not ("inline" or "file"))
-                    {
-                        throw new ArgumentException($"Invalid --sign-verify '{spec}': expected ed25519=inline:PUBKEY or ed25519=file:PATH");
-                    }
-
-                    if (how[0] == "inline")
-                    {
-                        Ed25519PublicKey.Parse(how[1]);
-                        options.Add(new("verification-ed25519-key", how[1]));
-                    }
-                    else
-                    {
-                        Ed25519Keys.ReadPublicKeys(how[1]);
-                        options.Add(new("verification-ed25519-file", Path.GetFullPath(how[1])));
-                    }
+                    throw new ArgumentException($"Failed to parse KEYTYPE=[inline|file]:DATA in {spec}");
                 }
+
+                var engine = SignEngine.Create(parts[0]);
+                var how = parts[1].Split(':', 2);
+                if (how[0] is not ("inline" or "file"))
+                {
+                    throw new ArgumentException($"Invalid key reference {how[0]}, expected inline|file");
+                }
+
+                if (how.Length < 2)
+                {
+                    throw new ArgumentException($"Failed to parse KEYTYPE=[inline|file]:DATA in {spec}");
+                }
+
+                options.Add(new($"verification-{engine.Name}-{(how[0] == "inline" ? "key" : "file")}", how[1]));
+                engines.Add(engine.Name);
+            }
+
+            if (engines.Count > 0)
+            {
+                options.Add(new("sign-verify", string.Join(',', engines)));
             }
 
             // As ostree: --no-sign-verify turns off GPG verification too.

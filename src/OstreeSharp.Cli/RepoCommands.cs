@@ -1195,7 +1195,7 @@ internal static class RepoCommands
         var update = new Option<bool>("--update", "-u") { Description = "Update the summary" };
         var view = new Option<bool>("--view", "-v") { Description = "View the local summary file" };
         var meta = new Option<string[]>("--add-metadata", "-m") { Description = "Additional metadata field to add to the summary (KEY=VALUE in GVariant text)" };
-        var sign = new Option<string[]>("--sign") { Description = "Sign the summary with this ed25519 secret key (base64)" };
+        var sign = new Option<string[]>("--sign") { Description = "Sign the summary with this key (see --sign-type)" };
         var signType = new Option<string>("--sign-type") { Description = "Signature type to use (defaults to 'ed25519')", DefaultValueFactory = _ => "ed25519" };
         var gpgSign = new Option<string[]>("--gpg-sign") { Description = "GPG Key ID to sign the summary with (from --gpg-secret-key, else the GnuPG home folder)" };
         var raw = new Option<bool>("--raw") { Description = "Show raw variant data" };
@@ -1215,19 +1215,19 @@ internal static class RepoCommands
                     var (k, v) = CliSupport.SplitKeyValue(kv, "--add-metadata");
                     return new KeyValuePair<string, GVariantValue>(k, GVariantTextParser.Parse(v));
                 });
-                if (pr.GetValue(signType) != "ed25519")
+                var signers = (pr.GetValue(sign) ?? []).Select(k =>
                 {
-                    throw new ArgumentException($"Requested signature type '{pr.GetValue(signType)}' is not implemented");
-                }
-
-                var edKeys = (pr.GetValue(sign) ?? []).Select(Signing.Ed25519SecretKey.Parse).ToList();
+                    var e = Signing.SignEngine.Create(pr.GetValue(signType)!);
+                    e.SetSecretKey(k);
+                    return e;
+                }).ToList();
                 var gpgSigners = (pr.GetValue(gpgSign) ?? []).Select(k =>
                 {
                     var (key, pub) = gpgOptions.Load(pr, k);
                     return (Func<byte[], byte[]>)(data => Signing.GpgCommitSigner.SignBytes(key, pub, data));
                 }).ToList();
                 var bytes = Trees.Summary.Update(repo, extra);
-                Trees.Summary.Sign(repo, bytes, edKeys, gpgSigners);
+                Trees.Summary.Sign(repo, bytes, signers, gpgSigners);
                 return 0;
             }
 

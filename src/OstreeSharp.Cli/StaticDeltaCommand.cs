@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using OstreeSharp.Deltas;
 using OstreeSharp.Objects;
+using OstreeSharp.Signing;
 
 namespace OstreeSharp.Cli;
 
@@ -17,6 +18,7 @@ internal static class StaticDeltaCommand
         cmd.Subcommands.Add(Delete());
         cmd.Subcommands.Add(Generate());
         cmd.Subcommands.Add(ApplyOffline());
+        cmd.Subcommands.Add(Verify());
         cmd.Subcommands.Add(Reindex());
         cmd.Subcommands.Add(Indexes());
         return cmd;
@@ -129,8 +131,11 @@ internal static class StaticDeltaCommand
         var swapEndianness = new Option<bool>("--swap-endianness") { Description = "Swap metadata endianness from host order" };
         var inline = new Option<bool>("--inline") { Description = "Inline delta parts into main delta" };
         var filename = new Option<string?>("--filename") { Description = "Write the superblock to PATH (its parts beside it) instead of into the repository" };
+        var sign = new Option<string[]>("--sign") { Description = "Sign the delta with KEY_ID" };
+        var signType = SignTypeOption();
+        var keysFile = new Option<string?>("--keys-file") { Description = "Read key(s) from file" };
         cmd.Arguments.Add(toArg);
-        foreach (var o in new Option[] { from, to, empty, ifNotExists, disableBsdiff, noCompress, minFallback, maxBsdiff, maxChunk, json, setEndianness, swapEndianness, inline, filename })
+        foreach (var o in new Option[] { from, to, empty, ifNotExists, disableBsdiff, noCompress, minFallback, maxBsdiff, maxChunk, json, setEndianness, swapEndianness, inline, filename, sign, signType, keysFile })
         {
             cmd.Options.Add(o);
         }
@@ -155,6 +160,20 @@ internal static class StaticDeltaCommand
                 source = repo.LoadCommit(target).Parent
                     ?? throw new ObjectNotFoundException($"Commit {target} has no parent; use --empty or --from=REV");
             }
+
+            // One engine per secret key (--sign, then each line of --keys-file), all set before anything is written.
+            var keyIds = (pr.GetValue(sign) ?? []).ToList();
+            if (pr.GetValue(keysFile) is { } kf)
+            {
+                keyIds.AddRange(File.Exists(kf) ? File.ReadLines(kf) : throw new ArgumentException($"File object '{kf}' is not a regular file"));
+            }
+
+            var signers = keyIds.Select(k =>
+            {
+                var e = SignEngine.Create(pr.GetValue(signType)!);
+                e.SetSecretKey(k);
+                return e;
+            }).ToList();
 
             var name = new DeltaName(source, target);
             if (pr.GetValue(ifNotExists) && StaticDeltas.List(repo).Contains(name))
@@ -193,6 +212,7 @@ internal static class StaticDeltaCommand
                 MinFallbackSize = pr.GetValue(minFallback) is { } mf ? mf * 1_000_000L : defaults.MinFallbackSize,
                 MaxBsdiffSize = pr.GetValue(maxBsdiff) is { } mb ? mb * 1_000_000L : defaults.MaxBsdiffSize,
                 MaxChunkSize = pr.GetValue(maxChunk) is { } mc ? mc * 1_000_000L : defaults.MaxChunkSize,
+                Signers = signers,
             };
             var stats = StaticDeltaGenerator.Generate(repo, source, target, options);
             if (pr.GetValue(json))
@@ -216,16 +236,91 @@ internal static class StaticDeltaCommand
         return cmd;
     }
 
+    private static Option<string> SignTypeOption() =>
+        new("--sign-type") { Description = "Signature type to use (defaults to 'ed25519')", DefaultValueFactory = _ => "ed25519" };
+
+    // The verification keys of apply-offline and verify, as ostree takes them: each KEY-ID, and (when there is none,
+    // or with --keys-file) the keys of that file or of the well-known places (--keys-dir).
+    private static void LoadVerificationKeys(SignEngine engine, string[] keyIds, string? keysFile, string? keysDir)
+    {
+        foreach (var k in keyIds)
+        {
+            engine.AddPublicKey(k);
+        }
+
+        if (keyIds.Length == 0 || keysFile is not null)
+        {
+            engine.LoadPublicKeys(keysFile, keysDir);
+        }
+    }
+
     private static Command ApplyOffline()
     {
         var cmd = new Command("apply-offline", "Apply static delta file");
         var path = new Argument<string>("PATH") { Description = "The delta's folder or its superblock" };
+        var keys = new Argument<string[]>("KEY-ID") { Arity = ArgumentArity.ZeroOrMore, Description = "Keys that verify a signed delta" };
+        var signType = SignTypeOption();
+        var keysFile = new Option<string?>("--keys-file") { Description = "Read key(s) from file" };
+        var keysDir = new Option<string?>("--keys-dir") { Description = "Redefine system-wide directories with public and revoked keys for verification" };
         cmd.Arguments.Add(path);
+        cmd.Arguments.Add(keys);
+        foreach (var o in new Option[] { signType, keysFile, keysDir })
+        {
+            cmd.Options.Add(o);
+        }
+
         CliSupport.SetRun(cmd, pr =>
         {
             var repo = CliSupport.OpenRepo(pr);
-            var to = StaticDeltas.ApplyOffline(repo, pr.GetValue(path)!);
+            SignEngine? verifier = SignEngine.Create(pr.GetValue(signType)!);
+            try
+            {
+                LoadVerificationKeys(verifier, pr.GetValue(keys) ?? [], pr.GetValue(keysFile), pr.GetValue(keysDir));
+            }
+            catch (SignatureException) when ((pr.GetValue(keys) ?? []).Length == 0 && pr.GetValue(keysFile) is null && pr.GetValue(keysDir) is null)
+            {
+                verifier = null; // as ostree: no system-wide keys means no verification engine
+            }
+
+            var to = StaticDeltas.ApplyOffline(repo, pr.GetValue(path)!, null, allowFallbacks: false, verifier);
             Console.WriteLine(to.ToHex());
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command Verify()
+    {
+        var cmd = new Command("verify", "Verify static delta signatures");
+        var delta = new Argument<string>("STATIC-DELTA") { Description = "FROM-TO, TO, or the path of a superblock file" };
+        var keys = new Argument<string[]>("KEY-ID") { Arity = ArgumentArity.ZeroOrMore };
+        var signType = SignTypeOption();
+        var keysFile = new Option<string?>("--keys-file") { Description = "Read key(s) from file" };
+        var keysDir = new Option<string?>("--keys-dir") { Description = "Redefine system-wide directories with public and revoked keys for verification" };
+        cmd.Arguments.Add(delta);
+        cmd.Arguments.Add(keys);
+        foreach (var o in new Option[] { signType, keysFile, keysDir })
+        {
+            cmd.Options.Add(o);
+        }
+
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var engine = SignEngine.Create(pr.GetValue(signType)!);
+            LoadVerificationKeys(engine, pr.GetValue(keys) ?? [], pr.GetValue(keysFile), pr.GetValue(keysDir));
+            try
+            {
+                SignedSuperblock.Verify(StaticDeltas.ReadSuperblockFile(repo, pr.GetValue(delta)!), engine, pr.GetValue(delta)!);
+            }
+            catch (OstreeException)
+            {
+                // ostree prints the verdict on stdout, then the reason as its error.
+                Console.WriteLine("Verification fails");
+                throw;
+            }
+
+            Console.WriteLine("Verification OK");
             return 0;
         });
         return cmd;

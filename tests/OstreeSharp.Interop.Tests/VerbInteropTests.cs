@@ -84,7 +84,7 @@ public class VerbInteropTests
         var repo = "--repo=" + t["repo"];
         Tools.Ours("init", repo, "--mode=archive").Ok("init");
         var c = Tools.Ours("commit", repo, "-b", "x", "--sign-from-file=" + t["secret.key"], "--add-detached-metadata-string=k=v", t["in"]).Ok("signed commit");
-        Assert.Contains(secret.PublicKey.Base64, Tools.Ours("sign", repo, "--verify", "--keys-file=" + t["trusted.pub"], c).Ok("verify"));
+        Assert.Contains(Convert.ToHexStringLower(secret.PublicKey.Bytes), Tools.Ours("sign", repo, "--verify", "--keys-file=" + t["trusted.pub"], c).Ok("verify"));
         Assert.Equal("'v'", Tools.Peer(peer, "show", repo, c, "--print-detached-metadata-key=k").Out);
         var wrong = Tools.Ours("sign", repo, "--verify", c, other.PublicKey.Base64);
         Assert.NotEqual(0, wrong.ExitCode);
@@ -130,7 +130,7 @@ public class VerbInteropTests
         var unsigned = Tools.Ours("commit", "--repo=" + t["ours"], "-b", "b", t["in"]).Ok("unsigned commit");
         var ours = OstreeSharp.Repository.OstreeRepo.Open(t["ours"]);
         var policy = OstreeSharp.Signing.VerificationPolicy.ForRemote(ours, "signed");
-        Assert.Equal(key.PublicKey, OstreeSharp.Signing.CommitVerifier.Verify(ours, OstreeSharp.Objects.Checksum.Parse(signed), policy)!.Key);
+        Assert.Equal(key.PublicKey, OstreeSharp.Signing.CommitVerifier.Verify(ours, OstreeSharp.Objects.Checksum.Parse(signed), policy)!.Ed25519Key);
         var e = Assert.Throws<OstreeSharp.Signing.SignatureException>(() => OstreeSharp.Signing.CommitVerifier.Verify(ours, OstreeSharp.Objects.Checksum.Parse(unsigned), policy));
         Assert.Equal(OstreeSharp.Signing.SignatureFailure.NoSignature, e.Reason);
         Assert.True(OstreeSharp.Signing.VerificationPolicy.ForRemote(OstreeSharp.Repository.OstreeRepo.Open(t["theirs"]), "second").RequireGpg);

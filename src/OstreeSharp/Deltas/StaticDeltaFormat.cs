@@ -255,3 +255,78 @@ public sealed class DeltaSuperblock
             GVariantValue.FromArray(FallbackType, fallbacks)).ToBytes();
     }
 }
+
+/// <summary>
+/// A signed superblock file, as libostree writes one with <c>static-delta generate --sign</c>: a <c>(taya{sv})</c> of
+/// the magic <c>OSTSGNDT</c> (stored big-endian), the plain superblock's bytes, and a dictionary holding the
+/// signatures of those bytes under <c>ostree.sign.NAME</c>.
+/// </summary>
+public static class SignedSuperblock
+{
+    /// <summary>The wrapper's type.</summary>
+    public static readonly GVariantType Type = GVariantType.Parse("(taya{sv})");
+
+    private const ulong Magic = 0x4F535453474E4454; // "OSTSGNDT"
+
+    /// <summary>Whether the file's bytes start with the magic (a plain superblock starts with its metadata).</summary>
+    public static bool IsSigned(ReadOnlySpan<byte> file) => file.Length >= 8 && BinaryPrimitives.ReadUInt64BigEndian(file) == Magic;
+
+    /// <summary>The plain superblock and the signature dictionary of a signed file.</summary>
+    /// <exception cref="OstreeFormatException">Not a signed superblock (libostree: "no signatures in static-delta").</exception>
+    public static (byte[] Superblock, GVariantValue Signatures) Unwrap(ReadOnlySpan<byte> file, string what)
+    {
+        if (!IsSigned(file))
+        {
+            throw new OstreeFormatException($"{what}: no signatures in static-delta");
+        }
+
+        try
+        {
+            var v = GVariantValue.Parse(Type, file);
+            return (v[1].GetBytes(), v[2]);
+        }
+        catch (OstreeFormatException e)
+        {
+            throw new OstreeFormatException($"{what}: invalid signed static delta superblock: {e.Message}");
+        }
+    }
+
+    /// <summary>The plain superblock bytes of a file that may be signed.</summary>
+    public static byte[] Plain(byte[] file, string what) => IsSigned(file) ? Unwrap(file, what).Superblock : file;
+
+    /// <summary>Wraps <paramref name="superblock"/> with a signature by each of <paramref name="signers"/> (one engine type).</summary>
+    public static byte[] Wrap(byte[] superblock, IReadOnlyList<Signing.SignEngine> signers)
+    {
+        ArgumentNullException.ThrowIfNull(signers);
+        if (signers.Count == 0 || signers.Any(s => s.Name != signers[0].Name))
+        {
+            throw new ArgumentException("a signed superblock needs signers of one type", nameof(signers));
+        }
+
+        var sigs = GVariantValue.FromArray(GVariantType.ByteArray, signers.Select(s => GVariantValue.FromBytes(s.Sign(superblock))));
+        var dict = GVariantValue.FromVarDict([new KeyValuePair<string, GVariantValue>(signers[0].MetadataKey, sigs)]);
+        return GVariantValue.FromTuple(GVariantValue.FromUInt64(BinaryPrimitives.ReverseEndianness(Magic)), GVariantValue.FromBytes(superblock), dict).ToBytes();
+    }
+
+    /// <summary>
+    /// Verifies a signed superblock file with <paramref name="engine"/>'s keys, as libostree's
+    /// <c>ostree_repo_static_delta_verify_signature</c>.
+    /// </summary>
+    /// <exception cref="Signing.SignatureException">Unsigned, or no signature verifies.</exception>
+    public static Signing.SignVerified Verify(ReadOnlySpan<byte> file, Signing.SignEngine engine, string what)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        if (!IsSigned(file))
+        {
+            throw new Signing.SignatureException("no signatures in static-delta", Signing.SignatureFailure.NoSignature);
+        }
+
+        var (superblock, meta) = Unwrap(file, what);
+        if (engine.SignaturesIn(meta) is not { } sigs)
+        {
+            throw new Signing.SignatureException($"no signature for '{engine.MetadataKey}' in static-delta superblock", Signing.SignatureFailure.NoSignature);
+        }
+
+        return engine.Verify(superblock, sigs);
+    }
+}

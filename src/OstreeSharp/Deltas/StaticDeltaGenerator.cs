@@ -52,6 +52,12 @@ public sealed record StaticDeltaOptions
 
     /// <summary>Generation time stored in the superblock; null: now.</summary>
     public DateTimeOffset? Timestamp { get; init; }
+
+    /// <summary>
+    /// Engines (of one type, each with its secret key) whose signatures wrap the superblock
+    /// (<see cref="SignedSuperblock"/>), as libostree's <c>--sign</c>; none: a plain superblock.
+    /// </summary>
+    public IReadOnlyList<Signing.SignEngine> Signers { get; init; } = [];
 }
 
 /// <summary>What a generation did.</summary>
@@ -152,7 +158,8 @@ public static class StaticDeltaGenerator
             }
 
             var superblock = new DeltaSuperblock(meta, (ulong)(options.Timestamp ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds(), from, to, commitBytes, parts, fallbacks);
-            File.WriteAllBytes(Path.Combine(staging, "superblock"), superblock.ToBytes());
+            var superblockBytes = superblock.ToBytes();
+            File.WriteAllBytes(Path.Combine(staging, "superblock"), options.Signers.Count > 0 ? SignedSuperblock.Wrap(superblockBytes, options.Signers) : superblockBytes);
             if (options.Filename is { } file)
             {
                 var outDir = Path.GetDirectoryName(Path.GetFullPath(file))!;

@@ -103,7 +103,16 @@ public static class StaticDeltas
             throw new ObjectNotFoundException($"No static delta {name} in {repo.Path}");
         }
 
-        return DeltaSuperblock.Parse(ReadBounded(path, MaxSuperblockSize), path);
+        return DeltaSuperblock.Parse(SignedSuperblock.Plain(ReadBounded(path, MaxSuperblockSize), path), path);
+    }
+
+    /// <summary>The bytes of a kept delta's superblock file (signed or not), or of the superblock file at a path (one with a '/').</summary>
+    public static byte[] ReadSuperblockFile(OstreeRepo repo, string delta)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        ArgumentNullException.ThrowIfNull(delta);
+        var path = delta.Contains('/', StringComparison.Ordinal) ? delta : Path.Combine(repo.Path, DeltaName.Parse(delta).SuperblockPath);
+        return File.Exists(path) ? ReadBounded(path, MaxSuperblockSize) : throw new ObjectNotFoundException($"No static delta superblock at {path}");
     }
 
     /// <summary>Removes a delta.</summary>
@@ -290,7 +299,16 @@ public static class StaticDeltas
     /// a delta that lists fallback objects is applied too, leaving those objects for the caller to bring (pull-local
     /// copies them from the delta's repository).
     /// </summary>
-    public static Checksum ApplyOffline(OstreeRepo repo, string path, IProgress<string>? log, bool allowFallbacks)
+    public static Checksum ApplyOffline(OstreeRepo repo, string path, IProgress<string>? log, bool allowFallbacks) =>
+        ApplyOffline(repo, path, log, allowFallbacks, null, enforceSignatures: false);
+
+    /// <summary>
+    /// As <see cref="ApplyOffline(OstreeRepo, string, IProgress{string})"/>, checking a signed superblock with
+    /// <paramref name="verifier"/>'s keys when given; with <paramref name="enforceSignatures"/>, a signed delta needs a
+    /// verifier when the repository sets <c>core.sign-verify-deltas</c> (as libostree's offline apply).
+    /// </summary>
+    /// <exception cref="Signing.SignatureException">The signature does not verify, or a needed key is missing.</exception>
+    public static Checksum ApplyOffline(OstreeRepo repo, string path, IProgress<string>? log, bool allowFallbacks, Signing.SignEngine? verifier, bool enforceSignatures = true)
     {
         ArgumentNullException.ThrowIfNull(repo);
         ArgumentNullException.ThrowIfNull(path);
@@ -301,7 +319,23 @@ public static class StaticDeltas
         }
 
         var dir = Path.GetDirectoryName(Path.GetFullPath(superblockPath))!;
-        var sb = DeltaSuperblock.Parse(ReadBounded(superblockPath, MaxSuperblockSize), superblockPath);
+        var file = ReadBounded(superblockPath, MaxSuperblockSize);
+        if (SignedSuperblock.IsSigned(file))
+        {
+            if (enforceSignatures && verifier is null && repo.Config.GetBoolean("core", "sign-verify-deltas", false))
+            {
+                throw new Signing.SignatureException("Key is mandatory to check delta signature", Signing.SignatureFailure.UnknownKey);
+            }
+
+            if (verifier is not null)
+            {
+                SignedSuperblock.Verify(file, verifier, superblockPath);
+            }
+
+            file = SignedSuperblock.Unwrap(file, superblockPath).Superblock;
+        }
+
+        var sb = DeltaSuperblock.Parse(file, superblockPath);
         if (sb.From is { } from && !repo.HasObject(from, ObjectType.Commit))
         {
             throw new ObjectNotFoundException($"Commit {from}, which is the delta source, is not in repository {repo.Path}");

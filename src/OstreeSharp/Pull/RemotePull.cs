@@ -234,7 +234,7 @@ public static partial class RemotePull
                     SummaryCache.Store(repo, remote, options.Url ?? info.Url, summary, sigBytes, options.CacheDir);
                 }
             }
-            else if (RemoteSummary.IsTrue(info.Options.GetValueOrDefault("gpg-verify-summary")) || RemoteSummary.IsTrue(info.Options.GetValueOrDefault("sign-verify-summary")))
+            else if (RemoteSummary.IsTrue(info.Options.GetValueOrDefault("gpg-verify-summary")) || SignEngine.ForRemote(info, "sign-verify-summary") is not null)
             {
                 throw new SignatureException($"Remote \"{remote}\" requires a signed summary, but {fetcher.UrlOf("summary")} does not exist", SignatureFailure.NoSignature);
             }
@@ -531,7 +531,7 @@ public static partial class RemotePull
                 throw new ObjectCorruptedException(fetcher.UrlOf(name.SuperblockPath), $"superblock checksum {Checksum.Compute(superblock)} is not the indexed {Convert.ToHexStringLower(expected)}");
             }
 
-            var parsed = DeltaSuperblock.Parse(superblock, fetcher.UrlOf(name.SuperblockPath));
+            var parsed = DeltaSuperblock.Parse(SignedSuperblock.Plain(superblock, fetcher.UrlOf(name.SuperblockPath)), fetcher.UrlOf(name.SuperblockPath));
             return parsed.Name == name ? parsed : throw new OstreeFormatException($"{fetcher.UrlOf(name.SuperblockPath)}: superblock is for delta {parsed.Name}");
         }
     }
@@ -818,7 +818,7 @@ public static partial class RemotePull
                     {
                         detached = detachedBytes is null ? null : ParseRemote(_fetcher.UrlOf(ObjectPath(c, ObjectType.CommitMeta)), () => GVariantValue.Parse(GVariantType.VarDict, detachedBytes));
                     }
-                    catch (RemoteFetchException e) when (!policy.RequireGpg && policy.TrustedEd25519.Count == 0)
+                    catch (RemoteFetchException e) when (!policy.RequireGpg && policy.SignVerifiers.Count == 0)
                     {
                         // Nothing is verified with it: the commit is pulled as ostree pulls it, without the malformed
                         // detached metadata (ostree would store the bytes; we keep nothing that does not parse).

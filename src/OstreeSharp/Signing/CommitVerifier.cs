@@ -5,14 +5,17 @@ using OstreeSharp.Repository;
 
 namespace OstreeSharp.Signing;
 
-/// <summary>Which keys a commit must be signed by.</summary>
-public sealed record VerificationPolicy(IReadOnlyList<Ed25519PublicKey> TrustedEd25519, IReadOnlyList<Ed25519PublicKey> RevokedEd25519, bool RequireGpg, GpgKeyring? GpgKeys = null)
+/// <summary>
+/// Which signatures a commit must carry: one that a verifier of <paramref name="SignVerifiers"/> accepts (when there are
+/// any), and a good OpenPGP signature by a key of <paramref name="GpgKeys"/> when <paramref name="RequireGpg"/>.
+/// </summary>
+public sealed record VerificationPolicy(IReadOnlyList<SignEngine> SignVerifiers, bool RequireGpg, GpgKeyring? GpgKeys = null)
 {
-    /// <summary>Trust exactly these ed25519 keys.</summary>
-    public static VerificationPolicy ForKeys(params Ed25519PublicKey[] keys) => new(keys, [], false);
+    /// <summary>Trust exactly these ed25519 keys (none: no signature needed).</summary>
+    public static VerificationPolicy ForKeys(params Ed25519PublicKey[] keys) => new(keys.Length > 0 ? [Ed25519SignEngine.WithKeys(keys)] : [], false);
 
     /// <summary>Require a good OpenPGP signature by a key of <paramref name="keyring"/>.</summary>
-    public static VerificationPolicy ForGpg(GpgKeyring keyring) => new([], [], true, keyring);
+    public static VerificationPolicy ForGpg(GpgKeyring keyring) => new([], true, keyring);
 
     /// <summary>
     /// The OpenPGP keys ostree uses for a remote: REMOTE.trustedkeys.gpg in the repository, its remotes config folder
@@ -91,40 +94,15 @@ public sealed record VerificationPolicy(IReadOnlyList<Ed25519PublicKey> TrustedE
     }
 
     /// <summary>
-    /// The ed25519 keys a remote trusts (<c>verification-ed25519-key</c>, <c>verification-ed25519-file</c>);
-    /// none is an error naming <paramref name="option"/>, the setting that asked for them.
-    /// </summary>
-    public static IReadOnlyList<Ed25519PublicKey> RemoteEd25519Keys(RemoteInfo remote, string option)
-    {
-        ArgumentNullException.ThrowIfNull(remote);
-        var trusted = new List<Ed25519PublicKey>();
-        if (remote.Options.TryGetValue("verification-ed25519-key", out var inline))
-        {
-            trusted.Add(Ed25519PublicKey.Parse(inline));
-        }
-
-        if (remote.Options.TryGetValue("verification-ed25519-file", out var file))
-        {
-            trusted.AddRange(Ed25519Keys.ReadPublicKeys(file));
-        }
-
-        return trusted.Count > 0
-            ? trusted
-            : throw new SignatureException($"Remote \"{remote.Name}\" has {option} set but no verification-ed25519-key or verification-ed25519-file", SignatureFailure.UnknownKey);
-    }
-
-    /// <summary>
-    /// The policy of a remote: <c>sign-verify</c> with <c>verification-ed25519-key</c> /
-    /// <c>verification-ed25519-file</c>, and <c>gpg-verify</c> (default true, as in ostree).
+    /// The policy of a remote: <c>sign-verify</c> with the engines' <c>verification-NAME-key</c> and
+    /// <c>verification-NAME-file</c> (<see cref="SignEngine.ForRemote"/>), and <c>gpg-verify</c> (default true, as in
+    /// ostree).
     /// </summary>
     public static VerificationPolicy ForRemote(OstreeRepo repo, string remote)
     {
         var r = repo.RequireRemote(remote);
-        var signVerify = r.Options.GetValueOrDefault("sign-verify");
-        IReadOnlyList<Ed25519PublicKey> trusted = signVerify is not null and not "false" ? RemoteEd25519Keys(r, "sign-verify") : [];
-
         bool gpg = !string.Equals(r.Options.GetValueOrDefault("gpg-verify") ?? "true", "false", StringComparison.Ordinal);
-        return new VerificationPolicy(trusted, [], gpg, gpg ? RemoteGpgKeys(repo, remote) : null);
+        return new VerificationPolicy(SignEngine.ForRemote(r, "sign-verify") ?? [], gpg, gpg ? RemoteGpgKeys(repo, remote) : null);
     }
 }
 
@@ -132,17 +110,17 @@ public sealed record VerificationPolicy(IReadOnlyList<Ed25519PublicKey> TrustedE
 public static class CommitVerifier
 {
     /// <summary>Verifies or throws <see cref="SignatureException"/> with the reason; nothing is changed either way.</summary>
-    public static SignatureVerification? Verify(OstreeRepo repo, Checksum commit, VerificationPolicy policy) =>
+    public static SignVerified? Verify(OstreeRepo repo, Checksum commit, VerificationPolicy policy) =>
         Verify(repo.ReadMetadataBytes(ObjectType.Commit, commit), repo.LoadDetachedMetadata(commit), policy);
 
     /// <summary>Verifies commit bytes and their detached metadata (e.g. before anything is imported).</summary>
-    public static SignatureVerification? Verify(ReadOnlySpan<byte> commitBytes, GVariant.GVariantValue? detached, VerificationPolicy policy)
+    public static SignVerified? Verify(ReadOnlySpan<byte> commitBytes, GVariant.GVariantValue? detached, VerificationPolicy policy)
     {
         if (policy.RequireGpg)
         {
             GpgCommitSigner.Verify(commitBytes, detached, policy.GpgKeys ?? new GpgKeyring());
         }
 
-        return policy.TrustedEd25519.Count == 0 ? null : Ed25519CommitSigner.Verify(commitBytes, detached, policy.TrustedEd25519, policy.RevokedEd25519);
+        return policy.SignVerifiers.Count == 0 ? null : SignEngine.VerifyAny(policy.SignVerifiers, commitBytes, detached);
     }
 }

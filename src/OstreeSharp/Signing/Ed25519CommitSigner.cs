@@ -83,46 +83,13 @@ public static class Ed25519CommitSigner
     /// </summary>
     public static SignatureVerification Verify(ReadOnlySpan<byte> commitBytes, GVariantValue? detached, IReadOnlyCollection<Ed25519PublicKey> trusted, IReadOnlyCollection<Ed25519PublicKey>? revoked = null)
     {
-        var sigs = ReadSignatures(detached);
-        if (sigs.Count == 0)
-        {
-            throw new SignatureException("No ed25519 signatures found", SignatureFailure.NoSignature);
-        }
-
+        ArgumentNullException.ThrowIfNull(trusted);
         if (trusted.Count == 0)
         {
             throw new SignatureException("No trusted ed25519 keys configured", SignatureFailure.UnknownKey);
         }
 
-        bool sawRevoked = false;
-        foreach (var s in sigs)
-        {
-            if (s.Length != 64)
-            {
-                throw new SignatureException($"Invalid ed25519 signature length {s.Length}", SignatureFailure.Invalid);
-            }
-
-            foreach (var k in trusted)
-            {
-                if (Ed25519Keys.Verify(k, commitBytes, s))
-                {
-                    if (revoked?.Contains(k) == true)
-                    {
-                        sawRevoked = true;
-                        continue;
-                    }
-
-                    return new SignatureVerification(k, 1);
-                }
-            }
-        }
-
-        if (sawRevoked)
-        {
-            throw new SignatureException("ed25519 signature made by a revoked key", SignatureFailure.RevokedKey);
-        }
-
-        // A signature that verifies with no trusted key is either by an unknown key or damaged: both refused.
-        throw new SignatureException($"None of the {sigs.Count} ed25519 signature(s) verify with the {trusted.Count} trusted key(s)", SignatureFailure.UnknownKey);
+        var verified = Ed25519SignEngine.WithKeys(trusted, revoked).VerifyMetadata(commitBytes, detached);
+        return new SignatureVerification(verified.Ed25519Key!, 1);
     }
 }

@@ -86,8 +86,18 @@ public static class Ed25519Keys
             return false;
         }
 
+        Org.BouncyCastle.Crypto.Parameters.Ed25519PublicKeyParameters p;
+        try
+        {
+            p = new Org.BouncyCastle.Crypto.Parameters.Ed25519PublicKeyParameters(key.Bytes, 0);
+        }
+        catch (ArgumentException)
+        {
+            return false; // 32 bytes that are not a point of the curve: nothing verifies with them (as libsodium)
+        }
+
         var v = new Org.BouncyCastle.Crypto.Signers.Ed25519Signer();
-        v.Init(false, new Org.BouncyCastle.Crypto.Parameters.Ed25519PublicKeyParameters(key.Bytes, 0));
+        v.Init(false, p);
         v.BlockUpdate(data);
         return v.VerifySignature(signature);
     }

@@ -1,5 +1,5 @@
 // `remote summary`: fetch a remote's summary (and summary.sig) and check it as the remote says:
-// gpg-verify-summary with the remote's OpenPGP keys, sign-verify-summary with its ed25519 keys.
+// gpg-verify-summary with the remote's OpenPGP keys, sign-verify-summary with its signature engines' keys.
 using OstreeSharp.GVariant;
 using OstreeSharp.Repository;
 using OstreeSharp.Signing;
@@ -7,7 +7,7 @@ using OstreeSharp.Signing;
 namespace OstreeSharp.Trees;
 
 /// <summary>A remote's summary as fetched, with the result of its signature checks.</summary>
-public sealed record FetchedSummary(byte[] Summary, GVariantValue? Signatures, IReadOnlyList<GpgSignatureStatus>? Gpg, SignatureVerification? Ed25519);
+public sealed record FetchedSummary(byte[] Summary, GVariantValue? Signatures, IReadOnlyList<GpgSignatureStatus>? Gpg, SignVerified? Signed);
 
 /// <summary>Fetches and verifies remote summaries.</summary>
 public static class RemoteSummary
@@ -69,14 +69,13 @@ public static class RemoteSummary
             }
         }
 
-        SignatureVerification? ed = null;
-        if (IsTrue(r.Options.GetValueOrDefault("sign-verify-summary")))
+        SignVerified? signed = null;
+        if (SignEngine.ForRemote(r, "sign-verify-summary") is { } verifiers)
         {
-            var trusted = VerificationPolicy.RemoteEd25519Keys(r, "sign-verify-summary");
-            ed = Ed25519CommitSigner.Verify(summary, sigs, trusted);
+            signed = SignEngine.VerifyAny(verifiers, summary, sigs);
         }
 
-        return new FetchedSummary(summary, sigs, gpg, ed);
+        return new FetchedSummary(summary, sigs, gpg, signed);
     }
 
     /// <summary>A boolean remote option as GLib's key files read it.</summary>

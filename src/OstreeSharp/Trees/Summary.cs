@@ -63,17 +63,25 @@ public static class Summary
         return summary;
     }
 
-    /// <summary>Writes <c>summary.sig</c>: each signer signs the exact summary bytes (spec 5.3).</summary>
-    public static void Sign(OstreeRepo repo, byte[] summary, IReadOnlyList<Signing.Ed25519SecretKey> ed25519, IReadOnlyList<Func<byte[], byte[]>> gpgSigners)
+    /// <summary>
+    /// Writes <c>summary.sig</c>: each signer signs the exact summary bytes (spec 5.3); OpenPGP signatures first, then
+    /// each engine's appended under its key, as ostree adds them.
+    /// </summary>
+    public static void Sign(OstreeRepo repo, byte[] summary, IReadOnlyList<Signing.SignEngine> signers, IReadOnlyList<Func<byte[], byte[]>> gpgSigners)
     {
-        if (gpgSigners.Count == 0 && ed25519.Count == 0)
+        ArgumentNullException.ThrowIfNull(signers);
+        if (gpgSigners.Count == 0 && signers.Count == 0)
         {
             return;
         }
 
-        var sig = Signing.SignatureMetadata.WithArray(null, Signing.GpgCommitSigner.MetadataKey, gpgSigners.Select(g => g(summary)));
-        sig = Signing.SignatureMetadata.WithArray(sig, Signing.Ed25519CommitSigner.MetadataKey, ed25519.Select(k => k.Sign(summary)));
-        FileUtil.WriteAtomic(System.IO.Path.Combine(repo.Path, "summary.sig"), sig.ToBytes(), repo.Fsync);
+        GVariantValue? sig = gpgSigners.Count == 0 ? null : Signing.SignatureMetadata.WithArray(null, Signing.GpgCommitSigner.MetadataKey, gpgSigners.Select(g => g(summary)));
+        foreach (var s in signers)
+        {
+            sig = s.AppendSignature(sig, summary);
+        }
+
+        FileUtil.WriteAtomic(System.IO.Path.Combine(repo.Path, "summary.sig"), sig!.ToBytes(), repo.Fsync);
     }
 
     /// <summary>Reads the refs listed in summary bytes.</summary>
