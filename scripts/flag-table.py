@@ -54,7 +54,7 @@ def ours_help(verb):
     text = run([args.ours] + verb + ["--help"])
     flags, section = set(), None
     for line in text.splitlines():
-        if line.strip() == "Options:":
+        if line.strip().endswith("Options:"):
             section = "options"
             continue
         if not line.startswith(" "):
@@ -63,7 +63,7 @@ def ours_help(verb):
         if section == "options":
             m = re.findall(r"(--[a-z0-9-]+)", line.strip().split("  ")[0])
             flags.update(m)
-    # The verb exists when its own usage line is printed (System.CommandLine shows the parent's help for an unknown one).
+    # The verb exists when its own usage line is printed (an unknown one gets the parent's usage and an error).
     exists = re.search(r"^\s+ostree-sharp " + re.escape(" ".join(verb)) + r"(\s|$)", text, re.M) is not None
     return flags - GLOBAL - ({"--sysroot"} if verb[:1] == ["admin"] else set()), exists
 

@@ -53,7 +53,7 @@ internal static class AdminCommands
         {
             if (!pr.GetValue(printCurrentDir))
             {
-                throw new OstreeException("No \"admin\" subcommand specified (ostree-sharp admin --help lists them)");
+                return CliHelp.NoSubcommand(admin);
             }
 
             var s = Open(pr, sysroot);

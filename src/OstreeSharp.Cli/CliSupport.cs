@@ -424,6 +424,8 @@ internal static class CliSupport
             .Select(dir => Path.Combine(dir, "ostree-" + verb)).FirstOrDefault(File.Exists);
         if (program is null)
         {
+            Console.Error.Write(CliHelp.Render(root));
+            Console.Error.WriteLine();
             Console.Error.WriteLine($"error: Unknown command '{verb}'");
             return 1;
         }

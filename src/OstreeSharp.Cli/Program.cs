@@ -29,6 +29,8 @@ foreach (var c in new[]
     root.Subcommands.Add(c);
 }
 
+CliHelp.Install(root);
+
 // As ostree: a verb we do not have runs `ostree-VERB` from PATH (a CLI extension) when there is one.
 if (CliSupport.Extension(root, args) is { } extension)
 {
@@ -49,7 +51,8 @@ CliSupport.VerboseRequested = args.TakeWhile(a => a != "--").Any(a => a is "-v" 
 // minimal guest) and then crashes the process with a second exception.
 try
 {
-    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    var parsed = root.Parse(args);
+    return CliHelp.UnknownSubcommand(parsed) ?? CliHelp.UsageError(parsed) ?? parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (Exception e)
 {
