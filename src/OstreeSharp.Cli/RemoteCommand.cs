@@ -13,6 +13,7 @@ internal static class RemoteCommand
         cmd.Subcommands.Add(Delete());
         cmd.Subcommands.Add(ShowUrl());
         cmd.Subcommands.Add(GpgImport());
+        cmd.Subcommands.Add(GpgListKeys());
         cmd.Subcommands.Add(Summary());
         cmd.Subcommands.Add(Refs());
         return cmd;
@@ -68,20 +69,40 @@ internal static class RemoteCommand
             keyring.AddFile(target);
         }
 
-        int before = keyring.Rings.Count;
-        foreach (var ring in source.Rings)
-        {
-            // A key already there is not imported again (nor counted), as with gpg --import.
-            if (!keyring.Rings.Any(r => r.GetPublicKey().KeyId == ring.GetPublicKey().KeyId))
-            {
-                keyring.AddStream(new MemoryStream(ring.GetEncoded()), "the keys to import");
-            }
-        }
-
+        // A key already there gets what is new in it (a later expiry, a revocation) and is not counted, as with
+        // gpg --import.
+        int n = source.Rings.Count(keyring.Merge);
         FileUtil.WriteAtomic(target, keyring.ToBinary(), repo.Fsync);
-        int n = keyring.Rings.Count - before;
         Console.WriteLine($"Imported {n} GPG key{(n == 1 ? string.Empty : "s")} to remote \"{remote}\"");
         return n;
+    }
+
+    // `remote gpg-list-keys [NAME]`: the keys a remote trusts (its own keyring and gpgkeypath), or without NAME the
+    // global keyring folder's, in ostree's layout.
+    private static Command GpgListKeys()
+    {
+        var cmd = new Command("gpg-list-keys", "Show remote GPG keys");
+        var name = new Argument<string?>("NAME") { Arity = ArgumentArity.ZeroOrOne };
+        var sysroot = SysrootOption();
+        cmd.Arguments.Add(name);
+        cmd.Options.Add(sysroot);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            GpgKeyring keys;
+            if (pr.GetValue(name) is { } remote)
+            {
+                keys = VerificationPolicy.RemoteGpgKeys(OpenRepoOrSysroot(pr, sysroot), remote, globalFallback: false);
+            }
+            else
+            {
+                keys = new GpgKeyring();
+                keys.AddGlobalKeys();
+            }
+
+            Console.Write(GpgKeyListing.Format(keys, DateTime.UtcNow));
+            return 0;
+        });
+        return cmd;
     }
 
     private static Command Summary()

@@ -464,10 +464,15 @@ internal static class RepoCommands
             var detached = repo.LoadDetachedMetadata(cid);
             if (Signing.GpgCommitSigner.ReadSignatures(detached).Count > 0)
             {
+                // As libostree: the remote's keys with --gpg-remote, else the global keyring folder.
                 var keys = new Signing.GpgKeyring();
                 if (pr.GetValue(gpgRemote) is { } remote)
                 {
                     keys = Signing.VerificationPolicy.RemoteGpgKeys(repo, remote);
+                }
+                else
+                {
+                    keys.AddGlobalKeys();
                 }
 
                 if (pr.GetValue(gpgHome) is { } home)

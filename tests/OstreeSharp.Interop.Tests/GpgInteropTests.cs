@@ -293,4 +293,73 @@ public class GpgInteropTests
         Assert.Equal(1, wrongKey.ExitCode);
         Assert.StartsWith("error:", wrongKey.Stderr, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void Key_listings_show_reports_and_repeated_signing_match_ostree_as_keys_expire_and_are_revoked(string peer)
+    {
+        using var g = new Gpg();
+        var mailed = g.NewKey("mailed");
+        g.Run("--passphrase", string.Empty, "--quick-gen-key", "Name Only (a comment)", "rsa2048", "sign", "never").Ok("gpg --quick-gen-key");
+        var nameOnly = g.Run("--with-colons", "--list-keys", "Name Only").Ok("list").Split('\n').First(l => l.StartsWith("fpr:", StringComparison.Ordinal)).Split(':')[9];
+        g.Run("--passphrase", string.Empty, "--quick-add-key", mailed, "rsa2048", "sign", "never").Ok("gpg --quick-add-key");
+        var global = g.Dir["global"];
+        Directory.CreateDirectory(global);
+        // The global keyring folder holds binary keyrings (libostree reads no armor there).
+        void Export()
+        {
+            WriteExport();
+            g.Run("--output", Path.Combine(global, "keys.gpg"), "--yes", "--export").Ok("export binary");
+        }
+
+        string WriteExport()
+        {
+            var file = g.Dir["export.asc"];
+            File.WriteAllText(file, g.Run("--armor", "--export").Ok("export"));
+            return file;
+        }
+
+        var env = new Dictionary<string, string> { ["OSTREE_GPG_HOME"] = global };
+        RunResult Run(string tool, params string[] args) => tool == "ours" ? Tools.OursEnv(env, args) : Tools.Run(Tools.PeerCommand(peer), args, env);
+
+        Export();
+        var commits = new Dictionary<string, string>();
+        foreach (var (tool, _) in Tools.TheirsAndOurs(peer))
+        {
+            var (repo, c) = Repo(peer, g.Dir, tool);
+            commits[tool] = c;
+            Run(tool, "remote", "add", "--repo=" + repo, "--gpg-import=" + g.Dir["export.asc"], "origin", "http://127.0.0.1/repo").Ok(tool + " remote add");
+            Run(tool, "gpg-sign", "--repo=" + repo, "--gpg-homedir=" + g.Home, c, nameOnly[^16..]).Ok(tool + " gpg-sign");
+            var again = Run(tool, "gpg-sign", "--repo=" + repo, "--gpg-homedir=" + g.Home, c, nameOnly[^16..]);
+            Assert.True(again.ExitCode != 0 && again.Stderr.Contains("Commit is already signed with GPG key", StringComparison.Ordinal), $"{tool} signed twice ({again.ExitCode}): {again.Stderr}");
+        }
+
+        void Same(string what)
+        {
+            foreach (var args in new[] { new[] { "remote", "gpg-list-keys", "origin" }, ["remote", "gpg-list-keys"], ["show", "COMMIT"] })
+            {
+                // Each tool lists its own remote's keys; both show the one signature ostree made.
+                var theirs = Run("theirs", [.. args.Select(a => a == "COMMIT" ? commits["theirs"] : a), "--repo=" + g.Dir["theirs"]]).Ok("ostree " + args[0]);
+                var ours = Run("ours", [.. args.Select(a => a == "COMMIT" ? commits["theirs"] : a), "--repo=" + g.Dir[args[0] == "show" ? "theirs" : "ours"]]).Ok("our " + args[0]);
+                Assert.True(theirs == ours, $"{what}, {string.Join(' ', args)}:\n--- ostree\n{theirs}\n--- ours\n{ours}");
+            }
+        }
+
+        Same("fresh keys");
+
+        // A key that expired and one that was revoked (GnuPG's ready-made revocation, made importable), imported
+        // again over the old ones.
+        g.Run("--quick-set-expire", nameOnly, "seconds=1").Ok("gpg --quick-set-expire");
+        Thread.Sleep(2100);
+        var rev = File.ReadAllText(Path.Combine(g.Home, "openpgp-revocs.d", mailed + ".rev")).Replace(":-----BEGIN", "-----BEGIN", StringComparison.Ordinal);
+        File.WriteAllText(g.Dir["mailed.rev"], rev);
+        g.Run("--import", g.Dir["mailed.rev"]).Ok("gpg --import revocation");
+        Export();
+        foreach (var tool in new[] { "theirs", "ours" })
+        {
+            Assert.Contains("Imported 0 GPG keys", Run(tool, "remote", "gpg-import", "--repo=" + g.Dir[tool], "--keyring=" + WriteExport(), "origin").Ok(tool + " gpg-import"));
+        }
+
+        Same("an expired key and a revoked one");
+    }
 }

@@ -21,7 +21,11 @@ public sealed record VerificationPolicy(IReadOnlyList<SignEngine> SignVerifiers,
     /// The OpenPGP keys ostree uses for a remote: REMOTE.trustedkeys.gpg in the repository, its remotes config folder
     /// or its parent's (else the global keyring folder), plus <c>gpgkeypath</c>.
     /// </summary>
-    public static GpgKeyring RemoteGpgKeys(OstreeRepo repo, string remote)
+    /// <param name="repo">The repository.</param>
+    /// <param name="remote">The remote's name.</param>
+    /// <param name="globalFallback">Whether a remote without a keyring of its own trusts the global keyring folder
+    /// (as verification does; <c>remote gpg-list-keys NAME</c> lists the remote's own keys only).</param>
+    public static GpgKeyring RemoteGpgKeys(OstreeRepo repo, string remote, bool globalFallback = true)
     {
         var r = repo.RequireRemote(remote);
         var keyring = new GpgKeyring();
@@ -29,18 +33,9 @@ public sealed record VerificationPolicy(IReadOnlyList<SignEngine> SignVerifiers,
         {
             keyring.AddFile(file);
         }
-        else
+        else if (globalFallback)
         {
-            // As libostree: a remote without a keyring of its own trusts the global keyring folder, $OSTREE_GPG_HOME
-            // or /usr/share/ostree/trusted.gpg.d.
-            var global = Environment.GetEnvironmentVariable("OSTREE_GPG_HOME") is { Length: > 0 } home ? home : "/usr/share/ostree/trusted.gpg.d";
-            if (Directory.Exists(global))
-            {
-                foreach (var f in Directory.EnumerateFiles(global, "*.gpg").Order(StringComparer.Ordinal))
-                {
-                    keyring.AddFile(f);
-                }
-            }
+            keyring.AddGlobalKeys();
         }
 
         foreach (var p in KeyFileList(r.Options.GetValueOrDefault("gpgkeypath")))

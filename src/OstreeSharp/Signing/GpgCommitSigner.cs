@@ -11,7 +11,7 @@ using OstreeSharp.Repository;
 namespace OstreeSharp.Signing;
 
 /// <summary>The outcome for one OpenPGP signature.</summary>
-public sealed record GpgSignatureStatus(long KeyId, DateTime Created, PublicKeyAlgorithmTag Algorithm, SignatureFailure? Failure, string? UserId, long? PrimaryKeyId, DateTime? KeyExpired, DateTime? KeyExpires = null)
+public sealed record GpgSignatureStatus(long KeyId, DateTime Created, PublicKeyAlgorithmTag Algorithm, SignatureFailure? Failure, string? UserId, long? PrimaryKeyId, DateTime? KeyExpired, DateTime? KeyExpires = null, DateTime? PrimaryKeyExpiry = null)
 {
     /// <summary>True when the signature is good and its key neither expired nor revoked.</summary>
     public bool IsValid => Failure is null;
@@ -30,45 +30,78 @@ public sealed record GpgSignatureStatus(long KeyId, DateTime Created, PublicKeyA
         };
         sb.Append("  Signature made ").Append(CTime(Created))
           .Append(" using ").Append(algo).Append(" key ID ").Append(KeyId.ToString("X16", CultureInfo.InvariantCulture)).Append('\n');
-        switch (Failure)
+        // libostree's order: the verdict (good only when fully valid; an expired key's signature is BAD), the
+        // primary key of a subkey, then the key's expiry.
+        if (Failure == SignatureFailure.UnknownKey)
         {
-            case SignatureFailure.UnknownKey:
-                sb.Append("  Can't check signature: public key not found\n");
-                break;
-            case SignatureFailure.BadSignature:
-                sb.Append("  BAD signature from \"").Append(UserId).Append("\"\n");
-                break;
-            default:
-                sb.Append("  Good signature from \"").Append(UserId).Append("\"\n");
-                if (Failure == SignatureFailure.ExpiredKey && KeyExpired is { } ex)
-                {
-                    sb.Append("  Key expired ").Append(CTime(ex)).Append('\n');
-                }
-                else if (KeyExpires is { } expires)
-                {
-                    sb.Append("  Key expires ").Append(CTime(expires)).Append('\n');
-                }
-                else if (Failure == SignatureFailure.RevokedKey)
-                {
-                    sb.Append("  Key revoked\n");
-                }
-
-                break;
+            sb.Append("  Can't check signature: public key not found\n");
+        }
+        else if (Failure is null)
+        {
+            sb.Append("  Good signature from \"").Append(NameAndEmail(UserId)).Append("\"\n");
+        }
+        else if (Failure == SignatureFailure.RevokedKey)
+        {
+            sb.Append("  Key revoked\n");
+        }
+        else
+        {
+            sb.Append("  BAD signature from \"").Append(NameAndEmail(UserId)).Append("\"\n");
         }
 
-        if (PrimaryKeyId is { } p && p != KeyId)
+        if (Failure != SignatureFailure.UnknownKey && PrimaryKeyId is { } p && p != KeyId)
         {
             sb.Append("  Primary key ID ").Append(p.ToString("X16", CultureInfo.InvariantCulture)).Append('\n');
         }
 
+        // The signing key's own expiry, then its primary key's; "expired" when either has (as gpgme flags it).
+        if (KeyExpired is { } ex)
+        {
+            sb.Append("  Key expired ").Append(CTime(ex)).Append('\n');
+        }
+        else if (KeyExpires is { } expires)
+        {
+            sb.Append("  Key expires ").Append(CTime(expires)).Append('\n');
+        }
+
+        if (PrimaryKeyExpiry is { } pe && PrimaryKeyId is { } pk && pk != KeyId)
+        {
+            sb.Append(Failure == SignatureFailure.ExpiredKey ? "  Primary key expired " : "  Primary key expires ").Append(CTime(pe)).Append('\n');
+        }
+
         return sb.ToString();
+    }
+
+    // "NAME <EMAIL>" as libostree prints a signer from gpgme's parse of the user id "Name (comment) <email>": the
+    // comment left out, "<>" for a user id without an address; a user id that is only an address is the email.
+    internal static string NameAndEmail(string? uid)
+    {
+        uid ??= string.Empty;
+        string name, email;
+        int lt = uid.IndexOf('<', StringComparison.Ordinal), gt = uid.LastIndexOf('>');
+        if (lt >= 0 && gt > lt)
+        {
+            (name, email) = (uid[..lt], uid[(lt + 1)..gt]);
+        }
+        else if (uid.Contains('@', StringComparison.Ordinal) && !uid.Contains(' ', StringComparison.Ordinal))
+        {
+            (name, email) = (string.Empty, uid);
+        }
+        else
+        {
+            (name, email) = (uid, string.Empty);
+        }
+
+        int paren = name.IndexOf('(', StringComparison.Ordinal);
+        name = (paren >= 0 ? name[..paren] : name).Trim();
+        return $"{name} <{email}>";
     }
 
     // What ostree prints for a time: GLib's g_date_time_format "%c", which in the C locale is
     // "%a %b %e %H:%M:%S %Y" in local time. GLib pads a one-digit day (%e) with a figure space
     // (U+2007), not a space; g_print turns that into '?' when the locale's charset is not UTF-8.
     // So on 2 December: "Wed Dec \u20072 15:49:34 2026" (UTF-8) or "Wed Dec ?2 15:49:34 2026".
-    private static string CTime(DateTime utc) => FormatCTime(DateTime.SpecifyKind(utc, DateTimeKind.Utc).ToLocalTime(), LocaleIsUtf8());
+    internal static string CTime(DateTime utc) => FormatCTime(DateTime.SpecifyKind(utc, DateTimeKind.Utc).ToLocalTime(), LocaleIsUtf8());
 
     internal static string FormatCTime(DateTime local, bool utf8)
     {
@@ -165,11 +198,17 @@ public static class GpgCommitSigner
     }
 
     /// <summary>Appends a signature to the commit's detached metadata.</summary>
+    /// <exception cref="OstreeException">The key has signed the commit already (libostree refuses a duplicate).</exception>
     public static void Sign(OstreeRepo repo, Checksum commit, PgpPrivateKey key, PgpPublicKey publicKey)
     {
         var bytes = repo.ReadMetadataBytes(ObjectType.Commit, commit);
         var detached = repo.LoadDetachedMetadata(commit);
         var sigs = ReadSignatures(detached).ToList();
+        if (sigs.Any(s => Parse(s)?.KeyId == key.KeyId))
+        {
+            throw new OstreeException($"Commit is already signed with GPG key {key.KeyId.ToString("X16", CultureInfo.InvariantCulture)}");
+        }
+
         sigs.Add(SignBytes(key, publicKey, bytes));
         Write(repo, commit, detached, sigs);
     }
@@ -245,23 +284,24 @@ public static class GpgCommitSigner
             {
                 failure = SignatureFailure.RevokedKey;
             }
-            else
+            DateTime? primaryExpiry = f.Key.KeyId != f.Primary.KeyId ? Expiry(f.Primary, f.Primary.GetValidSeconds()) : null;
+            if (failure is null)
             {
-                long valid = f.Key.GetValidSeconds();
-                long primaryValid = f.Primary.GetValidSeconds();
-                var expiry = Expiry(f.Key, valid) ?? Expiry(f.Primary, primaryValid);
-                if (expiry is { } e && e <= (now ?? DateTime.UtcNow))
+                // The signature is void when the signing key or, for a subkey, its primary key has expired.
+                var keyExpiry = Expiry(f.Key, f.Key.GetValidSeconds());
+                var at = now ?? DateTime.UtcNow;
+                if (keyExpiry <= at || primaryExpiry <= at)
                 {
                     failure = SignatureFailure.ExpiredKey;
-                    expired = e;
+                    expired = keyExpiry;
                 }
                 else
                 {
-                    expires = expiry;
+                    expires = keyExpiry;
                 }
             }
 
-            result.Add(new GpgSignatureStatus(sig.KeyId, sig.CreationTime, sig.KeyAlgorithm, failure, uid, f.Primary.KeyId, expired, expires));
+            result.Add(new GpgSignatureStatus(sig.KeyId, sig.CreationTime, sig.KeyAlgorithm, failure, uid, f.Primary.KeyId, expired, expires, primaryExpiry));
         }
 
         return result;

@@ -13,6 +13,25 @@ public sealed class GpgKeyring
     /// <summary>The key rings.</summary>
     public IReadOnlyList<PgpPublicKeyRing> Rings => _rings;
 
+    /// <summary>
+    /// Adds a key, or (as gpg --import does) merges the new signatures, user ids and subkeys of one already there:
+    /// a later expiry, a revocation. True when the key was new.
+    /// </summary>
+    public bool Merge(PgpPublicKeyRing ring)
+    {
+        ArgumentNullException.ThrowIfNull(ring);
+        var fingerprint = ring.GetPublicKey().GetFingerprint();
+        int i = _rings.FindIndex(r => r.GetPublicKey().GetFingerprint().AsSpan().SequenceEqual(fingerprint));
+        if (i < 0)
+        {
+            _rings.Add(ring);
+            return true;
+        }
+
+        _rings[i] = PgpPublicKeyRing.Join(_rings[i], ring, false, true) ?? _rings[i];
+        return false;
+    }
+
     /// <summary>Adds every key ring in an armored or binary stream.</summary>
     public void AddStream(Stream input, string source)
     {
@@ -106,6 +125,22 @@ public sealed class GpgKeyring
         if (!any && !Directory.Exists(dir))
         {
             throw new SignatureException($"GnuPG home folder {dir} does not exist");
+        }
+    }
+
+    /// <summary>
+    /// Adds the global keyring folder, as libostree trusts it: every <c>*.gpg</c> of <c>$OSTREE_GPG_HOME</c>, else of
+    /// <c>/usr/share/ostree/trusted.gpg.d</c> (none when it does not exist).
+    /// </summary>
+    public void AddGlobalKeys()
+    {
+        var global = Environment.GetEnvironmentVariable("OSTREE_GPG_HOME") is { Length: > 0 } home ? home : "/usr/share/ostree/trusted.gpg.d";
+        if (Directory.Exists(global))
+        {
+            foreach (var f in Directory.EnumerateFiles(global, "*.gpg").Order(StringComparer.Ordinal))
+            {
+                AddFile(f);
+            }
         }
     }
 
