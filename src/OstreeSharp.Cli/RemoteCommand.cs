@@ -14,6 +14,9 @@ internal static class RemoteCommand
         cmd.Subcommands.Add(ShowUrl());
         cmd.Subcommands.Add(GpgImport());
         cmd.Subcommands.Add(GpgListKeys());
+        cmd.Subcommands.Add(AddCookie());
+        cmd.Subcommands.Add(DeleteCookie());
+        cmd.Subcommands.Add(ListCookies());
         cmd.Subcommands.Add(Summary());
         cmd.Subcommands.Add(Refs());
         return cmd;
@@ -100,6 +103,68 @@ internal static class RemoteCommand
             }
 
             Console.Write(GpgKeyListing.Format(keys, DateTime.UtcNow));
+            return 0;
+        });
+        return cmd;
+    }
+
+    // `remote add-cookie|delete-cookie|list-cookies`: the remote's cookie jar, REMOTE.cookies.txt in the repository,
+    // sent with its pulls. As ostree, the remote need not exist yet.
+    private static Command AddCookie()
+    {
+        var cmd = new Command("add-cookie", "Add a cookie to remote");
+        var args = new[] { "NAME", "DOMAIN", "PATH", "COOKIE_NAME", "VALUE" }.Select(n => new Argument<string>(n)).ToArray();
+        foreach (var a in args)
+        {
+            cmd.Arguments.Add(a);
+        }
+
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var v = args.Select(a => pr.GetValue(a)!).ToArray();
+            OstreeSharp.Pull.CookieJar.Add(OstreeSharp.Pull.CookieJar.PathOf(repo.Path, v[0]), v[1], v[2], v[3], v[4], DateTimeOffset.UtcNow);
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command DeleteCookie()
+    {
+        var cmd = new Command("delete-cookie", "Remove one cookie from remote");
+        var args = new[] { "NAME", "DOMAIN", "PATH", "COOKIE_NAME" }.Select(n => new Argument<string>(n)).ToArray();
+
+        // ostree reads four words and passes over the rest (its own tests pass the value too).
+        var rest = new Argument<string[]>("VALUE") { Arity = ArgumentArity.ZeroOrMore, Description = "Not used (ostree takes and drops it too)" };
+        foreach (var a in args)
+        {
+            cmd.Arguments.Add(a);
+        }
+
+        cmd.Arguments.Add(rest);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            var v = args.Select(a => pr.GetValue(a)!).ToArray();
+            if (!OstreeSharp.Pull.CookieJar.Delete(OstreeSharp.Pull.CookieJar.PathOf(repo.Path, v[0]), v[1], v[2], v[3], repo.Fsync))
+            {
+                throw new OstreeException("Cookie not found in jar");
+            }
+
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static Command ListCookies()
+    {
+        var cmd = new Command("list-cookies", "Show remote repository cookies");
+        var name = new Argument<string>("NAME");
+        cmd.Arguments.Add(name);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            var repo = CliSupport.OpenRepo(pr);
+            Console.Write(OstreeSharp.Pull.CookieJar.Format(OstreeSharp.Pull.CookieJar.Read(OstreeSharp.Pull.CookieJar.PathOf(repo.Path, pr.GetValue(name)!))));
             return 0;
         });
         return cmd;

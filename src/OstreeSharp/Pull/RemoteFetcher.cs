@@ -32,6 +32,7 @@ public sealed class RemoteFetcher : IDisposable
     private readonly string _base;
     private readonly bool _isFile;
     private readonly HttpClient? _http;
+    private readonly SocketsHttpHandler? _handler;
     private readonly int _retries;
     private readonly long _lowSpeedLimit;
     private readonly int _lowSpeedTime;
@@ -59,15 +60,15 @@ public sealed class RemoteFetcher : IDisposable
         }
         else if (_base.StartsWith("http://", StringComparison.Ordinal) || _base.StartsWith("https://", StringComparison.Ordinal))
         {
-            _http = new HttpClient(new SocketsHttpHandler
+            _handler = new SocketsHttpHandler
             {
                 MaxConnectionsPerServer = Math.Max(1, maxConnections),
                 AutomaticDecompression = DecompressionMethods.None,
                 ConnectTimeout = TimeSpan.FromSeconds(30),
                 PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
                 ConnectCallback = ConnectAsync,
-            })
-            { Timeout = Timeout.InfiniteTimeSpan };
+            };
+            _http = new HttpClient(_handler) { Timeout = Timeout.InfiniteTimeSpan };
             _http.DefaultRequestHeaders.UserAgent.ParseAdd("libostree/" + LibostreeVersion);
 
             // user:password@host in the URL is basic authentication, as curl and libsoup read it.
@@ -113,6 +114,28 @@ public sealed class RemoteFetcher : IDisposable
         if (userAgent is not null && !_http.DefaultRequestHeaders.UserAgent.TryParseAdd(userAgent))
         {
             throw new OstreeException($"Invalid User-Agent product '{userAgent}'");
+        }
+    }
+
+    /// <summary>
+    /// Sends the cookies of a remote's cookie jar (<c>REMOTE.cookies.txt</c>, the Netscape format <c>remote
+    /// add-cookie</c> writes) with every HTTP request they match, as libostree's fetcher does; none when the file does
+    /// not exist. Call before the first request.
+    /// </summary>
+    public void AddCookies(string jarFile)
+    {
+        ArgumentNullException.ThrowIfNull(jarFile);
+        if (_handler is null || !File.Exists(jarFile))
+        {
+            return;
+        }
+
+        foreach (var c in CookieJar.Read(jarFile))
+        {
+            if (c.Expires > DateTimeOffset.UtcNow)
+            {
+                _handler.CookieContainer.Add(new Cookie(c.Name, c.Value, c.Path, c.Domain) { Secure = c.Secure, Expires = c.Expires.UtcDateTime });
+            }
         }
     }
 

@@ -177,6 +177,7 @@ public static partial class RemotePull
 
         using var fetcher = new RemoteFetcher(options.Url ?? info.Url, options.MaxConcurrentRequests, options.NetworkRetries, options.LowSpeedLimitBytes, options.LowSpeedTimeSeconds);
         fetcher.AddHeaders(options.HttpHeaders, options.AppendUserAgent);
+        fetcher.AddCookies(CookieJar.PathOf(repo.Path, remote));
 
         // The config first: only archive repositories can be pulled.
         var configBytes = await fetcher.GetBytesAsync("config", MaxMetadataSize, cancellationToken).ConfigureAwait(false)
