@@ -32,13 +32,14 @@ internal static class PullCommand
         var httpTrusted = new Option<bool>("--http-trusted") { Description = "Do not verify checksums of HTTP sources (mostly useful when mirroring)" };
         var url = new Option<string?>("--url") { Description = "Pull objects from this URL instead of the one from the remote config" };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Use custom cache dir" };
+        var subpath = new Option<string[]>("--subpath") { Description = "Only pull the provided subpath(s)" };
         var headers = new Option<string[]>("--http-header") { Description = "Add NAME=VALUE as HTTP header to all requests" };
         var userAgent = new Option<string?>("--append-user-agent") { Description = "Append string to user agent" };
         var tsCheck = new Option<bool>("--timestamp-check", "-T") { Description = "Require fetched commits to have newer timestamps" };
         var tsCheckFrom = new Option<string?>("--timestamp-check-from-rev") { Description = "Require fetched commits to have newer timestamps than given rev" };
         cmd.Arguments.Add(remote);
         cmd.Arguments.Add(refs);
-        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, noDeltas, needDeltas, json, lowSpeedLimit, lowSpeedTime, noRetry, disableFsync, perObjectFsync, bareUserOnly, untrusted, httpTrusted, dryRun, url, headers, userAgent, tsCheck, tsCheckFrom, cacheDir })
+        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, noDeltas, needDeltas, json, lowSpeedLimit, lowSpeedTime, noRetry, disableFsync, perObjectFsync, bareUserOnly, untrusted, httpTrusted, dryRun, url, headers, userAgent, tsCheck, tsCheckFrom, cacheDir, subpath })
         {
             cmd.Options.Add(o);
         }
@@ -66,6 +67,7 @@ internal static class PullCommand
                 TimestampCheckFromRev = pr.GetValue(tsCheckFrom) is { } from ? repo.Resolve(from) : null,
                 Mirror = pr.GetValue(mirror),
                 CommitMetadataOnly = pr.GetValue(commitOnly),
+                Subpaths = pr.GetValue(subpath) is { Length: > 0 } sp ? sp : null,
                 Depth = pr.GetValue(depth),
                 NetworkRetries = pr.GetValue(noRetry) ? 0 : pr.GetValue(retries),
                 LowSpeedLimitBytes = pr.GetValue(lowSpeedLimit),

@@ -121,6 +121,45 @@ public sealed class PullTests : IDisposable
 
     [Theory]
     [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void Subpath_pulls_fetch_the_same_objects_as_ostree_s_and_leave_the_commit_partial_until_a_full_pull(string peer)
+    {
+        var src = _tmp["src"];
+        Tools.Peer(peer, "init", "--repo=" + src, "--mode=archive").Ok("ostree init");
+        var tree = Tree(120);
+        File.WriteAllText(Path.Combine(tree, "top"), "a file at the top\n");
+        var commit = Tools.Peer(peer, "commit", "--repo=" + src, "-b", "os", tree).Ok("ostree commit");
+        var url = _servers.Static(src);
+
+        string Objects(string repo) => string.Join('\n', Directory.EnumerateFiles(Path.Combine(repo, "objects"), "*", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(repo, f)).Order(StringComparer.Ordinal));
+
+        var steps = new[] { new[] { "--subpath=/usr/share/d03", "--subpath=/usr/bin/tool" }, ["--subpath=/top"], [] };
+        var dests = new Dictionary<string, string>();
+        foreach (var (tool, run) in Tools.TheirsAndOurs(peer))
+        {
+            dests[tool] = NewRepo("dest-" + tool, "bare-user", url, "--no-gpg-verify");
+        }
+
+        foreach (var step in steps)
+        {
+            foreach (var (tool, run) in Tools.TheirsAndOurs(peer))
+            {
+                run(["pull", "--repo=" + dests[tool], "--disable-static-deltas", .. step, "origin", "os"]).Ok($"{tool} pull {string.Join(' ', step)}");
+            }
+
+            var what = step.Length == 0 ? "full pull" : string.Join(' ', step);
+            Assert.True(Objects(dests["theirs"]) == Objects(dests["ours"]), what + ": other objects than ostree's");
+            bool partial = File.Exists(Path.Combine(dests["ours"], "state", commit + ".commitpartial"));
+            Assert.Equal(File.Exists(Path.Combine(dests["theirs"], "state", commit + ".commitpartial")), partial);
+            Assert.Equal(step.Length > 0, partial);
+            Assert.Equal(commit, Tools.Peer(peer, "rev-parse", "--repo=" + dests["ours"], "origin:os").Ok("rev-parse"));
+        }
+
+        Tools.Peer(peer, "fsck", "--repo=" + dests["ours"]).Ok("ostree fsck");
+    }
+
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
     public void An_altered_object_is_refused_and_no_ref_moves(string peer)
     {
         var src = _tmp["src"];

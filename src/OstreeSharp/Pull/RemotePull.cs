@@ -24,6 +24,12 @@ public sealed record PullOptions
     /// <summary>Fetch only commit objects and their detached metadata.</summary>
     public bool CommitMetadataOnly { get; init; }
 
+    /// <summary>
+    /// Only these paths of each commit's tree (<c>--subpath</c>): the folders leading to them (not their other files)
+    /// and everything below them. The commits stay partial (<c>state/COMMIT.commitpartial</c>) until a full pull.
+    /// </summary>
+    public IReadOnlyList<string>? Subpaths { get; init; }
+
     /// <summary>Parents to follow (-1: all history).</summary>
     public int Depth { get; init; }
 
@@ -191,7 +197,7 @@ public static partial class RemotePull
 
         // As libostree, the summary (which may be large) is fetched only when needed: to mirror every ref, to resolve
         // a ref to its commit, or to find deltas on a server whose config does not say they are indexed.
-        bool deltasWanted = !options.DisableStaticDeltas && !options.CommitMetadataOnly && repo.Mode != RepoMode.Archive;
+        bool deltasWanted = !options.DisableStaticDeltas && !options.CommitMetadataOnly && options.Subpaths is null && repo.Mode != RepoMode.Archive;
         bool indexedDeltas = remoteConfig.GetBoolean("core", "indexed-deltas", false);
         bool needSummary = refs.Count == 0 || refs.Any(r => !HasCommit(r)) || (deltasWanted && !indexedDeltas);
         byte[]? summary = null, sigBytes = null;
@@ -858,9 +864,12 @@ public static partial class RemotePull
                     Spawn(async () =>
                     {
                         await FetchMetadataAsync(rootMeta, ObjectType.DirMeta).ConfigureAwait(false);
-                        await WalkTreeAsync(root).ConfigureAwait(false);
+                        await WalkTreeAsync(root, "/").ConfigureAwait(false);
                     });
-                    _complete.Add(commitId);
+                    if (_options.Subpaths is null)
+                    {
+                        _complete.Add(commitId);
+                    }
                 }
 
                 next = parsed.Parent;
@@ -1007,7 +1016,35 @@ public static partial class RemotePull
             return bytes;
         }
 
-        private async Task WalkTreeAsync(Checksum tree)
+        // As libostree decides which entries a --subpath pull takes: a folder on the way to a requested path, the path
+        // itself (file or folder), and everything below it.
+        private bool Wanted(string file, bool isDir)
+        {
+            if (_options.Subpaths is not { } wanted)
+            {
+                return true;
+            }
+
+            foreach (var p in wanted)
+            {
+                if (p.StartsWith(file, StringComparison.Ordinal))
+                {
+                    var rest = p.AsSpan(file.Length);
+                    if (rest.IsEmpty || (rest[0] == '/' && isDir))
+                    {
+                        return true;
+                    }
+                }
+                else if (file.StartsWith(p, StringComparison.Ordinal) && file.Length > p.Length && file[p.Length] == '/')
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        private async Task WalkTreeAsync(Checksum tree, string path)
         {
             DirTree parsed;
             try
@@ -1021,6 +1058,11 @@ public static partial class RemotePull
 
             foreach (var f in parsed.Files)
             {
+                if (!Wanted(path + f.Name, isDir: false))
+                {
+                    continue;
+                }
+
                 // In flight first, then kept: a fetch leaves the in-flight set only once its object is staged.
                 var cs = f.Checksum;
                 if (_contentInFlight.TryAdd(cs, true))
@@ -1043,12 +1085,19 @@ public static partial class RemotePull
             foreach (var d in parsed.Dirs)
             {
                 var sub = d;
-                if (_walked.TryAdd(sub.TreeChecksum, true))
+                var subPath = path + d.Name;
+                if (!Wanted(subPath, isDir: true))
+                {
+                    continue;
+                }
+
+                // A tree seen before is all here or on its way, unless a --subpath pull took only part of it.
+                if (_options.Subpaths is not null || _walked.TryAdd(sub.TreeChecksum, true))
                 {
                     Spawn(async () =>
                     {
                         await FetchMetadataAsync(sub.MetaChecksum, ObjectType.DirMeta).ConfigureAwait(false);
-                        await WalkTreeAsync(sub.TreeChecksum).ConfigureAwait(false);
+                        await WalkTreeAsync(sub.TreeChecksum, subPath + "/").ConfigureAwait(false);
                     });
                 }
                 else

@@ -314,7 +314,7 @@ public sealed partial class OstreeRepo
     public ContentObject LoadContent(Checksum checksum) =>
         TryLoadContentAt(checksum, ObjectPath(checksum, ObjectType.File))
         ?? Parent?.LoadContent(checksum)
-        ?? throw new ObjectNotFoundException($"No such content object {checksum}");
+        ?? throw new ObjectNotFoundException($"Couldn't find file object '{checksum}'"); // libostree's words
 
     /// <summary>Opens the content object stored at <paramref name="path"/> (the repository's or a transaction's), or null when there is none.</summary>
     internal ContentObject? TryLoadContentAt(Checksum checksum, string path)
