@@ -30,6 +30,7 @@ public sealed class RemoteFetcher : IDisposable
     public const string LibostreeVersion = "2026.4";
 
     private readonly string _base;
+    private readonly string[] _mirrors;
     private readonly bool _isFile;
     private readonly HttpClient? _http;
     private readonly SocketsHttpHandler? _handler;
@@ -47,9 +48,25 @@ public sealed class RemoteFetcher : IDisposable
     /// aborted and retried (ostree's defaults: 1000 and 30).
     /// </summary>
     public RemoteFetcher(string baseUrl, int maxConnections = 8, int retries = 5, long lowSpeedLimit = 1000, int lowSpeedTime = 30)
+        : this([baseUrl ?? throw new ArgumentNullException(nameof(baseUrl))], maxConnections, retries, lowSpeedLimit, lowSpeedTime)
     {
-        ArgumentNullException.ThrowIfNull(baseUrl);
-        _base = baseUrl.TrimEnd('/') + "/";
+    }
+
+    /// <summary>
+    /// A fetcher over mirrors of one repository, as libostree's mirrored requests: each file is asked of the first
+    /// mirror, then of the next when that one does not have it or fails; messages name the first mirror's URL.
+    /// </summary>
+    public RemoteFetcher(IReadOnlyList<string> mirrors, int maxConnections = 8, int retries = 5, long lowSpeedLimit = 1000, int lowSpeedTime = 30)
+    {
+        ArgumentNullException.ThrowIfNull(mirrors);
+        if (mirrors.Count == 0)
+        {
+            throw new ArgumentException("no mirrors", nameof(mirrors));
+        }
+
+        _mirrors = [.. mirrors.Select(m => m.TrimEnd('/') + "/")];
+        _base = _mirrors[0];
+        var baseUrl = mirrors[0];
         _retries = Math.Max(0, retries);
         _lowSpeedLimit = lowSpeedLimit;
         _lowSpeedTime = lowSpeedTime;
@@ -205,7 +222,28 @@ public sealed class RemoteFetcher : IDisposable
     public async Task<T> GetAsync<T>(string path, Func<Stream, long, CancellationToken, Task<T>> consume, T missing, CancellationToken cancellationToken = default, bool priority = false)
     {
         ArgumentNullException.ThrowIfNull(consume);
-        var url = UrlOf(path);
+        RemoteFetchException? failed = null;
+        foreach (var mirror in _mirrors)
+        {
+            try
+            {
+                var result = await GetFromAsync(mirror + path, consume, missing, cancellationToken, priority).ConfigureAwait(false);
+                if (_mirrors.Length == 1 || !EqualityComparer<T>.Default.Equals(result, missing))
+                {
+                    return result;
+                }
+            }
+            catch (RemoteFetchException e) when (_mirrors.Length > 1)
+            {
+                failed = e; // on to the next mirror
+            }
+        }
+
+        return failed is null ? missing : throw failed;
+    }
+
+    private async Task<T> GetFromAsync<T>(string url, Func<Stream, long, CancellationToken, Task<T>> consume, T missing, CancellationToken cancellationToken, bool priority)
+    {
         if (_isFile)
         {
             var file = new Uri(url).LocalPath;
@@ -288,6 +326,64 @@ public sealed class RemoteFetcher : IDisposable
         OperationCanceledException => !ct.IsCancellationRequested, // a timeout, not our cancellation
         _ => false,
     };
+
+    /// <summary>
+    /// The mirrors a <c>mirrorlist=URL</c> names, as libostree reads one: a URL a line (empty lines and '#' comments
+    /// passed over, only http:// and https://), the first that serves <c>config</c> first and the ones before it
+    /// dropped.
+    /// </summary>
+    /// <exception cref="RemoteFetchException">The list cannot be fetched, or no mirror in it answers.</exception>
+    public static async Task<IReadOnlyList<string>> FetchMirrorListAsync(string mirrorlistUrl, int retries, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(mirrorlistUrl);
+        var slash = mirrorlistUrl.LastIndexOf('/');
+        byte[]? bytes;
+        using (var list = new RemoteFetcher(mirrorlistUrl[..(slash + 1)], 1, retries))
+        {
+            try
+            {
+                bytes = await list.GetBytesAsync(mirrorlistUrl[(slash + 1)..], 1 << 20, cancellationToken).ConfigureAwait(false);
+            }
+            catch (RemoteFetchException e)
+            {
+                throw new RemoteFetchException(mirrorlistUrl, $"While fetching mirrorlist '{mirrorlistUrl}': {e.Message}", e);
+            }
+
+            if (bytes is null)
+            {
+                throw new RemoteFetchException(mirrorlistUrl, $"While fetching mirrorlist '{mirrorlistUrl}': {list.NotFoundReason}");
+            }
+        }
+
+        var mirrors = new List<string>();
+        foreach (var line in System.Text.Encoding.UTF8.GetString(bytes).Split('\n'))
+        {
+            if (line.Length == 0 || line[0] == '#' || !Uri.TryCreate(line, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+            {
+                continue;
+            }
+
+            if (mirrors.Count == 0)
+            {
+                using var probe = new RemoteFetcher(line, 1, retries);
+                try
+                {
+                    if (await probe.GetBytesAsync("config", 1 << 20, cancellationToken).ConfigureAwait(false) is null)
+                    {
+                        continue;
+                    }
+                }
+                catch (RemoteFetchException)
+                {
+                    continue;
+                }
+            }
+
+            mirrors.Add(line);
+        }
+
+        return mirrors.Count > 0 ? mirrors : throw new RemoteFetchException(mirrorlistUrl, $"No valid mirrors were found in mirrorlist '{mirrorlistUrl}'");
+    }
 
     /// <inheritdoc/>
     public void Dispose() => _http?.Dispose();

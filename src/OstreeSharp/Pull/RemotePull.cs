@@ -176,14 +176,13 @@ public static partial class RemotePull
             throw new OstreeException("Can't use static deltas in an archive repo");
         }
 
-        if (info.Options.TryGetValue("contenturl", out var contentUrl))
-        {
-            throw new OstreeException($"Remote \"{remote}\" has contenturl={contentUrl}, which ostree-sharp's pull does not implement (it fetches everything from url)");
-        }
-
-        using var fetcher = new RemoteFetcher(options.Url ?? info.Url, options.MaxConcurrentRequests, options.NetworkRetries, options.LowSpeedLimitBytes, options.LowSpeedTimeSeconds);
-        fetcher.AddHeaders(options.HttpHeaders, options.AppendUserAgent);
-        fetcher.AddCookies(CookieJar.PathOf(repo.Path, remote));
+        // As libostree: metadata (config, summary, refs, detached metadata) comes from url, objects and deltas from
+        // contenturl when the remote has one (--url stands for both); either may be mirrorlist=URL.
+        var metaUrl = options.Url ?? info.Url;
+        var contentUrl = options.Url ?? info.Options.GetValueOrDefault("contenturl");
+        using var fetcher = await OpenFetcherAsync(metaUrl, repo, remote, options, cancellationToken).ConfigureAwait(false);
+        using var contentFetcher = contentUrl is null ? null : await OpenFetcherAsync(contentUrl, repo, remote, options, cancellationToken).ConfigureAwait(false);
+        var objects = contentFetcher ?? fetcher;
 
         // The config first: only archive repositories can be pulled.
         var configBytes = await fetcher.GetBytesAsync("config", MaxMetadataSize, cancellationToken).ConfigureAwait(false)
@@ -249,7 +248,7 @@ public static partial class RemotePull
 
         var targets = await ResolveTargetsAsync(fetcher, info, summary, refs, options, cancellationToken).ConfigureAwait(false);
         var policy = VerificationPolicy.ForRemote(repo, remote);
-        var run = new PullRun(repo, fetcher, options, cancellationToken);
+        var run = new PullRun(repo, objects, fetcher, options, cancellationToken);
         try
         {
             foreach (var (name, commit) in targets)
@@ -263,7 +262,7 @@ public static partial class RemotePull
                 }
             }
 
-            var deltas = deltasWanted ? new DeltaSource(fetcher, summary, indexedDeltas, cancellationToken) : null;
+            var deltas = deltasWanted ? new DeltaSource(objects, summary, indexedDeltas, cancellationToken) : null;
             foreach (var (name, commit) in targets)
             {
                 // A commit that is here complete needs no delta, required or not (libostree's "unchanged").
@@ -293,7 +292,7 @@ public static partial class RemotePull
             if (options.DryRun)
             {
                 run.Tx.Dispose(); // nothing is kept
-                return new PullResult([], 0, 0, fetcher.BytesFetched, 0, started.Elapsed, fetcher.Retries) { DryRun = run.DryRunTotals };
+                return new PullResult([], 0, 0, BytesFetched(), 0, started.Elapsed, Retries()) { DryRun = run.DryRunTotals };
             }
 
             await run.DrainAsync().ConfigureAwait(false);
@@ -319,10 +318,33 @@ public static partial class RemotePull
             }
         }
 
-        return new PullResult(targets.Where(t => t.Name is not null).Select(t => (t.Name!, t.Commit)).ToList(), run.MetadataFetched, run.ContentFetched, fetcher.BytesFetched, run.Stats?.ContentBytesWritten ?? 0, started.Elapsed, fetcher.Retries)
+        return new PullResult(targets.Where(t => t.Name is not null).Select(t => (t.Name!, t.Commit)).ToList(), run.MetadataFetched, run.ContentFetched, BytesFetched(), run.Stats?.ContentBytesWritten ?? 0, started.Elapsed, Retries())
         {
             DeltasUsed = run.DeltasUsed,
         };
+
+        long BytesFetched() => fetcher.BytesFetched + (contentFetcher?.BytesFetched ?? 0);
+        int Retries() => fetcher.Retries + (contentFetcher?.Retries ?? 0);
+    }
+
+    // A fetcher for a remote URL, or for the mirrors of a mirrorlist=URL; with the pull's headers and the remote's
+    // cookies. metalink=URL is refused: ostree-sharp does not read metalinks.
+    private static async Task<RemoteFetcher> OpenFetcherAsync(string url, OstreeRepo repo, string remote, PullOptions options, CancellationToken ct)
+    {
+        IReadOnlyList<string> mirrors = [url];
+        if (url.StartsWith("mirrorlist=", StringComparison.Ordinal))
+        {
+            mirrors = await RemoteFetcher.FetchMirrorListAsync(url["mirrorlist=".Length..], options.NetworkRetries, ct).ConfigureAwait(false);
+        }
+        else if (url.StartsWith("metalink=", StringComparison.Ordinal))
+        {
+            throw new OstreeException($"Remote \"{remote}\" has a metalink URL, which ostree-sharp does not read: {url}");
+        }
+
+        var fetcher = new RemoteFetcher(mirrors, options.MaxConcurrentRequests, options.NetworkRetries, options.LowSpeedLimitBytes, options.LowSpeedTimeSeconds);
+        fetcher.AddHeaders(options.HttpHeaders, options.AppendUserAgent);
+        fetcher.AddCookies(CookieJar.PathOf(repo.Path, remote));
+        return fetcher;
     }
 
     /// <summary>
@@ -558,16 +580,20 @@ public static partial class RemotePull
         private readonly ConcurrentDictionary<(Checksum, ObjectType), Lazy<Task<byte[]>>> _metadataFetches = new();
         private readonly HashSet<Checksum> _incomplete = [];
         private readonly HashSet<Checksum> _complete = [];
+
+        // Objects and deltas come from _fetcher (contenturl), detached metadata from _meta (url), as in libostree.
+        private readonly RemoteFetcher _meta;
         private int _metadata, _content, _needed;
         private long _lastReport;
 
         // Content kept as fetched, unhashed: see PullOptions.HttpTrusted and PullOptions.Untrusted.
         private readonly bool _trustedContent;
 
-        public PullRun(OstreeRepo repo, RemoteFetcher fetcher, PullOptions options, CancellationToken ct)
+        public PullRun(OstreeRepo repo, RemoteFetcher fetcher, RemoteFetcher meta, PullOptions options, CancellationToken ct)
         {
             _repo = repo;
             _fetcher = fetcher;
+            _meta = meta;
             _options = options;
             _cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
             Tx = repo.BeginTransaction();
@@ -669,9 +695,9 @@ public static partial class RemotePull
             }
 
             var detached = superblock.DetachedMetadata;
-            if (detached is null && await _fetcher.GetBytesAsync(ObjectPath(to, ObjectType.CommitMeta), MaxMetadataSize, Ct).ConfigureAwait(false) is { } metaBytes)
+            if (detached is null && await _meta.GetBytesAsync(ObjectPath(to, ObjectType.CommitMeta), MaxMetadataSize, Ct).ConfigureAwait(false) is { } metaBytes)
             {
-                detached = ParseRemote(_fetcher.UrlOf(ObjectPath(to, ObjectType.CommitMeta)), () => GVariantValue.Parse(GVariantType.VarDict, metaBytes));
+                detached = ParseRemote(_meta.UrlOf(ObjectPath(to, ObjectType.CommitMeta)), () => GVariantValue.Parse(GVariantType.VarDict, metaBytes));
             }
 
             try
@@ -751,12 +777,12 @@ public static partial class RemotePull
         private async Task RefreshDetachedMetadataAsync(Checksum c, VerificationPolicy policy)
         {
             var path = ObjectPath(c, ObjectType.CommitMeta);
-            if (await _fetcher.GetBytesAsync(path, MaxMetadataSize, Ct).ConfigureAwait(false) is not { } bytes)
+            if (await _meta.GetBytesAsync(path, MaxMetadataSize, Ct).ConfigureAwait(false) is not { } bytes)
             {
                 return;
             }
 
-            var detached = ParseRemote(_fetcher.UrlOf(path), () => GVariantValue.Parse(GVariantType.VarDict, bytes));
+            var detached = ParseRemote(_meta.UrlOf(path), () => GVariantValue.Parse(GVariantType.VarDict, bytes));
             try
             {
                 CommitVerifier.Verify(Tx.ReadMetadataBytes(ObjectType.Commit, c), detached, policy);
@@ -801,7 +827,7 @@ public static partial class RemotePull
                 else
                 {
                     var path = ObjectPath(c, ObjectType.CommitMeta);
-                    var detachedBytes = await _fetcher.GetBytesAsync(path, MaxMetadataSize, Ct).ConfigureAwait(false);
+                    var detachedBytes = await _meta.GetBytesAsync(path, MaxMetadataSize, Ct).ConfigureAwait(false);
                     var fetched = await _fetcher.GetBytesAsync(ObjectPath(c, ObjectType.Commit), MaxMetadataSize, Ct).ConfigureAwait(false);
                     if (fetched is null)
                     {
@@ -823,7 +849,7 @@ public static partial class RemotePull
                     GVariantValue? detached = null;
                     try
                     {
-                        detached = detachedBytes is null ? null : ParseRemote(_fetcher.UrlOf(ObjectPath(c, ObjectType.CommitMeta)), () => GVariantValue.Parse(GVariantType.VarDict, detachedBytes));
+                        detached = detachedBytes is null ? null : ParseRemote(_meta.UrlOf(ObjectPath(c, ObjectType.CommitMeta)), () => GVariantValue.Parse(GVariantType.VarDict, detachedBytes));
                     }
                     catch (RemoteFetchException e) when (!policy.RequireGpg && policy.SignVerifiers.Count == 0)
                     {
