@@ -180,8 +180,9 @@ public static partial class RemotePull
         // contenturl when the remote has one (--url stands for both); either may be mirrorlist=URL.
         var metaUrl = options.Url ?? info.Url;
         var contentUrl = options.Url ?? info.Options.GetValueOrDefault("contenturl");
-        using var fetcher = await OpenFetcherAsync(metaUrl, repo, remote, options, cancellationToken).ConfigureAwait(false);
-        using var contentFetcher = contentUrl is null ? null : await OpenFetcherAsync(contentUrl, repo, remote, options, cancellationToken).ConfigureAwait(false);
+        var (fetcher, metalinkSummary) = await OpenFetcherAsync(metaUrl, repo, remote, options, cancellationToken).ConfigureAwait(false);
+        using var disposeFetcher = fetcher;
+        using var contentFetcher = contentUrl is null ? null : (await OpenFetcherAsync(contentUrl, repo, remote, options, cancellationToken).ConfigureAwait(false)).Fetcher;
         var objects = contentFetcher ?? fetcher;
 
         // The config first: only archive repositories can be pulled.
@@ -226,7 +227,7 @@ public static partial class RemotePull
                 }
             }
 
-            summary = cached ?? await fetcher.GetBytesAsync("summary", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
+            summary = metalinkSummary ?? cached ?? await fetcher.GetBytesAsync("summary", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
             if (summary is not null)
             {
                 if (!cacheVerified)
@@ -327,24 +328,26 @@ public static partial class RemotePull
         int Retries() => fetcher.Retries + (contentFetcher?.Retries ?? 0);
     }
 
-    // A fetcher for a remote URL, or for the mirrors of a mirrorlist=URL; with the pull's headers and the remote's
-    // cookies. metalink=URL is refused: ostree-sharp does not read metalinks.
-    private static async Task<RemoteFetcher> OpenFetcherAsync(string url, OstreeRepo repo, string remote, PullOptions options, CancellationToken ct)
+    // A fetcher for a remote URL, for the mirrors of a mirrorlist=URL, or for the repository a metalink=URL leads to
+    // (with the summary it gave); with the pull's headers and the remote's cookies.
+    private static async Task<(RemoteFetcher Fetcher, byte[]? Summary)> OpenFetcherAsync(string url, OstreeRepo repo, string remote, PullOptions options, CancellationToken ct)
     {
         IReadOnlyList<string> mirrors = [url];
+        byte[]? summary = null;
         if (url.StartsWith("mirrorlist=", StringComparison.Ordinal))
         {
             mirrors = await RemoteFetcher.FetchMirrorListAsync(url["mirrorlist=".Length..], options.NetworkRetries, ct).ConfigureAwait(false);
         }
         else if (url.StartsWith("metalink=", StringComparison.Ordinal))
         {
-            throw new OstreeException($"Remote \"{remote}\" has a metalink URL, which ostree-sharp does not read: {url}");
+            (summary, var repositoryUrl) = await Metalink.FetchSummaryAsync(url["metalink=".Length..], options.NetworkRetries, ct).ConfigureAwait(false);
+            mirrors = [repositoryUrl];
         }
 
         var fetcher = new RemoteFetcher(mirrors, options.MaxConcurrentRequests, options.NetworkRetries, options.LowSpeedLimitBytes, options.LowSpeedTimeSeconds);
         fetcher.AddHeaders(options.HttpHeaders, options.AppendUserAgent);
         fetcher.AddCookies(CookieJar.PathOf(repo.Path, remote));
-        return fetcher;
+        return (fetcher, summary);
     }
 
     /// <summary>

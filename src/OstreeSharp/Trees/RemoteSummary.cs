@@ -18,9 +18,21 @@ public static class RemoteSummary
     {
         ArgumentNullException.ThrowIfNull(repo);
         var url = repo.RequireRemote(remote).RequireUrl();
-        var summary = await FetchAsync(url, "summary", cancellationToken).ConfigureAwait(false)
-            ?? throw new ObjectNotFoundException($"Remote \"{remote}\" has no summary at {url.TrimEnd('/')}/summary");
-        var sigBytes = await FetchAsync(url, "summary.sig", cancellationToken).ConfigureAwait(false);
+        byte[]? summary = null;
+        if (url.StartsWith("metalink=", StringComparison.Ordinal))
+        {
+            // The metalink gives the summary and the repository it came from.
+            (summary, url) = await Pull.Metalink.FetchSummaryAsync(url["metalink=".Length..], 5, cancellationToken).ConfigureAwait(false);
+        }
+
+        IReadOnlyList<string> mirrors = url.StartsWith("mirrorlist=", StringComparison.Ordinal)
+            ? await Pull.RemoteFetcher.FetchMirrorListAsync(url["mirrorlist=".Length..], 5, cancellationToken).ConfigureAwait(false)
+            : [url];
+        using var fetcher = new Pull.RemoteFetcher(mirrors);
+        fetcher.AddCookies(Pull.CookieJar.PathOf(repo.Path, remote));
+        summary ??= await fetcher.GetBytesAsync("summary", long.MaxValue, cancellationToken).ConfigureAwait(false)
+            ?? throw new ObjectNotFoundException($"Remote \"{remote}\" has no summary at {fetcher.UrlOf("summary")}");
+        var sigBytes = await fetcher.GetBytesAsync("summary.sig", long.MaxValue, cancellationToken).ConfigureAwait(false);
         return Verify(repo, remote, summary, sigBytes);
     }
 
