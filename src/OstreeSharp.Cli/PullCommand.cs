@@ -33,13 +33,14 @@ internal static class PullCommand
         var url = new Option<string?>("--url") { Description = "Pull objects from this URL instead of the one from the remote config" };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Use custom cache dir" };
         var subpath = new Option<string[]>("--subpath") { Description = "Only pull the provided subpath(s)" };
+        var localCache = new Option<string[]>("--localcache-repo", "-L") { Description = "Add REPO as local cache source for objects during this pull" };
         var headers = new Option<string[]>("--http-header") { Description = "Add NAME=VALUE as HTTP header to all requests" };
         var userAgent = new Option<string?>("--append-user-agent") { Description = "Append string to user agent" };
         var tsCheck = new Option<bool>("--timestamp-check", "-T") { Description = "Require fetched commits to have newer timestamps" };
         var tsCheckFrom = new Option<string?>("--timestamp-check-from-rev") { Description = "Require fetched commits to have newer timestamps than given rev" };
         cmd.Arguments.Add(remote);
         cmd.Arguments.Add(refs);
-        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, noDeltas, needDeltas, json, lowSpeedLimit, lowSpeedTime, noRetry, disableFsync, perObjectFsync, bareUserOnly, untrusted, httpTrusted, dryRun, url, headers, userAgent, tsCheck, tsCheckFrom, cacheDir, subpath })
+        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, noDeltas, needDeltas, json, lowSpeedLimit, lowSpeedTime, noRetry, disableFsync, perObjectFsync, bareUserOnly, untrusted, httpTrusted, dryRun, url, headers, userAgent, tsCheck, tsCheckFrom, cacheDir, subpath, localCache })
         {
             cmd.Options.Add(o);
         }
@@ -68,6 +69,7 @@ internal static class PullCommand
                 Mirror = pr.GetValue(mirror),
                 CommitMetadataOnly = pr.GetValue(commitOnly),
                 Subpaths = pr.GetValue(subpath) is { Length: > 0 } sp ? sp : null,
+                LocalCacheRepos = (pr.GetValue(localCache) ?? []).Select(OstreeSharp.Repository.OstreeRepo.Open).ToList(),
                 Depth = pr.GetValue(depth),
                 NetworkRetries = pr.GetValue(noRetry) ? 0 : pr.GetValue(retries),
                 LowSpeedLimitBytes = pr.GetValue(lowSpeedLimit),
@@ -129,7 +131,7 @@ internal static class PullCommand
             }
             else
             {
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.MetadataFetched} metadata, {result.ContentFetched} content objects fetched; {SizeFormat.Format(result.BytesTransferred)} transferred in {(int)result.Elapsed.TotalSeconds} seconds; {SizeFormat.Format(result.ContentBytesWritten)} content written{(result.RequestsRetried > 0 ? $"; {result.RequestsRetried} requests retried" : string.Empty)}{(result.DeltasUsed.Count > 0 ? $"; static delta {string.Join(", ", result.DeltasUsed)}" : string.Empty)}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{result.MetadataFetched} metadata, {result.ContentFetched} content objects fetched{(result.MetadataLocal + result.ContentLocal > 0 ? $" ({result.MetadataLocal} meta, {result.ContentLocal} content local)" : string.Empty)}{Transferred(result)}; {SizeFormat.Format(result.ContentBytesWritten)} content written{(result.RequestsRetried > 0 ? $"; {result.RequestsRetried} requests retried" : string.Empty)}{(result.DeltasUsed.Count > 0 ? $"; static delta {string.Join(", ", result.DeltasUsed)}" : string.Empty)}"));
             }
 
             return 0;
@@ -141,4 +143,9 @@ internal static class PullCommand
     {
         public void Report(string value) => Console.Error.WriteLine("warning: " + value);
     }
+
+    // libostree's words for what came over the wire: bytes below 1 KiB, else whole KiB; nothing when nothing did.
+    private static string Transferred(PullResult r) =>
+        r.BytesTransferred <= 0 ? string.Empty
+        : string.Create(CultureInfo.InvariantCulture, $"; {(r.BytesTransferred < 1024 ? r.BytesTransferred : r.BytesTransferred / 1024)} {(r.BytesTransferred < 1024 ? "B" : "KiB")} transferred in {(int)r.Elapsed.TotalSeconds} seconds");
 }

@@ -30,6 +30,13 @@ public sealed record PullOptions
     /// </summary>
     public IReadOnlyList<string>? Subpaths { get; init; }
 
+    /// <summary>
+    /// Repositories on this machine to take objects from before asking the remote (<c>--localcache-repo</c>): what
+    /// they have is copied (linked when it can be) and counted as local. Commits taken from them are verified as
+    /// fetched ones are.
+    /// </summary>
+    public IReadOnlyList<OstreeRepo> LocalCacheRepos { get; init; } = [];
+
     /// <summary>Parents to follow (-1: all history).</summary>
     public int Depth { get; init; }
 
@@ -105,6 +112,12 @@ public sealed record PullResult(IReadOnlyList<(string Ref, Checksum Commit)> Ref
 {
     /// <summary>The static deltas used, by name.</summary>
     public IReadOnlyList<string> DeltasUsed { get; init; } = [];
+
+    /// <summary>Metadata objects taken from a <c>--localcache-repo</c> instead of fetched.</summary>
+    public int MetadataLocal { get; init; }
+
+    /// <summary>Content objects taken from a <c>--localcache-repo</c> instead of fetched.</summary>
+    public int ContentLocal { get; init; }
 
     /// <summary>With <see cref="PullOptions.DryRun"/>: what the deltas would fetch; nothing was written.</summary>
     public DeltaDryRun? DryRun { get; init; }
@@ -322,6 +335,8 @@ public static partial class RemotePull
         return new PullResult(targets.Where(t => t.Name is not null).Select(t => (t.Name!, t.Commit)).ToList(), run.MetadataFetched, run.ContentFetched, BytesFetched(), run.Stats?.ContentBytesWritten ?? 0, started.Elapsed, Retries())
         {
             DeltasUsed = run.DeltasUsed,
+            MetadataLocal = run.MetadataLocal,
+            ContentLocal = run.ContentLocal,
         };
 
         long BytesFetched() => fetcher.BytesFetched + (contentFetcher?.BytesFetched ?? 0);
@@ -586,7 +601,7 @@ public static partial class RemotePull
 
         // Objects and deltas come from _fetcher (contenturl), detached metadata from _meta (url), as in libostree.
         private readonly RemoteFetcher _meta;
-        private int _metadata, _content, _needed;
+        private int _metadata, _content, _needed, _localMetadata, _localContent;
         private long _lastReport;
 
         // Content kept as fetched, unhashed: see PullOptions.HttpTrusted and PullOptions.Untrusted.
@@ -610,6 +625,10 @@ public static partial class RemotePull
         public int MetadataFetched => _metadata;
 
         public int ContentFetched => _content;
+
+        public int MetadataLocal => _localMetadata;
+
+        public int ContentLocal => _localContent;
 
         public TransactionStats? Stats { get; private set; }
 
@@ -830,8 +849,9 @@ public static partial class RemotePull
                 else
                 {
                     var path = ObjectPath(c, ObjectType.CommitMeta);
-                    var detachedBytes = await _meta.GetBytesAsync(path, MaxMetadataSize, Ct).ConfigureAwait(false);
-                    var fetched = await _fetcher.GetBytesAsync(ObjectPath(c, ObjectType.Commit), MaxMetadataSize, Ct).ConfigureAwait(false);
+                    var cache = _options.LocalCacheRepos.FirstOrDefault(r => r.HasObject(c, ObjectType.Commit));
+                    var detachedBytes = cache is not null ? cache.LoadDetachedMetadata(c)?.ToBytes() : await _meta.GetBytesAsync(path, MaxMetadataSize, Ct).ConfigureAwait(false);
+                    var fetched = cache is not null ? cache.ReadMetadataBytes(ObjectType.Commit, c) : await _fetcher.GetBytesAsync(ObjectPath(c, ObjectType.Commit), MaxMetadataSize, Ct).ConfigureAwait(false);
                     if (fetched is null)
                     {
                         if (depth > 0)
@@ -871,7 +891,16 @@ public static partial class RemotePull
 
                     // Parsed before it is staged: a failed pull keeps what it fetched, and only objects that parse.
                     parsed = ParseFetchedCommit(c, bytes);
-                    Interlocked.Add(ref _metadata, detached is null ? 1 : 2);
+                    if (cache is not null)
+                    {
+                        Interlocked.Increment(ref _localMetadata);
+                    }
+                    else
+                    {
+                        // As libostree counts: the commit and the request for its detached metadata, found or not.
+                        Interlocked.Add(ref _metadata, 2);
+                    }
+
                     Tx.WriteMetadataTrusted(ObjectType.Commit, c, bytes);
                     if (detached is not null)
                     {
@@ -1012,6 +1041,11 @@ public static partial class RemotePull
                 return type == ObjectType.DirMeta ? [] : Tx.ReadMetadataBytes(type, c);
             }
 
+            if (TryLocalMetadata(c, type) is { } local)
+            {
+                return local;
+            }
+
             var path = ObjectPath(c, type);
             Interlocked.Increment(ref _needed);
             // Metadata goes first: a dirtree must not wait behind the content found so far, or the
@@ -1136,8 +1170,62 @@ public static partial class RemotePull
             }
         }
 
+        // A dirtree or dirmeta from a --localcache-repo: the same checks as a fetched one, then staged.
+        private byte[]? TryLocalMetadata(Checksum c, ObjectType type)
+        {
+            foreach (var cache in _options.LocalCacheRepos)
+            {
+                if (!cache.HasObject(c, type))
+                {
+                    continue;
+                }
+
+                var bytes = cache.ReadMetadataBytes(type, c);
+                if (Checksum.Compute(bytes) != c)
+                {
+                    continue; // damaged there: fetched instead
+                }
+
+                _ = type == ObjectType.DirTree ? DirTree.Parse(bytes) : (object)DirMeta.Parse(bytes);
+                Tx.WriteMetadataTrusted(type, c, bytes);
+                Interlocked.Increment(ref _localMetadata);
+                return bytes;
+            }
+
+            return null;
+        }
+
+        // A content object from a --localcache-repo: linked when the modes allow, else copied (and so checked).
+        private bool TryLocalContent(Checksum c)
+        {
+            foreach (var cache in _options.LocalCacheRepos)
+            {
+                if (!cache.HasObject(c, ObjectType.File))
+                {
+                    continue;
+                }
+
+                if (!Tx.TryImportByHardlink(cache, c, ObjectType.File))
+                {
+                    var content = cache.LoadContent(c);
+                    using var data = content.OpenData();
+                    Tx.WriteContent(content.Header, data, content.Size, c);
+                }
+
+                Interlocked.Increment(ref _localContent);
+                return true;
+            }
+
+            return false;
+        }
+
         private async Task FetchContentAsync(Checksum c)
         {
+            if (TryLocalContent(c))
+            {
+                return;
+            }
+
             var path = ObjectPath(c, ObjectType.File);
             bool found = await _fetcher.GetAsync(path, async (body, length, ct) =>
             {
