@@ -33,6 +33,7 @@ internal static class PullCommand
         var url = new Option<string?>("--url") { Description = "Pull objects from this URL instead of the one from the remote config" };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Use custom cache dir" };
         var subpath = new Option<string[]>("--subpath") { Description = "Only pull the provided subpath(s)" };
+        var noBindings = new Option<bool>("--disable-verify-bindings") { Description = "Do not verify commit bindings" };
         var localCache = new Option<string[]>("--localcache-repo", "-L") { Description = "Add REPO as local cache source for objects during this pull" };
         var headers = new Option<string[]>("--http-header") { Description = "Add NAME=VALUE as HTTP header to all requests" };
         var userAgent = new Option<string?>("--append-user-agent") { Description = "Append string to user agent" };
@@ -40,7 +41,7 @@ internal static class PullCommand
         var tsCheckFrom = new Option<string?>("--timestamp-check-from-rev") { Description = "Require fetched commits to have newer timestamps than given rev" };
         cmd.Arguments.Add(remote);
         cmd.Arguments.Add(refs);
-        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, noDeltas, needDeltas, json, lowSpeedLimit, lowSpeedTime, noRetry, disableFsync, perObjectFsync, bareUserOnly, untrusted, httpTrusted, dryRun, url, headers, userAgent, tsCheck, tsCheckFrom, cacheDir, subpath, localCache })
+        foreach (var o in new Option[] { mirror, commitOnly, depth, retries, requests, noDeltas, needDeltas, json, lowSpeedLimit, lowSpeedTime, noRetry, disableFsync, perObjectFsync, bareUserOnly, untrusted, httpTrusted, dryRun, url, headers, userAgent, tsCheck, tsCheckFrom, cacheDir, subpath, localCache, noBindings })
         {
             cmd.Options.Add(o);
         }
@@ -69,6 +70,7 @@ internal static class PullCommand
                 Mirror = pr.GetValue(mirror),
                 CommitMetadataOnly = pr.GetValue(commitOnly),
                 Subpaths = pr.GetValue(subpath) is { Length: > 0 } sp ? sp : null,
+                DisableVerifyBindings = pr.GetValue(noBindings),
                 LocalCacheRepos = (pr.GetValue(localCache) ?? []).Select(OstreeSharp.Repository.OstreeRepo.Open).ToList(),
                 Depth = pr.GetValue(depth),
                 NetworkRetries = pr.GetValue(noRetry) ? 0 : pr.GetValue(retries),

@@ -628,8 +628,9 @@ internal static class RepoCommands
         var revision = new Option<bool>("--revision", "-r") { Description = "Show revisions in listing" };
         var force = new Option<bool>("--force") { Description = "Overwrite existing refs when creating" };
         var alias = new Option<bool>("--alias", "-A") { Description = "If used with --create, create an alias, otherwise just list aliases" };
+        var collections = new Option<bool>("--collections", "-c") { Description = "Enable listing collection IDs for refs" };
         var prefix = new Argument<string[]>("PREFIX") { Arity = ArgumentArity.ZeroOrMore };
-        foreach (var o in new Option[] { create, delete, list, json, revision, force, alias })
+        foreach (var o in new Option[] { create, delete, list, json, revision, force, alias, collections })
         {
             cmd.Options.Add(o);
         }
@@ -640,6 +641,16 @@ internal static class RepoCommands
             var repo = CliSupport.OpenRepo(pr);
             var prefixes = pr.GetValue(prefix) ?? [];
             var pfx = prefixes.FirstOrDefault();
+            if (pr.GetValue(collections))
+            {
+                if (pr.GetValue(json) || pr.GetValue(revision) || pr.GetValue(alias))
+                {
+                    throw new ArgumentException("--collections cannot be combined with --json, --revision or --alias");
+                }
+
+                return RefsWithCollections(repo, pfx, pr.GetValue(create), pr.GetValue(delete), pr.GetValue(force));
+            }
+
             if (pr.GetValue(create) is { } newRef)
             {
                 if (pfx is null)
@@ -739,6 +750,58 @@ internal static class RepoCommands
             return 0;
         });
         return cmd;
+    }
+
+    // `refs --collections`: (COLLECTION, REF) pairs, PREFIX being a collection id; --create=COLLECTION:REF makes a
+    // collection ref (a mirror ref unless it is the repository's own collection), --delete removes a collection's.
+    private static int RefsWithCollections(OstreeRepo repo, string? arg, string? create, bool delete, bool force)
+    {
+        if (create is not null)
+        {
+            if (arg is null)
+            {
+                throw new ArgumentException("--create requires specifying an existing ref or commit");
+            }
+
+            var parts = create.Split(':', 2);
+            if (parts.Length < 2)
+            {
+                throw new OstreeException($"Invalid collection ref {create}: expected COLLECTION-ID:REF");
+            }
+
+            OstreeRepo.ValidateCollectionId(parts[0]);
+            OstreeRepo.ValidateRefName(parts[1]);
+            // As ostree: the existing ref is looked up as a refspec (so COLLECTION:REF reads as a remote's ref).
+            if (!force && repo.ResolveRev(create, allowMissing: true) is not null)
+            {
+                throw new OstreeException($"--create specified but ref {create} already exists");
+            }
+
+            repo.SetCollectionRefImmediate(parts[0], parts[1], repo.Resolve(arg));
+            return 0;
+        }
+
+        var refs = repo.ListCollectionRefs(arg);
+        if (delete)
+        {
+            foreach (var (collection, name) in refs.Keys)
+            {
+                // A remote's ref is listed under the remote's collection but is not a collection ref to delete.
+                if (collection == repo.CollectionId || File.Exists(Path.Combine(repo.Path, "refs", "mirrors", collection, name)))
+                {
+                    repo.SetCollectionRefImmediate(collection, name, null);
+                }
+            }
+
+            return 0;
+        }
+
+        foreach (var (collection, name) in refs.Keys)
+        {
+            Console.WriteLine($"({collection}, {name})");
+        }
+
+        return 0;
     }
 
     /// <summary>
@@ -1231,7 +1294,24 @@ internal static class RepoCommands
                     var (key, pub) = gpgOptions.Load(pr, k);
                     return (Func<byte[], byte[]>)(data => Signing.GpgCommitSigner.SignBytes(key, pub, data));
                 }).ToList();
-                var bytes = Trees.Summary.Update(repo, extra);
+                var extraList = extra.ToList();
+                if (repo.CollectionId is not null)
+                {
+                    // As ostree: a collection repository gets a new ostree-metadata commit, signed as the summary is.
+                    var metadataCommit = Trees.Summary.WriteMetadataCommit(repo, extraList, DateTimeOffset.UtcNow);
+                    foreach (var k in pr.GetValue(gpgSign) ?? [])
+                    {
+                        var (key, pub) = gpgOptions.Load(pr, k);
+                        Signing.GpgCommitSigner.Sign(repo, metadataCommit, key, pub);
+                    }
+
+                    foreach (var e in signers)
+                    {
+                        e.SignCommit(repo, metadataCommit);
+                    }
+                }
+
+                var bytes = Trees.Summary.Update(repo, extraList);
                 Trees.Summary.Sign(repo, bytes, signers, gpgSigners);
                 return 0;
             }
@@ -1264,7 +1344,8 @@ internal static class RepoCommands
         var src = new Argument<string>("SRC_REPO");
         var refs = new Argument<string[]>("REF") { Arity = ArgumentArity.ZeroOrMore };
         var requireDeltas = new Option<bool>("--require-static-deltas") { Description = "Require static deltas" };
-        foreach (var o in new Option[] { remote, depth, metadataOnly, disableFsync, perObjectFsync, untrusted, bareUserOnly, gpgVerify, gpgVerifySummary, requireDeltas })
+        var noBindings = new Option<bool>("--disable-verify-bindings") { Description = "Do not verify commit bindings" };
+        foreach (var o in new Option[] { remote, depth, metadataOnly, disableFsync, perObjectFsync, untrusted, bareUserOnly, gpgVerify, gpgVerifySummary, requireDeltas, noBindings })
         {
             cmd.Options.Add(o);
         }
@@ -1294,6 +1375,8 @@ internal static class RepoCommands
                 RequireStaticDeltas = pr.GetValue(requireDeltas),
                 GpgVerify = pr.GetValue(gpgVerify),
                 GpgVerifySummary = pr.GetValue(gpgVerifySummary),
+                VerifyBindings = !pr.GetValue(noBindings),
+                CollectionId = source.CollectionId,
             };
             var stats = PullLocal.Import(source, repo, pr.GetValue(refs) ?? [], pr.GetValue(remote), options, CliSupport.MakeProgress(pr, "pull-local"));
             Console.WriteLine($"{stats.Metadata} metadata, {stats.Content} content objects imported; {SizeFormat.FormatAsGlibPrints(stats.ContentBytesWritten)} content written");

@@ -37,6 +37,12 @@ public sealed record PullOptions
     /// </summary>
     public IReadOnlyList<OstreeRepo> LocalCacheRepos { get; init; } = [];
 
+    /// <summary>Skip the checks of the commits' ref and collection bindings (<c>--disable-verify-bindings</c>).</summary>
+    public bool DisableVerifyBindings { get; init; }
+
+    /// <summary>The remote's collection id, which pulled commits must be bound to; set by the pull from the remote's config.</summary>
+    internal string? RemoteCollectionId { get; init; }
+
     /// <summary>Parents to follow (-1: all history).</summary>
     public int Depth { get; init; }
 
@@ -203,6 +209,13 @@ public static partial class RemotePull
             ?? throw new RemoteFetchException(fetcher.UrlOf("config"), fetcher.NotFoundReason + ": is this the URL of an ostree repository?");
         var remoteConfig = KeyFile.Parse(System.Text.Encoding.UTF8.GetString(configBytes), fetcher.UrlOf("config"));
         var remoteMode = remoteConfig.Get("core", "mode") ?? "bare";
+        if (!remoteMode.StartsWith("archive", StringComparison.Ordinal) && fetcher.IsLocal)
+        {
+            // As libostree: a file:// remote is a repository on this machine, imported as pull-local would, whatever
+            // its mode.
+            return PullFromLocal(repo, remote, info, new Uri(fetcher.UrlOf(string.Empty)).LocalPath, refs, options, started, cancellationToken);
+        }
+
         if (!remoteMode.StartsWith("archive", StringComparison.Ordinal))
         {
             throw new OstreeException($"Can't pull from archives with mode \"{remoteMode}\" ({info.Url})");
@@ -262,7 +275,7 @@ public static partial class RemotePull
 
         var targets = await ResolveTargetsAsync(fetcher, info, summary, refs, options, cancellationToken).ConfigureAwait(false);
         var policy = VerificationPolicy.ForRemote(repo, remote);
-        var run = new PullRun(repo, objects, fetcher, options, cancellationToken);
+        var run = new PullRun(repo, objects, fetcher, options with { RemoteCollectionId = info.Options.GetValueOrDefault("collection-id") is { Length: > 0 } cid ? cid : null }, cancellationToken);
         try
         {
             foreach (var (name, commit) in targets)
@@ -341,6 +354,28 @@ public static partial class RemotePull
 
         long BytesFetched() => fetcher.BytesFetched + (contentFetcher?.BytesFetched ?? 0);
         int Retries() => fetcher.Retries + (contentFetcher?.Retries ?? 0);
+    }
+
+    private static PullResult PullFromLocal(OstreeRepo repo, string remote, RemoteInfo info, string path, IReadOnlyList<string> refs, PullOptions options, System.Diagnostics.Stopwatch started, CancellationToken ct)
+    {
+        var source = OstreeRepo.Open(path);
+        bool gpg = !string.Equals(info.Options.GetValueOrDefault("gpg-verify") ?? "true", "false", StringComparison.Ordinal);
+        var localOptions = new PullLocalOptions
+        {
+            Depth = options.Depth,
+            CommitMetadataOnly = options.CommitMetadataOnly,
+            GpgVerify = gpg,
+            GpgVerifySummary = RemoteSummary.IsTrue(info.Options.GetValueOrDefault("gpg-verify-summary")),
+            BareUserOnlyFiles = options.BareUserOnlyFiles,
+            Trusted = !options.Untrusted,
+            RequireStaticDeltas = options.RequireStaticDeltas,
+            VerifyBindings = !options.DisableVerifyBindings,
+            CollectionId = info.Options.GetValueOrDefault("collection-id") is { Length: > 0 } cid ? cid : source.CollectionId,
+        };
+        var wanted = refs.Count > 0 ? refs : [.. source.ListRefs(includeRemotes: false).Keys];
+        var stats = PullLocal.Import(source, repo, wanted, remote, localOptions, null, ct);
+        var pulled = wanted.Where(r => !CommitId().IsMatch(r)).Select(r => (r, repo.Resolve($"{remote}:{r}"))).ToList();
+        return new PullResult(pulled, stats.Metadata, stats.Content, 0, stats.ContentBytesWritten, started.Elapsed, 0);
     }
 
     // A fetcher for a remote URL, for the mirrors of a mirrorlist=URL, or for the repository a metalink=URL leads to
@@ -908,9 +943,9 @@ public static partial class RemotePull
                     }
                 }
 
-                if (depth == 0 && refName is not null)
+                if (!_options.DisableVerifyBindings)
                 {
-                    CheckRefBinding(c, parsed, refName);
+                    CommitBindings.Verify(c, parsed, depth == 0 ? refName : null, _options.RemoteCollectionId);
                 }
 
                 _incomplete.Add(c);
@@ -931,18 +966,6 @@ public static partial class RemotePull
                 }
 
                 next = parsed.Parent;
-            }
-        }
-
-        private static void CheckRefBinding(Checksum c, Commit commit, string refName)
-        {
-            if (commit.Metadata.Lookup("ostree.ref-binding") is { Type.Text: "as" } binding)
-            {
-                var bound = binding.GetChildren().Select(v => v.GetString()).ToList();
-                if (!bound.Contains(refName, StringComparer.Ordinal))
-                {
-                    throw new OstreeException($"Commit {c} has no requested ref \u2018{refName}\u2019 in ref binding metadata ({string.Join(", ", bound)})");
-                }
             }
         }
 

@@ -82,6 +82,100 @@ public sealed partial class OstreeRepo
         return result;
     }
 
+    /// <summary>
+    /// The refs that belong to a collection, as libostree's <c>ostree_repo_list_collection_refs</c>: local refs in the
+    /// repository's own collection (none when it has no collection id), refs/mirrors/COLLECTION/REF, and unless
+    /// <paramref name="excludeRemotes"/> the refs of remotes that have a <c>collection-id</c>; only
+    /// <paramref name="collection"/>'s when given. Sorted by collection, then ref.
+    /// </summary>
+    public SortedDictionary<(string Collection, string Ref), Checksum> ListCollectionRefs(string? collection = null, bool excludeRemotes = false)
+    {
+        var result = new SortedDictionary<(string Collection, string Ref), Checksum>(Comparer<(string, string)>.Create((a, b) =>
+            string.CompareOrdinal(a.Item1, b.Item1) is var c and not 0 ? c : string.CompareOrdinal(a.Item2, b.Item2)));
+        void Add(string id, string dir)
+        {
+            if (collection is null || collection == id)
+            {
+                foreach (var (file, name) in EnumerateRefFiles(dir))
+                {
+                    result[(id, name)] = ReadRefFile(file);
+                }
+            }
+        }
+
+        if (CollectionId is { } own)
+        {
+            Add(own, RequireRefsDir("heads"));
+        }
+
+        var mirrors = System.IO.Path.Combine(Path, "refs", "mirrors");
+        if (Directory.Exists(mirrors))
+        {
+            foreach (var c in Directory.EnumerateDirectories(mirrors).Where(d => RefFragment().IsMatch(System.IO.Path.GetFileName(d))))
+            {
+                Add(System.IO.Path.GetFileName(c), c);
+            }
+        }
+
+        if (!excludeRemotes)
+        {
+            foreach (var r in Directory.EnumerateDirectories(RequireRefsDir("remotes")).Where(d => RefFragment().IsMatch(System.IO.Path.GetFileName(d))))
+            {
+                if (GetRemote(System.IO.Path.GetFileName(r))?.Options.GetValueOrDefault("collection-id") is { Length: > 0 } id)
+                {
+                    Add(id, r);
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Points a collection ref at a commit (null deletes it), as libostree's <c>ostree_repo_set_collection_ref_immediate</c>:
+    /// a ref of the repository's own collection is a local ref, any other lives under refs/mirrors/COLLECTION/.
+    /// </summary>
+    public void SetCollectionRefImmediate(string collection, string refName, Checksum? target)
+    {
+        ArgumentNullException.ThrowIfNull(collection);
+        ValidateCollectionId(collection);
+        ValidateRefName(refName);
+        if (collection == CollectionId)
+        {
+            SetRefImmediate(refName, target);
+            return;
+        }
+
+        var path = System.IO.Path.Combine(Path, "refs", "mirrors", collection, refName);
+        if (target is null)
+        {
+            if (!File.Exists(path))
+            {
+                throw new ObjectNotFoundException($"Refspec '({collection}, {refName})' not found");
+            }
+
+            File.Delete(path);
+            PruneEmptyRefDirs(System.IO.Path.GetDirectoryName(path)!);
+        }
+        else
+        {
+            FileUtil.WriteAtomic(path, Encoding.ASCII.GetBytes(target.Value.ToHex() + "\n"), Fsync);
+        }
+
+        MaybeRegenerateSummary();
+    }
+
+    /// <summary>A collection id as libostree accepts one (a D-Bus interface name): at least two dot-separated elements of [A-Za-z0-9_], none starting with a digit.</summary>
+    public static void ValidateCollectionId(string id)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        var parts = id.Split('.');
+        if (id.Length > 255 || parts.Length < 2 || parts.Any(p => p.Length == 0 || char.IsAsciiDigit(p[0]) || !p.All(c => char.IsAsciiLetterOrDigit(c) || c == '_')))
+        {
+            throw new OstreeException($"Invalid collection ID {id}");
+        }
+    }
+
     // libostree's words when a repository lost one of its refs folders.
     private string RequireRefsDir(string name)
     {

@@ -37,6 +37,12 @@ public sealed record PullLocalOptions
     /// nothing), failing when it has none, as <c>--require-static-deltas</c>.
     /// </summary>
     public bool RequireStaticDeltas { get; init; }
+
+    /// <summary>Check each commit's ref and collection bindings as a pull does (off: <c>--disable-verify-bindings</c>).</summary>
+    public bool VerifyBindings { get; init; }
+
+    /// <summary>The collection the commits must be bound to (the source's); null: none checked.</summary>
+    public string? CollectionId { get; init; }
 }
 
 /// <summary>Copies commits between local repositories of any modes.</summary>
@@ -135,6 +141,11 @@ public static class PullLocal
                 catch (OstreeFormatException e)
                 {
                     throw new ObjectCorruptedException($"{cc}.commit", e.Message, e);
+                }
+
+                if (options.VerifyBindings)
+                {
+                    CommitBindings.Verify(cc, parsed, d == 0 && !Checksum.TryParse(name, out _) ? name : null, options.CollectionId);
                 }
 
                 var detached = source.LoadDetachedMetadata(cc);

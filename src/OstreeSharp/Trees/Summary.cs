@@ -12,13 +12,12 @@ public static class Summary
     /// <summary>The summary type.</summary>
     public static readonly GVariantType Type = GVariantType.Parse("(a(s(taya{sv}))a{sv})");
     private static readonly GVariantType RefEntry = GVariantType.Parse("(s(taya{sv}))");
+    private static readonly GVariantType CollectionMapEntry = GVariantType.Parse("{sa(s(taya{sv}))}");
 
     /// <summary>Regenerates <c>summary</c> (unsigned) and removes a stale <c>summary.sig</c>.</summary>
     public static byte[] Update(OstreeRepo repo, IEnumerable<KeyValuePair<string, GVariantValue>>? extraMetadata = null)
     {
-        var refs = repo.ListRefs(includeRemotes: false);
-        var entries = new List<GVariantValue>();
-        foreach (var (name, checksum) in refs.OrderBy(r => r.Key, Utf8NameComparer.Instance))
+        GVariantValue Entry(string name, Checksum checksum)
         {
             // Not hashed, as libostree writes it: every client checks each commit it fetches.
             var bytes = repo.ReadMetadataBytes(ObjectType.Commit, checksum, verify: false);
@@ -30,9 +29,34 @@ public static class Summary
             }
 
             meta.Add(new("ostree.commit.timestamp", GVariantValue.FromUInt64(BinaryPrimitives.ReverseEndianness(commit.Timestamp))));
-            entries.Add(GVariantValue.FromTuple(
+            return GVariantValue.FromTuple(
                 GVariantValue.FromString(name),
-                GVariantValue.FromTuple(GVariantValue.FromUInt64((ulong)bytes.Length), GVariantValue.FromBytes(checksum.ToBytes()), GVariantValue.FromVarDict(meta))));
+                GVariantValue.FromTuple(GVariantValue.FromUInt64((ulong)bytes.Length), GVariantValue.FromBytes(checksum.ToBytes()), GVariantValue.FromVarDict(meta)));
+        }
+
+        // As libostree: a repository without a collection id lists its local refs; one with lists the refs of its own
+        // collection there, and every other collection's (mirrors, remotes with a collection id) in the collection map.
+        var entries = new List<GVariantValue>();
+        if (repo.CollectionId is null)
+        {
+            foreach (var (name, checksum) in repo.ListRefs(includeRemotes: false).OrderBy(r => r.Key, Utf8NameComparer.Instance))
+            {
+                entries.Add(Entry(name, checksum));
+            }
+        }
+
+        var map = new List<GVariantValue>();
+        foreach (var group in repo.ListCollectionRefs().GroupBy(kv => kv.Key.Collection).OrderBy(g => g.Key, Utf8NameComparer.Instance))
+        {
+            var refs = group.OrderBy(kv => kv.Key.Ref, Utf8NameComparer.Instance).Select(kv => Entry(kv.Key.Ref, kv.Value)).ToList();
+            if (group.Key == repo.CollectionId)
+            {
+                entries.AddRange(refs);
+            }
+            else
+            {
+                map.Add(GVariantValue.FromDictEntry(GVariantValue.FromString(group.Key), GVariantValue.FromArray(RefEntry, refs)));
+            }
         }
 
         var repoMeta = new List<KeyValuePair<string, GVariantValue>>(extraMetadata ?? [])
@@ -45,6 +69,11 @@ public static class Summary
         if (repo.CollectionId is { } cid)
         {
             repoMeta.Add(new("ostree.summary.collection-id", GVariantValue.FromString(cid)));
+        }
+
+        if (map.Count > 0)
+        {
+            repoMeta.Add(new("ostree.summary.collection-map", GVariantValue.FromArray(CollectionMapEntry, map)));
         }
 
         // Deltas are listed in the summary (for older clients) and in delta-indexes/ (what indexed-deltas promises).
@@ -61,6 +90,34 @@ public static class Summary
         FileUtil.WriteAtomic(System.IO.Path.Combine(repo.Path, "summary"), summary, repo.Fsync);
         File.Delete(System.IO.Path.Combine(repo.Path, "summary.sig"));
         return summary;
+    }
+
+    /// <summary>The ref of a collection repository's metadata commit.</summary>
+    public const string MetadataRef = "ostree-metadata";
+
+    /// <summary>
+    /// As <c>ostree summary --update</c> does in a repository with a collection id: a new commit on
+    /// <c>ostree-metadata</c> (after the last one) of an empty tree, whose metadata is <paramref name="additionalMetadata"/>
+    /// with the commit's collection and ref bindings, made at <paramref name="now"/>. Returns its checksum.
+    /// </summary>
+    public static Checksum WriteMetadataCommit(OstreeRepo repo, IEnumerable<KeyValuePair<string, GVariantValue>> additionalMetadata, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        var collection = repo.CollectionId ?? throw new OstreeException($"{repo.Path} has no collection id");
+        var meta = new List<KeyValuePair<string, GVariantValue>>(additionalMetadata)
+        {
+            new("ostree.collection-binding", GVariantValue.FromString(collection)),
+            new("ostree.ref-binding", GVariantValue.FromArray(GVariantType.Parse("s"), [GVariantValue.FromString(MetadataRef)])),
+        };
+        var parent = repo.ResolveRev(MetadataRef, allowMissing: true);
+        using var tx = repo.BeginTransaction();
+        var dirMeta = tx.WriteMetadata(ObjectType.DirMeta, new DirMeta(0, 0, 0x41ED, Xattrs.Empty).ToBytes());
+        var dirTree = tx.WriteMetadata(ObjectType.DirTree, new DirTree([], []).ToBytes());
+        var commit = new Commit(GVariantValue.FromVarDict(GHashTableOrder.Reorder(meta)), parent, string.Empty, string.Empty, (ulong)now.ToUnixTimeSeconds(), dirTree, dirMeta);
+        var id = tx.WriteMetadata(ObjectType.Commit, commit.ToBytes());
+        tx.SetRef(MetadataRef, id);
+        tx.Commit();
+        return id;
     }
 
     /// <summary>

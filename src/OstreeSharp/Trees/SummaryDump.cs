@@ -14,30 +14,17 @@ public static class SummaryDump
     {
         var v = GVariantValue.Parse(Summary.Type, summary);
         var sb = new StringBuilder();
-        foreach (var entry in v[0].GetChildren())
-        {
-            sb.Append("* ").Append(entry[0].GetString()).Append('\n');
-            ulong size = entry[1][0].GetUInt64();
-            sb.Append(size > 0 ? $"    Latest Commit ({SizeFormat.Format((long)size)}):\n" : "    Latest Commit:\n");
-            sb.Append("      ").Append(Convert.ToHexStringLower(entry[1][1].GetBytes())).Append('\n');
-            foreach (var (key, value) in entry[1][2].GetVarDictEntries())
-            {
-                var inner = value;
-                switch (key)
-                {
-                    case "ostree.commit.timestamp":
-                        sb.Append("    Timestamp (").Append(key).Append("): ").Append(Iso8601(BinaryPrimitives.ReverseEndianness(inner.GetUInt64()))).Append('\n');
-                        break;
-                    case "ostree.commit.version":
-                        sb.Append("    Version (").Append(key).Append("): ").Append(inner.GetString()).Append('\n');
-                        break;
-                    default:
-                        sb.Append("    ").Append(key).Append(": ").Append(inner.Print(false)).Append('\n');
-                        break;
-                }
-            }
 
-            sb.Append('\n');
+        // The refs, those of other collections after: "(COLLECTION, REF)" when the summary names collections.
+        var exts = v[1].GetVarDictEntries().ToList();
+        var main = exts.FirstOrDefault(e => e.Key == "ostree.summary.collection-id").Value is { Type.Text: "s" } c ? c.GetString() : null;
+        DumpRefs(sb, main, v[0]);
+        if (exts.FirstOrDefault(e => e.Key == "ostree.summary.collection-map").Value is { Type.Text: "a{sa(s(taya{sv}))}" } map)
+        {
+            foreach (var entry in map.GetChildren())
+            {
+                DumpRefs(sb, entry[0].GetString(), entry[1]);
+            }
         }
 
         foreach (var (key, value) in v[1].GetVarDictEntries())
@@ -71,6 +58,10 @@ public static class SummaryDump
                     pretty = "Static Deltas";
                     text = inner.Print(false);
                     break;
+                case "ostree.summary.collection-map":
+                    pretty = "Collection Map";
+                    text = "(printed above)";
+                    break;
                 default:
                     text = inner.Print(false);
                     break;
@@ -80,6 +71,35 @@ public static class SummaryDump
         }
 
         return sb.ToString();
+    }
+
+    private static void DumpRefs(StringBuilder sb, string? collection, GVariantValue refs)
+    {
+        foreach (var entry in refs.GetChildren())
+        {
+            sb.Append(collection is null ? $"* {entry[0].GetString()}\n" : $"* ({collection}, {entry[0].GetString()})\n");
+            ulong size = entry[1][0].GetUInt64();
+            sb.Append(size > 0 ? $"    Latest Commit ({SizeFormat.Format((long)size)}):\n" : "    Latest Commit:\n");
+            sb.Append("      ").Append(Convert.ToHexStringLower(entry[1][1].GetBytes())).Append('\n');
+            foreach (var (key, value) in entry[1][2].GetVarDictEntries())
+            {
+                var inner = value;
+                switch (key)
+                {
+                    case "ostree.commit.timestamp":
+                        sb.Append("    Timestamp (").Append(key).Append("): ").Append(Iso8601(BinaryPrimitives.ReverseEndianness(inner.GetUInt64()))).Append('\n');
+                        break;
+                    case "ostree.commit.version":
+                        sb.Append("    Version (").Append(key).Append("): ").Append(inner.GetString()).Append('\n');
+                        break;
+                    default:
+                        sb.Append("    ").Append(key).Append(": ").Append(inner.Print(false)).Append('\n');
+                        break;
+                }
+            }
+
+            sb.Append('\n');
+        }
     }
 
     private static string Iso8601(ulong seconds) =>
