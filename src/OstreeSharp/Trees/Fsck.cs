@@ -53,28 +53,28 @@ public static class Fsck
     public static void VerifyBindings(OstreeRepo repo, bool backRefs)
     {
         ArgumentNullException.ThrowIfNull(repo);
-        foreach (var (refspec, checksum) in repo.ListRefs())
+        Commit Load(Checksum checksum, string what)
         {
-            var name = OstreeRepo.ParseRefspec(refspec).Ref;
-            Commit commit;
             try
             {
-                commit = repo.LoadCommit(checksum);
+                return repo.LoadCommit(checksum);
             }
             catch (OstreeException e)
             {
-                throw new OstreeException($"Loading commit for ref {name}: {e.Message}", e);
+                throw new OstreeException($"Loading commit for ref {what}: {e.Message}", e);
             }
+        }
 
-            if (commit.Metadata.Lookup("ostree.ref-binding") is { Type.Text: "as" } binding)
-            {
-                var bound = binding.GetChildren().Select(v => v.GetString()).ToList();
-                if (!bound.Contains(name))
-                {
-                    var list = bound.Count > 0 ? string.Join(", ", bound.Select(b => $"‘{b}’")) : "no refs";
-                    throw new OstreeException($"Commit {checksum}: Commit has no requested ref ‘{name}’ in ref binding metadata ({list})");
-                }
-            }
+        // Each ref's commit must name the ref, and a collection ref's commit its collection too.
+        foreach (var (refspec, checksum) in repo.ListRefs())
+        {
+            var name = OstreeRepo.ParseRefspec(refspec).Ref;
+            CommitBindings.Verify(checksum, Load(checksum, name), name, null);
+        }
+
+        foreach (var ((collection, name), checksum) in repo.ListCollectionRefs(excludeRemotes: true))
+        {
+            CommitBindings.Verify(checksum, Load(checksum, $"({collection}, {name})"), name, collection);
         }
 
         if (!backRefs)
@@ -82,24 +82,35 @@ public static class Fsck
             return;
         }
 
+        // And every ref a commit binds to must exist and point back at it.
         foreach (var (c, type) in repo.EnumerateObjects())
         {
-            if (type != ObjectType.Commit || repo.LoadCommit(c).Metadata.Lookup("ostree.ref-binding") is not { Type.Text: "as" } binding)
+            if (type != ObjectType.Commit)
             {
                 continue;
             }
 
+            var metadata = repo.LoadCommit(c).Metadata;
+            if (metadata.Lookup("ostree.ref-binding") is not { Type.Text: "as" } binding)
+            {
+                continue;
+            }
+
+            var collection = metadata.Lookup("ostree.collection-binding") is { Type.Text: "s" } cb ? cb.GetString() : null;
             foreach (var name in binding.GetChildren().Select(v => v.GetString()))
             {
-                var target = repo.ResolveRev(name, allowMissing: true);
+                var what = collection is null ? $"Ref \u2018{name}\u2019" : $"Collection\u2013ref ({collection}, {name})";
+                Checksum? target = collection is null
+                    ? repo.ResolveRev(name, allowMissing: true)
+                    : repo.ListCollectionRefs(collection).TryGetValue((collection, name), out var t) ? t : null;
                 if (target is null)
                 {
-                    throw new OstreeException($"Ref ‘{name}’ in bindings for commit {c} does not exist");
+                    throw new OstreeException($"{what} in bindings for commit {c} does not exist");
                 }
 
                 if (target != c)
                 {
-                    throw new OstreeException($"Ref ‘{name}’ in bindings for commit {c} does not resolve to that commit");
+                    throw new OstreeException($"{what} in bindings for commit {c} does not resolve to that commit");
                 }
             }
         }
