@@ -117,9 +117,10 @@ public sealed partial class OstreeRepo
             }
         }
 
-        if (!excludeRemotes)
+        var remotes = System.IO.Path.Combine(Path, "refs", "remotes");
+        if (!excludeRemotes && Directory.Exists(remotes))
         {
-            foreach (var r in Directory.EnumerateDirectories(RequireRefsDir("remotes")).Where(d => RefFragment().IsMatch(System.IO.Path.GetFileName(d))))
+            foreach (var r in Directory.EnumerateDirectories(remotes).Where(d => RefFragment().IsMatch(System.IO.Path.GetFileName(d))))
             {
                 if (GetRemote(System.IO.Path.GetFileName(r))?.Options.GetValueOrDefault("collection-id") is { Length: > 0 } id)
                 {
