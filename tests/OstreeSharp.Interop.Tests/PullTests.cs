@@ -33,6 +33,10 @@ public sealed class PullTests : IDisposable
         return root;
     }
 
+    /// <summary>The repository's object files, by path, sorted: what two pulls fetched, compared.</summary>
+    private static string Objects(string repo) => string.Join('\n', Directory.EnumerateFiles(Path.Combine(repo, "objects"), "*", SearchOption.AllDirectories)
+        .Select(f => Path.GetRelativePath(repo, f)).Order(StringComparer.Ordinal));
+
     private string NewRepo(string name, string mode, string url, params string[] remoteOptions)
     {
         var repo = _tmp[name];
@@ -130,9 +134,6 @@ public sealed class PullTests : IDisposable
         var commit = Tools.Peer(peer, "commit", "--repo=" + src, "-b", "os", tree).Ok("ostree commit");
         var url = _servers.Static(src);
 
-        string Objects(string repo) => string.Join('\n', Directory.EnumerateFiles(Path.Combine(repo, "objects"), "*", SearchOption.AllDirectories)
-            .Select(f => Path.GetRelativePath(repo, f)).Order(StringComparer.Ordinal));
-
         var steps = new[] { new[] { "--subpath=/usr/share/d03", "--subpath=/usr/bin/tool" }, ["--subpath=/top"], [] };
         var dests = new Dictionary<string, string>();
         foreach (var (tool, run) in Tools.TheirsAndOurs(peer))
@@ -185,9 +186,6 @@ public sealed class PullTests : IDisposable
         Directory.CreateDirectory(list);
         File.WriteAllText(Path.Combine(list, "mirrorlist"), $"# mirrors\n\n{metaUrl}/nothing-here\nfile:///ignored\n{_servers.Static(mirror1)}\n{srcUrl}\n");
         var mirrorlist = "mirrorlist=" + _servers.Static(list) + "/mirrorlist";
-
-        string Objects(string repo) => string.Join('\n', Directory.EnumerateFiles(Path.Combine(repo, "objects"), "*", SearchOption.AllDirectories)
-            .Select(f => Path.GetRelativePath(repo, f)).Order(StringComparer.Ordinal));
 
         foreach (var (name, url, contenturl) in new[] { ("split", metaUrl, srcUrl), ("mirrorlist", mirrorlist, null), ("both", mirrorlist, mirrorlist) })
         {

@@ -385,6 +385,27 @@ public sealed class RemoteFetcher : IDisposable
         return mirrors.Count > 0 ? mirrors : throw new RemoteFetchException(mirrorlistUrl, $"No valid mirrors were found in mirrorlist '{mirrorlistUrl}'");
     }
 
+    /// <summary>
+    /// Where a remote URL leads, as libostree reads one: <c>mirrorlist=URL</c> to the mirrors it lists,
+    /// <c>metalink=URL</c> to the folder of the summary it describes (and that summary), any other URL to itself.
+    /// </summary>
+    public static async Task<(IReadOnlyList<string> Mirrors, byte[]? Summary)> ResolveRemoteUrlAsync(string url, int retries, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(url);
+        if (url.StartsWith("mirrorlist=", StringComparison.Ordinal))
+        {
+            return (await FetchMirrorListAsync(url["mirrorlist=".Length..], retries, cancellationToken).ConfigureAwait(false), null);
+        }
+
+        if (url.StartsWith("metalink=", StringComparison.Ordinal))
+        {
+            var (summary, repositoryUrl) = await Metalink.FetchSummaryAsync(url["metalink=".Length..], retries, cancellationToken).ConfigureAwait(false);
+            return ([repositoryUrl], summary);
+        }
+
+        return ([url], null);
+    }
+
     /// <inheritdoc/>
     public void Dispose() => _http?.Dispose();
 

@@ -382,18 +382,7 @@ public static partial class RemotePull
     // (with the summary it gave); with the pull's headers and the remote's cookies.
     private static async Task<(RemoteFetcher Fetcher, byte[]? Summary)> OpenFetcherAsync(string url, OstreeRepo repo, string remote, PullOptions options, CancellationToken ct)
     {
-        IReadOnlyList<string> mirrors = [url];
-        byte[]? summary = null;
-        if (url.StartsWith("mirrorlist=", StringComparison.Ordinal))
-        {
-            mirrors = await RemoteFetcher.FetchMirrorListAsync(url["mirrorlist=".Length..], options.NetworkRetries, ct).ConfigureAwait(false);
-        }
-        else if (url.StartsWith("metalink=", StringComparison.Ordinal))
-        {
-            (summary, var repositoryUrl) = await Metalink.FetchSummaryAsync(url["metalink=".Length..], options.NetworkRetries, ct).ConfigureAwait(false);
-            mirrors = [repositoryUrl];
-        }
-
+        var (mirrors, summary) = await RemoteFetcher.ResolveRemoteUrlAsync(url, options.NetworkRetries, ct).ConfigureAwait(false);
         var fetcher = new RemoteFetcher(mirrors, options.MaxConcurrentRequests, options.NetworkRetries, options.LowSpeedLimitBytes, options.LowSpeedTimeSeconds);
         fetcher.AddHeaders(options.HttpHeaders, options.AppendUserAgent);
         fetcher.AddCookies(CookieJar.PathOf(repo.Path, remote));

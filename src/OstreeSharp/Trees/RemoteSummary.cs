@@ -18,16 +18,7 @@ public static class RemoteSummary
     {
         ArgumentNullException.ThrowIfNull(repo);
         var url = repo.RequireRemote(remote).RequireUrl();
-        byte[]? summary = null;
-        if (url.StartsWith("metalink=", StringComparison.Ordinal))
-        {
-            // The metalink gives the summary and the repository it came from.
-            (summary, url) = await Pull.Metalink.FetchSummaryAsync(url["metalink=".Length..], 5, cancellationToken).ConfigureAwait(false);
-        }
-
-        IReadOnlyList<string> mirrors = url.StartsWith("mirrorlist=", StringComparison.Ordinal)
-            ? await Pull.RemoteFetcher.FetchMirrorListAsync(url["mirrorlist=".Length..], 5, cancellationToken).ConfigureAwait(false)
-            : [url];
+        var (mirrors, summary) = await Pull.RemoteFetcher.ResolveRemoteUrlAsync(url, 5, cancellationToken).ConfigureAwait(false);
         using var fetcher = new Pull.RemoteFetcher(mirrors);
         fetcher.AddCookies(Pull.CookieJar.PathOf(repo.Path, remote));
         summary ??= await fetcher.GetBytesAsync("summary", long.MaxValue, cancellationToken).ConfigureAwait(false)
