@@ -275,7 +275,7 @@ public static partial class RemotePull
 
         var targets = await ResolveTargetsAsync(fetcher, info, summary, refs, options, cancellationToken).ConfigureAwait(false);
         var policy = VerificationPolicy.ForRemote(repo, remote);
-        var run = new PullRun(repo, objects, fetcher, options with { RemoteCollectionId = info.Options.GetValueOrDefault("collection-id") is { Length: > 0 } cid ? cid : null }, cancellationToken);
+        var run = new PullRun(repo, objects, fetcher, options with { RemoteCollectionId = info.CollectionId }, cancellationToken);
         try
         {
             foreach (var (name, commit) in targets)
@@ -370,7 +370,7 @@ public static partial class RemotePull
             Trusted = !options.Untrusted,
             RequireStaticDeltas = options.RequireStaticDeltas,
             VerifyBindings = !options.DisableVerifyBindings,
-            CollectionId = info.Options.GetValueOrDefault("collection-id") is { Length: > 0 } cid ? cid : source.CollectionId,
+            CollectionId = info.CollectionId ?? source.CollectionId,
         };
         var wanted = refs.Count > 0 ? refs : [.. source.ListRefs(includeRemotes: false).Keys];
         var stats = PullLocal.Import(source, repo, wanted, remote, localOptions, null, ct);
@@ -1075,15 +1075,7 @@ public static partial class RemotePull
                 throw ObjectCorruptedException.ChecksumMismatch(c.ToHex(), type.ToName(), actual.ToHex(), _fetcher.UrlOf(path));
             }
 
-            // Only objects that parse (names, order, nesting) are staged.
-            try
-            {
-                _ = type == ObjectType.DirTree ? DirTree.Parse(bytes) : (object)DirMeta.Parse(bytes);
-            }
-            catch (OstreeFormatException e)
-            {
-                throw new ObjectCorruptedException($"{c}.{type.ToName()}", $"{e.Message} ({_fetcher.UrlOf(path)})", e);
-            }
+            CheckParses(c, type, bytes, _fetcher.UrlOf(path));
 
             Tx.WriteMetadataTrusted(type, c, bytes);
             Interlocked.Increment(ref _metadata);
@@ -1182,6 +1174,19 @@ public static partial class RemotePull
             }
         }
 
+        // Only trees and folder metadata that parse (names, order, nesting) are staged; a fault names where the bytes came from.
+        private static void CheckParses(Checksum c, ObjectType type, byte[] bytes, string from)
+        {
+            try
+            {
+                _ = type == ObjectType.DirTree ? DirTree.Parse(bytes) : (object)DirMeta.Parse(bytes);
+            }
+            catch (OstreeFormatException e)
+            {
+                throw new ObjectCorruptedException($"{c}.{type.ToName()}", $"{e.Message} ({from})", e);
+            }
+        }
+
         // A dirtree or dirmeta from a --localcache-repo: the same checks as a fetched one, then staged.
         private byte[]? TryLocalMetadata(Checksum c, ObjectType type)
         {
@@ -1198,7 +1203,7 @@ public static partial class RemotePull
                     continue; // damaged there: fetched instead
                 }
 
-                _ = type == ObjectType.DirTree ? DirTree.Parse(bytes) : (object)DirMeta.Parse(bytes);
+                CheckParses(c, type, bytes, cache.ObjectPath(c, type));
                 Tx.WriteMetadataTrusted(type, c, bytes);
                 Interlocked.Increment(ref _localMetadata);
                 return bytes;

@@ -122,7 +122,7 @@ public sealed partial class OstreeRepo
         {
             foreach (var r in Directory.EnumerateDirectories(remotes).Where(d => RefFragment().IsMatch(System.IO.Path.GetFileName(d))))
             {
-                if (GetRemote(System.IO.Path.GetFileName(r))?.Options.GetValueOrDefault("collection-id") is { Length: > 0 } id)
+                if (GetRemote(System.IO.Path.GetFileName(r))?.CollectionId is { } id)
                 {
                     Add(id, r);
                 }

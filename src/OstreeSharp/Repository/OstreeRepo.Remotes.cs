@@ -7,6 +7,9 @@ public sealed record RemoteInfo(string Name, string Url, IReadOnlyDictionary<str
 {
     /// <summary>The remote's URL; a remote without one (a <c>custom-backend</c> remote) is refused in libostree's words.</summary>
     public string RequireUrl() => Url.Length > 0 ? Url : throw new OstreeException($"No \"url\" option in remote \"{Name}\"");
+
+    /// <summary>The collection the remote serves (its <c>collection-id</c> option), or null.</summary>
+    public string? CollectionId => Options.GetValueOrDefault("collection-id") is { Length: > 0 } id ? id : null;
 }
 
 public sealed partial class OstreeRepo

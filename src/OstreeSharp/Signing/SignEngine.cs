@@ -312,7 +312,7 @@ public sealed class Ed25519SignEngine : SignEngine
         return any;
     }
 
-    // One key per line; lines that are not a key are passed over, but the file must hold one.
+    // One key per line (Ed25519Keys.ReadKeyFile): lines that are not a key are passed over, but the file must hold one.
     private void LoadFile(string file, bool trusted)
     {
         if (!File.Exists(file))
@@ -320,19 +320,18 @@ public sealed class Ed25519SignEngine : SignEngine
             throw new SignatureException($"File object '{file}' is not a regular file", SignatureFailure.UnknownKey);
         }
 
-        bool any = false;
-        foreach (var line in File.ReadLines(file))
+        List<Ed25519PublicKey> keys;
+        try
         {
-            Ed25519PublicKey k;
-            try
-            {
-                k = Ed25519PublicKey.Parse(line);
-            }
-            catch (SignatureException)
-            {
-                continue;
-            }
+            keys = Ed25519Keys.ReadKeyFile(file, Ed25519PublicKey.Parse);
+        }
+        catch (SignatureException)
+        {
+            throw new SignatureException($"signature: ed25519: no valid keys in file '{file}'", SignatureFailure.UnknownKey);
+        }
 
+        foreach (var k in keys)
+        {
             if (trusted)
             {
                 Add(k);
@@ -341,13 +340,6 @@ public sealed class Ed25519SignEngine : SignEngine
             {
                 _revoked.Add(k);
             }
-
-            any = true;
-        }
-
-        if (!any)
-        {
-            throw new SignatureException($"signature: ed25519: no valid keys in file '{file}'", SignatureFailure.UnknownKey);
         }
     }
 
