@@ -255,6 +255,21 @@ public sealed class PullTests : IDisposable
         Assert.Contains("content local)", lines["ours"]);
     }
 
+    [Fact]
+    public void A_file_remote_of_a_bare_repository_is_held_to_the_remote_s_sign_verify()
+    {
+        var src = _tmp["bare-src"];
+        Tools.Ours("init", "--repo=" + src, "--mode=bare-user").Ok("init");
+        var key = OstreeSharp.Signing.Ed25519SecretKey.FromSeed(Enumerable.Repeat((byte)7, 32).ToArray());
+        var commit = Tools.Ours("commit", "--repo=" + src, "-b", "main", Tree(5)).Ok("commit unsigned");
+        var dest = NewRepo("signed-dest", "bare-user", "file://" + src, "--no-gpg-verify", "--sign-verify=ed25519=inline:" + key.PublicKey.Base64);
+        var unsigned = Tools.Ours("pull", "--repo=" + dest, "origin", "main");
+        Assert.True(unsigned.ExitCode != 0 && unsigned.Stderr.Contains("No signatures found", StringComparison.Ordinal), unsigned.Stderr);
+        Tools.Ours("sign", "--repo=" + src, commit, key.Base64).Ok("sign");
+        Tools.Ours("pull", "--repo=" + dest, "origin", "main").Ok("pull signed");
+        Assert.Equal(commit, Tools.Ours("rev-parse", "--repo=" + dest, "origin:main").Ok("rev-parse"));
+    }
+
     [Theory]
     [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
     public void An_altered_object_is_refused_and_no_ref_moves(string peer)

@@ -359,12 +359,12 @@ public static partial class RemotePull
     private static PullResult PullFromLocal(OstreeRepo repo, string remote, RemoteInfo info, string path, IReadOnlyList<string> refs, PullOptions options, System.Diagnostics.Stopwatch started, CancellationToken ct)
     {
         var source = OstreeRepo.Open(path);
-        bool gpg = !string.Equals(info.Options.GetValueOrDefault("gpg-verify") ?? "true", "false", StringComparison.Ordinal);
         var localOptions = new PullLocalOptions
         {
             Depth = options.Depth,
             CommitMetadataOnly = options.CommitMetadataOnly,
-            GpgVerify = gpg,
+            Policy = VerificationPolicy.ForRemote(repo, remote), // gpg-verify and sign-verify, as for any pull
+
             GpgVerifySummary = RemoteSummary.IsTrue(info.Options.GetValueOrDefault("gpg-verify-summary")),
             BareUserOnlyFiles = options.BareUserOnlyFiles,
             Trusted = !options.Untrusted,

@@ -41,6 +41,12 @@ public sealed record PullLocalOptions
     /// <summary>Check each commit's ref and collection bindings as a pull does (off: <c>--disable-verify-bindings</c>).</summary>
     public bool VerifyBindings { get; init; }
 
+    /// <summary>
+    /// The signatures each commit must carry, when a remote's whole policy applies (a <c>file://</c> remote pulled as
+    /// pull-local: its gpg-verify and sign-verify); null: <see cref="GpgVerify"/> alone decides.
+    /// </summary>
+    public VerificationPolicy? Policy { get; init; }
+
     /// <summary>The collection the commits must be bound to (the source's); null: none checked.</summary>
     public string? CollectionId { get; init; }
 }
@@ -72,7 +78,7 @@ public static class PullLocal
             throw new OstreeException("--gpg-verify and --gpg-verify-summary need --remote");
         }
 
-        VerificationPolicy? policy = options.GpgVerify ? VerificationPolicy.ForGpg(VerificationPolicy.RemoteGpgKeys(dest, remote!)) : null;
+        VerificationPolicy? policy = options.Policy ?? (options.GpgVerify ? VerificationPolicy.ForGpg(VerificationPolicy.RemoteGpgKeys(dest, remote!)) : null);
         if (options.GpgVerifySummary)
         {
             var summaryPath = Path.Combine(source.Path, "summary");
