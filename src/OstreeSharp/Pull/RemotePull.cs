@@ -25,6 +25,13 @@ public sealed record PullOptions
     public bool CommitMetadataOnly { get; init; }
 
     /// <summary>
+    /// Collection refs to pull instead of refs (libostree's <c>collection-refs</c>, used by <c>find-remotes --pull</c>
+    /// and <c>create-usb</c>): each at the commit given or, without one, at the commit the remote's summary lists for it
+    /// (among its main refs when the collection is the summary's, else in its collection map). Not with refs.
+    /// </summary>
+    public IReadOnlyList<CollectionRefRequest>? CollectionRefs { get; init; }
+
+    /// <summary>
     /// Only these paths of each commit's tree (<c>--subpath</c>): the folders leading to them (not their other files)
     /// and everything below them. The commits stay partial (<c>state/COMMIT.commitpartial</c>) until a full pull.
     /// </summary>
@@ -39,6 +46,12 @@ public sealed record PullOptions
 
     /// <summary>Skip the checks of the commits' ref and collection bindings (<c>--disable-verify-bindings</c>).</summary>
     public bool DisableVerifyBindings { get; init; }
+
+    /// <summary>
+    /// Verify commits with this policy instead of the remote's, and read its summary without checking its signatures:
+    /// how <c>find-remotes --pull</c> pulls, as libostree's pull from a finder's results.
+    /// </summary>
+    internal VerificationPolicy? PolicyOverride { get; init; }
 
     /// <summary>The remote's collection id, which pulled commits must be bound to; set by the pull from the remote's config.</summary>
     internal string? RemoteCollectionId { get; init; }
@@ -112,6 +125,9 @@ public sealed record PullOptions
     /// <summary>Told why a delta the server offers was not used (the pull then fetches objects).</summary>
     public IProgress<string>? Warnings { get; init; }
 }
+
+/// <summary>A collection ref to pull, at <paramref name="Commit"/> or (null) at what the remote's summary says.</summary>
+public sealed record CollectionRefRequest(string Collection, string Ref, Checksum? Commit = null);
 
 /// <summary>What a pull did.</summary>
 public sealed record PullResult(IReadOnlyList<(string Ref, Checksum Commit)> Refs, int MetadataFetched, int ContentFetched, long BytesTransferred, long ContentBytesWritten, TimeSpan Elapsed, int RequestsRetried)
@@ -225,7 +241,10 @@ public static partial class RemotePull
         // a ref to its commit, or to find deltas on a server whose config does not say they are indexed.
         bool deltasWanted = !options.DisableStaticDeltas && !options.CommitMetadataOnly && options.Subpaths is null && repo.Mode != RepoMode.Archive;
         bool indexedDeltas = remoteConfig.GetBoolean("core", "indexed-deltas", false);
-        bool needSummary = refs.Count == 0 || refs.Any(r => !HasCommit(r)) || (deltasWanted && !indexedDeltas);
+        bool needSummary = (options.CollectionRefs is { } wantedCollectionRefs
+                ? wantedCollectionRefs.Any(c => c.Commit is null)
+                : refs.Count == 0 || refs.Any(r => !HasCommit(r)))
+            || (deltasWanted && !indexedDeltas);
         byte[]? summary = null, sigBytes = null;
         if (needSummary)
         {
@@ -238,7 +257,11 @@ public static partial class RemotePull
             {
                 try
                 {
-                    RemoteSummary.Verify(repo, remote, cached, sigBytes);
+                    if (options.PolicyOverride is null)
+                    {
+                        RemoteSummary.Verify(repo, remote, cached, sigBytes);
+                    }
+
                     cacheVerified = true;
                 }
                 catch (SignatureException)
@@ -256,7 +279,7 @@ public static partial class RemotePull
             summary = metalinkSummary ?? cached ?? await fetcher.GetBytesAsync("summary", MaxMetadataSize, cancellationToken).ConfigureAwait(false);
             if (summary is not null)
             {
-                if (!cacheVerified)
+                if (!cacheVerified && options.PolicyOverride is null)
                 {
                     ParseRemote(fetcher.UrlOf("summary.sig"), () => RemoteSummary.Verify(repo, remote, summary, sigBytes));
                 }
@@ -267,18 +290,18 @@ public static partial class RemotePull
                     SummaryCache.Store(repo, remote, options.Url ?? info.Url, summary, sigBytes, options.CacheDir);
                 }
             }
-            else if (RemoteSummary.IsTrue(info.Options.GetValueOrDefault("gpg-verify-summary")) || SignEngine.ForRemote(info, "sign-verify-summary") is not null)
+            else if (options.PolicyOverride is null && (RemoteSummary.IsTrue(info.Options.GetValueOrDefault("gpg-verify-summary")) || SignEngine.ForRemote(info, "sign-verify-summary") is not null))
             {
                 throw new SignatureException($"Remote \"{remote}\" requires a signed summary, but {fetcher.UrlOf("summary")} does not exist", SignatureFailure.NoSignature);
             }
         }
 
         var targets = await ResolveTargetsAsync(fetcher, info, summary, refs, options, cancellationToken).ConfigureAwait(false);
-        var policy = VerificationPolicy.ForRemote(repo, remote);
+        var policy = options.PolicyOverride ?? VerificationPolicy.ForRemote(repo, remote);
         var run = new PullRun(repo, objects, fetcher, options with { RemoteCollectionId = info.CollectionId }, cancellationToken);
         try
         {
-            foreach (var (name, commit) in targets)
+            foreach (var (name, commit, _) in targets)
             {
                 // --timestamp-check-from-rev: against that commit; --timestamp-check: against what the ref has now.
                 var against = options.TimestampCheckFromRev
@@ -290,7 +313,7 @@ public static partial class RemotePull
             }
 
             var deltas = deltasWanted ? new DeltaSource(objects, summary, indexedDeltas, cancellationToken) : null;
-            foreach (var (name, commit) in targets)
+            foreach (var (name, commit, collection) in targets)
             {
                 // A commit that is here complete needs no delta, required or not (libostree's "unchanged").
                 if (deltas is not null && !(repo.HasObject(commit, ObjectType.Commit) && !repo.IsCommitPartial(commit)))
@@ -312,7 +335,7 @@ public static partial class RemotePull
                 await run.PullCommitAsync(commit, name, policy).ConfigureAwait(false);
                 if (name is not null)
                 {
-                    run.Tx.SetRef(options.Mirror ? name : $"{remote}:{name}", commit);
+                    SetPulledRef(run.Tx, remote, name, collection, commit, options.Mirror);
                 }
             }
 
@@ -331,7 +354,7 @@ public static partial class RemotePull
             throw;
         }
 
-        if (options.Mirror && refs.Count == 0 && summary is not null)
+        if (options.Mirror && refs.Count == 0 && options.CollectionRefs is null && summary is not null)
         {
             FileUtil.WriteAtomic(Path.Combine(repo.Path, "summary"), summary, fsync: repo.Fsync);
             var sigPath = Path.Combine(repo.Path, "summary.sig");
@@ -363,18 +386,49 @@ public static partial class RemotePull
         {
             Depth = options.Depth,
             CommitMetadataOnly = options.CommitMetadataOnly,
-            Policy = VerificationPolicy.ForRemote(repo, remote), // gpg-verify and sign-verify, as for any pull
-
-            GpgVerifySummary = RemoteSummary.IsTrue(info.Options.GetValueOrDefault("gpg-verify-summary")),
+            Policy = options.PolicyOverride ?? VerificationPolicy.ForRemote(repo, remote), // gpg-verify and sign-verify, as for any pull
+            GpgVerifySummary = options.PolicyOverride is null && RemoteSummary.IsTrue(info.Options.GetValueOrDefault("gpg-verify-summary")),
             BareUserOnlyFiles = options.BareUserOnlyFiles,
             Trusted = !options.Untrusted,
             RequireStaticDeltas = options.RequireStaticDeltas,
             VerifyBindings = !options.DisableVerifyBindings,
             CollectionId = info.CollectionId ?? source.CollectionId,
         };
-        var wanted = refs.Count > 0 ? refs : [.. source.ListRefs(includeRemotes: false).Keys];
-        var stats = PullLocal.Import(source, repo, wanted, remote, localOptions, null, ct);
-        var pulled = wanted.Where(r => !CommitId().IsMatch(r)).Select(r => (r, repo.Resolve($"{remote}:{r}"))).ToList();
+        var wanted = refs.Count > 0 || options.CollectionRefs is not null ? refs : [.. source.ListRefs(includeRemotes: false).Keys];
+
+        // As libostree, the source's refs are read from its summary when it has one (a mirror writes them as refs of the
+        // summary's collection), else from its refs; a collection ref is looked up among every ref of its collection.
+        var summaryPath = Path.Combine(path, "summary");
+        var listed = File.Exists(summaryPath) ? ParseRemote(summaryPath, () => Summary.ReadCollectionRefs(File.ReadAllBytes(summaryPath))) : null;
+        string? summaryCollection = listed is null ? null : Summary.ReadCollectionId(File.ReadAllBytes(summaryPath));
+        List<PullLocalTarget>? targets = null;
+        if (options.CollectionRefs is { } collectionRefs)
+        {
+            targets = collectionRefs.Select(c => new PullLocalTarget(c.Ref, c.Commit
+                ?? listed?.FirstOrDefault(l => l.Collection == c.Collection && l.Ref == c.Ref)?.Commit
+                ?? (source.ListCollectionRefs(c.Collection).TryGetValue((c.Collection, c.Ref), out var found) ? found
+                    : throw new ObjectNotFoundException($"No such branch ({c.Collection}, {c.Ref}) in {info.Url}")), c.Collection)).ToList();
+        }
+        else if (options.Mirror || wanted.Any(r => r.Contains('@', StringComparison.Ordinal)))
+        {
+            targets = [];
+            foreach (var r in wanted.Where(r => !CommitId().IsMatch(r)))
+            {
+                int at = r.IndexOf('@', StringComparison.Ordinal);
+                var name = at >= 0 ? r[..at] : r;
+                var commit = at >= 0 ? Checksum.Parse(r[(at + 1)..])
+                    : listed is not null ? listed.FirstOrDefault(l => l.Collection == summaryCollection && l.Ref == name)?.Commit ?? throw new ObjectNotFoundException($"No such branch '{name}' in repository summary of {info.Url}")
+                    : source.Resolve(name);
+                targets.Add(new PullLocalTarget(name, commit, at < 0 ? summaryCollection : null));
+            }
+        }
+
+        var stats = targets is null
+            ? PullLocal.Import(source, repo, wanted, remote, localOptions, null, ct)
+            : PullLocal.Import(source, repo, [], remote, localOptions with { Targets = targets, Mirror = options.Mirror }, null, ct);
+        var pulled = targets is not null
+            ? targets.Select(t => (t.Ref, t.Commit)).ToList()
+            : wanted.Where(r => !CommitId().IsMatch(r)).Select(r => (r, repo.Resolve($"{remote}:{r}"))).ToList();
         return new PullResult(pulled, stats.Metadata, stats.Content, 0, stats.ContentBytesWritten, started.Elapsed, 0);
     }
 
@@ -427,9 +481,48 @@ public static partial class RemotePull
     /// <summary>Whether a requested ref names its commit itself (a checksum, or REF@COMMIT), needing no summary.</summary>
     private static bool HasCommit(string requested) => CommitId().IsMatch(requested) || requested.Contains('@', StringComparison.Ordinal);
 
-    private static async Task<List<(string? Name, Checksum Commit)>> ResolveTargetsAsync(RemoteFetcher fetcher, RemoteInfo info, byte[]? summary, IReadOnlyList<string> refs, PullOptions options, CancellationToken ct)
+    // Where a pulled ref is written, as libostree: REMOTE:REF; in a mirror, the ref of its collection (a local ref when
+    // it names none or the repository's own, else refs/mirrors/COLLECTION/REF).
+    private static void SetPulledRef(RepoTransaction tx, string remote, string name, string? collection, Checksum commit, bool mirror)
     {
-        var fromSummary = summary is null ? null : Summary.ReadRefs(summary).ToDictionary(r => r.Ref, r => r.Commit, StringComparer.Ordinal);
+        if (!mirror)
+        {
+            tx.SetRef($"{remote}:{name}", commit);
+        }
+        else if (collection is null)
+        {
+            tx.SetRef(name, commit);
+        }
+        else
+        {
+            tx.SetCollectionRef(collection, name, commit);
+        }
+    }
+
+    private static async Task<List<(string? Name, Checksum Commit, string? Collection)>> ResolveTargetsAsync(RemoteFetcher fetcher, RemoteInfo info, byte[]? summary, IReadOnlyList<string> refs, PullOptions options, CancellationToken ct)
+    {
+        var listed = summary is null ? null : Summary.ReadCollectionRefs(summary);
+        string? summaryCollection = summary is null ? null : Summary.ReadCollectionId(summary);
+        if (options.CollectionRefs is { } collectionRefs)
+        {
+            if (refs.Count > 0)
+            {
+                throw new ArgumentException("Refs and collection refs cannot be pulled together");
+            }
+
+            return collectionRefs.Select(c =>
+            {
+                OstreeRepo.ValidateCollectionId(c.Collection);
+                OstreeRepo.ValidateRefName(c.Ref);
+                var commit = c.Commit
+                    ?? listed?.FirstOrDefault(l => l.Collection == c.Collection && l.Ref == c.Ref)?.Commit
+                    ?? throw new ObjectNotFoundException($"No such branch ({c.Collection}, {c.Ref}) in repository summary of {info.Url}");
+                return ((string?)c.Ref, commit, (string?)c.Collection);
+            }).ToList();
+        }
+
+        // As libostree: a ref named without a collection is one of the summary's main refs, of its collection if any.
+        var fromSummary = listed?.Where(l => l.Collection == summaryCollection).ToDictionary(r => r.Ref, r => r.Commit, StringComparer.Ordinal);
         var names = refs.ToList();
         if (names.Count == 0)
         {
@@ -448,12 +541,12 @@ public static partial class RemotePull
             }
         }
 
-        var result = new List<(string?, Checksum)>();
+        var result = new List<(string?, Checksum, string?)>();
         foreach (var name in names)
         {
             if (CommitId().IsMatch(name))
             {
-                result.Add((null, Checksum.Parse(name)));
+                result.Add((null, Checksum.Parse(name), null));
                 continue;
             }
 
@@ -463,14 +556,14 @@ public static partial class RemotePull
             {
                 var pinned = name[(at + 1)..];
                 OstreeRepo.ValidateRefName(name[..at]);
-                result.Add((name[..at], CommitId().IsMatch(pinned) ? Checksum.Parse(pinned) : throw new OstreeFormatException($"Invalid checksum '{pinned}' in {name}")));
+                result.Add((name[..at], CommitId().IsMatch(pinned) ? Checksum.Parse(pinned) : throw new OstreeFormatException($"Invalid checksum '{pinned}' in {name}"), null));
                 continue;
             }
 
             OstreeRepo.ValidateRefName(name);
             if (fromSummary is not null)
             {
-                result.Add((name, fromSummary.TryGetValue(name, out var c) ? c : throw new ObjectNotFoundException($"No such branch '{name}' in repository summary of {info.Url}")));
+                result.Add((name, fromSummary.TryGetValue(name, out var c) ? c : throw new ObjectNotFoundException($"No such branch '{name}' in repository summary of {info.Url}"), summaryCollection));
                 continue;
             }
 
@@ -487,7 +580,7 @@ public static partial class RemotePull
                 throw new OstreeFormatException($"Fetching checksum for ref ((empty), {name}): {why}");
             }
 
-            result.Add((name, Checksum.Parse(hex)));
+            result.Add((name, Checksum.Parse(hex), null));
         }
 
         return result;

@@ -147,6 +147,13 @@ public sealed partial class OstreeRepo
             return;
         }
 
+        WriteMirrorRef(collection, refName, target);
+        MaybeRegenerateSummary();
+    }
+
+    /// <summary>Writes (null: deletes) refs/mirrors/COLLECTION/REF, a ref of another collection than the repository's.</summary>
+    internal void WriteMirrorRef(string collection, string refName, Checksum? target)
+    {
         var path = System.IO.Path.Combine(Path, "refs", "mirrors", collection, refName);
         if (target is null)
         {
@@ -162,8 +169,6 @@ public sealed partial class OstreeRepo
         {
             FileUtil.WriteAtomic(path, Encoding.ASCII.GetBytes(target.Value.ToHex() + "\n"), Fsync);
         }
-
-        MaybeRegenerateSummary();
     }
 
     /// <summary>A collection id as libostree accepts one (a D-Bus interface name): at least two dot-separated elements of [A-Za-z0-9_], none starting with a digit.</summary>

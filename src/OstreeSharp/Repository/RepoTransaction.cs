@@ -37,7 +37,7 @@ public sealed class RepoTransaction : IDisposable
     // Staged objects live at tmp/staging-*/XX/REST.EXT, named as in objects/: the staging folder is the
     // transaction's only record of them, so memory does not grow with the number of objects written.
     private readonly int[] _stagedDirs = new int[256];
-    private readonly List<(string Refspec, Checksum? Target)> _refs = [];
+    private readonly List<(string Refspec, Checksum? Target, string? Collection)> _refs = [];
     private readonly ConcurrentDictionary<string, bool> _madeDirs = new(StringComparer.Ordinal);
     private int _metadataWritten, _contentWritten, _tmpCounter, _metadataTotal, _contentTotal, _devinoHits;
     private long _contentBytes;
@@ -928,7 +928,22 @@ public sealed class RepoTransaction : IDisposable
         OstreeRepo.ParseRefspec(refspec);
         lock (_refs)
         {
-            _refs.Add((refspec, target));
+            _refs.Add((refspec, target, null));
+        }
+    }
+
+    /// <summary>
+    /// Queues an update of a collection ref (null deletes), as libostree's <c>ostree_repo_transaction_set_collection_ref</c>:
+    /// a ref of the repository's own collection is a local ref, any other is written under refs/mirrors/COLLECTION/.
+    /// </summary>
+    public void SetCollectionRef(string collection, string refName, Checksum? target)
+    {
+        ArgumentNullException.ThrowIfNull(collection);
+        OstreeRepo.ValidateCollectionId(collection);
+        OstreeRepo.ValidateRefName(refName);
+        lock (_refs)
+        {
+            _refs.Add((refName, target, collection == _repo.CollectionId ? null : collection));
         }
     }
 
@@ -1002,8 +1017,18 @@ public sealed class RepoTransaction : IDisposable
         }
 
         FaultPoint("before-refs");
-        foreach (var (refspec, target) in _refs)
+        foreach (var (refspec, target, collection) in _refs)
         {
+            if (collection is not null)
+            {
+                if (target is not null || _repo.ListCollectionRefs(collection).ContainsKey((collection, refspec)))
+                {
+                    _repo.WriteMirrorRef(collection, refspec, target);
+                }
+
+                continue;
+            }
+
             if (target is null && _repo.ResolveRev(refspec, allowMissing: true) is null)
             {
                 continue;

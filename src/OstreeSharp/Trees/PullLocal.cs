@@ -49,7 +49,22 @@ public sealed record PullLocalOptions
 
     /// <summary>The collection the commits must be bound to (the source's); null: none checked.</summary>
     public string? CollectionId { get; init; }
+
+    /// <summary>
+    /// What to copy and where its refs go, instead of refs resolved in the source (which must then be empty): pinned
+    /// commits (a pull's REF@COMMIT) and collection refs (a mirror's, <c>create-usb</c>'s).
+    /// </summary>
+    public IReadOnlyList<PullLocalTarget>? Targets { get; init; }
+
+    /// <summary>Write the refs as a mirror does: a target's collection ref, or a local ref (not REMOTE:REF).</summary>
+    public bool Mirror { get; init; }
 }
+
+/// <summary>
+/// A commit to copy and its ref: written as REMOTE:REF (REF without a remote), or in a mirror as a ref of
+/// <paramref name="Collection"/> (refs/heads for none or the repository's own, else refs/mirrors/COLLECTION/REF).
+/// </summary>
+public sealed record PullLocalTarget(string Ref, Checksum Commit, string? Collection = null);
 
 /// <summary>Copies commits between local repositories of any modes.</summary>
 public static class PullLocal
@@ -93,9 +108,16 @@ public static class PullLocal
             GpgCommitSigner.Verify(File.ReadAllBytes(summaryPath), sig, VerificationPolicy.RemoteGpgKeys(dest, remote!));
         }
 
-        var wanted = refs.Count == 0
-            ? source.ListRefs().Select(kv => (Name: kv.Key, Commit: kv.Value)).ToList()
-            : refs.Select(r => (Name: r, Commit: source.Resolve(r))).ToList();
+        if (options.Targets is not null && refs.Count > 0)
+        {
+            throw new ArgumentException("Refs and explicit targets cannot be copied together");
+        }
+
+        var wanted = options.Targets is { } targets
+            ? targets.Select(t => (Name: t.Ref, Commit: t.Commit, t.Collection)).ToList()
+            : refs.Count == 0
+            ? source.ListRefs().Select(kv => (Name: kv.Key, Commit: kv.Value, Collection: (string?)null)).ToList()
+            : refs.Select(r => (Name: r, Commit: source.Resolve(r), Collection: (string?)null)).ToList();
 
         // Every ref of the source, as libostree takes them, includes its remotes' refs, which cannot be written as
         // local refs: refused in libostree's words, before anything is copied.
@@ -105,7 +127,7 @@ public static class PullLocal
         }
         if (options.RequireStaticDeltas)
         {
-            foreach (var (_, commit) in wanted)
+            foreach (var (_, commit, _) in wanted)
             {
                 ApplySourceDelta(source, dest, commit);
             }
@@ -122,7 +144,7 @@ public static class PullLocal
         var partial = new List<Checksum>();
         var complete = new List<Checksum>();
         var seen = new HashSet<(Checksum, ObjectType)>();
-        foreach (var (name, commit) in wanted)
+        foreach (var (name, commit, collection) in wanted)
         {
             Checksum? c = commit;
             for (int d = 0; c is { } cc && (depth < 0 || d <= depth); d++)
@@ -250,7 +272,14 @@ public static class PullLocal
                 c = parsed.Parent;
             }
 
-            tx.SetRef(remote is null ? name : $"{remote}:{name}", commit);
+            if (options.Mirror && collection is not null)
+            {
+                tx.SetCollectionRef(collection, name, commit);
+            }
+            else
+            {
+                tx.SetRef(remote is null || options.Mirror ? name : $"{remote}:{name}", commit);
+            }
         }
 
         var written = tx.Commit();

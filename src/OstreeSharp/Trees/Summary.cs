@@ -141,10 +141,74 @@ public static class Summary
         FileUtil.WriteAtomic(System.IO.Path.Combine(repo.Path, "summary.sig"), sig!.ToBytes(), repo.Fsync);
     }
 
+    /// <summary>
+    /// Every ref a summary lists, as libostree's <c>ostree_repo_remote_list_collection_refs</c> reads them: its main refs
+    /// under the summary's collection id (null when it names none), then those of its collection map.
+    /// </summary>
+    public static IReadOnlyList<SummaryRef> ReadCollectionRefs(byte[] summary)
+    {
+        var v = GVariantValue.Parse(Type, summary);
+        var (main, map, _) = ReadMetadata(v);
+        var result = new List<SummaryRef>();
+        void Add(string? collection, GVariantValue refs)
+        {
+            foreach (var e in refs.GetChildren())
+            {
+                result.Add(new SummaryRef(collection, e[0].GetString(), new Checksum(e[1][1].GetBytes()), e[1][0].GetUInt64(), e[1][2]));
+            }
+        }
+
+        Add(main, v[0]);
+        foreach (var entry in map?.GetChildren() ?? [])
+        {
+            Add(entry[0].GetString(), entry[1]);
+        }
+
+        return result;
+    }
+
+    /// <summary>The summary's collection id (<c>ostree.summary.collection-id</c>), null when it names none.</summary>
+    public static string? ReadCollectionId(byte[] summary) => ReadMetadata(GVariantValue.Parse(Type, summary)).CollectionId;
+
+    /// <summary>When the summary was written (<c>ostree.summary.last-modified</c>), in seconds since 1970; 0 when it does not say.</summary>
+    public static ulong ReadLastModified(byte[] summary) => ReadMetadata(GVariantValue.Parse(Type, summary)).LastModified;
+
+    private static (string? CollectionId, GVariantValue? CollectionMap, ulong LastModified) ReadMetadata(GVariantValue summary)
+    {
+        string? id = null;
+        GVariantValue? map = null;
+        ulong modified = 0;
+        foreach (var (key, value) in summary[1].GetVarDictEntries())
+        {
+            var inner = value;
+            switch (key)
+            {
+                case "ostree.summary.collection-id" when inner.Type.Text == "s":
+                    id = inner.GetString();
+                    break;
+                case "ostree.summary.collection-map" when inner.Type.Text == "a{sa(s(taya{sv}))}":
+                    map = inner;
+                    break;
+                case "ostree.summary.last-modified" when inner.Type.Text == "t":
+                    modified = BinaryPrimitives.ReverseEndianness(inner.GetUInt64()); // stored big-endian, as libostree
+                    break;
+            }
+        }
+
+        return (id, map, modified);
+    }
+
     /// <summary>Reads the refs listed in summary bytes.</summary>
     public static IReadOnlyList<(string Ref, Checksum Commit, ulong Size, GVariantValue Metadata)> ReadRefs(byte[] summary)
     {
         var v = GVariantValue.Parse(Type, summary);
         return v[0].GetChildren().Select(e => (e[0].GetString(), new Checksum(e[1][1].GetBytes()), e[1][0].GetUInt64(), e[1][2])).ToList();
     }
+}
+
+/// <summary>A ref a summary lists: its collection (null: none named), name, commit, the commit's size and the ref's metadata.</summary>
+public sealed record SummaryRef(string? Collection, string Ref, Checksum Commit, ulong CommitSize, GVariantValue Metadata)
+{
+    /// <summary>The commit's timestamp the summary gives (<c>ostree.commit.timestamp</c>, big-endian), 0 when it does not.</summary>
+    public ulong CommitTimestamp => Metadata.Lookup("ostree.commit.timestamp") is { Type.Text: "t" } t ? BinaryPrimitives.ReverseEndianness(t.GetUInt64()) : 0;
 }
