@@ -30,6 +30,18 @@ internal static class CliSupport
         Recursive = true,
     };
 
+    /// <summary>A token that Ctrl+C cancels (instead of killing the process at once).</summary>
+    public static CancellationTokenSource CancelOnCtrlC()
+    {
+        var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            e.Cancel = true;
+            cts.Cancel();
+        };
+        return cts;
+    }
+
     public static OstreeRepo OpenRepo(ParseResult pr)
     {
         return OstreeRepo.Open(RepoPath(pr));
@@ -561,7 +573,7 @@ internal static class CliSupport
     public static string VersionText()
     {
         var ours = typeof(CliSupport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
-        var features = new[] { "gpgme", "sign-ed25519", "libarchive", "selinux", "composefs", "release" };
+        var features = new[] { "gpgme", "sign-ed25519", "libarchive", "selinux", "composefs", "release", "p2p" };
         var sb = new StringBuilder();
         sb.Append("libostree:\n");
         sb.Append(CultureInfo.InvariantCulture, $" Version: '{OstreeSharp.Pull.RemoteFetcher.LibostreeVersion}'\n");

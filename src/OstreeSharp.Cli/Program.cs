@@ -23,7 +23,7 @@ foreach (var c in new[]
     RepoCommands.Init(), CommitCommand.Create(), RepoCommands.Checkout(), RepoCommands.Log(), RepoCommands.Show(),
     LsCommand.Create(), RepoCommands.Cat(), RepoCommands.Refs(), RepoCommands.RevParse(), RepoCommands.Reset(),
     RepoCommands.ChecksumVerb(), RepoCommands.Config(), RepoCommands.Diff(), RepoCommands.FsckVerb(),
-    RepoCommands.PruneVerb(), RepoCommands.SummaryVerb(), StaticDeltaCommand.Create(), RepoCommands.PullLocalVerb(), PullCommand.Create(), TarCommands.Create(), TarCommands.PlainExport(), SignCommand.Create(), GpgSignCommand.Create(), RemoteCommand.Create(), ImageCommands.Create(), ContainerCommands.Create(), AdminCommands.Create(), InstallCommands.Create(), SelinuxCommand.Create(), ServeCommand.Create(), OperatingSystem.IsLinux() ? DemoCommand.Create() : new Command("demo"),
+    RepoCommands.PruneVerb(), RepoCommands.SummaryVerb(), StaticDeltaCommand.Create(), RepoCommands.PullLocalVerb(), PullCommand.Create(), CollectionCommands.FindRemotes(), CollectionCommands.CreateUsb(), TarCommands.Create(), TarCommands.PlainExport(), SignCommand.Create(), GpgSignCommand.Create(), RemoteCommand.Create(), ImageCommands.Create(), ContainerCommands.Create(), AdminCommands.Create(), InstallCommands.Create(), SelinuxCommand.Create(), ServeCommand.Create(), OperatingSystem.IsLinux() ? DemoCommand.Create() : new Command("demo"),
 })
 {
     root.Subcommands.Add(c);

@@ -90,12 +90,7 @@ internal static class PullCommand
             {
                 throw new ArgumentException("Cannot specify both --disable-static-deltas and --require-static-deltas");
             }
-            using var cts = new CancellationTokenSource();
-            Console.CancelKeyPress += (_, e) =>
-            {
-                e.Cancel = true;
-                cts.Cancel();
-            };
+            using var cts = CliSupport.CancelOnCtrlC();
             // As ostree: `pull REMOTE:REF` names the remote and one ref in one argument.
             var remoteName = pr.GetValue(remote)!;
             var refList = (pr.GetValue(refs) ?? []).ToList();

@@ -30,19 +30,42 @@ public static class GHashTableOrder
     /// <summary>Inserts the entries in order (later duplicates replace values) and returns them in iteration order.</summary>
     public static List<KeyValuePair<string, GVariantValue>> Reorder(IEnumerable<KeyValuePair<string, GVariantValue>> entries)
     {
-        int shift = 3;
-        var table = new string?[1 << shift];
         var values = new Dictionary<string, GVariantValue>(StringComparer.Ordinal);
-        int count = 0;
+        var keys = new List<string>();
         foreach (var (key, value) in entries)
         {
-            if (!values.ContainsKey(key))
+            if (values.TryAdd(key, value))
             {
-                Insert(table, shift, key);
-                count++;
+                keys.Add(key);
             }
 
             values[key] = value;
+        }
+
+        return Order(keys, StrHash, StringComparer.Ordinal).Select(k => new KeyValuePair<string, GVariantValue>(k, values[k])).ToList();
+    }
+
+    /// <summary>
+    /// The order in which a GHashTable iterates <paramref name="keys"/> inserted in this order (a later duplicate is
+    /// not inserted again), given the table's hash function.
+    /// </summary>
+    public static List<T> Order<T>(IEnumerable<T> keys, Func<T, uint> hash, IEqualityComparer<T> comparer)
+        where T : notnull
+    {
+        ArgumentNullException.ThrowIfNull(keys);
+        ArgumentNullException.ThrowIfNull(hash);
+        int shift = 3;
+        var table = new (bool Used, T Key)[1 << shift];
+        var seen = new HashSet<T>(comparer);
+        foreach (var key in keys)
+        {
+            if (!seen.Add(key))
+            {
+                continue;
+            }
+
+            Insert(table, shift, key, hash);
+            int count = seen.Count;
             int size = table.Length;
             if ((size > count * 4 && shift > 3) || size <= count + (count / 16))
             {
@@ -54,21 +77,21 @@ public static class GHashTableOrder
                 }
 
                 shift = Math.Max(ns, 3);
-                var old = table.Where(k => k is not null).ToArray();
-                table = new string?[1 << shift];
+                var old = table.Where(k => k.Used).Select(k => k.Key).ToArray();
+                table = new (bool, T)[1 << shift];
                 foreach (var k in old)
                 {
-                    Insert(table, shift, k!);
+                    Insert(table, shift, k, hash);
                 }
             }
         }
 
-        return table.Where(k => k is not null).Select(k => new KeyValuePair<string, GVariantValue>(k!, values[k!])).ToList();
+        return table.Where(k => k.Used).Select(k => k.Key).ToList();
     }
 
-    private static void Insert(string?[] table, int shift, string key)
+    private static void Insert<T>((bool Used, T Key)[] table, int shift, T key, Func<T, uint> hash)
     {
-        uint h = StrHash(key);
+        uint h = hash(key);
         if (h <= 1)
         {
             h = 2;
@@ -77,12 +100,12 @@ public static class GHashTableOrder
         int mask = table.Length - 1;
         int idx = (int)(unchecked(h * 11u) % (uint)PrimeMod[shift]);
         int step = 0;
-        while (table[idx] is not null)
+        while (table[idx].Used)
         {
             step++;
             idx = (idx + step) & mask;
         }
 
-        table[idx] = key;
+        table[idx] = (true, key);
     }
 }
