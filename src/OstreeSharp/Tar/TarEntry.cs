@@ -46,6 +46,9 @@ public static class TarType
     /// <summary>GNU long link target for the next entry.</summary>
     public const byte GnuLongLink = (byte)'K';
 
+    /// <summary>Socket: no tar type flag exists; only cpio archives report it.</summary>
+    public const byte Socket = 0xfe;
+
     /// <summary>A readable name for messages.</summary>
     public static string Describe(byte t) => t switch
     {
@@ -56,6 +59,7 @@ public static class TarType
         BlockDevice => "block device",
         Directory => "directory",
         Fifo => "fifo",
+        Socket => "socket",
         _ => $"type '{(char)t}'",
     };
 }
@@ -71,6 +75,12 @@ public sealed class TarEntry
 
     /// <summary>Link target of symlinks and hard links.</summary>
     public string LinkName { get; set; } = string.Empty;
+
+    /// <summary>
+    /// cpio only: the earlier name of this entry's inode. <see cref="Type"/> stays the entry's own type and the entry
+    /// may carry data (GNU cpio writes a multiply-linked file's data with its last name).
+    /// </summary>
+    public string? HardLinkTo { get; set; }
 
     /// <summary>The mode field (permission bits; v0 ostree streams also carry type bits).</summary>
     public uint Mode { get; set; }
@@ -117,7 +127,7 @@ public sealed class TarEntry
         var e = new TarEntry
         {
             Name = Name, Type = Type, LinkName = LinkName, Mode = Mode, Uid = Uid, Gid = Gid, Size = Size, Mtime = Mtime,
-            UserName = UserName, GroupName = GroupName, DevMajor = DevMajor, DevMinor = DevMinor,
+            UserName = UserName, GroupName = GroupName, DevMajor = DevMajor, DevMinor = DevMinor, HardLinkTo = HardLinkTo,
         };
         e.Xattrs.AddRange(Xattrs);
         e.PaxRecords.AddRange(PaxRecords);

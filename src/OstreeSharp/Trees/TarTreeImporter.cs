@@ -1,7 +1,7 @@
 // Plain tarballs into a MutableTree: `commit --tree=tar=FILE`, and container layers with the
 // filtering rules of ostree-container-format.md 4.5 and 8.3 (etc -> usr/etc, /run /tmp /proc
 // /sys /dev emptied, other top-level folders dropped, `..` refused), with a report of what
-// was dropped. Binary xattr values from PAX records are kept exactly.
+// was dropped. Binary xattr values from PAX records are kept exactly. `commit --tree=tar=` also takes cpio archives.
 using OstreeSharp.Objects;
 using OstreeSharp.Repository;
 using OstreeSharp.Tar;
@@ -24,7 +24,7 @@ public sealed class TarTreeOptions
     public Func<string, string>? TranslatePathname { get; init; }
 }
 
-/// <summary>Imports a tar stream into a <see cref="MutableTree"/>.</summary>
+/// <summary>Imports a tar (or, outside container layers, cpio) stream into a <see cref="MutableTree"/>.</summary>
 public static class TarTreeImporter
 {
     private const uint DefaultDirMode = UnixMode.Directory | 0x1ED;
@@ -44,10 +44,11 @@ public static class TarTreeImporter
         root.MetaChecksum ??= defaultMeta;
         root.Invalidate();
         var byPath = new Dictionary<string, Checksum>(StringComparer.Ordinal);
-        var deferredLinks = new List<(string Path, string Target, string EntryName)>();
+        var deferredLinks = new List<(string Path, string Target, string EntryName, bool Payload)>();
         var stashed = new Dictionary<string, Checksum>(StringComparer.Ordinal);
         var rehomed = new Dictionary<string, string>(StringComparer.Ordinal);
-        using var reader = new TarReader(stream, leaveOpen: true);
+        // Container layers are tar (OCI); `commit --tree=tar=` also reads cpio, as libarchive does.
+        using var reader = options.FilterContainerLayer ? new TarReader(stream, leaveOpen: true) : ArchiveReaders.Open(stream, name);
         string Translate(string path) => options.TranslatePathname is { } translate ? translate(path) : path;
         TarEntry? entry;
         while ((entry = reader.GetNextEntry()) is not null)
@@ -115,13 +116,24 @@ public static class TarTreeImporter
                     break;
                 case TarType.Regular or TarType.RegularOld or TarType.Contiguous or TarType.Symlink:
                     {
-                        bool link = entry.Type == TarType.Symlink;
-                        uint mode = (link ? UnixMode.Symlink : UnixMode.Regular) | (entry.Mode & UnixMode.PermissionMask);
-                        var (u, g, m, x) = modifier.Apply(treePath, entry.Uid, entry.Gid, mode, OstreeOrder(entry));
-                        var header = new FileHeader(u, g, m, link ? entry.LinkName : string.Empty, x);
-                        var c = tx.WriteContent(header, link ? Stream.Null : reader.DataStream, link ? 0 : entry.Size);
-                        dir.SetFile(leaf, c);
-                        byPath[rel] = c;
+                        // A later name of a cpio inode: imported when it carries data, and linked at the end (as ostree does).
+                        var linkOf = entry.HardLinkTo is { } first ? Normalize(Translate(first), name) : null;
+                        if (linkOf is null || entry.Size > 0)
+                        {
+                            bool link = entry.Type == TarType.Symlink;
+                            uint mode = (link ? UnixMode.Symlink : UnixMode.Regular) | (entry.Mode & UnixMode.PermissionMask);
+                            var (u, g, m, x) = modifier.Apply(treePath, entry.Uid, entry.Gid, mode, OstreeOrder(entry));
+                            var header = new FileHeader(u, g, m, link ? entry.LinkName : string.Empty, x);
+                            var c = tx.WriteContent(header, link ? Stream.Null : reader.DataStream, link ? 0 : entry.Size);
+                            dir.SetFile(leaf, c);
+                            byPath[rel] = c;
+                        }
+
+                        if (linkOf is not null)
+                        {
+                            deferredLinks.Add((rel, linkOf, entry.Name, entry.Size > 0));
+                        }
+
                         break;
                     }
 
@@ -133,7 +145,7 @@ public static class TarTreeImporter
                             target = MapEtc(target);
                         }
 
-                        deferredLinks.Add((rel, target, entry.Name));
+                        deferredLinks.Add((rel, target, entry.Name, false));
                         break;
                     }
 
@@ -142,17 +154,30 @@ public static class TarTreeImporter
             }
         }
 
-        // Hard links are resolved at the end, as ostree does, so they may point at later entries.
-        foreach (var (rel, target, entryName) in deferredLinks)
+        // Hard links are resolved at the end, as ostree does, so they may point at later entries. The first link of a
+        // target that carried data (cpio: GNU cpio writes it with the last name) gives its content to the target.
+        foreach (var links in deferredLinks.GroupBy(l => l.Target, StringComparer.Ordinal))
         {
-            if (!byPath.TryGetValue(target, out var c))
+            var target = links.Key;
+            var payload = links.FirstOrDefault(l => l.Payload);
+            if (payload.Payload && byPath.TryGetValue(payload.Path, out var content))
             {
-                throw new TarFormatException($"{name}: Processing deferred hardlink {entryName}: Failed to find object {target}");
+                var (tdir, tleaf) = Parent(root, target, false, defaultMeta, name, target);
+                tdir.SetFile(tleaf, content);
+                byPath[target] = content;
             }
 
-            var (dir, leaf) = Parent(root, rel, options.AutocreateParents, defaultMeta, name, entryName);
-            dir.SetFile(leaf, c);
-            byPath[rel] = c;
+            foreach (var (rel, _, entryName, _) in links)
+            {
+                if (!byPath.TryGetValue(target, out var c))
+                {
+                    throw new TarFormatException($"{name}: Processing deferred hardlink {entryName}: Failed to find object {target}");
+                }
+
+                var (dir, leaf) = Parent(root, rel, options.AutocreateParents, defaultMeta, name, entryName);
+                dir.SetFile(leaf, c);
+                byPath[rel] = c;
+            }
         }
 
         return filtered;
