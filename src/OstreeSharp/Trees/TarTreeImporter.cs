@@ -20,7 +20,7 @@ public sealed class TarTreeOptions
     /// <summary>With filtering: keep top-level folders other than usr, etc and var (overlay-style roots).</summary>
     public bool AllowOtherTopLevel { get; init; }
 
-    /// <summary>Rewrites each entry's path (and a hard link's target) as the archive names it, before anything else reads it (<c>--tar-pathname-filter</c>).</summary>
+    /// <summary>Rewrites each entry's path (and a hard link's target), made relative (no leading <c>/</c> or <c>./</c>) as libostree does first, before anything else reads it (<c>--tar-pathname-filter</c>).</summary>
     public Func<string, string>? TranslatePathname { get; init; }
 }
 
@@ -49,7 +49,8 @@ public static class TarTreeImporter
         var rehomed = new Dictionary<string, string>(StringComparer.Ordinal);
         // Container layers are tar (OCI); `commit --tree=tar=` also reads cpio, as libarchive does.
         using var reader = options.FilterContainerLayer ? new TarReader(stream, leaveOpen: true) : ArchiveReaders.Open(stream, name);
-        string Translate(string path) => options.TranslatePathname is { } translate ? translate(path) : path;
+        // As libostree, the filter sees the relative path: `^usr/` matches `./usr/bin/foo`.
+        string Translate(string path) => options.TranslatePathname is { } translate ? translate(Normalize(path, name)) : path;
         TarEntry? entry;
         while ((entry = reader.GetNextEntry()) is not null)
         {
