@@ -49,25 +49,6 @@ public static class Tarballs
         return whole;
     }
 
-    // The bytes read to find the compression, then the rest of the input.
-    private sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : ReadOnlyStream
-    {
-        private ReadOnlyMemory<byte> _prefix = prefix;
-
-        public override int Read(Span<byte> buffer)
-        {
-            if (_prefix.IsEmpty)
-            {
-                return rest.Read(buffer);
-            }
-
-            int n = Math.Min(buffer.Length, _prefix.Length);
-            _prefix.Span[..n].CopyTo(buffer);
-            _prefix = _prefix[n..];
-            return n;
-        }
-    }
-
     // Decompressors report corrupt data with their own exception types and no file name.
     private sealed class NamedErrors(Stream inner, string name, string format) : ReadOnlyStream
     {
