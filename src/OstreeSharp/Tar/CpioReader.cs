@@ -1,9 +1,11 @@
 // A streaming reader of the cpio formats GNU cpio and bsdcpio write: "newc" (magic 070701, hex fields, header+name
 // and data padded to 4 bytes), "crc" (070702, newc with a data checksum, verified) and "odc" (070707, octal fields,
-// no padding). Binary cpio is refused. The archive ends with the entry named TRAILER!!!.
+// no padding) and old binary cpio (magic 070707 as a 16-bit word of either byte order, 32-bit values as two words
+// high first, name and data padded to 2 bytes). The archive ends with the entry named TRAILER!!!.
 // Hard links: the first name of an inode (same dev and ino, nlink > 1) comes out as itself; later names come out with
 // HardLinkTo set to that first name, as libarchive reports them. GNU cpio writes the data only with the last name.
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Globalization;
 using OstreeSharp.Objects;
 
@@ -23,6 +25,7 @@ public sealed class CpioReader : IArchiveReader
 
     private const int NewcHeader = 110;
     private const int OdcHeader = 76;
+    private const int BinHeader = 26;
     private const string Trailer = "TRAILER!!!";
 
     private enum Format
@@ -30,6 +33,8 @@ public sealed class CpioReader : IArchiveReader
         None,
         Newc,
         Odc,
+        BinLittle,
+        BinBig,
     }
 
     private readonly Stream _stream;
@@ -90,21 +95,25 @@ public sealed class CpioReader : IArchiveReader
         }
 
         var magic = _header.AsSpan(0, MagicLength);
-        if ((magic[0] == 0xc7 && magic[1] == 0x71) || (magic[0] == 0x71 && magic[1] == 0xc7))
-        {
-            throw Error($"binary cpio archives are not supported (at offset {EntryOffset}); write them with -H newc or -H odc");
-        }
-
         bool crc = magic.SequenceEqual("070702"u8);
-        var format = magic.SequenceEqual("070701"u8) || crc ? Format.Newc : magic.SequenceEqual("070707"u8) ? Format.Odc : Format.None;
+        var format = magic.SequenceEqual("070701"u8) || crc ? Format.Newc
+            : magic.SequenceEqual("070707"u8) ? Format.Odc
+            : magic[0] == 0xc7 && magic[1] == 0x71 ? Format.BinLittle
+            : magic[0] == 0x71 && magic[1] == 0xc7 ? Format.BinBig
+            : Format.None;
         if (format == Format.None || (_format != Format.None && format != _format))
         {
-            var expected = _format switch { Format.Newc => "newc ", Format.Odc => "odc ", _ => string.Empty };
+            var expected = _format switch { Format.Newc => "newc ", Format.Odc => "odc ", Format.None => string.Empty, _ => "binary " };
             throw Error($"not a {expected}cpio header at offset {EntryOffset}");
         }
 
         _format = format;
-        return format == Format.Newc ? ReadNewc(crc) : ReadOdc();
+        return format switch
+        {
+            Format.Newc => ReadNewc(crc),
+            Format.Odc => ReadOdc(),
+            _ => ReadBinary(format == Format.BinBig),
+        };
     }
 
     private TarEntry? ReadNewc(bool crc)
@@ -134,6 +143,23 @@ public sealed class CpioReader : IArchiveReader
         }
 
         return MakeEntry(name, mode, uid, gid, nlink, mtime, size, 0, (dev, ino), (uint)(rdev >> 8) & 0xff, (uint)rdev & 0xff, null);
+    }
+
+    private TarEntry? ReadBinary(bool bigEndian)
+    {
+        ReadExact(_header.AsSpan(MagicLength, BinHeader - MagicLength), "header");
+        uint Word(int i) => bigEndian ? BinaryPrimitives.ReadUInt16BigEndian(_header.AsSpan(i * 2))
+            : BinaryPrimitives.ReadUInt16LittleEndian(_header.AsSpan(i * 2));
+        ulong Long(int i) => ((ulong)Word(i) << 16) | Word(i + 1);
+        ulong dev = Word(1), ino = Word(2), mode = Word(3), uid = Word(4), gid = Word(5), nlink = Word(6), rdev = Word(7);
+        ulong mtime = Long(8), nameSize = Word(10), size = Long(11);
+        var name = ReadName(nameSize, (int)(nameSize % 2));
+        if (name is null)
+        {
+            return null;
+        }
+
+        return MakeEntry(name, mode, uid, gid, nlink, mtime, size, (int)(size % 2), (dev, ino), (uint)(rdev >> 8) & 0xff, (uint)rdev & 0xff, null);
     }
 
     // The entry name (null for the trailer, which ends the archive); nameSize counts the terminating NUL.
