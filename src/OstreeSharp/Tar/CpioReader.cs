@@ -14,8 +14,10 @@ namespace OstreeSharp.Tar;
 /// <summary>Reads cpio entries one at a time in the <see cref="TarEntry"/> model.</summary>
 public sealed class CpioReader : IArchiveReader
 {
-    /// <summary>Bytes needed to recognise an archive (<see cref="IsCpio"/>).</summary>
-    public const int MagicLength = 6;
+    /// <summary>Bytes <see cref="IsCpio"/> looks at.</summary>
+    public const int SniffLength = 512;
+
+    private const int MagicLength = 6;
 
     /// <summary>Longest entry name accepted, in bytes (without the terminating NUL).</summary>
     public const int MaxNameLength = 64 * 1024;
@@ -66,10 +68,25 @@ public sealed class CpioReader : IArchiveReader
     /// <inheritdoc/>
     public Stream DataStream => _current ?? throw new InvalidOperationException("no current entry");
 
-    /// <summary>True when <paramref name="head"/> (the first bytes of a stream) is a cpio magic, binary cpio included.</summary>
-    public static bool IsCpio(ReadOnlySpan<byte> head) =>
-        (head.Length >= MagicLength && head.StartsWith("07070"u8) && head[5] is (byte)'1' or (byte)'2' or (byte)'7')
-        || (head.Length >= 2 && ((head[0] == 0xc7 && head[1] == 0x71) || (head[0] == 0x71 && head[1] == 0xc7)));
+    /// <summary>
+    /// True when <paramref name="head"/> (up to the first <see cref="SniffLength"/> bytes of a stream) starts with a cpio
+    /// header: a magic and well-formed fields, so that a tarball whose first name starts with "070701" stays a tarball.
+    /// </summary>
+    public static bool IsCpio(ReadOnlySpan<byte> head)
+    {
+        if (head.StartsWith("070701"u8) || head.StartsWith("070702"u8))
+        {
+            return head.Length >= NewcHeader && head[MagicLength..NewcHeader].IndexOfAnyExcept("0123456789abcdefABCDEF"u8) < 0;
+        }
+
+        if (head.StartsWith("070707"u8))
+        {
+            return head.Length >= OdcHeader && head[MagicLength..OdcHeader].IndexOfAnyExceptInRange((byte)'0', (byte)'7') < 0;
+        }
+
+        bool ustar = head.Length >= 262 && head[257..262].SequenceEqual("ustar"u8);
+        return head.Length >= BinHeader && !ustar && ((head[0] == 0xc7 && head[1] == 0x71) || (head[0] == 0x71 && head[1] == 0xc7));
+    }
 
     /// <inheritdoc/>
     public TarEntry? GetNextEntry()

@@ -14,11 +14,11 @@ public interface IArchiveReader : IDisposable
 /// <summary>Picks the reader of an archive from its first bytes, as libarchive does for <c>commit --tree=tar=</c>.</summary>
 public static class ArchiveReaders
 {
-    /// <summary>A <see cref="CpioReader"/> when <paramref name="stream"/> starts with a cpio magic, else a <see cref="TarReader"/>; <paramref name="stream"/> is left open.</summary>
+    /// <summary>A <see cref="CpioReader"/> when <paramref name="stream"/> starts with a cpio header, else a <see cref="TarReader"/>; <paramref name="stream"/> is left open.</summary>
     public static IArchiveReader Open(Stream stream, string name)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        var head = new byte[CpioReader.MagicLength];
+        var head = new byte[CpioReader.SniffLength];
         int n = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
         var whole = new PrefixedStream(head.AsMemory(0, n), stream);
         return CpioReader.IsCpio(head.AsSpan(0, n)) ? new CpioReader(whole, name) : new TarReader(whole, leaveOpen: true);
