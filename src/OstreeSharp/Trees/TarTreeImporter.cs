@@ -49,8 +49,8 @@ public static class TarTreeImporter
         var rehomed = new Dictionary<string, string>(StringComparer.Ordinal);
         // Container layers are tar (OCI); `commit --tree=tar=` also reads cpio, as libarchive does.
         using var reader = options.FilterContainerLayer ? new TarReader(stream, leaveOpen: true) : ArchiveReaders.Open(stream, name);
-        // As libostree, the filter sees the relative path: `^usr/` matches `./usr/bin/foo`.
-        string Translate(string path) => options.TranslatePathname is { } translate ? translate(Normalize(path, name)) : path;
+        // As libostree, the filter sees the path without its leading `/` and `./` (a trailing `/` stays): `^usr/` matches `./usr/bin/foo`.
+        string Translate(string path) => options.TranslatePathname is { } translate ? translate(Relative(path)) : path;
         TarEntry? entry;
         while ((entry = reader.GetNextEntry()) is not null)
         {
@@ -275,6 +275,17 @@ public static class TarTreeImporter
         }
 
         return Xattrs.Create(unique);
+    }
+
+    private static string Relative(string path)
+    {
+        int i = 0;
+        while (i < path.Length && (path[i] == '/' || (path[i] == '.' && i + 1 < path.Length && path[i + 1] == '/')))
+        {
+            i += path[i] == '/' ? 1 : 2;
+        }
+
+        return path.Length - i == 1 && path[i] == '.' ? string.Empty : path[i..];
     }
 
     /// <summary>Normalises a tar path: leading <c>/</c> and <c>./</c> removed; <c>..</c> refused.</summary>
