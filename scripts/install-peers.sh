@@ -5,6 +5,7 @@
 #   docker-registry   Docker distribution 2.8, the registry the tests start on 127.0.0.1
 #   apache2-utils     htpasswd -B for the registry's basic auth
 #   gnupg             OpenPGP signing tests; attr, libarchive-tools, tar, gzip, zstd: tree and tar checks
+#   cpio              GNU cpio: the cpio archives `commit --tree=tar=` reads (and libostree's test-libarchive.sh)
 #   python3, time, procps, curl, ca-certificates: benchmarks and harness
 #   clang, zlib1g-dev the native (AOT) build of the ostree-sharp command
 #   debootstrap       the Debian roots of bench/make-os-tree.sh (the SELinux tests build one with a policy)
@@ -19,7 +20,7 @@
 # Does nothing when everything is already installed. Never lets a package start a service
 # (docker-registry ships one that would listen on :5000).
 set -euo pipefail
-want=(ostree skopeo umoci docker-registry apache2-utils curl ca-certificates tar gzip zstd python3 time procps attr libarchive-tools gnupg clang zlib1g-dev debootstrap selinux-utils chromium fdisk dosfstools mtools e2fsprogs fsverity openssl qemu-system-x86 ostree-tests)
+want=(ostree skopeo umoci docker-registry apache2-utils curl ca-certificates tar gzip zstd python3 time procps attr libarchive-tools cpio gnupg clang zlib1g-dev debootstrap selinux-utils chromium fdisk dosfstools mtools e2fsprogs fsverity openssl qemu-system-x86 ostree-tests)
 missing=()
 for p in "${want[@]}"; do
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" = installed ] || missing+=("$p")

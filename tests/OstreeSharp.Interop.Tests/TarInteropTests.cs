@@ -357,6 +357,91 @@ public class TarInteropTests
         Assert.DoesNotContain("/opt", ls);
     }
 
+    // libostree reads cpio archives through libarchive. GNU cpio writes a multiply-linked file's data with its last name
+    // only (the earlier names have size 0); libostree gives that data to every name. Entries are written sorted, so the
+    // archives do not depend on directory order.
+    [Theory]
+    [MemberData(nameof(Modes))]
+    public void Cpio_archives_from_gnu_cpio_commit_like_ostree(string peer, string mode)
+    {
+        using var t = new TempDir();
+        var root = t["in"];
+        TestTrees.WriteTricky(root, withOwners: true);
+        Directory.CreateDirectory(Path.Combine(root, "sub/deeper"));
+        File.WriteAllText(Path.Combine(root, "sub/multi"), "three names\n");
+        Assert.True(OstreeSharp.Platform.Native.TryLink(Path.Combine(root, "sub/multi"), Path.Combine(root, "bin/multi-2")));
+        Assert.True(OstreeSharp.Platform.Native.TryLink(Path.Combine(root, "sub/multi"), Path.Combine(root, "sub/deeper/multi-3")));
+        File.WriteAllText(Path.Combine(root, "sub/empty-linked"), string.Empty);
+        Assert.True(OstreeSharp.Platform.Native.TryLink(Path.Combine(root, "sub/empty-linked"), Path.Combine(root, "empty-linked-2")));
+        File.CreateSymbolicLink(Path.Combine(root, "sub/sl"), "multi");
+        Assert.True(OstreeSharp.Platform.Native.TryLink(Path.Combine(root, "sub/sl"), Path.Combine(root, "sub/deeper/sl-hardlink")));
+        foreach (var format in new[] { "newc", "crc", "odc" })
+        {
+            Tools.Run("sh", ["-c", $"cd '{root}' && find . | sort | cpio --quiet -o -H {format} > '{t[format + ".cpio"]}'"]).Ok("cpio -H " + format);
+        }
+
+        Tools.Run("sh", ["-c", $"gzip -c '{t["newc.cpio"]}' > '{t["newc.cpio.gz"]}'"]).Ok("gzip");
+        File.WriteAllText(t["statoverride"], "2048 /bin/multi-2\n");
+        // The skipped name is the one GNU cpio gives the data: the other names stay empty, as with ostree.
+        File.WriteAllText(t["skiplist"], "/sub/multi\n");
+        string[][] variants =
+        [
+            [],
+            ["--statoverride=" + t["statoverride"], "--skip-list=" + t["skiplist"]],
+            ["--tar-autocreate-parents", "--tar-pathname-filter=^sub/,renamed/"],
+        ];
+        Tools.Peer(peer, "init", "--repo=" + t["theirs"], "--mode=" + mode).Ok("init");
+        Tools.Ours("init", "--repo=" + t["ours"], "--mode=" + mode).Ok("init");
+        // Orphan commits (no parent, no ref binding), so that the formats can be compared.
+        var commits = new List<HashSet<string>>();
+        foreach (var variant in variants)
+        {
+            commits.Add(new HashSet<string>(StringComparer.Ordinal));
+            foreach (var archive in new[] { "newc.cpio", "crc.cpio", "odc.cpio", "newc.cpio.gz" })
+            {
+                string[] args = ["commit", "--orphan", "--timestamp=2024-02-02", "--tree=tar=" + t[archive], .. variant];
+                var theirs = Tools.Peer(peer, ["--repo=" + t["theirs"], .. args]).Ok($"ostree commit {archive}");
+                var ours = Tools.Ours(["--repo=" + t["ours"], .. args]).Ok($"our commit {archive}");
+                Assert.True(theirs == ours, $"checksums differ for {archive} with [{string.Join(' ', variant)}]");
+                commits[^1].Add(ours);
+            }
+        }
+
+        // odc stores the data with every name, so skipping the name newc gives it leaves the others their content there.
+        Assert.Equal(2, commits[1].Count);
+        Assert.Single(commits[0]);
+        Assert.Single(commits[2]);
+        Assert.NotEqual(commits[0].Single(), commits[2].Single());
+        Tools.Peer(peer, "fsck", "--repo=" + t["ours"]).Ok("ostree fsck");
+        var ls = Tools.Peer(peer, "ls", "--repo=" + t["ours"], "-R", commits[1].First()).Ok("ls");
+        Assert.Contains("/bin/multi-2", ls);
+        Assert.DoesNotContain("/sub/multi\n", ls);
+    }
+
+    // libostree makes an entry's path relative before --tar-pathname-filter sees it: '^bin/' matches GNU tar's ./bin/tool.
+    [Theory]
+    [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
+    public void Pathname_filters_see_relative_paths_as_in_ostree(string peer)
+    {
+        using var t = new TempDir();
+        TestTrees.WriteTricky(t["in"], withOwners: true);
+        Tools.Run("tar", ["-C", t["in"], "-cf", t["x.tar"], "."]).Ok("tar");
+        Tools.Peer(peer, "init", "--repo=" + t["theirs"], "--mode=archive").Ok("init");
+        Tools.Ours("init", "--repo=" + t["ours"], "--mode=archive").Ok("init");
+        foreach (var filter in new[] { "^bin/,sbin/", "^,prefix/", "^data/hard,data/soft" })
+        {
+            string[] args = ["commit", "--orphan", "--timestamp=2024-02-02", "--tar-autocreate-parents", "--tar-pathname-filter=" + filter, "--tree=tar=" + t["x.tar"]];
+            var theirs = Tools.Peer(peer, ["--repo=" + t["theirs"], .. args]).Ok("ostree commit " + filter);
+            Assert.Equal(theirs, Tools.Ours(["--repo=" + t["ours"], .. args]).Ok("our commit " + filter));
+            if (filter.StartsWith("^bin/", StringComparison.Ordinal))
+            {
+                var ls = Tools.Ours("ls", "--repo=" + t["ours"], "-R", theirs).Ok("ls");
+                Assert.Contains("/sbin/tool", ls);
+                Assert.DoesNotContain("/bin/tool", ls.Replace("/sbin/tool", string.Empty, StringComparison.Ordinal));
+            }
+        }
+    }
+
     // libarchive finds a tarball's compression from its first bytes; we read gzip, zstd and xz the same way (we read
     // a .tar.gz as raw tar headers before: "base-256 checksum field too large").
     [Fact]
