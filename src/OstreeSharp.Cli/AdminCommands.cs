@@ -39,7 +39,7 @@ internal static class AdminCommands
     public static Command Create()
     {
         var admin = new Command("admin", "Manage a sysroot: deployments, boot entries, /etc merge (as `ostree admin`)");
-        foreach (var c in new[] { InitFs(), OsInit(), Deploy(), Status(), Undeploy(), Cleanup(), PostCopy(), Pin(), SetOrigin(), Rollback(), ConfigDiff(), Upgrade(), Switch(), Kargs(), Instutil(), SetDefault(), OsInit("stateroot-init") })
+        foreach (var c in new[] { InitFs(), OsInit(), Deploy(), Status(), Undeploy(), Cleanup(), PostCopy(), Pin(), SetOrigin(), Rollback(), ConfigDiff(), Upgrade(), Switch(), Kargs(), Instutil(), SetDefault(), OsInit("stateroot-init"), FinalizeStaged(), LockFinalization() })
         {
             admin.Subcommands.Add(c);
         }
@@ -170,12 +170,13 @@ internal static class AdminCommands
         var retainPending = new Option<bool>("--retain-pending") { Description = "Do not delete pending deployments" };
         var retainRollback = new Option<bool>("--retain-rollback") { Description = "Do not delete rollback deployments" };
         var notDefault = new Option<bool>("--not-as-default") { Description = "Append rather than prepend new deployment" };
-        var stage = new Option<bool>("--stage") { Description = "Complete deployment at OS shutdown (needs a booted host)" };
+        var stage = new Option<bool>("--stage") { Description = "Complete deployment at OS shutdown" };
+        var lockFinalization = new Option<bool>("--lock-finalization") { Description = "Prevent automatic deployment finalization on shutdown" };
         var json = new Option<bool>("--json") { Description = "Print the new deployment as JSON" };
         var kargs = new KargOptions();
         cmd.Options.Add(sysroot);
         cmd.Arguments.Add(refspec);
-        foreach (var o in new Option[] { os, originFile, noPrune, noMerge, retain, retainPending, retainRollback, notDefault, stage, json })
+        foreach (var o in new Option[] { os, originFile, noPrune, noMerge, retain, retainPending, retainRollback, notDefault, stage, lockFinalization, json })
         {
             cmd.Options.Add(o);
         }
@@ -184,13 +185,6 @@ internal static class AdminCommands
         CliSupport.SetRun(cmd, pr =>
         {
             var s = Open(pr, sysroot);
-            if (pr.GetValue(stage))
-            {
-                throw new OstreeException(s.Booted is null
-                    ? "Cannot stage deployment: Not currently booted into an OSTree system"
-                    : "Cannot stage deployment: staged deployments need ostree-finalize-staged.service at shutdown, which ostree-sharp does not provide; deploy without --stage");
-            }
-
             using var _ = s.Lock();
             s.Load();
             var rs = pr.GetValue(refspec)!;
@@ -204,6 +198,8 @@ internal static class AdminCommands
                 RetainPending = pr.GetValue(retainPending),
                 RetainRollback = pr.GetValue(retainRollback),
                 NotAsDefault = pr.GetValue(notDefault),
+                Stage = pr.GetValue(stage) || pr.GetValue(lockFinalization),
+                LockFinalization = pr.GetValue(lockFinalization),
             });
             if (pr.GetValue(json))
             {
@@ -225,6 +221,63 @@ internal static class AdminCommands
         KargsAppend = pr.GetValue(kargs.Append) ?? [],
         KargsDelete = pr.GetValue(kargs.Delete) ?? [],
     };
+
+    // `ostree admin finalize-staged`, run by ostree-finalize-staged.service when it stops at shutdown; with --hold (the
+    // hold unit), it keeps /boot busy until stopped, so that /boot stays mounted until the finalization is done.
+    private static Command FinalizeStaged()
+    {
+        var cmd = new Command("finalize-staged", "Internal command to run at shutdown time");
+        var sysroot = SysrootOption();
+        var hold = new Option<bool>("--hold") { Description = "Hold /boot open during finalization" };
+        cmd.Options.Add(sysroot);
+        cmd.Options.Add(hold);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            // As ostree: nothing to do on a host ostree did not boot.
+            if (!File.Exists("/run/ostree-booted"))
+            {
+                return 0;
+            }
+
+            if (pr.GetValue(hold))
+            {
+                Directory.SetCurrentDirectory(Path.Combine(OstreeSysroot.DefaultPath(pr.GetValue(sysroot)), "boot"));
+                Thread.Sleep(Timeout.Infinite); // until systemd stops the unit (SIGTERM)
+            }
+
+            return Locked(pr, sysroot, s =>
+            {
+                s.FinalizeStaged();
+                return 0;
+            });
+        });
+        return cmd;
+    }
+
+    // `ostree admin lock-finalization [--unlock]` (2026.4): whether shutdown finalizes the staged deployment.
+    private static Command LockFinalization()
+    {
+        var cmd = new Command("lock-finalization", "Prevent (or with --unlock, allow again) finalization of the staged deployment at shutdown");
+        var sysroot = SysrootOption();
+        var unlock = new Option<bool>("--unlock", "-u") { Description = "Unlock finalization" };
+        cmd.Options.Add(sysroot);
+        cmd.Options.Add(unlock);
+        CliSupport.SetRun(cmd, pr => Locked(pr, sysroot, s =>
+        {
+            var staged = s.Staged ?? throw new OstreeException("No staged deployment");
+            bool lockIt = !pr.GetValue(unlock);
+            if (staged.FinalizationLocked == lockIt)
+            {
+                Console.WriteLine(lockIt ? "Staged deployment is already finalization locked" : "Staged deployment is already prepared for finalization");
+                return 0;
+            }
+
+            s.SetFinalizationLocked(lockIt);
+            Console.WriteLine(lockIt ? "Staged deployment is now finalization locked" : "Staged deployment is now queued to apply on shutdown");
+            return 0;
+        }));
+        return cmd;
+    }
 
     private static Command Status()
     {
@@ -544,9 +597,11 @@ internal static class AdminCommands
         var overrideCommit = new Option<string?>("--override-commit") { Description = "Deploy CHECKSUM instead of the latest tree" };
         var pullOnly = new Option<bool>("--pull-only") { Description = "Do not create a deployment, just download" };
         var deployOnly = new Option<bool>("--deploy-only") { Description = "Do not pull, only deploy" };
+        var stage = new Option<bool>("--stage") { Description = "Complete deployment at OS shutdown" };
         var registry = new RegistryCliOptions();
         cmd.Options.Add(sysroot);
         cmd.Options.Add(os);
+        cmd.Options.Add(stage);
         cmd.Options.Add(check);
         cmd.Options.Add(allowDowngrade);
         cmd.Options.Add(overrideCommit);
@@ -581,6 +636,8 @@ internal static class AdminCommands
                     AllowDowngrade = pr.GetValue(allowDowngrade),
                     PullOnly = pr.GetValue(pullOnly),
                     DeployOnly = pr.GetValue(deployOnly),
+                    // (libostree's upgrader also stages when OSTREE_EX_STAGE_DEPLOYMENTS is set, as before --stage existed)
+                    Stage = pr.GetValue(stage) || Environment.GetEnvironmentVariable("OSTREE_EX_STAGE_DEPLOYMENTS") is not null,
                 };
                 var outcome = SysrootImages.UpgradeAsync(s, merge, origin, registry.Build(pr), request, Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull")).GetAwaiter().GetResult();
                 return request.CheckOnly && outcome == UpgradeOutcome.NoUpdate ? 77 : 0;

@@ -61,6 +61,8 @@ internal static class BootedHost
         var words = args.Where(a => !a.StartsWith('-')).Take(3).ToArray();
         return words switch
         {
+            // (finalize-staged --hold only keeps /boot busy, which it must do in the host's own mount namespace.)
+            ["admin", "finalize-staged", ..] => !args.Contains("--hold"),
             ["admin", var verb, ..] => verb is not ("status" or "config-diff" or "init-fs"),
             ["container", "image", "deploy" or "prune-images"] => true,
             _ => false,

@@ -44,6 +44,22 @@ public sealed class GuestFixture : IDisposable
                 kargs = ["console=ttyS0", "panic=5", "norandmaps", "mitigations=off", "tsc=reliable", "systemd.show_status=error",
                     "systemd.tty.term.console=vt220", "systemd.tty.rows.console=24", "systemd.tty.columns.console=80"]
                 """);
+            if (v == "v2")
+            {
+                // v2 finalizes staged deployments with ostree-sharp (the drop-ins the project ships for images that have
+                // both tools); v1 keeps ostree's own finalization.
+                foreach (var unit in new[] { "ostree-finalize-staged.service.d", "ostree-finalize-staged-hold.service.d" })
+                {
+                    var dir = Path.Combine(overlay, "usr/lib/systemd/system", unit);
+                    Directory.CreateDirectory(dir);
+                    File.Copy(Path.Combine(Vm.RepoRoot, "dist/systemd", unit, "50-ostree-sharp.conf"), Path.Combine(dir, "50-ostree-sharp.conf"));
+                }
+
+                // A kernel argument of the image's own (bootc's kargs.d), which upgrades and switches carry to the host.
+                Directory.CreateDirectory(Path.Combine(overlay, "usr/lib/bootc/kargs.d"));
+                File.WriteAllText(Path.Combine(overlay, "usr/lib/bootc/kargs.d/50-ostree-sharp-test.toml"), "kargs = [\"ostree-sharp-kargs-d=v2\"]\nmatch-architectures = [\"x86_64\"]\n");
+            }
+
             PlainImages.AddLayer(Images, "base", v, overlay);
         }
 
@@ -197,6 +213,7 @@ public sealed class VmTests(GuestFixture guest) : IDisposable
         // (the v2 tag) finds nothing newer; then a rollback.
         var b2 = Boot("2-switched-v2", disk, """
             cat /etc/ostree-sharp-local.conf /etc/ostree-sharp-release | sed 's/^/OSTREE-SHARP-TEST etc: /'
+            grep -qw ostree-sharp-kargs-d=v2 /proc/cmdline && echo "OSTREE-SHARP-TEST kargs-d=yes"
             d=$(ostree admin status | awk '$1 == "*" { print $3 }')
             sed -n 's/^container-image-reference=/OSTREE-SHARP-TEST origin=/p' /ostree/deploy/debian/deploy/$d.origin
             ostree-sharp admin upgrade --check; echo "OSTREE-SHARP-TEST upgrade-check-exit=$?"
@@ -211,15 +228,18 @@ public sealed class VmTests(GuestFixture guest) : IDisposable
         Assert.True(b2.Has("etc: release v1 edited"), "2: the edited /etc file was not kept:\n" + Tail(b2.Log));
         Assert.True(b2.Has("upgrade-check-exit=77") && b2.Has("upgrade-none=yes"), "2: admin upgrade of the same reference did not find it up to date:\n" + Tail(b2.Log));
         Assert.True(b2.Has("rollback-exit=0"), "2: admin rollback failed:\n" + Tail(b2.Log));
+        Assert.True(b2.Has("kargs-d=yes"), "2: the kernel argument of v2's kargs.d is not on its command line:\n" + Tail(b2.Log));
 
         // c. After the rollback, v1 again: first in the loader's view, then booted.
         Assert.Equal("v1", Vm.DefaultVersion(disk, _tmp.Path));
         // Then a switch to v3, whose base commit is signed and whose prepare-root.conf says enabled = signed.
         var b3 = Boot("3-rolled-back-v1", disk, $"""
             ostree-sharp admin status
+            grep -qw ostree-sharp-kargs-d=v2 /proc/cmdline || echo "OSTREE-SHARP-TEST kargs-d-gone=yes"
             ostree-sharp admin switch ostree-unverified-image:oci:{Data}/images:v3; echo "OSTREE-SHARP-TEST switch-exit=$?"
             """);
         Booted(b3, "v1");
+        Assert.True(b3.Has("kargs-d-gone=yes"), "3: the kernel argument of v2's kargs.d is still there after the rollback to v1:\n" + Tail(b3.Log));
         Assert.True(b3.Has("switch-exit=0"), "3: admin switch to v3 failed:\n" + Tail(b3.Log));
 
         // d. v3 boots with / on composefs, its digest checked against the signed base commit by ostree-prepare-root:
@@ -243,6 +263,89 @@ public sealed class VmTests(GuestFixture guest) : IDisposable
             Assert.Contains("Checking commit signature: signature verification failed: ed25519 signature validation requested, but support not compiled in", b4.Log, StringComparison.Ordinal);
             Vm.Note("4-signed-v3: the guest's ostree-prepare-root has no ed25519 support (Debian's build): it found the signed base commit and the key, and stopped at the signature check");
         }
+    }
+
+    // The finalization's journal on the serial console when ostree-finalize-staged.service stops at shutdown (this
+    // boot only: a runtime drop-in), prefixed so that the harness keeps it.
+    private const string JournalToConsole = """
+        printf '%s\n' '#!/bin/sh' 'journalctl -b -o cat --no-pager -u ostree-finalize-staged.service | sed "s/^/OSTREE-SHARP-TEST finalize: /" > /dev/console' > /run/ostree-sharp-finalize-log.sh
+        mkdir -p /run/systemd/system/ostree-finalize-staged.service.d
+        printf '[Service]\nExecStopPost=/bin/sh /run/ostree-sharp-finalize-log.sh\n' > /run/systemd/system/ostree-finalize-staged.service.d/90-log.conf
+        systemctl daemon-reload
+
+        """;
+
+    [Fact]
+    public void Staged_deployments_are_finalized_at_shutdown_by_either_tool()
+    {
+        var disk = Install();
+
+        // a. v1, whose shutdown runs ostree's finalization: we stage the upgrade to stable (v2). Nothing changes for the
+        //    boot loader while the host runs; /etc written after staging still reaches v2 (merged at shutdown).
+        var s1 = Boot("s1-stage-v2", disk, JournalToConsole + """
+            echo "OSTREE-SHARP-TEST entries-before=$(ls /boot/loader/entries | wc -l)"
+            ostree-sharp admin upgrade --stage; echo "OSTREE-SHARP-TEST stage-exit=$?"
+            echo "OSTREE-SHARP-TEST entries-staged=$(ls /boot/loader/entries | wc -l)"
+            ostree admin status | tee /dev/stderr | grep -q ' (staged)$' && echo "OSTREE-SHARP-TEST ostree-sees-staged=yes"
+            ostree-sharp admin status | grep -q ' (staged)$' && echo "OSTREE-SHARP-TEST ours-sees-staged=yes"
+            echo "OSTREE-SHARP-TEST finalize-unit=$(systemctl is-active ostree-finalize-staged.service)"
+            echo written-after-staging > /etc/ostree-sharp-after-staging.conf
+            """);
+        Booted(s1, "v1");
+        Assert.True(s1.Has("stage-exit=0"), "s1: admin upgrade --stage failed:\n" + Tail(s1.Log));
+        Assert.True(s1.Values.GetValueOrDefault("entries-before") is { } before && before == s1.Values.GetValueOrDefault("entries-staged"), "s1: staging changed the boot entries:\n" + Tail(s1.Log));
+        Assert.True(s1.Has("ostree-sees-staged=yes"), "s1: ostree admin status does not show our staged deployment:\n" + Tail(s1.Log));
+        Assert.True(s1.Has("ours-sees-staged=yes"), "s1: our admin status does not show the staged deployment:\n" + Tail(s1.Log));
+        Assert.True(s1.Has("finalize-unit=active"), "s1: ostree-finalize-staged.service was not started:\n" + Tail(s1.Log));
+        Assert.Equal("v2", Vm.DefaultVersion(disk, _tmp.Path));
+        Assert.Contains("finalize: Finalizing staged deployment", s1.Log, StringComparison.Ordinal);
+
+        // b. v2, whose shutdown runs our finalization: ostree stages the previous commit (v1) with a kernel argument.
+        var s2 = Boot("s2-staged-by-ostree", disk, JournalToConsole + """
+            [ "$(cat /etc/ostree-sharp-after-staging.conf)" = written-after-staging ] && echo "OSTREE-SHARP-TEST etc-after-staging=yes"
+            v1=$(ostree admin status | awk '/\(rollback\)$/ { print $2 }' | cut -d. -f1)
+            ostree admin deploy --stage --karg-append=ostree-sharp-staged=by-ostree "$v1"; echo "OSTREE-SHARP-TEST stage-exit=$?"
+            ostree-sharp admin status | tee /dev/stderr | grep -q ' (staged)$' && echo "OSTREE-SHARP-TEST ours-sees-staged=yes"
+            systemctl cat ostree-finalize-staged.service | grep -q 'ostree-sharp admin finalize-staged' && echo "OSTREE-SHARP-TEST finalized-by=ostree-sharp"
+            """);
+        Booted(s2, "v2");
+        Assert.True(s2.Has("etc-after-staging=yes"), "s2: /etc written after staging did not reach the staged deployment:\n" + Tail(s2.Log));
+        Assert.True(s2.Has("stage-exit=0"), "s2: ostree admin deploy --stage failed:\n" + Tail(s2.Log));
+        Assert.True(s2.Has("ours-sees-staged=yes"), "s2: our admin status does not show ostree's staged deployment:\n" + Tail(s2.Log));
+        Assert.True(s2.Has("finalized-by=ostree-sharp"), "s2: the drop-in is not in effect:\n" + Tail(s2.Log));
+        Assert.Equal("v1", Vm.DefaultVersion(disk, _tmp.Path));
+        Assert.Contains("finalize: Finalizing staged deployment", s2.Log, StringComparison.Ordinal);
+        Assert.Contains("ostree-sharp-staged=by-ostree", Vm.DefaultEntry(disk, Vm.Partitions(disk)["boot"], _tmp.Path).Options, StringComparison.Ordinal);
+
+        // c. A power cut after staging, before shutdown: the staged deployment never becomes the default.
+        var s3 = Boot("s3-cut-after-staging", disk, """
+            ostree-sharp admin upgrade --stage; echo "OSTREE-SHARP-TEST stage-exit=$?"
+            """, "stage-exit=0", TimeSpan.Zero);
+        Booted(s3, "v1");
+        Assert.True(s3.Killed, "s3: the power was not cut");
+        Assert.Equal("v1", Vm.DefaultVersion(disk, _tmp.Path));
+
+        // d. The old deployment boots, with the kernel argument ostree staged; a staging locked for finalization
+        //    (--lock-finalization, then unlocked and locked again) is shown as such by both tools and left alone at
+        //    shutdown.
+        var s4 = Boot("s4-after-cut-locked", disk, JournalToConsole + """
+            grep -qw ostree-sharp-staged=by-ostree /proc/cmdline && echo "OSTREE-SHARP-TEST karg=yes"
+            ostree-sharp admin status | grep -q ' (staged)$' || echo "OSTREE-SHARP-TEST no-staged=yes"
+            v2=$(ostree admin status | awk '/\(rollback\)$/ { print $2 }' | cut -d. -f1)
+            ostree-sharp admin deploy --lock-finalization "$v2"; echo "OSTREE-SHARP-TEST stage-exit=$?"
+            ostree-sharp admin lock-finalization --unlock; echo "OSTREE-SHARP-TEST unlock-exit=$?"
+            ostree admin status | grep -q ' (staged)$' && echo "OSTREE-SHARP-TEST ostree-sees-unlocked=yes"
+            ostree-sharp admin lock-finalization; echo "OSTREE-SHARP-TEST lock-exit=$?"
+            ostree admin status | tee /dev/stderr | grep -q ' (finalization locked)$' && echo "OSTREE-SHARP-TEST ostree-sees-locked=yes"
+            """);
+        Booted(s4, "v1");
+        Assert.True(s4.Has("karg=yes"), "s4: the kernel argument of the staged deployment is not on the command line:\n" + Tail(s4.Log));
+        Assert.True(s4.Has("no-staged=yes"), "s4: a staged deployment survived the power cut:\n" + Tail(s4.Log));
+        Assert.True(s4.Has("stage-exit=0") && s4.Has("unlock-exit=0") && s4.Has("lock-exit=0"), "s4: staging, unlocking or locking failed:\n" + Tail(s4.Log));
+        Assert.True(s4.Has("ostree-sees-unlocked=yes"), "s4: ostree does not see the unlocked staged deployment:\n" + Tail(s4.Log));
+        Assert.True(s4.Has("ostree-sees-locked=yes"), "s4: ostree does not see the finalization lock:\n" + Tail(s4.Log));
+        Assert.Contains("finalize: Not finalizing; deployment is locked for finalization", s4.Log, StringComparison.Ordinal);
+        Assert.Equal("v1", Vm.DefaultVersion(disk, _tmp.Path));
     }
 
     [Fact]

@@ -42,6 +42,9 @@ public sealed record UpgradeRequest
 
     /// <summary>Upgrade even an origin whose <c>unconfigured-state</c> says how to configure it (a switch).</summary>
     public bool IgnoreUnconfigured { get; init; }
+
+    /// <summary><c>--stage</c>: stage the new deployment, finalized when the host shuts down.</summary>
+    public bool Stage { get; init; }
 }
 
 /// <summary>The verbs of ostree-ext and bootc over a sysroot whose deployments come from container images.</summary>
@@ -192,8 +195,46 @@ public static class SysrootImages
             return UpgradeOutcome.NoUpdate;
         }
 
-        sysroot.Deploy(commit, new DeployOptions { OsName = merge.OsName, Origin = origin }, cancellationToken);
+        // An image's own kernel arguments (bootc's /usr/lib/bootc/kargs.d) follow it from version to version.
+        var kargs = origin.Get("origin", OriginKey) is not null ? KargsDUpdate(sysroot.Repo, merge, commit) : null;
+        sysroot.Deploy(commit, new DeployOptions { OsName = merge.OsName, Origin = origin, Stage = request.Stage, KargBase = kargs }, cancellationToken);
         return UpgradeOutcome.Deployed;
+    }
+
+    /// <summary>
+    /// The kernel arguments of a deployment of <paramref name="next"/> made from <paramref name="merge"/>, as bootc
+    /// computes them at upgrade and switch: the merge deployment's, less those of its image's kargs.d that the new
+    /// image's kargs.d no longer has, plus those only the new image's has (what the user added stays). Null when the
+    /// two images' kargs.d agree (the merge deployment's arguments are kept as they are).
+    /// </summary>
+    public static string? KargsDUpdate(OstreeRepo repo, Deployment merge, Checksum next)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        ArgumentNullException.ThrowIfNull(merge);
+        var before = repo.HasObject(merge.Commit, ObjectType.Commit) ? Install.InstallConfig.KargsD(repo, repo.LoadCommit(merge.Commit)) : [];
+        return MergeKargsD(merge.Options, before, Install.InstallConfig.KargsD(repo, repo.LoadCommit(next)));
+    }
+
+    /// <summary>
+    /// <paramref name="current"/> kernel arguments less those of <paramref name="before"/> (the old image's kargs.d)
+    /// that <paramref name="after"/> (the new one's) lacks, plus those only <paramref name="after"/> has; null when the
+    /// two lists agree. The <c>ostree=</c> argument is left out (the boot entry gets its own).
+    /// </summary>
+    public static string? MergeKargsD(string? current, IReadOnlyList<string> before, IReadOnlyList<string> after)
+    {
+        ArgumentNullException.ThrowIfNull(before);
+        ArgumentNullException.ThrowIfNull(after);
+        var removed = before.Where(a => !after.Contains(a)).ToHashSet(StringComparer.Ordinal);
+        var added = after.Where(a => !before.Contains(a)).ToList();
+        if (removed.Count == 0 && added.Count == 0)
+        {
+            return null;
+        }
+
+        var kept = KernelArgs.Parse(current).Items
+            .Select(a => a.Value is null ? a.Key : a.Key + "=" + a.Value)
+            .Where(a => !removed.Contains(a) && !a.StartsWith("ostree=", StringComparison.Ordinal));
+        return string.Join(' ', kept.Concat(added));
     }
 
     /// <summary>

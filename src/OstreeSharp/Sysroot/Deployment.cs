@@ -44,6 +44,12 @@ public sealed class Deployment
     /// <summary>Whether this is the running deployment.</summary>
     public bool IsBooted { get; set; }
 
+    /// <summary>Staged: written, to be finalized (its /etc merged, its boot entry written) when the host shuts down.</summary>
+    public bool IsStaged { get; set; }
+
+    /// <summary>A staged deployment that shutdown leaves alone until it is unlocked (<c>--lock-finalization</c>).</summary>
+    public bool FinalizationLocked { get; set; }
+
     /// <summary><c>CSUM.SERIAL</c>.</summary>
     public string DirectoryName => $"{Commit}.{DeploySerial}";
 

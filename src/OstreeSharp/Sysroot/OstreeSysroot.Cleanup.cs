@@ -33,7 +33,7 @@ public sealed partial class OstreeSysroot
         }
 
         int removed = 0;
-        var live = Deployments.Select(d => d.RelativePath).ToHashSet(StringComparer.Ordinal);
+        var live = WithStaged().Select(d => d.RelativePath).ToHashSet(StringComparer.Ordinal);
         foreach (var (rel, dir) in DeploymentDirectories())
         {
             if (live.Contains(rel))
@@ -44,6 +44,13 @@ public sealed partial class OstreeSysroot
             FaultPoint.Hit("cleanup-deployment");
             DeleteDeploymentDirectory(dir);
             File.Delete(dir + ".origin");
+            // (and what libostree 2026.x keeps beside a deployment it finalized: ostree/deploy/OS/backing/CSUM.SERIAL)
+            var backing = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetDirectoryName(dir)!)!, "backing", System.IO.Path.GetFileName(dir));
+            if (Directory.Exists(backing))
+            {
+                FileUtil.DeleteAny(backing);
+            }
+
             removed++;
         }
 
@@ -67,7 +74,7 @@ public sealed partial class OstreeSysroot
         PruneResult? pr = null;
         if (prune)
         {
-            pr = Prune.Run(Repo, new PruneOptions { RefsOnly = true, Depth = 0, ExtraRoots = Deployments.Select(d => d.Commit).ToList() });
+            pr = Prune.Run(Repo, new PruneOptions { RefsOnly = true, Depth = 0, ExtraRoots = WithStaged().Select(d => d.Commit).ToList() });
             if (pr.BytesFreed > 0)
             {
                 Log($"Freed objects: {SizeFormat.FormatAsGlibPrints(pr.BytesFreed)}");
@@ -151,11 +158,15 @@ public sealed partial class OstreeSysroot
         Directory.Delete(dir, recursive: true);
     }
 
+    // The deployments cleanup keeps: the staged one (first, as libostree lists it) and the list.
+    private IEnumerable<Deployment> WithStaged() => Staged is null ? Deployments : Deployments.Prepend(Staged);
+
     /// <summary>Exactly one ref <c>ostree/B/S/INDEX</c> per deployment; other ones deleted, empty folders left.</summary>
     private void WriteDeploymentRefs()
     {
         var heads = System.IO.Path.Combine(Repo.Path, "refs/heads/ostree");
-        var wanted = Deployments.ToDictionary(d => $"{BootVersion}/{SubBootVersion}/{d.Index}", d => d.Commit, StringComparer.Ordinal);
+        // As libostree, whose list starts with the staged deployment: its commit is kept by a ref too.
+        var wanted = WithStaged().Select((d, i) => (d, i)).ToDictionary(x => $"{BootVersion}/{SubBootVersion}/{x.i}", x => x.d.Commit, StringComparer.Ordinal);
         if (Directory.Exists(heads))
         {
             foreach (var f in Directory.EnumerateFiles(heads, "*", SearchOption.AllDirectories))

@@ -47,6 +47,15 @@ public sealed record DeployOptions
 
     /// <summary><c>--karg-delete</c>.</summary>
     public IReadOnlyList<string> KargsDelete { get; init; } = [];
+
+    /// <summary>
+    /// Stage the deployment (<c>--stage</c>): written now, finalized (its /etc merged, its boot entry written) when the
+    /// host shuts down, by <c>admin finalize-staged</c> from <c>ostree-finalize-staged.service</c>. Needs a booted host.
+    /// </summary>
+    public bool Stage { get; init; }
+
+    /// <summary>With <see cref="Stage"/>: shutdown does not finalize it until it is unlocked (<c>--lock-finalization</c>).</summary>
+    public bool LockFinalization { get; init; }
 }
 
 public sealed partial class OstreeSysroot
@@ -54,13 +63,8 @@ public sealed partial class OstreeSysroot
     /// <summary>Deploys <paramref name="commit"/> and makes the new list live; returns the new deployment.</summary>
     public Deployment Deploy(Checksum commit, DeployOptions options, CancellationToken cancellationToken = default)
     {
-        string osName = options.OsName ?? Booted?.OsName
-            ?? throw new OstreeException("Not currently booted into an OSTree system and no --os= argument given");
-        ValidateOsName(osName);
-        if (!Directory.Exists(Combine($"ostree/deploy/{osName}")))
-        {
-            throw new OstreeException($"No stateroot '{osName}' in {Path} (run admin os-init {osName})");
-        }
+        ArgumentNullException.ThrowIfNull(options);
+        string osName = StaterootFor(options);
 
         if (options.KargNone && (options.KargBase is not null || options.KargsDelete.Count > 0))
         {
@@ -70,6 +74,11 @@ public sealed partial class OstreeSysroot
         if (options.NoMerge && options.KargsDelete.Count > 0)
         {
             throw new OstreeException("--no-merge cannot be combined with --karg-delete");
+        }
+
+        if (options.Stage || options.LockFinalization)
+        {
+            return StageDeployment(commit, options, cancellationToken);
         }
 
         CheckBootloader();
@@ -95,6 +104,20 @@ public sealed partial class OstreeSysroot
         WriteDeployments(ComposeList(d, merge, options, osName));
         Cleanup(prune: !options.NoPrune);
         return Deployments.First(x => x.SameAs(d));
+    }
+
+    // The stateroot a deployment goes to: the one named, else the booted one's; it must exist.
+    private string StaterootFor(DeployOptions options)
+    {
+        string osName = options.OsName ?? Booted?.OsName
+            ?? throw new OstreeException("Not currently booted into an OSTree system and no --os= argument given");
+        ValidateOsName(osName);
+        if (!Directory.Exists(Combine($"ostree/deploy/{osName}")))
+        {
+            throw new OstreeException($"No stateroot '{osName}' in {Path} (run admin os-init {osName})");
+        }
+
+        return osName;
     }
 
     private static KernelArgs? ComposeKargs(DeployOptions o, Deployment? merge)

@@ -28,6 +28,15 @@ public sealed partial class OstreeSysroot
             throw new OstreeException("Attempting to remove booted deployment");
         }
 
+        // As libostree: a new list that leaves out the staged deployment drops it (the caller's cleanup removes it).
+        if (Staged is not null && !list.Any(d => d.SameAs(Staged)))
+        {
+            File.Delete(StagedStatePath);
+            File.Delete(StagedLockedPath);
+            Staged = null;
+            _stagedState = null;
+        }
+
         bool full = NeedsFullSwap(Deployments, list);
         if (!full && Deployments.Count == list.Count && Deployments.Zip(list).All(p => p.First.SameAs(p.Second)))
         {

@@ -192,6 +192,7 @@ public sealed partial class OstreeSysroot
 
         Deployments = list;
         Booted = FindBooted(list);
+        LoadStaged();
     }
 
     private Deployment ParseDeployment(BootEntry entry, string file)

@@ -23,9 +23,10 @@ public static class SysrootStatus
 
         var (pending, rollback) = sysroot.PendingAndRollback();
         var sb = new StringBuilder();
-        foreach (var d in sysroot.Deployments)
+        foreach (var d in sysroot.Staged is { } staged ? sysroot.Deployments.Prepend(staged) : sysroot.Deployments)
         {
-            string suffix = d.SameAs(pending) ? " (pending)" : d.SameAs(rollback) ? " (rollback)" : string.Empty;
+            string suffix = d.FinalizationLocked ? " (finalization locked)" : d.IsStaged ? " (staged)"
+                : d.SameAs(pending) ? " (pending)" : d.SameAs(rollback) ? " (rollback)" : string.Empty;
             sb.Append(d.IsBooted ? '*' : ' ').Append(' ').Append(d.OsName).Append(' ').Append(d.DirectoryName).Append(suffix).Append('\n');
             Commit? commit = null;
             try

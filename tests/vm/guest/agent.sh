@@ -31,8 +31,15 @@ finish() {
     sync
     if [ -e /run/ostree/staged-deployment ]; then
         # A staged deployment is finalized by ostree-finalize-staged.service
-        # when it stops: shut down in order.
-        systemctl --no-block poweroff
+        # when it stops: shut down in order. (Through systemd's own socket:
+        # plain `systemctl poweroff` asks logind over D-Bus, which this guest
+        # does not run.)
+        # The shutdown stops this unit too: its SIGTERM is ignored so that
+        # the agent ends by itself (killed, it would count as failed, and
+        # FailureAction=poweroff-force would skip the finalization).
+        trap '' TERM
+        systemctl start --no-block --job-mode=replace-irreversibly poweroff.target ||
+            systemctl --force poweroff
     else
         # Skips stopping units, still kills processes and unmounts (or
         # remounts read-only) every file system before powering off.
