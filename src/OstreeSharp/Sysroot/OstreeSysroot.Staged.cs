@@ -101,7 +101,7 @@ public sealed partial class OstreeSysroot
     {
         if (Booted is null)
         {
-            throw new OstreeException("Staging deployment: Cannot stage deployment: Not currently booted into an OSTree system");
+            throw new OstreeException("Cannot stage deployment: Not currently booted into an OSTree system"); // ostree 2022.7's words (2026.4 puts "Staging deployment: " first)
         }
 
         if (options.Retain || options.RetainPending || options.RetainRollback)
