@@ -134,6 +134,10 @@ public static unsafe partial class Native
         return st;
     }
 
+    /// <summary>The device and inode of the file a path leads to (symlinks followed); null when it does not exist.</summary>
+    public static (ulong Device, ulong Inode)? FileIdentity(string path) =>
+        RealPath(path) is { } real && TryLStat(real, out var st) ? (st.Device, st.Inode) : null;
+
     /// <summary>lstat through statx; false when the path does not exist.</summary>
     public static bool TryLStat(string path, out FileStatus status)
     {

@@ -398,28 +398,27 @@ public static partial class RemotePull
 
         // As libostree, the source's refs are read from its summary when it has one (a mirror writes them as refs of the
         // summary's collection), else from its refs; a collection ref is looked up among every ref of its collection.
+        // Only the targets below need them: a plain pull of refs leaves the summary unread.
         var summaryPath = Path.Combine(path, "summary");
-        var listed = File.Exists(summaryPath) ? ParseRemote(summaryPath, () => Summary.ReadCollectionRefs(File.ReadAllBytes(summaryPath))) : null;
-        string? summaryCollection = listed is null ? null : Summary.ReadCollectionId(File.ReadAllBytes(summaryPath));
+        SummaryListing? ReadSummary() => File.Exists(summaryPath) ? ParseRemote(summaryPath, () => Summary.ReadListing(File.ReadAllBytes(summaryPath))) : null;
         List<PullLocalTarget>? targets = null;
         if (options.CollectionRefs is { } collectionRefs)
         {
-            targets = collectionRefs.Select(c => new PullLocalTarget(c.Ref, c.Commit
-                ?? listed?.FirstOrDefault(l => l.Collection == c.Collection && l.Ref == c.Ref)?.Commit
-                ?? (source.ListCollectionRefs(c.Collection).TryGetValue((c.Collection, c.Ref), out var found) ? found
-                    : throw new ObjectNotFoundException($"No such branch ({c.Collection}, {c.Ref}) in {info.Url}")), c.Collection)).ToList();
+            var listing = collectionRefs.Any(c => c.Commit is null) ? ReadSummary() : null;
+            targets = collectionRefs.Select(c => new PullLocalTarget(c.Ref, c.Commit ?? PullLocal.ResolveCollectionRef(source, listing, c.Collection, c.Ref), c.Collection)).ToList();
         }
         else if (options.Mirror || wanted.Any(r => r.Contains('@', StringComparison.Ordinal)))
         {
+            var listing = ReadSummary();
             targets = [];
             foreach (var r in wanted.Where(r => !CommitId().IsMatch(r)))
             {
                 int at = r.IndexOf('@', StringComparison.Ordinal);
                 var name = at >= 0 ? r[..at] : r;
                 var commit = at >= 0 ? Checksum.Parse(r[(at + 1)..])
-                    : listed is not null ? listed.FirstOrDefault(l => l.Collection == summaryCollection && l.Ref == name)?.Commit ?? throw new ObjectNotFoundException($"No such branch '{name}' in repository summary of {info.Url}")
+                    : listing is not null ? listing.Find(listing.CollectionId, name) ?? throw new ObjectNotFoundException($"No such branch '{name}' in repository summary of {info.Url}")
                     : source.Resolve(name);
-                targets.Add(new PullLocalTarget(name, commit, at < 0 ? summaryCollection : null));
+                targets.Add(new PullLocalTarget(name, commit, at < 0 ? listing?.CollectionId : null));
             }
         }
 
@@ -501,8 +500,7 @@ public static partial class RemotePull
 
     private static async Task<List<(string? Name, Checksum Commit, string? Collection)>> ResolveTargetsAsync(RemoteFetcher fetcher, RemoteInfo info, byte[]? summary, IReadOnlyList<string> refs, PullOptions options, CancellationToken ct)
     {
-        var listed = summary is null ? null : Summary.ReadCollectionRefs(summary);
-        string? summaryCollection = summary is null ? null : Summary.ReadCollectionId(summary);
+        var listing = summary is null ? null : Summary.ReadListing(summary);
         if (options.CollectionRefs is { } collectionRefs)
         {
             if (refs.Count > 0)
@@ -515,14 +513,15 @@ public static partial class RemotePull
                 OstreeRepo.ValidateCollectionId(c.Collection);
                 OstreeRepo.ValidateRefName(c.Ref);
                 var commit = c.Commit
-                    ?? listed?.FirstOrDefault(l => l.Collection == c.Collection && l.Ref == c.Ref)?.Commit
+                    ?? listing?.Find(c.Collection, c.Ref)
                     ?? throw new ObjectNotFoundException($"No such branch ({c.Collection}, {c.Ref}) in repository summary of {info.Url}");
                 return ((string?)c.Ref, commit, (string?)c.Collection);
             }).ToList();
         }
 
         // As libostree: a ref named without a collection is one of the summary's main refs, of its collection if any.
-        var fromSummary = listed?.Where(l => l.Collection == summaryCollection).ToDictionary(r => r.Ref, r => r.Commit, StringComparer.Ordinal);
+        var mainCollection = listing?.CollectionId;
+        var fromSummary = listing?.Refs.Where(l => l.Collection == mainCollection).ToDictionary(r => r.Ref, r => r.Commit, StringComparer.Ordinal);
         var names = refs.ToList();
         if (names.Count == 0)
         {
@@ -563,7 +562,7 @@ public static partial class RemotePull
             OstreeRepo.ValidateRefName(name);
             if (fromSummary is not null)
             {
-                result.Add((name, fromSummary.TryGetValue(name, out var c) ? c : throw new ObjectNotFoundException($"No such branch '{name}' in repository summary of {info.Url}"), summaryCollection));
+                result.Add((name, fromSummary.TryGetValue(name, out var c) ? c : throw new ObjectNotFoundException($"No such branch '{name}' in repository summary of {info.Url}"), mainCollection));
                 continue;
             }
 

@@ -119,11 +119,13 @@ public static class RepoFinder
                 continue;
             }
 
-            lastModified[i] = Summary.ReadLastModified(summary);
-            foreach (var listed in Summary.ReadCollectionRefs(summary))
+            lastModified[i] = summary.LastModified;
+
+            // A dynamic remote serves only the collection of the remote whose keys verify it.
+            var only = candidates[i].Dynamic ? repo.GetRemote(candidates[i].KeyringRemote)?.CollectionId : null;
+            foreach (var listed in summary.Refs)
             {
-                // A dynamic remote serves only the collections of the remote whose keys verify it.
-                if (listed.Collection is null || (candidates[i].Dynamic && repo.GetRemote(candidates[i].KeyringRemote)?.CollectionId != listed.Collection))
+                if (listed.Collection is null || (candidates[i].Dynamic && only != listed.Collection))
                 {
                     continue;
                 }
@@ -175,6 +177,20 @@ public static class RepoFinder
             }
         }
 
+        // The newest commit of each ref across the results (the first result listed wins a tie, as libostree's
+        // strictly-newer comparison does).
+        var latest = new Checksum?[refs.Count];
+        for (int r = 0; r < refs.Count; r++)
+        {
+            for (int j = 0; j < candidates.Count; j++)
+            {
+                if (!dropped[j] && table.TryGetValue((r, j), out var c) && (latest[r] is not { } l || commits[c].Timestamp > commits[l].Timestamp))
+                {
+                    latest[r] = c;
+                }
+            }
+        }
+
         var results = new List<RepoFinderResult>();
         for (int i = 0; i < candidates.Count; i++)
         {
@@ -183,23 +199,11 @@ public static class RepoFinder
                 continue;
             }
 
-            // Of every ref asked for, the commit this result has when it is the newest (the first result listed wins
-            // a tie, as libostree's strictly-newer comparison does); the refs in libostree's table order.
+            // Of every ref asked for, the commit this result has when it is the newest; the refs in libostree's table order.
             var entries = new List<KeyValuePair<CollectionRef, Checksum?>>();
             for (int r = 0; r < refs.Count; r++)
             {
-                Checksum? latest = null;
-                ulong latestTime = 0;
-                for (int j = 0; j < candidates.Count; j++)
-                {
-                    if (!dropped[j] && table.TryGetValue((r, j), out var c) && (latest is null || commits[c].Timestamp > latestTime))
-                    {
-                        latest = c;
-                        latestTime = commits[c].Timestamp;
-                    }
-                }
-
-                entries.Add(new(refs[r], table.TryGetValue((r, i), out var mine) && mine == latest ? mine : null));
+                entries.Add(new(refs[r], table.TryGetValue((r, i), out var mine) && mine == latest[r] ? mine : null));
             }
 
             if (entries.All(e => e.Value is null))
@@ -289,7 +293,7 @@ public static class RepoFinder
     }
 
     // A repository that may serve some of the refs, before its summary is read.
-    private sealed record Candidate(string Name, string Url, string KeyringRemote, RepoFinderKind Finder, bool Dynamic, byte[]? Summary = null);
+    private sealed record Candidate(string Name, string Url, string KeyringRemote, RepoFinderKind Finder, bool Dynamic, SummaryListing? Summary = null);
 
     private static int IndexOf(IReadOnlyList<CollectionRef> refs, string collection, string name)
     {
@@ -316,19 +320,17 @@ public static class RepoFinder
                 continue;
             }
 
-            IReadOnlyList<SummaryRef> listed;
-            byte[] summary;
+            SummaryListing summary;
             try
             {
-                summary = (await RemoteSummary.FetchAsync(repo, name, ct).ConfigureAwait(false)).Summary;
-                listed = Summary.ReadCollectionRefs(summary);
+                summary = Summary.ReadListing((await RemoteSummary.FetchAsync(repo, name, ct).ConfigureAwait(false)).Summary);
             }
             catch (Exception e) when (e is OstreeException or IOException or HttpRequestException)
             {
                 continue; // as libostree: a remote whose refs cannot be listed is left out
             }
 
-            if (refs.Any(r => r.Collection == collection && listed.Any(l => l.Collection == collection && l.Ref == r.Ref)))
+            if (refs.Any(r => r.Collection == collection && summary.Find(collection, r.Ref) is not null))
             {
                 found.Add(new Candidate(name, remote.Url, name, RepoFinderKind.Config, false, summary));
             }
@@ -342,10 +344,10 @@ public static class RepoFinder
     private static List<Candidate> FindOnMounts(OstreeRepo repo, IReadOnlyList<CollectionRef> refs, IReadOnlyList<string> mountRoots)
     {
         var found = new List<Candidate>();
-        var self = Identity(repo.Path);
+        var self = Native.FileIdentity(repo.Path);
         foreach (var root in mountRoots)
         {
-            if (Identity(root) is not { } rootId)
+            if (Native.FileIdentity(root) is not { } rootId)
             {
                 continue;
             }
@@ -360,7 +362,7 @@ public static class RepoFinder
             {
                 try
                 {
-                    if (!Directory.Exists(path) || Identity(path) is not { } id || id.Device != rootId.Device || id == self)
+                    if (!Directory.Exists(path) || Native.FileIdentity(path) is not { } id || id.Device != rootId.Device || id == self)
                     {
                         continue; // not there, elsewhere than on this mount, or the repository asking
                     }
@@ -374,7 +376,7 @@ public static class RepoFinder
                 }
             }
 
-            var byRepo = new Dictionary<(string Url, string Keyring), bool>();
+            var byRepo = new HashSet<(string Url, string Keyring)>();
             foreach (var r in refs)
             {
                 foreach (var (path, listed) in repos)
@@ -391,7 +393,7 @@ public static class RepoFinder
                     }
 
                     var url = "file://" + Native.RealPath(path);
-                    if (byRepo.TryAdd((url, keyring), true))
+                    if (byRepo.Add((url, keyring)))
                     {
                         found.Add(new Candidate(DynamicName(url, keyring + ".trustedkeys.gpg"), url, keyring, RepoFinderKind.Mount, true));
                     }
@@ -403,10 +405,6 @@ public static class RepoFinder
 
         return found;
     }
-
-    // The file a path leads to (symlinks followed): its device and inode.
-    private static (ulong Device, ulong Inode)? Identity(string path) =>
-        Native.RealPath(path) is { } real && Native.TryLStat(real, out var st) ? (st.Device, st.Inode) : null;
 
     // libostree's ostree_repo_resolve_keyring_for_collection: the first remote configured with that collection id.
     private static string? KeyringRemoteFor(OstreeRepo repo, string collection) =>
@@ -430,7 +428,8 @@ public static class RepoFinder
         }
     }
 
-    private static async Task<byte[]?> TryFetchSummaryAsync(OstreeRepo repo, Candidate c, CancellationToken ct)
+    // The candidate's summary, parsed; null when it cannot be read or does not parse (the candidate is left out).
+    private static async Task<SummaryListing?> TryFetchSummaryAsync(OstreeRepo repo, Candidate c, CancellationToken ct)
     {
         try
         {
@@ -438,12 +437,7 @@ public static class RepoFinder
             var bytes = c.Dynamic
                 ? await RemoteSummary.FetchAsync(c.Url, "summary", ct).ConfigureAwait(false)
                 : (await RemoteSummary.FetchAsync(repo, c.Name, ct).ConfigureAwait(false)).Summary;
-            if (bytes is not null)
-            {
-                Summary.ReadCollectionRefs(bytes); // parses, or is left out
-            }
-
-            return bytes;
+            return bytes is null ? null : Summary.ReadListing(bytes);
         }
         catch (Exception e) when (e is OstreeException or IOException or HttpRequestException)
         {

@@ -27,7 +27,7 @@ public static class UsbStick
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(mountPath);
         ArgumentNullException.ThrowIfNull(refs);
-        if (!Directory.Exists(mountPath) || Identity(mountPath) is not { } mount)
+        if (!Directory.Exists(mountPath) || Native.FileIdentity(mountPath) is not { } mount)
         {
             throw new ObjectNotFoundException($"opendir({mountPath}): No such file or directory");
         }
@@ -38,12 +38,12 @@ public static class UsbStick
 
         // As libostree: always an archive repository, which suits FAT (no xattrs, no owners) and compresses.
         var dest = OstreeRepo.Create(full, RepoMode.Archive);
-        if (Identity(full) is not { } destId || destId.Device != mount.Device)
+        if (Native.FileIdentity(full) is not { } destId || destId.Device != mount.Device)
         {
             throw new ArgumentException("--destination-repo must be a descendent of MOUNT-PATH");
         }
 
-        if (Identity(source.Path) == destId)
+        if (Native.FileIdentity(source.Path) == destId)
         {
             throw new ArgumentException("--destination-repo must not be the source repository");
         }
@@ -53,11 +53,8 @@ public static class UsbStick
         // The commits, as a mirror pull from the source would find them: in its summary when it has one, else among
         // every ref of the collection (its mirrors' and its remotes' too).
         var summaryPath = Path.Combine(source.Path, "summary");
-        var listed = File.Exists(summaryPath) ? Summary.ReadCollectionRefs(File.ReadAllBytes(summaryPath)) : null;
-        var targets = refs.Select(r => new PullLocalTarget(r.Ref, r.Commit
-            ?? listed?.FirstOrDefault(l => l.Collection == r.Collection && l.Ref == r.Ref)?.Commit
-            ?? (source.ListCollectionRefs(r.Collection).TryGetValue((r.Collection, r.Ref), out var c) ? c
-                : throw new ObjectNotFoundException($"Refspec '({r.Collection}, {r.Ref})' not found in {source.Path}")), r.Collection)).ToList();
+        var listing = File.Exists(summaryPath) ? Summary.ReadListing(File.ReadAllBytes(summaryPath)) : null;
+        var targets = refs.Select(r => new PullLocalTarget(r.Ref, r.Commit ?? PullLocal.ResolveCollectionRef(source, listing, r.Collection, r.Ref), r.Collection)).ToList();
         PullLocal.Import(source, dest, [], null, new PullLocalOptions
         {
             Targets = targets,
@@ -76,7 +73,7 @@ public static class UsbStick
         {
             var reposD = Path.Combine(mountPath, ".ostree", "repos.d");
             Directory.CreateDirectory(reposD);
-            if (!Directory.EnumerateFileSystemEntries(reposD).Any(e => Identity(e) == destId))
+            if (!Directory.EnumerateFileSystemEntries(reposD).Any(e => Native.FileIdentity(e) == destId))
             {
                 var target = Path.Combine("..", "..", relative);
                 int i = 0;
@@ -103,7 +100,4 @@ public static class UsbStick
 
         return relative;
     }
-
-    private static (ulong Device, ulong Inode)? Identity(string path) =>
-        Native.RealPath(path) is { } real && Native.TryLStat(real, out var st) ? (st.Device, st.Inode) : null;
 }

@@ -60,12 +60,7 @@ public sealed partial class OstreeSysroot
             d.Entry["options"] = string.Join(' ', kargs.GetChildren().Select(k => k.GetString()));
         }
 
-        var origin = OriginPath(d);
-        if (File.Exists(origin))
-        {
-            d.Origin = KeyFile.Parse(File.ReadAllText(origin), origin);
-        }
-
+        LoadOrigin(d);
         d.IsStaged = true;
         d.FinalizationLocked = state.Lookup("locked") is { Type.Text: "b" } locked && locked.GetBoolean();
         Staged = d;

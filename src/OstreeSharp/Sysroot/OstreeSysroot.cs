@@ -217,13 +217,18 @@ public sealed partial class OstreeSysroot
         {
             Entry = entry,
         };
+        LoadOrigin(d);
+        return d;
+    }
+
+    // The deployment's origin file, when it has one.
+    private void LoadOrigin(Deployment d)
+    {
         var origin = OriginPath(d);
         if (File.Exists(origin))
         {
             d.Origin = KeyFile.Parse(File.ReadAllText(origin), origin);
         }
-
-        return d;
     }
 
     /// <summary>Whether this is the sysroot of the running system: path <c>/</c> on a host booted by ostree.</summary>

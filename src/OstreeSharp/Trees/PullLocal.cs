@@ -69,6 +69,20 @@ public sealed record PullLocalTarget(string Ref, Checksum Commit, string? Collec
 /// <summary>Copies commits between local repositories of any modes.</summary>
 public static class PullLocal
 {
+    /// <summary>
+    /// The commit a pull from the local repository <paramref name="source"/> takes for a collection ref, found as
+    /// libostree finds it there: in the source's summary when it has one (<paramref name="listing"/>), else among every
+    /// ref of the collection (the source's own, its mirrors', its remotes').
+    /// </summary>
+    /// <exception cref="ObjectNotFoundException">Neither has it.</exception>
+    public static Checksum ResolveCollectionRef(OstreeRepo source, SummaryListing? listing, string collection, string refName)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        return listing?.Find(collection, refName)
+            ?? (source.ListCollectionRefs(collection).TryGetValue((collection, refName), out var c) ? c
+                : throw new ObjectNotFoundException($"No such branch ({collection}, {refName}) in {source.Path}"));
+    }
+
     /// <summary>Copies <paramref name="refs"/> (all refs when empty) from <paramref name="source"/>; returns objects copied.</summary>
     public static int Run(OstreeRepo source, OstreeRepo dest, IReadOnlyList<string> refs, string? remote, int depth = 0, IProgress<TreeProgress>? progress = null, CancellationToken cancellationToken = default) =>
         Run(source, dest, refs, remote, new PullLocalOptions { Depth = depth }, progress, cancellationToken);

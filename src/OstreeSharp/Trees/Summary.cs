@@ -142,19 +142,38 @@ public static class Summary
     }
 
     /// <summary>
-    /// Every ref a summary lists, as libostree's <c>ostree_repo_remote_list_collection_refs</c> reads them: its main refs
-    /// under the summary's collection id (null when it names none), then those of its collection map.
+    /// What a summary lists, from one parse: every ref as libostree's <c>ostree_repo_remote_list_collection_refs</c>
+    /// reads them (its main refs under the summary's collection id, null when it names none, then those of its
+    /// collection map), that collection id, and when the summary was written.
     /// </summary>
-    public static IReadOnlyList<SummaryRef> ReadCollectionRefs(byte[] summary)
+    public static SummaryListing ReadListing(byte[] summary)
     {
         var v = GVariantValue.Parse(Type, summary);
-        var (main, map, _) = ReadMetadata(v);
-        var result = new List<SummaryRef>();
-        void Add(string? collection, GVariantValue refs)
+        string? main = null;
+        GVariantValue? map = null;
+        ulong modified = 0;
+        foreach (var (key, value) in v[1].GetVarDictEntries())
         {
-            foreach (var e in refs.GetChildren())
+            switch (key)
             {
-                result.Add(new SummaryRef(collection, e[0].GetString(), new Checksum(e[1][1].GetBytes()), e[1][0].GetUInt64(), e[1][2]));
+                case "ostree.summary.collection-id" when value.Type.Text == "s":
+                    main = value.GetString();
+                    break;
+                case "ostree.summary.collection-map" when value.Type.Text == "a{sa(s(taya{sv}))}":
+                    map = value;
+                    break;
+                case "ostree.summary.last-modified" when value.Type.Text == "t":
+                    modified = BinaryPrimitives.ReverseEndianness(value.GetUInt64()); // stored big-endian, as libostree
+                    break;
+            }
+        }
+
+        var refs = new List<SummaryRef>();
+        void Add(string? collection, GVariantValue entries)
+        {
+            foreach (var e in entries.GetChildren())
+            {
+                refs.Add(new SummaryRef(collection, e[0].GetString(), new Checksum(e[1][1].GetBytes()), e[1][0].GetUInt64(), e[1][2]));
             }
         }
 
@@ -164,38 +183,7 @@ public static class Summary
             Add(entry[0].GetString(), entry[1]);
         }
 
-        return result;
-    }
-
-    /// <summary>The summary's collection id (<c>ostree.summary.collection-id</c>), null when it names none.</summary>
-    public static string? ReadCollectionId(byte[] summary) => ReadMetadata(GVariantValue.Parse(Type, summary)).CollectionId;
-
-    /// <summary>When the summary was written (<c>ostree.summary.last-modified</c>), in seconds since 1970; 0 when it does not say.</summary>
-    public static ulong ReadLastModified(byte[] summary) => ReadMetadata(GVariantValue.Parse(Type, summary)).LastModified;
-
-    private static (string? CollectionId, GVariantValue? CollectionMap, ulong LastModified) ReadMetadata(GVariantValue summary)
-    {
-        string? id = null;
-        GVariantValue? map = null;
-        ulong modified = 0;
-        foreach (var (key, value) in summary[1].GetVarDictEntries())
-        {
-            var inner = value;
-            switch (key)
-            {
-                case "ostree.summary.collection-id" when inner.Type.Text == "s":
-                    id = inner.GetString();
-                    break;
-                case "ostree.summary.collection-map" when inner.Type.Text == "a{sa(s(taya{sv}))}":
-                    map = inner;
-                    break;
-                case "ostree.summary.last-modified" when inner.Type.Text == "t":
-                    modified = BinaryPrimitives.ReverseEndianness(inner.GetUInt64()); // stored big-endian, as libostree
-                    break;
-            }
-        }
-
-        return (id, map, modified);
+        return new SummaryListing(main, modified, refs);
     }
 
     /// <summary>Reads the refs listed in summary bytes.</summary>
@@ -204,6 +192,16 @@ public static class Summary
         var v = GVariantValue.Parse(Type, summary);
         return v[0].GetChildren().Select(e => (e[0].GetString(), new Checksum(e[1][1].GetBytes()), e[1][0].GetUInt64(), e[1][2])).ToList();
     }
+}
+
+/// <summary>
+/// What a summary lists: its collection id (null: none), when it was written (seconds since 1970, 0 when it does not
+/// say), and its refs.
+/// </summary>
+public sealed record SummaryListing(string? CollectionId, ulong LastModified, IReadOnlyList<SummaryRef> Refs)
+{
+    /// <summary>The commit the summary lists for a ref of a collection (null: one of its main refs of no collection).</summary>
+    public Checksum? Find(string? collection, string refName) => Refs.FirstOrDefault(r => r.Collection == collection && r.Ref == refName)?.Commit;
 }
 
 /// <summary>A ref a summary lists: its collection (null: none named), name, commit, the commit's size and the ref's metadata.</summary>
