@@ -134,15 +134,19 @@ public sealed class InstallConfig
                 }
             }
 
+            // bootc requires the list even when it is empty or the file is for another architecture.
+            if (!table.TryGetValue("kargs", out var k))
+            {
+                throw new ContainerException($"{name}: missing key kargs in a kargs.d file");
+            }
+
+            var kargs = StringList(name, "kargs", k);
             if (table.TryGetValue("match-architectures", out var m) && !StringList(name, "match-architectures", m).Contains(arch))
             {
                 continue;
             }
 
-            if (table.TryGetValue("kargs", out var k))
-            {
-                result.AddRange(StringList(name, "kargs", k));
-            }
+            result.AddRange(kargs);
         }
 
         return result;

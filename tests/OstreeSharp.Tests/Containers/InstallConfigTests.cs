@@ -52,6 +52,10 @@ public class InstallConfigTests
         Assert.Equal(["a=1", "console=ttyS0", "b=2"], kargs);
         var e = Assert.Throws<ContainerException>(() => InstallConfig.KargsD([("x.toml", "kargs = []\ndelete = [\"quiet\"]\n")], "x86_64"));
         Assert.Equal("x.toml: unknown key delete in a kargs.d file", e.Message);
+        e = Assert.Throws<ContainerException>(() => InstallConfig.KargsD([("y.toml", "match-architectures = [\"s390x\"]\n")], "x86_64"));
+        Assert.Equal("y.toml: missing key kargs in a kargs.d file", e.Message);
+        e = Assert.Throws<ContainerException>(() => InstallConfig.KargsD([("z.toml", "kargs = \"quiet\"\nmatch-architectures = [\"s390x\"]\n")], "x86_64"));
+        Assert.Equal("z.toml: kargs must be an array of strings", e.Message);
     }
 
     [Fact]
