@@ -39,7 +39,7 @@ internal static class AdminCommands
     public static Command Create()
     {
         var admin = new Command("admin", "Manage a sysroot: deployments, boot entries, /etc merge (as `ostree admin`)");
-        foreach (var c in new[] { InitFs(), OsInit(), Deploy(), Status(), Undeploy(), Cleanup(), PostCopy(), Pin(), SetOrigin(), Rollback(), ConfigDiff(), Upgrade(), Switch(), Kargs(), Instutil(), SetDefault(), OsInit("stateroot-init"), FinalizeStaged(), LockFinalization() })
+        foreach (var c in new[] { InitFs(), OsInit(), Deploy(), Status(), Undeploy(), Cleanup(), PostCopy(), Pin(), SetOrigin(), Rollback(), ConfigDiff(), Upgrade(), Switch(), Kargs(), Instutil(), SetDefault(), OsInit("stateroot-init"), FinalizeStaged(), LockFinalization(), Unlock() })
         {
             admin.Subcommands.Add(c);
         }
@@ -443,6 +443,47 @@ internal static class AdminCommands
             });
         });
         return cmd;
+    }
+
+    private static Command Unlock()
+    {
+        var cmd = new Command("unlock", "Make the current deployment mutable (as a hotfix or development)");
+        var sysroot = SysrootOption();
+        var hotfix = new Option<bool>("--hotfix") { Description = "Retain changes across reboots" };
+        var transient = new Option<bool>("--transient") { Description = "Mount overlayfs read-only by default" };
+        cmd.Options.Add(sysroot);
+        cmd.Options.Add(hotfix);
+        cmd.Options.Add(transient);
+        CliSupport.SetRun(cmd, pr =>
+        {
+            // (both at once is refused once the booted deployment is found, as ostree checks them)
+            UnlockMode? mode = pr.GetValue(hotfix) && pr.GetValue(transient) ? null
+                : pr.GetValue(hotfix) ? UnlockMode.Hotfix : pr.GetValue(transient) ? UnlockMode.Transient : UnlockMode.Development;
+            return UnlockBooted(mode, OstreeSysroot.DefaultPath(pr.GetValue(sysroot)));
+        });
+        return cmd;
+    }
+
+    /// <summary><c>admin unlock</c> and <c>bootc usr-overlay</c>: the booted deployment gets an overlay on /usr.</summary>
+    public static int UnlockBooted(UnlockMode? mode, string sysrootPath = "/")
+    {
+        var s = OstreeSysroot.Open(sysrootPath);
+        s.Log = Console.WriteLine;
+        s.Note = Console.Error.WriteLine;
+        using (s.Lock())
+        {
+            s.Load();
+            var booted = s.Booted ?? throw new OstreeException("Not currently booted into an OSTree system");
+            s.Unlock(booted, mode ?? throw new OstreeException("Cannot specify both --hotfix and --transient"));
+        }
+
+        Console.Write(mode switch
+        {
+            UnlockMode.Hotfix => "Hotfix mode enabled.  A writable overlayfs is now mounted on /usr\nfor this booted deployment.  A non-hotfixed clone has been created\nas the non-default rollback target.\n",
+            UnlockMode.Development => "Development mode enabled.  A writable overlayfs is now mounted on /usr.\nAll changes there will be discarded on reboot.\n",
+            _ => "A writable overlayfs is prepared for /usr, but is mounted read-only by default.\nAll changes there will be discarded on reboot.\n",
+        });
+        return 0;
     }
 
     private static Command Rollback()

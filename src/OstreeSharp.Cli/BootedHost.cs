@@ -14,7 +14,7 @@ internal static class BootedHost
     /// <summary>The exit code of the command run again in its own mount namespace, or null to go on here.</summary>
     public static int? RunInMountNamespaceIfNeeded(string[] args)
     {
-        if (!ChangesSysroot(args) || SysrootArgument(args) != "/" || !File.Exists("/run/ostree-booted"))
+        if (Propagation(args) is not { } propagation || SysrootArgument(args) != "/" || !File.Exists("/run/ostree-booted"))
         {
             return null;
         }
@@ -37,7 +37,7 @@ internal static class BootedHost
         }
 
         var psi = new ProcessStartInfo("unshare") { UseShellExecute = false };
-        foreach (var a in new[] { "--mount", "--propagation", "slave", "--", Environment.ProcessPath ?? "/proc/self/exe" }.Concat(args))
+        foreach (var a in new[] { "--mount", "--propagation", propagation, "--", Environment.ProcessPath ?? "/proc/self/exe" }.Concat(args))
         {
             psi.ArgumentList.Add(a);
         }
@@ -56,16 +56,21 @@ internal static class BootedHost
         }
     }
 
-    private static bool ChangesSysroot(string[] args)
+    // For the verbs that change the sysroot, how the private namespace shares mounts with the host's: not at all
+    // ("slave": the host's mounts still reach it), or both ways ("unchanged": the overlay that unlock mounts on /usr
+    // reaches the host through the shared root mount; remounting /sysroot writable does not propagate).
+    private static string? Propagation(string[] args)
     {
         var words = args.Where(a => !a.StartsWith('-')).Take(3).ToArray();
         return words switch
         {
             // (finalize-staged --hold only keeps /boot busy, which it must do in the host's own mount namespace.)
-            ["admin", "finalize-staged", ..] => !args.Contains("--hold"),
-            ["admin", var verb, ..] => verb is not ("status" or "config-diff" or "init-fs"),
-            ["container", "image", "deploy" or "prune-images"] => true,
-            _ => false,
+            ["admin", "finalize-staged", ..] => args.Contains("--hold") ? null : "slave",
+            ["admin", "unlock", ..] or ["bootc", "usr-overlay" or "usroverlay", ..] => "unchanged",
+            ["admin", var verb, ..] => verb is "status" or "config-diff" or "init-fs" ? null : "slave",
+            ["container", "image", "deploy" or "prune-images"] => "slave",
+            ["bootc", "upgrade" or "switch" or "rollback" or "edit", ..] => "slave",
+            _ => null,
         };
     }
 

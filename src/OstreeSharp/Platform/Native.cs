@@ -838,6 +838,24 @@ public static unsafe partial class Native
         }
     }
 
+    /// <summary>Mounts an overlay filesystem with <paramref name="options"/> (lowerdir, upperdir, workdir) on <paramref name="target"/>.</summary>
+    public static void MountOverlay(string target, string options, bool readOnly)
+    {
+        const nuint MS_RDONLY = 1;
+        var data = Marshal.StringToCoTaskMemUTF8(options);
+        try
+        {
+            if (mount("overlay", target, "overlay", readOnly ? MS_RDONLY : 0, data) != 0)
+            {
+                throw Error("mount -t overlay -o " + options, target);
+            }
+        }
+        finally
+        {
+            Marshal.FreeCoTaskMem(data);
+        }
+    }
+
     private static IOException Error(string op, string path, int? errno = null)
     {
         int e = errno ?? Marshal.GetLastPInvokeError();

@@ -50,6 +50,12 @@ public sealed class Deployment
     /// <summary>A staged deployment that shutdown leaves alone until it is unlocked (<c>--lock-finalization</c>).</summary>
     public bool FinalizationLocked { get; set; }
 
+    /// <summary>
+    /// <c>ostree admin unlock</c>'s state: <c>none</c>, <c>development</c> or <c>transient</c> (an overlay on /usr
+    /// until the next boot, recorded in /run/ostree/deployment-state), or <c>hotfix</c> (kept across boots, in the origin).
+    /// </summary>
+    public string Unlocked { get; set; } = "none";
+
     /// <summary><c>CSUM.SERIAL</c>.</summary>
     public string DirectoryName => $"{Commit}.{DeploySerial}";
 

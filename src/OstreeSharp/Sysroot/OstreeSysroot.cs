@@ -229,6 +229,11 @@ public sealed partial class OstreeSysroot
         {
             d.Origin = KeyFile.Parse(File.ReadAllText(origin), origin);
         }
+
+        // As libostree: the run-time state of this boot first, then a hotfix recorded in the origin.
+        d.Unlocked = File.Exists(UnlockRunstatePath(d, "development")) ? "development"
+            : File.Exists(UnlockRunstatePath(d, "transient")) ? "transient"
+            : d.Origin?.Get("origin", "unlocked") == "hotfix" ? "hotfix" : "none";
     }
 
     /// <summary>Whether this is the sysroot of the running system: path <c>/</c> on a host booted by ostree.</summary>

@@ -42,9 +42,9 @@ public static class SysrootStatus
                 sb.Append("    Version: ").Append(v).Append('\n');
             }
 
-            if (d.Origin?.Get("origin", "unlocked") is { } unlocked && unlocked != "none")
+            if (d.Unlocked != "none")
             {
-                sb.Append("    Unlocked: ").Append(unlocked).Append('\n');
+                sb.Append("    Unlocked: ").Append(d.Unlocked).Append('\n');
             }
 
             if (d.IsPinned)
