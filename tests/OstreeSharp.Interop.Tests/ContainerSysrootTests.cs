@@ -81,6 +81,64 @@ public sealed class ContainerSysrootTests(RegistryFixture registries) : IDisposa
     }
 
     [Fact]
+    public void The_bootc_host_object_of_a_host_validates_against_the_schema()
+    {
+        var image = $"{registries.Plain.Address}/hosts/bootcstatus:stable";
+        var imgref = "ostree-unverified-registry:" + image;
+        Build(1, "docker://" + image);
+        var sr = _tmp["sysroot"];
+        Tools.Ours("admin", "init-fs", "--modern", sr).Ok("init-fs");
+        Tools.Ours("container", "image", "deploy", "--sysroot=" + sr, "--stateroot=exampleos", "--imgref=" + imgref, "--karg=root=LABEL=root", "--tls-verify=false").Ok("container image deploy");
+        Build(2, "docker://" + image);
+        Tools.Ours("admin", "upgrade", "--sysroot=" + sr, "--tls-verify=false").Ok("upgrade");
+        Tools.Ours("admin", "pin", "--sysroot=" + sr, "1").Ok("pin the rollback");
+        var s = OstreeSysroot.Open(sr);
+        s.Load();
+        var (newest, oldest) = (s.Deployments[0], s.Deployments[1]);
+        var stored = Containers.Bridge.ImageStore.Query(s.Repo, Containers.References.ImageReference.Parse("docker://" + image))!;
+
+        // Seen from the newest deployment (as if booted): it is booted, the older one the rollback, pinned.
+        var json = Containers.Bridge.BootcHost.ToCanonicalJson(Containers.Bridge.BootcHost.Build(s, newest));
+        var host = BootcSchema.AssertValid(json, "the host seen from the newest deployment");
+        var booted = host.GetProperty("status").GetProperty("booted");
+        Assert.Equal(newest.Commit.ToHex(), booted.GetProperty("ostree").GetProperty("checksum").GetString());
+        Assert.Equal("exampleos", booted.GetProperty("ostree").GetProperty("stateroot").GetString());
+        Assert.Equal(image, booted.GetProperty("image").GetProperty("image").GetProperty("image").GetString());
+        Assert.Equal("registry", booted.GetProperty("image").GetProperty("image").GetProperty("transport").GetString());
+        Assert.Equal(stored.ManifestDigest.ToString(), booted.GetProperty("image").GetProperty("imageDigest").GetString());
+        Assert.Equal("2.0", booted.GetProperty("image").GetProperty("version").GetString());
+        Assert.Equal("amd64", booted.GetProperty("image").GetProperty("architecture").GetString());
+        Assert.Equal("bootcHost", host.GetProperty("status").GetProperty("type").GetString());
+        Assert.Equal("default", host.GetProperty("spec").GetProperty("bootOrder").GetString());
+        Assert.Equal(image, host.GetProperty("spec").GetProperty("image").GetProperty("image").GetString());
+        Assert.False(host.GetProperty("spec").GetProperty("image").TryGetProperty("signature", out _));
+        var rollback = host.GetProperty("status").GetProperty("rollback");
+        Assert.Equal(oldest.Commit.ToHex(), rollback.GetProperty("ostree").GetProperty("checksum").GetString());
+        Assert.True(rollback.GetProperty("pinned").GetBoolean());
+        Assert.NotEqual(booted.GetProperty("image").GetProperty("imageDigest").GetString(), rollback.GetProperty("image").GetProperty("imageDigest").GetString());
+        // (canonical JSON: members sorted, no spaces)
+        Assert.StartsWith("{\"apiVersion\":\"org.containers.bootc/v1\",\"kind\":\"BootcHost\",\"metadata\":{\"name\":\"host\"},\"spec\":{\"bootOrder\"", json, StringComparison.Ordinal);
+
+        // Seen from the older one: the newer deployment is first in the boot order, so a rollback is queued.
+        host = BootcSchema.AssertValid(Containers.Bridge.BootcHost.ToCanonicalJson(Containers.Bridge.BootcHost.Build(s, oldest)), "the host seen from the older deployment");
+        Assert.True(host.GetProperty("status").GetProperty("rollbackQueued").GetBoolean());
+        Assert.Equal("rollback", host.GetProperty("spec").GetProperty("bootOrder").GetString());
+
+        // admin unlock needs the booted deployment, as ostree says (both versions); bootc's verbs need a booted host.
+        foreach (var peer in new[] { Tools.V2022, Tools.V2026 })
+        {
+            foreach (var (tool, run) in Tools.TheirsAndOurs(peer))
+            {
+                var r = run(["admin", "unlock", "--sysroot=" + sr, "--hotfix", "--transient"]);
+                Assert.True(r.ExitCode != 0 && r.Stderr.TrimEnd().EndsWith("error: Not currently booted into an OSTree system", StringComparison.Ordinal), $"{tool} {peer}: {r.Stderr}");
+            }
+        }
+
+        // Not booted at all: the empty object, valid too.
+        BootcSchema.AssertValid(Containers.Bridge.BootcHost.ToCanonicalJson(Containers.Bridge.BootcHost.Empty()), "the empty host");
+    }
+
+    [Fact]
     public void Switch_moves_a_host_to_another_image_and_the_origin_follows()
     {
         var layout = _tmp["layout"];

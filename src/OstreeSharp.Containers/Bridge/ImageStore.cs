@@ -23,6 +23,29 @@ public sealed record PullReport(StoredImage Image, bool AlreadyPresent, int Laye
     public int LayersFromDeltas { get; init; }
 }
 
+/// <summary>What the registry has for an image, fetched without its layers (<c>bootc upgrade --check</c>).</summary>
+public sealed record ImageCheck(Digest ManifestDigest, ImageManifest Manifest, ImageConfig Config, StoredImage? Stored)
+{
+    /// <summary>The store has this manifest under the same reference already.</summary>
+    public bool AlreadyPresent => Stored is not null && Stored.ManifestDigest == ManifestDigest;
+}
+
+/// <summary>A layer of a pull, as <see cref="IPullObserver"/> sees it.</summary>
+public sealed record PullLayer(string Digest, long Size, bool Present, bool OstreeChunk);
+
+/// <summary>
+/// Passed as a pull's byte progress, also told which layers the pull has to fetch and when each is done (bootc's
+/// <c>--progress-fd</c> reports by layer).
+/// </summary>
+public interface IPullObserver
+{
+    /// <summary>The manifest is fetched: these are its layers, and which of them the store has.</summary>
+    void Planned(string manifestDigest, IReadOnlyList<PullLayer> layers);
+
+    /// <summary>A layer is imported.</summary>
+    void LayerDone(string digest);
+}
+
 /// <summary>The image store.</summary>
 public static class ImageStore
 {
@@ -54,6 +77,26 @@ public static class ImageStore
         ArgumentNullException.ThrowIfNull(repo);
         var merge = repo.ResolveRev(ImageRef(image), allowMissing: true);
         return merge is { } m ? Load(repo, image.ToString(), m) : null;
+    }
+
+    /// <summary>Fetches <paramref name="image"/>'s manifest and config, not its layers, and compares with the store.</summary>
+    public static async Task<ImageCheck> CheckAsync(OstreeRepo repo, OstreeImageReference image, RegistryOptions? registry, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        ArgumentNullException.ThrowIfNull(image);
+        await using var source = ImageTransports.OpenSource(image.Image, registry);
+        var layout = await Unencapsulator.FetchLayoutAsync(source, cancellationToken).ConfigureAwait(false);
+        return new ImageCheck(layout.Manifest.Digest, layout.Parsed, layout.Config, Query(repo, image.Image));
+    }
+
+    /// <summary>
+    /// The image whose merge commit is <paramref name="merge"/> (a deployment's commit), named <paramref name="reference"/>;
+    /// null when that commit records no manifest (it was not imported from an image).
+    /// </summary>
+    public static StoredImage? QueryCommit(OstreeRepo repo, Checksum merge, string reference)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        return repo.LoadCommit(merge).Metadata.Lookup("ostree.manifest-digest") is null ? null : Load(repo, reference, merge);
     }
 
     private static StoredImage Load(OstreeRepo repo, string reference, Checksum merge)
@@ -194,6 +237,12 @@ public static class ImageStore
         int needed = baseLayers + derived.Count + chunks.Count - present;
         long neededBytes = (layer is not null && baseCommit is null ? layer.Size : 0) + derived.Concat(chunks).Where(d => d.Commit is null).Sum(d => d.Layer.Size);
         log?.Invoke($"layers already present: {present}; layers needed: {needed} ({FormatSize(neededBytes)})");
+        var observer = progress as IPullObserver;
+        observer?.Planned(
+            layout.Manifest.Digest.ToString(),
+            [.. chunks.Select(c => new PullLayer(c.Layer.Digest, c.Layer.Size, c.Commit is not null, OstreeChunk: true))
+                .Concat(layer is null ? [] : [new PullLayer(layer.Digest, layer.Size, baseCommit is not null, OstreeChunk: true)])
+                .Concat(derived.Select(d => new PullLayer(d.Layer.Digest, d.Layer.Size, d.Commit is not null, OstreeChunk: false)))]);
         long fetched = 0;
         // Chunk layers in parallel (each in its own transaction); the ostree layer, which needs their objects, after them.
         var logLock = new Lock();
@@ -217,6 +266,7 @@ public static class ImageStore
                     Interlocked.Add(ref fetched, delta.Blob.Size);
                     Interlocked.Increment(ref fromDeltas);
                     progress?.Report(Interlocked.Read(ref fetched));
+                    observer?.LayerDone(chunk.Digest);
                     return;
                 }
 
@@ -224,6 +274,7 @@ public static class ImageStore
                 await Unencapsulator.ImportChunkAsync(repo, source, chunk, BlobRef(chunk.Digest), null, null, ct).ConfigureAwait(false);
                 Interlocked.Add(ref fetched, chunk.Size);
                 progress?.Report(Interlocked.Read(ref fetched));
+                observer?.LayerDone(chunk.Digest);
             }).ConfigureAwait(false);
 
         if (layer is not null && baseCommit is null)
@@ -245,6 +296,8 @@ public static class ImageStore
                 baseCommit = await Unencapsulator.ImportOstreeLayerAsync(repo, source, layout, image, blobRef, progress, null, cancellationToken).ConfigureAwait(false);
                 fetched += layer.Size;
             }
+
+            observer?.LayerDone(layer.Digest);
         }
 
         // Derived layers (every layer of an image without an ostree commit), each committed on its own, two at a
@@ -265,6 +318,7 @@ public static class ImageStore
                 dropped[i] = filteredPaths;
                 Interlocked.Add(ref fetched, l.Size);
                 progress?.Report(Interlocked.Read(ref fetched));
+                observer?.LayerDone(l.Digest);
             }).ConfigureAwait(false);
 
         // What the filtering dropped is reported, not recorded: the merge commit must not depend on which layers this

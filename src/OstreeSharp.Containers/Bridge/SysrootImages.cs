@@ -202,6 +202,23 @@ public static class SysrootImages
     }
 
     /// <summary>
+    /// bootc's staging of an image: a deployment of <paramref name="commit"/> (the merge commit of
+    /// <paramref name="target"/>, pulled) staged for the next boot, its origin naming only the image, its kernel
+    /// arguments those of <paramref name="merge"/> updated by the two images' kargs.d. With
+    /// <paramref name="downloadOnly"/>, shutdown leaves it alone until it is unlocked (finalization locked).
+    /// </summary>
+    public static Deployment StageImage(OstreeSysroot sysroot, Deployment merge, OstreeImageReference target, Checksum commit, bool downloadOnly, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(sysroot);
+        ArgumentNullException.ThrowIfNull(merge);
+        ArgumentNullException.ThrowIfNull(target);
+        var origin = KeyFile.Parse(string.Empty, "origin");
+        origin.Set("origin", OriginKey, target.ToString());
+        var kargs = KargsDUpdate(sysroot.Repo, merge, commit);
+        return sysroot.Deploy(commit, new DeployOptions { OsName = merge.OsName, Origin = origin, Stage = true, LockFinalization = downloadOnly, KargBase = kargs }, cancellationToken);
+    }
+
+    /// <summary>
     /// The kernel arguments of a deployment of <paramref name="next"/> made from <paramref name="merge"/>, as bootc
     /// computes them at upgrade and switch: the merge deployment's, less those of its image's kargs.d that the new
     /// image's kargs.d no longer has, plus those only the new image's has (what the user added stays). Null when the
@@ -283,7 +300,9 @@ public static class SysrootImages
     {
         ArgumentNullException.ThrowIfNull(sysroot);
         var inUse = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var d in sysroot.Deployments)
+        // (a staged deployment is not in the list yet, but its image is in use)
+        var deployments = sysroot.Staged is { } staged ? [.. sysroot.Deployments, staged] : sysroot.Deployments;
+        foreach (var d in deployments)
         {
             if (d.ContainerImageReference is { } text && OstreeImageReference.TryParse(text, out var r))
             {
@@ -303,7 +322,7 @@ public static class SysrootImages
 
         int layers = ImageStore.PruneLayers(sysroot.Repo);
         PruneResult? objects = pruneObjects
-            ? Prune.Run(sysroot.Repo, new PruneOptions { RefsOnly = true, Depth = 0, ExtraRoots = sysroot.Deployments.Select(d => d.Commit).ToList() })
+            ? Prune.Run(sysroot.Repo, new PruneOptions { RefsOnly = true, Depth = 0, ExtraRoots = deployments.Select(d => d.Commit).ToList() })
             : null;
         return (removed, layers, objects);
     }
