@@ -73,6 +73,21 @@ internal static class CliSupport
         return Path.Combine(sysroot, "ostree/repo");
     }
 
+    /// <summary>The file name this process was started as (argv[0], before any symlink is resolved).</summary>
+    public static string InvokedAs()
+    {
+        try
+        {
+            var cmdline = File.ReadAllBytes("/proc/self/cmdline");
+            int end = Array.IndexOf(cmdline, (byte)0);
+            return Path.GetFileName(System.Text.Encoding.UTF8.GetString(cmdline, 0, end < 0 ? cmdline.Length : end));
+        }
+        catch (IOException)
+        {
+            return Path.GetFileName(Environment.GetCommandLineArgs()[0]);
+        }
+    }
+
     /// <summary>Runs a verb body and turns errors into one line on stderr and exit 1.</summary>
     public static void SetRun(Command cmd, Func<ParseResult, int> body)
     {
@@ -587,6 +602,10 @@ internal static class CliSupport
         sb.Append(CultureInfo.InvariantCulture, $" Version: '{ours}'\n");
         return sb.ToString();
     }
+
+    /// <summary><c>bootc --version</c>: the bootc release whose commands these follow, and ours.</summary>
+    public static string BootcVersionText() =>
+        $"bootc 1.16.0 (ostree-sharp {typeof(CliSupport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown"})\n";
 
     public static string FormatDate(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss '+0000'", CultureInfo.InvariantCulture);
 }

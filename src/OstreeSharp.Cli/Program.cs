@@ -1,6 +1,13 @@
 using System.CommandLine;
 using OstreeSharp.Cli;
 
+// Called as `bootc` (a symlink to this binary, as busybox is called), it is `ostree-sharp bootc`.
+bool asBootc = CliSupport.InvokedAs() == "bootc";
+if (asBootc)
+{
+    args = ["bootc", .. args];
+}
+
 if (BootedHost.RunInMountNamespaceIfNeeded(args) is { } code)
 {
     return code;
@@ -10,6 +17,13 @@ if (BootedHost.RunInMountNamespaceIfNeeded(args) is { } code)
 // features (libostree's test suite greps "- gpgme", "- libarchive", "- sign-ed25519").
 if (args.TakeWhile(a => a != "--").Contains("--version"))
 {
+    if (asBootc)
+    {
+        // The bootc release whose commands and output these follow, as clap prints it, then ours.
+        Console.Out.Write(CliSupport.BootcVersionText());
+        return 0;
+    }
+
     Console.Out.Write(CliSupport.VersionText());
     return 0;
 }
@@ -18,18 +32,23 @@ var root = new RootCommand("ostree-sharp: ostree repositories, OS images as cont
 root.Options.Add(CliSupport.Repo);
 root.Options.Add(CliSupport.Progress);
 root.Options.Add(CliSupport.Verbose);
-foreach (var c in new[]
+// (as `bootc`, the root command has that name and bootc's verbs only)
+foreach (var c in asBootc ? BootcCommands.Verbs() : new[]
 {
     RepoCommands.Init(), CommitCommand.Create(), RepoCommands.Checkout(), RepoCommands.Log(), RepoCommands.Show(),
     LsCommand.Create(), RepoCommands.Cat(), RepoCommands.Refs(), RepoCommands.RevParse(), RepoCommands.Reset(),
     RepoCommands.ChecksumVerb(), RepoCommands.Config(), RepoCommands.Diff(), RepoCommands.FsckVerb(),
-    RepoCommands.PruneVerb(), RepoCommands.SummaryVerb(), StaticDeltaCommand.Create(), RepoCommands.PullLocalVerb(), PullCommand.Create(), CollectionCommands.FindRemotes(), CollectionCommands.CreateUsb(), TarCommands.Create(), TarCommands.PlainExport(), SignCommand.Create(), GpgSignCommand.Create(), RemoteCommand.Create(), ImageCommands.Create(), ContainerCommands.Create(), AdminCommands.Create(), InstallCommands.Create(), SelinuxCommand.Create(), ServeCommand.Create(), OperatingSystem.IsLinux() ? DemoCommand.Create() : new Command("demo"),
+    RepoCommands.PruneVerb(), RepoCommands.SummaryVerb(), StaticDeltaCommand.Create(), RepoCommands.PullLocalVerb(), PullCommand.Create(), CollectionCommands.FindRemotes(), CollectionCommands.CreateUsb(), TarCommands.Create(), TarCommands.PlainExport(), SignCommand.Create(), GpgSignCommand.Create(), RemoteCommand.Create(), ImageCommands.Create(), ContainerCommands.Create(), AdminCommands.Create(), InstallCommands.Create(), SelinuxCommand.Create(), ServeCommand.Create(), BootcCommands.Create(), OperatingSystem.IsLinux() ? DemoCommand.Create() : new Command("demo"),
 })
 {
     root.Subcommands.Add(c);
 }
 
 CliHelp.Install(root);
+if (asBootc)
+{
+    args = args[1..];
+}
 
 // As ostree: a verb we do not have runs `ostree-VERB` from PATH (a CLI extension) when there is one.
 if (CliSupport.Extension(root, args) is { } extension)
