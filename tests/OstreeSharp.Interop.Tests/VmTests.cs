@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 
 namespace OstreeSharp.Interop.Tests;
 
@@ -33,6 +34,8 @@ public sealed class GuestFixture : IDisposable
             Directory.CreateDirectory(Path.Combine(overlay, "usr/lib/bootc/install"));
             Directory.CreateDirectory(Path.Combine(overlay, "etc"));
             File.Copy(bin, Path.Combine(overlay, "usr/bin/ostree-sharp"));
+            // bootc's commands: the same binary, called as bootc.
+            File.CreateSymbolicLink(Path.Combine(overlay, "usr/bin/bootc"), "ostree-sharp");
             File.WriteAllText(Path.Combine(overlay, "usr/share/ostree-sharp-test/version"), v + "\n");
             File.WriteAllText(Path.Combine(overlay, "etc/ostree-sharp-release"), $"release {v}\n");
             // The image's kernel arguments: the serial console, and what makes a boot under TCG fast
@@ -77,6 +80,7 @@ public sealed class GuestFixture : IDisposable
         Directory.CreateDirectory(Path.Combine(v3, "usr/lib/ostree"));
         Directory.CreateDirectory(Path.Combine(v3, "usr/lib/modules", kver));
         File.Copy(bin, Path.Combine(v3, "usr/bin/ostree-sharp"));
+        File.CreateSymbolicLink(Path.Combine(v3, "usr/bin/bootc"), "ostree-sharp");
         File.WriteAllText(Path.Combine(v3, "usr/share/ostree-sharp-test/version"), "v3\n");
         File.WriteAllText(Path.Combine(v3, "usr/etc/ostree-sharp-release"), "release v3\n");
         const string SignedConf = "[composefs]\nenabled = signed\n[sysroot]\nreadonly = true\n";
@@ -159,6 +163,30 @@ public sealed class VmTests(GuestFixture guest) : IDisposable
     private static void AssertComposefsRoot(BootReport r) =>
         Assert.True(r.Has("root-mount=overlay composefs"), $"{r.Name}: / is not composefs:\n{Tail(r.Log)}");
 
+    /// <summary>A YAML document as JSON (plain null, booleans and integers typed; every other scalar a string).</summary>
+    private static System.Text.Json.Nodes.JsonNode? YamlToJson(string yaml)
+    {
+        var stream = new YamlDotNet.RepresentationModel.YamlStream();
+        stream.Load(new StringReader(yaml));
+        return Convert(stream.Documents[0].RootNode);
+
+        static System.Text.Json.Nodes.JsonNode? Convert(YamlDotNet.RepresentationModel.YamlNode node) => node switch
+        {
+            YamlDotNet.RepresentationModel.YamlMappingNode m => new System.Text.Json.Nodes.JsonObject(m.Children.Select(kv => KeyValuePair.Create(((YamlDotNet.RepresentationModel.YamlScalarNode)kv.Key).Value!, Convert(kv.Value)))),
+            YamlDotNet.RepresentationModel.YamlSequenceNode q => new System.Text.Json.Nodes.JsonArray([.. q.Children.Select(Convert)]),
+            YamlDotNet.RepresentationModel.YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: "null" } => null,
+            YamlDotNet.RepresentationModel.YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain, Value: "true" or "false" } b => System.Text.Json.Nodes.JsonValue.Create(b.Value == "true"),
+            YamlDotNet.RepresentationModel.YamlScalarNode { Style: YamlDotNet.Core.ScalarStyle.Plain } n when long.TryParse(n.Value, CultureInfo.InvariantCulture, out var l) => System.Text.Json.Nodes.JsonValue.Create(l),
+            YamlDotNet.RepresentationModel.YamlScalarNode v => System.Text.Json.Nodes.JsonValue.Create(v.Value),
+            _ => throw new InvalidOperationException("unexpected YAML node " + node),
+        };
+    }
+
+    /// <summary>The JSON an agent line <c>KEY=JSON</c> carries (canonical JSON has no spaces).</summary>
+    private static string JsonLine(BootReport r, string key) =>
+        r.Lines.Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith(key + "=", StringComparison.Ordinal))?[(key.Length + 1)..]
+            ?? throw new Xunit.Sdk.XunitException($"{r.Name}: no {key}= line:\n{Tail(r.Log)}");
+
     private static string Tail(string log) => string.Join('\n', log.Split('\n').TakeLast(60));
 
     [Fact]
@@ -218,7 +246,25 @@ public sealed class VmTests(GuestFixture guest) : IDisposable
             sed -n 's/^container-image-reference=/OSTREE-SHARP-TEST origin=/p' /ostree/deploy/debian/deploy/$d.origin
             ostree-sharp admin upgrade --check; echo "OSTREE-SHARP-TEST upgrade-check-exit=$?"
             ostree-sharp admin upgrade | tee /dev/stderr | grep -qx 'No update available.' && echo "OSTREE-SHARP-TEST upgrade-none=yes"
-            ostree-sharp admin rollback; echo "OSTREE-SHARP-TEST rollback-exit=$?"
+            # bootc's commands, through the bootc symlink: status as fleet tools read it, a check, a /usr overlay.
+            echo "OSTREE-SHARP-TEST bootc-status=$(bootc status --format=json)"
+            bootc status --verbose --format=humanreadable | tee /dev/stderr | grep -q "Booted image: oci:/run/ostree-sharp-test/data/images:v2$" && echo "OSTREE-SHARP-TEST bootc-human=yes"
+            bootc upgrade --check | tee /dev/stderr | grep -q '^No changes in: ' && echo "OSTREE-SHARP-TEST bootc-check-none=yes"
+            touch /usr/share/ostree-sharp-test/written 2>/dev/null || echo "OSTREE-SHARP-TEST usr-readonly-before=yes"
+            bootc usr-overlay; echo "OSTREE-SHARP-TEST usr-overlay-exit=$?"
+            touch /usr/share/ostree-sharp-test/written && echo "OSTREE-SHARP-TEST usr-writable=yes"
+            ostree admin status | grep -q 'Unlocked: development' && echo "OSTREE-SHARP-TEST ostree-sees-unlocked=yes"
+            echo "OSTREE-SHARP-TEST bootc-status-overlay=$(bootc status --format=json --booted)"
+            bootc status
+            bootc rollback; echo "OSTREE-SHARP-TEST rollback-exit=$?"
+            # The YAML form of the same object; bootc edit takes it back: the queued rollback reverted, then queued again.
+            bootc status --format=yaml > /run/ostree-sharp-host.yaml
+            echo "OSTREE-SHARP-TEST bootc-yaml=$(base64 -w0 /run/ostree-sharp-host.yaml)"
+            echo "OSTREE-SHARP-TEST bootc-status-rollback=$(bootc status --format=json)"
+            sed -i 's/^  bootOrder: rollback$/  bootOrder: default/' /run/ostree-sharp-host.yaml
+            bootc edit -f /run/ostree-sharp-host.yaml | tee /dev/stderr | grep -qx 'Next boot: current deployment' && echo "OSTREE-SHARP-TEST edit-reverted=yes"
+            bootc edit -f /run/ostree-sharp-host.yaml | tee /dev/stderr | grep -qx 'Edit cancelled, no changes made.' && echo "OSTREE-SHARP-TEST edit-unchanged=yes"
+            bootc rollback; echo "OSTREE-SHARP-TEST rollback-again-exit=$?"
             ostree admin status
             """);
         Booted(b2, "v2");
@@ -227,7 +273,31 @@ public sealed class VmTests(GuestFixture guest) : IDisposable
         Assert.True(b2.Has("etc: local-change"), "2: the /etc change of v1 was lost:\n" + Tail(b2.Log));
         Assert.True(b2.Has("etc: release v1 edited"), "2: the edited /etc file was not kept:\n" + Tail(b2.Log));
         Assert.True(b2.Has("upgrade-check-exit=77") && b2.Has("upgrade-none=yes"), "2: admin upgrade of the same reference did not find it up to date:\n" + Tail(b2.Log));
-        Assert.True(b2.Has("rollback-exit=0"), "2: admin rollback failed:\n" + Tail(b2.Log));
+        Assert.True(b2.Has("rollback-exit=0"), "2: bootc rollback failed:\n" + Tail(b2.Log));
+        var status = BootcSchema.AssertValid(JsonLine(b2, "bootc-status"), "2: bootc status --format=json");
+        var booted = status.GetProperty("status").GetProperty("booted");
+        Assert.Equal("bootcHost", status.GetProperty("status").GetProperty("type").GetString());
+        Assert.Equal($"{Data}/images:v2", booted.GetProperty("image").GetProperty("image").GetProperty("image").GetString());
+        Assert.Equal("oci", booted.GetProperty("image").GetProperty("image").GetProperty("transport").GetString());
+        Assert.Equal("debian", booted.GetProperty("ostree").GetProperty("stateroot").GetString());
+        Assert.Equal(JsonValueKind.Object, status.GetProperty("status").GetProperty("rollback").ValueKind);
+        Assert.Equal(JsonValueKind.Null, status.GetProperty("status").GetProperty("usrOverlay").ValueKind);
+        Assert.True(b2.Has("bootc-human=yes"), "2: bootc status --format=humanreadable does not show the booted image:\n" + Tail(b2.Log));
+        Assert.True(b2.Has("bootc-check-none=yes"), "2: bootc upgrade --check of the same image found a change:\n" + Tail(b2.Log));
+        Assert.True(b2.Has("usr-readonly-before=yes") && b2.Has("usr-overlay-exit=0") && b2.Has("usr-writable=yes"), "2: bootc usr-overlay did not make /usr writable:\n" + Tail(b2.Log));
+        Assert.True(b2.Has("ostree-sees-unlocked=yes"), "2: ostree admin status does not show the unlocked deployment:\n" + Tail(b2.Log));
+        var overlay = BootcSchema.AssertValid(JsonLine(b2, "bootc-status-overlay"), "2: bootc status --format=json --booted").GetProperty("status");
+        Assert.Equal("readWrite", overlay.GetProperty("usrOverlay").GetProperty("accessMode").GetString());
+        Assert.Equal("transient", overlay.GetProperty("usrOverlay").GetProperty("persistence").GetString());
+        Assert.Equal(JsonValueKind.Null, overlay.GetProperty("rollback").ValueKind);
+        var queued = BootcSchema.AssertValid(JsonLine(b2, "bootc-status-rollback"), "2: bootc status --format=json after bootc rollback");
+        Assert.Equal("rollback", queued.GetProperty("spec").GetProperty("bootOrder").GetString());
+        Assert.True(queued.GetProperty("status").GetProperty("rollbackQueued").GetBoolean());
+        var yaml = Encoding.UTF8.GetString(Convert.FromBase64String(b2.Values["bootc-yaml"]));
+        Assert.True(System.Text.Json.Nodes.JsonNode.DeepEquals(System.Text.Json.Nodes.JsonNode.Parse(JsonLine(b2, "bootc-status-rollback")), YamlToJson(yaml)), "2: the YAML status is not the JSON one:\n" + yaml);
+        Assert.True(b2.Has("edit-reverted=yes") && b2.Has("edit-unchanged=yes"), "2: bootc edit -f did not revert the queued rollback, or not only once:\n" + Tail(b2.Log));
+        Assert.True(b2.Has("rollback-again-exit=0"), "2: bootc rollback after the edit failed:\n" + Tail(b2.Log));
+        Vm.Note("2: bootc status --format=json: " + JsonLine(b2, "bootc-status"));
         Assert.True(b2.Has("kargs-d=yes"), "2: the kernel argument of v2's kargs.d is not on its command line:\n" + Tail(b2.Log));
 
         // c. After the rollback, v1 again: first in the loader's view, then booted.
@@ -236,11 +306,19 @@ public sealed class VmTests(GuestFixture guest) : IDisposable
         var b3 = Boot("3-rolled-back-v1", disk, $"""
             ostree-sharp admin status
             grep -qw ostree-sharp-kargs-d=v2 /proc/cmdline || echo "OSTREE-SHARP-TEST kargs-d-gone=yes"
-            ostree-sharp admin switch ostree-unverified-image:oci:{Data}/images:v3; echo "OSTREE-SHARP-TEST switch-exit=$?"
+            [ -e /usr/share/ostree-sharp-test/written ] || echo "OSTREE-SHARP-TEST overlay-gone=yes"
+            touch /usr/share/ostree-sharp-test/written 2>/dev/null || echo "OSTREE-SHARP-TEST usr-readonly=yes"
+            # (staged: ostree's finalization in v1 writes its boot entry at shutdown)
+            bootc switch --transport oci {Data}/images:v3; echo "OSTREE-SHARP-TEST switch-exit=$?"
+            echo "OSTREE-SHARP-TEST bootc-status-staged=$(bootc status --format=json)"
             """);
         Booted(b3, "v1");
         Assert.True(b3.Has("kargs-d-gone=yes"), "3: the kernel argument of v2's kargs.d is still there after the rollback to v1:\n" + Tail(b3.Log));
-        Assert.True(b3.Has("switch-exit=0"), "3: admin switch to v3 failed:\n" + Tail(b3.Log));
+        Assert.True(b3.Has("switch-exit=0"), "3: bootc switch to v3 failed:\n" + Tail(b3.Log));
+        Assert.True(b3.Has("overlay-gone=yes") && b3.Has("usr-readonly=yes"), "3: the /usr overlay of the previous boot is still there:\n" + Tail(b3.Log));
+        var staged = BootcSchema.AssertValid(JsonLine(b3, "bootc-status-staged"), "3: bootc status --format=json after the switch");
+        Assert.Equal($"{Data}/images:v3", staged.GetProperty("spec").GetProperty("image").GetProperty("image").GetString());
+        Assert.Equal($"{Data}/images:v3", staged.GetProperty("status").GetProperty("staged").GetProperty("image").GetProperty("image").GetProperty("image").GetString());
 
         // d. v3 boots with / on composefs, its digest checked against the signed base commit by ostree-prepare-root:
         //    found through the merge commit's parent, its signature checked with the key in the initramfs. Debian's
@@ -284,7 +362,9 @@ public sealed class VmTests(GuestFixture guest) : IDisposable
         //    boot loader while the host runs; /etc written after staging still reaches v2 (merged at shutdown).
         var s1 = Boot("s1-stage-v2", disk, JournalToConsole + """
             echo "OSTREE-SHARP-TEST entries-before=$(ls /boot/loader/entries | wc -l)"
-            ostree-sharp admin upgrade --stage; echo "OSTREE-SHARP-TEST stage-exit=$?"
+            bootc upgrade --progress-fd 3 3>/run/ostree-sharp-progress.jsonl; echo "OSTREE-SHARP-TEST stage-exit=$?"
+            sed 's/^/OSTREE-SHARP-TEST progress=/' /run/ostree-sharp-progress.jsonl
+            echo "OSTREE-SHARP-TEST bootc-status=$(bootc status --format=json)"
             echo "OSTREE-SHARP-TEST entries-staged=$(ls /boot/loader/entries | wc -l)"
             ostree admin status | tee /dev/stderr | grep -q ' (staged)$' && echo "OSTREE-SHARP-TEST ostree-sees-staged=yes"
             ostree-sharp admin status | grep -q ' (staged)$' && echo "OSTREE-SHARP-TEST ours-sees-staged=yes"
@@ -292,7 +372,12 @@ public sealed class VmTests(GuestFixture guest) : IDisposable
             echo written-after-staging > /etc/ostree-sharp-after-staging.conf
             """);
         Booted(s1, "v1");
-        Assert.True(s1.Has("stage-exit=0"), "s1: admin upgrade --stage failed:\n" + Tail(s1.Log));
+        Assert.True(s1.Has("stage-exit=0"), "s1: bootc upgrade failed:\n" + Tail(s1.Log));
+        var host = BootcSchema.AssertValid(JsonLine(s1, "bootc-status"), "s1: bootc status --format=json with a staged deployment").GetProperty("status");
+        Assert.Equal($"{Data}/images:stable", host.GetProperty("staged").GetProperty("image").GetProperty("image").GetProperty("image").GetString());
+        Assert.NotEqual(host.GetProperty("booted").GetProperty("image").GetProperty("imageDigest").GetString(), host.GetProperty("staged").GetProperty("image").GetProperty("imageDigest").GetString());
+        Assert.False(host.GetProperty("staged").GetProperty("downloadOnly").GetBoolean());
+        AssertProgress(s1.Lines.Where(l => l.StartsWith("progress=", StringComparison.Ordinal)).Select(l => l["progress=".Length..]).ToList());
         Assert.True(s1.Values.GetValueOrDefault("entries-before") is { } before && before == s1.Values.GetValueOrDefault("entries-staged"), "s1: staging changed the boot entries:\n" + Tail(s1.Log));
         Assert.True(s1.Has("ostree-sees-staged=yes"), "s1: ostree admin status does not show our staged deployment:\n" + Tail(s1.Log));
         Assert.True(s1.Has("ours-sees-staged=yes"), "s1: our admin status does not show the staged deployment:\n" + Tail(s1.Log));
@@ -346,6 +431,30 @@ public sealed class VmTests(GuestFixture guest) : IDisposable
         Assert.True(s4.Has("ostree-sees-locked=yes"), "s4: ostree does not see the finalization lock:\n" + Tail(s4.Log));
         Assert.Contains("finalize: Not finalizing; deployment is locked for finalization", s4.Log, StringComparison.Ordinal);
         Assert.Equal("v1", Vm.DefaultVersion(disk, _tmp.Path));
+    }
+
+    // bootc's --progress-fd events (v0): Start first, pulling bytes by layer up to the total, importing, then the
+    // staging steps up to 3 of 3.
+    private static void AssertProgress(List<string> lines)
+    {
+        Assert.True(lines.Count > 3, "too few progress events:\n" + string.Join('\n', lines));
+        var events = lines.Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+        Assert.Equal("Start", events[0].GetProperty("type").GetString());
+        Assert.Equal("0.1.0", events[0].GetProperty("version").GetString());
+        var pulling = events.Where(e => e.GetProperty("type").GetString() == "ProgressBytes").ToList();
+        Assert.NotEmpty(pulling);
+        Assert.All(pulling, e => Assert.Equal("pulling", e.GetProperty("task").GetString()));
+        var lastPull = pulling[^1];
+        Assert.Equal(lastPull.GetProperty("bytesTotal").GetInt64(), lastPull.GetProperty("bytes").GetInt64());
+        Assert.Equal(lastPull.GetProperty("stepsTotal").GetInt64(), lastPull.GetProperty("steps").GetInt64());
+        Assert.True(lastPull.GetProperty("stepsTotal").GetInt64() >= 1, "no layer fetched: " + lastPull);
+        var steps = events.Where(e => e.GetProperty("type").GetString() == "ProgressSteps").ToList();
+        Assert.Contains(steps, e => e.GetProperty("task").GetString() == "importing" && e.GetProperty("steps").GetInt64() == 1);
+        var last = events[^1];
+        Assert.Equal("staging", last.GetProperty("task").GetString());
+        Assert.Equal(3, last.GetProperty("steps").GetInt64());
+        Assert.Equal(3, last.GetProperty("stepsTotal").GetInt64());
+        Assert.All(last.GetProperty("subtasks").EnumerateArray(), t => Assert.True(t.GetProperty("completed").GetBoolean()));
     }
 
     [Fact]
