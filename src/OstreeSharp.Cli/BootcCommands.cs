@@ -89,7 +89,7 @@ internal static class BootcCommands
             Console.Out.Write(f switch
             {
                 "json" => BootcHost.ToCanonicalJson(host),
-                "yaml" => CliYaml.Write(host),
+                "yaml" => BootcYaml.Write(host),
                 // (-v, --verbose: the global option) include more fields
                 _ => BootcHuman.Render(host, CliSupport.VerboseRequested),
             });
@@ -348,14 +348,14 @@ internal static class BootcCommands
             JsonObject edited;
             if (pr.GetValue(filename) is { } file)
             {
-                edited = CliYaml.ReadObject(File.ReadAllText(file), file);
+                edited = BootcYaml.ReadObject(File.ReadAllText(file), file);
             }
             else
             {
                 var tmp = Path.Combine(Path.GetTempPath(), $"bootc-edit-{Environment.ProcessId}.yaml");
                 try
                 {
-                    File.WriteAllText(tmp, CliYaml.Write(host));
+                    File.WriteAllText(tmp, BootcYaml.Write(host));
                     var editor = Environment.GetEnvironmentVariable("EDITOR") is { Length: > 0 } e ? e : "vi";
                     using var p = Process.Start(new ProcessStartInfo("/bin/sh") { ArgumentList = { "-c", editor + " \"$1\"", "sh", tmp }, UseShellExecute = false })
                         ?? throw new OstreeException($"Could not start {editor}");
@@ -365,7 +365,7 @@ internal static class BootcCommands
                         throw new OstreeException($"{editor} exited with status {p.ExitCode}");
                     }
 
-                    edited = CliYaml.ReadObject(File.ReadAllText(tmp), tmp);
+                    edited = BootcYaml.ReadObject(File.ReadAllText(tmp), tmp);
                 }
                 finally
                 {

@@ -1,13 +1,13 @@
-// YAML for bootc's host object: written as `bootc status --format=yaml` writes it, read back by `bootc edit`.
+// YAML of bootc's host object, with YamlDotNet's emitter and event parser (no object model: nothing recursive).
 using System.Globalization;
 using System.Text.Json.Nodes;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
-using YamlDotNet.RepresentationModel;
 
-namespace OstreeSharp.Cli;
+namespace OstreeSharp.Containers.Bridge;
 
-internal static class CliYaml
+/// <summary>YAML for bootc's host object: written as <c>bootc status --format=yaml</c> writes it, read back by <c>bootc edit</c>.</summary>
+public static class BootcYaml
 {
     private const int MaxDepth = 64;
 
@@ -95,54 +95,89 @@ internal static class CliYaml
     }
 
     /// <summary>Reads a YAML (or JSON) document whose top level is a mapping.</summary>
-    /// <exception cref="OstreeException">Not YAML, not a mapping, or nested deeper than 64 levels; the message names <paramref name="what"/>.</exception>
+    /// <exception cref="OstreeException">
+    /// Not YAML, not one mapping, nested deeper than 64 levels, or with aliases; the message names <paramref name="what"/>.
+    /// </exception>
     public static JsonObject ReadObject(string text, string what)
     {
-        var stream = new YamlStream();
+        // The parser's events, folded with an explicit stack: no recursion whose depth the file controls.
+        var parser = new Parser(new StringReader(text));
+        var open = new Stack<(JsonNode Node, string? PendingKey)>();
+        JsonNode? root = null;
+        int documents = 0;
         try
         {
-            stream.Load(new StringReader(text));
+            while (parser.MoveNext())
+            {
+                switch (parser.Current)
+                {
+                    case DocumentStart:
+                        if (++documents > 1)
+                        {
+                            throw new OstreeException($"{what}: more than one YAML document");
+                        }
+
+                        break;
+                    case AnchorAlias a:
+                        throw new OstreeException($"{what}: YAML aliases are not supported (*{a.Value} at {a.Start})");
+                    case MappingStart or SequenceStart:
+                        if (open.Count >= MaxDepth)
+                        {
+                            throw new OstreeException($"{what}: nested deeper than {MaxDepth} levels at {parser.Current.Start}");
+                        }
+
+                        JsonNode container = parser.Current is MappingStart ? new JsonObject() : new JsonArray();
+                        Add(container, parser.Current);
+                        open.Push((container, null));
+                        break;
+                    case MappingEnd or SequenceEnd:
+                        open.Pop();
+                        break;
+                    case Scalar scalar:
+                        if (open.TryPeek(out var top) && top.Node is JsonObject && top.PendingKey is null)
+                        {
+                            open.Pop();
+                            open.Push((top.Node, scalar.Value));
+                        }
+                        else
+                        {
+                            Add(scalar.Style == ScalarStyle.Plain ? (IsNull(scalar.Value) ? null : Typed(scalar.Value) ?? JsonValue.Create(scalar.Value)) : JsonValue.Create(scalar.Value), scalar);
+                        }
+
+                        break;
+                }
+            }
         }
         catch (YamlException e)
         {
             throw new OstreeException($"{what}: invalid YAML: {e.Message}");
         }
 
-        if (stream.Documents.Count != 1 || ToJson(stream.Documents[0].RootNode, what, 0) is not JsonObject o)
+        return root as JsonObject ?? throw new OstreeException($"{what}: expected one YAML document with a mapping at its top");
+
+        void Add(JsonNode? value, ParsingEvent e)
         {
-            throw new OstreeException($"{what}: expected one YAML document with a mapping at its top");
-        }
+            if (!open.TryPeek(out var top))
+            {
+                root = value;
+                return;
+            }
 
-        return o;
-    }
+            if (top.Node is JsonArray array)
+            {
+                array.Add(value);
+                return;
+            }
 
-    private static JsonNode? ToJson(YamlNode node, string what, int depth)
-    {
-        if (depth > MaxDepth)
-        {
-            throw new OstreeException($"{what}: nested deeper than {MaxDepth} levels");
-        }
+            var obj = (JsonObject)top.Node;
+            if (top.PendingKey is null)
+            {
+                throw new OstreeException($"{what}: a mapping key that is not a scalar at {e.Start}");
+            }
 
-        switch (node)
-        {
-            case YamlMappingNode m:
-                var o = new JsonObject();
-                foreach (var (k, v) in m.Children)
-                {
-                    var key = (k as YamlScalarNode)?.Value ?? throw new OstreeException($"{what}: a mapping key that is not a scalar at {k.Start}");
-                    o[key] = ToJson(v, what, depth + 1);
-                }
-
-                return o;
-            case YamlSequenceNode s:
-                return new JsonArray([.. s.Children.Select(c => ToJson(c, what, depth + 1))]);
-            case YamlScalarNode { Style: ScalarStyle.Plain } p:
-                var value = p.Value ?? string.Empty;
-                return IsNull(value) ? null : Typed(value) ?? JsonValue.Create(value);
-            case YamlScalarNode q:
-                return JsonValue.Create(q.Value ?? string.Empty);
-            default:
-                throw new OstreeException($"{what}: unsupported YAML node at {node.Start}");
+            obj[top.PendingKey] = value;
+            open.Pop();
+            open.Push((obj, null));
         }
     }
 }
