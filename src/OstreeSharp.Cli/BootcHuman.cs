@@ -76,6 +76,22 @@ internal static class BootcHuman
                 Row(sb, "Pinned", width, "yes");
             }
 
+            // What a previous `upgrade --check` found, when it differs from this image.
+            if (entry["cachedUpdate"] is JsonObject cached && Text(cached["imageDigest"]) != Text(image["imageDigest"]))
+            {
+                if (cached["version"] is { } updateVersion)
+                {
+                    var updateTime = cached["timestamp"] is { } ut ? Seconds(Text(ut)) : null;
+                    Row(sb, "UpdateVersion", width, updateTime is null ? Text(updateVersion) : $"{Text(updateVersion)} ({updateTime})");
+                }
+                else
+                {
+                    Row(sb, "Update", width, "Available");
+                }
+
+                Row(sb, "UpdateDigest", width, Text(cached["imageDigest"]));
+            }
+
             UsrOverlay(sb, slot, status, width);
             if (verbose)
             {

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using OstreeSharp.Sysroot;
 
 namespace OstreeSharp.Interop.Tests;
@@ -81,7 +82,7 @@ public sealed class ContainerSysrootTests(RegistryFixture registries) : IDisposa
     }
 
     [Fact]
-    public void The_bootc_host_object_of_a_host_validates_against_the_schema()
+    public async Task The_bootc_host_object_of_a_host_validates_against_the_schema()
     {
         var image = $"{registries.Plain.Address}/hosts/bootcstatus:stable";
         var imgref = "ostree-unverified-registry:" + image;
@@ -133,6 +134,16 @@ public sealed class ContainerSysrootTests(RegistryFixture registries) : IDisposa
                 Assert.True(r.ExitCode != 0 && r.Stderr.TrimEnd().EndsWith("error: Not currently booted into an OSTree system", StringComparison.Ordinal), $"{tool} {peer}: {r.Stderr}");
             }
         }
+
+        // A newer image found by a check (manifest and config only) is the booted entry's cached update, until pulled.
+        Build(3, "docker://" + image);
+        var check = await Containers.Bridge.ImageStore.CheckAsync(s.Repo, Containers.References.OstreeImageReference.Parse(imgref), new Containers.Registry.RegistryOptions { TlsVerify = false });
+        Assert.False(check.AlreadyPresent);
+        host = BootcSchema.AssertValid(Containers.Bridge.BootcHost.ToCanonicalJson(Containers.Bridge.BootcHost.Build(s, newest)), "the host with a cached update");
+        var cached = host.GetProperty("status").GetProperty("booted").GetProperty("cachedUpdate");
+        Assert.Equal(check.ManifestDigest.ToString(), cached.GetProperty("imageDigest").GetString());
+        Assert.Equal("3.0", cached.GetProperty("version").GetString());
+        Assert.Equal(JsonValueKind.Null, host.GetProperty("status").GetProperty("rollback").GetProperty("cachedUpdate").ValueKind);
 
         // Not booted at all: the empty object, valid too.
         BootcSchema.AssertValid(Containers.Bridge.BootcHost.ToCanonicalJson(Containers.Bridge.BootcHost.Empty()), "the empty host");

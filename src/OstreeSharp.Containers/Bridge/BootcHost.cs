@@ -161,16 +161,20 @@ public static class BootcHost
     {
         // rpm-ostree's own origin groups: such a deployment is not one bootc can represent.
         bool incompatible = d.Origin is { } origin && new[] { "rpmostree", "packages", "overrides", "modules" }.Any(origin.HasGroup);
-        JsonNode? image = null;
+        JsonNode? image = null, cached = null;
         if (!incompatible && d.ContainerImageReference is { } text && OstreeImageReference.TryParse(text, out var reference))
         {
             image = ImageStatus(sysroot, d.Commit, reference);
+            if (image is not null && ImageStore.CachedUpdate(sysroot.Repo, d.Commit) is var (digest, configJson))
+            {
+                cached = ImageStatus(reference, digest, configJson);
+            }
         }
 
         return new JsonObject
         {
             ["image"] = image,
-            ["cachedUpdate"] = null,
+            ["cachedUpdate"] = cached,
             ["incompatible"] = incompatible,
             ["pinned"] = d.IsPinned,
             ["softRebootCapable"] = false,
@@ -195,7 +199,12 @@ public static class BootcHost
             return null;
         }
 
-        var config = stored.ConfigJson is { } json ? ImageConfig.Parse(System.Text.Encoding.UTF8.GetBytes(json), $"of {reference.Image}") : new ImageConfig();
+        return ImageStatus(reference, stored.ManifestDigest, stored.ConfigJson);
+    }
+
+    private static JsonObject ImageStatus(OstreeImageReference reference, Digest digest, string? configJson)
+    {
+        var config = configJson is { } json ? ImageConfig.Parse(System.Text.Encoding.UTF8.GetBytes(json), $"of {reference.Image}") : new ImageConfig();
         var labels = config.Config?.Labels;
         string? Label(string key) => labels is not null && labels.TryGetValue(key, out var v) ? v : null;
         var created = Label("org.opencontainers.image.created") ?? config.Created;
@@ -204,7 +213,7 @@ public static class BootcHost
             ["image"] = ImageReference(reference),
             ["version"] = Label("org.opencontainers.image.version") ?? Label("version"),
             ["timestamp"] = created is not null && DateTimeOffset.TryParse(created, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? Rfc3339(t) : null,
-            ["imageDigest"] = stored.ManifestDigest.ToString(),
+            ["imageDigest"] = digest.ToString(),
             ["architecture"] = config.Architecture,
         };
     }

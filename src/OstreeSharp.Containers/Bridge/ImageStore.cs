@@ -79,14 +79,48 @@ public static class ImageStore
         return merge is { } m ? Load(repo, image.ToString(), m) : null;
     }
 
-    /// <summary>Fetches <paramref name="image"/>'s manifest and config, not its layers, and compares with the store.</summary>
+    /// <summary>ostree-ext's keys, in the detached metadata of a stored image's merge commit, of an update found but not pulled.</summary>
+    private const string CachedDigestKey = "ostree-ext.cached.manifest-digest", CachedManifestKey = "ostree-ext.cached.manifest", CachedConfigKey = "ostree-ext.cached.config";
+
+    /// <summary>
+    /// Fetches <paramref name="image"/>'s manifest and config, not its layers, and compares with the store. A newer
+    /// image than the stored one is recorded as that one's cached update, in the detached metadata of its merge commit
+    /// with ostree-ext's keys (bootc's status shows it offline afterwards).
+    /// </summary>
     public static async Task<ImageCheck> CheckAsync(OstreeRepo repo, OstreeImageReference image, RegistryOptions? registry, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(repo);
         ArgumentNullException.ThrowIfNull(image);
         await using var source = ImageTransports.OpenSource(image.Image, registry);
         var layout = await Unencapsulator.FetchLayoutAsync(source, cancellationToken).ConfigureAwait(false);
-        return new ImageCheck(layout.Manifest.Digest, layout.Parsed, layout.Config, Query(repo, image.Image));
+        var check = new ImageCheck(layout.Manifest.Digest, layout.Parsed, layout.Config, Query(repo, image.Image));
+        if (check.Stored is { } stored && !check.AlreadyPresent)
+        {
+            var meta = GVariantValue.FromVarDict(
+            [
+                KeyValuePair.Create(CachedDigestKey, GVariantValue.FromString(layout.Manifest.Digest.ToString())),
+                KeyValuePair.Create(CachedManifestKey, GVariantValue.FromString(Encoding.UTF8.GetString(layout.Manifest.Bytes))),
+                KeyValuePair.Create(CachedConfigKey, GVariantValue.FromString(Encoding.UTF8.GetString(layout.ConfigBytes))),
+            ]);
+            using var tx = repo.BeginTransaction();
+            tx.WriteCommitDetachedMetadata(stored.MergeCommit, meta);
+            tx.Commit();
+        }
+
+        return check;
+    }
+
+    /// <summary>The update recorded by <see cref="CheckAsync"/> (or ostree-ext) on a merge commit: digest and config JSON; null when none.</summary>
+    public static (Digest Digest, string ConfigJson)? CachedUpdate(OstreeRepo repo, Checksum merge)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        var meta = repo.LoadDetachedMetadata(merge);
+        if (meta?.Lookup(CachedDigestKey) is not { Type.Kind: 's' } digest || meta.Lookup(CachedConfigKey) is not { Type.Kind: 's' } config)
+        {
+            return null;
+        }
+
+        return (Digest.Parse(digest.GetString()), config.GetString());
     }
 
     /// <summary>
