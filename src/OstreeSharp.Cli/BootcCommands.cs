@@ -173,7 +173,7 @@ internal static class BootcCommands
                 else
                 {
                     Console.WriteLine($"Update available for: {spec.ToAlternateString()}");
-                    if (Version(found.Config) is { } version)
+                    if (BootcHost.Version(found.Config) is { } version)
                     {
                         Console.WriteLine($"  Version: {version}");
                     }
@@ -453,7 +453,7 @@ internal static class BootcCommands
         SysrootImages.PruneImages(s, pruneObjects: false);
         Console.WriteLine($"Queued for next boot: {spec.ToAlternateString()}");
         var config = image.ConfigJson is { } json ? Containers.Oci.ImageConfig.Parse(System.Text.Encoding.UTF8.GetBytes(json), $"of {spec.Image}") : null;
-        if (config is not null && Version(config) is { } version)
+        if (config is not null && BootcHost.Version(config) is { } version)
         {
             Console.WriteLine($"  Version: {version}");
         }
@@ -462,9 +462,6 @@ internal static class BootcCommands
         progress?.Staging(digest, 4);
         WriteRebootRequired(digest);
     }
-
-    private static string? Version(Containers.Oci.ImageConfig config) =>
-        config.Config?.Labels is { } labels ? labels.GetValueOrDefault("org.opencontainers.image.version") ?? labels.GetValueOrDefault("version") : null;
 
     // kured (the Kubernetes reboot daemon) watches /run/reboot-required.
     private static void WriteRebootRequired(string image)

@@ -211,11 +211,19 @@ public static class BootcHost
         return new JsonObject
         {
             ["image"] = ImageReference(reference),
-            ["version"] = Label("org.opencontainers.image.version") ?? Label("version"),
+            ["version"] = Version(config),
             ["timestamp"] = created is not null && DateTimeOffset.TryParse(created, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? Rfc3339(t) : null,
             ["imageDigest"] = digest.ToString(),
             ["architecture"] = config.Architecture,
         };
+    }
+
+    /// <summary>An image's version, as ostree-ext reads it: the label <c>org.opencontainers.image.version</c>, else <c>version</c>.</summary>
+    public static string? Version(ImageConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        var labels = config.Config?.Labels;
+        return labels is null ? null : labels.GetValueOrDefault("org.opencontainers.image.version") ?? labels.GetValueOrDefault("version");
     }
 
     /// <summary>UTC, with as many fractional digits as needed in groups of three (as chrono writes a timestamp).</summary>

@@ -130,12 +130,14 @@ public static class ImageStore
     public static StoredImage? QueryCommit(OstreeRepo repo, Checksum merge, string reference)
     {
         ArgumentNullException.ThrowIfNull(repo);
-        return repo.LoadCommit(merge).Metadata.Lookup("ostree.manifest-digest") is null ? null : Load(repo, reference, merge);
+        var commit = repo.LoadCommit(merge);
+        return commit.Metadata.Lookup("ostree.manifest-digest") is null ? null : Load(repo, reference, merge, commit);
     }
 
-    private static StoredImage Load(OstreeRepo repo, string reference, Checksum merge)
+    private static StoredImage Load(OstreeRepo repo, string reference, Checksum merge) => Load(repo, reference, merge, repo.LoadCommit(merge));
+
+    private static StoredImage Load(OstreeRepo repo, string reference, Checksum merge, Commit commit)
     {
-        var commit = repo.LoadCommit(merge);
         string Meta(string key) => commit.Metadata.Lookup(key) is { Type.Kind: 's' } v ? v.GetString() : throw new ContainerException($"Missing {key} metadata on merge commit {merge}");
         var digest = Digest.Parse(Meta("ostree.manifest-digest"));
         var manifest = new ManifestBlob(Encoding.UTF8.GetBytes(Meta("ostree.manifest")), null, reference);
