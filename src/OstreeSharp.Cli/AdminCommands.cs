@@ -639,7 +639,7 @@ internal static class AdminCommands
         var pullOnly = new Option<bool>("--pull-only") { Description = "Do not create a deployment, just download" };
         var deployOnly = new Option<bool>("--deploy-only") { Description = "Do not pull, only deploy" };
         var stage = new Option<bool>("--stage") { Description = "Complete deployment at OS shutdown" };
-        var registry = new RegistryCliOptions();
+        var registry = new RegistryCliOptions(policy: true);
         cmd.Options.Add(sysroot);
         cmd.Options.Add(os);
         cmd.Options.Add(stage);
@@ -693,7 +693,7 @@ internal static class AdminCommands
         var sysroot = SysrootOption();
         var target = new Argument<string>("REF") { Description = "A ref, remote:ref, remote: (the same ref from another remote), or an ostree container image reference" };
         var os = new Option<string?>("--os") { Description = "Use a different operating system root than the current one" };
-        var registry = new RegistryCliOptions();
+        var registry = new RegistryCliOptions(policy: true);
         cmd.Options.Add(sysroot);
         cmd.Arguments.Add(target);
         cmd.Options.Add(os);

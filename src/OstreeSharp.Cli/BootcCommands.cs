@@ -126,7 +126,7 @@ internal static class BootcCommands
             cmd.Options.Add(o);
         }
 
-        var registry = new RegistryCliOptions();
+        var registry = new RegistryCliOptions(policy: true);
         registry.AddTo(cmd);
         CliSupport.SetRun(cmd, pr =>
         {
@@ -243,7 +243,7 @@ internal static class BootcCommands
         }
 
         cmd.Arguments.Add(target);
-        var registry = new RegistryCliOptions();
+        var registry = new RegistryCliOptions(policy: true);
         registry.AddTo(cmd);
         CliSupport.SetRun(cmd, pr =>
         {
@@ -338,7 +338,7 @@ internal static class BootcCommands
         var quiet = new Option<bool>("--quiet") { Description = "Don't display progress" };
         cmd.Options.Add(filename);
         cmd.Options.Add(quiet);
-        var registry = new RegistryCliOptions();
+        var registry = new RegistryCliOptions(policy: true);
         registry.AddTo(cmd);
         CliSupport.SetRun(cmd, pr =>
         {

@@ -3,6 +3,7 @@ using System.Text.Json;
 using OstreeSharp.Containers.Bridge;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Containers.References;
+using OstreeSharp.Containers.Signatures;
 using OstreeSharp.Containers.Transports;
 
 namespace OstreeSharp.Cli;
@@ -26,13 +27,13 @@ internal static class ContainerCommands
     {
         var cmd = new Command("info", "Print an image's manifest digest");
         var image = new Argument<string>("OSTREE_IMGREF");
-        var registry = new RegistryCliOptions();
+        var registry = new RegistryCliOptions(policy: true);
         cmd.Arguments.Add(image);
         registry.AddTo(cmd);
         CliSupport.SetRun(cmd, pr =>
         {
             var imgref = OstreeImageReference.Parse(pr.GetValue(image)!);
-            var source = ImageTransports.OpenSource(imgref.Image, registry.Build(pr));
+            var source = ContainerPolicy.OpenSource(imgref, registry.Build(pr));
             try
             {
                 var layout = Unencapsulator.FetchLayoutAsync(source).GetAwaiter().GetResult();
@@ -53,7 +54,7 @@ internal static class ContainerCommands
         var cmd = new Command("compare", "Compare the layers of two images");
         var oldImage = new Argument<string>("OSTREE_IMGREF_OLD");
         var newImage = new Argument<string>("OSTREE_IMGREF_NEW");
-        var registry = new RegistryCliOptions();
+        var registry = new RegistryCliOptions(policy: true);
         cmd.Arguments.Add(oldImage);
         cmd.Arguments.Add(newImage);
         registry.AddTo(cmd);
@@ -62,7 +63,7 @@ internal static class ContainerCommands
             ImageManifest Fetch(string text)
             {
                 var imgref = OstreeImageReference.Parse(text);
-                var source = ImageTransports.OpenSource(imgref.Image, registry.Build(pr));
+                var source = ContainerPolicy.OpenSource(imgref, registry.Build(pr));
                 try
                 {
                     var top = source.GetManifestAsync(null, CancellationToken.None).GetAwaiter().GetResult();
@@ -199,7 +200,7 @@ internal static class ContainerCommands
         var check = new Option<string?>("--check") { Description = "Only compare manifests: when the image changed, write its new manifest to FILE" };
         var noDeltas = new Option<bool>("--disable-deltas") { Description = "Fetch changed layers whole, even where the registry has a delta from the stored image" };
         var json = new Option<bool>("--json") { Description = "Print what was pulled as JSON" };
-        var registry = new RegistryCliOptions();
+        var registry = new RegistryCliOptions(policy: true);
         cmd.Arguments.Add(repoArg);
         cmd.Arguments.Add(image);
         cmd.Options.Add(quiet);
@@ -433,7 +434,7 @@ internal static class ContainerCommands
         var image = new Argument<string>("OSTREE_IMGREF") { Description = "ostree-unverified-registry:NAME, ostree-unverified-image:TRANSPORT:NAME, ostree-image-signed:..., ostree-remote-image:REMOTE:..." };
         var writeRef = new Option<string?>("--write-ref") { Description = "Point REF at the imported commit" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No progress" };
-        var registry = new RegistryCliOptions();
+        var registry = new RegistryCliOptions(policy: true);
         cmd.Arguments.Add(image);
         cmd.Options.Add(writeRef);
         cmd.Options.Add(quiet);

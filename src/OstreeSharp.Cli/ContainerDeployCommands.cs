@@ -19,7 +19,7 @@ internal static class ContainerDeployCommands
         var noImgref = new Option<bool>("--no-imgref") { Description = "Keep the image's layers in the store but not the image itself (it is not pinned there)" };
         var karg = new Option<string[]>("--karg") { Description = "Kernel argument (replaces the merge deployment's arguments; repeatable)" };
         var json = new Option<bool>("--json") { Description = "Print the new deployment as JSON" };
-        var registry = new RegistryCliOptions();
+        var registry = new RegistryCliOptions(policy: true);
         foreach (var o in new Option[] { sysroot, stateroot, imgref, target, noImgref, karg, json })
         {
             cmd.Options.Add(o);

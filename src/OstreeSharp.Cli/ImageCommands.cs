@@ -6,6 +6,7 @@ using OstreeSharp.Containers;
 using OstreeSharp.Containers.Copy;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Containers.References;
+using OstreeSharp.Containers.Signatures;
 using OstreeSharp.Containers.Transports;
 
 namespace OstreeSharp.Cli;
@@ -28,7 +29,8 @@ internal static class ImageCommands
         var cmd = new Command("copy", "Copy an image from SRC to DST, e.g. oci:./layout:v1 docker://host:5000/os:v1");
         var src = new Argument<string>("SRC") { Description = "Source image reference (TRANSPORT:NAME)" };
         var dst = new Argument<string>("DST") { Description = "Destination image reference (TRANSPORT:NAME)" };
-        var registry = new RegistryCliOptions();
+        var registry = new RegistryCliOptions(policy: true);
+        var insecurePolicy = new Option<bool>("--insecure-policy") { Description = "Copy without consulting the signature policy (skopeo's --insecure-policy)" };
         var srcCreds = new Option<string?>("--src-creds") { Description = "Credentials USER[:PASSWORD] for the source registry" };
         var dstCreds = new Option<string?>("--dest-creds") { Description = "Credentials USER[:PASSWORD] for the destination registry" };
         var srcTls = new Option<bool?>("--src-tls-verify") { Description = "TLS verification for the source registry" };
@@ -46,7 +48,7 @@ internal static class ImageCommands
         cmd.Arguments.Add(src);
         cmd.Arguments.Add(dst);
         registry.AddTo(cmd);
-        foreach (var o in new Option[] { srcCreds, dstCreds, srcTls, dstTls, srcCert, dstCert, all, arch, os, variant, chunk, digestFile, quiet, json })
+        foreach (var o in new Option[] { insecurePolicy, srcCreds, dstCreds, srcTls, dstTls, srcCert, dstCert, all, arch, os, variant, chunk, digestFile, quiet, json })
         {
             cmd.Options.Add(o);
         }
@@ -77,7 +79,15 @@ internal static class ImageCommands
             var reporter = new CopyReporter(pr.GetValue(CliSupport.Progress) ?? "auto", pr.GetValue(quiet) || pr.GetValue(json));
             options.Progress = reporter;
             CopyResult result;
+
+            // As skopeo: the source image must satisfy containers-policy.json before anything but its manifest is read.
+            var policy = pr.GetValue(insecurePolicy) ? null : ImagePolicy.Load(srcOptions.PolicyPath);
             var source = ImageTransports.OpenSource(srcRef, srcOptions);
+            if (policy is not null)
+            {
+                source = new PolicyCheckedSource(source, policy);
+            }
+
             try
             {
                 var destination = ImageTransports.OpenDestination(dstRef, dstOptions);

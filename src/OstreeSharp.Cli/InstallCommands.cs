@@ -39,7 +39,7 @@ internal static class InstallCommands
         public readonly Option<bool> AllowMissingVerity = new("--allow-missing-verity") { Description = "composefs backend option (refused)" };
         public readonly Option<string[]> UkiAddon = new("--uki-addon") { Description = "composefs backend option (refused)" };
         public readonly Option<bool> Json = new("--json") { Description = "Print the result as JSON" };
-        public readonly RegistryCliOptions Registry = new();
+        public readonly RegistryCliOptions Registry = new(policy: true);
 
         public void AddTo(Command cmd)
         {
@@ -109,7 +109,7 @@ internal static class InstallCommands
             if (pr.GetValue(RunFetchCheck))
             {
                 var target = options.Target ?? options.Source;
-                var source = OstreeSharp.Containers.Transports.ImageTransports.OpenSource(target.Image, options.Registry);
+                var source = OstreeSharp.Containers.Signatures.ContainerPolicy.OpenSource(target, options.Registry);
                 try
                 {
                     var layout = OstreeSharp.Containers.Bridge.Unencapsulator.FetchLayoutAsync(source).GetAwaiter().GetResult();

@@ -5,8 +5,9 @@ using OstreeSharp.Containers.Registry;
 namespace OstreeSharp.Cli;
 
 /// <summary>The registry options of the image verbs: --authfile, --creds, --tls-verify, --cert-dir and friends.</summary>
-internal sealed class RegistryCliOptions
+internal sealed class RegistryCliOptions(bool policy = false)
 {
+    private readonly Option<string?> _policy = new("--policy") { Description = "The containers-policy.json that signed image references (ostree-image-signed:) are checked against (default: $HOME/.config/containers/policy.json, else /etc/containers/policy.json)" };
     private readonly Option<string?> _authFile = new("--authfile") { Description = "Auth file to use instead of the default search (REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json, ...)" };
     private readonly Option<string?> _creds = new("--creds") { Description = "Credentials USER[:PASSWORD] for the registry" };
     private readonly Option<bool> _noCreds = new("--no-creds") { Description = "Access the registry anonymously" };
@@ -21,6 +22,11 @@ internal sealed class RegistryCliOptions
         {
             cmd.Options.Add(o);
         }
+
+        if (policy)
+        {
+            cmd.Options.Add(_policy);
+        }
     }
 
     public RegistryOptions Build(ParseResult pr, Option<string?>? creds = null, Option<bool?>? tlsVerify = null, Option<string?>? certDir = null)
@@ -31,6 +37,7 @@ internal sealed class RegistryCliOptions
             NoCredentials = pr.GetValue(_noCreds),
             TlsVerify = (tlsVerify is null ? null : pr.GetValue(tlsVerify)) ?? pr.GetValue(_tlsVerify) ?? true,
             CertDirectory = (certDir is null ? null : pr.GetValue(certDir)) ?? pr.GetValue(_certDir),
+            PolicyPath = policy ? pr.GetValue(_policy) : null,
         };
         if (pr.GetValue(_retry) is int r)
         {

@@ -15,7 +15,7 @@ internal static class ServeCommand
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No access log" };
         var image = new Option<string?>("--image") { Description = "Serve the commit inside this ostree-container image (oci:DIR[:TAG], oci-archive:FILE, docker://..., or an ostree image reference) instead of --repo; it is imported into an archive repository under --cache-dir first (only missing layers on later runs)" };
         var refName = new Option<string?>("--ref") { Description = "With --image: the ref that names the image's commit (default: the commit's ref binding, else 'image')" };
-        var registry = new RegistryCliOptions();
+        var registry = new RegistryCliOptions(policy: true);
         registry.AddTo(cmd);
         cmd.Options.Add(image);
         cmd.Options.Add(refName);

@@ -6,6 +6,7 @@ using System.Text;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Containers.References;
 using OstreeSharp.Containers.Registry;
+using OstreeSharp.Containers.Signatures;
 using OstreeSharp.Containers.Transports;
 using OstreeSharp.GVariant;
 using OstreeSharp.Objects;
@@ -91,7 +92,7 @@ public static class ImageStore
     {
         ArgumentNullException.ThrowIfNull(repo);
         ArgumentNullException.ThrowIfNull(image);
-        await using var source = ImageTransports.OpenSource(image.Image, registry);
+        await using var source = ContainerPolicy.OpenSource(image, registry);
         var layout = await Unencapsulator.FetchLayoutAsync(source, cancellationToken).ConfigureAwait(false);
         var check = new ImageCheck(layout.Manifest.Digest, layout.Parsed, layout.Config, Query(repo, image.Image));
         if (check.Stored is { } stored && !check.AlreadyPresent)
@@ -167,7 +168,7 @@ public static class ImageStore
         ArgumentNullException.ThrowIfNull(repo);
         ArgumentNullException.ThrowIfNull(image);
         Unencapsulator.CheckPolicyPreconditions(repo, image);
-        await using var source = ImageTransports.OpenSource(image.Image, registry);
+        await using var source = ContainerPolicy.OpenSource(image, registry);
         var layout = await Unencapsulator.FetchLayoutAsync(source, cancellationToken).ConfigureAwait(false);
         var previous = Query(repo, image.Image);
         if (previous is not null && previous.ManifestDigest == layout.Manifest.Digest)

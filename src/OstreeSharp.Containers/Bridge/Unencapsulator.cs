@@ -8,6 +8,7 @@ using OstreeSharp.Containers.Copy;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Containers.References;
 using OstreeSharp.Containers.Registry;
+using OstreeSharp.Containers.Signatures;
 using OstreeSharp.Containers.Transports;
 using OstreeSharp.Objects;
 using OstreeSharp.Repository;
@@ -89,7 +90,7 @@ public static class Unencapsulator
         ArgumentNullException.ThrowIfNull(repo);
         ArgumentNullException.ThrowIfNull(image);
         CheckPolicyPreconditions(repo, image);
-        await using var source = ImageTransports.OpenSource(image.Image, registry);
+        await using var source = ContainerPolicy.OpenSource(image, registry);
         var layout = await FetchLayoutAsync(source, cancellationToken).ConfigureAwait(false);
         var ostreeLayer = layout.RequireOstreeLayer();
         if (layout.DerivedLayers.Count > 0)
@@ -107,16 +108,11 @@ public static class Unencapsulator
     }
 
     /// <summary>
-    /// What the reference's signature policy needs before anything is fetched: a containers policy that is not
-    /// accept-anything (<c>ostree-image-signed:</c>), or the named remote (<c>ostree-remote-*</c>).
+    /// What an <c>ostree-remote-*</c> reference needs before anything is fetched: the named remote (the containers
+    /// policy of <c>ostree-image-signed:</c> is checked by <see cref="ContainerPolicy.OpenSource"/>).
     /// </summary>
     internal static void CheckPolicyPreconditions(OstreeRepo repo, OstreeImageReference image)
     {
-        if (image.Policy == SignaturePolicy.ContainerPolicy)
-        {
-            ContainerPolicy.RequireNotAcceptAnything();
-        }
-
         if (image.Policy == SignaturePolicy.OstreeRemote)
         {
             repo.RequireRemote(image.Remote!);

@@ -42,6 +42,12 @@ public sealed class RegistryOptions
     /// <summary>The User-Agent header.</summary>
     public string UserAgent { get; set; } = "ostree-sharp/0.1";
 
+    /// <summary>
+    /// The containers-policy.json that image references checking signatures (<c>ostree-image-signed:</c>) follow,
+    /// as skopeo's <c>--policy</c>; null finds it as containers/image does.
+    /// </summary>
+    public string? PolicyPath { get; set; }
+
     /// <summary>The store credentials are looked up in (default: from <see cref="AuthFile"/> and <see cref="AuthSearch"/>).</summary>
     public CredentialStore? CredentialStore { get; set; }
 

@@ -1,0 +1,196 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using OstreeSharp.TestSupport;
+
+namespace OstreeSharp.Interop.Tests;
+
+/// <summary>
+/// containers-policy.json against real signatures: images signed by skopeo 1.22 (<c>--sign-by-sigstore-private-key</c>,
+/// a <c>.sig</c> attachment) and by cosign 3.1 (a bundle attached through the referrers tag, no transparency log),
+/// verified by us, and the same decisions taken by skopeo where it reads the same signatures.
+/// </summary>
+[Collection("registries")]
+public sealed class SignaturePolicyInteropTests(RegistryFixture registries) : IDisposable
+{
+    private readonly TempDir _tmp = new();
+
+    public void Dispose() => _tmp.Dispose();
+
+    private static string Skopeo => Path.Combine(ComposefsInteropTests.ForkyBin, "skopeo-forky");
+
+    private static string Cosign => Path.Combine(ComposefsInteropTests.ForkyBin, "cosign");
+
+    private string Registry => registries.Plain.Address;
+
+    /// <summary>A cosign key pair (ECDSA P-256, empty passphrase) in DIR/cosign.key and DIR/cosign.pub.</summary>
+    private string KeyPair(string name)
+    {
+        var dir = _tmp[name];
+        Directory.CreateDirectory(dir);
+        Tools.Run(Cosign, ["generate-key-pair"], new Dictionary<string, string> { ["COSIGN_PASSWORD"] = string.Empty }, dir).Ok("cosign generate-key-pair");
+        return dir;
+    }
+
+    // registries.d telling skopeo to read and write sigstore signatures as attachments on the test registry.
+    private string RegistriesD()
+    {
+        var dir = _tmp["registries.d"];
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "test.yaml"), $"docker:\n  {Registry}:\n    use-sigstore-attachments: true\n");
+        return dir;
+    }
+
+    private string Policy(string name, JsonNode scoped)
+    {
+        var policy = new JsonObject
+        {
+            ["default"] = new JsonArray(new JsonObject { ["type"] = "reject" }),
+            ["transports"] = new JsonObject
+            {
+                ["docker"] = new JsonObject { [$"{Registry}/signed"] = scoped },
+                ["oci"] = new JsonObject { [string.Empty] = new JsonArray(new JsonObject { ["type"] = "insecureAcceptAnything" }) },
+            },
+        };
+        var path = _tmp[name + ".json"];
+        File.WriteAllText(path, policy.ToJsonString());
+        return path;
+    }
+
+    private static JsonArray SigstoreKey(string pub) => new(new JsonObject { ["type"] = "sigstoreSigned", ["keyPath"] = pub });
+
+    // Pushes a small image with skopeo, signed with KEY when given; returns its digest.
+    private string Push(string reference, int seed, string? key = null)
+    {
+        var layout = _tmp[$"layout{seed}"];
+        if (!Directory.Exists(layout))
+        {
+            TestImages.WriteSmallLayout(layout, "v1", files: 3, seed: (ulong)seed);
+        }
+
+        var pass = _tmp["empty-pass"];
+        File.WriteAllText(pass, string.Empty);
+        var digestFile = _tmp[$"digest{Guid.NewGuid():N}"];
+        List<string> args = ["copy", "--registries.d", RegistriesD(), "--dest-tls-verify=false", "--digestfile", digestFile];
+        if (key is not null)
+        {
+            args.AddRange(["--sign-by-sigstore-private-key", key, "--sign-passphrase-file", pass]);
+        }
+
+        Tools.Run(Skopeo, [.. args, $"oci:{layout}:v1", "docker://" + reference]).Ok("skopeo copy " + reference);
+        return File.ReadAllText(digestFile).Trim();
+    }
+
+    private RunResult OursCopy(string policy, string reference) =>
+        Tools.Ours("image", "copy", "--policy", policy, "--tls-verify=false", "docker://" + reference, $"oci:{_tmp["out" + Guid.NewGuid().ToString("N")[..8]]}:x");
+
+    private RunResult SkopeoCopy(string policy, string reference) =>
+        Tools.Run(Skopeo, ["copy", "--policy", policy, "--registries.d", RegistriesD(), "--remove-signatures", "--src-tls-verify=false", "docker://" + reference, $"oci:{_tmp["skout" + Guid.NewGuid().ToString("N")[..8]]}:x"]);
+
+    [Fact]
+    public void Images_signed_by_skopeo_verify_with_us_and_both_tools_refuse_unsigned_wrongly_signed_and_misnamed_ones()
+    {
+        var keys = KeyPair("keys");
+        var other = KeyPair("other");
+        var good = Policy("good", SigstoreKey(Path.Combine(keys, "cosign.pub")));
+        var wrong = Policy("wrong", SigstoreKey(Path.Combine(other, "cosign.pub")));
+
+        Push($"{Registry}/signed/app:v1", 1, Path.Combine(keys, "cosign.key"));
+        Push($"{Registry}/signed/app:unsigned", 2);
+        // The same manifest as v1 under another tag: its signature names v1, which matchRepoDigestOrExact refuses
+        // for v2 and accepts for a pull by digest.
+        var digest = Push($"{Registry}/signed/app:v2", 1);
+
+        var cases = new (string Policy, string Reference, string? Error)[]
+        {
+            (good, $"{Registry}/signed/app:v1", null),
+            (good, $"{Registry}/signed/app@{digest}", null),
+            (good, $"{Registry}/signed/app:unsigned", "A signature was required, but no signature exists"),
+            (good, $"{Registry}/signed/app:v2", $"Signature for identity \"{Registry}/signed/app:v1\" is not accepted"),
+            (wrong, $"{Registry}/signed/app:v1", "cryptographic signature verification failed"),
+        };
+        foreach (var (policy, reference, error) in cases)
+        {
+            var ours = OursCopy(policy, reference);
+            var theirs = SkopeoCopy(policy, reference);
+            Assert.True((ours.ExitCode == 0) == (theirs.ExitCode == 0), $"{reference} with {Path.GetFileName(policy)}: ours exit {ours.ExitCode}, skopeo exit {theirs.ExitCode}\n{ours.Stderr}\n{theirs.Stderr}");
+            if (error is null)
+            {
+                ours.Ok($"ours copy {reference}");
+            }
+            else
+            {
+                Assert.Contains("Source image rejected: " + error, ours.Stderr, StringComparison.Ordinal);
+                Assert.Contains("requirement 1: sigstoreSigned", ours.Stderr, StringComparison.Ordinal);
+                Assert.True(theirs.Stderr.Contains(error.Replace("\"", "\\\"", StringComparison.Ordinal), StringComparison.Ordinal), $"skopeo said: {theirs.Stderr}");
+            }
+        }
+
+        // Outside the signed scope the default rejects, in skopeo's words.
+        var elsewhere = $"{Registry}/elsewhere/app:v1";
+        Push(elsewhere, 3);
+        var rejected = OursCopy(good, elsewhere);
+        Assert.NotEqual(0, rejected.ExitCode);
+        Assert.Contains($"Running image docker://{elsewhere} is rejected by policy. (policy {good}, default, requirement 1: reject)", rejected.Stderr, StringComparison.Ordinal);
+        Assert.NotEqual(0, SkopeoCopy(good, elsewhere).ExitCode);
+    }
+
+    [Fact]
+    public void Images_signed_by_cosign_3_with_a_bundle_verify_with_us_and_a_bundle_by_another_key_does_not()
+    {
+        var keys = KeyPair("keys");
+        var other = KeyPair("other");
+        var reference = $"{Registry}/signed/cosign:v1";
+        var digest = Push(reference, 4);
+
+        // cosign 3 signs offline with a signing config that has no transparency log or timestamp authority, and
+        // attaches a bundle through the referrers tag (the registry has no referrers API).
+        var config = _tmp["signing-config.json"];
+        Tools.Run(Cosign, ["signing-config", "create", "--no-default-fulcio", "--no-default-rekor", "--no-default-tsa", "--no-default-oidc", "--out", config]).Ok("cosign signing-config create");
+        var env = new Dictionary<string, string> { ["COSIGN_PASSWORD"] = string.Empty };
+        Tools.Run(Cosign, ["sign", "--key", Path.Combine(keys, "cosign.key"), "--signing-config", config, "--allow-insecure-registry", "-y", $"{Registry}/signed/cosign@{digest}"], env).Ok("cosign sign");
+        using (var tags = JsonDocument.Parse(Tools.Ours("image", "tags", "--tls-verify=false", $"docker://{Registry}/signed/cosign").Ok("tags")))
+        {
+            Assert.Contains(digest.Replace(':', '-'), tags.RootElement.GetProperty("Tags").EnumerateArray().Select(t => t.GetString()));
+        }
+
+        OursCopy(Policy("good", SigstoreKey(Path.Combine(keys, "cosign.pub"))), reference).Ok("ours copy of a cosign-signed image");
+        var wrong = OursCopy(Policy("wrong", SigstoreKey(Path.Combine(other, "cosign.pub"))), reference);
+        Assert.NotEqual(0, wrong.ExitCode);
+        Assert.Contains("Source image rejected: cryptographic signature verification failed", wrong.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void An_ostree_image_signed_pull_checks_the_policy_before_anything_is_imported()
+    {
+        var keys = KeyPair("keys");
+        var repo = _tmp["src"];
+        Directory.CreateDirectory(_tmp["tree/usr/bin"]);
+        File.WriteAllText(_tmp["tree/usr/bin/tool"], "#!/bin/sh\n");
+        Tools.Ours("init", "--repo=" + repo, "--mode=archive").Ok("init");
+        Tools.Ours("commit", "--repo=" + repo, "-b", "os", "--timestamp=2024-01-01", _tmp["tree"]).Ok("commit");
+        Tools.Ours("container", "encapsulate", "--repo=" + repo, "os", $"oci:{_tmp["os"]}:v1").Ok("encapsulate");
+        var pass = _tmp["empty-pass"];
+        File.WriteAllText(pass, string.Empty);
+        Tools.Run(Skopeo, ["copy", "--registries.d", RegistriesD(), "--dest-tls-verify=false", "--sign-by-sigstore-private-key", Path.Combine(keys, "cosign.key"), "--sign-passphrase-file", pass, $"oci:{_tmp["os"]}:v1", $"docker://{Registry}/signed/os:v1"]).Ok("skopeo copy --sign");
+        Tools.Run(Skopeo, ["copy", "--dest-tls-verify=false", $"oci:{_tmp["os"]}:v1", $"docker://{Registry}/signed/os:renamed"]).Ok("skopeo copy");
+        var policy = Policy("good", SigstoreKey(Path.Combine(keys, "cosign.pub")));
+
+        var target = _tmp["target"];
+        Tools.Ours("init", "--repo=" + target, "--mode=bare-user").Ok("init");
+        var refused = Tools.Ours("container", "image", "pull", "--policy", policy, "--tls-verify=false", target, $"ostree-image-signed:docker://{Registry}/signed/os:renamed");
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains($"Source image rejected: Signature for identity \"{Registry}/signed/os:v1\" is not accepted", refused.Stderr, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, Tools.Ours("refs", "--repo=" + target).Ok("refs"));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(target, "objects"), "*", SearchOption.AllDirectories));
+
+        Tools.Ours("container", "image", "pull", "--policy", policy, "--tls-verify=false", target, $"ostree-image-signed:docker://{Registry}/signed/os:v1").Ok("signed pull");
+        Assert.Contains($"docker://{Registry}/signed/os:v1", Tools.Ours("container", "image", "list", "--repo=" + target).Ok("image list"));
+
+        // ostree-ext refuses a signed reference when the policy's default accepts anything.
+        var lax = _tmp["lax.json"];
+        File.WriteAllText(lax, """{"default":[{"type":"insecureAcceptAnything"}]}""");
+        var r = Tools.Ours("container", "image", "pull", "--policy", lax, "--tls-verify=false", target, $"ostree-image-signed:docker://{Registry}/signed/os:v1");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("containers-policy.json specifies a default of `insecureAcceptAnything`; refusing usage", r.Stderr, StringComparison.Ordinal);
+    }
+}
