@@ -585,9 +585,12 @@ internal static class CliSupport
     /// <c>--version</c> in ostree's YAML: the libostree release whose command line this one follows, the features
     /// built in (by ostree's names, only those we have), then our own version.
     /// </summary>
+    /// <summary>Our version, as the assembly records it.</summary>
+    public static string Version => typeof(CliSupport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+
     public static string VersionText()
     {
-        var ours = typeof(CliSupport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown";
+        var ours = Version;
         var features = new[] { "gpgme", "sign-ed25519", "libarchive", "selinux", "composefs", "release", "p2p" };
         var sb = new StringBuilder();
         sb.Append("libostree:\n");
@@ -605,7 +608,7 @@ internal static class CliSupport
 
     /// <summary><c>bootc --version</c>: the bootc release whose commands these follow, and ours.</summary>
     public static string BootcVersionText() =>
-        $"bootc 1.16.0 (ostree-sharp {typeof(CliSupport).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "unknown"})\n";
+        $"bootc 1.16.0 (ostree-sharp {Version})\n";
 
     public static string FormatDate(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd HH:mm:ss '+0000'", CultureInfo.InvariantCulture);
 }

@@ -341,6 +341,7 @@ internal static class ContainerCommands
         var maxLayers = new Option<int>("--max-layers") { Description = "Split the content over up to N layers (the ostree layer plus N-1 chunks, packed by folder); default 1: a single layer" };
         var exposePort = new Option<int?>("--expose-repo-port") { Description = "Record PORT/tcp in the config's ExposedPorts (as EXPOSE does): the port a container serving this image's repository (serve --image) listens on" };
         var registry = new RegistryCliOptions();
+        var signing = new SigningCliOptions();
         cmd.Arguments.Add(rev);
         cmd.Arguments.Add(image);
         foreach (var o in new Option[] { label, copymeta, copymetaOpt, cmdArgs, config, fast, compression, wallClock, json, maxLayers, contentmeta, previous, exposePort })
@@ -349,6 +350,7 @@ internal static class ContainerCommands
         }
 
         registry.AddTo(cmd);
+        signing.AddTo(cmd);
         CliSupport.SetRun(cmd, pr =>
         {
             var repo = CliSupport.OpenRepo(pr);
@@ -402,11 +404,13 @@ internal static class ContainerCommands
             }
 
             var destRef = ImageReference.Parse(pr.GetValue(image)!);
+            var sign = signing.Prepare(pr, destRef);
             var destination = ImageTransports.OpenDestination(destRef, registry.Build(pr));
             EncapsulateResult result;
             try
             {
                 result = Encapsulator.EncapsulateAsync(repo, commit, destination, options).GetAwaiter().GetResult();
+                sign?.Invoke(destination, result.ManifestDigest).GetAwaiter().GetResult();
             }
             finally
             {

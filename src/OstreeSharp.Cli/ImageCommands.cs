@@ -30,6 +30,7 @@ internal static class ImageCommands
         var src = new Argument<string>("SRC") { Description = "Source image reference (TRANSPORT:NAME)" };
         var dst = new Argument<string>("DST") { Description = "Destination image reference (TRANSPORT:NAME)" };
         var registry = new RegistryCliOptions(policy: true);
+        var signing = new SigningCliOptions();
         var insecurePolicy = new Option<bool>("--insecure-policy") { Description = "Copy without consulting the signature policy (skopeo's --insecure-policy)" };
         var srcCreds = new Option<string?>("--src-creds") { Description = "Credentials USER[:PASSWORD] for the source registry" };
         var dstCreds = new Option<string?>("--dest-creds") { Description = "Credentials USER[:PASSWORD] for the destination registry" };
@@ -48,6 +49,7 @@ internal static class ImageCommands
         cmd.Arguments.Add(src);
         cmd.Arguments.Add(dst);
         registry.AddTo(cmd);
+        signing.AddTo(cmd);
         foreach (var o in new Option[] { insecurePolicy, srcCreds, dstCreds, srcTls, dstTls, srcCert, dstCert, all, arch, os, variant, chunk, digestFile, quiet, json })
         {
             cmd.Options.Add(o);
@@ -80,6 +82,8 @@ internal static class ImageCommands
             options.Progress = reporter;
             CopyResult result;
 
+            var sign = signing.Prepare(pr, dstRef);
+
             // As skopeo: the source image must satisfy containers-policy.json before anything but its manifest is read.
             var policy = pr.GetValue(insecurePolicy) ? null : ImagePolicy.Load(srcOptions.PolicyPath);
             var source = ImageTransports.OpenSource(srcRef, srcOptions);
@@ -95,6 +99,11 @@ internal static class ImageCommands
                 {
                     reporter.Line($"Copying {srcRef} to {dstRef}");
                     result = ImageCopier.CopyAsync(source, destination, options).GetAwaiter().GetResult();
+                    if (sign is not null)
+                    {
+                        reporter.Line("Creating signature: Signing image using a sigstore signature");
+                        sign(destination, result.ManifestDigest).GetAwaiter().GetResult();
+                    }
                 }
                 finally
                 {

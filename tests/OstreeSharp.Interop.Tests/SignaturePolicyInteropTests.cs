@@ -193,4 +193,67 @@ public sealed class SignaturePolicyInteropTests(RegistryFixture registries) : ID
         Assert.NotEqual(0, r.ExitCode);
         Assert.Contains("containers-policy.json specifies a default of `insecureAcceptAnything`; refusing usage", r.Stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Our_signatures_verify_with_skopeo_and_with_cosign_3_in_both_formats()
+    {
+        var keys = KeyPair("keys");
+        var pass = _tmp["empty-pass"];
+        File.WriteAllText(pass, string.Empty);
+        var layout = _tmp["layout"];
+        TestImages.WriteSmallLayout(layout, "v1", files: 3, seed: 9);
+        var reference = $"{Registry}/signed/ours:v1";
+
+        // A wrong passphrase stops the copy before anything is pushed.
+        var badPass = _tmp["bad-pass"];
+        File.WriteAllText(badPass, "not it\n");
+        var bad = Tools.Ours("image", "copy", "--insecure-policy", "--sign-by-sigstore-private-key", Path.Combine(keys, "cosign.key"), "--sign-passphrase-file", badPass, "--tls-verify=false", $"oci:{layout}:v1", "docker://" + reference);
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("decrypting the private key failed: wrong passphrase?", bad.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("v1", Tools.Ours("image", "tags", "--tls-verify=false", $"docker://{Registry}/signed/ours").Stdout, StringComparison.Ordinal);
+
+        // Signing needs a registry to keep the signature, as in skopeo.
+        var toLayout = Tools.Ours("image", "copy", "--insecure-policy", "--sign-by-sigstore-private-key", Path.Combine(keys, "cosign.key"), "--sign-passphrase-file", pass, $"oci:{layout}:v1", $"oci:{_tmp["copy"]}:v1");
+        Assert.NotEqual(0, toLayout.ExitCode);
+        Assert.Contains("Pushing signatures for oci images is not supported", toLayout.Stderr, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(_tmp["copy"]));
+
+        Tools.Ours("image", "copy", "--insecure-policy", "--sign-by-sigstore-private-key", Path.Combine(keys, "cosign.key"), "--sign-passphrase-file", pass, "--tls-verify=false", $"oci:{layout}:v1", "docker://" + reference).Ok("ours copy --sign-by-sigstore-private-key");
+        var policy = Policy("good", SigstoreKey(Path.Combine(keys, "cosign.pub")));
+        SkopeoCopy(policy, reference).Ok("skopeo verifies our .sig attachment");
+        OursCopy(policy, reference).Ok("we verify our own signature");
+        var env = new Dictionary<string, string> { ["COSIGN_PASSWORD"] = string.Empty };
+        var bundle = Tools.Run(Cosign, ["verify", "--key", Path.Combine(keys, "cosign.pub"), "--insecure-ignore-tlog", "--allow-insecure-registry", reference], env).Ok("cosign verify (bundle)");
+        Assert.Contains("https://sigstore.dev/cosign/sign/v1", bundle, StringComparison.Ordinal);
+        var legacy = Tools.Run(Cosign, ["verify", "--key", Path.Combine(keys, "cosign.pub"), "--insecure-ignore-tlog", "--allow-insecure-registry", "--new-bundle-format=false", reference], env).Ok("cosign verify --new-bundle-format=false");
+        Assert.Contains($"\"docker-reference\":\"{reference}\"", legacy, StringComparison.Ordinal);
+        Assert.Contains("\"creator\":\"ostree-sharp ", legacy, StringComparison.Ordinal);
+
+        // A second signature (another key, another claimed identity) is added next to the first.
+        var other = KeyPair("other");
+        Tools.Ours("image", "copy", "--insecure-policy", "--sign-by-sigstore-private-key", Path.Combine(other, "cosign.key"), "--sign-passphrase-file", pass, "--sign-identity", $"{Registry}/signed/ours:release", "--tls-verify=false", $"oci:{layout}:v1", "docker://" + reference).Ok("second signature");
+        SkopeoCopy(policy, reference).Ok("skopeo still accepts the first signature");
+        var both = OursCopy(Policy("other", new JsonArray(new JsonObject { ["type"] = "sigstoreSigned", ["keyPath"] = Path.Combine(other, "cosign.pub"), ["signedIdentity"] = new JsonObject { ["type"] = "exactReference", ["dockerReference"] = $"{Registry}/signed/ours:release" } })), reference);
+        both.Ok("the second signature meets an exactReference rule");
+    }
+
+    [Fact]
+    public void An_encapsulated_commit_signed_while_pushed_is_pulled_as_ostree_image_signed()
+    {
+        var keys = KeyPair("keys");
+        var pass = _tmp["empty-pass"];
+        File.WriteAllText(pass, string.Empty);
+        var repo = _tmp["src"];
+        Directory.CreateDirectory(_tmp["tree/usr/bin"]);
+        File.WriteAllText(_tmp["tree/usr/bin/tool"], "#!/bin/sh\n");
+        Tools.Ours("init", "--repo=" + repo, "--mode=archive").Ok("init");
+        var commit = Tools.Ours("commit", "--repo=" + repo, "-b", "os", "--timestamp=2024-01-01", _tmp["tree"]).Ok("commit");
+        var reference = $"{Registry}/signed/encapsulated:v1";
+        Tools.Ours("container", "encapsulate", "--repo=" + repo, "--tls-verify=false", "--sign-by-sigstore-private-key", Path.Combine(keys, "cosign.key"), "--sign-passphrase-file", pass, "os", "docker://" + reference).Ok("encapsulate --sign-by-sigstore-private-key");
+        var target = _tmp["target"];
+        Tools.Ours("init", "--repo=" + target, "--mode=bare-user").Ok("init");
+        var policy = Policy("good", SigstoreKey(Path.Combine(keys, "cosign.pub")));
+        Tools.Ours("container", "unencapsulate", "--repo=" + target, "--policy", policy, "--tls-verify=false", "--write-ref=imported", $"ostree-image-signed:docker://{reference}").Ok("signed unencapsulate");
+        Assert.Equal(commit, Tools.Ours("rev-parse", "--repo=" + target, "imported").Ok("rev-parse"));
+    }
 }
