@@ -13,12 +13,13 @@ internal sealed class RegistryCliOptions(bool policy = false)
     private readonly Option<bool> _noCreds = new("--no-creds") { Description = "Access the registry anonymously" };
     private readonly Option<bool?> _tlsVerify = new("--tls-verify") { Description = "Require HTTPS and verify certificates (default true; false also allows plain HTTP)" };
     private readonly Option<string?> _certDir = new("--cert-dir") { Description = "Directory of *.crt CA certificates and *.cert/*.key client certificates" };
+    private readonly Option<string?> _registriesConf = new("--registries-conf") { Description = "Read this registries.conf (mirrors, locations, insecure and blocked registries) instead of $HOME/.config/containers/registries.conf or /etc/containers/registries.conf and their registries.conf.d" };
     private readonly Option<int?> _retry = new("--retry-times") { Description = "Retries after 429, 5xx or dropped connections (default 5)" };
     private readonly Option<double?> _readTimeout = new("--read-timeout") { Description = "Abort (and retry) a registry request that gets no answer, or a download that receives nothing, for SECONDS (default 60; 0: never)" };
 
     public void AddTo(Command cmd)
     {
-        foreach (var o in new Option[] { _authFile, _creds, _noCreds, _tlsVerify, _certDir, _retry, _readTimeout })
+        foreach (var o in new Option[] { _authFile, _creds, _noCreds, _tlsVerify, _certDir, _registriesConf, _retry, _readTimeout })
         {
             cmd.Options.Add(o);
         }
@@ -37,6 +38,8 @@ internal sealed class RegistryCliOptions(bool policy = false)
             NoCredentials = pr.GetValue(_noCreds),
             TlsVerify = (tlsVerify is null ? null : pr.GetValue(tlsVerify)) ?? pr.GetValue(_tlsVerify) ?? true,
             CertDirectory = (certDir is null ? null : pr.GetValue(certDir)) ?? pr.GetValue(_certDir),
+            TlsVerifyGiven = (tlsVerify is not null && pr.GetValue(tlsVerify) is not null) || pr.GetValue(_tlsVerify) is not null,
+            RegistriesConfPath = pr.GetValue(_registriesConf),
             PolicyPath = policy ? pr.GetValue(_policy) : null,
         };
         if (pr.GetValue(_retry) is int r)

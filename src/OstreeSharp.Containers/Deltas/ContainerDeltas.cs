@@ -484,9 +484,9 @@ public static partial class ContainerDeltas
     {
         ArgumentNullException.ThrowIfNull(source);
         ManifestBlob? referrers = null;
-        if (source is RegistrySource rs)
+        if (((source as Signatures.PolicyCheckedSource)?.Inner ?? source) is RegistrySource rs)
         {
-            referrers = await rs.Client.GetReferrersAsync(source.Reference.Docker.Path, to, source.Reference.ToString(), cancellationToken).ConfigureAwait(false);
+            referrers = await rs.Client.GetReferrersAsync(rs.Repository, to, source.Reference.ToString(), cancellationToken).ConfigureAwait(false);
         }
 
         var index = referrers?.AsIndex() ?? await ReadReferrersTagAsync(ReferrersTag(source.Reference, to), registry, cancellationToken).ConfigureAwait(false);

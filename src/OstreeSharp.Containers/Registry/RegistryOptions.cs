@@ -6,6 +6,21 @@ public sealed class RegistryOptions
     /// <summary>Verify TLS certificates and require HTTPS (false also allows plain HTTP, as skopeo's <c>--tls-verify=false</c>).</summary>
     public bool TlsVerify { get; set; } = true;
 
+    /// <summary>Whether <see cref="TlsVerify"/> was chosen by the user (then registries.conf's <c>insecure</c> does not change it).</summary>
+    public bool TlsVerifyGiven { get; set; }
+
+    /// <summary>
+    /// The registries.conf(5) whose mirrors, locations, <c>insecure</c> and <c>blocked</c> apply to pulls; null reads
+    /// it as containers/image finds it (<see cref="RegistriesConfPath"/> when set).
+    /// </summary>
+    public RegistriesConf? Registries { get; set; }
+
+    /// <summary>skopeo's <c>--registries-conf</c>: the one registries.conf file to read.</summary>
+    public string? RegistriesConfPath { get; set; }
+
+    /// <summary>The registries.conf in effect (read once).</summary>
+    public RegistriesConf ResolveRegistries() => Registries ??= RegistriesConf.Load(RegistriesConfPath);
+
     /// <summary>A directory of <c>*.crt</c> CA certificates and <c>*.cert</c>/<c>*.key</c> client pairs; default <c>/etc/containers/certs.d/HOST</c>.</summary>
     public string? CertDirectory { get; set; }
 

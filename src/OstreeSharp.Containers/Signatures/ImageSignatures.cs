@@ -50,7 +50,7 @@ public static class SignatureFinder
             return ImageSignatureSet.None;
         }
 
-        var repo = registry.Reference.Docker.Path;
+        var repo = registry.Repository;
         var client = registry.Client;
         var what = registry.Reference.ToString();
         var attachments = new List<SigstoreAttachment>();

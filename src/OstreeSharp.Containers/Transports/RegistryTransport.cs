@@ -4,43 +4,143 @@ using OstreeSharp.Containers.Registry;
 
 namespace OstreeSharp.Containers.Transports;
 
-/// <summary>Reads an image from a registry.</summary>
+/// <summary>
+/// Reads an image from a registry, or from the first of its registries.conf mirrors that has it (containers/image's
+/// pull sources: mirrors for this kind of pull, then the registry's location); manifests and blobs then all come
+/// from that one source.
+/// </summary>
 public sealed class RegistrySource : IImageSource
 {
-    private readonly RegistryClient _client;
     private readonly DockerReference _ref;
+    private readonly RegistryOptions _options;
+    private readonly IReadOnlyList<PullSource> _sources;
+    private readonly SemaphoreSlim _choose = new(1, 1);
+    private RegistryClient? _client;
+    private RegistryClient? _primary;
+    private ManifestBlob? _top;
 
     /// <summary>Opens <paramref name="reference"/> (no request is made until one is needed).</summary>
+    /// <exception cref="RegistryException">registries.conf blocks the registry.</exception>
     public RegistrySource(ImageReference reference, RegistryOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(reference);
         Reference = reference;
         _ref = reference.Docker;
-        _client = new RegistryClient(_ref, options);
+        _options = options ?? new RegistryOptions();
+        _sources = _options.ResolveRegistries().PullSources(_ref);
+        Physical = _sources[^1].Reference;
     }
 
     /// <inheritdoc/>
     public ImageReference Reference { get; }
 
-    /// <summary>The client.</summary>
-    public RegistryClient Client => _client;
+    /// <summary>The client of the source the image is read from (the registry itself until a source is chosen).</summary>
+    public RegistryClient Client => _client ?? Primary;
+
+    /// <summary>The repository path at that source (a mirror may keep the image under another path).</summary>
+    public string Repository => Physical.Path;
+
+    /// <summary>The reference at the source the image is read from.</summary>
+    public DockerReference Physical { get; private set; }
+
+    private RegistryClient Primary => _primary ??= Open(_sources[^1]);
 
     /// <inheritdoc/>
-    public Task<ManifestBlob> GetManifestAsync(Digest? instance, CancellationToken cancellationToken)
-        => _client.GetManifestAsync(_ref.Path, instance?.ToString() ?? _ref.ManifestReference, Reference.ToString(), cancellationToken);
+    public async Task<ManifestBlob> GetManifestAsync(Digest? instance, CancellationToken cancellationToken)
+    {
+        var top = await ChooseAsync(cancellationToken).ConfigureAwait(false);
+        return instance is null || instance == top.Digest ? top : await _client!.GetManifestAsync(Physical.Path, instance.Value.ToString(), Reference.ToString(), cancellationToken).ConfigureAwait(false);
+    }
 
     /// <inheritdoc/>
-    public Task<Stream> GetBlobAsync(Descriptor blob, long offset, CancellationToken cancellationToken)
-        => _client.GetBlobAsync(_ref.Path, blob, offset, Reference.ToString(), cancellationToken);
+    public async Task<Stream> GetBlobAsync(Descriptor blob, long offset, CancellationToken cancellationToken)
+    {
+        await ChooseAsync(cancellationToken).ConfigureAwait(false);
+        return await _client!.GetBlobAsync(Physical.Path, blob, offset, Reference.ToString(), cancellationToken).ConfigureAwait(false);
+    }
 
     /// <inheritdoc/>
-    public Task<IReadOnlyList<string>> ListTagsAsync(CancellationToken cancellationToken) => _client.ListTagsAsync(_ref.Path, cancellationToken);
+    public Task<IReadOnlyList<string>> ListTagsAsync(CancellationToken cancellationToken) => Primary.ListTagsAsync(_sources[^1].Reference.Path, cancellationToken);
 
     /// <inheritdoc/>
     public ValueTask DisposeAsync()
     {
-        _client.Dispose();
+        _client?.Dispose();
+        if (!ReferenceEquals(_primary, _client))
+        {
+            _primary?.Dispose();
+        }
+
+        _choose.Dispose();
         return ValueTask.CompletedTask;
+    }
+
+    private RegistryClient Open(PullSource source)
+    {
+        var options = _options;
+        if ((source.Insecure && !options.TlsVerifyGiven) || source.Reference.Domain != _ref.Domain)
+        {
+            options = options.Clone();
+            if (source.Insecure && !options.TlsVerifyGiven)
+            {
+                options.TlsVerify = false;
+            }
+
+            if (source.Reference.Domain != _ref.Domain)
+            {
+                options.Credentials = null; // credentials given for the registry are not sent to a mirror elsewhere
+            }
+        }
+
+        return new RegistryClient(source.Reference, options);
+    }
+
+    // The first pull source that serves the manifest the reference names; the errors of all when none does.
+    private async Task<ManifestBlob> ChooseAsync(CancellationToken cancellationToken)
+    {
+        if (_top is not null)
+        {
+            return _top;
+        }
+
+        await _choose.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_top is not null)
+            {
+                return _top;
+            }
+
+            var failures = new List<(DockerReference Reference, Exception Error)>();
+            foreach (var source in _sources)
+            {
+                var client = ReferenceEquals(source, _sources[^1]) ? Primary : Open(source);
+                try
+                {
+                    var top = await client.GetManifestAsync(source.Reference.Path, source.Reference.ManifestReference, Reference.ToString(), cancellationToken).ConfigureAwait(false);
+                    _client = client;
+                    Physical = source.Reference;
+                    _top = top;
+                    return top;
+                }
+                catch (Exception e) when (e is ContainerException or HttpRequestException && _sources.Count > 1)
+                {
+                    failures.Add((source.Reference, e));
+                    if (!ReferenceEquals(client, _primary))
+                    {
+                        client.Dispose();
+                    }
+                }
+            }
+
+            var (primaryRef, primaryError) = failures[^1];
+            var extras = string.Join("\n", failures.SkipLast(1).Select(f => $"[{f.Reference}: {f.Error.Message}]"));
+            throw new RegistryException($"(Mirrors also failed: {extras}): {primaryRef}: {primaryError.Message}");
+        }
+        finally
+        {
+            _choose.Release();
+        }
     }
 }
 
@@ -56,6 +156,24 @@ public sealed class RegistryDestination : IImageDestination
         ArgumentNullException.ThrowIfNull(reference);
         Reference = reference;
         _ref = reference.Docker;
+        options ??= new RegistryOptions();
+
+        // registries.conf applies to pushes too: a blocked registry is refused, an insecure one needs no TLS.
+        var sources = options.ResolveRegistries();
+        if (sources.Find(_ref.Repository) is { } entry)
+        {
+            if (entry.Blocked)
+            {
+                throw new RegistryException($"registry {entry.Prefix} is blocked in {string.Join(" or ", sources.Sources)}");
+            }
+
+            if (entry.Insecure && !options.TlsVerifyGiven)
+            {
+                options = options.Clone();
+                options.TlsVerify = false;
+            }
+        }
+
         _client = new RegistryClient(_ref, options);
     }
 
