@@ -47,8 +47,8 @@ public sealed class RemoteFetcher : IDisposable
     /// slower than <paramref name="lowSpeedLimit"/> bytes a second over <paramref name="lowSpeedTime"/> seconds is
     /// aborted and retried (ostree's defaults: 1000 and 30).
     /// </summary>
-    public RemoteFetcher(string baseUrl, int maxConnections = 8, int retries = 5, long lowSpeedLimit = 1000, int lowSpeedTime = 30)
-        : this([baseUrl ?? throw new ArgumentNullException(nameof(baseUrl))], maxConnections, retries, lowSpeedLimit, lowSpeedTime)
+    public RemoteFetcher(string baseUrl, int maxConnections = 8, int retries = 5, long lowSpeedLimit = 1000, int lowSpeedTime = 30, RemoteTls? tls = null)
+        : this([baseUrl ?? throw new ArgumentNullException(nameof(baseUrl))], maxConnections, retries, lowSpeedLimit, lowSpeedTime, tls)
     {
     }
 
@@ -56,7 +56,7 @@ public sealed class RemoteFetcher : IDisposable
     /// A fetcher over mirrors of one repository, as libostree's mirrored requests: each file is asked of the first
     /// mirror, then of the next when that one does not have it or fails; messages name the first mirror's URL.
     /// </summary>
-    public RemoteFetcher(IReadOnlyList<string> mirrors, int maxConnections = 8, int retries = 5, long lowSpeedLimit = 1000, int lowSpeedTime = 30)
+    public RemoteFetcher(IReadOnlyList<string> mirrors, int maxConnections = 8, int retries = 5, long lowSpeedLimit = 1000, int lowSpeedTime = 30, RemoteTls? tls = null)
     {
         ArgumentNullException.ThrowIfNull(mirrors);
         if (mirrors.Count == 0)
@@ -85,6 +85,7 @@ public sealed class RemoteFetcher : IDisposable
                 PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
                 ConnectCallback = ConnectAsync,
             };
+            tls?.Apply(_handler);
             _http = new HttpClient(_handler) { Timeout = Timeout.InfiniteTimeSpan };
             _http.DefaultRequestHeaders.UserAgent.ParseAdd("libostree/" + LibostreeVersion);
 
@@ -333,12 +334,12 @@ public sealed class RemoteFetcher : IDisposable
     /// dropped.
     /// </summary>
     /// <exception cref="RemoteFetchException">The list cannot be fetched, or no mirror in it answers.</exception>
-    public static async Task<IReadOnlyList<string>> FetchMirrorListAsync(string mirrorlistUrl, int retries, CancellationToken cancellationToken)
+    public static async Task<IReadOnlyList<string>> FetchMirrorListAsync(string mirrorlistUrl, int retries, CancellationToken cancellationToken, RemoteTls? tls = null)
     {
         ArgumentNullException.ThrowIfNull(mirrorlistUrl);
         var slash = mirrorlistUrl.LastIndexOf('/');
         byte[]? bytes;
-        using (var list = new RemoteFetcher(mirrorlistUrl[..(slash + 1)], 1, retries))
+        using (var list = new RemoteFetcher(mirrorlistUrl[..(slash + 1)], 1, retries, tls: tls))
         {
             try
             {
@@ -365,7 +366,7 @@ public sealed class RemoteFetcher : IDisposable
 
             if (mirrors.Count == 0)
             {
-                using var probe = new RemoteFetcher(line, 1, retries);
+                using var probe = new RemoteFetcher(line, 1, retries, tls: tls);
                 try
                 {
                     if (await probe.GetBytesAsync("config", 1 << 20, cancellationToken).ConfigureAwait(false) is null)
@@ -389,17 +390,17 @@ public sealed class RemoteFetcher : IDisposable
     /// Where a remote URL leads, as libostree reads one: <c>mirrorlist=URL</c> to the mirrors it lists,
     /// <c>metalink=URL</c> to the folder of the summary it describes (and that summary), any other URL to itself.
     /// </summary>
-    public static async Task<(IReadOnlyList<string> Mirrors, byte[]? Summary)> ResolveRemoteUrlAsync(string url, int retries, CancellationToken cancellationToken)
+    public static async Task<(IReadOnlyList<string> Mirrors, byte[]? Summary)> ResolveRemoteUrlAsync(string url, int retries, CancellationToken cancellationToken, RemoteTls? tls = null)
     {
         ArgumentNullException.ThrowIfNull(url);
         if (url.StartsWith("mirrorlist=", StringComparison.Ordinal))
         {
-            return (await FetchMirrorListAsync(url["mirrorlist=".Length..], retries, cancellationToken).ConfigureAwait(false), null);
+            return (await FetchMirrorListAsync(url["mirrorlist=".Length..], retries, cancellationToken, tls).ConfigureAwait(false), null);
         }
 
         if (url.StartsWith("metalink=", StringComparison.Ordinal))
         {
-            var (summary, repositoryUrl) = await Metalink.FetchSummaryAsync(url["metalink=".Length..], retries, cancellationToken).ConfigureAwait(false);
+            var (summary, repositoryUrl) = await Metalink.FetchSummaryAsync(url["metalink=".Length..], retries, cancellationToken, tls).ConfigureAwait(false);
             return ([repositoryUrl], summary);
         }
 

@@ -17,9 +17,11 @@ public static class RemoteSummary
     public static async Task<FetchedSummary> FetchAsync(OstreeRepo repo, string remote, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(repo);
-        var url = repo.RequireRemote(remote).RequireUrl();
-        var (mirrors, summary) = await Pull.RemoteFetcher.ResolveRemoteUrlAsync(url, 5, cancellationToken).ConfigureAwait(false);
-        using var fetcher = new Pull.RemoteFetcher(mirrors);
+        var info = repo.RequireRemote(remote);
+        var url = info.RequireUrl();
+        var tls = Pull.RemoteTls.FromRemote(remote, info.Options);
+        var (mirrors, summary) = await Pull.RemoteFetcher.ResolveRemoteUrlAsync(url, 5, cancellationToken, tls).ConfigureAwait(false);
+        using var fetcher = new Pull.RemoteFetcher(mirrors, tls: tls);
         fetcher.AddCookies(Pull.CookieJar.PathOf(repo.Path, remote));
         summary ??= await fetcher.GetBytesAsync("summary", long.MaxValue, cancellationToken).ConfigureAwait(false)
             ?? throw new ObjectNotFoundException($"Remote \"{remote}\" has no summary at {fetcher.UrlOf("summary")}");
