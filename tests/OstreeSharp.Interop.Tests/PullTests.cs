@@ -180,6 +180,13 @@ public sealed class PullTests : IDisposable
         var mirror1 = _tmp["mirror1"];
         Tools.Run("cp", ["-a", src, mirror1]).Ok("cp");
 
+        // The content server of the split case holds objects only: no config, summary, refs or signatures.
+        var content = _tmp["content"];
+        Directory.CreateDirectory(content);
+        Tools.Run("cp", ["-a", Path.Combine(src, "objects"), content]).Ok("cp objects");
+        Assert.DoesNotContain(Directory.EnumerateFiles(content, "*", SearchOption.AllDirectories), f => !f.Contains("/objects/", StringComparison.Ordinal));
+        var contentUrl = _servers.Static(content);
+
         var metaUrl = _servers.Static(meta);
         var srcUrl = _servers.Static(src);
         var list = _tmp["list"];
@@ -187,7 +194,7 @@ public sealed class PullTests : IDisposable
         File.WriteAllText(Path.Combine(list, "mirrorlist"), $"# mirrors\n\n{metaUrl}/nothing-here\nfile:///ignored\n{_servers.Static(mirror1)}\n{srcUrl}\n");
         var mirrorlist = "mirrorlist=" + _servers.Static(list) + "/mirrorlist";
 
-        foreach (var (name, url, contenturl) in new[] { ("split", metaUrl, srcUrl), ("mirrorlist", mirrorlist, null), ("both", mirrorlist, mirrorlist) })
+        foreach (var (name, url, contenturl) in new[] { ("split", metaUrl, contentUrl), ("mirrorlist", mirrorlist, null), ("both", mirrorlist, mirrorlist) })
         {
             foreach (var (tool, run) in Tools.TheirsAndOurs(peer))
             {
