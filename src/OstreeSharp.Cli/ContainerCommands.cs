@@ -340,7 +340,7 @@ internal static class ContainerCommands
         var previous = new Option<string?>("--previous-build-manifest") { Description = "The OCI manifest (JSON) of the previous build: with --contentmeta, its chunk layout is kept so unchanged layers keep their digests" };
         var maxLayers = new Option<int>("--max-layers") { Description = "Split the content over up to N layers (the ostree layer plus N-1 chunks, packed by folder); default 1: a single layer" };
         var exposePort = new Option<int?>("--expose-repo-port") { Description = "Record PORT/tcp in the config's ExposedPorts (as EXPOSE does): the port a container serving this image's repository (serve --image) listens on" };
-        var registry = new RegistryCliOptions();
+        var registry = new RegistryCliOptions(registriesD: true);
         var signing = new SigningCliOptions();
         cmd.Arguments.Add(rev);
         cmd.Arguments.Add(image);
@@ -404,8 +404,9 @@ internal static class ContainerCommands
             }
 
             var destRef = ImageReference.Parse(pr.GetValue(image)!);
-            var sign = signing.Prepare(pr, destRef);
-            var destination = ImageTransports.OpenDestination(destRef, registry.Build(pr));
+            var registryOptions = registry.Build(pr);
+            var sign = signing.Prepare(pr, destRef, registryOptions);
+            var destination = ImageTransports.OpenDestination(destRef, registryOptions);
             EncapsulateResult result;
             try
             {

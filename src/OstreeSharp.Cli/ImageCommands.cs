@@ -82,14 +82,14 @@ internal static class ImageCommands
             options.Progress = reporter;
             CopyResult result;
 
-            var sign = signing.Prepare(pr, dstRef);
+            var sign = signing.Prepare(pr, dstRef, dstOptions);
 
             // As skopeo: the source image must satisfy containers-policy.json before anything but its manifest is read.
             var policy = pr.GetValue(insecurePolicy) ? null : ImagePolicy.Load(srcOptions.PolicyPath);
             var source = ImageTransports.OpenSource(srcRef, srcOptions);
             if (policy is not null)
             {
-                source = new PolicyCheckedSource(source, policy);
+                source = new PolicyCheckedSource(source, policy, RegistriesD.Load(srcOptions.RegistriesDirectory));
             }
 
             try
@@ -101,7 +101,6 @@ internal static class ImageCommands
                     result = ImageCopier.CopyAsync(source, destination, options).GetAwaiter().GetResult();
                     if (sign is not null)
                     {
-                        reporter.Line("Creating signature: Signing image using a sigstore signature");
                         sign(destination, result.ManifestDigest).GetAwaiter().GetResult();
                     }
                 }

@@ -5,8 +5,9 @@ using OstreeSharp.Containers.Registry;
 namespace OstreeSharp.Cli;
 
 /// <summary>The registry options of the image verbs: --authfile, --creds, --tls-verify, --cert-dir and friends.</summary>
-internal sealed class RegistryCliOptions(bool policy = false)
+internal sealed class RegistryCliOptions(bool policy = false, bool registriesD = false)
 {
+    private readonly Option<string?> _registriesD = new("--registries.d") { Description = "Read signature storage configuration (lookaside locations) from the YAML files in DIR instead of $HOME/.config/containers/registries.d or /etc/containers/registries.d" };
     private readonly Option<string?> _policy = new("--policy") { Description = "The containers-policy.json that signed image references (ostree-image-signed:) are checked against (default: $HOME/.config/containers/policy.json, else /etc/containers/policy.json)" };
     private readonly Option<string?> _authFile = new("--authfile") { Description = "Auth file to use instead of the default search (REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json, ...)" };
     private readonly Option<string?> _creds = new("--creds") { Description = "Credentials USER[:PASSWORD] for the registry" };
@@ -28,6 +29,11 @@ internal sealed class RegistryCliOptions(bool policy = false)
         {
             cmd.Options.Add(_policy);
         }
+
+        if (policy || registriesD)
+        {
+            cmd.Options.Add(_registriesD);
+        }
     }
 
     public RegistryOptions Build(ParseResult pr, Option<string?>? creds = null, Option<bool?>? tlsVerify = null, Option<string?>? certDir = null)
@@ -41,6 +47,7 @@ internal sealed class RegistryCliOptions(bool policy = false)
             TlsVerifyGiven = (tlsVerify is not null && pr.GetValue(tlsVerify) is not null) || pr.GetValue(_tlsVerify) is not null,
             RegistriesConfPath = pr.GetValue(_registriesConf),
             PolicyPath = policy ? pr.GetValue(_policy) : null,
+            RegistriesDirectory = policy || registriesD ? pr.GetValue(_registriesD) : null,
         };
         if (pr.GetValue(_retry) is int r)
         {

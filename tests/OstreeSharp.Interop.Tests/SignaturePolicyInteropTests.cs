@@ -256,4 +256,63 @@ public sealed class SignaturePolicyInteropTests(RegistryFixture registries) : ID
         Tools.Ours("container", "unencapsulate", "--repo=" + target, "--policy", policy, "--tls-verify=false", "--write-ref=imported", $"ostree-image-signed:docker://{reference}").Ok("signed unencapsulate");
         Assert.Equal(commit, Tools.Ours("rev-parse", "--repo=" + target, "imported").Ok("rev-parse"));
     }
+
+    [Fact]
+    public void Gpg_simple_signing_through_a_lookaside_and_a_dir_image_verifies_both_ways_with_skopeo()
+    {
+        using var gpg = new Gpg();
+        var fpr = gpg.NewKey("signer");
+        var otherFpr = gpg.NewKey("stranger");
+        var pub = _tmp["signer.gpg"];
+        File.WriteAllBytes(pub, Convert.FromBase64String(string.Concat(gpg.Run("--export", "--armor", fpr).Ok("export").Split('\n').Where(l => l.Length > 0 && !l.StartsWith("-----", StringComparison.Ordinal) && !l.StartsWith('=')))));
+        var strangerPub = _tmp["stranger.gpg"];
+        File.WriteAllText(strangerPub, gpg.Run("--export", "--armor", otherFpr).Ok("export"));
+
+        // registries.d: the lookaside for this registry is a folder here (for writing and reading).
+        var lookaside = _tmp["lookaside"];
+        var regd = _tmp["regd-gpg"];
+        Directory.CreateDirectory(regd);
+        File.WriteAllText(Path.Combine(regd, "lookaside.yaml"), $"docker:\n  {Registry}/signed:\n    lookaside: file://{lookaside}\n    lookaside-staging: file://{lookaside}\n");
+        var env = new Dictionary<string, string> { ["GNUPGHOME"] = gpg.Home };
+        var layout = _tmp["layout"];
+        TestImages.WriteSmallLayout(layout, "v1", files: 2, seed: 31);
+        TestImages.WriteSmallLayout(_tmp["layout2"], "v1", files: 2, seed: 32);
+
+        // skopeo signs one image, we sign another; each tool verifies both.
+        Tools.Run(Skopeo, ["copy", "--registries.d", regd, "--dest-tls-verify=false", "--sign-by", fpr, $"oci:{layout}:v1", $"docker://{Registry}/signed/gpg:theirs"], env).Ok("skopeo copy --sign-by");
+        Tools.OursEnv(env, "image", "copy", "--insecure-policy", "--registries.d", regd, "--tls-verify=false", "--sign-by", fpr, $"oci:{_tmp["layout2"]}:v1", $"docker://{Registry}/signed/gpg:ours").Ok("ours copy --sign-by");
+        Assert.True(Directory.EnumerateFiles(lookaside, "signature-1", SearchOption.AllDirectories).Count() == 2, string.Join(' ', Directory.EnumerateFiles(lookaside, "*", SearchOption.AllDirectories)));
+
+        var good = Policy("gpg", new JsonArray(new JsonObject { ["type"] = "signedBy", ["keyType"] = "GPGKeys", ["keyPath"] = pub }));
+        var stranger = Policy("gpg-stranger", new JsonArray(new JsonObject { ["type"] = "signedBy", ["keyType"] = "GPGKeys", ["keyPath"] = strangerPub }));
+        foreach (var (policy, tag, ok) in new[] { (good, "theirs", true), (good, "ours", true), (stranger, "theirs", false), (stranger, "ours", false) })
+        {
+            var reference = $"{Registry}/signed/gpg:{tag}";
+            var ours = Tools.Ours("image", "copy", "--policy", policy, "--registries.d", regd, "--tls-verify=false", "docker://" + reference, $"oci:{_tmp["g" + Guid.NewGuid().ToString("N")[..8]]}:x");
+            var theirs = Tools.Run(Skopeo, ["copy", "--policy", policy, "--registries.d", regd, "--remove-signatures", "--src-tls-verify=false", "docker://" + reference, $"oci:{_tmp["gs" + Guid.NewGuid().ToString("N")[..8]]}:x"]);
+            Assert.True(ours.ExitCode == 0 == ok, $"ours, {tag} with {Path.GetFileName(policy)}: {ours.Stderr}");
+            Assert.True(theirs.ExitCode == 0 == ok, $"skopeo, {tag} with {Path.GetFileName(policy)}: {theirs.Stderr}");
+            if (!ok)
+            {
+                Assert.Contains("is not accepted (policy", ours.Stderr, StringComparison.Ordinal);
+                Assert.Contains("requirement 1: signedBy", ours.Stderr, StringComparison.Ordinal);
+            }
+        }
+
+        // A dir: image keeps its signatures as signature-N files; skopeo reads ours.
+        var dirImage = _tmp["dir-image"];
+        Tools.OursEnv(env, "image", "copy", "--insecure-policy", "--sign-by", fpr, "--sign-identity", "example.com/app:v1", $"oci:{layout}:v1", "dir:" + dirImage).Ok("ours copy --sign-by to dir:");
+        Assert.True(File.Exists(Path.Combine(dirImage, "signature-1")));
+        var dirPolicy = _tmp["dir-policy.json"];
+        File.WriteAllText(dirPolicy, new JsonObject
+        {
+            ["default"] = new JsonArray(new JsonObject { ["type"] = "reject" }),
+            ["transports"] = new JsonObject { ["dir"] = new JsonObject { [string.Empty] = new JsonArray(new JsonObject { ["type"] = "signedBy", ["keyType"] = "GPGKeys", ["keyPath"] = pub, ["signedIdentity"] = new JsonObject { ["type"] = "exactReference", ["dockerReference"] = "example.com/app:v1" } }) } },
+        }.ToJsonString());
+        Tools.Run(Skopeo, ["copy", "--policy", dirPolicy, "--remove-signatures", "dir:" + dirImage, $"oci:{_tmp["from-dir"]}:x"]).Ok("skopeo verifies our dir: signature");
+        Tools.Ours("image", "copy", "--policy", dirPolicy, "dir:" + dirImage, $"oci:{_tmp["from-dir-ours"]}:x").Ok("we verify our dir: signature");
+        File.Delete(Path.Combine(dirImage, "signature-1"));
+        var unsigned = Tools.Ours("image", "copy", "--policy", dirPolicy, "dir:" + dirImage, $"oci:{_tmp["from-dir-unsigned"]}:x");
+        Assert.Contains("A signature was required, but no signature exists", unsigned.Stderr, StringComparison.Ordinal);
+    }
 }

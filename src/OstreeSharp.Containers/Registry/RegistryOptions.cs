@@ -15,6 +15,9 @@ public sealed class RegistryOptions
     /// </summary>
     public RegistriesConf? Registries { get; set; }
 
+    /// <summary>skopeo's <c>--registries.d</c>: where signature storage (lookaside, sigstore attachments) is configured.</summary>
+    public string? RegistriesDirectory { get; set; }
+
     /// <summary>skopeo's <c>--registries-conf</c>: the one registries.conf file to read.</summary>
     public string? RegistriesConfPath { get; set; }
 

@@ -56,6 +56,6 @@ public static class ContainerPolicy
         }
 
         var policy = RequireNotAcceptAnything(options?.PolicyPath);
-        return new PolicyCheckedSource(ImageTransports.OpenSource(image.Image, options), policy);
+        return new PolicyCheckedSource(ImageTransports.OpenSource(image.Image, options), policy, RegistriesD.Load(options?.RegistriesDirectory));
     }
 }

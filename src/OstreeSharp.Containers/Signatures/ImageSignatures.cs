@@ -19,17 +19,18 @@ public sealed record SigstoreAttachment(string MediaType, byte[] Payload, IReadO
 /// <summary>A sigstore bundle (cosign 3) attached to the image as an OCI 1.1 referrer.</summary>
 public sealed record SigstoreBundle(Digest Manifest, byte[] Json);
 
-/// <summary>The signatures found for an image.</summary>
-public sealed record ImageSignatureSet(IReadOnlyList<SigstoreAttachment> Attachments, IReadOnlyList<SigstoreBundle> Bundles)
+/// <summary>The signatures found for an image: sigstore attachments and bundles, and GPG simple signings.</summary>
+public sealed record ImageSignatureSet(IReadOnlyList<SigstoreAttachment> Attachments, IReadOnlyList<SigstoreBundle> Bundles, IReadOnlyList<byte[]> SimpleSignings)
 {
     /// <summary>No signatures.</summary>
-    public static readonly ImageSignatureSet None = new([], []);
+    public static readonly ImageSignatureSet None = new([], [], []);
 }
 
 /// <summary>
 /// Finds an image's sigstore signatures in its registry: the <c>sha256-HEX.sig</c> tag (cosign 2, skopeo's
 /// <c>--sign-by-sigstore-private-key</c>) and bundles attached as referrers (cosign 3: the referrers API, else the
-/// <c>sha256-HEX</c> referrers tag). Sources other than a registry have no sigstore signatures.
+/// <c>sha256-HEX</c> referrers tag), and GPG simple signings in the registry's lookaside store (registries.d) or
+/// in a <c>dir:</c> image (<c>signature-N</c> files).
 /// </summary>
 public static class SignatureFinder
 {
@@ -41,10 +42,23 @@ public static class SignatureFinder
     private const int MaxSignatures = 64;
     private const long MaxPayload = 1 << 20;
 
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(60) };
+
     /// <summary>Finds the signatures of the manifest <paramref name="digest"/> read through <paramref name="source"/>.</summary>
-    public static async Task<ImageSignatureSet> FindAsync(IImageSource source, Digest digest, CancellationToken cancellationToken)
+    public static async Task<ImageSignatureSet> FindAsync(IImageSource source, Digest digest, RegistriesD? registriesD, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(source);
+        if (source is DirSource)
+        {
+            var simple = new List<byte[]>();
+            for (int i = 1; i <= MaxSignatures && File.Exists(Path.Combine(source.Reference.Path, $"signature-{i}")); i++)
+            {
+                simple.Add(ReadBounded(Path.Combine(source.Reference.Path, $"signature-{i}")));
+            }
+
+            return new ImageSignatureSet([], [], simple);
+        }
+
         if (source is not RegistrySource registry)
         {
             return ImageSignatureSet.None;
@@ -92,7 +106,69 @@ public static class SignatureFinder
             }
         }
 
-        return new ImageSignatureSet(attachments, bundles);
+        var lookaside = await LookasideAsync((registriesD ?? RegistriesD.Empty).LookasideBase(registry.Reference, write: false), digest, cancellationToken).ConfigureAwait(false);
+        return new ImageSignatureSet(attachments, bundles, lookaside);
+    }
+
+    // signature-1, signature-2, ... under the lookaside base until one is missing.
+    private static async Task<List<byte[]>> LookasideAsync(Uri baseUrl, Digest digest, CancellationToken ct)
+    {
+        var found = new List<byte[]>();
+        for (int i = 1; i <= MaxSignatures; i++)
+        {
+            var url = RegistriesD.SignatureUrl(baseUrl, digest, i);
+            if (url.IsFile)
+            {
+                if (!File.Exists(url.LocalPath))
+                {
+                    break;
+                }
+
+                found.Add(ReadBounded(url.LocalPath));
+                continue;
+            }
+
+            if (url.Scheme is not ("http" or "https"))
+            {
+                throw new ContainerException($"Unsupported scheme in signature storage URL {url}");
+            }
+
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            cts.CancelAfter(TimeSpan.FromSeconds(60));
+            try
+            {
+                using var resp = await Http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, cts.Token).ConfigureAwait(false);
+                if (resp.StatusCode == System.Net.HttpStatusCode.NotFound)
+                {
+                    break;
+                }
+
+                if (!resp.IsSuccessStatusCode)
+                {
+                    throw new ContainerException($"Reading signature from {url}: status {(int)resp.StatusCode} ({resp.ReasonPhrase})");
+                }
+
+                if (resp.Content.Headers.ContentLength > MaxPayload)
+                {
+                    throw new ContainerException($"Signature {url} is over {MaxPayload} bytes");
+                }
+
+                var bytes = await resp.Content.ReadAsByteArrayAsync(cts.Token).ConfigureAwait(false);
+                found.Add(bytes.Length <= MaxPayload ? bytes : throw new ContainerException($"Signature {url} is over {MaxPayload} bytes"));
+            }
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
+            {
+                throw new ContainerException($"Reading signature from {url}: {e.Message}");
+            }
+        }
+
+        return found;
+    }
+
+    private static byte[] ReadBounded(string path)
+    {
+        var info = new FileInfo(path);
+        return info.Length <= MaxPayload ? File.ReadAllBytes(path) : throw new ContainerException($"Signature {path} is over {MaxPayload} bytes");
     }
 
     private static async Task<ManifestBlob?> TryTagAsync(RegistrySource registry, string repo, string tag, string what, CancellationToken ct)

@@ -2,6 +2,7 @@ using Org.BouncyCastle.Crypto;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Containers.References;
 using OstreeSharp.Containers.Transports;
+using OstreeSharp.Signing;
 
 namespace OstreeSharp.Containers.Signatures;
 
@@ -27,7 +28,7 @@ public static class PolicyEnforcer
     /// before anything else of it is read.
     /// </summary>
     /// <exception cref="PolicyRejectedException">The policy does not allow the image.</exception>
-    public static async Task CheckAsync(ImagePolicy policy, IImageSource source, ManifestBlob top, CancellationToken cancellationToken)
+    public static async Task CheckAsync(ImagePolicy policy, IImageSource source, ManifestBlob top, RegistriesD? registriesD, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(policy);
         ArgumentNullException.ThrowIfNull(source);
@@ -43,8 +44,8 @@ public static class PolicyEnforcer
                 AcceptAnythingRequirement => null,
                 RejectRequirement => $"Running image {reference} is rejected by policy.",
                 SignedBaseLayerRequirement => "signedBaseLayer not implemented yet!",
-                SignedByRequirement => "signedBy (GPG simple signing) is not supported by ostree-sharp yet; use sigstoreSigned",
-                SigstoreSignedRequirement s => Sigstore(s, reference, top, signatures ??= await SignatureFinder.FindAsync(source, top.Digest, cancellationToken).ConfigureAwait(false)),
+                SignedByRequirement g => SignedBy(g, reference, top, signatures ??= await SignatureFinder.FindAsync(source, top.Digest, registriesD, cancellationToken).ConfigureAwait(false)),
+                SigstoreSignedRequirement s => Sigstore(s, reference, top, signatures ??= await SignatureFinder.FindAsync(source, top.Digest, registriesD, cancellationToken).ConfigureAwait(false)),
                 _ => $"unknown requirement {req.Type}",
             };
             if (reason is not null)
@@ -153,6 +154,66 @@ public static class PolicyEnforcer
         };
     }
 
+    // Null when one GPG simple signing meets the requirement, else why none did.
+    private static string? SignedBy(SignedByRequirement req, ImageReference reference, ManifestBlob top, ImageSignatureSet signatures)
+    {
+        var keyring = new GpgKeyring();
+        try
+        {
+            foreach (var path in req.KeyPaths)
+            {
+                keyring.AddFile(path);
+            }
+
+            if (req.KeyData is { } data)
+            {
+                keyring.AddStream(new MemoryStream(data, writable: false), "keyData");
+            }
+        }
+        catch (Exception e) when (e is OstreeException or IOException or UnauthorizedAccessException or Org.BouncyCastle.Bcpg.OpenPgp.PgpException)
+        {
+            return $"loading the keys of signedBy: {e.Message}";
+        }
+
+        if (keyring.Rings.Count == 0)
+        {
+            return "No public keys imported";
+        }
+
+        var intended = IntendedIdentity(reference);
+        var rejections = new List<string>();
+        foreach (var sig in signatures.SimpleSignings)
+        {
+            try
+            {
+                var claim = SimpleSigning.Verify(sig, keyring);
+                if (claim.ManifestDigest != top.Digest)
+                {
+                    rejections.Add($"Signature for digest {claim.ManifestDigest} does not match");
+                }
+                else if (!req.Identity.Matches(intended, claim.DockerReference))
+                {
+                    rejections.Add($"Signature for identity \"{claim.DockerReference}\" is not accepted");
+                }
+                else
+                {
+                    return null;
+                }
+            }
+            catch (InvalidSignatureException e)
+            {
+                rejections.Add(e.Message);
+            }
+        }
+
+        return rejections.Count switch
+        {
+            0 => "A signature was required, but no signature exists",
+            1 => rejections[0],
+            _ => "None of the signatures were accepted, reasons: " + string.Join("; ", rejections),
+        };
+    }
+
     private static List<AsymmetricKeyParameter> LoadKeys(SigstoreSignedRequirement req)
     {
         var keys = new List<AsymmetricKeyParameter>();
@@ -184,7 +245,7 @@ public static class PolicyEnforcer
 /// A source whose image is checked against a signature policy before anything but its top-level manifest is read:
 /// the first manifest or blob request fetches the top-level manifest and runs <see cref="PolicyEnforcer"/>.
 /// </summary>
-public sealed class PolicyCheckedSource(IImageSource inner, ImagePolicy policy) : IImageSource
+public sealed class PolicyCheckedSource(IImageSource inner, ImagePolicy policy, RegistriesD? registriesD = null) : IImageSource
 {
     private ManifestBlob? _top;
 
@@ -219,7 +280,7 @@ public sealed class PolicyCheckedSource(IImageSource inner, ImagePolicy policy) 
         if (_top is null)
         {
             var top = await inner.GetManifestAsync(null, cancellationToken).ConfigureAwait(false);
-            await PolicyEnforcer.CheckAsync(policy, inner, top, cancellationToken).ConfigureAwait(false);
+            await PolicyEnforcer.CheckAsync(policy, inner, top, registriesD, cancellationToken).ConfigureAwait(false);
             _top = top;
         }
 

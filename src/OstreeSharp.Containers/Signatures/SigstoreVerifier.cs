@@ -175,8 +175,8 @@ public static class SigstoreVerifier
         return [.. head, .. payload];
     }
 
-    /// <summary>Parses a simple-signing payload strictly, as containers/image does.</summary>
-    internal static SigstorePayload ParsePayload(byte[] payload)
+    /// <summary>Parses a simple-signing payload strictly, as containers/image does (sigstore's type, or GPG's).</summary>
+    internal static SigstorePayload ParsePayload(byte[] payload, string expectedType = PayloadType)
     {
         try
         {
@@ -186,7 +186,7 @@ public static class SigstoreVerifier
             var critical = root.GetProperty("critical");
             Exact(critical, "type", "image", "identity");
             var type = critical.GetProperty("type").GetString();
-            if (type != PayloadType)
+            if (type != expectedType)
             {
                 throw new InvalidSignatureException($"Unrecognized signature type {type}");
             }
