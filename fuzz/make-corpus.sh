@@ -132,4 +132,15 @@ printf '(private-key(ecc(curve Ed25519)(flags eddsa)(q #40ABCDEF#)(d 32:01234567
 printf '(3:abc(1:x"quoted")[display]4:data|YWJj|)' > "$corpus/sexp/forms"
 mkdir -p "$corpus/composefs-dump"
 printf '/ 0 40755 2 0 0 0 1700000000.0 - - - security.selinux=system_u:object_r:root_t:s0\n/hello 6 100644 1 0 0 0 1700000000.0 ab/cdef - - user.a=b\n/link 5 120777 1 0 0 0 0.0 hello - -\n/dir 0 40700 2 5 5 0 0.0 - - -\n/dir/hard 6 @100644 1 0 0 0 0.0 /hello - -\n/dir/fifo 0 10644 1 0 0 0 0.0 - - -\n' > "$corpus/composefs-dump/tree"
+# Signatures as registries and lookaside stores hand them over (the first byte picks the parser: 0 a sigstore
+# payload, 1 a cosign 3 bundle, 2 a GPG simple signing, 3 a policy.json, 4 a registries.conf).
+mkdir -p "$corpus/signatures"
+digest=sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+printf '\000{"critical":{"identity":{"docker-reference":"registry.fuzz/ns/app:v1"},"image":{"docker-manifest-digest":"%s"},"type":"cosign container image signature"},"optional":{"creator":"containers/image 5.39.1","timestamp":1796427605}}' "$digest" > "$corpus/signatures/payload-skopeo"
+statement=$(printf '{"_type":"https://in-toto.io/Statement/v1","subject":[{"digest":{"sha256":"%s"},"annotations":{}}],"predicateType":"https://sigstore.dev/cosign/sign/v1","predicate":{}}' "${digest#sha256:}" | base64 -w0)
+printf '\001{"mediaType":"application/vnd.dev.sigstore.bundle.v0.3+json","verificationMaterial":{"publicKey":{"hint":"quBz2Bh7jgJOiDYePYJpOgb2oKVC6UuilCww2QU0C5E="}},"dsseEnvelope":{"payload":"%s","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"MEUCIBi95DALWI77q8BTLct3whP+uw3WGK+VsfJL2K5IR6N9AiEAz1+cBpz9CTkbdGnhHOqiDkEVS6Q3ap54hhE/MhGSgSM="}]}}' "$statement" > "$corpus/signatures/bundle-cosign3"
+printf '{"critical":{"identity":{"docker-reference":"registry.fuzz/ns/app:v1"},"image":{"docker-manifest-digest":"%s"},"type":"atomic container signature"},"optional":{}}' "$digest" | gpg --batch --sign > "$work/simple.sig"
+{ printf '\002'; cat "$work/simple.sig"; } > "$corpus/signatures/simple-signing-gpg"
+printf '\003{"default":[{"type":"reject"}],"transports":{"docker":{"registry.fuzz/ns":[{"type":"sigstoreSigned","keyData":"AA==","signedIdentity":{"type":"remapIdentity","prefix":"registry.fuzz","signedPrefix":"example.com"}}],"":[{"type":"insecureAcceptAnything"}]}}}' > "$corpus/signatures/policy"
+printf '\004unqualified-search-registries = ["docker.io"]\n[[registry]]\nprefix = "registry.fuzz/ns"\nlocation = "registry.fuzz/ns"\n[[registry.mirror]]\nlocation = "mirror.fuzz/ns"\npull-from-mirror = "tag-only"\ninsecure = true\n' > "$corpus/signatures/registries-conf"
 echo "corpus: $(find "$corpus" -type f | wc -l) files in $(ls "$corpus" | wc -l) targets"

@@ -10,6 +10,7 @@ using OstreeSharp.Containers.Deltas;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Containers.References;
 using OstreeSharp.Containers.Registry;
+using OstreeSharp.Containers.Signatures;
 using OstreeSharp.Deltas;
 using OstreeSharp.GVariant;
 using OstreeSharp.Objects;
@@ -220,6 +221,35 @@ public static class FuzzTargets
             foreach (var c in AuthChallenge.Parse(Text(data), "https://registry.fuzz/v2/"))
             {
                 _ = c.ToString();
+            }
+        },
+        ["signatures"] = data =>
+        {
+            // What a registry or a lookaside store hands a policy check, and the configuration files it reads: the
+            // first byte picks the parser.
+            if (data.Length == 0)
+            {
+                return;
+            }
+
+            var rest = data[1..];
+            switch (data[0] % 5)
+            {
+                case 0:
+                    _ = SigstoreVerifier.ParsePayload(rest);
+                    break;
+                case 1:
+                    _ = SigstoreVerifier.ParseBundle(new SigstoreBundle(Digest.Sha256(rest), rest));
+                    break;
+                case 2:
+                    _ = SigstoreVerifier.ParsePayload(SimpleSigning.Parse(rest).Payload, "atomic container signature");
+                    break;
+                case 3:
+                    _ = ImagePolicy.Parse(rest, "fuzz.json").RequirementsFor(ImageReference.Parse("docker://registry.fuzz/ns/app:v1"));
+                    break;
+                default:
+                    _ = RegistriesConf.Parse(Text(rest), "fuzz.conf").PullSources(DockerReference.Parse("registry.fuzz/ns/app:v1"));
+                    break;
             }
         },
         ["image-reference"] = data =>

@@ -84,6 +84,31 @@ public static class SigstoreVerifier
     public static IReadOnlyList<Digest> VerifyBundle(SigstoreBundle bundle, ReadOnlySpan<byte> manifestBytes, IReadOnlyList<AsymmetricKeyParameter> keys)
     {
         ArgumentNullException.ThrowIfNull(bundle);
+        var parsed = ParseBundle(bundle);
+        var failures = new List<string>();
+        foreach (var signature in parsed.Signatures)
+        {
+            try
+            {
+                VerifyAny(keys, parsed.SignedBytes ?? manifestBytes.ToArray(), signature);
+                return parsed.Subjects;
+            }
+            catch (InvalidSignatureException e)
+            {
+                failures.Add(e.Message);
+            }
+        }
+
+        throw new InvalidSignatureException(failures.Count == 0 ? "bundle without signatures" : string.Join(", ", failures));
+    }
+
+    /// <summary>
+    /// What a bundle holds: the bytes its signatures cover (the DSSE pre-authentication encoding of the statement;
+    /// null for a message signature, which covers the manifest), the signatures, and the digests it is about.
+    /// </summary>
+    /// <exception cref="InvalidSignatureException">Malformed.</exception>
+    internal static (byte[]? SignedBytes, IReadOnlyList<byte[]> Signatures, IReadOnlyList<Digest> Subjects) ParseBundle(SigstoreBundle bundle)
+    {
         try
         {
             using var doc = JsonDocument.Parse(bundle.Json, new JsonDocumentOptions { MaxDepth = 32 });
@@ -103,26 +128,10 @@ public static class SigstoreVerifier
                     throw new InvalidSignatureException($"DSSE payload of type {payloadType}, not {InTotoType}");
                 }
 
-                var pae = Pae(payloadType, payload);
-                var failures = new List<string>();
-                bool ok = false;
+                var signatures = new List<byte[]>();
                 foreach (var s in env.GetProperty("signatures").EnumerateArray())
                 {
-                    try
-                    {
-                        VerifyAny(keys, pae, Convert.FromBase64String(s.GetProperty("sig").GetString() ?? string.Empty));
-                        ok = true;
-                        break;
-                    }
-                    catch (InvalidSignatureException e)
-                    {
-                        failures.Add(e.Message);
-                    }
-                }
-
-                if (!ok)
-                {
-                    throw new InvalidSignatureException(failures.Count == 0 ? "DSSE envelope without signatures" : string.Join(", ", failures));
+                    signatures.Add(Convert.FromBase64String(s.GetProperty("sig").GetString() ?? string.Empty));
                 }
 
                 using var statement = JsonDocument.Parse(payload, new JsonDocumentOptions { MaxDepth = 32 });
@@ -144,7 +153,7 @@ public static class SigstoreVerifier
                     }
                 }
 
-                return digests;
+                return (Pae(payloadType, payload), signatures, digests);
             }
 
             if (root.TryGetProperty("messageSignature", out var ms))
@@ -156,8 +165,7 @@ public static class SigstoreVerifier
                 }
 
                 var hash = Convert.FromBase64String(md.GetProperty("digest").GetString() ?? string.Empty);
-                VerifyAny(keys, manifestBytes.ToArray(), Convert.FromBase64String(ms.GetProperty("signature").GetString() ?? string.Empty));
-                return [Digest.FromHash("sha256", hash)];
+                return (null, [Convert.FromBase64String(ms.GetProperty("signature").GetString() ?? string.Empty)], [Digest.FromHash("sha256", hash)]);
             }
 
             throw new InvalidSignatureException("bundle holds neither a DSSE envelope nor a message signature");

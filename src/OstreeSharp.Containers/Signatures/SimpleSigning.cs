@@ -62,6 +62,31 @@ public static class SimpleSigning
     public static SimpleSigningClaim Verify(byte[] signature, GpgKeyring keyring)
     {
         ArgumentNullException.ThrowIfNull(keyring);
+        var (onePass, payload, sig) = Parse(signature);
+        var found = keyring.Find(onePass.KeyId) ?? throw new InvalidSignatureException($"signature by key {onePass.KeyId:X16} is not accepted");
+        try
+        {
+            onePass.InitVerify(found.Key);
+            onePass.Update(payload);
+            if (!onePass.Verify(sig))
+            {
+                throw new InvalidSignatureException($"signature by key {onePass.KeyId:X16} does not verify");
+            }
+        }
+        catch (PgpException e)
+        {
+            throw new InvalidSignatureException($"signature by key {onePass.KeyId:X16}: {e.Message}");
+        }
+
+        var claim = SigstoreVerifier.ParsePayload(payload, Type);
+        return new SimpleSigningClaim(claim.ManifestDigest, claim.DockerReference, Convert.ToHexString(found.Primary.GetFingerprint()));
+    }
+
+    /// <summary>Splits a signed OpenPGP message (compressed or not) into its one-pass header, literal data and signature.</summary>
+    /// <exception cref="InvalidSignatureException">Not one signed message.</exception>
+    internal static (PgpOnePassSignature OnePass, byte[] Payload, PgpSignature Signature) Parse(byte[] signature)
+    {
+        ArgumentNullException.ThrowIfNull(signature);
         try
         {
             var factory = new PgpObjectFactory(PgpUtilities.GetDecoderStream(new MemoryStream(signature, writable: false)));
@@ -77,7 +102,6 @@ public static class SimpleSigning
                 throw new InvalidSignatureException("not a signed OpenPGP message");
             }
 
-            var onePass = ops[0];
             if (factory.NextPgpObject() is not PgpLiteralData literal)
             {
                 throw new InvalidSignatureException("a signed OpenPGP message without literal data");
@@ -101,19 +125,9 @@ public static class SimpleSigning
                 throw new InvalidSignatureException("a signed OpenPGP message without its signature");
             }
 
-            var found = keyring.Find(onePass.KeyId) ?? throw new InvalidSignatureException($"signature by key {onePass.KeyId:X16} is not accepted");
-            var payload = content.ToArray();
-            onePass.InitVerify(found.Key);
-            onePass.Update(payload);
-            if (!onePass.Verify(sigs[0]))
-            {
-                throw new InvalidSignatureException($"signature by key {onePass.KeyId:X16} does not verify");
-            }
-
-            var claim = SigstoreVerifier.ParsePayload(payload, Type);
-            return new SimpleSigningClaim(claim.ManifestDigest, claim.DockerReference, Convert.ToHexString(found.Primary.GetFingerprint()));
+            return (ops[0], content.ToArray(), sigs[0]);
         }
-        catch (Exception e) when (e is PgpException or IOException or InvalidCastException)
+        catch (Exception e) when (e is PgpException or IOException or InvalidCastException or ArgumentException or InvalidOperationException)
         {
             throw new InvalidSignatureException($"malformed OpenPGP signature: {e.Message}");
         }
