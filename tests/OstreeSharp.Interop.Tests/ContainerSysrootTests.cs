@@ -171,4 +171,33 @@ public sealed class ContainerSysrootTests(RegistryFixture registries) : IDisposa
         pruned = Tools.Ours("container", "image", "prune-images", "--sysroot=" + sr).Ok("prune-images");
         Assert.Contains($"Removed image: oci:{layout}:v1", pruned, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Deploy_takes_image_and_transport_and_enforces_the_policy_only_when_asked_as_ostree_ext_does()
+    {
+        var layout = _tmp["layout"];
+        Build(1, $"oci:{layout}:v1");
+        var sr = _tmp["sysroot"];
+        Tools.Ours("admin", "init-fs", sr).Ok("init-fs");
+        var reject = _tmp["reject.json"];
+        File.WriteAllText(reject, """{"default":[{"type":"reject"}]}""");
+
+        // Enforced: the policy rejects the image before anything is imported.
+        var refused = Tools.Ours("container", "image", "deploy", "--sysroot=" + sr, "--stateroot=exampleos", "--image", $"{layout}:v1", "--transport", "oci", "--enforce-container-sigpolicy", "--policy", reject);
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains($"Source image rejected: Running image oci:{layout}:v1 is rejected by policy.", refused.Stderr, StringComparison.Ordinal);
+        Assert.Empty(OstreeSysroot.Open(sr).Deployments);
+
+        // Not enforced: unverified, as ostree-ext defaults (the policy still applies, and this one accepts oci:).
+        var accept = _tmp["accept.json"];
+        File.WriteAllText(accept, """{"default":[{"type":"reject"}],"transports":{"oci":{"":[{"type":"insecureAcceptAnything"}]}}}""");
+        var idFile = _tmp["commitid"];
+        Tools.Ours("container", "image", "deploy", "--sysroot=" + sr, "--stateroot=exampleos", "--image", $"{layout}:v1", "--transport", "oci", "--policy", accept, "--write-commitid-to", idFile).Ok("deploy --image");
+        var s = OstreeSysroot.Open(sr);
+        Assert.Equal($"ostree-unverified-image:oci:{layout}:v1", s.Deployments[0].ContainerImageReference);
+        Assert.Equal(s.Deployments[0].Commit.ToString(), File.ReadAllText(idFile));
+
+        var both = Tools.Ours("container", "image", "deploy", "--sysroot=" + sr, "--image", "x", $"--imgref=ostree-unverified-image:oci:{layout}:v1");
+        Assert.Contains("--imgref and --image cannot be used together", both.Stderr, StringComparison.Ordinal);
+    }
 }

@@ -186,6 +186,17 @@ public sealed class SignaturePolicyInteropTests(RegistryFixture registries) : ID
         Tools.Ours("container", "image", "pull", "--policy", policy, "--tls-verify=false", target, $"ostree-image-signed:docker://{Registry}/signed/os:v1").Ok("signed pull");
         Assert.Contains($"docker://{Registry}/signed/os:v1", Tools.Ours("container", "image", "list", "--repo=" + target).Ok("image list"));
 
+        // As ostree-ext's image proxy, the policy applies to unverified references too: this one rejects the
+        // registry's other repositories, and nothing is imported.
+        var other = _tmp["other-target"];
+        Tools.Ours("init", "--repo=" + other, "--mode=bare-user").Ok("init");
+        Tools.Run(Skopeo, ["copy", "--dest-tls-verify=false", $"oci:{_tmp["os"]}:v1", $"docker://{Registry}/unsigned/os:v1"]).Ok("skopeo copy");
+        var unverified = Tools.Ours("container", "image", "pull", "--policy", policy, "--tls-verify=false", other, $"ostree-unverified-registry:{Registry}/unsigned/os:v1");
+        Assert.NotEqual(0, unverified.ExitCode);
+        Assert.Contains($"Running image docker://{Registry}/unsigned/os:v1 is rejected by policy.", unverified.Stderr, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, Tools.Ours("refs", "--repo=" + other).Ok("refs"));
+        Tools.Ours("container", "image", "pull", "--policy", policy, "--tls-verify=false", other, $"ostree-unverified-registry:{Registry}/signed/os:v1").Ok("an unverified reference to a signed image passes");
+
         // ostree-ext refuses a signed reference when the policy's default accepts anything.
         var lax = _tmp["lax.json"];
         File.WriteAllText(lax, """{"default":[{"type":"insecureAcceptAnything"}]}""");

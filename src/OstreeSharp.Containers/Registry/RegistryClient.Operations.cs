@@ -36,6 +36,19 @@ public sealed partial class RegistryClient
         return m;
     }
 
+    /// <summary>Fetches a manifest by tag or digest as <see cref="GetManifestAsync"/>; null when the registry has none.</summary>
+    public async Task<ManifestBlob?> TryGetManifestAsync(string repository, string reference, string what, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await GetManifestAsync(repository, reference, what, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RegistryException e) when (e.StatusCode == 404)
+        {
+            return null;
+        }
+    }
+
     /// <summary>
     /// The referrers of <paramref name="subject"/> through the OCI 1.1 referrers API (an image index); null when the
     /// registry does not offer the API (clients then read the <c>sha256-HEX</c> tag instead).

@@ -44,18 +44,34 @@ public static class ContainerPolicy
     }
 
     /// <summary>
-    /// Opens <paramref name="image"/>'s source; for <c>ostree-image-signed:</c> the image is checked against the
-    /// policy (<see cref="RegistryOptions.PolicyPath"/>, else the default file) before its layers are read.
+    /// Opens <paramref name="image"/>'s source, checked against the policy (<see cref="RegistryOptions.PolicyPath"/>,
+    /// else the default file) before its layers are read, as ostree-ext's image proxy checks every image it opens.
+    /// <c>ostree-image-signed:</c> also needs a policy that does not accept anything by default; for other
+    /// references a missing default file means no policy (skopeo would stop there).
     /// </summary>
     public static IImageSource OpenSource(OstreeImageReference image, RegistryOptions? options)
     {
         ArgumentNullException.ThrowIfNull(image);
-        if (image.Policy != SignaturePolicy.ContainerPolicy)
+        ImagePolicy policy;
+        if (image.Policy == SignaturePolicy.ContainerPolicy)
         {
-            return ImageTransports.OpenSource(image.Image, options);
+            policy = RequireNotAcceptAnything(options?.PolicyPath);
+        }
+        else
+        {
+            var path = options?.PolicyPath ?? DefaultPath();
+            if (options?.PolicyPath is null && !File.Exists(path))
+            {
+                return ImageTransports.OpenSource(image.Image, options);
+            }
+
+            policy = ImagePolicy.Load(path);
+            if (policy.DefaultAcceptsAnything && policy.Transports.Count == 0)
+            {
+                return ImageTransports.OpenSource(image.Image, options);
+            }
         }
 
-        var policy = RequireNotAcceptAnything(options?.PolicyPath);
         return new PolicyCheckedSource(ImageTransports.OpenSource(image.Image, options), policy, RegistriesD.Load(options?.RegistriesDirectory));
     }
 }

@@ -69,7 +69,7 @@ public static class SignatureFinder
         var what = registry.Reference.ToString();
         var attachments = new List<SigstoreAttachment>();
         var sigTag = digest.Algorithm + "-" + digest.Hex + ".sig";
-        if (await TryTagAsync(registry, repo, sigTag, what, cancellationToken).ConfigureAwait(false) is { } sig && !sig.IsIndex)
+        if (await client.TryGetManifestAsync(repo, sigTag, what, cancellationToken).ConfigureAwait(false) is { } sig && !sig.IsIndex)
         {
             foreach (var layer in sig.AsManifest().Layers.Take(MaxSignatures))
             {
@@ -80,7 +80,7 @@ public static class SignatureFinder
 
         var bundles = new List<SigstoreBundle>();
         var referrers = await client.GetReferrersAsync(repo, digest, what, cancellationToken).ConfigureAwait(false)
-            ?? await TryTagAsync(registry, repo, digest.Algorithm + "-" + digest.Hex, what, cancellationToken).ConfigureAwait(false);
+            ?? await client.TryGetManifestAsync(repo, digest.Algorithm + "-" + digest.Hex, what, cancellationToken).ConfigureAwait(false);
         if (referrers is { IsIndex: true })
         {
             // cosign 3.1 lists its bundle manifests in the referrers tag with the empty config's type as artifactType,
@@ -169,18 +169,6 @@ public static class SignatureFinder
     {
         var info = new FileInfo(path);
         return info.Length <= MaxPayload ? File.ReadAllBytes(path) : throw new ContainerException($"Signature {path} is over {MaxPayload} bytes");
-    }
-
-    private static async Task<ManifestBlob?> TryTagAsync(RegistrySource registry, string repo, string tag, string what, CancellationToken ct)
-    {
-        try
-        {
-            return await registry.Client.GetManifestAsync(repo, tag, what, ct).ConfigureAwait(false);
-        }
-        catch (RegistryException e) when (e.StatusCode == 404)
-        {
-            return null;
-        }
     }
 
     private static async Task<byte[]> ReadAsync(IImageSource source, Descriptor layer, CancellationToken ct)

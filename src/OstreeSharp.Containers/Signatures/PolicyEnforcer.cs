@@ -99,26 +99,12 @@ public static class PolicyEnforcer
                 continue;
             }
 
-            try
+            if (Judge(() => SigstoreVerifier.VerifyAttachment(a, keys), req.Identity, intended, top) is not { } reason)
             {
-                var claim = SigstoreVerifier.VerifyAttachment(a, keys);
-                if (claim.ManifestDigest != top.Digest)
-                {
-                    rejections.Add($"Signature for digest {claim.ManifestDigest} does not match");
-                }
-                else if (!req.Identity.Matches(intended, claim.DockerReference))
-                {
-                    rejections.Add($"Signature for identity \"{claim.DockerReference}\" is not accepted");
-                }
-                else
-                {
-                    return null;
-                }
+                return null;
             }
-            catch (InvalidSignatureException e)
-            {
-                rejections.Add(e.Message);
-            }
+
+            rejections.Add(reason);
         }
 
         foreach (var b in signatures.Bundles)
@@ -145,13 +131,7 @@ public static class PolicyEnforcer
             }
         }
 
-        return rejections.Count switch
-        {
-            0 when others == 0 => "A signature was required, but no signature exists",
-            0 => $"A signature was required, but no signature exists (0 non-sigstore signatures, {others} sigstore non-signature attachments)",
-            1 => rejections[0],
-            _ => "None of the signatures were accepted, reasons: " + string.Join("; ", rejections),
-        };
+        return Summary(rejections, others);
     }
 
     // Null when one GPG simple signing meets the requirement, else why none did.
@@ -184,35 +164,42 @@ public static class PolicyEnforcer
         var rejections = new List<string>();
         foreach (var sig in signatures.SimpleSignings)
         {
-            try
+            if (Judge(() => SimpleSigning.Verify(sig, keyring), req.Identity, intended, top) is not { } reason)
             {
-                var claim = SimpleSigning.Verify(sig, keyring);
-                if (claim.ManifestDigest != top.Digest)
-                {
-                    rejections.Add($"Signature for digest {claim.ManifestDigest} does not match");
-                }
-                else if (!req.Identity.Matches(intended, claim.DockerReference))
-                {
-                    rejections.Add($"Signature for identity \"{claim.DockerReference}\" is not accepted");
-                }
-                else
-                {
-                    return null;
-                }
+                return null;
             }
-            catch (InvalidSignatureException e)
-            {
-                rejections.Add(e.Message);
-            }
+
+            rejections.Add(reason);
         }
 
-        return rejections.Count switch
-        {
-            0 => "A signature was required, but no signature exists",
-            1 => rejections[0],
-            _ => "None of the signatures were accepted, reasons: " + string.Join("; ", rejections),
-        };
+        return Summary(rejections, 0);
     }
+
+    // Null when the signature verifies, is about this manifest and claims an identity the rule accepts; else why not.
+    private static string? Judge(Func<ISignatureClaim> verify, IdentityRule rule, DockerReference? intended, ManifestBlob top)
+    {
+        try
+        {
+            var claim = verify();
+            var (digest, claimed) = (claim.ManifestDigest, claim.DockerReference);
+            return digest != top.Digest ? $"Signature for digest {digest} does not match"
+                : !rule.Matches(intended, claimed) ? $"Signature for identity \"{claimed}\" is not accepted"
+                : null;
+        }
+        catch (InvalidSignatureException e)
+        {
+            return e.Message;
+        }
+    }
+
+    // containers/image's summary of why no signature met a requirement.
+    private static string Summary(List<string> rejections, int others) => rejections.Count switch
+    {
+        0 when others == 0 => "A signature was required, but no signature exists",
+        0 => $"A signature was required, but no signature exists (0 non-sigstore signatures, {others} sigstore non-signature attachments)",
+        1 => rejections[0],
+        _ => "None of the signatures were accepted, reasons: " + string.Join("; ", rejections),
+    };
 
     private static List<AsymmetricKeyParameter> LoadKeys(SigstoreSignedRequirement req)
     {

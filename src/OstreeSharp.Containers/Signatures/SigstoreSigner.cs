@@ -178,7 +178,7 @@ public static class SigstoreSigner
         }.ToJsonString());
         var sigTag = $"{digest.Algorithm}-{digest.Hex}.sig";
         var layers = new JsonArray();
-        if (await TryGetAsync(client, repository, sigTag, what, cancellationToken).ConfigureAwait(false) is { IsIndex: false } existing)
+        if (await client.TryGetManifestAsync(repository, sigTag, what, cancellationToken).ConfigureAwait(false) is { IsIndex: false } existing)
         {
             using var doc = JsonDocument.Parse(existing.Bytes);
             foreach (var l in doc.RootElement.GetProperty("layers").EnumerateArray())
@@ -257,7 +257,7 @@ public static class SigstoreSigner
             // No referrers API: the referrers tag schema, an index under sha256-HEX listing every referrer.
             var tag = $"{digest.Algorithm}-{digest.Hex}";
             var manifests = new JsonArray();
-            if (await TryGetAsync(client, repository, tag, what, cancellationToken).ConfigureAwait(false) is { IsIndex: true } index)
+            if (await client.TryGetManifestAsync(repository, tag, what, cancellationToken).ConfigureAwait(false) is { IsIndex: true } index)
             {
                 using var doc = JsonDocument.Parse(index.Bytes);
                 foreach (var m in doc.RootElement.GetProperty("manifests").EnumerateArray())
@@ -289,17 +289,5 @@ public static class SigstoreSigner
         }
 
         return d;
-    }
-
-    private static async Task<ManifestBlob?> TryGetAsync(RegistryClient client, string repository, string tag, string what, CancellationToken ct)
-    {
-        try
-        {
-            return await client.GetManifestAsync(repository, tag, what, ct).ConfigureAwait(false);
-        }
-        catch (RegistryException e) when (e.StatusCode == 404)
-        {
-            return null;
-        }
     }
 }

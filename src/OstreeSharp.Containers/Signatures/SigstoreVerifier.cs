@@ -11,8 +11,18 @@ namespace OstreeSharp.Containers.Signatures;
 /// <summary>A signature that does not verify, or whose contents are not acceptable.</summary>
 public sealed class InvalidSignatureException(string message) : ContainerException(message);
 
+/// <summary>What a verified signature claims: the manifest it is about and the image reference it names.</summary>
+public interface ISignatureClaim
+{
+    /// <summary>The manifest digest the signature is about.</summary>
+    Digest ManifestDigest { get; }
+
+    /// <summary>The identity the signature claims (<c>docker-reference</c>).</summary>
+    string DockerReference { get; }
+}
+
 /// <summary>What a verified sigstore "simple signing" payload claims.</summary>
-public sealed record SigstorePayload(Digest ManifestDigest, string DockerReference);
+public sealed record SigstorePayload(Digest ManifestDigest, string DockerReference) : ISignatureClaim;
 
 /// <summary>
 /// Verifies sigstore signatures with public keys (PEM: ECDSA, RSA or Ed25519; SHA-256 as containers/image and cosign

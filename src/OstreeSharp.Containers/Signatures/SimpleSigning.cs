@@ -8,7 +8,7 @@ using OstreeSharp.Signing;
 namespace OstreeSharp.Containers.Signatures;
 
 /// <summary>What a verified GPG "simple signing" signature claims, and the key that made it.</summary>
-public sealed record SimpleSigningClaim(Digest ManifestDigest, string DockerReference, string KeyFingerprint);
+public sealed record SimpleSigningClaim(Digest ManifestDigest, string DockerReference, string KeyFingerprint) : ISignatureClaim;
 
 /// <summary>
 /// containers/image's GPG "simple signing" (containers-signature(5)): an OpenPGP signed message whose literal data is
