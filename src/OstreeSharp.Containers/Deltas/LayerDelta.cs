@@ -280,7 +280,7 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
             throw new DigestMismatchException($"{what}: the delta rebuilds sha256:{Convert.ToHexStringLower(_expectedHash)}, not the layer's {expectedDiffId}");
         }
 
-        _expectedSize = (long)ReadVarint();
+        _expectedSize = ReadLength();
         if (ReadFully(source) != 32)
         {
             throw new OstreeFormatException($"{what}: the delta ends inside its header");
@@ -353,7 +353,7 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
         switch (op)
         {
             case 'L':
-                _literalLeft = (long)ReadVarint();
+                _literalLeft = ReadLength();
                 break;
             case 'S':
             {
@@ -454,7 +454,7 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
                     throw new OstreeFormatException($"{_what}: record 0x{op:x2} inside a header");
                 }
 
-                _literalLeft = (long)ReadVarint();
+                _literalLeft = ReadLength();
             }
 
             int n = (int)Math.Min(512 - filled, _literalLeft);
@@ -521,6 +521,13 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
 
         var content = _repo.LoadContent(c);
         return content.Header.IsSymlink ? throw new OstreeFormatException($"{_what}: content object {c} is a symlink") : content;
+    }
+
+    // A size or length: a number that fits a long (a larger one would read as negative).
+    private long ReadLength()
+    {
+        var v = ReadVarint();
+        return v <= long.MaxValue ? (long)v : throw new OstreeFormatException($"{_what}: length {v} out of range");
     }
 
     private ulong ReadVarint()
