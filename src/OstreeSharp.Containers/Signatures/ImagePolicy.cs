@@ -161,6 +161,11 @@ public sealed class ImagePolicy
         {
             throw new InvalidPolicyException($"invalid policy in \"{path}\": {e.Message}");
         }
+        catch (InvalidOperationException e)
+        {
+            // System.Text.Json refuses strings that are not UTF-8 only when they are read.
+            throw new InvalidPolicyException($"invalid policy in \"{path}\": {e.Message}");
+        }
     }
 
     /// <summary>The transport name policy.json uses for <paramref name="reference"/>'s transport.</summary>

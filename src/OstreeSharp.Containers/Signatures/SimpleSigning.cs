@@ -73,7 +73,7 @@ public static class SimpleSigning
                 throw new InvalidSignatureException($"signature by key {onePass.KeyId:X16} does not verify");
             }
         }
-        catch (PgpException e)
+        catch (Exception e) when (e is not (OperationCanceledException or InvalidSignatureException))
         {
             throw new InvalidSignatureException($"signature by key {onePass.KeyId:X16}: {e.Message}");
         }
@@ -127,8 +127,10 @@ public static class SimpleSigning
 
             return (ops[0], content.ToArray(), sigs[0]);
         }
-        catch (Exception e) when (e is PgpException or IOException or InvalidCastException or ArgumentException or InvalidOperationException)
+        catch (Exception e) when (e is not (OperationCanceledException or InvalidSignatureException))
         {
+            // BouncyCastle's parser throws more than PgpException on bad packets (fuzzing found
+            // UnsupportedPacketVersionException and the decompressor's InvalidDataException): all of it is a bad signature.
             throw new InvalidSignatureException($"malformed OpenPGP signature: {e.Message}");
         }
     }
