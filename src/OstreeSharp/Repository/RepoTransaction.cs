@@ -956,6 +956,9 @@ public sealed class RepoTransaction : IDisposable
         }
     }
 
+    /// <summary>Runs in <see cref="Commit"/> after every staged object is published and before any ref moves.</summary>
+    public Action? BeforeRefs { get; set; }
+
     /// <summary>Publishes staged objects, flushes them to disk, then moves refs.</summary>
     public TransactionStats Commit()
     {
@@ -1016,6 +1019,9 @@ public sealed class RepoTransaction : IDisposable
             }
         }
 
+        // Work that must follow the objects and precede the refs (a pull clears the partial markers of the commits it
+        // completed, so a kill in between never leaves a ref on a commit marked partial).
+        BeforeRefs?.Invoke();
         FaultPoint("before-refs");
         foreach (var (refspec, target, collection) in _refs)
         {

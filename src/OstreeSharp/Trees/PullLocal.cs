@@ -296,9 +296,9 @@ public static class PullLocal
             }
         }
 
-        var written = tx.Commit();
-
-        // As a pull: state/COMMIT.commitpartial marks a commit whose tree is not all here.
+        // As a pull: state/COMMIT.commitpartial marks a commit whose tree is not all here. Partial commits are marked
+        // before their objects appear, complete ones unmarked before the refs move, so a kill never leaves a commit
+        // that fsck would call corrupt or a ref on a commit marked partial.
         var state = Path.Combine(dest.Path, "state");
         Directory.CreateDirectory(state);
         foreach (var p in partial)
@@ -306,10 +306,14 @@ public static class PullLocal
             File.WriteAllBytes(Path.Combine(state, p.ToHex() + ".commitpartial"), []);
         }
 
-        foreach (var p in complete)
+        tx.BeforeRefs = () =>
         {
-            File.Delete(Path.Combine(state, p.ToHex() + ".commitpartial"));
-        }
+            foreach (var p in complete)
+            {
+                File.Delete(Path.Combine(state, p.ToHex() + ".commitpartial"));
+            }
+        };
+        var written = tx.Commit();
 
         return new PullLocalStats(copied, contentCopied, written.ContentBytesWritten);
     }
