@@ -73,7 +73,7 @@ public static class SignatureFinder
         {
             foreach (var layer in sig.AsManifest().Layers.Take(MaxSignatures))
             {
-                var payload = await ReadAsync(source, layer, cancellationToken).ConfigureAwait(false);
+                var payload = await source.ReadBlobAsync(layer, MaxPayload, "Signature payload", cancellationToken).ConfigureAwait(false);
                 attachments.Add(new SigstoreAttachment(layer.MediaType, payload, layer.Annotations ?? []));
             }
         }
@@ -101,7 +101,7 @@ public static class SignatureFinder
 
                 foreach (var layer in manifest.Layers.Where(l => l.MediaType == BundleType).Take(MaxSignatures))
                 {
-                    bundles.Add(new SigstoreBundle(m.Digest, await ReadAsync(source, layer, cancellationToken).ConfigureAwait(false)));
+                    bundles.Add(new SigstoreBundle(m.Digest, await source.ReadBlobAsync(layer, MaxPayload, "Signature payload", cancellationToken).ConfigureAwait(false)));
                 }
             }
         }
@@ -169,18 +169,5 @@ public static class SignatureFinder
     {
         var info = new FileInfo(path);
         return info.Length <= MaxPayload ? File.ReadAllBytes(path) : throw new ContainerException($"Signature {path} is over {MaxPayload} bytes");
-    }
-
-    private static async Task<byte[]> ReadAsync(IImageSource source, Descriptor layer, CancellationToken ct)
-    {
-        if (layer.Size > MaxPayload)
-        {
-            throw new ManifestException($"Signature payload {layer.Digest} of {source.Reference} is {layer.Size} bytes: too large");
-        }
-
-        await using var s = await source.GetBlobAsync(layer, 0, ct).ConfigureAwait(false);
-        using var ms = new MemoryStream((int)Math.Max(0, layer.Size));
-        await s.CopyToAsync(ms, ct).ConfigureAwait(false);
-        return ms.ToArray();
     }
 }
