@@ -16,6 +16,10 @@ internal sealed record PruneJson(int TotalObjects, int Deleted, long BytesFreed)
 
 internal sealed record EncapsulateJson(string Digest, string LayerDigest, string DiffId, long LayerSize);
 
+internal sealed record RechunkLayerJson(string Digest, string DiffId, long Size, string Name, string Components);
+
+internal sealed record RechunkJson(string Digest, int Components, int Packages, string? Database, List<RechunkLayerJson> Layers);
+
 internal sealed record DeploymentJson(int Index, string Stateroot, string Checksum, int Serial, string BootChecksum, int BootSerial, string? Version, bool Booted, bool Pending, bool Rollback, bool Pinned, string? Refspec, string? ContainerImageReference, string? Kargs, string Path);
 
 internal sealed record SysrootStatusJson(int BootVersion, int SubBootVersion, List<DeploymentJson> Deployments);
@@ -49,6 +53,7 @@ internal sealed record StaticDeltaJson(string Name, string? From, string To, int
 [JsonSerializable(typeof(PruneImagesJson))]
 [JsonSerializable(typeof(CopyJson))]
 [JsonSerializable(typeof(EncapsulateJson))]
+[JsonSerializable(typeof(RechunkJson))]
 [JsonSerializable(typeof(CopyEventJson))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(StaticDeltaJson))]

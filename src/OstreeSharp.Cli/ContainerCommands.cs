@@ -20,6 +20,7 @@ internal static class ContainerCommands
         cmd.Subcommands.Add(Info());
         cmd.Subcommands.Add(Compare());
         cmd.Subcommands.Add(ContainerDeltaCommand.Create());
+        cmd.Subcommands.Add(ContainerRechunkCommand.Create());
         return cmd;
     }
 

@@ -154,7 +154,15 @@ public static class ChunkPacker
             Add("1hs", c);
         }
 
-        var remaining = high.Skip(hsBins).Concat(medium).OrderBy(c => c.ChangeFrequency).ToList();
+        // Built by hand: Skip(n).Concat(...).ToList() threw ArgumentOutOfRangeException here (.NET 10) with 64 bins.
+        var remaining = new List<PackComponent>(high.Count + medium.Count);
+        for (int i = Math.Max(0, hsBins); i < high.Count; i++)
+        {
+            remaining.Add(high[i]);
+        }
+
+        remaining.AddRange(medium);
+        remaining = [.. remaining.OrderBy(c => c.ChangeFrequency)];
         if (remaining.Count > 0)
         {
             var (sizeMean, sizeSd) = MeanSd(remaining.Select(c => (double)c.Size));

@@ -64,12 +64,25 @@ public sealed class EncapsulateOptions
     /// <summary>The manifest of the previous build: its chunk layers' <c>ostree.components</c> keep the layout stable.</summary>
     public ImageManifest? PreviousBuild { get; set; }
 
+    /// <summary>
+    /// Chunk layers decided by the caller (a name, the <c>ostree.components</c> annotation and the content objects of
+    /// each), after the ostree layer, which keeps every content object of no chunk.
+    /// </summary>
+    public IReadOnlyList<(string Name, string Components, List<Checksum> Objects)>? Chunks { get; set; }
+
+    /// <summary>The config's creation time (default: the commit's time).</summary>
+    public string? Created { get; set; }
+
     /// <summary>Where the compressed layer is staged (default: the repository's tmp folder).</summary>
     public string? TempDirectory { get; set; }
 }
 
 /// <summary>The outcome of an encapsulation.</summary>
-public sealed record EncapsulateResult(Digest ManifestDigest, Digest LayerDigest, Digest DiffId, long LayerSize, IReadOnlyDictionary<string, string> Labels, int LayerCount = 1);
+public sealed record EncapsulateResult(Digest ManifestDigest, Digest LayerDigest, Digest DiffId, long LayerSize, IReadOnlyDictionary<string, string> Labels, int LayerCount = 1)
+{
+    /// <summary>Every layer written, in order: digest, DiffID, size, name and <c>ostree.components</c> (null for the ostree layer).</summary>
+    public IReadOnlyList<(Digest Digest, Digest DiffId, long Size, string Name, string? Components)> Layers { get; init; } = [];
+}
 
 /// <summary>Writes ostree commits as OCI images.</summary>
 public static class Encapsulator
@@ -93,7 +106,7 @@ public static class Encapsulator
             var layers = await Task.Run(() => WriteLayers(repo, commitId, tmpDir, options, staged, cancellationToken), cancellationToken).ConfigureAwait(false);
             var diffId = layers[^1].DiffId;
             var labels = Labels(commit, commitId, options, diffId);
-            var created = options.ContentMeta?.Created ?? FormatTime(commit.Time);
+            var created = options.Created ?? options.ContentMeta?.Created ?? FormatTime(commit.Time);
             var historyTime = options.WallClockHistory ? FormatTime(DateTimeOffset.UtcNow) : created;
             var config = new ImageConfig
             {
@@ -109,7 +122,7 @@ public static class Encapsulator
                         Created = historyTime,
                         CreatedBy = commit.Subject.Length > 0 ? commit.Subject : "ostree export of commit " + commitId.ToHex(),
                     },
-                    .. layers.Skip(1).Select((l, i) => new HistoryEntry { Created = historyTime, CreatedBy = options.ContentMeta is null ? $"ostree chunk {i + 1}: {l.Name}" : l.Name }),
+                    .. layers.Skip(1).Select((l, i) => new HistoryEntry { Created = historyTime, CreatedBy = options.ContentMeta is null && options.Chunks is null ? $"ostree chunk {i + 1}: {l.Name}" : l.Name }),
                 ],
             };
             var configBytes = JsonSerializer.SerializeToUtf8Bytes(config, OciJsonContext.Writer.ImageConfig);
@@ -133,7 +146,10 @@ public static class Encapsulator
             var manifestBlob = new ManifestBlob(JsonSerializer.SerializeToUtf8Bytes(manifest, OciJsonContext.Writer.ImageManifest), MediaTypes.OciManifest, destination.Reference.ToString());
 
             await PublishAsync(destination, descriptors, [.. layers.Select(l => l.Path)], manifest.Config, configBytes, manifestBlob, cancellationToken).ConfigureAwait(false);
-            return new EncapsulateResult(manifestBlob.Digest, layers[0].Digest, diffId, layers.Sum(l => l.Size), labels, layers.Count);
+            return new EncapsulateResult(manifestBlob.Digest, layers[0].Digest, diffId, layers.Sum(l => l.Size), labels, layers.Count)
+            {
+                Layers = [.. layers.Select((l, i) => (l.Digest, l.DiffId, l.Size, l.Name, i == 0 ? null : l.Components ?? string.Empty))],
+            };
         }
         finally
         {
@@ -205,6 +221,23 @@ public static class Encapsulator
             }
 
             return list;
+        }
+
+        if (options.Chunks is { } chunks)
+        {
+            var chunkedSet = new HashSet<Checksum>(chunks.SelectMany(c => c.Objects));
+            var written = new List<WrittenLayer>();
+            var ostreeFile = NewTemp();
+            var (cd, cdiff, csize) = WriteLayer(ostreeFile, options, s => new OstreeTarExporter(repo).ExportOstreeLayer(commitId, chunkedSet, s, ct));
+            written.Add(new WrittenLayer(ostreeFile, cd, cdiff, csize, "ostree", null));
+            foreach (var (name, components, objects) in chunks)
+            {
+                var t = NewTemp();
+                var (d, diff, size) = WriteLayer(t, options, s => new OstreeTarExporter(repo).ExportChunk(commitId, objects, s, ct));
+                written.Add(new WrittenLayer(t, d, diff, size, name, components));
+            }
+
+            return written;
         }
 
         if (options.ChunkLayers <= 0)

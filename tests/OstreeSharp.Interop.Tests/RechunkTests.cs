@@ -1,0 +1,153 @@
+using System.Text.Json;
+using Xunit.Abstractions;
+
+namespace OstreeSharp.Interop.Tests;
+
+/// <summary>
+/// <c>container rechunk</c> on the Debian tree built as two layers (the root, then a layer adding a package and its
+/// dpkg status), before and after a one-package upgrade: layers by package, the layout of the previous build kept,
+/// the output read by skopeo and umoci and deployed to the source's tree.
+/// </summary>
+public sealed class RechunkTests(DebianUpgradeFixture debian, ITestOutputHelper output) : IClassFixture<DebianUpgradeFixture>, IDisposable
+{
+    private readonly TempDir _tmp = new();
+
+    public void Dispose() => _tmp.Dispose();
+
+    // base: the Debian root; v1 and v2: base plus the layer of the package's old or new version.
+    private string SourceImages()
+    {
+        var layout = _tmp["images"];
+        PlainImages.AddLayer(layout, null, "base", debian.Root);
+        PlainImages.AddLayer(layout, "base", "v1", debian["overlay-v1"]);
+        PlainImages.AddLayer(layout, "base", "v2", debian["overlay-v2"]);
+        return layout;
+    }
+
+    private static JsonElement Manifest(string layout, string tag)
+    {
+        using var index = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(layout, "index.json")));
+        var digest = index.RootElement.GetProperty("manifests").EnumerateArray()
+            .Single(m => m.TryGetProperty("annotations", out var a) && a.GetProperty("org.opencontainers.image.ref.name").GetString() == tag)
+            .GetProperty("digest").GetString()!;
+        return JsonDocument.Parse(File.ReadAllBytes(Path.Combine(layout, "blobs", "sha256", digest[7..]))).RootElement.Clone();
+    }
+
+    private static string ManifestFile(string layout, string tag, string file)
+    {
+        File.WriteAllText(file, Manifest(layout, tag).GetRawText());
+        return file;
+    }
+
+    [Fact]
+    public void A_one_package_upgrade_changes_only_that_package_layer_and_the_package_database()
+    {
+        var images = SourceImages();
+        var outDir = _tmp["out"];
+        // An ordinary user: no mounts, no root; owners and modes come from the layers.
+        Directory.CreateDirectory(outDir);
+        Tools.Run("chmod", ["-R", "a+rX,a+w", _tmp.Path]).Ok("chmod");
+        var asNobody = new[] { "--reuid=65534", "--regid=65534", "--clear-groups", "--" };
+        var first = Tools.Run("setpriv", asNobody.Concat(OursCommand("container", "rechunk", $"oci:{images}:v1", $"oci:{outDir}:v1", "--format-version", "2", "--bootc", "--json")), new Dictionary<string, string> { ["HOME"] = _tmp.Path, ["TMPDIR"] = _tmp.Path }).Ok("rechunk v1 as nobody");
+        var v1 = JsonDocument.Parse(first).RootElement;
+        Assert.Equal("dpkg", v1.GetProperty("database").GetString());
+        Assert.True(v1.GetProperty("packages").GetInt32() > 50, first);
+        var previous = ManifestFile(outDir, "v1", _tmp["v1-manifest.json"]);
+        Tools.Ours("container", "rechunk", $"oci:{images}:v2", $"oci:{outDir}:v2", "--format-version", "2", "--bootc", "--previous-build-manifest", previous).Ok("rechunk v2");
+
+        var before = Manifest(outDir, "v1").GetProperty("layers").EnumerateArray().ToList();
+        var after = Manifest(outDir, "v2").GetProperty("layers").EnumerateArray().ToList();
+        Assert.Equal(before.Count, after.Count);
+        Assert.True(after.Count >= 16, $"{after.Count} layers");
+        var old = before.Select(l => l.GetProperty("digest").GetString()).ToHashSet();
+        var changed = after.Where(l => !old.Contains(l.GetProperty("digest").GetString())).ToList();
+        string Components(JsonElement l) => l.GetProperty("annotations").GetProperty("ostree.components").GetString()!;
+        Assert.Contains(changed, l => Components(l).Split(',').Contains(debian.Package));
+        Assert.All(changed, l => Assert.True(Components(l).Split(',').Intersect([debian.Package, "system-state"]).Any(), "unexpected changed layer: " + Components(l)));
+        long total = after.Sum(l => l.GetProperty("size").GetInt64());
+        long fetched = changed.Sum(l => l.GetProperty("size").GetInt64());
+        output.WriteLine($"{after.Count} layers, {total} bytes; the {debian.Package} {debian.OldVersion} -> {debian.NewVersion} update changes {changed.Count} layers, {fetched} bytes ({100.0 * fetched / total:F2}%)");
+        Assert.True(fetched <= total / 20, $"the update fetches {fetched} of {total} bytes");
+
+        // Same input, same image.
+        var again = _tmp["again"];
+        var digest = Tools.Ours("container", "rechunk", $"oci:{images}:v1", $"oci:{again}:v1", "--format-version", "2", "--bootc", "-q").Ok("rechunk v1 again").Trim();
+        Assert.Equal(v1.GetProperty("digest").GetString(), digest);
+
+        // skopeo and umoci read it, and umoci's unpacked tree is the source's.
+        var inspect = JsonDocument.Parse(Tools.Run("skopeo", ["inspect", $"oci:{outDir}:v1"]).Ok("skopeo inspect")).RootElement;
+        Assert.Equal(after.Count, inspect.GetProperty("Layers").GetArrayLength());
+        Assert.Equal("1", inspect.GetProperty("Labels").GetProperty("containers.bootc").GetString());
+        Tools.Run("skopeo", ["copy", $"oci:{outDir}:v1", "dir:" + _tmp["skopeo-dir"]]).Ok("skopeo copy");
+        Tools.Run("umoci", ["unpack", "--image", $"{outDir}:v1", _tmp["bundle"]]).Ok("umoci unpack");
+        Tools.Run("umoci", ["unpack", "--image", $"{images}:v1", _tmp["source-bundle"]]).Ok("umoci unpack the source");
+        Tools.Run("diff", ["-r", "--no-dereference", _tmp["source-bundle/rootfs"], _tmp["bundle/rootfs"]]).Ok("diff -r of the unpacked trees");
+        Assert.Equal(Tools.Describe(_tmp["source-bundle/rootfs"]), Tools.Describe(_tmp["bundle/rootfs"]));
+    }
+
+    [Fact]
+    public void Rechunked_images_in_both_formats_deploy_to_the_source_tree()
+    {
+        var images = SourceImages();
+        var host = _tmp["host"];
+        Tools.Ours("init", "--repo=" + host, "--mode=bare-user").Ok("init");
+        string Merge(string reference) => Tools.Ours("container", "image", "pull", host, "ostree-unverified-image:" + reference).Ok("pull " + reference).Split('\n')[^1].Split(" => ")[1];
+        string Listing(string commit) => Tools.Ostree("ls", "--repo=" + host, "-R", "-C", "-X", commit).Ok("ls");
+
+        var source = Merge($"oci:{images}:v1");
+        Tools.Ours("container", "rechunk", $"oci:{images}:v1", $"oci:{_tmp["plain"]}:v1", "--format-version", "2", "--max-layers", "24", "-q").Ok("rechunk format 2");
+        var plain = Merge($"oci:{_tmp["plain"]}:v1");
+        Assert.Equal(Listing(source), Listing(plain));
+
+        Tools.Ours("container", "rechunk", "--from", $"oci:{images}:v1", "--output", $"oci:{_tmp["chunked"]}", "--reference", "v1", "--format-version", "1", "--max-layers", "24", "-q").Ok("rechunk format 1");
+        var layers = Manifest(_tmp["chunked"], "v1").GetProperty("layers").EnumerateArray().ToList();
+        Assert.Equal(24, layers.Count);
+        Assert.False(layers[0].TryGetProperty("annotations", out _), "format 1 starts with the ostree layer");
+        var chunked = Merge($"oci:{_tmp["chunked"]}:v1");
+        Assert.Equal(Listing(source), Listing(chunked));
+
+        // diff -r of the checkouts.
+        Tools.Ostree("checkout", "--repo=" + host, "-U", source, _tmp["co-source"]).Ok("checkout source");
+        Tools.Ostree("checkout", "--repo=" + host, "-U", chunked, _tmp["co-chunked"]).Ok("checkout chunked");
+        Tools.Run("diff", ["-r", "--no-dereference", _tmp["co-source"], _tmp["co-chunked"]]).Ok("diff -r of the checkouts");
+    }
+
+    [Fact]
+    public void A_root_folder_is_rechunked_with_its_hard_links_and_a_bad_previous_manifest_is_refused()
+    {
+        var root = _tmp["root"];
+        Directory.CreateDirectory(Path.Combine(root, "usr/bin"));
+        File.WriteAllText(Path.Combine(root, "usr/bin/tool"), "a tool");
+        Tools.Run("ln", [Path.Combine(root, "usr/bin/tool"), Path.Combine(root, "usr/bin/tool-alias")]).Ok("ln");
+        Tools.Run("setfattr", ["-n", "user.component", "-v", "tooling", Path.Combine(root, "usr/bin/tool")]).Ok("setfattr");
+        Directory.CreateDirectory(Path.Combine(root, "etc"));
+        File.WriteAllText(Path.Combine(root, "etc/os-release"), "ID=test\n");
+        var json = JsonDocument.Parse(Tools.Ours("container", "rechunk", "--rootfs", root, $"oci:{_tmp["out"]}:1", "--format-version", "2", "--json").Ok("rechunk")).RootElement;
+        var layers = json.GetProperty("layers").EnumerateArray().ToList();
+        var tooling = layers.Single(l => l.GetProperty("components").GetString()!.Split(',').Contains("tooling"));
+        var unpacked = _tmp["unpacked"];
+        Tools.Run("umoci", ["unpack", "--image", $"{_tmp["out"]}:1", unpacked]).Ok("umoci unpack");
+        var a = Objects.Native(Path.Combine(unpacked, "rootfs/usr/bin/tool"));
+        var b = Objects.Native(Path.Combine(unpacked, "rootfs/usr/bin/tool-alias"));
+        Assert.Equal(a, b);
+        Assert.NotNull(tooling.GetProperty("digest").GetString());
+
+        File.WriteAllText(_tmp["bad.json"], "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"sha256:" + new string('0', 64) + "\",\"size\":1},\"layers\":[]}");
+        var refused = Tools.Ours("container", "rechunk", "--rootfs", root, $"oci:{_tmp["out"]}:2", "--previous-build-manifest", _tmp["bad.json"]);
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("no layer with an ostree.components annotation", refused.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("ref.name\":\"2\"", File.ReadAllText(Path.Combine(_tmp["out"], "index.json")), StringComparison.Ordinal);
+    }
+
+    private static string[] OursCommand(params string[] args) =>
+        Tools.OursBinary is { } bin ? [bin, .. args] : ["dotnet", Tools.OursDll, .. args];
+
+    private static class Objects
+    {
+        public static (ulong, ulong) Native(string path)
+        {
+            var st = OstreeSharp.Platform.Native.LStat(path);
+            return (st.Device, st.Inode);
+        }
+    }
+}
