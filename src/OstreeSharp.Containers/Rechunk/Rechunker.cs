@@ -286,6 +286,8 @@ public static class Rechunker
         tar.Finish();
     }
 
+    // Folders are written with mtime 0, as ostree keeps them: a folder is in every layer that holds something below
+    // it, and its mtime moves whenever anything in it changes, which would change every one of those layers.
     private static TarEntry ToTar(RootEntry e)
     {
         var te = new TarEntry
@@ -303,7 +305,7 @@ public static class Rechunker
             Mode = e.Mode,
             Uid = e.Uid,
             Gid = e.Gid,
-            Mtime = e.Mtime,
+            Mtime = e.Kind == RootEntryKind.Directory ? 0 : e.Mtime,
             Size = e.Kind == RootEntryKind.Regular ? e.Size : 0,
             LinkName = e.LinkTarget,
             DevMajor = e.DevMajor,
