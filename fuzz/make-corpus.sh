@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds the seed corpus in fuzz/corpus: real objects, summaries and static deltas written by the real ostree,
 # signatures by gpg, framed seeds built by the harness (--make-seeds), and hand-written text inputs. Run once; the
-# result is kept in the repository. Needs ostree and gpg.
+# result is kept in the repository. Needs ostree, gpg and rpm (rpmbuild).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus=fuzz/corpus
@@ -144,3 +144,23 @@ printf '{"critical":{"identity":{"docker-reference":"registry.fuzz/ns/app:v1"},"
 printf '\003{"default":[{"type":"reject"}],"transports":{"docker":{"registry.fuzz/ns":[{"type":"sigstoreSigned","keyData":"AA==","signedIdentity":{"type":"remapIdentity","prefix":"registry.fuzz","signedPrefix":"example.com"}}],"":[{"type":"insecureAcceptAnything"}]}}}' > "$corpus/signatures/policy"
 printf '\004unqualified-search-registries = ["docker.io"]\n[[registry]]\nprefix = "registry.fuzz/ns"\nlocation = "registry.fuzz/ns"\n[[registry.mirror]]\nlocation = "mirror.fuzz/ns"\npull-from-mirror = "tag-only"\ninsecure = true\n' > "$corpus/signatures/registries-conf"
 echo "corpus: $(find "$corpus" -type f | wc -l) files in $(ls "$corpus" | wc -l) targets"
+
+# Package databases (container rechunk): rpm's rpmdb.sqlite made by rpm, as a compact copy (512-byte pages, so the
+# header blob runs over overflow pages), one header blob, and a changelog date.
+mkdir -p "$work/rpm/SPECS"
+printf 'Name: fuzz-tool\nVersion: 1.0\nRelease: 1\nSummary: s\nLicense: MIT\nBuildArch: noarch\n%%description\nd\n%%install\nmkdir -p %%{buildroot}/usr/bin\necho hi > %%{buildroot}/usr/bin/fuzz\n%%files\n/usr/bin/fuzz\n%%changelog\n* Tue Feb 13 2024 A <a@example.org> - 1.0-1\n- x\n' > "$work/rpm/SPECS/fuzz.spec"
+rpmbuild -bb --define "_topdir $work/rpm" "$work/rpm/SPECS/fuzz.spec" >/dev/null 2>&1
+rpm --root "$work/rpmroot" --dbpath /usr/lib/sysimage/rpm --initdb
+rpm --root "$work/rpmroot" --dbpath /usr/lib/sysimage/rpm -i --nodeps --noscripts "$work"/rpm/RPMS/noarch/*.rpm 2>/dev/null
+python3 - "$work/rpmroot/usr/lib/sysimage/rpm/rpmdb.sqlite" "$work/small.sqlite" "$work/header" <<'PY'
+import sqlite3, sys
+src = sqlite3.connect(sys.argv[1])
+rows = src.execute("select hnum, blob from Packages").fetchall()
+dst = sqlite3.connect(sys.argv[2]); dst.execute("pragma page_size=512")
+dst.execute("CREATE TABLE 'Packages' (hnum INTEGER PRIMARY KEY AUTOINCREMENT,blob BLOB NOT NULL)")
+dst.executemany("insert into Packages values (?, ?)", rows); dst.commit(); dst.execute("vacuum"); dst.close()
+open(sys.argv[3], "wb").write(rows[0][1])
+PY
+prefixed packages 0 "$work/small.sqlite" rpmdb-sqlite
+prefixed packages 1 "$work/header" rpm-header
+printf '\002Tue, 13 Feb 2024 18:23:33 +0100' | seed packages changelog-date

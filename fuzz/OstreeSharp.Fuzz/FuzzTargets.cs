@@ -8,6 +8,7 @@ using OstreeSharp.Containers;
 using OstreeSharp.Containers.Bridge;
 using OstreeSharp.Containers.Deltas;
 using OstreeSharp.Containers.Oci;
+using OstreeSharp.Containers.Rechunk;
 using OstreeSharp.Containers.References;
 using OstreeSharp.Containers.Registry;
 using OstreeSharp.Containers.Signatures;
@@ -249,6 +250,32 @@ public static class FuzzTargets
                     break;
                 default:
                     _ = RegistriesConf.Parse(Text(rest), "fuzz.conf").PullSources(DockerReference.Parse("registry.fuzz/ns/app:v1"));
+                    break;
+            }
+        },
+        ["packages"] = data =>
+        {
+            // What `container rechunk` reads from an image's package databases: the first byte picks the parser.
+            if (data.Length == 0)
+            {
+                return;
+            }
+
+            var rest = data[1..];
+            switch (data[0] % 3)
+            {
+                case 0:
+                    foreach (var p in RpmDatabase.Read(rest, null, "fuzz/rpmdb.sqlite"))
+                    {
+                        _ = (p.Name, p.Files.Count, p.Changelog.Count);
+                    }
+
+                    break;
+                case 1:
+                    _ = RpmDatabase.Header(rest, "fuzz/header")?.Files.Count;
+                    break;
+                default:
+                    _ = Components.ParseRfc2822(Text(rest));
                     break;
             }
         },

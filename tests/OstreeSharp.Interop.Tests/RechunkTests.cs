@@ -139,6 +139,67 @@ public sealed class RechunkTests(DebianUpgradeFixture debian, ITestOutputHelper 
         Assert.DoesNotContain("ref.name\":\"2\"", File.ReadAllText(Path.Combine(_tmp["out"], "index.json")), StringComparison.Ordinal);
     }
 
+    // Builds a noarch rpm with rpmbuild holding FILES (path -> content) and two changelog entries.
+    private string BuildRpm(string name, params (string Path, string Content)[] files)
+    {
+        var top = _tmp["rpmbuild"];
+        Directory.CreateDirectory(Path.Combine(top, "SPECS"));
+        var install = string.Join("\n", files.Select(f => $"mkdir -p %{{buildroot}}{Path.GetDirectoryName(f.Path)}\nprintf '%s' '{f.Content}' > %{{buildroot}}{f.Path}"));
+        var spec = Path.Combine(top, "SPECS", name + ".spec");
+        File.WriteAllText(spec, $"Name: {name}\nVersion: 1.0\nRelease: 1\nSummary: test\nLicense: MIT\nBuildArch: noarch\n%description\ntest\n%install\n{install}\n%files\n{string.Join("\n", files.Select(f => f.Path))}\n%changelog\n* Tue Feb 13 2024 A <a@example.org> - 1.0-1\n- new\n* Mon Jan 01 2024 A <a@example.org> - 0.9-1\n- old\n");
+        Tools.Run("rpmbuild", ["-bb", "--define", "_topdir " + top, spec]).Ok("rpmbuild " + name);
+        return Directory.EnumerateFiles(Path.Combine(top, "RPMS", "noarch"), name + "-*.rpm").Single();
+    }
+
+    private static List<string> LayerPaths(string layout, JsonElement layer) =>
+        [.. Tools.Run("tar", ["-tzf", Path.Combine(layout, "blobs", "sha256", layer.GetProperty("digest").GetString()![7..])]).Ok("tar -t").Split('\n', StringSplitOptions.RemoveEmptyEntries)];
+
+    [Fact]
+    public void An_rpm_root_is_grouped_by_its_rpmdb_sqlite_with_its_write_ahead_log_applied()
+    {
+        var hello = BuildRpm("hello-tool", ("/usr/bin/hello", "hi"), ("/usr/share/hello/data", "data"));
+        var other = BuildRpm("other-tool", ("/usr/bin/other", "other"), ("/usr/share/other/data", "more"));
+        var root = _tmp["rpmroot"];
+        Tools.Run("rpm", ["--root", root, "--dbpath", "/usr/lib/sysimage/rpm", "--initdb"]).Ok("rpm --initdb");
+        Tools.Run("rpm", ["--root", root, "--dbpath", "/usr/lib/sysimage/rpm", "-i", "--nodeps", "--noscripts", hello, other]).Ok("rpm -i");
+        // A file no package lists, beside the files of one package: it goes with that package.
+        File.WriteAllText(Path.Combine(root, "usr/share/hello/generated.cache"), "generated");
+        var outDir = _tmp["rpm-out"];
+        var json = JsonDocument.Parse(Tools.Ours("container", "rechunk", "--rootfs", root, $"oci:{outDir}:1", "--format-version", "2", "--json").Ok("rechunk")).RootElement;
+        Assert.Equal("rpm", json.GetProperty("database").GetString());
+        Assert.Equal(2, json.GetProperty("packages").GetInt32());
+        var layers = json.GetProperty("layers").EnumerateArray().ToList();
+        var helloLayer = layers.Single(l => l.GetProperty("components").GetString()!.Split(',').Contains("hello-tool"));
+        var paths = LayerPaths(outDir, helloLayer);
+        Assert.Contains("usr/bin/hello", paths);
+        Assert.Contains("usr/share/hello/data", paths);
+        Assert.Contains("usr/share/hello/generated.cache", paths);
+        Assert.DoesNotContain("usr/bin/other", paths);
+        Assert.Contains("usr/bin/other", LayerPaths(outDir, layers.Single(l => l.GetProperty("components").GetString()!.Split(',').Contains("other-tool"))));
+
+        // rpm's database in WAL mode: a change still in rpmdb.sqlite-wal (other-tool removed) is what counts.
+        var db = Path.Combine(root, "usr/lib/sysimage/rpm/rpmdb.sqlite");
+        File.Copy(db, _tmp["db.orig"]);
+        var script = "import sqlite3, shutil, sys\n" +
+            "c = sqlite3.connect(sys.argv[1]); c.execute('pragma journal_mode=wal'); c.execute('pragma wal_autocheckpoint=0')\n" +
+            "c.execute(\"delete from Packages where hnum = (select max(hnum) from Packages)\"); c.commit()\n" +
+            "shutil.copy(sys.argv[1] + '-wal', sys.argv[2]); c.close()\n";
+        Tools.Run("python3", ["-c", script, db, _tmp["wal"]]).Ok("python3 sqlite3");
+        File.Copy(_tmp["db.orig"], db, overwrite: true);
+        File.Copy(_tmp["wal"], db + "-wal", overwrite: true);
+        Assert.True(new FileInfo(db + "-wal").Length > 0);
+        var walJson = JsonDocument.Parse(Tools.Ours("container", "rechunk", "--rootfs", root, $"oci:{outDir}:2", "--format-version", "2", "--json").Ok("rechunk with a WAL")).RootElement;
+        Assert.Equal(1, walJson.GetProperty("packages").GetInt32());
+
+        // A database that is not one is refused, naming it, and nothing is written.
+        File.WriteAllText(db, "not sqlite");
+        File.Delete(db + "-wal");
+        var refused = Tools.Ours("container", "rechunk", "--rootfs", root, $"oci:{outDir}:3", "--format-version", "2");
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("usr/lib/sysimage/rpm/rpmdb.sqlite: not an SQLite 3 database", refused.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("ref.name\":\"3\"", File.ReadAllText(Path.Combine(outDir, "index.json")), StringComparison.Ordinal);
+    }
+
     private static string[] OursCommand(params string[] args) =>
         Tools.OursBinary is { } bin ? [bin, .. args] : ["dotnet", Tools.OursDll, .. args];
 

@@ -53,7 +53,7 @@ public static class Components
     {
         ArgumentNullException.ThrowIfNull(tree);
         var owners = new Dictionary<string, string>(StringComparer.Ordinal);
-        var changelogs = new Dictionary<string, string>(StringComparer.Ordinal); // component -> changelog path
+        var history = new Dictionary<string, List<DateTimeOffset>>(StringComparer.Ordinal); // component -> changelog dates
 
         // 1. The xattr, set by whoever built the tree.
         foreach (var e in tree.Entries)
@@ -70,10 +70,23 @@ public static class Components
         if (tree["var/lib/dpkg/status"] is { Kind: RootEntryKind.Regular } status)
         {
             database = "dpkg";
-            packages = Dpkg(tree, status, owners, changelogs);
+            packages = Dpkg(tree, status, owners, history);
+        }
+        else if (RpmDatabase.Find(tree) is { } rpmdb)
+        {
+            database = "rpm";
+            packages = Rpm(tree, rpmdb, owners, history);
         }
 
-        // 3. Package state, then folders.
+        // 3. Package state; files no package lists (generated ones: an initramfs, hwdb.bin, module indexes) with the
+        // package that owns the files beside them, when exactly one does; the rest by folder.
+        var besideOwners = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var (path, component) in owners)
+        {
+            var dir = Parent(path);
+            besideOwners[dir] = besideOwners.TryGetValue(dir, out var other) && other != component ? null : component;
+        }
+
         foreach (var e in tree.Entries)
         {
             if (e.Path.Length == 0 || owners.ContainsKey(e.Path))
@@ -81,7 +94,9 @@ public static class Components
                 continue;
             }
 
-            owners[e.Path] = IsState(e.Path) ? ComponentMap.SystemState : Folder(e.Path);
+            owners[e.Path] = IsState(e.Path) ? ComponentMap.SystemState
+                : e.Kind != RootEntryKind.Directory && besideOwners.GetValueOrDefault(Parent(e.Path)) is { } beside ? beside
+                : Folder(e.Path);
         }
 
         // 4. Hard links stay together: a group goes where its first path goes.
@@ -111,7 +126,6 @@ public static class Components
             }
         }
 
-        var history = changelogs.ToDictionary(kv => kv.Key, kv => ChangelogDates(tree, kv.Value), StringComparer.Ordinal);
         var newest = history.Values.SelectMany(d => d).DefaultIfEmpty(DateTimeOffset.UnixEpoch).Max();
         var components = sizes.Keys.Order(StringComparer.Ordinal).Select(name =>
         {
@@ -138,13 +152,38 @@ public static class Components
         return "/" + string.Join('/', parts.Take(Math.Min(2, parts.Length - 1)));
     }
 
+    private static string Parent(string path) => path.Contains('/', StringComparison.Ordinal) ? path[..path.LastIndexOf('/')] : string.Empty;
+
     private static bool IsState(string path) =>
         StateFiles.Contains(path, StringComparer.Ordinal) || StatePrefixes.Any(p => path.StartsWith(p, StringComparison.Ordinal) || path + "/" == p);
 
     // Component names are joined with ',' in the ostree.components annotation.
     internal static string Sanitize(string name) => name.Replace(',', '_').Replace('\n', '_');
 
-    private static int Dpkg(RootTree tree, RootEntry status, Dictionary<string, string> owners, Dictionary<string, string> changelogs)
+    private static int Rpm(RootTree tree, RootEntry db, Dictionary<string, string> owners, Dictionary<string, List<DateTimeOffset>> history)
+    {
+        var packages = RpmDatabase.Read(tree, db).OrderBy(p => p.Name, StringComparer.Ordinal).ToList();
+        foreach (var p in packages)
+        {
+            var component = Sanitize(p.Name);
+            foreach (var f in p.Files)
+            {
+                if (tree.ResolveParents(f.TrimStart('/')) is { } canonical && tree[canonical] is { } e && e.Kind != RootEntryKind.Directory)
+                {
+                    owners.TryAdd(canonical, component);
+                }
+            }
+
+            if (p.Changelog.Count > 0)
+            {
+                history[component] = [.. history.GetValueOrDefault(component) ?? [], .. p.Changelog];
+            }
+        }
+
+        return packages.Select(p => p.Name).Distinct(StringComparer.Ordinal).Count();
+    }
+
+    private static int Dpkg(RootTree tree, RootEntry status, Dictionary<string, string> owners, Dictionary<string, List<DateTimeOffset>> history)
     {
         var text = ReadText(status, "var/lib/dpkg/status", MaxDatabaseFile);
         var installed = new SortedDictionary<string, List<string>>(StringComparer.Ordinal); // package -> architectures
@@ -232,7 +271,7 @@ public static class Components
 
             if (tree.ResolveParents($"usr/share/doc/{name}/changelog.Debian.gz") is { } log && tree[log] is { Kind: RootEntryKind.Regular })
             {
-                changelogs[component] = log;
+                history[component] = ChangelogDates(tree, log);
             }
         }
 
