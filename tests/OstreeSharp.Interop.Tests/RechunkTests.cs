@@ -110,6 +110,21 @@ public sealed class RechunkTests(DebianUpgradeFixture debian, ITestOutputHelper 
         Tools.Ostree("checkout", "--repo=" + host, "-U", source, _tmp["co-source"]).Ok("checkout source");
         Tools.Ostree("checkout", "--repo=" + host, "-U", chunked, _tmp["co-chunked"]).Ok("checkout chunked");
         Tools.Run("diff", ["-r", "--no-dereference", _tmp["co-source"], _tmp["co-chunked"]]).Ok("diff -r of the checkouts");
+
+        // A host deploys the rechunked image, then switches to the rechunked upgrade: it fetches two layers.
+        var layout = _tmp["bootc"];
+        Tools.Ours("container", "rechunk", $"oci:{images}:v1", $"oci:{layout}:v1", "--format-version", "2", "--max-layers", "24", "--bootc", "-q").Ok("rechunk v1");
+        var previous = ManifestFile(layout, "v1", _tmp["bootc-v1.json"]);
+        Tools.Ours("container", "rechunk", $"oci:{images}:v2", $"oci:{layout}:v2", "--format-version", "2", "--max-layers", "24", "--bootc", "--previous-build-manifest", previous, "-q").Ok("rechunk v2");
+        var sr = _tmp["sysroot"];
+        Tools.Ours("admin", "init-fs", sr).Ok("init-fs");
+        Tools.Ours("container", "image", "deploy", "--sysroot=" + sr, "--stateroot=debian", $"--imgref=ostree-unverified-image:oci:{layout}:v1").Ok("deploy the rechunked v1");
+        var switched = Tools.Ours("admin", "switch", "--sysroot=" + sr, $"ostree-unverified-image:oci:{layout}:v2").Ok("switch to the rechunked v2");
+        output.WriteLine(switched);
+        Assert.Contains("layers needed: 2", switched, StringComparison.Ordinal);
+        var upgraded = Merge($"oci:{images}:v2");
+        var sysroot = OstreeSharp.Sysroot.OstreeSysroot.Open(sr);
+        Assert.Equal(Listing(upgraded), Tools.Ostree("ls", "--repo=" + Path.Combine(sr, "ostree/repo"), "-R", "-C", "-X", sysroot.Deployments[0].Commit.ToHex()).Ok("ls the deployment"));
     }
 
     [Fact]
