@@ -289,12 +289,12 @@ public static class Encapsulator
         return f;
     }
 
-    internal static (Digest Layer, Digest DiffId, long Size) WriteLayer(string path, EncapsulateOptions options, Action<Stream> export)
+    internal static (Digest Layer, Digest DiffId, long Size) WriteLayer(string path, EncapsulateOptions options, Action<Stream> export, int? threads = null)
     {
         using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
         using var compressed = new HashingWriteStream(file, leaveOpen: true);
         Digest diffId;
-        using (var compressor = LayerStreams.Compress(compressed, options.Compression, options.CompressionFast))
+        using (var compressor = LayerStreams.Compress(compressed, options.Compression, options.CompressionFast, threads))
         {
             using var tar = new HashingWriteStream(compressor, leaveOpen: true);
             using (var buffered = new BufferedStream(tar, 1 << 20))

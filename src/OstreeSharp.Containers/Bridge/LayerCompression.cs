@@ -21,23 +21,29 @@ public static class LayerStreams
     /// <summary>The media type a written layer gets.</summary>
     public static string MediaType(LayerCompression c) => c == LayerCompression.Zstd ? MediaTypes.OciLayerZstd : MediaTypes.OciLayerGzip;
 
-    /// <summary>A compressing stream over <paramref name="output"/> (left open).</summary>
-    public static Stream Compress(Stream output, LayerCompression c, bool fast)
+    /// <summary>
+    /// A compressing stream over <paramref name="output"/> (left open), on <paramref name="threads"/> threads (default:
+    /// every core; 1 compresses on the caller's thread, cheaper for small layers written side by side).
+    /// </summary>
+    public static Stream Compress(Stream output, LayerCompression c, bool fast, int? threads = null)
     {
+        // zstd's multi-threaded mode (1 worker or more) gives the same bytes for any number of workers, so the default
+        // stays in it on every machine; single-threaded mode (0 workers) gives other bytes and is asked for explicitly.
+        int workers = threads is { } t ? (t > 1 ? t : 0) : Math.Max(1, Environment.ProcessorCount);
         if (c == LayerCompression.Zstd)
         {
             // The system's libzstd when there is one (several times faster than the managed port); the port otherwise.
-            if (NativeZstdStream.TryCreate(output, fast ? 1 : 3, Environment.ProcessorCount) is { } native)
+            if (NativeZstdStream.TryCreate(output, fast ? 1 : 3, workers) is { } native)
             {
                 return native;
             }
 
             var z = new ZstdSharp.CompressionStream(output, fast ? 1 : 3, leaveOpen: true);
-            z.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_nbWorkers, Environment.ProcessorCount);
+            z.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_nbWorkers, workers);
             return z;
         }
 
-        return new ParallelGzipStream(output, fast ? CompressionLevel.Fastest : CompressionLevel.Optimal, leaveOpen: true);
+        return new ParallelGzipStream(output, fast ? CompressionLevel.Fastest : CompressionLevel.Optimal, leaveOpen: true, parallelism: Math.Max(1, workers));
     }
 
     /// <summary>

@@ -315,6 +315,13 @@ public static class Components
                 int gap = line.LastIndexOf("  ", StringComparison.Ordinal);
                 if (gap > 0 && ParseRfc2822(line[(gap + 2)..].Trim()) is { } d)
                 {
+                    // Newest first: once an entry is older than the window below this file's newest (and so below the
+                    // image's newest), the rest do not count.
+                    if (dates.Count > 0 && d < dates[0].AddDays(-730))
+                    {
+                        break;
+                    }
+
                     dates.Add(d);
                 }
             }

@@ -197,7 +197,9 @@ public static class Rechunker
                 () => Parallel.For(0, bins.Count, new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount, CancellationToken = ct }, i =>
                 {
                     files[i] = Path.Combine(staging, ".tmp-rechunk-" + Guid.NewGuid().ToString("N")[..12]);
-                    written[i] = Encapsulator.WriteLayer(files[i], encap, s => WritePlainLayer(tree, members[i], s, ct));
+                    // Layers are written side by side: a small one is compressed on its own thread, a large one on all.
+                    long raw = members[i].Sum(e => e.Size);
+                    written[i] = Encapsulator.WriteLayer(files[i], encap, s => WritePlainLayer(tree, members[i], s, ct), raw >= 32L << 20 ? null : 1);
                 }),
                 ct).ConfigureAwait(false);
 
