@@ -201,29 +201,18 @@ public static class Encapsulator
             return t;
         }
 
-        if (options.ContentMeta is { } meta)
+        // Chunks given by the caller, or by content metadata: the ostree layer keeps the content objects of no chunk.
+        var chunks = options.Chunks;
+        if (chunks is null && options.ContentMeta is { } meta)
         {
             var contentPaths = new OstreeTarExporter(repo).ContentPaths(commitId);
             IReadOnlyList<string>? prior = options.PreviousBuild is { } previous
                 ? [.. previous.Layers.Skip(1).Select(l => l.Annotations?.GetValueOrDefault("ostree.components") ?? throw new ContainerException("Missing ostree.components on prior build"))]
                 : null;
-            var metaBins = meta.Bins(contentPaths.Keys, prior);
-            var all = new HashSet<Checksum>(contentPaths.Keys);
-            var list = new List<WrittenLayer>();
-            var ostreeLayer = NewTemp();
-            var (od, odiff, osize) = WriteLayer(ostreeLayer, options, s => new OstreeTarExporter(repo).ExportOstreeLayer(commitId, all, s, ct));
-            list.Add(new WrittenLayer(ostreeLayer, od, odiff, osize, "ostree", null));
-            foreach (var (key, components, objects) in metaBins)
-            {
-                var t = NewTemp();
-                var (d, diff, size) = WriteLayer(t, options, s => new OstreeTarExporter(repo).ExportChunk(commitId, objects, s, ct));
-                list.Add(new WrittenLayer(t, d, diff, size, key, components));
-            }
-
-            return list;
+            chunks = meta.Bins(contentPaths.Keys, prior);
         }
 
-        if (options.Chunks is { } chunks)
+        if (chunks is not null)
         {
             var chunkedSet = new HashSet<Checksum>(chunks.SelectMany(c => c.Objects));
             var written = new List<WrittenLayer>();

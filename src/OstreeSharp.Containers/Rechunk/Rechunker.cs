@@ -366,6 +366,7 @@ public static class Rechunker
             objects[bin].Add(obj);
         }
 
+        // Layers are staged where the destination keeps blobs (an OCI layout renames them in), else in the scratch repository.
         var encap = new EncapsulateOptions
         {
             Compression = o.Compression,
@@ -374,7 +375,6 @@ public static class Rechunker
             BaseConfig = baseConfig.Config,
             Created = baseConfig.Created,
             Chunks = [.. bins.Select((b, i) => (ChunkPacker.BinName(b), ChunkPacker.Annotation(b), objects[i]))],
-            TempDirectory = work,
         };
         foreach (var (k, v) in labels)
         {
