@@ -40,7 +40,7 @@ public static class Components
     /// <summary>The xattr naming a file's component.</summary>
     public const string ComponentXattr = "user.component";
 
-    private const long MaxDatabaseFile = 512L * 1024 * 1024;
+    private const long MaxDatabaseFile = 64L * 1024 * 1024;
     private const long MaxChangelog = 16L * 1024 * 1024;
 
     // Paths that change with any package operation.

@@ -20,6 +20,7 @@ internal sealed class SqliteReader
     private readonly int _pageSize;
     private readonly int _usable;
     private readonly uint _pageCount;
+    private readonly long _walLength;
 
     public SqliteReader(byte[] db, byte[]? wal, string what)
     {
@@ -46,6 +47,7 @@ internal sealed class SqliteReader
         _pageCount = (uint)(db.Length / _pageSize);
         if (wal is { Length: >= 32 })
         {
+            _walLength = wal.Length;
             ApplyWal(wal);
         }
     }
@@ -205,7 +207,7 @@ internal sealed class SqliteReader
 
     private byte[] Payload(byte[] page, int at, long size, uint number)
     {
-        if (size < 0 || size > MaxPayload)
+        if (size < 0 || size > MaxPayload || size > _db.Length + _walLength)
         {
             throw new SqliteFormatException($"{_what}: page {number}: a row of {size} bytes");
         }
