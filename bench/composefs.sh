@@ -15,6 +15,7 @@
 #     --runs N     runs per tool, median reported (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 TREE=""; RUNS=3
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -29,8 +30,7 @@ FORKY=${OSTREE_SHARP_FORKY_BIN:-/var/tmp/forky-peers/bin}
 [ -x "$FORKY/mkcomposefs" ] || bash scripts/forky-peers.sh "$(dirname "$FORKY")" >/dev/null
 W=$(mktemp -d "${TMPDIR:-/var/tmp}/ostree-sharp-bench-cfs.XXXXXX")
 trap 'rm -rf "$W"' EXIT
-dotnet publish src/OstreeSharp.Cli -c Release -r linux-x64 -p:PublishAot=true -o "$W/bin" -v quiet -nologo >/dev/null
-OURS="$W/bin/ostree-sharp"
+OURS=$(bench_binary "$W/bin")
 if [ -z "$TREE" ]; then
     TREE="$W/tree"
     bash bench/make-os-tree.sh --layout ostree "$TREE" >/dev/null
@@ -74,3 +74,6 @@ echo "|---|---|---|---|---|---|---|"
 echo "| image with every digest | mkcomposefs 1.0.8 | $mw | $ow | $(ratio "$ow" "$mw") | $mrss | $orss |"
 echo "| image with every digest | ostree 2026.4 checkout --composefs | $fw | $ow | $(ratio "$ow" "$fw") | $frss | $orss |"
 echo "| image without digests | ostree 2026.4 checkout --composefs-noverity | $fnw | $onw | $(ratio "$onw" "$fnw") | $fnrss | $onrss |"
+bench_result "composefs image with every digest" "mkcomposefs 1.0.8" "$mw s" "$ow s" "$(bench_ratio "$ow" "$mw")" 1.0 "$mrss" "$orss"
+bench_result "composefs image with every digest" "ostree 2026.4 checkout --composefs" "$fw s" "$ow s" "$(bench_ratio "$ow" "$fw")" 1.0 "$frss" "$orss"
+bench_result "composefs image without digests" "ostree 2026.4 --composefs-noverity" "$fnw s" "$onw s" "$(bench_ratio "$onw" "$fnw")" 1.0 "$fnrss" "$onrss"

@@ -12,6 +12,7 @@
 #     --scale N     also encapsulate and pull synthetic trees of 1x and Nx the default size: peak RSS stays flat
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 TREE=""; SIZE=""; RUNS=3; SCALE=0
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -28,13 +29,13 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/ostree-sharp-bench-container.XXXXXX")
 HTTP_PID=""
 cleanup() { [ -n "$HTTP_PID" ] && kill "$HTTP_PID" 2>/dev/null; bash bench/registry.sh stop --rm "$W/reg" >/dev/null 2>&1 || true; rm -rf "$W"; }
 trap cleanup EXIT
-dotnet publish src/OstreeSharp.Cli -c Release -r linux-x64 -p:PublishAot=true -o "$W/bin" -v quiet -nologo >/dev/null
-OURS="$W/bin/ostree-sharp"
+OURS=$(bench_binary "$W/bin")
 if [ -z "$TREE" ]; then
     TREE="$W/tree"
     python3 bench/make-synthetic-tree.py ${SIZE:+--size-mb "$SIZE"} "$TREE" >/dev/null 2>&1
 fi
 echo "tree: $(du -sh "$TREE" | cut -f1)"
+TREE_NAME=${TREE_NAME:-$(du -sm "$TREE" | cut -f1) MB tree}
 "$OURS" init --repo="$W/repo" --mode=archive >/dev/null
 COMMIT=$("$OURS" commit --repo="$W/repo" -b os --timestamp=2024-01-01 --owner-uid=0 --owner-gid=0 "$TREE")
 # The same commit in a bare-user repository, whose objects are plain files as umoci's input is.
@@ -42,7 +43,7 @@ COMMIT=$("$OURS" commit --repo="$W/repo" -b os --timestamp=2024-01-01 --owner-ui
 "$OURS" commit --repo="$W/repo-bu" -b os --timestamp=2024-01-01 --owner-uid=0 --owner-gid=0 "$TREE" >/dev/null
 
 med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# step NAME TARGET PREP PEER_CMD OURS_CMD
+# step NAME TARGET PREP PEER_CMD OURS_CMD (the peer's name in PEER)
 step() {
     local -a pw=() prss=() ow=() orss=()
     for ((i = 0; i < RUNS; i++)); do
@@ -61,15 +62,17 @@ step() {
     local p o
     p=$(med "${pw[@]}"); o=$(med "${ow[@]}")
     printf '| %-34s | %7.2f | %7.2f | %6.2fx | %6s | %7s | %7s |\n' "$1" "$p" "$o" "$(awk -v a="$o" -v b="$p" 'BEGIN {print a / b}')" "$2" "$(( $(med "${prss[@]}") / 1024 ))" "$(( $(med "${orss[@]}") / 1024 ))"
+    bench_result "$(echo "$1" | sed 's/^ *//') ($TREE_NAME)" "$PEER" "$p s" "$o s" "$(bench_ratio "$o" "$p")" "$2" "$(( $(med "${prss[@]}") / 1024 ))" "$(( $(med "${orss[@]}") / 1024 ))"
 }
 
 echo
 echo "| step                               | peer s  | ours s  | ratio   | target | peer MB | ours MB |"
 echo "|------------------------------------|---------|---------|---------|--------|---------|---------|"
-step "encapsulate gzip / umoci insert" 1.0 "rm -rf $W/u $W/img" \
+PEER="umoci insert"
+step "encapsulate gzip / umoci insert" 0.8 "rm -rf $W/u $W/img" \
     "umoci init --layout $W/u && umoci new --image $W/u:t && umoci insert --image $W/u:t $TREE /" \
     "$OURS container encapsulate --repo=$W/repo os oci:$W/img:t"
-step "  same, from a bare-user repo" 1.0 "rm -rf $W/u $W/img" \
+step "  same, from a bare-user repo" 0.8 "rm -rf $W/u $W/img" \
     "umoci init --layout $W/u && umoci new --image $W/u:t && umoci insert --image $W/u:t $TREE /" \
     "$OURS container encapsulate --repo=$W/repo-bu os oci:$W/img:t"
 biggest() { find "$1/blobs" -type f -printf '%s\n' | sort -n | tail -1; }
@@ -77,7 +80,8 @@ rm -rf "$W/u" "$W/img"
 umoci init --layout "$W/u" >/dev/null && umoci new --image "$W/u:t" && umoci insert --image "$W/u:t" "$TREE" / >/dev/null
 "$OURS" container encapsulate --repo="$W/repo" os "oci:$W/img:t" >/dev/null
 echo "gzip layer bytes: umoci $(biggest "$W/u"), ours $(biggest "$W/img")"
-step "encapsulate zstd / tar|zstd -3 -T0" 1.5 "rm -rf $W/z.tar.zst $W/img" \
+PEER="tar | zstd -3 -T0"
+step "encapsulate zstd / tar|zstd -3 -T0" 1.3 "rm -rf $W/z.tar.zst $W/img" \
     "tar -C $TREE -cf - . | zstd -3 -T0 -q -o $W/z.tar.zst" \
     "$OURS container encapsulate --repo=$W/repo --compression=zstd os oci:$W/img:t"
 
@@ -88,6 +92,7 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 (cd "$W" && exec python3 -m http.server --bind 127.0.0.1 "$PORT" >/dev/null 2>&1) &
 HTTP_PID=$!
 sleep 1
+PEER="ostree pull"
 step "image pull / ostree pull (HTTP)" 0.5 "rm -rf $W/p $W/q && ostree init --repo=$W/p --mode=bare-user && ostree remote add --repo=$W/p --no-gpg-verify o http://127.0.0.1:$PORT/repo && $OURS init --repo=$W/q --mode=bare-user >/dev/null" \
     "ostree pull --repo=$W/p o os" \
     "$OURS container image pull $W/q ostree-unverified-registry:$REG/bench/os:1 --tls-verify=false --quiet"

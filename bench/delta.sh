@@ -15,6 +15,7 @@
 #     --runs N          runs per pull, median reported (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 TREE=""; PKG=libssl3; LAYERS=32; RUNS=3
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -32,13 +33,9 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/ostree-sharp-bench-delta.XXXXXX")
 HTTP_PID=""
 cleanup() { [ -n "$HTTP_PID" ] && kill "$HTTP_PID" 2>/dev/null; bash bench/registry.sh stop --rm "$W/reg" >/dev/null 2>&1 || true; rm -rf "$W"; }
 trap cleanup EXIT
-# OSTREE_SHARP_BIN names an already published binary; else it is published here.
-if [ -x "${OSTREE_SHARP_BIN:-}" ]; then
-    OURS=$OSTREE_SHARP_BIN
-else
-    dotnet publish src/OstreeSharp.Cli -c Release -r linux-x64 -p:PublishAot=true -o "$W/bin" -v quiet -nologo >/dev/null
-    OURS="$W/bin/ostree-sharp"
-fi
+# OSTREE_SHARP_BIN (or bench/all.sh's OSTREE_SHARP_BENCH_BIN) names an already published binary; else it is published here.
+[ -x "${OSTREE_SHARP_BIN:-}" ] && [ -z "${OSTREE_SHARP_BENCH_BIN:-}" ] && export OSTREE_SHARP_BENCH_BIN=$OSTREE_SHARP_BIN
+OURS=$(bench_binary "$W/bin")
 
 # Two versions of the package: the two newest the apt sources have.
 mapfile -t VERSIONS < <(apt-cache madison "$PKG" | awk -F'|' '{gsub(/ /, "", $2); print $2}' | sort -u)
@@ -150,3 +147,5 @@ echo
 awk -v d="${BYTES[delta]}" -v s="$STATIC_SIZE" -v c="${BYTES[chunked]}" 'BEGIN {
     printf "container delta / ostree static delta:   %.2f (target <= 2)\n", d / s
     printf "container delta / chunked image pull:    %.3f (target <= 0.20)\n", d / c }'
+bench_result "container delta pull: wall time" "ostree pull, static delta" "${SEC[static]} s" "${SEC[delta]} s" "$(bench_ratio "${SEC[delta]}" "${SEC[static]}")" 1.0
+bench_result "container delta pull: bytes" "ostree's static delta" "$STATIC_SIZE B" "${BYTES[delta]} B" "$(bench_ratio "${BYTES[delta]}" "$STATIC_SIZE")" 1.5

@@ -10,6 +10,7 @@
 #   bench/http.sh [--size-mb MB] [--tree DIR] [--runs N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 TREE=""; SIZE=""; RUNS=3
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -25,14 +26,14 @@ W=$(mktemp -d "${TMPDIR:-/tmp}/ostree-sharp-bench-http.XXXXXX")
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$W"; }
 trap cleanup EXIT
-dotnet publish src/OstreeSharp.Cli -c Release -r linux-x64 -p:PublishAot=true -o "$W/bin" -v quiet -nologo >/dev/null
-OURS="$W/bin/ostree-sharp"
+OURS=$(bench_binary "$W/bin")
 if [ -z "$TREE" ]; then
     TREE="$W/tree"
     python3 bench/make-synthetic-tree.py ${SIZE:+--size-mb "$SIZE"} "$TREE" >/dev/null 2>&1
 fi
 ostree init --repo="$W/repo" --mode=archive
 ostree commit --repo="$W/repo" -b os --timestamp=2024-01-01 --owner-uid=0 --owner-gid=0 --tree=dir="$TREE" >/dev/null
+TREE_NAME=${TREE_NAME:-$(du -sm "$TREE" | cut -f1) MB tree}
 echo "tree: $(du -sh "$TREE" | cut -f1), $(find "$W/repo/objects" -type f | wc -l) objects"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 P1=$(free_port)
@@ -66,6 +67,7 @@ row() {
     local pm om
     pm=$(med "${p[@]}"); om=$(med "${o[@]}")
     printf '| %-46s | %7.2f | %7.2f | %6.2fx | %6s |\n' "$1" "$pm" "$om" "$(awk -v a="$om" -v b="$pm" 'BEGIN {print a / b}')" "$2"
+    bench_result "$1 ($TREE_NAME)" "${1%% /*}" "$pm s" "$om s" "$(bench_ratio "$om" "$pm")" "$2"
 }
 echo
 echo "| step (peer / ours)                             | peer s  | ours s  | ratio   | target |"

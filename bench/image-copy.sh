@@ -9,6 +9,7 @@
 #     --scale N     also copy an image N times larger, to show that our peak RSS stays flat
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 SIZE=""; RUNS=3; SCALE=0
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -23,8 +24,7 @@ bash scripts/install-peers.sh
 W=$(mktemp -d "${TMPDIR:-/tmp}/ostree-sharp-bench-image.XXXXXX")
 cleanup() { bash bench/registry.sh stop --rm "$W/reg" >/dev/null 2>&1 || true; rm -rf "$W"; }
 trap cleanup EXIT
-dotnet publish src/OstreeSharp.Cli -c Release -r linux-x64 -p:PublishAot=true -o "$W/bin" -v quiet -nologo >/dev/null
-OURS="$W/bin/ostree-sharp"
+OURS=$(bench_binary "$W/bin")
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 REG="127.0.0.1:$PORT"
 fresh_registry() { bash bench/registry.sh stop --rm "$W/reg" >/dev/null 2>&1 || true; bash bench/registry.sh start --port "$PORT" "$W/reg" >/dev/null; }
@@ -58,10 +58,12 @@ step() {
     local s o
     s=$(med "${sw[@]}"); o=$(med "${ow[@]}")
     printf '| %-22s | %8.2f | %8.2f | %6.2fx | %6s | %9s | %7s |\n' "$1" "$s" "$o" "$(awk -v a="$o" -v b="$s" 'BEGIN {print a / b}')" 1.0 "$(( $(med "${srss[@]}") / 1024 ))" "$(( $(med "${orss[@]}") / 1024 ))"
+    bench_result "image copy: $1 ($IMAGE_NAME)" "skopeo copy" "$s s" "$o s" "$(bench_ratio "$o" "$s")" 1.0 "$(( $(med "${srss[@]}") / 1024 ))" "$(( $(med "${orss[@]}") / 1024 ))"
 }
 
 build_image "$SIZE" "$W/layout"
 echo "image: $(du -sh "$W/layout" | cut -f1) layout"
+IMAGE_NAME="$(du -sm "$W/layout" | cut -f1) MB layout"
 echo
 echo "| step                   | skopeo s | ours s   | ratio   | target | skopeo MB | ours MB |"
 echo "|------------------------|----------|----------|---------|--------|-----------|---------|"

@@ -10,6 +10,7 @@
 #     --runs N     runs per tool (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 TREE=""; RUNS=3
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -23,8 +24,7 @@ bash scripts/install-peers.sh
 W=$(mktemp -d "${TMPDIR:-/var/tmp}/ostree-sharp-bench-plain.XXXXXX")
 cleanup() { bash bench/registry.sh stop --rm "$W/reg" >/dev/null 2>&1 || true; rm -rf "$W"; }
 trap cleanup EXIT
-dotnet publish src/OstreeSharp.Cli -c Release -r linux-x64 -p:PublishAot=true -o "$W/bin" -v quiet -nologo >/dev/null
-OURS="$W/bin/ostree-sharp"
+OURS=$(bench_binary "$W/bin")
 if [ -z "$TREE" ]; then
     TREE="$W/tree"
     bash bench/make-os-tree.sh "$TREE" >/dev/null
@@ -60,3 +60,4 @@ echo "| step | skopeo copy s | ours s | ratio (target <= 1.0) | skopeo MB | ours
 echo "|---|---|---|---|---|---|"
 printf '| pull of a plain 3-layer image | %.2f | %.2f | %.2fx | %d | %d |\n' "$p" "$o" "$(awk -v a="$o" -v b="$p" 'BEGIN {print a / b}')" \
     "$(( $(med "${prss[@]}") / 1024 ))" "$(( $(med "${orss[@]}") / 1024 ))"
+bench_result "pull of a plain 3-layer image" "skopeo copy" "$p s" "$o s" "$(bench_ratio "$o" "$p")" 1.0 "$(( $(med "${prss[@]}") / 1024 ))" "$(( $(med "${orss[@]}") / 1024 ))"

@@ -12,6 +12,7 @@
 #     --runs N    runs per step, median reported (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 TREE=""; RUNS=3
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -24,8 +25,7 @@ done
 bash scripts/install-peers.sh
 W=$(mktemp -d "${TMPDIR:-/var/tmp}/ostree-sharp-bench-rechunk.XXXXXX")
 trap 'rm -rf "$W"' EXIT
-dotnet publish src/OstreeSharp.Cli -c Release -r linux-x64 -p:PublishAot=true -o "$W/bin" -v quiet -nologo >/dev/null
-OURS="$W/bin/ostree-sharp"
+OURS=$(bench_binary "$W/bin")
 if [ -z "$TREE" ]; then
     TREE="$W/tree"
     bash bench/make-os-tree.sh "$TREE" >/dev/null
@@ -33,7 +33,7 @@ fi
 echo "tree: $(du -sh "$TREE" | cut -f1), $(find "$TREE" | wc -l) paths"
 
 med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# step NAME TARGET PREP PEER_CMD OURS_CMD
+# step NAME TARGET PREP PEER_CMD OURS_CMD (the peer's name in PEER)
 step() {
     local -a pw=() prss=() ow=() orss=()
     for ((i = 0; i < RUNS; i++)); do
@@ -52,8 +52,10 @@ step() {
     local p o
     p=$(med "${pw[@]}"); o=$(med "${ow[@]}")
     printf '%-34s peer %7.2f s %6d MB | ours %7.2f s %6d MB | ratio %5.2f (target %s)\n' "$1" "$p" $(($(med "${prss[@]}") / 1024)) "$o" $(($(med "${orss[@]}") / 1024)) "$(echo "$o / $p" | bc -l)" "$2"
+    bench_result "$1" "$PEER" "$p s" "$o s" "$(bench_ratio "$o" "$p")" "${2#<= }" $(($(med "${prss[@]}") / 1024)) $(($(med "${orss[@]}") / 1024))
 }
 
+PEER="tar | zstd -3 -T0"
 step "rechunk zstd vs tar|zstd -3 -T0" "<= 1.5" \
     "rm -rf '$W/out' '$W/floor.tar.zst'" \
     "tar -C '$TREE' -cf - . | zstd -q -3 -T0 -o '$W/floor.tar.zst'" \
@@ -63,6 +65,7 @@ tar -C "$TREE" -cf - . | zstd -q -3 -T0 -o "$W/floor.tar.zst"
 "$OURS" container rechunk --rootfs "$TREE" "oci:$W/out:1" --format-version 2 --compression zstd -q >/dev/null
 echo "  floor $(stat -c %s "$W/floor.tar.zst") bytes; ours $(du -sb "$W/out/blobs" | cut -f1) bytes in $(ls "$W/out/blobs/sha256" | wc -l) blobs"
 
+PEER="umoci repack"
 step "rechunk gzip vs umoci repack" "-" \
     "rm -rf '$W/out' '$W/umoci' '$W/bundle' && umoci init --layout '$W/umoci' && umoci new --image '$W/umoci:base' && umoci unpack --image '$W/umoci:base' '$W/bundle' >/dev/null && cp -a '$TREE/.' '$W/bundle/rootfs/'" \
     "umoci repack --image '$W/umoci:1' '$W/bundle'" \
@@ -109,5 +112,9 @@ print(f"one-package update ({pkg} {old} -> {new}): {len(b['layers'])} layers, {t
       f"{len(changed)} changed ({', '.join(l['annotations']['ostree.components'][:40] for l in changed)}), "
       f"{fetched} bytes = {100 * fetched / total:.2f}% of the image (target <= 5%)")
 sizes = sorted((l["size"] for l in b["layers"]), reverse=True)
+results = __import__("os").environ.get("BENCH_RESULTS")
+if results:
+    with open(results, "a") as f:
+        f.write(f"rechunk\tone-package update: bytes fetched / image\tthe whole image\t{total / 1e6:.1f} MB\t{fetched / 1e6:.2f} MB\t{fetched / total:.3f}\t0.05\t-\t-\n")
 print(f"layer sizes: largest {sizes[:5]}, median {sizes[len(sizes) // 2]}, smallest {sizes[-1]}")
 EOF

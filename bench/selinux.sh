@@ -11,6 +11,7 @@
 #     --runs N     runs per step, median reported (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 TREE=""; RUNS=3
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -23,8 +24,7 @@ done
 bash scripts/install-peers.sh
 W=$(mktemp -d "${TMPDIR:-/tmp}/ostree-sharp-bench-selinux.XXXXXX")
 trap 'rm -rf "$W"' EXIT
-dotnet publish src/OstreeSharp.Cli -c Release -r linux-x64 -p:PublishAot=true -o "$W/bin" -v quiet -nologo >/dev/null
-OURS="$W/bin/ostree-sharp"
+OURS=$(bench_binary "$W/bin")
 if [ -z "$TREE" ]; then
     TREE="$W/tree"
     bash bench/make-os-tree.sh --layout ostree --packages selinux-policy-default "$TREE" >/dev/null
@@ -58,12 +58,15 @@ step() {
     local p o
     p=$(med "${pw[@]}"); o=$(med "${ow[@]}")
     printf '| %-44s | %7.2f | %7.2f | %6.2fx |\n' "$1" "$p" "$o" "$(awk -v a="$o" -v b="$p" 'BEGIN {print a / b}')"
+    bench_result "$1" "$PEER" "$p s" "$o s" "$(bench_ratio "$o" "$p")" 1.0
 }
 
 echo "| step | peer s | ours s | ratio (target <= 1.0) |"
 echo "|---|---|---|---|"
+PEER="matchpathcon"
 step "label every path (matchpathcon)" "true" "bash $W/matchpathcon.sh" "$OURS selinux label --policy-root $TREE --tree $TREE"
 cmp <(sort "$W/out-peer") <(sort "$W/out-ours") >/dev/null && echo "labels: identical for every path" || echo "labels: DIFFER"
+PEER="ostree commit --selinux-policy"
 step "commit --selinux-policy (bare-user)" "rm -rf $W/r && ostree init --repo=$W/r --mode=bare-user" \
     "ostree commit --repo=$W/r -b t --timestamp=2024-01-01 --selinux-policy=$TREE --tree=dir=$TREE" \
     "$OURS commit --repo=$W/r -b t --timestamp=2024-01-01 --selinux-policy=$TREE --tree=dir=$TREE"

@@ -11,6 +11,7 @@
 #     --runs N     runs per step, median reported (default 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 TREE=""; RUNS=3
 ARGS=("$@")
 while [ $# -gt 0 ]; do
@@ -28,8 +29,7 @@ bash scripts/install-peers.sh
 W=$(mktemp -d "${TMPDIR:-/tmp}/ostree-sharp-bench-sysroot.XXXXXX")
 mount -t tmpfs -o size=16g tmpfs "$W"
 trap 'umount -l "$W"; rmdir "$W"' EXIT
-dotnet publish src/OstreeSharp.Cli -c Release -r linux-x64 -p:PublishAot=true -o "$W/bin" -v quiet -nologo >/dev/null
-OURS="$W/bin/ostree-sharp"
+OURS=$(bench_binary "$W/bin")
 if [ -z "$TREE" ]; then
     TREE="$W/tree"
     bash bench/make-os-tree.sh --layout ostree "$TREE" >/dev/null
@@ -70,6 +70,7 @@ step() {
     local p o
     p=$(med "${pw[@]}"); o=$(med "${ow[@]}")
     printf '| %-36s | %7.2f | %7.2f | %6.2fx | %7s | %7s |\n' "$1" "$p" "$o" "$(awk -v a="$o" -v b="$p" 'BEGIN {print a / b}')" "$(( $(med "${prss[@]}") / 1024 ))" "$(( $(med "${orss[@]}") / 1024 ))"
+    bench_result "$1" "ostree 2026.4 (tmpfs)" "$p s" "$o s" "$(bench_ratio "$o" "$p")" 1.0 "$(( $(med "${prss[@]}") / 1024 ))" "$(( $(med "${orss[@]}") / 1024 ))"
 }
 
 echo "| step | ostree s | ours s | ratio (target <= 1.0) | ostree MB | ours MB |"
