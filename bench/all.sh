@@ -20,7 +20,7 @@ while [ $# -gt 0 ]; do
         --quick) QUICK=1; shift ;;
         --runs) RUNS=$2; shift 2 ;;
         --doc) DOC=$2; shift 2 ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -37,7 +37,7 @@ export BENCH_RESULTS="$W/results.tsv"
 : > "$BENCH_RESULTS"
 FAILED=0
 
-# bench NAME ARGS...: one script of bench/, its output in $W/logs/NAME.log.
+# bench NAME ARGS...: one script of bench/, its output in $W/logs/NAME-TIME.log.
 bench() {
     local name=$1; shift
     mkdir -p "$W/logs"
@@ -111,7 +111,7 @@ if [ -n "$DOC" ]; then
         echo
         table
         echo
-        echo "Run \`bench/all.sh\` (about an hour and a half) or \`bench/all.sh --quick\` (about 10 minutes); each script of"
+        echo "Run \`bench/all.sh\` (not timed yet: an hour or more) or \`bench/all.sh --quick\` (about 10 minutes); each script of"
         echo "\`bench/\` also runs on its own and prints more detail (layer sizes, bytes, memory at 5x the size)."
     } > "$DOC"
     echo "written to $DOC"

@@ -42,7 +42,6 @@ echo "tree: $(du -sh "$TREE" | cut -f1), $(find "$TREE" | wc -l) entries"
 C=$("$OURS" commit --repo="$W/repo" -b os --owner-uid=0 --owner-gid=0 --timestamp=@1700000000 --tree=dir="$TREE")
 "$OURS" checkout --repo="$W/repo" "$C" "$W/co"
 
-med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # timed NAME CMD...: RUNS runs, caches dropped before each; prints "median_wall peak_rss_mb".
 timed() {
     local -a w=() r=()

@@ -42,7 +42,6 @@ COMMIT=$("$OURS" commit --repo="$W/repo" -b os --timestamp=2024-01-01 --owner-ui
 "$OURS" init --repo="$W/repo-bu" --mode=bare-user >/dev/null
 "$OURS" commit --repo="$W/repo-bu" -b os --timestamp=2024-01-01 --owner-uid=0 --owner-gid=0 "$TREE" >/dev/null
 
-med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # step NAME TARGET PREP PEER_CMD OURS_CMD (the peer's name in PEER)
 step() {
     local -a pw=() prss=() ow=() orss=()

@@ -92,7 +92,6 @@ sleep 1
 ostree --repo="$W/sd-client" remote add --no-gpg-verify o "http://127.0.0.1:$PORT" 2>/dev/null || ostree remote add --repo="$W/sd-client" --no-gpg-verify o "http://127.0.0.1:$PORT"
 ostree refs --repo="$W/sd-client" --create=o:os "$V1"
 
-med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 served_bytes() { # sum of the sizes of the files the static server answered 200 for
     grep -ao '"GET [^ ]* HTTP/1.[01]" 200' "$W/http.log" | awk '{print $2}' | while read -r p; do stat -c %s "$W/srv${p%%\?*}"; done | awk '{s+=$1} END {print s+0}'
 }

@@ -44,7 +44,6 @@ P2=$(free_port)
 PIDS+=($!)
 sleep 1
 
-med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # pull_with TOOL URL -> wall seconds of TOOL's pull of `os` into a fresh bare-user repository
 pull_with() {
     local tool=$1 url=$2

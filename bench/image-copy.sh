@@ -36,7 +36,6 @@ build_image() { # SIZE_MB LAYOUT
     rm -rf "$W/tree"
 }
 
-med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 timed() { # CMD... -> "wall rss_kb"
     /usr/bin/time -f "%e %M" -o "$W/time" "$@" >/dev/null 2>"$W/err" || { cat "$W/err" >&2; exit 1; }
     cat "$W/time"

@@ -22,3 +22,6 @@ bench_result() {
 
 # bench_ratio A B: A / B with two decimals (0 when B is 0).
 bench_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+# med VALUES...: the median (of an even count, the lower middle value).
+med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

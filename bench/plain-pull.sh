@@ -34,7 +34,6 @@ REG=$(bash bench/registry.sh start "$W/reg" 2>/dev/null)
 skopeo copy -q --dest-tls-verify=false "oci:$W/img:t" "docker://$REG/bench/plain:1"
 echo "tree: $(du -sh "$TREE" | cut -f1), $(find "$TREE" | wc -l) entries; image: $(wc -l < "$W/layers") layers, $(awk '{s += $3} END {printf "%.0f MB", s / 1e6}' "$W/layers") compressed"
 
-med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 pw=(); prss=(); ow=(); orss=()
 for ((i = 0; i < RUNS; i++)); do
     order="peer ours"

@@ -32,7 +32,6 @@ if [ -z "$TREE" ]; then
 fi
 echo "tree: $(du -sh "$TREE" | cut -f1), $(find "$TREE" | wc -l) paths"
 
-med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # step NAME TARGET PREP PEER_CMD OURS_CMD (the peer's name in PEER)
 step() {
     local -a pw=() prss=() ow=() orss=()

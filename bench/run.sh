@@ -51,7 +51,6 @@ pair() {
             if [ "$who" = ostree ]; then ow+=("$wall"); orss+=("$rss"); else sw+=("$wall"); srss+=("$rss"); fi
         done
     done
-    med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
     echo "$(med "${ow[@]}") $(( $(med "${orss[@]}") / 1024 ))" "|" "$(med "${sw[@]}") $(( $(med "${srss[@]}") / 1024 ))"
 }
 

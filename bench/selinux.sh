@@ -40,7 +40,6 @@ for t in f:file d:dir l:lnk_file c:chr_file b:blk_file p:pipe s:sock_file; do
 done
 MPC
 
-med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # step NAME PREP PEER_CMD OURS_CMD
 step() {
     local -a pw=() ow=()

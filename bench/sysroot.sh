@@ -45,7 +45,6 @@ ostree config --repo="$T/ostree/repo" set sysroot.bootloader none
 COMMIT=$(ostree commit --repo="$T/ostree/repo" -b os/stable --owner-uid=0 --owner-gid=0 --timestamp=2024-01-01 --tree=dir="$TREE" --add-metadata-string=version=1.0 --bootable)
 echo "commit: $COMMIT"
 
-med() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 clear_immutable() { find "$1"/ostree/deploy/*/deploy -maxdepth 1 -mindepth 1 -type d -exec chattr -i {} + 2>/dev/null || true; }
 
 # step NAME SETUP: SETUP runs first for both tools (untimed), then `admin deploy` is timed.
