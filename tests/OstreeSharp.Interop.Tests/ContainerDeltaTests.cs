@@ -87,6 +87,55 @@ public sealed class ContainerDeltaTests : IDisposable
     }
 
     [Fact]
+    public void A_delta_that_rebuilds_another_commit_than_the_config_label_names_is_not_used()
+    {
+        var (layout, client, imgref, v2, _) = Setup();
+        var v1 = Tools.Ours("rev-parse", "--repo=" + _tmp["repo"], "os^").Ok("rev-parse v1").Trim();
+        // Image "stable" becomes v2 with its ostree.commit label naming v1 (a new config and manifest), and the
+        // delta manifest is moved over to it (a new subject and its sha256-HEX referrers tag).
+        var index = JsonNode.Parse(File.ReadAllText(Path.Combine(layout, "index.json")))!.AsObject();
+        var manifests = index["manifests"]!.AsArray();
+        JsonObject Tagged(string tag) => manifests.Select(m => m!.AsObject()).Single(m => m["annotations"]?["org.opencontainers.image.ref.name"]?.GetValue<string>() == tag);
+        JsonObject Blob(string digest) => JsonNode.Parse(File.ReadAllBytes(BlobPath(layout, digest)))!.AsObject();
+        (string Digest, long Size) Put(JsonNode node)
+        {
+            var bytes = System.Text.Encoding.UTF8.GetBytes(node.ToJsonString());
+            var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes));
+            File.WriteAllBytes(BlobPath(layout, digest), bytes);
+            return (digest, bytes.Length);
+        }
+
+        var stable = Tagged("stable");
+        var oldDigest = stable["digest"]!.GetValue<string>();
+        var manifest = Blob(oldDigest);
+        var config = Blob(manifest["config"]!["digest"]!.GetValue<string>());
+        Assert.Equal(v2, config["config"]!["Labels"]!["ostree.commit"]!.GetValue<string>());
+        config["config"]!["Labels"]!["ostree.commit"] = v1;
+        (manifest["config"]!["digest"], manifest["config"]!["size"]) = Put(config);
+        var (newDigest, newSize) = Put(manifest);
+        (stable["digest"], stable["size"]) = (newDigest, newSize);
+
+        var referrersTag = Tagged("sha256-" + oldDigest["sha256:".Length..]);
+        var referrers = Blob(referrersTag["digest"]!.GetValue<string>());
+        foreach (var entry in referrers["manifests"]!.AsArray())
+        {
+            var deltaManifest = Blob(entry!["digest"]!.GetValue<string>());
+            (deltaManifest["subject"]!["digest"], deltaManifest["subject"]!["size"]) = (newDigest, newSize);
+            (entry["digest"], entry["size"]) = Put(deltaManifest);
+        }
+
+        (referrersTag["digest"], referrersTag["size"]) = Put(referrers);
+        referrersTag["annotations"]!["org.opencontainers.image.ref.name"] = "sha256-" + newDigest["sha256:".Length..];
+        File.WriteAllText(Path.Combine(layout, "index.json"), index.ToJsonString());
+
+        var run = Tools.Ours("container", "image", "pull", client, imgref);
+        var text = run.Ok("pull past a delta to another commit than the label's");
+        Assert.Contains($"rebuilds commit {v2}, the config's ostree.commit label says {v1}", text, StringComparison.Ordinal);
+        Assert.Contains("Fetching ostree chunk", text, StringComparison.Ordinal);
+        Tools.Ostree("fsck", "--repo=" + client).Ok("fsck after the fallback");
+    }
+
+    [Fact]
     public void Chunked_images_get_a_delta_for_each_changed_chunk()
     {
         var (_, client, imgref, v2, delta) = Setup(maxLayers: 4);

@@ -87,6 +87,56 @@ public class TarCodecTests
     }
 
     [Fact]
+    public void Unread_data_is_skipped_by_a_stream_that_can_skip_and_a_short_skip_is_truncation()
+    {
+        var tar = Write(w =>
+        {
+            w.WriteFile(new TarEntry { Name = "big", Mode = 0x1A4 }, new byte[5000]);
+            w.WriteFile(new TarEntry { Name = "small", Mode = 0x1A4 }, "data"u8);
+        });
+        var skipping = new SkippingStream(tar, lie: false);
+        using (var reader = new TarReader(skipping))
+        {
+            Assert.Equal("big", reader.GetNextEntry()!.Name);
+            var second = reader.GetNextEntry()!;
+            Assert.Equal("small", second.Name);
+            var data = new byte[4];
+            reader.DataStream.ReadExactly(data);
+            Assert.Equal("data"u8.ToArray(), data);
+            Assert.Null(reader.GetNextEntry());
+        }
+
+        Assert.Equal([5000L], skipping.Skips);
+        using var lying = new TarReader(new SkippingStream(tar, lie: true));
+        lying.GetNextEntry();
+        Assert.Throws<TarFormatException>(() => lying.GetNextEntry());
+    }
+
+    // A stream over bytes that records its skips; a lying one skips less than asked though bytes remain.
+    private sealed class SkippingStream(byte[] bytes, bool lie) : ReadOnlyStream, ISkippingStream
+    {
+        private int _at;
+
+        public List<long> Skips { get; } = [];
+
+        public override int Read(Span<byte> buffer)
+        {
+            int n = Math.Min(buffer.Length, bytes.Length - _at);
+            bytes.AsSpan(_at, n).CopyTo(buffer);
+            _at += n;
+            return n;
+        }
+
+        public long Skip(long count)
+        {
+            Skips.Add(count);
+            long n = Math.Min(count - (lie ? 1 : 0), bytes.Length - _at);
+            _at += (int)n;
+            return n;
+        }
+    }
+
+    [Fact]
     public void An_empty_stream_is_refused()
     {
         var e = Assert.Throws<TarFormatException>(() => ReadAll([]));

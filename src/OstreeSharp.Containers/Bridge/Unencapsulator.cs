@@ -196,15 +196,24 @@ public static class Unencapsulator
             {
                 await using var blob = await source.GetBlobAsync(delta?.Blob ?? layer, 0, cancellationToken).ConfigureAwait(false);
                 var counting = new ProgressReadStream(blob, progress);
-                using var decompressed = OpenTar(repo, source, layer, delta, counting);
-                // A rebuilt layer checks its own diff-id (and only that one can be the right one): no second hash.
+                // A layer rebuilt from a delta for an image labelled with its commit is not hashed whole: the chain of
+                // trust runs manifest -> config -> ostree.commit label -> the commit imported (checked below) -> each
+                // object written checked against its id, and the tree walked for completeness by the importer. The
+                // objects the repository has are passed over unread, so the import costs what the update changed.
+                // Without the label the rebuilt tar checks its own diff-id (and only that one can be the right one).
+                var labelled = delta is null ? null : LabelledCommit(layout);
+                using var decompressed = OpenTar(repo, source, layer, delta, counting, verifyDiffId: labelled is null);
                 using var hashed = new HashingReadStream(decompressed, enabled: delta is null);
                 using var tx = repo.BeginTransaction();
                 TarImportResult result;
                 try
                 {
-                    result = new OstreeTarImporter(repo).Import(tx, hashed, verify, cancellationToken);
-                    hashed.CopyTo(Stream.Null); // the rest of the tar (padding), so the DiffID covers it all
+                    // The objects and trees the new commit shares with the delta's source are known to be here: neither
+                    // the import nor its completeness walk looks them up.
+                    var rebuilt = decompressed as Deltas.LayerDeltaStream;
+                    var importer = new OstreeTarImporter(repo) { KnownCompleteTree = rebuilt is null ? null : rebuilt.IsCompleteSourceTree, KnownPresent = rebuilt is null ? null : rebuilt.IsSourceObject };
+                    result = importer.Import(tx, delta is null ? hashed : decompressed, verify, cancellationToken);
+                    (delta is null ? hashed : decompressed).CopyTo(Stream.Null); // the rest of the tar (padding), so the DiffID covers it all
                     counting.CopyTo(Stream.Null); // and the rest of the blob, so its digest is checked
                 }
                 catch (InvalidDataException e)
@@ -229,6 +238,11 @@ public static class Unencapsulator
                     throw new DigestMismatchException($"Layer {layer.Digest} of {image} uncompresses to {actual}, its config says {expected}");
                 }
 
+                if (labelled is { } label && label != result.Commit)
+                {
+                    throw new DigestMismatchException($"Delta {delta!.Blob.Digest} for layer {layer.Digest} of {image} rebuilds commit {result.Commit}, the config's ostree.commit label says {label}");
+                }
+
                 if (writeRef is not null)
                 {
                     tx.SetRef(writeRef, result.Commit);
@@ -240,8 +254,12 @@ public static class Unencapsulator
             cancellationToken).ConfigureAwait(false);
     }
 
+    // The commit the config's ostree.commit label names, if it names one.
+    private static Checksum? LabelledCommit(OstreeImageLayout layout) =>
+        layout.Config.Config?.Labels?.GetValueOrDefault("ostree.commit") is { } hex && Checksum.TryParse(hex, out var c) ? c : null;
+
     // The layer's tar: its blob decompressed, or rebuilt from a layer delta and the repository's objects.
-    private static Stream OpenTar(OstreeRepo repo, IImageSource source, Descriptor layer, LayerDeltaInput? delta, Stream blob)
+    private static Stream OpenTar(OstreeRepo repo, IImageSource source, Descriptor layer, LayerDeltaInput? delta, Stream blob, bool verifyDiffId = true)
     {
         if (delta is null)
         {
@@ -250,7 +268,8 @@ public static class Unencapsulator
         }
 
         var what = $"delta {delta.Blob.Digest} for layer {layer.Digest} of {source.Reference}";
-        return new Deltas.LayerDeltaStream(OstreeSharp.Deltas.Xz.OpenDecompressing(blob, what), repo, delta.DiffId, what);
+        // The delta is fetched and decompressed ahead on a thread of its own, while this one rebuilds and imports.
+        return new Deltas.LayerDeltaStream(new Util.ReadAheadStream(OstreeSharp.Deltas.Xz.OpenDecompressing(blob, what)), repo, delta.DiffId, what, verifyDiffId);
     }
 
     /// <summary>Reads through, hashing (sha256).</summary>

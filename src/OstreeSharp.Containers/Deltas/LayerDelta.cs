@@ -20,6 +20,7 @@ using System.Text;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Deltas;
 using OstreeSharp.Objects;
+using OstreeSharp.Platform;
 using OstreeSharp.Repository;
 
 namespace OstreeSharp.Containers.Deltas;
@@ -238,7 +239,7 @@ internal sealed class LayerDeltaWriter
 /// from the client's repository. At its end the size and sha256 are checked against the delta's header and against the
 /// diff-id the image config gives; any difference, or a missing object, is an error (the caller then fetches the layer).
 /// </summary>
-internal sealed class LayerDeltaStream : ReadOnlyStream
+internal sealed class LayerDeltaStream : ReadOnlyStream, ISkippingStream
 {
     private const long MaxPatchSize = 512L << 20;
     private readonly Stream _delta;
@@ -248,18 +249,39 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
     private readonly byte[] _expectedHash;
     private readonly long _expectedSize;
     private long _produced;
+    private readonly bool _verify;
     private long _literalLeft;
+    // The content object whose data is being produced ('O'): opened only when its bytes are read, not when skipped.
+    private Checksum _objectId;
+    private long _objectSize;
+    private long _objectLeft;
     private Stream? _object;
+    // The size last looked up: an 'O' record follows the header that gave its object's size.
+    private (Checksum Id, long Size)? _sized;
+    private HashSet<Checksum>? _sourceTrees;
+    private bool? _sourceComplete;
+    private readonly byte[] _header = new byte[512];
     private byte[]? _buffer;
     private int _bufferPos;
     private bool _ended;
     private readonly Checksum _source;
-    private IReadOnlyList<DeltaObject>? _table;
+    private DeltaObject[]? _table;
     private long _last;
 
-    public LayerDeltaStream(Stream delta, OstreeRepo repo, Digest expectedDiffId, string what)
+    /// <param name="delta">The delta's records, decompressed.</param>
+    /// <param name="repo">The repository holding the source image's objects.</param>
+    /// <param name="expectedDiffId">The diff-id the delta must say it rebuilds.</param>
+    /// <param name="what">Names the delta in messages.</param>
+    /// <param name="verifyDiffId">
+    /// Hash what is produced and check it against the diff-id at the end. Without it only the size is checked, and
+    /// <see cref="Skip"/> passes over object data without reading it: for a caller that verifies each object it keeps
+    /// against its id and already trusts the objects it has.
+    /// </param>
+    public LayerDeltaStream(Stream delta, OstreeRepo repo, Digest expectedDiffId, string what, bool verifyDiffId = true)
     {
-        _delta = delta;
+        // Records are read a byte at a time (opcodes, varints): from a buffer, not one decoder call per byte.
+        _delta = new BufferedStream(delta, 1 << 16);
+        _verify = verifyDiffId;
         _repo = repo;
         _what = what;
         Span<byte> head = stackalloc byte[9 + 32];
@@ -308,14 +330,19 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
                     _buffer = null;
                 }
             }
-            else if (_object is not null)
+            else if (_objectLeft > 0)
             {
-                n = _object.Read(buffer);
+                _object ??= OpenObject();
+                n = _object.Read(buffer[..(int)Math.Min(buffer.Length, _objectLeft)]);
                 if (n == 0)
                 {
-                    _object.Dispose();
-                    _object = null;
-                    continue;
+                    throw new ObjectCorruptedException($"{_objectId}.file", $"{_what}: its data ends {_objectLeft} bytes before its size");
+                }
+
+                _objectLeft -= n;
+                if (_objectLeft == 0)
+                {
+                    CloseObject();
                 }
             }
             else if (_literalLeft > 0)
@@ -334,17 +361,189 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
                 continue;
             }
 
-            _hash.AppendData(buffer[..n]);
-            _produced += n;
-            if (_produced > _expectedSize)
+            if (_verify)
             {
-                throw new DigestMismatchException($"{_what}: the delta rebuilds more than the {_expectedSize} bytes it announces");
+                _hash.AppendData(buffer[..n]);
             }
 
+            Produced(n);
             return n;
         }
 
         return 0;
+    }
+
+    /// <summary>
+    /// Passes over <paramref name="count"/> bytes. Without diff-id verification the data of a source object is passed
+    /// over without opening it; with it, the bytes are produced and hashed as by <see cref="Read(Span{byte})"/>.
+    /// </summary>
+    public long Skip(long count)
+    {
+        long done = 0;
+        byte[]? scratch = null;
+        try
+        {
+            while (done < count && !_ended)
+            {
+                long n;
+                if (_verify)
+                {
+                    scratch ??= ArrayPool<byte>.Shared.Rent(64 * 1024);
+                    n = Read(scratch.AsSpan(0, (int)Math.Min(scratch.Length, count - done)));
+                    if (n == 0)
+                    {
+                        break;
+                    }
+
+                    done += n;
+                    continue;
+                }
+
+                if (_buffer is not null)
+                {
+                    n = Math.Min(count - done, _buffer.Length - _bufferPos);
+                    _bufferPos += (int)n;
+                    if (_bufferPos == _buffer.Length)
+                    {
+                        _buffer = null;
+                    }
+                }
+                else if (_objectLeft > 0)
+                {
+                    // An open object is closed: should the rest be read, it is opened again where the skip ended.
+                    n = Math.Min(count - done, _objectLeft);
+                    _objectLeft -= n;
+                    CloseObject();
+                }
+                else if (_literalLeft > 0)
+                {
+                    scratch ??= ArrayPool<byte>.Shared.Rent(64 * 1024);
+                    n = _delta.Read(scratch.AsSpan(0, (int)Math.Min(scratch.Length, Math.Min(count - done, _literalLeft))));
+                    if (n == 0)
+                    {
+                        throw new OstreeFormatException($"{_what}: the delta ends inside a literal");
+                    }
+
+                    _literalLeft -= n;
+                }
+                else
+                {
+                    NextRecord();
+                    continue;
+                }
+
+                Produced(n);
+                done += n;
+            }
+        }
+        finally
+        {
+            if (scratch is not null)
+            {
+                ArrayPool<byte>.Shared.Return(scratch);
+            }
+        }
+
+        return done;
+    }
+
+    private void Produced(long n)
+    {
+        _produced += n;
+        if (_produced > _expectedSize)
+        {
+            throw new DigestMismatchException($"{_what}: the delta rebuilds more than the {_expectedSize} bytes it announces");
+        }
+    }
+
+    private Stream OpenObject()
+    {
+        var data = Load(_objectId).OpenData();
+        long offset = _objectSize - _objectLeft;
+        if (offset > 0)
+        {
+            if (data.CanSeek)
+            {
+                data.Seek(offset, SeekOrigin.Begin);
+            }
+            else
+            {
+                var discard = ArrayPool<byte>.Shared.Rent(64 * 1024);
+                try
+                {
+                    for (long left = offset; left > 0;)
+                    {
+                        int n = data.Read(discard, 0, (int)Math.Min(discard.Length, left));
+                        left -= n > 0 ? n : throw new ObjectCorruptedException($"{_objectId}.file", $"{_what}: its data ends before its size");
+                    }
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(discard);
+                }
+            }
+        }
+
+        return data;
+    }
+
+    private void CloseObject()
+    {
+        _object?.Dispose();
+        _object = null;
+    }
+
+    // The data size of a source content object (looked up once for a header and the 'O' record after it). In the bare
+    // modes one lstat of the object's file gives it: its bytes are the data. (A bare-user symlink object passes for a
+    // file whose data is its target: whatever is made from it is checked against an object id or the diff-id.)
+    private long SizeOf(Checksum c)
+    {
+        if (_sized is { } s && s.Id == c)
+        {
+            return s.Size;
+        }
+
+        long size = _repo.Mode is RepoMode.Bare or RepoMode.BareUser or RepoMode.BareUserOnly
+            && Native.TryLStat(_repo.ObjectPath(c, ObjectType.File), out var st) && (st.Mode & UnixMode.TypeMask) == UnixMode.Regular
+            ? (long)st.Size
+            : Load(c).Size;
+        _sized = (c, size);
+        return size;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="checksum"/> is an object of the source commit's tree, which the client holds complete
+    /// (not marked partial), so the repository has it.
+    /// </summary>
+    public bool IsSourceObject(Checksum checksum, ObjectType type)
+    {
+        if (_table is null || !SourceComplete())
+        {
+            return false;
+        }
+
+        return Array.BinarySearch(_table, new DeltaObject(type, checksum), DeltaTreeIndex.TableOrder) >= 0;
+    }
+
+    private bool SourceComplete() => _sourceComplete ??= !_repo.IsCommitPartial(_source);
+
+    /// <summary>
+    /// Whether <paramref name="tree"/> is a dirtree of the source commit, which the client holds complete (not marked
+    /// partial): every object under it is in the repository, so a completeness walk need not descend into it.
+    /// </summary>
+    public bool IsCompleteSourceTree(Checksum tree)
+    {
+        if (_sourceTrees is null)
+        {
+            if (_table is null || !SourceComplete())
+            {
+                return false;
+            }
+
+            _sourceTrees = [.. _table.Where(o => o.Type == ObjectType.DirTree).Select(o => o.Checksum)];
+        }
+
+        return _sourceTrees.Contains(tree);
     }
 
     private void NextRecord()
@@ -364,7 +563,8 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
             }
 
             case 'O':
-                _object = Load(Next(ObjectType.File, anyType: false).Checksum).OpenData();
+                _objectId = Next(ObjectType.File, anyType: false).Checksum;
+                _objectSize = _objectLeft = SizeOf(_objectId);
                 break;
             case 'M':
             {
@@ -405,6 +605,16 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
                 break;
             case 'E':
                 _ended = true;
+                if (!_verify)
+                {
+                    if (_produced != _expectedSize)
+                    {
+                        throw new DigestMismatchException($"{_what}: the rebuilt layer is {_produced} bytes, not {_expectedSize}");
+                    }
+
+                    break;
+                }
+
                 var actual = _hash.GetHashAndReset();
                 if (_produced != _expectedSize || !actual.AsSpan().SequenceEqual(_expectedHash))
                 {
@@ -428,8 +638,9 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
             throw new OstreeFormatException($"{_what}: invalid header record");
         }
 
-        long size = (flags & 2) != 0 ? Load(Next(ObjectType.File, anyType: false).Checksum).Size : 0;
-        var header = new byte[512];
+        long size = (flags & 2) != 0 ? SizeOf(Next(ObjectType.File, anyType: false).Checksum) : 0;
+        // One buffer serves every header: the next 'H' is read only once this one has gone out.
+        var header = _header;
         int filled = 0;
         while (filled < 512)
         {
@@ -496,15 +707,15 @@ internal sealed class LayerDeltaStream : ReadOnlyStream
                 throw new ObjectNotFoundException($"{_what}: needs commit {_source}, which {_repo.Path} does not have");
             }
 
-            _table = DeltaTreeIndex.Of(_repo, _repo.LoadCommit(_source)).SortedObjects();
+            _table = DeltaTreeIndex.SortedObjectsOf(_repo, _repo.LoadCommit(_source));
         }
 
         ulong z = ReadVarint();
         long step = (long)(z >> 1) ^ -(long)(z & 1);
         long index = _last + step;
-        if (index < 0 || index >= _table.Count)
+        if (index < 0 || index >= _table.Length)
         {
-            throw new OstreeFormatException($"{_what}: object index {index} outside the source's {_table.Count} objects");
+            throw new OstreeFormatException($"{_what}: object index {index} outside the source's {_table.Length} objects");
         }
 
         _last = index;

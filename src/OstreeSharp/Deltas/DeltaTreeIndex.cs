@@ -31,9 +31,50 @@ public sealed class DeltaTreeIndex
     public Dictionary<string, (Checksum Tree, Checksum Meta)> FolderPaths { get; } = new(StringComparer.Ordinal);
 
     /// <summary>The objects of the tree, content and metadata, sorted by id: the table container deltas index into.</summary>
-    public IReadOnlyList<DeltaObject> SortedObjects() =>
-        Files.Keys.Select(c => new DeltaObject(ObjectType.File, c)).Concat(Metadata)
-            .OrderBy(o => o.Checksum).ThenBy(o => o.Type).ToList();
+    public IReadOnlyList<DeltaObject> SortedObjects() => Sorted([.. Files.Keys.Select(c => new DeltaObject(ObjectType.File, c)).Concat(Metadata)]);
+
+    /// <summary>
+    /// <see cref="SortedObjects"/> of <paramref name="commit"/>'s tree without the paths an index keeps: what a client
+    /// applying a container delta needs, in a fraction of the time and memory.
+    /// </summary>
+    public static DeltaObject[] SortedObjectsOf(OstreeRepo repo, Commit commit)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        ArgumentNullException.ThrowIfNull(commit);
+        var objects = new HashSet<DeltaObject>();
+        var pending = new Stack<(Checksum Tree, Checksum Meta)>();
+        pending.Push((commit.RootTree, commit.RootMeta));
+        while (pending.TryPop(out var at))
+        {
+            objects.Add(new DeltaObject(ObjectType.DirMeta, at.Meta));
+            if (!objects.Add(new DeltaObject(ObjectType.DirTree, at.Tree)))
+            {
+                continue;
+            }
+
+            var dt = repo.LoadDirTree(at.Tree);
+            foreach (var f in dt.Files)
+            {
+                objects.Add(new DeltaObject(ObjectType.File, f.Checksum));
+            }
+
+            foreach (var d in dt.Dirs)
+            {
+                pending.Push((d.TreeChecksum, d.MetaChecksum));
+            }
+        }
+
+        return Sorted([.. objects]);
+    }
+
+    /// <summary>The order of the table: by id, then by type.</summary>
+    public static IComparer<DeltaObject> TableOrder { get; } = Comparer<DeltaObject>.Create(static (a, b) => a.Checksum.CompareTo(b.Checksum) is var c and not 0 ? c : a.Type.CompareTo(b.Type));
+
+    private static DeltaObject[] Sorted(DeltaObject[] objects)
+    {
+        Array.Sort(objects, TableOrder);
+        return objects;
+    }
 
     /// <summary>Walks the tree of <paramref name="commit"/>.</summary>
     public static DeltaTreeIndex Of(OstreeRepo repo, Commit commit)

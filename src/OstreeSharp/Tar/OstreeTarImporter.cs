@@ -58,6 +58,22 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
     private HashSet<Checksum>? _objectSet;
 
     /// <summary>
+    /// Dirtrees known to be complete in the repository (true: every object under them is there, as under a tree of a
+    /// commit the repository holds whole). The completeness check at the end of an import does not walk into them, so
+    /// a stream that repeats most of a commit the repository has costs what it adds.
+    /// </summary>
+    public Func<Checksum, bool>? KnownCompleteTree { get; init; }
+
+    /// <summary>
+    /// Objects known to be in the repository (true), as those of a commit it holds whole: the import passes over them
+    /// without looking them up. Objects it does not know are looked up as usual.
+    /// </summary>
+    public Func<Checksum, ObjectType, bool>? KnownPresent { get; init; }
+
+    private bool Has(RepoTransaction tx, Checksum checksum, ObjectType type) =>
+        KnownPresent?.Invoke(checksum, type) == true || tx.HasObject(checksum, type);
+
+    /// <summary>
     /// Imports into an open transaction; <paramref name="verifyCommit"/> (optional) is called with the commit's
     /// bytes and its detached metadata, which must follow the commit in the stream, before any other object is
     /// read, and refuses the stream by throwing (the caller then drops the transaction).
@@ -90,7 +106,7 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
         while ((e = reader.GetNextEntry()) is not null)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (e.Name.Split('/').Contains(".."))
+            if (HasDotDot(e.Name))
             {
                 throw new TarFormatException($"Invalid path: {e.Name}");
             }
@@ -199,7 +215,7 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
                         }
 
                         var type = ext == "dirtree" ? ObjectType.DirTree : ObjectType.DirMeta;
-                        if (tx.HasObject(checksum, type))
+                        if (Has(tx, checksum, type))
                         {
                             skipped++;
                             continue;
@@ -292,7 +308,7 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
                             xattrs = Xattrs.Empty;
                         }
 
-                        if (writer.IsInFlight(checksum) || tx.HasObject(checksum, ObjectType.File))
+                        if (writer.IsInFlight(checksum) || Has(tx, checksum, ObjectType.File))
                         {
                             skipped++;
                             continue;
@@ -354,7 +370,7 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
             throw new TarFormatException($"Found previous dangling xattrs for file object '{pending.Value.File}'");
         }
 
-        CheckComplete(tx, id);
+        CheckComplete(tx, id, KnownCompleteTree);
         return new TarImportResult(id, written, skipped);
     }
 
@@ -489,7 +505,7 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
         }
     }
 
-    private static void CheckComplete(RepoTransaction tx, Checksum commit)
+    private static void CheckComplete(RepoTransaction tx, Checksum commit, Func<Checksum, bool>? knownComplete)
     {
         var c = Commit.Parse(tx.ReadMetadataBytes(ObjectType.Commit, commit));
         var seen = new HashSet<(Checksum, ObjectType)>();
@@ -504,6 +520,11 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
             }
 
             if (!seen.Add((tree, ObjectType.DirTree)))
+            {
+                continue;
+            }
+
+            if (knownComplete?.Invoke(tree) == true)
             {
                 continue;
             }
@@ -555,6 +576,19 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
     }
 
     /// <summary>The path inside <c>sysroot/ostree/repo/</c>, or null for paths outside it.</summary>
+    private static bool HasDotDot(string name)
+    {
+        foreach (var range in name.AsSpan().Split('/'))
+        {
+            if (name.AsSpan(range).SequenceEqual(".."))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     private static string? RepoRelative(string name)
     {
         var n = name.StartsWith("./", StringComparison.Ordinal) ? name[2..] : name;

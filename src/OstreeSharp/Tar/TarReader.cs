@@ -390,6 +390,17 @@ public sealed class TarReader : IArchiveReader
             return;
         }
 
+        if (_remaining > 0 && _stream is ISkippingStream skipping)
+        {
+            long n = skipping.Skip(_remaining);
+            _remaining -= n;
+            _position += n;
+            if (_remaining > 0)
+            {
+                throw new TarFormatException($"truncated tar archive: data of {_current.Name} ends {_remaining} bytes early");
+            }
+        }
+
         var buf = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
         {

@@ -121,4 +121,107 @@ public sealed class LayerDeltaTests : IDisposable
         File.Delete(repo.ObjectPath(file, ObjectType.File));
         Assert.Throws<ObjectNotFoundException>(() => Rebuild(repo, good, Digest.Sha256(expected)));
     }
+
+    [Fact]
+    public void Without_diff_id_verification_kept_objects_are_passed_over_unread_and_only_the_size_is_checked()
+    {
+        var (repo, commit, file, data) = Source();
+        var table = DeltaTreeIndex.Of(repo, repo.LoadCommit(commit)).SortedObjects();
+        var index = table.Select((o, i) => (o, i)).ToDictionary(x => x.o.Checksum, x => x.i);
+        byte[] expected = [.. "head"u8, .. data, .. "tail"u8];
+        var (delta, _) = Make(commit, index, w =>
+        {
+            w.Literal("head"u8);
+            w.Object(index[file]);
+            w.Literal("tail"u8);
+        }, expected);
+
+        // The kept object's bytes change behind the repository's back (same size): a skip does not read them ...
+        var path = repo.ObjectPath(file, ObjectType.File);
+        var garbage = new byte[data.Length];
+        File.WriteAllBytes(path, garbage);
+        using (var s = new LayerDeltaStream(Xz.OpenDecompressing(new MemoryStream(delta), "test"), repo, Digest.Sha256(expected), "test", verifyDiffId: false))
+        {
+            var head = new byte[4];
+            s.ReadExactly(head);
+            Assert.Equal("head"u8.ToArray(), head);
+            Assert.Equal(data.Length, s.Skip(data.Length));
+            var rest = new MemoryStream();
+            s.CopyTo(rest);
+            Assert.Equal("tail"u8.ToArray(), rest.ToArray());
+        }
+
+        // ... a read does, and with verification the rebuilt layer is refused.
+        Assert.Throws<DigestMismatchException>(() => Rebuild(repo, delta, Digest.Sha256(expected)));
+        using (var s = new LayerDeltaStream(Xz.OpenDecompressing(new MemoryStream(delta), "test"), repo, Digest.Sha256(expected), "test", verifyDiffId: true))
+        {
+            Assert.Throws<DigestMismatchException>(() => s.Skip(expected.Length + 10));
+        }
+
+        File.WriteAllBytes(path, data);
+        using (var s = new LayerDeltaStream(Xz.OpenDecompressing(new MemoryStream(delta), "test"), repo, Digest.Sha256(expected), "test", verifyDiffId: true))
+        {
+            Assert.Equal(expected.Length, s.Skip(expected.Length + 10));
+        }
+
+        // A skip that passes part of an object, then a read: the rest comes from where the skip ended.
+        using (var s = new LayerDeltaStream(Xz.OpenDecompressing(new MemoryStream(delta), "test"), repo, Digest.Sha256(expected), "test", verifyDiffId: false))
+        {
+            Assert.Equal(4 + 1000, s.Skip(4 + 1000));
+            var part = new byte[10];
+            s.ReadExactly(part);
+            Assert.Equal(data.AsSpan(1000, 10).ToArray(), part);
+            Assert.Equal(data.Length - 1010, s.Skip(data.Length - 1010));
+            var rest = new MemoryStream();
+            s.CopyTo(rest);
+            Assert.Equal("tail"u8.ToArray(), rest.ToArray());
+        }
+
+        // Unverified, the size announced is still the size rebuilt.
+        var (longer, _) = Make(commit, index, w =>
+        {
+            w.Literal("head"u8);
+            w.Object(index[file]);
+            w.Literal("tail, and more"u8);
+        }, expected);
+        using (var s = new LayerDeltaStream(Xz.OpenDecompressing(new MemoryStream(longer), "test"), repo, Digest.Sha256(expected), "test", verifyDiffId: false))
+        {
+            Assert.Throws<DigestMismatchException>(() => s.Skip(long.MaxValue));
+        }
+
+        var (shorter, _) = Make(commit, index, w =>
+        {
+            w.Literal("head"u8);
+            w.Object(index[file]);
+        }, expected);
+        using (var s = new LayerDeltaStream(Xz.OpenDecompressing(new MemoryStream(shorter), "test"), repo, Digest.Sha256(expected), "test", verifyDiffId: false))
+        {
+            Assert.Throws<DigestMismatchException>(() => s.CopyTo(Stream.Null));
+        }
+    }
+
+    [Fact]
+    public void The_client_table_of_a_commit_is_the_generator_table()
+    {
+        var repo = OstreeRepo.Create(Path.Combine(_dir, "table"), RepoMode.BareUser);
+        using var tx = repo.BeginTransaction();
+        var meta = tx.WriteMetadata(ObjectType.DirMeta, new DirMeta(0, 0, UnixMode.Directory | 0x1ed, Xattrs.Empty).ToBytes());
+        var root = new MutableTree { MetaChecksum = meta };
+        for (int i = 0; i < 40; i++)
+        {
+            var header = new FileHeader(0, 0, UnixMode.Regular | 0x1a4, string.Empty, Xattrs.Empty);
+            var data = System.Text.Encoding.ASCII.GetBytes($"file {i % 25}");
+            var file = tx.WriteContent(header, new MemoryStream(data), data.Length);
+            // The same two subtrees under several names, and files shared between folders.
+            var dir = root.EnsureDir($"d{i % 7}", meta).EnsureDir($"s{i % 2}", meta);
+            dir.SetFile($"f{i}", file);
+        }
+
+        var commit = CommitWriter.Write(tx, root, new CommitRequest { NoParent = true, Timestamp = DateTimeOffset.FromUnixTimeSeconds(0) }).Commit;
+        tx.Commit();
+        var c = repo.LoadCommit(commit);
+        var expected = DeltaTreeIndex.Of(repo, c).SortedObjects();
+        Assert.True(expected.Count > 40);
+        Assert.Equal(expected, DeltaTreeIndex.SortedObjectsOf(repo, c));
+    }
 }
