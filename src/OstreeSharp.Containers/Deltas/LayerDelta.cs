@@ -347,13 +347,7 @@ internal sealed class LayerDeltaStream : ReadOnlyStream, ISkippingStream
             }
             else if (_literalLeft > 0)
             {
-                n = _delta.Read(buffer[..(int)Math.Min(buffer.Length, _literalLeft)]);
-                if (n == 0)
-                {
-                    throw new OstreeFormatException($"{_what}: the delta ends inside a literal");
-                }
-
-                _literalLeft -= n;
+                n = ReadLiteral(buffer);
             }
             else
             {
@@ -418,13 +412,7 @@ internal sealed class LayerDeltaStream : ReadOnlyStream, ISkippingStream
                 else if (_literalLeft > 0)
                 {
                     scratch ??= ArrayPool<byte>.Shared.Rent(64 * 1024);
-                    n = _delta.Read(scratch.AsSpan(0, (int)Math.Min(scratch.Length, Math.Min(count - done, _literalLeft))));
-                    if (n == 0)
-                    {
-                        throw new OstreeFormatException($"{_what}: the delta ends inside a literal");
-                    }
-
-                    _literalLeft -= n;
+                    n = ReadLiteral(scratch.AsSpan(0, (int)Math.Min(scratch.Length, count - done)));
                 }
                 else
                 {
@@ -445,6 +433,19 @@ internal sealed class LayerDeltaStream : ReadOnlyStream, ISkippingStream
         }
 
         return done;
+    }
+
+    // Literal bytes into buffer, as many as it takes and the literal has left.
+    private int ReadLiteral(Span<byte> buffer)
+    {
+        int n = _delta.Read(buffer[..(int)Math.Min(buffer.Length, _literalLeft)]);
+        if (n == 0)
+        {
+            throw new OstreeFormatException($"{_what}: the delta ends inside a literal");
+        }
+
+        _literalLeft -= n;
+        return n;
     }
 
     private void Produced(long n)
