@@ -18,7 +18,9 @@ public sealed class ParallelGzipStream : CountingWriteStream
     private readonly bool _leaveOpen;
     private readonly CompressionLevel _level;
     private readonly int _maxPending;
-    private readonly Queue<Task<byte[]>> _pending = new();
+    // Each block's deflated bytes, in a pooled array (a megabyte per block would otherwise be two fresh large-object
+    // allocations, which the GC hands back and the kernel faults in again).
+    private readonly Queue<Task<Piece>> _pending = new();
     private readonly Crc32 _crc = new();
     private byte[] _block;
     private int _fill;
@@ -69,13 +71,14 @@ public sealed class ParallelGzipStream : CountingWriteStream
                     return Stored(block.AsSpan(0, fill));
                 }
 
-                using var ms = new MemoryStream(fill / 2 + 1024);
-                var deflate = new DeflateStream(ms, new ZLibCompressionOptions { CompressionLevel = ZlibLevel(level) }, leaveOpen: true);
+                var output = new PooledWriteStream(fill / 2 + 1024);
+                var deflate = new DeflateStream(output, new ZLibCompressionOptions { CompressionLevel = ZlibLevel(level) }, leaveOpen: true);
                 deflate.Write(block, 0, fill);
                 deflate.Flush(); // sync flush: byte-aligned, no final block
-                var bytes = ms.ToArray();
-                deflate.Dispose(); // its final block goes to ms after we took the bytes
-                return bytes;
+                var piece = output.Take();
+                deflate.Dispose(); // its final block goes to the stream after we took the bytes
+                output.Dispose();
+                return piece;
             }
             finally
             {
@@ -86,7 +89,20 @@ public sealed class ParallelGzipStream : CountingWriteStream
         _fill = 0;
         while (_pending.Count >= _maxPending)
         {
-            _output.Write(_pending.Dequeue().GetAwaiter().GetResult());
+            WriteNext();
+        }
+    }
+
+    private void WriteNext()
+    {
+        var piece = _pending.Dequeue().GetAwaiter().GetResult();
+        try
+        {
+            _output.Write(piece.Buffer, 0, piece.Length);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(piece.Buffer);
         }
     }
 
@@ -114,11 +130,11 @@ public sealed class ParallelGzipStream : CountingWriteStream
     }
 
     /// <summary>The block as non-final stored deflate blocks (each up to 65,535 bytes, byte-aligned as a sync flush leaves them).</summary>
-    private static byte[] Stored(ReadOnlySpan<byte> block)
+    private static Piece Stored(ReadOnlySpan<byte> block)
     {
         const int MaxStored = 65535;
         int count = (block.Length + MaxStored - 1) / MaxStored;
-        var output = new byte[block.Length + (count * 5)];
+        var output = ArrayPool<byte>.Shared.Rent(block.Length + (count * 5));
         int o = 0;
         for (int off = 0; off < block.Length; off += MaxStored)
         {
@@ -130,7 +146,7 @@ public sealed class ParallelGzipStream : CountingWriteStream
             o += 5 + n;
         }
 
-        return output;
+        return new Piece(output, o);
     }
 
     /// <summary>
@@ -165,7 +181,7 @@ public sealed class ParallelGzipStream : CountingWriteStream
 
         while (_pending.Count > 0)
         {
-            _output.Write(_pending.Dequeue().GetAwaiter().GetResult());
+            WriteNext();
         }
 
         _output.Write([0x03, 0x00]); // an empty final fixed-Huffman block
@@ -183,7 +199,19 @@ public sealed class ParallelGzipStream : CountingWriteStream
     {
         if (disposing)
         {
-            Finish();
+            try
+            {
+                Finish();
+            }
+            finally
+            {
+                // After a failure, the blocks still queued give their arrays back once they are done.
+                while (_pending.TryDequeue(out var task))
+                {
+                    task.ContinueWith(t => ArrayPool<byte>.Shared.Return(t.Result.Buffer), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+                }
+            }
+
             if (!_leaveOpen)
             {
                 _output.Dispose();
@@ -191,5 +219,72 @@ public sealed class ParallelGzipStream : CountingWriteStream
         }
 
         base.Dispose(disposing);
+    }
+
+    /// <summary>Bytes in a pooled array (given back once written).</summary>
+    private readonly record struct Piece(byte[] Buffer, int Length);
+
+    /// <summary>A write-only stream into a pooled array that grows by renting a larger one.</summary>
+    private sealed class PooledWriteStream(int capacity) : Stream
+    {
+        private byte[]? _buffer = ArrayPool<byte>.Shared.Rent(capacity);
+        private int _length;
+
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => _length;
+
+        public override long Position { get => _length; set => throw new NotSupportedException(); }
+
+        /// <summary>The bytes written so far; the stream owns an array no more (later writes go to a new one).</summary>
+        public Piece Take()
+        {
+            var piece = new Piece(_buffer ?? ArrayPool<byte>.Shared.Rent(1), _length);
+            _buffer = null;
+            _length = 0;
+            return piece;
+        }
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            _buffer ??= ArrayPool<byte>.Shared.Rent(Math.Max(64, buffer.Length));
+            if (_length + buffer.Length > _buffer.Length)
+            {
+                var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _length + buffer.Length));
+                _buffer.AsSpan(0, _length).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(_buffer);
+                _buffer = larger;
+            }
+
+            buffer.CopyTo(_buffer.AsSpan(_length));
+            _length += buffer.Length;
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (_buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_buffer);
+                _buffer = null;
+            }
+
+            base.Dispose(disposing);
+        }
     }
 }
