@@ -225,56 +225,38 @@ public sealed class ParallelGzipStream : CountingWriteStream
     private readonly record struct Piece(byte[] Buffer, int Length);
 
     /// <summary>A write-only stream into a pooled array that grows by renting a larger one.</summary>
-    private sealed class PooledWriteStream(int capacity) : Stream
+    private sealed class PooledWriteStream(int capacity) : CountingWriteStream
     {
         private byte[]? _buffer = ArrayPool<byte>.Shared.Rent(capacity);
-        private int _length;
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => _length;
-
-        public override long Position { get => _length; set => throw new NotSupportedException(); }
 
         /// <summary>The bytes written so far; the stream owns an array no more (later writes go to a new one).</summary>
         public Piece Take()
         {
-            var piece = new Piece(_buffer ?? ArrayPool<byte>.Shared.Rent(1), _length);
+            var piece = new Piece(_buffer ?? ArrayPool<byte>.Shared.Rent(1), (int)Count);
             _buffer = null;
-            _length = 0;
+            Count = 0;
             return piece;
         }
 
         public override void Write(ReadOnlySpan<byte> buffer)
         {
+            int length = (int)Count;
             _buffer ??= ArrayPool<byte>.Shared.Rent(Math.Max(64, buffer.Length));
-            if (_length + buffer.Length > _buffer.Length)
+            if (length + buffer.Length > _buffer.Length)
             {
-                var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _length + buffer.Length));
-                _buffer.AsSpan(0, _length).CopyTo(larger);
+                var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, length + buffer.Length));
+                _buffer.AsSpan(0, length).CopyTo(larger);
                 ArrayPool<byte>.Shared.Return(_buffer);
                 _buffer = larger;
             }
 
-            buffer.CopyTo(_buffer.AsSpan(_length));
-            _length += buffer.Length;
+            buffer.CopyTo(_buffer.AsSpan(length));
+            Count = length + buffer.Length;
         }
-
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
         public override void Flush()
         {
         }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

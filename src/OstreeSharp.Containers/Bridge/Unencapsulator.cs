@@ -203,17 +203,19 @@ public static class Unencapsulator
                 // Without the label the rebuilt tar checks its own diff-id (and only that one can be the right one).
                 var labelled = delta is null ? null : LabelledCommit(layout);
                 using var decompressed = OpenTar(repo, source, layer, delta, counting, verifyDiffId: labelled is null);
-                using var hashed = new HashingReadStream(decompressed, enabled: delta is null);
+                using var hashed = delta is null ? new HashingReadStream(decompressed) : null;
+                Stream tar = (Stream?)hashed ?? decompressed;
                 using var tx = repo.BeginTransaction();
                 TarImportResult result;
                 try
                 {
                     // The objects and trees the new commit shares with the delta's source are known to be here: neither
                     // the import nor its completeness walk looks them up.
-                    var rebuilt = decompressed as Deltas.LayerDeltaStream;
-                    var importer = new OstreeTarImporter(repo) { KnownCompleteTree = rebuilt is null ? null : rebuilt.IsCompleteSourceTree, KnownPresent = rebuilt is null ? null : rebuilt.IsSourceObject };
-                    result = importer.Import(tx, delta is null ? hashed : decompressed, verify, cancellationToken);
-                    (delta is null ? hashed : decompressed).CopyTo(Stream.Null); // the rest of the tar (padding), so the DiffID covers it all
+                    var importer = decompressed is Deltas.LayerDeltaStream rebuilt
+                        ? new OstreeTarImporter(repo) { KnownCompleteTree = rebuilt.IsCompleteSourceTree, KnownPresent = rebuilt.IsSourceObject }
+                        : new OstreeTarImporter(repo);
+                    result = importer.Import(tx, tar, verify, cancellationToken);
+                    tar.CopyTo(Stream.Null); // the rest of the tar (padding), so the DiffID covers it all
                     counting.CopyTo(Stream.Null); // and the rest of the blob, so its digest is checked
                 }
                 catch (InvalidDataException e)
@@ -233,7 +235,7 @@ public static class Unencapsulator
                     throw new ContainerException($"Layer {layer.Digest} of {image}: {e.Message}", e);
                 }
 
-                if (delta is null && diffId is { } expected && hashed.Finish() is var actual && actual != expected)
+                if (hashed is not null && diffId is { } expected && hashed.Finish() is var actual && actual != expected)
                 {
                     throw new DigestMismatchException($"Layer {layer.Digest} of {image} uncompresses to {actual}, its config says {expected}");
                 }
@@ -273,7 +275,7 @@ public static class Unencapsulator
     }
 
     /// <summary>Reads through, hashing (sha256).</summary>
-    private sealed class HashingReadStream(Stream inner, bool enabled = true) : ReadOnlyStream
+    private sealed class HashingReadStream(Stream inner) : ReadOnlyStream
     {
         private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
@@ -282,11 +284,7 @@ public static class Unencapsulator
         public override int Read(Span<byte> buffer)
         {
             int n = inner.Read(buffer);
-            if (enabled)
-            {
-                _hash.AppendData(buffer[..n]);
-            }
-
+            _hash.AppendData(buffer[..n]);
             return n;
         }
 

@@ -258,7 +258,6 @@ internal sealed class LayerDeltaStream : ReadOnlyStream, ISkippingStream
     private Stream? _object;
     // The size last looked up: an 'O' record follows the header that gave its object's size.
     private (Checksum Id, long Size)? _sized;
-    private HashSet<Checksum>? _sourceTrees;
     private bool? _sourceComplete;
     private readonly byte[] _header = new byte[512];
     private byte[]? _buffer;
@@ -532,20 +531,7 @@ internal sealed class LayerDeltaStream : ReadOnlyStream, ISkippingStream
     /// Whether <paramref name="tree"/> is a dirtree of the source commit, which the client holds complete (not marked
     /// partial): every object under it is in the repository, so a completeness walk need not descend into it.
     /// </summary>
-    public bool IsCompleteSourceTree(Checksum tree)
-    {
-        if (_sourceTrees is null)
-        {
-            if (_table is null || !SourceComplete())
-            {
-                return false;
-            }
-
-            _sourceTrees = [.. _table.Where(o => o.Type == ObjectType.DirTree).Select(o => o.Checksum)];
-        }
-
-        return _sourceTrees.Contains(tree);
-    }
+    public bool IsCompleteSourceTree(Checksum tree) => IsSourceObject(tree, ObjectType.DirTree);
 
     private void NextRecord()
     {

@@ -575,7 +575,7 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
         return data;
     }
 
-    /// <summary>The path inside <c>sysroot/ostree/repo/</c>, or null for paths outside it.</summary>
+    // Whether a path has a ".." component.
     private static bool HasDotDot(string name)
     {
         foreach (var range in name.AsSpan().Split('/'))
@@ -589,6 +589,7 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
         return false;
     }
 
+    /// <summary>The path inside <c>sysroot/ostree/repo/</c>, or null for paths outside it.</summary>
     private static string? RepoRelative(string name)
     {
         var n = name.StartsWith("./", StringComparison.Ordinal) ? name[2..] : name;

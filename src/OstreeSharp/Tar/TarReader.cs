@@ -397,7 +397,7 @@ public sealed class TarReader : IArchiveReader
             _position += n;
             if (_remaining > 0)
             {
-                throw new TarFormatException($"truncated tar archive: data of {_current.Name} ends {_remaining} bytes early");
+                throw DataEndsEarly(_current.Name);
             }
         }
 
@@ -438,13 +438,15 @@ public sealed class TarReader : IArchiveReader
         int n = _stream.Read(dest[..want]);
         if (n == 0)
         {
-            throw new TarFormatException($"truncated tar archive: data of {name} ends {_remaining} bytes early");
+            throw DataEndsEarly(name);
         }
 
         _remaining -= n;
         _position += n;
         return n;
     }
+
+    private TarFormatException DataEndsEarly(string name) => new($"truncated tar archive: data of {name} ends {_remaining} bytes early");
 
     /// <inheritdoc />
     public void Dispose()
