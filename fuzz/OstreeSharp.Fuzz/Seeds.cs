@@ -68,7 +68,7 @@ internal static class Seeds
 
         var bytes = tar.ToArray();
         var delta = new MemoryStream();
-        var writer = new LayerDeltaWriter(delta, Digest.Sha256(bytes), bytes.Length, new Checksum(new byte[32]), new Dictionary<Checksum, int>());
+        var writer = new LayerDeltaWriter(delta, ContainerDeltaFormat.WholeTar, Digest.Sha256(bytes), bytes.Length, new Checksum(new byte[32]), new Dictionary<Checksum, int>(), []);
         writer.Header(bytes.AsSpan(0, 512), null, 6);
         writer.Literal(bytes.AsSpan(512));
         writer.Finish();

@@ -34,7 +34,7 @@ internal sealed record PullJson(List<PulledRefJson> Refs, int MetadataFetched, i
 
 internal sealed record ImagePullJson(string Image, string MergeCommit, string ManifestDigest, bool AlreadyPresent, int LayersPresent, int LayersFetched, int LayersFromDeltas, long BytesFetched);
 
-internal sealed record ContainerDeltaLayerJson(string TargetLayer, long TargetLayerSize, long TarSize, string Delta, long DeltaSize, long Objects, long Patches, long LiteralBytes);
+internal sealed record ContainerDeltaLayerJson(string TargetLayer, long TargetLayerSize, long TarSize, string Delta, long DeltaSize, long Objects, long Patches, long LiteralBytes, int Version);
 
 internal sealed record ContainerDeltaJson(string From, string To, string DeltaManifest, List<ContainerDeltaLayerJson> Layers);
 

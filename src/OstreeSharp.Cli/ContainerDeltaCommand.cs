@@ -38,7 +38,7 @@ internal static class ContainerDeltaCommand
             if (quiet)
             {
                 Console.WriteLine(JsonSerializer.Serialize(
-                    new ContainerDeltaJson(result.From.ToString(), result.To.ToString(), result.DeltaManifest.ToString(), result.Layers.Select(l => new ContainerDeltaLayerJson(l.TargetLayer, l.TargetLayerSize, l.TarSize, l.DeltaDigest, l.DeltaSize, l.Objects, l.Patches, l.LiteralBytes)).ToList()),
+                    new ContainerDeltaJson(result.From.ToString(), result.To.ToString(), result.DeltaManifest.ToString(), result.Layers.Select(l => new ContainerDeltaLayerJson(l.TargetLayer, l.TargetLayerSize, l.TarSize, l.DeltaDigest, l.DeltaSize, l.Objects, l.Patches, l.LiteralBytes, l.Version)).ToList()),
                     CliJsonContext.Writer.ContainerDeltaJson));
             }
             else

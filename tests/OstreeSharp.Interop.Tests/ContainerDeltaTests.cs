@@ -52,6 +52,18 @@ public sealed class ContainerDeltaTests : IDisposable
         var (layout, client, imgref, v2, delta) = Setup();
         var layer = Assert.Single(delta.GetProperty("layers").EnumerateArray());
         var blob = BlobPath(layout, layer.GetProperty("delta").GetString()!);
+        // The image is labelled with its commit: the delta carries only the entries of objects v1 lacks (version 2), so
+        // the tar it rebuilds is a small part of the layer's.
+        Assert.Equal(2, layer.GetProperty("version").GetInt32());
+        using (var records = OstreeSharp.Deltas.Xz.OpenDecompressing(File.OpenRead(blob), blob))
+        {
+            var head = new byte[9];
+            records.ReadExactly(head);
+            Assert.Equal((byte)2, head[8]);
+        }
+
+        var fullTar = Tools.Run("sh", ["-c", $"gzip -dc < {BlobPath(layout, layer.GetProperty("targetLayer").GetString()!)} | wc -c"]).Ok("layer size");
+        Assert.True(layer.GetProperty("tarSize").GetInt64() * 4 < long.Parse(fullTar.Trim(), System.Globalization.CultureInfo.InvariantCulture), $"rebuilt {layer.GetProperty("tarSize")} of {fullTar.Trim()} bytes");
 
         // A copy of the client pulls through the delta.
         var good = _tmp["client-good"];
@@ -141,6 +153,8 @@ public sealed class ContainerDeltaTests : IDisposable
         var (_, client, imgref, v2, delta) = Setup(maxLayers: 4);
         var layers = delta.GetProperty("layers").EnumerateArray().ToList();
         Assert.NotEmpty(layers);
+        // Chunk layers rebuild their whole tar (version 1): a chunk's membership is only known from it.
+        Assert.Contains(layers, l => l.GetProperty("version").GetInt32() == 1);
         var pulled = JsonDocument.Parse(Tools.Ours("container", "image", "pull", client, imgref, "--json").Ok("pull chunked through deltas")).RootElement;
         Assert.Equal(layers.Count, pulled.GetProperty("layersFromDeltas").GetInt32());
         Assert.True(File.Exists(Path.Combine(client, "objects", v2[..2], v2[2..] + ".commit")));

@@ -257,7 +257,7 @@ public static class Unencapsulator
     }
 
     // The commit the config's ostree.commit label names, if it names one.
-    private static Checksum? LabelledCommit(OstreeImageLayout layout) =>
+    internal static Checksum? LabelledCommit(OstreeImageLayout layout) =>
         layout.Config.Config?.Labels?.GetValueOrDefault("ostree.commit") is { } hex && Checksum.TryParse(hex, out var c) ? c : null;
 
     // The layer's tar: its blob decompressed, or rebuilt from a layer delta and the repository's objects.

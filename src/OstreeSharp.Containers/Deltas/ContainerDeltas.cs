@@ -20,7 +20,7 @@ using OstreeSharp.Tar;
 namespace OstreeSharp.Containers.Deltas;
 
 /// <summary>One layer delta made.</summary>
-public sealed record LayerDeltaStats(string TargetLayer, long TargetLayerSize, long TarSize, string DeltaDigest, long DeltaSize, long Objects, long Patches, long LiteralBytes);
+public sealed record LayerDeltaStats(string TargetLayer, long TargetLayerSize, long TarSize, string DeltaDigest, long DeltaSize, long Objects, long Patches, long LiteralBytes, int Version);
 
 /// <summary>What <see cref="ContainerDeltas.GenerateAsync"/> made.</summary>
 public sealed record ContainerDeltaResult(Digest From, Digest To, Digest DeltaManifest, IReadOnlyList<LayerDeltaStats> Layers);
@@ -33,6 +33,9 @@ public static partial class ContainerDeltas
 
     [GeneratedRegex("^(?:\\./)?sysroot/ostree/repo/objects/([0-9a-f]{2})/([0-9a-f]{62})\\.(file|dirtree|dirmeta)$")]
     private static partial Regex ObjectPath();
+
+    [GeneratedRegex("^(?:\\./)?sysroot/ostree/repo/objects/([0-9a-f]{2})/([0-9a-f]{62})\\.(?:file-xattrs-link|file\\.xattrs)$")]
+    private static partial Regex XattrsLinkPath();
 
     /// <summary>
     /// Makes the delta from image <paramref name="from"/> to image <paramref name="to"/> and publishes it next to
@@ -66,21 +69,25 @@ public static partial class ContainerDeltas
 
             var made = new List<(Descriptor Blob, string File, LayerDeltaStats Stats)>();
             var ostreeLayers = new[] { layout.RequireOstreeLayer() }.Concat(layout.ChunkLayers).ToList();
+            int ostreeIndex = layout.Parsed.Layers.IndexOf(ostreeLayers[0]);
             foreach (var layer in ostreeLayers.Where(l => !aLayers.Contains(l.Digest)))
             {
                 int index = layout.Parsed.Layers.IndexOf(layer);
                 var diffId = Digest.Parse(layout.Config.RootFs.DiffIds[index]);
                 var file = Path.Combine(scratch, $"layer-{index}.delta");
                 log?.Invoke($"Layer {layer.Digest[..19]} ({layer.Size} bytes)");
-                var stats = await Task.Run(() => MakeLayerDelta(repo, source, layer, diffId, new Source(aCommit, aIndex), bIndex, file, cancellationToken), cancellationToken).ConfigureAwait(false);
+                // A client checks the ostree layer of an image labelled with its commit by that commit, not by the
+                // layer's diff-id: its delta need only carry the objects the client lacks (version 2).
+                bool newObjectsOnly = index == ostreeIndex && Unencapsulator.LabelledCommit(layout) == b.Image.BaseCommit;
+                var stats = await Task.Run(() => MakeLayerDelta(repo, source, layer, diffId, new Source(aCommit, aIndex), bIndex, newObjectsOnly, file, cancellationToken), cancellationToken).ConfigureAwait(false);
                 var blob = Descriptor.Create(ContainerDeltaFormat.LayerDeltaMediaType, stats.Digest, stats.Size);
                 blob.Annotations = new Dictionary<string, string>
                 {
                     [ContainerDeltaFormat.TargetLayerAnnotation] = layer.Digest,
                     [ContainerDeltaFormat.TargetDiffIdAnnotation] = diffId.ToString(),
                 };
-                made.Add((blob, file, new LayerDeltaStats(layer.Digest, layer.Size, stats.TarSize, stats.Digest.ToString(), stats.Size, stats.Objects, stats.Patches, stats.Literal)));
-                log?.Invoke($"  delta {stats.Size} bytes: {stats.Objects} objects kept, {stats.Patches} patched, {stats.Literal} literal bytes of {stats.TarSize}");
+                made.Add((blob, file, new LayerDeltaStats(layer.Digest, layer.Size, stats.TarSize, stats.Digest.ToString(), stats.Size, stats.Objects, stats.Patches, stats.Literal, stats.Version)));
+                log?.Invoke($"  delta {stats.Size} bytes (version {stats.Version}): {stats.Objects} objects kept, {stats.Patches} patched, {stats.Literal} literal bytes of {stats.TarSize}");
             }
 
             var manifest = await PublishAsync(to, layout.Manifest, a.Image.ManifestDigest, made.Select(m => (m.Blob, m.File)).ToList(), registry, cancellationToken).ConfigureAwait(false);
@@ -92,7 +99,7 @@ public static partial class ContainerDeltas
         }
     }
 
-    private sealed record MadeLayer(Digest Digest, long Size, long TarSize, long Objects, long Patches, long Literal);
+    private sealed record MadeLayer(Digest Digest, long Size, long TarSize, long Objects, long Patches, long Literal, int Version);
 
     // The image the client has: its commit, its tree, and the table of its objects deltas refer to by index.
     private sealed class Source
@@ -102,6 +109,7 @@ public static partial class ContainerDeltas
             Commit = commit;
             Index = index;
             var sorted = index.SortedObjects();
+            Sorted = sorted;
             for (int i = 0; i < sorted.Count; i++)
             {
                 Objects[sorted[i]] = i;
@@ -113,15 +121,18 @@ public static partial class ContainerDeltas
 
         public DeltaTreeIndex Index { get; }
 
+        public IReadOnlyList<DeltaObject> Sorted { get; }
+
         public Dictionary<DeltaObject, int> Objects { get; } = [];
 
         public Dictionary<Checksum, int> ByChecksum { get; } = [];
     }
 
     // Streams one layer of B into a layer delta, then compresses it with xz into `file`.
-    private static async Task<MadeLayer> MakeLayerDelta(OstreeRepo repo, IImageSource source, Descriptor layer, Digest diffId, Source a, DeltaTreeIndex bIndex, string file, CancellationToken ct)
+    private static async Task<MadeLayer> MakeLayerDelta(OstreeRepo repo, IImageSource source, Descriptor layer, Digest diffId, Source a, DeltaTreeIndex bIndex, bool newObjectsOnly, string file, CancellationToken ct)
     {
         var raw = file + ".raw";
+        byte version = newObjectsOnly ? ContainerDeltaFormat.NewObjectsOnly : ContainerDeltaFormat.WholeTar;
         long tarSize;
         LayerDeltaWriter writer;
         await using (var blob = await source.GetBlobAsync(layer, 0, ct).ConfigureAwait(false))
@@ -130,10 +141,10 @@ public static partial class ContainerDeltas
         using (var output = new FileStream(raw, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
         {
             // The size is not known before the walk: a placeholder is patched in after it.
-            writer = new LayerDeltaWriter(output, diffId, 0, a.Commit, a.ByChecksum);
-            Walk(repo, hashing, writer, a, bIndex, ct);
+            writer = new LayerDeltaWriter(output, version, diffId, 0, a.Commit, a.ByChecksum, a.Sorted);
+            Walk(repo, hashing, writer, a, bIndex, newObjectsOnly, ct);
             writer.Finish();
-            tarSize = hashing.Length;
+            tarSize = newObjectsOnly ? writer.Produced : hashing.Length;
             await blob.CopyToAsync(Stream.Null, ct).ConfigureAwait(false); // checks the blob's digest
             if (hashing.Digest() != diffId)
             {
@@ -146,7 +157,7 @@ public static partial class ContainerDeltas
         using (var input = File.OpenRead(raw))
         using (var output = new FileStream(final, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
         {
-            _ = new LayerDeltaWriter(output, diffId, tarSize, a.Commit, a.ByChecksum);
+            _ = new LayerDeltaWriter(output, version, diffId, tarSize, a.Commit, a.ByChecksum, a.Sorted);
             input.Position = ContainerDeltaFormat.Magic.Length + 1 + 32 + 1 + 32;
             input.CopyTo(output);
         }
@@ -164,37 +175,39 @@ public static partial class ContainerDeltas
         File.Delete(final);
         using var sha = File.OpenRead(file);
         var digest = Digest.FromHash("sha256", SHA256.HashData(sha));
-        return new MadeLayer(digest, new FileInfo(file).Length, tarSize, writer.ObjectRecords, writer.PatchRecords, writer.LiteralBytes);
+        return new MadeLayer(digest, new FileInfo(file).Length, tarSize, writer.ObjectRecords, writer.PatchRecords, writer.LiteralBytes, version);
     }
 
-    // Walks the tar block by block; every byte ends up in the delta once, as a literal or a reference.
-    private static void Walk(OstreeRepo repo, Stream tar, LayerDeltaWriter writer, Source a, DeltaTreeIndex bIndex, CancellationToken ct)
+    // Walks the tar entry by entry. In a whole-tar delta (version 1) every byte ends up in the delta once, as a literal or
+    // a reference. In a new-objects delta (version 2) the entries the client has no use for are left out: those outside
+    // the repository (the checkout's hard links, folders), objects of A's tree, and the xattrs links of those objects.
+    private static void Walk(OstreeRepo repo, Stream tar, LayerDeltaWriter writer, Source a, DeltaTreeIndex bIndex, bool newObjectsOnly, CancellationToken ct)
     {
         var block = new byte[512];
         var copy = new byte[1 << 16];
+        // The extended headers (pax 'x', GNU 'L'/'K') of the entry being read, as they came.
+        var extended = new List<(byte[] Header, byte[] Data)>();
         string? extendedName = null;
+        // Version 2: an xattrs link entry, held until the next entry says whether the object it binds is left out.
+        (List<(byte[] Header, byte[] Data)> Extended, byte[] Header, byte[] Data, Checksum File)? link = null;
         while (ReadBlock(tar, block))
         {
             ct.ThrowIfCancellationRequested();
             if (block.AsSpan().IndexOfAnyExcept((byte)0) < 0)
             {
+                FlushLink(writer, ref link);
+                EmitExtended(writer, extended, all: true);
                 writer.Literal(block);
                 continue;
             }
 
             byte type = block[156];
             long size = TarSize(block);
-            // The object a regular entry holds (by its path), and its index when the client keeps it: decided once, for
-            // the header (whose size field the client can fill) and for the data.
-            var (entry, kept) = type is (byte)'0' or 0 or (byte)'7' && size > 0 ? Classify(repo, a, extendedName ?? UstarName(block), size) : (null, null);
-            int? keptIndex = entry?.Type == ObjectType.File ? kept : null;
-            writer.Header(block, keptIndex, size);
             long padded = (size + 511) & ~511L;
             if (type is (byte)'x' or (byte)'g' or (byte)'L' or (byte)'K')
             {
                 var data = new byte[padded];
                 tar.ReadExactly(data);
-                writer.LiteralWithPaths(data);
                 if (type == (byte)'L')
                 {
                     extendedName = System.Text.Encoding.UTF8.GetString(data, 0, (int)Math.Max(0, size - 1)).TrimEnd('\0');
@@ -204,10 +217,50 @@ public static partial class ContainerDeltas
                     extendedName = p;
                 }
 
+                extended.Add((block.ToArray(), data));
                 continue;
             }
 
+            var name = extendedName ?? UstarName(block);
             extendedName = null;
+            if (newObjectsOnly)
+            {
+                var left = LeftOut(a, name, type);
+                if (left is LeftOutKind.XattrsLink && size <= MaxLinkEntry)
+                {
+                    FlushLink(writer, ref link);
+                    var data = new byte[padded];
+                    tar.ReadExactly(data);
+                    link = ([.. extended], block.ToArray(), data, XattrsLinkOf(name)!.Value);
+                    extended.Clear();
+                    continue;
+                }
+
+                if (left is LeftOutKind.Yes)
+                {
+                    // The xattrs link held for this object goes with it; any other goes out.
+                    if (link is { } held && ObjectId(name) is { Type: ObjectType.File } dropped && dropped.Checksum == held.File)
+                    {
+                        EmitExtended(writer, held.Extended, all: false);
+                        link = null;
+                    }
+
+                    FlushLink(writer, ref link);
+                    // A global header applies to every entry after it: it goes out even when its entry does not.
+                    EmitExtended(writer, extended, all: false);
+                    Skip(tar, padded, copy);
+                    continue;
+                }
+
+                FlushLink(writer, ref link);
+            }
+
+            EmitExtended(writer, extended, all: true);
+            // The object a regular entry holds (by its path), and its index when the client keeps it: decided once, for
+            // the header (whose size field the client can fill) and for the data.
+            var (entry, kept) = type is (byte)'0' or 0 or (byte)'7' && size > 0 ? Classify(repo, a, name, size) : (null, null);
+            int? keptIndex = entry?.Type == ObjectType.File ? kept : null;
+            writer.Header(block, keptIndex, size);
             if (entry is { } o)
             {
                 var kind = o.Type;
@@ -215,11 +268,11 @@ public static partial class ContainerDeltas
                 {
                     if (kind == ObjectType.File)
                     {
-                        writer.Object(index);
+                        writer.Object(index, size);
                     }
                     else
                     {
-                        writer.Metadata(index);
+                        writer.Metadata(index, size);
                     }
 
                     Skip(tar, size, copy);
@@ -245,21 +298,92 @@ public static partial class ContainerDeltas
                 CopyLiteral(tar, padded, writer, copy);
             }
         }
+
+        FlushLink(writer, ref link);
+        EmitExtended(writer, extended, all: true);
+    }
+
+    // The extended headers gathered (all of them, or only the global ones of an entry left out), then none.
+    private static void EmitExtended(LayerDeltaWriter writer, List<(byte[] Header, byte[] Data)> extended, bool all)
+    {
+        foreach (var (header, data) in extended)
+        {
+            if (all || header[156] == (byte)'g')
+            {
+                writer.Header(header, null, 0);
+                writer.LiteralWithPaths(data);
+            }
+        }
+
+        extended.Clear();
+    }
+
+    // An xattrs link entry is a hard link or a small regular file (the xattrs themselves): it is held in memory.
+    private const long MaxLinkEntry = 1 << 20;
+
+    private enum LeftOutKind
+    {
+        No,
+        Yes,
+        XattrsLink,
+    }
+
+    // Whether a version 2 delta leaves an entry out: the importer ignores what lies outside the repository and folders,
+    // and A's objects are in the client's repository. An xattrs link goes with the object it binds.
+    private static LeftOutKind LeftOut(Source a, string name, byte type)
+    {
+        var n = name.StartsWith("./", StringComparison.Ordinal) ? name[2..] : name;
+        if (!n.StartsWith(OstreeTarExporter.RepoPrefix + "/", StringComparison.Ordinal) || type == (byte)'5')
+        {
+            return LeftOutKind.Yes;
+        }
+
+        if (XattrsLinkOf(n) is not null)
+        {
+            return LeftOutKind.XattrsLink;
+        }
+
+        return ObjectId(n) is { } o && a.Objects.ContainsKey(o) ? LeftOutKind.Yes : LeftOutKind.No;
+    }
+
+    // The object an entry named objects/XX/REST.{file,dirtree,dirmeta} holds.
+    private static DeltaObject? ObjectId(string name)
+    {
+        var m = ObjectPath().Match(name);
+        return m.Success && Checksum.TryParse(m.Groups[1].Value + m.Groups[2].Value, out var c)
+            ? new DeltaObject(m.Groups[3].Value switch { "file" => ObjectType.File, "dirtree" => ObjectType.DirTree, _ => ObjectType.DirMeta }, c)
+            : null;
+    }
+
+    // The content object an entry named objects/XX/REST.file-xattrs-link (or .file.xattrs) binds its xattrs to.
+    private static Checksum? XattrsLinkOf(string name)
+    {
+        var m = XattrsLinkPath().Match(name);
+        return m.Success && Checksum.TryParse(m.Groups[1].Value + m.Groups[2].Value, out var c) ? c : null;
+    }
+
+    // The xattrs link held, if any, goes out: its extended headers, its header and its data, as literals.
+    private static void FlushLink(LayerDeltaWriter writer, ref (List<(byte[] Header, byte[] Data)> Extended, byte[] Header, byte[] Data, Checksum File)? link)
+    {
+        if (link is { } held)
+        {
+            EmitExtended(writer, held.Extended, all: true);
+            writer.Header(held.Header, null, 0);
+            writer.LiteralWithPaths(held.Data);
+            link = null;
+        }
     }
 
     // The object an entry named objects/XX/REST.{file,dirtree,dirmeta} holds, and its index in A's table when A has it
     // (a content object only with the same size).
     private static (DeltaObject? Object, int? Kept) Classify(OstreeRepo repo, Source a, string name, long size)
     {
-        var m = ObjectPath().Match(name);
-        if (!m.Success || !Checksum.TryParse(m.Groups[1].Value + m.Groups[2].Value, out var c))
+        if (ObjectId(name) is not { } o)
         {
             return (null, null);
         }
 
-        var kind = m.Groups[3].Value switch { "file" => ObjectType.File, "dirtree" => ObjectType.DirTree, _ => ObjectType.DirMeta };
-        var o = new DeltaObject(kind, c);
-        bool kept = a.Objects.TryGetValue(o, out int index) && (kind != ObjectType.File || repo.LoadContent(c).Size == size);
+        bool kept = a.Objects.TryGetValue(o, out int index) && (o.Type != ObjectType.File || repo.LoadContent(o.Checksum).Size == size);
         return (o, kept ? index : null);
     }
 

@@ -1,6 +1,8 @@
-// The layer delta format (docs/container-deltas.md): an xz stream whose content rebuilds one uncompressed layer tar,
-// byte for byte, from data the client keeps in its ostree repository: the objects of the image it has (the "source").
-//   header   "OSLDELTA" | version 1 | 32-byte sha256 of the rebuilt tar (its diff-id) | varint tar size
+// The layer delta format (docs/container-deltas.md): an xz stream whose content rebuilds a tar from data the client
+// keeps in its ostree repository: the objects of the image it has (the "source"). Version 1 rebuilds the uncompressed
+// layer tar byte for byte; version 2 only the entries of the objects the source lacks (for the ostree layer of an image
+// labelled with its commit, which the client checks instead of the diff-id).
+//   header   "OSLDELTA" | version 1 or 2 | 32-byte diff-id of the layer | varint size of what the records produce
 //            | 32-byte id of the source's ostree commit
 //   The source table is the objects of that commit's tree (content, dirtree, dirmeta), sorted by id. Records name
 //   them by index, as a zigzag varint step from the index named last (sorted tars make the steps small).
@@ -13,7 +15,7 @@
 //            'H' flags [step]   the next 512 bytes produced (by 'L' and 'S' records) are a tar header to complete:
 //                               flags & 2: its size field is the size of that content object ("%011o\0");
 //                               flags & 1: its checksum field is computed ("%07o\0", or "%06o\0 " with flags & 4)
-//            'E'                end: the rebuilt size and sha256 must equal the header's
+//            'E'                end: the rebuilt size (and in version 1 its sha256) must equal the header's
 using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
@@ -48,7 +50,15 @@ public static class ContainerDeltaFormat
 
     internal static ReadOnlySpan<byte> Magic => "OSLDELTA"u8;
 
-    internal const byte Version = 1;
+    /// <summary>Version 1 rebuilds the whole layer tar, whose sha256 the client can check against the diff-id.</summary>
+    internal const byte WholeTar = 1;
+
+    /// <summary>
+    /// Version 2 rebuilds only the entries of the objects the source commit lacks (the commit, its detached metadata,
+    /// xattrs, new objects): a tar the client imports but cannot hash to the diff-id, so it is only for an image whose
+    /// config names its commit in the <c>ostree.commit</c> label.
+    /// </summary>
+    internal const byte NewObjectsOnly = 2;
 }
 
 /// <summary>Writes the records of a layer delta (uncompressed) to a stream.</summary>
@@ -57,16 +67,25 @@ internal sealed class LayerDeltaWriter
     private const int LiteralFlush = 1 << 20;
     private readonly Stream _out;
     private readonly IReadOnlyDictionary<Checksum, int> _table;
+    private readonly IReadOnlyList<DeltaObject>? _objects;
     private readonly ArrayBufferWriter<byte> _pending = new(LiteralFlush);
     private readonly ArrayBufferWriter<byte> _scratch = new(16);
     private int _last;
 
-    public LayerDeltaWriter(Stream output, Digest diffId, long size, Checksum source, IReadOnlyDictionary<Checksum, int> table)
+    /// <param name="output">Receives the header and records, uncompressed.</param>
+    /// <param name="version">The format version (<see cref="ContainerDeltaFormat.WholeTar"/> or <see cref="ContainerDeltaFormat.NewObjectsOnly"/>).</param>
+    /// <param name="diffId">The diff-id of the layer.</param>
+    /// <param name="size">The number of bytes the records produce.</param>
+    /// <param name="source">The source commit.</param>
+    /// <param name="table">The index of each object of the source table, by id: object paths in literals become references.</param>
+    /// <param name="objects">The source table in order: version 2 names an object by its type and id, not its index.</param>
+    public LayerDeltaWriter(Stream output, byte version, Digest diffId, long size, Checksum source, IReadOnlyDictionary<Checksum, int> table, IReadOnlyList<DeltaObject> objects)
     {
         _out = output;
         _table = table;
+        _objects = version == ContainerDeltaFormat.NewObjectsOnly ? objects : null;
         _out.Write(ContainerDeltaFormat.Magic);
-        _out.WriteByte(ContainerDeltaFormat.Version);
+        _out.WriteByte(version);
         _out.Write(Convert.FromHexString(diffId.Hex));
         WriteVarint((ulong)size);
         Span<byte> raw = stackalloc byte[32];
@@ -79,6 +98,9 @@ internal sealed class LayerDeltaWriter
     public long PatchRecords { get; private set; }
 
     public long LiteralBytes { get; private set; }
+
+    /// <summary>The bytes the records written so far produce.</summary>
+    public long Produced { get; private set; }
 
     /// <summary>Literal bytes where object paths (<c>objects/XX/62-hex</c>) of source objects become references.</summary>
     public void LiteralWithPaths(ReadOnlySpan<byte> bytes)
@@ -101,6 +123,7 @@ internal sealed class LayerDeltaWriter
             {
                 Literal(bytes[..start]);
                 Reference('S', index);
+                Produced += 65;
                 bytes = bytes[(start + 65)..];
             }
             else
@@ -157,6 +180,7 @@ internal sealed class LayerDeltaWriter
     public void Literal(ReadOnlySpan<byte> bytes)
     {
         LiteralBytes += bytes.Length;
+        Produced += bytes.Length;
         if (_pending.WrittenCount + bytes.Length <= LiteralFlush)
         {
             _pending.Write(bytes);
@@ -169,17 +193,19 @@ internal sealed class LayerDeltaWriter
         _out.Write(bytes);
     }
 
-    /// <summary>All data of source content object <paramref name="index"/>.</summary>
-    public void Object(int index)
+    /// <summary>All data (<paramref name="size"/> bytes) of source content object <paramref name="index"/>.</summary>
+    public void Object(int index, long size)
     {
         ObjectRecords++;
+        Produced += size;
         Reference('O', index);
     }
 
-    /// <summary>The bytes of source metadata object <paramref name="index"/>.</summary>
-    public void Metadata(int index)
+    /// <summary>The bytes (<paramref name="size"/>) of source metadata object <paramref name="index"/>.</summary>
+    public void Metadata(int index, long size)
     {
         ObjectRecords++;
+        Produced += size;
         Reference('M', index);
     }
 
@@ -187,6 +213,7 @@ internal sealed class LayerDeltaWriter
     public void Patch(int index, long newSize, ReadOnlySpan<byte> patch)
     {
         PatchRecords++;
+        Produced += newSize;
         Reference('P', index);
         WriteVarint((ulong)newSize);
         WriteVarint((ulong)patch.Length);
@@ -206,6 +233,16 @@ internal sealed class LayerDeltaWriter
         if (flags is { } f)
         {
             _out.WriteByte(f);
+        }
+
+        if (_objects is not null)
+        {
+            var o = _objects[index];
+            Span<byte> id = stackalloc byte[33];
+            id[0] = (byte)o.Type;
+            o.Checksum.WriteTo(id[1..]);
+            _out.Write(id);
+            return;
         }
 
         long step = (long)index - _last;
@@ -265,6 +302,8 @@ internal sealed class LayerDeltaStream : ReadOnlyStream, ISkippingStream
     private bool _ended;
     private readonly Checksum _source;
     private DeltaObject[]? _table;
+    private Checksum? _sourceRoot;
+    private readonly Dictionary<string, DirTree> _sourceDirs = new(StringComparer.Ordinal);
     private long _last;
 
     /// <param name="delta">The delta's records, decompressed.</param>
@@ -290,10 +329,18 @@ internal sealed class LayerDeltaStream : ReadOnlyStream, ISkippingStream
             throw new OstreeFormatException($"{what}: not a layer delta");
         }
 
-        if (head[8] != ContainerDeltaFormat.Version)
+        if (head[8] is not (ContainerDeltaFormat.WholeTar or ContainerDeltaFormat.NewObjectsOnly))
         {
             throw new OstreeFormatException($"{what}: layer delta version {head[8]} is not supported");
         }
+
+        if (head[8] == ContainerDeltaFormat.NewObjectsOnly && verifyDiffId)
+        {
+            // Its tar leaves out what the client has, so it cannot hash to the diff-id: only the commit can be checked.
+            throw new DigestMismatchException($"{what}: a version 2 delta rebuilds only new objects, which needs the image's ostree.commit label to check");
+        }
+
+        NewObjectsOnly = head[8] == ContainerDeltaFormat.NewObjectsOnly;
 
         _expectedHash = head[9..].ToArray();
         if (expectedDiffId.Algorithm != "sha256" || !_expectedHash.AsSpan().SequenceEqual(Convert.FromHexString(expectedDiffId.Hex)))
@@ -312,6 +359,9 @@ internal sealed class LayerDeltaStream : ReadOnlyStream, ISkippingStream
 
     /// <summary>The commit whose objects the delta refers to.</summary>
     public Checksum SourceCommit => _source;
+
+    /// <summary>True for a version 2 delta: the tar holds only the entries of objects the source commit lacks.</summary>
+    public bool NewObjectsOnly { get; }
 
     public override int Read(Span<byte> buffer)
     {
@@ -517,21 +567,82 @@ internal sealed class LayerDeltaStream : ReadOnlyStream, ISkippingStream
     /// </summary>
     public bool IsSourceObject(Checksum checksum, ObjectType type)
     {
-        if (_table is null || !SourceComplete())
+        if (NewObjectsOnly || !SourceComplete())
         {
             return false;
         }
 
-        return Array.BinarySearch(_table, new DeltaObject(type, checksum), DeltaTreeIndex.TableOrder) >= 0;
+        return Array.BinarySearch(Table(), new DeltaObject(type, checksum), DeltaTreeIndex.TableOrder) >= 0;
     }
 
     private bool SourceComplete() => _sourceComplete ??= !_repo.IsCommitPartial(_source);
 
     /// <summary>
-    /// Whether <paramref name="tree"/> is a dirtree of the source commit, which the client holds complete (not marked
-    /// partial): every object under it is in the repository, so a completeness walk need not descend into it.
+    /// Whether <paramref name="tree"/>, at folder <paramref name="path"/> of the commit imported, is a dirtree of the
+    /// source commit, which the client holds complete (not marked partial): every object under it is in the
+    /// repository, so a completeness walk need not descend into it. A version 2 delta has no source table: the tree is
+    /// compared with the source's at the same path, so only the folders on the way to a change are read.
     /// </summary>
-    public bool IsCompleteSourceTree(Checksum tree) => IsSourceObject(tree, ObjectType.DirTree);
+    public bool IsCompleteSourceTree(Checksum tree, string path)
+    {
+        if (!NewObjectsOnly)
+        {
+            return IsSourceObject(tree, ObjectType.DirTree);
+        }
+
+        return SourceComplete() && SourceTreeAt(path) == tree;
+    }
+
+    // The dirtree of the source commit at a folder path ("/", "/usr/lib"), or null when it has no such folder. The folders
+    // read on the way are kept: a completeness walk asks for the children of the folders it reads.
+    private Checksum? SourceTreeAt(string path)
+    {
+        if (_sourceRoot is null)
+        {
+            if (!_repo.HasObject(_source, ObjectType.Commit))
+            {
+                return null;
+            }
+
+            _sourceRoot = _repo.LoadCommit(_source).RootTree;
+        }
+
+        Checksum tree = _sourceRoot.Value;
+        foreach (var range in path.AsSpan().Split('/'))
+        {
+            var name = path.AsSpan()[range];
+            if (name.IsEmpty)
+            {
+                continue;
+            }
+
+            var parent = path[..range.Start.Value];
+            if (!_sourceDirs.TryGetValue(parent, out var dirTree))
+            {
+                dirTree = _repo.LoadDirTree(tree);
+                _sourceDirs[parent] = dirTree;
+            }
+
+            DirTreeDir? child = null;
+            foreach (var d in dirTree.Dirs)
+            {
+                if (name.SequenceEqual(d.Name))
+                {
+                    child = d;
+                    break;
+                }
+            }
+
+            if (child is null)
+            {
+                return null;
+            }
+
+            tree = child.TreeChecksum;
+        }
+
+        return tree;
+    }
 
     private void NextRecord()
     {
@@ -684,8 +795,42 @@ internal sealed class LayerDeltaStream : ReadOnlyStream, ISkippingStream
         _bufferPos = 0;
     }
 
-    // The source object the next zigzag step names; the table is read from the source commit on first use.
+    // The source object the next reference names: a type and id (version 2), or a zigzag step in the table.
     private DeltaObject Next(ObjectType type, bool anyType)
+    {
+        if (NewObjectsOnly)
+        {
+            Span<byte> id = stackalloc byte[33];
+            if (ReadFully(id) != id.Length)
+            {
+                throw new OstreeFormatException($"{_what}: the delta ends inside an object reference");
+            }
+
+            if (id[0] is not ((byte)ObjectType.File or (byte)ObjectType.DirTree or (byte)ObjectType.DirMeta))
+            {
+                throw new OstreeFormatException($"{_what}: object reference of unknown type {id[0]}");
+            }
+
+            var named = new DeltaObject((ObjectType)id[0], new Checksum(id[1..]));
+            return anyType || named.Type == type ? named : throw new OstreeFormatException($"{_what}: object {named.Checksum} is a {named.Type.ToName()}, not a {type.ToName()}");
+        }
+
+        var table = Table();
+        ulong z = ReadVarint();
+        long step = (long)(z >> 1) ^ -(long)(z & 1);
+        long index = _last + step;
+        if (index < 0 || index >= table.Length)
+        {
+            throw new OstreeFormatException($"{_what}: object index {index} outside the source's {table.Length} objects");
+        }
+
+        _last = index;
+        var o = table[(int)index];
+        return anyType || o.Type == type ? o : throw new OstreeFormatException($"{_what}: object {index} ({o.Checksum}) is a {o.Type.ToName()}, not a {type.ToName()}");
+    }
+
+    // The source table, read from the source commit on first use.
+    private DeltaObject[] Table()
     {
         if (_table is null)
         {
@@ -697,17 +842,7 @@ internal sealed class LayerDeltaStream : ReadOnlyStream, ISkippingStream
             _table = DeltaTreeIndex.SortedObjectsOf(_repo, _repo.LoadCommit(_source));
         }
 
-        ulong z = ReadVarint();
-        long step = (long)(z >> 1) ^ -(long)(z & 1);
-        long index = _last + step;
-        if (index < 0 || index >= _table.Length)
-        {
-            throw new OstreeFormatException($"{_what}: object index {index} outside the source's {_table.Length} objects");
-        }
-
-        _last = index;
-        var o = _table[(int)index];
-        return anyType || o.Type == type ? o : throw new OstreeFormatException($"{_what}: object {index} ({o.Checksum}) is a {o.Type.ToName()}, not a {type.ToName()}");
+        return _table;
     }
 
     private ContentObject Load(Checksum c)

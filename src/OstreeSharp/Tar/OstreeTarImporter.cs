@@ -58,11 +58,12 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
     private HashSet<Checksum>? _objectSet;
 
     /// <summary>
-    /// Dirtrees known to be complete in the repository (true: every object under them is there, as under a tree of a
-    /// commit the repository holds whole). The completeness check at the end of an import does not walk into them, so
-    /// a stream that repeats most of a commit the repository has costs what it adds.
+    /// Dirtrees known to be complete in the repository, asked with the dirtree and the folder it is at in the commit
+    /// imported (true: every object under it is there, as under a tree of a commit the repository holds whole). The
+    /// completeness check at the end of an import does not walk into them, so a stream that repeats most of a commit
+    /// the repository has, or leaves out what it shares with one, costs what it adds.
     /// </summary>
-    public Func<Checksum, bool>? KnownCompleteTree { get; init; }
+    public Func<Checksum, string, bool>? KnownCompleteTree { get; init; }
 
     /// <summary>
     /// Objects known to be in the repository (true), as those of a commit it holds whole: the import passes over them
@@ -505,7 +506,7 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
         }
     }
 
-    private static void CheckComplete(RepoTransaction tx, Checksum commit, Func<Checksum, bool>? knownComplete)
+    private static void CheckComplete(RepoTransaction tx, Checksum commit, Func<Checksum, string, bool>? knownComplete)
     {
         var c = Commit.Parse(tx.ReadMetadataBytes(ObjectType.Commit, commit));
         var seen = new HashSet<(Checksum, ObjectType)>();
@@ -524,7 +525,7 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
                 continue;
             }
 
-            if (knownComplete?.Invoke(tree) == true)
+            if (knownComplete?.Invoke(tree, path) == true)
             {
                 continue;
             }

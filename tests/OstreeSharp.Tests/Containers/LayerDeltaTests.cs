@@ -33,10 +33,10 @@ public sealed class LayerDeltaTests : IDisposable
         return (repo, commit, file, data);
     }
 
-    private static (byte[] Delta, byte[] Expected) Make(Checksum commit, IReadOnlyDictionary<Checksum, int> table, Action<LayerDeltaWriter> records, byte[] expected, Digest? claimed = null)
+    private static (byte[] Delta, byte[] Expected) Make(Checksum commit, IReadOnlyDictionary<Checksum, int> table, Action<LayerDeltaWriter> records, byte[] expected, Digest? claimed = null, byte version = ContainerDeltaFormat.WholeTar, IReadOnlyList<DeltaObject>? objects = null)
     {
         var raw = new MemoryStream();
-        var w = new LayerDeltaWriter(raw, claimed ?? Digest.Sha256(expected), expected.Length, commit, table);
+        var w = new LayerDeltaWriter(raw, version, claimed ?? Digest.Sha256(expected), expected.Length, commit, table, objects ?? []);
         records(w);
         w.Finish();
         raw.Position = 0;
@@ -78,7 +78,7 @@ public sealed class LayerDeltaTests : IDisposable
         var (delta, _) = Make(commit, index, w =>
         {
             w.Header(header, fileIndex, data.Length);
-            w.Object(fileIndex);
+            w.Object(fileIndex, data.Length);
             w.LiteralWithPaths("between"u8);
             w.Patch(fileIndex, changed.Length, patch.WrittenSpan);
         }, expected);
@@ -98,7 +98,7 @@ public sealed class LayerDeltaTests : IDisposable
         // Claims the expected digest but rebuilds something else.
         var (lying, _) = Make(commit, index, w =>
         {
-            w.Object(index[file]);
+            w.Object(index[file], data.Length);
             w.Literal("TAIL"u8);
         }, expected);
         Assert.Throws<DigestMismatchException>(() => Rebuild(repo, lying, Digest.Sha256(expected)));
@@ -106,7 +106,7 @@ public sealed class LayerDeltaTests : IDisposable
         // A delta for another layer than the one the config names.
         var (good, _) = Make(commit, index, w =>
         {
-            w.Object(index[file]);
+            w.Object(index[file], data.Length);
             w.Literal("tail"u8);
         }, expected);
         Assert.Equal(expected, Rebuild(repo, good, Digest.Sha256(expected)));
@@ -132,7 +132,7 @@ public sealed class LayerDeltaTests : IDisposable
         var (delta, _) = Make(commit, index, w =>
         {
             w.Literal("head"u8);
-            w.Object(index[file]);
+            w.Object(index[file], data.Length);
             w.Literal("tail"u8);
         }, expected);
 
@@ -181,7 +181,7 @@ public sealed class LayerDeltaTests : IDisposable
         var (longer, _) = Make(commit, index, w =>
         {
             w.Literal("head"u8);
-            w.Object(index[file]);
+            w.Object(index[file], data.Length);
             w.Literal("tail, and more"u8);
         }, expected);
         using (var s = new LayerDeltaStream(Xz.OpenDecompressing(new MemoryStream(longer), "test"), repo, Digest.Sha256(expected), "test", verifyDiffId: false))
@@ -192,12 +192,73 @@ public sealed class LayerDeltaTests : IDisposable
         var (shorter, _) = Make(commit, index, w =>
         {
             w.Literal("head"u8);
-            w.Object(index[file]);
+            w.Object(index[file], data.Length);
         }, expected);
         using (var s = new LayerDeltaStream(Xz.OpenDecompressing(new MemoryStream(shorter), "test"), repo, Digest.Sha256(expected), "test", verifyDiffId: false))
         {
             Assert.Throws<DigestMismatchException>(() => s.CopyTo(Stream.Null));
         }
+    }
+
+    [Fact]
+    public void A_version_2_delta_is_read_only_by_a_client_that_checks_the_commit_instead_of_the_diff_id()
+    {
+        var (repo, commit, file, data) = Source();
+        var table = DeltaTreeIndex.Of(repo, repo.LoadCommit(commit)).SortedObjects();
+        var index = table.Select((o, i) => (o, i)).ToDictionary(x => x.o.Checksum, x => x.i);
+        // What a version 2 delta rebuilds is not the layer: its header names the layer's diff-id all the same.
+        var layerDiffId = Digest.Sha256("the whole layer"u8);
+        byte[] newObjects = [.. "new"u8, .. data];
+        var (delta, _) = Make(commit, index, w =>
+        {
+            w.Literal("new"u8);
+            w.Object(index[file], data.Length);
+        }, newObjects, layerDiffId, ContainerDeltaFormat.NewObjectsOnly, table);
+
+        var e = Assert.Throws<DigestMismatchException>(() => Rebuild(repo, delta, layerDiffId));
+        Assert.Contains("ostree.commit label", e.Message, StringComparison.Ordinal);
+        using (var s = new LayerDeltaStream(Xz.OpenDecompressing(new MemoryStream(delta), "test"), repo, layerDiffId, "test", verifyDiffId: false))
+        {
+            Assert.True(s.NewObjectsOnly);
+            var output = new MemoryStream();
+            s.CopyTo(output);
+            Assert.Equal(newObjects, output.ToArray());
+        }
+
+        // Version 2 names objects by type and id: the client reads no table of the source, so an object outside the
+        // source's tree serves as well (what is made from it is checked against an object id), and a content object
+        // named where metadata is expected is refused.
+        var commitTree = repo.LoadCommit(commit);
+        var (byId, _) = Make(commit, index, w => w.Object(index[file], data.Length), data, layerDiffId, ContainerDeltaFormat.NewObjectsOnly, table);
+        var raw = new MemoryStream();
+        Xz.OpenDecompressing(new MemoryStream(byId), "test").CopyTo(raw);
+        var records = raw.ToArray();
+        int reference = records.AsSpan().IndexOf(file.ToBytes());
+        Assert.Equal((byte)ObjectType.File, records[reference - 1]);
+        Assert.Equal((byte)'O', records[reference - 2]);
+        records[reference - 2] = (byte)'M';
+        var repacked = new MemoryStream();
+        Xz.Compress(new MemoryStream(records), repacked, 6);
+        Assert.Throws<OstreeFormatException>(() =>
+        {
+            using var s = new LayerDeltaStream(Xz.OpenDecompressing(new MemoryStream(repacked.ToArray()), "test"), repo, layerDiffId, "test", verifyDiffId: false);
+            s.CopyTo(Stream.Null);
+        });
+
+        // The import passes over the folders of the source that the commit imported has at the same path, and walks
+        // into any other.
+        var (literal, _) = Make(commit, index, w => w.Literal("new"u8), "new"u8.ToArray(), layerDiffId, ContainerDeltaFormat.NewObjectsOnly, table);
+        using (var s = new LayerDeltaStream(Xz.OpenDecompressing(new MemoryStream(literal), "test"), repo, layerDiffId, "test", verifyDiffId: false))
+        {
+            s.CopyTo(Stream.Null);
+            Assert.True(s.IsCompleteSourceTree(commitTree.RootTree, "/"));
+            Assert.False(s.IsCompleteSourceTree(commitTree.RootTree, "/usr"));
+            Assert.False(s.IsSourceObject(file, ObjectType.File));
+        }
+
+        // An unknown version is refused.
+        var unknown = Make(commit, index, w => w.Literal("new"u8), "new"u8.ToArray(), layerDiffId, 3).Delta;
+        Assert.Throws<OstreeFormatException>(() => Rebuild(repo, unknown, layerDiffId));
     }
 
     [Fact]
