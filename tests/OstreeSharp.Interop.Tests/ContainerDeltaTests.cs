@@ -16,7 +16,7 @@ public sealed class ContainerDeltaTests : IDisposable
     /// v1 as layout tags v1 and stable, a client that pulled stable, v2 as stable, and the delta v1 -> stable.
     /// Returns the layout, the client, the image reference, the v2 commit and the delta's JSON.
     /// </summary>
-    private (string Layout, string Client, string ImgRef, string V2, JsonElement Delta) Setup(int maxLayers = 0)
+    private (string Layout, string Client, string ImgRef, string V2, JsonElement Delta) Setup(int maxLayers = 0, Func<byte[], byte[]>? rewriteV2Layer = null)
     {
         var tree = _tmp["tree"];
         TestTrees.WriteTricky(tree, withOwners: true);
@@ -40,8 +40,50 @@ public sealed class ContainerDeltaTests : IDisposable
         var imgref = $"ostree-unverified-image:oci:{layout}:stable";
         Tools.Ours("container", "image", "pull", client, imgref).Ok("pull v1");
         Tools.Ours(["container", "encapsulate", "--repo=" + repo, .. chunking, "os", $"oci:{layout}:stable"]).Ok("encapsulate v2 as stable");
+        if (rewriteV2Layer is not null)
+        {
+            RewriteLayer(layout, "stable", rewriteV2Layer);
+        }
+
         var delta = JsonDocument.Parse(Tools.Ours("container", "delta", "generate", "--json", $"oci:{layout}:v1", $"oci:{layout}:stable").Ok("delta generate")).RootElement;
         return (layout, client, imgref, v2, delta);
+    }
+
+    // Replaces the first layer of the image tagged `tag` with `rewrite` of its tar: a new blob, diff-id, config and manifest.
+    private static void RewriteLayer(string layout, string tag, Func<byte[], byte[]> rewrite)
+    {
+        var index = JsonNode.Parse(File.ReadAllText(Path.Combine(layout, "index.json")))!.AsObject();
+        var entry = index["manifests"]!.AsArray().Select(m => m!.AsObject()).Single(m => m["annotations"]?["org.opencontainers.image.ref.name"]?.GetValue<string>() == tag);
+        JsonObject Blob(string digest) => JsonNode.Parse(File.ReadAllBytes(BlobPath(layout, digest)))!.AsObject();
+        (string Digest, long Size) Put(byte[] bytes)
+        {
+            var digest = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes));
+            File.WriteAllBytes(BlobPath(layout, digest), bytes);
+            return (digest, bytes.Length);
+        }
+
+        var manifest = Blob(entry["digest"]!.GetValue<string>());
+        var layer = manifest["layers"]![0]!;
+        var tar = new MemoryStream();
+        using (var gz = new System.IO.Compression.GZipStream(File.OpenRead(BlobPath(layout, layer["digest"]!.GetValue<string>())), System.IO.Compression.CompressionMode.Decompress))
+        {
+            gz.CopyTo(tar);
+        }
+
+        var rewritten = rewrite(tar.ToArray());
+        var packed = new MemoryStream();
+        using (var gz = new System.IO.Compression.GZipStream(packed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gz.Write(rewritten);
+        }
+
+        (layer["digest"], layer["size"]) = Put(packed.ToArray());
+        var oldDiffId = Blob(manifest["config"]!["digest"]!.GetValue<string>())["rootfs"]!["diff_ids"]![0]!.GetValue<string>();
+        var newDiffId = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(rewritten));
+        var configText = File.ReadAllText(BlobPath(layout, manifest["config"]!["digest"]!.GetValue<string>())).Replace(oldDiffId, newDiffId, StringComparison.Ordinal);
+        (manifest["config"]!["digest"], manifest["config"]!["size"]) = Put(System.Text.Encoding.UTF8.GetBytes(configText));
+        (entry["digest"], entry["size"]) = Put(System.Text.Encoding.UTF8.GetBytes(manifest.ToJsonString()));
+        File.WriteAllText(Path.Combine(layout, "index.json"), index.ToJsonString());
     }
 
     private static string BlobPath(string layout, string digest) => Path.Combine(layout, "blobs", "sha256", digest["sha256:".Length..]);
@@ -84,6 +126,49 @@ public sealed class ContainerDeltaTests : IDisposable
         Assert.Contains("Fetching ostree chunk", text, StringComparison.Ordinal);
         Assert.Equal(pulled.GetProperty("mergeCommit").GetString(), text.Trim().Split(" => ")[^1]);
         Tools.Ostree("fsck", "--repo=" + client).Ok("fsck after the fallback");
+    }
+
+    [Fact]
+    public void A_version_2_delta_leaves_out_entries_as_the_tar_reader_reads_them()
+    {
+        // Hard links whose size field is not 0 carry no data for tar readers (ours among them): the checkout's links
+        // to the objects get a size field of 1000, and the headers of the entries after them must still be found.
+        var (_, client, imgref, v2, delta) = Setup(rewriteV2Layer: tar =>
+        {
+            var copy = (byte[])tar.Clone();
+            for (int at = 0; at + 512 <= copy.Length;)
+            {
+                var header = copy.AsSpan(at, 512);
+                if (header.IndexOfAnyExcept((byte)0) < 0)
+                {
+                    break;
+                }
+
+                long size = Convert.ToInt64(System.Text.Encoding.ASCII.GetString(header.Slice(124, 11)).Trim('\0', ' ') is { Length: > 0 } f ? f : "0", 8);
+                bool link = header[156] == (byte)'1';
+                if (link)
+                {
+                    System.Text.Encoding.ASCII.GetBytes("00000001750\0", header[124..]);
+                    header.Slice(148, 8).Fill((byte)' ');
+                    int sum = 0;
+                    foreach (var b in header)
+                    {
+                        sum += b;
+                    }
+
+                    System.Text.Encoding.ASCII.GetBytes(Convert.ToString(sum, 8).PadLeft(6, '0') + "\0 ", header[148..]);
+                }
+
+                at += 512 + (link || header[156] is (byte)'5' or (byte)'2' ? 0 : (int)((size + 511) & ~511L));
+            }
+
+            return copy;
+        });
+        Assert.Equal(2, Assert.Single(delta.GetProperty("layers").EnumerateArray()).GetProperty("version").GetInt32());
+        var pulled = JsonDocument.Parse(Tools.Ours("container", "image", "pull", client, imgref, "--json").Ok("pull through the delta")).RootElement;
+        Assert.Equal(1, pulled.GetProperty("layersFromDeltas").GetInt32());
+        Assert.True(File.Exists(Path.Combine(client, "objects", v2[..2], v2[2..] + ".commit")));
+        Tools.Ostree("fsck", "--repo=" + client).Ok("fsck");
     }
 
     [Fact]

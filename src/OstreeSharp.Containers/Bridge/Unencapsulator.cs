@@ -271,7 +271,17 @@ public static class Unencapsulator
 
         var what = $"delta {delta.Blob.Digest} for layer {layer.Digest} of {source.Reference}";
         // The delta is fetched and decompressed ahead on a thread of its own, while this one rebuilds and imports.
-        return new Deltas.LayerDeltaStream(new Util.ReadAheadStream(OstreeSharp.Deltas.Xz.OpenDecompressing(blob, what)), repo, delta.DiffId, what, verifyDiffId);
+        var records = new Util.ReadAheadStream(OstreeSharp.Deltas.Xz.OpenDecompressing(blob, what));
+        try
+        {
+            return new Deltas.LayerDeltaStream(records, repo, delta.DiffId, what, verifyDiffId);
+        }
+        catch
+        {
+            // A delta refused by its header: the reading thread stops with its stream.
+            records.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Reads through, hashing (sha256).</summary>

@@ -80,7 +80,7 @@ public static partial class ContainerDeltas
                 // layer's diff-id: its delta need only carry the objects the client lacks (version 2).
                 bool newObjectsOnly = index == ostreeIndex && Unencapsulator.LabelledCommit(layout) == b.Image.BaseCommit;
                 var stats = await Task.Run(() => MakeLayerDelta(repo, source, layer, diffId, new Source(aCommit, aIndex), bIndex, newObjectsOnly, file, cancellationToken), cancellationToken).ConfigureAwait(false);
-                var blob = Descriptor.Create(ContainerDeltaFormat.LayerDeltaMediaType, stats.Digest, stats.Size);
+                var blob = Descriptor.Create(newObjectsOnly ? ContainerDeltaFormat.NewObjectsLayerDeltaMediaType : ContainerDeltaFormat.LayerDeltaMediaType, stats.Digest, stats.Size);
                 blob.Annotations = new Dictionary<string, string>
                 {
                     [ContainerDeltaFormat.TargetLayerAnnotation] = layer.Digest,
@@ -187,7 +187,9 @@ public static partial class ContainerDeltas
         var copy = new byte[1 << 16];
         // The extended headers (pax 'x', GNU 'L'/'K') of the entry being read, as they came.
         var extended = new List<(byte[] Header, byte[] Data)>();
-        string? extendedName = null;
+        // As TarReader reads them: a GNU long name, and the records of the last pax header (its path wins).
+        string? longName = null;
+        (string? Path, long? Size)? pax = null;
         // Version 2: an xattrs link entry, held until the next entry says whether the object it binds is left out.
         (List<(byte[] Header, byte[] Data)> Extended, byte[] Header, byte[] Data, Checksum File)? link = null;
         while (ReadBlock(tar, block))
@@ -210,19 +212,25 @@ public static partial class ContainerDeltas
                 tar.ReadExactly(data);
                 if (type == (byte)'L')
                 {
-                    extendedName = System.Text.Encoding.UTF8.GetString(data, 0, (int)Math.Max(0, size - 1)).TrimEnd('\0');
+                    longName = System.Text.Encoding.UTF8.GetString(data, 0, (int)Math.Max(0, size - 1)).TrimEnd('\0');
                 }
-                else if (type == (byte)'x' && PaxPath(data.AsSpan(0, (int)size)) is { } p)
+                else if (type == (byte)'x')
                 {
-                    extendedName = p;
+                    pax = PaxRecords(data.AsSpan(0, (int)size));
                 }
 
                 extended.Add((block.ToArray(), data));
                 continue;
             }
 
-            var name = extendedName ?? UstarName(block);
-            extendedName = null;
+            // The entry's name and data as the importer's TarReader sees them: a version 2 delta leaves out exactly the
+            // bytes of an entry, and the next header must be where the reader looks for it. Folders, links and devices
+            // have no data whatever their size field says; a pax size overrides the header's.
+            var name = pax?.Path ?? longName ?? UstarName(block);
+            size = type is (byte)'5' or (byte)'2' or (byte)'1' or (byte)'3' or (byte)'4' or (byte)'6' ? 0 : pax?.Size ?? size;
+            padded = (size + 511) & ~511L;
+            longName = null;
+            pax = null;
             if (newObjectsOnly)
             {
                 var left = LeftOut(a, name, type);
@@ -491,14 +499,16 @@ public static partial class ContainerDeltas
         }
 
         var name = Field(header.AsSpan(0, 100));
-        bool ustar = header.AsSpan(257, 5).SequenceEqual("ustar"u8);
+        bool ustar = header.AsSpan(257, 6).SequenceEqual("ustar\0"u8);
         var prefix = ustar ? Field(header.AsSpan(345, 155)) : string.Empty;
         return prefix.Length > 0 ? prefix + "/" + name : name;
     }
 
-    private static string? PaxPath(ReadOnlySpan<byte> records)
+    // The path and size records of a pax header.
+    private static (string? Path, long? Size) PaxRecords(ReadOnlySpan<byte> records)
     {
         string? path = null;
+        long? size = null;
         while (!records.IsEmpty)
         {
             int space = records.IndexOf((byte)' ');
@@ -513,11 +523,15 @@ public static partial class ContainerDeltas
             {
                 path = System.Text.Encoding.UTF8.GetString(record[(eq + 1)..^1]);
             }
+            else if (eq > 0 && record[..eq].SequenceEqual("size"u8) && long.TryParse(record[(eq + 1)..^1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long n))
+            {
+                size = n;
+            }
 
             records = records[len..];
         }
 
-        return path;
+        return (path, size);
     }
 
     /// <summary>The reference of the tag that lists <paramref name="subject"/>'s referrers (OCI 1.1 fallback), next to <paramref name="image"/>.</summary>
@@ -631,7 +645,7 @@ public static partial class ContainerDeltas
         }
 
         return manifest.Layers
-            .Where(l => l.MediaType == ContainerDeltaFormat.LayerDeltaMediaType && l.Annotations?.GetValueOrDefault(ContainerDeltaFormat.TargetLayerAnnotation) is not null)
+            .Where(l => l.MediaType is ContainerDeltaFormat.LayerDeltaMediaType or ContainerDeltaFormat.NewObjectsLayerDeltaMediaType && l.Annotations?.GetValueOrDefault(ContainerDeltaFormat.TargetLayerAnnotation) is not null)
             .ToDictionary(l => l.Annotations![ContainerDeltaFormat.TargetLayerAnnotation], l => l, StringComparer.Ordinal);
     }
 

@@ -36,6 +36,12 @@ public static class ContainerDeltaFormat
     /// <summary>The media type of a layer delta blob.</summary>
     public const string LayerDeltaMediaType = "application/vnd.ostreesharp.layer-delta.v1+xz";
 
+    /// <summary>
+    /// The media type of a version 2 layer delta blob (new objects only). A client that knows only version 1 does not
+    /// take it for one of its deltas, so it fetches the layer without downloading a delta it cannot read.
+    /// </summary>
+    public const string NewObjectsLayerDeltaMediaType = "application/vnd.ostreesharp.layer-delta.v2+xz";
+
     /// <summary>Annotation of the manifest (and its referrers entry): the manifest digest of the image the delta starts from.</summary>
     public const string FromAnnotation = "org.ostreesharp.delta.from";
 
@@ -303,7 +309,8 @@ internal sealed class LayerDeltaStream : ReadOnlyStream, ISkippingStream
     private readonly Checksum _source;
     private DeltaObject[]? _table;
     private Checksum? _sourceRoot;
-    private readonly Dictionary<string, DirTree> _sourceDirs = new(StringComparer.Ordinal);
+    // The subfolders of the source's folders read so far, by the folder's path: name -> dirtree.
+    private readonly Dictionary<string, Dictionary<string, Checksum>> _sourceDirs = new(StringComparer.Ordinal);
     private long _last;
 
     /// <param name="delta">The delta's records, decompressed.</param>
@@ -617,28 +624,16 @@ internal sealed class LayerDeltaStream : ReadOnlyStream, ISkippingStream
             }
 
             var parent = path[..range.Start.Value];
-            if (!_sourceDirs.TryGetValue(parent, out var dirTree))
+            if (!_sourceDirs.TryGetValue(parent, out var dirs))
             {
-                dirTree = _repo.LoadDirTree(tree);
-                _sourceDirs[parent] = dirTree;
+                dirs = _repo.LoadDirTree(tree).Dirs.ToDictionary(d => d.Name, d => d.TreeChecksum, StringComparer.Ordinal);
+                _sourceDirs[parent] = dirs;
             }
 
-            DirTreeDir? child = null;
-            foreach (var d in dirTree.Dirs)
-            {
-                if (name.SequenceEqual(d.Name))
-                {
-                    child = d;
-                    break;
-                }
-            }
-
-            if (child is null)
+            if (!dirs.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out tree))
             {
                 return null;
             }
-
-            tree = child.TreeChecksum;
         }
 
         return tree;
