@@ -4,8 +4,10 @@
 // labelled with its commit, which the client checks instead of the diff-id).
 //   header   "OSLDELTA" | version 1 or 2 | 32-byte diff-id of the layer | varint size of what the records produce
 //            | 32-byte id of the source's ostree commit
-//   The source table is the objects of that commit's tree (content, dirtree, dirmeta), sorted by id. Records name
-//   them by index, as a zigzag varint step from the index named last (sorted tars make the steps small).
+//   Version 1: the source table is the objects of that commit's tree (content, dirtree, dirmeta), sorted by id.
+//   Records name them by index, as a zigzag varint step from the index named last (sorted tars make the steps small).
+//   Version 2: records name an object by its type (1 content, 2 dirtree, 3 dirmeta) and 32-byte id; below, "step"
+//   stands for either.
 //   records  'L' n, n bytes     literal bytes
 //            'S' step           the object's path form "XX/62-hex" (65 bytes), as tar entries name objects
 //            'O' step           all data of that content object (a regular file)
