@@ -25,6 +25,7 @@ public static unsafe partial class Native
 {
     private const int AtFdCwd = -100;
     private const int AtSymlinkNoFollow = 0x100;
+    private const int EINTR = 4;
     private const int ENODATA = 61;
     private const int EOPNOTSUPP = 95;
     private const int ERANGE = 34;
@@ -171,6 +172,71 @@ public static unsafe partial class Native
             MtimeNanos = *(uint*)(buf + 120),
         };
         return true;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint copy_file_range(int fdIn, long* offIn, int fdOut, long* offOut, nuint length, uint flags);
+
+    /// <summary>
+    /// Copies the first <paramref name="length"/> bytes of <paramref name="input"/> to the start of
+    /// <paramref name="output"/> inside the kernel (copy_file_range: a reflink where the filesystem shares extents),
+    /// as libostree copies file objects; no buffer passes through this process. Returns false, having written
+    /// nothing, where the kernel cannot (another filesystem on an older kernel, a filesystem without support).
+    /// </summary>
+    /// <exception cref="IOException">The copy failed part way, or the input is shorter than <paramref name="length"/>.</exception>
+    public static bool TryCopyFileRange(SafeHandle input, SafeHandle output, long length)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(output);
+        bool inAdded = false, outAdded = false;
+        input.DangerousAddRef(ref inAdded);
+        output.DangerousAddRef(ref outAdded);
+        try
+        {
+            long inOff = 0, outOff = 0;
+            int fdIn = (int)input.DangerousGetHandle(), fdOut = (int)output.DangerousGetHandle();
+            while (inOff < length)
+            {
+                var n = copy_file_range(fdIn, &inOff, fdOut, &outOff, (nuint)Math.Min(length - inOff, 1L << 30), 0);
+                if (n > 0)
+                {
+                    continue;
+                }
+
+                if (n == 0)
+                {
+                    throw new IOException($"copy_file_range: the input ended after {inOff} of {length} bytes");
+                }
+
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == EINTR)
+                {
+                    continue;
+                }
+
+                // EXDEV (18), EINVAL (22), ENOSYS (38), EOPNOTSUPP (95), EPERM (1; some FUSE and overlay mounts).
+                if (inOff == 0 && errno is 18 or 22 or 38 or EOPNOTSUPP or 1)
+                {
+                    return false;
+                }
+
+                throw new IOException($"copy_file_range: errno {errno} after {inOff} of {length} bytes");
+            }
+
+            return true;
+        }
+        finally
+        {
+            if (outAdded)
+            {
+                output.DangerousRelease();
+            }
+
+            if (inAdded)
+            {
+                input.DangerousRelease();
+            }
+        }
     }
 
     /// <summary>The inode number of an open file (fstat through statx).</summary>

@@ -496,7 +496,11 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
         using (var input = obj.OpenData())
         using (output)
         {
-            input.CopyTo(output, 1 << 16);
+            // An uncompressed object is copied by the kernel (as libostree does); a compressed one through a buffer.
+            if (input is not FileStream file || !Native.TryCopyFileRange(file.SafeFileHandle, output.SafeFileHandle, obj.Size))
+            {
+                input.CopyTo(output, 1 << 16);
+            }
         }
 
         if (!options.UserMode)
