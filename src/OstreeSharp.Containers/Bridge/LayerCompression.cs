@@ -22,6 +22,13 @@ public static class LayerStreams
     public static string MediaType(LayerCompression c) => c == LayerCompression.Zstd ? MediaTypes.OciLayerZstd : MediaTypes.OciLayerGzip;
 
     /// <summary>
+    /// The input each zstd worker compresses at a time: 2 MiB instead of libzstd's 8 MiB at level 3 (four times the
+    /// window), which keeps the buffers of two workers near 24 MB instead of 68 MB (as `zstd -T2 -B2M` against
+    /// `zstd -T2`), for layers 0.7% larger. Part of the bytes: the same for any number of workers.
+    /// </summary>
+    internal const int ZstdJobSize = 2 << 20;
+
+    /// <summary>
     /// A compressing stream over <paramref name="output"/> (left open), on <paramref name="threads"/> threads (default:
     /// every core; 1 compresses on the caller's thread, cheaper for small layers written side by side).
     /// </summary>
@@ -40,6 +47,11 @@ public static class LayerStreams
 
             var z = new ZstdSharp.CompressionStream(output, fast ? 1 : 3, leaveOpen: true);
             z.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_nbWorkers, workers);
+            if (workers > 0)
+            {
+                z.SetParameter(ZstdSharp.Unsafe.ZSTD_cParameter.ZSTD_c_jobSize, ZstdJobSize);
+            }
+
             return z;
         }
 

@@ -1,4 +1,4 @@
-// zstd through the system's libzstd (multi-threaded, as `zstd -T0`), when the library is there.
+// zstd through the system's libzstd (multi-threaded, as `zstd -T0 -B2M`), when the library is there.
 using System.Runtime.InteropServices;
 
 namespace OstreeSharp.Containers.Bridge;
@@ -12,6 +12,7 @@ internal sealed unsafe class NativeZstdStream : Stream
     private const int CompressionLevelParam = 100;
     private const int ChecksumFlagParam = 201;
     private const int NbWorkersParam = 400;
+    private const int JobSizeParam = 401;
     private const int EndContinue = 0;
     private const int EndFrame = 2;
 
@@ -48,7 +49,11 @@ internal sealed unsafe class NativeZstdStream : Stream
         Check(Lib.SetParameter(cctx, CompressionLevelParam, level));
         Check(Lib.SetParameter(cctx, ChecksumFlagParam, 1));
         // A libzstd built without threads refuses workers: then it compresses on this thread.
-        _ = Lib.SetParameter(cctx, NbWorkersParam, workers);
+        if (workers > 0 && Lib.IsError(Lib.SetParameter(cctx, NbWorkersParam, workers)) == 0)
+        {
+            Check(Lib.SetParameter(cctx, JobSizeParam, LayerStreams.ZstdJobSize));
+        }
+
         return new NativeZstdStream(output, cctx);
     }
 
