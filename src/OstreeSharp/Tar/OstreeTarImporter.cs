@@ -377,14 +377,18 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
 
     /// <summary>
     /// Writes content objects while the stream is read on: objects up to 1 MiB are buffered and hashed and written on
-    /// worker threads (at most 16 in flight, so memory stays bounded); larger ones are written on the reading thread.
+    /// worker threads (at most 16 in flight, and at most 4 MiB of data: peak memory stays bounded whatever the sizes);
+    /// larger ones are written on the reading thread.
     /// Only the objects in flight are remembered here: once written, the transaction knows them, so memory does not
     /// grow with the number of objects.
     /// </summary>
     private sealed class ContentWriter(RepoTransaction tx) : IDisposable
     {
         private const int MaxBuffered = 1 << 20;
-        private readonly SemaphoreSlim _slots = new(16);
+        private const int MaxInFlight = 16;
+        private const int Unit = 64 << 10;
+        private readonly SemaphoreSlim _slots = new(MaxInFlight);
+        private readonly SemaphoreSlim _bytes = new(4 * MaxBuffered / Unit);
         private readonly List<Task> _tasks = [];
         private readonly HashSet<Checksum> _inFlight = [];
         private Exception? _error;
@@ -407,9 +411,31 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
                 return;
             }
 
-            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Max(1, size));
-            data.ReadExactly(buffer, 0, (int)size);
+            // Only this thread takes units, so taking them one at a time cannot deadlock against another taker.
+            int units = (int)((size + Unit - 1) / Unit);
+            for (int i = 0; i < units; i++)
+            {
+                _bytes.Wait();
+            }
+
             _slots.Wait();
+            var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Max(1, size));
+            try
+            {
+                data.ReadExactly(buffer, 0, (int)size);
+            }
+            catch
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                _slots.Release();
+                if (units > 0)
+                {
+                    _bytes.Release(units);
+                }
+
+                throw;
+            }
+
             lock (_inFlight)
             {
                 _inFlight.Add(expected);
@@ -434,6 +460,10 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
 
                     System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
                     _slots.Release();
+                    if (units > 0)
+                    {
+                        _bytes.Release(units);
+                    }
                 }
             }));
             if (_tasks.Count >= 256)
@@ -468,7 +498,11 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
             }
         }
 
-        public void Dispose() => _slots.Dispose();
+        public void Dispose()
+        {
+            _slots.Dispose();
+            _bytes.Dispose();
+        }
     }
 
     private static void WriteContent(RepoTransaction tx, FileHeader header, Stream data, long size, Checksum expected, string name)

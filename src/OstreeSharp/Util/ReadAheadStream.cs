@@ -1,16 +1,20 @@
 // A stream read ahead on another thread: the producer fills blocks from the inner stream (for a layer: the socket,
 // the blob's digest and the decompression) while the reader consumes earlier ones (tar parsing, object hashing and
 // writing), so that one layer uses two cores.
-using System.Buffers;
 using System.Threading.Channels;
 
 namespace OstreeSharp.Util;
 
-/// <summary>Reads <c>inner</c> ahead on a thread of its own, a few blocks at most; owns <c>inner</c>.</summary>
+/// <summary>
+/// Reads <c>inner</c> ahead on a thread of its own, a few blocks at most; owns <c>inner</c>. The blocks are the
+/// stream's own, reused from first to last: at most <c>blocks</c> + 2 of them are ever allocated, and they go with
+/// the stream (a shared pool would keep every block that ever crossed between the two threads).
+/// </summary>
 public sealed class ReadAheadStream : ReadOnlyStream
 {
-    private const int BlockSize = 1 << 20;
+    private const int BlockSize = 256 << 10;
     private readonly Stream _inner;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<byte[]> _free = new();
     private readonly Channel<(byte[] Buffer, int Length)> _blocks;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _producer;
@@ -19,8 +23,8 @@ public sealed class ReadAheadStream : ReadOnlyStream
     private bool _eof, _disposed;
 
     /// <param name="inner">The stream to read ahead.</param>
-    /// <param name="blocks">How many blocks of 1 MiB may wait to be read.</param>
-    public ReadAheadStream(Stream inner, int blocks = 4)
+    /// <param name="blocks">How many blocks of 256 KiB may wait to be read.</param>
+    public ReadAheadStream(Stream inner, int blocks = 8)
     {
         ArgumentNullException.ThrowIfNull(inner);
         _inner = inner;
@@ -35,7 +39,7 @@ public sealed class ReadAheadStream : ReadOnlyStream
         {
             while (!_stop.IsCancellationRequested)
             {
-                var buf = ArrayPool<byte>.Shared.Rent(BlockSize);
+                var buf = _free.TryDequeue(out var reused) ? reused : new byte[BlockSize];
                 int n = 0, got;
                 while (n < BlockSize && (got = _inner.Read(buf, n, BlockSize - n)) > 0)
                 {
@@ -44,7 +48,7 @@ public sealed class ReadAheadStream : ReadOnlyStream
 
                 if (n == 0)
                 {
-                    ArrayPool<byte>.Shared.Return(buf);
+                    _free.Enqueue(buf);
                     break;
                 }
 
@@ -61,7 +65,7 @@ public sealed class ReadAheadStream : ReadOnlyStream
 
                 if (!queued)
                 {
-                    ArrayPool<byte>.Shared.Return(buf);
+                    _free.Enqueue(buf);
                     break;
                 }
 
@@ -92,7 +96,7 @@ public sealed class ReadAheadStream : ReadOnlyStream
         {
             if (_current is not null)
             {
-                ArrayPool<byte>.Shared.Return(_current);
+                _free.Enqueue(_current);
                 _current = null;
             }
 
@@ -151,12 +155,12 @@ public sealed class ReadAheadStream : ReadOnlyStream
 
             while (_blocks.Reader.TryRead(out var block))
             {
-                ArrayPool<byte>.Shared.Return(block.Buffer);
+                _free.Enqueue(block.Buffer);
             }
 
             if (_current is not null)
             {
-                ArrayPool<byte>.Shared.Return(_current);
+                _free.Enqueue(_current);
                 _current = null;
             }
 
