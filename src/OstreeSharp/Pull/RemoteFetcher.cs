@@ -199,19 +199,26 @@ public sealed class RemoteFetcher : IDisposable
             }
 
             using var ms = new MemoryStream(length is > 0 and <= int.MaxValue ? (int)length : 4096);
-            var buf = new byte[81920];
-            int n;
-            while ((n = await s.ReadAsync(buf, ct).ConfigureAwait(false)) > 0)
+            var buf = System.Buffers.ArrayPool<byte>.Shared.Rent(16 << 10);
+            try
             {
-                if (ms.Length + n > maxSize)
+                int n;
+                while ((n = await s.ReadAsync(buf, ct).ConfigureAwait(false)) > 0)
                 {
-                    throw new RemoteFetchException(UrlOf(path), $"exceeded maximum size of {maxSize} bytes");
-                }
+                    if (ms.Length + n > maxSize)
+                    {
+                        throw new RemoteFetchException(UrlOf(path), $"exceeded maximum size of {maxSize} bytes");
+                    }
 
-                ms.Write(buf, 0, n);
+                    ms.Write(buf, 0, n);
+                }
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buf);
             }
 
-            return ms.ToArray();
+            return ms.Length == ms.Capacity ? ms.GetBuffer() : ms.ToArray();
         }, null, cancellationToken, priority);
 
     /// <summary>

@@ -713,6 +713,10 @@ public static partial class RemotePull
         private readonly ConcurrentDictionary<Checksum, bool> _contentInFlight = new();
         private readonly ConcurrentDictionary<Checksum, bool> _walked = new();
         private readonly ConcurrentDictionary<(Checksum, ObjectType), Lazy<Task<byte[]>>> _metadataFetches = new();
+        // The tree walk waits here before it queues a content fetch: a queued fetch costs a few KB (its tasks, its
+        // request, its place in the connection queue) before it even starts, and a tree has hundreds of thousands.
+        private readonly SemaphoreSlim _contentQueue = new(MaxQueuedContent);
+        private const int MaxQueuedContent = 64;
         private readonly HashSet<Checksum> _incomplete = [];
         private readonly HashSet<Checksum> _complete = [];
 
@@ -1234,10 +1238,18 @@ public static partial class RemotePull
                     }
 
                     Interlocked.Increment(ref _needed);
+                    await _contentQueue.WaitAsync(Ct).ConfigureAwait(false);
                     Spawn(async () =>
                     {
-                        await FetchContentAsync(cs).ConfigureAwait(false);
-                        _contentInFlight.TryRemove(cs, out _);
+                        try
+                        {
+                            await FetchContentAsync(cs).ConfigureAwait(false);
+                            _contentInFlight.TryRemove(cs, out _);
+                        }
+                        finally
+                        {
+                            _contentQueue.Release();
+                        }
                     });
                 }
             }
@@ -1339,8 +1351,9 @@ public static partial class RemotePull
             var path = ObjectPath(c, ObjectType.File);
             bool found = await _fetcher.GetAsync(path, async (body, length, ct) =>
             {
-                // Small objects are read into memory, large ones spooled to a file under tmp/.
-                if (length is >= 0 and <= 4 << 20)
+                // Small objects are read into memory, large ones spooled to a file under tmp/ (at most one MiB in memory
+                // per connection).
+                if (length is >= 0 and <= 1 << 20)
                 {
                     var buffer = new MemoryStream((int)length);
                     await body.CopyToAsync(buffer, ct).ConfigureAwait(false);
