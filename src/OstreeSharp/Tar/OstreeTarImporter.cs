@@ -376,15 +376,15 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
     }
 
     /// <summary>
-    /// Writes content objects while the stream is read on: objects up to 1 MiB are buffered and hashed and written on
-    /// worker threads (at most 16 in flight, and at most 4 MiB of data: peak memory stays bounded whatever the sizes);
+    /// Writes content objects while the stream is read on: objects up to 512 KiB are buffered and hashed and written on
+    /// worker threads (at most 16 in flight, and at most 2 MiB of data: peak memory stays bounded whatever the sizes);
     /// larger ones are written on the reading thread.
     /// Only the objects in flight are remembered here: once written, the transaction knows them, so memory does not
     /// grow with the number of objects.
     /// </summary>
     private sealed class ContentWriter(RepoTransaction tx) : IDisposable
     {
-        private const int MaxBuffered = 1 << 20;
+        private const int MaxBuffered = 512 << 10;
         private const int MaxInFlight = 16;
         private const int Unit = 64 << 10;
         private readonly SemaphoreSlim _slots = new(MaxInFlight);
