@@ -164,7 +164,6 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
     private void CheckoutTree(Checksum tree, Checksum meta, string destination, CancellationToken cancellationToken)
     {
         var finish = new List<DirFinish>();
-        var jobs = new List<FileJob>();
         var loaded = options.DockerWhiteouts ? repo.LoadDirTree(tree) : null;
         MakeDir(destination, LoadMeta(meta), finish, string.Empty, IsOpaque(loaded));
 
@@ -174,8 +173,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
             throw new OstreeException($"Unable to do hardlink checkout across devices (src={src} destination={dst})");
         }
 
-        Walk(tree, loaded, destination, finish, jobs, cancellationToken);
-        RunFiles(jobs, cancellationToken);
+        RunFilesWhileWalking(add => Walk(tree, loaded, destination, finish, add, cancellationToken), cancellationToken);
         for (int i = finish.Count - 1; i >= 0; i--)
         {
             ApplyDirMeta(finish[i]);
@@ -240,7 +238,9 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
     // Depth first with an explicit stack (a tree's depth is the input's to choose): every folder is made before its
     // children, so applying folder metadata in reverse order finishes children before their parents.
     // A folder's tree is read once: ahead, by its parent, only where --whiteouts must know whether it is opaque.
-    private void Walk(Checksum rootTree, DirTree? rootLoaded, string rootDest, List<DirFinish> finish, List<FileJob> jobs, CancellationToken ct)
+    // A folder's whiteouts are applied before its files are queued (a name the layer both hides and adds is the new
+    // file), and its subfolders are made after both; the files of one folder never touch another's names.
+    private void Walk(Checksum rootTree, DirTree? rootLoaded, string rootDest, List<DirFinish> finish, Action<FileJob> queue, CancellationToken ct)
     {
         var pending = new Stack<(Checksum Tree, DirTree? Loaded, string Dest, string TreePath)>();
         pending.Push((rootTree, rootLoaded, rootDest, string.Empty));
@@ -248,36 +248,41 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
         {
             ct.ThrowIfCancellationRequested();
             var tree = at.Loaded ?? repo.LoadDirTree(at.Tree);
+            bool whiteouts = false;
             foreach (var f in tree.Files)
             {
-                if (options.SkipList.Count > 0 && options.SkipList.Contains(at.TreePath + "/" + f.Name))
+                if (!IsWhiteout(f.Name) || (options.SkipList.Count > 0 && options.SkipList.Contains(at.TreePath + "/" + f.Name)))
                 {
                     continue;
                 }
 
+                whiteouts = true;
                 if (options.ProcessWhiteouts && f.Name.StartsWith(WhiteoutPrefix, StringComparison.Ordinal))
                 {
                     MakeWhiteout(Path.Combine(at.Dest, f.Name[WhiteoutPrefix.Length..]), f.Checksum);
                     continue;
                 }
 
-                if (options.DockerWhiteouts && f.Name.StartsWith(DockerWhiteoutPrefix, StringComparison.Ordinal))
+                var hidden = f.Name[DockerWhiteoutPrefix.Length..];
+                if (hidden is "" or "." or "..")
                 {
-                    var hidden = f.Name[DockerWhiteoutPrefix.Length..];
-                    if (hidden is "" or "." or "..")
-                    {
-                        throw new OstreeException($"Invalid whiteout '{at.TreePath}/{f.Name}'");
-                    }
+                    throw new OstreeException($"Invalid whiteout '{at.TreePath}/{f.Name}'");
+                }
 
-                    if (f.Name != OpaqueWhiteout)
-                    {
-                        FileUtil.DeleteAny(Path.Combine(at.Dest, hidden));
-                    }
+                if (f.Name != OpaqueWhiteout)
+                {
+                    FileUtil.DeleteAny(Path.Combine(at.Dest, hidden));
+                }
+            }
 
+            foreach (var f in tree.Files)
+            {
+                if ((whiteouts && IsWhiteout(f.Name)) || (options.SkipList.Count > 0 && options.SkipList.Contains(at.TreePath + "/" + f.Name)))
+                {
                     continue;
                 }
 
-                jobs.Add(new FileJob(Path.Combine(at.Dest, f.Name), f.Checksum, at.TreePath + "/" + f.Name));
+                queue(new FileJob(Path.Combine(at.Dest, f.Name), f.Checksum, at.TreePath + "/" + f.Name));
             }
 
             for (int i = tree.Dirs.Count - 1; i >= 0; i--)
@@ -300,6 +305,10 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
     private const string WhiteoutPrefix = ".ostree-wh.";
     private const string DockerWhiteoutPrefix = ".wh.";
     private const string OpaqueWhiteout = ".wh..wh..opq";
+
+    private bool IsWhiteout(string name) =>
+        (options.ProcessWhiteouts && name.StartsWith(WhiteoutPrefix, StringComparison.Ordinal))
+        || (options.DockerWhiteouts && name.StartsWith(DockerWhiteoutPrefix, StringComparison.Ordinal));
 
     // A folder holding Docker's opaque marker replaces what the layers below had there (null: whiteouts are off).
     private static bool IsOpaque(DirTree? tree) => tree is not null && tree.Files.Any(f => f.Name == OpaqueWhiteout);
@@ -384,7 +393,72 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
         _ => options.UserMode,
     };
 
-    private void RunFiles(List<FileJob> jobs, CancellationToken ct)
+    private void RunFiles(List<FileJob> jobs, CancellationToken ct) => RunFilesWhileWalking(queue => jobs.ForEach(queue), ct);
+
+    // The walk runs on this thread and queues files for the workers as it goes, a few thousand at most: memory does
+    // not grow with the size of the tree. The first failure, of the walk or of a worker, stops both and is thrown.
+    private void RunFilesWhileWalking(Action<Action<FileJob>> walk, CancellationToken ct)
+    {
+        CheckHardlinksPossible();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var queue = new System.Collections.Concurrent.BlockingCollection<FileJob>(boundedCapacity: 4096);
+        Exception? failure = null;
+        var workers = new Task[Math.Max(1, options.Parallelism)];
+        for (int i = 0; i < workers.Length; i++)
+        {
+            workers[i] = Task.Factory.StartNew(
+                () =>
+                {
+                    try
+                    {
+                        foreach (var j in queue.GetConsumingEnumerable(stop.Token))
+                        {
+                            CheckoutFile(j.Path, j.Content, j.TreePath);
+                        }
+                    }
+                    catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                    {
+                        // Stopped by another's failure or by the caller.
+                    }
+                    catch (Exception e)
+                    {
+                        Interlocked.CompareExchange(ref failure, e, null);
+                        stop.Cancel();
+                    }
+                },
+                CancellationToken.None,
+                TaskCreationOptions.LongRunning,
+                TaskScheduler.Default);
+        }
+
+        try
+        {
+            walk(j => queue.Add(j, stop.Token));
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            // A worker failed: its failure is the one to throw.
+        }
+        catch (Exception e)
+        {
+            Interlocked.CompareExchange(ref failure, e, null);
+            stop.Cancel();
+        }
+        finally
+        {
+            queue.CompleteAdding();
+            Task.WaitAll(workers);
+        }
+
+        if (failure is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
+
+        ct.ThrowIfCancellationRequested();
+    }
+
+    private void CheckHardlinksPossible()
     {
         if (options.RequireHardlinks && !CanHardlink)
         {
@@ -397,8 +471,6 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
             });
         }
 
-        var po = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Parallelism), CancellationToken = ct };
-        Parallel.ForEach(jobs, po, j => CheckoutFile(j.Path, j.Content, j.TreePath));
     }
 
     private void CheckoutFile(string dest, Checksum checksum, string treePath)
