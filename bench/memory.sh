@@ -139,13 +139,19 @@ measure() {
     ostree admin init-fs "$T" >/dev/null
     ostree admin os-init --sysroot="$T" os >/dev/null
     ostree config --repo="$T/ostree/repo" set sysroot.bootloader none
-    # ostree deploys a tree whose /etc is /usr/etc: a container-layout tree is committed again with /etc moved there.
-    local commit_repo="$R/bare-user-ours"
-    if [ -d "$tree/etc" ] && [ ! -d "$tree/usr/etc" ]; then
-        cp -al "$tree" "$R/ostree-layout" 2>/dev/null || { rm -rf "$R/ostree-layout"; cp -a "$tree" "$R/ostree-layout"; }
-        mv "$R/ostree-layout/etc" "$R/ostree-layout/usr/etc"
-        ostree commit --repo="$commit_repo" -b os --timestamp=2024-01-01 --tree=dir="$R/ostree-layout" >/dev/null
-        rm -rf "$R/ostree-layout"
+    # ostree deploys a tree whose /etc is /usr/etc and whose os-release names it: a container-layout tree, or a
+    # synthetic one (random text in os-release), is committed again from a linked copy with that put right.
+    local commit_repo="$R/bare-user-ours" L="$R/ostree-layout"
+    if { [ -d "$tree/etc" ] && [ ! -d "$tree/usr/etc" ]; } || ! grep -qs '^ID=' "$tree/usr/lib/os-release"; then
+        cp -al "$tree" "$L" 2>/dev/null || { rm -rf "$L"; cp -a "$tree" "$L"; }
+        [ -d "$L/usr/etc" ] || mv "$L/etc" "$L/usr/etc"
+        if ! grep -qs '^ID=' "$L/usr/lib/os-release"; then
+            rm -f "$L/usr/lib/os-release" "$L/usr/etc/os-release"
+            printf 'ID=synthetic\nPRETTY_NAME="Synthetic tree"\n' > "$L/usr/lib/os-release"
+            ln -s ../lib/os-release "$L/usr/etc/os-release"
+        fi
+        ostree commit --repo="$commit_repo" -b os --timestamp=2024-01-01 --tree=dir="$L" >/dev/null
+        rm -rf "$L"
     fi
     ostree pull-local --repo="$T/ostree/repo" "$commit_repo" os >/dev/null
     P=(); O=()
