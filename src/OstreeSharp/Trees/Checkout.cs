@@ -470,7 +470,6 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
                 _ => $"Hardlinks are not possible from a {repo.Mode.ToConfigName()} repository",
             });
         }
-
     }
 
     private void CheckoutFile(string dest, Checksum checksum, string treePath)
