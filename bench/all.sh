@@ -5,7 +5,7 @@
 # the real `ostree admin deploy` freezes the filesystem holding /boot).
 #
 #   bench/all.sh [--quick] [--runs N] [--doc FILE]
-#     --quick     about 12 minutes: one run per step, a 40 MB synthetic tree, only the benches that need no Debian
+#     --quick     about 5 minutes: one run per step, a 40 MB synthetic tree, only the benches that need no Debian
 #                 root (run.sh, container.sh, image-copy.sh, http.sh, memory.sh)
 #     --runs N    runs per step (default 3; 1 with --quick)
 #     --doc FILE  also write the table, with the commit and the machine, to FILE (docs/performance.md keeps the
@@ -115,7 +115,7 @@ if [ -n "$DOC" ]; then
         echo
         table
         echo
-        echo "Run \`bench/all.sh\` (not timed yet: an hour or more) or \`bench/all.sh --quick\` (about 12 minutes); each script of"
+        echo "Run \`bench/all.sh\` (not timed yet: an hour or more) or \`bench/all.sh --quick\` (about 5 minutes); each script of"
         echo "\`bench/\` also runs on its own and prints more detail (layer sizes, bytes, memory at 5x the size)."
     } > "$DOC"
     echo "written to $DOC"
