@@ -37,16 +37,11 @@ public static class LayerStreams
     {
         // zstd's multi-threaded mode (1 worker or more) gives the same bytes for any number of workers, so the default
         // stays in it on every machine; single-threaded mode (0 workers) gives other bytes and is asked for explicitly.
-        int workers = threads is { } t ? (t > 1 ? t : 0) : Math.Max(1, Environment.ProcessorCount);
+        // By default zstd gets one worker per core but the caller's, whose thread makes the tar (reads, inflates and
+        // hashes the objects): on two cores a second worker took as long and 12 MB more (same bytes either way).
+        int workers = threads is { } t ? (t > 1 ? t : 0) : Math.Max(1, Environment.ProcessorCount - (c == LayerCompression.Zstd ? 1 : 0));
         if (c == LayerCompression.Zstd)
         {
-            // By default one worker per core but the caller's, whose thread makes the tar (reads, inflates and hashes
-            // the objects): on two cores a second worker took as long and 12 MB more (same bytes either way).
-            if (threads is null)
-            {
-                workers = Math.Max(1, Environment.ProcessorCount - 1);
-            }
-
             // The system's libzstd when there is one (several times faster than the managed port); the port otherwise.
             if (NativeZstdStream.TryCreate(output, fast ? 1 : 3, workers) is { } native)
             {

@@ -973,13 +973,7 @@ public sealed class RepoTransaction : IDisposable
 
         FaultPoint("before-publish");
         var objectsDir = Path.Combine(_repo.Path, "objects");
-        bool anyStaged = false;
-        for (int i = 0; i < _stagedDirs.Length && !anyStaged; i++)
-        {
-            anyStaged = Volatile.Read(ref _stagedDirs[i]) != 0;
-        }
-
-        if (_repo.Fsync && anyStaged)
+        if (_repo.Fsync && StagedFiles().Any())
         {
             // The objects' data reaches the disk before their names enter objects/, as libostree orders it: after a
             // power cut, objects/ never holds a name whose content was lost (a later pull would take it as present).
@@ -1006,9 +1000,11 @@ public sealed class RepoTransaction : IDisposable
         // of 55,000 files), one object behind, so that the last one published is known.
         var last = new List<(string Prefix, string Name, string Path)>();
         (string Prefix, string Name, string Path)? held = null;
+        static int Rank(string name) =>
+            name.EndsWith(".commit", StringComparison.Ordinal) ? 2 : name.EndsWith(".commitmeta", StringComparison.Ordinal) ? 1 : 0;
         foreach (var f in StagedFiles())
         {
-            if (f.Name.EndsWith(".commit", StringComparison.Ordinal) || f.Name.EndsWith(".commitmeta", StringComparison.Ordinal))
+            if (Rank(f.Name) > 0)
             {
                 last.Add(f);
                 continue;
@@ -1022,7 +1018,7 @@ public sealed class RepoTransaction : IDisposable
             held = f;
         }
 
-        last = [.. last.OrderBy(f => f.Name.EndsWith(".commit", StringComparison.Ordinal) ? 1 : 0)];
+        last = [.. last.OrderBy(f => Rank(f.Name))];
         if (held is { } lastOther)
         {
             last.Insert(0, lastOther);

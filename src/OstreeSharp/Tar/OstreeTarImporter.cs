@@ -420,11 +420,7 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
 
             _slots.Wait();
             var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent((int)Math.Max(1, size));
-            try
-            {
-                data.ReadExactly(buffer, 0, (int)size);
-            }
-            catch
+            void Release()
             {
                 System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
                 _slots.Release();
@@ -432,7 +428,15 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
                 {
                     _bytes.Release(units);
                 }
+            }
 
+            try
+            {
+                data.ReadExactly(buffer, 0, (int)size);
+            }
+            catch
+            {
+                Release();
                 throw;
             }
 
@@ -458,12 +462,7 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
                         _inFlight.Remove(expected);
                     }
 
-                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-                    _slots.Release();
-                    if (units > 0)
-                    {
-                        _bytes.Release(units);
-                    }
+                    Release();
                 }
             }));
             if (_tasks.Count >= 256)
