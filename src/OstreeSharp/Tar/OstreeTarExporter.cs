@@ -4,6 +4,7 @@
 using System.Text;
 using OstreeSharp.Objects;
 using OstreeSharp.Repository;
+using OstreeSharp.Util;
 
 namespace OstreeSharp.Tar;
 
@@ -23,12 +24,18 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
     private bool _sawVarTmp;
     private bool _structureOnly;
     private Dictionary<Checksum, List<string>>? _paths;
+    private FilePrefetcher? _prefetch;
 
     /// <summary>Exports <paramref name="commit"/> to <paramref name="output"/> (not closed).</summary>
     public void Export(Checksum commit, Stream output, CancellationToken cancellationToken = default)
     {
         using var w = new TarWriter(output, leaveOpen: true);
-        WriteStructure(w, commit, cancellationToken);
+        using (_prefetch = new FilePrefetcher(ContentFiles(repo.LoadCommit(commit).RootTree, isRoot: true, distinct: true)))
+        {
+            WriteStructure(w, commit, cancellationToken);
+        }
+
+        _prefetch = null;
         w.Finish();
     }
 
@@ -73,6 +80,8 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
             w.WriteEntry(r);
         }
 
+        using var prefetch = new FilePrefetcher(ContentFiles(root, isRoot: false, distinct: false));
+
         // Each frame: a tree's folders still to enter, and the path of the tree.
         var stack = new Stack<(Queue<(string Name, Checksum Tree, Checksum Meta)> Dirs, string Prefix)>();
         void Enter(Checksum tree, string prefix)
@@ -82,6 +91,7 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
             foreach (var f in t.Files)
             {
                 var obj = repo.LoadContent(f.Checksum);
+                prefetch.Advance();
                 var h = obj.Header;
                 var e = new TarEntry { Name = Mapped(prefix + f.Name), Uid = h.Uid, Gid = h.Gid, Mode = h.Mode & UnixMode.PermissionMask, Mtime = mtime };
                 if (options.Xattrs)
@@ -227,14 +237,51 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
 
     private void WriteObjects(TarWriter w, IEnumerable<Checksum> objects, IReadOnlyDictionary<Checksum, List<string>> paths, CancellationToken ct)
     {
-        foreach (var c in objects.OrderBy(x => x.ToHex(), StringComparer.Ordinal))
+        var ordered = objects.Order().ToArray(); // byte order is the order of the hex names
+        using (_prefetch = new FilePrefetcher(ordered.Select(c => repo.ObjectPath(c, ObjectType.File))))
         {
-            ct.ThrowIfCancellationRequested();
-            var link = EmitContent(w, c);
-            var objPath = ObjectPath(c, "file");
-            foreach (var p in paths.TryGetValue(c, out var list) ? list : [])
+            foreach (var c in ordered)
             {
-                EmitLink(w, objPath, link, p);
+                ct.ThrowIfCancellationRequested();
+                var link = EmitContent(w, c);
+                var objPath = ObjectPath(c, "file");
+                foreach (var p in paths.TryGetValue(c, out var list) ? list : [])
+                {
+                    EmitLink(w, objPath, link, p);
+                }
+            }
+        }
+
+        _prefetch = null;
+    }
+
+    /// <summary>
+    /// The files of the content objects under <paramref name="rootTree"/> in the order the walks here read them (a
+    /// folder's files, then each subfolder in full; the root's sysroot skipped where <paramref name="isRoot"/>), each
+    /// object once where <paramref name="distinct"/>: what a <see cref="FilePrefetcher"/> reads ahead.
+    /// </summary>
+    private IEnumerable<string> ContentFiles(Checksum rootTree, bool isRoot, bool distinct)
+    {
+        var seen = new HashSet<Checksum>();
+        var pending = new Stack<(Checksum Tree, bool IsRoot)>();
+        pending.Push((rootTree, isRoot));
+        while (pending.TryPop(out var at))
+        {
+            var dt = repo.LoadDirTree(at.Tree);
+            foreach (var f in dt.Files)
+            {
+                if (!distinct || seen.Add(f.Checksum))
+                {
+                    yield return repo.ObjectPath(f.Checksum, ObjectType.File);
+                }
+            }
+
+            for (int i = dt.Dirs.Count - 1; i >= 0; i--)
+            {
+                if (!(at.IsRoot && dt.Dirs[i].Name == "sysroot"))
+                {
+                    pending.Push((dt.Dirs[i].TreeChecksum, false));
+                }
             }
         }
     }
@@ -395,6 +442,7 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
             w.WriteEntry(entry, data);
         }
 
+        _prefetch?.Advance();
         var link = new LinkInfo(entry.Uid, entry.Gid, entry.Mode, entry.Type == TarType.Regular && entry.Size == 0);
         _contentSeen[c] = link;
         return link;

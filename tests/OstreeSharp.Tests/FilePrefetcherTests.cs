@@ -1,0 +1,77 @@
+using OstreeSharp.Util;
+using Xunit;
+
+namespace OstreeSharp.Tests;
+
+public class FilePrefetcherTests
+{
+    // The paths the prefetcher has taken so far, counted as it enumerates them.
+    private sealed class CountingPaths(IReadOnlyList<string> paths)
+    {
+        private int _taken;
+
+        public int Taken => Volatile.Read(ref _taken);
+
+        public IEnumerable<string> Enumerate()
+        {
+            foreach (var p in paths)
+            {
+                Interlocked.Increment(ref _taken);
+                yield return p;
+            }
+        }
+    }
+
+    private static void WaitFor(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the prefetcher did not move on");
+            Thread.Sleep(5);
+        }
+    }
+
+    [Fact]
+    public void StaysAWindowAheadOfTheConsumer()
+    {
+        var dir = Directory.CreateTempSubdirectory("prefetch-");
+        try
+        {
+            var files = Enumerable.Range(0, 20).Select(i => Path.Combine(dir.FullName, $"f{i}")).ToList();
+            foreach (var f in files)
+            {
+                File.WriteAllBytes(f, new byte[100]);
+            }
+
+            files.Insert(5, Path.Combine(dir.FullName, "missing")); // a file it cannot open costs its place, nothing more
+            var paths = new CountingPaths(files);
+            using var prefetch = new FilePrefetcher(paths.Enumerate(), window: 3);
+            WaitFor(() => paths.Taken >= 4);
+            Thread.Sleep(200);
+            Assert.Equal(4, paths.Taken); // three hinted, the fourth waiting for room
+            for (int i = 1; i <= 10; i++)
+            {
+                prefetch.Advance();
+                WaitFor(() => paths.Taken >= 4 + i);
+            }
+
+            Thread.Sleep(200);
+            Assert.Equal(14, paths.Taken);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void DisposingStopsAWalkThatWaits()
+    {
+        var paths = new CountingPaths(Enumerable.Range(0, 1000).Select(i => $"/nonexistent/{i}").ToList());
+        var prefetch = new FilePrefetcher(paths.Enumerate(), window: 2);
+        WaitFor(() => paths.Taken >= 3);
+        prefetch.Dispose(); // returns: the thread waiting for room was told to stop
+        Assert.Equal(3, paths.Taken);
+    }
+}
