@@ -30,7 +30,7 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
     public void Export(Checksum commit, Stream output, CancellationToken cancellationToken = default)
     {
         using var w = new TarWriter(output, leaveOpen: true);
-        using (_prefetch = new FilePrefetcher(ContentFiles(repo.LoadCommit(commit).RootTree, isRoot: true, distinct: true)))
+        using (_prefetch = new FilePrefetcher(ContentFiles(repo.LoadCommit(commit).RootTree, isRoot: true)))
         {
             WriteStructure(w, commit, cancellationToken);
         }
@@ -80,7 +80,7 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
             w.WriteEntry(r);
         }
 
-        using var prefetch = new FilePrefetcher(ContentFiles(root, isRoot: false, distinct: false));
+        using var prefetch = new FilePrefetcher(ContentFiles(root, isRoot: false));
 
         // Each frame: a tree's folders still to enter, and the path of the tree.
         var stack = new Stack<(Queue<(string Name, Checksum Tree, Checksum Meta)> Dirs, string Prefix)>();
@@ -244,6 +244,7 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
             {
                 ct.ThrowIfCancellationRequested();
                 var link = EmitContent(w, c);
+                _prefetch.Advance();
                 var objPath = ObjectPath(c, "file");
                 foreach (var p in paths.TryGetValue(c, out var list) ? list : [])
                 {
@@ -256,13 +257,12 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
     }
 
     /// <summary>
-    /// The files of the content objects under <paramref name="rootTree"/> in the order the walks here read them (a
-    /// folder's files, then each subfolder in full; the root's sysroot skipped where <paramref name="isRoot"/>), each
-    /// object once where <paramref name="distinct"/>: what a <see cref="FilePrefetcher"/> reads ahead.
+    /// The file of each content object under <paramref name="rootTree"/>, as often as the tree has it, in the order the
+    /// walks here go (a folder's files, then each subfolder in full; the root's sysroot skipped where
+    /// <paramref name="isRoot"/>): what a <see cref="FilePrefetcher"/> reads ahead. (A file met again is in the cache.)
     /// </summary>
-    private IEnumerable<string> ContentFiles(Checksum rootTree, bool isRoot, bool distinct)
+    private IEnumerable<string> ContentFiles(Checksum rootTree, bool isRoot)
     {
-        var seen = new HashSet<Checksum>();
         var pending = new Stack<(Checksum Tree, bool IsRoot)>();
         pending.Push((rootTree, isRoot));
         while (pending.TryPop(out var at))
@@ -270,10 +270,7 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
             var dt = repo.LoadDirTree(at.Tree);
             foreach (var f in dt.Files)
             {
-                if (!distinct || seen.Add(f.Checksum))
-                {
-                    yield return repo.ObjectPath(f.Checksum, ObjectType.File);
-                }
+                yield return repo.ObjectPath(f.Checksum, ObjectType.File);
             }
 
             for (int i = dt.Dirs.Count - 1; i >= 0; i--)
@@ -397,6 +394,7 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
         foreach (var f in _structureOnly ? [] : dt.Files)
         {
             var link = EmitContent(w, f.Checksum);
+            _prefetch?.Advance();
             EmitLink(w, ObjectPath(f.Checksum, "file"), link, MapEtc(Join(path, f.Name)));
         }
 
@@ -442,7 +440,6 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
             w.WriteEntry(entry, data);
         }
 
-        _prefetch?.Advance();
         var link = new LinkInfo(entry.Uid, entry.Gid, entry.Mode, entry.Type == TarType.Regular && entry.Size == 0);
         _contentSeen[c] = link;
         return link;
