@@ -1,10 +1,16 @@
 // gzip on every core, still ONE gzip member (so readers that stop after the first member, like
 // flate2's GzDecoder, see everything): the input is cut into blocks, each block is deflated on its
 // own with a sync flush (byte-aligned, not final), the pieces are written in order, then an empty
-// final block, the CRC-32 and the size. Blocks do not share a dictionary, which costs well under 1%.
-// A block that does not compress (a compressed initramfs, .gz files, ...) is stored as it is, without
-// spending deflate's search on it: four samples of it are tried at level 1 first.
-using System.Buffers;
+// final block, the CRC-32 and the size. A block may refer back into the previous one as if the stream
+// were deflated whole: its deflater is first given the previous block's last 32 KiB (deflate's whole
+// reach) and sync-flushed, and what that prefix deflated to is dropped. (zlib's deflateSetDictionary
+// does the same without deflating the prefix, but .NET does not expose it.)
+// A block that does not compress (a compressed initramfs, .gz files, ...) is not searched for matches, which
+// costs deflate most of its time for nothing: four samples of it are tried at level 1 first, and if none shrinks by 2%
+// the block gets Huffman codes only (zlib stores the parts where even those do not pay).
+// The blocks and their outputs are the stream's own, reused from first to last: at most two per worker and one
+// more are allocated, and they go with the stream (a shared pool keeps what crossed between threads).
+using System.Collections.Concurrent;
 using System.IO.Compression;
 using System.IO.Hashing;
 
@@ -14,16 +20,17 @@ namespace OstreeSharp.Containers.Bridge;
 public sealed class ParallelGzipStream : CountingWriteStream
 {
     private const int BlockSize = 1 << 20;
+    private const int Window = 32 << 10; // how far back deflate can refer
     private readonly Stream _output;
     private readonly bool _leaveOpen;
     private readonly CompressionLevel _level;
     private readonly int _maxPending;
-    // Each block's deflated bytes, in a pooled array (a megabyte per block would otherwise be two fresh large-object
-    // allocations, which the GC hands back and the kernel faults in again).
-    private readonly Queue<Task<Piece>> _pending = new();
+    private readonly Queue<Task<Slot>> _pending = new();
+    private readonly ConcurrentQueue<Slot> _free = new();
     private readonly Crc32 _crc = new();
-    private byte[] _block;
-    private int _fill;
+    private readonly byte[] _tail = new byte[Window]; // the last block's end, the next one's history
+    private int _tailLength;
+    private Slot _current;
     private bool _finished;
 
     /// <summary>Creates the stream; <paramref name="output"/> receives the gzip bytes.</summary>
@@ -32,8 +39,10 @@ public sealed class ParallelGzipStream : CountingWriteStream
         _output = output;
         _leaveOpen = leaveOpen;
         _level = level;
-        _maxPending = Math.Max(2, (parallelism ?? Environment.ProcessorCount) * 2);
-        _block = ArrayPool<byte>.Shared.Rent(BlockSize);
+        // One block deflating per worker and two more deflated, waiting for those before them to be written (on the
+        // Debian tree and two cores, one more was 5% slower; one less was no faster and 3 MB more).
+        _maxPending = (parallelism ?? Environment.ProcessorCount) + 2;
+        _current = new Slot();
         // Header: magic, deflate, no flags, mtime 0, no extra flags, OS unknown.
         _output.Write([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
     }
@@ -46,11 +55,12 @@ public sealed class ParallelGzipStream : CountingWriteStream
         Count += buffer.Length;
         while (buffer.Length > 0)
         {
-            int n = Math.Min(buffer.Length, BlockSize - _fill);
-            buffer[..n].CopyTo(_block.AsSpan(_fill));
-            _fill += n;
+            var slot = _current;
+            int n = Math.Min(buffer.Length, BlockSize - slot.Fill);
+            buffer[..n].CopyTo(slot.Input.AsSpan(slot.Fill));
+            slot.Fill += n;
             buffer = buffer[n..];
-            if (_fill == BlockSize)
+            if (slot.Fill == BlockSize)
             {
                 Submit();
             }
@@ -59,34 +69,18 @@ public sealed class ParallelGzipStream : CountingWriteStream
 
     private void Submit()
     {
-        var block = _block;
-        int fill = _fill;
-        var level = _level;
+        var slot = _current;
+        _tail.AsSpan(0, _tailLength).CopyTo(slot.Prefix);
+        slot.PrefixLength = _tailLength;
+        _tailLength = Math.Min(Window, slot.Fill);
+        slot.Input.AsSpan(slot.Fill - _tailLength, _tailLength).CopyTo(_tail);
+        int level = ZlibLevel(_level);
         _pending.Enqueue(Task.Run(() =>
         {
-            try
-            {
-                if (fill == BlockSize && Incompressible(block.AsSpan(0, fill)))
-                {
-                    return Stored(block.AsSpan(0, fill));
-                }
-
-                var output = new PooledWriteStream(fill / 2 + 1024);
-                var deflate = new DeflateStream(output, new ZLibCompressionOptions { CompressionLevel = ZlibLevel(level) }, leaveOpen: true);
-                deflate.Write(block, 0, fill);
-                deflate.Flush(); // sync flush: byte-aligned, no final block
-                var piece = output.Take();
-                deflate.Dispose(); // its final block goes to the stream after we took the bytes
-                output.Dispose();
-                return piece;
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(block);
-            }
+            slot.Compress(level);
+            return slot;
         }));
-        _block = ArrayPool<byte>.Shared.Rent(BlockSize);
-        _fill = 0;
+        _current = _free.TryDequeue(out var free) ? free : new Slot();
         while (_pending.Count >= _maxPending)
         {
             WriteNext();
@@ -95,64 +89,116 @@ public sealed class ParallelGzipStream : CountingWriteStream
 
     private void WriteNext()
     {
-        var piece = _pending.Dequeue().GetAwaiter().GetResult();
-        try
+        var slot = _pending.Dequeue().GetAwaiter().GetResult();
+        _output.Write(slot.Output, 0, slot.PieceLength);
+        slot.Fill = 0;
+        _free.Enqueue(slot);
+    }
+
+    /// <summary>A block, the history before it, and what they deflate to.</summary>
+    private sealed class Slot
+    {
+        private const int SampleSize = 8192;
+
+        public byte[] Input { get; } = new byte[BlockSize];
+
+        public byte[] Prefix { get; } = new byte[Window];
+
+        public int Fill { get; set; }
+
+        public int PrefixLength { get; set; }
+
+        /// <summary>
+        /// The block's deflated bytes: room for a block that does not compress (deflate adds a few bytes per 16 KiB
+        /// then); grows if a block deflates to more, and keeps its size.
+        /// </summary>
+        public byte[] Output { get; private set; } = new byte[BlockSize + (8 << 10)];
+
+        public int PieceLength { get; private set; }
+
+        public void Compress(int level)
         {
-            _output.Write(piece.Buffer, 0, piece.Length);
+            var block = Input.AsSpan(0, Fill);
+            var strategy = Fill == BlockSize && Incompressible(block) ? ZLibCompressionStrategy.HuffmanOnly : ZLibCompressionStrategy.Default;
+            var output = new SlotWriteStream(this) { Dropping = PrefixLength > 0 };
+            using (var deflate = new DeflateStream(output, new ZLibCompressionOptions { CompressionLevel = level, CompressionStrategy = strategy }, leaveOpen: true))
+            {
+                if (PrefixLength > 0)
+                {
+                    deflate.Write(Prefix, 0, PrefixLength);
+                    deflate.Flush(); // sync flush: the block's own bytes start on a byte of their own
+                    output.Dropping = false;
+                }
+
+                deflate.Write(block);
+                deflate.Flush();
+                PieceLength = output.Written;
+                output.Dropping = true; // deflate's final block, written as it is disposed, is not the stream's
+            }
         }
-        finally
+
+        /// <summary>True when four samples spread over the block each shrink by less than 2% at level 1.</summary>
+        private static bool Incompressible(ReadOnlySpan<byte> block)
         {
-            ArrayPool<byte>.Shared.Return(piece.Buffer);
+            using var ms = new MemoryStream(SampleSize + 1024);
+            for (int i = 0; i < 4; i++)
+            {
+                ms.SetLength(0);
+                using (var z = new DeflateStream(ms, new ZLibCompressionOptions { CompressionLevel = 1 }, leaveOpen: true))
+                {
+                    z.Write(block.Slice(i * (block.Length / 4), SampleSize));
+                }
+
+                if (ms.Length < SampleSize * 49 / 50)
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        /// <summary>Makes room for <paramref name="length"/> bytes at <paramref name="used"/>, keeping the first <paramref name="used"/>.</summary>
+        public void Reserve(int used, int length)
+        {
+            if (used + length > Output.Length)
+            {
+                var larger = new byte[Math.Max(Output.Length + (Output.Length / 2), used + length)];
+                Output.AsSpan(0, used).CopyTo(larger);
+                Output = larger;
+            }
         }
     }
 
-    private const int SampleSize = 8192;
-
-    /// <summary>True when four samples spread over the block each shrink by less than 2% at level 1.</summary>
-    private static bool Incompressible(ReadOnlySpan<byte> block)
+    /// <summary>Appends to a slot's output, except while dropping (the prefix's bytes, deflate's final block).</summary>
+    private sealed class SlotWriteStream(Slot slot) : CountingWriteStream
     {
-        using var ms = new MemoryStream(SampleSize + 1024);
-        for (int i = 0; i < 4; i++)
+        public int Written => (int)Count;
+
+        public bool Dropping { get; set; }
+
+        public override void Write(ReadOnlySpan<byte> buffer)
         {
-            ms.SetLength(0);
-            using (var z = new DeflateStream(ms, new ZLibCompressionOptions { CompressionLevel = 1 }, leaveOpen: true))
+            if (Dropping)
             {
-                z.Write(block.Slice(i * (block.Length / 4), SampleSize));
+                return;
             }
 
-            if (ms.Length < SampleSize * 49 / 50)
-            {
-                return false;
-            }
+            slot.Reserve((int)Count, buffer.Length);
+            buffer.CopyTo(slot.Output.AsSpan((int)Count));
+            Count += buffer.Length;
         }
 
-        return true;
-    }
-
-    /// <summary>The block as non-final stored deflate blocks (each up to 65,535 bytes, byte-aligned as a sync flush leaves them).</summary>
-    private static Piece Stored(ReadOnlySpan<byte> block)
-    {
-        const int MaxStored = 65535;
-        int count = (block.Length + MaxStored - 1) / MaxStored;
-        var output = ArrayPool<byte>.Shared.Rent(block.Length + (count * 5));
-        int o = 0;
-        for (int off = 0; off < block.Length; off += MaxStored)
+        public override void Flush()
         {
-            int n = Math.Min(MaxStored, block.Length - off);
-            output[o] = 0; // BFINAL 0, BTYPE 00 (stored), padding to the byte boundary
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(output.AsSpan(o + 1), (ushort)n);
-            System.Buffers.Binary.BinaryPrimitives.WriteUInt16LittleEndian(output.AsSpan(o + 3), (ushort)~n);
-            block.Slice(off, n).CopyTo(output.AsSpan(o + 5));
-            o += 5 + n;
         }
-
-        return new Piece(output, o);
     }
 
     /// <summary>
     /// zlib level for a CompressionLevel. "Optimal" is level 4, not zlib's default 6 (ostree-ext's): with zlib-ng,
-    /// on the Debian tree of bench/make-os-tree.sh, 4 deflates about 30% faster than 6 for a layer 2% larger, about
-    /// the size umoci's parallel gzip writes (210.6 MB against umoci's 210.2 MB; level 5 gave 206.8 MB).
+    /// on the Debian tree of bench/make-os-tree.sh, 4 deflates about 30% faster than 6 for a layer 2% larger, the
+    /// size umoci's parallel gzip writes: 221.34 MB against umoci's 221.43 MB (level 5: 217.47 MB, 8% slower). On the
+    /// VM guest tree, 111.92 MB against umoci's 111.81 MB (level 5: 110.99 MB).
     /// </summary>
     private static int ZlibLevel(CompressionLevel level) => level switch
     {
@@ -174,7 +220,7 @@ public sealed class ParallelGzipStream : CountingWriteStream
             return;
         }
 
-        if (_fill > 0)
+        if (_current.Fill > 0)
         {
             Submit();
         }
@@ -191,7 +237,6 @@ public sealed class ParallelGzipStream : CountingWriteStream
         _output.Write(trailer);
         _output.Flush();
         _finished = true;
-        ArrayPool<byte>.Shared.Return(_block);
     }
 
     /// <inheritdoc/>
@@ -199,19 +244,7 @@ public sealed class ParallelGzipStream : CountingWriteStream
     {
         if (disposing)
         {
-            try
-            {
-                Finish();
-            }
-            finally
-            {
-                // After a failure, the blocks still queued give their arrays back once they are done.
-                while (_pending.TryDequeue(out var task))
-                {
-                    task.ContinueWith(t => ArrayPool<byte>.Shared.Return(t.Result.Buffer), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
-                }
-            }
-
+            Finish();
             if (!_leaveOpen)
             {
                 _output.Dispose();
@@ -219,54 +252,5 @@ public sealed class ParallelGzipStream : CountingWriteStream
         }
 
         base.Dispose(disposing);
-    }
-
-    /// <summary>Bytes in a pooled array (given back once written).</summary>
-    private readonly record struct Piece(byte[] Buffer, int Length);
-
-    /// <summary>A write-only stream into a pooled array that grows by renting a larger one.</summary>
-    private sealed class PooledWriteStream(int capacity) : CountingWriteStream
-    {
-        private byte[]? _buffer = ArrayPool<byte>.Shared.Rent(capacity);
-
-        /// <summary>The bytes written so far; the stream owns an array no more (later writes go to a new one).</summary>
-        public Piece Take()
-        {
-            var piece = new Piece(_buffer ?? ArrayPool<byte>.Shared.Rent(1), (int)Count);
-            _buffer = null;
-            Count = 0;
-            return piece;
-        }
-
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            int length = (int)Count;
-            _buffer ??= ArrayPool<byte>.Shared.Rent(Math.Max(64, buffer.Length));
-            if (length + buffer.Length > _buffer.Length)
-            {
-                var larger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, length + buffer.Length));
-                _buffer.AsSpan(0, length).CopyTo(larger);
-                ArrayPool<byte>.Shared.Return(_buffer);
-                _buffer = larger;
-            }
-
-            buffer.CopyTo(_buffer.AsSpan(length));
-            Count = length + buffer.Length;
-        }
-
-        public override void Flush()
-        {
-        }
-
-        protected override void Dispose(bool disposing)
-        {
-            if (_buffer is not null)
-            {
-                ArrayPool<byte>.Shared.Return(_buffer);
-                _buffer = null;
-            }
-
-            base.Dispose(disposing);
-        }
     }
 }
