@@ -1,6 +1,9 @@
 using System.CommandLine;
 using OstreeSharp.Cli;
 
+// Memory: see README.md, "Memory".
+OstreeSharp.Platform.Native.ReturnLargeAllocations();
+
 // Called as `bootc` (a symlink to this binary, as busybox is called), it is `ostree-sharp bootc`.
 bool asBootc = CliSupport.InvokedAs() == "bootc";
 if (asBootc)

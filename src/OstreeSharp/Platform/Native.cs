@@ -628,6 +628,35 @@ public static unsafe partial class Native
     }
 
     [LibraryImport("libc")]
+    private static partial int mallopt(int param, int value);
+
+    /// <summary>
+    /// Has malloc give each block of 128 KiB or more a mapping of its own, handed back to the kernel when freed
+    /// (M_MMAP_THRESHOLD, which glibc otherwise raises as such blocks are freed, up to 32 MiB). Native code that
+    /// allocates and frees large state per piece of work (zlib's deflate state, 300 KiB or so, per gzip block) then
+    /// costs its live blocks, not what each worker thread's arena kept. A no-op where the C library has no mallopt, and
+    /// where the environment sets the threshold (<c>MALLOC_MMAP_THRESHOLD_</c>, or <c>GLIBC_TUNABLES</c> with
+    /// <c>glibc.malloc.mmap_threshold</c>).
+    /// </summary>
+    public static void ReturnLargeAllocations()
+    {
+        const int M_MMAP_THRESHOLD = -3;
+        if (Environment.GetEnvironmentVariable("MALLOC_MMAP_THRESHOLD_") is not null
+            || Environment.GetEnvironmentVariable("GLIBC_TUNABLES") is { } t && t.Contains("mmap_threshold", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        try
+        {
+            mallopt(M_MMAP_THRESHOLD, 128 << 10);
+        }
+        catch (EntryPointNotFoundException)
+        {
+        }
+    }
+
+    [LibraryImport("libc")]
     private static partial int posix_fadvise(int fd, long offset, long length, int advice);
 
     /// <summary>
