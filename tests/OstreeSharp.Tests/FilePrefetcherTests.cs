@@ -74,4 +74,18 @@ public class FilePrefetcherTests
         prefetch.Dispose(); // returns: the thread waiting for room was told to stop
         Assert.Equal(3, paths.Taken);
     }
+
+    [Fact]
+    public void A_walk_that_throws_ends_the_hints_not_the_process()
+    {
+        static IEnumerable<string> Failing()
+        {
+            yield return "/nonexistent/a";
+            throw new ArgumentException("a tree the walk cannot read");
+        }
+
+        var prefetch = new FilePrefetcher(Failing(), window: 4);
+        prefetch.Advance();
+        prefetch.Dispose(); // joins the thread, which has ended quietly
+    }
 }

@@ -41,9 +41,10 @@ internal sealed class FilePrefetcher : IDisposable
         catch (OperationCanceledException)
         {
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or OstreeException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            // The walk behind the hints met something the consumer will meet too, and report.
+            // The walk behind the hints met bad input (a missing or corrupt tree, ...): the hints stop there, and the
+            // consumer's own walk meets the same input and reports it. Thrown on this thread, it would end the process.
         }
     }
 
