@@ -8,7 +8,7 @@
 // A block that does not compress (a compressed initramfs, .gz files, ...) is not searched for matches, which
 // costs deflate most of its time for nothing: four samples of it are tried at level 1 first, and if none shrinks by 2%
 // the block gets Huffman codes only (zlib stores the parts where even those do not pay).
-// The blocks and their outputs are the stream's own, reused from first to last: at most two per worker and one
+// The blocks and their outputs are the stream's own, reused from first to last: at most one per worker and three
 // more are allocated, and they go with the stream (a shared pool keeps what crossed between threads).
 using System.Collections.Concurrent;
 using System.IO.Compression;
