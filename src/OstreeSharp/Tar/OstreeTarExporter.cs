@@ -173,13 +173,8 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
 
     private void CollectPaths(string rootPath, Checksum rootTree, bool isRoot)
     {
-        // Depth first in name order with an explicit stack: a tree's depth is the input's to choose.
-        var pending = new Stack<(string Path, Checksum Tree, bool IsRoot)>();
-        pending.Push((rootPath, rootTree, isRoot));
-        while (pending.TryPop(out var at))
+        foreach (var (path, dt) in Folders(rootPath, rootTree, isRoot))
         {
-            var (path, tree, root) = at;
-            var dt = repo.LoadDirTree(tree);
             foreach (var f in dt.Files)
             {
                 if (!_paths!.TryGetValue(f.Checksum, out var list))
@@ -189,13 +184,28 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
 
                 list.Add(MapEtc(Join(path, f.Name)));
             }
+        }
+    }
 
+    /// <summary>
+    /// The folders under <paramref name="rootTree"/> in the order the walks here go: depth first in name order (a
+    /// folder, then each subfolder in full), the root's sysroot skipped where <paramref name="isRoot"/>. An explicit
+    /// stack: a tree's depth is the input's to choose.
+    /// </summary>
+    private IEnumerable<(string Path, DirTree Tree)> Folders(string rootPath, Checksum rootTree, bool isRoot)
+    {
+        var pending = new Stack<(string Path, Checksum Tree, bool IsRoot)>();
+        pending.Push((rootPath, rootTree, isRoot));
+        while (pending.TryPop(out var at))
+        {
+            var dt = repo.LoadDirTree(at.Tree);
+            yield return (at.Path, dt);
             for (int i = dt.Dirs.Count - 1; i >= 0; i--)
             {
                 var d = dt.Dirs[i];
-                if (!(root && d.Name == "sysroot"))
+                if (!(at.IsRoot && d.Name == "sysroot"))
                 {
-                    pending.Push((Join(path, d.Name), d.TreeChecksum, false));
+                    pending.Push((Join(at.Path, d.Name), d.TreeChecksum, false));
                 }
             }
         }
@@ -238,50 +248,26 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
     private void WriteObjects(TarWriter w, IEnumerable<Checksum> objects, IReadOnlyDictionary<Checksum, List<string>> paths, CancellationToken ct)
     {
         var ordered = objects.Order().ToArray(); // byte order is the order of the hex names
-        using (_prefetch = new FilePrefetcher(ordered.Select(c => repo.ObjectPath(c, ObjectType.File))))
+        using var prefetch = new FilePrefetcher(ordered.Select(c => repo.ObjectPath(c, ObjectType.File)));
+        foreach (var c in ordered)
         {
-            foreach (var c in ordered)
+            ct.ThrowIfCancellationRequested();
+            var link = EmitContent(w, c);
+            prefetch.Advance();
+            var objPath = ObjectPath(c, "file");
+            foreach (var p in paths.TryGetValue(c, out var list) ? list : [])
             {
-                ct.ThrowIfCancellationRequested();
-                var link = EmitContent(w, c);
-                _prefetch.Advance();
-                var objPath = ObjectPath(c, "file");
-                foreach (var p in paths.TryGetValue(c, out var list) ? list : [])
-                {
-                    EmitLink(w, objPath, link, p);
-                }
+                EmitLink(w, objPath, link, p);
             }
         }
-
-        _prefetch = null;
     }
 
     /// <summary>
-    /// The file of each content object under <paramref name="rootTree"/>, as often as the tree has it, in the order the
-    /// walks here go (a folder's files, then each subfolder in full; the root's sysroot skipped where
-    /// <paramref name="isRoot"/>): what a <see cref="FilePrefetcher"/> reads ahead. (A file met again is in the cache.)
+    /// The file of each content object under <paramref name="rootTree"/>, as often as the tree has it, in the order of
+    /// <see cref="Folders"/>: what a <see cref="FilePrefetcher"/> reads ahead. (A file met again is in the cache.)
     /// </summary>
-    private IEnumerable<string> ContentFiles(Checksum rootTree, bool isRoot)
-    {
-        var pending = new Stack<(Checksum Tree, bool IsRoot)>();
-        pending.Push((rootTree, isRoot));
-        while (pending.TryPop(out var at))
-        {
-            var dt = repo.LoadDirTree(at.Tree);
-            foreach (var f in dt.Files)
-            {
-                yield return repo.ObjectPath(f.Checksum, ObjectType.File);
-            }
-
-            for (int i = dt.Dirs.Count - 1; i >= 0; i--)
-            {
-                if (!(at.IsRoot && dt.Dirs[i].Name == "sysroot"))
-                {
-                    pending.Push((dt.Dirs[i].TreeChecksum, false));
-                }
-            }
-        }
-    }
+    private IEnumerable<string> ContentFiles(Checksum rootTree, bool isRoot) =>
+        Folders(string.Empty, rootTree, isRoot).SelectMany(x => x.Tree.Files, (_, f) => repo.ObjectPath(f.Checksum, ObjectType.File));
 
     private void WriteStructure(TarWriter w, Checksum commit, CancellationToken cancellationToken)
     {
