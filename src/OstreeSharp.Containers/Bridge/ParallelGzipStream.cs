@@ -23,7 +23,7 @@ public sealed class ParallelGzipStream : CountingWriteStream
     private const int Window = 32 << 10; // how far back deflate can refer
     private readonly Stream _output;
     private readonly bool _leaveOpen;
-    private readonly CompressionLevel _level;
+    private readonly int _zlibLevel;
     private readonly int _maxPending;
     private readonly Queue<Task<Slot>> _pending = new();
     private readonly ConcurrentQueue<Slot> _free = new();
@@ -38,7 +38,7 @@ public sealed class ParallelGzipStream : CountingWriteStream
     {
         _output = output;
         _leaveOpen = leaveOpen;
-        _level = level;
+        _zlibLevel = ZlibLevel(level);
         // One block deflating per worker and two more deflated, waiting for those before them to be written (on the
         // Debian tree and two cores, one more was 5% slower; one less was no faster and 3 MB more).
         _maxPending = (parallelism ?? Environment.ProcessorCount) + 2;
@@ -74,7 +74,7 @@ public sealed class ParallelGzipStream : CountingWriteStream
         slot.PrefixLength = _tailLength;
         _tailLength = Math.Min(Window, slot.Fill);
         slot.Input.AsSpan(slot.Fill - _tailLength, _tailLength).CopyTo(_tail);
-        int level = ZlibLevel(_level);
+        int level = _zlibLevel;
         _pending.Enqueue(Task.Run(() =>
         {
             slot.Compress(level);
