@@ -680,7 +680,7 @@ internal static class AdminCommands
                     // (libostree's upgrader also stages when OSTREE_EX_STAGE_DEPLOYMENTS is set, as before --stage existed)
                     Stage = pr.GetValue(stage) || Environment.GetEnvironmentVariable("OSTREE_EX_STAGE_DEPLOYMENTS") is not null,
                 };
-                var outcome = SysrootImages.UpgradeAsync(s, merge, origin, registry.Build(pr), request, Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull")).GetAwaiter().GetResult();
+                var outcome = SysrootImages.UpgradeAsync(s, merge, origin, registry.Build(pr), request, Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull"), cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
                 return request.CheckOnly && outcome == UpgradeOutcome.NoUpdate ? 77 : 0;
             });
         });
@@ -730,7 +730,7 @@ internal static class AdminCommands
                 }
 
                 var request = new UpgradeRequest { Force = true, AllowDowngrade = true, IgnoreUnconfigured = true };
-                SysrootImages.UpgradeAsync(s, merge, origin, registry.Build(pr), request, Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull")).GetAwaiter().GetResult();
+                SysrootImages.UpgradeAsync(s, merge, origin, registry.Build(pr), request, Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull"), cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
                 if (oldRefspec is not null)
                 {
                     var (oldRemote, oldRef) = OstreeRepo.ParseRefspec(oldRefspec);

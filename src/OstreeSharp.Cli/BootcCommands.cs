@@ -165,7 +165,7 @@ internal static class BootcCommands
 
             if (pr.GetValue(check))
             {
-                var found = ImageStore.CheckAsync(s.Repo, spec, registry.Build(pr)).GetAwaiter().GetResult();
+                var found = ImageStore.CheckAsync(s.Repo, spec, registry.Build(pr), cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
                 if (found.AlreadyPresent)
                 {
                     Console.WriteLine($"No changes in: {spec.ToAlternateString()}");
@@ -433,7 +433,7 @@ internal static class BootcCommands
     private static PullReport Pull(OstreeSysroot s, OstreeImageReference spec, Containers.Registry.RegistryOptions registry, Action<string>? log, BootcProgress? progress)
     {
         progress?.Begin(spec);
-        var report = ImageStore.PullAsync(s.Repo, spec, registry, log, progress).GetAwaiter().GetResult();
+        var report = ImageStore.PullAsync(s.Repo, spec, registry, log, progress, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
         progress?.Pulled(report);
         return report;
     }

@@ -34,14 +34,13 @@ internal static class BootcLintCommand
             }
 
             var root = pr.GetValue(rootfs) ?? "/";
-            using var cts = CliSupport.CancelOnCtrlC();
             using var checkout = pr.GetValue(image) is { } imageText
-                ? (pr.GetResult(rootfs) is { Implicit: false } ? throw new OstreeException("--image and --rootfs are exclusive") : ImageCheckout.Create(imageText, registry.Build(pr), cts.Token))
+                ? (pr.GetResult(rootfs) is { Implicit: false } ? throw new OstreeException("--image and --rootfs are exclusive") : ImageCheckout.Create(imageText, registry.Build(pr), CliSupport.Stopping))
                 : null;
             root = checkout?.Root ?? root;
             // As bootc: only the literal / is the running root (var-tmpfiles runs there, buildah-injected elsewhere).
             var rootType = root == "/" ? LintRootType.Running : LintRootType.Alternative;
-            var report = ContainerLint.Run(root, rootType, pr.GetValue(skip) ?? [], cts.Token);
+            var report = ContainerLint.Run(root, rootType, pr.GetValue(skip) ?? [], CliSupport.Stopping);
             var error = report.Write(output, pr.GetValue(fatalWarnings), pr.GetValue(noTruncate));
             output.Flush();
             if (error is null)

@@ -30,17 +30,21 @@ internal static class CliSupport
         Recursive = true,
     };
 
-    /// <summary>A token that Ctrl+C cancels (instead of killing the process at once).</summary>
-    public static CancellationTokenSource CancelOnCtrlC()
-    {
-        var cts = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            cts.Cancel();
-        };
-        return cts;
-    }
+    private static readonly Lazy<StopSignals> s_stop = new(() => new StopSignals());
+
+    /// <summary>
+    /// Cancelled by the first SIGINT (Ctrl+C) or SIGTERM once a verb has asked for it: the verb stops where it is
+    /// (a transaction is rolled back, staged objects are removed, refs do not move), prints "error: Operation was
+    /// cancelled" and exits 128 + the signal's number, as a shell reports a process the signal ended. A second
+    /// signal ends the process at once. A verb that never asks keeps the signals' default: the process ends at once.
+    /// </summary>
+    public static CancellationToken Stopping => s_stop.Value.Token;
+
+    /// <summary>128 + the number of the signal that cancelled <see cref="Stopping"/>, or null.</summary>
+    public static int? StoppedBy => s_stop.IsValueCreated ? s_stop.Value.ExitCode : null;
+
+    /// <summary>True when <paramref name="e"/> is the cancellation a stop signal asked for.</summary>
+    public static bool IsStop(Exception e) => StoppedBy is not null && e is OperationCanceledException;
 
     public static OstreeRepo OpenRepo(ParseResult pr)
     {
@@ -97,6 +101,10 @@ internal static class CliSupport
             {
                 return body(pr);
             }
+            catch (Exception e) when (IsStop(e) || (e is AggregateException ae && ae.Flatten().InnerExceptions.Any(IsStop)))
+            {
+                return Stopped();
+            }
             catch (Exception e) when (e is OstreeException or IOException or UnauthorizedAccessException or FormatException or ArgumentException or InvalidOperationException)
             {
                 return Fail(e);
@@ -106,6 +114,14 @@ internal static class CliSupport
                 return Fail(inner);
             }
         });
+    }
+
+    /// <summary>The line and exit code of a verb a stop signal cancelled (GLib's words for a cancelled operation).</summary>
+    public static int Stopped()
+    {
+        Console.Out.Flush();
+        Console.Error.WriteLine("error: Operation was cancelled");
+        return StoppedBy ?? 1;
     }
 
     // One line on stderr; the whole exception too with OSTREE_SHARP_TRACE=1.

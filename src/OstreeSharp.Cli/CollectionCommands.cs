@@ -41,15 +41,14 @@ internal static class CollectionCommands
             }
 
             var kinds = pr.GetValue(finders) is { } list ? ParseFinders(list) : RepoFinder.DefaultFinders(repo);
-            using var cts = CliSupport.CancelOnCtrlC();
-            var results = RepoFinder.FindAsync(repo, refs, kinds, null, cts.Token).GetAwaiter().GetResult();
+            var results = RepoFinder.FindAsync(repo, refs, kinds, null, CliSupport.Stopping).GetAwaiter().GetResult();
             Console.Out.Write(RepoFinder.Format(results, refs));
             if (results.Count == 0 || !pr.GetValue(pull))
             {
                 return 0;
             }
 
-            RepoFinder.PullAsync(repo, results, pr.GetValue(mirror), new PullOptions { CacheDir = pr.GetValue(cacheDir) }, cts.Token).GetAwaiter().GetResult();
+            RepoFinder.PullAsync(repo, results, pr.GetValue(mirror), new PullOptions { CacheDir = pr.GetValue(cacheDir) }, CliSupport.Stopping).GetAwaiter().GetResult();
             Console.WriteLine($"Pulled {refs.Count}/{refs.Count} refs successfully.");
             return 0;
         });
@@ -85,7 +84,7 @@ internal static class CollectionCommands
             }
 
             var pinned = pr.GetValue(commit) is { } c ? source.Resolve(c) : (Objects.Checksum?)null;
-            var dest = UsbStick.Copy(source, a[0], pr.GetValue(destination), refs.Select(r => new CollectionRefRequest(r.Collection, r.Ref, pinned)).ToList(), !pr.GetValue(disableFsync));
+            var dest = UsbStick.Copy(source, a[0], pr.GetValue(destination), refs.Select(r => new CollectionRefRequest(r.Collection, r.Ref, pinned)).ToList(), !pr.GetValue(disableFsync), CliSupport.Stopping);
             Console.WriteLine($"Copied {refs.Count}/{refs.Count} refs successfully from ‘{source.Path}’ to ‘{dest}’ repository in ‘{a[0]}’.");
             return 0;
         });

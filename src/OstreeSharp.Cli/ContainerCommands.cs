@@ -37,7 +37,7 @@ internal static class ContainerCommands
             var source = ContainerPolicy.OpenSource(imgref, registry.Build(pr));
             try
             {
-                var layout = Unencapsulator.FetchLayoutAsync(source).GetAwaiter().GetResult();
+                var layout = Unencapsulator.FetchLayoutAsync(source, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
                 Console.WriteLine($"{imgref} digest: {layout.Manifest.Digest}");
             }
             finally
@@ -67,8 +67,8 @@ internal static class ContainerCommands
                 var source = ContainerPolicy.OpenSource(imgref, registry.Build(pr));
                 try
                 {
-                    var top = source.GetManifestAsync(null, CancellationToken.None).GetAwaiter().GetResult();
-                    return Containers.Copy.PlatformSelector.ResolveAsync(source, top, "linux", Containers.Copy.PlatformSelector.HostArchitecture, null, CancellationToken.None).GetAwaiter().GetResult().AsManifest();
+                    var top = source.GetManifestAsync(null, CliSupport.Stopping).GetAwaiter().GetResult();
+                    return Containers.Copy.PlatformSelector.ResolveAsync(source, top, "linux", Containers.Copy.PlatformSelector.HostArchitecture, null, CliSupport.Stopping).GetAwaiter().GetResult().AsManifest();
                 }
                 finally
                 {
@@ -119,7 +119,7 @@ internal static class ContainerCommands
                 GVariant.GVariantValue.Parse(GVariant.GVariantType.VarDict, meta); // refuse what is not an a{sv}
             }
 
-            var digest = DetachedMetadataReplacer.ReplaceAsync(ImageReference.Parse(pr.GetValue(src)!), ImageReference.Parse(pr.GetValue(dest)!), meta, registry.Build(pr)).GetAwaiter().GetResult();
+            var digest = DetachedMetadataReplacer.ReplaceAsync(ImageReference.Parse(pr.GetValue(src)!), ImageReference.Parse(pr.GetValue(dest)!), meta, registry.Build(pr), cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
             Console.WriteLine($"Pushed: {digest}");
             return 0;
         });
@@ -179,7 +179,7 @@ internal static class ContainerCommands
             var destination = Containers.Transports.ImageTransports.OpenDestination(destRef, registry.Build(pr));
             try
             {
-                var digest = Reexporter.ReexportAsync(Repository.OstreeRepo.Open(pr.GetValue(repo)!), image, destination, options).GetAwaiter().GetResult();
+                var digest = Reexporter.ReexportAsync(Repository.OstreeRepo.Open(pr.GetValue(repo)!), image, destination, options, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
                 Console.WriteLine($"Exported: {digest}");
             }
             finally
@@ -214,7 +214,7 @@ internal static class ContainerCommands
             var repo = Repository.OstreeRepo.Open(pr.GetValue(repoArg)!);
             var imgref = OstreeImageReference.Parse(pr.GetValue(image)!);
             bool q = pr.GetValue(quiet) || pr.GetValue(json);
-            var report = ImageStore.PullAsync(repo, imgref, registry.Build(pr), q ? null : line => Console.WriteLine(line), q ? null : CliSupport.MakeByteProgress(pr, "pull"), pr.GetValue(check), !pr.GetValue(noDeltas)).GetAwaiter().GetResult();
+            var report = ImageStore.PullAsync(repo, imgref, registry.Build(pr), q ? null : line => Console.WriteLine(line), q ? null : CliSupport.MakeByteProgress(pr, "pull"), pr.GetValue(check), !pr.GetValue(noDeltas), cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
             if (report is null)
             {
                 return 0;
@@ -411,7 +411,7 @@ internal static class ContainerCommands
             EncapsulateResult result;
             try
             {
-                result = Encapsulator.EncapsulateAsync(repo, commit, destination, options).GetAwaiter().GetResult();
+                result = Encapsulator.EncapsulateAsync(repo, commit, destination, options, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
                 sign?.Invoke(destination, result.ManifestDigest).GetAwaiter().GetResult();
             }
             finally
@@ -450,7 +450,7 @@ internal static class ContainerCommands
             var repo = CliSupport.OpenRepo(pr);
             var imgref = OstreeImageReference.Parse(pr.GetValue(image)!);
             var progress = pr.GetValue(quiet) ? null : CliSupport.MakeByteProgress(pr, "unencapsulate");
-            var result = Unencapsulator.UnencapsulateAsync(repo, imgref, registry.Build(pr), pr.GetValue(writeRef), progress).GetAwaiter().GetResult();
+            var result = Unencapsulator.UnencapsulateAsync(repo, imgref, registry.Build(pr), pr.GetValue(writeRef), progress, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
             Console.WriteLine(pr.GetValue(writeRef) is { } r ? $"Imported: {r} => {result.Commit.ToHex()}" : $"Imported: {result.Commit.ToHex()}");
             return 0;
         });

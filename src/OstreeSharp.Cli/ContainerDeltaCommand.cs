@@ -34,7 +34,8 @@ internal static class ContainerDeltaCommand
                 ImageReference.Parse(pr.GetValue(to)!),
                 Path.GetTempPath(),
                 registry.Build(pr),
-                quiet ? null : line => Console.WriteLine(line)).GetAwaiter().GetResult();
+                quiet ? null : line => Console.WriteLine(line),
+                cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
             if (quiet)
             {
                 Console.WriteLine(JsonSerializer.Serialize(

@@ -79,7 +79,7 @@ internal static class ContainerDeployCommands
             var kargs = pr.GetValue(karg) ?? [];
             var options = new DeployOptions { OsName = os, KargNone = kargs.Length > 0, Kargs = kargs };
             var targetRef = pr.GetValue(target) is { } t ? OstreeImageReference.Parse(t) : null;
-            var d = SysrootImages.DeployAsync(s, image, options, targetRef, pr.GetValue(noImgref), registry.Build(pr), Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull")).GetAwaiter().GetResult();
+            var d = SysrootImages.DeployAsync(s, image, options, targetRef, pr.GetValue(noImgref), registry.Build(pr), Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull"), cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
             if (pr.GetValue(commitIdTo) is { } idFile)
             {
                 File.WriteAllText(idFile, d.Commit.ToString());

@@ -99,7 +99,7 @@ internal static class ContainerRechunkCommand
             {
                 if (rootDir is not null)
                 {
-                    result = Rechunker.RechunkDirectoryAsync(rootDir, destination, options).GetAwaiter().GetResult();
+                    result = Rechunker.RechunkDirectoryAsync(rootDir, destination, options, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
                 }
                 else
                 {
@@ -107,7 +107,7 @@ internal static class ContainerRechunkCommand
                     var source = ContainerPolicy.OpenSource(new OstreeImageReference(SignaturePolicy.AllowInsecure, null, ImageReference.Parse(src!)), registryOptions);
                     try
                     {
-                        result = Rechunker.RechunkAsync(source, destination, options).GetAwaiter().GetResult();
+                        result = Rechunker.RechunkAsync(source, destination, options, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
                     }
                     finally
                     {

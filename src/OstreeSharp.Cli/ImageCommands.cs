@@ -98,7 +98,7 @@ internal static class ImageCommands
                 try
                 {
                     reporter.Line($"Copying {srcRef} to {dstRef}");
-                    result = ImageCopier.CopyAsync(source, destination, options).GetAwaiter().GetResult();
+                    result = ImageCopier.CopyAsync(source, destination, options, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
                     if (sign is not null)
                     {
                         sign(destination, result.ManifestDigest).GetAwaiter().GetResult();
@@ -159,7 +159,7 @@ internal static class ImageCommands
     {
         _ = pr;
         await using var source = ImageTransports.OpenSource(reference, options);
-        var top = await source.GetManifestAsync(null, CancellationToken.None).ConfigureAwait(false);
+        var top = await source.GetManifestAsync(null, CliSupport.Stopping).ConfigureAwait(false);
         if (raw && !config)
         {
             using var stdout = Console.OpenStandardOutput();
@@ -167,9 +167,9 @@ internal static class ImageCommands
             return 0;
         }
 
-        var manifestBlob = await PlatformSelector.ResolveAsync(source, top, os, arch, null, CancellationToken.None).ConfigureAwait(false);
+        var manifestBlob = await PlatformSelector.ResolveAsync(source, top, os, arch, null, CliSupport.Stopping).ConfigureAwait(false);
         var manifest = manifestBlob.AsManifest();
-        var configBytes = await source.ReadConfigAsync(manifest.Config, 64L << 20, CancellationToken.None).ConfigureAwait(false);
+        var configBytes = await source.ReadConfigAsync(manifest.Config, 64L << 20, CliSupport.Stopping).ConfigureAwait(false);
         if (config)
         {
             if (raw)
@@ -188,7 +188,7 @@ internal static class ImageCommands
 
         var cfg = ImageConfig.Parse(configBytes, $"{manifest.Config.Digest} of {reference}");
 
-        var tags = reference.Transport == Transport.Registry && !noTags ? await source.ListTagsAsync(CancellationToken.None).ConfigureAwait(false) : [];
+        var tags = reference.Transport == Transport.Registry && !noTags ? await source.ListTagsAsync(CliSupport.Stopping).ConfigureAwait(false) : [];
         var output = new InspectJson
         {
             Name = reference.Transport == Transport.Registry ? reference.Docker.Repository : null,
@@ -221,7 +221,7 @@ internal static class ImageCommands
             var source = ImageTransports.OpenSource(reference, registry.Build(pr));
             try
             {
-                var tags = source.ListTagsAsync(CancellationToken.None).GetAwaiter().GetResult();
+                var tags = source.ListTagsAsync(CliSupport.Stopping).GetAwaiter().GetResult();
                 var repo = reference.Transport == Transport.Registry ? reference.Docker.Repository : reference.Path;
                 Console.WriteLine(JsonSerializer.Serialize(new TagsJson(repo, [.. tags]), ImageJsonContext.Writer.TagsJson));
             }
@@ -252,7 +252,7 @@ internal static class ImageCommands
 
             var docker = reference.Docker;
             using var client = new Containers.Registry.RegistryClient(docker, registry.Build(pr));
-            var digest = client.DeleteManifestAsync(docker.Path, docker.ManifestReference, reference.ToString(), CancellationToken.None).GetAwaiter().GetResult();
+            var digest = client.DeleteManifestAsync(docker.Path, docker.ManifestReference, reference.ToString(), CliSupport.Stopping).GetAwaiter().GetResult();
             Console.WriteLine(digest);
             return 0;
         });

@@ -112,7 +112,7 @@ internal static class InstallCommands
                 var source = OstreeSharp.Containers.Signatures.ContainerPolicy.OpenSource(target, options.Registry);
                 try
                 {
-                    var layout = OstreeSharp.Containers.Bridge.Unencapsulator.FetchLayoutAsync(source).GetAwaiter().GetResult();
+                    var layout = OstreeSharp.Containers.Bridge.Unencapsulator.FetchLayoutAsync(source, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
                     Console.WriteLine($"Fetch check: {target.Image} => {layout.Manifest.Digest}");
                 }
                 finally
@@ -177,7 +177,7 @@ internal static class InstallCommands
             }
 
             long? size = pr.GetValue(rootSize) is { } rs ? ParseMib(rs) : null;
-            var result = Installer.ToDiskAsync(pr.GetValue(device)!, pr.GetValue(viaLoopback), pr.GetValue(wipe), fs, size, options).GetAwaiter().GetResult();
+            var result = Installer.ToDiskAsync(pr.GetValue(device)!, pr.GetValue(viaLoopback), pr.GetValue(wipe), fs, size, options, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
             common.AfterInstall(pr, options, result);
             return 0;
         });
@@ -219,7 +219,7 @@ internal static class InstallCommands
 
             var rspec = pr.GetValue(rootSpec) ?? FindUuid(path) ?? throw new OstreeException($"Cannot find the UUID of the filesystem mounted at {path}; pass --root-mount-spec");
             var bspec = pr.GetValue(bootSpec) ?? (Directory.Exists(Path.Combine(path, "boot")) ? FindUuid(Path.Combine(path, "boot")) : null) ?? string.Empty;
-            var result = Installer.ToFilesystemAsync(path, rspec, bspec, mode, options).GetAwaiter().GetResult();
+            var result = Installer.ToFilesystemAsync(path, rspec, bspec, mode, options, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
             if (!pr.GetValue(skipFinalize))
             {
                 OstreeSharp.Platform.Native.SyncFs(path);

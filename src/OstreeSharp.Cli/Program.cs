@@ -76,6 +76,10 @@ try
     var parsed = root.Parse(args);
     return CliHelp.UnknownSubcommand(parsed) ?? CliHelp.UsageError(parsed) ?? parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
+catch (Exception e) when (CliSupport.IsStop(e))
+{
+    return CliSupport.Stopped();
+}
 catch (Exception e)
 {
     Console.Out.Flush();

@@ -90,7 +90,6 @@ internal static class PullCommand
             {
                 throw new ArgumentException("Cannot specify both --disable-static-deltas and --require-static-deltas");
             }
-            using var cts = CliSupport.CancelOnCtrlC();
             // As ostree: `pull REMOTE:REF` names the remote and one ref in one argument.
             var remoteName = pr.GetValue(remote)!;
             var refList = (pr.GetValue(refs) ?? []).ToList();
@@ -105,7 +104,7 @@ internal static class PullCommand
                 remoteName = remoteName[..colon];
             }
 
-            var result = RemotePull.RunAsync(repo, remoteName, refList, options, cts.Token).GetAwaiter().GetResult();
+            var result = RemotePull.RunAsync(repo, remoteName, refList, options, CliSupport.Stopping).GetAwaiter().GetResult();
             if (result.DryRun is { } d)
             {
                 // ostree's line, in its words and GLib's sizes.

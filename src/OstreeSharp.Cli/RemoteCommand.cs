@@ -32,7 +32,7 @@ internal static class RemoteCommand
         {
             var repo = CliSupport.OpenRepo(pr);
             var remote = pr.GetValue(name)!;
-            var fetched = Trees.RemoteSummary.FetchAsync(repo, remote).GetAwaiter().GetResult();
+            var fetched = Trees.RemoteSummary.FetchAsync(repo, remote, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
             foreach (var r in Trees.Summary.ReadRefs(fetched.Summary).Select(x => x.Ref).Order(StringComparer.Ordinal))
             {
                 Console.WriteLine($"{remote}:{r}");
@@ -180,7 +180,7 @@ internal static class RemoteCommand
         CliSupport.SetRun(cmd, pr =>
         {
             var repo = CliSupport.OpenRepo(pr);
-            var fetched = Trees.RemoteSummary.FetchAsync(repo, pr.GetValue(name)!).GetAwaiter().GetResult();
+            var fetched = Trees.RemoteSummary.FetchAsync(repo, pr.GetValue(name)!, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
             if (pr.GetValue(raw))
             {
                 Console.WriteLine(GVariant.GVariantValue.Parse(Trees.Summary.Type, fetched.Summary).Byteswap().Print(true));

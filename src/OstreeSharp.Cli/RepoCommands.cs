@@ -1378,7 +1378,7 @@ internal static class RepoCommands
                 VerifyBindings = !pr.GetValue(noBindings),
                 CollectionId = source.CollectionId,
             };
-            var stats = PullLocal.Import(source, repo, pr.GetValue(refs) ?? [], pr.GetValue(remote), options, CliSupport.MakeProgress(pr, "pull-local"));
+            var stats = PullLocal.Import(source, repo, pr.GetValue(refs) ?? [], pr.GetValue(remote), options, CliSupport.MakeProgress(pr, "pull-local"), CliSupport.Stopping);
             Console.WriteLine($"{stats.Metadata} metadata, {stats.Content} content objects imported; {SizeFormat.FormatAsGlibPrints(stats.ContentBytesWritten)} content written");
             return 0;
         });

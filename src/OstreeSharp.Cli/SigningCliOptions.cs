@@ -69,8 +69,8 @@ internal sealed class SigningCliOptions
             {
                 var client = ((RegistryDestination)dest).Client;
                 var repo = destination.Docker.Path;
-                var manifest = await client.GetManifestAsync(repo, digest.ToString(), destination.ToString(), CancellationToken.None).ConfigureAwait(false);
-                await SigstoreSigner.SignAsync(client, repo, manifest, identity.ToString(), key, creator, DateTimeOffset.UtcNow, CancellationToken.None).ConfigureAwait(false);
+                var manifest = await client.GetManifestAsync(repo, digest.ToString(), destination.ToString(), CliSupport.Stopping).ConfigureAwait(false);
+                await SigstoreSigner.SignAsync(client, repo, manifest, identity.ToString(), key, creator, DateTimeOffset.UtcNow, CliSupport.Stopping).ConfigureAwait(false);
             };
         }
 

@@ -32,7 +32,7 @@ internal static class TarCommands
             var repo = CliSupport.OpenRepo(pr);
             var commit = repo.Resolve(pr.GetValue(rev)!);
             var exporter = new OstreeTarExporter(repo);
-            WriteOutput(pr.GetValue(output), s => exporter.Export(commit, s));
+            WriteOutput(pr.GetValue(output), s => exporter.Export(commit, s, CliSupport.Stopping));
             return 0;
         });
         return cmd;
@@ -60,7 +60,7 @@ internal static class TarCommands
             var repo = CliSupport.OpenRepo(pr);
             var commit = repo.Resolve(pr.GetValue(rev)!);
             var options = new PlainExportOptions { Subpath = pr.GetValue(subpath), Prefix = pr.GetValue(prefix) ?? string.Empty, Xattrs = !pr.GetValue(noXattrs), RootEntry = true, CommitTime = true };
-            WriteOutput(pr.GetValue(output), s => new OstreeTarExporter(repo).ExportPlain(commit, s, options));
+            WriteOutput(pr.GetValue(output), s => new OstreeTarExporter(repo).ExportPlain(commit, s, options, CliSupport.Stopping));
             return 0;
         });
         return cmd;

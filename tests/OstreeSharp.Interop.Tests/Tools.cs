@@ -100,6 +100,23 @@ internal static class Tools
     public static RunResult OursEnv(IDictionary<string, string> env, params string[] args) =>
         OursBinary is { } bin ? Run(bin, args, env) : Run("dotnet", new[] { OursDll }.Concat(args), env);
 
+    /// <summary>Our CLI started and left running (the process is ours: `dotnet x.dll` hosts it in its own process), output redirected.</summary>
+    public static Process StartOurs(params string[] args)
+    {
+        var psi = OursBinary is { } bin ? new ProcessStartInfo(bin) : new ProcessStartInfo("dotnet") { ArgumentList = { OursDll } };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.RedirectStandardOutput = true;
+        psi.RedirectStandardError = true;
+        psi.UseShellExecute = false;
+        psi.Environment["LC_ALL"] = "C.UTF-8";
+        psi.Environment["TZ"] = "UTC";
+        return Process.Start(psi)!;
+    }
+
     public static string Ok(this RunResult r, string what)
     {
         Assert.True(r.ExitCode == 0, $"{what} failed ({r.ExitCode}): {r.Stderr}{r.Stdout}");
