@@ -40,40 +40,52 @@ public class StopSignalTests
             Tools.Ours("init", "--repo=" + t["dest"], "--mode=archive").Ok("init");
             Tools.Ours("remote", "add", "--repo=" + t["dest"], "--no-gpg-verify", "origin", url).Ok("remote add");
             using var p = Tools.StartOurs("pull", "--repo=" + t["dest"], "--low-speed-time-seconds=600", "origin", "x");
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var stderr = p.StandardError.ReadToEndAsync();
-            var clock = Stopwatch.StartNew();
-            while (true)
+            try
             {
-                lock (held)
+                var stdout = p.StandardOutput.ReadToEndAsync();
+                var stderr = p.StandardError.ReadToEndAsync();
+                var clock = Stopwatch.StartNew();
+                while (true)
                 {
-                    if (held.Count > 0)
+                    lock (held)
                     {
-                        break;
+                        if (held.Count > 0)
+                        {
+                            break;
+                        }
                     }
+
+                    if (p.HasExited)
+                    {
+                        Assert.Fail($"pull ended before it reached the server: {await stderr}");
+                    }
+
+                    Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "pull never reached the server");
+                    await Task.Delay(50);
                 }
 
-                if (p.HasExited)
+                await Task.Delay(200); // inside the request, not between requests
+                Tools.Run("kill", ["-" + signal, p.Id.ToString(CultureInfo.InvariantCulture)]).Ok("kill");
+                using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
                 {
-                    Assert.Fail($"pull ended before it reached the server: {await stderr}");
+                    await p.WaitForExitAsync(deadline.Token); // throws when the pull does not stop
                 }
-                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "pull never reached the server");
-                await Task.Delay(50);
-            }
 
-            await Task.Delay(200); // inside the request, not between requests
-            Tools.Run("kill", ["-" + signal, p.Id.ToString(CultureInfo.InvariantCulture)]).Ok("kill");
-            using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+                Assert.Equal(code, p.ExitCode);
+                Assert.Equal("error: Operation was cancelled", (await stderr).Trim());
+                Assert.Equal(string.Empty, (await stdout).Trim());
+                // Nothing half-written: no ref, and the staging folders gone.
+                Assert.False(File.Exists(Path.Combine(t["dest"], "refs", "remotes", "origin", "x")));
+                Assert.DoesNotContain(Directory.GetFileSystemEntries(Path.Combine(t["dest"], "tmp")), e => !Path.GetFileName(e).StartsWith("cache", StringComparison.Ordinal));
+            }
+            finally
             {
-                await p.WaitForExitAsync(deadline.Token); // throws when the pull does not stop
+                if (!p.HasExited)
+                {
+                    p.Kill(); // a failed test leaves no pull behind
+                    await p.WaitForExitAsync();
+                }
             }
-
-            Assert.Equal(code, p.ExitCode);
-            Assert.Equal("error: Operation was cancelled", (await stderr).Trim());
-            Assert.Equal(string.Empty, (await stdout).Trim());
-            // Nothing half-written: no ref, and the staging folders gone.
-            Assert.False(File.Exists(Path.Combine(t["dest"], "refs", "remotes", "origin", "x")));
-            Assert.DoesNotContain(Directory.GetFileSystemEntries(Path.Combine(t["dest"], "tmp")), e => !Path.GetFileName(e).StartsWith("cache", StringComparison.Ordinal));
         }
         finally
         {

@@ -100,10 +100,24 @@ internal static class Tools
     public static RunResult OursEnv(IDictionary<string, string> env, params string[] args) =>
         OursBinary is { } bin ? Run(bin, args, env) : Run("dotnet", new[] { OursDll }.Concat(args), env);
 
-    /// <summary>Our CLI started and left running (the process is ours: `dotnet x.dll` hosts it in its own process), output redirected.</summary>
+    /// <summary>
+    /// Our CLI started and left running, output redirected, every signal at its default action: a test run from a
+    /// background job of a script inherits SIGINT ignored, which exec keeps (`env --default-signal` execs, so the
+    /// process id is still the CLI's, as `dotnet x.dll` hosts the CLI in its own process).
+    /// </summary>
     public static Process StartOurs(params string[] args)
     {
-        var psi = OursBinary is { } bin ? new ProcessStartInfo(bin) : new ProcessStartInfo("dotnet") { ArgumentList = { OursDll } };
+        var psi = new ProcessStartInfo("env") { ArgumentList = { "--default-signal" } };
+        if (OursBinary is { } bin)
+        {
+            psi.ArgumentList.Add(bin);
+        }
+        else
+        {
+            psi.ArgumentList.Add("dotnet");
+            psi.ArgumentList.Add(OursDll);
+        }
+
         foreach (var a in args)
         {
             psi.ArgumentList.Add(a);
