@@ -215,58 +215,22 @@ public class HostileInputTests
     public void Pull_gives_up_on_a_server_that_accepts_and_never_answers()
     {
         using var t = new TempDir();
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var held = new List<System.Net.Sockets.TcpClient>();
-        var accepting = Task.Run(async () =>
-        {
-            try
-            {
-                while (true)
-                {
-                    var c = await listener.AcceptTcpClientAsync();
-                    lock (held)
-                    {
-                        held.Add(c); // read nothing, answer nothing
-                    }
-                }
-            }
-            catch (Exception e) when (e is System.Net.Sockets.SocketException or ObjectDisposedException)
-            {
-            }
-        });
-        try
-        {
-            var url = $"http://127.0.0.1:{((System.Net.IPEndPoint)listener.LocalEndpoint).Port}/repo";
-            Tools.Ours("init", "--repo=" + t["dest"], "--mode=archive").Ok("init");
-            Tools.Ours("remote", "add", "--repo=" + t["dest"], "--no-gpg-verify", "origin", url).Ok("remote add");
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            var r = Tools.Ours("pull", "--repo=" + t["dest"], "--low-speed-time-seconds=1", "--network-retries=1", "origin", "x");
-            AssertOneLineFailure(r, "pull from a silent server");
-            Assert.Contains(url + "/config", r.Stderr); // the first request
-            Assert.Contains("less than 1000 bytes/s for 1 s", r.Stderr);
-            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
-            lock (held)
-            {
-                Assert.Equal(2, held.Count); // the request and its one retry
-            }
+        using var server = new SilentServer();
+        var url = server.Url;
+        Tools.Ours("init", "--repo=" + t["dest"], "--mode=archive").Ok("init");
+        Tools.Ours("remote", "add", "--repo=" + t["dest"], "--no-gpg-verify", "origin", url).Ok("remote add");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var r = Tools.Ours("pull", "--repo=" + t["dest"], "--low-speed-time-seconds=1", "--network-retries=1", "origin", "x");
+        AssertOneLineFailure(r, "pull from a silent server");
+        Assert.Contains(url + "/config", r.Stderr); // the first request
+        Assert.Contains("less than 1000 bytes/s for 1 s", r.Stderr);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(30), $"took {clock.Elapsed}");
+        Assert.Equal(2, server.Accepted); // the request and its one retry
 
-            // --disable-retry-on-network-errors: the first stall fails the pull.
-            r = Tools.Ours("pull", "--repo=" + t["dest"], "--low-speed-time-seconds=1", "--disable-retry-on-network-errors", "origin", "x");
-            AssertOneLineFailure(r, "pull without retries");
-            lock (held)
-            {
-                Assert.Equal(3, held.Count);
-            }
-        }
-        finally
-        {
-            listener.Stop();
-            lock (held)
-            {
-                held.ForEach(c => c.Dispose());
-            }
-        }
+        // --disable-retry-on-network-errors: the first stall fails the pull.
+        r = Tools.Ours("pull", "--repo=" + t["dest"], "--low-speed-time-seconds=1", "--disable-retry-on-network-errors", "origin", "x");
+        AssertOneLineFailure(r, "pull without retries");
+        Assert.Equal(3, server.Accepted);
     }
 
     [Theory]
