@@ -43,8 +43,9 @@ internal static class CliSupport
     /// <summary>128 + the number of the signal that cancelled <see cref="Stopping"/>, or null.</summary>
     public static int? StoppedBy => s_stop.IsValueCreated ? s_stop.Value.ExitCode : null;
 
-    /// <summary>True when <paramref name="e"/> is the cancellation a stop signal asked for.</summary>
-    public static bool IsStop(Exception e) => StoppedBy is not null && e is OperationCanceledException;
+    /// <summary>True when <paramref name="e"/> is the cancellation a stop signal asked for (alone or among others).</summary>
+    public static bool IsStop(Exception e) =>
+        StoppedBy is not null && (e is OperationCanceledException || (e is AggregateException ae && ae.Flatten().InnerExceptions.Any(x => x is OperationCanceledException)));
 
     public static OstreeRepo OpenRepo(ParseResult pr)
     {
@@ -101,7 +102,7 @@ internal static class CliSupport
             {
                 return body(pr);
             }
-            catch (Exception e) when (IsStop(e) || (e is AggregateException ae && ae.Flatten().InnerExceptions.Any(IsStop)))
+            catch (Exception e) when (IsStop(e))
             {
                 return Stopped();
             }
