@@ -17,19 +17,12 @@ internal static class Tools
 
     public static RunResult Run(string file, IEnumerable<string> args, IDictionary<string, string>? env = null, string? cwd = null)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
+        var psi = StartInfo(file, args);
         if (cwd is not null)
         {
             psi.WorkingDirectory = cwd;
         }
 
-        psi.Environment["LC_ALL"] = "C.UTF-8";
-        psi.Environment["TZ"] = "UTC";
         foreach (var (k, v) in env ?? new Dictionary<string, string>())
         {
             psi.Environment[k] = v;
@@ -40,6 +33,20 @@ internal static class Tools
         var stderr = p.StandardError.ReadToEndAsync();
         p.WaitForExit();
         return new RunResult(p.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    // FILE with ARGS, output redirected, in the C.UTF-8 locale and UTC.
+    private static ProcessStartInfo StartInfo(string file, IEnumerable<string> args)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.Environment["LC_ALL"] = "C.UTF-8";
+        psi.Environment["TZ"] = "UTC";
+        return psi;
     }
 
     public static RunResult Ostree(params string[] args) => Run("ostree", args);
@@ -97,39 +104,22 @@ internal static class Tools
 
     public static RunResult Ours(params string[] args) => OursEnv(new Dictionary<string, string>(), args);
 
-    public static RunResult OursEnv(IDictionary<string, string> env, params string[] args) =>
-        OursBinary is { } bin ? Run(bin, args, env) : Run("dotnet", new[] { OursDll }.Concat(args), env);
+    public static RunResult OursEnv(IDictionary<string, string> env, params string[] args)
+    {
+        var command = OursCommand;
+        return Run(command[0], [.. command[1..], .. args], env);
+    }
+
+    // How our CLI is run: the native binary, else the built assembly through dotnet.
+    private static string[] OursCommand => OursBinary is { } bin ? [bin] : ["dotnet", OursDll];
 
     /// <summary>
     /// Our CLI started and left running, output redirected, every signal at its default action: a test run from a
     /// background job of a script inherits SIGINT ignored, which exec keeps (`env --default-signal` execs, so the
     /// process id is still the CLI's, as `dotnet x.dll` hosts the CLI in its own process).
     /// </summary>
-    public static Process StartOurs(params string[] args)
-    {
-        var psi = new ProcessStartInfo("env") { ArgumentList = { "--default-signal" } };
-        if (OursBinary is { } bin)
-        {
-            psi.ArgumentList.Add(bin);
-        }
-        else
-        {
-            psi.ArgumentList.Add("dotnet");
-            psi.ArgumentList.Add(OursDll);
-        }
-
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        psi.UseShellExecute = false;
-        psi.Environment["LC_ALL"] = "C.UTF-8";
-        psi.Environment["TZ"] = "UTC";
-        return Process.Start(psi)!;
-    }
+    public static Process StartOurs(params string[] args) =>
+        Process.Start(StartInfo("env", ["--default-signal", .. OursCommand, .. args]))!;
 
     public static string Ok(this RunResult r, string what)
     {
