@@ -26,6 +26,9 @@ awk '/^ +Failed [A-Za-z]/{p=1} /^ +Stack Trace:/{p=0} p' "$log" | head -80
 # lists it with its reason.
 suite=0
 tests/ostree-suite/run.sh || suite=$?
-if grep -qE 'Failed!|error MSB|error CS|Build FAILED' "$log" || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ] || [ "$suite" -ne 0 ]; then
+# The packages: packed, the tool installed from a local feed runs the demo, the Embed sample builds against them.
+packages=0
+bash scripts/package-check.sh || packages=$?
+if grep -qE 'Failed!|error MSB|error CS|Build FAILED' "$log" || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ] || [ "$suite" -ne 0 ] || [ "$packages" -ne 0 ]; then
     exit 1
 fi
