@@ -19,10 +19,11 @@
 #   ostree-tests      libostree's own shell test suite, run against ostree and ostree-sharp (tests/ostree-suite)
 #   rpm               rpmbuild and rpm --root: the rpm databases (rpmdb.sqlite) `container rechunk` reads
 #   unzip             scripts/package-check.sh reads what each NuGet package holds
+#   zsh, fish, groff-base  the shells `completion` writes for, and groff, which checks the pages `man` writes
 # Does nothing when everything is already installed. Never lets a package start a service
 # (docker-registry ships one that would listen on :5000).
 set -euo pipefail
-want=(ostree skopeo umoci docker-registry apache2-utils curl ca-certificates tar gzip zstd python3 time procps attr libarchive-tools cpio gnupg clang zlib1g-dev debootstrap selinux-utils chromium fdisk dosfstools mtools e2fsprogs fsverity openssl qemu-system-x86 ostree-tests rpm unzip)
+want=(ostree skopeo umoci docker-registry apache2-utils curl ca-certificates tar gzip zstd python3 time procps attr libarchive-tools cpio gnupg clang zlib1g-dev debootstrap selinux-utils chromium fdisk dosfstools mtools e2fsprogs fsverity openssl qemu-system-x86 ostree-tests rpm unzip zsh fish groff-base)
 missing=()
 for p in "${want[@]}"; do
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" = installed ] || missing+=("$p")

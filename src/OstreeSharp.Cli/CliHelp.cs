@@ -107,8 +107,31 @@ internal static class CliHelp
         return 1;
     }
 
+    /// <summary>
+    /// Every visible command under <paramref name="root"/> (and itself first), each with its verb path, in the order of
+    /// the definitions, parents before their sub-verbs (a walk with its own stack).
+    /// </summary>
+    public static IEnumerable<(string Path, Command Command)> Commands(Command root)
+    {
+        var stack = new Stack<Command>([root]);
+        while (stack.Count > 0)
+        {
+            var c = stack.Pop();
+            yield return (VerbPath(c), c);
+            foreach (var s in c.Subcommands.Where(s => !s.Hidden).Reverse())
+            {
+                stack.Push(s);
+            }
+        }
+    }
+
+    /// <summary>The options <paramref name="c"/> takes and shows: its own and its ancestors' recursive ones.</summary>
+    public static IEnumerable<Option> VisibleOptions(Command c) =>
+        c.Options.Concat(Ancestors(c).SelectMany(a => a.Options.Where(o => o.Recursive)))
+            .Where(o => !o.Hidden && o is not HelpOption && o is not VersionOption);
+
     // "admin instutil" for `ostree admin instutil`; empty for the root.
-    private static string VerbPath(Command c)
+    public static string VerbPath(Command c)
     {
         var names = new List<string>();
         for (Symbol? s = c; s is Command cmd && cmd.Parents.Any(); s = cmd.Parents.FirstOrDefault())
@@ -123,14 +146,7 @@ internal static class CliHelp
     public static string Render(Command c)
     {
         var path = VerbPath(c) is { Length: > 0 } verbs ? ProgramName + " " + verbs : ProgramName;
-        var synopsis = c.Subcommands.Count > 0
-            ? "COMMAND"
-            : string.Join(' ', c.Arguments.Where(a => !a.Hidden).Select(a =>
-            {
-                var n = a.HelpName ?? a.Name;
-                n = a.Arity.MaximumNumberOfValues > 1 ? n + "..." : n;
-                return a.Arity.MinimumNumberOfValues == 0 ? $"[{n}]" : n;
-            }));
+        var synopsis = Synopsis(c);
         var sb = new StringBuilder();
         sb.Append("Usage:\n  ").Append(path).Append(" [OPTION…]");
         if (synopsis.Length > 0)
@@ -146,8 +162,7 @@ internal static class CliHelp
 
         var subs = c.Subcommands.Where(s => !s.Hidden).Select(s => (s.Name, OneLine(s.Description ?? string.Empty))).ToList();
         (string, string)[] help = [("-h, --help", "Show help options")];
-        var options = c.Options.Concat(Ancestors(c).SelectMany(a => a.Options.Where(o => o.Recursive)))
-            .Where(o => !o.Hidden && o is not HelpOption && o is not VersionOption)
+        var options = VisibleOptions(c)
             .Select(o => (Left(o), OneLine(o.Description ?? string.Empty)))
             .Append(("--version", "Print version information and exit"))
             .ToList();
@@ -168,6 +183,16 @@ internal static class CliHelp
         return sb.ToString();
     }
 
+    /// <summary>What follows the options in a usage line: "COMMAND" for a verb with sub-verbs, else its arguments.</summary>
+    public static string Synopsis(Command c) => c.Subcommands.Count > 0
+        ? "COMMAND"
+        : string.Join(' ', c.Arguments.Where(a => !a.Hidden).Select(a =>
+        {
+            var n = a.HelpName ?? a.Name;
+            n = a.Arity.MaximumNumberOfValues > 1 ? n + "..." : n;
+            return a.Arity.MinimumNumberOfValues == 0 ? $"[{n}]" : n;
+        }));
+
     private static IEnumerable<Command> Ancestors(Command c)
     {
         for (var p = c.Parents.OfType<Command>().FirstOrDefault(); p is not null; p = p.Parents.OfType<Command>().FirstOrDefault())
@@ -177,7 +202,7 @@ internal static class CliHelp
     }
 
     // "-s, --sign-type=SIGN-TYPE" as GLib shows an option and its value.
-    private static string Left(Option o)
+    public static string Left(Option o)
     {
         var shorts = o.Aliases.Where(a => a.Length == 2 && a[0] == '-' && a[1] != '-').Order(StringComparer.Ordinal);
         var left = string.Join(", ", shorts.Append(o.Name));
@@ -198,7 +223,7 @@ internal static class CliHelp
     }
 
     // A description on one line: no line of it may start with "Usage".
-    private static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();
+    public static string OneLine(string s) => s.ReplaceLineEndings(" ").Trim();
 
     private sealed class PrintHelp : SynchronousCommandLineAction
     {

@@ -47,6 +47,13 @@ foreach (var c in asBootc ? BootcCommands.Verbs() : new[]
     root.Subcommands.Add(c);
 }
 
+if (!asBootc)
+{
+    // Written from the definitions above, so they come last.
+    root.Subcommands.Add(CompletionCommand.Create(root));
+    root.Subcommands.Add(ManCommand.Create(root));
+}
+
 CliHelp.Install(root);
 if (asBootc)
 {
