@@ -266,7 +266,7 @@ internal static class ContainerCommands
         {
             var stored = Stored(pr, image);
             var layers = stored.Manifest.AsManifest().Layers;
-            var history = stored.ConfigJson is { } cj ? JsonSerializer.Deserialize(cj, OciJsonContext.Default.ImageConfig)?.History ?? [] : [];
+            var history = stored.ConfigJson is { } cj ? ImageConfig.Parse(System.Text.Encoding.UTF8.GetBytes(cj), "of " + pr.GetValue(image)).History ?? [] : [];
             Console.WriteLine($"{"ID",-20}  {"SIZE",-10}  CREATED BY");
             for (int i = 0; i < layers.Count; i++)
             {
@@ -396,7 +396,7 @@ internal static class ContainerCommands
             {
                 try
                 {
-                    options.BaseConfig = JsonSerializer.Deserialize(File.ReadAllBytes(cfgFile), OciJsonContext.Default.ContainerConfig);
+                    options.BaseConfig = ContainerConfig.Parse(File.ReadAllBytes(cfgFile));
                 }
                 catch (JsonException e)
                 {

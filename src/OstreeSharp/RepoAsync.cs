@@ -8,7 +8,7 @@ using OstreeSharp.Trees;
 namespace OstreeSharp;
 
 /// <summary>Asynchronous forms of the main repository operations.</summary>
-public static class RepoAsync
+internal static class RepoAsync
 {
     /// <summary>Commits a directory (one transaction: objects staged, published, then the ref moved).</summary>
     public static Task<CommitResult> CommitDirectoryAsync(this OstreeRepo repo, string directory, CommitRequest request, CommitModifier? modifier = null, IProgress<TreeProgress>? progress = null, CancellationToken cancellationToken = default) =>

@@ -10,7 +10,7 @@ public sealed record PackComponent(string Identifier, string Name, string Source
 }
 
 /// <summary>The bin layout of chunked images.</summary>
-public static class ChunkPacker
+internal static class ChunkPacker
 {
     /// <summary>
     /// Packs <paramref name="components"/> into at most <paramref name="bins"/> bins; with

@@ -1,7 +1,7 @@
 namespace OstreeSharp.Containers.Bridge;
 
 /// <summary>The boilerplate of a forward-only write stream that counts what it is given.</summary>
-public abstract class CountingWriteStream : Stream
+internal abstract class CountingWriteStream : Stream
 {
     /// <summary>Bytes written so far.</summary>
     public long Count { get; protected set; }

@@ -14,7 +14,7 @@ public enum LayerCompression
 }
 
 /// <summary>Compressing and decompressing layer streams by media type.</summary>
-public static class LayerStreams
+internal static class LayerStreams
 {
     private const int InputBuffer = 256 * 1024;
 

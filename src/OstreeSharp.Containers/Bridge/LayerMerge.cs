@@ -11,7 +11,7 @@ using OstreeSharp.Trees;
 namespace OstreeSharp.Containers.Bridge;
 
 /// <summary>Imports derived layers and merges them over an ostree base.</summary>
-public static class LayerMerge
+internal static class LayerMerge
 {
     private const string Whiteout = ".wh.";
     private const string OpaqueMarker = ".wh..wh..opq";

@@ -18,7 +18,7 @@ using System.IO.Hashing;
 namespace OstreeSharp.Containers.Bridge;
 
 /// <summary>A write-only gzip stream that compresses blocks in parallel.</summary>
-public sealed class ParallelGzipStream : CountingWriteStream
+internal sealed class ParallelGzipStream : CountingWriteStream
 {
     private const int BlockSize = 1 << 20;
     private const int Window = 32 << 10; // how far back deflate can refer

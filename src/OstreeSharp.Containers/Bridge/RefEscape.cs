@@ -4,7 +4,7 @@ using System.Text;
 namespace OstreeSharp.Containers.Bridge;
 
 /// <summary>The ref-name escaping of ostree-ext's image store (ostree-container-format.md 4.7).</summary>
-public static class RefEscape
+internal static class RefEscape
 {
     /// <summary>Escapes <paramref name="text"/> into a valid ref name fragment.</summary>
     /// <exception cref="ContainerException">Empty, or an embedded NUL.</exception>

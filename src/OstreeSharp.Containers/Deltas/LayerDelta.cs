@@ -30,7 +30,7 @@ using OstreeSharp.Repository;
 namespace OstreeSharp.Containers.Deltas;
 
 /// <summary>Names of the container delta format.</summary>
-public static class ContainerDeltaFormat
+internal static class ContainerDeltaFormat
 {
     /// <summary>The artifact type of a delta manifest (it refers to the target image through <c>subject</c>).</summary>
     public const string ArtifactType = "application/vnd.ostreesharp.container-delta.v1";

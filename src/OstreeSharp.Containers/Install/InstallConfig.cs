@@ -10,7 +10,7 @@ using Tomlyn.Model;
 namespace OstreeSharp.Containers.Install;
 
 /// <summary>The <c>[install]</c> table of bootc's install configuration, merged over every fragment.</summary>
-public sealed class InstallConfig
+internal sealed class InstallConfig
 {
     /// <summary>Where bootc looks for fragments, relative to the image root, lowest priority first.</summary>
     public static readonly string[] Bases = ["usr/lib", "usr/local/lib", "usr/etc"];

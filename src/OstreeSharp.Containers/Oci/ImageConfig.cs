@@ -64,6 +64,10 @@ public sealed class ImageConfig
 /// <summary>The runtime part of an image config.</summary>
 public sealed class ContainerConfig
 {
+    /// <summary>Parses the runtime part of a config on its own (as `--config` files give it).</summary>
+    /// <exception cref="JsonException">The text is not a JSON object of that shape.</exception>
+    public static ContainerConfig? Parse(ReadOnlySpan<byte> json) => JsonSerializer.Deserialize(json, OciJsonContext.Default.ContainerConfig);
+
     /// <summary>User to run as.</summary>
     [JsonPropertyName("User")]
     public string? User { get; set; }

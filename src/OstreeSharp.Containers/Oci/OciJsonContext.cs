@@ -11,7 +11,7 @@ namespace OstreeSharp.Containers.Oci;
 [JsonSerializable(typeof(OciLayoutMarker))]
 [JsonSerializable(typeof(DockerArchiveEntry[]))]
 [JsonSerializable(typeof(TagList))]
-public sealed partial class OciJsonContext : JsonSerializerContext
+internal sealed partial class OciJsonContext : JsonSerializerContext
 {
     /// <summary>The context to write with: '+' and other characters unescaped, as other OCI tools write them.</summary>
     public static OciJsonContext Writer { get; } = new(new System.Text.Json.JsonSerializerOptions

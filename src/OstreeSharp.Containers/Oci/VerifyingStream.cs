@@ -7,7 +7,7 @@ namespace OstreeSharp.Containers.Oci;
 /// the bytes do not match the descriptor's size and digest. Nothing read from it is trustworthy
 /// until it has returned 0.
 /// </summary>
-public sealed class VerifyingStream : ReadOnlyStream
+internal sealed class VerifyingStream : ReadOnlyStream
 {
     private readonly Stream _inner;
     private readonly Digest _digest;

@@ -3,7 +3,7 @@ using System.Text;
 namespace OstreeSharp.Containers.Registry;
 
 /// <summary>One challenge of a <c>WWW-Authenticate</c> header: a scheme and its parameters.</summary>
-public sealed record AuthChallenge(string Scheme, IReadOnlyDictionary<string, string> Parameters)
+internal sealed record AuthChallenge(string Scheme, IReadOnlyDictionary<string, string> Parameters)
 {
     /// <summary>The parameter, or null.</summary>
     public string? this[string name] => Parameters.TryGetValue(name, out var v) ? v : null;

@@ -8,7 +8,7 @@ namespace OstreeSharp.Containers.Signatures;
 /// read. <paramref name="Reference"/> is the <c>dockerReference</c>, <c>dockerRepository</c> or remap <c>prefix</c>;
 /// <paramref name="SignedPrefix"/> the remap's <c>signedPrefix</c>.
 /// </summary>
-public sealed partial record IdentityRule(string Type, string? Reference, string? SignedPrefix)
+internal sealed partial record IdentityRule(string Type, string? Reference, string? SignedPrefix)
 {
     /// <summary>The default: the same repository when the image is read by digest, else the same repository and tag.</summary>
     public static readonly IdentityRule MatchRepoDigestOrExact = new("matchRepoDigestOrExact", null, null);

@@ -14,14 +14,14 @@ public abstract record PolicyRequirement
 }
 
 /// <summary><c>reject</c>: nothing is allowed.</summary>
-public sealed record RejectRequirement : PolicyRequirement
+internal sealed record RejectRequirement : PolicyRequirement
 {
     /// <inheritdoc/>
     public override string Type => "reject";
 }
 
 /// <summary><c>insecureAcceptAnything</c>: anything is allowed.</summary>
-public sealed record AcceptAnythingRequirement : PolicyRequirement
+internal sealed record AcceptAnythingRequirement : PolicyRequirement
 {
     /// <inheritdoc/>
     public override string Type => "insecureAcceptAnything";
@@ -31,7 +31,7 @@ public sealed record AcceptAnythingRequirement : PolicyRequirement
 /// <c>signedBy</c>: a GPG "simple signing" signature by one of the keys (<c>keyPath</c>, <c>keyPaths</c> or
 /// <c>keyData</c>, OpenPGP keyrings) whose claimed identity <paramref name="Identity"/> accepts.
 /// </summary>
-public sealed record SignedByRequirement(string KeyType, IReadOnlyList<string> KeyPaths, byte[]? KeyData, IdentityRule Identity) : PolicyRequirement
+internal sealed record SignedByRequirement(string KeyType, IReadOnlyList<string> KeyPaths, byte[]? KeyData, IdentityRule Identity) : PolicyRequirement
 {
     /// <inheritdoc/>
     public override string Type => "signedBy";
@@ -41,14 +41,14 @@ public sealed record SignedByRequirement(string KeyType, IReadOnlyList<string> K
 /// <c>sigstoreSigned</c> with public keys (<c>keyPath</c>, <c>keyPaths</c>, <c>keyData</c>, <c>keyDatas</c>, PEM):
 /// a sigstore signature by one of them whose claimed identity <paramref name="Identity"/> accepts.
 /// </summary>
-public sealed record SigstoreSignedRequirement(IReadOnlyList<string> KeyPaths, IReadOnlyList<byte[]> KeyDatas, IdentityRule Identity) : PolicyRequirement
+internal sealed record SigstoreSignedRequirement(IReadOnlyList<string> KeyPaths, IReadOnlyList<byte[]> KeyDatas, IdentityRule Identity) : PolicyRequirement
 {
     /// <inheritdoc/>
     public override string Type => "sigstoreSigned";
 }
 
 /// <summary><c>signedBaseLayer</c>: parsed as containers/image parses it, and (as there) never satisfied.</summary>
-public sealed record SignedBaseLayerRequirement(IdentityRule BaseLayerIdentity) : PolicyRequirement
+internal sealed record SignedBaseLayerRequirement(IdentityRule BaseLayerIdentity) : PolicyRequirement
 {
     /// <inheritdoc/>
     public override string Type => "signedBaseLayer";

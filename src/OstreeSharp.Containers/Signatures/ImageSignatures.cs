@@ -7,7 +7,7 @@ namespace OstreeSharp.Containers.Signatures;
 /// A sigstore signature stored as cosign and containers/image store it: a layer of the <c>sha256-HEX.sig</c>
 /// attachment manifest, holding the payload, with the base64 signature in an annotation.
 /// </summary>
-public sealed record SigstoreAttachment(string MediaType, byte[] Payload, IReadOnlyDictionary<string, string> Annotations)
+internal sealed record SigstoreAttachment(string MediaType, byte[] Payload, IReadOnlyDictionary<string, string> Annotations)
 {
     /// <summary>The media type of a "simple signing" payload.</summary>
     public const string SimpleSigningType = "application/vnd.dev.cosign.simplesigning.v1+json";
@@ -17,10 +17,10 @@ public sealed record SigstoreAttachment(string MediaType, byte[] Payload, IReadO
 }
 
 /// <summary>A sigstore bundle (cosign 3) attached to the image as an OCI 1.1 referrer.</summary>
-public sealed record SigstoreBundle(Digest Manifest, byte[] Json);
+internal sealed record SigstoreBundle(Digest Manifest, byte[] Json);
 
 /// <summary>The signatures found for an image: sigstore attachments and bundles, and GPG simple signings.</summary>
-public sealed record ImageSignatureSet(IReadOnlyList<SigstoreAttachment> Attachments, IReadOnlyList<SigstoreBundle> Bundles, IReadOnlyList<byte[]> SimpleSignings)
+internal sealed record ImageSignatureSet(IReadOnlyList<SigstoreAttachment> Attachments, IReadOnlyList<SigstoreBundle> Bundles, IReadOnlyList<byte[]> SimpleSignings)
 {
     /// <summary>No signatures.</summary>
     public static readonly ImageSignatureSet None = new([], [], []);
@@ -32,7 +32,7 @@ public sealed record ImageSignatureSet(IReadOnlyList<SigstoreAttachment> Attachm
 /// <c>sha256-HEX</c> referrers tag), and GPG simple signings in the registry's lookaside store (registries.d) or
 /// in a <c>dir:</c> image (<c>signature-N</c> files).
 /// </summary>
-public static class SignatureFinder
+internal static class SignatureFinder
 {
     /// <summary>The media type of a sigstore bundle.</summary>
     public const string BundleType = "application/vnd.dev.sigstore.bundle.v0.3+json";

@@ -5,7 +5,7 @@ using OstreeSharp.Containers.References;
 namespace OstreeSharp.Containers.Signatures;
 
 /// <summary>One namespace of registries.d: where signatures are read and written, and whether sigstore attachments are used.</summary>
-public sealed record SignatureStorage(string? Lookaside, string? LookasideStaging, bool? UseSigstoreAttachments);
+internal sealed record SignatureStorage(string? Lookaside, string? LookasideStaging, bool? UseSigstoreAttachments);
 
 /// <summary>
 /// containers-registries.d(5): the <c>*.yaml</c> files of a folder (skopeo's <c>--registries.d</c>, else

@@ -12,7 +12,7 @@ namespace OstreeSharp.Containers.Signatures;
 public sealed class InvalidSignatureException(string message) : ContainerException(message);
 
 /// <summary>What a verified signature claims: the manifest it is about and the image reference it names.</summary>
-public interface ISignatureClaim
+internal interface ISignatureClaim
 {
     /// <summary>The manifest digest the signature is about.</summary>
     Digest ManifestDigest { get; }
@@ -22,14 +22,14 @@ public interface ISignatureClaim
 }
 
 /// <summary>What a verified sigstore "simple signing" payload claims.</summary>
-public sealed record SigstorePayload(Digest ManifestDigest, string DockerReference) : ISignatureClaim;
+internal sealed record SigstorePayload(Digest ManifestDigest, string DockerReference) : ISignatureClaim;
 
 /// <summary>
 /// Verifies sigstore signatures with public keys (PEM: ECDSA, RSA or Ed25519; SHA-256 as containers/image and cosign
 /// use): "simple signing" payloads from <c>.sig</c> attachments, and cosign 3 bundles (a DSSE envelope holding an
 /// in-toto statement about the manifest, or a message signature over it).
 /// </summary>
-public static class SigstoreVerifier
+internal static class SigstoreVerifier
 {
     private const string PayloadType = "cosign container image signature";
     private const string InTotoType = "application/vnd.in-toto+json";

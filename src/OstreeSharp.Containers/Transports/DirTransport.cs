@@ -7,7 +7,7 @@ namespace OstreeSharp.Containers.Transports;
 /// skopeo's <c>dir:</c> layout: <c>version</c>, <c>manifest.json</c> (the top-level manifest), one file per
 /// blob named by its hex digest, and <c>HEX.manifest.json</c> for the manifests of an index.
 /// </summary>
-public static class DirLayout
+internal static class DirLayout
 {
     /// <summary>The content of the <c>version</c> file.</summary>
     public const string Version = "Directory Transport Version: 1.1\n";
@@ -18,7 +18,7 @@ public static class DirLayout
 }
 
 /// <summary>Reads a <c>dir:</c> image.</summary>
-public sealed class DirSource : IImageSource
+internal sealed class DirSource : IImageSource
 {
     private readonly string _root;
 
@@ -65,7 +65,7 @@ public sealed class DirSource : IImageSource
 }
 
 /// <summary>Writes a <c>dir:</c> image (replacing an earlier one in the same directory).</summary>
-public sealed class DirDestination : IImageDestination
+internal sealed class DirDestination : IImageDestination
 {
     private readonly string _root;
     private readonly bool _createdRoot;

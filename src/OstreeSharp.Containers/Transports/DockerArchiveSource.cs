@@ -8,7 +8,7 @@ namespace OstreeSharp.Containers.Transports;
 /// Reads a <c>docker save</c> tarball (<c>docker-archive:FILE[:NAME:TAG]</c> or <c>FILE:@N</c>) in place and
 /// presents it as a Docker schema 2 image: the layers' digests are computed by one read of each.
 /// </summary>
-public sealed class DockerArchiveSource : IImageSource
+internal sealed class DockerArchiveSource : IImageSource
 {
     private readonly ArchiveLayoutFiles _files;
     private readonly ManifestBlob _manifest;

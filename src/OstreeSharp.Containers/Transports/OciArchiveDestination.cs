@@ -8,7 +8,7 @@ namespace OstreeSharp.Containers.Transports;
 /// Writes an <c>oci-archive:</c>: the layout is assembled in a temp directory beside the archive, then
 /// tarred (deterministically) into a temp file renamed over the target on <see cref="CommitAsync"/>.
 /// </summary>
-public sealed class OciArchiveDestination : IImageDestination
+internal sealed class OciArchiveDestination : IImageDestination
 {
     private readonly string _archive;
     private readonly string _work;

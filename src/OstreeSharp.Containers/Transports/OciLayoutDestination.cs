@@ -9,7 +9,7 @@ namespace OstreeSharp.Containers.Transports;
 /// their digests; index.json is replaced atomically on <see cref="CommitAsync"/>, so a failed copy
 /// leaves the layout's images as they were.
 /// </summary>
-public sealed class OciLayoutDestination : IImageDestination
+internal sealed class OciLayoutDestination : IImageDestination
 {
     private readonly string _root;
     private readonly string? _tag;

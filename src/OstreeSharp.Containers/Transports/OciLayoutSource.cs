@@ -5,7 +5,7 @@ using OstreeSharp.Containers.References;
 namespace OstreeSharp.Containers.Transports;
 
 /// <summary>Reads an image from an OCI image layout, as a directory (<c>oci:</c>) or a tar (<c>oci-archive:</c>).</summary>
-public sealed class OciLayoutSource : IImageSource
+internal sealed class OciLayoutSource : IImageSource
 {
     /// <summary>The annotation that names an image in index.json.</summary>
     public const string RefNameAnnotation = "org.opencontainers.image.ref.name";

@@ -9,7 +9,7 @@ namespace OstreeSharp.Containers.Transports;
 /// pull sources: mirrors for this kind of pull, then the registry's location); manifests and blobs then all come
 /// from that one source.
 /// </summary>
-public sealed class RegistrySource : IImageSource
+internal sealed class RegistrySource : IImageSource
 {
     private readonly DockerReference _ref;
     private readonly RegistryOptions _options;

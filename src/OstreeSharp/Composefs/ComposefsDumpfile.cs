@@ -10,7 +10,7 @@ using OstreeSharp.Objects;
 namespace OstreeSharp.Composefs;
 
 /// <summary>Reads and writes the composefs dumpfile text format.</summary>
-public static class ComposefsDumpfile
+internal static class ComposefsDumpfile
 {
     private const int FixedFields = 11;
     private const int FieldPath = 0;

@@ -1,7 +1,7 @@
 namespace OstreeSharp.Composefs;
 
 /// <summary>Options of <see cref="ComposefsWriter"/>, mirroring libcomposefs's lcfs_write_options_s.</summary>
-public sealed record ComposefsWriteOptions
+internal sealed record ComposefsWriteOptions
 {
     /// <summary>
     /// The defaults of mkcomposefs 1.0.8, which are also what ostree 2026.4 passes for
@@ -27,4 +27,4 @@ public sealed record ComposefsWriteOptions
 /// <param name="Length">Length of the image in bytes.</param>
 /// <param name="InodeCount">Number of inodes, including the 00..ff whiteouts added to the root.</param>
 /// <param name="FsVerityDigest">The image's fs-verity digest, when requested.</param>
-public sealed record ComposefsWriteResult(uint Version, long Length, long InodeCount, byte[]? FsVerityDigest);
+internal sealed record ComposefsWriteResult(uint Version, long Length, long InodeCount, byte[]? FsVerityDigest);

@@ -9,7 +9,7 @@ using OstreeSharp.Objects;
 namespace OstreeSharp.Composefs;
 
 /// <summary>Writes a <see cref="ComposefsNode"/> tree as a composefs EROFS image.</summary>
-public static class ComposefsWriter
+internal static class ComposefsWriter
 {
     internal const int BlockSize = 4096;
     internal const int SlotSize = 32;

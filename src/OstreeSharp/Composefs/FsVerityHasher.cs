@@ -10,7 +10,7 @@ namespace OstreeSharp.Composefs;
 /// Computes an fs-verity digest (SHA-256, 4096-byte Merkle tree blocks, no salt) of data fed to it
 /// in pieces, holding only one partial block per tree level.
 /// </summary>
-public sealed class FsVerityHasher : IDisposable
+internal sealed class FsVerityHasher : IDisposable
 {
     /// <summary>The size of the digest, in bytes.</summary>
     public const int DigestSize = 32;

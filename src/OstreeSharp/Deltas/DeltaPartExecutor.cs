@@ -17,7 +17,7 @@ using OstreeSharp.Repository;
 namespace OstreeSharp.Deltas;
 
 /// <summary>Decompresses and executes static delta parts into a transaction.</summary>
-public static class DeltaPartExecutor
+internal static class DeltaPartExecutor
 {
     private const long MaxPayload = 2L << 30;
 

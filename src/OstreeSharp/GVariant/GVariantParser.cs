@@ -5,7 +5,7 @@ using System.Text;
 namespace OstreeSharp.GVariant;
 
 /// <summary>Parses serialized GVariant data, refusing anything not in normal form.</summary>
-public static class GVariantParser
+internal static class GVariantParser
 {
     private static readonly UTF8Encoding StrictUtf8 = new(false, true);
 

@@ -5,7 +5,7 @@ using System.Text;
 namespace OstreeSharp.GVariant;
 
 /// <summary>Writes GVariant values in normal form.</summary>
-public static class GVariantSerializer
+internal static class GVariantSerializer
 {
     /// <summary>Serializes <paramref name="value"/>.</summary>
     public static byte[] Serialize(GVariantValue value)

@@ -82,7 +82,7 @@ public sealed class DirTree
 }
 
 /// <summary>Orders names by their UTF-8 bytes, as C <c>strcmp</c> does.</summary>
-public sealed class Utf8NameComparer : IComparer<string>
+internal sealed class Utf8NameComparer : IComparer<string>
 {
     /// <summary>The shared instance.</summary>
     public static readonly Utf8NameComparer Instance = new();

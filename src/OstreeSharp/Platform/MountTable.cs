@@ -5,7 +5,7 @@
 namespace OstreeSharp.Platform;
 
 /// <summary>Reads the mount table.</summary>
-public static class MountTable
+internal static class MountTable
 {
     // GLib's lists of file system types and devices that are the system's own, never removable media.
     private static readonly HashSet<string> SystemFsTypes = new(StringComparer.Ordinal)

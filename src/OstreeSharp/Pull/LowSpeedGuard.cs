@@ -4,7 +4,7 @@
 namespace OstreeSharp.Pull;
 
 /// <summary>Watches one request's progress; its token is cancelled when the transfer is too slow.</summary>
-public sealed class LowSpeedGuard : IDisposable
+internal sealed class LowSpeedGuard : IDisposable
 {
     private readonly CancellationTokenSource _cts;
     private readonly Timer? _timer;

@@ -8,7 +8,7 @@ using System.Xml;
 namespace OstreeSharp.Pull;
 
 /// <summary>Reads a metalink and fetches the summary it describes.</summary>
-public static class Metalink
+internal static class Metalink
 {
     private const int MaxSize = 10 << 20;
 

@@ -7,7 +7,7 @@ using OstreeSharp.Repository;
 namespace OstreeSharp.Pull;
 
 /// <summary>The cached summaries of a repository's remotes.</summary>
-public static class SummaryCache
+internal static class SummaryCache
 {
     private static string? Folder(OstreeRepo repo, string remote, string url, string? cacheDir) =>
         Environment.GetEnvironmentVariable("OSTREE_SKIP_CACHE") is not null

@@ -410,7 +410,7 @@ public sealed class Ed25519SignEngine : SignEngine
 /// libostree's test engine: the "signature" is the secret key's text and verifies when it equals the public key's.
 /// It refuses to work unless <c>OSTREE_DUMMY_SIGN_ENABLED=1</c>.
 /// </summary>
-public sealed class DummySignEngine : SignEngine
+internal sealed class DummySignEngine : SignEngine
 {
     private string? _secret;
     private string? _public;

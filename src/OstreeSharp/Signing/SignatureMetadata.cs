@@ -6,7 +6,7 @@ using OstreeSharp.Trees;
 namespace OstreeSharp.Signing;
 
 /// <summary>Sets or removes one <c>aay</c> signature list in an <c>a{sv}</c>, keeping every other key.</summary>
-public static class SignatureMetadata
+internal static class SignatureMetadata
 {
     /// <summary>
     /// <paramref name="detached"/> with <paramref name="key"/> set to <paramref name="values"/>

@@ -13,7 +13,7 @@ namespace OstreeSharp.Sysroot;
 /// <param name="DtbDirectory">A <c>dtb/</c> folder name, or null.</param>
 /// <param name="Hmac">The <c>.vmlinuz.hmac</c> file, or null.</param>
 /// <param name="BootChecksum">The boot checksum.</param>
-public sealed record KernelLayout(
+internal sealed record KernelLayout(
     string SourceDirectory,
     (string Source, string Dest) Kernel,
     (string Source, string Dest)? Initramfs,

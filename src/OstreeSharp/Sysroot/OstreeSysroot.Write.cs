@@ -322,7 +322,7 @@ public sealed partial class OstreeSysroot
 }
 
 /// <summary><c>os-release</c> parsing: KEY=value lines, shell-unquoted values.</summary>
-public static class OsRelease
+internal static class OsRelease
 {
     /// <summary>Parses the text; comments and lines without <c>=</c> are skipped.</summary>
     public static Dictionary<string, string> Parse(string text)
@@ -382,7 +382,7 @@ public static class OsRelease
 }
 
 /// <summary>Test hook: <c>OSTREE_SHARP_TEST_CRASH_AT=NAME</c> kills the process at that named step.</summary>
-public static class FaultPoint
+internal static class FaultPoint
 {
     private static readonly string? Target = Environment.GetEnvironmentVariable("OSTREE_SHARP_TEST_CRASH_AT");
 

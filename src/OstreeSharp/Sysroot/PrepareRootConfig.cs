@@ -7,7 +7,7 @@ using OstreeSharp.Repository;
 namespace OstreeSharp.Sysroot;
 
 /// <summary>The root filesystem settings of a deployment (the parts a deployer needs).</summary>
-public sealed record PrepareRootConfig
+internal sealed record PrepareRootConfig
 {
     /// <summary>Where ostree-prepare-root reads the public keys of <c>signed</c> mode unless <c>composefs.keypath</c> says otherwise.</summary>
     public const string DefaultKeyPath = "/etc/ostree/initramfs-root-binding.key";

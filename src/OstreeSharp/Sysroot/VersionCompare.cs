@@ -2,7 +2,7 @@
 namespace OstreeSharp.Sysroot;
 
 /// <summary>Version-aware string comparison: runs of digits compare as numbers.</summary>
-public static class VersionCompare
+internal static class VersionCompare
 {
     /// <summary>Negative, zero or positive as <c>strverscmp(a, b)</c>.</summary>
     public static int Compare(string a, string b)

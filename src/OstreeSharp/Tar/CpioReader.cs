@@ -12,7 +12,7 @@ using OstreeSharp.Objects;
 namespace OstreeSharp.Tar;
 
 /// <summary>Reads cpio entries one at a time in the <see cref="TarEntry"/> model.</summary>
-public sealed class CpioReader : IArchiveReader
+internal sealed class CpioReader : IArchiveReader
 {
     /// <summary>Bytes <see cref="IsCpio"/> looks at.</summary>
     public const int SniffLength = 512;

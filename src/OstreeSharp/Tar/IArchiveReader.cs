@@ -1,7 +1,7 @@
 namespace OstreeSharp.Tar;
 
 /// <summary>An archive read one entry at a time (tar or cpio), in the <see cref="TarEntry"/> model.</summary>
-public interface IArchiveReader : IDisposable
+internal interface IArchiveReader : IDisposable
 {
     /// <summary>The current entry's data; reading past its end returns 0.</summary>
     Stream DataStream { get; }
@@ -12,7 +12,7 @@ public interface IArchiveReader : IDisposable
 }
 
 /// <summary>Picks the reader of an archive from its first bytes, as libarchive does for <c>commit --tree=tar=</c>.</summary>
-public static class ArchiveReaders
+internal static class ArchiveReaders
 {
     /// <summary>A <see cref="CpioReader"/> when <paramref name="stream"/> starts with a cpio header, else a <see cref="TarReader"/>; <paramref name="stream"/> is left open.</summary>
     public static IArchiveReader Open(Stream stream, string name)

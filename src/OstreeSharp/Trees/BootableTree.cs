@@ -2,7 +2,7 @@
 namespace OstreeSharp.Trees;
 
 /// <summary>Finds the kernel of an OS tree.</summary>
-public static class BootableTree
+internal static class BootableTree
 {
     /// <summary>The kernel version (<c>usr/lib/modules/KVER/vmlinuz</c>, or <c>vmlinuz-KVER</c> in the legacy boot folders).</summary>
     /// <exception cref="OstreeException">The tree has no kernel.</exception>

@@ -5,7 +5,7 @@ using OstreeSharp.Objects;
 namespace OstreeSharp.Trees;
 
 /// <summary>libostree's binding checks of pulled commits.</summary>
-public static class CommitBindings
+internal static class CommitBindings
 {
     /// <summary>
     /// Refuses <paramref name="commit"/> unless its ref binding names <paramref name="refName"/> (when the commit was

@@ -6,7 +6,7 @@ using OstreeSharp.GVariant;
 namespace OstreeSharp.Trees;
 
 /// <summary>Orders dictionary entries as a GLib 2.74 GHashTable with <c>g_str_hash</c> would iterate them.</summary>
-public static class GHashTableOrder
+internal static class GHashTableOrder
 {
     private static readonly int[] PrimeMod =
     [
