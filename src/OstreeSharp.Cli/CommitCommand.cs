@@ -310,7 +310,7 @@ internal static class CommitCommand
                                 RepoInodes = pr.GetValue(linkSpeedup) || pr.GetValue(devinoCanonical) ? repo.ScanHardlinks() : null,
                                 DevinoCanonical = pr.GetValue(devinoCanonical),
                                 Adopt = pr.GetValue(consume),
-                            }.Import(arg, root);
+                            }.Import(arg, root, CliSupport.Stopping);
                             break;
                         case "ref":
                             {

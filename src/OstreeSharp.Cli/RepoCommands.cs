@@ -173,7 +173,7 @@ internal static class RepoCommands
             };
             if (!many)
             {
-                new Trees.Checkout(repo, Options(pr.GetValue(subpath))).Run(commit, pr.GetValue(dest) ?? r);
+                new Trees.Checkout(repo, Options(pr.GetValue(subpath))).Run(commit, pr.GetValue(dest) ?? r, CliSupport.Stopping);
                 return 0;
             }
 
@@ -202,7 +202,7 @@ internal static class RepoCommands
                 var resolved = repo.Resolve(fields[i]);
                 try
                 {
-                    new Trees.Checkout(repo, Options(fields[i + 1].Length > 0 ? fields[i + 1] : null)).Run(resolved, r);
+                    new Trees.Checkout(repo, Options(fields[i + 1].Length > 0 ? fields[i + 1] : null)).Run(resolved, r, CliSupport.Stopping);
                 }
                 catch (OstreeException e)
                 {
@@ -1097,7 +1097,7 @@ internal static class RepoCommands
                 Fsck.VerifyBindings(repo, pr.GetValue(verifyBackRefs));
             }
 
-            var result = Fsck.Run(repo, pr.GetValue(delete), CliSupport.MakeProgress(pr, "fsck"));
+            var result = Fsck.Run(repo, pr.GetValue(delete), CliSupport.MakeProgress(pr, "fsck"), CliSupport.Stopping);
             var tombstoned = pr.GetValue(addTombstones) ? Fsck.AddTombstones(repo) : [];
             if (pr.GetValue(json))
             {

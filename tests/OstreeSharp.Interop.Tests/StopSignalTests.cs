@@ -3,7 +3,10 @@ using System.Globalization;
 
 namespace OstreeSharp.Interop.Tests;
 
-/// <summary>Ctrl+C and SIGTERM stop a verb that waits on the network: it unwinds, says so in one line, exits as the signal.</summary>
+/// <summary>
+/// Ctrl+C and SIGTERM stop a verb that waits on the network or works through a tree: it unwinds, says so in one line,
+/// exits as the signal.
+/// </summary>
 public class StopSignalTests
 {
     [Theory]
@@ -54,5 +57,108 @@ public class StopSignalTests
                 await p.WaitForExitAsync();
             }
         }
+    }
+    // 30,000 small files in 300 folders: a few seconds of commit, long enough to be stopped in the middle.
+    private static void WriteTree(string root)
+    {
+        for (int d = 0; d < 300; d++)
+        {
+            Directory.CreateDirectory(Path.Combine(root, "d" + d));
+            for (int f = 0; f < 100; f++)
+            {
+                File.WriteAllText(Path.Combine(root, "d" + d, "f" + f), $"{d} {f}\n");
+            }
+        }
+    }
+
+    // Starts our CLI with ARGS, waits until READY says it is in the middle of its work, sends SIGNAL, and returns its
+    // exit code and the last line of its stderr once it stopped.
+    private static async Task<(int Code, string LastError)> StopInTheMiddle(string signal, Func<List<string>, bool> ready, params string[] args)
+    {
+        using var p = Tools.StartOurs(args);
+        try
+        {
+            var stdout = p.StandardOutput.ReadToEndAsync();
+            var lines = new List<string>();
+            var clock = Stopwatch.StartNew();
+            var reader = Task.Run(async () =>
+            {
+                while (await p.StandardError.ReadLineAsync() is { } line)
+                {
+                    lock (lines)
+                    {
+                        lines.Add(line);
+                    }
+                }
+            });
+            while (true)
+            {
+                lock (lines)
+                {
+                    if (ready(lines))
+                    {
+                        break;
+                    }
+                }
+
+                Assert.False(p.HasExited, $"{args[0]} ended before it was stopped: {string.Join('\n', lines)}");
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"{args[0]} never got going");
+                await Task.Delay(10);
+            }
+
+            Tools.Run("kill", ["-" + signal, p.Id.ToString(CultureInfo.InvariantCulture)]).Ok("kill");
+            using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            {
+                await p.WaitForExitAsync(deadline.Token);
+            }
+
+            await reader;
+            await stdout;
+            return (p.ExitCode, lines.LastOrDefault() ?? string.Empty);
+        }
+        finally
+        {
+            if (!p.HasExited)
+            {
+                p.Kill();
+                await p.WaitForExitAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_commit_stopped_by_ctrl_c_leaves_no_ref_and_no_staging()
+    {
+        using var t = new TempDir();
+        WriteTree(t["tree"]);
+        Tools.Ours("init", "--repo=" + t["repo"], "--mode=archive").Ok("init");
+        // --progress=json: the first event says the import is under way.
+        var (code, last) = await StopInTheMiddle("INT", lines => lines.Count > 0, "commit", "--repo=" + t["repo"], "-b", "x", "--tree=dir=" + t["tree"], "--progress=json");
+        Assert.Equal(130, code);
+        Assert.Equal("error: Operation was cancelled", last);
+        Assert.False(File.Exists(Path.Combine(t["repo"], "refs", "heads", "x")));
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(Path.Combine(t["repo"], "tmp")), e => !Path.GetFileName(e).StartsWith("cache", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Fsck_and_checkout_stop_on_a_signal()
+    {
+        using var t = new TempDir();
+        WriteTree(t["tree"]);
+        Tools.Ours("init", "--repo=" + t["repo"], "--mode=bare-user").Ok("init");
+        Tools.Ours("commit", "--repo=" + t["repo"], "-b", "x", "--tree=dir=" + t["tree"]).Ok("commit");
+
+        var (code, last) = await StopInTheMiddle("TERM", lines => lines.Count > 0, "fsck", "--repo=" + t["repo"], "--progress=json");
+        Assert.Equal(143, code);
+        Assert.Equal("error: Operation was cancelled", last);
+
+        // checkout draws no progress. It builds the tree in a staging folder beside the destination and renames it into
+        // place at the end: it is under way once the staging folder has its first folder; stopped, it leaves neither.
+        var parent = Directory.CreateDirectory(t["out"]).FullName;
+        bool Started(List<string> _) => Directory.GetDirectories(parent).Any(d => Directory.Exists(Path.Combine(d, "d0")));
+        (code, last) = await StopInTheMiddle("INT", Started, "checkout", "--repo=" + t["repo"], "x", Path.Combine(parent, "co"));
+        Assert.Equal(130, code);
+        Assert.Equal("error: Operation was cancelled", last);
+        Assert.Empty(Directory.GetFileSystemEntries(parent));
     }
 }
