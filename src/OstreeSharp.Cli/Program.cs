@@ -1,7 +1,7 @@
 using System.CommandLine;
 using OstreeSharp.Cli;
 
-// Memory: see README.md, "Memory".
+// Memory: see docs/memory.md.
 OstreeSharp.Platform.Native.ReturnLargeAllocations();
 
 // Called as `bootc` (a symlink to this binary, as busybox is called), it is `ostree-sharp bootc`.
