@@ -28,58 +28,55 @@ internal static class ServeCommand
             string? temp = null;
             Repository.OstreeRepo repo;
             var cacheDir = pr.GetValue(cache);
-            if (pr.GetValue(image) is { } imgref)
-            {
-                if (cacheDir is null)
-                {
-                    temp = Directory.CreateTempSubdirectory("ostree-sharp-serve-").FullName;
-                    cacheDir = temp;
-                }
-
-                var served = Containers.Bridge.ServedImage.PrepareAsync(Path.Combine(cacheDir, "image-repo"), imgref, pr.GetValue(refName), registry.Build(pr), Console.Error.WriteLine, CliSupport.MakeByteProgress(pr, "import")).GetAwaiter().GetResult();
-                repo = served.Repository;
-                Console.Error.WriteLine($"Image {imgref}: {served.Ref} => {served.Commit.ToHex()}");
-            }
-            else
-            {
-                repo = CliSupport.OpenRepo(pr);
-            }
-
-            using var stop = new CancellationTokenSource();
-            Console.CancelKeyPress += (_, e) =>
-            {
-                e.Cancel = true;
-                stop.Cancel();
-            };
-            using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
-            {
-                ctx.Cancel = true;
-                stop.Cancel();
-            });
-            var log = pr.GetValue(quiet) ? null : new Action<string>(line =>
-            {
-                lock (Console.Out)
-                {
-                    Console.Out.WriteLine(line);
-                    Console.Out.Flush();
-                }
-            });
-            var server = RepositoryServer.StartAsync(new RepositoryServerOptions { Repository = repo.Path, Bind = pr.GetValue(bind)!, Port = pr.GetValue(port), CacheDirectory = cacheDir is null ? null : Path.Combine(cacheDir, "filez"), AccessLog = log }).GetAwaiter().GetResult();
-            Console.WriteLine($"Serving {repo.Path} at {server.Address}repo/");
-            Console.Out.Flush();
             try
             {
-                stop.Token.WaitHandle.WaitOne();
+                if (pr.GetValue(image) is { } imgref)
+                {
+                    if (cacheDir is null)
+                    {
+                        temp = Directory.CreateTempSubdirectory("ostree-sharp-serve-").FullName;
+                        cacheDir = temp;
+                    }
+
+                    var served = Containers.Bridge.ServedImage.PrepareAsync(Path.Combine(cacheDir, "image-repo"), imgref, pr.GetValue(refName), registry.Build(pr), Console.Error.WriteLine, CliSupport.MakeByteProgress(pr, "import"), CliSupport.Stopping).GetAwaiter().GetResult();
+                    repo = served.Repository;
+                    Console.Error.WriteLine($"Image {imgref}: {served.Ref} => {served.Commit.ToHex()}");
+                }
+                else
+                {
+                    repo = CliSupport.OpenRepo(pr);
+                }
+
+                var log = pr.GetValue(quiet) ? null : new Action<string>(line =>
+                {
+                    lock (Console.Out)
+                    {
+                        Console.Out.WriteLine(line);
+                        Console.Out.Flush();
+                    }
+                });
+                var server = RepositoryServer.StartAsync(new RepositoryServerOptions { Repository = repo.Path, Bind = pr.GetValue(bind)!, Port = pr.GetValue(port), CacheDirectory = cacheDir is null ? null : Path.Combine(cacheDir, "filez"), AccessLog = log }).GetAwaiter().GetResult();
+                Console.WriteLine($"Serving {repo.Path} at {server.Address}repo/");
+                Console.Out.Flush();
+                try
+                {
+                    // Ctrl+C or SIGTERM is how a server ends: the first stops it gracefully (exit 0), a second at once.
+                    CliSupport.Stopping.WaitHandle.WaitOne();
+                }
+                finally
+                {
+                    server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                }
+
+                Console.WriteLine("Stopped");
             }
             finally
             {
-                server.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            }
-
-            Console.WriteLine("Stopped");
-            if (temp is not null)
-            {
-                FileUtil.DeleteAny(temp);
+                // The image's repository when no --cache-dir kept it, also when the import failed or was stopped.
+                if (temp is not null)
+                {
+                    FileUtil.DeleteAny(temp);
+                }
             }
 
             return 0;

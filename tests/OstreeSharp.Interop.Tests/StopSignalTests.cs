@@ -161,4 +161,41 @@ public class StopSignalTests
         Assert.Equal("error: Operation was cancelled", last);
         Assert.Empty(Directory.GetFileSystemEntries(parent));
     }
+    [Theory]
+    [InlineData("INT")]
+    [InlineData("TERM")]
+    public async Task Serve_ends_gracefully_on_a_signal(string signal)
+    {
+        using var t = new TempDir();
+        Tools.Ours("init", "--repo=" + t["repo"], "--mode=archive").Ok("init");
+        using var p = Tools.StartOurs("serve", "--repo=" + t["repo"], "--port=0", "--quiet");
+        try
+        {
+            var stderr = p.StandardError.ReadToEndAsync();
+            using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+            {
+                var first = await p.StandardOutput.ReadLineAsync(deadline.Token);
+                Assert.True(first is not null && first.StartsWith("Serving ", StringComparison.Ordinal), $"serve did not start: {first} {(p.HasExited ? await stderr : string.Empty)}");
+            }
+
+            Tools.Run("kill", ["-" + signal, p.Id.ToString(CultureInfo.InvariantCulture)]).Ok("kill");
+            var rest = p.StandardOutput.ReadToEndAsync();
+            using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            {
+                await p.WaitForExitAsync(deadline.Token);
+            }
+
+            Assert.Equal(0, p.ExitCode);
+            Assert.Equal("Stopped", (await rest).Trim());
+            Assert.Equal(string.Empty, (await stderr).Trim());
+        }
+        finally
+        {
+            if (!p.HasExited)
+            {
+                p.Kill();
+                await p.WaitForExitAsync();
+            }
+        }
+    }
 }
