@@ -271,7 +271,7 @@ internal static class ContainerCommands
             for (int i = 0; i < layers.Count; i++)
             {
                 var id = layers[i].Digest.StartsWith("sha256:", StringComparison.Ordinal) ? layers[i].Digest[7..] : layers[i].Digest;
-                Console.WriteLine($"{id[..Math.Min(20, id.Length)],-20}  {ImageStore.FormatSize(layers[i].Size),-10}  {(i < history.Count ? history[i].CreatedBy : string.Empty)}");
+                Console.WriteLine($"{id[..Math.Min(20, id.Length)],-20}  {SizeFormat.Format(layers[i].Size),-10}  {(i < history.Count ? history[i].CreatedBy : string.Empty)}");
             }
 
             return 0;

@@ -1250,8 +1250,8 @@ internal static class RepoCommands
             Console.WriteLine(pr.GetValue(commitOnly) ? $"Total (commit only) objects: {result.TotalObjects}" : $"Total objects: {result.TotalObjects}");
             Console.WriteLine(result.Deleted == 0
                 ? "No unreachable objects"
-                : pr.GetValue(noPrune) ? $"Would delete: {result.Deleted} objects, freeing {Prune.FormatSize(result.BytesFreed)}"
-                : $"Deleted {result.Deleted} objects, {Prune.FormatSize(result.BytesFreed)} freed");
+                : pr.GetValue(noPrune) ? $"Would delete: {result.Deleted} objects, freeing {SizeFormat.Format(result.BytesFreed)}"
+                : $"Deleted {result.Deleted} objects, {SizeFormat.Format(result.BytesFreed)} freed");
             return 0;
         });
         return cmd;

@@ -235,7 +235,7 @@ public static class ImageStore
 
         if (result.Count > 0)
         {
-            log?.Invoke($"Delta from {previous.ManifestDigest}: {result.Count} layer deltas ({FormatSize(result.Values.Sum(d => d.Blob.Size))})");
+            log?.Invoke($"Delta from {previous.ManifestDigest}: {result.Count} layer deltas ({SizeFormat.Format(result.Values.Sum(d => d.Blob.Size))})");
         }
 
         return result;
@@ -273,7 +273,7 @@ public static class ImageStore
         int present = (baseCommit is null ? 0 : baseLayers) + derived.Count(d => d.Commit is not null) + chunks.Count(c => c.Commit is not null);
         int needed = baseLayers + derived.Count + chunks.Count - present;
         long neededBytes = (layer is not null && baseCommit is null ? layer.Size : 0) + derived.Concat(chunks).Where(d => d.Commit is null).Sum(d => d.Layer.Size);
-        log?.Invoke($"layers already present: {present}; layers needed: {needed} ({FormatSize(neededBytes)})");
+        log?.Invoke($"layers already present: {present}; layers needed: {needed} ({SizeFormat.Format(neededBytes)})");
         var observer = progress as IPullObserver;
         observer?.Planned(
             layout.Manifest.Digest.ToString(),
@@ -299,7 +299,7 @@ public static class ImageStore
                 var delta = deltas?.GetValueOrDefault(chunk.Digest);
                 if (await TryDeltaAsync(chunk, delta, d => Unencapsulator.ImportChunkAsync(repo, source, chunk, BlobRef(chunk.Digest), null, d, ct), Logged).ConfigureAwait(false))
                 {
-                    Logged($"Rebuilt ostree chunk {Short(chunk.Digest)} from a {FormatSize(delta!.Blob.Size)} delta");
+                    Logged($"Rebuilt ostree chunk {Short(chunk.Digest)} from a {SizeFormat.Format(delta!.Blob.Size)} delta");
                     Interlocked.Add(ref fetched, delta.Blob.Size);
                     Interlocked.Increment(ref fromDeltas);
                     progress?.Report(Interlocked.Read(ref fetched));
@@ -307,7 +307,7 @@ public static class ImageStore
                     return;
                 }
 
-                Logged($"Fetching ostree chunk {Short(chunk.Digest)} ({FormatSize(chunk.Size)})");
+                Logged($"Fetching ostree chunk {Short(chunk.Digest)} ({SizeFormat.Format(chunk.Size)})");
                 await Unencapsulator.ImportChunkAsync(repo, source, chunk, BlobRef(chunk.Digest), null, null, ct).ConfigureAwait(false);
                 Interlocked.Add(ref fetched, chunk.Size);
                 progress?.Report(Interlocked.Read(ref fetched));
@@ -322,14 +322,14 @@ public static class ImageStore
             if (await TryDeltaAsync(layer, delta, async d => rebuilt = await Unencapsulator.ImportOstreeLayerAsync(repo, source, layout, image, blobRef, progress, d, cancellationToken).ConfigureAwait(false), log).ConfigureAwait(false))
             {
                 long deltaSize = delta!.Blob.Size;
-                log?.Invoke($"Rebuilt ostree layer {Short(layer.Digest)} from a {FormatSize(deltaSize)} delta");
+                log?.Invoke($"Rebuilt ostree layer {Short(layer.Digest)} from a {SizeFormat.Format(deltaSize)} delta");
                 baseCommit = rebuilt ?? throw new InvalidOperationException("delta import returned no commit");
                 fetched += deltaSize;
                 fromDeltas++;
             }
             else
             {
-                log?.Invoke($"Fetching ostree chunk {Short(layer.Digest)} ({FormatSize(layer.Size)})");
+                log?.Invoke($"Fetching ostree chunk {Short(layer.Digest)} ({SizeFormat.Format(layer.Size)})");
                 baseCommit = await Unencapsulator.ImportOstreeLayerAsync(repo, source, layout, image, blobRef, progress, null, cancellationToken).ConfigureAwait(false);
                 fetched += layer.Size;
             }
@@ -349,7 +349,7 @@ public static class ImageStore
             async (i, ct) =>
             {
                 var l = derived[i].Layer;
-                Logged($"Fetching layer {Short(l.Digest)} ({FormatSize(l.Size)})");
+                Logged($"Fetching layer {Short(l.Digest)} ({SizeFormat.Format(l.Size)})");
                 var (imported, filteredPaths) = await LayerMerge.ImportAsync(repo, source, l, BlobRef(l.Digest), overlayRoot, ct).ConfigureAwait(false);
                 layerCommits[i] = imported;
                 dropped[i] = filteredPaths;
@@ -587,7 +587,4 @@ public static class ImageStore
             destination.SetRefImmediate(ImageRef(image), null);
         }
     }
-
-    /// <summary>GLib's g_format_size: decimal units, one decimal ("4.1 GB", "0 bytes").</summary>
-    public static string FormatSize(long size) => SizeFormat.Format(size);
 }

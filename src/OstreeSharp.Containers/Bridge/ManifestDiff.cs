@@ -32,9 +32,9 @@ public sealed record ManifestDiff(IReadOnlyList<Descriptor> Removed, IReadOnlyLi
     public override string ToString()
     {
         var sb = new StringBuilder();
-        sb.Append($"Total new layers: {Total,-4}  Size: {ImageStore.FormatSize(TotalSize)}\n");
-        sb.Append($"Removed layers:   {Removed.Count,-4}  Size: {ImageStore.FormatSize(RemovedSize)}\n");
-        sb.Append($"Added layers:     {Added.Count,-4}  Size: {ImageStore.FormatSize(AddedSize)}\n");
+        sb.Append($"Total new layers: {Total,-4}  Size: {SizeFormat.Format(TotalSize)}\n");
+        sb.Append($"Removed layers:   {Removed.Count,-4}  Size: {SizeFormat.Format(RemovedSize)}\n");
+        sb.Append($"Added layers:     {Added.Count,-4}  Size: {SizeFormat.Format(AddedSize)}\n");
         return sb.ToString();
     }
 }

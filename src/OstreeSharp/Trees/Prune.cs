@@ -248,14 +248,4 @@ public static class Prune
         var tomb = GVariant.GVariantValue.FromVarDict([new("commit", GVariant.GVariantValue.FromByteString(c.ToHex()))]);
         FileUtil.WriteAtomic(repo.ObjectPath(c, ObjectType.TombstoneCommit), tomb.ToBytes(), repo.Fsync);
     }
-
-    /// <summary>GLib's <c>g_format_size</c>: decimal units with one decimal.</summary>
-    public static string FormatSize(long bytes) => bytes switch
-    {
-        1 => "1 byte",
-        < 1000 => $"{bytes} bytes",
-        < 1000 * 1000 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / 1000.0:0.0} kB"),
-        < 1000L * 1000 * 1000 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / 1e6:0.0} MB"),
-        _ => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{bytes / 1e9:0.0} GB"),
-    };
 }
