@@ -64,16 +64,7 @@ internal sealed class HttpServers : IDisposable
     /// <summary>Our `serve`; access-log lines go to <paramref name="log"/>. Returns the process and the repository URL.</summary>
     public (Process Process, string Url) Ours(IEnumerable<string> args, List<string>? log = null)
     {
-        var psi = Tools.OursBinary is { } bin ? new ProcessStartInfo(bin) : new ProcessStartInfo("dotnet") { ArgumentList = { Tools.OursDll } };
-        psi.ArgumentList.Add("serve");
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        var p = Process.Start(psi)!;
+        var p = Tools.StartOurs(["serve", .. args]);
         _servers.Add(p);
         var stderr = new System.Text.StringBuilder();
         _ = Task.Run(() =>

@@ -30,9 +30,10 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
     public void Export(Checksum commit, Stream output, CancellationToken cancellationToken = default)
     {
         using var w = new TarWriter(output, leaveOpen: true);
-        using (_prefetch = new FilePrefetcher(ContentFiles(repo.LoadCommit(commit).RootTree, isRoot: true)))
+        var c = repo.LoadCommit(commit);
+        using (_prefetch = new FilePrefetcher(ContentFiles(c.RootTree, isRoot: true)))
         {
-            WriteStructure(w, commit, cancellationToken);
+            WriteStructure(w, commit, c, cancellationToken);
         }
 
         _prefetch = null;
@@ -224,7 +225,7 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
         _structureOnly = true;
         try
         {
-            WriteStructure(w, commit, cancellationToken);
+            WriteStructure(w, commit, repo.LoadCommit(commit), cancellationToken);
         }
         finally
         {
@@ -269,9 +270,8 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
     private IEnumerable<string> ContentFiles(Checksum rootTree, bool isRoot) =>
         Folders(string.Empty, rootTree, isRoot).SelectMany(x => x.Tree.Files, (_, f) => repo.ObjectPath(f.Checksum, ObjectType.File));
 
-    private void WriteStructure(TarWriter w, Checksum commit, CancellationToken cancellationToken)
+    private void WriteStructure(TarWriter w, Checksum commit, Commit c, CancellationToken cancellationToken)
     {
-        var c = repo.LoadCommit(commit);
         var rootMeta = repo.LoadDirMeta(c.RootMeta);
         w.WriteEntry(Dir("./", rootMeta.Uid, rootMeta.Gid, rootMeta.Mode));
         WritePrelude(w);
