@@ -184,11 +184,34 @@ internal static class AdminCommands
         kargs.AddTo(cmd);
         CliSupport.SetRun(cmd, pr =>
         {
+            // ostree's own checks of the flags, in its words and order: the first three are usage errors (the help,
+            // then the error) before the sysroot is looked at; the --stage ones come once the refspec is resolved. (ostree
+            // lets --stage --retain through and ignores --retain; we refuse it.)
+            bool deleting = pr.GetValue(kargs.Delete) is { Length: > 0 };
+            var usage = pr.GetValue(kargs.ProcCmdline) && pr.GetValue(kargs.None) ? "Can't specify both --karg-proc-cmdline and --karg-none"
+                : pr.GetValue(kargs.None) && deleting ? "Can't specify both --karg-none and --karg-delete"
+                : pr.GetValue(noMerge) && deleting ? "Can't specify both --no-merge and --karg-delete"
+                : null;
+            if (usage is not null)
+            {
+                return CliHelp.Usage(cmd, usage);
+            }
+
             var s = Open(pr, sysroot);
             using var _ = s.Lock();
             s.Load();
             var rs = pr.GetValue(refspec)!;
             var commit = s.Repo.Resolve(rs);
+            if (pr.GetValue(stage) && (pr.GetValue(retain) || pr.GetValue(retainPending) || pr.GetValue(retainRollback)))
+            {
+                throw new ArgumentException("--stage cannot currently be combined with --retain arguments");
+            }
+
+            if (pr.GetValue(stage) && pr.GetValue(notDefault))
+            {
+                throw new ArgumentException("--stage cannot currently be combined with --not-as-default");
+            }
+
             var origin = pr.GetValue(originFile) is { } of ? KeyFile.Parse(File.ReadAllText(of), of) : OstreeSysroot.RefspecOrigin(rs);
             var d = s.Deploy(commit, BuildOptions(pr, s, kargs, origin, pr.GetValue(os)) with
             {

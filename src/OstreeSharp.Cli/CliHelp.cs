@@ -93,6 +93,16 @@ internal static class CliHelp
         return 1;
     }
 
+    /// <summary>A usage error a verb finds itself (ostree's <c>ot_util_usage_error</c>): the usage and the error on stderr, exit status 1.</summary>
+    public static int Usage(Command c, string message)
+    {
+        Console.Out.Flush();
+        Console.Error.Write(Render(c));
+        Console.Error.WriteLine();
+        Console.Error.WriteLine("error: " + message);
+        return 1;
+    }
+
     /// <summary>Any other parse error, as GLib reports one: the usage and the error on stderr, exit status 1; else null.</summary>
     public static int? UsageError(ParseResult result)
     {
@@ -101,10 +111,7 @@ internal static class CliHelp
             return null;
         }
 
-        Console.Error.Write(Render(result.CommandResult.Command));
-        Console.Error.WriteLine();
-        Console.Error.WriteLine("error: " + result.Errors[0].Message);
-        return 1;
+        return Usage(result.CommandResult.Command, result.Errors[0].Message);
     }
 
     /// <summary>

@@ -68,12 +68,12 @@ public sealed partial class OstreeSysroot
 
         if (options.KargNone && (options.KargBase is not null || options.KargsDelete.Count > 0))
         {
-            throw new OstreeException("--karg-none cannot be combined with --karg-proc-cmdline or --karg-delete");
+            throw new ArgumentException($"{nameof(DeployOptions.KargNone)} cannot be combined with {nameof(DeployOptions.KargBase)} or {nameof(DeployOptions.KargsDelete)}", nameof(options));
         }
 
         if (options.NoMerge && options.KargsDelete.Count > 0)
         {
-            throw new OstreeException("--no-merge cannot be combined with --karg-delete");
+            throw new ArgumentException($"{nameof(DeployOptions.NoMerge)} cannot be combined with {nameof(DeployOptions.KargsDelete)}", nameof(options));
         }
 
         if (options.Stage || options.LockFinalization)

@@ -101,12 +101,12 @@ public sealed partial class OstreeSysroot
 
         if (options.Retain || options.RetainPending || options.RetainRollback)
         {
-            throw new OstreeException("--stage cannot currently be combined with --retain arguments");
+            throw new ArgumentException($"a staged deployment cannot be combined with {nameof(DeployOptions.Retain)}, {nameof(DeployOptions.RetainPending)} or {nameof(DeployOptions.RetainRollback)}", nameof(options));
         }
 
         if (options.NotAsDefault)
         {
-            throw new OstreeException("--stage cannot currently be combined with --not-as-default");
+            throw new ArgumentException($"a staged deployment cannot be combined with {nameof(DeployOptions.NotAsDefault)}", nameof(options));
         }
 
         string osName = StaterootFor(options);
