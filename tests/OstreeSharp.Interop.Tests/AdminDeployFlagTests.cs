@@ -35,8 +35,7 @@ public sealed class AdminDeployFlagTests
     [InlineData("--stage --not-as-default", "error: --stage cannot currently be combined with --not-as-default")]
     public void Refused_as_ostree_refuses_them(string flags, string expected)
     {
-        var ours = Tools.OursBinary ?? "dotnet " + Tools.OursDll;
         Assert.Equal((1, expected), Deploy("ostree", flags));
-        Assert.Equal((1, expected), Deploy(ours, flags));
+        Assert.Equal((1, expected), Deploy(Tools.OursShell, flags));
     }
 }

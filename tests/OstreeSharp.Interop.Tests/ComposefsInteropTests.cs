@@ -19,8 +19,6 @@ public sealed class ComposefsInteropTests : IDisposable
 
     internal static string OstreeForky => Path.Combine(ForkyBin, "ostree-forky");
 
-    private static string OursCommand => Tools.OursBinary is { } bin ? $"'{bin}'" : $"dotnet '{Tools.OursDll}'";
-
     /// <summary>An OS tree with the cases composefs cares about, and a prepare-root.conf with <paramref name="enabled"/>.</summary>
     private string WriteTree(string enabled)
     {
@@ -56,7 +54,7 @@ public sealed class ComposefsInteropTests : IDisposable
         var script = $$"""
             set -eu
             W='{{work}}'; OUT='{{outDir}}'; TREE='{{_tmp["tree"]}}'
-            REAL='{{OstreeForky}}'; OURS() { {{OursCommand}} "$@"; }
+            REAL='{{OstreeForky}}'; OURS() { {{Tools.OursShell}} "$@"; }
             {{mount}}
             for t in real ours; do
               if [ $t = real ]; then T="$REAL"; else T=OURS; fi

@@ -44,17 +44,7 @@ public class FaultInjectionTests(FaultInjectionTests.SourceFixture source) : ICl
 
     private static Process Start(IEnumerable<string> args)
     {
-        var psi = Tools.OursBinary is { } bin ? new ProcessStartInfo(bin) : new ProcessStartInfo("dotnet") { ArgumentList = { Tools.OursDll } };
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        psi.UseShellExecute = false;
-        psi.Environment["LC_ALL"] = "C.UTF-8";
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        var p = Process.Start(psi)!;
+        var p = Tools.StartOurs([.. args]);
         p.StandardOutput.ReadToEndAsync();
         p.StandardError.ReadToEndAsync();
         return p;

@@ -130,7 +130,7 @@ public class FindRemotesInteropTests
         using var g = new Gpg();
         var peer = Tools.V2026;
         var (apps, os, mirror, key) = Upstream(peer, t, g);
-        string[] ours = Tools.OursBinary is { } b ? [b] : ["dotnet", Tools.OursDll];
+        string[] ours = Tools.OursArgv;
         var views = new Dictionary<string, string>();
         foreach (var (tool, run) in Tools.TheirsAndOurs(peer))
         {

@@ -16,7 +16,7 @@ public partial class FullDiskTests
     // exit code and error output, `show NAME CMD...` its exit code and all its output.
     private static Dictionary<string, (int Rc, string Err)> InNamespace(TempDir t, string script)
     {
-        var ours = Tools.OursBinary is { } bin ? $"'{bin}'" : $"dotnet '{Tools.OursDll}'";
+        var ours = Tools.OursShell;
         var full = $$"""
             set -u
             D='{{t["disk"]}}'

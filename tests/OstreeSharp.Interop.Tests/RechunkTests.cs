@@ -215,8 +215,7 @@ public sealed class RechunkTests(DebianUpgradeFixture debian, ITestOutputHelper 
         Assert.DoesNotContain("ref.name\":\"3\"", File.ReadAllText(Path.Combine(outDir, "index.json")), StringComparison.Ordinal);
     }
 
-    private static string[] OursCommand(params string[] args) =>
-        Tools.OursBinary is { } bin ? [bin, .. args] : ["dotnet", Tools.OursDll, .. args];
+    private static string[] OursCommand(params string[] args) => [.. Tools.OursArgv, .. args];
 
     private static class Objects
     {

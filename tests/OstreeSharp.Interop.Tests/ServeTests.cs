@@ -38,15 +38,7 @@ public sealed class ServeTests : IDisposable
     /// <summary>Starts our `serve` of <paramref name="repo"/> on a free port; returns it and the repository's URL.</summary>
     internal static (Process Process, string Url) Start(string repo, string cacheDir, params string[] options)
     {
-        var psi = Tools.OursBinary is { } bin ? new ProcessStartInfo(bin) : new ProcessStartInfo("dotnet") { ArgumentList = { Tools.OursDll } };
-        foreach (var a in new[] { "serve", "--repo=" + repo, "--port=0", "--cache-dir=" + cacheDir }.Concat(options))
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.RedirectStandardOutput = true;
-        psi.RedirectStandardError = true;
-        var p = Process.Start(psi)!;
+        var p = Tools.StartOurs(["serve", "--repo=" + repo, "--port=0", "--cache-dir=" + cacheDir, .. options]);
         var line = p.StandardOutput.ReadLine();
         if (line is null || !line.StartsWith("Serving ", StringComparison.Ordinal))
         {

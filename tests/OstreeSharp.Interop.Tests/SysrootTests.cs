@@ -16,7 +16,7 @@ public sealed class SysrootTests : IDisposable
     {
         var dir = _tmp["shim"];
         Directory.CreateDirectory(dir);
-        var exec = Tools.OursBinary is { } bin ? $"exec '{bin}' \"$@\"" : $"exec dotnet '{Tools.OursDll}' \"$@\"";
+        var exec = $"exec {Tools.OursShell} \"$@\"";
         var path = Path.Combine(dir, "ostree");
         File.WriteAllText(path, $"#!/bin/sh\nif [ \"$1\" = --version ]; then printf \"libostree:\\n Version: '2022.7'\\n\"; exit 0; fi\n{exec}\n");
         OstreeSharp.Platform.Native.Chmod(path, 0x1ED);

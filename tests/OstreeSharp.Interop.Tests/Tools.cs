@@ -106,12 +106,15 @@ internal static class Tools
 
     public static RunResult OursEnv(IDictionary<string, string> env, params string[] args)
     {
-        var command = OursCommand;
+        var command = OursArgv;
         return Run(command[0], [.. command[1..], .. args], env);
     }
 
-    // How our CLI is run: the native binary, else the built assembly through dotnet.
-    private static string[] OursCommand => OursBinary is { } bin ? [bin] : ["dotnet", OursDll];
+    /// <summary>How our CLI is run: the native binary, else the built assembly through dotnet.</summary>
+    public static string[] OursArgv => OursBinary is { } bin ? [bin] : ["dotnet", OursDll];
+
+    /// <summary><see cref="OursArgv"/> as words of a shell script, each single-quoted.</summary>
+    public static string OursShell => string.Join(' ', OursArgv.Select(w => "'" + w.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
 
     /// <summary>
     /// Our CLI started and left running, output redirected, every signal at its default action: a test run from a
@@ -119,7 +122,7 @@ internal static class Tools
     /// process id is still the CLI's, as `dotnet x.dll` hosts the CLI in its own process).
     /// </summary>
     public static Process StartOurs(params string[] args) =>
-        Process.Start(StartInfo("env", ["--default-signal", .. OursCommand, .. args]))!;
+        Process.Start(StartInfo("env", ["--default-signal", .. OursArgv, .. args]))!;
 
     public static string Ok(this RunResult r, string what)
     {
