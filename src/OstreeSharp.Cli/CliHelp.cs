@@ -66,14 +66,8 @@ internal static class CliHelp
     }
 
     /// <summary>ostree's error for a verb with sub-verbs run without one: its usage and the error, on stderr.</summary>
-    public static int NoSubcommand(Command c)
-    {
-        Console.Out.Flush();
-        Console.Error.Write(Render(c));
-        Console.Error.WriteLine();
-        Console.Error.WriteLine(c.Parents.Any() ? $"error: No \"{VerbPath(c)}\" subcommand specified" : "error: No command specified");
-        return 1;
-    }
+    public static int NoSubcommand(Command c) =>
+        Usage(c, c.Parents.Any() ? $"No \"{VerbPath(c)}\" subcommand specified" : "No command specified");
 
     /// <summary>
     /// ostree's error for an unknown sub-verb: when <paramref name="result"/> failed on a word where a sub-verb was
@@ -87,10 +81,7 @@ internal static class CliHelp
             return null;
         }
 
-        Console.Error.Write(Render(c));
-        Console.Error.WriteLine();
-        Console.Error.WriteLine(c.Parents.Any() ? $"error: Unknown \"{VerbPath(c)}\" subcommand '{word}'" : $"error: Unknown command '{word}'");
-        return 1;
+        return Usage(c, c.Parents.Any() ? $"Unknown \"{VerbPath(c)}\" subcommand '{word}'" : $"Unknown command '{word}'");
     }
 
     /// <summary>A usage error a verb finds itself (ostree's <c>ot_util_usage_error</c>): the usage and the error on stderr, exit status 1.</summary>

@@ -60,11 +60,12 @@ internal static class CompletionCommand
     /// </summary>
     private static string Bash(RootCommand root, string name)
     {
+        var levels = Levels(root);
         var sb = new StringBuilder();
         sb.Append("# bash completion for ").Append(name).Append(", written by `").Append(name).Append(" completion bash`\n");
         sb.Append("# from its command definitions. Install: ").Append(name).Append(" completion bash > /etc/bash_completion.d/").Append(name).Append('\n');
         sb.Append(Function).Append("_level() {\n    case \"$1\" in\n");
-        foreach (var l in Levels(root))
+        foreach (var l in levels)
         {
             var opts = l.Options.SelectMany(o => Names(o).Select(n => TakesValue(o) && n.StartsWith("--", StringComparison.Ordinal) ? n + "=" : n)).Append("--help").Append("--version");
             var valued = l.Options.Where(TakesValue).SelectMany(Names);
@@ -77,7 +78,7 @@ internal static class CompletionCommand
         sb.Append("    *) verbs='' opts='--help' valued=' ' ;;\n    esac\n}\n\n");
         sb.Append(Function).Append("_choices() {\n    case \"$1\" in\n");
         // Keyed by the verb path and the option: verbs give options of the same name other meanings.
-        var cases = Levels(root).SelectMany(l => l.Options.Where(TakesValue), (l, o) => (l.Path, Option: o))
+        var cases = levels.SelectMany(l => l.Options.Where(TakesValue), (l, o) => (l.Path, Option: o))
             .Select(x => (Pattern: string.Join('|', Names(x.Option).Select(n => Quote(x.Path + " " + n))), Choices: Choices(x.Option)))
             .Where(c => c.Choices.Count > 0);
         foreach (var (pattern, choices) in cases)
