@@ -5,7 +5,7 @@ namespace OstreeSharp.Interop.Tests;
 
 /// <summary>
 /// Ctrl+C and SIGTERM stop a verb that waits on the network or works through a tree: it unwinds, says so in one line,
-/// exits as the signal.
+/// exits as the signal. A server ends gracefully.
 /// </summary>
 public class StopSignalTests
 {
@@ -18,46 +18,28 @@ public class StopSignalTests
         using var server = new SilentServer();
         Tools.Ours("init", "--repo=" + t["dest"], "--mode=archive").Ok("init");
         Tools.Ours("remote", "add", "--repo=" + t["dest"], "--no-gpg-verify", "origin", server.Url).Ok("remote add");
-        using var p = Tools.StartOurs("pull", "--repo=" + t["dest"], "--low-speed-time-seconds=600", "origin", "x");
-        try
+        // Under way 200 ms after the server accepted: inside the request, not between requests.
+        Stopwatch? inside = null;
+        bool InTheRequest()
         {
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var stderr = p.StandardError.ReadToEndAsync();
-            var clock = Stopwatch.StartNew();
-            while (server.Accepted == 0)
+            if (server.Accepted == 0)
             {
-                if (p.HasExited)
-                {
-                    Assert.Fail($"pull ended before it reached the server: {await stderr}");
-                }
-
-                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), "pull never reached the server");
-                await Task.Delay(50);
+                return false;
             }
 
-            await Task.Delay(200); // inside the request, not between requests
-            Tools.Run("kill", ["-" + signal, p.Id.ToString(CultureInfo.InvariantCulture)]).Ok("kill");
-            using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-            {
-                await p.WaitForExitAsync(deadline.Token); // throws when the pull does not stop
-            }
-
-            Assert.Equal(code, p.ExitCode);
-            Assert.Equal("error: Operation was cancelled", (await stderr).Trim());
-            Assert.Equal(string.Empty, (await stdout).Trim());
-            // Nothing half-written: no ref, and the staging folders gone.
-            Assert.False(File.Exists(Path.Combine(t["dest"], "refs", "remotes", "origin", "x")));
-            Assert.DoesNotContain(Directory.GetFileSystemEntries(Path.Combine(t["dest"], "tmp")), e => !Path.GetFileName(e).StartsWith("cache", StringComparison.Ordinal));
+            inside ??= Stopwatch.StartNew();
+            return inside.ElapsedMilliseconds >= 200;
         }
-        finally
-        {
-            if (!p.HasExited)
-            {
-                p.Kill(); // a failed test leaves no pull behind
-                await p.WaitForExitAsync();
-            }
-        }
+
+        var r = await StopInTheMiddle(signal, _ => InTheRequest(), "pull", "--repo=" + t["dest"], "--low-speed-time-seconds=600", "origin", "x");
+        Assert.Equal(code, r.Code);
+        Assert.Equal("error: Operation was cancelled", string.Join('\n', r.Err).Trim());
+        Assert.Equal(string.Empty, string.Join('\n', r.Out).Trim());
+        // Nothing half-written: no ref, and the staging folders gone.
+        Assert.False(File.Exists(Path.Combine(t["dest"], "refs", "remotes", "origin", "x")));
+        Assert.DoesNotContain(Directory.GetFileSystemEntries(Path.Combine(t["dest"], "tmp")), e => !Path.GetFileName(e).StartsWith("cache", StringComparison.Ordinal));
     }
+
     // 30,000 small files in 300 folders: a few seconds of commit, long enough to be stopped in the middle.
     private static void WriteTree(string root)
     {
@@ -71,37 +53,45 @@ public class StopSignalTests
         }
     }
 
-    // Starts our CLI with ARGS, waits until READY says it is in the middle of its work, sends SIGNAL, and returns its
-    // exit code and the last line of its stderr once it stopped.
-    private static async Task<(int Code, string LastError)> StopInTheMiddle(string signal, Func<List<string>, bool> ready, params string[] args)
+    /// <summary>What a stopped process printed, line by line, and its exit code.</summary>
+    private sealed record Stopped(int Code, IReadOnlyList<string> Out, IReadOnlyList<string> Err);
+
+    /// <summary>What a running process has printed so far.</summary>
+    private sealed record Printed(IReadOnlyList<string> Out, IReadOnlyList<string> Err);
+
+    // Starts our CLI with ARGS, waits until READY (given what it printed so far) says it is in the middle of its work,
+    // sends SIGNAL, and returns its exit code and all it printed once it stopped. A failed test leaves no process behind.
+    private static async Task<Stopped> StopInTheMiddle(string signal, Func<Printed, bool> ready, params string[] args)
     {
         using var p = Tools.StartOurs(args);
         try
         {
-            var stdout = p.StandardOutput.ReadToEndAsync();
-            var lines = new List<string>();
-            var clock = Stopwatch.StartNew();
-            var reader = Task.Run(async () =>
+            var output = new List<string>();
+            var errors = new List<string>();
+            static async Task Collect(StreamReader reader, List<string> into)
             {
-                while (await p.StandardError.ReadLineAsync() is { } line)
+                while (await reader.ReadLineAsync() is { } line)
                 {
-                    lock (lines)
+                    lock (into)
                     {
-                        lines.Add(line);
+                        into.Add(line);
                     }
                 }
-            });
-            while (true)
+            }
+
+            static List<string> Snapshot(List<string> lines)
             {
                 lock (lines)
                 {
-                    if (ready(lines))
-                    {
-                        break;
-                    }
+                    return [.. lines];
                 }
+            }
 
-                Assert.False(p.HasExited, $"{args[0]} ended before it was stopped: {string.Join('\n', lines)}");
+            var readers = Task.WhenAll(Collect(p.StandardOutput, output), Collect(p.StandardError, errors));
+            var clock = Stopwatch.StartNew();
+            while (!ready(new Printed(Snapshot(output), Snapshot(errors))))
+            {
+                Assert.False(p.HasExited, $"{args[0]} ended before it was stopped: {string.Join('\n', Snapshot(errors))}");
                 Assert.True(clock.Elapsed < TimeSpan.FromSeconds(60), $"{args[0]} never got going");
                 await Task.Delay(10);
             }
@@ -109,12 +99,11 @@ public class StopSignalTests
             Tools.Run("kill", ["-" + signal, p.Id.ToString(CultureInfo.InvariantCulture)]).Ok("kill");
             using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
             {
-                await p.WaitForExitAsync(deadline.Token);
+                await p.WaitForExitAsync(deadline.Token); // throws when the process does not stop
             }
 
-            await reader;
-            await stdout;
-            return (p.ExitCode, lines.LastOrDefault() ?? string.Empty);
+            await readers;
+            return new Stopped(p.ExitCode, output, errors);
         }
         finally
         {
@@ -133,9 +122,9 @@ public class StopSignalTests
         WriteTree(t["tree"]);
         Tools.Ours("init", "--repo=" + t["repo"], "--mode=archive").Ok("init");
         // --progress=json: the first event says the import is under way.
-        var (code, last) = await StopInTheMiddle("INT", lines => lines.Count > 0, "commit", "--repo=" + t["repo"], "-b", "x", "--tree=dir=" + t["tree"], "--progress=json");
-        Assert.Equal(130, code);
-        Assert.Equal("error: Operation was cancelled", last);
+        var r = await StopInTheMiddle("INT", o => o.Err.Count > 0, "commit", "--repo=" + t["repo"], "-b", "x", "--tree=dir=" + t["tree"], "--progress=json");
+        Assert.Equal(130, r.Code);
+        Assert.Equal("error: Operation was cancelled", r.Err[^1]);
         Assert.False(File.Exists(Path.Combine(t["repo"], "refs", "heads", "x")));
         Assert.DoesNotContain(Directory.GetFileSystemEntries(Path.Combine(t["repo"], "tmp")), e => !Path.GetFileName(e).StartsWith("cache", StringComparison.Ordinal));
     }
@@ -148,19 +137,19 @@ public class StopSignalTests
         Tools.Ours("init", "--repo=" + t["repo"], "--mode=bare-user").Ok("init");
         Tools.Ours("commit", "--repo=" + t["repo"], "-b", "x", "--tree=dir=" + t["tree"]).Ok("commit");
 
-        var (code, last) = await StopInTheMiddle("TERM", lines => lines.Count > 0, "fsck", "--repo=" + t["repo"], "--progress=json");
-        Assert.Equal(143, code);
-        Assert.Equal("error: Operation was cancelled", last);
+        var r = await StopInTheMiddle("TERM", o => o.Err.Count > 0, "fsck", "--repo=" + t["repo"], "--progress=json");
+        Assert.Equal(143, r.Code);
+        Assert.Equal("error: Operation was cancelled", r.Err[^1]);
 
         // checkout draws no progress. It builds the tree in a staging folder beside the destination and renames it into
         // place at the end: it is under way once the staging folder has its first folder; stopped, it leaves neither.
         var parent = Directory.CreateDirectory(t["out"]).FullName;
-        bool Started(List<string> _) => Directory.GetDirectories(parent).Any(d => Directory.Exists(Path.Combine(d, "d0")));
-        (code, last) = await StopInTheMiddle("INT", Started, "checkout", "--repo=" + t["repo"], "x", Path.Combine(parent, "co"));
-        Assert.Equal(130, code);
-        Assert.Equal("error: Operation was cancelled", last);
+        r = await StopInTheMiddle("INT", _ => Directory.GetDirectories(parent).Any(d => Directory.Exists(Path.Combine(d, "d0"))), "checkout", "--repo=" + t["repo"], "x", Path.Combine(parent, "co"));
+        Assert.Equal(130, r.Code);
+        Assert.Equal("error: Operation was cancelled", r.Err[^1]);
         Assert.Empty(Directory.GetFileSystemEntries(parent));
     }
+
     [Theory]
     [InlineData("INT")]
     [InlineData("TERM")]
@@ -168,34 +157,10 @@ public class StopSignalTests
     {
         using var t = new TempDir();
         Tools.Ours("init", "--repo=" + t["repo"], "--mode=archive").Ok("init");
-        using var p = Tools.StartOurs("serve", "--repo=" + t["repo"], "--port=0", "--quiet");
-        try
-        {
-            var stderr = p.StandardError.ReadToEndAsync();
-            using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
-            {
-                var first = await p.StandardOutput.ReadLineAsync(deadline.Token);
-                Assert.True(first is not null && first.StartsWith("Serving ", StringComparison.Ordinal), $"serve did not start: {first} {(p.HasExited ? await stderr : string.Empty)}");
-            }
-
-            Tools.Run("kill", ["-" + signal, p.Id.ToString(CultureInfo.InvariantCulture)]).Ok("kill");
-            var rest = p.StandardOutput.ReadToEndAsync();
-            using (var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
-            {
-                await p.WaitForExitAsync(deadline.Token);
-            }
-
-            Assert.Equal(0, p.ExitCode);
-            Assert.Equal("Stopped", (await rest).Trim());
-            Assert.Equal(string.Empty, (await stderr).Trim());
-        }
-        finally
-        {
-            if (!p.HasExited)
-            {
-                p.Kill();
-                await p.WaitForExitAsync();
-            }
-        }
+        var r = await StopInTheMiddle(signal, o => o.Out.Count > 0, "serve", "--repo=" + t["repo"], "--port=0", "--quiet");
+        Assert.StartsWith("Serving ", r.Out[0], StringComparison.Ordinal);
+        Assert.Equal(0, r.Code);
+        Assert.Equal("Stopped", string.Join('\n', r.Out.Skip(1)).Trim());
+        Assert.Equal(string.Empty, string.Join('\n', r.Err).Trim());
     }
 }
