@@ -114,16 +114,16 @@ public static class BootcYaml
                     case DocumentStart:
                         if (++documents > 1)
                         {
-                            throw new OstreeException($"{what}: more than one YAML document");
+                            throw new OstreeException(OstreeErrorCode.InvalidData, $"{what}: more than one YAML document");
                         }
 
                         break;
                     case AnchorAlias a:
-                        throw new OstreeException($"{what}: YAML aliases are not supported (*{a.Value} at {a.Start})");
+                        throw new OstreeException(OstreeErrorCode.NotSupported, $"{what}: YAML aliases are not supported (*{a.Value} at {a.Start})");
                     case MappingStart or SequenceStart:
                         if (open.Count >= MaxDepth)
                         {
-                            throw new OstreeException($"{what}: nested deeper than {MaxDepth} levels at {parser.Current.Start}");
+                            throw new OstreeException(OstreeErrorCode.InvalidData, $"{what}: nested deeper than {MaxDepth} levels at {parser.Current.Start}");
                         }
 
                         JsonNode container = parser.Current is MappingStart ? new JsonObject() : new JsonArray();
@@ -150,10 +150,10 @@ public static class BootcYaml
         }
         catch (YamlException e)
         {
-            throw new OstreeException($"{what}: invalid YAML: {e.Message}");
+            throw new OstreeException(OstreeErrorCode.InvalidData, $"{what}: invalid YAML: {e.Message}");
         }
 
-        return root as JsonObject ?? throw new OstreeException($"{what}: expected one YAML document with a mapping at its top");
+        return root as JsonObject ?? throw new OstreeException(OstreeErrorCode.InvalidData, $"{what}: expected one YAML document with a mapping at its top");
 
         void Add(JsonNode? value, ParsingEvent e)
         {
@@ -172,7 +172,7 @@ public static class BootcYaml
             var obj = (JsonObject)top.Node;
             if (top.PendingKey is null)
             {
-                throw new OstreeException($"{what}: a mapping key that is not a scalar at {e.Start}");
+                throw new OstreeException(OstreeErrorCode.InvalidData, $"{what}: a mapping key that is not a scalar at {e.Start}");
             }
 
             obj[top.PendingKey] = value;

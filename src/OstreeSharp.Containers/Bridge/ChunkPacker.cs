@@ -23,7 +23,7 @@ internal static class ChunkPacker
         ArgumentNullException.ThrowIfNull(components);
         if (bins < 4)
         {
-            throw new ContainerException($"Chunked images need at least 4 layers, got {bins}");
+            throw new ContainerException(OstreeErrorCode.InvalidArgument, $"Chunked images need at least 4 layers, got {bins}");
         }
 
         if (priorBins is not null)

@@ -31,20 +31,20 @@ public sealed class ContentMeta
             var version = root.TryGetProperty("version", out var v) && v.TryGetInt32(out var n) ? n : 0;
             if (version != 1)
             {
-                throw new ContainerException($"Unsupported metadata version: {version}. Currently supported: 1 ({what})");
+                throw new ContainerException(OstreeErrorCode.NotSupported, $"Unsupported metadata version: {version}. Currently supported: 1 ({what})");
             }
 
             if (root.TryGetProperty("ordered", out var ordered) && ordered.ValueKind == JsonValueKind.True)
             {
-                throw new ContainerException($"Ordered mapping not currently supported. ({what})");
+                throw new ContainerException(OstreeErrorCode.NotSupported, $"Ordered mapping not currently supported. ({what})");
             }
 
             var layers = root.TryGetProperty("layers", out var l) && l.ValueKind == JsonValueKind.Object
                 ? l.EnumerateObject().Select(p => (p.Name, p.Value.GetString() ?? string.Empty)).ToList()
-                : throw new ContainerException($"{what}: no layers object");
+                : throw new ContainerException(OstreeErrorCode.InvalidData, $"{what}: no layers object");
             var mapping = root.TryGetProperty("mapping", out var m) && m.ValueKind == JsonValueKind.Object
                 ? m.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? string.Empty, StringComparer.Ordinal)
-                : throw new ContainerException($"{what}: no mapping object");
+                : throw new ContainerException(OstreeErrorCode.InvalidData, $"{what}: no mapping object");
             var labels = root.TryGetProperty("labels", out var lb) && lb.ValueKind == JsonValueKind.Object
                 ? lb.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString() ?? string.Empty, StringComparer.Ordinal)
                 : new Dictionary<string, string>(StringComparer.Ordinal);
@@ -58,11 +58,11 @@ public sealed class ContentMeta
         }
         catch (JsonException e)
         {
-            throw new ContainerException($"Malformed content metadata {what}: {e.Message}");
+            throw new ContainerException(OstreeErrorCode.InvalidData, $"Malformed content metadata {what}: {e.Message}");
         }
         catch (InvalidOperationException e)
         {
-            throw new ContainerException($"Malformed content metadata {what}: {e.Message}");
+            throw new ContainerException(OstreeErrorCode.InvalidData, $"Malformed content metadata {what}: {e.Message}");
         }
     }
 
@@ -80,12 +80,12 @@ public sealed class ContentMeta
             var hex = o.ToHex();
             if (!Mapping.TryGetValue(hex, out var key))
             {
-                throw new ContainerException($"Content metadata maps no layer for object {hex}");
+                throw new ContainerException(OstreeErrorCode.InvalidData, $"Content metadata maps no layer for object {hex}");
             }
 
             if (!byKey.TryGetValue(key, out var list))
             {
-                throw new ContainerException($"Content metadata maps object {hex} to unknown layer '{key}'");
+                throw new ContainerException(OstreeErrorCode.InvalidData, $"Content metadata maps object {hex} to unknown layer '{key}'");
             }
 
             list.Add(o);
@@ -95,7 +95,7 @@ public sealed class ContentMeta
         {
             if (byKey[key].Count == 0)
             {
-                throw new ContainerException($"Content metadata layer '{key}' owns no object");
+                throw new ContainerException(OstreeErrorCode.InvalidData, $"Content metadata layer '{key}' owns no object");
             }
         }
 

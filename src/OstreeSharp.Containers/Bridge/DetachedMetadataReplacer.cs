@@ -51,7 +51,7 @@ public static class DetachedMetadataReplacer
 
         if (state == 0)
         {
-            throw new ContainerException("Missing commit object");
+            throw new ContainerException(OstreeErrorCode.ObjectNotFound, "Missing commit object");
         }
 
         writer.Finish();

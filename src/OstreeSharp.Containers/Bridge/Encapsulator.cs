@@ -207,7 +207,7 @@ public static class Encapsulator
         {
             var contentPaths = new OstreeTarExporter(repo).ContentPaths(commitId);
             IReadOnlyList<string>? prior = options.PreviousBuild is { } previous
-                ? [.. previous.Layers.Skip(1).Select(l => l.Annotations?.GetValueOrDefault("ostree.components") ?? throw new ContainerException("Missing ostree.components on prior build"))]
+                ? [.. previous.Layers.Skip(1).Select(l => l.Annotations?.GetValueOrDefault("ostree.components") ?? throw new ContainerException(OstreeErrorCode.ObjectNotFound, "Missing ostree.components on prior build"))]
                 : null;
             chunks = meta.Bins(contentPaths.Keys, prior);
         }
@@ -307,13 +307,13 @@ public static class Encapsulator
             {
                 if (required)
                 {
-                    throw new ContainerException($"Could not find commit metadata key: {key}");
+                    throw new ContainerException(OstreeErrorCode.ObjectNotFound, $"Could not find commit metadata key: {key}");
                 }
 
                 continue;
             }
 
-            labels[key] = v.Type.Kind == 's' ? v.GetString() : throw new ContainerException($"Expected string for commit metadata value {key}");
+            labels[key] = v.Type.Kind == 's' ? v.GetString() : throw new ContainerException(OstreeErrorCode.InvalidData, $"Expected string for commit metadata value {key}");
         }
 
         if (commit.Metadata.Lookup("ostree.bootable") is { Type.Kind: 'b' } bootable)
@@ -384,7 +384,7 @@ public static class Encapsulator
     {
         ArgumentNullException.ThrowIfNull(text);
         int eq = text.IndexOf('=', StringComparison.Ordinal);
-        return eq < 0 ? throw new ContainerException($"Missing '=' in label {text}") : (text[..eq], text[(eq + 1)..]);
+        return eq < 0 ? throw new ContainerException(OstreeErrorCode.InvalidArgument, $"Missing '=' in label {text}") : (text[..eq], text[(eq + 1)..]);
     }
 
 }

@@ -139,7 +139,7 @@ public static class ImageStore
 
     private static StoredImage Load(OstreeRepo repo, string reference, Checksum merge, Commit commit)
     {
-        string Meta(string key) => commit.Metadata.Lookup(key) is { Type.Kind: 's' } v ? v.GetString() : throw new ContainerException($"Missing {key} metadata on merge commit {merge}");
+        string Meta(string key) => commit.Metadata.Lookup(key) is { Type.Kind: 's' } v ? v.GetString() : throw new ContainerException(OstreeErrorCode.ObjectNotFound, $"Missing {key} metadata on merge commit {merge}");
         var digest = Digest.Parse(Meta("ostree.manifest-digest"));
         var manifest = new ManifestBlob(Encoding.UTF8.GetBytes(Meta("ostree.manifest")), null, reference);
         var config = commit.Metadata.Lookup("ostree.container.image-config") is { Type.Kind: 's' } c && c.GetString() != "null" ? c.GetString() : null;
@@ -440,7 +440,7 @@ public static class ImageStore
         int relabelled = 0;
         if (layers.Count == 0)
         {
-            var b = repo.LoadCommit(baseCommit ?? throw new ContainerException($"Image {image} has no layers"));
+            var b = repo.LoadCommit(baseCommit ?? throw new ContainerException(OstreeErrorCode.ObjectNotFound, $"Image {image} has no layers"));
             (rootTree, rootMeta) = (b.RootTree, b.RootMeta);
         }
         else
@@ -562,7 +562,7 @@ public static class ImageStore
         int layers = skipGc ? 0 : PruneLayers(repo);
         if (missing.Count > 0)
         {
-            throw new ContainerException($"Missing images: {string.Join(", ", missing)}");
+            throw new ContainerException(OstreeErrorCode.ImageNotFound, $"Missing images: {string.Join(", ", missing)}");
         }
 
         return (removed, layers);
@@ -577,7 +577,7 @@ public static class ImageStore
         ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
         ArgumentNullException.ThrowIfNull(image);
-        var stored = Query(source, image) ?? throw new ContainerException($"No such image: {image}");
+        var stored = Query(source, image) ?? throw new ContainerException(OstreeErrorCode.ImageNotFound, $"No such image: {image}");
         var refs = stored.Manifest.AsManifest().Layers.Select(l => BlobRef(l.Digest)).Where(r => source.ResolveRev(r, allowMissing: true) is not null).Distinct(StringComparer.Ordinal).ToList();
         refs.Add(ImageRef(image));
         Trees.PullLocal.Run(source, destination, refs, null);

@@ -43,11 +43,11 @@ internal static class LayerMerge
                 }
                 catch (InvalidDataException e)
                 {
-                    throw new ContainerException($"Layer {layer.Digest} of {source.Reference} is not valid {layer.MediaType}: {e.Message}");
+                    throw new ContainerException(OstreeErrorCode.InvalidData, $"Layer {layer.Digest} of {source.Reference} is not valid {layer.MediaType}: {e.Message}");
                 }
                 catch (TarFormatException e)
                 {
-                    throw new ContainerException($"Layer {layer.Digest} of {source.Reference}: {e.Message}", e);
+                    throw new ContainerException(OstreeErrorCodes.Of(e, OstreeErrorCode.InvalidData), $"Layer {layer.Digest} of {source.Reference}: {e.Message}", e);
                 }
 
                 var result = CommitWriter.Write(tx, root, new CommitRequest

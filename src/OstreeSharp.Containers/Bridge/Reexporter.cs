@@ -24,7 +24,7 @@ public static class Reexporter
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(destination);
         options ??= new EncapsulateOptions();
-        var stored = ImageStore.Query(repo, image) ?? throw new ContainerException($"No such image: {image}");
+        var stored = ImageStore.Query(repo, image) ?? throw new ContainerException(OstreeErrorCode.ImageNotFound, $"No such image: {image}");
         var manifest = stored.Manifest.AsManifest();
         var config = stored.ConfigJson is { } json ? JsonSerializer.Deserialize(json, OciJsonContext.Default.ImageConfig) ?? new ImageConfig() : new ImageConfig();
         // An image without an ostree commit (no ostree.final-diffid label) has only derived layers; each is written
@@ -33,11 +33,11 @@ public static class Reexporter
         int k = finalDiffId is null ? -1 : config.RootFs.DiffIds.IndexOf(finalDiffId);
         if (finalDiffId is not null && (k < 0 || k >= manifest.Layers.Count))
         {
-            throw new ContainerException($"Stored image {image}: {Encapsulator.FinalDiffIdLabel} {finalDiffId} is not one of its layers");
+            throw new ContainerException(OstreeErrorCode.InvalidData, $"Stored image {image}: {Encapsulator.FinalDiffIdLabel} {finalDiffId} is not one of its layers");
         }
 
         Checksum LayerCommit(Descriptor d) => repo.ResolveRev(ImageStore.BlobRef(d.Digest), allowMissing: true)
-            ?? throw new ContainerException($"Stored image {image}: layer {d.Digest} is not in the repository (pruned?)");
+            ?? throw new ContainerException(OstreeErrorCode.ObjectNotFound, $"Stored image {image}: layer {d.Digest} is not in the repository (pruned?)");
         Checksum? baseCommit = k < 0 ? null : LayerCommit(manifest.Layers[0]);
         var chunks = k < 0 ? [] : manifest.Layers.Skip(1).Take(k).Select(d => ChunkObjects(repo, LayerCommit(d))).ToList();
         var derived = manifest.Layers.Skip(k + 1).Select(LayerCommit).ToList();

@@ -13,7 +13,7 @@ internal static class RefEscape
         ArgumentNullException.ThrowIfNull(text);
         if (text.Length == 0)
         {
-            throw new ContainerException("Invalid empty string for ref");
+            throw new ContainerException(OstreeErrorCode.RefInvalid, "Invalid empty string for ref");
         }
 
         var sb = new StringBuilder(text.Length * 2);
@@ -24,7 +24,7 @@ internal static class RefEscape
             var r = runes[i];
             if (r.Value == 0)
             {
-                throw new ContainerException("Invalid embedded NUL in string for ostree ref");
+                throw new ContainerException(OstreeErrorCode.RefInvalid, "Invalid embedded NUL in string for ostree ref");
             }
 
             bool alnum = r.IsAscii && char.IsAsciiLetterOrDigit((char)r.Value);
@@ -76,7 +76,7 @@ internal static class RefEscape
                 int end = text.IndexOf('_', i + 1);
                 if (end < 0 || !int.TryParse(text.AsSpan(i + 1, end - i - 1), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var value) || !Rune.IsValid(value))
                 {
-                    throw new ContainerException($"Invalid escaped ref fragment '{text}'");
+                    throw new ContainerException(OstreeErrorCode.RefInvalid, $"Invalid escaped ref fragment '{text}'");
                 }
 
                 sb.Append(new Rune(value).ToString());
@@ -84,7 +84,7 @@ internal static class RefEscape
             }
             else
             {
-                throw new ContainerException($"Invalid character '{c}' in escaped ref '{text}'");
+                throw new ContainerException(OstreeErrorCode.RefInvalid, $"Invalid character '{c}' in escaped ref '{text}'");
             }
         }
 

@@ -81,12 +81,12 @@ public static class SysrootImages
     /// <summary>The import gate of a deploy: the config labels <c>ostree.bootable</c> or <c>containers.bootc</c>.</summary>
     private static void RequireBootable(OstreeRepo repo, ImageReference image)
     {
-        var stored = ImageStore.Query(repo, image) ?? throw new ContainerException($"No such image: {image}");
+        var stored = ImageStore.Query(repo, image) ?? throw new ContainerException(OstreeErrorCode.ImageNotFound, $"No such image: {image}");
         var config = stored.ConfigJson is { } json ? System.Text.Json.JsonSerializer.Deserialize(json, Oci.OciJsonContext.Default.ImageConfig) : null;
         var labels = config?.Config?.Labels;
         if (labels is null || !(labels.ContainsKey("ostree.bootable") || labels.ContainsKey("containers.bootc")))
         {
-            throw new ContainerException($"Image {image} is not bootable: its config has neither the ostree.bootable nor the containers.bootc label");
+            throw new ContainerException(OstreeErrorCode.InvalidData, $"Image {image} is not bootable: its config has neither the ostree.bootable nor the containers.bootc label");
         }
     }
 
@@ -120,7 +120,7 @@ public static class SysrootImages
         ArgumentNullException.ThrowIfNull(request);
         if (!request.IgnoreUnconfigured && origin.Get("origin", "unconfigured-state") is { } unconfigured)
         {
-            throw new OstreeException("origin unconfigured-state: " + unconfigured);
+            throw new OstreeException(OstreeErrorCode.DeploymentState, "origin unconfigured-state: " + unconfigured);
         }
 
         Checksum commit;
@@ -131,7 +131,7 @@ public static class SysrootImages
             // are one step for it.
             if (request.DeployOnly || request.PullOnly)
             {
-                throw new OstreeException($"--deploy-only and --pull-only apply to refspec origins; {merge} follows the container image {image}");
+                throw new OstreeException(OstreeErrorCode.DeploymentState, $"--deploy-only and --pull-only apply to refspec origins; {merge} follows the container image {image}");
             }
 
             if (request.CheckOnly)
@@ -181,7 +181,7 @@ public static class SysrootImages
         }
         else
         {
-            throw new OstreeException($"No origin/refspec in current deployment origin; cannot upgrade via ostree ({merge})");
+            throw new OstreeException(OstreeErrorCode.DeploymentState, $"No origin/refspec in current deployment origin; cannot upgrade via ostree ({merge})");
         }
 
         if (request.PullOnly)

@@ -95,7 +95,7 @@ public static class Unencapsulator
         var ostreeLayer = layout.RequireOstreeLayer();
         if (layout.DerivedLayers.Count > 0)
         {
-            throw new ContainerException($"Image has {layout.DerivedLayers.Count} non-ostree layers: {image}");
+            throw new ContainerException(OstreeErrorCode.InvalidData, $"Image has {layout.DerivedLayers.Count} non-ostree layers: {image}");
         }
 
         foreach (var chunk in layout.ChunkLayers)
@@ -141,15 +141,15 @@ public static class Unencapsulator
                 }
                 catch (InvalidDataException e)
                 {
-                    throw new ContainerException($"Layer {layer.Digest} of {source.Reference} is not valid {layer.MediaType}: {e.Message}");
+                    throw new ContainerException(OstreeErrorCode.InvalidData, $"Layer {layer.Digest} of {source.Reference} is not valid {layer.MediaType}: {e.Message}");
                 }
                 catch (ZstdSharp.ZstdException e)
                 {
-                    throw new ContainerException($"Layer {layer.Digest} of {source.Reference} is not valid {layer.MediaType}: {e.Message}");
+                    throw new ContainerException(OstreeErrorCode.InvalidData, $"Layer {layer.Digest} of {source.Reference} is not valid {layer.MediaType}: {e.Message}");
                 }
                 catch (TarFormatException e)
                 {
-                    throw new ContainerException($"Layer {layer.Digest} of {source.Reference}: {e.Message}", e);
+                    throw new ContainerException(OstreeErrorCodes.Of(e, OstreeErrorCode.InvalidData), $"Layer {layer.Digest} of {source.Reference}: {e.Message}", e);
                 }
 
                 var root = new Trees.MutableTree { MetaChecksum = tx.WriteMetadata(ObjectType.DirMeta, new DirMeta(0, 0, UnixMode.Directory | 0x1ed, Xattrs.Empty).ToBytes()) };
@@ -220,11 +220,11 @@ public static class Unencapsulator
                 }
                 catch (InvalidDataException e)
                 {
-                    throw new ContainerException($"Layer {layer.Digest} of {image} is not valid {layer.MediaType}: {e.Message}");
+                    throw new ContainerException(OstreeErrorCode.InvalidData, $"Layer {layer.Digest} of {image} is not valid {layer.MediaType}: {e.Message}");
                 }
                 catch (ZstdSharp.ZstdException e)
                 {
-                    throw new ContainerException($"Layer {layer.Digest} of {image} is not valid {layer.MediaType}: {e.Message}");
+                    throw new ContainerException(OstreeErrorCode.InvalidData, $"Layer {layer.Digest} of {image} is not valid {layer.MediaType}: {e.Message}");
                 }
                 catch (TarFormatException e) when (verify is not null && e.Message.StartsWith("Verifying ostree commit", StringComparison.Ordinal))
                 {
@@ -232,7 +232,7 @@ public static class Unencapsulator
                 }
                 catch (TarFormatException e)
                 {
-                    throw new ContainerException($"Layer {layer.Digest} of {image}: {e.Message}", e);
+                    throw new ContainerException(OstreeErrorCodes.Of(e, OstreeErrorCode.InvalidData), $"Layer {layer.Digest} of {image}: {e.Message}", e);
                 }
 
                 if (hashed is not null && diffId is { } expected && hashed.Finish() is var actual && actual != expected)

@@ -64,7 +64,7 @@ public static partial class ContainerDeltas
             var layout = await Unencapsulator.FetchLayoutAsync(source, cancellationToken).ConfigureAwait(false);
             if (layout.Manifest.Digest != b.Image.ManifestDigest)
             {
-                throw new ContainerException($"{to} changed while the delta was being made");
+                throw new ContainerException(OstreeErrorCode.Failed, $"{to} changed while the delta was being made");
             }
 
             var made = new List<(Descriptor Blob, string File, LayerDeltaStats Stats)>();

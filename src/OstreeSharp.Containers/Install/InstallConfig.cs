@@ -130,14 +130,14 @@ internal sealed class InstallConfig
             {
                 if (key is not ("kargs" or "match-architectures"))
                 {
-                    throw new ContainerException($"{name}: unknown key {key} in a kargs.d file");
+                    throw new ContainerException(OstreeErrorCode.InvalidData, $"{name}: unknown key {key} in a kargs.d file");
                 }
             }
 
             // bootc requires the list even when it is empty or the file is for another architecture.
             if (!table.TryGetValue("kargs", out var k))
             {
-                throw new ContainerException($"{name}: missing key kargs in a kargs.d file");
+                throw new ContainerException(OstreeErrorCode.InvalidData, $"{name}: missing key kargs in a kargs.d file");
             }
 
             var kargs = StringList(name, "kargs", k);
@@ -186,15 +186,15 @@ internal sealed class InstallConfig
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new ContainerException($"Parsing {name}: {e.Message.Split('\n')[0]}", e);
+            throw new ContainerException(OstreeErrorCode.InvalidData, $"Parsing {name}: {e.Message.Split('\n')[0]}", e);
         }
     }
 
     private static string Str(string name, string key, object? value) =>
-        value as string ?? throw new ContainerException($"{name}: {key} must be a string");
+        value as string ?? throw new ContainerException(OstreeErrorCode.InvalidData, $"{name}: {key} must be a string");
 
     private static List<string> StringList(string name, string key, object? value) =>
-        value is TomlArray a && a.All(x => x is string) ? [.. a.Cast<string>()] : throw new ContainerException($"{name}: {key} must be an array of strings");
+        value is TomlArray a && a.All(x => x is string) ? [.. a.Cast<string>()] : throw new ContainerException(OstreeErrorCode.InvalidData, $"{name}: {key} must be an array of strings");
 }
 
 /// <summary>Source-generated TOML metadata (no reflection: the command is compiled ahead of time).</summary>

@@ -590,13 +590,13 @@ public sealed class InstallException : OstreeException
 {
     /// <summary>Creates the exception.</summary>
     public InstallException(string message)
-        : base(message)
+        : base(OstreeErrorCode.InstallFailed, message)
     {
     }
 
     /// <summary>Creates the exception with an inner cause.</summary>
     public InstallException(string message, Exception inner)
-        : base(message, inner)
+        : base(OstreeErrorCode.InstallFailed, message, inner)
     {
     }
 }

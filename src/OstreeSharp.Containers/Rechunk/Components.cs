@@ -282,7 +282,7 @@ public static class Components
     {
         if (e.Size > limit)
         {
-            throw new ContainerException($"{what}: {e.Size} bytes, more than a package database file may hold");
+            throw new ContainerException(OstreeErrorCode.InvalidData, $"{what}: {e.Size} bytes, more than a package database file may hold");
         }
 
         using var s = RootTree.OpenRead(e);

@@ -122,13 +122,13 @@ public static class Rechunker
     {
         if (o.FormatVersion is not (1 or 2))
         {
-            throw new ContainerException($"Unsupported format version {o.FormatVersion}: 1 (chunked ostree image) or 2 (plain layers)");
+            throw new ContainerException(OstreeErrorCode.NotSupported, $"Unsupported format version {o.FormatVersion}: 1 (chunked ostree image) or 2 (plain layers)");
         }
 
         int min = o.FormatVersion == 1 ? 5 : 4;
         if (o.MaxLayers < min || o.MaxLayers > 500)
         {
-            throw new ContainerException($"--max-layers must be between {min} and 500 for format version {o.FormatVersion}, got {o.MaxLayers}");
+            throw new ContainerException(OstreeErrorCode.InvalidArgument, $"--max-layers must be between {min} and 500 for format version {o.FormatVersion}, got {o.MaxLayers}");
         }
     }
 
@@ -150,7 +150,7 @@ public static class Rechunker
             prior = [.. previous.Layers.Select(l => l.Annotations?.GetValueOrDefault(ComponentsAnnotation)).OfType<string>()];
             if (prior.Count == 0)
             {
-                throw new ContainerException($"The previous build's manifest has no layer with an {ComponentsAnnotation} annotation: it was not chunked by package");
+                throw new ContainerException(OstreeErrorCode.InvalidData, $"The previous build's manifest has no layer with an {ComponentsAnnotation} annotation: it was not chunked by package");
             }
         }
 

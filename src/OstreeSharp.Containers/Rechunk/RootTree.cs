@@ -208,7 +208,7 @@ public sealed class RootTree
         dir = System.IO.Path.GetFullPath(dir);
         if (!Native.TryLStat(dir, out var rootStat) || rootStat.Type != UnixMode.Directory)
         {
-            throw new ContainerException($"{dir}: not a directory");
+            throw new ContainerException(OstreeErrorCode.IOFailed, $"{dir}: not a directory");
         }
 
         var tree = new RootTree(dir);
@@ -228,7 +228,7 @@ public sealed class RootTree
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new ContainerException($"{full}: {e.Message}");
+                throw new ContainerException(OstreeErrorCode.IOFailed, $"{full}: {e.Message}");
             }
 
             foreach (var name in names)
@@ -272,7 +272,7 @@ public sealed class RootTree
                         entry.Kind = RootEntryKind.Fifo;
                         break;
                     default:
-                        throw new ContainerException($"{childFull}: a socket or another file type an image layer cannot hold");
+                        throw new ContainerException(OstreeErrorCode.UnsupportedFileType, $"{childFull}: a socket or another file type an image layer cannot hold");
                 }
 
                 tree.Add(entry);
@@ -320,11 +320,11 @@ public sealed class RootTree
                     }
                     catch (InvalidDataException e)
                     {
-                        throw new ContainerException($"Layer {layer.Digest} of {source.Reference} is not valid {layer.MediaType}: {e.Message}");
+                        throw new ContainerException(OstreeErrorCode.InvalidData, $"Layer {layer.Digest} of {source.Reference} is not valid {layer.MediaType}: {e.Message}");
                     }
                     catch (TarFormatException e)
                     {
-                        throw new ContainerException($"Layer {layer.Digest} of {source.Reference}: {e.Message}", e);
+                        throw new ContainerException(OstreeErrorCodes.Of(e, OstreeErrorCode.InvalidData), $"Layer {layer.Digest} of {source.Reference}: {e.Message}", e);
                     }
                 },
                 cancellationToken).ConfigureAwait(false);
@@ -490,7 +490,7 @@ public sealed class RootTree
     {
         if (_entries.Count >= MaxEntries)
         {
-            throw new ContainerException($"{What}: more than {MaxEntries} paths");
+            throw new ContainerException(OstreeErrorCode.InvalidData, $"{What}: more than {MaxEntries} paths");
         }
 
         _entries[entry.Path] = entry;

@@ -8,7 +8,7 @@ using System.Text;
 namespace OstreeSharp.Containers.Rechunk;
 
 /// <summary>A malformed SQLite database.</summary>
-public sealed class SqliteFormatException(string message) : ContainerException(message);
+public sealed class SqliteFormatException(string message) : ContainerException(OstreeErrorCode.InvalidSqlite, message);
 
 /// <summary>Reads table rows from an SQLite database image.</summary>
 internal sealed class SqliteReader

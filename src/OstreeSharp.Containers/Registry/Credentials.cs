@@ -139,7 +139,7 @@ public sealed class CredentialStore
         }
         catch (JsonException e)
         {
-            throw new ContainerException($"Malformed auth file {file}: {e.Message}");
+            throw new ContainerException(OstreeErrorCode.RegistryConfigInvalid, $"Malformed auth file {file}: {e.Message}");
         }
 
         using (doc)
@@ -147,7 +147,7 @@ public sealed class CredentialStore
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
             {
-                throw new ContainerException($"Malformed auth file {file}: not a JSON object");
+                throw new ContainerException(OstreeErrorCode.RegistryConfigInvalid, $"Malformed auth file {file}: not a JSON object");
             }
 
             bool legacy = Path.GetFileName(file) == ".dockercfg";
@@ -224,7 +224,7 @@ public sealed class CredentialStore
     {
         if (entry.ValueKind != JsonValueKind.Object)
         {
-            throw new ContainerException($"Malformed auth file {file}: entry {key} is not an object");
+            throw new ContainerException(OstreeErrorCode.RegistryConfigInvalid, $"Malformed auth file {file}: entry {key} is not an object");
         }
 
         string? token = entry.TryGetProperty("identitytoken", out var it) ? it.GetString() : null;
@@ -237,13 +237,13 @@ public sealed class CredentialStore
             }
             catch (FormatException)
             {
-                throw new ContainerException($"Malformed auth file {file}: the auth of {key} is not base64");
+                throw new ContainerException(OstreeErrorCode.RegistryConfigInvalid, $"Malformed auth file {file}: the auth of {key} is not base64");
             }
 
             int colon = decoded.IndexOf(':', StringComparison.Ordinal);
             if (colon < 0)
             {
-                throw new ContainerException($"Malformed auth file {file}: the auth of {key} is not USER:PASSWORD");
+                throw new ContainerException(OstreeErrorCode.RegistryConfigInvalid, $"Malformed auth file {file}: the auth of {key} is not USER:PASSWORD");
             }
 
             return new RegistryCredential(decoded[..colon], decoded[(colon + 1)..], string.IsNullOrEmpty(token) ? null : token);
@@ -263,7 +263,7 @@ public sealed class CredentialStore
                 return null;
             }
 
-            throw new ContainerException($"Credential helper {exe} named in {file} for {domain} is not on PATH");
+            throw new ContainerException(OstreeErrorCode.ExternalCommandFailed, $"Credential helper {exe} named in {file} for {domain} is not on PATH");
         }
 
         var psi = new ProcessStartInfo(resolved, "get")
@@ -281,7 +281,7 @@ public sealed class CredentialStore
         Process proc;
         try
         {
-            proc = Process.Start(psi) ?? throw new ContainerException($"Could not start credential helper {exe}");
+            proc = Process.Start(psi) ?? throw new ContainerException(OstreeErrorCode.ExternalCommandFailed, $"Could not start credential helper {exe}");
         }
         catch (System.ComponentModel.Win32Exception e)
         {
@@ -290,7 +290,7 @@ public sealed class CredentialStore
                 return null;
             }
 
-            throw new ContainerException($"Credential helper {exe} named in {file} for {domain} could not be run: {e.Message}");
+            throw new ContainerException(OstreeErrorCode.ExternalCommandFailed, $"Credential helper {exe} named in {file} for {domain} could not be run: {e.Message}");
         }
 
         using (proc)
@@ -307,7 +307,7 @@ public sealed class CredentialStore
                     return null;
                 }
 
-                throw new ContainerException($"Credential helper {exe} failed for {domain}: {(stderr.Length > 0 ? stderr : stdout).Trim()}");
+                throw new ContainerException(OstreeErrorCode.ExternalCommandFailed, $"Credential helper {exe} failed for {domain}: {(stderr.Length > 0 ? stderr : stdout).Trim()}");
             }
 
             try
@@ -319,7 +319,7 @@ public sealed class CredentialStore
             }
             catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
             {
-                throw new ContainerException($"Credential helper {exe} gave malformed output for {domain}: {e.Message}");
+                throw new ContainerException(OstreeErrorCode.ExternalCommandFailed, $"Credential helper {exe} gave malformed output for {domain}: {e.Message}");
             }
         }
     }

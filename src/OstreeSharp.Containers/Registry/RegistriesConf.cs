@@ -121,7 +121,7 @@ public sealed class RegistriesConf
 
         if (entry.Blocked)
         {
-            throw new RegistryException($"registry {entry.Prefix} is blocked in {string.Join(" or ", Sources)}");
+            throw new RegistryException(OstreeErrorCode.RegistryConfigInvalid, $"registry {entry.Prefix} is blocked in {string.Join(" or ", Sources)}", 0, false);
         }
 
         bool digested = reference.Digest is not null;
@@ -177,7 +177,7 @@ public sealed class RegistriesConf
         int n = MatchLength(text, prefix);
         if (n < 0)
         {
-            throw new RegistryException($"invalid prefix '{prefix}' for reference '{text}'");
+            throw new RegistryException(OstreeErrorCode.RegistryConfigInvalid, $"invalid prefix '{prefix}' for reference '{text}'", 0, false);
         }
 
         try
@@ -186,7 +186,7 @@ public sealed class RegistriesConf
         }
         catch (ImageReferenceException e)
         {
-            throw new RegistryException($"rewriting reference {text} with location {location}: {e.Message}");
+            throw new RegistryException(OstreeErrorCode.RegistryConfigInvalid, $"rewriting reference {text} with location {location}: {e.Message}", 0, false);
         }
     }
 
@@ -205,14 +205,14 @@ public sealed class RegistriesConf
             var info = new FileInfo(path);
             if (info.Length > MaxBytes)
             {
-                throw new ContainerException($"loading registries configuration \"{path}\": over {MaxBytes} bytes");
+                throw new ContainerException(OstreeErrorCode.RegistryConfigInvalid, $"loading registries configuration \"{path}\": over {MaxBytes} bytes");
             }
 
             return Toml(File.ReadAllText(path), path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new ContainerException($"loading registries configuration \"{path}\": {e.Message}");
+            throw new ContainerException(OstreeErrorCode.RegistryConfigInvalid, $"loading registries configuration \"{path}\": {e.Message}");
         }
     }
 
@@ -224,7 +224,7 @@ public sealed class RegistriesConf
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            throw new ContainerException($"loading registries configuration \"{name}\": {e.Message.Split('\n')[0]}");
+            throw new ContainerException(OstreeErrorCode.RegistryConfigInvalid, $"loading registries configuration \"{name}\": {e.Message.Split('\n')[0]}");
         }
     }
 
@@ -356,7 +356,7 @@ public sealed class RegistriesConf
         var s = input.Trim().TrimEnd('/');
         if (s.StartsWith("http://", StringComparison.Ordinal) || s.StartsWith("https://", StringComparison.Ordinal))
         {
-            throw new ContainerException($"invalid location '{input}': URI schemes are not supported");
+            throw new ContainerException(OstreeErrorCode.RegistryConfigInvalid, $"invalid location '{input}': URI schemes are not supported");
         }
 
         return s;

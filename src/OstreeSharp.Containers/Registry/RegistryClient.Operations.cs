@@ -149,7 +149,7 @@ public sealed partial class RegistryClient
             {
                 if (resp.StatusCode == HttpStatusCode.NotFound)
                 {
-                    throw new RegistryException($"GET {url}: 404 Not Found: blob {blob.Digest} of {what} is not in the registry", 404);
+                    throw new RegistryException(OstreeErrorCode.BlobNotFound, $"GET {url}: 404 Not Found: blob {blob.Digest} of {what} is not in the registry", 404, false);
                 }
 
                 throw await ErrorAsync(resp, "GET", url, what).ConfigureAwait(false);
@@ -361,13 +361,13 @@ public sealed partial class RegistryClient
                 using var resp = await SendAsync(HttpMethod.Put, putUrl, scope, r => r.Content = new ByteArrayContent([]), replayable: true, cancellationToken).ConfigureAwait(false);
                 if (resp.StatusCode == HttpStatusCode.NotFound)
                 {
-                    throw new RegistryException($"PUT {putUrl}: 404 the registry forgot the upload", 404, transient: true);
+                    throw new RegistryException(OstreeErrorCode.RegistryFailed, $"PUT {putUrl}: 404 the registry forgot the upload", 404, transient: true);
                 }
 
                 if (!resp.IsSuccessStatusCode)
                 {
                     var err = await ErrorAsync(resp, "PUT", putUrl, repository).ConfigureAwait(false);
-                    if (err.StatusCode == 400 && err.Message.Contains("DIGEST_INVALID", StringComparison.Ordinal))
+                    if (err.StatusCode == 400 && err.Errors.Any(e => e.Code == "DIGEST_INVALID"))
                     {
                         throw new DigestMismatchException($"Registry refused blob {blob.Digest} for {repository}: its bytes do not have that digest ({err.Message})");
                     }
@@ -424,7 +424,7 @@ public sealed partial class RegistryClient
         {
             var err = await ErrorAsync(resp, "PATCH", location, blob.Digest).ConfigureAwait(false);
             throw resp.StatusCode is HttpStatusCode.NotFound or HttpStatusCode.RequestedRangeNotSatisfiable
-                ? new RegistryException(err.Message, err.StatusCode, transient: true)
+                ? new RegistryException(OstreeErrorCode.RegistryFailed, err.Message, err.StatusCode, transient: true)
                 : err;
         }
 

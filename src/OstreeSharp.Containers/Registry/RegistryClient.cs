@@ -395,40 +395,95 @@ public sealed partial class RegistryClient : IDisposable
         }
     }
 
-    /// <summary>Builds the typed error for a failed response: method, URL, status and the registry's error codes.</summary>
+    /// <summary>The most of an error answer's body that is read to find the registry's error list.</summary>
+    internal const int MaxErrorBody = 65536;
+
+    /// <summary>Builds the typed error for a failed response: method, URL, status and the registry's error list.</summary>
     internal static async Task<RegistryException> ErrorAsync(HttpResponseMessage resp, string method, Uri url, string what)
     {
-        string detail = string.Empty;
+        _ = what;
+        var errors = ParseErrors(await ReadErrorBodyAsync(resp).ConfigureAwait(false));
+        string detail = string.Join("; ", errors.Select(e => e.Code + ": " + e.Message));
+        int status = (int)resp.StatusCode;
+        var msg = $"{method} {url}: {status} {resp.ReasonPhrase}{(detail.Length > 0 ? " (" + detail + ")" : string.Empty)}";
+        return resp.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden
+            ? new RegistryAuthException(msg, status, errors)
+            : new RegistryException(msg, status, errors, RegistryHttp.IsTransient(resp.StatusCode));
+    }
+
+    /// <summary>
+    /// The <c>errors</c> list of an error body (OCI distribution spec, "Error Codes"): each entry's code and message,
+    /// and its detail as compact JSON. A body that is not that JSON, or an entry without a string code, gives nothing.
+    /// </summary>
+    internal static IReadOnlyList<RegistryError> ParseErrors(ReadOnlySpan<byte> body)
+    {
+        var list = new List<RegistryError>();
+        if (body.IsEmpty)
+        {
+            return list;
+        }
+
         try
         {
-            var bytes = await resp.Content.ReadAsByteArrayAsync().ConfigureAwait(false);
-            if (bytes.Length > 0 && bytes.Length < 65536)
+            var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 16 });
+            using var doc = JsonDocument.ParseValue(ref reader);
+            if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("errors", out var errs) || errs.ValueKind != JsonValueKind.Array)
             {
-                using var doc = JsonDocument.Parse(bytes);
-                if (doc.RootElement.TryGetProperty("errors", out var errs) && errs.ValueKind == JsonValueKind.Array)
+                return list;
+            }
+
+            foreach (var e in errs.EnumerateArray())
+            {
+                if (list.Count == 16)
                 {
-                    detail = string.Join("; ", errs.EnumerateArray().Select(e =>
-                        (e.TryGetProperty("code", out var c) ? c.GetString() : null) + ": " + (e.TryGetProperty("message", out var m) ? m.GetString() : null)));
+                    break;
+                }
+
+                if (e.ValueKind == JsonValueKind.Object && e.TryGetProperty("code", out var c) && c.ValueKind == JsonValueKind.String)
+                {
+                    string message = e.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString()! : string.Empty;
+                    string? detail = e.TryGetProperty("detail", out var d) && d.ValueKind != JsonValueKind.Null ? d.GetRawText() : null;
+                    list.Add(new RegistryError(c.GetString()!, MessageText.OneLine(message), detail));
                 }
             }
         }
         catch (JsonException)
         {
         }
-        catch (HttpRequestException)
+        catch (InvalidOperationException)
         {
+            // A string that is not valid UTF-8 is refused only when it is read.
         }
 
-        int status = (int)resp.StatusCode;
-        var msg = $"{method} {url}: {status} {resp.ReasonPhrase}{(detail.Length > 0 ? " (" + detail + ")" : string.Empty)}";
-        if (resp.StatusCode is HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
-        {
-            return new RegistryAuthException(msg, status);
-        }
-
-        _ = what;
-        return new RegistryException(msg, status, RegistryHttp.IsTransient(resp.StatusCode));
+        return list;
     }
+
+    // At most MaxErrorBody bytes within ErrorBodyTimeout: a hostile registry's endless or trickling error answer is
+    // not waited for; the error is then reported without the registry's list.
+    private static async Task<byte[]> ReadErrorBodyAsync(HttpResponseMessage resp)
+    {
+        using var cts = new CancellationTokenSource(ErrorBodyTimeout);
+        try
+        {
+            await using var s = await resp.Content.ReadAsStreamAsync(cts.Token).ConfigureAwait(false);
+            var buf = new byte[MaxErrorBody];
+            int total = 0;
+            int n;
+            while (total < buf.Length && (n = await s.ReadAsync(buf.AsMemory(total), cts.Token).ConfigureAwait(false)) > 0)
+            {
+                total += n;
+            }
+
+            // A body longer than the limit is not the short JSON document the spec describes.
+            return total == buf.Length && await s.ReadAsync(new byte[1], cts.Token).ConfigureAwait(false) > 0 ? [] : buf[..total];
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException)
+        {
+            return [];
+        }
+    }
+
+    private static readonly TimeSpan ErrorBodyTimeout = TimeSpan.FromSeconds(30);
 
     private Uri Url(string pathAndQuery) => new(_base!, pathAndQuery);
 

@@ -34,7 +34,7 @@ internal static class RegistryHttp
                 var key = Path.ChangeExtension(cert, ".key");
                 if (!File.Exists(key))
                 {
-                    throw new ContainerException($"Client certificate {cert} has no matching key {key}");
+                    throw new ContainerException(OstreeErrorCode.RegistryConfigInvalid, $"Client certificate {cert} has no matching key {key}");
                 }
 
                 handler.SslOptions.ClientCertificates ??= new X509CertificateCollection();

@@ -34,12 +34,12 @@ public static class ContainerPolicy
         path ??= DefaultPath();
         if (!File.Exists(path))
         {
-            throw new ContainerException($"ostree-image-signed: needs a containers policy, and {path} does not exist");
+            throw new ContainerException(OstreeErrorCode.PolicyInvalid, $"ostree-image-signed: needs a containers policy, and {path} does not exist");
         }
 
         var policy = ImagePolicy.Load(path);
         return policy.DefaultAcceptsAnything
-            ? throw new ContainerException("containers-policy.json specifies a default of `insecureAcceptAnything`; refusing usage")
+            ? throw new ContainerException(OstreeErrorCode.PolicyInvalid, "containers-policy.json specifies a default of `insecureAcceptAnything`; refusing usage")
             : policy;
     }
 

@@ -4,7 +4,7 @@ using OstreeSharp.Containers.References;
 namespace OstreeSharp.Containers.Signatures;
 
 /// <summary>A policy.json that cannot be read or does not follow containers-policy.json(5).</summary>
-public sealed class InvalidPolicyException(string message) : ContainerException(message);
+public sealed class InvalidPolicyException(string message) : ContainerException(OstreeErrorCode.PolicyInvalid, message);
 
 /// <summary>One requirement of a policy scope; an image is allowed when every requirement of its scope allows it.</summary>
 public abstract record PolicyRequirement

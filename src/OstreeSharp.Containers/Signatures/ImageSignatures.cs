@@ -130,7 +130,7 @@ internal static class SignatureFinder
 
             if (url.Scheme is not ("http" or "https"))
             {
-                throw new ContainerException($"Unsupported scheme in signature storage URL {url}");
+                throw new ContainerException(OstreeErrorCode.NotSupported, $"Unsupported scheme in signature storage URL {url}");
             }
 
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -145,20 +145,20 @@ internal static class SignatureFinder
 
                 if (!resp.IsSuccessStatusCode)
                 {
-                    throw new ContainerException($"Reading signature from {url}: status {(int)resp.StatusCode} ({resp.ReasonPhrase})");
+                    throw new ContainerException(OstreeErrorCode.FetchFailed, $"Reading signature from {url}: status {(int)resp.StatusCode} ({resp.ReasonPhrase})");
                 }
 
                 if (resp.Content.Headers.ContentLength > MaxPayload)
                 {
-                    throw new ContainerException($"Signature {url} is over {MaxPayload} bytes");
+                    throw new ContainerException(OstreeErrorCode.InvalidData, $"Signature {url} is over {MaxPayload} bytes");
                 }
 
                 var bytes = await resp.Content.ReadAsByteArrayAsync(cts.Token).ConfigureAwait(false);
-                found.Add(bytes.Length <= MaxPayload ? bytes : throw new ContainerException($"Signature {url} is over {MaxPayload} bytes"));
+                found.Add(bytes.Length <= MaxPayload ? bytes : throw new ContainerException(OstreeErrorCode.InvalidData, $"Signature {url} is over {MaxPayload} bytes"));
             }
             catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
             {
-                throw new ContainerException($"Reading signature from {url}: {e.Message}");
+                throw new ContainerException(OstreeErrorCode.FetchFailed, $"Reading signature from {url}: {e.Message}");
             }
         }
 
@@ -168,6 +168,6 @@ internal static class SignatureFinder
     private static byte[] ReadBounded(string path)
     {
         var info = new FileInfo(path);
-        return info.Length <= MaxPayload ? File.ReadAllBytes(path) : throw new ContainerException($"Signature {path} is over {MaxPayload} bytes");
+        return info.Length <= MaxPayload ? File.ReadAllBytes(path) : throw new ContainerException(OstreeErrorCode.InvalidData, $"Signature {path} is over {MaxPayload} bytes");
     }
 }

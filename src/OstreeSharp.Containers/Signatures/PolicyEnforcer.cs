@@ -7,7 +7,7 @@ using OstreeSharp.Signing;
 namespace OstreeSharp.Containers.Signatures;
 
 /// <summary>An image the signature policy does not allow; the message names the policy section and requirement.</summary>
-public sealed class PolicyRejectedException(string message, PolicyScope scope, PolicyRequirement requirement) : ContainerException(message)
+public sealed class PolicyRejectedException(string message, PolicyScope scope, PolicyRequirement requirement) : ContainerException(OstreeErrorCode.PolicyRejected, message)
 {
     /// <summary>Where in the policy the requirements came from.</summary>
     public PolicyScope Scope { get; } = scope;

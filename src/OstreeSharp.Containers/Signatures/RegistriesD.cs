@@ -50,14 +50,14 @@ public sealed class RegistriesD
             }
             catch (Exception e) when (e is OstreeException or IOException or UnauthorizedAccessException)
             {
-                throw new ContainerException($"parsing {file}: {e.Message}");
+                throw new ContainerException(OstreeErrorCode.RegistryConfigInvalid, $"parsing {file}: {e.Message}");
             }
 
             if (doc["default-docker"] is JsonObject d)
             {
                 if (defaultFrom is not null)
                 {
-                    throw new ContainerException($"Error parsing signature storage configuration: \"default-docker\" defined both in \"{defaultFrom}\" and \"{file}\"");
+                    throw new ContainerException(OstreeErrorCode.RegistryConfigInvalid, $"Error parsing signature storage configuration: \"default-docker\" defined both in \"{defaultFrom}\" and \"{file}\"");
                 }
 
                 conf._default = Storage(d, file);
@@ -70,7 +70,7 @@ public sealed class RegistriesD
                 {
                     if (from.TryGetValue(name, out var first))
                     {
-                        throw new ContainerException($"Error parsing signature storage configuration: \"docker\" namespace \"{name}\" defined both in \"{first}\" and \"{file}\"");
+                        throw new ContainerException(OstreeErrorCode.RegistryConfigInvalid, $"Error parsing signature storage configuration: \"docker\" namespace \"{name}\" defined both in \"{first}\" and \"{file}\"");
                     }
 
                     conf._docker[name] = value is JsonObject o ? Storage(o, file) : new SignatureStorage(null, null, null);
@@ -99,7 +99,7 @@ public sealed class RegistriesD
 
         if (!Uri.TryCreate(top.TrimEnd('/') + "/" + reference.Docker.Path, UriKind.Absolute, out var uri))
         {
-            throw new ContainerException($"Invalid signature storage URL {top}");
+            throw new ContainerException(OstreeErrorCode.RegistryConfigInvalid, $"Invalid signature storage URL {top}");
         }
 
         return uri;
@@ -138,13 +138,13 @@ public sealed class RegistriesD
     private static SignatureStorage Storage(JsonObject o, string file)
     {
         string? Str(string key, string? old = null) =>
-            (o[key] ?? (old is null ? null : o[old])) is { } v ? v.GetValueKind() == System.Text.Json.JsonValueKind.String ? v.GetValue<string>() : throw new ContainerException($"parsing {file}: {key} must be a string") : null;
+            (o[key] ?? (old is null ? null : o[old])) is { } v ? v.GetValueKind() == System.Text.Json.JsonValueKind.String ? v.GetValue<string>() : throw new ContainerException(OstreeErrorCode.RegistryConfigInvalid, $"parsing {file}: {key} must be a string") : null;
         bool? use = o["use-sigstore-attachments"] switch
         {
             null => null,
             var v when v.GetValueKind() is System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False => v.GetValue<bool>(),
             var v when v.GetValueKind() == System.Text.Json.JsonValueKind.String && v.GetValue<string>() is "true" or "false" => v.GetValue<string>() == "true",
-            _ => throw new ContainerException($"parsing {file}: use-sigstore-attachments must be true or false"),
+            _ => throw new ContainerException(OstreeErrorCode.RegistryConfigInvalid, $"parsing {file}: use-sigstore-attachments must be true or false"),
         };
         return new SignatureStorage(Str("lookaside", "sigstore"), Str("lookaside-staging", "sigstore-staging"), use);
     }

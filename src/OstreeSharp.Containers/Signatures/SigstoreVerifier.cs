@@ -9,7 +9,7 @@ using OstreeSharp.Containers.Oci;
 namespace OstreeSharp.Containers.Signatures;
 
 /// <summary>A signature that does not verify, or whose contents are not acceptable.</summary>
-public sealed class InvalidSignatureException(string message) : ContainerException(message);
+public sealed class InvalidSignatureException(string message) : ContainerException(OstreeErrorCode.SignatureInvalid, message);
 
 /// <summary>What a verified signature claims: the manifest it is about and the image reference it names.</summary>
 internal interface ISignatureClaim

@@ -30,7 +30,7 @@ internal sealed class DirSource : IImageSource
         _root = reference.Name;
         if (!File.Exists(Path.Combine(_root, "manifest.json")))
         {
-            throw new ContainerException($"{reference}: no manifest.json in {_root}");
+            throw new ContainerException(OstreeErrorCode.ImageNotFound, $"{reference}: no manifest.json in {_root}");
         }
     }
 
@@ -85,7 +85,7 @@ internal sealed class DirDestination : IImageDestination
         {
             if (!File.Exists(Path.Combine(_root, "version")))
             {
-                throw new ContainerException($"{reference}: {_root} is not empty and not a dir: image; refusing to overwrite it");
+                throw new ContainerException(OstreeErrorCode.AlreadyExists, $"{reference}: {_root} is not empty and not a dir: image; refusing to overwrite it");
             }
 
             foreach (var f in Directory.EnumerateFileSystemEntries(_root))

@@ -44,7 +44,7 @@ internal sealed class DockerArchiveSource : IImageSource
         {
             if (!_files.Exists(layer))
             {
-                throw new ContainerException($"Layer {layer} listed in manifest.json is missing from {what}");
+                throw new ContainerException(OstreeErrorCode.ImageNotFound, $"Layer {layer} listed in manifest.json is missing from {what}");
             }
 
             using var s = _files.Open(layer, 0);
@@ -75,19 +75,19 @@ internal sealed class DockerArchiveSource : IImageSource
     {
         if (name is null)
         {
-            return entries.Length == 1 ? entries[0] : throw new ContainerException($"{what} holds {entries.Length} images; name one as docker-archive:FILE:NAME:TAG or FILE:@N");
+            return entries.Length == 1 ? entries[0] : throw new ContainerException(OstreeErrorCode.InvalidArgument, $"{what} holds {entries.Length} images; name one as docker-archive:FILE:NAME:TAG or FILE:@N");
         }
 
         if (name.StartsWith('@'))
         {
             return int.TryParse(name.AsSpan(1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var i) && i < entries.Length
                 ? entries[i]
-                : throw new ContainerException($"{what}: no image at index {name[1..]}");
+                : throw new ContainerException(OstreeErrorCode.ImageNotFound, $"{what}: no image at index {name[1..]}");
         }
 
         var wanted = DockerReference.Parse(name);
         return entries.FirstOrDefault(e => e.RepoTags?.Any(t => DockerReference.Parse(t) == wanted) == true)
-            ?? throw new ContainerException($"{what}: no image tagged {name}");
+            ?? throw new ContainerException(OstreeErrorCode.ImageNotFound, $"{what}: no image tagged {name}");
     }
 
     /// <inheritdoc/>
@@ -98,7 +98,7 @@ internal sealed class DockerArchiveSource : IImageSource
     {
         if (instance is { } d && d != _manifest.Digest)
         {
-            throw new ContainerException($"{Reference} has no manifest {d}");
+            throw new ContainerException(OstreeErrorCode.ImageNotFound, $"{Reference} has no manifest {d}");
         }
 
         return Task.FromResult(_manifest);
@@ -110,7 +110,7 @@ internal sealed class DockerArchiveSource : IImageSource
         ArgumentNullException.ThrowIfNull(blob);
         if (!_blobPaths.TryGetValue(blob.Digest, out var path))
         {
-            throw new ContainerException($"Blob {blob.Digest} not found in {Reference}");
+            throw new ContainerException(OstreeErrorCode.ImageNotFound, $"Blob {blob.Digest} not found in {Reference}");
         }
 
         return Task.FromResult(_files.OpenBlob(path, blob, offset, Reference.ToString()));

@@ -42,7 +42,7 @@ internal sealed class ArchiveLayoutFiles : ILayoutFiles
         _archive = archive;
         if (!File.Exists(archive))
         {
-            throw new ContainerException($"Archive {archive} does not exist");
+            throw new ContainerException(OstreeErrorCode.ImageNotFound, $"Archive {archive} does not exist");
         }
 
         using var fs = new FileStream(archive, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
@@ -65,7 +65,7 @@ internal sealed class ArchiveLayoutFiles : ILayoutFiles
         }
         catch (TarFormatException ex)
         {
-            throw new ContainerException($"Malformed archive {archive}: {ex.Message}", ex);
+            throw new ContainerException(OstreeErrorCode.InvalidData, $"Malformed archive {archive}: {ex.Message}", ex);
         }
 
         foreach (var (name, target) in links)
@@ -95,7 +95,7 @@ internal sealed class ArchiveLayoutFiles : ILayoutFiles
     {
         if (!_members.TryGetValue(relativePath, out var m))
         {
-            throw new ContainerException($"{relativePath} not found in archive {_archive}");
+            throw new ContainerException(OstreeErrorCode.ImageNotFound, $"{relativePath} not found in archive {_archive}");
         }
 
         return new FileWindowStream(_archive, m.Offset + offset, m.Length - offset);
@@ -111,7 +111,7 @@ internal static class LayoutFilesExtensions
     {
         if (!files.Exists(path))
         {
-            throw new ContainerException($"{path} not found in {what}");
+            throw new ContainerException(OstreeErrorCode.ImageNotFound, $"{path} not found in {what}");
         }
 
         var len = files.Length(path);
@@ -130,7 +130,7 @@ internal static class LayoutFilesExtensions
     {
         if (!files.Exists(path))
         {
-            throw new ContainerException($"Blob {blob.Digest} not found in {what}");
+            throw new ContainerException(OstreeErrorCode.ImageNotFound, $"Blob {blob.Digest} not found in {what}");
         }
 
         var s = files.Open(path, offset);

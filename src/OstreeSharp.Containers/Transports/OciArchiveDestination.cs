@@ -23,7 +23,7 @@ internal sealed class OciArchiveDestination : IImageDestination
         var dir = Path.GetDirectoryName(_archive)!;
         if (!Directory.Exists(dir))
         {
-            throw new ContainerException($"{reference}: no such directory {dir}");
+            throw new ContainerException(OstreeErrorCode.ImageNotFound, $"{reference}: no such directory {dir}");
         }
 
         _work = Path.Combine(dir, "." + Path.GetFileName(_archive) + ".tmp-" + Guid.NewGuid().ToString("N")[..8]);

@@ -115,7 +115,7 @@ internal sealed class OciLayoutDestination : IImageDestination
         ArgumentNullException.ThrowIfNull(manifest);
         if (MediaTypes.IsDocker(manifest.MediaType))
         {
-            throw new ContainerException($"{_what}: an OCI layout cannot hold a {manifest.MediaType} manifest");
+            throw new ContainerException(OstreeErrorCode.InvalidData, $"{_what}: an OCI layout cannot hold a {manifest.MediaType} manifest");
         }
 
         var path = BlobFile(manifest.Digest);

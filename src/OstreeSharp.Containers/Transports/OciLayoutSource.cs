@@ -20,7 +20,7 @@ internal sealed class OciLayoutSource : IImageSource
         var what = reference.ToString();
         if (!files.Exists("oci-layout"))
         {
-            throw new ContainerException($"{what} is not an OCI image layout: no oci-layout file");
+            throw new ContainerException(OstreeErrorCode.InvalidData, $"{what} is not an OCI image layout: no oci-layout file");
         }
 
         var indexBytes = files.ReadSmall("index.json", what);
@@ -40,7 +40,7 @@ internal sealed class OciLayoutSource : IImageSource
         ArgumentNullException.ThrowIfNull(reference);
         if (!Directory.Exists(reference.Path))
         {
-            throw new ContainerException($"{reference}: no such directory {reference.Path}");
+            throw new ContainerException(OstreeErrorCode.ImageNotFound, $"{reference}: no such directory {reference.Path}");
         }
 
         return new OciLayoutSource(reference, new DirectoryLayoutFiles(reference.Path));
@@ -68,13 +68,13 @@ internal sealed class OciLayoutSource : IImageSource
             return _index.Manifests.Count switch
             {
                 1 => _index.Manifests[0],
-                0 => throw new ContainerException($"{Reference}: the layout holds no image"),
-                _ => throw new ContainerException($"{Reference}: the layout holds {_index.Manifests.Count} images; name one as {Reference.TransportToken}:{Reference.Path}:TAG"),
+                0 => throw new ContainerException(OstreeErrorCode.ImageNotFound, $"{Reference}: the layout holds no image"),
+                _ => throw new ContainerException(OstreeErrorCode.InvalidArgument, $"{Reference}: the layout holds {_index.Manifests.Count} images; name one as {Reference.TransportToken}:{Reference.Path}:TAG"),
             };
         }
 
         return _index.Manifests.LastOrDefault(d => d.Annotations is { } a && a.TryGetValue(RefNameAnnotation, out var n) && n == tag)
-            ?? throw new ContainerException($"{Reference}: no image tagged '{tag}' in the layout");
+            ?? throw new ContainerException(OstreeErrorCode.ImageNotFound, $"{Reference}: no image tagged '{tag}' in the layout");
     }
 
     /// <inheritdoc/>

@@ -135,7 +135,7 @@ internal sealed class RegistrySource : IImageSource
 
             var (primaryRef, primaryError) = failures[^1];
             var extras = string.Join("\n", failures.SkipLast(1).Select(f => $"[{f.Reference}: {f.Error.Message}]"));
-            throw new RegistryException($"(Mirrors also failed: {extras}): {primaryRef}: {primaryError.Message}");
+            throw new RegistryException(OstreeErrorCodes.Of(primaryError, OstreeErrorCode.RegistryFailed), $"(Mirrors also failed: {extras}): {primaryRef}: {primaryError.Message}", (primaryError as RegistryException)?.StatusCode ?? 0, false);
         }
         finally
         {
@@ -164,7 +164,7 @@ public sealed class RegistryDestination : IImageDestination
         {
             if (entry.Blocked)
             {
-                throw new RegistryException($"registry {entry.Prefix} is blocked in {string.Join(" or ", sources.Sources)}");
+                throw new RegistryException(OstreeErrorCode.RegistryConfigInvalid, $"registry {entry.Prefix} is blocked in {string.Join(" or ", sources.Sources)}", 0, false);
             }
 
             if (entry.Insecure && !options.TlsVerifyGiven)

@@ -5,7 +5,13 @@ public class ComposefsException : OstreeException
 {
     /// <summary>Creates the exception; <paramref name="path"/> is the offending file in the tree, if known.</summary>
     public ComposefsException(string message, string? path = null)
-        : base(path is null ? message : $"{path}: {message}")
+        : this(OstreeErrorCode.ComposefsFailed, message, path)
+    {
+    }
+
+    /// <summary>Creates the exception for a more specific kind of failure.</summary>
+    protected ComposefsException(OstreeErrorCode code, string message, string? path)
+        : base(code, path is null ? message : $"{path}: {message}")
     {
         Path = path;
         Reason = message;
@@ -26,7 +32,7 @@ public sealed class ComposefsLimitException : ComposefsException
 {
     /// <summary>Creates the exception.</summary>
     public ComposefsLimitException(string message, string? path)
-        : base(message, path)
+        : base(OstreeErrorCode.ComposefsLimit, message, path)
     {
     }
 }
@@ -36,7 +42,7 @@ public sealed class ComposefsDumpfileException : ComposefsException
 {
     /// <summary>Creates the exception for line <paramref name="lineNumber"/> (1-based; 0 when the whole file is at fault).</summary>
     public ComposefsDumpfileException(long lineNumber, string message, string? path = null)
-        : base(lineNumber > 0 ? $"dumpfile line {lineNumber}: {message}" : $"dumpfile: {message}", path)
+        : base(OstreeErrorCode.ComposefsInvalidDumpfile, lineNumber > 0 ? $"dumpfile line {lineNumber}: {message}" : $"dumpfile: {message}", path)
     {
         LineNumber = lineNumber;
     }

@@ -73,7 +73,7 @@ public static class OstreeComposefs
 
         var digest = v.GetBytes();
         return digest.Length == FsVerityHasher.DigestSize ? digest
-            : throw new OstreeException($"Expected composefs fs-verity in metadata has the wrong size ({digest.Length} bytes)");
+            : throw new OstreeException(OstreeErrorCode.InvalidData, $"Expected composefs fs-verity in metadata has the wrong size ({digest.Length} bytes)");
     }
 
     /// <summary>
@@ -102,7 +102,7 @@ public static class OstreeComposefs
 
             if (verity == ComposefsVerity.Required && GetCommitDigest(c) is { } expected && !expected.AsSpan().SequenceEqual(digest))
             {
-                throw new OstreeException($"Commit {commit}: Generated composefs image digest ({Convert.ToHexStringLower(digest)}) doesn't match expected digest ({Convert.ToHexStringLower(expected)})");
+                throw new OstreeException(OstreeErrorCode.VerityFailed, $"Commit {commit}: Generated composefs image digest ({Convert.ToHexStringLower(digest)}) doesn't match expected digest ({Convert.ToHexStringLower(expected)})");
             }
 
             Platform.Native.Chmod(tmp, 0x1A4);
@@ -194,7 +194,7 @@ public static class OstreeComposefs
         }
         catch (ComposefsException e)
         {
-            throw new OstreeException($"composefs: {path}: {e.Message}", e);
+            throw new OstreeException(OstreeErrorCodes.Of(e, OstreeErrorCode.ComposefsFailed), $"composefs: {path}: {e.Message}", e);
         }
     }
 
@@ -239,7 +239,7 @@ public static class OstreeComposefs
         }
         catch (ComposefsException e)
         {
-            throw new OstreeException($"composefs: {path} ({obj.Checksum}.file): {e.Message}", e);
+            throw new OstreeException(OstreeErrorCodes.Of(e, OstreeErrorCode.ComposefsFailed), $"composefs: {path} ({obj.Checksum}.file): {e.Message}", e);
         }
 
         return node;

@@ -391,7 +391,7 @@ internal static class DeltaPartExecutor
             var id = _sourceId!.Value;
             if (!tx.Repo.HasObject(id, ObjectType.File))
             {
-                throw new ObjectNotFoundException($"{what}: delta source object {id} is not in the repository");
+                throw new ObjectNotFoundException(OstreeErrorCode.DeltaNotFound, $"{what}: delta source object {id} is not in the repository");
             }
 
             return _source = tx.Repo.LoadContent(id).ReadAllData();

@@ -79,7 +79,7 @@ public static class StaticDeltas
         {
             if (!Checksum.TryParse(part, out _))
             {
-                throw new OstreeFormatException("Invalid rev " + (part.Length > 64 ? part[..64] : part).Replace('\n', ' '));
+                throw new OstreeException(OstreeErrorCode.InvalidArgument, "Invalid rev " + (part.Length > 64 ? part[..64] : part).Replace('\n', ' '));
             }
         }
 
@@ -90,7 +90,7 @@ public static class StaticDeltas
             match = all.Where(n => n.To.ToHex() == text).ToList();
         }
 
-        return match.Count == 1 ? match[0] : throw new ObjectNotFoundException($"No static delta {text} in {repo.Path}");
+        return match.Count == 1 ? match[0] : throw new ObjectNotFoundException(OstreeErrorCode.DeltaNotFound, $"No static delta {text} in {repo.Path}");
     }
 
     /// <summary>Reads a kept delta's superblock.</summary>
@@ -100,7 +100,7 @@ public static class StaticDeltas
         var path = Path.Combine(repo.Path, name.SuperblockPath);
         if (!File.Exists(path))
         {
-            throw new ObjectNotFoundException($"No static delta {name} in {repo.Path}");
+            throw new ObjectNotFoundException(OstreeErrorCode.DeltaNotFound, $"No static delta {name} in {repo.Path}");
         }
 
         return DeltaSuperblock.Parse(SignedSuperblock.Plain(ReadBounded(path, MaxSuperblockSize), path), path);
@@ -112,7 +112,7 @@ public static class StaticDeltas
         ArgumentNullException.ThrowIfNull(repo);
         ArgumentNullException.ThrowIfNull(delta);
         var path = delta.Contains('/', StringComparison.Ordinal) ? delta : Path.Combine(repo.Path, DeltaName.Parse(delta).SuperblockPath);
-        return File.Exists(path) ? ReadBounded(path, MaxSuperblockSize) : throw new ObjectNotFoundException($"No static delta superblock at {path}");
+        return File.Exists(path) ? ReadBounded(path, MaxSuperblockSize) : throw new ObjectNotFoundException(OstreeErrorCode.DeltaNotFound, $"No static delta superblock at {path}");
     }
 
     /// <summary>Removes a delta.</summary>
@@ -122,7 +122,7 @@ public static class StaticDeltas
         var dir = Path.Combine(repo.Path, name.RelativeDir);
         if (!Directory.Exists(dir))
         {
-            throw new ObjectNotFoundException($"No static delta {name} in {repo.Path}");
+            throw new ObjectNotFoundException(OstreeErrorCode.DeltaNotFound, $"No static delta {name} in {repo.Path}");
         }
 
         // Out of sight first, so a reader never sees a superblock without its parts.
@@ -315,7 +315,7 @@ public static class StaticDeltas
         var superblockPath = Directory.Exists(path) ? Path.Combine(path, "superblock") : path;
         if (!File.Exists(superblockPath))
         {
-            throw new ObjectNotFoundException($"No static delta superblock at {superblockPath}");
+            throw new ObjectNotFoundException(OstreeErrorCode.DeltaNotFound, $"No static delta superblock at {superblockPath}");
         }
 
         var dir = Path.GetDirectoryName(Path.GetFullPath(superblockPath))!;
@@ -338,12 +338,12 @@ public static class StaticDeltas
         var sb = DeltaSuperblock.Parse(file, superblockPath);
         if (sb.From is { } from && !repo.HasObject(from, ObjectType.Commit))
         {
-            throw new ObjectNotFoundException($"Commit {from}, which is the delta source, is not in repository {repo.Path}");
+            throw new ObjectNotFoundException(OstreeErrorCode.DeltaNotFound, $"Commit {from}, which is the delta source, is not in repository {repo.Path}");
         }
 
         if (sb.Fallbacks.Count > 0 && !allowFallbacks)
         {
-            throw new OstreeException($"Cannot execute delta {sb.Name} offline: it lists {sb.Fallbacks.Count} objects to fetch over HTTP");
+            throw new OstreeException(OstreeErrorCode.NotSupported, $"Cannot execute delta {sb.Name} offline: it lists {sb.Fallbacks.Count} objects to fetch over HTTP");
         }
 
         using var tx = repo.BeginTransaction();
@@ -352,7 +352,7 @@ public static class StaticDeltas
             var partPath = Path.Combine(dir, i.ToString(System.Globalization.CultureInfo.InvariantCulture));
             var bytes = InlinePart(sb, i) ?? (File.Exists(partPath)
                 ? ReadBounded(partPath, (long)Math.Min(sb.Parts[i].CompressedSize + 1, int.MaxValue))
-                : throw new ObjectNotFoundException($"Static delta part {partPath} is missing"));
+                : throw new ObjectNotFoundException(OstreeErrorCode.DeltaNotFound, $"Static delta part {partPath} is missing"));
             int n = DeltaPartExecutor.Execute(tx, sb.Parts[i], bytes, partPath);
             log?.Report($"part {i}: {n} objects");
         }

@@ -95,7 +95,7 @@ public static unsafe class Xz
 
                     if (ret != LzmaOk)
                     {
-                        throw new OstreeException($"liblzma: compression failed (error {ret})");
+                        throw new OstreeException(OstreeErrorCode.Failed, $"liblzma: compression failed (error {ret})");
                     }
                 }
             }
@@ -130,7 +130,7 @@ public static unsafe class Xz
             if (ret != LzmaOk)
             {
                 NativeMemory.Free(_strm);
-                throw new OstreeException($"liblzma: could not set up the decoder (error {ret})");
+                throw new OstreeException(OstreeErrorCode.Failed, $"liblzma: could not set up the decoder (error {ret})");
             }
         }
 
@@ -245,13 +245,13 @@ public static unsafe class Xz
     }
 
     private static Api Require() =>
-        Lib ?? throw new OstreeException("xz needs liblzma (liblzma.so.5; Debian: apt-get install liblzma5), which could not be loaded");
+        Lib ?? throw new OstreeException(OstreeErrorCode.NotSupported, "xz needs liblzma (liblzma.so.5; Debian: apt-get install liblzma5), which could not be loaded");
 
     private static void Check(int ret, string what)
     {
         if (ret != LzmaOk)
         {
-            throw new OstreeException($"liblzma: could not set up the {what} (error {ret})");
+            throw new OstreeException(OstreeErrorCode.Failed, $"liblzma: could not set up the {what} (error {ret})");
         }
     }
 

@@ -5,7 +5,7 @@ public sealed class GVariantFormatException : OstreeFormatException
 {
     /// <summary>Creates the exception.</summary>
     public GVariantFormatException(string message, int offset)
-        : base(offset >= 0 ? $"{message} (at offset {offset})" : message)
+        : base(OstreeErrorCode.InvalidGVariant, offset >= 0 ? $"{message} (at offset {offset})" : message)
     {
         Offset = offset;
     }

@@ -166,12 +166,12 @@ public sealed partial class GVariantValue
     /// <summary>The string value (<c>s</c>, <c>o</c>, <c>g</c>).</summary>
     public string GetString() => Type.Kind is 's' or 'o' or 'g'
         ? (string)_payload!
-        : throw new InvalidOperationException($"GVariant of type '{Type}' is not a string");
+        : throw new GVariantFormatException($"GVariant of type '{Type}' is not a string", -1);
 
     /// <summary>The bytes of an <c>ay</c>.</summary>
     public byte[] GetBytes() => Type.Text == "ay"
         ? (byte[])_payload!
-        : throw new InvalidOperationException($"GVariant of type '{Type}' is not a byte array");
+        : throw new GVariantFormatException($"GVariant of type '{Type}' is not a byte array", -1);
 
     /// <summary>The child of a variant.</summary>
     public GVariantValue GetVariant() => (GVariantValue)Expect('v')._payload!;
@@ -189,7 +189,7 @@ public sealed partial class GVariantValue
 
         return Type.Kind is 'a' or '(' or '{'
             ? (GVariantValue[])_payload!
-            : throw new InvalidOperationException($"GVariant of type '{Type}' has no children");
+            : throw new GVariantFormatException($"GVariant of type '{Type}' has no children", -1);
     }
 
     /// <summary>Number of elements of an array, or members of a tuple.</summary>
@@ -203,7 +203,7 @@ public sealed partial class GVariantValue
     {
         if (Type.Text != "a{sv}")
         {
-            throw new InvalidOperationException($"GVariant of type '{Type}' is not a{{sv}}");
+            throw new GVariantFormatException($"GVariant of type '{Type}' is not a{{sv}}", -1);
         }
 
         foreach (var e in (GVariantValue[])_payload!)
@@ -223,7 +223,7 @@ public sealed partial class GVariantValue
     {
         if (Type.Text != "a{sv}")
         {
-            throw new InvalidOperationException($"GVariant of type '{Type}' is not a{{sv}}");
+            throw new GVariantFormatException($"GVariant of type '{Type}' is not a{{sv}}", -1);
         }
 
         foreach (var e in (GVariantValue[])_payload!)
@@ -245,7 +245,7 @@ public sealed partial class GVariantValue
     internal object? Payload => _payload;
 
     private GVariantValue Expect(char kind) =>
-        Type.Kind == kind ? this : throw new InvalidOperationException($"GVariant of type '{Type}' is not '{kind}'");
+        Type.Kind == kind ? this : throw new GVariantFormatException($"GVariant of type '{Type}' is not '{kind}'", -1);
 
     /// <summary>The GVariant text form, as <c>g_variant_print</c> gives it.</summary>
     public string Print(bool typeAnnotate = true) => GVariantPrinter.Print(this, typeAnnotate);

@@ -130,7 +130,7 @@ public sealed record FileHeader(uint Uid, uint Gid, uint Mode, string SymlinkTar
         uint invalid = mode & ~UnixMode.TypeMask & ~0x1FDu;
         if (UnixMode.IsRegular(mode) && invalid != 0)
         {
-            throw new OstreeException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            throw new OstreeException(OstreeErrorCode.InvalidData, string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"Content object{(checksum is { } c ? " " + c.ToHex() : string.Empty)}: invalid mode 0{Convert.ToString(mode, 8).PadLeft(4, '0')} with bits 0{Convert.ToString(invalid, 8).PadLeft(4, '0')}"));
         }
     }

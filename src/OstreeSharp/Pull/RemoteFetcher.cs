@@ -6,12 +6,15 @@ using System.Net.Sockets;
 
 namespace OstreeSharp.Pull;
 
-/// <summary>A remote file could not be fetched; the message names the URL.</summary>
+/// <summary>
+/// A remote file could not be fetched, or what came was not what it should be; the message names the URL. The code is
+/// <see cref="OstreeErrorCode.FetchFailed"/>, or the inner <see cref="OstreeException"/>'s when the content was at fault.
+/// </summary>
 public sealed class RemoteFetchException : OstreeException
 {
     /// <summary>Creates the exception.</summary>
     public RemoteFetchException(string url, string message, Exception? inner = null)
-        : base($"GET {url}: {message}", inner ?? new IOException(message))
+        : base(inner is OstreeException known ? known.ErrorCode : OstreeErrorCode.FetchFailed, $"GET {url}: {message}", inner ?? new IOException(message))
     {
         Url = url;
     }
@@ -99,7 +102,7 @@ public sealed class RemoteFetcher : IDisposable
         else
         {
             // libostree's words; only file://, http:// and https:// are fetched.
-            throw new OstreeException($"Invalid URI scheme in {baseUrl}");
+            throw new OstreeException(OstreeErrorCode.RemoteConfigInvalid, $"Invalid URI scheme in {baseUrl}");
         }
     }
 
@@ -125,13 +128,13 @@ public sealed class RemoteFetcher : IDisposable
         {
             if (!_http.DefaultRequestHeaders.TryAddWithoutValidation(name, value))
             {
-                throw new OstreeException($"Invalid HTTP header {name}={value}");
+                throw new OstreeException(OstreeErrorCode.RemoteConfigInvalid, $"Invalid HTTP header {name}={value}");
             }
         }
 
         if (userAgent is not null && !_http.DefaultRequestHeaders.UserAgent.TryParseAdd(userAgent))
         {
-            throw new OstreeException($"Invalid User-Agent product '{userAgent}'");
+            throw new OstreeException(OstreeErrorCode.RemoteConfigInvalid, $"Invalid User-Agent product '{userAgent}'");
         }
     }
 

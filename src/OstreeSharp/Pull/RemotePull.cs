@@ -189,13 +189,13 @@ public static partial class RemotePull
         // As libostree: a remote its owner has not finished setting up says why, in its own words.
         if (info.Options.TryGetValue("unconfigured-state", out var unconfigured))
         {
-            throw new OstreeException($"remote unconfigured-state: {unconfigured}");
+            throw new OstreeException(OstreeErrorCode.RemoteConfigInvalid, $"remote unconfigured-state: {unconfigured}");
         }
 
         // As libostree: such a remote's content is fetched by something else.
         if (info.Options.TryGetValue("custom-backend", out var backend))
         {
-            throw new OstreeException($"Cannot fetch via libostree - remote '{remote}' uses custom backend '{backend}'");
+            throw new OstreeException(OstreeErrorCode.RemoteConfigInvalid, $"Cannot fetch via libostree - remote '{remote}' uses custom backend '{backend}'");
         }
 
         info.RequireUrl();
@@ -208,7 +208,7 @@ public static partial class RemotePull
         // As libostree: a delta's content comes uncompressed, so an archive repository never applies deltas.
         if (repo.Mode == RepoMode.Archive && options.RequireStaticDeltas)
         {
-            throw new OstreeException("Can't use static deltas in an archive repo");
+            throw new OstreeException(OstreeErrorCode.InvalidArgument, "Can't use static deltas in an archive repo");
         }
 
         // As libostree: metadata (config, summary, refs, detached metadata) comes from url, objects and deltas from
@@ -235,7 +235,7 @@ public static partial class RemotePull
 
         if (!remoteMode.StartsWith("archive", StringComparison.Ordinal))
         {
-            throw new OstreeException($"Can't pull from archives with mode \"{remoteMode}\" ({info.Url})");
+            throw new OstreeException(OstreeErrorCode.NotSupported, $"Can't pull from archives with mode \"{remoteMode}\" ({info.Url})");
         }
 
         // As libostree, the summary (which may be large) is fetched only when needed: to mirror every ref, to resolve
@@ -270,7 +270,7 @@ public static partial class RemotePull
                     // As libostree: a cached summary that does not match its signature is fetched again.
                     if (OstreeRepo.TestErrorRequested("invalid-cache"))
                     {
-                        throw new OstreeException($"Remote {remote} cached summary invalid and OSTREE_REPO_TEST_ERROR_INVALID_CACHE specified");
+                        throw new OstreeException(OstreeErrorCode.Failed, $"Remote {remote} cached summary invalid and OSTREE_REPO_TEST_ERROR_INVALID_CACHE specified");
                     }
 
                     cached = null;
@@ -324,7 +324,7 @@ public static partial class RemotePull
                     if (from != commit && !await run.TryStaticDeltaAsync(deltas, from, commit, policy).ConfigureAwait(false) && options.RequireStaticDeltas)
                     {
                         // libostree's words (its printf shows a missing start as "(null)"), then where.
-                        throw new ObjectNotFoundException($"Static deltas required, but none found for {from?.ToHex() ?? "(null)"} to {commit} at {info.Url}");
+                        throw new ObjectNotFoundException(OstreeErrorCode.DeltaNotFound, $"Static deltas required, but none found for {from?.ToHex() ?? "(null)"} to {commit} at {info.Url}");
                     }
                 }
 
@@ -417,7 +417,7 @@ public static partial class RemotePull
                 int at = r.IndexOf('@', StringComparison.Ordinal);
                 var name = at >= 0 ? r[..at] : r;
                 var commit = at >= 0 ? Checksum.Parse(r[(at + 1)..])
-                    : listing is not null ? listing.Find(listing.CollectionId, name) ?? throw new ObjectNotFoundException($"No such branch '{name}' in repository summary of {info.Url}")
+                    : listing is not null ? listing.Find(listing.CollectionId, name) ?? throw new ObjectNotFoundException(OstreeErrorCode.RefNotFound, $"No such branch '{name}' in repository summary of {info.Url}")
                     : source.Resolve(name);
                 targets.Add(new PullLocalTarget(name, commit, at < 0 ? listing?.CollectionId : null));
             }
@@ -451,7 +451,7 @@ public static partial class RemotePull
     {
         if (targetTime < currentTime)
         {
-            throw new OstreeException($"Upgrade target revision '{target}' with timestamp '{Iso8601(targetTime)}' is chronologically older than current revision '{current}' with timestamp '{Iso8601(currentTime)}'; use --allow-downgrade to permit");
+            throw new OstreeException(OstreeErrorCode.Downgrade, $"Upgrade target revision '{target}' with timestamp '{Iso8601(targetTime)}' is chronologically older than current revision '{current}' with timestamp '{Iso8601(currentTime)}'; use --allow-downgrade to permit");
         }
 
         static string Iso8601(DateTimeOffset t) => t.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
@@ -515,7 +515,7 @@ public static partial class RemotePull
                 OstreeRepo.ValidateRefName(c.Ref);
                 var commit = c.Commit
                     ?? listing?.Find(c.Collection, c.Ref)
-                    ?? throw new ObjectNotFoundException($"No such branch ({c.Collection}, {c.Ref}) in repository summary of {info.Url}");
+                    ?? throw new ObjectNotFoundException(OstreeErrorCode.RefNotFound, $"No such branch ({c.Collection}, {c.Ref}) in repository summary of {info.Url}");
                 return ((string?)c.Ref, commit, (string?)c.Collection);
             }).ToList();
         }
@@ -529,14 +529,14 @@ public static partial class RemotePull
             if (options.Mirror)
             {
                 names = fromSummary?.Keys.ToList()
-                    ?? throw new OstreeException("Fetching all refs was requested in mirror mode, but remote repository does not have a summary");
+                    ?? throw new OstreeException(OstreeErrorCode.FetchFailed, "Fetching all refs was requested in mirror mode, but remote repository does not have a summary");
             }
             else
             {
                 names = (info.Options.GetValueOrDefault("branches") ?? string.Empty).Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
                 if (names.Count == 0)
                 {
-                    throw new OstreeException($"No configured branches for remote {info.Name}");
+                    throw new OstreeException(OstreeErrorCode.RemoteConfigInvalid, $"No configured branches for remote {info.Name}");
                 }
             }
         }
@@ -563,12 +563,12 @@ public static partial class RemotePull
             OstreeRepo.ValidateRefName(name);
             if (fromSummary is not null)
             {
-                result.Add((name, fromSummary.TryGetValue(name, out var c) ? c : throw new ObjectNotFoundException($"No such branch '{name}' in repository summary of {info.Url}"), mainCollection));
+                result.Add((name, fromSummary.TryGetValue(name, out var c) ? c : throw new ObjectNotFoundException(OstreeErrorCode.RefNotFound, $"No such branch '{name}' in repository summary of {info.Url}"), mainCollection));
                 continue;
             }
 
             var text = await fetcher.GetBytesAsync("refs/heads/" + name, 4096, ct).ConfigureAwait(false)
-                ?? throw new ObjectNotFoundException($"Remote {info.Name} has no ref {name} ({fetcher.UrlOf("refs/heads/" + name)} not found)");
+                ?? throw new ObjectNotFoundException(OstreeErrorCode.RefNotFound, $"Remote {info.Name} has no ref {name} ({fetcher.UrlOf("refs/heads/" + name)} not found)");
             var hex = System.Text.Encoding.UTF8.GetString(text).TrimEnd();
             if (!CommitId().IsMatch(hex))
             {
@@ -687,7 +687,7 @@ public static partial class RemotePull
             var superblock = await fetcher.GetBytesAsync(name.SuperblockPath, MaxMetadataSize, ct).ConfigureAwait(false);
             if (superblock is null)
             {
-                return expected is null ? null : throw new ObjectNotFoundException($"Static delta superblock {fetcher.UrlOf(name.SuperblockPath)} is listed but missing");
+                return expected is null ? null : throw new ObjectNotFoundException(OstreeErrorCode.DeltaNotFound, $"Static delta superblock {fetcher.UrlOf(name.SuperblockPath)} is listed but missing");
             }
 
             if (expected is not null && !Checksum.Compute(superblock).ToBytes().AsSpan().SequenceEqual(expected))
@@ -908,7 +908,7 @@ public static partial class RemotePull
             var path = superblock.Name.PartPath(index);
             var bytes = StaticDeltas.InlinePart(superblock, index)
                 ?? await _fetcher.GetBytesAsync(path, (long)Math.Min(header.CompressedSize, int.MaxValue - 1), Ct).ConfigureAwait(false)
-                ?? throw new ObjectNotFoundException($"Static delta part {_fetcher.UrlOf(path)} not found");
+                ?? throw new ObjectNotFoundException(OstreeErrorCode.DeltaNotFound, $"Static delta part {_fetcher.UrlOf(path)} not found");
             int written = DeltaPartExecutor.Execute(Tx, header, bytes, _fetcher.UrlOf(path));
             Interlocked.Add(ref _content, written);
             Report();

@@ -21,13 +21,13 @@ public sealed record RemoteTls(bool Permissive, string? CaPath, string? ClientCe
         {
             null or "false" or "0" => false,
             "true" or "1" => true,
-            var v => throw new OstreeException($"Failed to parse boolean value \"{v}\" of tls-permissive for remote {remote}"),
+            var v => throw new OstreeException(OstreeErrorCode.RemoteConfigInvalid, $"Failed to parse boolean value \"{v}\" of tls-permissive for remote {remote}"),
         };
         var cert = options.GetValueOrDefault("tls-client-cert-path");
         var key = options.GetValueOrDefault("tls-client-key-path");
         if ((cert is null) != (key is null))
         {
-            throw new OstreeException($"Remote \"{remote}\" must specify both \"tls-client-cert-path\" and \"tls-client-key-path\"");
+            throw new OstreeException(OstreeErrorCode.RemoteConfigInvalid, $"Remote \"{remote}\" must specify both \"tls-client-cert-path\" and \"tls-client-key-path\"");
         }
 
         var ca = options.GetValueOrDefault("tls-ca-path");
@@ -47,7 +47,7 @@ public sealed record RemoteTls(bool Permissive, string? CaPath, string? ClientCe
             }
             catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
             {
-                throw new OstreeException($"Failed to load client certificate {ClientCertPath} with key {ClientKeyPath}: {e.Message}");
+                throw new OstreeException(OstreeErrorCode.RemoteConfigInvalid, $"Failed to load client certificate {ClientCertPath} with key {ClientKeyPath}: {e.Message}");
             }
         }
 
@@ -66,12 +66,12 @@ public sealed record RemoteTls(bool Permissive, string? CaPath, string? ClientCe
             }
             catch (Exception e) when (e is CryptographicException or IOException or UnauthorizedAccessException)
             {
-                throw new OstreeException($"Failed to read TLS anchors from {CaPath}: {e.Message}");
+                throw new OstreeException(OstreeErrorCode.RemoteConfigInvalid, $"Failed to read TLS anchors from {CaPath}: {e.Message}");
             }
 
             if (anchors.Count == 0)
             {
-                throw new OstreeException($"No certificates in tls-ca-path {CaPath}");
+                throw new OstreeException(OstreeErrorCode.RemoteConfigInvalid, $"No certificates in tls-ca-path {CaPath}");
             }
 
             handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>

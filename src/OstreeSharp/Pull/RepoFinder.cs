@@ -69,7 +69,7 @@ public static class RepoFinder
         var names = configured.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (names.Length == 0)
         {
-            throw new OstreeException("Invalid empty default-repo-finders configuration");
+            throw new OstreeException(OstreeErrorCode.RemoteConfigInvalid, "Invalid empty default-repo-finders configuration");
         }
 
         var result = new List<RepoFinderKind>();
@@ -80,7 +80,7 @@ public static class RepoFinder
                 case "config": result.Add(RepoFinderKind.Config); break;
                 case "mount": result.Add(RepoFinderKind.Mount); break;
                 case "lan": break;
-                default: throw new OstreeException($"Invalid configured repo-finder '{n}'");
+                default: throw new OstreeException(OstreeErrorCode.RemoteConfigInvalid, $"Invalid configured repo-finder '{n}'");
             }
         }
 
@@ -269,7 +269,7 @@ public static class RepoFinder
         var failed = pulled.Where(kv => !kv.Value).Select(kv => kv.Key.ToString()).ToList();
         if (failed.Count > 0)
         {
-            throw new OstreeException("Failed to pull some refs from the remotes: " + string.Join(", ", failed));
+            throw new OstreeException(OstreeErrorCode.FetchFailed, "Failed to pull some refs from the remotes: " + string.Join(", ", failed));
         }
     }
 

@@ -29,7 +29,7 @@ public static class UsbStick
         ArgumentNullException.ThrowIfNull(refs);
         if (!Directory.Exists(mountPath) || Native.FileIdentity(mountPath) is not { } mount)
         {
-            throw new ObjectNotFoundException($"opendir({mountPath}): No such file or directory");
+            throw new ObjectNotFoundException(OstreeErrorCode.IOFailed, $"opendir({mountPath}): No such file or directory");
         }
 
         var relative = repoPath ?? DefaultRepoPath;
@@ -93,7 +93,7 @@ public static class UsbStick
 
                 if (i == 100)
                 {
-                    throw new OstreeException("Could not find an unused symlink name for the repository");
+                    throw new OstreeException(OstreeErrorCode.AlreadyExists, "Could not find an unused symlink name for the repository");
                 }
             }
         }

@@ -40,7 +40,7 @@ public sealed class ContentObject
     {
         if (Size > Array.MaxLength)
         {
-            throw new OstreeException($"Content object {Checksum} ({Size} bytes) is too large to read into memory");
+            throw new OstreeException(OstreeErrorCode.InvalidData, $"Content object {Checksum} ({Size} bytes) is too large to read into memory");
         }
 
         var buffer = new byte[Size];

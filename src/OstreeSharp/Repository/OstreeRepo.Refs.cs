@@ -16,7 +16,7 @@ public sealed partial class OstreeRepo
     {
         if (name.Length == 0 || name.Split('/').Any(f => !RefFragment().IsMatch(f)))
         {
-            throw new OstreeFormatException($"Invalid ref name {name}");
+            throw new OstreeFormatException(OstreeErrorCode.RefInvalid, $"Invalid ref name {name}");
         }
     }
 
@@ -34,7 +34,7 @@ public sealed partial class OstreeRepo
         var r = refspec[(colon + 1)..];
         if (!RefFragment().IsMatch(remote))
         {
-            throw new OstreeFormatException($"Invalid remote name {remote}");
+            throw new OstreeFormatException(OstreeErrorCode.RefInvalid, $"Invalid remote name {remote}");
         }
 
         ValidateRefName(r);
@@ -159,7 +159,7 @@ public sealed partial class OstreeRepo
         {
             if (!File.Exists(path))
             {
-                throw new ObjectNotFoundException($"Refspec '({collection}, {refName})' not found");
+                throw new ObjectNotFoundException(OstreeErrorCode.RefNotFound, $"Refspec '({collection}, {refName})' not found");
             }
 
             File.Delete(path);
@@ -178,7 +178,7 @@ public sealed partial class OstreeRepo
         var parts = id.Split('.');
         if (id.Length > 255 || parts.Length < 2 || parts.Any(p => p.Length == 0 || char.IsAsciiDigit(p[0]) || !p.All(c => char.IsAsciiLetterOrDigit(c) || c == '_')))
         {
-            throw new OstreeException($"Invalid collection ID {id}");
+            throw new OstreeException(OstreeErrorCode.RefInvalid, $"Invalid collection ID {id}");
         }
     }
 
@@ -186,7 +186,7 @@ public sealed partial class OstreeRepo
     private string RequireRefsDir(string name)
     {
         var dir = System.IO.Path.Combine(Path, "refs", name);
-        return Directory.Exists(dir) ? dir : throw new OstreeException($"Listing refs: opendir(refs/{name}): No such file or directory");
+        return Directory.Exists(dir) ? dir : throw new OstreeException(OstreeErrorCode.RefNotFound, $"Listing refs: opendir(refs/{name}): No such file or directory");
     }
 
     private static void AddRefs(string dir, string? prefix, SortedDictionary<string, Checksum> into)
@@ -357,7 +357,7 @@ public sealed partial class OstreeRepo
             return null;
         }
 
-        throw new ObjectNotFoundException($"Refspec '{rev}' not found");
+        throw new ObjectNotFoundException(OstreeErrorCode.RefNotFound, $"Refspec '{rev}' not found");
     }
 
     // The one commit whose checksum starts with PREFIX; null when none, an error when several.
@@ -384,7 +384,7 @@ public sealed partial class OstreeRepo
         {
             0 => null,
             1 => found[0],
-            _ => throw new OstreeException($"Refspec {prefix} is ambiguous"),
+            _ => throw new OstreeException(OstreeErrorCode.RefInvalid, $"Refspec {prefix} is ambiguous"),
         };
     }
 
@@ -416,7 +416,7 @@ public sealed partial class OstreeRepo
         {
             if (!File.Exists(path))
             {
-                throw new ObjectNotFoundException($"Refspec '{refspec}' not found");
+                throw new ObjectNotFoundException(OstreeErrorCode.RefNotFound, $"Refspec '{refspec}' not found");
             }
 
             File.Delete(path);
@@ -426,7 +426,7 @@ public sealed partial class OstreeRepo
 
         if (Directory.Exists(path))
         {
-            throw new OstreeException($"Cannot create ref {refspec}: a ref directory of that name exists");
+            throw new OstreeException(OstreeErrorCode.RefExists, $"Cannot create ref {refspec}: a ref directory of that name exists");
         }
 
         FileUtil.WriteAtomic(path, Encoding.ASCII.GetBytes(target.Value.ToHex() + "\n"), Fsync);

@@ -6,7 +6,7 @@ namespace OstreeSharp.Repository;
 public sealed record RemoteInfo(string Name, string Url, IReadOnlyDictionary<string, string> Options)
 {
     /// <summary>The remote's URL; a remote without one (a <c>custom-backend</c> remote) is refused in libostree's words.</summary>
-    public string RequireUrl() => Url.Length > 0 ? Url : throw new OstreeException($"No \"url\" option in remote \"{Name}\"");
+    public string RequireUrl() => Url.Length > 0 ? Url : throw new OstreeException(OstreeErrorCode.RemoteConfigInvalid, $"No \"url\" option in remote \"{Name}\"");
 
     /// <summary>The collection the remote serves (its <c>collection-id</c> option), or null.</summary>
     public string? CollectionId => Options.GetValueOrDefault("collection-id") is { Length: > 0 } id ? id : null;
@@ -35,7 +35,7 @@ public sealed partial class OstreeRepo
         sources.AddRange(RemoteFiles().Where(f => f.Name == name).Select(f => f.File));
         if (sources.Count > 1)
         {
-            throw new OstreeException($"Multiple specifications found for remote \"{name}\"");
+            throw new OstreeException(OstreeErrorCode.RemoteConfigInvalid, $"Multiple specifications found for remote \"{name}\"");
         }
 
         if (sources.Count == 0)
@@ -76,7 +76,7 @@ public sealed partial class OstreeRepo
     private bool AddsToRemotesConfigDir => RemotesConfigDir is not null && Config.GetBoolean("core", "add-remotes-config-dir", IsSystem);
 
     /// <summary>A remote that must exist.</summary>
-    public RemoteInfo RequireRemote(string name) => GetRemote(name) ?? throw new ObjectNotFoundException($"Remote \"{name}\" not found");
+    public RemoteInfo RequireRemote(string name) => GetRemote(name) ?? throw new ObjectNotFoundException(OstreeErrorCode.RemoteNotFound, $"Remote \"{name}\" not found");
 
     /// <summary>
     /// Adds a remote: <c>url</c>, then <c>branches</c>, then the extra options in order, as
@@ -93,7 +93,7 @@ public sealed partial class OstreeRepo
     {
         if (!RefFragment().IsMatch(name))
         {
-            throw new OstreeFormatException($"Invalid remote name {name}");
+            throw new OstreeFormatException(OstreeErrorCode.InvalidArgument, $"Invalid remote name {name}");
         }
 
         var g = RemoteGroup(name);
@@ -110,7 +110,7 @@ public sealed partial class OstreeRepo
             }
 
             var where = RemoteFiles().FirstOrDefault(f => f.Name == name).Path ?? "config";
-            throw new OstreeException($"Remote configuration for \"{name}\" already exists: (in {where})");
+            throw new OstreeException(OstreeErrorCode.RemoteConfigInvalid, $"Remote configuration for \"{name}\" already exists: (in {where})");
         }
 
         // A system repository's new remote gets its own file in the remotes folder, as libostree writes it.
@@ -165,7 +165,7 @@ public sealed partial class OstreeRepo
     {
         if (!DeleteRemoteConfig(name))
         {
-            return ifExists ? false : throw new ObjectNotFoundException($"Remote \"{name}\" not found");
+            return ifExists ? false : throw new ObjectNotFoundException(OstreeErrorCode.RemoteNotFound, $"Remote \"{name}\" not found");
         }
 
         FileUtil.DeleteAny(System.IO.Path.Combine(Path, "refs", "remotes", name));

@@ -101,7 +101,7 @@ public sealed partial class OstreeRepo
             return true;
         }
 
-        return wanted == Tristate.Yes ? throw new OstreeException($"fsverity required but filesystem does not support it: {shownPath ?? path}") : false;
+        return wanted == Tristate.Yes ? throw new OstreeException(OstreeErrorCode.VerityFailed, $"fsverity required but filesystem does not support it: {shownPath ?? path}") : false;
     }
 
     /// <summary>Creates a repository as <c>ostree init</c> does; an existing repository of the same mode is opened.</summary>
@@ -114,7 +114,7 @@ public sealed partial class OstreeRepo
             var existing = Open(path);
             if (existing.Mode != mode)
             {
-                throw new OstreeException($"{path}: repository exists with mode {existing.Mode.ToConfigName()}");
+                throw new OstreeException(OstreeErrorCode.RepositoryExists, $"{path}: repository exists with mode {existing.Mode.ToConfigName()}");
             }
 
             return existing;
@@ -149,7 +149,7 @@ public sealed partial class OstreeRepo
         var configPath = System.IO.Path.Combine(path, "config");
         if (!File.Exists(configPath) || !Directory.Exists(System.IO.Path.Combine(path, "objects")))
         {
-            throw new OstreeException($"{path}: not an ostree repository (no config or objects/)");
+            throw new OstreeException(OstreeErrorCode.RepositoryNotFound, $"{path}: not an ostree repository (no config or objects/)");
         }
 
         var kf = KeyFile.Parse(File.ReadAllText(configPath), configPath);
@@ -172,7 +172,7 @@ public sealed partial class OstreeRepo
         {
             if (depth >= MaxParentDepth)
             {
-                throw new OstreeException($"{configPath}: core.parent: more than {MaxParentDepth} parent repositories (a loop?)");
+                throw new OstreeException(OstreeErrorCode.RepositoryConfigInvalid, $"{configPath}: core.parent: more than {MaxParentDepth} parent repositories (a loop?)");
             }
 
             try
@@ -182,7 +182,7 @@ public sealed partial class OstreeRepo
             catch (OstreeException e) when (!e.Message.StartsWith("While checking parent repository", StringComparison.Ordinal))
             {
                 // Named once, by the parent nearest the failure (a loop is not named 32 times over).
-                throw new OstreeException($"While checking parent repository '{parent}': {e.Message}", e);
+                throw new OstreeException(OstreeErrorCode.RepositoryConfigInvalid, $"While checking parent repository '{parent}': {e.Message}", e);
             }
         }
 
@@ -301,10 +301,6 @@ public sealed partial class OstreeRepo
             return parse(bytes);
         }
         catch (OstreeFormatException e)
-        {
-            throw new ObjectCorruptedException($"{checksum}.{type.ToName()}", e.Message, e);
-        }
-        catch (InvalidOperationException e)
         {
             throw new ObjectCorruptedException($"{checksum}.{type.ToName()}", e.Message, e);
         }

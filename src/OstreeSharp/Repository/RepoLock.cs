@@ -42,4 +42,4 @@ public sealed class RepoLock : IDisposable
 }
 
 /// <summary>Raised when another process holds the repository lock too long.</summary>
-public sealed class RepoLockedException(string message) : OstreeException(message);
+public sealed class RepoLockedException(string message) : OstreeException(OstreeErrorCode.RepositoryLocked, message);

@@ -37,6 +37,6 @@ public static class RepoModeNames
         "archive" or "archive-z2" => RepoMode.Archive,
         "bare-user" => RepoMode.BareUser,
         "bare-user-only" => RepoMode.BareUserOnly,
-        _ => throw new OstreeFormatException($"Invalid mode '{name}' in repository configuration"),
+        _ => throw new OstreeFormatException(OstreeErrorCode.RepositoryConfigInvalid, $"Invalid mode '{name}' in repository configuration"),
     };
 }

@@ -98,7 +98,7 @@ public sealed class RepoTransaction : IDisposable
             }
         }
 
-        return id.All(c => char.IsAsciiLetterOrDigit(c) || c == '-') ? id : throw new OstreeException($"Invalid boot id '{id}' (OSTREE_BOOTID)");
+        return id.All(c => char.IsAsciiLetterOrDigit(c) || c == '-') ? id : throw new OstreeException(OstreeErrorCode.InvalidArgument, $"Invalid boot id '{id}' (OSTREE_BOOTID)");
     }
 
     /// <summary>The repository written to.</summary>
@@ -968,7 +968,7 @@ public sealed class RepoTransaction : IDisposable
         if (OstreeRepo.TestErrorRequested("pre-commit"))
         {
             _keepStaging = true;
-            throw new OstreeException("OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified");
+            throw new OstreeException(OstreeErrorCode.Failed, "OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified");
         }
 
         FaultPoint("before-publish");

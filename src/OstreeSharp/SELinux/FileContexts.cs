@@ -5,7 +5,7 @@ using OstreeSharp.Objects;
 namespace OstreeSharp.SELinux;
 
 /// <summary>A malformed file_contexts line, named by file and line number.</summary>
-public sealed class FileContextsFormatException(string message) : OstreeFormatException(message);
+public sealed class FileContextsFormatException(string message) : OstreeFormatException(OstreeErrorCode.InvalidFileContexts, message);
 
 /// <summary>
 /// The specifications of a policy's <c>file_contexts</c> (with <c>.homedirs</c> and <c>.local</c>) and its path
@@ -78,7 +78,7 @@ public sealed class FileContexts
     {
         if (!File.Exists(fileContexts))
         {
-            throw new OstreeException($"{fileContexts}: no such file_contexts file");
+            throw new OstreeException(OstreeErrorCode.InvalidData, $"{fileContexts}: no such file_contexts file");
         }
 
         var specs = new List<Spec>();

@@ -53,7 +53,7 @@ public sealed class SePolicy
 
         if (string.IsNullOrEmpty(type))
         {
-            throw new OstreeException($"{config}: no SELINUXTYPE");
+            throw new OstreeException(OstreeErrorCode.InvalidData, $"{config}: no SELINUXTYPE");
         }
 
         var fc = Path.Combine(selinuxDir, type, "contexts/files/file_contexts");

@@ -57,7 +57,7 @@ public sealed record VerificationPolicy(IReadOnlyList<SignEngine> SignVerifiers,
 
         if (value.Contains(';', StringComparison.Ordinal) && value.Contains(',', StringComparison.Ordinal))
         {
-            throw new OstreeException("key value list contains more than one separator");
+            throw new OstreeException(OstreeErrorCode.InvalidArgument, "key value list contains more than one separator");
         }
 
         char sep = value.Contains(',', StringComparison.Ordinal) ? ',' : ';';

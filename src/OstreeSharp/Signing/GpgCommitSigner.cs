@@ -206,7 +206,7 @@ public static class GpgCommitSigner
         var sigs = ReadSignatures(detached).ToList();
         if (sigs.Any(s => Parse(s)?.KeyId == key.KeyId))
         {
-            throw new OstreeException($"Commit is already signed with GPG key {key.KeyId.ToString("X16", CultureInfo.InvariantCulture)}");
+            throw new OstreeException(OstreeErrorCode.AlreadyExists, $"Commit is already signed with GPG key {key.KeyId.ToString("X16", CultureInfo.InvariantCulture)}");
         }
 
         sigs.Add(SignBytes(key, publicKey, bytes));

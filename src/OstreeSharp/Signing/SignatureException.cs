@@ -23,8 +23,17 @@ public enum SignatureFailure
 }
 
 /// <summary>Raised when signing or verification fails; <see cref="Reason"/> says why.</summary>
-public sealed class SignatureException(string message, SignatureFailure reason = SignatureFailure.Invalid) : OstreeException(message)
+public sealed class SignatureException(string message, SignatureFailure reason = SignatureFailure.Invalid) : OstreeException(CodeOf(reason), message)
 {
     /// <summary>Why verification failed.</summary>
     public SignatureFailure Reason { get; } = reason;
+
+    private static OstreeErrorCode CodeOf(SignatureFailure reason) => reason switch
+    {
+        SignatureFailure.NoSignature => OstreeErrorCode.SignatureMissing,
+        SignatureFailure.UnknownKey => OstreeErrorCode.SignatureUntrusted,
+        SignatureFailure.BadSignature => OstreeErrorCode.SignatureMismatch,
+        SignatureFailure.RevokedKey or SignatureFailure.ExpiredKey => OstreeErrorCode.SignatureKeyExpired,
+        _ => OstreeErrorCode.SignatureInvalid,
+    };
 }

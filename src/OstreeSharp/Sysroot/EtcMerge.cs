@@ -131,7 +131,7 @@ public static class EtcMerge
             {
                 if (ss.Type != UnixMode.Directory)
                 {
-                    throw new OstreeException($"Modified config file newly defaults to directory '{rel}', cannot merge");
+                    throw new OstreeException(OstreeErrorCode.EtcMergeFailed, $"Modified config file newly defaults to directory '{rel}', cannot merge");
                 }
 
                 return;
@@ -170,7 +170,7 @@ public static class EtcMerge
                 File.Copy(src, dst);
                 break;
             default:
-                throw new OstreeException($"Unsupported file type in /etc merge: {src}");
+                throw new OstreeException(OstreeErrorCode.EtcMergeFailed, $"Unsupported file type in /etc merge: {src}");
         }
 
         CopyAttributes(src, dst, st);

@@ -36,12 +36,12 @@ internal sealed class FreezeWatchdog : IDisposable
             psi.ArgumentList.Add(a);
         }
 
-        var p = Process.Start(psi) ?? throw new OstreeException("During fsfreeze-thaw: cannot start the watchdog (sh)");
+        var p = Process.Start(psi) ?? throw new OstreeException(OstreeErrorCode.FreezeFailed, "During fsfreeze-thaw: cannot start the watchdog (sh)");
         var watchdog = new FreezeWatchdog(p);
         if (!test && p.StandardOutput.ReadLine() != "ready")
         {
             watchdog.Dispose();
-            throw new OstreeException("During fsfreeze-thaw: read(watchdog init): the watchdog did not start");
+            throw new OstreeException(OstreeErrorCode.FreezeFailed, "During fsfreeze-thaw: read(watchdog init): the watchdog did not start");
         }
 
         return watchdog;

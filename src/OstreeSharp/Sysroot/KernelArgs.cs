@@ -59,12 +59,12 @@ public sealed class KernelArgs
         {
             if (matches.Count == 0)
             {
-                throw new OstreeException($"No key '{key}' found");
+                throw new OstreeException(OstreeErrorCode.InvalidArgument, $"No key '{key}' found");
             }
 
             if (matches.Count > 1)
             {
-                throw new OstreeException($"Multiple values for key '{key}' found");
+                throw new OstreeException(OstreeErrorCode.InvalidArgument, $"Multiple values for key '{key}' found");
             }
 
             _args.RemoveAll(a => a.Key == key);
@@ -74,7 +74,7 @@ public sealed class KernelArgs
         int idx = _args.FindIndex(a => a.Key == key && a.Value == value);
         if (idx < 0)
         {
-            throw new OstreeException($"No karg '{arg}' found");
+            throw new OstreeException(OstreeErrorCode.InvalidArgument, $"No karg '{arg}' found");
         }
 
         _args.RemoveAt(idx);

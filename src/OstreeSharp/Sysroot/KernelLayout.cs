@@ -29,7 +29,7 @@ internal sealed record KernelLayout(
         var legacy = FindLegacyLayout(deployment);
         if (modules is null && legacy is null)
         {
-            throw new OstreeException($"Failed to find kernel in /usr/lib/modules, /usr/lib/ostree-boot or /boot (deployment {deployment})");
+            throw new OstreeException(OstreeErrorCode.KernelNotFound, $"Failed to find kernel in /usr/lib/modules, /usr/lib/ostree-boot or /boot (deployment {deployment})");
         }
 
         if (legacy is null)
@@ -138,12 +138,12 @@ internal sealed record KernelLayout(
 
         if (initramfs is { } i && i.Item3 != k.Item3)
         {
-            throw new OstreeException($"Mismatched kernel checksum vs initrd in {dir}");
+            throw new OstreeException(OstreeErrorCode.KernelNotFound, $"Mismatched kernel checksum vs initrd in {dir}");
         }
 
         if (devicetree is { } d && d.Item3 != k.Item3)
         {
-            throw new OstreeException($"Mismatched kernel checksum vs device tree in {dir}");
+            throw new OstreeException(OstreeErrorCode.KernelNotFound, $"Mismatched kernel checksum vs device tree in {dir}");
         }
 
         return new KernelLayout(dir, (k.Item1, k.Item2), initramfs is { } ii ? (ii.Item1, ii.Item2) : null,

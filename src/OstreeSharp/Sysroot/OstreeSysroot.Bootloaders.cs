@@ -26,7 +26,7 @@ public sealed partial class OstreeSysroot
                 : Grub2ConfigPath() is not null ? "grub2"
                 : Native.TryLStat(Combine(UbootConfig), out _) ? "uboot" : null,
             "grub2" or "syslinux" or "uboot" or "zipl" => configured,
-            _ => throw new OstreeException($"Invalid sysroot.bootloader '{configured}' in {Repo.ConfigPath}"),
+            _ => throw new OstreeException(OstreeErrorCode.BootloaderFailed, $"Invalid sysroot.bootloader '{configured}' in {Repo.ConfigPath}"),
         };
     }
 
@@ -35,7 +35,7 @@ public sealed partial class OstreeSysroot
     {
         if (DetectBootloader() == "zipl")
         {
-            throw new OstreeException($"Bootloader 'zipl' (configured in {Repo.ConfigPath}) is not supported by ostree-sharp; set sysroot.bootloader=none to write BLS entries only");
+            throw new OstreeException(OstreeErrorCode.BootloaderFailed, $"Bootloader 'zipl' (configured in {Repo.ConfigPath}) is not supported by ostree-sharp; set sysroot.bootloader=none to write BLS entries only");
         }
     }
 
@@ -95,7 +95,7 @@ public sealed partial class OstreeSysroot
                 WriteGrub2(newBoot, list);
                 break;
             default:
-                throw new OstreeException($"Bootloader '{bootloader}' is not supported by ostree-sharp");
+                throw new OstreeException(OstreeErrorCode.BootloaderFailed, $"Bootloader '{bootloader}' is not supported by ostree-sharp");
         }
     }
 
@@ -174,7 +174,7 @@ public sealed partial class OstreeSysroot
             }
 
             lines.Add("LABEL " + title);
-            lines.Add($"\tKERNEL {prefix}{e["linux"] ?? throw new OstreeException($"No \"linux\" key in the boot entry of {list[i]}")}");
+            lines.Add($"\tKERNEL {prefix}{e["linux"] ?? throw new OstreeException(OstreeErrorCode.BootloaderFailed, $"No \"linux\" key in the boot entry of {list[i]}")}");
             AddIf(lines, "\tINITRD " + prefix, e["initrd"]);
             AddIf(lines, "\tDEVICETREE " + prefix, e["devicetree"]);
             AddIf(lines, "\tAPPEND ", e["options"]);
@@ -195,7 +195,7 @@ public sealed partial class OstreeSysroot
         {
             var e = list[i].Entry;
             var suffix = i == 0 ? string.Empty : (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
-            lines.Add($"kernel_image{suffix}=/boot{e["linux"] ?? throw new OstreeException($"No \"linux\" key in the boot entry of {list[i]}")}");
+            lines.Add($"kernel_image{suffix}=/boot{e["linux"] ?? throw new OstreeException(OstreeErrorCode.BootloaderFailed, $"No \"linux\" key in the boot entry of {list[i]}")}");
             AddIf(lines, $"ramdisk_image{suffix}=/boot", e["initrd"]);
             AddIf(lines, $"fdt_file{suffix}=/boot", e["devicetree"]);
             AddIf(lines, $"fdtdir{suffix}=/boot", e["fdtdir"]);
@@ -205,7 +205,7 @@ public sealed partial class OstreeSysroot
                 if (i == 0)
                 {
                     var ostreeArg = KernelArgs.Parse(options).Items.LastOrDefault(a => a.Key == "ostree").Value
-                        ?? throw new OstreeException($"No ostree= kernel argument in the boot entry of {list[i]}");
+                        ?? throw new OstreeException(OstreeErrorCode.BootloaderFailed, $"No ostree= kernel argument in the boot entry of {list[i]}");
                     var systemUenv = Combine(ostreeArg.TrimStart('/') + "/usr/lib/ostree-boot/uEnv.txt");
                     if (File.Exists(systemUenv))
                     {
@@ -261,11 +261,11 @@ public sealed partial class OstreeSysroot
         Process process;
         try
         {
-            process = Process.Start(psi) ?? throw new OstreeException($"{exec}: could not start");
+            process = Process.Start(psi) ?? throw new OstreeException(OstreeErrorCode.ExternalCommandFailed, $"{exec}: could not start");
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            throw new OstreeException($"{exec}: {e.Message}");
+            throw new OstreeException(OstreeErrorCode.ExternalCommandFailed, $"{exec}: {e.Message}");
         }
 
         using (process)
@@ -279,13 +279,13 @@ public sealed partial class OstreeSysroot
             process.WaitForExit();
             if (process.ExitCode != 0)
             {
-                throw new OstreeException($"{exec}: Child process exited with code {process.ExitCode}");
+                throw new OstreeException(OstreeErrorCode.ExternalCommandFailed, $"{exec}: Child process exited with code {process.ExitCode}");
             }
         }
 
         if (!File.Exists(output))
         {
-            throw new OstreeException($"{exec} wrote no {output}");
+            throw new OstreeException(OstreeErrorCode.ExternalCommandFailed, $"{exec} wrote no {output}");
         }
 
         Native.FsyncPath(output);
@@ -306,7 +306,7 @@ public sealed partial class OstreeSysroot
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new OstreeException($"Reading {Combine(relative)}: {e.Message}");
+            throw new OstreeException(OstreeErrorCode.IOFailed, $"Reading {Combine(relative)}: {e.Message}");
         }
     }
 

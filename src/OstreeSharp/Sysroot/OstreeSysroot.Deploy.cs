@@ -110,11 +110,11 @@ public sealed partial class OstreeSysroot
     private string StaterootFor(DeployOptions options)
     {
         string osName = options.OsName ?? Booted?.OsName
-            ?? throw new OstreeException("Not currently booted into an OSTree system and no --os= argument given");
+            ?? throw new OstreeException(OstreeErrorCode.NotBooted, "Not currently booted into an OSTree system and no --os= argument given");
         ValidateOsName(osName);
         if (!Directory.Exists(Combine($"ostree/deploy/{osName}")))
         {
-            throw new OstreeException($"No stateroot '{osName}' in {Path} (run admin os-init {osName})");
+            throw new OstreeException(OstreeErrorCode.StaterootInvalid, $"No stateroot '{osName}' in {Path} (run admin os-init {osName})");
         }
 
         return osName;
@@ -219,7 +219,7 @@ public sealed partial class OstreeSysroot
         }
         catch (OstreeFormatException e)
         {
-            throw new OstreeException($"Parsing prepare-root config of commit {commit}: {e.Message}", e);
+            throw new OstreeException(OstreeErrorCode.InvalidData, $"Parsing prepare-root config of commit {commit}: {e.Message}", e);
         }
 
         if (config.Composefs == Tristate.No && Repo.ComposefsWanted != Tristate.Yes)
@@ -237,7 +237,7 @@ public sealed partial class OstreeSysroot
         bool hasEtc = Directory.Exists(etc), hasUsrEtc = Directory.Exists(usrEtc);
         if (hasEtc && hasUsrEtc)
         {
-            throw new OstreeException("Preparing /etc: Tree contains both /etc and /usr/etc");
+            throw new OstreeException(OstreeErrorCode.EtcMergeFailed, "Preparing /etc: Tree contains both /etc and /usr/etc");
         }
 
         if (hasEtc)
@@ -332,13 +332,13 @@ public sealed partial class OstreeSysroot
     {
         if (index < 0 || index >= Deployments.Count)
         {
-            throw new OstreeException($"Out of range deployment index {index}, expected < {Deployments.Count}");
+            throw new OstreeException(OstreeErrorCode.DeploymentNotFound, $"Out of range deployment index {index}, expected < {Deployments.Count}");
         }
 
         var target = Deployments[index];
         if (target.SameAs(Booted))
         {
-            throw new OstreeException($"Cannot undeploy currently booted deployment {index}");
+            throw new OstreeException(OstreeErrorCode.DeploymentState, $"Cannot undeploy currently booted deployment {index}");
         }
 
         WriteDeployments(Deployments.Where((_, i) => i != index).ToList());
@@ -351,7 +351,7 @@ public sealed partial class OstreeSysroot
     {
         if (index < 0 || index >= Deployments.Count)
         {
-            throw new OstreeException($"Invalid index {index}");
+            throw new OstreeException(OstreeErrorCode.DeploymentNotFound, $"Invalid index {index}");
         }
 
         var d = Deployments[index];
@@ -408,7 +408,7 @@ public sealed partial class OstreeSysroot
         var file = Combine($"boot/loader/entries/ostree-{Deployments.Count - d.Index}-{d.OsName}.conf");
         if (!File.Exists(file))
         {
-            throw new OstreeException($"No boot entry {file} for deployment {d}");
+            throw new OstreeException(OstreeErrorCode.BootloaderFailed, $"No boot entry {file} for deployment {d}");
         }
 
         var entry = d.Entry.Clone();
@@ -432,7 +432,7 @@ public sealed partial class OstreeSysroot
     {
         if (Deployments.Count == 0)
         {
-            throw new OstreeException("No deployments");
+            throw new OstreeException(OstreeErrorCode.DeploymentNotFound, "No deployments");
         }
 
         var reference = Booted ?? Deployments[0];
@@ -445,7 +445,7 @@ public sealed partial class OstreeSysroot
         else
         {
             target = Deployments.Skip(reference.Index + 1).FirstOrDefault(x => x.OsName == reference.OsName)
-                ?? throw new OstreeException("No rollback deployment found");
+                ?? throw new OstreeException(OstreeErrorCode.DeploymentNotFound, "No rollback deployment found");
         }
 
         var list = new List<Deployment> { target };

@@ -96,7 +96,7 @@ public sealed partial class OstreeSysroot
     {
         if (Booted is null)
         {
-            throw new OstreeException("Cannot stage deployment: Not currently booted into an OSTree system"); // ostree 2022.7's words (2026.4 puts "Staging deployment: " first)
+            throw new OstreeException(OstreeErrorCode.NotBooted, "Cannot stage deployment: Not currently booted into an OSTree system"); // ostree 2022.7's words (2026.4 puts "Staging deployment: " first)
         }
 
         if (options.Retain || options.RetainPending || options.RetainRollback)
@@ -179,7 +179,7 @@ public sealed partial class OstreeSysroot
         Load();
         WriteDeploymentRefs();
         Log($"Staged deployment {d} (finalized at shutdown by {FinalizeService})");
-        return Staged ?? throw new OstreeException($"{StagedStatePath} was written but does not read back");
+        return Staged ?? throw new OstreeException(OstreeErrorCode.IOFailed, $"{StagedStatePath} was written but does not read back");
     }
 
     // As libostree: the unit whose stop finalizes must be running, or shutdown would not finalize.
@@ -193,17 +193,17 @@ public sealed partial class OstreeSysroot
 
         try
         {
-            using var p = System.Diagnostics.Process.Start(psi) ?? throw new OstreeException("systemctl: could not start");
+            using var p = System.Diagnostics.Process.Start(psi) ?? throw new OstreeException(OstreeErrorCode.ExternalCommandFailed, "systemctl: could not start");
             var err = p.StandardError.ReadToEnd();
             p.WaitForExit();
             if (p.ExitCode != 0)
             {
-                throw new OstreeException($"Failed to start {FinalizeService}: systemctl exited with status {p.ExitCode}: {err.Trim()}");
+                throw new OstreeException(OstreeErrorCode.ExternalCommandFailed, $"Failed to start {FinalizeService}: systemctl exited with status {p.ExitCode}: {err.Trim()}");
             }
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            throw new OstreeException($"Failed to start {FinalizeService}: systemctl: {e.Message}");
+            throw new OstreeException(OstreeErrorCode.ExternalCommandFailed, $"Failed to start {FinalizeService}: systemctl: {e.Message}");
         }
     }
 
@@ -215,7 +215,7 @@ public sealed partial class OstreeSysroot
     {
         if (Staged is null || _stagedState is null)
         {
-            throw new OstreeException("No staged deployment");
+            throw new OstreeException(OstreeErrorCode.DeploymentNotFound, "No staged deployment");
         }
 
         var entries = _stagedState.GetVarDictEntries().Where(e => e.Key != "locked").ToList();
@@ -261,7 +261,7 @@ public sealed partial class OstreeSysroot
             {
                 var stub = DeserializeDeployment(mv);
                 merge = Deployments.FirstOrDefault(x => x.SameAs(stub))
-                    ?? throw new OstreeException($"Failed to find merge deployment {stub.DirectoryName} for staged");
+                    ?? throw new OstreeException(OstreeErrorCode.DeploymentNotFound, $"Failed to find merge deployment {stub.DirectoryName} for staged");
             }
 
             // Gone first: a finalization cut short is not tried again on a half-merged /etc.

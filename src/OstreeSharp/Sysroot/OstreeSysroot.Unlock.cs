@@ -35,10 +35,10 @@ public sealed partial class OstreeSysroot
         ArgumentNullException.ThrowIfNull(deployment);
         if (deployment.Unlocked != "none")
         {
-            throw new OstreeException($"Deployment is already in unlocked state: {deployment.Unlocked}");
+            throw new OstreeException(OstreeErrorCode.DeploymentState, $"Deployment is already in unlocked state: {deployment.Unlocked}");
         }
 
-        var merge = MergeDeployment(deployment.OsName) ?? throw new OstreeException("No previous deployment to duplicate");
+        var merge = MergeDeployment(deployment.OsName) ?? throw new OstreeException(OstreeErrorCode.DeploymentNotFound, "No previous deployment to duplicate");
         if (mode == UnlockMode.Hotfix)
         {
             // An untouched copy of the deployment, after it in the list: the rollback if the hotfix goes wrong.

@@ -17,7 +17,7 @@ public sealed partial class OstreeSysroot
         {
             if (!Directory.Exists(DeploymentPath(list[i])))
             {
-                throw new OstreeException($"Deployment {list[i]} has no directory {DeploymentPath(list[i])}");
+                throw new OstreeException(OstreeErrorCode.DeploymentNotFound, $"Deployment {list[i]} has no directory {DeploymentPath(list[i])}");
             }
 
             list[i].Index = i;
@@ -25,7 +25,7 @@ public sealed partial class OstreeSysroot
 
         if (Booted is { } booted && !list.Any(d => d.SameAs(booted)))
         {
-            throw new OstreeException("Attempting to remove booted deployment");
+            throw new OstreeException(OstreeErrorCode.DeploymentState, "Attempting to remove booted deployment");
         }
 
         // As libostree: a new list that leaves out the staged deployment drops it (the caller's cleanup removes it).
@@ -199,7 +199,7 @@ public sealed partial class OstreeSysroot
         var osRelease = new[] { "usr/lib/os-release", "etc/os-release" }.Select(p => System.IO.Path.Combine(root, p)).FirstOrDefault(File.Exists);
         var values = osRelease is null ? new Dictionary<string, string>() : OsRelease.Parse(File.ReadAllText(osRelease));
         var title = values.GetValueOrDefault("PRETTY_NAME") ?? values.GetValueOrDefault("ID")
-            ?? throw new OstreeException($"No PRETTY_NAME or ID in /etc/os-release of {root}");
+            ?? throw new OstreeException(OstreeErrorCode.InvalidData, $"No PRETTY_NAME or ID in /etc/os-release of {root}");
         if (CommitVersion(d.Commit) is { Length: > 0 } v && !title.Contains(v, StringComparison.Ordinal))
         {
             title += " " + v;
@@ -310,7 +310,7 @@ public sealed partial class OstreeSysroot
         if (test)
         {
             watchdog.WaitForExit();
-            throw new OstreeException("During fsfreeze-thaw: aborting due to test-fifreeze");
+            throw new OstreeException(OstreeErrorCode.FreezeFailed, "During fsfreeze-thaw: aborting due to test-fifreeze");
         }
 
         Native.FreezeThaw(boot);

@@ -87,7 +87,7 @@ public sealed partial class OstreeSysroot
         var s = new OstreeSysroot(path);
         if (!Directory.Exists(s.Combine("ostree/repo")))
         {
-            throw new OstreeException($"{s.Path}: not a sysroot (no ostree/repo)");
+            throw new OstreeException(OstreeErrorCode.SysrootNotFound, $"{s.Path}: not a sysroot (no ostree/repo)");
         }
 
         s.Load();
@@ -101,7 +101,7 @@ public sealed partial class OstreeSysroot
         var root = Combine($"ostree/deploy/{osName}");
         if (Directory.Exists(root))
         {
-            throw new OstreeException($"Stateroot '{osName}' already exists: {root}");
+            throw new OstreeException(OstreeErrorCode.StaterootInvalid, $"Stateroot '{osName}' already exists: {root}");
         }
 
         _ = Repo;
@@ -123,7 +123,7 @@ public sealed partial class OstreeSysroot
     {
         if (osName.Length == 0 || osName is "." or ".." || osName.Contains('/') || osName.Contains('\0'))
         {
-            throw new OstreeException($"Invalid stateroot name '{osName}'");
+            throw new OstreeException(OstreeErrorCode.StaterootInvalid, $"Invalid stateroot name '{osName}'");
         }
     }
 
@@ -206,7 +206,7 @@ public sealed partial class OstreeSysroot
         }
 
         var link = Combine(ostreeArg["ostree=/".Length..]);
-        var target = new FileInfo(link).LinkTarget ?? throw new OstreeException($"{file}: {link} is not a symlink");
+        var target = new FileInfo(link).LinkTarget ?? throw new OstreeException(OstreeErrorCode.InvalidData, $"{file}: {link} is not a symlink");
         var dm = DeployNameRegex().Match(System.IO.Path.GetFileName(target));
         if (!dm.Success || !Checksum.TryParse(dm.Groups[1].Value, out var csum))
         {

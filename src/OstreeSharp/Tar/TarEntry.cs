@@ -153,4 +153,4 @@ public sealed class TarEntry
 }
 
 /// <summary>Raised for malformed or hostile tar input; the message names the entry.</summary>
-public sealed class TarFormatException(string message) : OstreeFormatException(message);
+public sealed class TarFormatException(string message) : OstreeFormatException(OstreeErrorCode.InvalidArchive, message);

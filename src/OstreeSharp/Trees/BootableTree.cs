@@ -29,10 +29,10 @@ internal static class BootableTree
 
         if (Walk(root, "usr") is null)
         {
-            throw new OstreeException("--bootable: No such file or directory: /usr");
+            throw new OstreeException(OstreeErrorCode.KernelNotFound, "--bootable: No such file or directory: /usr");
         }
 
-        throw new OstreeException("--bootable: no kernel found in /usr/lib/modules/*/vmlinuz");
+        throw new OstreeException(OstreeErrorCode.KernelNotFound, "--bootable: no kernel found in /usr/lib/modules/*/vmlinuz");
     }
 
     private static MutableTree? Walk(MutableTree t, params string[] names)

@@ -146,7 +146,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
             CheckoutTree(entry.Tree, entry.Meta, building, cancellationToken);
             if (!Native.RenameNoReplace(building, full))
             {
-                throw new OstreeException($"{destination}: File exists");
+                throw new OstreeException(OstreeErrorCode.AlreadyExists, "mkdirat: File exists"); // ostree's words
             }
         }
         catch
@@ -170,7 +170,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
         // As libostree: with -H, a destination on another filesystem than the repository is refused first.
         if (options.RequireHardlinks && Native.LStat(repo.Path).Device is var src && Native.LStat(destination).Device is var dst && src != dst)
         {
-            throw new OstreeException($"Unable to do hardlink checkout across devices (src={src} destination={dst})");
+            throw new OstreeException(OstreeErrorCode.IOFailed, $"Unable to do hardlink checkout across devices (src={src} destination={dst})");
         }
 
         RunFilesWhileWalking(add => Walk(tree, loaded, destination, finish, add, cancellationToken), cancellationToken);
@@ -210,7 +210,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
             var st = Native.LStat(path);
             if (options.Overwrite == CheckoutOverwrite.None)
             {
-                throw new OstreeException($"{path}: File exists");
+                throw new OstreeException(OstreeErrorCode.AlreadyExists, "mkdirat: File exists"); // ostree's words
             }
 
             if (st.Type != UnixMode.Directory)
@@ -266,7 +266,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
                 var hidden = f.Name[DockerWhiteoutPrefix.Length..];
                 if (hidden is "" or "." or "..")
                 {
-                    throw new OstreeException($"Invalid whiteout '{at.TreePath}/{f.Name}'");
+                    throw new OstreeException(OstreeErrorCode.UnsupportedFileType, $"Invalid whiteout '{at.TreePath}/{f.Name}'");
                 }
 
                 if (f.Name != OpaqueWhiteout)
@@ -463,7 +463,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
         if (options.RequireHardlinks && !CanHardlink)
         {
             // ostree's words for the two cases it names, which scripts check.
-            throw new OstreeException(repo.Mode switch
+            throw new OstreeException(OstreeErrorCode.InvalidArgument, repo.Mode switch
             {
                 RepoMode.BareUser or RepoMode.BareUserOnly => "User repository mode requires user checkout mode to hardlink",
                 RepoMode.Bare => "Bare repository mode cannot hardlink in user checkout mode",
@@ -504,7 +504,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
             {
                 // libostree's words for -H across filesystems.
                 var parentDir = Path.GetDirectoryName(dest) ?? ".";
-                throw new OstreeException($"Unable to do hardlink checkout across devices (src={Native.LStat(obj.Path).Device} destination={Native.LStat(parentDir).Device})");
+                throw new OstreeException(OstreeErrorCode.IOFailed, $"Unable to do hardlink checkout across devices (src={Native.LStat(obj.Path).Device} destination={Native.LStat(parentDir).Device})");
             }
 
             if (options.RequireHardlinks || errno is not (18 or 31 or 1))
@@ -661,7 +661,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
                 File.Delete(dest);
                 return true;
             default:
-                throw new OstreeException($"{dest}: File exists");
+                throw new OstreeException(OstreeErrorCode.AlreadyExists, $"{dest}: File exists");
         }
     }
 

@@ -23,7 +23,7 @@ internal static class CommitBindings
                 return;
             }
 
-            throw new OstreeException($"Commit {id}: Expected commit metadata to have ref binding information, found none");
+            throw new OstreeException(OstreeErrorCode.CommitBindingMismatch, $"Commit {id}: Expected commit metadata to have ref binding information, found none");
         }
 
         if (refName is not null)
@@ -32,7 +32,7 @@ internal static class CommitBindings
             if (!refs.Contains(refName, StringComparer.Ordinal))
             {
                 var shown = refs.Count > 0 ? string.Join(", ", refs.Select(r => $"\u2018{r}\u2019")) : "no refs";
-                throw new OstreeException($"Commit {id}: Commit has no requested ref \u2018{refName}\u2019 in ref binding metadata ({shown})");
+                throw new OstreeException(OstreeErrorCode.CommitBindingMismatch, $"Commit {id}: Commit has no requested ref \u2018{refName}\u2019 in ref binding metadata ({shown})");
             }
         }
 
@@ -40,12 +40,12 @@ internal static class CommitBindings
         {
             if (commit.Metadata.Lookup("ostree.collection-binding") is not { Type.Text: "s" } bound)
             {
-                throw new OstreeException($"Commit {id}: Expected commit metadata to have collection ID binding information, found none");
+                throw new OstreeException(OstreeErrorCode.CommitBindingMismatch, $"Commit {id}: Expected commit metadata to have collection ID binding information, found none");
             }
 
             if (bound.GetString() != collectionId)
             {
-                throw new OstreeException($"Commit {id}: Commit has collection ID \u2018{bound.GetString()}\u2019 in collection binding metadata, while the remote it came from has collection ID \u2018{collectionId}\u2019");
+                throw new OstreeException(OstreeErrorCode.CommitBindingMismatch, $"Commit {id}: Commit has collection ID \u2018{bound.GetString()}\u2019 in collection binding metadata, while the remote it came from has collection ID \u2018{collectionId}\u2019");
             }
         }
     }

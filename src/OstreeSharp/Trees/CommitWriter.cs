@@ -88,12 +88,12 @@ public static class CommitWriter
 
             if (end == 0 || !char.IsAsciiDigit(text[end - 1]))
             {
-                throw new OstreeException("Failed to convert SOURCE_DATE_EPOCH");
+                throw new OstreeException(OstreeErrorCode.InvalidArgument, "Failed to convert SOURCE_DATE_EPOCH");
             }
 
             return long.TryParse(text.AsSpan(0, end), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var s)
                 ? unchecked((ulong)s)
-                : throw new OstreeException("Parsing SOURCE_DATE_EPOCH: Numerical result out of range");
+                : throw new OstreeException(OstreeErrorCode.InvalidArgument, "Parsing SOURCE_DATE_EPOCH: Numerical result out of range");
         }
 
         return (ulong)DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -123,7 +123,7 @@ public static class CommitWriter
         if (entries.Any(e => e.Key.Length == 0))
         {
             // libostree refuses such a commit as malformed, in these words.
-            throw new OstreeException("Empty metadata key");
+            throw new OstreeException(OstreeErrorCode.InvalidArgument, "Empty metadata key");
         }
 
         if (!req.NoBindings)

@@ -52,7 +52,7 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
         var st = Native.LStat(dir);
         if ((st.Mode & UnixMode.TypeMask) != UnixMode.Directory)
         {
-            throw new OstreeException($"{dir}: not a directory");
+            throw new OstreeException(OstreeErrorCode.IOFailed, $"{dir}: not a directory");
         }
 
         into.MetaChecksum = WriteDirMeta(dir, "/", st);
@@ -168,8 +168,8 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
             if (!Native.TryLStat(path, out var st))
             {
                 throw name!.Contains('\uFFFD', StringComparison.Ordinal)
-                    ? new OstreeException($"Invalid UTF-8 in filename {name} (in {dir})")
-                    : new OstreeException($"{path}: vanished while committing");
+                    ? new OstreeException(OstreeErrorCode.InvalidData, $"Invalid UTF-8 in filename {name} (in {dir})")
+                    : new OstreeException(OstreeErrorCode.IOFailed, $"{path}: vanished while committing");
             }
 
             switch (st.Type)
@@ -221,7 +221,7 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
                     }
 
                 default:
-                    throw new OstreeException($"{path}: unsupported file type 0{Convert.ToString(st.Type, 8)} (only regular files, symlinks and directories can be committed)");
+                    throw new OstreeException(OstreeErrorCode.UnsupportedFileType, $"{path}: unsupported file type 0{Convert.ToString(st.Type, 8)} (only regular files, symlinks and directories can be committed)");
             }
         }
     }
@@ -246,7 +246,7 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
         }
         catch (IOException e)
         {
-            throw new OstreeException($"{j.Path}: {e.Message}", e);
+            throw new OstreeException(OstreeErrorCodes.Of(e, OstreeErrorCode.IOFailed), $"{j.Path}: {e.Message}", e);
         }
     }
 }

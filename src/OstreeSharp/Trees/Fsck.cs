@@ -61,7 +61,7 @@ public static class Fsck
             }
             catch (OstreeException e)
             {
-                throw new OstreeException($"Loading commit for ref {what}: {e.Message}", e);
+                throw new OstreeException(OstreeErrorCodes.Of(e, OstreeErrorCode.Failed), $"Loading commit for ref {what}: {e.Message}", e);
             }
         }
 
@@ -105,12 +105,12 @@ public static class Fsck
                     : repo.ListCollectionRefs(collection).TryGetValue((collection, name), out var t) ? t : null;
                 if (target is null)
                 {
-                    throw new OstreeException($"{what} in bindings for commit {c} does not exist");
+                    throw new OstreeException(OstreeErrorCode.CommitBindingMismatch, $"{what} in bindings for commit {c} does not exist");
                 }
 
                 if (target != c)
                 {
-                    throw new OstreeException($"{what} in bindings for commit {c} does not resolve to that commit");
+                    throw new OstreeException(OstreeErrorCode.CommitBindingMismatch, $"{what} in bindings for commit {c} does not resolve to that commit");
                 }
             }
         }

@@ -56,7 +56,7 @@ public static class Prune
         using var _ = repo.Lock(exclusive: true);
         if (options.StaticDeltasOnly && options.DeleteCommits.Count == 0)
         {
-            throw new OstreeException("--static-deltas-only requires --delete-commit; see https://github.com/ostreedev/ostree/issues/1479");
+            throw new OstreeException(OstreeErrorCode.InvalidArgument, "--static-deltas-only requires --delete-commit; see https://github.com/ostreedev/ostree/issues/1479");
         }
 
         foreach (var c in options.DeleteCommits)
@@ -74,7 +74,7 @@ public static class Prune
             // libostree's check and words; deleting a commit turns tombstones on, so a pull does not fetch it again.
             if (repo.ListRefs(includeMirrors: true).FirstOrDefault(r => r.Value == c) is { Key: { } referencing })
             {
-                throw new OstreeException($"Commit '{c}' is referenced by '{referencing}'");
+                throw new OstreeException(OstreeErrorCode.InvalidArgument, $"Commit '{c}' is referenced by '{referencing}'");
             }
 
             if (!options.DryRun)

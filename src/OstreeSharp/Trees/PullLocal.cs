@@ -80,7 +80,7 @@ public static class PullLocal
         ArgumentNullException.ThrowIfNull(source);
         return listing?.Find(collection, refName)
             ?? (source.ListCollectionRefs(collection).TryGetValue((collection, refName), out var c) ? c
-                : throw new ObjectNotFoundException($"No such branch ({collection}, {refName}) in {source.Path}"));
+                : throw new ObjectNotFoundException(OstreeErrorCode.RefNotFound, $"No such branch ({collection}, {refName}) in {source.Path}"));
     }
 
     /// <summary>Copies <paramref name="refs"/> (all refs when empty) from <paramref name="source"/>; returns objects copied.</summary>
@@ -104,7 +104,7 @@ public static class PullLocal
         int depth = options.Depth;
         if ((options.GpgVerify || options.GpgVerifySummary) && remote is null)
         {
-            throw new OstreeException("--gpg-verify and --gpg-verify-summary need --remote");
+            throw new OstreeException(OstreeErrorCode.InvalidArgument, "--gpg-verify and --gpg-verify-summary need --remote");
         }
 
         VerificationPolicy? policy = options.Policy ?? (options.GpgVerify ? VerificationPolicy.ForGpg(VerificationPolicy.RemoteGpgKeys(dest, remote!)) : null);
@@ -137,7 +137,7 @@ public static class PullLocal
         // local refs: refused in libostree's words, before anything is copied.
         if (refs.Count == 0 && wanted.FirstOrDefault(w => w.Name.Contains(':', StringComparison.Ordinal)) is { Name: { } mixed })
         {
-            throw new OstreeFormatException($"Invalid ref name {mixed}");
+            throw new OstreeFormatException(OstreeErrorCode.RefInvalid, $"Invalid ref name {mixed}");
         }
         if (options.RequireStaticDeltas)
         {
@@ -337,7 +337,7 @@ public static class PullLocal
             .Select(d => d.From).OrderByDescending(f => dest.LoadCommit(f!.Value).Timestamp).FirstOrDefault();
         if (from is null && !deltas.Any(d => d.From is null))
         {
-            throw new ObjectNotFoundException($"Static deltas required, but none found for (null) to {commit} in {source.Path}");
+            throw new ObjectNotFoundException(OstreeErrorCode.DeltaNotFound, $"Static deltas required, but none found for (null) to {commit} in {source.Path}");
         }
 
         dest.MarkCommitPartial(commit, byFsck: false);

@@ -103,7 +103,7 @@ public static class Summary
     public static Checksum WriteMetadataCommit(OstreeRepo repo, IEnumerable<KeyValuePair<string, GVariantValue>> additionalMetadata, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(repo);
-        var collection = repo.CollectionId ?? throw new OstreeException($"{repo.Path} has no collection id");
+        var collection = repo.CollectionId ?? throw new OstreeException(OstreeErrorCode.RepositoryConfigInvalid, $"{repo.Path} has no collection id");
         var meta = new List<KeyValuePair<string, GVariantValue>>(additionalMetadata)
         {
             new("ostree.collection-binding", GVariantValue.FromString(collection)),

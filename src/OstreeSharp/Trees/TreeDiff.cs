@@ -267,7 +267,7 @@ public static class FileChecksum
 
         if (st.Type != UnixMode.Regular)
         {
-            throw new OstreeException($"{path}: not a regular file or symlink");
+            throw new OstreeException(OstreeErrorCode.UnsupportedFileType, $"{path}: not a regular file or symlink");
         }
 
         using var fs = File.OpenRead(path);

@@ -64,7 +64,9 @@ public sealed class CredentialTests : IDisposable
         Assert.Null(store.Lookup("other.example", "x/y"));
 
         var missing = new CredentialStore([Write("cfg2.json", """{"credHelpers":{"reg.example":"absent"}}""")], Env(new() { ["PATH"] = bin }));
-        Assert.Contains("docker-credential-absent", Assert.Throws<ContainerException>(() => missing.Lookup("reg.example", null)).Message, StringComparison.Ordinal);
+        var absent = Assert.Throws<ContainerException>(() => missing.Lookup("reg.example", null));
+        Assert.Equal(OstreeErrorCode.ExternalCommandFailed, absent.ErrorCode);
+        Assert.Contains("docker-credential-absent", absent.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -83,9 +85,12 @@ public sealed class CredentialTests : IDisposable
     {
         var file = Write("bad.json", "{not json");
         var e = Assert.Throws<ContainerException>(() => new CredentialStore([file]).Lookup("x", null));
+        Assert.Equal(OstreeErrorCode.RegistryConfigInvalid, e.ErrorCode);
         Assert.Contains(file, e.Message, StringComparison.Ordinal);
         var notB64 = Write("bad2.json", """{"auths":{"x":{"auth":"%%%"}}}""");
-        Assert.Contains("not base64", Assert.Throws<ContainerException>(() => new CredentialStore([notB64]).Lookup("x", null)).Message, StringComparison.Ordinal);
+        var b64 = Assert.Throws<ContainerException>(() => new CredentialStore([notB64]).Lookup("x", null));
+        Assert.Equal(OstreeErrorCode.RegistryConfigInvalid, b64.ErrorCode);
+        Assert.Contains(notB64, b64.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -55,8 +55,10 @@ public sealed class TransportTests : IDisposable
         Assert.Equal(2, src.Index.Manifests.Count);
         Assert.Equal(again.ToString(), src.ResolveTop().Digest);
         var untagged = OciLayoutSource.OpenDirectory(ImageReference.Parse($"oci:{P("a")}"));
-        Assert.Contains("holds 2 images", Assert.Throws<ContainerException>(() => untagged.ResolveTop()).Message, StringComparison.Ordinal);
-        Assert.Contains("no image tagged 'nope'", Assert.Throws<ContainerException>(() => OciLayoutSource.OpenDirectory(ImageReference.Parse($"oci:{P("a")}:nope")).ResolveTop()).Message, StringComparison.Ordinal);
+        Assert.Equal(OstreeErrorCode.InvalidArgument, Assert.Throws<ContainerException>(() => untagged.ResolveTop()).ErrorCode);
+        var nope = Assert.Throws<ContainerException>(() => OciLayoutSource.OpenDirectory(ImageReference.Parse($"oci:{P("a")}:nope")).ResolveTop());
+        Assert.Equal(OstreeErrorCode.ImageNotFound, nope.ErrorCode);
+        Assert.Contains($"oci:{P("a")}:nope", nope.Message, StringComparison.Ordinal);
     }
 
     [Fact]
