@@ -32,8 +32,8 @@ internal static class AdminCommands
     /// <summary>The merge deployment of <c>--os</c>, else of the booted or first deployment's stateroot.</summary>
     private static Deployment MergeFor(OstreeSysroot s, string? os)
     {
-        var name = os ?? s.Booted?.OsName ?? s.Deployments.FirstOrDefault()?.OsName ?? throw new OstreeException("No deployments; use admin deploy first");
-        return s.MergeDeployment(name) ?? throw new OstreeException($"No deployments for stateroot '{name}'");
+        var name = os ?? s.Booted?.OsName ?? s.Deployments.FirstOrDefault()?.OsName ?? throw new OstreeException(OstreeErrorCode.DeploymentNotFound, "No deployments; use admin deploy first");
+        return s.MergeDeployment(name) ?? throw new OstreeException(OstreeErrorCode.DeploymentNotFound, $"No deployments for stateroot '{name}'");
     }
 
     public static Command Create()
@@ -58,7 +58,7 @@ internal static class AdminCommands
 
             var s = Open(pr, sysroot);
             s.Load();
-            var first = s.Deployments.FirstOrDefault() ?? throw new OstreeException("Unable to find a deployment in sysroot");
+            var first = s.Deployments.FirstOrDefault() ?? throw new OstreeException(OstreeErrorCode.DeploymentNotFound, "Unable to find a deployment in sysroot");
             Console.WriteLine(Path.GetFullPath(s.DeploymentPath(first)));
             return 0;
         });
@@ -94,7 +94,7 @@ internal static class AdminCommands
             int i = pr.GetValue(index);
             if (i < 0 || i >= s.Deployments.Count)
             {
-                throw new OstreeException($"Out of range deployment index {i}, expected < {s.Deployments.Count}");
+                throw new OstreeException(OstreeErrorCode.DeploymentNotFound, $"Out of range deployment index {i}, expected < {s.Deployments.Count}");
             }
 
             var list = s.Deployments.ToList();
@@ -287,7 +287,7 @@ internal static class AdminCommands
         cmd.Options.Add(unlock);
         CliSupport.SetRun(cmd, pr => Locked(pr, sysroot, s =>
         {
-            var staged = s.Staged ?? throw new OstreeException("No staged deployment");
+            var staged = s.Staged ?? throw new OstreeException(OstreeErrorCode.DeploymentNotFound, "No staged deployment");
             bool lockIt = !pr.GetValue(unlock);
             if (staged.FinalizationLocked == lockIt)
             {
@@ -320,7 +320,7 @@ internal static class AdminCommands
             var s = Open(pr, sysroot);
             if (pr.GetValue(isDefault))
             {
-                var booted = s.Booted ?? throw new OstreeException("Not currently booted into an OSTree system");
+                var booted = s.Booted ?? throw new OstreeException(OstreeErrorCode.NotBooted, "Not currently booted into an OSTree system");
                 Console.WriteLine(s.Deployments.Count > 0 && s.Deployments[0].SameAs(booted) ? "default" : "not-default");
                 return 0;
             }
@@ -441,8 +441,8 @@ internal static class AdminCommands
         {
             return Locked(pr, sysroot, s =>
             {
-                var d = pr.GetValue(index) is { } i ? s.Deployments.ElementAtOrDefault(i) ?? throw new OstreeException($"Invalid index {i}")
-                    : (pr.GetValue(os) is { } o ? s.MergeDeployment(o) : s.Booted ?? s.Deployments.FirstOrDefault()) ?? throw new OstreeException("No deployment to change");
+                var d = pr.GetValue(index) is { } i ? s.Deployments.ElementAtOrDefault(i) ?? throw new OstreeException(OstreeErrorCode.DeploymentNotFound, $"Invalid index {i}")
+                    : (pr.GetValue(os) is { } o ? s.MergeDeployment(o) : s.Booted ?? s.Deployments.FirstOrDefault()) ?? throw new OstreeException(OstreeErrorCode.DeploymentNotFound, "No deployment to change");
                 var origin = OstreeSysroot.WithoutTransientState(d.Origin);
                 var first = pr.GetValue(remote)!;
                 if (OstreeImageReference.TryParse(first, out var imgref))
@@ -452,11 +452,11 @@ internal static class AdminCommands
                 }
                 else
                 {
-                    var u = pr.GetValue(url) ?? throw new OstreeException("set-origin REMOTE needs a URL (or give an ostree container image reference)");
+                    var u = pr.GetValue(url) ?? throw new OstreeException(OstreeErrorCode.InvalidArgument, "set-origin REMOTE needs a URL (or give an ostree container image reference)");
                     var opts = (pr.GetValue(setOpts) ?? []).Select(kv => CliSupport.SplitKeyValue(kv, "--set")).ToList();
                     s.Repo.DeleteRemote(first, ifExists: true);
                     s.Repo.AddRemote(first, u, [], opts.Select(kv => KeyValuePair.Create(kv.Key, kv.Value)));
-                    var oldRef = OstreeRepo.ParseRefspec(d.Refspec ?? throw new OstreeException($"Deployment {d} has no refspec origin; give BRANCH")).Ref;
+                    var oldRef = OstreeRepo.ParseRefspec(d.Refspec ?? throw new OstreeException(OstreeErrorCode.DeploymentState, $"Deployment {d} has no refspec origin; give BRANCH")).Ref;
                     origin.Remove("origin", "container-image-reference");
                     origin.Set("origin", "refspec", $"{first}:{pr.GetValue(branch) ?? oldRef}");
                 }
@@ -496,8 +496,8 @@ internal static class AdminCommands
         using (s.Lock())
         {
             s.Load();
-            var booted = s.Booted ?? throw new OstreeException("Not currently booted into an OSTree system");
-            s.Unlock(booted, mode ?? throw new OstreeException("Cannot specify both --hotfix and --transient"));
+            var booted = s.Booted ?? throw new OstreeException(OstreeErrorCode.NotBooted, "Not currently booted into an OSTree system");
+            s.Unlock(booted, mode ?? throw new OstreeException(OstreeErrorCode.InvalidArgument, "Cannot specify both --hotfix and --transient"));
         }
 
         Console.Write(mode switch
@@ -536,8 +536,8 @@ internal static class AdminCommands
         CliSupport.SetRun(cmd, pr =>
         {
             var s = Open(pr, sysroot);
-            var name = pr.GetValue(os) ?? s.Booted?.OsName ?? throw new OstreeException("Not currently booted into an OSTree system and no --os= argument given");
-            var d = s.MergeDeployment(name) ?? throw new OstreeException($"No deployments for stateroot '{name}'");
+            var name = pr.GetValue(os) ?? s.Booted?.OsName ?? throw new OstreeException(OstreeErrorCode.NotBooted, "Not currently booted into an OSTree system and no --os= argument given");
+            var d = s.MergeDeployment(name) ?? throw new OstreeException(OstreeErrorCode.DeploymentNotFound, $"No deployments for stateroot '{name}'");
             var root = s.DeploymentPath(d);
             var c = EtcMerge.Diff(Path.Combine(root, "usr/etc"), Path.Combine(root, "etc"));
             foreach (var p in c.Modified)
@@ -575,7 +575,7 @@ internal static class AdminCommands
         {
             if (s.Deployments.Count == 0)
             {
-                throw new OstreeException("Unable to find a deployment in sysroot");
+                throw new OstreeException(OstreeErrorCode.DeploymentNotFound, "Unable to find a deployment in sysroot");
             }
 
             foreach (var d in s.Deployments)
@@ -617,7 +617,7 @@ internal static class AdminCommands
         set.Arguments.Add(args);
         CliSupport.SetRun(set, pr => Locked(pr, sysroot, s =>
         {
-            var first = s.Deployments.FirstOrDefault() ?? throw new OstreeException("Unable to find a deployment in sysroot");
+            var first = s.Deployments.FirstOrDefault() ?? throw new OstreeException(OstreeErrorCode.DeploymentNotFound, "Unable to find a deployment in sysroot");
             var k = new KernelArgs();
             if (pr.GetValue(importProc))
             {
@@ -676,7 +676,7 @@ internal static class AdminCommands
         {
             if (pr.GetValue(pullOnly) && pr.GetValue(deployOnly))
             {
-                throw new OstreeException("Cannot simultaneously specify --pull-only and --deploy-only");
+                throw new OstreeException(OstreeErrorCode.InvalidArgument, "Cannot simultaneously specify --pull-only and --deploy-only");
             }
 
             return Locked(pr, sysroot, s =>
@@ -740,12 +740,12 @@ internal static class AdminCommands
                     // origin holds the refspec only, and switching to the same one is an error.
                     oldRefspec = origin.Get("origin", "refspec");
                     var (oldRemote, oldRef) = oldRefspec is null ? (null, null) : OstreeRepo.ParseRefspec(oldRefspec);
-                    var (newRemote, newRef) = t.EndsWith(':') ? (t[..^1], oldRef ?? throw new OstreeException($"{merge} has no origin refspec whose ref '{t}' could keep")) : OstreeRepo.ParseRefspec(t);
+                    var (newRemote, newRef) = t.EndsWith(':') ? (t[..^1], oldRef ?? throw new OstreeException(OstreeErrorCode.DeploymentState, $"{merge} has no origin refspec whose ref '{t}' could keep")) : OstreeRepo.ParseRefspec(t);
                     var remote = newRemote ?? oldRemote;
                     var refspec = remote is null ? newRef : $"{remote}:{newRef}";
                     if (refspec == oldRefspec)
                     {
-                        throw new OstreeException($"Old and new refs are equal: {refspec}");
+                        throw new OstreeException(OstreeErrorCode.InvalidArgument, $"Old and new refs are equal: {refspec}");
                     }
 
                     origin = KeyFile.Parse(string.Empty, "origin");

@@ -39,7 +39,7 @@ internal static class BootcCommands
         try
         {
             s.Load();
-            return (s, l, s.Booted ?? throw new OstreeException("Not currently booted into an OSTree system"));
+            return (s, l, s.Booted ?? throw new OstreeException(OstreeErrorCode.NotBooted, "Not currently booted into an OSTree system"));
         }
         catch
         {
@@ -65,7 +65,7 @@ internal static class BootcCommands
         {
             if (pr.GetValue(formatVersion) is { } v && v > 1)
             {
-                throw new OstreeException($"Unsupported format version: {v}");
+                throw new OstreeException(OstreeErrorCode.NotSupported, $"Unsupported format version: {v}");
             }
 
             JsonObject host;
@@ -106,7 +106,7 @@ internal static class BootcCommands
     {
         if (pr.GetValue(softReboot) is { } mode)
         {
-            throw new OstreeException($"--soft-reboot={mode}: soft reboots are not supported by ostree-sharp; reboot with --apply or later");
+            throw new OstreeException(OstreeErrorCode.NotSupported, $"--soft-reboot={mode}: soft reboots are not supported by ostree-sharp; reboot with --apply or later");
         }
     }
 
@@ -139,13 +139,13 @@ internal static class BootcCommands
             var spec = host["spec"]?["image"] is JsonObject specImage ? BootcHost.ParseImageReference(specImage) : null;
             if (pr.GetValue(tag) is { } newTag)
             {
-                spec = spec is null ? throw new OstreeException("--tag requires a booted image with a specified source") : WithTag(spec, newTag);
+                spec = spec is null ? throw new OstreeException(OstreeErrorCode.InvalidArgument, "--tag requires a booted image with a specified source") : WithTag(spec, newTag);
             }
 
             if (spec is null)
             {
                 bool incompatible = host["status"]?["booted"]?["incompatible"]?.GetValue<bool>() == true || host["status"]?["staged"]?["incompatible"]?.GetValue<bool>() == true;
-                throw new OstreeException(incompatible
+                throw new OstreeException(OstreeErrorCode.DeploymentState, incompatible
                     ? "Deployment contains local rpm-ostree modifications; cannot upgrade via bootc. You can run `rpm-ostree reset` to undo the modifications."
                     : "No image source specified");
             }
@@ -153,7 +153,7 @@ internal static class BootcCommands
             var log = pr.GetValue(quiet) ? null : new Action<string>(Console.WriteLine);
             if (pr.GetValue(fromDownloaded))
             {
-                var staged = s.Staged ?? throw new OstreeException("No staged deployment found");
+                var staged = s.Staged ?? throw new OstreeException(OstreeErrorCode.DeploymentNotFound, "No staged deployment found");
                 Console.WriteLine(staged.FinalizationLocked ? "Staged deployment will now be applied on reboot" : "Staged deployment is already set to apply on reboot");
                 if (staged.FinalizationLocked)
                 {
@@ -200,7 +200,7 @@ internal static class BootcCommands
                 }
                 else if (staged is null && (pr.GetValue(downloadOnly) || pr.GetValue(apply)))
                 {
-                    throw new OstreeException("No staged deployment found");
+                    throw new OstreeException(OstreeErrorCode.DeploymentNotFound, "No staged deployment found");
                 }
 
                 if (!changed)
@@ -250,7 +250,7 @@ internal static class BootcCommands
             RefuseSoftReboot(pr, softReboot);
             if (pr.GetValue(mutateInPlace) || pr.GetValue(unified))
             {
-                throw new OstreeException($"{(pr.GetValue(mutateInPlace) ? "--mutate-in-place" : "--experimental-unified-storage")} is not supported by ostree-sharp");
+                throw new OstreeException(OstreeErrorCode.NotSupported, $"{(pr.GetValue(mutateInPlace) ? "--mutate-in-place" : "--experimental-unified-storage")} is not supported by ostree-sharp");
             }
 
             var image = ImageReference.Parse($"{pr.GetValue(transport)}:{pr.GetValue(target)}");
@@ -310,10 +310,10 @@ internal static class BootcCommands
     private static void RollbackLocked(OstreeSysroot s, Deployment booted)
     {
         var related = s.Deployments.Where(d => d.OsName == booted.OsName && !d.SameAs(booted)).ToList();
-        var rollback = related.FirstOrDefault() ?? throw new OstreeException("No rollback available");
+        var rollback = related.FirstOrDefault() ?? throw new OstreeException(OstreeErrorCode.DeploymentNotFound, "No rollback available");
         if (rollback.ContainerImageReference is null)
         {
-            throw new OstreeException("Rollback is not container image based");
+            throw new OstreeException(OstreeErrorCode.DeploymentState, "Rollback is not container image based");
         }
 
         bool reverting = rollback.Index < booted.Index;
@@ -358,11 +358,11 @@ internal static class BootcCommands
                     File.WriteAllText(tmp, BootcYaml.Write(host));
                     var editor = Environment.GetEnvironmentVariable("EDITOR") is { Length: > 0 } e ? e : "vi";
                     using var p = Process.Start(new ProcessStartInfo("/bin/sh") { ArgumentList = { "-c", editor + " \"$1\"", "sh", tmp }, UseShellExecute = false })
-                        ?? throw new OstreeException($"Could not start {editor}");
+                        ?? throw new OstreeException(OstreeErrorCode.ExternalCommandFailed, $"Could not start {editor}");
                     p.WaitForExit();
                     if (p.ExitCode != 0)
                     {
-                        throw new OstreeException($"{editor} exited with status {p.ExitCode}");
+                        throw new OstreeException(OstreeErrorCode.ExternalCommandFailed, $"{editor} exited with status {p.ExitCode}");
                     }
 
                     edited = BootcYaml.ReadObject(File.ReadAllText(tmp), tmp);
@@ -374,7 +374,7 @@ internal static class BootcCommands
             }
 
             var oldSpec = host["spec"] as JsonObject ?? [];
-            var newSpec = edited["spec"] as JsonObject ?? throw new OstreeException("The edited host has no spec");
+            var newSpec = edited["spec"] as JsonObject ?? throw new OstreeException(OstreeErrorCode.InvalidArgument, "The edited host has no spec");
             newSpec["bootOrder"] ??= "default";
             if (!newSpec.ContainsKey("image"))
             {
@@ -391,7 +391,7 @@ internal static class BootcCommands
             bool imageChanged = !JsonNode.DeepEquals(Canonical(oldSpec["image"]), Canonical(newSpec["image"]));
             if (orderChanged && imageChanged)
             {
-                throw new OstreeException("Cannot change the image and the boot order at once");
+                throw new OstreeException(OstreeErrorCode.InvalidArgument, "Cannot change the image and the boot order at once");
             }
 
             if (orderChanged)
@@ -500,9 +500,9 @@ internal static class BootcCommands
 
         Console.Out.Flush();
         using var p = Process.Start(new ProcessStartInfo("systemctl") { ArgumentList = { "reboot" }, UseShellExecute = false })
-            ?? throw new OstreeException("Could not run systemctl reboot");
+            ?? throw new OstreeException(OstreeErrorCode.ExternalCommandFailed, "Could not run systemctl reboot");
         p.WaitForExit();
-        return p.ExitCode == 0 ? 0 : throw new OstreeException($"systemctl reboot exited with status {p.ExitCode}");
+        return p.ExitCode == 0 ? 0 : throw new OstreeException(OstreeErrorCode.ExternalCommandFailed, $"systemctl reboot exited with status {p.ExitCode}");
     }
 
     private static void Conflicts(ParseResult pr, params (Option<bool> A, Option<bool> B)[] pairs)
@@ -511,7 +511,7 @@ internal static class BootcCommands
         {
             if (pr.GetValue(a) && pr.GetValue(b))
             {
-                throw new OstreeException($"the argument '{a.Name}' cannot be used with '{b.Name}'");
+                throw new OstreeException(OstreeErrorCode.InvalidArgument, $"the argument '{a.Name}' cannot be used with '{b.Name}'");
             }
         }
     }

@@ -35,7 +35,7 @@ internal static class BootcLintCommand
 
             var root = pr.GetValue(rootfs) ?? "/";
             using var checkout = pr.GetValue(image) is { } imageText
-                ? (pr.GetResult(rootfs) is { Implicit: false } ? throw new OstreeException("--image and --rootfs are exclusive") : ImageCheckout.Create(imageText, registry.Build(pr), CliSupport.Stopping))
+                ? (pr.GetResult(rootfs) is { Implicit: false } ? throw new OstreeException(OstreeErrorCode.InvalidArgument, "--image and --rootfs are exclusive") : ImageCheckout.Create(imageText, registry.Build(pr), CliSupport.Stopping))
                 : null;
             root = checkout?.Root ?? root;
             // As bootc: only the literal / is the running root (var-tmpfiles runs there, buildah-injected elsewhere).

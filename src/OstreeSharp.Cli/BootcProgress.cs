@@ -43,7 +43,7 @@ internal sealed class BootcProgress : IProgress<long>, IPullObserver, IDisposabl
 
         if (n < 0 || !File.Exists($"/proc/self/fd/{n}"))
         {
-            throw new OstreeException($"--progress-fd {n}: not an open file descriptor");
+            throw new OstreeException(OstreeErrorCode.InvalidArgument, $"--progress-fd {n}: not an open file descriptor");
         }
 
         return new BootcProgress(new FileStream(new SafeFileHandle(n, ownsHandle: true), FileAccess.Write, bufferSize: 0));

@@ -51,8 +51,7 @@ internal static class BootedHost
         }
         catch (System.ComponentModel.Win32Exception e)
         {
-            Console.Error.WriteLine($"error: {string.Join(", ", readOnly)} read-only and unshare(1) could not be run to make them writable in a private mount namespace: {e.Message}");
-            return 1;
+            return CliErrors.Report(OstreeErrorCode.ExternalCommandFailed, $"{string.Join(", ", readOnly)} read-only and unshare(1) could not be run to make them writable in a private mount namespace: {e.Message}");
         }
     }
 

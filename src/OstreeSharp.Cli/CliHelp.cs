@@ -90,8 +90,7 @@ internal static class CliHelp
         Console.Out.Flush();
         Console.Error.Write(Render(c));
         Console.Error.WriteLine();
-        Console.Error.WriteLine("error: " + message);
-        return 1;
+        return CliErrors.Report(OstreeErrorCode.InvalidArgument, message);
     }
 
     /// <summary>Any other parse error, as GLib reports one: the usage and the error on stderr, exit status 1; else null.</summary>

@@ -106,7 +106,7 @@ internal static class CliSupport
             {
                 return Stopped();
             }
-            catch (Exception e) when (e is OstreeException or IOException or UnauthorizedAccessException or FormatException or ArgumentException or InvalidOperationException)
+            catch (Exception e) when (e is OstreeException or IOException or UnauthorizedAccessException or FormatException or ArgumentException or NotSupportedException)
             {
                 return Fail(e);
             }
@@ -120,22 +120,25 @@ internal static class CliSupport
     /// <summary>The line and exit code of a verb a stop signal cancelled (GLib's words for a cancelled operation).</summary>
     public static int Stopped()
     {
-        Console.Out.Flush();
-        Console.Error.WriteLine("error: Operation was cancelled");
-        return StoppedBy ?? 1;
+        int status = CliErrors.Report(OstreeErrorCode.Cancelled, "Operation was cancelled");
+        return StoppedBy ?? status;
     }
 
-    // One line on stderr; the whole exception too with OSTREE_SHARP_TRACE=1.
-    private static int Fail(Exception e)
+    /// <summary>
+    /// One line on stderr (<see cref="CliErrors"/>); with <c>-v</c> or <c>OSTREE_SHARP_TRACE=1</c> also the code's name
+    /// and the whole exception.
+    /// </summary>
+    public static int Fail(Exception e)
     {
-        Console.Out.Flush();
-        Console.Error.WriteLine("error: " + MessageText.OneLine(e.Message));
+        var code = OstreeErrorCodes.Of(e);
+        int status = CliErrors.Report(code, code == OstreeErrorCode.Internal ? $"{e.GetType().Name}: {e.Message}" : e.Message);
         if (Environment.GetEnvironmentVariable("OSTREE_SHARP_TRACE") == "1" || VerboseRequested)
         {
+            Console.Error.WriteLine($"{OstreeErrorCodes.Format(code)} {code}");
             Console.Error.WriteLine(e);
         }
 
-        return 1;
+        return status;
     }
 
     /// <summary>Set when the command line has <c>-v</c>/<c>--verbose</c>.</summary>
@@ -470,8 +473,7 @@ internal static class CliSupport
         {
             Console.Error.Write(CliHelp.Render(root));
             Console.Error.WriteLine();
-            Console.Error.WriteLine($"error: Unknown command '{verb}'");
-            return 1;
+            return CliErrors.Report(OstreeErrorCode.InvalidArgument, $"Unknown command '{verb}'");
         }
 
         var psi = new System.Diagnostics.ProcessStartInfo(program) { UseShellExecute = false };

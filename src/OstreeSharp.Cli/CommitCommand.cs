@@ -224,7 +224,7 @@ internal static class CommitCommand
                 foreach (var key in keys)
                 {
                     var value = parentMeta.Lookup(key)
-                        ?? throw new OstreeException($"Missing metadata key '{key}' from commit '{keepFrom}'");
+                        ?? throw new OstreeException(OstreeErrorCode.ObjectNotFound, $"Missing metadata key '{key}' from commit '{keepFrom}'");
                     metadata.Add(new(key, value));
                 }
             }

@@ -68,7 +68,7 @@ internal static class DemoCommand
         var pulled = Containers.Bridge.Unencapsulator.UnencapsulateAsync(host, Containers.References.OstreeImageReference.Parse("ostree-remote-image:demo:" + imageRef), writeRef: "demo/x86_64/stable").GetAwaiter().GetResult();
         if (pulled.Commit != result.Commit)
         {
-            throw new OstreeException($"the image round trip changed the commit: {pulled.Commit}");
+            throw new OstreeException(OstreeErrorCode.Failed, $"the image round trip changed the commit: {pulled.Commit}");
         }
 
         Console.WriteLine($"5. pulled the image into a fresh bare-user repo {host.Path}, signature verified with remote \"demo\" before import: same commit {pulled.Commit.ToHex()[..12]}");
@@ -77,7 +77,7 @@ internal static class DemoCommand
         Console.WriteLine($"6. fsck: {fsck.Objects} objects in {fsck.Commits} commit(s) re-hashed, {fsck.Problems.Count} problems");
         if (fsck.Problems.Count > 0)
         {
-            throw new OstreeException("fsck found problems: " + fsck.Problems[0]);
+            throw new OstreeException(OstreeErrorCode.Failed, "fsck found problems: " + fsck.Problems[0]);
         }
 
         var deploy = Path.Combine(dir, "deploy");
@@ -103,7 +103,7 @@ internal static class DemoCommand
             var pulled = Pull.RemotePull.RunAsync(mirror, "build", ["demo/x86_64/stable"]).GetAwaiter().GetResult();
             if (pulled.Refs.Single().Commit != commit)
             {
-                throw new OstreeException($"the HTTP pull got another commit: {pulled.Refs.Single().Commit}");
+                throw new OstreeException(OstreeErrorCode.Failed, $"the HTTP pull got another commit: {pulled.Refs.Single().Commit}");
             }
 
             Console.WriteLine($"9. served the build repo at {url} and pulled it over HTTP into {mirror.Path}: {pulled.MetadataFetched} metadata and {pulled.ContentFetched} content objects, each verified, signature checked with remote \"build\": same commit");

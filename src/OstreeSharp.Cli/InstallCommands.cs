@@ -55,20 +55,20 @@ internal static class InstallCommands
         {
             if (pr.GetValue(GenericImage) || pr.GetValue(BootupdSkipBootUuid) || pr.GetValue(Bootloader) is { } b && b != "none")
             {
-                throw new OstreeException("Installing a boot loader is not supported: ostree-sharp writes BLS entries for a loader already on the disk (--bootloader=none)");
+                throw new OstreeException(OstreeErrorCode.NotSupported, "Installing a boot loader is not supported: ostree-sharp writes BLS entries for a loader already on the disk (--bootloader=none)");
             }
 
             if (pr.GetValue(ComposefsBackend) || pr.GetValue(AllowMissingVerity) || (pr.GetValue(UkiAddon)?.Length ?? 0) > 0)
             {
-                throw new OstreeException("bootc's composefs backend (--composefs-backend, --allow-missing-verity, --uki-addon) is not supported: the ostree backend is used");
+                throw new OstreeException(OstreeErrorCode.NotSupported, "bootc's composefs backend (--composefs-backend, --allow-missing-verity, --uki-addon) is not supported: the ostree backend is used");
             }
 
             if (pr.GetValue(RunFetchCheck) && pr.GetValue(SkipFetchCheck))
             {
-                throw new OstreeException("--run-fetch-check and --skip-fetch-check cannot be combined");
+                throw new OstreeException(OstreeErrorCode.InvalidArgument, "--run-fetch-check and --skip-fetch-check cannot be combined");
             }
 
-            var source = pr.GetValue(SourceImgref) ?? throw new OstreeException("--source-imgref is required: ostree-sharp does not run inside the image it installs");
+            var source = pr.GetValue(SourceImgref) ?? throw new OstreeException(OstreeErrorCode.InvalidArgument, "--source-imgref is required: ostree-sharp does not run inside the image it installs");
             var sigpolicy = pr.GetValue(EnforceSigpolicy);
             var sourceRef = ToOstreeRef(source, sigpolicy);
             OstreeImageReference? target = null;
@@ -77,7 +77,7 @@ internal static class InstallCommands
                 var transport = pr.GetValue(TargetTransport) ?? "registry";
                 if (transport is not ("registry" or "oci" or "oci-archive" or "docker"))
                 {
-                    throw new OstreeException($"--target-transport {transport} is not supported (registry, oci, oci-archive)");
+                    throw new OstreeException(OstreeErrorCode.NotSupported, $"--target-transport {transport} is not supported (registry, oci, oci-archive)");
                 }
 
                 target = ToOstreeRef(OstreeImageReference.TryParse(t, out _) || t.Contains("://", StringComparison.Ordinal) ? t : (transport == "registry" ? "docker://" : transport + ":") + t, sigpolicy);
@@ -86,7 +86,7 @@ internal static class InstallCommands
             string? keys = pr.GetValue(RootSshKeys) is { } f ? File.ReadAllText(f) : null;
             if (pr.GetValue(BoundImages) is not ("stored" or "skip" or "pull"))
             {
-                throw new OstreeException($"--bound-images {pr.GetValue(BoundImages)}: expected stored, skip or pull");
+                throw new OstreeException(OstreeErrorCode.InvalidArgument, $"--bound-images {pr.GetValue(BoundImages)}: expected stored, skip or pull");
             }
 
             return new InstallOptions
@@ -138,7 +138,7 @@ internal static class InstallCommands
             var image = ImageReference.Parse(text);
             if (image.Transport == Transport.ContainersStorage)
             {
-                throw new OstreeException($"{text}: containers-storage is not supported (no container engine underneath); use docker://, oci: or oci-archive:");
+                throw new OstreeException(OstreeErrorCode.NotSupported, $"{text}: containers-storage is not supported (no container engine underneath); use docker://, oci: or oci-archive:");
             }
 
             return new OstreeImageReference(signed ? SignaturePolicy.ContainerPolicy : SignaturePolicy.AllowInsecure, null, image);
@@ -166,14 +166,14 @@ internal static class InstallCommands
         {
             if (pr.GetValue(blockSetup) is { } bs && bs != "direct")
             {
-                throw new OstreeException($"--block-setup {bs} is not supported (direct)");
+                throw new OstreeException(OstreeErrorCode.NotSupported, $"--block-setup {bs} is not supported (direct)");
             }
 
             var options = common.Build(pr);
             var fs = pr.GetValue(filesystem);
             if (fs is not (null or "ext4" or "xfs" or "btrfs"))
             {
-                throw new OstreeException($"--filesystem {fs}: expected ext4, xfs or btrfs");
+                throw new OstreeException(OstreeErrorCode.InvalidArgument, $"--filesystem {fs}: expected ext4, xfs or btrfs");
             }
 
             long? size = pr.GetValue(rootSize) is { } rs ? ParseMib(rs) : null;
@@ -210,14 +210,14 @@ internal static class InstallCommands
                 null => ReplaceMode.None,
                 "wipe" => ReplaceMode.Wipe,
                 "alongside" => ReplaceMode.Alongside,
-                var other => throw new OstreeException($"--replace {other}: expected wipe or alongside"),
+                var other => throw new OstreeException(OstreeErrorCode.InvalidArgument, $"--replace {other}: expected wipe or alongside"),
             };
             if (path == "/" && !pr.GetValue(acknowledge))
             {
-                throw new OstreeException("Installing to / replaces the running system: pass --acknowledge-destructive");
+                throw new OstreeException(OstreeErrorCode.InvalidArgument, "Installing to / replaces the running system: pass --acknowledge-destructive");
             }
 
-            var rspec = pr.GetValue(rootSpec) ?? FindUuid(path) ?? throw new OstreeException($"Cannot find the UUID of the filesystem mounted at {path}; pass --root-mount-spec");
+            var rspec = pr.GetValue(rootSpec) ?? FindUuid(path) ?? throw new OstreeException(OstreeErrorCode.InvalidArgument, $"Cannot find the UUID of the filesystem mounted at {path}; pass --root-mount-spec");
             var bspec = pr.GetValue(bootSpec) ?? (Directory.Exists(Path.Combine(path, "boot")) ? FindUuid(Path.Combine(path, "boot")) : null) ?? string.Empty;
             var result = Installer.ToFilesystemAsync(path, rspec, bspec, mode, options, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
             if (!pr.GetValue(skipFinalize))
@@ -264,7 +264,7 @@ internal static class InstallCommands
         var digits = mult == 0 ? t : t[..^1];
         if (!long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n <= 0)
         {
-            throw new OstreeException($"--root-size {text}: expected a size such as 4096M, 8G or 1T");
+            throw new OstreeException(OstreeErrorCode.InvalidArgument, $"--root-size {text}: expected a size such as 4096M, 8G or 1T");
         }
 
         return n * (mult == 0 ? 1L << 20 : mult);

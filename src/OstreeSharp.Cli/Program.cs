@@ -69,8 +69,7 @@ if (CliSupport.Extension(root, args) is { } extension)
 args = CliSupport.LastSingleValueWins(root, CliSupport.HoistVerbs(root, args));
 if (CliSupport.UnknownOption(root, args) is { } unknown)
 {
-    Console.Error.WriteLine($"error: Unknown option {unknown}");
-    return 1;
+    return CliErrors.Report(OstreeSharp.OstreeErrorCode.InvalidArgument, $"Unknown option {unknown}");
 }
 
 CliSupport.VerboseRequested = args.TakeWhile(a => a != "--").Any(a => a is "-v" or "--verbose");
@@ -89,12 +88,5 @@ catch (Exception e) when (CliSupport.IsStop(e))
 }
 catch (Exception e)
 {
-    Console.Out.Flush();
-    Console.Error.WriteLine($"error: {e.GetType().Name}: {OstreeSharp.MessageText.OneLine(e.Message)}");
-    if (Environment.GetEnvironmentVariable("OSTREE_SHARP_TRACE") == "1")
-    {
-        Console.Error.WriteLine(e);
-    }
-
-    return 1;
+    return CliSupport.Fail(e);
 }

@@ -148,7 +148,7 @@ internal static class RemoteCommand
             var v = args.Select(a => pr.GetValue(a)!).ToArray();
             if (!OstreeSharp.Pull.CookieJar.Delete(OstreeSharp.Pull.CookieJar.PathOf(repo.Path, v[0]), v[1], v[2], v[3], repo.Fsync))
             {
-                throw new OstreeException("Cookie not found in jar");
+                throw new OstreeException(OstreeErrorCode.InvalidArgument, "Cookie not found in jar");
             }
 
             return 0;

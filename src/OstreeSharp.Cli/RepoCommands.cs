@@ -141,7 +141,7 @@ internal static class RepoCommands
             {
                 if (!Directory.Exists(policyRoot))
                 {
-                    throw new OstreeException($"selinux-policy: opendir({policyRoot}): No such file or directory");
+                    throw new OstreeException(OstreeErrorCode.InvalidData, $"selinux-policy: opendir({policyRoot}): No such file or directory");
                 }
 
                 policy = SELinux.SePolicy.Load(policyRoot);
@@ -206,7 +206,7 @@ internal static class RepoCommands
                 }
                 catch (OstreeException e)
                 {
-                    throw new OstreeException($"Processing tree {resolved}: {e.Message}", e);
+                    throw new OstreeException(OstreeErrorCodes.Of(e, OstreeErrorCode.Failed), $"Processing tree {resolved}: {e.Message}", e);
                 }
             }
 
@@ -404,7 +404,7 @@ internal static class RepoCommands
                 }
                 catch (OstreeException e)
                 {
-                    throw new OstreeException($"Failed to read commit: {e.Message}", e);
+                    throw new OstreeException(OstreeErrorCodes.Of(e, OstreeErrorCode.Failed), $"Failed to read commit: {e.Message}", e);
                 }
 
                 Console.Write(FormatCommitSizes(repo, commit));
@@ -559,7 +559,7 @@ internal static class RepoCommands
             var entry = TreeLookup.Require(repo, commit, current);
             if (!entry.IsFile)
             {
-                throw new OstreeException($"Can't open directory {path}");
+                throw new OstreeException(OstreeErrorCode.IOFailed, $"Can't open directory {path}");
             }
 
             var obj = repo.LoadContent(entry.File);
@@ -570,7 +570,7 @@ internal static class RepoCommands
 
             if (hops == 40)
             {
-                throw new OstreeException($"Too many levels of symbolic links: {path}");
+                throw new OstreeException(OstreeErrorCode.IOFailed, $"Too many levels of symbolic links: {path}");
             }
 
             var target = obj.Header.SymlinkTarget;
@@ -668,19 +668,19 @@ internal static class RepoCommands
                 bool replacingAlias = pr.GetValue(alias) && repo.ListRefAliases().ContainsKey(newRef);
                 if (!replacingAlias && !pr.GetValue(force) && repo.HasRef(newRef))
                 {
-                    throw new OstreeException($"--create specified but ref {newRef} already exists");
+                    throw new OstreeException(OstreeErrorCode.RefExists, $"--create specified but ref {newRef} already exists");
                 }
 
                 if (pr.GetValue(alias))
                 {
                     if (OstreeRepo.ParseRefspec(newRef).Remote is { } aliasRemote)
                     {
-                        throw new OstreeException($"Cannot create alias to remote ref: {aliasRemote}");
+                        throw new OstreeException(OstreeErrorCode.RefInvalid, $"Cannot create alias to remote ref: {aliasRemote}");
                     }
 
                     if (!repo.ListRefs().ContainsKey(pfx))
                     {
-                        throw new OstreeException($"Cannot create alias to non-existent ref: {pfx}");
+                        throw new OstreeException(OstreeErrorCode.RefInvalid, $"Cannot create alias to non-existent ref: {pfx}");
                     }
 
                     repo.SetAliasRef(newRef, pfx);
@@ -712,7 +712,7 @@ internal static class RepoCommands
                     {
                         if (aliases.FirstOrDefault(a => a.Value == r.Refspec) is { Key: { } aliasName })
                         {
-                            throw new OstreeException($"Ref '{r.Refspec}' has an active alias: '{aliasName}'");
+                            throw new OstreeException(OstreeErrorCode.RefExists, $"Ref '{r.Refspec}' has an active alias: '{aliasName}'");
                         }
 
                         repo.SetRefImmediate(r.Refspec, null);
@@ -766,7 +766,7 @@ internal static class RepoCommands
             var parts = create.Split(':', 2);
             if (parts.Length < 2)
             {
-                throw new OstreeException($"Invalid collection ref {create}: expected COLLECTION-ID:REF");
+                throw new OstreeException(OstreeErrorCode.RefInvalid, $"Invalid collection ref {create}: expected COLLECTION-ID:REF");
             }
 
             OstreeRepo.ValidateCollectionId(parts[0]);
@@ -774,7 +774,7 @@ internal static class RepoCommands
             // As ostree: the existing ref is looked up as a refspec (so COLLECTION:REF reads as a remote's ref).
             if (!force && repo.ResolveRev(create, allowMissing: true) is not null)
             {
-                throw new OstreeException($"--create specified but ref {create} already exists");
+                throw new OstreeException(OstreeErrorCode.RefExists, $"--create specified but ref {create} already exists");
             }
 
             repo.SetCollectionRefImmediate(parts[0], parts[1], repo.Resolve(arg));
@@ -863,7 +863,7 @@ internal static class RepoCommands
                 var commits = repo.EnumerateObjects().Where(o => o.Type == ObjectType.Commit).ToList();
                 if (commits.Count != 1)
                 {
-                    throw new OstreeException(commits.Count == 0 ? "No commit objects found" : "Multiple commit objects found");
+                    throw new OstreeException(OstreeErrorCode.InvalidArgument, commits.Count == 0 ? "No commit objects found" : "Multiple commit objects found");
                 }
 
                 Console.WriteLine(commits[0].Checksum.ToHex());
@@ -890,7 +890,7 @@ internal static class RepoCommands
             var r = pr.GetValue(refArg)!;
             if (!repo.ListRefs().ContainsKey(r))
             {
-                throw new OstreeException($"Invalid ref '{r}'");
+                throw new OstreeException(OstreeErrorCode.RefInvalid, $"Invalid ref '{r}'");
             }
 
             var target = repo.Resolve(pr.GetValue(commitArg)!);
@@ -972,7 +972,7 @@ internal static class RepoCommands
         {
             var repo = CliSupport.OpenRepo(pr);
             var (s, k) = Split(pr, pr.GetValue(keyG)!);
-            Console.WriteLine(repo.Config.Get(s, k) ?? throw new OstreeException($"Key file does not have key “{k}” in group “{s}”"));
+            Console.WriteLine(repo.Config.Get(s, k) ?? throw new OstreeException(OstreeErrorCode.InvalidArgument, $"Key file does not have key “{k}” in group “{s}”"));
             return 0;
         });
         CliSupport.SetRun(set, pr =>
@@ -1154,23 +1154,14 @@ internal static class RepoCommands
 
             if (result.Problems.Count + result.RefProblems.Count > 0)
             {
-                if (!pr.GetValue(json))
-                {
-                    Console.Error.WriteLine("error: Repository corruption encountered");
-                }
-
-                return 1;
+                return pr.GetValue(json) ? CliErrors.Status(OstreeErrorCode.ObjectCorrupted) : CliErrors.Report(OstreeErrorCode.ObjectCorrupted, "Repository corruption encountered");
             }
 
             if (result.FsckPartialCommits > 0)
             {
-                if (!pr.GetValue(json))
-                {
-                    // libostree counts every partial commit here, not only those fsck marked.
-                    Console.Error.WriteLine($"error: {result.PartialCommits} partial commits from fsck-detected corruption");
-                }
-
-                return 1;
+                // libostree counts every partial commit here, not only those fsck marked.
+                return pr.GetValue(json) ? CliErrors.Status(OstreeErrorCode.ObjectCorrupted)
+                    : CliErrors.Report(OstreeErrorCode.ObjectCorrupted, $"{result.PartialCommits} partial commits from fsck-detected corruption");
             }
 
             if (talk)

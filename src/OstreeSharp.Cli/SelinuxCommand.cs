@@ -27,7 +27,7 @@ internal static class SelinuxCommand
         CliSupport.SetRun(label, pr =>
         {
             var policy = SePolicy.Load(pr.GetValue(root)!);
-            var contexts = policy.Contexts ?? throw new OstreeException($"{pr.GetValue(root)}: no SELinux policy (no etc/selinux/config)");
+            var contexts = policy.Contexts ?? throw new OstreeException(OstreeErrorCode.InvalidData, $"{pr.GetValue(root)}: no SELinux policy (no etc/selinux/config)");
             uint mode = pr.GetValue(type) switch
             {
                 null => 0,

@@ -50,7 +50,7 @@ internal sealed class SigningCliOptions
 
         if (destination.Transport != Transport.Registry && (keyPath is not null || destination.Transport != Transport.Dir))
         {
-            throw new ContainerException($"Can not copy signatures to {destination}: Pushing signatures for {ImagePolicy.TransportName(destination)} images is not supported");
+            throw new ContainerException(OstreeErrorCode.NotSupported, $"Can not copy signatures to {destination}: Pushing signatures for {ImagePolicy.TransportName(destination)} images is not supported");
         }
 
         var identity = pr.GetValue(_identity) is { } i ? DockerReference.Parse(i)
@@ -87,7 +87,7 @@ internal sealed class SigningCliOptions
             lookaside = RegistriesD.Load(options.RegistriesDirectory).LookasideBase(destination, write: true);
             if (!lookaside.IsFile)
             {
-                throw new ContainerException($"Can not write signatures to {lookaside}: only file:// lookaside-staging locations can be written");
+                throw new ContainerException(OstreeErrorCode.NotSupported, $"Can not write signatures to {lookaside}: only file:// lookaside-staging locations can be written");
             }
         }
 

@@ -104,6 +104,26 @@ internal static class Tools
 
     public static RunResult Ours(params string[] args) => OursEnv(new Dictionary<string, string>(), args);
 
+    /// <summary>Our CLI with error codes on (OSTREE_SHARP_ERROR_CODES=1): a failure names its kind and exits by it.</summary>
+    public static RunResult OursCoded(params string[] args) => OursEnv(new Dictionary<string, string> { [Cli.CliErrors.Variable] = "1" }, args);
+
+    /// <summary>
+    /// A failure of kind <paramref name="code"/> reported as <see cref="OursCoded"/> reports one: the error line
+    /// <c>error OSTREEnnnn: </c> and a message, the exit status of that kind, and no crash. With
+    /// <paramref name="progressBefore"/> the error line is the last of stderr, after progress or a verb's own report
+    /// (fsck's problems), and no stack trace; otherwise it is stderr's only line.
+    /// </summary>
+    public static void FailsWith(this RunResult r, OstreeErrorCode code, string what, bool progressBefore = false)
+    {
+        var lines = r.Stderr.Trim().Split('\n');
+        var prefix = $"error {OstreeErrorCodes.Format(code)}: ";
+        bool shape = progressBefore
+            ? lines.Count(l => l.StartsWith("error OSTREE", StringComparison.Ordinal)) == 1 && !lines.Any(l => l.StartsWith("   at ", StringComparison.Ordinal))
+            : lines.Length == 1;
+        Assert.True(shape && lines[^1].StartsWith(prefix, StringComparison.Ordinal) && lines[^1].Length > prefix.Length, $"{what}: expected {prefix}..., got ({r.ExitCode}) {r.Stderr}");
+        Assert.True(r.ExitCode == Cli.CliErrors.ExitCode(code), $"{what}: exit {r.ExitCode}, expected {Cli.CliErrors.ExitCode(code)} for {code}: {r.Stderr}");
+    }
+
     public static RunResult OursEnv(IDictionary<string, string> env, params string[] args)
     {
         var command = OursArgv;
