@@ -5,22 +5,22 @@
 using System.Text;
 using OstreeSharp.Composefs;
 using OstreeSharp.Containers;
-using OstreeSharp.Containers.Bridge;
 using OstreeSharp.Containers.Deltas;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Containers.Rechunk;
 using OstreeSharp.Containers.References;
 using OstreeSharp.Containers.Registry;
 using OstreeSharp.Containers.Signatures;
+using OstreeSharp.Containers.Store;
 using OstreeSharp.Deltas;
 using OstreeSharp.GVariant;
 using OstreeSharp.Objects;
+using OstreeSharp.Operations;
 using OstreeSharp.Repository;
 using OstreeSharp.SELinux;
 using OstreeSharp.Signing;
 using OstreeSharp.Sysroot;
 using OstreeSharp.Tar;
-using OstreeSharp.Trees;
 
 namespace OstreeSharp.Fuzz;
 

@@ -8,13 +8,13 @@
 // local feed and builds this project from it.
 using System.Security.Cryptography;
 using OstreeSharp;
-using OstreeSharp.Containers.Bridge;
 using OstreeSharp.Containers.References;
+using OstreeSharp.Containers.Store;
 using OstreeSharp.Containers.Transports;
 using OstreeSharp.GVariant;
+using OstreeSharp.Operations;
 using OstreeSharp.Repository;
 using OstreeSharp.Signing;
-using OstreeSharp.Trees;
 
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>

@@ -1,7 +1,7 @@
 // `admin`: sysroot verbs as `ostree admin` has them (init-fs, os-init, deploy, status, undeploy, ...).
 using System.CommandLine;
 using System.Text.Json;
-using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Host;
 using OstreeSharp.Containers.References;
 using OstreeSharp.Repository;
 using OstreeSharp.Sysroot;

@@ -2,8 +2,10 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Host;
 using OstreeSharp.Containers.References;
+using OstreeSharp.Containers.Store;
+using OstreeSharp.Internal;
 using OstreeSharp.Sysroot;
 
 namespace OstreeSharp.Cli;

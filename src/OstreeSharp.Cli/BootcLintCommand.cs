@@ -2,6 +2,9 @@
 using System.CommandLine;
 using System.Text;
 using OstreeSharp.Containers.Bootc;
+using OstreeSharp.Containers.Store;
+using OstreeSharp.Internal;
+using OstreeSharp.Operations;
 
 namespace OstreeSharp.Cli;
 
@@ -76,9 +79,9 @@ internal sealed class ImageCheckout : IDisposable
         try
         {
             var repo = Repository.OstreeRepo.Create(Path.Combine(work, "repo"), Repository.RepoMode.BareUser);
-            var pulled = Containers.Bridge.ImageStore.PullAsync(repo, reference, registry, null, null, ct).GetAwaiter().GetResult();
+            var pulled = OstreeSharp.Containers.Store.ImageStore.PullAsync(repo, reference, registry, null, null, ct).GetAwaiter().GetResult();
             var root = Path.Combine(work, "root");
-            new Trees.Checkout(repo, new Trees.CheckoutOptions { UserMode = true }).Run(pulled.Image.MergeCommit, root, ct);
+            new Checkout(repo, new CheckoutOptions { UserMode = true }).Run(pulled.Image.MergeCommit, root, ct);
             if (Directory.Exists(Path.Combine(root, "usr/etc")) && !Path.Exists(Path.Combine(root, "etc")))
             {
                 Directory.Move(Path.Combine(root, "usr/etc"), Path.Combine(root, "etc"));

@@ -3,8 +3,9 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using Microsoft.Win32.SafeHandles;
-using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Host;
 using OstreeSharp.Containers.References;
+using OstreeSharp.Containers.Store;
 
 namespace OstreeSharp.Cli;
 

@@ -3,7 +3,7 @@
 // made writable; the host's own mounts stay read-only. .NET cannot unshare a mount namespace for all its threads,
 // so the command runs itself again under unshare(1).
 using System.Diagnostics;
-using OstreeSharp.Platform;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Cli;
 

@@ -1,3 +1,5 @@
+using OstreeSharp.Internal;
+
 namespace OstreeSharp.Cli;
 
 /// <summary>

@@ -3,8 +3,9 @@ using System.Globalization;
 using System.Reflection;
 using System.Text;
 using System.Text.Json;
+using OstreeSharp.Operations;
 using OstreeSharp.Repository;
-using OstreeSharp.Trees;
+using OstreeSharp.Transfer;
 
 namespace OstreeSharp.Cli;
 
@@ -613,7 +614,7 @@ internal static class CliSupport
         var features = new[] { "gpgme", "sign-ed25519", "libarchive", "selinux", "composefs", "release", "p2p" };
         var sb = new StringBuilder();
         sb.Append("libostree:\n");
-        sb.Append(CultureInfo.InvariantCulture, $" Version: '{OstreeSharp.Pull.RemoteFetcher.LibostreeVersion}'\n");
+        sb.Append(CultureInfo.InvariantCulture, $" Version: '{OstreeSharp.Transfer.RemoteFetcher.LibostreeVersion}'\n");
         sb.Append(" Features:\n");
         foreach (var f in features)
         {

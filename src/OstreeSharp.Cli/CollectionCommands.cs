@@ -1,7 +1,6 @@
 using System.CommandLine;
-using OstreeSharp.Pull;
 using OstreeSharp.Repository;
-using OstreeSharp.Trees;
+using OstreeSharp.Transfer;
 
 namespace OstreeSharp.Cli;
 

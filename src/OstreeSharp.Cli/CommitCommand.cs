@@ -1,10 +1,13 @@
 using System.CommandLine;
 using System.Text;
 using System.Text.Json;
+using OstreeSharp.Containers.Store;
 using OstreeSharp.GVariant;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
+using OstreeSharp.Operations;
 using OstreeSharp.Repository;
-using OstreeSharp.Trees;
+using OstreeSharp.Tar;
 
 namespace OstreeSharp.Cli;
 
@@ -322,7 +325,7 @@ internal static class CommitCommand
                         case "tar":
                             {
                                 using var file = arg == "-" ? Console.OpenStandardInput() : new FileStream(arg, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-                                using var stream = Containers.Bridge.Tarballs.OpenDecompressed(file, arg);
+                                using var stream = OstreeSharp.Containers.Store.Tarballs.OpenDecompressed(file, arg);
                                 var dropped = TarTreeImporter.Import(tx, modifier, stream, arg, root, new TarTreeOptions
                                 {
                                     AutocreateParents = pr.GetValue(tarParents),

@@ -1,10 +1,12 @@
 using System.CommandLine;
 using System.Text.Json;
-using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Compression;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Containers.References;
 using OstreeSharp.Containers.Signatures;
+using OstreeSharp.Containers.Store;
 using OstreeSharp.Containers.Transports;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Cli;
 

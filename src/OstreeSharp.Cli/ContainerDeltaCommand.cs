@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using OstreeSharp.Containers.Deltas;
 using OstreeSharp.Containers.References;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Cli;
 

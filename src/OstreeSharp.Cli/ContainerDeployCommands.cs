@@ -1,8 +1,9 @@
 // `container image deploy` and `container image prune-images`: the image store of a sysroot's repository.
 using System.CommandLine;
 using System.Text.Json;
-using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Host;
 using OstreeSharp.Containers.References;
+using OstreeSharp.Internal;
 using OstreeSharp.Sysroot;
 
 namespace OstreeSharp.Cli;

@@ -1,11 +1,12 @@
 using System.CommandLine;
 using System.Text.Json;
 using OstreeSharp.Containers;
-using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Compression;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Containers.Rechunk;
 using OstreeSharp.Containers.References;
 using OstreeSharp.Containers.Signatures;
+using OstreeSharp.Containers.Store;
 using OstreeSharp.Containers.Transports;
 
 namespace OstreeSharp.Cli;

@@ -1,8 +1,11 @@
 using System.CommandLine;
 using System.Diagnostics;
-using OstreeSharp.Platform;
+using OstreeSharp.Containers.Host;
+using OstreeSharp.Containers.Store;
+using OstreeSharp.Internal;
+using OstreeSharp.Operations;
 using OstreeSharp.Repository;
-using OstreeSharp.Trees;
+using OstreeSharp.Transfer;
 
 namespace OstreeSharp.Cli;
 
@@ -65,7 +68,7 @@ internal static class DemoCommand
 
         var host = OstreeRepo.Create(Path.Combine(dir, "host-repo"), RepoMode.BareUser);
         host.AddRemote("demo", "https://example.invalid/demo", [], [new("gpg-verify", "false"), new("sign-verify", "ed25519"), new("verification-ed25519-key", key.PublicKey.Base64)]);
-        var pulled = Containers.Bridge.Unencapsulator.UnencapsulateAsync(host, Containers.References.OstreeImageReference.Parse("ostree-remote-image:demo:" + imageRef), writeRef: "demo/x86_64/stable").GetAwaiter().GetResult();
+        var pulled = OstreeSharp.Containers.Store.Unencapsulator.UnencapsulateAsync(host, Containers.References.OstreeImageReference.Parse("ostree-remote-image:demo:" + imageRef), writeRef: "demo/x86_64/stable").GetAwaiter().GetResult();
         if (pulled.Commit != result.Commit)
         {
             throw new OstreeException(OstreeErrorCode.Failed, $"the image round trip changed the commit: {pulled.Commit}");
@@ -81,7 +84,7 @@ internal static class DemoCommand
         }
 
         var deploy = Path.Combine(dir, "deploy");
-        new Trees.Checkout(host, new CheckoutOptions { UserMode = true, RequireHardlinks = true }).Run(result.Commit, deploy);
+        new Checkout(host, new CheckoutOptions { UserMode = true, RequireHardlinks = true }).Run(result.Commit, deploy);
         var kernel = Directory.GetFiles(Path.Combine(deploy, "usr", "lib", "modules"), "vmlinuz", SearchOption.AllDirectories).Single();
         Console.WriteLine($"7. checked it out with hardlinks at {deploy} (kernel {Path.GetRelativePath(deploy, kernel)})");
         var diff = TreeDiff.Compare(host, host.LoadCommit(result.Commit), deploy, noXattrs: true);
@@ -100,7 +103,7 @@ internal static class DemoCommand
             var url = $"{server.Address}repo/";
             var mirror = OstreeRepo.Create(Path.Combine(dir, "http-repo"), RepoMode.BareUser);
             mirror.AddRemote("build", url, [], [new("gpg-verify", "false"), new("sign-verify", "ed25519"), new("verification-ed25519-key", key.PublicKey.Base64)]);
-            var pulled = Pull.RemotePull.RunAsync(mirror, "build", ["demo/x86_64/stable"]).GetAwaiter().GetResult();
+            var pulled = RemotePull.RunAsync(mirror, "build", ["demo/x86_64/stable"]).GetAwaiter().GetResult();
             if (pulled.Refs.Single().Commit != commit)
             {
                 throw new OstreeException(OstreeErrorCode.Failed, $"the HTTP pull got another commit: {pulled.Refs.Single().Commit}");
@@ -130,7 +133,7 @@ internal static class DemoCommand
             var mirror = OstreeRepo.Open(Path.Combine(dir, "http-repo"));
             mirror.Config.Set("remote \"build\"", "url", $"{server.Address}repo/");
             mirror.SaveConfig();
-            var pulled = Pull.RemotePull.RunAsync(mirror, "build", ["demo/x86_64/stable"], new Pull.PullOptions { RequireStaticDeltas = true }).GetAwaiter().GetResult();
+            var pulled = RemotePull.RunAsync(mirror, "build", ["demo/x86_64/stable"], new PullOptions { RequireStaticDeltas = true }).GetAwaiter().GetResult();
             Console.WriteLine($"10. committed 1.1 (one library changed), made a static delta from 1.0 ({stats.Objects} objects, {stats.Patched} as a bsdiff patch, {stats.CompressedSize} bytes) and pulled 1.1 over HTTP through it: {pulled.BytesTransferred} bytes, signature checked, same commit {(pulled.Refs.Single().Commit == v2.Commit ? "yes" : "NO")}");
         }
         finally
@@ -145,10 +148,10 @@ internal static class DemoCommand
         var host = OstreeRepo.Create(Path.Combine(dir, "image-store-repo"), RepoMode.BareUser);
         host.AddRemote("demo", "https://example.invalid/demo", [], [new("gpg-verify", "false"), new("sign-verify", "ed25519"), new("verification-ed25519-key", key.PublicKey.Base64)]);
         var imgref = Containers.References.OstreeImageReference.Parse("ostree-remote-image:demo:" + stable);
-        var first = Containers.Bridge.ImageStore.PullAsync(host, imgref).GetAwaiter().GetResult();
+        var first = OstreeSharp.Containers.Store.ImageStore.PullAsync(host, imgref).GetAwaiter().GetResult();
         Encapsulate(archive, v2.Commit, stable);
         var delta = Containers.Deltas.ContainerDeltas.GenerateAsync(v1Image, stable, dir).GetAwaiter().GetResult();
-        var second = Containers.Bridge.ImageStore.PullAsync(host, imgref).GetAwaiter().GetResult();
+        var second = OstreeSharp.Containers.Store.ImageStore.PullAsync(host, imgref).GetAwaiter().GetResult();
         Console.WriteLine($"11. pulled image {stable} at 1.0 into an image store ({first.BytesFetched} bytes), published 1.1 there with a container delta, and pulled it again: {second.LayersFromDeltas} layer rebuilt from a {second.BytesFetched}-byte delta (the layer is {delta.Layers.Sum(l => l.TargetLayerSize)} bytes), diff-id checked, signature verified");
     }
 
@@ -169,12 +172,12 @@ internal static class DemoCommand
         return result;
     }
 
-    private static Containers.Bridge.EncapsulateResult Encapsulate(OstreeRepo repo, Objects.Checksum commit, Containers.References.ImageReference image)
+    private static OstreeSharp.Containers.Store.EncapsulateResult Encapsulate(OstreeRepo repo, Objects.Checksum commit, Containers.References.ImageReference image)
     {
         var destination = Containers.Transports.ImageTransports.OpenDestination(image);
         try
         {
-            return Containers.Bridge.Encapsulator.EncapsulateAsync(repo, commit, destination).GetAwaiter().GetResult();
+            return OstreeSharp.Containers.Store.Encapsulator.EncapsulateAsync(repo, commit, destination).GetAwaiter().GetResult();
         }
         finally
         {
@@ -197,7 +200,7 @@ internal static class DemoCommand
         sysroot.InitOs("sample");
         sysroot.Repo.AddRemote("demo", "https://example.invalid/demo", [], [new("gpg-verify", "false"), new("sign-verify", "ed25519"), new("verification-ed25519-key", key.PublicKey.Base64)]);
         var imgref = Containers.References.OstreeImageReference.Parse("ostree-remote-image:demo:" + imageRef);
-        var d = Containers.Bridge.SysrootImages.DeployAsync(sysroot, imgref, new Sysroot.DeployOptions { OsName = "sample", Kargs = ["root=LABEL=root", "quiet"] }, null, noImgref: false, null, null, null).GetAwaiter().GetResult();
+        var d = OstreeSharp.Containers.Host.SysrootImages.DeployAsync(sysroot, imgref, new Sysroot.DeployOptions { OsName = "sample", Kargs = ["root=LABEL=root", "quiet"] }, null, noImgref: false, null, null, null).GetAwaiter().GetResult();
         Console.WriteLine($"12. deployed {imgref} into sysroot {sysroot.Path} (signature verified again on import): {d.OsName} {d.DirectoryName}");
         var entry = Directory.GetFiles(sysroot.Combine($"boot/loader.{sysroot.BootVersion}/entries")).Single();
         Console.WriteLine($"13. boot entry {Path.GetRelativePath(sysroot.Path, entry)}:");

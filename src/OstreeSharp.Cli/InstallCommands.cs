@@ -3,6 +3,8 @@ using System.CommandLine;
 using System.Globalization;
 using OstreeSharp.Containers.Install;
 using OstreeSharp.Containers.References;
+using OstreeSharp.Containers.Store;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Cli;
 
@@ -112,7 +114,7 @@ internal static class InstallCommands
                 var source = OstreeSharp.Containers.Signatures.ContainerPolicy.OpenSource(target, options.Registry);
                 try
                 {
-                    var layout = OstreeSharp.Containers.Bridge.Unencapsulator.FetchLayoutAsync(source, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+                    var layout = OstreeSharp.Containers.Store.Unencapsulator.FetchLayoutAsync(source, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
                     Console.WriteLine($"Fetch check: {target.Image} => {layout.Manifest.Digest}");
                 }
                 finally
@@ -222,10 +224,10 @@ internal static class InstallCommands
             var result = Installer.ToFilesystemAsync(path, rspec, bspec, mode, options, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
             if (!pr.GetValue(skipFinalize))
             {
-                OstreeSharp.Platform.Native.SyncFs(path);
+                OstreeSharp.Internal.Native.SyncFs(path);
                 if (Directory.Exists(Path.Combine(path, "boot")))
                 {
-                    OstreeSharp.Platform.Native.SyncFs(Path.Combine(path, "boot"));
+                    OstreeSharp.Internal.Native.SyncFs(Path.Combine(path, "boot"));
                 }
             }
 

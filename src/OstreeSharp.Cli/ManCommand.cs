@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Cli;
 

@@ -1,8 +1,10 @@
 using System.CommandLine;
 using OstreeSharp.Cli;
+using OstreeSharp.Internal;
+using OstreeSharp.Operations;
 
 // Memory: see docs/memory.md.
-OstreeSharp.Platform.Native.ReturnLargeAllocations();
+OstreeSharp.Internal.Native.ReturnLargeAllocations();
 
 // Called as `bootc` (a symlink to this binary, as busybox is called), it is `ostree-sharp bootc`.
 bool asBootc = CliSupport.InvokedAs() == "bootc";

@@ -1,7 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
-using OstreeSharp.Pull;
+using OstreeSharp.Internal;
+using OstreeSharp.Transfer;
 
 namespace OstreeSharp.Cli;
 

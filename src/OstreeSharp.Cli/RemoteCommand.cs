@@ -1,5 +1,8 @@
 using System.CommandLine;
+using OstreeSharp.Internal;
+using OstreeSharp.Operations;
 using OstreeSharp.Signing;
+using OstreeSharp.Transfer;
 
 namespace OstreeSharp.Cli;
 
@@ -32,8 +35,8 @@ internal static class RemoteCommand
         {
             var repo = CliSupport.OpenRepo(pr);
             var remote = pr.GetValue(name)!;
-            var fetched = Trees.RemoteSummary.FetchAsync(repo, remote, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
-            foreach (var r in Trees.Summary.ReadRefs(fetched.Summary).Select(x => x.Ref).Order(StringComparer.Ordinal))
+            var fetched = RemoteSummary.FetchAsync(repo, remote, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+            foreach (var r in Operations.Summary.ReadRefs(fetched.Summary).Select(x => x.Ref).Order(StringComparer.Ordinal))
             {
                 Console.WriteLine($"{remote}:{r}");
             }
@@ -123,7 +126,7 @@ internal static class RemoteCommand
         {
             var repo = CliSupport.OpenRepo(pr);
             var v = args.Select(a => pr.GetValue(a)!).ToArray();
-            OstreeSharp.Pull.CookieJar.Add(OstreeSharp.Pull.CookieJar.PathOf(repo.Path, v[0]), v[1], v[2], v[3], v[4], DateTimeOffset.UtcNow);
+            OstreeSharp.Transfer.CookieJar.Add(OstreeSharp.Transfer.CookieJar.PathOf(repo.Path, v[0]), v[1], v[2], v[3], v[4], DateTimeOffset.UtcNow);
             return 0;
         });
         return cmd;
@@ -146,7 +149,7 @@ internal static class RemoteCommand
         {
             var repo = CliSupport.OpenRepo(pr);
             var v = args.Select(a => pr.GetValue(a)!).ToArray();
-            if (!OstreeSharp.Pull.CookieJar.Delete(OstreeSharp.Pull.CookieJar.PathOf(repo.Path, v[0]), v[1], v[2], v[3], repo.Fsync))
+            if (!OstreeSharp.Transfer.CookieJar.Delete(OstreeSharp.Transfer.CookieJar.PathOf(repo.Path, v[0]), v[1], v[2], v[3], repo.Fsync))
             {
                 throw new OstreeException(OstreeErrorCode.InvalidArgument, "Cookie not found in jar");
             }
@@ -164,7 +167,7 @@ internal static class RemoteCommand
         CliSupport.SetRun(cmd, pr =>
         {
             var repo = CliSupport.OpenRepo(pr);
-            Console.Write(OstreeSharp.Pull.CookieJar.Format(OstreeSharp.Pull.CookieJar.Read(OstreeSharp.Pull.CookieJar.PathOf(repo.Path, pr.GetValue(name)!))));
+            Console.Write(OstreeSharp.Transfer.CookieJar.Format(OstreeSharp.Transfer.CookieJar.Read(OstreeSharp.Transfer.CookieJar.PathOf(repo.Path, pr.GetValue(name)!))));
             return 0;
         });
         return cmd;
@@ -180,14 +183,14 @@ internal static class RemoteCommand
         CliSupport.SetRun(cmd, pr =>
         {
             var repo = CliSupport.OpenRepo(pr);
-            var fetched = Trees.RemoteSummary.FetchAsync(repo, pr.GetValue(name)!, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+            var fetched = RemoteSummary.FetchAsync(repo, pr.GetValue(name)!, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
             if (pr.GetValue(raw))
             {
-                Console.WriteLine(GVariant.GVariantValue.Parse(Trees.Summary.Type, fetched.Summary).Byteswap().Print(true));
+                Console.WriteLine(GVariant.GVariantValue.Parse(Operations.Summary.Type, fetched.Summary).Byteswap().Print(true));
             }
             else
             {
-                Console.Write(Trees.SummaryDump.Format(fetched.Summary));
+                Console.Write(SummaryDump.Format(fetched.Summary));
             }
 
             if (fetched.Gpg is { } statuses && !pr.GetValue(raw))

@@ -3,9 +3,11 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using OstreeSharp.GVariant;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
+using OstreeSharp.Operations;
 using OstreeSharp.Repository;
-using OstreeSharp.Trees;
+using OstreeSharp.Transfer;
 
 namespace OstreeSharp.Cli;
 
@@ -173,7 +175,7 @@ internal static class RepoCommands
             };
             if (!many)
             {
-                new Trees.Checkout(repo, Options(pr.GetValue(subpath))).Run(commit, pr.GetValue(dest) ?? r, CliSupport.Stopping);
+                new Checkout(repo, Options(pr.GetValue(subpath))).Run(commit, pr.GetValue(dest) ?? r, CliSupport.Stopping);
                 return 0;
             }
 
@@ -202,7 +204,7 @@ internal static class RepoCommands
                 var resolved = repo.Resolve(fields[i]);
                 try
                 {
-                    new Trees.Checkout(repo, Options(fields[i + 1].Length > 0 ? fields[i + 1] : null)).Run(resolved, r, CliSupport.Stopping);
+                    new Checkout(repo, Options(fields[i + 1].Length > 0 ? fields[i + 1] : null)).Run(resolved, r, CliSupport.Stopping);
                 }
                 catch (OstreeException e)
                 {
@@ -509,7 +511,7 @@ internal static class RepoCommands
         int objects = 0, newObjects = 0;
         foreach (var entry in entries)
         {
-            var (checksum, type, a, u) = Trees.SizesIndex.ReadEntry(entry.GetBytes());
+            var (checksum, type, a, u) = SizesIndex.ReadEntry(entry.GetBytes());
             archived += (long)a;
             unpacked += (long)u;
             objects++;
@@ -1289,7 +1291,7 @@ internal static class RepoCommands
                 if (repo.CollectionId is not null)
                 {
                     // As ostree: a collection repository gets a new ostree-metadata commit, signed as the summary is.
-                    var metadataCommit = Trees.Summary.WriteMetadataCommit(repo, extraList, DateTimeOffset.UtcNow);
+                    var metadataCommit = Summary.WriteMetadataCommit(repo, extraList, DateTimeOffset.UtcNow);
                     foreach (var k in pr.GetValue(gpgSign) ?? [])
                     {
                         var (key, pub) = gpgOptions.Load(pr, k);
@@ -1302,8 +1304,8 @@ internal static class RepoCommands
                     }
                 }
 
-                var bytes = Trees.Summary.Update(repo, extraList);
-                Trees.Summary.Sign(repo, bytes, signers, gpgSigners);
+                var bytes = Summary.Update(repo, extraList);
+                Summary.Sign(repo, bytes, signers, gpgSigners);
                 return 0;
             }
 
@@ -1314,7 +1316,7 @@ internal static class RepoCommands
             }
 
             var bytes2 = File.ReadAllBytes(path);
-            Console.Write(pr.GetValue(raw) ? GVariant.GVariantValue.Parse(Trees.Summary.Type, bytes2).Byteswap().Print(true) + "\n" : Trees.SummaryDump.Format(bytes2));
+            Console.Write(pr.GetValue(raw) ? GVariant.GVariantValue.Parse(Summary.Type, bytes2).Byteswap().Print(true) + "\n" : SummaryDump.Format(bytes2));
             return 0;
         });
         return cmd;

@@ -1,8 +1,8 @@
 // `selinux label`: the label a policy gives paths, as matchpathcon prints it.
 using System.CommandLine;
 using System.Text;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
 using OstreeSharp.SELinux;
 
 namespace OstreeSharp.Cli;

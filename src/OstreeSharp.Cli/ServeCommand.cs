@@ -1,5 +1,7 @@
 // `serve --repo`: the repository over HTTP until Ctrl+C.
 using System.CommandLine;
+using OstreeSharp.Containers.Store;
+using OstreeSharp.Internal;
 using OstreeSharp.Server;
 
 namespace OstreeSharp.Cli;
@@ -38,7 +40,7 @@ internal static class ServeCommand
                         cacheDir = temp;
                     }
 
-                    var served = Containers.Bridge.ServedImage.PrepareAsync(Path.Combine(cacheDir, "image-repo"), imgref, pr.GetValue(refName), registry.Build(pr), Console.Error.WriteLine, CliSupport.MakeByteProgress(pr, "import"), CliSupport.Stopping).GetAwaiter().GetResult();
+                    var served = OstreeSharp.Containers.Store.ServedImage.PrepareAsync(Path.Combine(cacheDir, "image-repo"), imgref, pr.GetValue(refName), registry.Build(pr), Console.Error.WriteLine, CliSupport.MakeByteProgress(pr, "import"), CliSupport.Stopping).GetAwaiter().GetResult();
                     repo = served.Repository;
                     Console.Error.WriteLine($"Image {imgref}: {served.Ref} => {served.Commit.ToHex()}");
                 }

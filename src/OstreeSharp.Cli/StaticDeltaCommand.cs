@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using OstreeSharp.Deltas;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
 using OstreeSharp.Signing;
 

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using OstreeSharp.Operations;
 using OstreeSharp.Tar;
 
 namespace OstreeSharp.Cli;

@@ -3,8 +3,8 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Net;
 using System.Text;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
 using OstreeSharp.Repository;
 
 namespace OstreeSharp.Server;

@@ -1,9 +1,9 @@
 // Task-based entry points for embedders. File-system work on Linux is synchronous system calls,
 // so these run the operation on the thread pool and honour cancellation between files.
 using OstreeSharp.Objects;
+using OstreeSharp.Operations;
 using OstreeSharp.Repository;
 using OstreeSharp.Tar;
-using OstreeSharp.Trees;
 
 namespace OstreeSharp;
 
@@ -25,7 +25,7 @@ internal static class RepoAsync
 
     /// <summary>Checks out a commit.</summary>
     public static Task CheckoutAsync(this OstreeRepo repo, Checksum commit, string destination, CheckoutOptions? options = null, CancellationToken cancellationToken = default) =>
-        Task.Run(() => new Trees.Checkout(repo, options ?? new CheckoutOptions()).Run(commit, destination, cancellationToken), cancellationToken);
+        Task.Run(() => new Checkout(repo, options ?? new CheckoutOptions()).Run(commit, destination, cancellationToken), cancellationToken);
 
     /// <summary>Verifies every object and every commit's tree.</summary>
     public static Task<FsckResult> FsckAsync(this OstreeRepo repo, bool delete = false, IProgress<TreeProgress>? progress = null, CancellationToken cancellationToken = default) =>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Json.Schema;
+using OstreeSharp.Containers.Host;
 
 namespace OstreeSharp.Interop.Tests;
 

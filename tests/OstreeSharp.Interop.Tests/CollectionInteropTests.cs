@@ -1,3 +1,5 @@
+using OstreeSharp.Operations;
+
 namespace OstreeSharp.Interop.Tests;
 
 /// <summary>Collection refs (refs --collections, mirrors) and the summary's collection map, as ostree makes them.</summary>

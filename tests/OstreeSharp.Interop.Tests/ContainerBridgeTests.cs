@@ -1,6 +1,7 @@
 using System.Text.Json;
 using OstreeSharp.Containers;
 using OstreeSharp.Containers.Oci;
+using OstreeSharp.Containers.Store;
 
 namespace OstreeSharp.Interop.Tests;
 
@@ -290,7 +291,7 @@ public sealed class ContainerBridgeTests(RegistryFixture registries) : IDisposab
         Assert.Equal(1, Tools.Ostree("show", "--repo=" + host, "--print-metadata-key=ostree.tar-filtered", merge).ExitCode);
         var refs = Tools.Ours("refs", "--repo=" + host).Ok("refs").Split('\n');
         Assert.Equal(2, refs.Count(r => r.StartsWith("ostree/container/blob/", StringComparison.Ordinal)));
-        Assert.Equal(baseCommit, Tools.Ostree("rev-parse", "--repo=" + host, "ostree/container/blob/" + OstreeSharp.Containers.Bridge.RefEscape.Escape(Tools.Ours("container", "image", "metadata", "--repo=" + host, $"oci:{layout}:derived").Ok("metadata").Split("\"digest\":\"")[2].Split('"')[0])).Ok("base layer ref"));
+        Assert.Equal(baseCommit, Tools.Ostree("rev-parse", "--repo=" + host, "ostree/container/blob/" + OstreeSharp.Containers.Store.RefEscape.Escape(Tools.Ours("container", "image", "metadata", "--repo=" + host, $"oci:{layout}:derived").Ok("metadata").Split("\"digest\":\"")[2].Split('"')[0])).Ok("base layer ref"));
         Tools.Ostree("fsck", "--repo=" + host).Ok("fsck");
     }
 
@@ -413,7 +414,7 @@ public sealed class ContainerBridgeTests(RegistryFixture registries) : IDisposab
         var stored = Tools.Ours("container", "image", "metadata", "--repo=" + host, "docker://" + name).Ok("metadata");
         using var manifest = JsonDocument.Parse(stored);
         var baseLayer = manifest.RootElement.GetProperty("layers")[0].GetProperty("digest").GetString()!;
-        Assert.Equal(v2, Tools.Ostree("rev-parse", "--repo=" + host, "ostree/container/blob/" + OstreeSharp.Containers.Bridge.RefEscape.Escape(baseLayer)).Ok("base ref"));
+        Assert.Equal(v2, Tools.Ostree("rev-parse", "--repo=" + host, "ostree/container/blob/" + OstreeSharp.Containers.Store.RefEscape.Escape(baseLayer)).Ok("base ref"));
         Tools.Ostree("fsck", "--repo=" + host).Ok("fsck host");
     }
 

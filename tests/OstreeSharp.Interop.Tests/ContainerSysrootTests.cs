@@ -1,4 +1,6 @@
 using System.Text.Json;
+using OstreeSharp.Containers.Host;
+using OstreeSharp.Containers.Store;
 using OstreeSharp.Sysroot;
 
 namespace OstreeSharp.Interop.Tests;
@@ -96,10 +98,10 @@ public sealed class ContainerSysrootTests(RegistryFixture registries) : IDisposa
         var s = OstreeSysroot.Open(sr);
         s.Load();
         var (newest, oldest) = (s.Deployments[0], s.Deployments[1]);
-        var stored = Containers.Bridge.ImageStore.Query(s.Repo, Containers.References.ImageReference.Parse("docker://" + image))!;
+        var stored = OstreeSharp.Containers.Store.ImageStore.Query(s.Repo, Containers.References.ImageReference.Parse("docker://" + image))!;
 
         // Seen from the newest deployment (as if booted): it is booted, the older one the rollback, pinned.
-        var json = Containers.Bridge.BootcHost.ToCanonicalJson(Containers.Bridge.BootcHost.Build(s, newest));
+        var json = OstreeSharp.Containers.Host.BootcHost.ToCanonicalJson(OstreeSharp.Containers.Host.BootcHost.Build(s, newest));
         var host = BootcSchema.AssertValid(json, "the host seen from the newest deployment");
         var booted = host.GetProperty("status").GetProperty("booted");
         Assert.Equal(newest.Commit.ToHex(), booted.GetProperty("ostree").GetProperty("checksum").GetString());
@@ -121,7 +123,7 @@ public sealed class ContainerSysrootTests(RegistryFixture registries) : IDisposa
         Assert.StartsWith("{\"apiVersion\":\"org.containers.bootc/v1\",\"kind\":\"BootcHost\",\"metadata\":{\"name\":\"host\"},\"spec\":{\"bootOrder\"", json, StringComparison.Ordinal);
 
         // Seen from the older one: the newer deployment is first in the boot order, so a rollback is queued.
-        host = BootcSchema.AssertValid(Containers.Bridge.BootcHost.ToCanonicalJson(Containers.Bridge.BootcHost.Build(s, oldest)), "the host seen from the older deployment");
+        host = BootcSchema.AssertValid(OstreeSharp.Containers.Host.BootcHost.ToCanonicalJson(OstreeSharp.Containers.Host.BootcHost.Build(s, oldest)), "the host seen from the older deployment");
         Assert.True(host.GetProperty("status").GetProperty("rollbackQueued").GetBoolean());
         Assert.Equal("rollback", host.GetProperty("spec").GetProperty("bootOrder").GetString());
 
@@ -137,16 +139,16 @@ public sealed class ContainerSysrootTests(RegistryFixture registries) : IDisposa
 
         // A newer image found by a check (manifest and config only) is the booted entry's cached update, until pulled.
         Build(3, "docker://" + image);
-        var check = await Containers.Bridge.ImageStore.CheckAsync(s.Repo, Containers.References.OstreeImageReference.Parse(imgref), new Containers.Registry.RegistryOptions { TlsVerify = false });
+        var check = await OstreeSharp.Containers.Store.ImageStore.CheckAsync(s.Repo, Containers.References.OstreeImageReference.Parse(imgref), new Containers.Registry.RegistryOptions { TlsVerify = false });
         Assert.False(check.AlreadyPresent);
-        host = BootcSchema.AssertValid(Containers.Bridge.BootcHost.ToCanonicalJson(Containers.Bridge.BootcHost.Build(s, newest)), "the host with a cached update");
+        host = BootcSchema.AssertValid(OstreeSharp.Containers.Host.BootcHost.ToCanonicalJson(OstreeSharp.Containers.Host.BootcHost.Build(s, newest)), "the host with a cached update");
         var cached = host.GetProperty("status").GetProperty("booted").GetProperty("cachedUpdate");
         Assert.Equal(check.ManifestDigest.ToString(), cached.GetProperty("imageDigest").GetString());
         Assert.Equal("3.0", cached.GetProperty("version").GetString());
         Assert.Equal(JsonValueKind.Null, host.GetProperty("status").GetProperty("rollback").GetProperty("cachedUpdate").ValueKind);
 
         // Not booted at all: the empty object, valid too.
-        BootcSchema.AssertValid(Containers.Bridge.BootcHost.ToCanonicalJson(Containers.Bridge.BootcHost.Empty()), "the empty host");
+        BootcSchema.AssertValid(OstreeSharp.Containers.Host.BootcHost.ToCanonicalJson(OstreeSharp.Containers.Host.BootcHost.Empty()), "the empty host");
     }
 
     [Fact]

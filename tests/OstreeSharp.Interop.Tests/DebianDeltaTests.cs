@@ -1,4 +1,5 @@
 using System.Text.Json;
+using OstreeSharp.Internal;
 using Xunit.Abstractions;
 
 namespace OstreeSharp.Interop.Tests;

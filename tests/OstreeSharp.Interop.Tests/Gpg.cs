@@ -1,3 +1,5 @@
+using OstreeSharp.Internal;
+
 namespace OstreeSharp.Interop.Tests;
 
 /// <summary>A GnuPG home folder of its own, with keys made on demand.</summary>
@@ -8,7 +10,7 @@ internal sealed class Gpg : IDisposable
         Dir = new TempDir();
         Home = Dir["gnupg"];
         Directory.CreateDirectory(Home);
-        OstreeSharp.Platform.Native.Chmod(Home, 0x1C0);
+        OstreeSharp.Internal.Native.Chmod(Home, 0x1C0);
     }
 
     public TempDir Dir { get; }

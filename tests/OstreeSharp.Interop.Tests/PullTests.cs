@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Interop.Tests;
 
@@ -28,7 +29,7 @@ public sealed class PullTests : IDisposable
 
         Directory.CreateDirectory(Path.Combine(root, "usr", "bin"));
         File.WriteAllText(Path.Combine(root, "usr", "bin", "tool"), "#!/bin/sh\necho hi\n");
-        OstreeSharp.Platform.Native.Chmod(Path.Combine(root, "usr", "bin", "tool"), 0x1ED);
+        OstreeSharp.Internal.Native.Chmod(Path.Combine(root, "usr", "bin", "tool"), 0x1ED);
         File.CreateSymbolicLink(Path.Combine(root, "usr", "bin", "alias"), "tool");
         return root;
     }

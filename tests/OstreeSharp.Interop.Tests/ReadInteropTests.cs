@@ -1,3 +1,5 @@
+using OstreeSharp.Internal;
+
 namespace OstreeSharp.Interop.Tests;
 
 /// <summary>We read what the real ostree wrote, and print what it prints.</summary>
@@ -50,7 +52,7 @@ public class ReadInteropTests
             Tools.Peer(peer, ["checkout", repo, "-H", .. user, "os/main", t["hl-theirs"]]).Ok("ostree checkout -H");
             Tools.Ours(["checkout", repo, "-H", .. user, "os/main", t["hl-ours"]]).Ok("our checkout -H");
             Assert.Equal(Tools.Describe(t["hl-theirs"]), Tools.Describe(t["hl-ours"]));
-            var readme = OstreeSharp.Platform.Native.LStat(t["hl-ours/README"]);
+            var readme = OstreeSharp.Internal.Native.LStat(t["hl-ours/README"]);
             Assert.True(readme.NLink > 1, "checkout -H must hardlink to the object store");
         }
 

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using OstreeSharp.Internal;
 using Xunit.Abstractions;
 
 namespace OstreeSharp.Interop.Tests;
@@ -221,7 +222,7 @@ public sealed class RechunkTests(DebianUpgradeFixture debian, ITestOutputHelper 
     {
         public static (ulong, ulong) Native(string path)
         {
-            var st = OstreeSharp.Platform.Native.LStat(path);
+            var st = OstreeSharp.Internal.Native.LStat(path);
             return (st.Device, st.Inode);
         }
     }

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
 using OstreeSharp.SELinux;
 
 namespace OstreeSharp.Interop.Tests;

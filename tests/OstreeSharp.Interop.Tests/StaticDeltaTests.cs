@@ -1,4 +1,5 @@
 using System.Text.Json;
+using OstreeSharp.Operations;
 
 namespace OstreeSharp.Interop.Tests;
 

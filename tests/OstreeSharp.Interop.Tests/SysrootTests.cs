@@ -1,3 +1,4 @@
+using OstreeSharp.Internal;
 using OstreeSharp.Sysroot;
 
 namespace OstreeSharp.Interop.Tests;
@@ -19,7 +20,7 @@ public sealed class SysrootTests : IDisposable
         var exec = $"exec {Tools.OursShell} \"$@\"";
         var path = Path.Combine(dir, "ostree");
         File.WriteAllText(path, $"#!/bin/sh\nif [ \"$1\" = --version ]; then printf \"libostree:\\n Version: '2022.7'\\n\"; exit 0; fi\n{exec}\n");
-        OstreeSharp.Platform.Native.Chmod(path, 0x1ED);
+        OstreeSharp.Internal.Native.Chmod(path, 0x1ED);
         return dir;
     }
 
@@ -39,7 +40,7 @@ public sealed class SysrootTests : IDisposable
     [Fact]
     public void Our_admin_verbs_leave_every_recorded_state_byte_for_byte()
     {
-        Assert.True(OstreeSharp.Platform.Native.EffectiveUid == 0, "the vectors were recorded as root (commit owners 0:0)");
+        Assert.True(OstreeSharp.Internal.Native.EffectiveUid == 0, "the vectors were recorded as root (commit owners 0:0)");
         var outDir = _tmp["out"];
         RunVectorScript("make-sysroot.sh", outDir).Ok("make-sysroot.sh with our ostree");
         Assert.Equal(File.ReadAllText(Path.Combine(VectorsDir, "vars.txt")), File.ReadAllText(Path.Combine(outDir, "vars.txt")));
@@ -154,8 +155,8 @@ public sealed class SysrootTests : IDisposable
         var s = OstreeSysroot.Open(sr);
         var top = s.DeploymentPath(s.Deployments[0]);
         Assert.Contains("alice", File.ReadAllText(Path.Combine(top, "etc/passwd")), StringComparison.Ordinal);
-        Assert.Equal(1u, OstreeSharp.Platform.Native.LStat(Path.Combine(top, "usr/etc/empty.conf")).NLink);
-        Assert.True(OstreeSharp.Platform.Native.LStat(Path.Combine(top, "usr/bin/sh")).NLink > 1);
+        Assert.Equal(1u, OstreeSharp.Internal.Native.LStat(Path.Combine(top, "usr/etc/empty.conf")).NLink);
+        Assert.True(OstreeSharp.Internal.Native.LStat(Path.Combine(top, "usr/bin/sh")).NLink > 1);
         Assert.Contains("console=ttyS0", s.Deployments[0].Options, StringComparison.Ordinal);
     }
 
@@ -191,7 +192,7 @@ public sealed class SysrootTests : IDisposable
         Tools.Ostree("config", "--repo=" + Path.Combine(sr, "ostree/repo"), "set", "sysroot.bls-append-except-default", "grub_users=\"\"").Ok("config set");
         Deploy(sr).Ok("deploy 1 again");
         var s = OstreeSysroot.Open(sr);
-        var wh = OstreeSharp.Platform.Native.LStat(Path.Combine(s.DeploymentPath(s.Deployments[0]), "usr/share/overlay/gone"));
+        var wh = OstreeSharp.Internal.Native.LStat(Path.Combine(s.DeploymentPath(s.Deployments[0]), "usr/share/overlay/gone"));
         Assert.Equal(OstreeSharp.Objects.UnixMode.CharDevice, wh.Type);
         Assert.Equal((0u, 0u), (wh.RdevMajor, wh.RdevMinor));
         Assert.Null(s.Deployments[0].Entry["grub_users"]);
@@ -264,7 +265,7 @@ public sealed class SysrootTests : IDisposable
             Deploy(sr).Ok("deploy 2 again");
         }
 
-        var killed = Deploy(sr, new Dictionary<string, string> { ["OSTREE_SHARP_TEST_CRASH_AT"] = point });
+        var killed = Deploy(sr, new Dictionary<string, string> { ["OSTREE_SHARP_FAULT"] = point });
         Assert.True(killed.ExitCode == 137, $"expected SIGKILL at {point}, got {killed.ExitCode}: {killed.Stderr}{killed.Stdout}");
         AssertBootable(sr);
         Tools.EveryPeerOk("reads the sysroot after the crash", "admin", "status", "--sysroot=" + sr);

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Interop.Tests;
 
@@ -369,12 +370,12 @@ public class TarInteropTests
         TestTrees.WriteTricky(root, withOwners: true);
         Directory.CreateDirectory(Path.Combine(root, "sub/deeper"));
         File.WriteAllText(Path.Combine(root, "sub/multi"), "three names\n");
-        Assert.True(OstreeSharp.Platform.Native.TryLink(Path.Combine(root, "sub/multi"), Path.Combine(root, "bin/multi-2")));
-        Assert.True(OstreeSharp.Platform.Native.TryLink(Path.Combine(root, "sub/multi"), Path.Combine(root, "sub/deeper/multi-3")));
+        Assert.True(OstreeSharp.Internal.Native.TryLink(Path.Combine(root, "sub/multi"), Path.Combine(root, "bin/multi-2")));
+        Assert.True(OstreeSharp.Internal.Native.TryLink(Path.Combine(root, "sub/multi"), Path.Combine(root, "sub/deeper/multi-3")));
         File.WriteAllText(Path.Combine(root, "sub/empty-linked"), string.Empty);
-        Assert.True(OstreeSharp.Platform.Native.TryLink(Path.Combine(root, "sub/empty-linked"), Path.Combine(root, "empty-linked-2")));
+        Assert.True(OstreeSharp.Internal.Native.TryLink(Path.Combine(root, "sub/empty-linked"), Path.Combine(root, "empty-linked-2")));
         File.CreateSymbolicLink(Path.Combine(root, "sub/sl"), "multi");
-        Assert.True(OstreeSharp.Platform.Native.TryLink(Path.Combine(root, "sub/sl"), Path.Combine(root, "sub/deeper/sl-hardlink")));
+        Assert.True(OstreeSharp.Internal.Native.TryLink(Path.Combine(root, "sub/sl"), Path.Combine(root, "sub/deeper/sl-hardlink")));
         foreach (var format in new[] { "newc", "crc", "odc" })
         {
             Tools.Run("sh", ["-c", $"cd '{root}' && find . | sort | cpio --quiet -o -H {format} > '{t[format + ".cpio"]}'"]).Ok("cpio -H " + format);

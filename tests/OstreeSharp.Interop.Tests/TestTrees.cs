@@ -1,5 +1,5 @@
 using System.Text;
-using OstreeSharp.Platform;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Interop.Tests;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
-using OstreeSharp.Platform;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Interop.Tests;
 
@@ -222,7 +222,7 @@ internal sealed class TempDir : IDisposable
             // Deployment roots carry the immutable flag, as libostree sets it: clear it, then delete.
             foreach (var dir in Directory.EnumerateDirectories(Path, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true }))
             {
-                OstreeSharp.Platform.Native.SetImmutable(dir, false);
+                OstreeSharp.Internal.Native.SetImmutable(dir, false);
             }
 
             FileUtil.DeleteAny(Path);

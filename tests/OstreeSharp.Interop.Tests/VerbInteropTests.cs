@@ -1,4 +1,4 @@
-using OstreeSharp.Platform;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Interop.Tests;
 

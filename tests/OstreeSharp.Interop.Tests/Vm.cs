@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using OstreeSharp.Internal;
+using OstreeSharp.Operations;
 
 namespace OstreeSharp.Interop.Tests;
 

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Text;
 using OstreeSharp.Composefs;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
 using OstreeSharp.Repository;
 using Xunit.Abstractions;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using NSec.Cryptography;
 using OstreeSharp.GVariant;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
 using OstreeSharp.Repository;
 using OstreeSharp.Signing;

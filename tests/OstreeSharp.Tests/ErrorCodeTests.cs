@@ -3,11 +3,11 @@ using OstreeSharp.Composefs;
 using OstreeSharp.Containers;
 using OstreeSharp.Containers.Registry;
 using OstreeSharp.GVariant;
-using OstreeSharp.Pull;
+using OstreeSharp.Objects;
 using OstreeSharp.Repository;
 using OstreeSharp.Signing;
 using OstreeSharp.Tar;
-using OstreeSharp.Objects;
+using OstreeSharp.Transfer;
 
 namespace OstreeSharp.Tests;
 

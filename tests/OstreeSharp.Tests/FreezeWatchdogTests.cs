@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using OstreeSharp.Internal;
 using OstreeSharp.Sysroot;
 
 namespace OstreeSharp.Tests;

@@ -1,5 +1,6 @@
 using OstreeSharp.Deltas;
 using OstreeSharp.GVariant;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Tests;
 

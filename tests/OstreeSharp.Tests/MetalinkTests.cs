@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
-using OstreeSharp.Pull;
+using OstreeSharp.Operations;
+using OstreeSharp.Transfer;
 
 namespace OstreeSharp.Tests;
 

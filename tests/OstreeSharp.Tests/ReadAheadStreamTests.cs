@@ -1,4 +1,4 @@
-using OstreeSharp.Util;
+using OstreeSharp.Internal;
 using Xunit;
 
 namespace OstreeSharp.Tests;

@@ -1,3 +1,4 @@
+using OstreeSharp.Internal;
 using OstreeSharp.Repository;
 
 namespace OstreeSharp.Tests;

@@ -1,3 +1,4 @@
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
 using OstreeSharp.SELinux;
 

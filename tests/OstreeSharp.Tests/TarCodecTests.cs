@@ -1,4 +1,5 @@
 using System.Text;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
 using OstreeSharp.Tar;
 

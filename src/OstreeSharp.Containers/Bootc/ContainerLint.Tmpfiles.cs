@@ -2,8 +2,8 @@
 // /usr/lib/tmpfiles.d or /etc/tmpfiles.d declares, shown as the line that would create it.
 using System.Globalization;
 using System.Text;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
 
 namespace OstreeSharp.Containers.Bootc;
 

@@ -3,8 +3,8 @@
 // their results come in are bootc's; the descriptions are ours.
 using System.Text;
 using OstreeSharp.Containers.Install;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
 using OstreeSharp.Repository;
 
 namespace OstreeSharp.Containers.Bootc;

@@ -1,8 +1,8 @@
 // A root folder looked at as if it were /: symbolic links are followed inside it (an absolute target starts
 // again at the folder, .. stops there), as bootc's capability-based directory handles keep lookups inside.
 using System.Text;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
 
 namespace OstreeSharp.Containers.Bootc;
 

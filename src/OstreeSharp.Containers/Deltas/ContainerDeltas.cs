@@ -7,12 +7,14 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Compression;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Containers.References;
 using OstreeSharp.Containers.Registry;
+using OstreeSharp.Containers.Store;
 using OstreeSharp.Containers.Transports;
 using OstreeSharp.Deltas;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
 using OstreeSharp.Repository;
 using OstreeSharp.Tar;

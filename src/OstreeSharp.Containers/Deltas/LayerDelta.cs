@@ -23,8 +23,8 @@ using System.Security.Cryptography;
 using System.Text;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Deltas;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
 using OstreeSharp.Repository;
 
 namespace OstreeSharp.Containers.Deltas;

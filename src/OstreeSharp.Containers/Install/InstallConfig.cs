@@ -2,8 +2,8 @@
 // read out of an image's merged commit, merged in file name order as bootc merges them.
 using System.Runtime.InteropServices;
 using OstreeSharp.Objects;
+using OstreeSharp.Operations;
 using OstreeSharp.Repository;
-using OstreeSharp.Trees;
 using Tomlyn;
 using Tomlyn.Model;
 

@@ -6,10 +6,12 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Host;
 using OstreeSharp.Containers.References;
 using OstreeSharp.Containers.Registry;
-using OstreeSharp.Platform;
+using OstreeSharp.Containers.Store;
+using OstreeSharp.Internal;
+using OstreeSharp.Operations;
 using OstreeSharp.Repository;
 using OstreeSharp.Sysroot;
 
@@ -134,7 +136,7 @@ public static class Installer
         }
 
         // Logically bound images live in containers-storage, which there is none of here: refused unless skipped.
-        if (options.BoundImages != "skip" && Trees.TreeLookup.Find(repo, commit, "usr/lib/bootc/bound-images.d") is { IsFile: false } bound
+        if (options.BoundImages != "skip" && TreeLookup.Find(repo, commit, "usr/lib/bootc/bound-images.d") is { IsFile: false } bound
             && repo.LoadDirTree(bound.Tree).Files.Count > 0)
         {
             throw new InstallException($"{options.Source.Image} has logically bound images (/usr/lib/bootc/bound-images.d), which need a container storage: pass --bound-images=skip to install without them");

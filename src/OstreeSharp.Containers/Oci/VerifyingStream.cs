@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Containers.Oci;
 

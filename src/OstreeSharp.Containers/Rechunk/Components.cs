@@ -5,7 +5,7 @@
 using System.Globalization;
 using System.IO.Compression;
 using System.Text;
-using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Store;
 
 namespace OstreeSharp.Containers.Rechunk;
 

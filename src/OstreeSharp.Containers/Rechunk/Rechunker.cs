@@ -4,11 +4,13 @@
 // ostree image of ostree-container-format.md (the ostree layer, then the package chunks).
 using System.Globalization;
 using System.Text.Json;
-using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Compression;
 using OstreeSharp.Containers.Copy;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Containers.References;
+using OstreeSharp.Containers.Store;
 using OstreeSharp.Containers.Transports;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
 using OstreeSharp.Repository;
 using OstreeSharp.Tar;

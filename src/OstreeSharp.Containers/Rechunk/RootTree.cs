@@ -2,13 +2,12 @@
 // mtime, xattrs and hard-link group taken from the source (never from the host), and where its bytes are.
 using System.Security.Cryptography;
 using System.Text;
-using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Compression;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Containers.Transports;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
 using OstreeSharp.Tar;
-using OstreeSharp.Trees;
 
 namespace OstreeSharp.Containers.Rechunk;
 
@@ -311,7 +310,7 @@ public sealed class RootTree
             await Task.Run(
                 () =>
                 {
-                    using var decompressed = new Util.ReadAheadStream(LayerStreams.Decompress(blob, layer.MediaType));
+                    using var decompressed = new ReadAheadStream(LayerStreams.Decompress(blob, layer.MediaType));
                     try
                     {
                         tree.ApplyLayer(decompressed, index, $"layer {layer.Digest} of {source.Reference}", spoolDir, cancellationToken);

@@ -1,6 +1,6 @@
+using OstreeSharp.Containers.References;
 using Tomlyn;
 using Tomlyn.Model;
-using OstreeSharp.Containers.References;
 
 namespace OstreeSharp.Containers.Registry;
 

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text.Json;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Containers.Transports;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Containers.Registry;
 

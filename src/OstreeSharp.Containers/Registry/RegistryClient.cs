@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Containers.References;
+using OstreeSharp.Internal;
 using Polly;
 
 namespace OstreeSharp.Containers.Registry;

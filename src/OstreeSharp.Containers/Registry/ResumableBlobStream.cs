@@ -1,4 +1,5 @@
 using OstreeSharp.Containers.Oci;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Containers.Registry;
 

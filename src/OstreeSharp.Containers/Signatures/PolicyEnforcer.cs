@@ -2,6 +2,7 @@ using Org.BouncyCastle.Crypto;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Containers.References;
 using OstreeSharp.Containers.Transports;
+using OstreeSharp.Operations;
 using OstreeSharp.Signing;
 
 namespace OstreeSharp.Containers.Signatures;

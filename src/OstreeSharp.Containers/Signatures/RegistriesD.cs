@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Host;
 using OstreeSharp.Containers.References;
 
 namespace OstreeSharp.Containers.Signatures;

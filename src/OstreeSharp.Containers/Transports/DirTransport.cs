@@ -1,5 +1,6 @@
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Containers.References;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Containers.Transports;
 

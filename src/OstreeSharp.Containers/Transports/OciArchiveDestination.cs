@@ -1,6 +1,6 @@
+using OstreeSharp.Containers.Oci;
 using OstreeSharp.Containers.References;
 using OstreeSharp.Tar;
-using OstreeSharp.Containers.Oci;
 
 namespace OstreeSharp.Containers.Transports;
 

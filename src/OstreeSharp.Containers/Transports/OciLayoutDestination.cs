@@ -1,6 +1,7 @@
 using System.Text.Json;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Containers.References;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Containers.Transports;
 

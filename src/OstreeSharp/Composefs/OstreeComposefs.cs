@@ -4,6 +4,7 @@
 // and sysroot added when missing so the image can serve as a root filesystem.
 using System.Collections.Concurrent;
 using OstreeSharp.GVariant;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
 using OstreeSharp.Repository;
 
@@ -105,7 +106,7 @@ public static class OstreeComposefs
                 throw new OstreeException(OstreeErrorCode.VerityFailed, $"Commit {commit}: Generated composefs image digest ({Convert.ToHexStringLower(digest)}) doesn't match expected digest ({Convert.ToHexStringLower(expected)})");
             }
 
-            Platform.Native.Chmod(tmp, 0x1A4);
+            Native.Chmod(tmp, 0x1A4);
             OstreeRepo.EnsureFsVerity(tmp, repo.FsVerityWanted, allowExisting: false, shownPath: final);
 
             File.Move(tmp, final, overwrite: true);
@@ -223,7 +224,7 @@ public static class OstreeComposefs
                 node.PayloadString = string.Concat(hex.AsSpan(0, 2), "/", hex.AsSpan(2), ".file");
                 if (verity != ComposefsVerity.None)
                 {
-                    var measured = Platform.Native.MeasureVerity(obj.Path);
+                    var measured = Native.MeasureVerity(obj.Path);
                     if (measured is not null)
                     {
                         node.FsVerityDigest = measured;

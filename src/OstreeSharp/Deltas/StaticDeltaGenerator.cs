@@ -6,6 +6,7 @@
 using System.Buffers;
 using System.Text;
 using OstreeSharp.GVariant;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
 using OstreeSharp.Repository;
 

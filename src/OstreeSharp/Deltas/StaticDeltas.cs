@@ -2,9 +2,10 @@
 // delta-indexes/ publish (name -> sha256 of the superblock).
 using System.Text;
 using OstreeSharp.GVariant;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
+using OstreeSharp.Operations;
 using OstreeSharp.Repository;
-using OstreeSharp.Trees;
 
 namespace OstreeSharp.Deltas;
 
@@ -169,7 +170,7 @@ public static class StaticDeltas
         var summaryPath = Path.Combine(repo.Path, "summary");
         if (File.Exists(summaryPath))
         {
-            var meta = GVariantValue.Parse(Trees.Summary.Type, File.ReadAllBytes(summaryPath))[1];
+            var meta = GVariantValue.Parse(Summary.Type, File.ReadAllBytes(summaryPath))[1];
             if (meta.Lookup("ostree.static-deltas") is { Type.Text: "a{sv}" } listed)
             {
                 names.UnionWith(listed.GetVarDictEntries().Select(kv => kv.Key));

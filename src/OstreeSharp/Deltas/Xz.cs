@@ -1,5 +1,6 @@
 // xz (LZMA2) through the system's liblzma: libostree compresses static delta parts with it (preset 8, CRC64).
 using System.Runtime.InteropServices;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Deltas;
 

@@ -1,5 +1,6 @@
 // GLib keyfile subset used by ostree's config (spec: ostree-repo-format.md, section 3.2).
 using System.Text;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Repository;
 

@@ -1,8 +1,9 @@
 // Refs (spec: ostree-repo-format.md, section 3.1).
 using System.Text;
 using System.Text.RegularExpressions;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
+using OstreeSharp.Operations;
 
 namespace OstreeSharp.Repository;
 
@@ -403,7 +404,7 @@ public sealed partial class OstreeRepo
     {
         if (Config.GetBoolean("core", "auto-update-summary", false) || Config.GetBoolean("core", "commit-update-summary", false))
         {
-            Trees.Summary.Update(this);
+            Summary.Update(this);
         }
     }
 

@@ -1,5 +1,7 @@
 // Remotes in the repository config (spec: ostree-repo-format.md, section 3.2), written the way
 // `ostree remote add` writes them.
+using OstreeSharp.Internal;
+
 namespace OstreeSharp.Repository;
 
 /// <summary>A configured remote.</summary>

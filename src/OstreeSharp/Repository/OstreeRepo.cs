@@ -3,8 +3,8 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 using OstreeSharp.GVariant;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
 
 namespace OstreeSharp.Repository;
 

@@ -1,6 +1,6 @@
 // Repository locking with flock on `.lock`, as libostree does (shared for writers, exclusive for prune).
 using Microsoft.Win32.SafeHandles;
-using OstreeSharp.Platform;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Repository;
 

@@ -7,8 +7,8 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
 
 namespace OstreeSharp.Repository;
 
@@ -106,15 +106,6 @@ public sealed class RepoTransaction : IDisposable
 
     /// <summary>The folder this transaction stages objects in (under the repository's tmp/), in flux until it commits.</summary>
     public string StagingPath => _staging;
-
-    /// <summary>Test hook: a fault point name from <c>OSTREE_SHARP_FAULT</c>; the process stops there.</summary>
-    internal static void FaultPoint(string name)
-    {
-        if (Environment.GetEnvironmentVariable("OSTREE_SHARP_FAULT") == name)
-        {
-            Environment.FailFast($"fault injected at {name}");
-        }
-    }
 
     // Staging folders and lock files that no live transaction holds: left by a process that was killed (a lock file
     // alone when it died between creating the two, or between removing them).
@@ -971,7 +962,7 @@ public sealed class RepoTransaction : IDisposable
             throw new OstreeException(OstreeErrorCode.Failed, "OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified");
         }
 
-        FaultPoint("before-publish");
+        FaultPoint.Hit("before-publish");
         var objectsDir = Path.Combine(_repo.Path, "objects");
         if (_repo.Fsync && StagedFiles().Any())
         {
@@ -1028,7 +1019,7 @@ public sealed class RepoTransaction : IDisposable
         {
             if (i == last.Count - 1)
             {
-                FaultPoint("before-last-object");
+                FaultPoint.Hit("before-last-object");
             }
 
             Publish(last[i]);
@@ -1054,7 +1045,7 @@ public sealed class RepoTransaction : IDisposable
         // Work that must follow the objects and precede the refs (a pull clears the partial markers of the commits it
         // completed, so a kill in between never leaves a ref on a commit marked partial).
         BeforeRefs?.Invoke();
-        FaultPoint("before-refs");
+        FaultPoint.Hit("before-refs");
         foreach (var (refspec, target, collection) in _refs)
         {
             if (collection is not null)

@@ -1,5 +1,6 @@
 // The SELinux policy of a root filesystem, found as libostree's OstreeSePolicy finds it.
 using OstreeSharp.Objects;
+using OstreeSharp.Operations;
 
 namespace OstreeSharp.SELinux;
 
@@ -65,7 +66,7 @@ public sealed class SePolicy
     {
         ArgumentNullException.ThrowIfNull(repo);
         var c = repo.LoadCommit(commit);
-        return TreeLabeler.LoadPolicy(repo, Trees.MutableTree.FromRepo(repo, c.RootTree, c.RootMeta));
+        return TreeLabeler.LoadPolicy(repo, MutableTree.FromRepo(repo, c.RootTree, c.RootMeta));
     }
 
     /// <summary>

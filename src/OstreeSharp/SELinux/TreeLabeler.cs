@@ -1,8 +1,8 @@
 // Relabelling a tree about to be committed from a policy found inside it (merge commits of layered images).
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
+using OstreeSharp.Operations;
 using OstreeSharp.Repository;
-using OstreeSharp.Trees;
 
 namespace OstreeSharp.SELinux;
 

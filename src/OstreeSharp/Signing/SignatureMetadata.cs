@@ -1,7 +1,7 @@
 // Detached metadata edits as libostree makes them: through a GVariantDict, so the dictionary
 // comes out in GLib hash-table order.
 using OstreeSharp.GVariant;
-using OstreeSharp.Trees;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Signing;
 

@@ -1,7 +1,7 @@
 // The /etc three-way merge of `ostree admin deploy` (spec 3.2): the merge deployment's local changes win.
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
-using OstreeSharp.Trees;
+using OstreeSharp.Operations;
 
 namespace OstreeSharp.Sysroot;
 

@@ -1,7 +1,7 @@
 // Finding the kernel, initramfs and device tree of a deployment, and its boot checksum (spec 1.4).
 using System.Security.Cryptography;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
 
 namespace OstreeSharp.Sysroot;
 

@@ -3,7 +3,7 @@
 // grub.cfg), before the boot version swap makes it current.
 using System.Diagnostics;
 using System.Text;
-using OstreeSharp.Platform;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Sysroot;
 

@@ -1,10 +1,10 @@
 // Cleanup: other boot versions, unused deployments and boot folders, deployment refs, prune (spec 1.11-1.12).
 using System.Text;
 using System.Text.RegularExpressions;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
+using OstreeSharp.Operations;
 using OstreeSharp.Repository;
-using OstreeSharp.Trees;
 
 namespace OstreeSharp.Sysroot;
 

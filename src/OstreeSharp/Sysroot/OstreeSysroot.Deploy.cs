@@ -1,8 +1,8 @@
 // `ostree admin deploy`: check out, prepare /etc, merge, finalise, compose the list and swap (spec 4.2).
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
+using OstreeSharp.Operations;
 using OstreeSharp.Repository;
-using OstreeSharp.Trees;
 
 namespace OstreeSharp.Sysroot;
 

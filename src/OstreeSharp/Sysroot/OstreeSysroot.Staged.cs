@@ -4,8 +4,8 @@
 // stops at shutdown, which merges /etc from the merge deployment and writes the boot entries then, so that nothing
 // written to /etc after staging is lost and the boot loader changes only once the system is done with it.
 using OstreeSharp.GVariant;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
 using OstreeSharp.Repository;
 
 namespace OstreeSharp.Sysroot;

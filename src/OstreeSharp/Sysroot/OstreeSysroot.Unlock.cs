@@ -1,5 +1,5 @@
 // `ostree admin unlock` and `bootc usr-overlay`: a writable overlay on the booted deployment's /usr.
-using OstreeSharp.Platform;
+using OstreeSharp.Internal;
 using OstreeSharp.Repository;
 
 namespace OstreeSharp.Sysroot;

@@ -1,7 +1,7 @@
 // Writing a deployment list: bootversion or subbootversion swap, with the crash-safe order of spec 2.1-2.3.
 using System.Text;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
 
 namespace OstreeSharp.Sysroot;
 
@@ -378,21 +378,5 @@ internal static class OsRelease
         }
 
         return sb.ToString();
-    }
-}
-
-/// <summary>Test hook: <c>OSTREE_SHARP_TEST_CRASH_AT=NAME</c> kills the process at that named step.</summary>
-internal static class FaultPoint
-{
-    private static readonly string? Target = Environment.GetEnvironmentVariable("OSTREE_SHARP_TEST_CRASH_AT");
-
-    /// <summary>Stops the process with SIGKILL when <paramref name="name"/> is the configured point.</summary>
-    public static void Hit(string name)
-    {
-        if (Target == name)
-        {
-            Console.Out.Flush();
-            System.Diagnostics.Process.GetCurrentProcess().Kill();
-        }
     }
 }

@@ -1,8 +1,8 @@
 // A sysroot: the physical root holding ostree/repo, stateroots, deployments and /boot (spec 1).
 using System.Text;
 using System.Text.RegularExpressions;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
-using OstreeSharp.Platform;
 using OstreeSharp.Repository;
 
 namespace OstreeSharp.Sysroot;

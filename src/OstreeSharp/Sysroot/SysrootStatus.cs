@@ -1,6 +1,6 @@
 // `ostree admin status` text, as libostree 2022.7 prints it (spec 4.5).
-using OstreeSharp.Objects;
 using System.Text;
+using OstreeSharp.Objects;
 
 namespace OstreeSharp.Sysroot;
 

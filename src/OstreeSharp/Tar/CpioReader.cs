@@ -7,6 +7,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
 
 namespace OstreeSharp.Tar;

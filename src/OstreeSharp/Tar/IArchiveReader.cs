@@ -1,3 +1,5 @@
+using OstreeSharp.Internal;
+
 namespace OstreeSharp.Tar;
 
 /// <summary>An archive read one entry at a time (tar or cpio), in the <see cref="TarEntry"/> model.</summary>

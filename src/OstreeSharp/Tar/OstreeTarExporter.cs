@@ -2,9 +2,9 @@
 // (ostree-container-format.md 2.2, 2.3 and 2.5): a bare-split-xattrs repository under
 // sysroot/ostree/repo plus a checkout made of hard links to its objects.
 using System.Text;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
 using OstreeSharp.Repository;
-using OstreeSharp.Util;
 
 namespace OstreeSharp.Tar;
 

@@ -4,8 +4,8 @@
 using System.Buffers;
 using OstreeSharp.GVariant;
 using OstreeSharp.Objects;
+using OstreeSharp.Operations;
 using OstreeSharp.Repository;
-using OstreeSharp.Trees;
 
 namespace OstreeSharp.Tar;
 

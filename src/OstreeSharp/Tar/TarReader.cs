@@ -3,6 +3,7 @@
 using System.Buffers;
 using System.Globalization;
 using System.Text;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
 
 namespace OstreeSharp.Tar;

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 using OstreeSharp.Containers.Bootc;
-using OstreeSharp.Platform;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Tests.Bootc;
 

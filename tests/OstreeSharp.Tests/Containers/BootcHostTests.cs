@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using OstreeSharp.Containers;
-using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Host;
 using OstreeSharp.Containers.References;
 
 namespace OstreeSharp.Tests.Containers;

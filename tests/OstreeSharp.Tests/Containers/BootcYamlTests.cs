@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Host;
 
 namespace OstreeSharp.Tests.Containers;
 

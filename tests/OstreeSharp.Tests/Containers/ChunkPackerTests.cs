@@ -1,5 +1,5 @@
 using OstreeSharp.Containers;
-using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Store;
 
 namespace OstreeSharp.Tests.Containers;
 

@@ -1,4 +1,5 @@
 using OstreeSharp.Containers;
+using OstreeSharp.Containers.Host;
 using OstreeSharp.Containers.Install;
 
 namespace OstreeSharp.Tests.Containers;
@@ -64,13 +65,13 @@ public class InstallConfigTests
         const string Host = "root=UUID=1 rw ostree=/ostree/boot.1/debian/abc/0 quiet old=1 mine=yes";
 
         // The old image had quiet and old=1, the new one has quiet and new=2: old=1 goes, new=2 comes, the rest stays.
-        Assert.Equal("root=UUID=1 rw quiet mine=yes new=2", OstreeSharp.Containers.Bridge.SysrootImages.MergeKargsD(Host, ["quiet", "old=1"], ["quiet", "new=2"]));
+        Assert.Equal("root=UUID=1 rw quiet mine=yes new=2", OstreeSharp.Containers.Host.SysrootImages.MergeKargsD(Host, ["quiet", "old=1"], ["quiet", "new=2"]));
 
         // Unchanged kargs.d: the deployment keeps its arguments as they are.
-        Assert.Null(OstreeSharp.Containers.Bridge.SysrootImages.MergeKargsD(Host, ["quiet"], ["quiet"]));
+        Assert.Null(OstreeSharp.Containers.Host.SysrootImages.MergeKargsD(Host, ["quiet"], ["quiet"]));
 
         // An argument the user removed by hand is not brought back by an upgrade that keeps it in kargs.d, and one
         // the old image's kargs.d no longer has is removed even when it is not there.
-        Assert.Equal("root=UUID=1 rw mine=yes x=1", OstreeSharp.Containers.Bridge.SysrootImages.MergeKargsD("root=UUID=1 rw mine=yes", ["quiet", "gone"], ["quiet", "x=1"]));
+        Assert.Equal("root=UUID=1 rw mine=yes x=1", OstreeSharp.Containers.Host.SysrootImages.MergeKargsD("root=UUID=1 rw mine=yes", ["quiet", "gone"], ["quiet", "x=1"]));
     }
 }

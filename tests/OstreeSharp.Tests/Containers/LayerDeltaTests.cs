@@ -4,9 +4,10 @@ using OstreeSharp.Containers;
 using OstreeSharp.Containers.Deltas;
 using OstreeSharp.Containers.Oci;
 using OstreeSharp.Deltas;
+using OstreeSharp.Internal;
 using OstreeSharp.Objects;
+using OstreeSharp.Operations;
 using OstreeSharp.Repository;
-using OstreeSharp.Trees;
 
 namespace OstreeSharp.Tests.Containers;
 

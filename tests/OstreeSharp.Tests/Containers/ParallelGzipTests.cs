@@ -1,5 +1,5 @@
 using System.IO.Compression;
-using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Compression;
 
 namespace OstreeSharp.Tests.Containers;
 

@@ -1,5 +1,5 @@
 using OstreeSharp.Containers;
-using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Store;
 
 namespace OstreeSharp.Tests.Containers;
 
@@ -46,9 +46,9 @@ public class ManifestDiffTests
     public void Diffs_print_as_ostree_ext_prints_them()
     {
         var a = M(('1', 1500), ('2', 10), ('3', 2_500_000));
-        Assert.Equal("Total new layers: 3     Size: 2.5 MB\nRemoved layers:   0     Size: 0 bytes\nAdded layers:     0     Size: 0 bytes\n", OstreeSharp.Containers.Bridge.ManifestDiff.Compute(a, a).ToString());
+        Assert.Equal("Total new layers: 3     Size: 2.5 MB\nRemoved layers:   0     Size: 0 bytes\nAdded layers:     0     Size: 0 bytes\n", OstreeSharp.Containers.Store.ManifestDiff.Compute(a, a).ToString());
         var b = M(('1', 1500), ('4', 999), ('4', 999));
-        var d = OstreeSharp.Containers.Bridge.ManifestDiff.Compute(a, b);
+        var d = OstreeSharp.Containers.Store.ManifestDiff.Compute(a, b);
         Assert.Equal(2, d.Removed.Count);
         Assert.Single(d.Added);
         Assert.Equal("Total new layers: 2     Size: 2.5 kB\nRemoved layers:   2     Size: 2.5 MB\nAdded layers:     1     Size: 999 bytes\n", d.ToString());

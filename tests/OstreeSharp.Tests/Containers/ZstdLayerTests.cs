@@ -1,4 +1,4 @@
-using OstreeSharp.Containers.Bridge;
+using OstreeSharp.Containers.Compression;
 
 namespace OstreeSharp.Tests.Containers;
 
