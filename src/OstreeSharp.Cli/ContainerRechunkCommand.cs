@@ -93,6 +93,11 @@ internal static class ContainerRechunkCommand
                 options.PreviousBuild = new ManifestBlob(File.ReadAllBytes(prev), null, prev).AsManifest();
             }
 
+            if (options.FormatVersion is 1 or 2 && (options.MaxLayers < options.MinLayers || options.MaxLayers > RechunkOptions.MaxLayersLimit))
+            {
+                throw new ArgumentException($"--max-layers must be between {options.MinLayers} and {RechunkOptions.MaxLayersLimit} for format version {options.FormatVersion}, got {options.MaxLayers}");
+            }
+
             var registryOptions = registry.Build(pr);
             RechunkResult result;
             var destination = ImageTransports.OpenDestination(destRef, registryOptions);

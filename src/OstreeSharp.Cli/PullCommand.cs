@@ -91,6 +91,11 @@ internal static class PullCommand
             {
                 throw new ArgumentException("Cannot specify both --disable-static-deltas and --require-static-deltas");
             }
+
+            if (options.DryRun && !options.RequireStaticDeltas)
+            {
+                throw new ArgumentException("--dry-run requires --require-static-deltas");
+            }
             // As ostree: `pull REMOTE:REF` names the remote and one ref in one argument.
             var remoteName = pr.GetValue(remote)!;
             var refList = (pr.GetValue(refs) ?? []).ToList();

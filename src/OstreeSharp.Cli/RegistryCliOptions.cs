@@ -61,7 +61,7 @@ internal sealed class RegistryCliOptions(bool policy = false, bool registriesD =
 
         if (((creds is null ? null : pr.GetValue(creds)) ?? pr.GetValue(_creds)) is { } c)
         {
-            o.Credentials = RegistryCredential.ParseCreds(c);
+            o.Credentials = c.Length == 0 || c[0] == ':' ? throw new ArgumentException("--creds: the user name is empty") : RegistryCredential.ParseCreds(c);
         }
 
         return o;

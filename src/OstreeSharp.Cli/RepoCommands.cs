@@ -1222,6 +1222,11 @@ internal static class RepoCommands
                 repo.Resolve(b);
             }
 
+            if (pr.GetValue(deltasOnly) && pr.GetValue(deleteCommit) is not { Length: > 0 })
+            {
+                throw new OstreeException(OstreeErrorCode.InvalidArgument, "--static-deltas-only requires --delete-commit; see https://github.com/ostreedev/ostree/issues/1479");
+            }
+
             var result = Prune.Run(repo, new PruneOptions
             {
                 DryRun = pr.GetValue(noPrune),
@@ -1371,6 +1376,11 @@ internal static class RepoCommands
                 VerifyBindings = !pr.GetValue(noBindings),
                 CollectionId = source.CollectionId,
             };
+            if ((options.GpgVerify || options.GpgVerifySummary) && pr.GetValue(remote) is null)
+            {
+                throw new ArgumentException("Must specify remote name to enable gpg verification"); // ostree's words
+            }
+
             var stats = PullLocal.Import(source, repo, pr.GetValue(refs) ?? [], pr.GetValue(remote), options, CliSupport.MakeProgress(pr, "pull-local"), CliSupport.Stopping);
             Console.WriteLine($"{stats.Metadata} metadata, {stats.Content} content objects imported; {SizeFormat.FormatAsGlibPrints(stats.ContentBytesWritten)} content written");
             return 0;

@@ -23,6 +23,12 @@ public sealed class RechunkOptions
     /// <summary>The most layers the image gets (<c>--max-layers</c>; rpm-ostree's default, 64).</summary>
     public int MaxLayers { get; set; } = 64;
 
+    /// <summary>The fewest layers <see cref="MaxLayers"/> may ask for in this <see cref="FormatVersion"/> (chunked: 5, plain: 4).</summary>
+    public int MinLayers => FormatVersion == 1 ? 5 : 4;
+
+    /// <summary>The most layers <see cref="MaxLayers"/> may ask for.</summary>
+    public const int MaxLayersLimit = 500;
+
     /// <summary>1: a chunked ostree image; 2: plain layers without an ostree commit.</summary>
     public int FormatVersion { get; set; } = 1;
 
@@ -127,10 +133,9 @@ public static class Rechunker
             throw new ContainerException(OstreeErrorCode.NotSupported, $"Unsupported format version {o.FormatVersion}: 1 (chunked ostree image) or 2 (plain layers)");
         }
 
-        int min = o.FormatVersion == 1 ? 5 : 4;
-        if (o.MaxLayers < min || o.MaxLayers > 500)
+        if (o.MaxLayers < o.MinLayers || o.MaxLayers > RechunkOptions.MaxLayersLimit)
         {
-            throw new ContainerException(OstreeErrorCode.InvalidArgument, $"--max-layers must be between {min} and 500 for format version {o.FormatVersion}, got {o.MaxLayers}");
+            throw new ContainerException(OstreeErrorCode.InvalidArgument, $"{nameof(RechunkOptions.MaxLayers)} must be between {o.MinLayers} and {RechunkOptions.MaxLayersLimit} for format version {o.FormatVersion}, got {o.MaxLayers}");
         }
     }
 

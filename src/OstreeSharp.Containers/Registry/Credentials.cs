@@ -15,7 +15,7 @@ public sealed record RegistryCredential(string Username, string Password, string
         var user = colon < 0 ? text : text[..colon];
         if (user.Length == 0)
         {
-            throw new ArgumentException("--creds: the user name is empty");
+            throw new ArgumentException("the user name is empty", nameof(text));
         }
 
         return new RegistryCredential(user, colon < 0 ? string.Empty : text[(colon + 1)..]);

@@ -27,12 +27,17 @@ internal static class BootableTree
             }
         }
 
-        if (Walk(root, "usr") is null)
+        // ostree's words (2022.7 and 2026.4): the first folder of usr/lib/modules that is missing, else no kernel in it.
+        string[] path = ["usr", "lib", "modules"];
+        for (int i = 1; i <= path.Length; i++)
         {
-            throw new OstreeException(OstreeErrorCode.KernelNotFound, "--bootable: No such file or directory: /usr");
+            if (Walk(root, path[..i]) is null)
+            {
+                throw new OstreeException(OstreeErrorCode.KernelNotFound, "No such file or directory: /" + string.Join('/', path[..i]));
+            }
         }
 
-        throw new OstreeException(OstreeErrorCode.KernelNotFound, "--bootable: no kernel found in /usr/lib/modules/*/vmlinuz");
+        throw new OstreeException(OstreeErrorCode.KernelNotFound, "No kernel found in /usr/lib/modules");
     }
 
     private static MutableTree? Walk(MutableTree t, params string[] names)

@@ -55,11 +55,13 @@ public static class Prune
     /// <summary>Runs prune under an exclusive repository lock.</summary>
     public static PruneResult Run(OstreeRepo repo, PruneOptions options)
     {
-        using var _ = repo.Lock(exclusive: true);
+        ArgumentNullException.ThrowIfNull(options);
         if (options.StaticDeltasOnly && options.DeleteCommits.Count == 0)
         {
-            throw new OstreeException(OstreeErrorCode.InvalidArgument, "--static-deltas-only requires --delete-commit; see https://github.com/ostreedev/ostree/issues/1479");
+            throw new ArgumentException($"{nameof(PruneOptions)}.{nameof(PruneOptions.StaticDeltasOnly)} needs {nameof(PruneOptions)}.{nameof(PruneOptions.DeleteCommits)}", nameof(options));
         }
+
+        using var _ = repo.Lock(exclusive: true);
 
         foreach (var c in options.DeleteCommits)
         {

@@ -105,7 +105,7 @@ public static class PullLocal
         int depth = options.Depth;
         if ((options.GpgVerify || options.GpgVerifySummary) && remote is null)
         {
-            throw new OstreeException(OstreeErrorCode.InvalidArgument, "--gpg-verify and --gpg-verify-summary need --remote");
+            throw new ArgumentException("GpgVerify and GpgVerifySummary need a remote whose keys verify", nameof(remote));
         }
 
         VerificationPolicy? policy = options.Policy ?? (options.GpgVerify ? VerificationPolicy.ForGpg(VerificationPolicy.RemoteGpgKeys(dest, remote!)) : null);

@@ -203,7 +203,7 @@ public static partial class RemotePull
 
         if (options.DryRun && !options.RequireStaticDeltas)
         {
-            throw new ArgumentException("--dry-run requires --require-static-deltas");
+            throw new ArgumentException($"{nameof(PullOptions.DryRun)} needs {nameof(PullOptions.RequireStaticDeltas)}", nameof(options));
         }
 
         // As libostree: a delta's content comes uncompressed, so an archive repository never applies deltas.
