@@ -211,7 +211,7 @@ internal static class DemoCommand
 
         var etc = Path.Combine(sysroot.DeploymentPath(d), "etc");
         Console.WriteLine($"14. /etc prepared from /usr/etc ({Directory.EnumerateFileSystemEntries(etc).Count()} entries), origin {File.ReadAllText(sysroot.OriginPath(d)).Trim().Replace('\n', ' ')}");
-        Console.Write(Sysroot.SysrootStatus.Format(sysroot).Replace("\n", "\n    ", StringComparison.Ordinal).Insert(0, "15. admin status:\n    ").TrimEnd(' '));
+        Console.Write(SysrootStatus.Format(sysroot).Replace("\n", "\n    ", StringComparison.Ordinal).Insert(0, "15. admin status:\n    ").TrimEnd(' '));
     }
 }
 

@@ -1,11 +1,12 @@
 // `ostree admin status` text, as libostree 2022.7 prints it (spec 4.5).
 using System.Text;
 using OstreeSharp.Objects;
+using OstreeSharp.Sysroot;
 
-namespace OstreeSharp.Sysroot;
+namespace OstreeSharp.Cli;
 
 /// <summary>Formats the deployment list.</summary>
-public static class SysrootStatus
+internal static class SysrootStatus
 {
     /// <summary>The text of <c>ostree admin status</c>.</summary>
     public static string Format(OstreeSysroot sysroot) => Format(sysroot, signatures: true);

@@ -4,11 +4,12 @@ using System.Globalization;
 using System.Text;
 using OstreeSharp.GVariant;
 using OstreeSharp.Internal;
+using OstreeSharp.Operations;
 
-namespace OstreeSharp.Operations;
+namespace OstreeSharp.Cli;
 
 /// <summary>Formats a summary as ostree does.</summary>
-public static class SummaryDump
+internal static class SummaryDump
 {
     /// <summary>The refs with their commits and metadata, then the summary's own metadata.</summary>
     public static string Format(byte[] summary)
