@@ -1,0 +1,18 @@
+using System.CommandLine;
+using OstreeSharp.Containers.Store;
+
+namespace OstreeSharp.Cli;
+
+internal static partial class ContainerCommands
+{
+    private static Command PruneLayers()
+    {
+        var cmd = new Command("prune-layers", "Remove layer refs that no stored image or deployment uses");
+        CliSupport.SetRun(cmd, pr =>
+        {
+            Console.WriteLine($"Removed layers: {ImageStore.PruneLayers(CliSupport.OpenRepo(pr))}");
+            return 0;
+        });
+        return cmd;
+    }
+}
