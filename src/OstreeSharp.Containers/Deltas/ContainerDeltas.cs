@@ -205,7 +205,7 @@ public static partial class ContainerDeltas
                 continue;
             }
 
-            byte type = block[156];
+            byte type = block[TarHeader.TypeFlag];
             long size = TarSize(block);
             long padded = (size + 511) & ~511L;
             if (type is (byte)'x' or (byte)'g' or (byte)'L' or (byte)'K')
@@ -318,7 +318,7 @@ public static partial class ContainerDeltas
     {
         foreach (var (header, data) in extended)
         {
-            if (all || header[156] == (byte)'g')
+            if (all || header[TarHeader.TypeFlag] == (byte)'g')
             {
                 writer.Header(header, null, 0);
                 writer.LiteralWithPaths(data);
@@ -462,49 +462,11 @@ public static partial class ContainerDeltas
         }
     }
 
-    private static long TarSize(byte[] header)
-    {
-        var field = header.AsSpan(124, 12);
-        if ((field[0] & 0x80) != 0)
-        {
-            long v = 0;
-            for (int i = 1; i < 12; i++)
-            {
-                v = (v << 8) | field[i];
-            }
+    private static long TarSize(byte[] header) =>
+        TarHeader.TryReadNumber(TarHeader.Field(header, TarHeader.Size), out long size) && size >= 0 ? size
+            : throw new TarFormatException("invalid size field in a tar header of the layer");
 
-            return v;
-        }
-
-        long size = 0;
-        foreach (var b in field)
-        {
-            if (b is >= (byte)'0' and <= (byte)'7')
-            {
-                size = (size * 8) + (b - '0');
-            }
-            else if (b is 0 or (byte)' ' && size > 0)
-            {
-                break;
-            }
-        }
-
-        return size;
-    }
-
-    private static string UstarName(byte[] header)
-    {
-        static string Field(ReadOnlySpan<byte> f)
-        {
-            int end = f.IndexOf((byte)0);
-            return System.Text.Encoding.UTF8.GetString(end < 0 ? f : f[..end]);
-        }
-
-        var name = Field(header.AsSpan(0, 100));
-        bool ustar = header.AsSpan(257, 6).SequenceEqual("ustar\0"u8);
-        var prefix = ustar ? Field(header.AsSpan(345, 155)) : string.Empty;
-        return prefix.Length > 0 ? prefix + "/" + name : name;
-    }
+    private static string UstarName(byte[] header) => System.Text.Encoding.UTF8.GetString(TarHeader.RawName(header));
 
     // The path and size records of a pax header.
     private static (string? Path, long? Size) PaxRecords(ReadOnlySpan<byte> records)

@@ -26,6 +26,7 @@ using OstreeSharp.Deltas;
 using OstreeSharp.Internal;
 using OstreeSharp.Objects;
 using OstreeSharp.Repository;
+using OstreeSharp.Tar;
 
 namespace OstreeSharp.Containers.Deltas;
 
@@ -148,25 +149,25 @@ internal sealed class LayerDeltaWriter
     /// </summary>
     public void Header(ReadOnlySpan<byte> block, int? sizeOf, long size)
     {
-        Span<byte> copy = stackalloc byte[512];
+        Span<byte> copy = stackalloc byte[TarHeader.BlockSize];
         block.CopyTo(copy);
         byte flags = 0;
-        Span<byte> sizeField = stackalloc byte[12];
-        if (sizeOf is not null && TarFields.WriteSize(sizeField, size) && block.Slice(124, 12).SequenceEqual(sizeField))
+        Span<byte> sizeField = stackalloc byte[TarHeader.Size.Length];
+        if (sizeOf is not null && TarHeader.TryWriteOctal(sizeField, size) && TarHeader.Field(block, TarHeader.Size).SequenceEqual(sizeField))
         {
             flags |= 2;
-            copy.Slice(124, 12).Fill((byte)'0');
+            TarHeader.Field(copy, TarHeader.Size).Fill((byte)'0');
         }
 
-        copy.Slice(148, 8).Fill((byte)' ');
-        int format = TarFields.ChecksumFormat(block);
+        TarHeader.Field(copy, TarHeader.Checksum).Fill((byte)' ');
+        int format = TarHeader.ChecksumFormat(block);
         if (format >= 0)
         {
             flags |= (byte)(1 | (format << 2));
         }
         else
         {
-            block.Slice(148, 8).CopyTo(copy[148..]);
+            TarHeader.Field(block, TarHeader.Checksum).CopyTo(TarHeader.Field(copy, TarHeader.Checksum));
         }
 
         FlushLiteral();
@@ -773,14 +774,14 @@ internal sealed class LayerDeltaStream : ReadOnlyStream, ISkippingStream
             _literalLeft -= n;
         }
 
-        if ((flags & 2) != 0 && !TarFields.WriteSize(header.AsSpan(124, 12), size))
+        if ((flags & 2) != 0 && !TarHeader.TryWriteOctal(TarHeader.Field(header.AsSpan(), TarHeader.Size), size))
         {
             throw new OstreeFormatException($"{_what}: object size {size} does not fit a tar header");
         }
 
         if ((flags & 1) != 0)
         {
-            TarFields.WriteChecksum(header, (flags >> 2) & 1);
+            TarHeader.WriteChecksum(header, (flags >> 2) & 1);
         }
 
         return header;
@@ -908,64 +909,5 @@ internal sealed class LayerDeltaStream : ReadOnlyStream, ISkippingStream
         }
 
         base.Dispose(disposing);
-    }
-}
-
-/// <summary>The tar header fields a delta leaves for the client to compute.</summary>
-internal static class TarFields
-{
-    /// <summary>Writes <paramref name="size"/> as 11 octal digits and a NUL; false when it does not fit.</summary>
-    public static bool WriteSize(Span<byte> field, long size)
-    {
-        var text = Convert.ToString(size, 8);
-        if (size < 0 || text.Length > 11)
-        {
-            return false;
-        }
-
-        System.Text.Encoding.ASCII.GetBytes(text.PadLeft(11, '0'), field);
-        field[11] = 0;
-        return true;
-    }
-
-    /// <summary>Which format of the checksum field reproduces <paramref name="header"/>: 0 "%07o\0", 1 "%06o\0 ", -1 neither.</summary>
-    public static int ChecksumFormat(ReadOnlySpan<byte> header)
-    {
-        Span<byte> copy = stackalloc byte[512];
-        for (int format = 0; format < 2; format++)
-        {
-            header.CopyTo(copy);
-            WriteChecksum(copy, format);
-            if (copy.SequenceEqual(header))
-            {
-                return format;
-            }
-        }
-
-        return -1;
-    }
-
-    /// <summary>Computes the header checksum (the field counted as spaces) and writes it in <paramref name="format"/>.</summary>
-    public static void WriteChecksum(Span<byte> header, int format)
-    {
-        header.Slice(148, 8).Fill((byte)' ');
-        int sum = 0;
-        foreach (var b in header)
-        {
-            sum += b;
-        }
-
-        var text = Convert.ToString(sum, 8);
-        if (format == 0)
-        {
-            System.Text.Encoding.ASCII.GetBytes(text.PadLeft(7, '0'), header[148..]);
-            header[155] = 0;
-        }
-        else
-        {
-            System.Text.Encoding.ASCII.GetBytes(text.PadLeft(6, '0'), header[148..]);
-            header[154] = 0;
-            header[155] = (byte)' ';
-        }
     }
 }

@@ -78,8 +78,8 @@ public sealed class TarReader : IArchiveReader
             }
 
             VerifyChecksum();
-            byte type = _block[156];
-            long size = ReadNumber(124, 12, "size");
+            byte type = _block[TarHeader.TypeFlag];
+            long size = ReadNumber(TarHeader.Size, "size");
             if (size < 0)
             {
                 throw new TarFormatException($"negative size in tar header at offset {_position - 512}");
@@ -131,30 +131,23 @@ public sealed class TarReader : IArchiveReader
     private TarEntry ParseHeader(byte type, long size, string? longName, string? longLink, List<KeyValuePair<string, byte[]>>? pax)
     {
         var b = _block.AsSpan();
-        bool ustar = b.Slice(257, 6).SequenceEqual("ustar\0"u8);
-        string name = longName ?? DecodeField(b[..100]);
-        if (longName is null && ustar && b[345] != 0)
-        {
-            name = DecodeField(b.Slice(345, 155)) + "/" + name;
-        }
-
         var entry = new TarEntry
         {
-            Name = name,
+            Name = longName ?? TarEntry.DecodeName(TarHeader.RawName(b), "tar header"),
             Type = type,
-            LinkName = longLink ?? DecodeField(b.Slice(157, 100)),
-            Mode = (uint)ReadNumber(100, 8, "mode"),
-            Uid = (uint)ReadNumber(108, 8, "uid"),
-            Gid = (uint)ReadNumber(116, 8, "gid"),
+            LinkName = longLink ?? DecodeField(TarHeader.Field(b, TarHeader.LinkName)),
+            Mode = (uint)ReadNumber(TarHeader.Mode, "mode"),
+            Uid = (uint)ReadNumber(TarHeader.Uid, "uid"),
+            Gid = (uint)ReadNumber(TarHeader.Gid, "gid"),
             Size = size,
-            Mtime = ReadNumber(136, 12, "mtime"),
-            UserName = DecodeField(b.Slice(265, 32)),
-            GroupName = DecodeField(b.Slice(297, 32)),
+            Mtime = ReadNumber(TarHeader.Mtime, "mtime"),
+            UserName = DecodeField(TarHeader.Field(b, TarHeader.UserName)),
+            GroupName = DecodeField(TarHeader.Field(b, TarHeader.GroupName)),
         };
         if (type is TarType.CharDevice or TarType.BlockDevice)
         {
-            entry.DevMajor = (uint)ReadNumber(329, 8, "devmajor");
-            entry.DevMinor = (uint)ReadNumber(337, 8, "devminor");
+            entry.DevMajor = (uint)ReadNumber(TarHeader.DevMajor, "devmajor");
+            entry.DevMinor = (uint)ReadNumber(TarHeader.DevMinor, "devminor");
         }
 
         if (pax is not null)
@@ -287,70 +280,21 @@ public sealed class TarReader : IArchiveReader
         return n < 0 ? d : d.AsSpan(0, n);
     }
 
-    private static string DecodeField(ReadOnlySpan<byte> field)
+    private static string DecodeField(ReadOnlySpan<byte> field) => TarEntry.DecodeName(TarHeader.UntilNul(field), "tar header");
+
+    private long ReadNumber((int Offset, int Length) field, string what)
     {
-        int n = field.IndexOf((byte)0);
-        return TarEntry.DecodeName(n < 0 ? field : field[..n], "tar header");
-    }
-
-    private long ReadNumber(int offset, int length, string what)
-    {
-        var f = _block.AsSpan(offset, length);
-        if ((f[0] & 0x80) != 0)
-        {
-            // GNU base-256: big-endian two's complement in the remaining bits; only 64-bit values are accepted.
-            bool negative = f[0] == 0xff;
-            if ((!negative && f[0] != 0x80) || (length > 8 && f[1..(length - 8)].IndexOfAnyExcept(negative ? (byte)0xff : (byte)0) >= 0))
-            {
-                throw new TarFormatException($"base-256 {what} field too large at offset {_position - 512}");
-            }
-
-            long v = f[0] == 0xff ? -1 : 0;
-            foreach (var b in f[Math.Max(1, length - 8)..])
-            {
-                v = (v << 8) | b;
-            }
-
-            return v;
-        }
-
-        long r = 0;
-        bool any = false;
-        foreach (var b in f)
-        {
-            if (b is 0 or (byte)' ')
-            {
-                if (any)
-                {
-                    break;
-                }
-
-                continue;
-            }
-
-            if (b is < (byte)'0' or > (byte)'7')
-            {
-                throw new TarFormatException($"invalid octal {what} field in tar header at offset {_position - 512}");
-            }
-
-            any = true;
-            r = (r << 3) + (b - '0');
-        }
-
-        return r;
+        var f = TarHeader.Field(_block, field);
+        return TarHeader.TryReadNumber(f, out long v) ? v
+            : throw new TarFormatException((f[0] & 0x80) != 0
+                ? $"base-256 {what} field too large at offset {_position - 512}"
+                : $"invalid octal {what} field in tar header at offset {_position - 512}");
     }
 
     private void VerifyChecksum()
     {
-        long stored = ReadNumber(148, 8, "checksum");
-        long unsigned = 0, signed = 0;
-        for (int i = 0; i < 512; i++)
-        {
-            byte b = i is >= 148 and < 156 ? (byte)' ' : _block[i];
-            unsigned += b;
-            signed += (sbyte)b;
-        }
-
+        long stored = ReadNumber(TarHeader.Checksum, "checksum");
+        var (unsigned, signed) = TarHeader.Sums(_block);
         if (stored != unsigned && stored != signed)
         {
             throw new TarFormatException($"tar header checksum mismatch at offset {_position - 512}");

@@ -128,59 +128,28 @@ public sealed class TarWriter : IDisposable
     {
         var h = _header.AsSpan();
         h.Clear();
-        name.AsSpan(0, Math.Min(100, name.Length)).CopyTo(h);
-        WriteNumber(h.Slice(100, 8), mode);
-        WriteNumber(h.Slice(108, 8), uid);
-        WriteNumber(h.Slice(116, 8), gid);
-        WriteNumber(h.Slice(124, 12), size);
-        WriteNumber(h.Slice(136, 12), mtime);
-        h[156] = type;
-        link.AsSpan(0, Math.Min(100, link.Length)).CopyTo(h[157..]);
-        "ustar "u8.CopyTo(h[257..]);
-        " \0"u8.CopyTo(h[263..]);
-        CopyTruncated(Encoding.UTF8.GetBytes(uname), h.Slice(265, 32));
-        CopyTruncated(Encoding.UTF8.GetBytes(gname), h.Slice(297, 32));
+        name.AsSpan(0, Math.Min(TarHeader.Name.Length, name.Length)).CopyTo(TarHeader.Field(h, TarHeader.Name));
+        TarHeader.WriteNumber(TarHeader.Field(h, TarHeader.Mode), mode);
+        TarHeader.WriteNumber(TarHeader.Field(h, TarHeader.Uid), uid);
+        TarHeader.WriteNumber(TarHeader.Field(h, TarHeader.Gid), gid);
+        TarHeader.WriteNumber(TarHeader.Field(h, TarHeader.Size), size);
+        TarHeader.WriteNumber(TarHeader.Field(h, TarHeader.Mtime), mtime);
+        h[TarHeader.TypeFlag] = type;
+        link.AsSpan(0, Math.Min(TarHeader.LinkName.Length, link.Length)).CopyTo(TarHeader.Field(h, TarHeader.LinkName));
+        "ustar "u8.CopyTo(TarHeader.Field(h, TarHeader.Magic)); // old GNU magic and version, as GNU tar writes them
+        " \0"u8.CopyTo(TarHeader.Field(h, TarHeader.Version));
+        CopyTruncated(Encoding.UTF8.GetBytes(uname), TarHeader.Field(h, TarHeader.UserName));
+        CopyTruncated(Encoding.UTF8.GetBytes(gname), TarHeader.Field(h, TarHeader.GroupName));
         if (type is TarType.CharDevice or TarType.BlockDevice)
         {
-            WriteNumber(h.Slice(329, 8), devMajor);
-            WriteNumber(h.Slice(337, 8), devMinor);
+            TarHeader.WriteNumber(TarHeader.Field(h, TarHeader.DevMajor), devMajor);
+            TarHeader.WriteNumber(TarHeader.Field(h, TarHeader.DevMinor), devMinor);
         }
 
-        h.Slice(148, 8).Fill((byte)' ');
-        long sum = 0;
-        foreach (var b in h)
-        {
-            sum += b;
-        }
-
-        var cks = Convert.ToString(sum, 8).PadLeft(7, '0');
-        Encoding.ASCII.GetBytes(cks, h.Slice(148, 7));
-        h[155] = 0;
+        TarHeader.WriteChecksum(h, 0);
     }
 
     private static void CopyTruncated(byte[] src, Span<byte> dest) => src.AsSpan(0, Math.Min(src.Length, dest.Length - 1)).CopyTo(dest);
-
-    private static void WriteNumber(Span<byte> field, long value)
-    {
-        int digits = field.Length - 1;
-        if (value >= 0 && value < (1L << (3 * digits)))
-        {
-            var s = Convert.ToString(value, 8).PadLeft(digits, '0');
-            Encoding.ASCII.GetBytes(s, field);
-            field[digits] = 0;
-            return;
-        }
-
-        // GNU base-256: high bit set, big-endian value in the rest.
-        field.Clear();
-        for (int i = field.Length - 1; i >= 1 && value != 0; i--)
-        {
-            field[i] = (byte)value;
-            value >>= 8;
-        }
-
-        field[0] = 0x80;
-    }
 
     private void CopyData(Stream data, long size, string name)
     {

@@ -70,10 +70,11 @@ public sealed class LayerDeltaTests : IDisposable
         var header = new byte[512];
         System.Text.Encoding.ASCII.GetBytes($"sysroot/ostree/repo/objects/{hex[..2]}/{hex[2..]}.file", header);
         System.Text.Encoding.ASCII.GetBytes("0000644\0", header.AsSpan(100));
-        TarFields.WriteSize(header.AsSpan(124, 12), data.Length);
+        System.Text.Encoding.ASCII.GetBytes(Convert.ToString(data.Length, 8).PadLeft(11, '0') + "\0", header.AsSpan(124));
         header[156] = (byte)'0';
         "ustar\u000000"u8.CopyTo(header.AsSpan(257));
-        TarFields.WriteChecksum(header, 0);
+        "        "u8.CopyTo(header.AsSpan(148)); // the checksum counts its own field as spaces
+        System.Text.Encoding.ASCII.GetBytes(Convert.ToString(header.Sum(b => b), 8).PadLeft(7, '0') + "\0", header.AsSpan(148));
         byte[] expected = [.. header, .. data, .. "between"u8, .. changed];
 
         var (delta, _) = Make(commit, index, w =>
