@@ -131,6 +131,11 @@ internal static class CliSupport
     /// </summary>
     public static int Fail(Exception e)
     {
+        if (e is AggregateException aggregate && aggregate.Flatten().InnerExceptions is [var first, ..])
+        {
+            e = first; // what failed, not "One or more errors occurred"
+        }
+
         var code = OstreeErrorCodes.Of(e);
         int status = CliErrors.Report(code, code == OstreeErrorCode.Internal ? $"{e.GetType().Name}: {e.Message}" : e.Message);
         if (Environment.GetEnvironmentVariable("OSTREE_SHARP_TRACE") == "1" || VerboseRequested)

@@ -112,7 +112,7 @@ internal static partial class RepoCommands
             {
                 if (!Directory.Exists(policyRoot))
                 {
-                    throw new OstreeException(OstreeErrorCode.InvalidData, $"selinux-policy: opendir({policyRoot}): No such file or directory");
+                    throw new OstreeException(OstreeErrorCode.IOFailed, $"selinux-policy: opendir({policyRoot}): No such file or directory");
                 }
 
                 policy = SELinux.SePolicy.Load(policyRoot);

@@ -69,7 +69,7 @@ internal static partial class RepoCommands
 
                     if (!repo.ListRefs().ContainsKey(pfx))
                     {
-                        throw new OstreeException(OstreeErrorCode.RefInvalid, $"Cannot create alias to non-existent ref: {pfx}");
+                        throw new OstreeException(OstreeErrorCode.RefNotFound, $"Cannot create alias to non-existent ref: {pfx}");
                     }
 
                     repo.SetAliasRef(newRef, pfx);

@@ -18,7 +18,7 @@ internal static partial class RepoCommands
             var r = pr.GetValue(refArg)!;
             if (!repo.ListRefs().ContainsKey(r))
             {
-                throw new OstreeException(OstreeErrorCode.RefInvalid, $"Invalid ref '{r}'");
+                throw new OstreeException(OstreeErrorCode.RefNotFound, $"Invalid ref '{r}'"); // ostree's words for a ref that does not exist
             }
 
             var target = repo.Resolve(pr.GetValue(commitArg)!);

@@ -210,6 +210,11 @@ public static partial class ContainerDeltas
             long padded = (size + 511) & ~511L;
             if (type is (byte)'x' or (byte)'g' or (byte)'L' or (byte)'K')
             {
+                if (size > TarReader.MaxMetaRecord)
+                {
+                    throw new TarFormatException($"an extended header of {size} bytes in the layer exceeds {TarReader.MaxMetaRecord} bytes");
+                }
+
                 var data = new byte[padded];
                 tar.ReadExactly(data);
                 if (type == (byte)'L')

@@ -155,7 +155,7 @@ public sealed class CredentialStore
             {
                 foreach (var key in Candidates(domain, path))
                 {
-                    if (helpers.TryGetProperty(key, out var h) && h.GetString() is { Length: > 0 } helper)
+                    if (helpers.TryGetProperty(key, out var h) && Text(h, file, "credHelpers." + key) is { Length: > 0 } helper)
                     {
                         return RunHelper(helper, domain, file);
                     }
@@ -180,7 +180,7 @@ public sealed class CredentialStore
                 }
             }
 
-            if (!legacy && root.TryGetProperty("credsStore", out var store) && store.GetString() is { Length: > 0 } storeHelper)
+            if (!legacy && root.TryGetProperty("credsStore", out var store) && Text(store, file, "credsStore") is { Length: > 0 } storeHelper)
             {
                 return RunHelper(storeHelper, domain, file, optional: true);
             }
@@ -188,6 +188,15 @@ public sealed class CredentialStore
 
         return null;
     }
+
+    // A string member of an auth file; any other JSON kind is a malformed file (System.Text.Json would throw
+    // InvalidOperationException, which the CLI reports as a bug).
+    private static string? Text(JsonElement value, string file, string what) => value.ValueKind switch
+    {
+        JsonValueKind.String => value.GetString(),
+        JsonValueKind.Null => null,
+        _ => throw new ContainerException(OstreeErrorCode.RegistryConfigInvalid, $"Malformed auth file {file}: {what} is not a string"),
+    };
 
     private static IEnumerable<string> Candidates(string domain, string? path)
     {
@@ -227,8 +236,8 @@ public sealed class CredentialStore
             throw new ContainerException(OstreeErrorCode.RegistryConfigInvalid, $"Malformed auth file {file}: entry {key} is not an object");
         }
 
-        string? token = entry.TryGetProperty("identitytoken", out var it) ? it.GetString() : null;
-        if (entry.TryGetProperty("auth", out var auth) && auth.GetString() is { Length: > 0 } b64)
+        string? token = entry.TryGetProperty("identitytoken", out var it) ? Text(it, file, key + ".identitytoken") : null;
+        if (entry.TryGetProperty("auth", out var auth) && Text(auth, file, key + ".auth") is { Length: > 0 } b64)
         {
             string decoded;
             try

@@ -81,7 +81,8 @@ public sealed partial class RegistryClient
         }
     }
 
-    private static async Task<byte[]> ReadBoundedAsync(HttpResponseMessage resp, int max, string what, Uri url, CancellationToken ct)
+    // The whole body, refused past max bytes (a manifest by default; tooLarge says what else it is).
+    internal static async Task<byte[]> ReadBoundedAsync(HttpResponseMessage resp, int max, string what, Uri url, CancellationToken ct, Func<Exception>? tooLarge = null)
     {
         await using var s = await resp.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
         using var ms = new MemoryStream();
@@ -91,7 +92,7 @@ public sealed partial class RegistryClient
         {
             if (ms.Length + n > max)
             {
-                throw new ManifestException($"Manifest of {what} is over the limit of {max} bytes ({url})");
+                throw tooLarge?.Invoke() ?? new ManifestException($"Manifest of {what} is over the limit of {max} bytes ({url})");
             }
 
             ms.Write(buf, 0, n);
@@ -282,7 +283,7 @@ public sealed partial class RegistryClient
             }
             catch (JsonException e)
             {
-                throw new RegistryException($"GET {url}: malformed tag list: {e.Message}");
+                throw new RegistryException(OstreeErrorCode.InvalidData, $"GET {url}: malformed tag list: {e.Message}", 0, false);
             }
 
             url = NextLink(resp, url);
@@ -318,7 +319,7 @@ public sealed partial class RegistryClient
         using var resp = await SendAsync(HttpMethod.Delete, url, Scope(repository, "delete") + " " + Scope(repository, "pull,push"), null, replayable: true, cancellationToken).ConfigureAwait(false);
         if (resp.StatusCode == HttpStatusCode.MethodNotAllowed)
         {
-            throw new RegistryException($"DELETE {url}: 405 the registry does not allow deletes", 405);
+            throw new RegistryException(OstreeErrorCode.NotSupported, $"DELETE {url}: 405 the registry does not allow deletes", 405, false);
         }
 
         if (!resp.IsSuccessStatusCode)

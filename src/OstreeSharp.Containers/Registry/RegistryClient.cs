@@ -334,7 +334,15 @@ public sealed partial class RegistryClient : IDisposable
                         }
                     }
 
-                    return await _http.SendAsync(req, HttpCompletionOption.ResponseContentRead, t).ConfigureAwait(false);
+                    // The headers only: the body is read bounded below. A refresh-token POST gets the read timeout
+                    // here, as the GETs get it from the handler.
+                    using var answer = CancellationTokenSource.CreateLinkedTokenSource(t);
+                    if (req.Method == HttpMethod.Post && Options.ReadTimeout > TimeSpan.Zero)
+                    {
+                        answer.CancelAfter(Options.ReadTimeout);
+                    }
+
+                    return await _http.SendAsync(req, HttpCompletionOption.ResponseHeadersRead, answer.Token).ConfigureAwait(false);
                 },
                 ct).ConfigureAwait(false);
         }
@@ -357,7 +365,7 @@ public sealed partial class RegistryClient : IDisposable
                 throw await ErrorAsync(resp, "GET", tokenUrl, "token").ConfigureAwait(false);
             }
 
-            var body = await resp.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+            var body = await ReadBoundedAsync(resp, MaxTokenAnswer, "token", tokenUrl, ct, () => new RegistryAuthException($"Token server {realm} answered with more than {MaxTokenAnswer} bytes")).ConfigureAwait(false);
             string? token;
             int expiresIn = 60;
             DateTimeOffset issued = DateTimeOffset.UtcNow;
@@ -381,8 +389,9 @@ public sealed partial class RegistryClient : IDisposable
                     issued = when;
                 }
             }
-            catch (JsonException e)
+            catch (Exception e) when (e is JsonException or InvalidOperationException)
             {
+                // InvalidOperationException: JSON of another shape (an array, a number where the token should be).
                 throw new RegistryAuthException($"Token server {realm} answered with malformed JSON: {e.Message}");
             }
 
@@ -395,6 +404,9 @@ public sealed partial class RegistryClient : IDisposable
             return token;
         }
     }
+
+    /// <summary>The largest answer a token server may give (a JSON document with a token or two).</summary>
+    internal const int MaxTokenAnswer = 1 << 20;
 
     /// <summary>The most of an error answer's body that is read to find the registry's error list.</summary>
     internal const int MaxErrorBody = 65536;

@@ -44,7 +44,7 @@ internal sealed class DockerArchiveSource : IImageSource
         {
             if (!_files.Exists(layer))
             {
-                throw new ContainerException(OstreeErrorCode.ImageNotFound, $"Layer {layer} listed in manifest.json is missing from {what}");
+                throw new ContainerException(OstreeErrorCode.BlobNotFound, $"Layer {layer} listed in manifest.json is missing from {what}");
             }
 
             using var s = _files.Open(layer, 0);
@@ -110,7 +110,7 @@ internal sealed class DockerArchiveSource : IImageSource
         ArgumentNullException.ThrowIfNull(blob);
         if (!_blobPaths.TryGetValue(blob.Digest, out var path))
         {
-            throw new ContainerException(OstreeErrorCode.ImageNotFound, $"Blob {blob.Digest} not found in {Reference}");
+            throw new ContainerException(OstreeErrorCode.BlobNotFound, $"Blob {blob.Digest} not found in {Reference}");
         }
 
         return Task.FromResult(_files.OpenBlob(path, blob, offset, Reference.ToString()));

@@ -130,7 +130,7 @@ internal static class LayoutFilesExtensions
     {
         if (!files.Exists(path))
         {
-            throw new ContainerException(OstreeErrorCode.ImageNotFound, $"Blob {blob.Digest} not found in {what}");
+            throw new ContainerException(OstreeErrorCode.BlobNotFound, $"Blob {blob.Digest} not found in {what}");
         }
 
         var s = files.Open(path, offset);

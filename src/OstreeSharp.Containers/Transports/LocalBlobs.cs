@@ -66,7 +66,7 @@ internal static class LocalBlobs
     {
         if (!File.Exists(path))
         {
-            throw new ContainerException(OstreeErrorCode.ImageNotFound, $"Blob {blob.Digest} not found in {what}");
+            throw new ContainerException(OstreeErrorCode.BlobNotFound, $"Blob {blob.Digest} not found in {what}");
         }
 
         var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.Asynchronous | FileOptions.SequentialScan);

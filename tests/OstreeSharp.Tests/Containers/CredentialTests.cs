@@ -91,6 +91,15 @@ public sealed class CredentialTests : IDisposable
         var b64 = Assert.Throws<ContainerException>(() => new CredentialStore([notB64]).Lookup("x", null));
         Assert.Equal(OstreeErrorCode.RegistryConfigInvalid, b64.ErrorCode);
         Assert.Contains(notB64, b64.Message, StringComparison.Ordinal);
+
+        // A member of another JSON kind than the string it should be is a malformed file, not a crash.
+        foreach (var (json, what) in new[] { ("""{"auths":{"x":{"auth":7}}}""", "x.auth"), ("""{"auths":{"x":{"identitytoken":[]}}}""", "x.identitytoken"), ("""{"credHelpers":{"x":{}}}""", "credHelpers.x"), ("""{"credsStore":true}""", "credsStore") })
+        {
+            var odd = Write("odd.json", json);
+            var e2 = Assert.Throws<ContainerException>(() => new CredentialStore([odd]).Lookup("x", null));
+            Assert.Equal(OstreeErrorCode.RegistryConfigInvalid, e2.ErrorCode);
+            Assert.Equal($"Malformed auth file {odd}: {what} is not a string", e2.Message);
+        }
     }
 
     [Fact]
