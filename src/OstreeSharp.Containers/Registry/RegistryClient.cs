@@ -415,7 +415,7 @@ public sealed partial class RegistryClient : IDisposable
     internal static async Task<RegistryException> ErrorAsync(HttpResponseMessage resp, string method, Uri url, string what)
     {
         _ = what;
-        var errors = ParseErrors(await ReadErrorBodyAsync(resp).ConfigureAwait(false));
+        var errors = ParseErrors(await ReadErrorBodyAsync(resp, url).ConfigureAwait(false));
         string detail = string.Join("; ", errors.Select(e => e.Code + ": " + e.Message));
         int status = (int)resp.StatusCode;
         var msg = $"{method} {url}: {status} {resp.ReasonPhrase}{(detail.Length > 0 ? " (" + detail + ")" : string.Empty)}";
@@ -473,24 +473,14 @@ public sealed partial class RegistryClient : IDisposable
 
     // At most MaxErrorBody bytes within ErrorBodyTimeout: a hostile registry's endless or trickling error answer is
     // not waited for; the error is then reported without the registry's list.
-    private static async Task<byte[]> ReadErrorBodyAsync(HttpResponseMessage resp)
+    private static async Task<byte[]> ReadErrorBodyAsync(HttpResponseMessage resp, Uri url)
     {
         using var cts = new CancellationTokenSource(ErrorBodyTimeout);
         try
         {
-            await using var s = await resp.Content.ReadAsStreamAsync(cts.Token).ConfigureAwait(false);
-            var buf = new byte[MaxErrorBody];
-            int total = 0;
-            int n;
-            while (total < buf.Length && (n = await s.ReadAsync(buf.AsMemory(total), cts.Token).ConfigureAwait(false)) > 0)
-            {
-                total += n;
-            }
-
-            // A body longer than the limit is not the short JSON document the spec describes.
-            return total == buf.Length && await s.ReadAsync(new byte[1], cts.Token).ConfigureAwait(false) > 0 ? [] : buf[..total];
+            return await ReadBoundedAsync(resp, MaxErrorBody, "error answer", url, cts.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is HttpRequestException or IOException or OperationCanceledException)
+        catch (Exception e) when (e is ManifestException or HttpRequestException or IOException or OperationCanceledException)
         {
             return [];
         }
