@@ -28,6 +28,10 @@ for id in OstreeSharp OstreeSharp.Containers OstreeSharp.Server ostree-sharp; do
     if [ -n "$commit" ]; then
         grep -q "<repository type=\"git\" commit=\"$commit\"" <<<"$nuspec" || fail "$id: the package does not name commit $commit"
     fi
+    if [ "$id" != OstreeSharp ] && [ "$id" != ostree-sharp ]; then
+        # They use the core's internals: only the core package of the same build will do.
+        grep -q "<dependency id=\"OstreeSharp\" version=\"\[$version\]\"" <<<"$nuspec" || fail "$id: does not depend on exactly OstreeSharp $version"
+    fi
     if [ "$id" = ostree-sharp ]; then
         grep -qx 'tools/net10.0/any/DotnetToolSettings.xml' <<<"$files" || fail "$id: not a .NET tool"
     else

@@ -9,7 +9,7 @@ using System.Buffers.Binary;
 namespace OstreeSharp.Deltas;
 
 /// <summary>Creates and applies bsdiff patches.</summary>
-public static class Bsdiff
+internal static class Bsdiff
 {
     /// <summary>Writes a patch that turns <paramref name="oldData"/> into <paramref name="newData"/>.</summary>
     public static void Diff(ReadOnlySpan<byte> oldData, ReadOnlySpan<byte> newData, IBufferWriter<byte> patch)

@@ -416,7 +416,7 @@ internal static class DeltaPartExecutor
 }
 
 /// <summary>Unsigned LEB128 varints, as libostree's ostree-varint.c writes them.</summary>
-public static class Varint
+internal static class Varint
 {
     /// <summary>Reads a varint at <paramref name="p"/>, advancing it.</summary>
     public static ulong Read(ReadOnlySpan<byte> data, ref int p, string what)

@@ -7,7 +7,7 @@ using OstreeSharp.Repository;
 namespace OstreeSharp.Deltas;
 
 /// <summary>The objects of one commit's tree: its metadata, its files (with one path each) and every file path.</summary>
-public sealed class DeltaTreeIndex
+internal sealed class DeltaTreeIndex
 {
     private const int SimilarityPercent = 30;
     private Dictionary<string, List<Checksum>>? _byStem;

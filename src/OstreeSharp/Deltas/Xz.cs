@@ -8,7 +8,7 @@ namespace OstreeSharp.Deltas;
 /// Whole-buffer xz compression and decompression over liblzma (<c>liblzma.so.5</c>, part of every Debian and Fedora
 /// base system). Delta parts are bounded in size (32 MB by default), so they are handled as buffers, as libostree does.
 /// </summary>
-public static unsafe class Xz
+internal static unsafe class Xz
 {
     private const int LzmaOk = 0;
     private const int LzmaStreamEnd = 1;

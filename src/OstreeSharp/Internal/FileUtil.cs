@@ -1,7 +1,7 @@
 namespace OstreeSharp.Internal;
 
 /// <summary>Small file helpers: atomic replacement and safe removal.</summary>
-public static class FileUtil
+internal static class FileUtil
 {
     /// <summary>Writes <paramref name="data"/> to a temporary file beside <paramref name="path"/> and renames it into place.</summary>
     public static void WriteAtomic(string path, ReadOnlySpan<byte> data, bool fsync)

@@ -5,7 +5,7 @@ namespace OstreeSharp.Internal;
 /// passes over the data of an object the repository already has without opening it). <see cref="Tar.TarReader"/> uses
 /// it for the data of entries nobody reads.
 /// </summary>
-public interface ISkippingStream
+internal interface ISkippingStream
 {
     /// <summary>Passes over up to <paramref name="count"/> bytes; returns how many, fewer only at the end of the stream.</summary>
     long Skip(long count);

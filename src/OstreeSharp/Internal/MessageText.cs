@@ -3,7 +3,7 @@ using System.Text;
 namespace OstreeSharp.Internal;
 
 /// <summary>Error messages that stay readable whatever an input put in them.</summary>
-public static class MessageText
+internal static class MessageText
 {
     /// <summary>Words (runs without a space) longer than this are clipped in <see cref="OneLine"/>.</summary>
     public const int MaxWord = 512;

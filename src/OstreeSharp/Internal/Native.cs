@@ -5,7 +5,7 @@ using System.Text;
 namespace OstreeSharp.Internal;
 
 /// <summary>File status as statx reports it (without following symlinks).</summary>
-public readonly record struct FileStatus(uint Mode, uint Uid, uint Gid, ulong Size, ulong Inode, ulong Device, uint NLink, long MtimeSeconds, uint RdevMajor, uint RdevMinor)
+internal readonly record struct FileStatus(uint Mode, uint Uid, uint Gid, ulong Size, ulong Inode, ulong Device, uint NLink, long MtimeSeconds, uint RdevMajor, uint RdevMinor)
 {
     /// <summary>Access time, seconds.</summary>
     public long AtimeSeconds { get; init; }
@@ -21,7 +21,7 @@ public readonly record struct FileStatus(uint Mode, uint Uid, uint Gid, ulong Si
 }
 
 /// <summary>P/Invoke wrappers; every failure raises <see cref="IOException"/> naming the path.</summary>
-public static unsafe partial class Native
+internal static unsafe partial class Native
 {
     private const int AtFdCwd = -100;
     private const int AtSymlinkNoFollow = 0x100;

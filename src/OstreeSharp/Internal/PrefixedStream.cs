@@ -1,7 +1,7 @@
 namespace OstreeSharp.Internal;
 
 /// <summary>Bytes already read from a stream (to sniff its format), then the rest of that stream.</summary>
-public sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : ReadOnlyStream
+internal sealed class PrefixedStream(ReadOnlyMemory<byte> prefix, Stream rest) : ReadOnlyStream
 {
     private ReadOnlyMemory<byte> _prefix = prefix;
 

@@ -10,7 +10,7 @@ namespace OstreeSharp.Internal;
 /// stream's own, reused from first to last: at most <c>blocks</c> + 2 of them are ever allocated, and they go with
 /// the stream (a shared pool would keep every block that ever crossed between the two threads).
 /// </summary>
-public sealed class ReadAheadStream : ReadOnlyStream
+internal sealed class ReadAheadStream : ReadOnlyStream
 {
     private const int BlockSize = 256 << 10;
     private readonly Stream _inner;

@@ -1,7 +1,7 @@
 namespace OstreeSharp.Internal;
 
 /// <summary>The boilerplate of a forward-only read stream: derived classes implement the span <c>Read</c>.</summary>
-public abstract class ReadOnlyStream : Stream
+internal abstract class ReadOnlyStream : Stream
 {
     /// <inheritdoc/>
     public override bool CanRead => true;

@@ -3,7 +3,7 @@ using System.Globalization;
 namespace OstreeSharp.Internal;
 
 /// <summary>Sizes as GLib's <c>g_format_size</c> prints them, which ostree's output uses.</summary>
-public static class SizeFormat
+internal static class SizeFormat
 {
     /// <summary>Decimal units, one decimal: "118 bytes", "1.2 kB", "4.1 GB".</summary>
     public static string Format(long size)

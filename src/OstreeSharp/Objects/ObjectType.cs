@@ -33,7 +33,7 @@ public enum ObjectType
 }
 
 /// <summary>Helpers for <see cref="ObjectType"/>.</summary>
-public static class ObjectTypeExtensions
+internal static class ObjectTypeExtensions
 {
     /// <summary>The name ostree uses in paths and messages (<c>file</c>, <c>dirtree</c>, ...).</summary>
     public static string ToName(this ObjectType t) => t switch

@@ -8,7 +8,7 @@ namespace OstreeSharp.Operations;
 public readonly record struct ObjectRef(Checksum Checksum, ObjectType Type, string Path);
 
 /// <summary>Enumerates the objects a commit or tree references.</summary>
-public static class Reachability
+internal static class Reachability
 {
     /// <summary>
     /// Walks the tree of <paramref name="commit"/>; calls <paramref name="visit"/> for every object once

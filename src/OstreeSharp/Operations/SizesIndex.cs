@@ -7,7 +7,7 @@ using OstreeSharp.Repository;
 namespace OstreeSharp.Operations;
 
 /// <summary>The <c>ostree.sizes</c> commit metadata: written for archive repositories, read by <c>show --print-sizes</c>.</summary>
-public static class SizesIndex
+internal static class SizesIndex
 {
     /// <summary>The sizes of the objects <paramref name="tx"/> wrote (none outside archive repositories, as libostree).</summary>
     public static GVariantValue Build(RepoTransaction tx)

@@ -5,7 +5,7 @@ using OstreeSharp.Objects;
 namespace OstreeSharp.Tar;
 
 /// <summary>Tar type flags.</summary>
-public static class TarType
+internal static class TarType
 {
     /// <summary>Regular file.</summary>
     public const byte Regular = (byte)'0';
@@ -65,7 +65,7 @@ public static class TarType
 }
 
 /// <summary>One tar entry's header (after PAX and GNU long-name records are applied).</summary>
-public sealed class TarEntry
+internal sealed class TarEntry
 {
     /// <summary>The path, as stored (no normalisation).</summary>
     public required string Name { get; set; }

@@ -9,7 +9,7 @@ using OstreeSharp.Objects;
 namespace OstreeSharp.Tar;
 
 /// <summary>Reads entries one at a time; <see cref="DataStream"/> gives the current entry's data.</summary>
-public sealed class TarReader : IArchiveReader
+internal sealed class TarReader : IArchiveReader
 {
     /// <summary>Largest PAX or GNU long-name record accepted.</summary>
     public const int MaxMetaRecord = 1024 * 1024;

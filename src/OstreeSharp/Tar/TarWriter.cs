@@ -8,7 +8,7 @@ using System.Text;
 namespace OstreeSharp.Tar;
 
 /// <summary>Writes tar entries to a stream.</summary>
-public sealed class TarWriter : IDisposable
+internal sealed class TarWriter : IDisposable
 {
     private readonly Stream _stream;
     private readonly bool _leaveOpen;

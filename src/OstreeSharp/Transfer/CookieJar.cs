@@ -8,10 +8,10 @@ using OstreeSharp.Internal;
 namespace OstreeSharp.Transfer;
 
 /// <summary>One cookie of a jar.</summary>
-public sealed record JarCookie(string Domain, string Path, bool Secure, DateTimeOffset Expires, string Name, string Value);
+internal sealed record JarCookie(string Domain, string Path, bool Secure, DateTimeOffset Expires, string Name, string Value);
 
 /// <summary>Reads and edits cookie jars as <c>ostree remote add-cookie</c>, <c>delete-cookie</c> and <c>list-cookies</c> do.</summary>
-public static class CookieJar
+internal static class CookieJar
 {
     /// <summary>The jar of <paramref name="remote"/> in the repository folder <paramref name="repoPath"/>.</summary>
     public static string PathOf(string repoPath, string remote) => System.IO.Path.Combine(repoPath, remote + ".cookies.txt");
