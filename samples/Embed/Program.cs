@@ -89,14 +89,23 @@ static async Task RunAsync(string work, CancellationToken cancellationToken)
 
     Console.WriteLine($"encapsulated it as {image}: manifest {encapsulated.ManifestDigest}, layer of {encapsulated.LayerSize} bytes");
 
-    // 5. Pulled into a host's bare-user repository through a remote that trusts the key: the signature is checked before
-    //    anything is imported, and the image gives back the same commit.
+    // 5. Pulled into a host's image store (its bare-user repository) through a remote that trusts the key. First the
+    //    manifest and config (the signature is checked before anything is imported): the store says which layers it
+    //    lacks; then the import, with typed progress events.
     var host = OstreeRepo.Create(Path.Combine(work, "host-repo"), RepoMode.BareUser);
     host.AddRemote("sample", "https://example.invalid/sample", [], [new("gpg-verify", "false"), new("sign-verify", "ed25519"), new("verification-ed25519-key", key.PublicKey.Base64)]);
-    var pulled = await Unencapsulator.UnencapsulateAsync(host, OstreeImageReference.Parse($"ostree-remote-image:sample:{image}"), writeRef: "sample/x86_64/stable", cancellationToken: cancellationToken).ConfigureAwait(false);
-    if (pulled.Commit != commit)
+    var store = new ImageStore(host);
+    var prepared = await store.PrepareAsync(OstreeImageReference.Parse($"ostree-remote-image:sample:{image}"), cancellationToken).ConfigureAwait(false);
+    PullReport pulled;
+    await using (prepared.ConfigureAwait(false))
     {
-        throw new OstreeException($"the image gave back another commit: {pulled.Commit}");
+        Console.WriteLine($"prepared {prepared.ManifestDigest}: {prepared.Layers.Count(l => !l.Present)} of {prepared.Layers.Count} layers to fetch ({prepared.BytesToFetch} bytes)");
+        pulled = await store.ImportAsync(prepared, new LayerPrinter(), cancellationToken).ConfigureAwait(false);
+    }
+
+    if (pulled.Image.BaseCommit != commit)
+    {
+        throw new OstreeException($"the image gave back another commit: {pulled.Image.BaseCommit}");
     }
 
     Console.WriteLine($"pulled it into {host.Path}, signature verified: same commit");
@@ -130,4 +139,16 @@ static void WriteFile(string root, string relative, string content, bool executa
     File.WriteAllText(path, content);
     File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead
         | (executable ? UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute : 0));
+}
+
+// Prints the layers of an import as they are done (events of layers fetched in parallel come one at a time).
+internal sealed class LayerPrinter : IProgress<PullEvent>
+{
+    public void Report(PullEvent value)
+    {
+        if (value is PullLayerDone done)
+        {
+            Console.WriteLine($"  imported {done.Layer.Digest} ({done.Layer.Size} bytes)");
+        }
+    }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using OstreeSharp.Containers.Store;
 using System.Globalization;
 using System.Reflection;
 using System.Text;
@@ -114,6 +115,34 @@ internal static class CliSupport
             catch (AggregateException ae) when (ae.Flatten().InnerExceptions.FirstOrDefault() is { } inner && inner is OstreeException or IOException)
             {
                 return Fail(inner);
+            }
+        });
+    }
+
+    /// <summary>
+    /// Runs an asynchronous verb body as <see cref="SetRun"/> does, with <see cref="Stopping"/> as its token: the one
+    /// place such a verb blocks (the command line is parsed and invoked synchronously).
+    /// </summary>
+    public static void SetRunAsync(Command cmd, Func<ParseResult, CancellationToken, Task<int>> body)
+        => SetRun(cmd, pr => body(pr, Stopping).GetAwaiter().GetResult());
+
+    /// <summary>
+    /// The progress of an image pull for a terminal: its messages as lines on stdout, its bytes as
+    /// <see cref="MakeByteProgress"/> shows them.
+    /// </summary>
+    public static IProgress<PullEvent> MakePullProgress(ParseResult pr, string task)
+    {
+        var bytes = MakeByteProgress(pr, task);
+        return new SyncProgress<PullEvent>(e =>
+        {
+            switch (e)
+            {
+                case PullMessage m:
+                    Console.WriteLine(m.Text);
+                    break;
+                case PullBytes b:
+                    bytes?.Report(b.Fetched);
+                    break;
             }
         });
     }

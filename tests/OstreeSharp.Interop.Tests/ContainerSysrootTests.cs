@@ -98,7 +98,7 @@ public sealed class ContainerSysrootTests(RegistryFixture registries) : IDisposa
         var s = OstreeSysroot.Open(sr);
         s.Load();
         var (newest, oldest) = (s.Deployments[0], s.Deployments[1]);
-        var stored = OstreeSharp.Containers.Store.ImageStore.Query(s.Repo, Containers.References.ImageReference.Parse("docker://" + image))!;
+        var stored = new OstreeSharp.Containers.Store.ImageStore(s.Repo).Query(Containers.References.ImageReference.Parse("docker://" + image))!;
 
         // Seen from the newest deployment (as if booted): it is booted, the older one the rollback, pinned.
         var json = OstreeSharp.Containers.Host.BootcHost.ToCanonicalJson(OstreeSharp.Containers.Host.BootcHost.Build(s, newest));
@@ -139,8 +139,10 @@ public sealed class ContainerSysrootTests(RegistryFixture registries) : IDisposa
 
         // A newer image found by a check (manifest and config only) is the booted entry's cached update, until pulled.
         Build(3, "docker://" + image);
-        var check = await OstreeSharp.Containers.Store.ImageStore.CheckAsync(s.Repo, Containers.References.OstreeImageReference.Parse(imgref), new Containers.Registry.RegistryOptions { TlsVerify = false });
+        var store = new OstreeSharp.Containers.Store.ImageStore(s.Repo, new() { Registry = new Containers.Registry.RegistryOptions { TlsVerify = false } });
+        await using var check = await store.PrepareAsync(Containers.References.OstreeImageReference.Parse(imgref));
         Assert.False(check.AlreadyPresent);
+        Assert.True(store.RecordCachedUpdate(check));
         host = BootcSchema.AssertValid(OstreeSharp.Containers.Host.BootcHost.ToCanonicalJson(OstreeSharp.Containers.Host.BootcHost.Build(s, newest)), "the host with a cached update");
         var cached = host.GetProperty("status").GetProperty("booted").GetProperty("cachedUpdate");
         Assert.Equal(check.ManifestDigest.ToString(), cached.GetProperty("imageDigest").GetString());

@@ -79,7 +79,7 @@ internal sealed class ImageCheckout : IDisposable
         try
         {
             var repo = Repository.OstreeRepo.Create(Path.Combine(work, "repo"), Repository.RepoMode.BareUser);
-            var pulled = OstreeSharp.Containers.Store.ImageStore.PullAsync(repo, reference, registry, null, null, ct).GetAwaiter().GetResult();
+            var pulled = new OstreeSharp.Containers.Store.ImageStore(repo, new OstreeSharp.Containers.Store.ImageStoreOptions { Registry = registry }).PullAsync(reference, null, ct).GetAwaiter().GetResult();
             var root = Path.Combine(work, "root");
             new Checkout(repo, new CheckoutOptions { UserMode = true }).Run(pulled.Image.MergeCommit, root, ct);
             if (Directory.Exists(Path.Combine(root, "usr/etc")) && !Path.Exists(Path.Combine(root, "etc")))

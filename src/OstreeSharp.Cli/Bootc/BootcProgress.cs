@@ -9,7 +9,7 @@ using OstreeSharp.Containers.Store;
 
 namespace OstreeSharp.Cli;
 
-internal sealed class BootcProgress : IProgress<long>, IPullObserver, IDisposable
+internal sealed class BootcProgress : IDisposable
 {
     public const string ApiVersion = "0.1.0";
 
@@ -52,7 +52,33 @@ internal sealed class BootcProgress : IProgress<long>, IPullObserver, IDisposabl
 
     public void Begin(OstreeImageReference image) => _digest = image.Image.ToString();
 
-    public void Planned(string manifestDigest, IReadOnlyList<PullLayer> layers)
+    /// <summary>A pull's events: layers and bytes to <paramref name="progress"/>, messages to <paramref name="log"/>.</summary>
+    public static IProgress<PullEvent>? Events(BootcProgress? progress, Action<string>? log)
+        => progress is null && log is null ? null : new EventSink(progress, log);
+
+    private sealed class EventSink(BootcProgress? progress, Action<string>? log) : IProgress<PullEvent>
+    {
+        public void Report(PullEvent value)
+        {
+            switch (value)
+            {
+                case PullPlanned p:
+                    progress?.Planned(p.ManifestDigest.ToString(), p.Layers);
+                    break;
+                case PullLayerDone d:
+                    progress?.LayerDone(d.Layer.Digest);
+                    break;
+                case PullBytes b:
+                    progress?.Fetched(b.Fetched);
+                    break;
+                case PullMessage m:
+                    log?.Invoke(m.Text);
+                    break;
+            }
+        }
+    }
+
+    private void Planned(string manifestDigest, IReadOnlyList<PullLayer> layers)
     {
         lock (_lock)
         {
@@ -65,7 +91,7 @@ internal sealed class BootcProgress : IProgress<long>, IPullObserver, IDisposabl
         }
     }
 
-    public void LayerDone(string digest)
+    private void LayerDone(string digest)
     {
         lock (_lock)
         {
@@ -88,7 +114,7 @@ internal sealed class BootcProgress : IProgress<long>, IPullObserver, IDisposabl
     }
 
     /// <summary>Bytes fetched so far (of layers done: the importer reports at each layer's end).</summary>
-    public void Report(long value)
+    private void Fetched(long value)
     {
         lock (_lock)
         {

@@ -50,6 +50,6 @@ internal static partial class BootcCommands
             .ToList();
         s.WriteDeployments(list);
         Console.WriteLine(reverting ? "Next boot: current deployment" : "Next boot: rollback deployment");
-        WriteRebootRequired(ImageStore.QueryCommit(s.Repo, rollback.Commit, rollback.ContainerImageReference)?.ManifestDigest.ToString() ?? rollback.Commit.ToHex());
+        WriteRebootRequired(new ImageStore(s.Repo).QueryCommit(rollback.Commit, rollback.ContainerImageReference)?.ManifestDigest.ToString() ?? rollback.Commit.ToHex());
     }
 }

@@ -63,20 +63,30 @@ internal static partial class BootcCommands
 
             if (pr.GetValue(check))
             {
-                var found = ImageStore.CheckAsync(s.Repo, spec, registry.Build(pr), cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
-                if (found.AlreadyPresent)
+                var store = new ImageStore(s.Repo, new ImageStoreOptions { Registry = registry.Build(pr) });
+                var found = store.PrepareAsync(spec, CliSupport.Stopping).GetAwaiter().GetResult();
+                try
                 {
-                    Console.WriteLine($"No changes in: {spec.ToAlternateString()}");
-                }
-                else
-                {
-                    Console.WriteLine($"Update available for: {spec.ToAlternateString()}");
-                    if (BootcHost.Version(found.Config) is { } version)
+                    // A newer image is recorded on the stored one, so that status shows it offline afterwards.
+                    store.RecordCachedUpdate(found);
+                    if (found.AlreadyPresent)
                     {
-                        Console.WriteLine($"  Version: {version}");
+                        Console.WriteLine($"No changes in: {spec.ToAlternateString()}");
                     }
+                    else
+                    {
+                        Console.WriteLine($"Update available for: {spec.ToAlternateString()}");
+                        if (BootcHost.Version(found.Layout.Config) is { } version)
+                        {
+                            Console.WriteLine($"  Version: {version}");
+                        }
 
-                    Console.WriteLine($"  Digest: {found.ManifestDigest}");
+                        Console.WriteLine($"  Digest: {found.ManifestDigest}");
+                    }
+                }
+                finally
+                {
+                    found.DisposeAsync().AsTask().GetAwaiter().GetResult();
                 }
 
                 return 0;

@@ -22,7 +22,7 @@ internal static partial class BootcCommands
     private static PullReport Pull(OstreeSysroot s, OstreeImageReference spec, Containers.Registry.RegistryOptions registry, Action<string>? log, BootcProgress? progress)
     {
         progress?.Begin(spec);
-        var report = ImageStore.PullAsync(s.Repo, spec, registry, log, progress, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+        var report = new ImageStore(s.Repo, new ImageStoreOptions { Registry = registry }).PullAsync(spec, BootcProgress.Events(progress, log), CliSupport.Stopping).GetAwaiter().GetResult();
         progress?.Pulled(report);
         return report;
     }

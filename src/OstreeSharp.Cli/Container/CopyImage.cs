@@ -20,7 +20,7 @@ internal static partial class ContainerCommands
         CliSupport.SetRun(cmd, pr =>
         {
             static ImageReference Parse(string text) => text.StartsWith("ostree-", StringComparison.Ordinal) ? OstreeImageReference.Parse(text).Image : ImageReference.Parse(text);
-            ImageStore.Copy(Repository.OstreeRepo.Open(pr.GetValue(srcRepo)!), Repository.OstreeRepo.Open(pr.GetValue(destRepo)!), Parse(pr.GetValue(image)!), pr.GetValue(destImage) is { } d ? Parse(d) : null);
+            new ImageStore(Repository.OstreeRepo.Open(pr.GetValue(srcRepo)!)).CopyTo(new ImageStore(Repository.OstreeRepo.Open(pr.GetValue(destRepo)!)), Parse(pr.GetValue(image)!), pr.GetValue(destImage) is { } d ? Parse(d) : null);
             return 0;
         });
         return cmd;

@@ -11,7 +11,7 @@ internal static partial class ContainerCommands
         var cmd = new Command("list", "List the stored images");
         CliSupport.SetRun(cmd, pr =>
         {
-            foreach (var i in ImageStore.List(CliSupport.OpenRepo(pr)))
+            foreach (var i in new ImageStore(CliSupport.OpenRepo(pr)).List())
             {
                 Console.WriteLine(i);
             }
@@ -24,6 +24,6 @@ internal static partial class ContainerCommands
     private static StoredImage Stored(ParseResult pr, Argument<string> image)
     {
         var reference = ImageReference.Parse(pr.GetValue(image)!);
-        return ImageStore.Query(CliSupport.OpenRepo(pr), reference) ?? throw new Containers.ContainerException($"No such image: {reference}");
+        return new ImageStore(CliSupport.OpenRepo(pr)).Query(reference) ?? throw new Containers.ContainerException($"No such image: {reference}");
     }
 }

@@ -10,7 +10,7 @@ internal static partial class ContainerCommands
         var cmd = new Command("prune-layers", "Remove layer refs that no stored image or deployment uses");
         CliSupport.SetRun(cmd, pr =>
         {
-            Console.WriteLine($"Removed layers: {ImageStore.PruneLayers(CliSupport.OpenRepo(pr))}");
+            Console.WriteLine($"Removed layers: {new ImageStore(CliSupport.OpenRepo(pr)).PruneLayers()}");
             return 0;
         });
         return cmd;

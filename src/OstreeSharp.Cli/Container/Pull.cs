@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using OstreeSharp.Containers.References;
 using OstreeSharp.Containers.Store;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Cli;
 
@@ -24,17 +25,25 @@ internal static partial class ContainerCommands
         cmd.Options.Add(noDeltas);
         cmd.Options.Add(json);
         registry.AddTo(cmd);
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
-            var repo = Repository.OstreeRepo.Open(pr.GetValue(repoArg)!);
+            var store = new ImageStore(Repository.OstreeRepo.Open(pr.GetValue(repoArg)!), new ImageStoreOptions { Registry = registry.Build(pr), UseDeltas = !pr.GetValue(noDeltas) });
             var imgref = OstreeImageReference.Parse(pr.GetValue(image)!);
             bool q = pr.GetValue(quiet) || pr.GetValue(json);
-            var report = ImageStore.PullAsync(repo, imgref, registry.Build(pr), q ? null : line => Console.WriteLine(line), q ? null : CliSupport.MakeByteProgress(pr, "pull"), pr.GetValue(check), !pr.GetValue(noDeltas), cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
-            if (report is null)
+            await using var prepared = await store.PrepareAsync(imgref, ct);
+            if (pr.GetValue(check) is { } checkFile && !prepared.AlreadyPresent)
             {
+                // ostree-ext's --check: the manifest of the changed image, nothing fetched.
+                if (!q && prepared.Diff is { } diff)
+                {
+                    Console.WriteLine(diff.ToString().TrimEnd('\n'));
+                }
+
+                FileUtil.WriteAtomic(checkFile, prepared.Layout.Manifest.Bytes, fsync: false);
                 return 0;
             }
 
+            var report = await store.ImportAsync(prepared, q ? null : CliSupport.MakePullProgress(pr, "pull"), ct);
             if (pr.GetValue(json))
             {
                 Console.WriteLine(System.Text.Json.JsonSerializer.Serialize(

@@ -15,7 +15,15 @@ internal static partial class ContainerCommands
         cmd.Options.Add(skipGc);
         CliSupport.SetRun(cmd, pr =>
         {
-            var (n, layers) = ImageStore.Remove(CliSupport.OpenRepo(pr), [.. pr.GetValue(images)!.Select(ImageReference.Parse)], pr.GetValue(skipGc));
+            var store = new ImageStore(CliSupport.OpenRepo(pr));
+            var removal = store.Remove([.. pr.GetValue(images)!.Select(ImageReference.Parse)]);
+            int layers = pr.GetValue(skipGc) ? 0 : store.PruneLayers();
+            if (removal.Missing.Count > 0)
+            {
+                throw new Containers.ContainerException(OstreeErrorCode.ImageNotFound, $"Missing images: {string.Join(", ", removal.Missing)}");
+            }
+
+            int n = removal.Removed;
             Console.WriteLine(pr.GetValue(skipGc) ? $"Removed images: {n}" : $"Removed images: {n} layers: {layers}");
             return 0;
         });

@@ -148,10 +148,11 @@ internal static class DemoCommand
         var host = OstreeRepo.Create(Path.Combine(dir, "image-store-repo"), RepoMode.BareUser);
         host.AddRemote("demo", "https://example.invalid/demo", [], [new("gpg-verify", "false"), new("sign-verify", "ed25519"), new("verification-ed25519-key", key.PublicKey.Base64)]);
         var imgref = Containers.References.OstreeImageReference.Parse("ostree-remote-image:demo:" + stable);
-        var first = OstreeSharp.Containers.Store.ImageStore.PullAsync(host, imgref).GetAwaiter().GetResult();
+        var store = new OstreeSharp.Containers.Store.ImageStore(host);
+        var first = store.PullAsync(imgref).GetAwaiter().GetResult();
         Encapsulate(archive, v2.Commit, stable);
         var delta = Containers.Deltas.ContainerDeltas.GenerateAsync(v1Image, stable, dir).GetAwaiter().GetResult();
-        var second = OstreeSharp.Containers.Store.ImageStore.PullAsync(host, imgref).GetAwaiter().GetResult();
+        var second = store.PullAsync(imgref).GetAwaiter().GetResult();
         Console.WriteLine($"11. pulled image {stable} at 1.0 into an image store ({first.BytesFetched} bytes), published 1.1 there with a container delta, and pulled it again: {second.LayersFromDeltas} layer rebuilt from a {second.BytesFetched}-byte delta (the layer is {delta.Layers.Sum(l => l.TargetLayerSize)} bytes), diff-id checked, signature verified");
     }
 

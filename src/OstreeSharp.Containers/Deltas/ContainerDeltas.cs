@@ -54,9 +54,10 @@ public static partial class ContainerDeltas
         {
             var repo = OstreeRepo.Create(Path.Combine(scratch, "repo"), RepoMode.BareUser);
             log?.Invoke($"Reading {from}");
-            var a = await ImageStore.PullAsync(repo, new OstreeImageReference(SignaturePolicy.AllowInsecure, null, from), registry, null, null, cancellationToken).ConfigureAwait(false);
+            var store = new ImageStore(repo, new ImageStoreOptions { Registry = registry });
+            var a = await store.PullAsync(new OstreeImageReference(SignaturePolicy.AllowInsecure, null, from), null, cancellationToken).ConfigureAwait(false);
             log?.Invoke($"Reading {to}");
-            var b = await ImageStore.PullAsync(repo, new OstreeImageReference(SignaturePolicy.AllowInsecure, null, to), registry, null, null, cancellationToken).ConfigureAwait(false);
+            var b = await store.PullAsync(new OstreeImageReference(SignaturePolicy.AllowInsecure, null, to), null, cancellationToken).ConfigureAwait(false);
             var aCommit = a.Image.BaseCommit!.Value;
             var aIndex = DeltaTreeIndex.Of(repo, repo.LoadCommit(aCommit));
             var bIndex = DeltaTreeIndex.Of(repo, repo.LoadCommit(b.Image.BaseCommit!.Value));

@@ -166,7 +166,7 @@ public static class BootcHost
         if (!incompatible && d.ContainerImageReference is { } text && OstreeImageReference.TryParse(text, out var reference))
         {
             image = ImageStatus(sysroot, d.Commit, reference);
-            if (image is not null && ImageStore.CachedUpdate(sysroot.Repo, d.Commit) is var (digest, configJson))
+            if (image is not null && new ImageStore(sysroot.Repo).CachedUpdate(d.Commit) is var (digest, configJson))
             {
                 cached = ImageStatus(reference, digest, configJson);
             }
@@ -194,7 +194,7 @@ public static class BootcHost
     // What the merge commit of the deployed image records: its manifest digest and config.
     private static JsonObject? ImageStatus(OstreeSysroot sysroot, Checksum commit, OstreeImageReference reference)
     {
-        var stored = ImageStore.QueryCommit(sysroot.Repo, commit, reference.Image.ToString());
+        var stored = new ImageStore(sysroot.Repo).QueryCommit(commit, reference.Image.ToString());
         if (stored is null)
         {
             return null;

@@ -82,7 +82,7 @@ public static class SysrootImages
     /// <summary>The import gate of a deploy: the config labels <c>ostree.bootable</c> or <c>containers.bootc</c>.</summary>
     private static void RequireBootable(OstreeRepo repo, ImageReference image)
     {
-        var stored = ImageStore.Query(repo, image) ?? throw new ContainerException(OstreeErrorCode.ImageNotFound, $"No such image: {image}");
+        var stored = new ImageStore(repo).Query(image) ?? throw new ContainerException(OstreeErrorCode.ImageNotFound, $"No such image: {image}");
         var config = stored.ConfigJson is { } json ? System.Text.Json.JsonSerializer.Deserialize(json, Oci.OciJsonContext.Default.ImageConfig) : null;
         var labels = config?.Config?.Labels;
         if (labels is null || !(labels.ContainsKey("ostree.bootable") || labels.ContainsKey("containers.bootc")))
@@ -93,7 +93,7 @@ public static class SysrootImages
 
     private static async Task<Checksum> PullAsync(OstreeRepo repo, OstreeImageReference image, OstreeImageReference? target, RegistryOptions? registry, Action<string>? log, IProgress<long>? progress, CancellationToken ct)
     {
-        var report = await ImageStore.PullAsync(repo, image, registry, log, progress, ct).ConfigureAwait(false);
+        var report = await new ImageStore(repo, new ImageStoreOptions { Registry = registry }).PullAsync(image, PullEvents.From(log, progress), ct).ConfigureAwait(false);
         log?.Invoke(report.AlreadyPresent ? $"No changes in {image.Image} => {report.Image.MergeCommit}" : $"Wrote: {image.Image} => {report.Image.MergeCommit}");
         if (target is not null && target.Image != image.Image)
         {
@@ -137,18 +137,15 @@ public static class SysrootImages
 
             if (request.CheckOnly)
             {
-                var tmp = Path.Combine(sysroot.Repo.Path, "tmp", $"upgrade-check-{Environment.ProcessId}.json");
-                try
+                await using var prepared = await new ImageStore(sysroot.Repo, new ImageStoreOptions { Registry = registry }).PrepareAsync(image, cancellationToken).ConfigureAwait(false);
+                if (!prepared.AlreadyPresent && prepared.Diff is { } diff)
                 {
-                    var report = await ImageStore.PullAsync(sysroot.Repo, image, registry, log, null, tmp, useDeltas: true, cancellationToken).ConfigureAwait(false);
-                    bool newer = report is null || report.Image.MergeCommit != merge.Commit;
-                    log?.Invoke(newer ? $"Update available: {image}" : "No update available.");
-                    return newer ? UpgradeOutcome.UpdateAvailable : UpgradeOutcome.NoUpdate;
+                    log?.Invoke(diff.ToString().TrimEnd('\n'));
                 }
-                finally
-                {
-                    File.Delete(tmp);
-                }
+
+                bool newer = !prepared.AlreadyPresent || prepared.Previous!.MergeCommit != merge.Commit;
+                log?.Invoke(newer ? $"Update available: {image}" : "No update available.");
+                return newer ? UpgradeOutcome.UpdateAvailable : UpgradeOutcome.NoUpdate;
             }
 
             commit = await PullAsync(sysroot.Repo, image, null, registry, log, progress, cancellationToken).ConfigureAwait(false);
@@ -312,16 +309,17 @@ public static class SysrootImages
         }
 
         var removed = new List<string>();
-        foreach (var image in ImageStore.List(sysroot.Repo))
+        var store = new ImageStore(sysroot.Repo);
+        foreach (var image in store.List())
         {
             if (!inUse.Contains(image))
             {
-                ImageStore.Remove(sysroot.Repo, [ImageReference.Parse(image)], skipGc: true);
+                store.Remove([ImageReference.Parse(image)]);
                 removed.Add(image);
             }
         }
 
-        int layers = ImageStore.PruneLayers(sysroot.Repo);
+        int layers = store.PruneLayers();
         PruneResult? objects = pruneObjects
             ? Prune.Run(sysroot.Repo, new PruneOptions { RefsOnly = true, Depth = 0, ExtraRoots = deployments.Select(d => d.Commit).ToList() })
             : null;

@@ -127,7 +127,7 @@ public static class Installer
 
         // Pull first: the kernel arguments come partly from the image (install config, kargs.d).
         var stored = options.Target ?? options.Source;
-        var report = await ImageStore.PullAsync(repo, options.Source, options.Registry, log, null, cancellationToken).ConfigureAwait(false);
+        var report = await new ImageStore(repo, new ImageStoreOptions { Registry = options.Registry }).PullAsync(options.Source, PullEvents.From(log, null), cancellationToken).ConfigureAwait(false);
         var commit = repo.LoadCommit(report.Image.MergeCommit);
         var config = InstallConfig.FromCommit(repo, commit);
         foreach (var w in config?.Warnings ?? [])

@@ -363,7 +363,7 @@ public static class Rechunker
         // The scratch image is our own: whatever this machine's containers-policy.json says of other images.
         var policy = Path.Combine(work, "policy.json");
         await File.WriteAllTextAsync(policy, "{\"default\":[{\"type\":\"insecureAcceptAnything\"}]}", ct).ConfigureAwait(false);
-        var pulled = await ImageStore.PullAsync(repo, new OstreeImageReference(SignaturePolicy.AllowInsecure, null, scratchRef), new Registry.RegistryOptions { PolicyPath = policy }, o.Log, null, ct).ConfigureAwait(false);
+        var pulled = await new ImageStore(repo, new ImageStoreOptions { Registry = new Registry.RegistryOptions { PolicyPath = policy } }).PullAsync(new OstreeImageReference(SignaturePolicy.AllowInsecure, null, scratchRef), PullEvents.From(o.Log, null), ct).ConfigureAwait(false);
         var commit = pulled.Image.MergeCommit;
         var objects = bins.Select(_ => new List<Checksum>()).ToList();
         foreach (var (obj, paths) in new OstreeTarExporter(repo).ContentPaths(commit))

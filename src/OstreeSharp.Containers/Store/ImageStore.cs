@@ -27,31 +27,19 @@ public sealed record PullReport(StoredImage Image, bool AlreadyPresent, int Laye
     public int LayersFromDeltas { get; init; }
 }
 
-/// <summary>What the registry has for an image, fetched without its layers (<c>bootc upgrade --check</c>).</summary>
-public sealed record ImageCheck(Digest ManifestDigest, ImageManifest Manifest, ImageConfig Config, StoredImage? Stored)
-{
-    /// <summary>The store has this manifest under the same reference already.</summary>
-    public bool AlreadyPresent => Stored is not null && Stored.ManifestDigest == ManifestDigest;
-}
+/// <summary>What <see cref="ImageStore.Remove"/> did.</summary>
+/// <param name="Removed">Images whose ref was removed.</param>
+/// <param name="Missing">Images the store did not have.</param>
+public sealed record ImageRemoval(int Removed, IReadOnlyList<ImageReference> Missing);
 
-/// <summary>A layer of a pull, as <see cref="IPullObserver"/> sees it.</summary>
-public sealed record PullLayer(string Digest, long Size, bool Present, bool OstreeChunk);
-
-/// <summary>
-/// Passed as a pull's byte progress, also told which layers the pull has to fetch and when each is done (bootc's
-/// <c>--progress-fd</c> reports by layer).
-/// </summary>
-public interface IPullObserver
-{
-    /// <summary>The manifest is fetched: these are its layers, and which of them the store has.</summary>
-    void Planned(string manifestDigest, IReadOnlyList<PullLayer> layers);
-
-    /// <summary>A layer is imported.</summary>
-    void LayerDone(string digest);
-}
-
-/// <summary>The image store.</summary>
-public static class ImageStore
+/// <summary>The image store of one repository, the entry type of the containers library for stored images.</summary>
+/// <remarks>
+/// A pull is two steps, as ostree-ext's importer: <see cref="PrepareAsync"/> fetches the manifest and config and
+/// says what the store already has (<see cref="PreparedImage.AlreadyPresent"/>, or the layers to fetch); then
+/// <see cref="ImportAsync"/> fetches and imports them. <see cref="PullAsync"/> does both. Progress comes as typed
+/// events (<see cref="PullEvent"/>).
+/// </remarks>
+public sealed class ImageStore
 {
     /// <summary>Prefix of image refs.</summary>
     public const string ImagePrefix = "ostree/container/image/";
@@ -68,57 +56,69 @@ public static class ImageStore
     /// <summary>The layer ref of a blob digest.</summary>
     public static string BlobRef(string digest) => BlobPrefix + RefEscape.Escape(digest);
 
-    /// <summary>The stored image references, as displayed (<c>docker://...</c>, <c>oci:...</c>).</summary>
-    public static IReadOnlyList<string> List(OstreeRepo repo)
+    private readonly RegistryOptions? _registry;
+    private readonly bool _useDeltas;
+
+    /// <summary>The image store of <paramref name="repository"/>.</summary>
+    public ImageStore(OstreeRepo repository, ImageStoreOptions? options = null)
     {
-        ArgumentNullException.ThrowIfNull(repo);
-        return [.. repo.ListRefs(ImagePrefix, includeRemotes: false).Keys.Select(k => RefEscape.Unescape(k.StartsWith(ImagePrefix, StringComparison.Ordinal) ? k[ImagePrefix.Length..] : k))];
+        Repository = repository ?? throw new ArgumentNullException(nameof(repository));
+        Options = options ?? new ImageStoreOptions();
+        _registry = Options.Registry;
+        _useDeltas = Options.UseDeltas;
     }
 
+    /// <summary>The repository holding the images.</summary>
+    public OstreeRepo Repository { get; }
+
+    /// <summary>How images are fetched.</summary>
+    public ImageStoreOptions Options { get; }
+
+    /// <summary>The stored image references, as displayed (<c>docker://...</c>, <c>oci:...</c>).</summary>
+    public IReadOnlyList<string> List()
+        => [.. Repository.ListRefs(ImagePrefix, includeRemotes: false).Keys.Select(k => RefEscape.Unescape(k.StartsWith(ImagePrefix, StringComparison.Ordinal) ? k[ImagePrefix.Length..] : k))];
+
     /// <summary>The stored image for <paramref name="image"/>, or null.</summary>
-    public static StoredImage? Query(OstreeRepo repo, ImageReference image)
+    public StoredImage? Query(ImageReference image)
     {
-        ArgumentNullException.ThrowIfNull(repo);
-        var merge = repo.ResolveRev(ImageRef(image), allowMissing: true);
-        return merge is { } m ? Load(repo, image.ToString(), m) : null;
+        var merge = Repository.ResolveRev(ImageRef(image), allowMissing: true);
+        return merge is { } m ? Load(Repository, image.ToString(), m) : null;
     }
 
     /// <summary>ostree-ext's keys, in the detached metadata of a stored image's merge commit, of an update found but not pulled.</summary>
     private const string CachedDigestKey = "ostree-ext.cached.manifest-digest", CachedManifestKey = "ostree-ext.cached.manifest", CachedConfigKey = "ostree-ext.cached.config";
 
     /// <summary>
-    /// Fetches <paramref name="image"/>'s manifest and config, not its layers, and compares with the store. A newer
-    /// image than the stored one is recorded as that one's cached update, in the detached metadata of its merge commit
-    /// with ostree-ext's keys (bootc's status shows it offline afterwards).
+    /// Records a prepared image that differs from the one stored under its reference as that one's cached update, in
+    /// the detached metadata of its merge commit with ostree-ext's keys (bootc's status shows it offline afterwards,
+    /// <see cref="CachedUpdate"/> reads it). Returns false, writing nothing, when there is no stored image or it is
+    /// the same.
     /// </summary>
-    public static async Task<ImageCheck> CheckAsync(OstreeRepo repo, OstreeImageReference image, RegistryOptions? registry, CancellationToken cancellationToken = default)
+    public bool RecordCachedUpdate(PreparedImage prepared)
     {
-        ArgumentNullException.ThrowIfNull(repo);
-        ArgumentNullException.ThrowIfNull(image);
-        await using var source = ContainerPolicy.OpenSource(image, registry);
-        var layout = await Unencapsulator.FetchLayoutAsync(source, cancellationToken).ConfigureAwait(false);
-        var check = new ImageCheck(layout.Manifest.Digest, layout.Parsed, layout.Config, Query(repo, image.Image));
-        if (check.Stored is { } stored && !check.AlreadyPresent)
+        ArgumentNullException.ThrowIfNull(prepared);
+        if (prepared.Previous is not { } stored || prepared.AlreadyPresent)
         {
-            var meta = GVariantValue.FromVarDict(
-            [
-                KeyValuePair.Create(CachedDigestKey, GVariantValue.FromString(layout.Manifest.Digest.ToString())),
-                KeyValuePair.Create(CachedManifestKey, GVariantValue.FromString(Encoding.UTF8.GetString(layout.Manifest.Bytes))),
-                KeyValuePair.Create(CachedConfigKey, GVariantValue.FromString(Encoding.UTF8.GetString(layout.ConfigBytes))),
-            ]);
-            using var tx = repo.BeginTransaction();
-            tx.WriteCommitDetachedMetadata(stored.MergeCommit, meta);
-            tx.Commit();
+            return false;
         }
 
-        return check;
+        var layout = prepared.Layout;
+        var meta = GVariantValue.FromVarDict(
+        [
+            KeyValuePair.Create(CachedDigestKey, GVariantValue.FromString(layout.Manifest.Digest.ToString())),
+            KeyValuePair.Create(CachedManifestKey, GVariantValue.FromString(Encoding.UTF8.GetString(layout.Manifest.Bytes))),
+            KeyValuePair.Create(CachedConfigKey, GVariantValue.FromString(Encoding.UTF8.GetString(layout.ConfigBytes))),
+        ]);
+        using var tx = Repository.BeginTransaction();
+        tx.WriteCommitDetachedMetadata(stored.MergeCommit, meta);
+        tx.Commit();
+        return true;
     }
 
-    /// <summary>The update recorded by <see cref="CheckAsync"/> (or ostree-ext) on a merge commit: digest and config JSON; null when none.</summary>
-    public static (Digest Digest, string ConfigJson)? CachedUpdate(OstreeRepo repo, Checksum merge)
+    /// <summary>The update recorded by <see cref="RecordCachedUpdate"/> (or ostree-ext) on a merge commit: digest and config JSON; null when none.</summary>
+    public (Digest Digest, string ConfigJson)? CachedUpdate(Checksum merge)
     {
-        ArgumentNullException.ThrowIfNull(repo);
-        var meta = repo.LoadDetachedMetadata(merge);
+        var meta = Repository.LoadDetachedMetadata(merge);
         if (meta?.Lookup(CachedDigestKey) is not { Type.Kind: 's' } digest || meta.Lookup(CachedConfigKey) is not { Type.Kind: 's' } config)
         {
             return null;
@@ -131,11 +131,10 @@ public static class ImageStore
     /// The image whose merge commit is <paramref name="merge"/> (a deployment's commit), named <paramref name="reference"/>;
     /// null when that commit records no manifest (it was not imported from an image).
     /// </summary>
-    public static StoredImage? QueryCommit(OstreeRepo repo, Checksum merge, string reference)
+    public StoredImage? QueryCommit(Checksum merge, string reference)
     {
-        ArgumentNullException.ThrowIfNull(repo);
-        var commit = repo.LoadCommit(merge);
-        return commit.Metadata.Lookup("ostree.manifest-digest") is null ? null : Load(repo, reference, merge, commit);
+        var commit = Repository.LoadCommit(merge);
+        return commit.Metadata.Lookup("ostree.manifest-digest") is null ? null : Load(Repository, reference, merge, commit);
     }
 
     private static StoredImage Load(OstreeRepo repo, string reference, Checksum merge) => Load(repo, reference, merge, repo.LoadCommit(merge));
@@ -152,77 +151,115 @@ public static class ImageStore
     }
 
     /// <summary>
-    /// Pulls <paramref name="image"/> into the store: layers not yet present are fetched and imported (each
-    /// verified), a merge commit records the manifest and config, the image ref moves last, then unreferenced
-    /// layer refs are removed.
+    /// Pulls <paramref name="image"/> into the store: <see cref="PrepareAsync"/>, then, unless the store has it
+    /// already, <see cref="ImportAsync"/>.
     /// </summary>
-    public static async Task<PullReport> PullAsync(OstreeRepo repo, OstreeImageReference image, RegistryOptions? registry = null, Action<string>? log = null, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
-        => (await PullAsync(repo, image, registry, log, progress, checkOnly: null, useDeltas: true, cancellationToken).ConfigureAwait(false))!;
+    public async Task<PullReport> PullAsync(OstreeImageReference image, IProgress<PullEvent>? progress = null, CancellationToken cancellationToken = default)
+    {
+        await using var prepared = await PrepareAsync(image, cancellationToken).ConfigureAwait(false);
+        return await ImportAsync(prepared, progress, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>
-    /// As <see cref="PullAsync(OstreeRepo, OstreeImageReference, RegistryOptions?, Action{string}?, IProgress{long}?, CancellationToken)"/>;
-    /// with <paramref name="checkOnly"/>, nothing is fetched: when the image changed, its manifest JSON is written to
-    /// that file and null is returned. With <paramref name="useDeltas"/>, a layer for which the registry has a delta
-    /// from the image stored under the same reference is rebuilt from that delta (and the objects kept) when it can be;
-    /// a missing, corrupt or inapplicable delta falls back to the full layer.
+    /// Fetches <paramref name="image"/>'s manifest and config (verified against the signature policy), not its layers,
+    /// and compares with the store: which layers it has, and whether it has this very image under this reference.
+    /// Dispose the result (it holds the connection to the image's source).
     /// </summary>
-    public static async Task<PullReport?> PullAsync(OstreeRepo repo, OstreeImageReference image, RegistryOptions? registry, Action<string>? log, IProgress<long>? progress, string? checkOnly, bool useDeltas, CancellationToken cancellationToken = default)
+    public async Task<PreparedImage> PrepareAsync(OstreeImageReference image, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(repo);
         ArgumentNullException.ThrowIfNull(image);
-        Unencapsulator.CheckPolicyPreconditions(repo, image);
-        await using var source = ContainerPolicy.OpenSource(image, registry);
-        var layout = await Unencapsulator.FetchLayoutAsync(source, cancellationToken).ConfigureAwait(false);
-        var previous = Query(repo, image.Image);
-        if (previous is not null && previous.ManifestDigest == layout.Manifest.Digest)
+        Unencapsulator.CheckPolicyPreconditions(Repository, image);
+        var source = ContainerPolicy.OpenSource(image, _registry);
+        try
+        {
+            var layout = await Unencapsulator.FetchLayoutAsync(source, cancellationToken).ConfigureAwait(false);
+            var previous = Query(image.Image);
+            bool Has(Descriptor d) => Repository.ResolveRev(BlobRef(d.Digest), allowMissing: true) is not null;
+            IReadOnlyList<PullLayer> layers =
+            [
+                .. layout.ChunkLayers.Select(c => new PullLayer(c.Digest, c.Size, Has(c), OstreeChunk: true)),
+                .. layout.OstreeLayer is { } l ? [new PullLayer(l.Digest, l.Size, Has(l), OstreeChunk: true)] : Array.Empty<PullLayer>(),
+                .. layout.DerivedLayers.Select(d => new PullLayer(d.Digest, d.Size, Has(d), OstreeChunk: false)),
+            ];
+            return new PreparedImage(this, image, source, layout, previous, layers);
+        }
+        catch
+        {
+            await source.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Imports a prepared image: layers not yet present are fetched and imported (each verified), a merge commit
+    /// records the manifest and config, the image ref moves last, then unreferenced layer refs are removed. With
+    /// <see cref="ImageStoreOptions.UseDeltas"/>, a layer for which the registry has a delta from the image stored under
+    /// the same reference is rebuilt from that delta when it can be; a missing, corrupt or inapplicable delta falls back
+    /// to the full layer. An image the store has already is only reported. A prepared image is imported once.
+    /// </summary>
+    public async Task<PullReport> ImportAsync(PreparedImage prepared, IProgress<PullEvent>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prepared);
+        if (prepared.Store != this)
+        {
+            throw new ArgumentException("The image was prepared by another image store", nameof(prepared));
+        }
+
+        if (prepared.Consumed)
+        {
+            throw new InvalidOperationException($"{prepared.Image} was imported already");
+        }
+
+        prepared.Consumed = true;
+        var repo = Repository;
+        var image = prepared.Image;
+        var layout = prepared.Layout;
+        var previous = prepared.Previous;
+        var source = prepared.Source;
+        var events = new PullEvents(progress);
+        if (prepared.AlreadyPresent)
         {
             // Nothing to write, so no transaction clears what a killed pull left: this one does.
             repo.CleanStaleTransactions();
-            return new PullReport(previous, AlreadyPresent: true, layout.Parsed.Layers.Count, 0, 0);
+            return new PullReport(previous!, AlreadyPresent: true, layout.Parsed.Layers.Count, 0, 0);
         }
 
-        if (previous is not null)
+        if (prepared.Diff is { } diff)
         {
-            log?.Invoke(ManifestDiff.Compute(previous.Manifest.AsManifest(), layout.Parsed).ToString().TrimEnd('\n'));
-        }
-
-        if (checkOnly is not null)
-        {
-            FileUtil.WriteAtomic(checkOnly, layout.Manifest.Bytes, fsync: false);
-            return null;
+            events.Message(diff.ToString().TrimEnd('\n'));
         }
 
         if (layout.DerivedLayers.Count > 0 && image.Policy == SignaturePolicy.OstreeRemote)
         {
             // The ostree commit is verified; derived layers are not covered by it (spec 5.3).
-            log?.Invoke($"Note: the {layout.DerivedLayers.Count} derived layer(s) of {image} are not covered by the ostree signature");
+            events.Message($"Note: the {layout.DerivedLayers.Count} derived layer(s) of {image} are not covered by the ostree signature");
         }
 
         try
         {
-            var deltas = useDeltas && previous is not null ? await FindDeltasAsync(source, previous, layout, registry, log, cancellationToken).ConfigureAwait(false) : null;
-            return await PullLayersAsync(repo, image, source, layout, deltas, log, progress, cancellationToken).ConfigureAwait(false);
+            var deltas = _useDeltas && previous is not null ? await FindDeltasAsync(source, previous, layout, events, cancellationToken).ConfigureAwait(false) : null;
+            return await PullLayersAsync(prepared, deltas, events, cancellationToken).ConfigureAwait(false);
         }
         catch (OstreeException e) when (e is not RegistryException { IsTransient: true })
         {
             // Bad input: drop the layer refs this pull left that no image uses (a dropped connection keeps them, so
             // the next pull resumes at layer granularity).
-            PruneLayers(repo);
+            PruneLayers();
             throw;
         }
     }
 
     // The layer deltas from the stored image to this one, by target layer, with the diff-id each must rebuild.
-    private static async Task<Dictionary<string, LayerDeltaInput>?> FindDeltasAsync(IImageSource source, StoredImage previous, OstreeImageLayout layout, RegistryOptions? registry, Action<string>? log, CancellationToken ct)
+    private async Task<Dictionary<string, LayerDeltaInput>?> FindDeltasAsync(IImageSource source, StoredImage previous, OstreeImageLayout layout, PullEvents events, CancellationToken ct)
     {
         IReadOnlyDictionary<string, Descriptor> found;
         try
         {
-            found = await Deltas.ContainerDeltas.FindAsync(source, previous.ManifestDigest, layout.Manifest.Digest, registry, ct).ConfigureAwait(false);
+            found = await Deltas.ContainerDeltas.FindAsync(source, previous.ManifestDigest, layout.Manifest.Digest, _registry, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OstreeException or IOException or HttpRequestException or System.Text.Json.JsonException)
         {
-            log?.Invoke($"No delta used: {e.Message}");
+            events.Message($"No delta used: {e.Message}");
             return null;
         }
 
@@ -238,7 +275,7 @@ public static class ImageStore
 
         if (result.Count > 0)
         {
-            log?.Invoke($"Delta from {previous.ManifestDigest}: {result.Count} layer deltas ({SizeFormat.Format(result.Values.Sum(d => d.Blob.Size))})");
+            events.Message($"Delta from {previous.ManifestDigest}: {result.Count} layer deltas ({SizeFormat.Format(result.Values.Sum(d => d.Blob.Size))})");
         }
 
         return result;
@@ -246,7 +283,7 @@ public static class ImageStore
 
     // Imports a layer from its delta; on any failure of the delta (not of the network's cancellation) says why and
     // returns false, so the caller fetches the layer itself.
-    private static async Task<bool> TryDeltaAsync(Descriptor layer, LayerDeltaInput? delta, Func<LayerDeltaInput, Task> import, Action<string>? log)
+    private static async Task<bool> TryDeltaAsync(Descriptor layer, LayerDeltaInput? delta, Func<LayerDeltaInput, Task> import, PullEvents events)
     {
         if (delta is null)
         {
@@ -260,13 +297,16 @@ public static class ImageStore
         }
         catch (Exception e) when (e is OstreeException or IOException or InvalidDataException && e is not RegistryException { IsTransient: true })
         {
-            log?.Invoke($"Delta {Short(delta.Blob.Digest)} for layer {Short(layer.Digest)} not used ({e.Message}); fetching the layer");
+            events.Message($"Delta {Short(delta.Blob.Digest)} for layer {Short(layer.Digest)} not used ({e.Message}); fetching the layer");
             return false;
         }
     }
 
-    private static async Task<PullReport> PullLayersAsync(OstreeRepo repo, OstreeImageReference image, IImageSource source, OstreeImageLayout layout, Dictionary<string, LayerDeltaInput>? deltas, Action<string>? log, IProgress<long>? progress, CancellationToken cancellationToken)
+    private async Task<PullReport> PullLayersAsync(PreparedImage prepared, Dictionary<string, LayerDeltaInput>? deltas, PullEvents events, CancellationToken cancellationToken)
     {
+        var repo = Repository;
+        var (image, source, layout) = (prepared.Image, prepared.Source, prepared.Layout);
+        var planned = prepared.Layers.ToDictionary(l => l.Digest, StringComparer.Ordinal);
         int fromDeltas = 0;
         var layer = layout.OstreeLayer;
         var baseCommit = layer is null ? null : repo.ResolveRev(BlobRef(layer.Digest), allowMissing: true);
@@ -276,68 +316,67 @@ public static class ImageStore
         int present = (baseCommit is null ? 0 : baseLayers) + derived.Count(d => d.Commit is not null) + chunks.Count(c => c.Commit is not null);
         int needed = baseLayers + derived.Count + chunks.Count - present;
         long neededBytes = (layer is not null && baseCommit is null ? layer.Size : 0) + derived.Concat(chunks).Where(d => d.Commit is null).Sum(d => d.Layer.Size);
-        log?.Invoke($"layers already present: {present}; layers needed: {needed} ({SizeFormat.Format(neededBytes)})");
-        var observer = progress as IPullObserver;
-        observer?.Planned(
-            layout.Manifest.Digest.ToString(),
-            [.. chunks.Select(c => new PullLayer(c.Layer.Digest, c.Layer.Size, c.Commit is not null, OstreeChunk: true))
-                .Concat(layer is null ? [] : [new PullLayer(layer.Digest, layer.Size, baseCommit is not null, OstreeChunk: true)])
-                .Concat(derived.Select(d => new PullLayer(d.Layer.Digest, d.Layer.Size, d.Commit is not null, OstreeChunk: false)))]);
-        long fetched = 0;
+        events.Message($"layers already present: {present}; layers needed: {needed} ({SizeFormat.Format(neededBytes)})");
+        events.Report(new PullPlanned(layout.Manifest.Digest, prepared.Layers));
         // Chunk layers in parallel (each in its own transaction); the ostree layer, which needs their objects, after them.
-        var logLock = new Lock();
-        void Logged(string line)
-        {
-            lock (logLock)
-            {
-                log?.Invoke(line);
-            }
-        }
-
         await Parallel.ForEachAsync(
             chunks.Where(c => c.Commit is null).Select(c => c.Layer),
             new ParallelOptions { MaxDegreeOfParallelism = 3, CancellationToken = cancellationToken },
             async (chunk, ct) =>
             {
                 var delta = deltas?.GetValueOrDefault(chunk.Digest);
-                if (await TryDeltaAsync(chunk, delta, d => Unencapsulator.ImportChunkAsync(repo, source, chunk, BlobRef(chunk.Digest), null, d, ct), Logged).ConfigureAwait(false))
+                var pl = planned[chunk.Digest];
+                if (delta is not null)
                 {
-                    Logged($"Rebuilt ostree chunk {Short(chunk.Digest)} from a {SizeFormat.Format(delta!.Blob.Size)} delta");
-                    Interlocked.Add(ref fetched, delta.Blob.Size);
+                    events.Report(new PullLayerStarted(pl, FromDelta: true));
+                }
+
+                if (await TryDeltaAsync(chunk, delta, d => Unencapsulator.ImportChunkAsync(repo, source, chunk, BlobRef(chunk.Digest), null, d, ct), events).ConfigureAwait(false))
+                {
+                    events.Message($"Rebuilt ostree chunk {Short(chunk.Digest)} from a {SizeFormat.Format(delta!.Blob.Size)} delta");
+                    events.Fetched(delta.Blob.Size);
                     Interlocked.Increment(ref fromDeltas);
-                    progress?.Report(Interlocked.Read(ref fetched));
-                    observer?.LayerDone(chunk.Digest);
+                    events.Report(new PullLayerDone(pl, FromDelta: true));
                     return;
                 }
 
-                Logged($"Fetching ostree chunk {Short(chunk.Digest)} ({SizeFormat.Format(chunk.Size)})");
+                events.Message($"Fetching ostree chunk {Short(chunk.Digest)} ({SizeFormat.Format(chunk.Size)})");
+                events.Report(new PullLayerStarted(pl, FromDelta: false));
                 await Unencapsulator.ImportChunkAsync(repo, source, chunk, BlobRef(chunk.Digest), null, null, ct).ConfigureAwait(false);
-                Interlocked.Add(ref fetched, chunk.Size);
-                progress?.Report(Interlocked.Read(ref fetched));
-                observer?.LayerDone(chunk.Digest);
+                events.Fetched(chunk.Size);
+                events.Report(new PullLayerDone(pl, FromDelta: false));
             }).ConfigureAwait(false);
 
         if (layer is not null && baseCommit is null)
         {
             var blobRef = BlobRef(layer.Digest);
             var delta = deltas?.GetValueOrDefault(layer.Digest);
+            var pl = planned[layer.Digest];
             Checksum? rebuilt = null;
-            if (await TryDeltaAsync(layer, delta, async d => rebuilt = await Unencapsulator.ImportOstreeLayerAsync(repo, source, layout, image, blobRef, progress, d, cancellationToken).ConfigureAwait(false), log).ConfigureAwait(false))
+            bool viaDelta = false;
+            if (delta is not null)
+            {
+                events.Report(new PullLayerStarted(pl, FromDelta: true));
+            }
+
+            if (await TryDeltaAsync(layer, delta, async d => rebuilt = await Unencapsulator.ImportOstreeLayerAsync(repo, source, layout, image, blobRef, events.Within(), d, cancellationToken).ConfigureAwait(false), events).ConfigureAwait(false))
             {
                 long deltaSize = delta!.Blob.Size;
-                log?.Invoke($"Rebuilt ostree layer {Short(layer.Digest)} from a {SizeFormat.Format(deltaSize)} delta");
+                events.Message($"Rebuilt ostree layer {Short(layer.Digest)} from a {SizeFormat.Format(deltaSize)} delta");
                 baseCommit = rebuilt ?? throw new InvalidOperationException("delta import returned no commit");
-                fetched += deltaSize;
+                events.Settle(deltaSize);
                 fromDeltas++;
+                viaDelta = true;
             }
             else
             {
-                log?.Invoke($"Fetching ostree chunk {Short(layer.Digest)} ({SizeFormat.Format(layer.Size)})");
-                baseCommit = await Unencapsulator.ImportOstreeLayerAsync(repo, source, layout, image, blobRef, progress, null, cancellationToken).ConfigureAwait(false);
-                fetched += layer.Size;
+                events.Message($"Fetching ostree chunk {Short(layer.Digest)} ({SizeFormat.Format(layer.Size)})");
+                events.Report(new PullLayerStarted(pl, FromDelta: false));
+                baseCommit = await Unencapsulator.ImportOstreeLayerAsync(repo, source, layout, image, blobRef, events.Within(), null, cancellationToken).ConfigureAwait(false);
+                events.Settle(layer.Size);
             }
 
-            observer?.LayerDone(layer.Digest);
+            events.Report(new PullLayerDone(pl, viaDelta));
         }
 
         // Derived layers (every layer of an image without an ostree commit), each committed on its own, two at a
@@ -352,13 +391,14 @@ public static class ImageStore
             async (i, ct) =>
             {
                 var l = derived[i].Layer;
-                Logged($"Fetching layer {Short(l.Digest)} ({SizeFormat.Format(l.Size)})");
+                var pl = planned[l.Digest];
+                events.Message($"Fetching layer {Short(l.Digest)} ({SizeFormat.Format(l.Size)})");
+                events.Report(new PullLayerStarted(pl, FromDelta: false));
                 var (imported, filteredPaths) = await LayerMerge.ImportAsync(repo, source, l, BlobRef(l.Digest), overlayRoot, ct).ConfigureAwait(false);
                 layerCommits[i] = imported;
                 dropped[i] = filteredPaths;
-                Interlocked.Add(ref fetched, l.Size);
-                progress?.Report(Interlocked.Read(ref fetched));
-                observer?.LayerDone(l.Digest);
+                events.Fetched(l.Size);
+                events.Report(new PullLayerDone(pl, FromDelta: false));
             }).ConfigureAwait(false);
 
         // What the filtering dropped is reported, not recorded: the merge commit must not depend on which layers this
@@ -367,21 +407,21 @@ public static class ImageStore
         {
             if (d is { Count: > 0 })
             {
-                log?.Invoke("Image contains non-ostree compatible file paths: " + string.Join(' ', d.Select(kv => $"{kv.Key}: {kv.Value}")));
+                events.Message("Image contains non-ostree compatible file paths: " + string.Join(' ', d.Select(kv => $"{kv.Key}: {kv.Value}")));
             }
         }
 
         var layerRefs = derived.Select((d, i) => (Ref: BlobRef(d.Layer.Digest), Commit: layerCommits[i]!.Value)).ToList();
         var (merge, relabelled) = WriteMergeCommit(repo, image.Image, layout, baseCommit, layerRefs);
-        PruneLayers(repo);
+        PruneLayers();
         if (relabelled > 0)
         {
             // The layers' unlabelled objects are now used by nothing (the layer refs moved to the relabelled commits).
             var pruned = Prune.Run(repo, new PruneOptions { RefsOnly = true });
-            log?.Invoke($"Relabelled {relabelled} layer(s) with the image's SELinux policy; pruned {pruned.Deleted} unlabelled objects");
+            events.Message($"Relabelled {relabelled} layer(s) with the image's SELinux policy; pruned {pruned.Deleted} unlabelled objects");
         }
 
-        return new PullReport(Load(repo, image.Image.ToString(), merge), AlreadyPresent: false, present, needed, fetched) { LayersFromDeltas = fromDeltas };
+        return new PullReport(Load(repo, image.Image.ToString(), merge), AlreadyPresent: false, present, needed, events.Total) { LayersFromDeltas = fromDeltas };
     }
 
     private static string Short(string digest) => digest[..Math.Min(digest.Length, 19)];
@@ -497,9 +537,9 @@ public static class ImageStore
     /// Removes layer refs no stored image (nor deployment, rpm-ostree base or base image commit) uses; returns
     /// how many. Objects are not pruned.
     /// </summary>
-    public static int PruneLayers(OstreeRepo repo)
+    public int PruneLayers()
     {
-        ArgumentNullException.ThrowIfNull(repo);
+        var repo = Repository;
         var keep = new HashSet<string>(StringComparer.Ordinal);
         void AddManifestLayers(Checksum commit)
         {
@@ -542,52 +582,47 @@ public static class ImageStore
         return removed;
     }
 
-    /// <summary>Removes stored images (then, unless <paramref name="skipGc"/>, unreferenced layers); fails naming the missing ones after removing the others.</summary>
-    public static (int Images, int Layers) Remove(OstreeRepo repo, IReadOnlyList<ImageReference> images, bool skipGc)
+    /// <summary>
+    /// Removes the refs of stored images; layers and objects stay (<see cref="PruneLayers"/> removes the layers no
+    /// image uses). The images the store does not have are listed in the result, the others removed all the same.
+    /// </summary>
+    public ImageRemoval Remove(IReadOnlyList<ImageReference> images)
     {
-        ArgumentNullException.ThrowIfNull(repo);
         ArgumentNullException.ThrowIfNull(images);
-        var missing = new List<string>();
+        var missing = new List<ImageReference>();
         int removed = 0;
         foreach (var image in images)
         {
             var r = ImageRef(image);
-            if (repo.ResolveRev(r, allowMissing: true) is null)
+            if (Repository.ResolveRev(r, allowMissing: true) is null)
             {
-                missing.Add(image.ToString());
+                missing.Add(image);
                 continue;
             }
 
-            repo.SetRefImmediate(r, null);
+            Repository.SetRefImmediate(r, null);
             removed++;
         }
 
-        int layers = skipGc ? 0 : PruneLayers(repo);
-        if (missing.Count > 0)
-        {
-            throw new ContainerException(OstreeErrorCode.ImageNotFound, $"Missing images: {string.Join(", ", missing)}");
-        }
-
-        return (removed, layers);
+        return new ImageRemoval(removed, missing);
     }
 
     /// <summary>
-    /// Copies a stored image between repositories: its layer commits and merge commit (every object verified),
-    /// then its image ref (under <paramref name="destImage"/> when given).
+    /// Copies a stored image to another store: its layer commits and merge commit (every object verified), then its
+    /// image ref (under <paramref name="destImage"/> when given).
     /// </summary>
-    public static void Copy(OstreeRepo source, OstreeRepo destination, ImageReference image, ImageReference? destImage = null)
+    public void CopyTo(ImageStore destination, ImageReference image, ImageReference? destImage = null)
     {
-        ArgumentNullException.ThrowIfNull(source);
         ArgumentNullException.ThrowIfNull(destination);
         ArgumentNullException.ThrowIfNull(image);
-        var stored = Query(source, image) ?? throw new ContainerException(OstreeErrorCode.ImageNotFound, $"No such image: {image}");
-        var refs = stored.Manifest.AsManifest().Layers.Select(l => BlobRef(l.Digest)).Where(r => source.ResolveRev(r, allowMissing: true) is not null).Distinct(StringComparer.Ordinal).ToList();
+        var stored = Query(image) ?? throw new ContainerException(OstreeErrorCode.ImageNotFound, $"No such image: {image}");
+        var refs = stored.Manifest.AsManifest().Layers.Select(l => BlobRef(l.Digest)).Where(r => Repository.ResolveRev(r, allowMissing: true) is not null).Distinct(StringComparer.Ordinal).ToList();
         refs.Add(ImageRef(image));
-        PullLocal.Run(source, destination, refs, null);
+        PullLocal.Run(Repository, destination.Repository, refs, null);
         if (destImage is not null && destImage != image)
         {
-            destination.SetRefImmediate(ImageRef(destImage), stored.MergeCommit);
-            destination.SetRefImmediate(ImageRef(image), null);
+            destination.Repository.SetRefImmediate(ImageRef(destImage), stored.MergeCommit);
+            destination.Repository.SetRefImmediate(ImageRef(image), null);
         }
     }
 }

@@ -25,7 +25,7 @@ public static class Reexporter
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(destination);
         options ??= new EncapsulateOptions();
-        var stored = ImageStore.Query(repo, image) ?? throw new ContainerException(OstreeErrorCode.ImageNotFound, $"No such image: {image}");
+        var stored = new ImageStore(repo).Query(image) ?? throw new ContainerException(OstreeErrorCode.ImageNotFound, $"No such image: {image}");
         var manifest = stored.Manifest.AsManifest();
         var config = stored.ConfigJson is { } json ? JsonSerializer.Deserialize(json, OciJsonContext.Default.ImageConfig) ?? new ImageConfig() : new ImageConfig();
         // An image without an ostree commit (no ostree.final-diffid label) has only derived layers; each is written

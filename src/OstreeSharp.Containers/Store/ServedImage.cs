@@ -28,7 +28,7 @@ public static class ServedImage
         ArgumentNullException.ThrowIfNull(image);
         var imgref = OstreeImageReference.TryParse(image, out var parsed) ? parsed : OstreeImageReference.Parse("ostree-unverified-image:" + image);
         var repo = File.Exists(Path.Combine(repositoryPath, "config")) ? OstreeRepo.Open(repositoryPath) : OstreeRepo.Create(repositoryPath, RepoMode.Archive);
-        var report = await ImageStore.PullAsync(repo, imgref, registry, log, progress, cancellationToken).ConfigureAwait(false);
+        var report = await new ImageStore(repo, new ImageStoreOptions { Registry = registry }).PullAsync(imgref, PullEvents.From(log, progress), cancellationToken).ConfigureAwait(false);
         // A base image is served as its own commit; a derived one as the merge commit that carries its layers.
         var commit = report.Image.MergeCommit;
         if (report.Image.BaseCommit is { } baseCommit && baseCommit != commit)
