@@ -47,8 +47,14 @@ public sealed record RegistryError(string Code, string Message, string? Detail);
 public class RegistryException : ContainerException
 {
     /// <summary>Creates the exception; the code follows from the status (404: <see cref="OstreeErrorCode.ImageNotFound"/>, 429: <see cref="OstreeErrorCode.RegistryRateLimited"/>).</summary>
-    public RegistryException(string message, int statusCode = 0, bool transient = false)
+    public RegistryException(string message, int statusCode, bool transient)
         : this(CodeOf(statusCode, []), message, statusCode, [], transient, null)
+    {
+    }
+
+    /// <summary>Creates the exception for a failure that is not an answer (no status), not worth a retry.</summary>
+    public RegistryException(string message)
+        : this(OstreeErrorCode.RegistryFailed, message, 0, [], false, null)
     {
     }
 
@@ -126,8 +132,14 @@ public class RegistryException : ContainerException
 /// <summary>The registry wants credentials we do not have, refused the ones we sent, or spoke an auth scheme we cannot parse.</summary>
 public sealed class RegistryAuthException : RegistryException
 {
-    /// <summary>Creates the exception.</summary>
-    public RegistryAuthException(string message, int statusCode = 401)
+    /// <summary>Creates the exception for a 401 answer.</summary>
+    public RegistryAuthException(string message)
+        : this(message, 401, [])
+    {
+    }
+
+    /// <summary>Creates the exception for an answer with this status.</summary>
+    public RegistryAuthException(string message, int statusCode)
         : this(message, statusCode, [])
     {
     }

@@ -50,7 +50,7 @@ public sealed class ErrorCodeTests
         { new DigestMismatchException("x"), OstreeErrorCode.DigestMismatch },
         { new ManifestException("x"), OstreeErrorCode.ManifestInvalid },
         { new RegistryException("x"), OstreeErrorCode.RegistryFailed },
-        { new RegistryException("x", 404), OstreeErrorCode.ImageNotFound },
+        { new RegistryException("x", 404, transient: false), OstreeErrorCode.ImageNotFound },
         { new RegistryException("x", 429, transient: true), OstreeErrorCode.RegistryRateLimited },
         { new RegistryAuthException("x"), OstreeErrorCode.RegistryUnauthorized },
         { new ArgumentException("x"), OstreeErrorCode.InvalidArgument },

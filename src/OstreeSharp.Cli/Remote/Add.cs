@@ -1,4 +1,5 @@
 using System.CommandLine;
+using OstreeSharp.Repository;
 using OstreeSharp.Signing;
 
 namespace OstreeSharp.Cli;
@@ -114,7 +115,7 @@ internal static partial class RemoteCommand
                 throw new ArgumentException("Can only specify one of --if-not-exists and --force");
             }
 
-            repo.AddRemote(pr.GetValue(name)!, pr.GetValue(url), pr.GetValue(branches) ?? [], options, pr.GetValue(ifNotExists), replace: pr.GetValue(force));
+            repo.AddRemote(pr.GetValue(name)!, pr.GetValue(url), pr.GetValue(branches) ?? [], options, pr.GetValue(force) ? RemoteExists.Replace : pr.GetValue(ifNotExists) ? RemoteExists.Keep : RemoteExists.Fail);
             if (pr.GetValue(gpgImport) is { } keys)
             {
                 ImportKeys(repo, pr.GetValue(name)!, [keys]);

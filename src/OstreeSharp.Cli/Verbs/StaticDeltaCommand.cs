@@ -283,7 +283,7 @@ internal static class StaticDeltaCommand
                 verifier = null; // as ostree: no system-wide keys means no verification engine
             }
 
-            var to = StaticDeltas.ApplyOffline(repo, pr.GetValue(path)!, null, allowFallbacks: false, verifier);
+            var to = StaticDeltas.ApplyOffline(repo, pr.GetValue(path)!, new DeltaApplyOptions { Verifier = verifier, EnforceSignatures = true });
             Console.WriteLine(to.ToHex());
             return 0;
         });

@@ -116,7 +116,7 @@ public sealed partial class RegistryClient
         {
             if (resp.StatusCode == HttpStatusCode.NotFound)
             {
-                throw new RegistryException($"HEAD {url}: 404 Not Found: no manifest {reference} for {what}", 404);
+                throw new RegistryException($"HEAD {url}: 404 Not Found: no manifest {reference} for {what}", 404, transient: false);
             }
 
             if (resp.IsSuccessStatusCode && resp.Headers.TryGetValues("Docker-Content-Digest", out var v) && Digest.TryParse(v.FirstOrDefault(), out var hd))
@@ -398,7 +398,7 @@ public sealed partial class RegistryClient
         if (resp.StatusCode != HttpStatusCode.Accepted || resp.Headers.Location is null)
         {
             throw resp.IsSuccessStatusCode
-                ? new RegistryException($"POST {url}: expected 202 with a Location, got {(int)resp.StatusCode}", (int)resp.StatusCode)
+                ? new RegistryException($"POST {url}: expected 202 with a Location, got {(int)resp.StatusCode}", (int)resp.StatusCode, transient: false)
                 : await ErrorAsync(resp, "POST", url, repository).ConfigureAwait(false);
         }
 

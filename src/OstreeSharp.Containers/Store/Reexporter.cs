@@ -88,7 +88,7 @@ public static class Reexporter
                     foreach (var layer in derived)
                     {
                         var t = NewTemp();
-                        var (d, diff, size) = Encapsulator.WriteLayer(t, options, s => exporter.ExportPlain(layer, s, cancellationToken, etcAsEtc: true));
+                        var (d, diff, size) = Encapsulator.WriteLayer(t, options, s => exporter.ExportPlain(layer, s, new PlainExportOptions { EtcAsEtc = true }, cancellationToken));
                         list.Add((t, d, diff, size));
                     }
 

@@ -3,8 +3,14 @@ namespace OstreeSharp.Composefs;
 /// <summary>Raised when a composefs tree is not valid or cannot be written as an image.</summary>
 public class ComposefsException : OstreeException
 {
+    /// <summary>Creates the exception.</summary>
+    public ComposefsException(string message)
+        : this(OstreeErrorCode.ComposefsFailed, message, null)
+    {
+    }
+
     /// <summary>Creates the exception; <paramref name="path"/> is the offending file in the tree, if known.</summary>
-    public ComposefsException(string message, string? path = null)
+    public ComposefsException(string message, string? path)
         : this(OstreeErrorCode.ComposefsFailed, message, path)
     {
     }

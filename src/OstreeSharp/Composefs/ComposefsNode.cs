@@ -211,9 +211,9 @@ public sealed class ComposefsNode
         return new ComposefsNode(UnixMode.Symlink | 0x1FF) { Uid = uid, Gid = gid, Payload = target.ToArray(), size = (ulong)target.Length };
     }
 
-    /// <summary>A symlink to a UTF-8 target.</summary>
-    public static ComposefsNode CreateSymlink(string target, uint uid = 0, uint gid = 0) =>
-        CreateSymlink(Encoding.UTF8.GetBytes(target), uid, gid);
+    /// <summary>A symlink to a UTF-8 target, owned by root.</summary>
+    public static ComposefsNode CreateSymlink(string target) =>
+        CreateSymlink(Encoding.UTF8.GetBytes(target ?? throw new ArgumentNullException(nameof(target))));
 
     /// <summary>A character or block device, fifo or socket (<paramref name="fileType"/> is one of the <see cref="UnixMode"/> types).</summary>
     public static ComposefsNode CreateSpecial(uint fileType, uint permissions, uint rdev = 0, uint uid = 0, uint gid = 0) =>

@@ -9,6 +9,22 @@ using OstreeSharp.Repository;
 
 namespace OstreeSharp.Deltas;
 
+/// <summary>How <see cref="StaticDeltas.ApplyOffline"/> applies a delta.</summary>
+public sealed record DeltaApplyOptions
+{
+    /// <summary>Apply a delta that lists fallback objects too, leaving those objects for the caller to bring (pull-local copies them from the delta's repository).</summary>
+    public bool AllowFallbacks { get; init; }
+
+    /// <summary>Keys that check a signed superblock; null: a signed delta is applied unchecked (unless <see cref="EnforceSignatures"/>).</summary>
+    public Signing.SignEngine? Verifier { get; init; }
+
+    /// <summary>A signed delta needs a <see cref="Verifier"/> when the repository sets <c>core.sign-verify-deltas</c> (as libostree's offline apply).</summary>
+    public bool EnforceSignatures { get; init; }
+
+    /// <summary>A line per part applied.</summary>
+    public IProgress<string>? Log { get; init; }
+}
+
 /// <summary>Operations on the deltas kept in a repository.</summary>
 public static class StaticDeltas
 {
@@ -287,32 +303,18 @@ public static class StaticDeltas
     /// <summary>
     /// Applies a delta from files (<paramref name="path"/>: its folder or its superblock) into <paramref name="repo"/>:
     /// every part is checked against the superblock and every object against its id, and nothing is published
-    /// unless all of it is. A delta from a commit needs that commit; a delta with fallback objects cannot be applied
-    /// offline. Returns the target commit.
+    /// unless all of it is. A delta from a commit needs that commit; a delta with fallback objects is refused unless
+    /// <see cref="DeltaApplyOptions.AllowFallbacks"/>. Returns the target commit.
     /// </summary>
     /// <exception cref="ObjectNotFoundException">The delta or its source commit is missing.</exception>
     /// <exception cref="ObjectCorruptedException">A part or an object does not match its checksum.</exception>
-    public static Checksum ApplyOffline(OstreeRepo repo, string path, IProgress<string>? log = null) =>
-        ApplyOffline(repo, path, log, allowFallbacks: false);
-
-    /// <summary>
-    /// As <see cref="ApplyOffline(OstreeRepo, string, IProgress{string})"/>; with <paramref name="allowFallbacks"/>
-    /// a delta that lists fallback objects is applied too, leaving those objects for the caller to bring (pull-local
-    /// copies them from the delta's repository).
-    /// </summary>
-    public static Checksum ApplyOffline(OstreeRepo repo, string path, IProgress<string>? log, bool allowFallbacks) =>
-        ApplyOffline(repo, path, log, allowFallbacks, null, enforceSignatures: false);
-
-    /// <summary>
-    /// As <see cref="ApplyOffline(OstreeRepo, string, IProgress{string})"/>, checking a signed superblock with
-    /// <paramref name="verifier"/>'s keys when given; with <paramref name="enforceSignatures"/>, a signed delta needs a
-    /// verifier when the repository sets <c>core.sign-verify-deltas</c> (as libostree's offline apply).
-    /// </summary>
     /// <exception cref="Signing.SignatureException">The signature does not verify, or a needed key is missing.</exception>
-    public static Checksum ApplyOffline(OstreeRepo repo, string path, IProgress<string>? log, bool allowFallbacks, Signing.SignEngine? verifier, bool enforceSignatures = true)
+    public static Checksum ApplyOffline(OstreeRepo repo, string path, DeltaApplyOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(repo);
         ArgumentNullException.ThrowIfNull(path);
+        options ??= new DeltaApplyOptions();
+        var (log, allowFallbacks, verifier, enforceSignatures) = (options.Log, options.AllowFallbacks, options.Verifier, options.EnforceSignatures);
         var superblockPath = Directory.Exists(path) ? Path.Combine(path, "superblock") : path;
         if (!File.Exists(superblockPath))
         {

@@ -92,15 +92,12 @@ public static class TreeDiff
     public static TreeDiffResult Compare(OstreeRepo repo, Commit a, Commit b) =>
         Run(new RepoNode(repo, a.RootTree, a.RootMeta, false), new RepoNode(repo, b.RootTree, b.RootMeta, false));
 
-    /// <summary>Diff of a commit against a directory on disk; <paramref name="noXattrs"/> ignores xattrs on both sides.</summary>
-    public static TreeDiffResult Compare(OstreeRepo repo, Commit a, string directory, bool noXattrs = false) =>
-        Compare(repo, a, directory, noXattrs, default);
-
     /// <summary>
-    /// As <see cref="Compare(OstreeRepo, Commit, string, bool)"/>, the files on disk taken as owned by
-    /// <paramref name="owner"/> where it says so (ostree's <c>--owner-uid</c>, <c>--owner-gid</c>).
+    /// Diff of a commit against a directory on disk; <paramref name="noXattrs"/> ignores xattrs on both sides; the files
+    /// on disk are taken as owned by <paramref name="owner"/> where it says so (ostree's <c>--owner-uid</c>,
+    /// <c>--owner-gid</c>).
     /// </summary>
-    public static TreeDiffResult Compare(OstreeRepo repo, Commit a, string directory, bool noXattrs, DiffOwner owner) =>
+    public static TreeDiffResult Compare(OstreeRepo repo, Commit a, string directory, bool noXattrs = false, DiffOwner owner = default) =>
         Run(new RepoNode(repo, a.RootTree, a.RootMeta, noXattrs), new DiskNode(directory, noXattrs, owner));
 
     /// <summary>Diff of two directories on disk (the second one's owner taken as <paramref name="owner"/> says).</summary>
@@ -251,11 +248,11 @@ public readonly record struct DiffOwner(uint? Uid, uint? Gid);
 /// <summary>Content checksums of files on disk, as <c>ostree checksum</c> computes them.</summary>
 public static class FileChecksum
 {
-    /// <summary>The content checksum of a regular file or symlink with its on-disk owner, mode and xattrs.</summary>
-    public static Checksum Compute(string path, bool ignoreXattrs = false) => Compute(path, ignoreXattrs, null, null);
-
-    /// <summary>As <see cref="Compute(string, bool)"/>, with the owner taken as <paramref name="uid"/> and <paramref name="gid"/> where given.</summary>
-    public static Checksum Compute(string path, bool ignoreXattrs, uint? uid, uint? gid)
+    /// <summary>
+    /// The content checksum of a regular file or symlink with its on-disk owner, mode and xattrs (none with
+    /// <paramref name="ignoreXattrs"/>), the owner taken as <paramref name="uid"/> and <paramref name="gid"/> where given.
+    /// </summary>
+    public static Checksum Compute(string path, bool ignoreXattrs = false, uint? uid = null, uint? gid = null)
     {
         var st = Native.LStat(path);
         st = st with { Uid = uid ?? st.Uid, Gid = gid ?? st.Gid };

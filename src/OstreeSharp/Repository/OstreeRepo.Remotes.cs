@@ -14,6 +14,19 @@ public sealed record RemoteInfo(string Name, string Url, IReadOnlyDictionary<str
     public string? CollectionId => Options.GetValueOrDefault("collection-id") is { Length: > 0 } id ? id : null;
 }
 
+/// <summary>What <see cref="OstreeRepo.AddRemote"/> does when the remote exists already.</summary>
+public enum RemoteExists
+{
+    /// <summary>Fail, naming the file that configures it.</summary>
+    Fail,
+
+    /// <summary>Leave it as it is (<c>ostree remote add --if-not-exists</c>).</summary>
+    Keep,
+
+    /// <summary>Replace its configuration; its refs stay (<c>ostree remote add --force</c>).</summary>
+    Replace,
+}
+
 public sealed partial class OstreeRepo
 {
     private static string RemoteGroup(string name) => $"remote \"{name}\"";
@@ -81,18 +94,14 @@ public sealed partial class OstreeRepo
     public RemoteInfo RequireRemote(string name) => GetRemote(name) ?? throw new ObjectNotFoundException(OstreeErrorCode.RemoteNotFound, $"Remote \"{name}\" not found");
 
     /// <summary>
-    /// Adds a remote: <c>url</c>, then <c>branches</c>, then the extra options in order, as
-    /// <c>ostree remote add</c> writes them. With <paramref name="ifNotExists"/> an existing remote is left alone.
-    /// </summary>
-    public void AddRemote(string name, string? url, IReadOnlyList<string> branches, IEnumerable<KeyValuePair<string, string>> options, bool ifNotExists = false) =>
-        AddRemote(name, url, branches, options, ifNotExists, replace: false);
-
-    /// <summary>
-    /// Adds a remote; with <paramref name="replace"/> an existing one's configuration is replaced (its refs stay). A
+    /// Adds a remote: <c>url</c>, then <c>branches</c>, then the extra options in order, as <c>ostree remote add</c>
+    /// writes them. <paramref name="ifExists"/> says what happens when the remote exists: an error (the default), it
+    /// is left alone (<c>--if-not-exists</c>), or its configuration is replaced and its refs stay (<c>--force</c>). A
     /// null <paramref name="url"/> is for a remote whose content something else fetches (<c>custom-backend</c>).
     /// </summary>
-    public void AddRemote(string name, string? url, IReadOnlyList<string> branches, IEnumerable<KeyValuePair<string, string>> options, bool ifNotExists, bool replace)
+    public void AddRemote(string name, string? url, IReadOnlyList<string> branches, IEnumerable<KeyValuePair<string, string>> options, RemoteExists ifExists = RemoteExists.Fail)
     {
+        bool ifNotExists = ifExists == RemoteExists.Keep, replace = ifExists == RemoteExists.Replace;
         if (!RefFragment().IsMatch(name))
         {
             throw new OstreeFormatException(OstreeErrorCode.InvalidArgument, $"Invalid remote name {name}");

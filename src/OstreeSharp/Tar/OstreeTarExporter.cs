@@ -41,14 +41,6 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
     }
 
     /// <summary>
-    /// A plain tarball of <paramref name="commit"/>'s tree, as <c>ostree export</c> writes it: folders, files and
-    /// symlinks with their owners, modes and xattrs (PAX), mtime 0, no ostree objects. Reexported derived layers use it,
-    /// with <paramref name="etcAsEtc"/>: <c>usr/etc</c> written as <c>etc</c>, as ostree-ext's raw export does.
-    /// </summary>
-    public void ExportPlain(Checksum commit, Stream output, CancellationToken cancellationToken = default, bool etcAsEtc = false) =>
-        ExportPlain(commit, output, new PlainExportOptions { EtcAsEtc = etcAsEtc }, cancellationToken);
-
-    /// <summary>
     /// A plain tarball of <paramref name="commit"/>'s tree as <c>ostree export</c> writes it, with its
     /// <c>--subpath</c>, <c>--prefix</c> and <c>--no-xattrs</c>. The walk keeps its own stack: a tree nested
     /// thousands deep does not overflow the thread's.

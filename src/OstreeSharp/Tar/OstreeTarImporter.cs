@@ -34,7 +34,7 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
     }
 
     /// <summary>Imports into an open transaction (the caller commits it).</summary>
-    public TarImportResult Import(RepoTransaction tx, Stream input, CancellationToken cancellationToken = default) => Import(tx, input, null, cancellationToken);
+    internal TarImportResult Import(RepoTransaction tx, Stream input, CancellationToken cancellationToken = default) => Import(tx, input, null, cancellationToken);
 
     /// <summary>
     /// Imports a chunk stream (object-set mode, spec 2.7): content objects only, each at most once; returns the
@@ -79,7 +79,7 @@ public sealed class OstreeTarImporter(OstreeRepo repo)
     /// bytes and its detached metadata, which must follow the commit in the stream, before any other object is
     /// read, and refuses the stream by throwing (the caller then drops the transaction).
     /// </summary>
-    public TarImportResult Import(RepoTransaction tx, Stream input, Action<byte[], GVariantValue?>? verifyCommit, CancellationToken cancellationToken = default)
+    internal TarImportResult Import(RepoTransaction tx, Stream input, Action<byte[], GVariantValue?>? verifyCommit, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tx);
         using var writer = new ContentWriter(tx);

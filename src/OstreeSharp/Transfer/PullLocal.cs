@@ -84,13 +84,10 @@ public static class PullLocal
                 : throw new ObjectNotFoundException(OstreeErrorCode.RefNotFound, $"No such branch ({collection}, {refName}) in {source.Path}"));
     }
 
-    /// <summary>Copies <paramref name="refs"/> (all refs when empty) from <paramref name="source"/>; returns objects copied.</summary>
-    public static int Run(OstreeRepo source, OstreeRepo dest, IReadOnlyList<string> refs, string? remote, int depth = 0, IProgress<TreeProgress>? progress = null, CancellationToken cancellationToken = default) =>
-        Run(source, dest, refs, remote, new PullLocalOptions { Depth = depth }, progress, cancellationToken);
-
-    /// <summary>Copies <paramref name="refs"/> (all refs when empty) from <paramref name="source"/> as <paramref name="options"/> say; returns objects copied.</summary>
-    public static int Run(OstreeRepo source, OstreeRepo dest, IReadOnlyList<string> refs, string? remote, PullLocalOptions options, IProgress<TreeProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <summary>Copies <paramref name="refs"/> (all refs when empty) from <paramref name="source"/> as <paramref name="options"/> say (the defaults when null); returns objects copied.</summary>
+    public static int Run(OstreeRepo source, OstreeRepo dest, IReadOnlyList<string> refs, string? remote, PullLocalOptions? options = null, IProgress<TreeProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        options ??= new PullLocalOptions();
         var stats = Import(source, dest, refs, remote, options, progress, cancellationToken);
         return stats.Metadata + stats.Content;
     }
@@ -342,6 +339,6 @@ public static class PullLocal
         }
 
         dest.MarkCommitPartial(commit, byFsck: false);
-        Deltas.StaticDeltas.ApplyOffline(dest, Path.Combine(source.Path, new Deltas.DeltaName(from, commit).RelativeDir), null, allowFallbacks: true);
+        Deltas.StaticDeltas.ApplyOffline(dest, Path.Combine(source.Path, new Deltas.DeltaName(from, commit).RelativeDir), new Deltas.DeltaApplyOptions { AllowFallbacks = true });
     }
 }

@@ -25,7 +25,7 @@ public sealed class RemoteFetchException : OstreeException
 }
 
 /// <summary>Reads files under a remote repository's URL.</summary>
-public sealed class RemoteFetcher : IDisposable
+internal sealed class RemoteFetcher : IDisposable
 {
     /// <summary>
     /// The libostree release whose command line and protocol we follow: <c>ostree --version</c> reports it, and

@@ -88,7 +88,7 @@ public static class RemoteSummary
     internal static bool IsTrue(string? v) => v is not null && (v.Equals("true", StringComparison.OrdinalIgnoreCase) || v == "1" || v.Equals("yes", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>GETs <paramref name="name"/> under <paramref name="baseUrl"/> (file://, http://, https://); null when it does not exist.</summary>
-    public static async Task<byte[]?> FetchAsync(string baseUrl, string name, CancellationToken cancellationToken = default)
+    internal static async Task<byte[]?> FetchFileAsync(string baseUrl, string name, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(baseUrl);
         using var fetcher = new RemoteFetcher(baseUrl);

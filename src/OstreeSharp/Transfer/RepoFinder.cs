@@ -435,7 +435,7 @@ public static class RepoFinder
         {
             // A configured remote's summary is checked as its config says; a mount's is read unsigned, as libostree.
             var bytes = c.Dynamic
-                ? await RemoteSummary.FetchAsync(c.Url, "summary", ct).ConfigureAwait(false)
+                ? await RemoteSummary.FetchFileAsync(c.Url, "summary", ct).ConfigureAwait(false)
                 : (await RemoteSummary.FetchAsync(repo, c.Name, ct).ConfigureAwait(false)).Summary;
             return bytes is null ? null : Summary.ReadListing(bytes);
         }
@@ -452,13 +452,13 @@ public static class RepoFinder
         try
         {
             var hex = commit.ToHex();
-            var bytes = await RemoteSummary.FetchAsync(c.Url, $"objects/{hex[..2]}/{hex[2..]}.commit", ct).ConfigureAwait(false);
+            var bytes = await RemoteSummary.FetchFileAsync(c.Url, $"objects/{hex[..2]}/{hex[2..]}.commit", ct).ConfigureAwait(false);
             if (bytes is null || Checksum.Compute(bytes) != commit)
             {
                 return 0;
             }
 
-            var detached = await RemoteSummary.FetchAsync(c.Url, $"objects/{hex[..2]}/{hex[2..]}.commitmeta", ct).ConfigureAwait(false);
+            var detached = await RemoteSummary.FetchFileAsync(c.Url, $"objects/{hex[..2]}/{hex[2..]}.commitmeta", ct).ConfigureAwait(false);
             CommitVerifier.Verify(bytes, detached is null ? null : GVariant.GVariantValue.Parse(GVariant.GVariantType.VarDict, detached), VerificationPolicy.ForGpg(VerificationPolicy.RemoteGpgKeys(repo, c.KeyringRemote)));
             return Commit.Parse(bytes).Timestamp;
         }
