@@ -51,17 +51,17 @@ internal sealed class RegistryCliOptions(bool policy = false, bool registriesD =
         };
         if (pr.GetValue(_retry) is int r)
         {
-            o.RetryTimes = r;
+            o = o with { RetryTimes = r };
         }
 
         if (pr.GetValue(_readTimeout) is double seconds)
         {
-            o.ReadTimeout = seconds is >= 0 and <= 86400 ? TimeSpan.FromSeconds(seconds) : throw new ArgumentException($"--read-timeout: {seconds} is not a number of seconds from 0 to 86400");
+            o = o with { ReadTimeout = seconds is >= 0 and <= 86400 ? TimeSpan.FromSeconds(seconds) : throw new ArgumentException($"--read-timeout: {seconds} is not a number of seconds from 0 to 86400") };
         }
 
         if (((creds is null ? null : pr.GetValue(creds)) ?? pr.GetValue(_creds)) is { } c)
         {
-            o.Credentials = c.Length == 0 || c[0] == ':' ? throw new ArgumentException("--creds: the user name is empty") : RegistryCredential.ParseCreds(c);
+            o = o with { Credentials = c.Length == 0 || c[0] == ':' ? throw new ArgumentException("--creds: the user name is empty") : RegistryCredential.ParseCreds(c) };
         }
 
         return o;

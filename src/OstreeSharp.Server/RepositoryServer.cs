@@ -14,7 +14,7 @@ using OstreeSharp.Repository;
 namespace OstreeSharp.Server;
 
 /// <summary>Options of <see cref="RepositoryServer"/>.</summary>
-public sealed class RepositoryServerOptions
+public sealed record RepositoryServerOptions
 {
     /// <summary>The repository to serve.</summary>
     public required string Repository { get; init; }

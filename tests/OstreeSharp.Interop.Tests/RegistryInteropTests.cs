@@ -234,8 +234,7 @@ public sealed class RegistryInteropTests(RegistryFixture registries) : IDisposab
 
         var digest = Digest.Parse(Sha256File(blobPath));
         var layer = Descriptor.Create(MediaTypes.OciLayerGzip, digest, size);
-        var options = Insecure();
-        options.ChunkSize = 64L << 20;
+        var options = Insecure() with { ChunkSize = 64L << 20 };
         var reference = ImageReference.Parse($"docker://{registries.Plain.Address}/interop/big:v1");
         await using var dest = new RegistryDestination(reference, options);
         long maxReported = 0;

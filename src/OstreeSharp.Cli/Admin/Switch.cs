@@ -50,8 +50,8 @@ internal static partial class AdminCommands
                     origin.Set("origin", "refspec", refspec);
                 }
 
-                var request = new UpgradeRequest { Force = true, AllowDowngrade = true, IgnoreUnconfigured = true };
-                SysrootImages.UpgradeAsync(s, merge, origin, registry.Build(pr), request, Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull"), cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+                var request = new UpgradeRequest { Force = true, AllowDowngrade = true, IgnoreUnconfigured = true, Registry = registry.Build(pr) };
+                SysrootImages.UpgradeAsync(s, merge, origin, request, CliSupport.MakePullProgress(pr, "pull"), CliSupport.Stopping).GetAwaiter().GetResult();
                 if (oldRefspec is not null)
                 {
                     var (oldRemote, oldRef) = OstreeRepo.ParseRefspec(oldRefspec);

@@ -57,8 +57,9 @@ internal static partial class AdminCommands
                     DeployOnly = pr.GetValue(deployOnly),
                     // (libostree's upgrader also stages when OSTREE_EX_STAGE_DEPLOYMENTS is set, as before --stage existed)
                     Stage = pr.GetValue(stage) || Environment.GetEnvironmentVariable("OSTREE_EX_STAGE_DEPLOYMENTS") is not null,
+                    Registry = registry.Build(pr),
                 };
-                var outcome = SysrootImages.UpgradeAsync(s, merge, origin, registry.Build(pr), request, Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull"), cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+                var outcome = SysrootImages.UpgradeAsync(s, merge, origin, request, CliSupport.MakePullProgress(pr, "pull"), CliSupport.Stopping).GetAwaiter().GetResult();
                 return request.CheckOnly && outcome == UpgradeOutcome.NoUpdate ? 77 : 0;
             });
         });

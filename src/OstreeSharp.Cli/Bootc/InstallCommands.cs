@@ -164,7 +164,7 @@ internal static class InstallCommands
         }
 
         common.AddTo(cmd);
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             if (pr.GetValue(blockSetup) is { } bs && bs != "direct")
             {
@@ -179,7 +179,7 @@ internal static class InstallCommands
             }
 
             long? size = pr.GetValue(rootSize) is { } rs ? ParseMib(rs) : null;
-            var result = Installer.ToDiskAsync(pr.GetValue(device)!, pr.GetValue(viaLoopback), pr.GetValue(wipe), fs, size, options, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+            var result = await Installer.ToDiskAsync(pr.GetValue(device)!, pr.GetValue(viaLoopback), pr.GetValue(wipe), fs, size, options, cancellationToken: CliSupport.Stopping);
             common.AfterInstall(pr, options, result);
             return 0;
         });
@@ -203,7 +203,7 @@ internal static class InstallCommands
         }
 
         common.AddTo(cmd);
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             var options = common.Build(pr);
             var path = Path.GetFullPath(pr.GetValue(root)!);
@@ -221,7 +221,7 @@ internal static class InstallCommands
 
             var rspec = pr.GetValue(rootSpec) ?? FindUuid(path) ?? throw new OstreeException(OstreeErrorCode.InvalidArgument, $"Cannot find the UUID of the filesystem mounted at {path}; pass --root-mount-spec");
             var bspec = pr.GetValue(bootSpec) ?? (Directory.Exists(Path.Combine(path, "boot")) ? FindUuid(Path.Combine(path, "boot")) : null) ?? string.Empty;
-            var result = Installer.ToFilesystemAsync(path, rspec, bspec, mode, options, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+            var result = await Installer.ToFilesystemAsync(path, rspec, bspec, mode, options, cancellationToken: CliSupport.Stopping);
             if (!pr.GetValue(skipFinalize))
             {
                 OstreeSharp.Internal.Native.SyncFs(path);

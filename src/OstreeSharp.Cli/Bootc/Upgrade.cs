@@ -26,7 +26,7 @@ internal static partial class BootcCommands
 
         var registry = new RegistryCliOptions(policy: true);
         registry.AddTo(cmd);
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             RefuseSoftReboot(pr, softReboot);
             Conflicts(pr, (check, apply), (check, downloadOnly), (apply, downloadOnly), (fromDownloaded, check), (fromDownloaded, downloadOnly));
@@ -64,7 +64,7 @@ internal static partial class BootcCommands
             if (pr.GetValue(check))
             {
                 var store = new ImageStore(s.Repo, new ImageStoreOptions { Registry = registry.Build(pr) });
-                var found = store.PrepareAsync(spec, CliSupport.Stopping).GetAwaiter().GetResult();
+                var found = await store.PrepareAsync(spec, CliSupport.Stopping);
                 try
                 {
                     // A newer image is recorded on the stored one, so that status shows it offline afterwards.
@@ -86,7 +86,7 @@ internal static partial class BootcCommands
                 }
                 finally
                 {
-                    found.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                    await found.DisposeAsync().AsTask();
                 }
 
                 return 0;

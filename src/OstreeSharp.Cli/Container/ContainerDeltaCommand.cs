@@ -27,16 +27,16 @@ internal static class ContainerDeltaCommand
         cmd.Arguments.Add(to);
         cmd.Options.Add(json);
         registry.AddTo(cmd);
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             bool quiet = pr.GetValue(json);
-            var result = ContainerDeltas.GenerateAsync(
+            var result = await ContainerDeltas.GenerateAsync(
                 ImageReference.Parse(pr.GetValue(from)!),
                 ImageReference.Parse(pr.GetValue(to)!),
                 Path.GetTempPath(),
                 registry.Build(pr),
                 quiet ? null : line => Console.WriteLine(line),
-                cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+                cancellationToken: ct);
             if (quiet)
             {
                 Console.WriteLine(JsonSerializer.Serialize(

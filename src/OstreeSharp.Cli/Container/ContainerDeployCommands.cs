@@ -33,7 +33,7 @@ internal static class ContainerDeployCommands
         }
 
         registry.AddTo(cmd);
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             // As ostree-ext: --image with --transport builds the reference; without --enforce-container-sigpolicy it
             // is unverified (even with --ostree-remote), with it the remote's keys or else the container policy.
@@ -80,7 +80,7 @@ internal static class ContainerDeployCommands
             var kargs = pr.GetValue(karg) ?? [];
             var options = new DeployOptions { OsName = os, KargNone = kargs.Length > 0, Kargs = kargs };
             var targetRef = pr.GetValue(target) is { } t ? OstreeImageReference.Parse(t) : null;
-            var d = SysrootImages.DeployAsync(s, image, options, targetRef, pr.GetValue(noImgref), registry.Build(pr), Console.WriteLine, CliSupport.MakeByteProgress(pr, "pull"), cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+            var d = await SysrootImages.DeployAsync(s, new ImageDeployRequest(image, options) { Target = targetRef, NoImgref = pr.GetValue(noImgref), Registry = registry.Build(pr) }, CliSupport.MakePullProgress(pr, "pull"), CliSupport.Stopping);
             if (pr.GetValue(commitIdTo) is { } idFile)
             {
                 File.WriteAllText(idFile, d.Commit.ToString());

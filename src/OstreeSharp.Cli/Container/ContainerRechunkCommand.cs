@@ -43,7 +43,7 @@ internal static class ContainerRechunkCommand
         }
 
         registry.AddTo(cmd);
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             var positional = new Queue<string>(pr.GetValue(args) ?? []);
             string? rootDir = pr.GetValue(rootfs);
@@ -90,7 +90,7 @@ internal static class ContainerRechunkCommand
 
             if (pr.GetValue(previous) is { } prev)
             {
-                options.PreviousBuild = new ManifestBlob(File.ReadAllBytes(prev), null, prev).AsManifest();
+                options = options with { PreviousBuild = new ManifestBlob(File.ReadAllBytes(prev), null, prev).AsManifest() };
             }
 
             if (options.FormatVersion is 1 or 2 && (options.MaxLayers < options.MinLayers || options.MaxLayers > RechunkOptions.MaxLayersLimit))
@@ -105,7 +105,7 @@ internal static class ContainerRechunkCommand
             {
                 if (rootDir is not null)
                 {
-                    result = Rechunker.RechunkDirectoryAsync(rootDir, destination, options, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+                    result = await Rechunker.RechunkDirectoryAsync(rootDir, destination, options, cancellationToken: CliSupport.Stopping);
                 }
                 else
                 {
@@ -113,17 +113,17 @@ internal static class ContainerRechunkCommand
                     var source = ContainerPolicy.OpenSource(new OstreeImageReference(SignaturePolicy.AllowInsecure, null, ImageReference.Parse(src!)), registryOptions);
                     try
                     {
-                        result = Rechunker.RechunkAsync(source, destination, options, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+                        result = await Rechunker.RechunkAsync(source, destination, options, cancellationToken: CliSupport.Stopping);
                     }
                     finally
                     {
-                        source.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                        await source.DisposeAsync().AsTask();
                     }
                 }
             }
             finally
             {
-                destination.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                await destination.DisposeAsync().AsTask();
             }
 
             if (pr.GetValue(json))

@@ -40,7 +40,7 @@ internal static partial class ContainerCommands
 
         registry.AddTo(cmd);
         signing.AddTo(cmd);
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             var repo = CliSupport.OpenRepo(pr);
             var commit = repo.Resolve(pr.GetValue(rev)!);
@@ -65,26 +65,26 @@ internal static partial class ContainerCommands
 
             if (pr.GetValue(contentmeta) is { } cm)
             {
-                options.ContentMeta = ContentMeta.Parse(File.ReadAllBytes(cm), cm);
+                options = options with { ContentMeta = ContentMeta.Parse(File.ReadAllBytes(cm), cm) };
             }
 
             if (pr.GetValue(previous) is { } prev)
             {
-                options.PreviousBuild = new ManifestBlob(File.ReadAllBytes(prev), null, prev).AsManifest();
+                options = options with { PreviousBuild = new ManifestBlob(File.ReadAllBytes(prev), null, prev).AsManifest() };
             }
 
             options.CopyMeta.AddRange(pr.GetValue(copymeta) ?? []);
             options.CopyMetaOptional.AddRange(pr.GetValue(copymetaOpt) ?? []);
             if (pr.GetValue(cmdArgs) is { Length: > 0 } c)
             {
-                options.Cmd = [.. c];
+                options = options with { Cmd = [.. c] };
             }
 
             if (pr.GetValue(config) is { } cfgFile)
             {
                 try
                 {
-                    options.BaseConfig = ContainerConfig.Parse(File.ReadAllBytes(cfgFile));
+                    options = options with { BaseConfig = ContainerConfig.Parse(File.ReadAllBytes(cfgFile)) };
                 }
                 catch (JsonException e)
                 {
@@ -99,12 +99,15 @@ internal static partial class ContainerCommands
             EncapsulateResult result;
             try
             {
-                result = Encapsulator.EncapsulateAsync(repo, commit, destination, options, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
-                sign?.Invoke(destination, result.ManifestDigest).GetAwaiter().GetResult();
+                result = await Encapsulator.EncapsulateAsync(repo, commit, destination, options, cancellationToken: CliSupport.Stopping);
+                if (sign is not null)
+                {
+                    await sign(destination, result.ManifestDigest);
+                }
             }
             finally
             {
-                destination.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                await destination.DisposeAsync().AsTask();
             }
 
             if (pr.GetValue(json))

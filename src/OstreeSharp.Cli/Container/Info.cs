@@ -15,18 +15,18 @@ internal static partial class ContainerCommands
         var registry = new RegistryCliOptions(policy: true);
         cmd.Arguments.Add(image);
         registry.AddTo(cmd);
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             var imgref = OstreeImageReference.Parse(pr.GetValue(image)!);
             var source = ContainerPolicy.OpenSource(imgref, registry.Build(pr));
             try
             {
-                var layout = Unencapsulator.FetchLayoutAsync(source, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+                var layout = await Unencapsulator.FetchLayoutAsync(source, cancellationToken: CliSupport.Stopping);
                 Console.WriteLine($"{imgref} digest: {layout.Manifest.Digest}");
             }
             finally
             {
-                source.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                await source.DisposeAsync().AsTask();
             }
 
             return 0;

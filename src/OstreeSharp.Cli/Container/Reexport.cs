@@ -23,7 +23,7 @@ internal static partial class ContainerCommands
         cmd.Options.Add(fast);
         cmd.Options.Add(compression);
         registry.AddTo(cmd);
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             var text = pr.GetValue(src)!;
             var image = text.StartsWith("ostree-", StringComparison.Ordinal) ? OstreeImageReference.Parse(text).Image : ImageReference.Parse(text);
@@ -41,12 +41,12 @@ internal static partial class ContainerCommands
             var destination = Containers.Transports.ImageTransports.OpenDestination(destRef, registry.Build(pr));
             try
             {
-                var digest = Reexporter.ReexportAsync(Repository.OstreeRepo.Open(pr.GetValue(repo)!), image, destination, options, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+                var digest = await Reexporter.ReexportAsync(Repository.OstreeRepo.Open(pr.GetValue(repo)!), image, destination, options, cancellationToken: CliSupport.Stopping);
                 Console.WriteLine($"Exported: {digest}");
             }
             finally
             {
-                destination.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                await destination.DisposeAsync().AsTask();
             }
 
             return 0;

@@ -17,7 +17,7 @@ internal static partial class ContainerCommands
         cmd.Options.Add(dest);
         cmd.Arguments.Add(contents);
         registry.AddTo(cmd);
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             byte[]? meta = null;
             if (pr.GetValue(contents) is { } file)
@@ -26,7 +26,7 @@ internal static partial class ContainerCommands
                 GVariant.GVariantValue.Parse(GVariant.GVariantType.VarDict, meta); // refuse what is not an a{sv}
             }
 
-            var digest = DetachedMetadataReplacer.ReplaceAsync(ImageReference.Parse(pr.GetValue(src)!), ImageReference.Parse(pr.GetValue(dest)!), meta, registry.Build(pr), cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+            var digest = await DetachedMetadataReplacer.ReplaceAsync(ImageReference.Parse(pr.GetValue(src)!), ImageReference.Parse(pr.GetValue(dest)!), meta, registry.Build(pr), cancellationToken: CliSupport.Stopping);
             Console.WriteLine($"Pushed: {digest}");
             return 0;
         });

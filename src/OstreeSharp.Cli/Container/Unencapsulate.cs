@@ -18,12 +18,12 @@ internal static partial class ContainerCommands
         cmd.Options.Add(writeRef);
         cmd.Options.Add(quiet);
         registry.AddTo(cmd);
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             var repo = CliSupport.OpenRepo(pr);
             var imgref = OstreeImageReference.Parse(pr.GetValue(image)!);
             var progress = pr.GetValue(quiet) ? null : CliSupport.MakeByteProgress(pr, "unencapsulate");
-            var result = Unencapsulator.UnencapsulateAsync(repo, imgref, registry.Build(pr), pr.GetValue(writeRef), progress, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+            var result = await Unencapsulator.UnencapsulateAsync(repo, imgref, registry.Build(pr), pr.GetValue(writeRef), progress, cancellationToken: CliSupport.Stopping);
             Console.WriteLine(pr.GetValue(writeRef) is { } r ? $"Imported: {r} => {result.Commit.ToHex()}" : $"Imported: {result.Commit.ToHex()}");
             return 0;
         });

@@ -40,7 +40,7 @@ internal static partial class ImageCommands
             cmd.Options.Add(o);
         }
 
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             var srcRef = ImageReference.Parse(pr.GetValue(src)!);
             var dstRef = ImageReference.Parse(pr.GetValue(dst)!);
@@ -48,23 +48,23 @@ internal static partial class ImageCommands
             var dstOptions = registry.Build(pr, dstCreds, dstTls, dstCert);
             if (pr.GetValue(chunk) is { } cs)
             {
-                dstOptions.ChunkSize = RegistryCliOptions.ParseSize(cs, "--chunk-size");
+                dstOptions = dstOptions with { ChunkSize = RegistryCliOptions.ParseSize(cs, "--chunk-size") };
             }
 
             var options = new CopyOptions { All = pr.GetValue(all) };
             if (pr.GetValue(arch) is { } a)
             {
-                options.Architecture = a;
+                options = options with { Architecture = a };
             }
 
             if (pr.GetValue(os) is { } o)
             {
-                options.Os = o;
+                options = options with { Os = o };
             }
 
-            options.Variant = pr.GetValue(variant);
+            options = options with { Variant = pr.GetValue(variant) };
             var reporter = new CopyReporter(pr.GetValue(CliSupport.Progress) ?? "auto", pr.GetValue(quiet) || pr.GetValue(json));
-            options.Progress = reporter;
+            options = options with { Progress = reporter };
             CopyResult result;
 
             var sign = signing.Prepare(pr, dstRef, dstOptions);
@@ -83,20 +83,20 @@ internal static partial class ImageCommands
                 try
                 {
                     reporter.Line($"Copying {srcRef} to {dstRef}");
-                    result = ImageCopier.CopyAsync(source, destination, options, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+                    result = await ImageCopier.CopyAsync(source, destination, options, cancellationToken: CliSupport.Stopping);
                     if (sign is not null)
                     {
-                        sign(destination, result.ManifestDigest).GetAwaiter().GetResult();
+                        await sign(destination, result.ManifestDigest);
                     }
                 }
                 finally
                 {
-                    destination.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                    await destination.DisposeAsync().AsTask();
                 }
             }
             finally
             {
-                source.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                await source.DisposeAsync().AsTask();
             }
 
             reporter.Finish();

@@ -17,7 +17,7 @@ internal static partial class ImageCommands
         var registry = new RegistryCliOptions();
         cmd.Arguments.Add(image);
         registry.AddTo(cmd);
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             var reference = ImageReference.Parse(pr.GetValue(image)!);
             if (reference.Transport != Transport.Registry)
@@ -27,7 +27,7 @@ internal static partial class ImageCommands
 
             var docker = reference.Docker;
             using var client = new Containers.Registry.RegistryClient(docker, registry.Build(pr));
-            var digest = client.DeleteManifestAsync(docker.Path, docker.ManifestReference, reference.ToString(), CliSupport.Stopping).GetAwaiter().GetResult();
+            var digest = await client.DeleteManifestAsync(docker.Path, docker.ManifestReference, reference.ToString(), CliSupport.Stopping);
             Console.WriteLine(digest);
             return 0;
         });

@@ -26,7 +26,7 @@ internal static partial class ImageCommands
         cmd.Options.Add(arch);
         cmd.Options.Add(os);
         registry.AddTo(cmd);
-        CliSupport.SetRun(cmd, pr => InspectAsync(pr, ImageReference.Parse(pr.GetValue(image)!), registry.Build(pr), pr.GetValue(raw), pr.GetValue(config), pr.GetValue(noTags), pr.GetValue(os) ?? "linux", pr.GetValue(arch) ?? PlatformSelector.HostArchitecture).GetAwaiter().GetResult());
+        CliSupport.SetRunAsync(cmd, (pr, ct) => InspectAsync(pr, ImageReference.Parse(pr.GetValue(image)!), registry.Build(pr), pr.GetValue(raw), pr.GetValue(config), pr.GetValue(noTags), pr.GetValue(os) ?? "linux", pr.GetValue(arch) ?? PlatformSelector.HostArchitecture));
         return cmd;
     }
 

@@ -14,19 +14,19 @@ internal static partial class ImageCommands
         var registry = new RegistryCliOptions();
         cmd.Arguments.Add(image);
         registry.AddTo(cmd);
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             var reference = ImageReference.Parse(pr.GetValue(image)!);
             var source = ImageTransports.OpenSource(reference, registry.Build(pr));
             try
             {
-                var tags = source.ListTagsAsync(CliSupport.Stopping).GetAwaiter().GetResult();
+                var tags = await source.ListTagsAsync(CliSupport.Stopping);
                 var repo = reference.Transport == Transport.Registry ? reference.Docker.Repository : reference.Path;
                 Console.WriteLine(JsonSerializer.Serialize(new TagsJson(repo, [.. tags]), ImageJsonContext.Writer.TagsJson));
             }
             finally
             {
-                source.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                await source.DisposeAsync().AsTask();
             }
 
             return 0;

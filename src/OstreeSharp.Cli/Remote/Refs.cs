@@ -13,11 +13,11 @@ internal static partial class RemoteCommand
         var cmd = new Command("refs", "List remote refs");
         var name = new Argument<string>("NAME");
         cmd.Arguments.Add(name);
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             var repo = CliSupport.OpenRepo(pr);
             var remote = pr.GetValue(name)!;
-            var fetched = RemoteSummary.FetchAsync(repo, remote, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+            var fetched = await RemoteSummary.FetchAsync(repo, remote, cancellationToken: CliSupport.Stopping);
             foreach (var r in Operations.Summary.ReadRefs(fetched.Summary).Select(x => x.Ref).Order(StringComparer.Ordinal))
             {
                 Console.WriteLine($"{remote}:{r}");

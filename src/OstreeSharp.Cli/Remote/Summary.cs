@@ -13,10 +13,10 @@ internal static partial class RemoteCommand
         var raw = new Option<bool>("--raw") { Description = "Show raw variant data" };
         cmd.Arguments.Add(name);
         cmd.Options.Add(raw);
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             var repo = CliSupport.OpenRepo(pr);
-            var fetched = RemoteSummary.FetchAsync(repo, pr.GetValue(name)!, cancellationToken: CliSupport.Stopping).GetAwaiter().GetResult();
+            var fetched = await RemoteSummary.FetchAsync(repo, pr.GetValue(name)!, cancellationToken: CliSupport.Stopping);
             if (pr.GetValue(raw))
             {
                 Console.WriteLine(GVariant.GVariantValue.Parse(Operations.Summary.Type, fetched.Summary).Byteswap().Print(true));

@@ -25,7 +25,7 @@ internal static class CollectionCommands
             cmd.Options.Add(o);
         }
 
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             var repo = CliSupport.OpenRepo(pr);
             var refs = ReadPairs(pr.GetValue(args) ?? [], 0);
@@ -40,14 +40,14 @@ internal static class CollectionCommands
             }
 
             var kinds = pr.GetValue(finders) is { } list ? ParseFinders(list) : RepoFinder.DefaultFinders(repo);
-            var results = RepoFinder.FindAsync(repo, refs, kinds, null, CliSupport.Stopping).GetAwaiter().GetResult();
+            var results = await RepoFinder.FindAsync(repo, refs, kinds, null, CliSupport.Stopping);
             Console.Out.Write(RepoFinder.Format(results, refs));
             if (results.Count == 0 || !pr.GetValue(pull))
             {
                 return 0;
             }
 
-            RepoFinder.PullAsync(repo, results, pr.GetValue(mirror), new PullOptions { CacheDir = pr.GetValue(cacheDir) }, CliSupport.Stopping).GetAwaiter().GetResult();
+            await RepoFinder.PullAsync(repo, results, pr.GetValue(mirror), new PullOptions { CacheDir = pr.GetValue(cacheDir) }, CliSupport.Stopping);
             Console.WriteLine($"Pulled {refs.Count}/{refs.Count} refs successfully.");
             return 0;
         });

@@ -201,7 +201,7 @@ internal static class DemoCommand
         sysroot.InitOs("sample");
         sysroot.Repo.AddRemote("demo", "https://example.invalid/demo", [], [new("gpg-verify", "false"), new("sign-verify", "ed25519"), new("verification-ed25519-key", key.PublicKey.Base64)]);
         var imgref = Containers.References.OstreeImageReference.Parse("ostree-remote-image:demo:" + imageRef);
-        var d = OstreeSharp.Containers.Host.SysrootImages.DeployAsync(sysroot, imgref, new Sysroot.DeployOptions { OsName = "sample", Kargs = ["root=LABEL=root", "quiet"] }, null, noImgref: false, null, null, null).GetAwaiter().GetResult();
+        var d = OstreeSharp.Containers.Host.SysrootImages.DeployAsync(sysroot, new(imgref, new Sysroot.DeployOptions { OsName = "sample", Kargs = ["root=LABEL=root", "quiet"] })).GetAwaiter().GetResult();
         Console.WriteLine($"12. deployed {imgref} into sysroot {sysroot.Path} (signature verified again on import): {d.OsName} {d.DirectoryName}");
         var entry = Directory.GetFiles(sysroot.Combine($"boot/loader.{sysroot.BootVersion}/entries")).Single();
         Console.WriteLine($"13. boot entry {Path.GetRelativePath(sysroot.Path, entry)}:");

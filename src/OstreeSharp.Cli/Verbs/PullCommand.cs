@@ -47,7 +47,7 @@ internal static class PullCommand
             cmd.Options.Add(o);
         }
 
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             var repo = CliSupport.OpenRepo(pr);
             if (pr.GetValue(disableFsync))
@@ -110,7 +110,7 @@ internal static class PullCommand
                 remoteName = remoteName[..colon];
             }
 
-            var result = RemotePull.RunAsync(repo, remoteName, refList, options, CliSupport.Stopping).GetAwaiter().GetResult();
+            var result = await RemotePull.RunAsync(repo, remoteName, refList, options, CliSupport.Stopping);
             if (result.DryRun is { } d)
             {
                 // ostree's line, in its words and GLib's sizes.

@@ -25,7 +25,7 @@ internal static class ServeCommand
         cmd.Options.Add(port);
         cmd.Options.Add(cache);
         cmd.Options.Add(quiet);
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             string? temp = null;
             Repository.OstreeRepo repo;
@@ -40,7 +40,7 @@ internal static class ServeCommand
                         cacheDir = temp;
                     }
 
-                    var served = OstreeSharp.Containers.Store.ServedImage.PrepareAsync(Path.Combine(cacheDir, "image-repo"), imgref, pr.GetValue(refName), registry.Build(pr), Console.Error.WriteLine, CliSupport.MakeByteProgress(pr, "import"), CliSupport.Stopping).GetAwaiter().GetResult();
+                    var served = await OstreeSharp.Containers.Store.ServedImage.PrepareAsync(Path.Combine(cacheDir, "image-repo"), imgref, pr.GetValue(refName), registry.Build(pr), Console.Error.WriteLine, CliSupport.MakeByteProgress(pr, "import"), CliSupport.Stopping);
                     repo = served.Repository;
                     Console.Error.WriteLine($"Image {imgref}: {served.Ref} => {served.Commit.ToHex()}");
                 }
@@ -57,7 +57,7 @@ internal static class ServeCommand
                         Console.Out.Flush();
                     }
                 });
-                var server = RepositoryServer.StartAsync(new RepositoryServerOptions { Repository = repo.Path, Bind = pr.GetValue(bind)!, Port = pr.GetValue(port), CacheDirectory = cacheDir is null ? null : Path.Combine(cacheDir, "filez"), AccessLog = log }).GetAwaiter().GetResult();
+                var server = await RepositoryServer.StartAsync(new RepositoryServerOptions { Repository = repo.Path, Bind = pr.GetValue(bind)!, Port = pr.GetValue(port), CacheDirectory = cacheDir is null ? null : Path.Combine(cacheDir, "filez"), AccessLog = log });
                 Console.WriteLine($"Serving {repo.Path} at {server.Address}repo/");
                 Console.Out.Flush();
                 try
@@ -67,7 +67,7 @@ internal static class ServeCommand
                 }
                 finally
                 {
-                    server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+                    await server.DisposeAsync().AsTask();
                 }
 
                 Console.WriteLine("Stopped");

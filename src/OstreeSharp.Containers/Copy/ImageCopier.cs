@@ -27,25 +27,25 @@ public enum CopyStage
 public sealed record CopyProgress(CopyStage Stage, string Digest, string MediaType, long Done, long Total);
 
 /// <summary>Options of <see cref="ImageCopier"/>.</summary>
-public sealed class CopyOptions
+public sealed record CopyOptions
 {
     /// <summary>Copy every image of an index (and the index) instead of the one for the platform.</summary>
-    public bool All { get; set; }
+    public bool All { get; init; }
 
     /// <summary>The OS to select from an index.</summary>
-    public string Os { get; set; } = "linux";
+    public string Os { get; init; } = "linux";
 
     /// <summary>The architecture to select from an index (default: this machine's).</summary>
-    public string Architecture { get; set; } = PlatformSelector.HostArchitecture;
+    public string Architecture { get; init; } = PlatformSelector.HostArchitecture;
 
     /// <summary>The variant to select, if any.</summary>
-    public string? Variant { get; set; }
+    public string? Variant { get; init; }
 
     /// <summary>Blobs transferred at once.</summary>
-    public int Parallelism { get; set; } = 4;
+    public int Parallelism { get; init; } = 4;
 
     /// <summary>Progress events (called from several threads).</summary>
-    public IProgress<CopyProgress>? Progress { get; set; }
+    public IProgress<CopyProgress>? Progress { get; init; }
 }
 
 /// <summary>The outcome of a copy.</summary>

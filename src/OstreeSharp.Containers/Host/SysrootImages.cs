@@ -46,6 +46,22 @@ public sealed record UpgradeRequest
 
     /// <summary><c>--stage</c>: stage the new deployment, finalized when the host shuts down.</summary>
     public bool Stage { get; init; }
+
+    /// <summary>Registry access for an image origin; null: the system's defaults.</summary>
+    public RegistryOptions? Registry { get; init; }
+}
+
+/// <summary>What <c>container image deploy</c> was asked to do: pull <see cref="Image"/> and deploy it as <see cref="Deploy"/> says.</summary>
+public sealed record ImageDeployRequest(OstreeImageReference Image, DeployOptions Deploy)
+{
+    /// <summary><c>--target-imgref</c>: store and follow the image under this reference instead.</summary>
+    public OstreeImageReference? Target { get; init; }
+
+    /// <summary><c>--no-imgref</c>: keep the layers in the store, not the image ref.</summary>
+    public bool NoImgref { get; init; }
+
+    /// <summary>Registry access; null: the system's defaults.</summary>
+    public RegistryOptions? Registry { get; init; }
 }
 
 /// <summary>The verbs of ostree-ext and bootc over a sysroot whose deployments come from container images.</summary>
@@ -55,19 +71,20 @@ public static class SysrootImages
     public const string OriginKey = "container-image-reference";
 
     /// <summary>
-    /// <c>container image deploy</c>: pulls <paramref name="image"/> into the sysroot repository's image store (under
-    /// <paramref name="targetImage"/> when given), checks it is bootable and deploys its merge commit; the origin
-    /// records the target image. With <paramref name="noImgref"/> the store keeps the layers but not the image ref.
+    /// <c>container image deploy</c>: pulls the request's image into the sysroot repository's image store (under its
+    /// target when given), checks it is bootable and deploys its merge commit; the origin records the target image.
+    /// Progress and messages come as <see cref="PullEvent"/>s.
     /// </summary>
-    public static async Task<Deployment> DeployAsync(OstreeSysroot sysroot, OstreeImageReference image, DeployOptions options, OstreeImageReference? targetImage, bool noImgref, RegistryOptions? registry, Action<string>? log, IProgress<long>? progress, CancellationToken cancellationToken = default)
+    public static async Task<Deployment> DeployAsync(OstreeSysroot sysroot, ImageDeployRequest request, IProgress<PullEvent>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(sysroot);
-        ArgumentNullException.ThrowIfNull(image);
-        ArgumentNullException.ThrowIfNull(options);
-        var commit = await PullAsync(sysroot.Repo, image, targetImage, registry, log, progress, cancellationToken).ConfigureAwait(false);
-        var stored = targetImage ?? image;
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(request.Image);
+        ArgumentNullException.ThrowIfNull(request.Deploy);
+        var commit = await PullAsync(sysroot.Repo, request.Image, request.Target, request.Registry, progress, cancellationToken).ConfigureAwait(false);
+        var stored = request.Target ?? request.Image;
         RequireBootable(sysroot.Repo, stored.Image);
-        if (noImgref)
+        if (request.NoImgref)
         {
             // Layer refs stay (later pulls reuse them); the image itself is not pinned in the store.
             sysroot.Repo.SetRefImmediate(ImageStore.ImageRef(stored.Image), null);
@@ -76,7 +93,7 @@ public static class SysrootImages
         var origin = KeyFile.Parse(string.Empty, "origin");
         origin.Set("origin", OriginKey, stored.ToString());
 
-        return sysroot.Deploy(commit, options with { Origin = origin }, cancellationToken);
+        return sysroot.Deploy(commit, request.Deploy with { Origin = origin }, cancellationToken);
     }
 
     /// <summary>The import gate of a deploy: the config labels <c>ostree.bootable</c> or <c>containers.bootc</c>.</summary>
@@ -91,10 +108,10 @@ public static class SysrootImages
         }
     }
 
-    private static async Task<Checksum> PullAsync(OstreeRepo repo, OstreeImageReference image, OstreeImageReference? target, RegistryOptions? registry, Action<string>? log, IProgress<long>? progress, CancellationToken ct)
+    private static async Task<Checksum> PullAsync(OstreeRepo repo, OstreeImageReference image, OstreeImageReference? target, RegistryOptions? registry, IProgress<PullEvent>? progress, CancellationToken ct)
     {
-        var report = await new ImageStore(repo, new ImageStoreOptions { Registry = registry }).PullAsync(image, PullEvents.From(log, progress), ct).ConfigureAwait(false);
-        log?.Invoke(report.AlreadyPresent ? $"No changes in {image.Image} => {report.Image.MergeCommit}" : $"Wrote: {image.Image} => {report.Image.MergeCommit}");
+        var report = await new ImageStore(repo, new ImageStoreOptions { Registry = registry }).PullAsync(image, progress, ct).ConfigureAwait(false);
+        progress?.Report(new PullMessage(report.AlreadyPresent ? $"No changes in {image.Image} => {report.Image.MergeCommit}" : $"Wrote: {image.Image} => {report.Image.MergeCommit}"));
         if (target is not null && target.Image != image.Image)
         {
             // Stored as if it came from the target, which is what the host will follow.
@@ -113,12 +130,14 @@ public static class SysrootImages
     /// <c>override-commit</c> in the origin pins the commit, and a commit whose metadata has
     /// <c>ostree.endoflife-rebase</c> moves the origin to the ref it names.
     /// </summary>
-    public static async Task<UpgradeOutcome> UpgradeAsync(OstreeSysroot sysroot, Deployment merge, KeyFile origin, RegistryOptions? registry, UpgradeRequest request, Action<string>? log, IProgress<long>? progress, CancellationToken cancellationToken = default)
+    public static async Task<UpgradeOutcome> UpgradeAsync(OstreeSysroot sysroot, Deployment merge, KeyFile origin, UpgradeRequest request, IProgress<PullEvent>? progress = null, CancellationToken cancellationToken = default)
     {
+        void Log(string line) => progress?.Report(new PullMessage(line));
         ArgumentNullException.ThrowIfNull(sysroot);
         ArgumentNullException.ThrowIfNull(merge);
         ArgumentNullException.ThrowIfNull(origin);
         ArgumentNullException.ThrowIfNull(request);
+        var registry = request.Registry;
         if (!request.IgnoreUnconfigured && origin.Get("origin", "unconfigured-state") is { } unconfigured)
         {
             throw new OstreeException(OstreeErrorCode.DeploymentState, "origin unconfigured-state: " + unconfigured);
@@ -140,15 +159,15 @@ public static class SysrootImages
                 await using var prepared = await new ImageStore(sysroot.Repo, new ImageStoreOptions { Registry = registry }).PrepareAsync(image, cancellationToken).ConfigureAwait(false);
                 if (!prepared.AlreadyPresent && prepared.Diff is { } diff)
                 {
-                    log?.Invoke(diff.ToString().TrimEnd('\n'));
+                    Log(diff.ToString().TrimEnd('\n'));
                 }
 
                 bool newer = !prepared.AlreadyPresent || prepared.Previous!.MergeCommit != merge.Commit;
-                log?.Invoke(newer ? $"Update available: {image}" : "No update available.");
+                Log(newer ? $"Update available: {image}" : "No update available.");
                 return newer ? UpgradeOutcome.UpdateAvailable : UpgradeOutcome.NoUpdate;
             }
 
-            commit = await PullAsync(sysroot.Repo, image, null, registry, log, progress, cancellationToken).ConfigureAwait(false);
+            commit = await PullAsync(sysroot.Repo, image, null, registry, progress, cancellationToken).ConfigureAwait(false);
         }
         else if (origin.Get("origin", "refspec") is { } refspec)
         {
@@ -168,7 +187,7 @@ public static class SysrootImages
             if (request.CheckOnly)
             {
                 bool newer = commit != merge.Commit;
-                log?.Invoke(newer ? $"Update available: {refspec} => {commit}" : "No update available.");
+                Log(newer ? $"Update available: {refspec} => {commit}" : "No update available.");
                 return newer ? UpgradeOutcome.UpdateAvailable : UpgradeOutcome.NoUpdate;
             }
 
@@ -189,7 +208,7 @@ public static class SysrootImages
 
         if (commit == merge.Commit && !request.Force)
         {
-            log?.Invoke("No update available.");
+            Log("No update available.");
             return UpgradeOutcome.NoUpdate;
         }
 

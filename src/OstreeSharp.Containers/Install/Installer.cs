@@ -185,7 +185,7 @@ public static class Installer
         using (sysroot.Lock())
         {
             var deploy = new DeployOptions { OsName = stateroot, KargBase = kargs.ToString() };
-            deployment = await SysrootImages.DeployAsync(sysroot, options.Source, deploy, options.Target, noImgref: false, options.Registry, log, null, cancellationToken).ConfigureAwait(false);
+            deployment = await SysrootImages.DeployAsync(sysroot, new ImageDeployRequest(options.Source, deploy) { Target = options.Target, Registry = options.Registry }, PullEvents.From(log, null), cancellationToken).ConfigureAwait(false);
         }
 
         var deployRoot = sysroot.DeploymentPath(deployment);

@@ -18,10 +18,10 @@ using OstreeSharp.Tar;
 namespace OstreeSharp.Containers.Rechunk;
 
 /// <summary>Options of <see cref="Rechunker"/>.</summary>
-public sealed class RechunkOptions
+public sealed record RechunkOptions
 {
     /// <summary>The most layers the image gets (<c>--max-layers</c>; rpm-ostree's default, 64).</summary>
-    public int MaxLayers { get; set; } = 64;
+    public int MaxLayers { get; init; } = 64;
 
     /// <summary>The fewest layers <see cref="MaxLayers"/> may ask for in this <see cref="FormatVersion"/> (chunked: 5, plain: 4).</summary>
     public int MinLayers => FormatVersion == 1 ? 5 : 4;
@@ -30,34 +30,34 @@ public sealed class RechunkOptions
     public const int MaxLayersLimit = 500;
 
     /// <summary>1: a chunked ostree image; 2: plain layers without an ostree commit.</summary>
-    public int FormatVersion { get; set; } = 1;
+    public int FormatVersion { get; init; } = 1;
 
     /// <summary>The previous build's manifest: its layers' <c>ostree.components</c> keep the layout.</summary>
-    public ImageManifest? PreviousBuild { get; set; }
+    public ImageManifest? PreviousBuild { get; init; }
 
     /// <summary>Labels set on the image (<c>--label</c>).</summary>
     public Dictionary<string, string> Labels { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Marks the image as a bootc image (the <c>containers.bootc</c> label).</summary>
-    public bool Bootc { get; set; }
+    public bool Bootc { get; init; }
 
     /// <summary>Layer compression.</summary>
-    public LayerCompression Compression { get; set; } = LayerCompression.Gzip;
+    public LayerCompression Compression { get; init; } = LayerCompression.Gzip;
 
     /// <summary>The fastest compression level.</summary>
-    public bool CompressionFast { get; set; }
+    public bool CompressionFast { get; init; }
 
     /// <summary>Where file bytes of image layers and temporary files go (default: the system's temporary folder).</summary>
-    public string? TempDirectory { get; set; }
+    public string? TempDirectory { get; init; }
 
     /// <summary>For a root folder: the config's architecture (default: this machine's).</summary>
-    public string? Architecture { get; set; }
+    public string? Architecture { get; init; }
 
     /// <summary>For a root folder: the config's creation time (default: the folder's mtime, as rpm-ostree).</summary>
-    public DateTimeOffset? Created { get; set; }
+    public DateTimeOffset? Created { get; init; }
 
     /// <summary>Progress lines.</summary>
-    public Action<string>? Log { get; set; }
+    public Action<string>? Log { get; init; }
 }
 
 /// <summary>One written layer.</summary>

@@ -14,7 +14,7 @@ using OstreeSharp.Tar;
 namespace OstreeSharp.Containers.Store;
 
 /// <summary>Options of <see cref="Encapsulator"/>.</summary>
-public sealed class EncapsulateOptions
+public sealed record EncapsulateOptions
 {
     /// <summary>User labels (<c>--label K=V</c>).</summary>
     public Dictionary<string, string> Labels { get; } = new(StringComparer.Ordinal);
@@ -26,56 +26,56 @@ public sealed class EncapsulateOptions
     public List<string> CopyMetaOptional { get; } = [];
 
     /// <summary>The image's command (<c>--cmd</c>); default: commit metadata <c>ostree.container-cmd</c>.</summary>
-    public List<string>? Cmd { get; set; }
+    public List<string>? Cmd { get; init; }
 
     /// <summary>
     /// A TCP port recorded in the config's <c>ExposedPorts</c>, as <c>EXPOSE</c> does
     /// (<c>--expose-repo-port</c>): where a container serving the image's repository listens.
     /// </summary>
-    public int? ExposeRepoPort { get; set; }
+    public int? ExposeRepoPort { get; init; }
 
     /// <summary>A runtime config to start from (<c>--config</c>).</summary>
-    public ContainerConfig? BaseConfig { get; set; }
+    public ContainerConfig? BaseConfig { get; init; }
 
     /// <summary>gzip (default) or zstd.</summary>
-    public LayerCompression Compression { get; set; } = LayerCompression.Gzip;
+    public LayerCompression Compression { get; init; } = LayerCompression.Gzip;
 
     /// <summary>The fastest compression level (<c>--compression-fast</c>).</summary>
-    public bool CompressionFast { get; set; }
+    public bool CompressionFast { get; init; }
 
     /// <summary>The config's architecture (default: this machine's).</summary>
-    public string Architecture { get; set; } = PlatformSelector.HostArchitecture;
+    public string Architecture { get; init; } = PlatformSelector.HostArchitecture;
 
     /// <summary>
     /// Stamp history entries with the export's wall-clock time, as the reference implementation does. Off by
     /// default: history uses the commit time, so the same commit always gives the same image digest.
     /// </summary>
-    public bool WallClockHistory { get; set; }
+    public bool WallClockHistory { get; init; }
 
     /// <summary>
     /// Split content objects over up to this many chunk layers on top of the ostree layer (0: a single-layer
     /// image). Without content metadata, objects are packed by the folder of their first path, so a change
     /// touches only the layers of the folders it changes.
     /// </summary>
-    public int ChunkLayers { get; set; }
+    public int ChunkLayers { get; init; }
 
     /// <summary>Content metadata (<c>--contentmeta</c>): one chunk layer per key, in order, plus an empty one.</summary>
-    public ContentMeta? ContentMeta { get; set; }
+    public ContentMeta? ContentMeta { get; init; }
 
     /// <summary>The manifest of the previous build: its chunk layers' <c>ostree.components</c> keep the layout stable.</summary>
-    public ImageManifest? PreviousBuild { get; set; }
+    public ImageManifest? PreviousBuild { get; init; }
 
     /// <summary>
     /// Chunk layers decided by the caller (a name, the <c>ostree.components</c> annotation and the content objects of
     /// each), after the ostree layer, which keeps every content object of no chunk.
     /// </summary>
-    public IReadOnlyList<(string Name, string Components, List<Checksum> Objects)>? Chunks { get; set; }
+    public IReadOnlyList<(string Name, string Components, List<Checksum> Objects)>? Chunks { get; init; }
 
     /// <summary>The config's creation time (default: the commit's time).</summary>
-    public string? Created { get; set; }
+    public string? Created { get; init; }
 
     /// <summary>Where the compressed layer is staged (default: the repository's tmp folder).</summary>
-    public string? TempDirectory { get; set; }
+    public string? TempDirectory { get; init; }
 }
 
 /// <summary>The outcome of an encapsulation.</summary>

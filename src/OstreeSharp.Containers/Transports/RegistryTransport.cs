@@ -80,15 +80,14 @@ internal sealed class RegistrySource : IImageSource
         var options = _options;
         if ((source.Insecure && !options.TlsVerifyGiven) || source.Reference.Domain != _ref.Domain)
         {
-            options = options.Clone();
             if (source.Insecure && !options.TlsVerifyGiven)
             {
-                options.TlsVerify = false;
+                options = options with { TlsVerify = false };
             }
 
             if (source.Reference.Domain != _ref.Domain)
             {
-                options.Credentials = null; // credentials given for the registry are not sent to a mirror elsewhere
+                options = options with { Credentials = null }; // credentials given for the registry are not sent to a mirror elsewhere
             }
         }
 
@@ -169,8 +168,7 @@ public sealed class RegistryDestination : IImageDestination
 
             if (entry.Insecure && !options.TlsVerifyGiven)
             {
-                options = options.Clone();
-                options.TlsVerify = false;
+                options = options with { TlsVerify = false };
             }
         }
 

@@ -22,7 +22,7 @@ public enum CheckoutOverwrite
 }
 
 /// <summary>Options of a checkout.</summary>
-public sealed class CheckoutOptions
+public sealed record CheckoutOptions
 {
     /// <summary>User mode (<c>-U</c>): no ownership, no xattrs, no setuid bits.</summary>
     public bool UserMode { get; init; }

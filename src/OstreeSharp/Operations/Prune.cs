@@ -7,7 +7,7 @@ using OstreeSharp.Transfer;
 namespace OstreeSharp.Operations;
 
 /// <summary>Options of prune, named as the ostree CLI names them.</summary>
-public sealed class PruneOptions
+public sealed record PruneOptions
 {
     /// <summary>Only keep what refs reach (<c>--refs-only</c>); otherwise every commit is a root.</summary>
     public bool RefsOnly { get; init; }

@@ -10,7 +10,7 @@ using OstreeSharp.Tar;
 namespace OstreeSharp.Tar;
 
 /// <summary>How a plain tarball is mapped into a commit.</summary>
-public sealed class TarTreeOptions
+public sealed record TarTreeOptions
 {
     /// <summary>Create missing parent directories (0755, root) instead of failing.</summary>
     public bool AutocreateParents { get; init; }
