@@ -20,13 +20,13 @@ internal static class DemoCommand
         var keep = new Option<bool>("--keep") { Description = "Keep the work folder afterwards" };
         cmd.Options.Add(workdir);
         cmd.Options.Add(keep);
-        CliSupport.SetRun(cmd, pr =>
+        CliSupport.SetRunAsync(cmd, async (pr, ct) =>
         {
             var dir = pr.GetValue(workdir) ?? Path.Combine(Path.GetTempPath(), "ostree-sharp-demo-" + Guid.NewGuid().ToString("N")[..8]);
             Directory.CreateDirectory(dir);
             try
             {
-                Run(dir);
+                await RunAsync(dir);
             }
             finally
             {
@@ -45,7 +45,7 @@ internal static class DemoCommand
         return cmd;
     }
 
-    private static void Run(string dir)
+    private static async Task RunAsync(string dir)
     {
         var sw = Stopwatch.StartNew();
         var tree = Path.Combine(dir, "rootfs");
@@ -63,12 +63,12 @@ internal static class DemoCommand
         Console.WriteLine($"3. signed it with a fresh ed25519 key (public key {key.PublicKey.Base64})");
 
         var imageRef = Containers.References.ImageReference.Parse("oci:" + Path.Combine(dir, "image") + ":1.0");
-        var encapsulated = Encapsulate(archive, result.Commit, imageRef);
+        var encapsulated = await EncapsulateAsync(archive, result.Commit, imageRef);
         Console.WriteLine($"4. encapsulated it as an OCI image {imageRef}: manifest {encapsulated.ManifestDigest.ToString()[..19]}, one {encapsulated.LayerSize / 1024} KiB gzip layer, labels {string.Join(", ", encapsulated.Labels.Keys.Where(k => k.StartsWith("ostree.", StringComparison.Ordinal)))}");
 
         var host = OstreeRepo.Create(Path.Combine(dir, "host-repo"), RepoMode.BareUser);
         host.AddRemote("demo", "https://example.invalid/demo", [], [new("gpg-verify", "false"), new("sign-verify", "ed25519"), new("verification-ed25519-key", key.PublicKey.Base64)]);
-        var pulled = OstreeSharp.Containers.Store.Unencapsulator.UnencapsulateAsync(host, Containers.References.OstreeImageReference.Parse("ostree-remote-image:demo:" + imageRef), writeRef: "demo/x86_64/stable").GetAwaiter().GetResult();
+        var pulled = await OstreeSharp.Containers.Store.Unencapsulator.UnencapsulateAsync(host, Containers.References.OstreeImageReference.Parse("ostree-remote-image:demo:" + imageRef), writeRef: "demo/x86_64/stable");
         if (pulled.Commit != result.Commit)
         {
             throw new OstreeException(OstreeErrorCode.Failed, $"the image round trip changed the commit: {pulled.Commit}");
@@ -89,21 +89,21 @@ internal static class DemoCommand
         Console.WriteLine($"7. checked it out with hardlinks at {deploy} (kernel {Path.GetRelativePath(deploy, kernel)})");
         var diff = TreeDiff.Compare(host, host.LoadCommit(result.Commit), deploy, noXattrs: true);
         Console.WriteLine($"8. verified the checkout against the commit: {diff.Modified.Count + diff.Added.Count + diff.Removed.Count} differences");
-        PullOverHttp(dir, archive, result.Commit, key);
-        UpdateByDeltas(dir, archive, tree, result.Commit, imageRef, key);
-        DeployIntoSysroot(dir, imageRef, key);
+        await PullOverHttpAsync(dir, archive, result.Commit, key);
+        await UpdateByDeltasAsync(dir, archive, tree, result.Commit, imageRef, key);
+        await DeployIntoSysrootAsync(dir, imageRef, key);
         Console.WriteLine($"done in {sw.Elapsed.TotalSeconds:0.00} s");
     }
 
-    private static void PullOverHttp(string dir, OstreeRepo archive, Objects.Checksum commit, Signing.Ed25519SecretKey key)
+    private static async Task PullOverHttpAsync(string dir, OstreeRepo archive, Objects.Checksum commit, Signing.Ed25519SecretKey key)
     {
-        var server = Server.RepositoryServer.StartAsync(new Server.RepositoryServerOptions { Repository = archive.Path, Bind = "127.0.0.1", Port = 0 }).GetAwaiter().GetResult();
+        var server = await Server.RepositoryServer.StartAsync(new Server.RepositoryServerOptions { Repository = archive.Path, Bind = "127.0.0.1", Port = 0 });
         try
         {
             var url = $"{server.Address}repo/";
             var mirror = OstreeRepo.Create(Path.Combine(dir, "http-repo"), RepoMode.BareUser);
             mirror.AddRemote("build", url, [], [new("gpg-verify", "false"), new("sign-verify", "ed25519"), new("verification-ed25519-key", key.PublicKey.Base64)]);
-            var pulled = RemotePull.RunAsync(mirror, "build", ["demo/x86_64/stable"]).GetAwaiter().GetResult();
+            var pulled = await RemotePull.RunAsync(mirror, "build", ["demo/x86_64/stable"]);
             if (pulled.Refs.Single().Commit != commit)
             {
                 throw new OstreeException(OstreeErrorCode.Failed, $"the HTTP pull got another commit: {pulled.Refs.Single().Commit}");
@@ -113,12 +113,12 @@ internal static class DemoCommand
         }
         finally
         {
-            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            await server.DisposeAsync();
         }
     }
 
     // Version 1.1 changes one library: clients that have 1.0 fetch a static delta (HTTP) or a container delta (image).
-    private static void UpdateByDeltas(string dir, OstreeRepo archive, string tree, Objects.Checksum v1, Containers.References.ImageReference v1Image, Signing.Ed25519SecretKey key)
+    private static async Task UpdateByDeltasAsync(string dir, OstreeRepo archive, string tree, Objects.Checksum v1, Containers.References.ImageReference v1Image, Signing.Ed25519SecretKey key)
     {
         var lib = Path.Combine(tree, "usr/lib/sample/lib007.so");
         File.AppendAllText(lib, "patched in 1.1\n");
@@ -127,32 +127,32 @@ internal static class DemoCommand
         Signing.Ed25519CommitSigner.Sign(archive, v2.Commit, [key]);
         var stats = Deltas.StaticDeltaGenerator.Generate(archive, v1, v2.Commit);
         Summary.Update(archive);
-        var server = Server.RepositoryServer.StartAsync(new Server.RepositoryServerOptions { Repository = archive.Path, Bind = "127.0.0.1", Port = 0 }).GetAwaiter().GetResult();
+        var server = await Server.RepositoryServer.StartAsync(new Server.RepositoryServerOptions { Repository = archive.Path, Bind = "127.0.0.1", Port = 0 });
         try
         {
             var mirror = OstreeRepo.Open(Path.Combine(dir, "http-repo"));
             mirror.Config.Set("remote \"build\"", "url", $"{server.Address}repo/");
             mirror.SaveConfig();
-            var pulled = RemotePull.RunAsync(mirror, "build", ["demo/x86_64/stable"], new PullOptions { RequireStaticDeltas = true }).GetAwaiter().GetResult();
+            var pulled = await RemotePull.RunAsync(mirror, "build", ["demo/x86_64/stable"], new PullOptions { RequireStaticDeltas = true });
             Console.WriteLine($"10. committed 1.1 (one library changed), made a static delta from 1.0 ({stats.Objects} objects, {stats.Patched} as a bsdiff patch, {stats.CompressedSize} bytes) and pulled 1.1 over HTTP through it: {pulled.BytesTransferred} bytes, signature checked, same commit {(pulled.Refs.Single().Commit == v2.Commit ? "yes" : "NO")}");
         }
         finally
         {
-            server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            await server.DisposeAsync();
         }
 
         // The image store keeps what a host pulled under a reference; the delta is published next to the new image.
         var layout = v1Image.Path;
         var stable = Containers.References.ImageReference.Parse($"oci:{layout}:stable");
-        Encapsulate(archive, v1, stable);
+        await EncapsulateAsync(archive, v1, stable);
         var host = OstreeRepo.Create(Path.Combine(dir, "image-store-repo"), RepoMode.BareUser);
         host.AddRemote("demo", "https://example.invalid/demo", [], [new("gpg-verify", "false"), new("sign-verify", "ed25519"), new("verification-ed25519-key", key.PublicKey.Base64)]);
         var imgref = Containers.References.OstreeImageReference.Parse("ostree-remote-image:demo:" + stable);
         var store = new OstreeSharp.Containers.Store.ImageStore(host);
-        var first = store.PullAsync(imgref).GetAwaiter().GetResult();
-        Encapsulate(archive, v2.Commit, stable);
-        var delta = Containers.Deltas.ContainerDeltas.GenerateAsync(v1Image, stable, dir).GetAwaiter().GetResult();
-        var second = store.PullAsync(imgref).GetAwaiter().GetResult();
+        var first = await store.PullAsync(imgref);
+        await EncapsulateAsync(archive, v2.Commit, stable);
+        var delta = await Containers.Deltas.ContainerDeltas.GenerateAsync(v1Image, stable, dir);
+        var second = await store.PullAsync(imgref);
         Console.WriteLine($"11. pulled image {stable} at 1.0 into an image store ({first.BytesFetched} bytes), published 1.1 there with a container delta, and pulled it again: {second.LayersFromDeltas} layer rebuilt from a {second.BytesFetched}-byte delta (the layer is {delta.Layers.Sum(l => l.TargetLayerSize)} bytes), diff-id checked, signature verified");
     }
 
@@ -173,20 +173,20 @@ internal static class DemoCommand
         return result;
     }
 
-    private static OstreeSharp.Containers.Store.EncapsulateResult Encapsulate(OstreeRepo repo, Objects.Checksum commit, Containers.References.ImageReference image)
+    private static async Task<OstreeSharp.Containers.Store.EncapsulateResult> EncapsulateAsync(OstreeRepo repo, Objects.Checksum commit, Containers.References.ImageReference image)
     {
         var destination = Containers.Transports.ImageTransports.OpenDestination(image);
         try
         {
-            return OstreeSharp.Containers.Store.Encapsulator.EncapsulateAsync(repo, commit, destination).GetAwaiter().GetResult();
+            return await OstreeSharp.Containers.Store.Encapsulator.EncapsulateAsync(repo, commit, destination);
         }
         finally
         {
-            destination.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            await destination.DisposeAsync();
         }
     }
 
-    private static void DeployIntoSysroot(string dir, Containers.References.ImageReference imageRef, Signing.Ed25519SecretKey key)
+    private static async Task DeployIntoSysrootAsync(string dir, Containers.References.ImageReference imageRef, Signing.Ed25519SecretKey key)
     {
         if (Native.EffectiveUid != 0)
         {
@@ -201,7 +201,7 @@ internal static class DemoCommand
         sysroot.InitOs("sample");
         sysroot.Repo.AddRemote("demo", "https://example.invalid/demo", [], [new("gpg-verify", "false"), new("sign-verify", "ed25519"), new("verification-ed25519-key", key.PublicKey.Base64)]);
         var imgref = Containers.References.OstreeImageReference.Parse("ostree-remote-image:demo:" + imageRef);
-        var d = OstreeSharp.Containers.Host.SysrootImages.DeployAsync(sysroot, new(imgref, new Sysroot.DeployOptions { OsName = "sample", Kargs = ["root=LABEL=root", "quiet"] })).GetAwaiter().GetResult();
+        var d = await OstreeSharp.Containers.Host.SysrootImages.DeployAsync(sysroot, new(imgref, new Sysroot.DeployOptions { OsName = "sample", Kargs = ["root=LABEL=root", "quiet"] }));
         Console.WriteLine($"12. deployed {imgref} into sysroot {sysroot.Path} (signature verified again on import): {d.OsName} {d.DirectoryName}");
         var entry = Directory.GetFiles(sysroot.Combine($"boot/loader.{sysroot.BootVersion}/entries")).Single();
         Console.WriteLine($"13. boot entry {Path.GetRelativePath(sysroot.Path, entry)}:");
