@@ -127,10 +127,10 @@ internal static class CliSupport
         => SetRun(cmd, pr => body(pr, Stopping).GetAwaiter().GetResult());
 
     /// <summary>
-    /// The progress of an image pull for a terminal: its messages as lines on stdout, its bytes as
-    /// <see cref="MakeByteProgress"/> shows them.
+    /// The progress of an image pull for a terminal: its messages as lines on <paramref name="messages"/> (stdout when
+    /// null), its bytes as <see cref="MakeByteProgress"/> shows them.
     /// </summary>
-    public static IProgress<PullEvent> MakePullProgress(ParseResult pr, string task)
+    public static IProgress<PullEvent> MakePullProgress(ParseResult pr, string task, TextWriter? messages = null)
     {
         var bytes = MakeByteProgress(pr, task);
         return new SyncProgress<PullEvent>(e =>
@@ -138,7 +138,7 @@ internal static class CliSupport
             switch (e)
             {
                 case PullMessage m:
-                    Console.WriteLine(m.Text);
+                    (messages ?? Console.Out).WriteLine(m.Text);
                     break;
                 case PullBytes b:
                     bytes?.Report(b.Fetched);

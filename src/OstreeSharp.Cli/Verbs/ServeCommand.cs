@@ -40,7 +40,7 @@ internal static class ServeCommand
                         cacheDir = temp;
                     }
 
-                    var served = await OstreeSharp.Containers.Store.ServedImage.PrepareAsync(Path.Combine(cacheDir, "image-repo"), imgref, pr.GetValue(refName), registry.Build(pr), Console.Error.WriteLine, CliSupport.MakeByteProgress(pr, "import"), CliSupport.Stopping);
+                    var served = await OstreeSharp.Containers.Store.ServedImage.PrepareAsync(Path.Combine(cacheDir, "image-repo"), imgref, pr.GetValue(refName), registry.Build(pr), CliSupport.MakePullProgress(pr, "import", Console.Error), CliSupport.Stopping);
                     repo = served.Repository;
                     Console.Error.WriteLine($"Image {imgref}: {served.Ref} => {served.Commit.ToHex()}");
                 }

@@ -20,15 +20,16 @@ public static class ServedImage
     /// Imports <paramref name="image"/> (an ostree image reference, or a plain TRANSPORT:NAME taken as
     /// <c>ostree-unverified-image:</c>) into the archive repository at <paramref name="repositoryPath"/>
     /// (created when missing), points <paramref name="refName"/> at its commit (default: the commit's
-    /// first <c>ostree.ref-binding</c>, else <c>image</c>) and regenerates the summary.
+    /// first <c>ostree.ref-binding</c>, else <c>image</c>) and regenerates the summary. The pull reports through
+    /// <paramref name="progress"/>.
     /// </summary>
-    public static async Task<ServedImageRepository> PrepareAsync(string repositoryPath, string image, string? refName = null, RegistryOptions? registry = null, Action<string>? log = null, IProgress<long>? progress = null, CancellationToken cancellationToken = default)
+    public static async Task<ServedImageRepository> PrepareAsync(string repositoryPath, string image, string? refName = null, RegistryOptions? registry = null, IProgress<PullEvent>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(repositoryPath);
         ArgumentNullException.ThrowIfNull(image);
         var imgref = OstreeImageReference.TryParse(image, out var parsed) ? parsed : OstreeImageReference.Parse("ostree-unverified-image:" + image);
         var repo = File.Exists(Path.Combine(repositoryPath, "config")) ? OstreeRepo.Open(repositoryPath) : OstreeRepo.Create(repositoryPath, RepoMode.Archive);
-        var report = await new ImageStore(repo, new ImageStoreOptions { Registry = registry }).PullAsync(imgref, PullEvents.From(log, progress), cancellationToken).ConfigureAwait(false);
+        var report = await new ImageStore(repo, new ImageStoreOptions { Registry = registry }).PullAsync(imgref, progress, cancellationToken).ConfigureAwait(false);
         // A base image is served as its own commit; a derived one as the merge commit that carries its layers.
         var commit = report.Image.MergeCommit;
         if (report.Image.BaseCommit is { } baseCommit && baseCommit != commit)
