@@ -63,11 +63,11 @@ internal static class ServeCommand
                 try
                 {
                     // Ctrl+C or SIGTERM is how a server ends: the first stops it gracefully (exit 0), a second at once.
-                    CliSupport.Stopping.WaitHandle.WaitOne();
+                    await Task.Delay(Timeout.Infinite, ct).ContinueWith(_ => { }, TaskScheduler.Default);
                 }
                 finally
                 {
-                    await server.DisposeAsync().AsTask();
+                    await server.DisposeAsync();
                 }
 
                 Console.WriteLine("Stopped");

@@ -205,17 +205,31 @@ public sealed class ImageStore
             throw new ArgumentException("The image was prepared by another image store", nameof(prepared));
         }
 
+        var source = prepared.Source;
         if (prepared.Consumed)
         {
             throw new InvalidOperationException($"{prepared.Image} was imported already");
         }
 
         prepared.Consumed = true;
+        try
+        {
+            return await ImportPreparedAsync(prepared, source, progress, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Not imported: the caller may try again with the same prepared image (after a dropped connection, say).
+            prepared.Consumed = false;
+            throw;
+        }
+    }
+
+    private async Task<PullReport> ImportPreparedAsync(PreparedImage prepared, IImageSource source, IProgress<PullEvent>? progress, CancellationToken cancellationToken)
+    {
         var repo = Repository;
         var image = prepared.Image;
         var layout = prepared.Layout;
         var previous = prepared.Previous;
-        var source = prepared.Source;
         var events = new PullEvents(progress);
         if (prepared.AlreadyPresent)
         {
@@ -306,7 +320,13 @@ public sealed class ImageStore
     {
         var repo = Repository;
         var (image, source, layout) = (prepared.Image, prepared.Source, prepared.Layout);
-        var planned = prepared.Layers.ToDictionary(l => l.Digest, StringComparer.Ordinal);
+        // By digest: an image may list the same layer twice (empty layers), which is imported as often as listed.
+        var planned = new Dictionary<string, PullLayer>(StringComparer.Ordinal);
+        foreach (var l in prepared.Layers)
+        {
+            planned.TryAdd(l.Digest, l);
+        }
+
         int fromDeltas = 0;
         var layer = layout.OstreeLayer;
         var baseCommit = layer is null ? null : repo.ResolveRev(BlobRef(layer.Digest), allowMissing: true);
@@ -326,10 +346,7 @@ public sealed class ImageStore
             {
                 var delta = deltas?.GetValueOrDefault(chunk.Digest);
                 var pl = planned[chunk.Digest];
-                if (delta is not null)
-                {
-                    events.Report(new PullLayerStarted(pl, FromDelta: true));
-                }
+                events.Report(new PullLayerStarted(pl, FromDelta: delta is not null));
 
                 if (await TryDeltaAsync(chunk, delta, d => Unencapsulator.ImportChunkAsync(repo, source, chunk, BlobRef(chunk.Digest), null, d, ct), events).ConfigureAwait(false))
                 {
@@ -341,7 +358,6 @@ public sealed class ImageStore
                 }
 
                 events.Message($"Fetching ostree chunk {Short(chunk.Digest)} ({SizeFormat.Format(chunk.Size)})");
-                events.Report(new PullLayerStarted(pl, FromDelta: false));
                 await Unencapsulator.ImportChunkAsync(repo, source, chunk, BlobRef(chunk.Digest), null, null, ct).ConfigureAwait(false);
                 events.Fetched(chunk.Size);
                 events.Report(new PullLayerDone(pl, FromDelta: false));
@@ -354,26 +370,22 @@ public sealed class ImageStore
             var pl = planned[layer.Digest];
             Checksum? rebuilt = null;
             bool viaDelta = false;
-            if (delta is not null)
-            {
-                events.Report(new PullLayerStarted(pl, FromDelta: true));
-            }
+            events.Report(new PullLayerStarted(pl, FromDelta: delta is not null));
 
             if (await TryDeltaAsync(layer, delta, async d => rebuilt = await Unencapsulator.ImportOstreeLayerAsync(repo, source, layout, image, blobRef, events.Within(), d, cancellationToken).ConfigureAwait(false), events).ConfigureAwait(false))
             {
                 long deltaSize = delta!.Blob.Size;
                 events.Message($"Rebuilt ostree layer {Short(layer.Digest)} from a {SizeFormat.Format(deltaSize)} delta");
                 baseCommit = rebuilt ?? throw new InvalidOperationException("delta import returned no commit");
-                events.Settle(deltaSize);
+                events.Fetched(deltaSize);
                 fromDeltas++;
                 viaDelta = true;
             }
             else
             {
                 events.Message($"Fetching ostree chunk {Short(layer.Digest)} ({SizeFormat.Format(layer.Size)})");
-                events.Report(new PullLayerStarted(pl, FromDelta: false));
                 baseCommit = await Unencapsulator.ImportOstreeLayerAsync(repo, source, layout, image, blobRef, events.Within(), null, cancellationToken).ConfigureAwait(false);
-                events.Settle(layer.Size);
+                events.Fetched(layer.Size);
             }
 
             events.Report(new PullLayerDone(pl, viaDelta));

@@ -20,13 +20,16 @@ public sealed record PullPlanned(Digest ManifestDigest, IReadOnlyList<PullLayer>
     public long BytesToFetch => Layers.Where(l => !l.Present).Sum(l => l.Size);
 }
 
-/// <summary>A layer is being fetched (whole, or rebuilt from a layer delta).</summary>
+/// <summary>
+/// A layer is being fetched, once per layer: <paramref name="FromDelta"/> says it is first tried from a layer delta
+/// (a delta that fails is followed by the whole layer, and <see cref="PullLayerDone"/> says which it was).
+/// </summary>
 public sealed record PullLayerStarted(PullLayer Layer, bool FromDelta) : PullEvent;
 
-/// <summary>Bytes fetched so far by the whole import (cumulative; monotonic).</summary>
+/// <summary>Bytes fetched so far by the whole import (cumulative; never less than the one before).</summary>
 public sealed record PullBytes(long Fetched) : PullEvent;
 
-/// <summary>A layer is imported and its ref written.</summary>
+/// <summary>A layer is imported and its ref written; <paramref name="FromDelta"/>: rebuilt from a layer delta.</summary>
 public sealed record PullLayerDone(PullLayer Layer, bool FromDelta) : PullEvent;
 
 /// <summary>A note for people (the manifest difference, a delta not used, paths an ostree tree cannot hold, ...).</summary>
@@ -42,33 +45,28 @@ public sealed record ImageStoreOptions
     public bool UseDeltas { get; init; } = true;
 }
 
-// The events of one import: serialized (layers are fetched in parallel), with the running byte total.
+// The events of one import: serialized (layers are fetched in parallel), with the running byte total. The byte count
+// reported never goes down: a layer delta that fails part way leaves its bytes reported, and the whole layer fetched
+// after it counts from there.
 internal sealed class PullEvents(IProgress<PullEvent>? progress)
 {
     private readonly Lock _lock = new();
-    private long _total;
+    private long _total, _reported;
 
-    public long Total => Interlocked.Read(ref _total);
+    public long Total
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _total;
+            }
+        }
+    }
 
     // For callers that take a log and a byte count: messages to the one, byte totals to the other.
     public static IProgress<PullEvent>? From(Action<string>? log, IProgress<long>? bytes)
         => log is null && bytes is null ? null : new Forward(log, bytes);
-
-    private sealed class Forward(Action<string>? log, IProgress<long>? bytes) : IProgress<PullEvent>
-    {
-        public void Report(PullEvent value)
-        {
-            switch (value)
-            {
-                case PullMessage m:
-                    log?.Invoke(m.Text);
-                    break;
-                case PullBytes b:
-                    bytes?.Report(b.Fetched);
-                    break;
-            }
-        }
-    }
 
     public void Report(PullEvent e)
     {
@@ -86,25 +84,51 @@ internal sealed class PullEvents(IProgress<PullEvent>? progress)
     public void Message(string text) => Report(new PullMessage(text));
 
     // A layer of this many bytes is fetched.
-    public void Fetched(long bytes) => Report(new PullBytes(Interlocked.Add(ref _total, bytes)));
-
-    // Byte progress inside one layer (fetched alone), as an offset from the total so far.
-    public IProgress<long>? Within()
+    public void Fetched(long bytes)
     {
-        if (progress is null)
+        lock (_lock)
         {
-            return null;
+            _total += bytes;
+            ReportBytesLocked(_total);
         }
-
-        long start = Total;
-        return new Inner(this, start);
     }
 
-    // The layer read through Within() is done; it counts as this many bytes.
-    public void Settle(long bytes) => Fetched(bytes);
+    // Byte progress inside one layer (fetched alone), as an offset from the total so far.
+    public IProgress<long>? Within() => progress is null ? null : new Inner(this, Total);
+
+    private void ReportBytesLocked(long value)
+    {
+        if (value > _reported)
+        {
+            _reported = value;
+            progress?.Report(new PullBytes(value));
+        }
+    }
 
     private sealed class Inner(PullEvents owner, long start) : IProgress<long>
     {
-        public void Report(long value) => owner.Report(new PullBytes(start + value));
+        public void Report(long value)
+        {
+            lock (owner._lock)
+            {
+                owner.ReportBytesLocked(start + value);
+            }
+        }
+    }
+
+    private sealed class Forward(Action<string>? log, IProgress<long>? bytes) : IProgress<PullEvent>
+    {
+        public void Report(PullEvent value)
+        {
+            switch (value)
+            {
+                case PullMessage m:
+                    log?.Invoke(m.Text);
+                    break;
+                case PullBytes b:
+                    bytes?.Report(b.Fetched);
+                    break;
+            }
+        }
     }
 }

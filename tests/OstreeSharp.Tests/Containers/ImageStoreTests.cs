@@ -157,4 +157,32 @@ public sealed class ImageStoreTests : IDisposable
         Assert.Empty(store.List());
         Assert.Empty(store.Repository.ListRefs(null, includeRemotes: false));
     }
+
+    [Fact]
+    public async Task Byte_events_never_go_down_with_parallel_layers_and_a_failed_delta()
+    {
+        var recorder = new Recorder();
+        var events = new PullEvents(recorder);
+        await Parallel.ForEachAsync(Enumerable.Range(1, 400), new ParallelOptions { MaxDegreeOfParallelism = 4 }, (i, _) =>
+        {
+            events.Fetched(i);
+            return ValueTask.CompletedTask;
+        });
+        long sum = Enumerable.Range(1, 400).Sum();
+        Assert.Equal(sum, events.Total);
+
+        // A delta read 700 bytes of the next layer, failed, and the whole 1000-byte layer was fetched after it.
+        var delta = events.Within()!;
+        delta.Report(700);
+        var whole = events.Within()!;
+        whole.Report(300);
+        whole.Report(1000);
+        events.Fetched(1000);
+
+        var bytes = recorder.Events.OfType<PullBytes>().Select(b => b.Fetched).ToList();
+        Assert.Equal(bytes.Order().ToList(), bytes);
+        Assert.Equal(bytes.Distinct().Count(), bytes.Count);
+        Assert.Equal(sum + 1000, bytes[^1]);
+        Assert.Equal(sum + 1000, events.Total);
+    }
 }
