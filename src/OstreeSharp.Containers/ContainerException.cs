@@ -54,7 +54,7 @@ public class RegistryException : ContainerException
 
     /// <summary>Creates the exception for a failure that is not an answer (no status), not worth a retry.</summary>
     public RegistryException(string message)
-        : this(OstreeErrorCode.RegistryFailed, message, 0, [], false, null)
+        : this(message, 0, transient: false)
     {
     }
 

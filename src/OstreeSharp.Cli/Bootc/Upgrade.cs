@@ -64,29 +64,22 @@ internal static partial class BootcCommands
             if (pr.GetValue(check))
             {
                 var store = new ImageStore(s.Repo, new ImageStoreOptions { Registry = registry.Build(pr) });
-                var found = await store.PrepareAsync(spec, CliSupport.Stopping);
-                try
+                await using var found = await store.PrepareAsync(spec, CliSupport.Stopping);
+                // A newer image is recorded on the stored one, so that status shows it offline afterwards.
+                store.RecordCachedUpdate(found);
+                if (found.AlreadyPresent)
                 {
-                    // A newer image is recorded on the stored one, so that status shows it offline afterwards.
-                    store.RecordCachedUpdate(found);
-                    if (found.AlreadyPresent)
-                    {
-                        Console.WriteLine($"No changes in: {spec.ToAlternateString()}");
-                    }
-                    else
-                    {
-                        Console.WriteLine($"Update available for: {spec.ToAlternateString()}");
-                        if (BootcHost.Version(found.Layout.Config) is { } version)
-                        {
-                            Console.WriteLine($"  Version: {version}");
-                        }
-
-                        Console.WriteLine($"  Digest: {found.ManifestDigest}");
-                    }
+                    Console.WriteLine($"No changes in: {spec.ToAlternateString()}");
                 }
-                finally
+                else
                 {
-                    await found.DisposeAsync().AsTask();
+                    Console.WriteLine($"Update available for: {spec.ToAlternateString()}");
+                    if (BootcHost.Version(found.Layout.Config) is { } version)
+                    {
+                        Console.WriteLine($"  Version: {version}");
+                    }
+
+                    Console.WriteLine($"  Digest: {found.ManifestDigest}");
                 }
 
                 return 0;

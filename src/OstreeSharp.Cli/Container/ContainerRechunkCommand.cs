@@ -117,13 +117,13 @@ internal static class ContainerRechunkCommand
                     }
                     finally
                     {
-                        await source.DisposeAsync().AsTask();
+                        await source.DisposeAsync();
                     }
                 }
             }
             finally
             {
-                await destination.DisposeAsync().AsTask();
+                await destination.DisposeAsync();
             }
 
             if (pr.GetValue(json))

@@ -107,7 +107,7 @@ internal static partial class ContainerCommands
             }
             finally
             {
-                await destination.DisposeAsync().AsTask();
+                await destination.DisposeAsync();
             }
 
             if (pr.GetValue(json))

@@ -46,7 +46,7 @@ internal static partial class ContainerCommands
             }
             finally
             {
-                await destination.DisposeAsync().AsTask();
+                await destination.DisposeAsync();
             }
 
             return 0;

@@ -91,12 +91,12 @@ internal static partial class ImageCommands
                 }
                 finally
                 {
-                    await destination.DisposeAsync().AsTask();
+                    await destination.DisposeAsync();
                 }
             }
             finally
             {
-                await source.DisposeAsync().AsTask();
+                await source.DisposeAsync();
             }
 
             reporter.Finish();

@@ -26,7 +26,7 @@ internal static partial class ImageCommands
             }
             finally
             {
-                await source.DisposeAsync().AsTask();
+                await source.DisposeAsync();
             }
 
             return 0;
