@@ -115,7 +115,7 @@ if [ -n "$DOC" ]; then
         echo
         table
         echo
-        echo "Run \`bench/all.sh\` (not timed yet: an hour or more) or \`bench/all.sh --quick\` (about 5 minutes); each script of"
+        echo "Run \`bench/all.sh\` (about 70 minutes on 2 cores) or \`bench/all.sh --quick\` (about 5 minutes); each script of"
         echo "\`bench/\` also runs on its own and prints more detail (layer sizes, bytes, memory at 5x the size)."
     } > "$DOC"
     echo "written to $DOC"
