@@ -49,9 +49,20 @@ internal static class CliSupport
     public static bool IsStop(Exception e) =>
         StoppedBy is not null && (e is OperationCanceledException || (e is AggregateException ae && ae.Flatten().InnerExceptions.Any(x => x is OperationCanceledException)));
 
+    /// <summary>
+    /// Opens the repository a verb works on (<see cref="RepoPath"/>); an invalid config is reported as ostree reports
+    /// it, after "opening repo: ".
+    /// </summary>
     public static OstreeRepo OpenRepo(ParseResult pr)
     {
-        return OstreeRepo.Open(RepoPath(pr));
+        try
+        {
+            return OstreeRepo.Open(RepoPath(pr));
+        }
+        catch (OstreeException e) when (e.ErrorCode == OstreeErrorCode.RepositoryConfigInvalid)
+        {
+            throw new OstreeException(e.ErrorCode, "opening repo: " + e.Message, e);
+        }
     }
 
     /// <summary>
