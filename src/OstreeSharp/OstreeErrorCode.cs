@@ -191,6 +191,12 @@ public enum OstreeErrorCode
     /// <summary>A program we run (systemctl, depmod, mkfs, an editor) failed or could not be started.</summary>
     ExternalCommandFailed = 9006,
 
+    /// <summary>
+    /// The filesystem has less free space than the operation needs, or writing would go into the space the repository
+    /// keeps free (<c>min-free-space-size</c>, <c>min-free-space-percent</c>).
+    /// </summary>
+    InsufficientSpace = 9007,
+
     /// <summary>A bug: an exception OstreeSharp did not expect.</summary>
     Internal = 9999,
 }

@@ -4,6 +4,12 @@ using System.Text;
 
 namespace OstreeSharp.Internal;
 
+/// <summary>
+/// A filesystem's sizes as statvfs reports them: the block size, the fragment size (the unit of the counts), the blocks
+/// in all, free, and free to an unprivileged user, and the mount flags.
+/// </summary>
+internal readonly record struct FileSystemStatus(ulong BlockSize, ulong FragmentSize, ulong Blocks, ulong FreeBlocks, ulong AvailableBlocks, ulong Flags);
+
 /// <summary>File status as statx reports it (without following symlinks).</summary>
 internal readonly record struct FileStatus(uint Mode, uint Uid, uint Gid, ulong Size, ulong Inode, ulong Device, uint NLink, long MtimeSeconds, uint RdevMajor, uint RdevMinor)
 {
@@ -930,16 +936,21 @@ internal static unsafe partial class Native
     }
 
     /// <summary>True when the mount holding <paramref name="path"/> is read-only (statvfs ST_RDONLY).</summary>
-    public static bool IsReadOnlyMount(string path)
+    public static bool IsReadOnlyMount(string path) => (StatVfs(path).Flags & 1) != 0;
+
+    /// <summary>The sizes statvfs(3) gives for the filesystem holding <paramref name="path"/>.</summary>
+    public static FileSystemStatus StatVfs(string path)
     {
-        // struct statvfs on x86_64 and aarch64 glibc: f_flag is the unsigned long at offset 72.
+        // struct statvfs on x86_64 and aarch64 glibc: f_bsize, f_frsize, f_blocks, f_bfree, f_bavail at offsets 0 to
+        // 32, f_flag at 72, each 8 bytes.
         byte* buf = stackalloc byte[128];
         if (statvfs(path, buf) != 0)
         {
             throw Error("statvfs", path);
         }
 
-        return (*(ulong*)(buf + 72) & 1) != 0;
+        var f = (ulong*)buf;
+        return new FileSystemStatus(f[0], f[1], f[2], f[3], f[4], f[9]);
     }
 
     /// <summary>

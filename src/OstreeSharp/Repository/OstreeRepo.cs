@@ -22,6 +22,38 @@ public sealed partial class OstreeRepo
         {
             throw new OstreeFormatException($"{ConfigPath}: unsupported repo_version '{version}'");
         }
+
+        _ = FreeSpaceReserve.FromConfig(config); // an invalid reserve is refused when the repository is opened, as by libostree
+    }
+
+    /// <summary>
+    /// The free space this repository keeps on its filesystem (<c>core.min-free-space-size</c>,
+    /// <c>core.min-free-space-percent</c>), read from <see cref="Config"/> as each transaction begins.
+    /// </summary>
+    internal FreeSpaceReserve FreeSpace => FreeSpaceReserve.FromConfig(Config);
+
+    /// <summary>
+    /// The zlib level of the content objects an archive repository writes: <c>archive.zlib-level</c>, read as libostree
+    /// does (its leading digits, 0 without any) and held to 1 to 9; 6 when unset.
+    /// </summary>
+    internal int ArchiveZlibLevel
+    {
+        get
+        {
+            if (Config.Get("archive", "zlib-level") is not { } text)
+            {
+                return 6;
+            }
+
+            var digits = text.AsSpan().Trim();
+            int n = 0;
+            while (n < digits.Length && char.IsAsciiDigit(digits[n]))
+            {
+                n++;
+            }
+
+            return n == 0 ? 1 : int.TryParse(digits[..n], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var level) ? Math.Clamp(level, 1, 9) : 9;
+        }
     }
 
     /// <summary>The repository folder.</summary>

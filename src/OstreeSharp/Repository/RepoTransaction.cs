@@ -45,9 +45,24 @@ public sealed class RepoTransaction : IDisposable
     private bool _keepStaging;
     private int _fsVerity; // a Tristate; lowered to No when the filesystem turns out to lack fs-verity
 
+    // The repository's free-space reserve (null when its config asks for none) and the blocks this transaction may
+    // still fill before reaching it, counted from the filesystem's free blocks when the transaction began.
+    private readonly FreeSpaceReserve? _reserve;
+    private readonly long _blockSize;
+    private long _spaceBlocks;
+    private readonly int _zlibLevel;
+
     internal RepoTransaction(OstreeRepo repo)
     {
         _repo = repo;
+        _zlibLevel = repo.ArchiveZlibLevel;
+        var reserve = repo.FreeSpace;
+        if (reserve.Enabled)
+        {
+            (_spaceBlocks, _blockSize) = reserve.Budget(repo.Path);
+            _reserve = reserve;
+        }
+
         _fsVerity = (int)repo.FsVerityWanted;
         _repoLock = repo.Lock(exclusive: false);
         var tmp = Path.Combine(repo.Path, "tmp");
@@ -420,6 +435,45 @@ public sealed class RepoTransaction : IDisposable
         }
     }
 
+    /// <summary>
+    /// Takes the blocks of a content object about to be kept from the free-space budget, as libostree counts them (its
+    /// size in whole blocks, plus one); returns them, for <see cref="ReturnSpace"/> if it is not kept after all.
+    /// </summary>
+    /// <exception cref="OstreeException">The object would go into the repository's reserve (<see cref="OstreeErrorCode.InsufficientSpace"/>).</exception>
+    private long ReserveSpace(long bytes)
+    {
+        if (_reserve is null)
+        {
+            return 0;
+        }
+
+        long blocks = (bytes / _blockSize) + 1;
+        long left = Volatile.Read(ref _spaceBlocks);
+        while (true)
+        {
+            if (blocks > left)
+            {
+                throw _reserve.Exceeded(blocks * _blockSize);
+            }
+
+            long seen = Interlocked.CompareExchange(ref _spaceBlocks, left - blocks, left);
+            if (seen == left)
+            {
+                return blocks;
+            }
+
+            left = seen;
+        }
+    }
+
+    private void ReturnSpace(long blocks)
+    {
+        if (blocks > 0)
+        {
+            Interlocked.Add(ref _spaceBlocks, blocks);
+        }
+    }
+
     /// <summary>Writes a file from disk as a content object with the given header; returns its id.</summary>
     public Checksum WriteContentFromFile(string sourcePath, FileHeader header, long size)
     {
@@ -532,10 +586,12 @@ public sealed class RepoTransaction : IDisposable
             }
 
             var staged = StagedPath(expected, ObjectType.File);
+            long blocks = ReserveSpace(filez.Length);
             using (var handle = Native.TryCreateExclusive(staged))
             {
                 if (handle is null)
                 {
+                    ReturnSpace(blocks);
                     return; // staged meanwhile by another writer
                 }
 
@@ -548,6 +604,7 @@ public sealed class RepoTransaction : IDisposable
                 catch
                 {
                     File.Delete(staged);
+                    ReturnSpace(blocks);
                     throw;
                 }
             }
@@ -612,8 +669,12 @@ public sealed class RepoTransaction : IDisposable
 
         // An object whose id is known is written straight to its staged name (and removed again if it does not hash
         // to that id); one already kept is only read through and checked. Otherwise the object goes to a temporary
-        // file that is renamed once its id is known.
+        // file that is renamed once its id is known. The free-space budget is charged for an object that will be
+        // kept: one whose id is known before it is written, one whose id is not once it turns out to be new (libostree
+        // 2026.4 charged every object written, kept or not, so that a commit of files the repository already had
+        // could fail for want of space).
         string path;
+        long blocks = 0;
         if (expected is { } known)
         {
             if (!absent && HasObject(known, ObjectType.File))
@@ -622,6 +683,7 @@ public sealed class RepoTransaction : IDisposable
             }
 
             path = StagedPath(known, ObjectType.File);
+            blocks = ReserveSpace(size);
         }
         else
         {
@@ -632,7 +694,7 @@ public sealed class RepoTransaction : IDisposable
         try
         {
             bool written = _repo.Mode == RepoMode.Archive
-                ? WriteArchive(path, header, read, size, hash, ref created)
+                ? WriteArchive(path, header, read, size, hash, _zlibLevel, ref created)
                 : WriteBare(path, header, read, size, hash, ref created);
             if (!written)
             {
@@ -652,8 +714,13 @@ public sealed class RepoTransaction : IDisposable
             }
 
             // The staged object is renamed into objects/ on commit.
-            keep = expected is not null
-                || (!_repo.HasObject(checksum, ObjectType.File) && Native.RenameNoReplace(path, StagedPath(checksum, ObjectType.File)));
+            bool fresh = expected is null && !_repo.HasObject(checksum, ObjectType.File);
+            if (fresh)
+            {
+                blocks = ReserveSpace(size);
+            }
+
+            keep = expected is not null || (fresh && Native.RenameNoReplace(path, StagedPath(checksum, ObjectType.File)));
             if (keep)
             {
                 Interlocked.Increment(ref _contentWritten);
@@ -667,6 +734,11 @@ public sealed class RepoTransaction : IDisposable
             if (created && !keep)
             {
                 FileUtil.DeleteAny(path);
+            }
+
+            if (!keep)
+            {
+                ReturnSpace(blocks);
             }
         }
     }
@@ -714,7 +786,7 @@ public sealed class RepoTransaction : IDisposable
     /// Writes an archive-mode object; false, with nothing read, when <paramref name="tmp"/> exists already.
     /// <paramref name="created"/> turns true once the file exists, so that a failure after that removes it.
     /// </summary>
-    private static bool WriteArchive(string tmp, FileHeader header, Func<byte[], int> read, long size, IncrementalHash hash, ref bool created)
+    private static bool WriteArchive(string tmp, FileHeader header, Func<byte[], int> read, long size, IncrementalHash hash, int level, ref bool created)
     {
         var archiveHeader = header.ToArchiveHeaderBytes((ulong)size);
         using var handle = Native.TryCreateExclusive(tmp);
@@ -743,7 +815,7 @@ public sealed class RepoTransaction : IDisposable
             return true;
         }
 
-        using var z = new DeflateStream(fs, new ZLibCompressionOptions { CompressionLevel = 6 }, leaveOpen: true);
+        using var z = new DeflateStream(fs, new ZLibCompressionOptions { CompressionLevel = level }, leaveOpen: true);
         CopyHashing(read, size, hash, (b, n) => z.Write(b, 0, n), tmp);
         return true;
     }

@@ -793,6 +793,16 @@ public static partial class RemotePull
             DryRunTotals = new DeltaDryRun(fetched, total, fetchedSize, size, usize);
         }
 
+        private void CheckDeltaFits(long unpacked)
+        {
+            var fs = Native.StatVfs(_repo.Path);
+            if ((ulong)unpacked / fs.BlockSize > fs.FreeBlocks)
+            {
+                throw new OstreeException(OstreeErrorCode.InsufficientSpace,
+                    $"Delta requires {SizeFormat.FormatAsGlibPrints(unpacked)} free space, but only {SizeFormat.FormatAsGlibPrints((long)(fs.BlockSize * fs.FreeBlocks))} available");
+            }
+        }
+
         /// <summary>
         /// Rebuilds <paramref name="to"/> from a static delta when the server has one from <paramref name="from"/> (or,
         /// with nothing local, from nothing): the superblock is checked against the delta index, its commit against
@@ -861,18 +871,16 @@ public static partial class RemotePull
 
             Interlocked.Increment(ref _metadata);
             _incomplete.Add(to);
+
+            // As libostree, before any part is fetched: the parts still needed, unpacked, must fit in the free blocks
+            // of the repository's filesystem.
+            var needed = Enumerable.Range(0, superblock.Parts.Count).Where(i => !superblock.Parts[i].Objects.All(o => Tx.HasObject(o.Checksum, o.Type))).ToList();
+            CheckDeltaFits(needed.Sum(i => (long)superblock.Parts[i].UncompressedSize));
             try
             {
                 var work = new List<Task>();
-                for (int i = 0; i < superblock.Parts.Count; i++)
+                foreach (int index in needed)
                 {
-                    var header = superblock.Parts[i];
-                    if (header.Objects.All(o => Tx.HasObject(o.Checksum, o.Type)))
-                    {
-                        continue;
-                    }
-
-                    int index = i;
                     work.Add(Task.Run(() => ApplyPartAsync(superblock, index), Ct));
                 }
 
