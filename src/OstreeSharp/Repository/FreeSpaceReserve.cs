@@ -67,12 +67,7 @@ internal sealed class FreeSpaceReserve
     // NNNMB, NNNGB or NNNTB, a number saturated at 2^64-1 as g_ascii_strtoull does (too large is refused later).
     private static ulong ParseSize(string text)
     {
-        int digits = 0;
-        while (digits < text.Length && char.IsAsciiDigit(text[digits]))
-        {
-            digits++;
-        }
-
+        ulong n = GlibNumbers.LeadingDigits(text, out int digits);
         int shift = text[digits..] switch
         {
             "MB" => 0,
@@ -83,11 +78,6 @@ internal sealed class FreeSpaceReserve
         if (digits == 0 || shift < 0)
         {
             throw Invalid($"Invalid {SizeKey} '{text}': It should be of the format '123MB', '123GB' or '123TB'");
-        }
-
-        if (!ulong.TryParse(text.AsSpan(0, digits), NumberStyles.None, CultureInfo.InvariantCulture, out var n))
-        {
-            n = ulong.MaxValue;
         }
 
         return n > ulong.MaxValue >> shift ? ulong.MaxValue : n << shift;

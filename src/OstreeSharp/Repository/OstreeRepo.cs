@@ -45,14 +45,7 @@ public sealed partial class OstreeRepo
                 return 6;
             }
 
-            var digits = text.AsSpan().Trim();
-            int n = 0;
-            while (n < digits.Length && char.IsAsciiDigit(digits[n]))
-            {
-                n++;
-            }
-
-            return n == 0 ? 1 : int.TryParse(digits[..n], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var level) ? Math.Clamp(level, 1, 9) : 9;
+            return (int)Math.Clamp(GlibNumbers.LeadingDigits(text.AsSpan().Trim(), out _), 1UL, 9UL);
         }
     }
 
