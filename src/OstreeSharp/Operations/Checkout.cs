@@ -401,7 +401,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
     {
         CheckHardlinksPossible();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        using var queue = new System.Collections.Concurrent.BlockingCollection<FileJob>(boundedCapacity: 4096);
+        var queue = new WorkQueue<FileJob>(capacity: 4096);
         Exception? failure = null;
         var workers = new Task[Math.Max(1, options.Parallelism)];
         for (int i = 0; i < workers.Length; i++)

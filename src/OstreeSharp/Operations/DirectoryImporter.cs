@@ -57,7 +57,7 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
 
         into.MetaChecksum = WriteDirMeta(dir, "/", st);
         into.Invalidate();
-        using var queue = new BlockingCollection<FileJob>(boundedCapacity: 4096);
+        var queue = new WorkQueue<FileJob>(capacity: 4096);
         using var failed = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var byInode = new ConcurrentDictionary<(ulong, ulong), Lazy<Checksum>>();
         long done = 0, bytes = 0, seen = 0;
