@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
 using OstreeSharp.Containers.Store;
 using System.Globalization;
 using System.Reflection;
@@ -104,6 +105,20 @@ internal static class CliSupport
         {
             return Path.GetFileName(Environment.GetCommandLineArgs()[0]);
         }
+    }
+
+    /// <summary>The name of the verb right under the root that a parse chose (<c>container</c> for <c>container image pull</c>), else null.</summary>
+    public static string? TopVerb(ParseResult parsed)
+    {
+        SymbolResult? result = parsed.CommandResult;
+        string? name = null;
+        while (result is CommandResult { Parent: { } parent } command)
+        {
+            name = command.Command.Name;
+            result = parent;
+        }
+
+        return name;
     }
 
     /// <summary>Runs a verb body and turns errors into one line on stderr and exit 1.</summary>

@@ -3,9 +3,6 @@ using OstreeSharp.Cli;
 using OstreeSharp.Internal;
 using OstreeSharp.Operations;
 
-// Memory: see docs/memory.md.
-OstreeSharp.Internal.Native.ReturnLargeAllocations();
-
 // Called as `bootc` (a symlink to this binary, as busybox is called), it is `ostree-sharp bootc`.
 bool asBootc = CliSupport.InvokedAs() == "bootc";
 if (asBootc)
@@ -82,6 +79,12 @@ CliSupport.VerboseRequested = args.TakeWhile(a => a != "--").Any(a => a is "-v" 
 try
 {
     var parsed = root.Parse(args);
+    if (!asBootc && CliSupport.TopVerb(parsed) is "container" or "image")
+    {
+        // Memory: see docs/memory.md.
+        Native.ReturnLargeAllocations();
+    }
+
     return CliHelp.UnknownSubcommand(parsed) ?? CliHelp.UsageError(parsed) ?? parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (Exception e) when (CliSupport.IsStop(e))
