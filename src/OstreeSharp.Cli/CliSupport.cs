@@ -107,6 +107,12 @@ internal static class CliSupport
         }
     }
 
+    /// <summary>What <c>ostree admin</c> prints when another process holds the sysroot lock, on stdout as ostree prints it.</summary>
+    public static void WaitingForSysrootLock() => Console.Out.WriteLine("Waiting for sysroot lock...");
+
+    /// <summary>The same on stderr, for verbs whose stdout a script may read (bootc, container).</summary>
+    public static void WaitingForSysrootLockOnStderr() => Console.Error.WriteLine("Waiting for sysroot lock...");
+
     /// <summary>The name of the verb right under the root that a parse chose (<c>container</c> for <c>container image pull</c>), else null.</summary>
     public static string? TopVerb(ParseResult parsed)
     {

@@ -79,8 +79,9 @@ public class LeftoverTests
         using var t = new TempDir();
         var repo = MakeRepo(t, "bare-user");
         var tmp = Path.Combine(repo, "tmp");
-        // Killed between creating its lock file and its folder, after removing its folder, or mid-way.
-        File.WriteAllText(Path.Combine(tmp, "staging-0123456789abcdef0123456789abcdef.lock"), string.Empty);
+        // Killed between creating its lock file and its folder, after removing its folder, or mid-way (the last one by an
+        // earlier build, whose lock was FOLDER.lock).
+        File.WriteAllText(Path.Combine(tmp, "staging-0123456789abcdef0123456789abcdef-lock"), string.Empty);
         Directory.CreateDirectory(Path.Combine(tmp, "staging-fedcba9876543210fedcba9876543210", "ab"));
         File.WriteAllText(Path.Combine(tmp, "staging-fedcba9876543210fedcba9876543210.lock"), string.Empty);
         Directory.CreateDirectory(Path.Combine(tmp, "staging-00000000000000000000000000000000"));

@@ -179,6 +179,138 @@ public sealed class RepositoryTests : IDisposable
         Prune.Run(repo, new PruneOptions());
     }
 
+    [Theory]
+    [InlineData(null, null, 300.0)] // libostree 2026.4's default wait
+    [InlineData("true", "12", 12.0)]
+    [InlineData(null, "0", 0.0)]
+    [InlineData(null, "abc", 0.0)] // g_ascii_strtoll: no digits, 0 (try once)
+    [InlineData(null, "7s", 7.0)]
+    [InlineData(null, "-1", -1.0)] // no limit
+    [InlineData(null, "-2", null)] // libostree's "locking disabled"
+    [InlineData("false", "30", null)]
+    public void The_lock_settings_are_read_as_libostree_reads_them(string? locking, string? timeout, double? seconds)
+    {
+        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
+        if (locking is not null)
+        {
+            repo.Config.Set("core", "locking", locking);
+        }
+
+        if (timeout is not null)
+        {
+            repo.Config.Set("core", "lock-timeout-secs", timeout);
+        }
+
+        var expected = seconds switch
+        {
+            null => (TimeSpan?)null,
+            -1 => Timeout.InfiniteTimeSpan,
+            var s => TimeSpan.FromSeconds(s.Value),
+        };
+        Assert.Equal(expected, repo.LockTimeout());
+    }
+
+    [Fact]
+    public void A_lock_timeout_below_minus_two_is_refused()
+    {
+        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
+        repo.Config.Set("core", "lock-timeout-secs", "-3");
+        var e = Assert.Throws<OstreeFormatException>(() => repo.Lock(exclusive: false));
+        Assert.Contains("core.lock-timeout-secs", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void With_locking_off_prune_runs_beside_a_transaction()
+    {
+        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
+        repo.Config.Set("core", "lock-timeout-secs", "0");
+        repo.Config.Set("core", "locking", "false");
+        repo.SaveConfig();
+        repo = OstreeRepo.Open(repo.Path);
+        using (repo.BeginTransaction())
+        {
+            Prune.Run(repo, new PruneOptions());
+        }
+    }
+
+    [Fact]
+    public void A_lock_timeout_of_zero_fails_at_once_in_libostree_words()
+    {
+        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
+        repo.Config.Set("core", "lock-timeout-secs", "0");
+        repo.SaveConfig();
+        repo = OstreeRepo.Open(repo.Path);
+        using (repo.BeginTransaction())
+        {
+            var e = Assert.Throws<RepoLockedException>(() => Prune.Run(repo, new PruneOptions()));
+            Assert.StartsWith("Locking repo exclusive failed: Resource temporarily unavailable (", e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task A_lock_timeout_of_minus_one_waits_for_the_holder()
+    {
+        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
+        repo.Config.Set("core", "lock-timeout-secs", "-1");
+        repo.SaveConfig();
+        repo = OstreeRepo.Open(repo.Path);
+        Task prune;
+        using (repo.BeginTransaction())
+        {
+            prune = Task.Run(() => Prune.Run(repo, new PruneOptions()));
+            await Task.Delay(300);
+            Assert.False(prune.IsCompleted);
+        }
+
+        await prune.WaitAsync(TimeSpan.FromSeconds(20));
+    }
+
+    [Fact]
+    public void Entries_of_tmp_older_than_the_expiry_go_and_the_rest_stay()
+    {
+        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
+        repo.Config.Set("core", "tmp-expiry-secs", "3600");
+        repo.SaveConfig();
+        repo = OstreeRepo.Open(repo.Path);
+        var tmp = Path.Combine(repo.Path, "tmp");
+        Directory.CreateDirectory(Path.Combine(tmp, "old-dir/sub"));
+        File.WriteAllText(Path.Combine(tmp, "old-file"), "x");
+        File.WriteAllText(Path.Combine(tmp, "new-file"), "x");
+        File.WriteAllText(Path.Combine(tmp, "future-file"), "x");
+        Directory.CreateDirectory(Path.Combine(tmp, "cache"));
+        var now = DateTime.UtcNow;
+        Directory.SetLastWriteTimeUtc(Path.Combine(tmp, "old-dir"), now.AddHours(-2));
+        File.SetLastWriteTimeUtc(Path.Combine(tmp, "old-file"), now.AddHours(-2));
+        File.SetLastWriteTimeUtc(Path.Combine(tmp, "new-file"), now.AddMinutes(-30));
+        File.SetLastWriteTimeUtc(Path.Combine(tmp, "future-file"), now.AddDays(3));
+        Directory.SetLastWriteTimeUtc(Path.Combine(tmp, "cache"), now.AddDays(-30));
+
+        using (repo.BeginTransaction())
+        {
+        }
+
+        Assert.Equal(["cache", "future-file", "new-file"], Directory.GetFileSystemEntries(tmp).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void A_staging_folder_nobody_holds_is_removed_whichever_build_wrote_it()
+    {
+        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
+        var tmp = Path.Combine(repo.Path, "tmp");
+        Directory.CreateDirectory(Path.Combine(tmp, "staging-a-1/00"));
+        File.WriteAllText(Path.Combine(tmp, "staging-a-1-lock"), string.Empty);
+        Directory.CreateDirectory(Path.Combine(tmp, "staging-b-2"));
+        File.WriteAllText(Path.Combine(tmp, "staging-b-2.lock"), string.Empty); // an earlier build's name
+        File.WriteAllText(Path.Combine(tmp, "staging-c-3-lock"), string.Empty); // a lock alone
+
+        using (var tx = repo.BeginTransaction())
+        {
+            Assert.Equal(["cache", Path.GetFileName(tx.StagingPath), Path.GetFileName(tx.StagingPath) + "-lock"], Directory.GetFileSystemEntries(tmp).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        }
+
+        Assert.Equal(["cache"], Directory.GetFileSystemEntries(tmp).Select(Path.GetFileName));
+    }
+
     [Fact]
     public void Keyfile_round_trips_and_edits()
     {

@@ -20,7 +20,7 @@ internal static partial class AdminCommands
     private static int Locked(ParseResult pr, Option<string?> sysroot, Func<OstreeSysroot, int> body)
     {
         var s = Open(pr, sysroot);
-        using var _ = s.Lock();
+        using var _ = s.Lock(CliSupport.WaitingForSysrootLock);
         s.Load();
         return body(s);
     }

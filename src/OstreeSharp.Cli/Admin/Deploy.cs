@@ -48,7 +48,7 @@ internal static partial class AdminCommands
             }
 
             var s = Open(pr, sysroot);
-            using var _ = s.Lock();
+            using var _ = s.Lock(CliSupport.WaitingForSysrootLock);
             s.Load();
             var rs = pr.GetValue(refspec)!;
             var commit = s.Repo.Resolve(rs);

@@ -17,7 +17,7 @@ internal static partial class AdminCommands
         CliSupport.SetRun(cmd, pr =>
         {
             var s = Open(pr, sysroot);
-            using var _ = s.Lock();
+            using var _ = s.Lock(CliSupport.WaitingForSysrootLock);
             s.InitOs(pr.GetValue(os)!);
             return 0;
         });

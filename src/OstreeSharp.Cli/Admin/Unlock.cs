@@ -30,7 +30,7 @@ internal static partial class AdminCommands
         var s = OstreeSysroot.Open(sysrootPath);
         s.Log = Console.WriteLine;
         s.Note = Console.Error.WriteLine;
-        using (s.Lock())
+        using (s.Lock(CliSupport.WaitingForSysrootLock))
         {
             s.Load();
             var booted = s.Booted ?? throw new OstreeException(OstreeErrorCode.NotBooted, "Not currently booted into an OSTree system");

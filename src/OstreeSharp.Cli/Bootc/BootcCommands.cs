@@ -31,7 +31,7 @@ internal static partial class BootcCommands
     private static (OstreeSysroot Sysroot, IDisposable Lock, Deployment Booted) OpenBooted()
     {
         var s = OstreeSysroot.Open("/");
-        var l = s.Lock();
+        var l = s.Lock(CliSupport.WaitingForSysrootLockOnStderr);
         try
         {
             s.Load();

@@ -69,7 +69,7 @@ internal static class ContainerDeployCommands
             var s = OstreeSysroot.Open(pr.GetValue(sysroot)!);
             s.Log = Console.WriteLine;
             s.Note = Console.Error.WriteLine;
-            using var _ = s.Lock();
+            using var _ = s.Lock(CliSupport.WaitingForSysrootLockOnStderr);
             s.Load();
             var os = pr.GetValue(stateroot) ?? s.Booted?.OsName ?? "default";
             if (!Directory.Exists(s.Combine($"ostree/deploy/{os}")))
@@ -112,7 +112,7 @@ internal static class ContainerDeployCommands
         CliSupport.SetRun(cmd, pr =>
         {
             var s = OstreeSysroot.Open(pr.GetValue(sysroot)!);
-            using var _ = s.Lock();
+            using var _ = s.Lock(CliSupport.WaitingForSysrootLockOnStderr);
             s.Load();
             var (removed, layers, objects) = SysrootImages.PruneImages(s, pr.GetValue(full));
             if (pr.GetValue(json))

@@ -67,6 +67,20 @@ internal static unsafe partial class Native
     private static partial int flock(int fd, int operation);
 
     [LibraryImport("libc", SetLastError = true)]
+    private static partial int fcntl(int fd, int cmd, FileLockRecord* record);
+
+    /// <summary>struct flock (LP64 Linux: x86_64, aarch64).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct FileLockRecord
+    {
+        public short Type;
+        public short Whence;
+        public long Start;
+        public long Length;
+        public int Pid;
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
     private static partial int syncfs(int fd);
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
@@ -822,6 +836,50 @@ internal static unsafe partial class Native
 
         static bool Tolerated(int errno, string path) =>
             errno is 1 or 95 or 25 or 22 ? false : throw Error("ioctl(FS_IOC_SETFLAGS)", path, errno);
+    }
+
+    /// <summary>
+    /// Locks a whole file as libostree (libglnx) locks its repository, staging and sysroot lock files: an open file
+    /// description lock (fcntl F_OFD_SETLK, or F_OFD_SETLKW to wait), which conflicts with other processes' OFD and
+    /// POSIX record locks on the file but not with flock; flock where the kernel has no OFD locks (EINVAL), as libostree
+    /// falls back. False when not waiting and another holds a conflicting lock.
+    /// </summary>
+    public static bool LockFile(SafeHandle fd, bool exclusive, bool wait)
+    {
+        const int F_OFD_SETLK = 37, F_OFD_SETLKW = 38, F_RDLCK = 0, F_WRLCK = 1, EINTR = 4, EAGAIN = 11, EACCES = 13, EINVAL = 22;
+        bool added = false;
+        fd.DangerousAddRef(ref added);
+        try
+        {
+            var record = new FileLockRecord { Type = exclusive ? (short)F_WRLCK : (short)F_RDLCK };
+            while (true)
+            {
+                if (fcntl((int)fd.DangerousGetHandle(), wait ? F_OFD_SETLKW : F_OFD_SETLK, &record) == 0)
+                {
+                    return true;
+                }
+
+                int errno = Marshal.GetLastPInvokeError();
+                switch (errno)
+                {
+                    case EINTR:
+                        continue;
+                    case EAGAIN or EACCES when !wait:
+                        return false;
+                    case EINVAL:
+                        return Flock(fd, exclusive, wait);
+                    default:
+                        throw new IOException($"fcntl(F_OFD_SETLK) failed: {Marshal.GetPInvokeErrorMessage(errno)}");
+                }
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                fd.DangerousRelease();
+            }
+        }
     }
 
     /// <summary>flock on a file descriptor; false when non-blocking and it would block.</summary>

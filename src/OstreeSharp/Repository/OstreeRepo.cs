@@ -475,7 +475,7 @@ public sealed partial class OstreeRepo
         {
             if (Directory.Exists(tmp))
             {
-                RepoTransaction.CleanStaleStaging(tmp);
+                RepoTransaction.CleanStaleStaging(tmp, TmpExpirySeconds);
             }
         }
         catch (UnauthorizedAccessException)
@@ -490,10 +490,44 @@ public sealed partial class OstreeRepo
     /// <summary>Starts a transaction; objects written through it appear only when it commits.</summary>
     public RepoTransaction BeginTransaction() => new(this);
 
-    /// <summary>Takes the repository lock; shared for writers, exclusive for prune and similar.</summary>
-    public RepoLock Lock(bool exclusive) => RepoLock.Acquire(System.IO.Path.Combine(Path, ".lock"), exclusive, TimeSpan.FromSeconds(LockTimeoutSeconds));
+    /// <summary>
+    /// Takes the repository lock; shared for writers, exclusive for prune and similar. As libostree: nothing is locked
+    /// when <c>core.locking</c> is false; otherwise the wait is <c>core.lock-timeout-secs</c> (default 300; -1 waits as
+    /// long as it takes, -2 locks nothing).
+    /// </summary>
+    /// <exception cref="RepoLockedException">The lock could not be taken in time.</exception>
+    /// <exception cref="OstreeFormatException">One of the two settings is invalid.</exception>
+    public RepoLock Lock(bool exclusive) => LockTimeout() is { } timeout
+        ? RepoLock.Acquire(System.IO.Path.Combine(Path, ".lock"), exclusive, timeout)
+        : RepoLock.None;
 
-    private int LockTimeoutSeconds => int.TryParse(Config.Get("core", "lock-timeout-secs"), out var s) ? s : 30;
+    /// <summary>
+    /// <c>core.tmp-expiry-secs</c>: how old, in seconds, an entry of <c>tmp/</c> other than a staging folder must be
+    /// before a transaction removes it (default a day), read as libostree reads it (leading digits).
+    /// </summary>
+    internal ulong TmpExpirySeconds => Config.Get("core", "tmp-expiry-secs") is { } v ? GlibNumbers.LeadingDigits(v, out _) : RepoTransaction.DefaultTmpExpirySeconds;
+
+    /// <summary>The wait for the lock (<see cref="Timeout.InfiniteTimeSpan"/>: no limit), or null when locking is off.</summary>
+    internal TimeSpan? LockTimeout()
+    {
+        if (!Config.GetBoolean("core", "locking", true))
+        {
+            return null;
+        }
+
+        // g_ascii_strtoll: an optional sign and leading digits; none is 0 (try once).
+        var text = Config.Get("core", "lock-timeout-secs") ?? "300";
+        bool negative = text.StartsWith('-');
+        ulong magnitude = GlibNumbers.LeadingDigits(negative || text.StartsWith('+') ? text.AsSpan(1) : text, out _);
+        return (negative, magnitude) switch
+        {
+            (true, 1) => Timeout.InfiniteTimeSpan,
+            (true, 2) => null,
+            (true, 0) => TimeSpan.Zero,
+            (true, _) => throw new OstreeFormatException($"config key core.lock-timeout-secs is below -2: '{text}'"),
+            _ => TimeSpan.FromSeconds(Math.Min(magnitude, uint.MaxValue)),
+        };
+    }
 
     /// <summary>
     /// The loose content objects by device and inode, as libostree's hardlink scan builds them for

@@ -67,24 +67,25 @@ public sealed class RepoTransaction : IDisposable
         _repoLock = repo.Lock(exclusive: false);
         var tmp = Path.Combine(repo.Path, "tmp");
         Directory.CreateDirectory(tmp);
-        CleanStaleStaging(tmp);
+        CleanStaleStaging(tmp, repo.TmpExpirySeconds);
         // As libostree: staging-BOOTID-RANDOM, so leftovers name the boot that wrote them.
         _staging = Path.Combine(tmp, $"staging-{BootId()}-{Guid.NewGuid():N}");
 
         // Lock first, then create: a concurrent transaction cleaning stale staging folders must never
         // see this folder unlocked.
-        _stagingLock = LockFile(_staging + ".lock", FileMode.Create, wait: true)!;
+        _stagingLock = LockFile(_staging + "-lock", FileMode.Create, wait: true)!;
         Directory.CreateDirectory(_staging);
     }
 
-    // Opens and flocks a lock file, and checks that the lock is still on the file its path names: a cleaner may have
-    // removed the path between the open and the flock (then, waiting, it starts again; else null).
+    // Opens and locks a lock file (an OFD lock, as libostree's: its transactions and ours see each other's), and checks
+    // that the lock is still on the file its path names: a cleaner may have removed the path between the open and the
+    // lock (then, waiting, it starts again; else null).
     private static SafeFileHandle? LockFile(string path, FileMode mode, bool wait)
     {
         while (true)
         {
             var h = File.OpenHandle(path, mode, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-            if (Native.Flock(h, exclusive: true, wait) && Native.TryLStat(path, out var st) && st.Inode == Native.Inode(h))
+            if (Native.LockFile(h, exclusive: true, wait) && Native.TryLStat(path, out var st) && st.Inode == Native.Inode(h))
             {
                 return h;
             }
@@ -123,30 +124,74 @@ public sealed class RepoTransaction : IDisposable
     public string StagingPath => _staging;
 
     // Staging folders and lock files that no live transaction holds: left by a process that was killed (a lock file
-    // alone when it died between creating the two, or between removing them).
-    internal static void CleanStaleStaging(string tmp)
+    // alone when it died between creating the two, or between removing them). A folder's lock is FOLDER-lock, as
+    // libostree names it, so that each sees the other's live transactions; earlier builds used FOLDER.lock with
+    // flock, still honoured. Then, as libostree's cleanup, anything else in tmp/ but its cache/ that was last changed
+    // more than core.tmp-expiry-secs ago (a day by default; a time in the future counts as recent).
+    internal static void CleanStaleStaging(string tmp, ulong expirySeconds = DefaultTmpExpirySeconds)
     {
         var stale = Directory.EnumerateDirectories(tmp, "staging-*")
+            .Concat(Directory.EnumerateFiles(tmp, "staging-*-lock").Select(f => f[..^"-lock".Length]))
             .Concat(Directory.EnumerateFiles(tmp, "staging-*.lock").Select(f => f[..^".lock".Length]))
             .Distinct(StringComparer.Ordinal).ToList();
         foreach (var dir in stale)
         {
-            var lockPath = dir + ".lock";
+            SafeFileHandle? legacy = null;
             try
             {
-                using var h = LockFile(lockPath, FileMode.OpenOrCreate, wait: false);
+                if (File.Exists(dir + ".lock"))
+                {
+                    legacy = File.OpenHandle(dir + ".lock", FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+                    if (!Native.Flock(legacy, exclusive: true, wait: false))
+                    {
+                        continue; // a transaction of an earlier build holds it
+                    }
+                }
+
+                using var h = LockFile(dir + "-lock", FileMode.OpenOrCreate, wait: false);
                 if (h is not null)
                 {
                     FileUtil.DeleteAny(dir);
-                    File.Delete(lockPath);
+                    File.Delete(dir + "-lock");
+                    File.Delete(dir + ".lock");
                 }
             }
             catch (IOException)
             {
                 // Another process is using or removing it.
             }
+            finally
+            {
+                legacy?.Dispose();
+            }
+        }
+
+        long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        foreach (var path in Directory.EnumerateFileSystemEntries(tmp))
+        {
+            var name = Path.GetFileName(path);
+            if (name == "cache" || name.StartsWith("staging-", StringComparison.Ordinal) || !Native.TryLStat(path, out var st))
+            {
+                continue;
+            }
+
+            long age = now - st.MtimeSeconds;
+            if (age > 0 && (ulong)age > expirySeconds)
+            {
+                try
+                {
+                    FileUtil.DeleteAny(path);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    throw new OstreeException(OstreeErrorCode.IOFailed, $"tmpdir cleanup: Removing {name}: {e.Message}", e);
+                }
+            }
         }
     }
+
+    /// <summary>libostree's <c>core.tmp-expiry-secs</c> default: a day.</summary>
+    internal const ulong DefaultTmpExpirySeconds = 86400;
 
     /// <summary>The bytes of a metadata object staged by this transaction, else of the repository's.</summary>
     /// <exception cref="ObjectNotFoundException">Neither has it.</exception>
@@ -1171,7 +1216,7 @@ public sealed class RepoTransaction : IDisposable
                 FileUtil.DeleteAny(_staging);
             }
 
-            File.Delete(_staging + ".lock");
+            File.Delete(_staging + "-lock");
         }
         finally
         {

@@ -1,6 +1,7 @@
 // A sysroot: the physical root holding ostree/repo, stateroots, deployments and /boot (spec 1).
 using System.Text;
 using System.Text.RegularExpressions;
+using Microsoft.Win32.SafeHandles;
 using OstreeSharp.Internal;
 using OstreeSharp.Objects;
 using OstreeSharp.Repository;
@@ -127,25 +128,54 @@ public sealed partial class OstreeSysroot
         }
     }
 
-    /// <summary>Takes the sysroot lock (<c>ostree/lock</c>, exclusive flock), removed again on dispose.</summary>
-    public IDisposable Lock() => new SysrootLock(Combine("ostree/lock"));
+    /// <summary>
+    /// Takes the sysroot lock (<c>ostree/lock</c>), waiting for it, and removes the file again on dispose: an exclusive
+    /// OFD lock, as libostree takes it, so that an <c>ostree admin</c> or bootc command running at the same time waits
+    /// for this one and this one for it.
+    /// </summary>
+    public IDisposable Lock() => new SysrootLock(Combine("ostree/lock"), null);
+
+    /// <summary>
+    /// Takes the sysroot lock as <see cref="Lock()"/> does, calling <paramref name="waiting"/> once first when another
+    /// process holds it (ostree prints <c>Waiting for sysroot lock...</c> then).
+    /// </summary>
+    public IDisposable Lock(Action? waiting) => new SysrootLock(Combine("ostree/lock"), waiting);
 
     private sealed class SysrootLock : IDisposable
     {
-        private readonly FileStream _fs;
+        private readonly SafeFileHandle _handle;
         private readonly string _path;
 
-        public SysrootLock(string path)
+        public SysrootLock(string path, Action? waiting)
         {
             _path = path;
-            _fs = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-            Native.Flock(_fs.SafeFileHandle, exclusive: true, wait: true);
+            while (true)
+            {
+                var h = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+                bool locked = Native.LockFile(h, exclusive: true, wait: false);
+                if (!locked)
+                {
+                    waiting?.Invoke();
+                    waiting = null;
+                    locked = Native.LockFile(h, exclusive: true, wait: true);
+                }
+
+                // The holder before us removes the file as it lets go: a lock taken on a file no longer at the path
+                // excludes nobody, so it is taken again on the new one.
+                if (locked && Native.TryLStat(path, out var st) && st.Inode == Native.Inode(h))
+                {
+                    _handle = h;
+                    return;
+                }
+
+                h.Dispose();
+            }
         }
 
         public void Dispose()
         {
             File.Delete(_path);
-            _fs.Dispose();
+            _handle.Dispose();
         }
     }
 
