@@ -23,10 +23,10 @@ internal static class Metalink
     /// <summary>Fetches the metalink at <paramref name="url"/> and then the summary from the first URL that serves its bytes.</summary>
     /// <returns>The summary and the repository URL (the folder it came from).</returns>
     /// <exception cref="RemoteFetchException">The metalink cannot be fetched or read, or no URL in it serves the summary.</exception>
-    public static async Task<(byte[] Summary, string RepositoryUrl)> FetchSummaryAsync(string url, int retries, CancellationToken cancellationToken, RemoteTls? tls = null)
+    public static async Task<(byte[] Summary, string RepositoryUrl)> FetchSummaryAsync(string url, int retries, CancellationToken cancellationToken, RemoteConnection? connection = null)
     {
         ArgumentNullException.ThrowIfNull(url);
-        var xml = await GetAsync(url, retries, cancellationToken, tls).ConfigureAwait(false)
+        var xml = await GetAsync(url, retries, cancellationToken, connection).ConfigureAwait(false)
             ?? throw new RemoteFetchException(url, "Server returned HTTP 404");
         var target = Parse(xml, "summary", url);
         string? last = null;
@@ -34,7 +34,7 @@ internal static class Metalink
         {
             try
             {
-                var bytes = await GetAsync(candidate, retries, cancellationToken, tls).ConfigureAwait(false);
+                var bytes = await GetAsync(candidate, retries, cancellationToken, connection).ConfigureAwait(false);
                 last = bytes is null ? "Server returned HTTP 404" : Check(target, bytes);
                 if (last is null)
                 {
@@ -62,10 +62,10 @@ internal static class Metalink
         return expected == actual ? null : $"Expected checksum is {expected} but actual is {actual}";
     }
 
-    private static async Task<byte[]?> GetAsync(string url, int retries, CancellationToken ct, RemoteTls? tls)
+    private static async Task<byte[]?> GetAsync(string url, int retries, CancellationToken ct, RemoteConnection? connection)
     {
         var slash = url.LastIndexOf('/');
-        using var f = new RemoteFetcher(url[..(slash + 1)], 1, retries, tls: tls);
+        using var f = new RemoteFetcher(url[..(slash + 1)], 1, retries, connection: connection);
         return await f.GetBytesAsync(url[(slash + 1)..], MaxSize, ct).ConfigureAwait(false);
     }
 

@@ -51,8 +51,8 @@ internal sealed class RemoteFetcher : IDisposable
     /// slower than <paramref name="lowSpeedLimit"/> bytes a second over <paramref name="lowSpeedTime"/> seconds is
     /// aborted and retried (ostree's defaults: 1000 and 30).
     /// </summary>
-    public RemoteFetcher(string baseUrl, int maxConnections = 8, int retries = 5, long lowSpeedLimit = 1000, int lowSpeedTime = 30, RemoteTls? tls = null)
-        : this([baseUrl ?? throw new ArgumentNullException(nameof(baseUrl))], maxConnections, retries, lowSpeedLimit, lowSpeedTime, tls)
+    public RemoteFetcher(string baseUrl, int maxConnections = 8, int retries = 5, long lowSpeedLimit = 1000, int lowSpeedTime = 30, RemoteConnection? connection = null)
+        : this([baseUrl ?? throw new ArgumentNullException(nameof(baseUrl))], maxConnections, retries, lowSpeedLimit, lowSpeedTime, connection)
     {
     }
 
@@ -60,7 +60,7 @@ internal sealed class RemoteFetcher : IDisposable
     /// A fetcher over mirrors of one repository, as libostree's mirrored requests: each file is asked of the first
     /// mirror, then of the next when that one does not have it or fails; messages name the first mirror's URL.
     /// </summary>
-    public RemoteFetcher(IReadOnlyList<string> mirrors, int maxConnections = 8, int retries = 5, long lowSpeedLimit = 1000, int lowSpeedTime = 30, RemoteTls? tls = null)
+    public RemoteFetcher(IReadOnlyList<string> mirrors, int maxConnections = 8, int retries = 5, long lowSpeedLimit = 1000, int lowSpeedTime = 30, RemoteConnection? connection = null)
     {
         ArgumentNullException.ThrowIfNull(mirrors);
         if (mirrors.Count == 0)
@@ -89,7 +89,7 @@ internal sealed class RemoteFetcher : IDisposable
                 PooledConnectionIdleTimeout = TimeSpan.FromSeconds(30),
                 ConnectCallback = ConnectAsync,
             };
-            tls?.Apply(_handler);
+            connection?.Apply(_handler);
             _http = new HttpClient(_handler) { Timeout = Timeout.InfiniteTimeSpan };
             _http.DefaultRequestHeaders.UserAgent.ParseAdd("libostree/" + LibostreeVersion);
 
@@ -345,12 +345,12 @@ internal sealed class RemoteFetcher : IDisposable
     /// dropped.
     /// </summary>
     /// <exception cref="RemoteFetchException">The list cannot be fetched, or no mirror in it answers.</exception>
-    public static async Task<IReadOnlyList<string>> FetchMirrorListAsync(string mirrorlistUrl, int retries, CancellationToken cancellationToken, RemoteTls? tls = null)
+    public static async Task<IReadOnlyList<string>> FetchMirrorListAsync(string mirrorlistUrl, int retries, CancellationToken cancellationToken, RemoteConnection? connection = null)
     {
         ArgumentNullException.ThrowIfNull(mirrorlistUrl);
         var slash = mirrorlistUrl.LastIndexOf('/');
         byte[]? bytes;
-        using (var list = new RemoteFetcher(mirrorlistUrl[..(slash + 1)], 1, retries, tls: tls))
+        using (var list = new RemoteFetcher(mirrorlistUrl[..(slash + 1)], 1, retries, connection: connection))
         {
             try
             {
@@ -377,7 +377,7 @@ internal sealed class RemoteFetcher : IDisposable
 
             if (mirrors.Count == 0)
             {
-                using var probe = new RemoteFetcher(line, 1, retries, tls: tls);
+                using var probe = new RemoteFetcher(line, 1, retries, connection: connection);
                 try
                 {
                     if (await probe.GetBytesAsync("config", 1 << 20, cancellationToken).ConfigureAwait(false) is null)
@@ -401,17 +401,17 @@ internal sealed class RemoteFetcher : IDisposable
     /// Where a remote URL leads, as libostree reads one: <c>mirrorlist=URL</c> to the mirrors it lists,
     /// <c>metalink=URL</c> to the folder of the summary it describes (and that summary), any other URL to itself.
     /// </summary>
-    public static async Task<(IReadOnlyList<string> Mirrors, byte[]? Summary)> ResolveRemoteUrlAsync(string url, int retries, CancellationToken cancellationToken, RemoteTls? tls = null)
+    public static async Task<(IReadOnlyList<string> Mirrors, byte[]? Summary)> ResolveRemoteUrlAsync(string url, int retries, CancellationToken cancellationToken, RemoteConnection? connection = null)
     {
         ArgumentNullException.ThrowIfNull(url);
         if (url.StartsWith("mirrorlist=", StringComparison.Ordinal))
         {
-            return (await FetchMirrorListAsync(url["mirrorlist=".Length..], retries, cancellationToken, tls).ConfigureAwait(false), null);
+            return (await FetchMirrorListAsync(url["mirrorlist=".Length..], retries, cancellationToken, connection).ConfigureAwait(false), null);
         }
 
         if (url.StartsWith("metalink=", StringComparison.Ordinal))
         {
-            var (summary, repositoryUrl) = await Metalink.FetchSummaryAsync(url["metalink=".Length..], retries, cancellationToken, tls).ConfigureAwait(false);
+            var (summary, repositoryUrl) = await Metalink.FetchSummaryAsync(url["metalink=".Length..], retries, cancellationToken, connection).ConfigureAwait(false);
             return ([repositoryUrl], summary);
         }
 

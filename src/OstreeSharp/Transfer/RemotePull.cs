@@ -216,10 +216,10 @@ public static partial class RemotePull
         // contenturl when the remote has one (--url stands for both); either may be mirrorlist=URL.
         var metaUrl = options.Url ?? info.Url;
         var contentUrl = options.Url ?? info.Options.GetValueOrDefault("contenturl");
-        var tls = RemoteTls.FromRemote(remote, info.Options);
-        var (fetcher, metalinkSummary) = await OpenFetcherAsync(metaUrl, repo, remote, options, tls, cancellationToken).ConfigureAwait(false);
+        var connection = RemoteConnection.FromRemote(remote, info.Options);
+        var (fetcher, metalinkSummary) = await OpenFetcherAsync(metaUrl, repo, remote, options, connection, cancellationToken).ConfigureAwait(false);
         using var disposeFetcher = fetcher;
-        using var contentFetcher = contentUrl is null ? null : (await OpenFetcherAsync(contentUrl, repo, remote, options, tls, cancellationToken).ConfigureAwait(false)).Fetcher;
+        using var contentFetcher = contentUrl is null ? null : (await OpenFetcherAsync(contentUrl, repo, remote, options, connection, cancellationToken).ConfigureAwait(false)).Fetcher;
         var objects = contentFetcher ?? fetcher;
 
         // The config first: only archive repositories can be pulled.
@@ -435,10 +435,10 @@ public static partial class RemotePull
 
     // A fetcher for a remote URL, for the mirrors of a mirrorlist=URL, or for the repository a metalink=URL leads to
     // (with the summary it gave); with the pull's headers, the remote's cookies and its TLS settings.
-    private static async Task<(RemoteFetcher Fetcher, byte[]? Summary)> OpenFetcherAsync(string url, OstreeRepo repo, string remote, PullOptions options, RemoteTls? tls, CancellationToken ct)
+    private static async Task<(RemoteFetcher Fetcher, byte[]? Summary)> OpenFetcherAsync(string url, OstreeRepo repo, string remote, PullOptions options, RemoteConnection? connection, CancellationToken ct)
     {
-        var (mirrors, summary) = await RemoteFetcher.ResolveRemoteUrlAsync(url, options.NetworkRetries, ct, tls).ConfigureAwait(false);
-        var fetcher = new RemoteFetcher(mirrors, options.MaxConcurrentRequests, options.NetworkRetries, options.LowSpeedLimitBytes, options.LowSpeedTimeSeconds, tls);
+        var (mirrors, summary) = await RemoteFetcher.ResolveRemoteUrlAsync(url, options.NetworkRetries, ct, connection).ConfigureAwait(false);
+        var fetcher = new RemoteFetcher(mirrors, options.MaxConcurrentRequests, options.NetworkRetries, options.LowSpeedLimitBytes, options.LowSpeedTimeSeconds, connection);
         fetcher.AddHeaders(options.HttpHeaders, options.AppendUserAgent);
         fetcher.AddCookies(CookieJar.PathOf(repo.Path, remote));
         return (fetcher, summary);

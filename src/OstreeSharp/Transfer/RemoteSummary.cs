@@ -20,9 +20,9 @@ public static class RemoteSummary
         ArgumentNullException.ThrowIfNull(repo);
         var info = repo.RequireRemote(remote);
         var url = info.RequireUrl();
-        var tls = RemoteTls.FromRemote(remote, info.Options);
-        var (mirrors, summary) = await RemoteFetcher.ResolveRemoteUrlAsync(url, 5, cancellationToken, tls).ConfigureAwait(false);
-        using var fetcher = new RemoteFetcher(mirrors, tls: tls);
+        var connection = RemoteConnection.FromRemote(remote, info.Options);
+        var (mirrors, summary) = await RemoteFetcher.ResolveRemoteUrlAsync(url, 5, cancellationToken, connection).ConfigureAwait(false);
+        using var fetcher = new RemoteFetcher(mirrors, connection: connection);
         fetcher.AddCookies(CookieJar.PathOf(repo.Path, remote));
         summary ??= await fetcher.GetBytesAsync("summary", long.MaxValue, cancellationToken).ConfigureAwait(false)
             ?? throw new ObjectNotFoundException($"Remote \"{remote}\" has no summary at {fetcher.UrlOf("summary")}");
