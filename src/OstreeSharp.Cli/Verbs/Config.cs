@@ -63,6 +63,7 @@ internal static partial class RepoCommands
             var repo = CliSupport.OpenRepo(pr);
             var (s, k) = Split(pr, pr.GetValue(keyS)!);
             repo.Config.Set(s, k, pr.GetValue(value)!);
+            OstreeSharp.Repository.OstreeRepo.ValidateConfig(repo.Config, repo.ConfigPath); // as libostree: an invalid setting is not written
             repo.SaveConfig();
             return 0;
         });

@@ -15,15 +15,53 @@ public sealed partial class OstreeRepo
     {
         Path = path;
         Config = config;
-        var mode = config.Get("core", "mode") ?? throw new OstreeFormatException($"{ConfigPath}: no core.mode");
-        Mode = RepoModeNames.Parse(mode);
+        Mode = ValidateConfig(config, ConfigPath);
+    }
+
+    /// <summary>
+    /// Checks a repository config as libostree does when it opens a repository or <c>config set</c> changes one: the
+    /// mode and version, the free-space reserve and the boot counter; returns the mode.
+    /// </summary>
+    /// <exception cref="OstreeFormatException">The first invalid setting, in libostree's words where it has some.</exception>
+    internal static RepoMode ValidateConfig(KeyFile config, string configPath)
+    {
+        var mode = config.Get("core", "mode") ?? throw new OstreeFormatException($"{configPath}: no core.mode");
+        var parsed = RepoModeNames.Parse(mode);
         var version = config.Get("core", "repo_version");
         if (version != "1")
         {
-            throw new OstreeFormatException($"{ConfigPath}: unsupported repo_version '{version}'");
+            throw new OstreeFormatException($"{configPath}: unsupported repo_version '{version}'");
         }
 
-        _ = FreeSpaceReserve.FromConfig(config); // an invalid reserve is refused when the repository is opened, as by libostree
+        _ = FreeSpaceReserve.FromConfig(config);
+        _ = ReadBootCountingTries(config);
+        return parsed;
+    }
+
+    /// <summary>
+    /// <c>sysroot.boot-counting-tries</c> (0 to 5, default 0): the tries a new deployment's boot entry gets, in its file
+    /// name as systemd's boot counting reads it (<c>ostree-2-os+3.conf</c>); 0 writes no counter.
+    /// </summary>
+    /// <exception cref="OstreeFormatException">Anything but a number from 0 to 5, in libostree's words.</exception>
+    internal int BootCountingTries => ReadBootCountingTries(Config);
+
+    private static int ReadBootCountingTries(KeyFile config)
+    {
+        var text = config.Get("sysroot", "boot-counting-tries");
+        if (text is null)
+        {
+            return 0;
+        }
+
+        // g_ascii_string_to_unsigned: digits only, nothing before or after them.
+        if (text.Length == 0 || !text.All(char.IsAsciiDigit))
+        {
+            throw new OstreeFormatException(OstreeErrorCode.RepositoryConfigInvalid, $"Parsing sysroot.boot-counting-tries: \u201c{text}\u201d is not an unsigned number");
+        }
+
+        return ulong.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n <= 5
+            ? (int)n
+            : throw new OstreeFormatException(OstreeErrorCode.RepositoryConfigInvalid, $"Parsing sysroot.boot-counting-tries: Number \u201c{text}\u201d is out of bounds [0, 5]");
     }
 
     /// <summary>

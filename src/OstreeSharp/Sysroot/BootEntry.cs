@@ -38,6 +38,15 @@ public sealed class BootEntry
         }
     }
 
+    /// <summary>The name of the file the entry was read from; a copy keeps it, a new entry has none.</summary>
+    internal string? FileName { get; private set; }
+
+    /// <summary>
+    /// The boot counter in that name (systemd's <c>NAME+LEFT-DONE.conf</c>, or <c>NAME+LEFT.conf</c>): tries left and
+    /// done, both 0 when the name has none. A copy does not keep them, as libostree's clone of a boot config does not.
+    /// </summary>
+    internal (ulong Left, ulong Done) Tries { get; private set; }
+
     /// <summary>Keys in the order they were first seen.</summary>
     public IEnumerable<string> Keys => _order;
 
@@ -75,8 +84,75 @@ public sealed class BootEntry
             e[key] = value;
         }
 
+        e.FileName = Path.GetFileName(source);
+        e.Tries = ParseTries(Path.GetFileNameWithoutExtension(source));
         return e;
     }
+
+    // "+LEFT" or "+LEFT-DONE" after the last '+' of the name, as libostree reads it: digits as g_ascii_strtoull reads
+    // them (anything after them ignored); no digits, a '-' first, or a number past 2^64-1, and there is no counter.
+    private static (ulong Left, ulong Done) ParseTries(string name)
+    {
+        int plus = name.LastIndexOf('+');
+        if (plus < 0)
+        {
+            return (0, 0);
+        }
+
+        var rest = name.AsSpan(plus + 1);
+        if (!TryNumber(ref rest, out var left))
+        {
+            return (0, 0);
+        }
+
+        ulong done = 0;
+        if (rest.StartsWith("-"))
+        {
+            rest = rest[1..];
+            if (!TryNumber(ref rest, out done))
+            {
+                return (0, 0);
+            }
+        }
+
+        return (left, done);
+
+        static bool TryNumber(ref ReadOnlySpan<char> text, out ulong value)
+        {
+            int n = 0;
+            while (n < text.Length && char.IsAsciiDigit(text[n]))
+            {
+                n++;
+            }
+
+            value = 0;
+            if (n == 0 || !ulong.TryParse(text[..n], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out value))
+            {
+                return false;
+            }
+
+            text = text[n..];
+            return true;
+        }
+    }
+
+    /// <summary>Records that the entry was written to the file <paramref name="fileName"/> (its name and counter).</summary>
+    internal void WrittenAs(string fileName)
+    {
+        FileName = fileName;
+        Tries = ParseTries(Path.GetFileNameWithoutExtension(fileName));
+    }
+
+    /// <summary>
+    /// The entry's file name for <paramref name="stem"/> (<c>ostree-2-os</c>), as libostree names it with boot counting
+    /// on (<paramref name="maxTries"/> above 0): a new entry gets <c>+MAX</c>, an entry read with a counter keeps it as
+    /// <c>+LEFT-DONE</c>, any other gets none.
+    /// </summary>
+    internal string FileNameFor(string stem, int maxTries) =>
+        maxTries == 0 ? stem + ".conf"
+        : FileName is null ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{stem}+{maxTries}.conf")
+        : Tries == (0, 0) ? stem + ".conf"
+        : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{stem}+{Tries.Left}-{Tries.Done}.conf");
 
     /// <summary>A copy.</summary>
     public BootEntry Clone()
@@ -88,6 +164,7 @@ public sealed class BootEntry
         }
 
         c.OverlayInitrds.AddRange(OverlayInitrds);
+        c.FileName = FileName;
         return c;
     }
 

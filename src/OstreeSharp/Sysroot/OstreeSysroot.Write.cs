@@ -126,6 +126,7 @@ public sealed partial class OstreeSysroot
         // sysroot.bootprefix: paths in the entries start with /boot, which works whether /boot is its own
         // filesystem (through its boot -> . link) or a folder of the root filesystem.
         var prefix = Repo.Config.GetBoolean("sysroot", "bootprefix", false) ? "/boot" : string.Empty;
+        int tries = Repo.BootCountingTries;
         FaultPoint.Hit("full-before-entries");
         for (int i = 0; i < list.Count; i++)
         {
@@ -133,6 +134,7 @@ public sealed partial class OstreeSysroot
             var layout = KernelLayout.Find(DeploymentPath(d));
             var bootDir = $"ostree/{d.OsName}-{d.BootChecksum}";
             InstallBootFiles(layout, Combine("boot/" + bootDir));
+            var fileName = d.Entry.FileNameFor($"ostree-{list.Count - i}-{d.OsName}", tries);
             var entry = d.Entry.Clone();
             entry["title"] = Title(d, i, manyStateroots);
             entry["version"] = (list.Count - i).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -161,8 +163,9 @@ public sealed partial class OstreeSysroot
                 }
             }
 
+            FileUtil.WriteAtomic(System.IO.Path.Combine(entries, fileName), Encoding.UTF8.GetBytes(entry.Serialize()), fsync: false);
+            entry.WrittenAs(fileName);
             d.Entry = entry;
-            FileUtil.WriteAtomic(System.IO.Path.Combine(entries, $"ostree-{list.Count - i}-{d.OsName}.conf"), Encoding.UTF8.GetBytes(entry.Serialize()), fsync: false);
         }
 
         FaultPoint.Hit("full-before-farm");

@@ -60,4 +60,33 @@ public sealed class SysrootModelTests
         Assert.Equal("a \"q\" b", d["X"]);
         Assert.False(d.ContainsKey("noequals"));
     }
+
+    [Theory]
+    [InlineData("/b/ostree-1-os.conf", 0UL, 0UL)]
+    [InlineData("/b/ostree-1-os+3.conf", 3UL, 0UL)]
+    [InlineData("/b/ostree-1-os+1-2.conf", 1UL, 2UL)]
+    [InlineData("/b/ostree-1-os+0-4.conf", 0UL, 4UL)]
+    [InlineData("/b/ostree-1-os+2x.conf", 2UL, 0UL)] // digits as g_ascii_strtoull reads them, the rest ignored
+    [InlineData("/b/ostree-1-os+-1.conf", 0UL, 0UL)] // negative: no counter
+    [InlineData("/b/ostree-1-os+.conf", 0UL, 0UL)]
+    [InlineData("/b/ostree-1-os+2-.conf", 0UL, 0UL)]
+    [InlineData("/b/a+1-1+5.conf", 5UL, 0UL)] // the last '+'
+    [InlineData("/b/ostree-1-os+99999999999999999999.conf", 0UL, 0UL)] // past 2^64-1
+    public void Boot_counters_are_read_from_the_file_name_as_libostree_reads_them(string path, ulong left, ulong done)
+    {
+        Assert.Equal((left, done), BootEntry.Parse("options ostree=/ostree/boot.0/os/x/0\n", path).Tries);
+    }
+
+    [Fact]
+    public void Entry_names_carry_the_counter_libostree_gives_them()
+    {
+        var fresh = new BootEntry();
+        Assert.Equal("ostree-2-os.conf", fresh.FileNameFor("ostree-2-os", 0));
+        Assert.Equal("ostree-2-os+3.conf", fresh.FileNameFor("ostree-2-os", 3));
+        var counting = BootEntry.Parse(string.Empty, "/b/ostree-2-os+3.conf");
+        Assert.Equal("ostree-1-os+3-0.conf", counting.FileNameFor("ostree-1-os", 3));
+        Assert.Equal("ostree-1-os.conf", counting.FileNameFor("ostree-1-os", 0));
+        Assert.Equal("ostree-1-os.conf", BootEntry.Parse(string.Empty, "/b/ostree-2-os.conf").FileNameFor("ostree-1-os", 3)); // blessed
+        Assert.Equal("ostree-1-os.conf", counting.Clone().FileNameFor("ostree-1-os", 3)); // a copy keeps the name, not the counter
+    }
 }
