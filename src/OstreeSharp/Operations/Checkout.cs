@@ -92,6 +92,10 @@ public sealed record CheckoutOptions
 public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
 {
     private readonly bool _asRoot = Native.EffectiveUid == 0;
+
+    // core.disable-xattrs: as libostree, no SELinux label is given (a bare repository's objects are read without their
+    // xattrs; what an archive or bare-user object records is still written, as libostree writes it).
+    private readonly bool _noLabels = repo.DisableXattrs;
     private readonly Dictionary<Checksum, DirMeta> _metaCache = [];
 
     private sealed record DirFinish(string Path, DirMeta Meta, bool Created, string TreePath);
@@ -325,7 +329,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
     // The label is written without the NUL that a commit's xattrs carry, as libostree's checkout writes it.
     private Xattrs Labelled(Xattrs xattrs, string treePath, uint mode)
     {
-        if (options.SePolicy is not { } policy || !(UnixMode.IsRegular(mode) || HostSelinux.Value) || policy.Label(LabelPath(treePath), mode) is not { } label)
+        if (_noLabels || options.SePolicy is not { } policy || !(UnixMode.IsRegular(mode) || HostSelinux.Value) || policy.Label(LabelPath(treePath), mode) is not { } label)
         {
             return xattrs;
         }
@@ -367,10 +371,7 @@ public sealed class Checkout(OstreeRepo repo, CheckoutOptions options)
                 Native.LChown(d.Path, d.Meta.Uid, d.Meta.Gid);
             }
 
-            foreach (var x in Labelled(d.Meta.Xattrs, d.TreePath, d.Meta.Mode).Items)
-            {
-                Native.SetXattr(d.Path, x.NameString, x.Value);
-            }
+            SetXattrs(d.Path, Labelled(d.Meta.Xattrs, d.TreePath, d.Meta.Mode));
         }
 
         var mode = options.UserMode ? d.Meta.Mode & 0x3FF : d.Meta.Mode;

@@ -93,12 +93,17 @@ public static class TreeDiff
         Run(new RepoNode(repo, a.RootTree, a.RootMeta, false), new RepoNode(repo, b.RootTree, b.RootMeta, false));
 
     /// <summary>
-    /// Diff of a commit against a directory on disk; <paramref name="noXattrs"/> ignores xattrs on both sides; the files
-    /// on disk are taken as owned by <paramref name="owner"/> where it says so (ostree's <c>--owner-uid</c>,
-    /// <c>--owner-gid</c>).
+    /// Diff of a commit against a directory on disk; <paramref name="noXattrs"/> ignores xattrs on both sides, as they
+    /// are ignored anyway when the repository has none (bare-user-only, or <c>core.disable-xattrs</c>, as libostree
+    /// decides it); the files on disk are taken as owned by <paramref name="owner"/> where it says so (ostree's
+    /// <c>--owner-uid</c>, <c>--owner-gid</c>).
     /// </summary>
-    public static TreeDiffResult Compare(OstreeRepo repo, Commit a, string directory, bool noXattrs = false, DiffOwner owner = default) =>
-        Run(new RepoNode(repo, a.RootTree, a.RootMeta, noXattrs), new DiskNode(directory, noXattrs, owner));
+    public static TreeDiffResult Compare(OstreeRepo repo, Commit a, string directory, bool noXattrs = false, DiffOwner owner = default)
+    {
+        ArgumentNullException.ThrowIfNull(repo);
+        noXattrs |= repo.DisableXattrs || repo.Mode == RepoMode.BareUserOnly;
+        return Run(new RepoNode(repo, a.RootTree, a.RootMeta, noXattrs), new DiskNode(directory, noXattrs, owner));
+    }
 
     /// <summary>Diff of two directories on disk (the second one's owner taken as <paramref name="owner"/> says).</summary>
     public static TreeDiffResult Compare(string a, string b, bool noXattrs, DiffOwner owner) =>

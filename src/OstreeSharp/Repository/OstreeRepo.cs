@@ -120,6 +120,13 @@ public sealed partial class OstreeRepo
 
     private bool? _perObjectFsync;
 
+    /// <summary>
+    /// <c>core.disable-xattrs</c> (default false), for filesystems without extended attributes, as libostree reads it:
+    /// a commit reads none from the files it takes, a bare repository's objects are read without theirs (so a copy out
+    /// of one writes none), a checkout gives no SELinux labels, and a diff against a directory ignores them.
+    /// </summary>
+    internal bool DisableXattrs => Config.GetBoolean("core", "disable-xattrs", false);
+
     /// <summary>The collection id, if configured.</summary>
     public string? CollectionId => Config.Get("core", "collection-id");
 
@@ -388,8 +395,8 @@ public sealed partial class OstreeRepo
             var obj = Mode switch
             {
                 RepoMode.Archive => LoadArchiveContent(checksum, path),
-                RepoMode.Bare => LoadBareContent(checksum, path, st, withOwnerAndXattrs: true),
-                RepoMode.BareUserOnly => LoadBareContent(checksum, path, st, withOwnerAndXattrs: false),
+                RepoMode.Bare => LoadBareContent(checksum, path, st, withOwner: true, withXattrs: !DisableXattrs),
+                RepoMode.BareUserOnly => LoadBareContent(checksum, path, st, withOwner: false, withXattrs: false),
                 _ => LoadBareUserContent(checksum, path, st),
             };
             obj.StoredIn = Mode;
@@ -424,12 +431,12 @@ public sealed partial class OstreeRepo
         }, path);
     }
 
-    private static ContentObject LoadBareContent(Checksum checksum, string path, FileStatus st, bool withOwnerAndXattrs)
+    private static ContentObject LoadBareContent(Checksum checksum, string path, FileStatus st, bool withOwner, bool withXattrs)
     {
-        var xattrs = withOwnerAndXattrs
+        var xattrs = withXattrs
             ? Xattrs.Create(Native.ListXattrs(path).Select(x => Xattr.Create(x.Name, x.Value)))
             : Xattrs.Empty;
-        uint uid = withOwnerAndXattrs ? st.Uid : 0, gid = withOwnerAndXattrs ? st.Gid : 0;
+        uint uid = withOwner ? st.Uid : 0, gid = withOwner ? st.Gid : 0;
         if ((st.Mode & UnixMode.TypeMask) == UnixMode.Symlink)
         {
             var target = new FileInfo(path).LinkTarget ?? string.Empty;
