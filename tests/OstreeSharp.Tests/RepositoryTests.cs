@@ -164,13 +164,24 @@ public sealed class RepositoryTests : IDisposable
         Assert.Null(Fsck.Verify(repo, id, ObjectType.File));
     }
 
+    // An archive repository with SETTINGS ("group.key=value") in its config, opened again as a command opens it.
+    private OstreeRepo ArchiveWith(params string[] settings)
+    {
+        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
+        foreach (var setting in settings)
+        {
+            int dot = setting.IndexOf('.', StringComparison.Ordinal), eq = setting.IndexOf('=', StringComparison.Ordinal);
+            repo.Config.Set(setting[..dot], setting[(dot + 1)..eq], setting[(eq + 1)..]);
+        }
+
+        repo.SaveConfig();
+        return OstreeRepo.Open(repo.Path);
+    }
+
     [Fact]
     public void Exclusive_lock_waits_for_a_transaction()
     {
-        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
-        repo.Config.Set("core", "lock-timeout-secs", "1");
-        repo.SaveConfig();
-        repo = OstreeRepo.Open(repo.Path);
+        var repo = ArchiveWith("core.lock-timeout-secs=1");
         using (repo.BeginTransaction())
         {
             Assert.Throws<RepoLockedException>(() => Prune.Run(repo, new PruneOptions()));
@@ -222,11 +233,7 @@ public sealed class RepositoryTests : IDisposable
     [Fact]
     public void With_locking_off_prune_runs_beside_a_transaction()
     {
-        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
-        repo.Config.Set("core", "lock-timeout-secs", "0");
-        repo.Config.Set("core", "locking", "false");
-        repo.SaveConfig();
-        repo = OstreeRepo.Open(repo.Path);
+        var repo = ArchiveWith("core.lock-timeout-secs=0", "core.locking=false");
         using (repo.BeginTransaction())
         {
             Prune.Run(repo, new PruneOptions());
@@ -236,10 +243,7 @@ public sealed class RepositoryTests : IDisposable
     [Fact]
     public void A_lock_timeout_of_zero_fails_at_once_in_libostree_words()
     {
-        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
-        repo.Config.Set("core", "lock-timeout-secs", "0");
-        repo.SaveConfig();
-        repo = OstreeRepo.Open(repo.Path);
+        var repo = ArchiveWith("core.lock-timeout-secs=0");
         using (repo.BeginTransaction())
         {
             var e = Assert.Throws<RepoLockedException>(() => Prune.Run(repo, new PruneOptions()));
@@ -250,10 +254,7 @@ public sealed class RepositoryTests : IDisposable
     [Fact]
     public async Task A_lock_timeout_of_minus_one_waits_for_the_holder()
     {
-        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
-        repo.Config.Set("core", "lock-timeout-secs", "-1");
-        repo.SaveConfig();
-        repo = OstreeRepo.Open(repo.Path);
+        var repo = ArchiveWith("core.lock-timeout-secs=-1");
         Task prune;
         using (repo.BeginTransaction())
         {
@@ -268,10 +269,7 @@ public sealed class RepositoryTests : IDisposable
     [Fact]
     public void Entries_of_tmp_older_than_the_expiry_go_and_the_rest_stay()
     {
-        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
-        repo.Config.Set("core", "tmp-expiry-secs", "3600");
-        repo.SaveConfig();
-        repo = OstreeRepo.Open(repo.Path);
+        var repo = ArchiveWith("core.tmp-expiry-secs=3600");
         var tmp = Path.Combine(repo.Path, "tmp");
         Directory.CreateDirectory(Path.Combine(tmp, "old-dir/sub"));
         File.WriteAllText(Path.Combine(tmp, "old-file"), "x");
