@@ -7,8 +7,8 @@ namespace OstreeSharp.Transfer;
 /// How a remote is reached over HTTP, as libostree reads it from the remote's config: its TLS settings and
 /// <c>proxy</c>, a proxy URL as curl takes it (<c>host:port</c> is an HTTP proxy; <c>http://</c>, <c>https://</c>,
 /// <c>socks4://</c>, <c>socks4a://</c>, <c>socks5://</c> and <c>socks5h://</c> name the kind). Without a
-/// <c>proxy</c> key the environment's <c>http_proxy</c>, <c>https_proxy</c> and <c>no_proxy</c> apply, as curl
-/// reads them.
+/// <c>proxy</c> key the environment's <c>http_proxy</c>, <c>https_proxy</c> and <c>no_proxy</c> apply as .NET reads
+/// them: HTTPS goes through <c>https_proxy</c>, where libostree sends it through <c>http_proxy</c> too.
 /// </summary>
 internal sealed record RemoteConnection(RemoteTls? Tls, Uri? Proxy)
 {
