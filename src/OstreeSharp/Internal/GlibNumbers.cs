@@ -11,7 +11,14 @@ internal static class GlibNumbers
     /// <paramref name="length"/> how many there are (none: 0, value 0). No sign and no blanks are read: a config value
     /// from <see cref="Repository.KeyFile.Get"/> has lost its leading blanks already.
     /// </summary>
-    public static ulong LeadingDigits(ReadOnlySpan<char> text, out int length)
+    public static ulong LeadingDigits(ReadOnlySpan<char> text, out int length) =>
+        TryLeadingDigits(text, out var value, out length) ? value : ulong.MaxValue;
+
+    /// <summary>
+    /// The same, but false (and <paramref name="value"/> 2^64-1) when the digits overflow, where g_ascii_strtoull sets
+    /// ERANGE: for readers that take an overflow as no number at all.
+    /// </summary>
+    public static bool TryLeadingDigits(ReadOnlySpan<char> text, out ulong value, out int length)
     {
         length = 0;
         while (length < text.Length && char.IsAsciiDigit(text[length]))
@@ -19,11 +26,18 @@ internal static class GlibNumbers
             length++;
         }
 
+        value = 0;
         if (length == 0)
         {
-            return 0;
+            return true;
         }
 
-        return ulong.TryParse(text[..length], NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : ulong.MaxValue;
+        if (ulong.TryParse(text[..length], NumberStyles.None, CultureInfo.InvariantCulture, out value))
+        {
+            return true;
+        }
+
+        value = ulong.MaxValue;
+        return false;
     }
 }

@@ -141,9 +141,12 @@ public sealed class DirectoryImporter(RepoTransaction tx, CommitModifier modifie
         return tx.WriteMetadata(ObjectType.DirMeta, new DirMeta(uid, gid, mode, xattrs).ToBytes());
     }
 
-    // As libostree: nothing is read with --no-xattrs, nor from a repository whose core.disable-xattrs is set.
+    // As libostree: nothing is read with --no-xattrs, nor from a repository whose core.disable-xattrs is set (read once,
+    // not for every file).
+    private readonly bool _skipXattrs = modifier.NoXattrs || tx.Repo.DisableXattrs;
+
     private Xattrs ReadXattrs(string path) =>
-        modifier.NoXattrs || tx.Repo.DisableXattrs ? Xattrs.Empty : Xattrs.Create(Native.ListXattrs(path).Select(x => Xattr.Create(x.Name, x.Value)));
+        _skipXattrs ? Xattrs.Empty : Xattrs.Create(Native.ListXattrs(path).Select(x => Xattr.Create(x.Name, x.Value)));
 
     private void Walk(string dir, string treePath, MutableTree tree, Action<FileJob> emit, CancellationToken ct)
     {

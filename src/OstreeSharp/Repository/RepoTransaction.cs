@@ -73,29 +73,8 @@ public sealed class RepoTransaction : IDisposable
 
         // Lock first, then create: a concurrent transaction cleaning stale staging folders must never
         // see this folder unlocked.
-        _stagingLock = LockFile(_staging + "-lock", FileMode.Create, wait: true)!;
+        _stagingLock = FileUtil.TakeLockFile(_staging + "-lock", FileMode.Create, wait: true)!;
         Directory.CreateDirectory(_staging);
-    }
-
-    // Opens and locks a lock file (an OFD lock, as libostree's: its transactions and ours see each other's), and checks
-    // that the lock is still on the file its path names: a cleaner may have removed the path between the open and the
-    // lock (then, waiting, it starts again; else null).
-    private static SafeFileHandle? LockFile(string path, FileMode mode, bool wait)
-    {
-        while (true)
-        {
-            var h = File.OpenHandle(path, mode, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-            if (Native.LockFile(h, exclusive: true, wait) && Native.TryLStat(path, out var st) && st.Inode == Native.Inode(h))
-            {
-                return h;
-            }
-
-            h.Dispose();
-            if (!wait)
-            {
-                return null;
-            }
-        }
     }
 
     // The kernel's boot id; OSTREE_BOOTID replaces it, as in libostree (its test suite sets it).
@@ -148,7 +127,7 @@ public sealed class RepoTransaction : IDisposable
                     }
                 }
 
-                using var h = LockFile(dir + "-lock", FileMode.OpenOrCreate, wait: false);
+                using var h = FileUtil.TakeLockFile(dir + "-lock", FileMode.OpenOrCreate, wait: false);
                 if (h is not null)
                 {
                     FileUtil.DeleteAny(dir);

@@ -1,5 +1,6 @@
 // A Boot Loader Specification entry as libostree parses and writes it (spec 1.8).
 using System.Text;
+using OstreeSharp.Internal;
 
 namespace OstreeSharp.Sysroot;
 
@@ -119,14 +120,7 @@ public sealed class BootEntry
 
         static bool TryNumber(ref ReadOnlySpan<char> text, out ulong value)
         {
-            int n = 0;
-            while (n < text.Length && char.IsAsciiDigit(text[n]))
-            {
-                n++;
-            }
-
-            value = 0;
-            if (n == 0 || !ulong.TryParse(text[..n], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out value))
+            if (!GlibNumbers.TryLeadingDigits(text, out value, out int n) || n == 0)
             {
                 return false;
             }

@@ -149,27 +149,7 @@ public sealed partial class OstreeSysroot
         public SysrootLock(string path, Action? waiting)
         {
             _path = path;
-            while (true)
-            {
-                var h = File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-                bool locked = Native.LockFile(h, exclusive: true, wait: false);
-                if (!locked)
-                {
-                    waiting?.Invoke();
-                    waiting = null;
-                    locked = Native.LockFile(h, exclusive: true, wait: true);
-                }
-
-                // The holder before us removes the file as it lets go: a lock taken on a file no longer at the path
-                // excludes nobody, so it is taken again on the new one.
-                if (locked && Native.TryLStat(path, out var st) && st.Inode == Native.Inode(h))
-                {
-                    _handle = h;
-                    return;
-                }
-
-                h.Dispose();
-            }
+            _handle = FileUtil.TakeLockFile(path, FileMode.OpenOrCreate, wait: true, waiting)!;
         }
 
         public void Dispose()
