@@ -46,18 +46,25 @@ public class FilePrefetcherTests
 
             files.Insert(5, Path.Combine(dir.FullName, "missing")); // a file it cannot open costs its place, nothing more
             var paths = new CountingPaths(files);
-            using var prefetch = new FilePrefetcher(paths.Enumerate(), window: 3);
-            WaitFor(() => paths.Taken >= 4);
+            using var prefetch = new FilePrefetcher(paths.Enumerate(), window: 4);
+            WaitFor(() => paths.Taken >= 5);
             Thread.Sleep(200);
-            Assert.Equal(4, paths.Taken); // three hinted, the fourth waiting for room
-            for (int i = 1; i <= 10; i++)
+            Assert.Equal(5, paths.Taken); // four hinted, the fifth waiting for room
+            prefetch.Advance();
+            Thread.Sleep(200);
+            Assert.Equal(5, paths.Taken); // it sleeps until the consumer is half a window behind
+            prefetch.Advance();
+            WaitFor(() => paths.Taken >= 7);
+            Thread.Sleep(200);
+            Assert.Equal(7, paths.Taken); // then fills the window again: six hinted, two used
+            for (int i = 0; i < 10; i++)
             {
                 prefetch.Advance();
-                WaitFor(() => paths.Taken >= 4 + i);
             }
 
+            WaitFor(() => paths.Taken >= 17);
             Thread.Sleep(200);
-            Assert.Equal(14, paths.Taken);
+            Assert.Equal(17, paths.Taken); // never more than a window ahead: sixteen hinted, twelve used
         }
         finally
         {
@@ -69,10 +76,11 @@ public class FilePrefetcherTests
     public void DisposingStopsAWalkThatWaits()
     {
         var paths = new CountingPaths(Enumerable.Range(0, 1000).Select(i => $"/nonexistent/{i}").ToList());
-        var prefetch = new FilePrefetcher(paths.Enumerate(), window: 2);
-        WaitFor(() => paths.Taken >= 3);
+        var prefetch = new FilePrefetcher(paths.Enumerate(), window: 4);
+        WaitFor(() => paths.Taken >= 5);
+        prefetch.Advance(); // not yet half a window: it goes on sleeping
         prefetch.Dispose(); // returns: the thread waiting for room was told to stop
-        Assert.Equal(3, paths.Taken);
+        Assert.Equal(5, paths.Taken);
     }
 
     [Fact]

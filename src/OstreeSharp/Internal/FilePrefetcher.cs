@@ -14,15 +14,27 @@ internal sealed class FilePrefetcher : IDisposable
 {
     /// <summary>Bytes of each file asked for: the consumer's own sequential reads bring the rest.</summary>
     private const long HintBytes = 4 << 20;
-    private readonly SemaphoreSlim _window;
-    private readonly CancellationTokenSource _stop = new();
+    private readonly object _gate = new(); // Monitor.Wait needs a monitor, not a Lock
+    private readonly int _window;
+    private readonly int _resumeAt;
     private readonly Thread _thread;
+    private long _issued; // written by the prefetch thread only
+    private long _consumed;
+    private int _sleeping;
+    private volatile bool _stopped;
 
     /// <param name="paths">The files, in the consumer's order; enumerated on another thread, so it must be safe there.</param>
     /// <param name="window">How many files the hints may run ahead of the consumer.</param>
+    /// <remarks>
+    /// A full window puts the hints to sleep until the consumer has used half of it: a wake-up per half window, not
+    /// one per file. (A semaphore, released per file, woke this thread for each one, and spun and yielded each time
+    /// before it slept again: a seventh of the CPU time of a zstd export of the 200 MB synthetic tree, on two cores.)
+    /// </remarks>
     public FilePrefetcher(IEnumerable<string> paths, int window = 256)
     {
-        _window = new SemaphoreSlim(window);
+        ArgumentOutOfRangeException.ThrowIfLessThan(window, 2);
+        _window = window;
+        _resumeAt = window / 2;
         _thread = new Thread(() => Run(paths)) { IsBackground = true, Name = "file prefetch" };
         _thread.Start();
     }
@@ -33,12 +45,14 @@ internal sealed class FilePrefetcher : IDisposable
         {
             foreach (var path in paths)
             {
-                _window.Wait(_stop.Token);
+                if (_issued - Volatile.Read(ref _consumed) >= _window && !WaitForRoom())
+                {
+                    return;
+                }
+
                 Native.AdviseWillNeed(path, HintBytes);
+                _issued++;
             }
-        }
-        catch (OperationCanceledException)
-        {
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -47,15 +61,46 @@ internal sealed class FilePrefetcher : IDisposable
         }
     }
 
+    /// <summary>Sleeps until the consumer is half a window behind the hints; false once disposed.</summary>
+    private bool WaitForRoom()
+    {
+        lock (_gate)
+        {
+            // Announced before the count is read again, as Advance counts before it reads this: one of the two sees
+            // the other (both are full fences).
+            Interlocked.Exchange(ref _sleeping, 1);
+            while (!_stopped && _issued - Volatile.Read(ref _consumed) > _resumeAt)
+            {
+                Monitor.Wait(_gate);
+            }
+
+            Interlocked.Exchange(ref _sleeping, 0);
+            return !_stopped;
+        }
+    }
+
     /// <summary>The consumer is done with one more file: the hints may go one further.</summary>
-    public void Advance() => _window.Release();
+    public void Advance()
+    {
+        long consumed = Interlocked.Increment(ref _consumed);
+        if (Volatile.Read(ref _sleeping) != 0 && Volatile.Read(ref _issued) - consumed <= _resumeAt)
+        {
+            lock (_gate)
+            {
+                Monitor.Pulse(_gate);
+            }
+        }
+    }
 
     /// <inheritdoc/>
     public void Dispose()
     {
-        _stop.Cancel();
+        _stopped = true;
+        lock (_gate)
+        {
+            Monitor.Pulse(_gate);
+        }
+
         _thread.Join();
-        _stop.Dispose();
-        _window.Dispose();
     }
 }
