@@ -186,4 +186,36 @@ public class TarCodecTests
         Encoding.ASCII.GetBytes(Convert.ToString(sum, 8).PadLeft(7, '0'), h.Slice(148, 7));
         h[155] = 0;
     }
+    [Fact]
+    public void Header_sums_and_checksum_field_match_the_byte_by_byte_definition()
+    {
+        var random = new Random(7);
+        var header = new byte[512];
+        for (int round = 0; round < 200; round++)
+        {
+            // Plain text, bytes with the top bit set, all 0xFF: the checksum field itself never counts.
+            random.NextBytes(header);
+            if (round % 3 == 0)
+            {
+                Array.Fill(header, (byte)(round % 2 == 0 ? 0xFF : 'a'));
+            }
+
+            long unsigned = 0, signed = 0;
+            for (int i = 0; i < 512; i++)
+            {
+                byte b = i is >= 148 and < 156 ? (byte)' ' : header[i];
+                unsigned += b;
+                signed += (sbyte)b;
+            }
+
+            Assert.Equal((unsigned, signed), TarHeader.Sums(header));
+            for (int format = 0; format < 2; format++)
+            {
+                TarHeader.WriteChecksum(header, format);
+                var text = Convert.ToString(unsigned, 8).PadLeft(format == 0 ? 7 : 6, '0') + (format == 0 ? "\0" : "\0 ");
+                Assert.Equal(text, Encoding.ASCII.GetString(header, 148, 8));
+                Assert.Equal(format, TarHeader.ChecksumFormat(header));
+            }
+        }
+    }
 }

@@ -2,6 +2,8 @@
 // numbers, names and checksum are read and written. The one model of the header: TarReader and TarWriter use it, and
 // so does the container delta code, which works on header blocks as they came. OstreeSharp.Containers compiles this
 // same file (a link in its project), so each library has it as an internal type and neither makes it public.
+using System.Numerics;
+using System.Runtime.Intrinsics;
 using System.Text;
 
 namespace OstreeSharp.Tar;
@@ -133,31 +135,49 @@ internal static class TarHeader
     /// <summary>The header's checksums, the checksum field counted as spaces: as unsigned bytes and as signed (old tars).</summary>
     public static (long Unsigned, long Signed) Sums(ReadOnlySpan<byte> header)
     {
-        long unsigned = 0, signed = 0;
-        for (int i = 0; i < BlockSize; i++)
+        // Sixteen bytes at a time, the checksum field counted as spaces. A byte's signed value is its unsigned one
+        // less 256 when its top bit is set, so the signed sum is the unsigned one less 256 per such byte.
+        header = header[..BlockSize];
+        var spaces = Vector128.Create((byte)' ');
+        var sum = Vector128<ushort>.Zero; // at most 32 x 510: no lane overflows
+        int high = 0;
+        for (int i = 0; i < BlockSize; i += 16)
         {
-            byte b = i >= Checksum.Offset && i < Checksum.Offset + Checksum.Length ? (byte)' ' : header[i];
-            unsigned += b;
-            signed += (sbyte)b;
+            var v = Vector128.Create(header.Slice(i, 16));
+            if (i == ChecksumVectorOffset)
+            {
+                v = Vector128.ConditionalSelect(ChecksumLanes, spaces, v);
+            }
+
+            var (lo, hi) = Vector128.Widen(v);
+            sum += lo + hi;
+            high += BitOperations.PopCount(v.ExtractMostSignificantBits());
         }
 
-        return (unsigned, signed);
+        var (a, b) = Vector128.Widen(sum);
+        long unsigned = Vector128.Sum(a + b);
+        return (unsigned, unsigned - (256L * high));
     }
+
+    /// <summary>The 16 bytes from here hold the checksum field, at lanes 4 to 11.</summary>
+    private const int ChecksumVectorOffset = 144;
+
+    private static readonly Vector128<byte> ChecksumLanes = Vector128.Create((byte)0, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0, 0, 0, 0);
 
     /// <summary>Computes the checksum and writes it in <paramref name="format"/>: 0 as <c>%07o\0</c> (POSIX), 1 as <c>%06o\0 </c> (old GNU).</summary>
     public static void WriteChecksum(Span<byte> header, int format)
     {
-        var text = Convert.ToString(Sums(header).Unsigned, 8);
+        long sum = Sums(header).Unsigned; // at most 512 x 255: six octal digits
         var field = Field(header, Checksum);
-        if (format == 0)
+        int digits = format == 0 ? 7 : 6;
+        for (int i = digits - 1; i >= 0; i--, sum >>= 3)
         {
-            Encoding.ASCII.GetBytes(text.PadLeft(7, '0'), field);
-            field[7] = 0;
+            field[i] = (byte)('0' + (sum & 7));
         }
-        else
+
+        field[digits] = 0;
+        if (format != 0)
         {
-            Encoding.ASCII.GetBytes(text.PadLeft(6, '0'), field);
-            field[6] = 0;
             field[7] = (byte)' ';
         }
     }
