@@ -61,6 +61,68 @@ public sealed class RepositoryTests : IDisposable
         Assert.Null(Fsck.Verify(repo, c, ObjectType.File));
     }
 
+    [Theory]
+    [InlineData("archive")]
+    [InlineData("bare-user")]
+    [InlineData("bare-user-only")]
+    public void Opening_an_object_once_gives_what_loading_and_opening_give(string modeName)
+    {
+        var mode = RepoModeNames.Parse(modeName);
+        var repo = OstreeRepo.Create(Path.Combine(_dir, modeName), mode);
+        var xattrs = mode == RepoMode.BareUserOnly ? Xattrs.Empty : Xattrs.Create([Xattr.Create("user.test", "v"u8.ToArray())]);
+        var random = new Random(9);
+        var objects = new List<(FileHeader Header, byte[] Data)>
+        {
+            (new FileHeader(0, 0, UnixMode.Regular | 0x1A4, string.Empty, xattrs), []),
+            (new FileHeader(0, 0, UnixMode.Symlink | 0x1FF, "../target", Xattrs.Empty), []),
+        };
+        foreach (int size in new[] { 100, 8 << 10, 70 << 10, 300_000 }) // about the read buffer's and inflate's sizes
+        {
+            var data = new byte[size];
+            random.NextBytes(data.AsSpan(0, size / 2)); // half random, half zeros: deflates to about half
+            objects.Add((new FileHeader(0, 0, UnixMode.Regular | 0x1ED, string.Empty, xattrs), data));
+        }
+
+        var ids = new List<Checksum>();
+        using (var tx = repo.BeginTransaction())
+        {
+            foreach (var (header, data) in objects)
+            {
+                ids.Add(tx.WriteContent(header, new MemoryStream(header.IsSymlink ? [] : data), data.Length));
+            }
+
+            tx.Commit();
+        }
+
+        foreach (var id in ids)
+        {
+            var loaded = repo.LoadContent(id);
+            var (opened, stream) = repo.OpenContent(id);
+            using var bytes = new MemoryStream();
+            using (stream)
+            {
+                stream.CopyTo(bytes);
+            }
+
+            Assert.Equal(id, opened.Header.ComputeChecksum(bytes.ToArray()));
+            Assert.Equal(loaded.Size, opened.Size);
+            Assert.Equal(loaded.Header.SymlinkTarget, opened.Header.SymlinkTarget);
+            Assert.Equal(mode, opened.StoredIn);
+            using var again = opened.OpenData(); // a second read opens the file anew
+            Assert.Equal(id, opened.Header.ComputeChecksum(again));
+        }
+
+        var missing = Checksum.Compute("not stored"u8);
+        Assert.Throws<ObjectNotFoundException>(() => repo.OpenContent(missing));
+        if (mode == RepoMode.BareUser)
+        {
+            var path = repo.ObjectPath(ids[^1], ObjectType.File);
+            File.Delete(path);
+            File.WriteAllBytes(path, [1, 2, 3]); // no user.ostreemeta
+            Assert.Contains($"{ids[^1]}.file", Assert.Throws<ObjectCorruptedException>(() => repo.OpenContent(ids[^1])).Message);
+        }
+    }
+
     [Fact]
     public void Concurrent_transactions_in_one_process_never_remove_each_others_staging()
     {

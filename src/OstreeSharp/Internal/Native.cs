@@ -45,6 +45,9 @@ internal static unsafe partial class Native
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial nint lgetxattr(string path, byte* name, byte* value, nint size);
 
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint fgetxattr(int fd, byte* name, byte* value, nint size);
+
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int lsetxattr(string path, byte* name, byte* value, nint size, int flags);
 
@@ -341,13 +344,36 @@ internal static unsafe partial class Native
     }
 
     /// <summary>One xattr's value, or null when it is absent.</summary>
-    public static byte[]? GetXattr(string path, string name)
+    public static byte[]? GetXattr(string path, string name) => GetXattr(name, path, "lgetxattr", (n, v, size) => lgetxattr(path, n, v, size));
+
+    /// <summary>One xattr's value of the open file <paramref name="file"/> (<paramref name="path"/> names it in errors), or null when it is absent.</summary>
+    public static byte[]? GetXattr(Microsoft.Win32.SafeHandles.SafeFileHandle file, string path, string name)
+    {
+        bool added = false;
+        file.DangerousAddRef(ref added);
+        try
+        {
+            int fd = (int)file.DangerousGetHandle();
+            return GetXattr(name, path, "fgetxattr", (n, v, size) => fgetxattr(fd, n, v, size));
+        }
+        finally
+        {
+            if (added)
+            {
+                file.DangerousRelease();
+            }
+        }
+    }
+
+    private delegate nint XattrGetter(byte* name, byte* value, nint size);
+
+    private static byte[]? GetXattr(string name, string path, string op, XattrGetter get)
     {
         var nameBytes = Encoding.UTF8.GetBytes(name + "\0");
         fixed (byte* n = nameBytes)
         {
             byte* small = stackalloc byte[512];
-            nint got0 = lgetxattr(path, n, small, 512);
+            nint got0 = get(n, small, 512);
             if (got0 >= 0)
             {
                 return new ReadOnlySpan<byte>(small, (int)got0).ToArray();
@@ -361,12 +387,12 @@ internal static unsafe partial class Native
 
             if (errno0 != ERANGE)
             {
-                throw Error("lgetxattr " + name, path, errno0);
+                throw Error(op + " " + name, path, errno0);
             }
 
             while (true)
             {
-                nint size = lgetxattr(path, n, null, 0);
+                nint size = get(n, null, 0);
                 if (size < 0)
                 {
                     int errno = Marshal.GetLastPInvokeError();
@@ -375,13 +401,13 @@ internal static unsafe partial class Native
                         return null;
                     }
 
-                    throw Error("lgetxattr " + name, path, errno);
+                    throw Error(op + " " + name, path, errno);
                 }
 
                 var value = new byte[size];
                 fixed (byte* v = value)
                 {
-                    nint got = lgetxattr(path, n, v, value.Length);
+                    nint got = get(n, v, value.Length);
                     if (got < 0)
                     {
                         if (Marshal.GetLastPInvokeError() == ERANGE)
@@ -389,7 +415,7 @@ internal static unsafe partial class Native
                             continue;
                         }
 
-                        throw Error("lgetxattr " + name, path);
+                        throw Error(op + " " + name, path);
                     }
 
                     return got == value.Length ? value : value[..(int)got];

@@ -83,7 +83,8 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
             var t = repo.LoadDirTree(tree);
             foreach (var f in t.Files)
             {
-                var obj = repo.LoadContent(f.Checksum);
+                var (obj, data) = repo.OpenContent(f.Checksum);
+                using var dataToDispose = data;
                 prefetch.Advance();
                 var h = obj.Header;
                 var e = new TarEntry { Name = Mapped(prefix + f.Name), Uid = h.Uid, Gid = h.Gid, Mode = h.Mode & UnixMode.PermissionMask, Mtime = mtime };
@@ -101,7 +102,6 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
                 }
 
                 e.Size = obj.Size;
-                using var data = obj.OpenData();
                 w.WriteEntry(e, data);
             }
 
@@ -391,7 +391,8 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
             return seen;
         }
 
-        var obj = repo.LoadContent(c);
+        var (obj, data) = repo.OpenContent(c);
+        using var dataToDispose = data;
         var h = obj.Header;
         var x = h.Xattrs.Count == 0 ? [] : h.Xattrs.ToGVariant().ToBytes();
         var xs = Checksum.Compute(x);
@@ -413,11 +414,7 @@ public sealed class OstreeTarExporter(OstreeRepo repo)
             Mode = h.Mode & UnixMode.PermissionMask,
             Size = h.IsSymlink ? 0 : obj.Size,
         };
-        using (var data = obj.OpenData())
-        {
-            w.WriteEntry(entry, data);
-        }
-
+        w.WriteEntry(entry, data);
         var link = new LinkInfo(entry.Uid, entry.Gid, entry.Mode, entry.Type == TarType.Regular && entry.Size == 0);
         _contentSeen[c] = link;
         return link;
