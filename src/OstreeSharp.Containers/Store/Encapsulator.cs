@@ -281,13 +281,16 @@ public static class Encapsulator
 
     internal static (Digest Layer, Digest DiffId, long Size) WriteLayer(string path, EncapsulateOptions options, Action<Stream> export, int? threads = null)
     {
-        using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 20);
+        // No write buffer: the compressors hand over their output in pieces of 128 KiB (zstd) or a block's worth
+        // (gzip). The tar side's buffer only gathers the exporter's headers and file pieces into fewer hash and
+        // compressor calls, which copy the bytes again anyway: 256 KiB does that as well as 1 MiB did.
+        using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
         using var compressed = new HashingWriteStream(file, leaveOpen: true);
         Digest diffId;
         using (var compressor = LayerStreams.Compress(compressed, options.Compression, options.CompressionFast, threads))
         {
             using var tar = new HashingWriteStream(compressor, leaveOpen: true);
-            using (var buffered = new BufferedStream(tar, 1 << 20))
+            using (var buffered = new BufferedStream(tar, 256 << 10))
             {
                 export(buffered);
             }
