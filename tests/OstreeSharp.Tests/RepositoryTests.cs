@@ -62,6 +62,53 @@ public sealed class RepositoryTests : IDisposable
     }
 
     [Theory]
+    [InlineData("archive", "filez")]
+    [InlineData("bare-user", "file")]
+    public void An_object_is_under_its_staged_name_only_once_it_is_whole(string modeName, string extension)
+    {
+        // Another transaction of the same boot (ours or libostree's) takes over a killed one's staging folder and
+        // publishes what it finds there: a name there must never hold part of an object, even one whose id is known.
+        var repo = OstreeRepo.Create(Path.Combine(_dir, modeName), RepoModeNames.Parse(modeName));
+        var header = new FileHeader(0, 0, UnixMode.Regular | 0x1A4, string.Empty, Xattrs.Empty);
+        var data = new byte[300_000];
+        new Random(3).NextBytes(data);
+        var id = header.ComputeChecksum(data);
+        using var tx = repo.BeginTransaction();
+        var staged = Path.Combine(tx.StagingPath, id.ToHex()[..2], id.ToHex()[2..] + "." + extension);
+        bool? seenMidway = null;
+        tx.WriteContent(header, new ProbeStream(data, 100_000, () => seenMidway = File.Exists(staged)), data.Length, id);
+        Assert.False(seenMidway);
+        Assert.True(File.Exists(staged));
+    }
+
+    /// <summary>Calls <c>probe</c> once, when a read has gone past <c>at</c> bytes.</summary>
+    private sealed class ProbeStream(byte[] data, int at, Action probe) : MemoryStream(data)
+    {
+        private bool _probed;
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            Check();
+            return base.Read(buffer, offset, count);
+        }
+
+        public override int Read(Span<byte> buffer)
+        {
+            Check();
+            return base.Read(buffer);
+        }
+
+        private void Check()
+        {
+            if (!_probed && Position > at)
+            {
+                _probed = true;
+                probe();
+            }
+        }
+    }
+
+    [Theory]
     [InlineData("archive")]
     [InlineData("bare-user")]
     [InlineData("bare-user-only")]

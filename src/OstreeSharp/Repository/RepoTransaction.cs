@@ -609,28 +609,32 @@ public sealed class RepoTransaction : IDisposable
                 return;
             }
 
-            var staged = StagedPath(expected, ObjectType.File);
+            // Written aside and renamed once whole, as every staged object (see WriteContentCoreInner).
+            var tmp = TempPath();
             long blocks = ReserveSpace(filez.Length);
-            using (var handle = Native.TryCreateExclusive(staged))
+            bool kept = false;
+            try
             {
-                if (handle is null)
+                using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0))
                 {
-                    ReturnSpace(blocks);
-                    return; // staged meanwhile by another writer
-                }
-
-                try
-                {
-                    using var fs = new FileStream(handle, FileAccess.Write, 0);
                     filez.Position = 0;
                     filez.CopyTo(fs);
                 }
-                catch
+
+                kept = Native.RenameNoReplace(tmp, StagedPath(expected, ObjectType.File));
+            }
+            finally
+            {
+                if (!kept)
                 {
-                    File.Delete(staged);
+                    FileUtil.DeleteAny(tmp);
                     ReturnSpace(blocks);
-                    throw;
                 }
+            }
+
+            if (!kept)
+            {
+                return; // staged meanwhile by another writer
             }
 
             Interlocked.Increment(ref _contentWritten);
@@ -691,13 +695,13 @@ public sealed class RepoTransaction : IDisposable
         header = ForThisMode(header, expected);
         using var hash = header.StartContentHash();
 
-        // An object whose id is known is written straight to its staged name (and removed again if it does not hash
-        // to that id); one already kept is only read through and checked. Otherwise the object goes to a temporary
-        // file that is renamed once its id is known. The free-space budget is charged for an object that will be
-        // kept: one whose id is known before it is written, one whose id is not once it turns out to be new (libostree
-        // 2026.4 charged every object written, kept or not, so that a commit of files the repository already had
-        // could fail for want of space).
-        string path;
+        // An object already kept is only read through and checked. Otherwise it goes to a temporary file, renamed to
+        // its staged name once it is whole and hashes to its id: a staged name never holds part of an object, as
+        // another transaction of this boot (ours or libostree's) takes over the staging folder of one that was
+        // killed, with what it staged. The free-space budget is charged for an object that will be kept: one whose id
+        // is known before it is written, one whose id is not once it turns out to be new (libostree 2026.4 charged
+        // every object written, kept or not, so that a commit of files the repository already had could fail for want
+        // of space).
         long blocks = 0;
         if (expected is { } known)
         {
@@ -706,13 +710,10 @@ public sealed class RepoTransaction : IDisposable
                 return trusted ? known : VerifyOnly(hash, read, size, known);
             }
 
-            path = StagedPath(known, ObjectType.File);
             blocks = ReserveSpace(size);
         }
-        else
-        {
-            path = TempPath();
-        }
+
+        string path = TempPath();
 
         bool created = false, keep = false;
         try
@@ -744,7 +745,8 @@ public sealed class RepoTransaction : IDisposable
                 blocks = ReserveSpace(size);
             }
 
-            keep = expected is not null || (fresh && Native.RenameNoReplace(path, StagedPath(checksum, ObjectType.File)));
+            // False when another writer of this transaction staged it meanwhile: this copy goes.
+            keep = (expected is not null || fresh) && Native.RenameNoReplace(path, StagedPath(checksum, ObjectType.File));
             if (keep)
             {
                 Interlocked.Increment(ref _contentWritten);
