@@ -388,6 +388,52 @@ public sealed class PullTests : IDisposable
     }
 
     [Theory]
+    [InlineData("theirs", "ours")]
+    [InlineData("ours", "theirs")]
+    public void A_pull_that_stopped_before_publishing_is_resumed_from_its_staging_folder_by_the_other_tool(string first, string second)
+    {
+        // libostree's transaction resume: a staging folder of this boot that no one holds is taken over, with what
+        // it staged. ostree 2026.4 and ours each take over the other's (same names, same locks, same layout).
+        var src = _tmp["src"];
+        Tools.Ours("init", "--repo=" + src, "--mode=archive").Ok("init");
+        var commit = Tools.Ours("commit", "--repo=" + src, "-b", "os", Tree(120)).Ok("commit");
+        var log = new List<string>();
+        var (_, url) = _servers.Ours(["--repo=" + src, "--port=0"], log);
+        var dest = _tmp["dest"];
+        var boot = new Dictionary<string, string> { ["OSTREE_BOOTID"] = "0123456789abcdef0123456789abcdef" };
+        RunResult Tool(string who, IDictionary<string, string> env, params string[] args) =>
+            who == "ours" ? Tools.OursEnv(env, args) : Tools.Run(Tools.PeerCommand(Tools.V2026), args, env);
+        Tool(first, boot, "init", "--repo=" + dest, "--mode=bare-user").Ok("init");
+        Tool(first, boot, "remote", "add", "--repo=" + dest, "--no-gpg-verify", "origin", url).Ok("remote add");
+
+        // libostree's test hook fails the commit of the transaction before anything is published.
+        var failed = Tool(first, new Dictionary<string, string>(boot) { ["OSTREE_REPO_TEST_ERROR"] = "pre-commit" }, "pull", "--repo=" + dest, "origin", "os");
+        Assert.NotEqual(0, failed.ExitCode);
+        Assert.Contains("OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified", failed.Stderr, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(Path.Combine(dest, "objects"), "*.file", SearchOption.AllDirectories));
+        var staging = Assert.Single(Directory.GetDirectories(Path.Combine(dest, "tmp"), "staging-" + boot["OSTREE_BOOTID"] + "-*"));
+        int staged = Directory.GetFiles(staging, "*.file", SearchOption.AllDirectories).Length;
+        Assert.True(staged > 0, "nothing staged");
+        int before;
+        lock (log)
+        {
+            before = log.Count;
+            Assert.Contains(log, l => l.Contains(".filez", StringComparison.Ordinal));
+        }
+
+        Tool(second, boot, "pull", "--repo=" + dest, "origin", "os").Ok(second + " pull");
+        Assert.Equal(commit, Tool(second, boot, "rev-parse", "--repo=" + dest, "origin:os").Ok("rev-parse"));
+        lock (log)
+        {
+            Assert.DoesNotContain(log.Skip(before), l => l.Contains(".filez", StringComparison.Ordinal)); // nothing fetched again
+        }
+
+        Assert.False(Directory.Exists(staging));
+        Assert.Equal(staged, Directory.GetFiles(Path.Combine(dest, "objects"), "*.file", SearchOption.AllDirectories).Length);
+        Tools.EveryPeerOk("fsck", "fsck", "--repo=" + dest);
+    }
+
+    [Theory]
     [MemberData(nameof(Tools.Peers), MemberType = typeof(Tools))]
     public void Ostree_pulls_the_commit_inside_an_image_from_serve_image(string peer)
     {

@@ -226,8 +226,71 @@ public sealed class RepositoryTests : IDisposable
 
         Assert.Empty(repo.EnumerateObjects());
         Assert.Empty(repo.ListRefs());
-        // tmp/cache belongs to the repository layout (libostree creates it too); no staging folder is left.
-        Assert.Equal([Path.Combine(repo.Path, "tmp", "cache")], Directory.GetDirectories(Path.Combine(repo.Path, "tmp")));
+    }
+
+    [Fact]
+    public void The_next_transaction_of_the_boot_takes_over_an_aborted_ones_staging_and_publishes_what_it_staged()
+    {
+        // libostree's "transaction resume": what a pull staged before it failed is not fetched again.
+        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
+        var tmp = Path.Combine(repo.Path, "tmp");
+        string staging;
+        Checksum commit;
+        using (var tx = repo.BeginTransaction())
+        {
+            Assert.False(tx.Resumed);
+            staging = tx.StagingPath;
+            commit = WriteEmptyCommit(tx);
+        }
+
+        // tmp/cache belongs to the repository layout (libostree creates it too); the staging folder stays, unlocked.
+        Assert.Equal(["cache", Path.GetFileName(staging)], Directory.GetFileSystemEntries(tmp).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.False(repo.HasObject(commit, ObjectType.Commit));
+        using (var tx = repo.BeginTransaction())
+        {
+            Assert.True(tx.Resumed);
+            Assert.Equal(staging, tx.StagingPath);
+            Assert.True(tx.HasObject(commit, ObjectType.Commit));
+            tx.Commit();
+        }
+
+        Assert.True(repo.HasObject(commit, ObjectType.Commit));
+        Assert.Equal(["cache"], Directory.GetFileSystemEntries(tmp).Select(Path.GetFileName));
+        Assert.Empty(Fsck.Run(repo, delete: false).Problems);
+    }
+
+    [Fact]
+    public void A_killed_transactions_staging_is_taken_over_without_its_temporary_files_or_strangers()
+    {
+        var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.BareUser);
+        var header = new FileHeader(0, 0, UnixMode.Regular | 0x1A4, string.Empty, Xattrs.Empty);
+        var data = "staged before the kill\n"u8.ToArray();
+        Checksum id;
+        string staging;
+        using (var tx = repo.BeginTransaction())
+        {
+            id = tx.WriteContent(header, new MemoryStream(data), data.Length);
+            staging = tx.StagingPath;
+        }
+
+        // What a kill leaves besides: a temporary file mid-write, and a file no transaction of ours names so.
+        var sub = Path.Combine(staging, id.ToHex()[..2]);
+        File.WriteAllText(Path.Combine(sub, ".t1"), "part of an object");
+        File.WriteAllText(Path.Combine(sub, "tmp.XYZ123"), "a stranger");
+        var other = Path.Combine(repo.Path, "tmp", "staging-00000000-0000-0000-0000-000000000000-1");
+        Directory.CreateDirectory(other); // another boot's
+        using (var tx = repo.BeginTransaction())
+        {
+            Assert.True(tx.Resumed);
+            Assert.False(File.Exists(Path.Combine(sub, ".t1")));
+            Assert.True(Directory.Exists(other)); // removed by the cleanup at the end, as libostree does
+            tx.Commit();
+        }
+
+        Assert.Equal(data, File.ReadAllBytes(repo.ObjectPath(id, ObjectType.File)));
+        Assert.Equal([id], repo.EnumerateObjects().Select(o => o.Checksum));
+        Assert.False(Directory.Exists(other));
+        Assert.False(Directory.Exists(staging));
     }
 
     [Fact]
@@ -392,15 +455,16 @@ public sealed class RepositoryTests : IDisposable
         File.SetLastWriteTimeUtc(Path.Combine(tmp, "future-file"), now.AddDays(3));
         Directory.SetLastWriteTimeUtc(Path.Combine(tmp, "cache"), now.AddDays(-30));
 
-        using (repo.BeginTransaction())
+        using (var tx = repo.BeginTransaction())
         {
+            tx.Commit(); // the cleanup runs at the end of a transaction, as libostree's
         }
 
         Assert.Equal(["cache", "future-file", "new-file"], Directory.GetFileSystemEntries(tmp).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
     [Fact]
-    public void A_staging_folder_nobody_holds_is_removed_whichever_build_wrote_it()
+    public void A_staging_folder_of_another_boot_nobody_holds_is_removed_whichever_build_wrote_it()
     {
         var repo = OstreeRepo.Create(Path.Combine(_dir, "r"), RepoMode.Archive);
         var tmp = Path.Combine(repo.Path, "tmp");
@@ -409,13 +473,15 @@ public sealed class RepositoryTests : IDisposable
         Directory.CreateDirectory(Path.Combine(tmp, "staging-b-2"));
         File.WriteAllText(Path.Combine(tmp, "staging-b-2.lock"), string.Empty); // an earlier build's name
         File.WriteAllText(Path.Combine(tmp, "staging-c-3-lock"), string.Empty); // a lock alone
-
+        string ours;
         using (var tx = repo.BeginTransaction())
         {
-            Assert.Equal(["cache", Path.GetFileName(tx.StagingPath), Path.GetFileName(tx.StagingPath) + "-lock"], Directory.GetFileSystemEntries(tmp).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+            Assert.False(tx.Resumed);
+            ours = Path.GetFileName(tx.StagingPath);
+            Assert.StartsWith($"staging-{RepoTransaction.BootId()}-", ours, StringComparison.Ordinal);
         }
 
-        Assert.Equal(["cache"], Directory.GetFileSystemEntries(tmp).Select(Path.GetFileName));
+        Assert.Equal(["cache", ours], Directory.GetFileSystemEntries(tmp).Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
 
     [Fact]

@@ -43,6 +43,9 @@ public sealed class RepoTransaction : IDisposable
     private long _contentBytes;
     private bool _done;
     private bool _keepStaging;
+    private bool _committed;
+    private bool _discardStaging; // the disk or the free-space reserve ran out: staged objects are not kept for later
+    private readonly string _stagingPrefix;
     private int _fsVerity; // a Tristate; lowered to No when the filesystem turns out to lack fs-verity
 
     // The repository's free-space reserve (null when its config asks for none) and the blocks this transaction may
@@ -67,18 +70,85 @@ public sealed class RepoTransaction : IDisposable
         _repoLock = repo.Lock(exclusive: false);
         var tmp = Path.Combine(repo.Path, "tmp");
         Directory.CreateDirectory(tmp);
-        CleanStaleStaging(tmp, repo.TmpExpirySeconds);
-        // As libostree: staging-BOOTID-RANDOM, so leftovers name the boot that wrote them.
-        _staging = Path.Combine(tmp, $"staging-{BootId()}-{Guid.NewGuid():N}");
 
-        // Lock first, then create: a concurrent transaction cleaning stale staging folders must never
-        // see this folder unlocked.
-        _stagingLock = FileUtil.TakeLockFile(_staging + "-lock", FileMode.Create, wait: true)!;
-        Directory.CreateDirectory(_staging);
+        // As libostree: staging-BOOTID-RANDOM, so leftovers name the boot that wrote them. A staging folder of this
+        // boot that no transaction holds (one that was aborted or killed, ours or libostree's) is taken over with the
+        // objects it staged, which are whole (see WriteContentCoreInner) and were written since the machine started:
+        // a pull run again fetches only what they lack. Folders of other boots go in the cleanup at the end.
+        _stagingPrefix = $"staging-{BootId()}-";
+        if (TakeOverStaging(tmp, _stagingPrefix) is { } taken)
+        {
+            (_staging, _stagingLock) = taken;
+            Resumed = true;
+            AdoptStaged();
+        }
+        else
+        {
+            _staging = Path.Combine(tmp, _stagingPrefix + Guid.NewGuid().ToString("N"));
+
+            // Lock first, then create: a concurrent transaction cleaning stale staging folders must never
+            // see this folder unlocked.
+            _stagingLock = FileUtil.TakeLockFile(_staging + "-lock", FileMode.Create, wait: true)!;
+            Directory.CreateDirectory(_staging);
+        }
+    }
+
+    /// <summary>
+    /// Whether this transaction took over the staging folder of an earlier one (libostree's "transaction resume"):
+    /// objects staged there count as staged here, but a commit among them may lack part of its tree.
+    /// </summary>
+    internal bool Resumed { get; }
+
+    /// <summary>The first staging folder of <paramref name="prefix"/> (this boot's) that no one holds, locked; or null.</summary>
+    private static (string Path, SafeFileHandle Lock)? TakeOverStaging(string tmp, string prefix)
+    {
+        foreach (var dir in Directory.EnumerateDirectories(tmp, prefix + "*").Order(StringComparer.Ordinal))
+        {
+            if (File.Exists(dir + ".lock"))
+            {
+                continue; // an earlier build's (flock on FOLDER.lock): left to the cleanup
+            }
+
+            var h = FileUtil.TakeLockFile(dir + "-lock", FileMode.OpenOrCreate, wait: false);
+            if (h is null)
+            {
+                continue;
+            }
+
+            if (!Directory.Exists(dir))
+            {
+                h.Dispose(); // removed by a cleanup meanwhile; a lock file left alone goes in the next one
+                continue;
+            }
+
+            Directory.SetLastWriteTimeUtc(dir, DateTime.UtcNow); // as libostree touches it: not old, whatever tmp-expiry says
+            return (dir, h);
+        }
+
+        return null;
+    }
+
+    /// <summary>Counts the subfolders of a taken-over staging folder as made, and removes the temporary files of the transaction that left it.</summary>
+    private void AdoptStaged()
+    {
+        for (int i = 0; i < _stagedDirs.Length; i++)
+        {
+            var dir = Path.Combine(_staging, i.ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
+            if (!Directory.Exists(dir))
+            {
+                continue;
+            }
+
+            _stagedDirs[i] = 1;
+            foreach (var path in Directory.EnumerateFileSystemEntries(dir, ".*"))
+            {
+                FileUtil.DeleteAny(path);
+            }
+        }
     }
 
     // The kernel's boot id; OSTREE_BOOTID replaces it, as in libostree (its test suite sets it).
-    private static string BootId()
+    internal static string BootId()
     {
         var id = Environment.GetEnvironmentVariable("OSTREE_BOOTID");
         if (string.IsNullOrEmpty(id))
@@ -107,7 +177,7 @@ public sealed class RepoTransaction : IDisposable
     // libostree names it, so that each sees the other's live transactions; earlier builds used FOLDER.lock with
     // flock, still honoured. Then, as libostree's cleanup, anything else in tmp/ but its cache/ that was last changed
     // more than core.tmp-expiry-secs ago (a day by default; a time in the future counts as recent).
-    internal static void CleanStaleStaging(string tmp, ulong expirySeconds = DefaultTmpExpirySeconds)
+    internal static void CleanStaleStaging(string tmp, ulong expirySeconds = DefaultTmpExpirySeconds, string? keepPrefix = null)
     {
         var stale = Directory.EnumerateDirectories(tmp, "staging-*")
             .Concat(Directory.EnumerateFiles(tmp, "staging-*-lock").Select(f => f[..^"-lock".Length]))
@@ -128,6 +198,12 @@ public sealed class RepoTransaction : IDisposable
                 }
 
                 using var h = FileUtil.TakeLockFile(dir + "-lock", FileMode.OpenOrCreate, wait: false);
+                if (h is not null && keepPrefix is not null && Path.GetFileName(dir).StartsWith(keepPrefix, StringComparison.Ordinal) && Directory.Exists(dir))
+                {
+                    File.Delete(dir + "-lock"); // (held: a lock file is removed by whoever holds it)
+                    continue; // this boot's: kept for the next transaction to take over, as libostree keeps it
+                }
+
                 if (h is not null)
                 {
                     FileUtil.DeleteAny(dir);
@@ -426,9 +502,16 @@ public sealed class RepoTransaction : IDisposable
     private void Stage(Checksum c, ObjectType type, byte[] bytes)
     {
         var tmp = TempPath();
-        using (var h = File.OpenHandle(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+        try
         {
+            using var h = File.OpenHandle(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None);
             RandomAccess.Write(h, bytes, 0);
+        }
+        catch (IOException e) when (IsOutOfSpace(e))
+        {
+            _discardStaging = true;
+            FileUtil.DeleteAny(tmp);
+            throw;
         }
 
         if (type == ObjectType.CommitMeta)
@@ -477,6 +560,7 @@ public sealed class RepoTransaction : IDisposable
         {
             if (blocks > left)
             {
+                _discardStaging = true; // as libostree, which then removes this boot's staging folders too
                 throw _reserve.Exceeded(blocks * _blockSize);
             }
 
@@ -615,10 +699,16 @@ public sealed class RepoTransaction : IDisposable
             bool kept = false;
             try
             {
-                using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0))
+                try
                 {
+                    using var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 0);
                     filez.Position = 0;
                     filez.CopyTo(fs);
+                }
+                catch (IOException e) when (IsOutOfSpace(e))
+                {
+                    _discardStaging = true;
+                    throw;
                 }
 
                 kept = Native.RenameNoReplace(tmp, StagedPath(expected, ObjectType.File));
@@ -673,10 +763,23 @@ public sealed class RepoTransaction : IDisposable
 
     private Checksum WriteContentCore(FileHeader header, long size, Checksum? expected, Func<byte[], int> read, bool absent = false, bool trusted = false)
     {
-        var id = WriteContentCoreInner(header, size, expected, read, absent, trusted);
+        Checksum id;
+        try
+        {
+            id = WriteContentCoreInner(header, size, expected, read, absent, trusted);
+        }
+        catch (IOException e) when (IsOutOfSpace(e))
+        {
+            _discardStaging = true;
+            throw;
+        }
+
         _sizedObjects?.TryAdd(id, ObjectType.File);
         return id;
     }
+
+    /// <summary>ENOSPC or EDQUOT: what is staged is not kept for a later transaction, whose room it would take.</summary>
+    private static bool IsOutOfSpace(IOException e) => e.HResult is 28 or 122 || e.InnerException is IOException { HResult: 28 or 122 };
 
     private Checksum WriteContentCoreInner(FileHeader header, long size, Checksum? expected, Func<byte[], int> read, bool absent, bool trusted)
     {
@@ -989,6 +1092,13 @@ public sealed class RepoTransaction : IDisposable
         }
     }
 
+    private static readonly System.Buffers.SearchValues<char> LowerHex = System.Buffers.SearchValues.Create("0123456789abcdef");
+
+    /// <summary>REST.EXT: the 62 hex digits after the subfolder's two, and an object type's extension.</summary>
+    private static bool IsObjectName(string name) =>
+        name.Length > 63 && name[62] == '.' && !name.AsSpan(0, 62).ContainsAnyExcept(LowerHex)
+        && (name[63..] == "filez" || ObjectTypeExtensions.TryParseName(name[63..], out _));
+
     /// <summary>The staged files by subfolder (the first two hex digits) and name, temporary files left out.</summary>
     private IEnumerable<(string Prefix, string Name, string Path)> StagedFiles()
     {
@@ -1003,9 +1113,9 @@ public sealed class RepoTransaction : IDisposable
             foreach (var path in Directory.EnumerateFileSystemEntries(Path.Combine(_staging, prefix)))
             {
                 var name = Path.GetFileName(path);
-                if (!name.StartsWith('.'))
+                if (IsObjectName(name))
                 {
-                    yield return (prefix, name, path); // not a temporary file of a write that failed
+                    yield return (prefix, name, path); // not a temporary file of a write that failed, nor a stranger's
                 }
             }
         }
@@ -1175,11 +1285,16 @@ public sealed class RepoTransaction : IDisposable
             ContentTotal = _contentTotal,
             DevinoCacheHits = _devinoHits,
         };
+        _committed = true;
         Cleanup();
         return stats;
     }
 
-    /// <summary>Aborts: staged objects are deleted and no ref moves.</summary>
+    /// <summary>
+    /// Aborts: no ref moves, and nothing staged is published. As libostree, the staging folder and what it holds stay
+    /// for the next transaction of this boot to take over (a pull run again then fetches only what is missing), unless
+    /// the disk or the free-space reserve ran out.
+    /// </summary>
     public void Abort() => Cleanup();
 
     private void Cleanup()
@@ -1192,16 +1307,28 @@ public sealed class RepoTransaction : IDisposable
         _done = true;
         try
         {
-            if (!_keepStaging)
+            try
             {
-                FileUtil.DeleteAny(_staging);
+                // As libostree: committed, the staging folder goes; aborted, it stays (with what it staged) for the
+                // next transaction of this boot to take over, unless the disk or the reserve ran out.
+                if (_discardStaging || (_committed && !_keepStaging))
+                {
+                    FileUtil.DeleteAny(_staging);
+                }
+
+                File.Delete(_staging + "-lock");
+            }
+            finally
+            {
+                _stagingLock.Dispose();
             }
 
-            File.Delete(_staging + "-lock");
+            // libostree's tmpdir cleanup, at the end of every transaction: staging folders no one holds but this boot's,
+            // and anything else older than core.tmp-expiry-secs.
+            CleanStaleStaging(Path.GetDirectoryName(_staging)!, _repo.TmpExpirySeconds, _discardStaging ? null : _stagingPrefix);
         }
         finally
         {
-            _stagingLock.Dispose();
             _repoLock.Dispose();
         }
     }

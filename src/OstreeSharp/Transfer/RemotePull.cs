@@ -804,6 +804,12 @@ public static partial class RemotePull
         }
 
         /// <summary>
+        /// Whether a commit's tree may lack objects: it is marked partial, or (as libostree treats every commit of a
+        /// resumed transaction) it is only staged, in a staging folder this pull took over from one that stopped.
+        /// </summary>
+        private bool IsPartial(Checksum commit) => _repo.IsCommitPartial(commit) || (Tx.Resumed && !_repo.HasObject(commit, ObjectType.Commit));
+
+        /// <summary>
         /// Rebuilds <paramref name="to"/> from a static delta when the server has one from <paramref name="from"/> (or,
         /// with nothing local, from nothing): the superblock is checked against the delta index, its commit against
         /// the id and the remote's signature policy, every part against its checksum and every object against its id.
@@ -812,7 +818,7 @@ public static partial class RemotePull
         /// </summary>
         public async Task<bool> TryStaticDeltaAsync(DeltaSource source, Checksum? from, Checksum to, VerificationPolicy policy)
         {
-            if (Tx.HasObject(to, ObjectType.Commit) && !_repo.IsCommitPartial(to))
+            if (Tx.HasObject(to, ObjectType.Commit) && !IsPartial(to))
             {
                 return false;
             }
@@ -956,7 +962,7 @@ public static partial class RemotePull
             for (int depth = 0; next is { } c && (_options.Depth < 0 || depth <= _options.Depth); depth++)
             {
                 bool present = Tx.HasObject(c, ObjectType.Commit);
-                if (present && !_repo.IsCommitPartial(c) && !_incomplete.Contains(c))
+                if (present && !IsPartial(c) && !_incomplete.Contains(c))
                 {
                     // Complete already: its tree is all here. As libostree, the requested commit's detached metadata
                     // is fetched again all the same, in case new signatures appeared (or the local copy was lost).
