@@ -42,7 +42,6 @@ public sealed class RepoTransaction : IDisposable
     private int _metadataWritten, _contentWritten, _tmpCounter, _metadataTotal, _contentTotal, _devinoHits;
     private long _contentBytes;
     private bool _done;
-    private bool _keepStaging;
     private bool _committed;
     private bool _discardStaging; // the disk or the free-space reserve ran out: staged objects are not kept for later
     private readonly string _stagingPrefix;
@@ -1163,10 +1162,9 @@ public sealed class RepoTransaction : IDisposable
     {
         ObjectDisposedException.ThrowIf(_done, this);
 
-        // libostree's test hook: fail before publishing anything, keeping the staging folder as a crash would.
+        // libostree's test hook: fail before publishing anything (the staging folder stays, as after any abort).
         if (OstreeRepo.TestErrorRequested("pre-commit"))
         {
-            _keepStaging = true;
             throw new OstreeException(OstreeErrorCode.Failed, "OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified");
         }
 
@@ -1311,7 +1309,7 @@ public sealed class RepoTransaction : IDisposable
             {
                 // As libostree: committed, the staging folder goes; aborted, it stays (with what it staged) for the
                 // next transaction of this boot to take over, unless the disk or the reserve ran out.
-                if (_discardStaging || (_committed && !_keepStaging))
+                if (_discardStaging || _committed)
                 {
                     FileUtil.DeleteAny(_staging);
                 }
@@ -1324,8 +1322,15 @@ public sealed class RepoTransaction : IDisposable
             }
 
             // libostree's tmpdir cleanup, at the end of every transaction: staging folders no one holds but this boot's,
-            // and anything else older than core.tmp-expiry-secs.
-            CleanStaleStaging(Path.GetDirectoryName(_staging)!, _repo.TmpExpirySeconds, _discardStaging ? null : _stagingPrefix);
+            // and anything else older than core.tmp-expiry-secs. Its failure fails a commit, as libostree's does; an
+            // abort reports the error that caused it, not this one (libostree's callers ignore what abort returns).
+            try
+            {
+                CleanStaleStaging(Path.GetDirectoryName(_staging)!, _repo.TmpExpirySeconds, _discardStaging ? null : _stagingPrefix);
+            }
+            catch (Exception e) when (!_committed && e is OstreeException or IOException or UnauthorizedAccessException)
+            {
+            }
         }
         finally
         {
