@@ -574,18 +574,12 @@ internal static unsafe partial class Native
         return true;
     }
 
-    /// <summary>Creates a new file for writing (mode 0644 before umask); null when the path exists already.</summary>
-    public static Microsoft.Win32.SafeHandles.SafeFileHandle? TryCreateExclusive(string path)
+    /// <summary>Creates a new file for writing (mode 0644 before umask); an error when the path exists already.</summary>
+    public static Microsoft.Win32.SafeHandles.SafeFileHandle CreateExclusive(string path)
     {
         const int OWrOnly = 1, OCreat = 0x40, OExcl = 0x80, OCloexec = 0x80000;
         int fd = open(path, OWrOnly | OCreat | OExcl | OCloexec, 0x1A4);
-        if (fd < 0)
-        {
-            int errno = Marshal.GetLastPInvokeError();
-            return errno == 17 ? null : throw Error("open", path, errno);
-        }
-
-        return new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+        return fd < 0 ? throw Error("open", path) : new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
     }
 
     /// <summary>mkdir(2); returns 0 or the errno (17 when it exists).</summary>

@@ -530,11 +530,18 @@ public sealed partial class OstreeRepo
             else
             {
                 long size = RandomAccess.GetLength(handle);
-                obj = BareUserContent(checksum, path, Native.GetXattr(handle, path, "user.ostreemeta"), size, () => ReadAll(handle, size));
-                data = obj.Header.IsSymlink ? Stream.Null : new FileStream(handle, FileAccess.Read, BufferFor(size));
+                var fs = new FileStream(handle, FileAccess.Read, BufferFor(size));
+                obj = BareUserContent(checksum, path, Native.GetXattr(handle, path, "user.ostreemeta"), size, () =>
+                {
+                    var target = new byte[size];
+                    fs.ReadExactly(target);
+                    return target;
+                });
+                data = fs;
                 if (obj.Header.IsSymlink)
                 {
-                    handle.Dispose();
+                    fs.Dispose(); // the target is read: no data to stream
+                    data = Stream.Null;
                 }
             }
 
@@ -551,24 +558,6 @@ public sealed partial class OstreeRepo
             handle.Dispose();
             throw;
         }
-    }
-
-    private static byte[] ReadAll(Microsoft.Win32.SafeHandles.SafeFileHandle handle, long size)
-    {
-        var data = new byte[size];
-        int done = 0;
-        while (done < data.Length)
-        {
-            int n = RandomAccess.Read(handle, data.AsSpan(done), done);
-            if (n == 0)
-            {
-                break;
-            }
-
-            done += n;
-        }
-
-        return done == data.Length ? data : data[..done];
     }
 
     private static FileStream OpenRead(string path, long size) => new(path, FileMode.Open, FileAccess.Read, FileShare.Read, BufferFor(size), FileOptions.SequentialScan);

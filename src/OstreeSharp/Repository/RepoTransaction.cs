@@ -820,13 +820,13 @@ public sealed class RepoTransaction : IDisposable
         bool created = false, keep = false;
         try
         {
-            bool written = _repo.Mode == RepoMode.Archive
-                ? WriteArchive(path, header, read, size, hash, _zlibLevel, ref created)
-                : WriteBare(path, header, read, size, hash, ref created);
-            if (!written)
+            if (_repo.Mode == RepoMode.Archive)
             {
-                // Staged meanwhile by another writer of this transaction.
-                return trusted ? expected!.Value : VerifyOnly(hash, read, size, expected!.Value);
+                WriteArchive(path, header, read, size, hash, _zlibLevel, ref created);
+            }
+            else
+            {
+                WriteBare(path, header, read, size, hash, ref created);
             }
 
             if (!header.IsSymlink || _repo.Mode == RepoMode.BareUser)
@@ -911,18 +911,13 @@ public sealed class RepoTransaction : IDisposable
     }
 
     /// <summary>
-    /// Writes an archive-mode object; false, with nothing read, when <paramref name="tmp"/> exists already.
+    /// Writes an archive-mode object to the new temporary file <paramref name="tmp"/> (an error if it exists).
     /// <paramref name="created"/> turns true once the file exists, so that a failure after that removes it.
     /// </summary>
-    private static bool WriteArchive(string tmp, FileHeader header, Func<byte[], int> read, long size, IncrementalHash hash, int level, ref bool created)
+    private static void WriteArchive(string tmp, FileHeader header, Func<byte[], int> read, long size, IncrementalHash hash, int level, ref bool created)
     {
         var archiveHeader = header.ToArchiveHeaderBytes((ulong)size);
-        using var handle = Native.TryCreateExclusive(tmp);
-        if (handle is null)
-        {
-            return false;
-        }
-
+        using var handle = Native.CreateExclusive(tmp);
         created = true;
         using var fs = new FileStream(handle, FileAccess.Write, 0);
         Span<byte> prefix = stackalloc byte[8];
@@ -932,7 +927,7 @@ public sealed class RepoTransaction : IDisposable
         fs.Write(archiveHeader);
         if (header.IsSymlink)
         {
-            return true;
+            return;
         }
 
         if (size == 0)
@@ -940,29 +935,23 @@ public sealed class RepoTransaction : IDisposable
             // An empty raw DEFLATE stream (one final fixed block): .NET writes nothing at all.
             CopyHashing(read, 0, hash, null, tmp);
             fs.Write([0x03, 0x00]);
-            return true;
+            return;
         }
 
         using var z = new DeflateStream(fs, new ZLibCompressionOptions { CompressionLevel = level }, leaveOpen: true);
         CopyHashing(read, size, hash, (b, n) => z.Write(b, 0, n), tmp);
-        return true;
     }
 
     /// <summary>Writes a bare-mode object, as <see cref="WriteArchive"/> does for archive mode.</summary>
-    private bool WriteBare(string tmp, FileHeader header, Func<byte[], int> read, long size, IncrementalHash hash, ref bool created)
+    private void WriteBare(string tmp, FileHeader header, Func<byte[], int> read, long size, IncrementalHash hash, ref bool created)
     {
         var mode = _repo.Mode;
         if (header.IsSymlink)
         {
             if (mode == RepoMode.BareUser)
             {
-                using (var h = Native.TryCreateExclusive(tmp))
+                using (var h = Native.CreateExclusive(tmp))
                 {
-                    if (h is null)
-                    {
-                        return false;
-                    }
-
                     created = true;
                     RandomAccess.Write(h, Encoding.UTF8.GetBytes(header.SymlinkTarget + "\0"), 0);
                 }
@@ -972,17 +961,7 @@ public sealed class RepoTransaction : IDisposable
             }
             else
             {
-                int err = Native.SymlinkErrno(header.SymlinkTarget, tmp);
-                if (err == 17)
-                {
-                    return false;
-                }
-
-                if (err != 0)
-                {
-                    Native.Symlink(header.SymlinkTarget, tmp); // raises the error with its message
-                }
-
+                Native.Symlink(header.SymlinkTarget, tmp);
                 created = true;
 
                 if (mode == RepoMode.Bare)
@@ -992,16 +971,11 @@ public sealed class RepoTransaction : IDisposable
                 }
             }
 
-            return true;
+            return;
         }
 
-        using (var h = Native.TryCreateExclusive(tmp))
+        using (var h = Native.CreateExclusive(tmp))
         {
-            if (h is null)
-            {
-                return false;
-            }
-
             created = true;
             long offset = 0;
             CopyHashing(read, size, hash, (b, n) =>
@@ -1024,8 +998,6 @@ public sealed class RepoTransaction : IDisposable
                     break;
             }
         }
-
-        return true;
     }
 
     private static void SetOstreeMeta(string path, FileHeader header) =>
