@@ -1,4 +1,4 @@
-// zstd through the system's libzstd (multi-threaded, as `zstd -T0 -B1536K`), when the library is there.
+// zstd through the system's libzstd (multi-threaded, as `zstd -T0 -B1M`), when the library is there.
 using System.Runtime.InteropServices;
 
 namespace OstreeSharp.Containers.Compression;

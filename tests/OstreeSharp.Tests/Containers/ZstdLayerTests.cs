@@ -41,10 +41,10 @@ public sealed class ZstdLayerTests
         Assert.Equal(-1, d.ReadByte());
     }
     [Fact]
-    public void Layers_are_the_bytes_of_the_zstd_cli_with_1536_KiB_jobs_for_any_number_of_workers()
+    public void Layers_are_the_bytes_of_the_zstd_cli_with_1_MiB_jobs_for_any_number_of_workers()
     {
         // 1 MB of noise six times: libzstd's default takes it as one job of 8 MiB and finds each copy 1 MB back; jobs of
-        // 1.5 MiB see less than that of the input before them, so the job size shows in the bytes.
+        // 1 MiB see less than that of the input before them, so the job size shows in the bytes.
         var data = new byte[6_000_000];
         new Random(11).NextBytes(data.AsSpan(0, 1_000_000));
         for (int i = 1; i < 6; i++)
@@ -64,8 +64,8 @@ public sealed class ZstdLayerTests
 
         var two = Ours(2);
         Assert.Equal(two, Ours(3));
-        Assert.Equal(Zstd(data, "-3", "-T2", "-B1536K"), two);
-        Assert.NotEqual(Zstd(data, "-3", "-T2", "-B2M"), two);
+        Assert.Equal(Zstd(data, "-3", "-T2", "-B1M"), two);
+        Assert.NotEqual(Zstd(data, "-3", "-T2", "-B1536K"), two);
         Assert.NotEqual(Zstd(data, "-3", "-T2"), two);
     }
 
