@@ -81,7 +81,7 @@ public sealed class InstallTests : IDisposable
         Assert.Contains("EFI-SYSTEM", Tool("mlabel", "-s", "-i", $"{disk}@@{espAt}", "::").Ok("mlabel"), StringComparison.Ordinal);
 
         // The boot filesystem as a BLS loader reads it: the entry, its kernel and initramfs.
-        var entry = Debugfs(disk, bootAt, "cat /loader/entries/ostree-1-exampleos.conf");
+        var entry = Debugfs(disk, bootAt, "cat /loader/entries/ostree-1.conf");
         var options = entry.Split('\n').Single(l => l.StartsWith("options ", StringComparison.Ordinal))["options ".Length..];
         Assert.StartsWith($"root=UUID={rootUuid} rw boot=UUID={bootUuid} console=ttyS0 image.karg=1 mitigations=auto foo=bar ostree=/ostree/boot.1/exampleos/", options, StringComparison.Ordinal);
         foreach (var key in new[] { "linux", "initrd" })

@@ -34,6 +34,8 @@ public sealed class SysrootTests : IDisposable
             ["SYSROOT_VECTORS_WORKDIR"] = work,
             // Our deployer never freezes a filesystem, so the script's tmpfs guard does not apply.
             ["SYSROOT_VECTORS_ALLOW_FREEZE"] = "1",
+            // libostree 2022.7 named boot entries ostree-N-STATEROOT.conf; since 2024.5 that takes this option.
+            ["OSTREE_SYSROOT_OPTS"] = "bootloader-naming-1",
         });
     }
 

@@ -71,7 +71,7 @@ internal sealed record KernelLayout(
             var kver = Path.GetFileName(dir);
             (string, string)? initramfs = File.Exists(Path.Combine(dir, "initramfs.img")) ? ("initramfs.img", $"initramfs-{kver}.img")
                 : File.Exists(Path.Combine(dir, "initramfs")) ? ("initramfs", $"initramfs-{kver}.img") : null;
-            bool noDtb = (Environment.GetEnvironmentVariable("OSTREE_SYSROOT_DEBUG") ?? string.Empty).Split(',').Contains("no-dtb");
+            bool noDtb = OstreeSysroot.DebugFlag("no-dtb");
             (string, string)? devicetree = !noDtb && File.Exists(Path.Combine(dir, "devicetree")) ? ("devicetree", $"devicetree-{kver}") : null;
             string? dtb = !noDtb && devicetree is null && Directory.Exists(Path.Combine(dir, "dtb")) ? "dtb" : null;
             (string, string)? hmac = File.Exists(Path.Combine(dir, ".vmlinuz.hmac")) ? (".vmlinuz.hmac", $".vmlinuz-{kver}.hmac") : null;

@@ -405,7 +405,7 @@ public sealed partial class OstreeSysroot
     /// </summary>
     public void SetKargsInPlace(Deployment d, string options)
     {
-        var file = Combine("boot/loader/entries/" + (d.Entry.FileName ?? $"ostree-{Deployments.Count - d.Index}-{d.OsName}.conf"));
+        var file = Combine("boot/loader/entries/" + (d.Entry.FileName ?? EntryName(Deployments.Count, d.Index, d.OsName) + ".conf"));
         if (!File.Exists(file))
         {
             throw new OstreeException(OstreeErrorCode.BootloaderFailed, $"No boot entry {file} for deployment {d}");

@@ -134,7 +134,7 @@ public sealed partial class OstreeSysroot
             var layout = KernelLayout.Find(DeploymentPath(d));
             var bootDir = $"ostree/{d.OsName}-{d.BootChecksum}";
             InstallBootFiles(layout, Combine("boot/" + bootDir));
-            var fileName = d.Entry.FileNameFor($"ostree-{list.Count - i}-{d.OsName}", tries);
+            var fileName = d.Entry.FileNameFor(EntryName(list.Count, i, d.OsName), tries);
             var entry = d.Entry.Clone();
             entry["title"] = Title(d, i, manyStateroots);
             entry["version"] = (list.Count - i).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -320,8 +320,7 @@ public sealed partial class OstreeSysroot
         watchdog.Done();
     }
 
-    private static bool DebugOpt(string opt) =>
-        (Environment.GetEnvironmentVariable("OSTREE_SYSROOT_OPTS") ?? string.Empty).Split(',').Contains(opt);
+    private static bool DebugOpt(string opt) => Opt(opt);
 }
 
 /// <summary><c>os-release</c> parsing: KEY=value lines, shell-unquoted values.</summary>

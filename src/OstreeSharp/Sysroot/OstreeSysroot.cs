@@ -45,8 +45,35 @@ public sealed partial class OstreeSysroot
     /// <summary>Whether deployment roots are left mutable (<c>OSTREE_SYSROOT_DEBUG=mutable-deployments</c>).</summary>
     public bool MutableDeployments { get; set; } = DebugFlag("mutable-deployments");
 
-    internal static bool DebugFlag(string flag) =>
-        (Environment.GetEnvironmentVariable("OSTREE_SYSROOT_DEBUG") ?? string.Empty).Split(',').Contains(flag);
+    /// <summary>
+    /// Whether boot entries are named <c>ostree-N-STATEROOT.conf</c>, as libostree named them before 2024.5, instead
+    /// of <c>ostree-N.conf</c> (GRUB orders entries by their file name; <c>OSTREE_SYSROOT_OPTS=bootloader-naming-1</c>).
+    /// Entries already on disk keep their names until the next deployment rewrites them.
+    /// </summary>
+    public bool StaterootInEntryNames { get; set; } = Opt("bootloader-naming-1");
+
+    /// <summary>A key of <c>OSTREE_SYSROOT_DEBUG</c>.</summary>
+    internal static bool DebugFlag(string flag) => HasKey(Environment.GetEnvironmentVariable("OSTREE_SYSROOT_DEBUG"), flag);
+
+    /// <summary>A key of <c>OSTREE_SYSROOT_OPTS</c>.</summary>
+    internal static bool Opt(string key) => HasKey(Environment.GetEnvironmentVariable("OSTREE_SYSROOT_OPTS"), key);
+
+    /// <summary>
+    /// Whether <paramref name="key"/> is set in <paramref name="value"/>, as GLib's <c>g_parse_debug_string</c> reads
+    /// it: keys separated by <c>:;, </c> or tabs, case and <c>-</c>/<c>_</c> ignored, <c>all</c> for every key but
+    /// those listed beside it.
+    /// </summary>
+    internal static bool HasKey(string? value, string key)
+    {
+        static string Norm(string k) => k.Replace('_', '-').ToLowerInvariant();
+        var keys = (value ?? string.Empty).Split([':', ';', ',', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries).Select(Norm).ToList();
+        bool listed = keys.Contains(Norm(key));
+        return keys.Contains("all") ? !listed : listed;
+    }
+
+    /// <summary>The name of the boot entry of the deployment at <paramref name="index"/> of <paramref name="count"/>, without <c>.conf</c>.</summary>
+    internal string EntryName(int count, int index, string osName) =>
+        StaterootInEntryNames ? $"ostree-{count - index}-{osName}" : $"ostree-{count - index}";
 
     /// <summary>Absolute path of a sysroot-relative path.</summary>
     public string Combine(string relative) => System.IO.Path.Combine(Path, relative);

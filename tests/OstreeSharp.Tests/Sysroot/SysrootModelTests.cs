@@ -4,6 +4,22 @@ namespace OstreeSharp.Tests.Sysroot;
 
 public sealed class SysrootModelTests
 {
+    [Theory]
+    [InlineData(null, false)]
+    [InlineData("", false)]
+    [InlineData("bootloader-naming-1", true)]
+    [InlineData("skip-sync,bootloader-naming-1", true)]
+    [InlineData("skip-sync:BOOTLOADER_NAMING_1", true)] // g_parse_debug_string: any case, _ as -
+    [InlineData(" skip-sync ; bootloader-naming-1\t", true)]
+    [InlineData("bootloader-naming-10", false)]
+    [InlineData("bootloader", false)]
+    [InlineData("all", true)]
+    [InlineData("all,bootloader-naming-1", false)] // all but the keys beside it
+    public void Sysroot_options_are_read_as_glib_reads_them(string? value, bool set)
+    {
+        Assert.Equal(set, OstreeSysroot.HasKey(value, "bootloader-naming-1"));
+    }
+
     [Fact]
     public void Kernel_arguments_replace_in_place_append_and_delete_as_libostree()
     {
