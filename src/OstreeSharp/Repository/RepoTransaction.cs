@@ -96,7 +96,7 @@ public sealed class RepoTransaction : IDisposable
     /// Whether this transaction took over the staging folder of an earlier one (libostree's "transaction resume"):
     /// objects staged there count as staged here, but a commit among them may lack part of its tree.
     /// </summary>
-    internal bool Resumed { get; }
+    public bool Resumed { get; }
 
     /// <summary>The first staging folder of <paramref name="prefix"/> (this boot's) that no one holds, locked; or null.</summary>
     private static (string Path, SafeFileHandle Lock)? TakeOverStaging(string tmp, string prefix)
