@@ -83,6 +83,9 @@ PEER="tar | zstd -3 -T0"
 step "encapsulate zstd / tar|zstd -3 -T0" 1.3 "rm -rf $W/z.tar.zst $W/img" \
     "tar -C $TREE -cf - . | zstd -3 -T0 -q -o $W/z.tar.zst" \
     "$OURS container encapsulate --repo=$W/repo --compression=zstd os oci:$W/img:t"
+step "  zstd, from a bare-user repo" 1.3 "rm -rf $W/z.tar.zst $W/img" \
+    "tar -C $TREE -cf - . | zstd -3 -T0 -q -o $W/z.tar.zst" \
+    "$OURS container encapsulate --repo=$W/repo-bu --compression=zstd os oci:$W/img:t"
 
 # Pull: our image store from a local registry against ostree pull over HTTP from a static server.
 REG=$(bash bench/registry.sh start "$W/reg" 2>/dev/null)

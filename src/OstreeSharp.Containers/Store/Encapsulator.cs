@@ -202,6 +202,8 @@ public static class Encapsulator
             return t;
         }
 
+        bool inflates = repo.Mode == RepoMode.Archive; // the tar's thread inflates each object (LayerStreams.Compress)
+
         // Chunks given by the caller, or by content metadata: the ostree layer keeps the content objects of no chunk.
         var chunks = options.Chunks;
         if (chunks is null && options.ContentMeta is { } meta)
@@ -218,12 +220,12 @@ public static class Encapsulator
             var chunkedSet = new HashSet<Checksum>(chunks.SelectMany(c => c.Objects));
             var written = new List<WrittenLayer>();
             var ostreeFile = NewTemp();
-            var (cd, cdiff, csize) = WriteLayer(ostreeFile, options, s => new OstreeTarExporter(repo).ExportOstreeLayer(commitId, chunkedSet, s, ct));
+            var (cd, cdiff, csize) = WriteLayer(ostreeFile, options, s => new OstreeTarExporter(repo).ExportOstreeLayer(commitId, chunkedSet, s, ct), sourceInflates: inflates);
             written.Add(new WrittenLayer(ostreeFile, cd, cdiff, csize, "ostree", null));
             foreach (var (name, components, objects) in chunks)
             {
                 var t = NewTemp();
-                var (d, diff, size) = WriteLayer(t, options, s => new OstreeTarExporter(repo).ExportChunk(commitId, objects, s, ct));
+                var (d, diff, size) = WriteLayer(t, options, s => new OstreeTarExporter(repo).ExportChunk(commitId, objects, s, ct), sourceInflates: inflates);
                 written.Add(new WrittenLayer(t, d, diff, size, name, components));
             }
 
@@ -233,7 +235,7 @@ public static class Encapsulator
         if (options.ChunkLayers <= 0)
         {
             var single = NewTemp();
-            var (digest, diff, size) = WriteLayer(single, options, s => new OstreeTarExporter(repo).Export(commitId, s, ct));
+            var (digest, diff, size) = WriteLayer(single, options, s => new OstreeTarExporter(repo).Export(commitId, s, ct), sourceInflates: inflates);
             return [new WrittenLayer(single, digest, diff, size, "ostree", null)];
         }
 
@@ -259,12 +261,12 @@ public static class Encapsulator
         var chunked = new HashSet<Checksum>(bins.Values.SelectMany(b => b));
         var result = new List<WrittenLayer>();
         var ostree = NewTemp();
-        var (d0, diff0, size0) = WriteLayer(ostree, options, s => new OstreeTarExporter(repo).ExportOstreeLayer(commitId, chunked, s, ct));
+        var (d0, diff0, size0) = WriteLayer(ostree, options, s => new OstreeTarExporter(repo).ExportOstreeLayer(commitId, chunked, s, ct), sourceInflates: inflates);
         result.Add(new WrittenLayer(ostree, d0, diff0, size0, "ostree", null));
         foreach (var (bin, members) in bins)
         {
             var t = NewTemp();
-            var (d, diff, size) = WriteLayer(t, options, s => new OstreeTarExporter(repo).ExportChunk(commitId, members, s, ct));
+            var (d, diff, size) = WriteLayer(t, options, s => new OstreeTarExporter(repo).ExportChunk(commitId, members, s, ct), sourceInflates: inflates);
             var names = binNames[bin];
             result.Add(new WrittenLayer(t, d, diff, size, names.Count <= 3 ? string.Join(", ", names) : $"{string.Join(", ", names.Take(3))} and {names.Count - 3} more folders"));
         }
@@ -279,7 +281,7 @@ public static class Encapsulator
         return f;
     }
 
-    internal static (Digest Layer, Digest DiffId, long Size) WriteLayer(string path, EncapsulateOptions options, Action<Stream> export, int? threads = null)
+    internal static (Digest Layer, Digest DiffId, long Size) WriteLayer(string path, EncapsulateOptions options, Action<Stream> export, int? threads = null, bool sourceInflates = false)
     {
         // No write buffer: the compressors hand over their output in pieces of 128 KiB (zstd) or a block's worth
         // (gzip). The tar side's buffer only gathers the exporter's headers and file pieces into fewer hash and
@@ -287,7 +289,7 @@ public static class Encapsulator
         using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0);
         using var compressed = new HashingWriteStream(file, leaveOpen: true);
         Digest diffId;
-        using (var compressor = LayerStreams.Compress(compressed, options.Compression, options.CompressionFast, threads))
+        using (var compressor = LayerStreams.Compress(compressed, options.Compression, options.CompressionFast, threads, sourceInflates))
         {
             using var tar = new HashingWriteStream(compressor, leaveOpen: true);
             using (var buffered = new BufferedStream(tar, 256 << 10))

@@ -43,6 +43,7 @@ public static class Reexporter
         var chunks = k < 0 ? [] : manifest.Layers.Skip(1).Take(k).Select(d => ChunkObjects(repo, LayerCommit(d))).ToList();
         var derived = manifest.Layers.Skip(k + 1).Select(LayerCommit).ToList();
 
+        bool inflates = repo.Mode == RepoMode.Archive; // the tar's thread inflates each object (LayerStreams.Compress)
         var layoutDest = destination as OciLayoutDestination;
         var tmpDir = options.TempDirectory ?? layoutDest?.StagingDirectory ?? Path.Combine(repo.Path, "tmp");
         Directory.CreateDirectory(tmpDir);
@@ -75,12 +76,12 @@ public static class Reexporter
                             {
                                 new OstreeTarExporter(repo).ExportOstreeLayer(ostreeCommit, chunked, s, cancellationToken);
                             }
-                        });
+                        }, sourceInflates: inflates);
                         list.Add((t0, d0, diff0, size0));
                         foreach (var objects in chunks)
                         {
                             var t = NewTemp();
-                            var (d, diff, size) = Encapsulator.WriteLayer(t, options, s => new OstreeTarExporter(repo).ExportChunk(ostreeCommit, objects, s, cancellationToken));
+                            var (d, diff, size) = Encapsulator.WriteLayer(t, options, s => new OstreeTarExporter(repo).ExportChunk(ostreeCommit, objects, s, cancellationToken), sourceInflates: inflates);
                             list.Add((t, d, diff, size));
                         }
                     }
@@ -88,7 +89,7 @@ public static class Reexporter
                     foreach (var layer in derived)
                     {
                         var t = NewTemp();
-                        var (d, diff, size) = Encapsulator.WriteLayer(t, options, s => exporter.ExportPlain(layer, s, new PlainExportOptions { EtcAsEtc = true }, cancellationToken));
+                        var (d, diff, size) = Encapsulator.WriteLayer(t, options, s => exporter.ExportPlain(layer, s, new PlainExportOptions { EtcAsEtc = true }, cancellationToken), sourceInflates: inflates);
                         list.Add((t, d, diff, size));
                     }
 
