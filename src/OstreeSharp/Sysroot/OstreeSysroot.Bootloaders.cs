@@ -341,6 +341,6 @@ public sealed partial class OstreeSysroot
             sb.Append(lines[i]).Append('\n');
         }
 
-        FileUtil.WriteAtomic(Combine(relative), Encoding.UTF8.GetBytes(sb.ToString()), fsync: !DebugOpt("skip-sync"));
+        FileUtil.WriteAtomic(Combine(relative), Encoding.UTF8.GetBytes(sb.ToString()), fsync: !Opt("skip-sync"));
     }
 }

@@ -413,7 +413,7 @@ public sealed partial class OstreeSysroot
 
         var entry = d.Entry.Clone();
         entry["options"] = options;
-        FileUtil.WriteAtomic(file, System.Text.Encoding.UTF8.GetBytes(entry.Serialize()), fsync: !DebugOpt("skip-sync"));
+        FileUtil.WriteAtomic(file, System.Text.Encoding.UTF8.GetBytes(entry.Serialize()), fsync: !Opt("skip-sync"));
         d.Entry = entry;
     }
 

@@ -62,7 +62,7 @@ public sealed partial class OstreeSysroot
 
             // The commit point of this swap is on the root filesystem: made durable before the command returns
             // (libostree leaves it to a later sync; a power cut right after could still boot the old deployment).
-            if (!DebugOpt("skip-sync"))
+            if (!Opt("skip-sync"))
             {
                 Native.FsyncPath(Combine("ostree"));
             }
@@ -286,7 +286,7 @@ public sealed partial class OstreeSysroot
     /// </summary>
     private void SyncAll()
     {
-        if (DebugOpt("skip-sync"))
+        if (Opt("skip-sync"))
         {
             return;
         }
@@ -303,7 +303,7 @@ public sealed partial class OstreeSysroot
         // OSTREE_SYSROOT_DEBUG=test-fifreeze, libostree's test of the watchdog, runs it on any sysroot and aborts
         // before anything is frozen.
         bool test = DebugFlag("test-fifreeze");
-        if ((!IsBootedHostRoot || DebugOpt("skip-sync") || DebugOpt("no-freeze")) && !test)
+        if ((!IsBootedHostRoot || Opt("skip-sync") || Opt("no-freeze")) && !test)
         {
             return;
         }
@@ -319,8 +319,6 @@ public sealed partial class OstreeSysroot
         Native.FreezeThaw(boot);
         watchdog.Done();
     }
-
-    private static bool DebugOpt(string opt) => Opt(opt);
 }
 
 /// <summary><c>os-release</c> parsing: KEY=value lines, shell-unquoted values.</summary>
