@@ -46,6 +46,8 @@ run_one() {
     [ "$mode" = ours ] && path=$work/bin-ours:$PATH
     mkdir -p "$dir"
     local rc=0
+    # The suite is libostree 2022.7's: it expects boot entries named ostree-N-STATEROOT.conf, which libostree 2024.5 and later
+    # (and we) write only with OSTREE_SYSROOT_OPTS=bootloader-naming-1; 2022.7 ignores the key.
     # A fresh tmpfs as the test's working folder, in mount and process namespaces of their own (the daemons a test
     # starts, ostree-trivial-httpd and gpg-agent, end with it); 15 minutes at most per file.
     timeout -k 10 900 unshare -m -p -f --propagation private bash -c '
@@ -53,7 +55,7 @@ run_one() {
         mkdir -p "$1"
         mount -t tmpfs -o size=4g tmpfs "$1"
         cd "$1"
-        exec env -u OSTREE_SHARP_BIN PATH="$2" LC_ALL=C.UTF-8 TZ=UTC G_TEST_SRCDIR="$3" G_TEST_BUILDDIR="$3" "$3/$4"
+        exec env -u OSTREE_SHARP_BIN PATH="$2" LC_ALL=C.UTF-8 TZ=UTC OSTREE_SYSROOT_OPTS=bootloader-naming-1 G_TEST_SRCDIR="$3" G_TEST_BUILDDIR="$3" "$3/$4"
     ' run "$dir/$t.tmp" "$path" "$suite" "$t" >"$dir/$t.log" 2>&1 </dev/null || rc=$?
     rmdir "$dir/$t.tmp" 2>/dev/null || true
     local oks
