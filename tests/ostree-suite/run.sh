@@ -46,8 +46,8 @@ run_one() {
     [ "$mode" = ours ] && path=$work/bin-ours:$PATH
     mkdir -p "$dir"
     local rc=0
-    # The suite is libostree 2022.7's: it expects boot entries named ostree-N-STATEROOT.conf, which libostree 2024.5 and later
-    # (and we) write only with OSTREE_SYSROOT_OPTS=bootloader-naming-1; 2022.7 ignores the key.
+    # The suite is libostree 2022.7's: it expects boot entries named ostree-N-STATEROOT.conf, which libostree 2024.5
+    # and later (and we) write only with OSTREE_SYSROOT_OPTS=bootloader-naming-1; 2022.7 ignores the key.
     # A fresh tmpfs as the test's working folder, in mount and process namespaces of their own (the daemons a test
     # starts, ostree-trivial-httpd and gpg-agent, end with it); 15 minutes at most per file.
     timeout -k 10 900 unshare -m -p -f --propagation private bash -c '
